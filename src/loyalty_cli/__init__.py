@@ -1,0 +1,37 @@
+"""loyalty-cli: customer loyalty analytics from shop, CRM and survey exports.
+
+The library comes first; the ``loyalty`` command is a thin layer over it. Heavy modules are imported
+lazily so that ``loyalty --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "LoyaltyError": "loyalty_cli.errors",
+    "DataError": "loyalty_cli.errors",
+    "RulesError": "loyalty_cli.errors",
+    "ModelError": "loyalty_cli.errors",
+    "ExitCode": "loyalty_cli.errors",
+    "read_transactions": "loyalty_cli.io.readers",
+    "read_surveys": "loyalty_cli.io.readers",
+    "read_contacts": "loyalty_cli.io.readers",
+    "write_table": "loyalty_cli.io.writers",
+    "customer_summary": "loyalty_cli.metrics.customers",
+    "btyd_summary": "loyalty_cli.metrics.customers",
+    "rfm_scores": "loyalty_cli.metrics.rfm",
+    "load_segment_rules": "loyalty_cli.segments",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loyalty_cli' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,48 @@
+"""The ``loyalty`` command: a thin layer that parses options, calls the library, writes, reports.
+
+Only this package imports typer and rich. Heavy modules (polars, numpy) are imported inside commands so
+that ``loyalty --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from loyalty_cli import __version__
+from loyalty_cli.cli import data, rules, segment
+
+app = typer.Typer(
+    name="loyalty",
+    help="Customer loyalty analytics from shop, CRM and survey exports: RFM segments, NPS, churn, "
+    "retention, CLV.\n\nExit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loyalty {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Customer loyalty analytics from shop, CRM and survey exports."""
+
+
+segment.register(app)
+data.register(app)
+rules.register(app)
+
+
+def main() -> None:
+    app()

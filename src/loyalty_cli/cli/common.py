@@ -1,0 +1,112 @@
+"""Plumbing shared by commands: error boundary, input options, as-of, rejects."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from loyalty_cli.cli.console import Output
+from loyalty_cli.errors import ExitCode, LoyaltyError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loyalty_cli.io.readers import ReadOptions, Scan
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_MAPPING = Path("rules") / "columns.toml"
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into ``Error: ...`` / ``Hint: ...`` on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LoyaltyError as exc:
+            Output().error(exc)
+            raise typer.Exit(code=int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            Output().err.print("Interrupted.")
+            raise typer.Exit(code=int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def to_date(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+def read_options(
+    *,
+    columns: dict[str, str | None],
+    mapping: Path | None,
+    date_format: str | None,
+    delimiter: str | None,
+    encoding: str,
+    decimal_comma: bool,
+    out: Output,
+) -> ReadOptions:
+    from loyalty_cli.io.readers import ReadOptions
+
+    if mapping is None and DEFAULT_MAPPING.is_file():
+        mapping = DEFAULT_MAPPING
+        out.note(f"Column mapping from {DEFAULT_MAPPING}")
+    if delimiter == "\\t":
+        delimiter = "\t"
+    return ReadOptions(
+        columns={k: v for k, v in columns.items() if v},
+        mapping_file=mapping,
+        date_format=date_format,
+        separator=delimiter,
+        encoding=encoding,
+        decimal_comma=decimal_comma,
+    )
+
+
+def check_bad_rows(value: str) -> str:
+    if value not in ("error", "skip"):
+        raise UsageError(f"--on-bad-rows must be error or skip, got {value!r}")
+    return value
+
+
+def describe_scan(scan: Scan, out: Output) -> None:
+    files = scan.paths
+    shown = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0]} ... {files[-1]})"
+    out.note(f"Reading {scan.table} from {shown}")
+    out.note("Columns: " + "; ".join(scan.mapping.describe()))
+    for name, fmt in scan.date_formats.items():
+        out.note(f"Dates in {scan.mapping.columns[name]!r} read as {fmt}")
+    out.lines(scan.notes)
+
+
+def rejects_path(rejects: Path | None, output: str | None) -> Path:
+    if rejects is not None:
+        return rejects
+    if output and output != "-":
+        target = Path(output)
+        return target.with_name(f"{target.stem}.rejects.csv")
+    return Path("rejects.csv")
+
+
+def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output) -> None:
+    """Write every rejected row with its reason (only called under --on-bad-rows skip)."""
+    import polars as pl
+
+    from loyalty_cli.io.validate import summarise_rejects
+    from loyalty_cli.io.writers import write_table
+
+    found = [f for f in frames if f.height]
+    if not found:
+        return
+    table = pl.concat(found, how="diagonal_relaxed")
+    write_table(table, path)
+    out.warn(f"{table.height:,} rejected rows written to {path}:")
+    for problem in summarise_rejects(table):
+        out.note(f"  {problem.describe()}")

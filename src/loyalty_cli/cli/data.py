@@ -1,0 +1,152 @@
+"""Data commands: ``loyalty validate`` (check an export) and ``loyalty sample`` (write a synthetic shop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import describe_scan, handle_errors, read_options, to_date, write_rejects
+from loyalty_cli.cli.console import Output
+from loyalty_cli.errors import ExitCode
+
+VALIDATE_EXAMPLES = """
+Examples:
+
+  loyalty validate sample_data/transactions.csv
+
+  loyalty validate exports/ --customer-col CustomerID --rejects rejects.csv
+
+  loyalty validate survey.csv --kind surveys --encoding latin-1
+"""
+
+
+def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
+    import polars as pl
+
+    from loyalty_cli.metrics.customers import transaction_profile
+
+    if kind == "transactions":
+        return transaction_profile(rows)
+    if kind == "surveys":
+        return rows.select(
+            pl.len().alias("responses"),
+            pl.col("score").is_not_null().sum().alias("scored"),
+            pl.col("score").is_null().sum().alias("non_response"),
+            *([pl.col("customer_id").n_unique().alias("respondents")] if "customer_id" in
+              rows.collect_schema().names() else []),
+            pl.col("responded_at").min().dt.date().alias("first_date"),
+            pl.col("responded_at").max().dt.date().alias("last_date"),
+        )
+    names = rows.collect_schema().names()
+    return rows.select(
+        pl.len().alias("contacts"),
+        pl.col("customer_id").n_unique().alias("unique_ids"),
+        *([pl.col("email").is_not_null().sum().alias("with_email")] if "email" in names else []),
+        *([pl.col("email_consent").fill_null(False).sum().alias("email_consent")] if "email_consent" in names
+          else []),
+    )
+
+
+@handle_errors
+def validate(
+    inputs: opt.Inputs,
+    kind: Annotated[str, typer.Option("--kind", help="transactions, surveys or contacts.")] = "transactions",
+    as_of: opt.AsOf = None,
+    rejects: opt.Rejects = None,
+    quiet: opt.Quiet = False,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    category_col: opt.CategoryCol = None,
+    email_col: opt.EmailCol = None,
+    score_col: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--score-col", help="Score column (surveys).", rich_help_panel=opt.COLUMNS)] = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Check an export without computing metrics: columns found, rows, customers, dates, orders vs lines,
+    returns netted, and every row that would be rejected, with why. Exit code 1 when rows would be rejected."""
+    import polars as pl
+
+    from loyalty_cli.errors import UsageError
+    from loyalty_cli.io.readers import read_table
+    from loyalty_cli.io.validate import collect_checked, summarise_rejects
+
+    out = Output(quiet=quiet)
+    if kind not in ("transactions", "surveys", "contacts"):
+        raise UsageError(f"--kind must be transactions, surveys or contacts, got {kind!r}")
+    date_field = {"transactions": "order_date", "surveys": "responded_at", "contacts": "signed_up_at"}[kind]
+    options = read_options(
+        columns={"customer_id": customer_col, date_field: date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col, "category": category_col,
+                 "email": email_col, "score": score_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    scan = read_table(kind, inputs, options, as_of=to_date(as_of) if kind != "contacts" else None)
+    describe_scan(scan, out)
+    (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
+    total = int(profile[0, 0]) + rejected.height if kind != "transactions" else int(profile["lines"][0]) + \
+        rejected.height
+    facts = profile.transpose(include_header=True, header_name="fact", column_names=["value"]) \
+        .with_columns(pl.col("value").cast(pl.String))
+    facts = pl.concat([
+        pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
+        facts,
+    ])
+    out.table(facts, title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
+              + (" ..." if len(scan.paths) > 3 else ""))
+    if rejected.height:
+        problems = summarise_rejects(rejected)
+        out.warn(f"{rejected.height:,} of {total:,} rows would be rejected:")
+        for problem in problems:
+            out.err.print(f"  {problem.describe()}", markup=False)
+        if rejects is not None:
+            write_rejects([rejected], rejects, out)
+        raise typer.Exit(code=int(ExitCode.BAD_INPUT))
+    out.note("No bad rows.")
+
+
+SAMPLE_EXAMPLES = """
+Examples:
+
+  loyalty sample -o sample_data
+
+  loyalty sample --customers 1000000 --seed 1 --format parquet -o /tmp/big
+"""
+
+
+@handle_errors
+def sample(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write transactions, surveys and "
+                                         "contacts into.")],
+    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    quiet: opt.Quiet = False,
+) -> None:
+    """Write a realistic synthetic shop: transactions (with returns and cancellations), an NPS survey and a
+    contacts file with prospects."""
+    from loyalty_cli.errors import UsageError
+    from loyalty_cli.sample import generate_sample, write_sample
+
+    out = Output(quiet=quiet)
+    if fmt not in ("csv", "parquet"):
+        raise UsageError(f"--format must be csv or parquet, got {fmt!r}")
+    data = generate_sample(customers=customers, seed=seed)
+    for path in write_sample(data, output, fmt=fmt):  # type: ignore[arg-type]
+        out.note(f"Wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate", epilog=VALIDATE_EXAMPLES, rich_help_panel="Data")(validate)
+    app.command("sample", epilog=SAMPLE_EXAMPLES, rich_help_panel="Data")(sample)

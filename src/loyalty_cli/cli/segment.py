@@ -1,0 +1,169 @@
+"""``loyalty segment``: RFM scores and named segments per customer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+EXAMPLES = """
+Examples:
+
+  loyalty segment sample_data/transactions.csv
+
+  loyalty segment orders.parquet -o segments.csv --as-of 2024-07-01
+
+  loyalty segment exports/ --segment "At Risk" --segment "Can't Lose Them" -o winback.csv
+
+  loyalty segment Online_Retail.csv --customer-col CustomerID --order-col InvoiceNo --on-bad-rows skip
+"""
+
+
+def _parse_breaks(values: list[str] | None) -> dict[str, list[float]]:
+    from loyalty_cli.errors import UsageError
+
+    breaks: dict[str, list[float]] = {}
+    for item in values or []:
+        dim, sep, cuts = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            breaks[dim.strip().lower()] = [float(c) for c in cuts.split(",") if c.strip()]
+        except ValueError:
+            raise UsageError(f"--breaks {item!r}: expected DIM=N,N,... e.g. r=30,60,90,180") from None
+    return breaks
+
+
+@handle_errors
+def segment(
+    inputs: opt.Inputs,
+    output: opt.Output = None,
+    fmt: opt.Format = None,
+    as_of: opt.AsOf = None,
+    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.")] = None,
+    segments: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--segment", help="Keep only this segment (repeatable), e.g. for an email hand-off.")] = None,
+    bins: Annotated[int, typer.Option("--bins", help="Scores per dimension: 3, 4, 5 or 10.")] = 5,
+    method: Annotated[str, typer.Option("--method", help="quantile (ties share a score), rank (equal bins, "
+                                        "ties by customer id) or fixed (--breaks).")] = "quantile",
+    breaks: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--breaks", help="Fixed cut points per dimension for --method fixed, e.g. r=30,60,90,180 (repeat for "
+        "f and m).")] = None,
+    frequency: Annotated[str, typer.Option("--frequency", help="F counts orders or purchase days.")] = "orders",
+    monetary: Annotated[str, typer.Option("--monetary", help="M is total net spend or mean order value.")] = "total",
+    cut_points: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--cut-points", help="Also write the cut points of each score here.", rich_help_panel=opt.OUTPUT)] = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    category_col: opt.CategoryCol = None,
+    email_col: opt.EmailCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
+    import polars as pl
+
+    from loyalty_cli.errors import RulesError, UsageError
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics.customers import customer_summary
+    from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
+    from loyalty_cli.segments import load_segment_rules
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    if method not in ("quantile", "rank", "fixed"):
+        raise UsageError(f"--method must be quantile, rank or fixed, got {method!r}")
+    if frequency not in ("orders", "days") or monetary not in ("total", "mean"):
+        raise UsageError("--frequency is orders or days; --monetary is total or mean")
+    config = RfmConfig(bins=bins, method=method, frequency=frequency, monetary=monetary,  # type: ignore[arg-type]
+                       breaks=_parse_breaks(breaks))
+    seg_map = load_segment_rules(rules)
+    if seg_map.bins != config.bins:
+        raise RulesError(
+            f"The segment map {seg_map.source} is written for {seg_map.bins} scores, but --bins is {config.bins}",
+            hint=f"Use --bins {seg_map.bins}, or a map for {config.bins} scores (loyalty rules show).",
+        )
+    unknown = [s for s in segments or [] if s not in seg_map.names]
+    if unknown:
+        raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
+    if output:
+        output_format(output, fmt)  # fail on a bad suffix before reading anything
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    scan = read_transactions(inputs, options, as_of=to_date(as_of))
+    describe_scan(scan, out)
+    scored = seg_map.assign(rfm_scores(customer_summary(scan.rows, as_of=to_date(as_of)), config=config))
+    (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
+    if customers.is_empty():
+        raise UsageError("No customers with a purchase before the as-of date",
+                         hint="Check --as-of and the date column.")
+    as_of_day = customers["as_of"][0]
+    out.note(f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
+             f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
+             f"segments from {seg_map.source}")
+    lazy = customers.lazy()
+    summary = segment_summary(lazy, config=config, order=seg_map.names).collect()
+    cuts = rfm_cut_points(lazy, config=config).collect()
+
+    first = ["customer_id", "email"] if "email" in customers.columns else ["customer_id"]
+    table = customers.with_columns(pl.col("segment").cast(pl.String)).select(
+        *first, "segment", "r_score", "f_score", "m_score", "rfm_cell",
+        pl.exclude(*first, "segment", "r_score", "f_score", "m_score", "rfm_cell"),
+    ).sort(pl.col("segment").cast(pl.Enum(seg_map.names)), pl.col(config.column("m")), "customer_id",
+           descending=[False, True, False])
+    if segments:
+        table = table.filter(pl.col("segment").is_in(segments))
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
+    if output:
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {table.height:,} customers to {written}")
+    if cut_points:
+        write_table(cuts, cut_points)
+        out.note(f"Wrote cut points to {cut_points}")
+    to_stderr = output == "-"
+    if output and out.quiet:
+        return
+    for dim in ("r", "f", "m"):
+        empty = cuts.filter((pl.col("dimension") == dim) & (pl.col("customers") == 0))["score"].to_list()
+        if empty:
+            out.note(f"{dim.upper()}: score(s) {', '.join(map(str, empty))} hold no customers: ties merged "
+                     "those bins (tied values always share a score)")
+    out.table(cuts.drop("column"), title=f"Cut points (as of {as_of_day})", to_stderr=to_stderr)
+    out.table(summary, title=f"Segments (as of {as_of_day}, {customers.height:,} customers)",
+              formats={"share_customers": ".1%", "share_revenue": ".1%"}, to_stderr=to_stderr)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("segment", epilog=EXAMPLES, rich_help_panel="Analyse")(segment)

@@ -1,0 +1,57 @@
+"""One exception family for everything a user can get wrong, and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    BAD_INPUT = 1  # bad data, mapping or rules
+    USAGE = 2  # wrong options (Typer uses 2 as well)
+    MODEL = 3  # a model did not converge or there is not enough data for it
+    INTERRUPTED = 130
+
+
+class LoyaltyError(Exception):
+    """Base class: a message saying what is wrong and where, and a hint saying how to fix it."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+
+class DataError(LoyaltyError):
+    """The input data cannot be read or fails validation."""
+
+
+class RulesError(LoyaltyError):
+    """A rules or mapping file is invalid."""
+
+
+class UsageError(LoyaltyError):
+    """Options that cannot work together, found after parsing."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ModelError(LoyaltyError):
+    """A model could not be fitted."""
+
+    exit_code = ExitCode.MODEL
+
+
+def format_rows(rows: Sequence[int], total: int, *, limit: int = 5) -> str:
+    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (first 5 of 40)'."""
+    shown = ", ".join(str(r) for r in rows[:limit])
+    word = "row" if total == 1 else "rows"
+    if total > min(limit, len(rows)):
+        return f"{word} {shown} (first {min(limit, len(rows))} of {total:,})"
+    return f"{word} {shown}"

@@ -1,0 +1,154 @@
+"""Which column of an export holds which canonical field: explicit options, a mapping file, or detection.
+
+Order of precedence: options (``--customer-col``), then the mapping file (``rules/columns.toml``), then
+auto-detection by header name. Every choice is reported back so the user sees what was picked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loyalty_cli.errors import DataError, RulesError
+from loyalty_cli.schema import TABLES, Field, normalise_header
+
+# Keys a mapping file may hold besides column names, per table.
+SETTING_KEYS = {"date_format", "separator", "encoding", "decimal_comma", "cancel_prefix"}
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    """Canonical field -> header in the file, and how each was chosen."""
+
+    columns: dict[str, str]
+    how: dict[str, str]  # field -> "option" | "mapping file" | "detected" | "email as id"
+
+    def describe(self) -> list[str]:
+        return [f"{name} <- {header!r} ({self.how[name]})" for name, header in self.columns.items()]
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    path: Path | None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> field -> header
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> setting -> value
+
+
+def load_mapping_file(path: Path | None) -> MappingFile:
+    """Read a ``columns.toml``: one table per input kind, ``field = "Header"`` lines, optional settings."""
+    if path is None:
+        return MappingFile(path=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"Mapping file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    columns: dict[str, dict[str, str]] = {}
+    settings: dict[str, dict[str, object]] = {}
+    for table, entries in data.items():
+        if table not in TABLES:
+            raise RulesError(
+                f"{path}: unknown table [{table}]", hint=f"Tables are {', '.join(f'[{t}]' for t in TABLES)}."
+            )
+        if not isinstance(entries, dict):
+            raise RulesError(f"{path}: [{table}] must be a table of field = \"Header\" lines")
+        known = {f.name for f in TABLES[table]}
+        for key, value in entries.items():
+            if key in SETTING_KEYS:
+                settings.setdefault(table, {})[key] = value
+            elif key in known:
+                if not isinstance(value, str) or not value:
+                    raise RulesError(f"{path}: [{table}] {key} must be a header name in quotes")
+                columns.setdefault(table, {})[key] = value
+            else:
+                raise RulesError(
+                    f"{path}: [{table}] has unknown field {key!r}",
+                    hint=f"Fields are {', '.join(sorted(known))}; settings are {', '.join(sorted(SETTING_KEYS))}.",
+                )
+    return MappingFile(path=path, columns=columns, settings=settings)
+
+
+def _match(headers: Sequence[str], wanted: str, *, path: Path, fld: Field, source: str) -> str:
+    if wanted in headers:
+        return wanted
+    by_norm = [h for h in headers if normalise_header(h) == normalise_header(wanted)]
+    if len(by_norm) == 1:
+        return by_norm[0]
+    raise DataError(
+        f"Column {wanted!r} (for {fld.name}, from the {source}) is not in {path}",
+        hint=f"Columns in the file: {', '.join(repr(h) for h in headers)}.",
+    )
+
+
+def resolve_columns(
+    headers: Sequence[str],
+    *,
+    table: str,
+    path: Path,
+    options: Mapping[str, str | None],
+    mapping_file: MappingFile,
+    derived_ok: Mapping[str, Sequence[str]] | None = None,
+) -> ColumnChoice:
+    """Pick the header for every field. ``derived_ok`` lists required fields that other fields can replace
+    (amount <- quantity x unit_price)."""
+    fields = TABLES[table]
+    chosen: dict[str, str] = {}
+    how: dict[str, str] = {}
+    file_cols = mapping_file.columns.get(table, {})
+    for fld in fields:
+        if options.get(fld.name):
+            chosen[fld.name] = _match(headers, options[fld.name] or "", path=path, fld=fld, source="options")
+            how[fld.name] = "option"
+        elif fld.name in file_cols:
+            chosen[fld.name] = _match(
+                headers, file_cols[fld.name], path=path, fld=fld, source=f"mapping file {mapping_file.path}"
+            )
+            how[fld.name] = "mapping file"
+    taken = set(chosen.values())
+    norm = {h: normalise_header(h) for h in headers}
+    for fld in fields:
+        if fld.name in chosen:
+            continue
+        for alias in fld.aliases:
+            hits = [h for h in headers if norm[h] == alias and h not in taken]
+            if len(hits) > 1:
+                raise DataError(
+                    f"Ambiguous column for {fld.name} in {path}: {', '.join(repr(h) for h in hits)}",
+                    hint=f"Choose one with --{option_stem(fld.name)}-col or in the mapping file.",
+                )
+            if hits:
+                chosen[fld.name] = hits[0]
+                how[fld.name] = "detected"
+                taken.add(hits[0])
+                break
+    if table in ("transactions", "contacts") and "customer_id" not in chosen and "email" in chosen:
+        chosen["customer_id"] = chosen["email"]
+        how["customer_id"] = "email as id"
+    derived_ok = derived_ok or {}
+    for fld in fields:
+        if not fld.required or fld.name in chosen:
+            continue
+        if fld.name in derived_ok and all(f in chosen for f in derived_ok[fld.name]):
+            continue
+        option = f"--{option_stem(fld.name)}-col"
+        raise DataError(
+            f"No {fld.name} column in {path} ({fld.description})",
+            hint=f"Name it with {option} COLUMN or in rules/columns.toml. "
+            f"Columns in the file: {', '.join(repr(h) for h in headers)}.",
+        )
+    ordered = {f.name: chosen[f.name] for f in fields if f.name in chosen}
+    return ColumnChoice(columns=ordered, how={k: how[k] for k in ordered})
+
+
+def option_stem(field_name: str) -> str:
+    """customer_id -> customer, order_date -> date, unit_price -> price: the CLI option names."""
+    return {
+        "customer_id": "customer",
+        "order_date": "date",
+        "order_id": "order",
+        "unit_price": "price",
+        "responded_at": "date",
+    }.get(field_name, field_name.replace("_", "-"))

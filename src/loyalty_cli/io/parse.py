@@ -1,0 +1,148 @@
+"""Polars expressions that turn raw export columns into canonical typed columns.
+
+Every parser leaves a null where the raw value cannot be read, so validation can compare the raw and the
+parsed column and name the rows that failed. Nothing here is ever clipped or guessed silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from loyalty_cli.errors import DataError
+
+_NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+_TZ_SUFFIX = r"\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
+
+# Tried in order; the first that reads every sampled value wins. Day-first and month-first forms are
+# told apart by values above 12; when nothing tells them apart the user is asked.
+DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+)
+_SWAPPED = {f: f.replace("%m/%d", "%d/%m") for f in DATE_FORMATS if f.startswith("%m/%d")}
+_SWAPPED.update({v: k for k, v in _SWAPPED.items()})
+_SWAPPED["%d-%m-%Y"] = "%m-%d-%Y"
+_SWAPPED["%m-%d-%Y"] = "%d-%m-%Y"
+
+
+def is_temporal(dtype: pl.DataType) -> bool:
+    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+
+
+def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False) -> pl.Expr:
+    """Ids as trimmed strings; ``17850.0`` -> ``17850`` (spreadsheets turn ids into floats); empty -> null."""
+    expr = pl.col(col)
+    if dtype.is_float():
+        expr = pl.when(expr == expr.floor()).then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+        return expr.otherwise(pl.col(col).cast(pl.String))
+    if dtype in _NUMERIC:
+        return expr.cast(pl.String)
+    expr = expr.cast(pl.String).str.strip_chars().str.replace(r"^(-?\d+)\.0+$", "${1}")
+    if lowercase:
+        expr = expr.str.to_lowercase()
+    return pl.when(expr.str.len_bytes() > 0).then(expr)
+
+
+def parse_text(col: str) -> pl.Expr:
+    expr = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(expr.str.len_bytes() > 0).then(expr)
+
+
+def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -> pl.Expr:
+    """Numbers as Float64. Strings may carry a currency sign and spaces; thousands separators are refused
+    (``1,250`` is 1.25 in half the world), so a value we cannot read for sure stays null."""
+    if dtype.is_numeric():
+        return pl.col(col).cast(pl.Float64)
+    text = pl.col(col).cast(pl.String).str.strip_chars().str.replace_all(r"[\s$€£¥]", "")
+    if decimal_comma:
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
+
+
+def to_cents(amount: pl.Expr) -> pl.Expr:
+    """Money as integer cents so sums are exact and do not depend on row order."""
+    return (amount * 100).round(0).cast(pl.Int64)
+
+
+def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
+    """Dates and datetimes as naive ``Datetime[us]`` in the wall-clock time of the export. A time-zone
+    suffix (``Z``, ``+01:00``, ``-0500``) is dropped, keeping the shop's local date."""
+    expr = pl.col(col)
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("us"))
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            expr = expr.dt.replace_time_zone(None)
+        return expr.cast(pl.Datetime("us"))
+    if fmt is None:
+        raise ValueError("a date format is needed for text dates")
+    text = expr.cast(pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "")
+    return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+
+
+def detect_date_format(values: Sequence[str], *, column: str, where: str) -> str:
+    """The format that reads every sampled value; day-first vs month-first decided by values above 12."""
+    sample = pl.Series(values, dtype=pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "")
+    sample = sample.filter(sample.str.len_bytes() > 0)
+    if sample.is_empty():
+        return DATE_FORMATS[0]
+    for fmt in DATE_FORMATS:
+        parsed = sample.str.strptime(pl.Datetime("us"), fmt, strict=False)
+        if parsed.null_count():
+            continue
+        other = _SWAPPED.get(fmt)
+        if other is not None and not sample.str.strptime(pl.Datetime("us"), other, strict=False).null_count():
+            raise DataError(
+                f"Dates in column {column!r} of {where} can be read day-first or month-first "
+                f"(e.g. {sample[0]!r})",
+                hint=f"Say which with --date-format '{fmt}' (month first) or --date-format '{other}' "
+                "(day first).",
+            )
+        return fmt
+    bad = sample.head(3).to_list()
+    raise DataError(
+        f"Could not recognise the dates in column {column!r} of {where} (e.g. {', '.join(map(repr, bad))})",
+        hint="Give the format with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'.",
+    )
+
+
+NON_RESPONSE = ("", "na", "n/a", "nan", "none", "null", "-", "no answer", "not answered", "skipped")
+# "9", "9.0", "10 - Extremely likely", "9/10", "Score: 7" (nothing else in front of the number).
+_SCORE = r"^\s*(?:score\s*:?\s*)?(\d{1,3})(?:\.0+)?\s*(?:/\s*10\s*)?(?:[-–:]\s*[^\d\s].*)?$"
+
+
+def parse_score(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """(score as Int16 or null, is-non-response flag). Blank/NA are non-response, not errors."""
+    if dtype.is_integer():
+        return pl.col(col).cast(pl.Int16), pl.col(col).is_null()
+    text = pl.col(col).cast(pl.String).str.strip_chars()
+    lowered = text.str.to_lowercase()
+    non_response = text.is_null() | lowered.is_in(list(NON_RESPONSE))
+    if dtype.is_float():
+        value = pl.col(col)
+        score = pl.when(value == value.floor()).then(value.cast(pl.Int16, strict=False))
+        return score, pl.col(col).is_null() | pl.col(col).is_nan()
+    score = lowered.str.extract(_SCORE, 1).cast(pl.Int16, strict=False)
+    return score, non_response

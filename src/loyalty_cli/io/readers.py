@@ -1,0 +1,368 @@
+"""Read exports (CSV/Parquet, a file, a glob or a folder) into canonical, validated LazyFrames.
+
+``read_transactions``, ``read_surveys`` and ``read_contacts`` return a :class:`Scan`: the valid rows in the
+canonical schema, and the rejected rows with file, row number and reason. Nothing is collected here; the
+caller collects both in one go (see :func:`loyalty_cli.io.validate.collect_checked`), so the data is read
+once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from loyalty_cli.errors import DataError
+from loyalty_cli.io.columns import ColumnChoice, MappingFile, load_mapping_file, resolve_columns
+from loyalty_cli.io.parse import (
+    detect_date_format,
+    parse_date,
+    parse_id,
+    parse_number,
+    parse_score,
+    parse_text,
+    to_cents,
+)
+from loyalty_cli.io.sources import Source, expand_inputs, inspect_source
+from loyalty_cli.schema import TABLES
+
+DATE_SAMPLE_ROWS = 20_000
+DATE_SAMPLE_FILES = 8
+TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt-in", "granted")
+FALSE_WORDS = ("false", "no", "n", "0", "f", "unsubscribed", "not subscribed", "opted out", "opt-out", "denied")
+
+# Columns of every rejects table, ahead of the raw columns of the rejected row.
+REJECT_COLUMNS = ("source_file", "source_row", "reject_reason", "reject_column", "reject_value")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an export. ``columns`` maps canonical fields to headers (from command-line options)."""
+
+    columns: Mapping[str, str | None] = field(default_factory=dict)
+    mapping_file: Path | None = None
+    date_format: str | None = None
+    separator: str | None = None
+    encoding: str = "utf-8"
+    decimal_comma: bool = False
+    cancel_prefix: str = "C"  # invoice numbers like C536379 are cancellations (UCI Online Retail)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """An input read lazily: canonical valid rows, rejected rows, and what was decided on the way."""
+
+    table: str
+    rows: pl.LazyFrame
+    rejects: pl.LazyFrame
+    sources: tuple[Source, ...]
+    mapping: ColumnChoice
+    date_formats: dict[str, str]
+    as_of: date | None
+    notes: tuple[str, ...]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [s.path for s in self.sources]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A row fails when ``failed`` is true: the reason and the offending column go to the rejects."""
+
+    failed: pl.Expr
+    reason: str
+    field: str
+
+
+def _settings(options: ReadOptions, mapping_file: MappingFile, table: str) -> ReadOptions:
+    """Settings from the mapping file fill in what the options left at their defaults."""
+    fs = mapping_file.settings.get(table, {})
+    if not fs:
+        return options
+    default = ReadOptions()
+    kwargs = {}
+    for key, value in fs.items():
+        if getattr(options, key) == getattr(default, key):
+            kwargs[key] = value
+    return ReadOptions(**{**options.__dict__, **kwargs})
+
+
+def _scan(src: Source) -> pl.LazyFrame:
+    offset = 1 + src.header_rows  # row numbers as a spreadsheet shows them (header = row 1)
+    if src.format == "parquet":
+        return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=offset)
+    return pl.scan_csv(
+        src.scan_path,
+        separator=src.separator,
+        infer_schema=False,
+        row_index_name="_row",
+        row_index_offset=offset,
+        raise_if_empty=False,
+    )
+
+
+def _schema(src: Source) -> pl.Schema:
+    try:
+        schema = _scan(src).collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"Could not read {src.path}: {exc}", hint="Is it a CSV or Parquet file?") from None
+    schema.pop("_row", None)
+    return schema
+
+
+def _date_formats(
+    sources: Sequence[Source], schema: pl.Schema, mapping: ColumnChoice, date_fields: Sequence[str],
+    given: str | None,
+) -> dict[str, str]:
+    """The format for each text date column: the one given, or detected from a sample across files."""
+    formats: dict[str, str] = {}
+    spread = sorted({round(i * (len(sources) - 1) / max(DATE_SAMPLE_FILES - 1, 1)) for i in
+                     range(min(DATE_SAMPLE_FILES, len(sources)))})
+    for name in date_fields:
+        header = mapping.columns.get(name)
+        if header is None or schema[header] != pl.String:
+            continue
+        if given:
+            formats[name] = given
+            continue
+        values: list[str] = []
+        for i in spread:
+            frame = _scan(sources[i]).select(pl.col(header)).head(DATE_SAMPLE_ROWS).collect()
+            values.extend(v for v in frame.to_series() if v is not None)
+        where = str(sources[0].path) if len(sources) == 1 else f"{len(sources)} files"
+        formats[name] = detect_date_format(values, column=header, where=where)
+    return formats
+
+
+def _first_reason(checks: Sequence[_Check], mapping: ColumnChoice) -> list[pl.Expr]:
+    reason = pl.lit(None, dtype=pl.String)
+    column = pl.lit(None, dtype=pl.String)
+    value = pl.lit(None, dtype=pl.String)
+    for check in reversed(checks):
+        header = mapping.columns.get(check.field, check.field)
+        raw = pl.col(header).cast(pl.String) if header in mapping.columns.values() else pl.lit(None, pl.String)
+        reason = pl.when(check.failed).then(pl.lit(check.reason)).otherwise(reason)
+        column = pl.when(check.failed).then(pl.lit(header)).otherwise(column)
+        value = pl.when(check.failed).then(raw).otherwise(value)
+    return [reason.alias("_reason"), column.alias("_column"), value.alias("_value")]
+
+
+def _transactions(
+    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+) -> tuple[dict[str, pl.Expr], list[_Check]]:
+    cols = mapping.columns
+    out: dict[str, pl.Expr] = {}
+    checks: list[_Check] = []
+    email_is_id = mapping.how.get("customer_id") == "email as id"
+    out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
+    checks.append(_Check(out["customer_id"].is_null(), "missing customer id", "customer_id"))
+
+    date_raw = pl.col(cols["order_date"])
+    out["order_date"] = parse_date(cols["order_date"], schema[cols["order_date"]], formats.get("order_date"))
+    checks.append(_Check(date_raw.is_null(), "missing order date", "order_date"))
+    fmt = formats.get("order_date", "")
+    checks.append(_Check(out["order_date"].is_null(), f"unparseable order date (expected {fmt})".replace(
+        " (expected )", ""), "order_date"))
+
+    if "amount" in cols:
+        amount = parse_number(cols["amount"], schema[cols["amount"]], decimal_comma=options.decimal_comma)
+        checks.append(_Check(pl.col(cols["amount"]).is_null(), "missing amount", "amount"))
+        checks.append(_Check(amount.is_null() | ~amount.is_finite(), "unparseable amount", "amount"))
+    else:
+        qty = parse_number(cols["quantity"], schema[cols["quantity"]], decimal_comma=options.decimal_comma)
+        price = parse_number(cols["unit_price"], schema[cols["unit_price"]], decimal_comma=options.decimal_comma)
+        for name, expr in (("quantity", qty), ("unit_price", price)):
+            label = name.replace("_", " ")
+            checks.append(_Check(pl.col(cols[name]).is_null(), f"missing {label}", name))
+            checks.append(_Check(expr.is_null() | ~expr.is_finite(), f"unparseable {label}", name))
+        amount = qty * price
+    if "order_id" in cols:
+        out["order_id"] = parse_text(cols["order_id"])
+        if options.cancel_prefix:
+            cancelled = out["order_id"].str.contains(rf"^{re.escape(options.cancel_prefix)}\d")
+            amount = pl.when(cancelled).then(-amount.abs()).otherwise(amount)
+    out["amount_cents"] = to_cents(amount)
+    if as_of is not None:
+        cutoff = datetime(as_of.year, as_of.month, as_of.day)
+        checks.append(_Check(out["order_date"] >= cutoff, f"order date on or after the as-of date {as_of}",
+                             "order_date"))
+    for name in ("category", "channel"):
+        if name in cols:
+            out[name] = parse_text(cols[name])
+    if "email" in cols:
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+    return out, checks
+
+
+def _surveys(
+    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+) -> tuple[dict[str, pl.Expr], list[_Check]]:
+    cols = mapping.columns
+    out: dict[str, pl.Expr] = {}
+    checks: list[_Check] = []
+    if "customer_id" in cols:
+        out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
+    out["responded_at"] = parse_date(cols["responded_at"], schema[cols["responded_at"]],
+                                     formats.get("responded_at"))
+    checks.append(_Check(pl.col(cols["responded_at"]).is_null(), "missing response date", "responded_at"))
+    checks.append(_Check(out["responded_at"].is_null(), "unparseable response date", "responded_at"))
+    score, non_response = parse_score(cols["score"], schema[cols["score"]])
+    checks.append(_Check(~non_response & score.is_null(), "unparseable score (expected 0-10)", "score"))
+    checks.append(_Check(~non_response & ~score.is_between(0, 10), "score outside 0-10", "score"))
+    out["score"] = pl.when(~non_response).then(score)
+    if as_of is not None:
+        cutoff = datetime(as_of.year, as_of.month, as_of.day)
+        checks.append(_Check(out["responded_at"] >= cutoff,
+                             f"response date on or after the as-of date {as_of}", "responded_at"))
+    for name in ("comment", "survey_type", "touchpoint"):
+        if name in cols:
+            out[name] = parse_text(cols[name])
+    if "survey_type" in out:
+        out["survey_type"] = out["survey_type"].str.to_lowercase()
+    if "email" in cols:
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+    return out, checks
+
+
+def _contacts(
+    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+) -> tuple[dict[str, pl.Expr], list[_Check]]:
+    cols = mapping.columns
+    email_is_id = mapping.how.get("customer_id") == "email as id"
+    out: dict[str, pl.Expr] = {
+        "customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
+    }
+    checks = [_Check(out["customer_id"].is_null(), "missing customer id", "customer_id")]
+    if "email" in cols:
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+    for name in ("signed_up_at", "birthday"):
+        if name in cols:
+            out[name] = parse_date(cols[name], schema[cols[name]], formats.get(name))
+            checks.append(_Check(pl.col(cols[name]).is_not_null() & out[name].is_null(),
+                                 f"unparseable {name.replace('_', ' ')}", name))
+            out[name] = out[name].cast(pl.Date)
+    if "email_consent" in cols:
+        raw = pl.col(cols["email_consent"]).cast(pl.String).str.strip_chars().str.to_lowercase()
+        consent = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
+        checks.append(_Check(raw.is_not_null() & (raw != "") & consent.is_null(),
+                             "unparseable consent (expected yes/no, true/false or 1/0)", "email_consent"))
+        out["email_consent"] = consent
+    return out, checks
+
+
+_BUILDERS = {"transactions": _transactions, "surveys": _surveys, "contacts": _contacts}
+_DERIVED = {"transactions": {"amount": ("quantity", "unit_price")}}
+_DATE_FIELDS = {
+    "transactions": ("order_date",),
+    "surveys": ("responded_at",),
+    "contacts": ("signed_up_at", "birthday"),
+}
+
+
+def read_table(
+    table: str,
+    inputs: Sequence[str | Path],
+    options: ReadOptions | None = None,
+    *,
+    as_of: date | None = None,
+) -> Scan:
+    """Read one kind of export lazily. Raises :class:`DataError` for anything wrong with the files
+    themselves (missing, empty, unreadable, missing or ambiguous columns); bad *rows* go to ``rejects``."""
+    options = options or ReadOptions()
+    mapping_file = load_mapping_file(options.mapping_file)
+    options = _settings(options, mapping_file, table)
+    paths = expand_inputs(inputs)
+    sources = [inspect_source(p, separator=options.separator, encoding=options.encoding) for p in paths]
+    notes: list[str] = []
+    filled = [s for s in sources if not s.empty]
+    if not filled:
+        only = sources[0].path if len(sources) == 1 else f"all {len(sources)} files"
+        raise DataError(f"No rows in {only}: there is a header but no data",
+                        hint="Check that the export finished writing and covers the period you want.")
+    if len(filled) < len(sources):
+        skipped = [str(s.path) for s in sources if s.empty]
+        notes.append(f"{len(skipped)} file(s) with no rows skipped: {', '.join(skipped[:3])}"
+                     + (" ..." if len(skipped) > 3 else ""))
+    first = filled[0]
+    schema = _schema(first)
+    mapping = resolve_columns(
+        list(schema.names()), table=table, path=first.path, options=options.columns,
+        mapping_file=mapping_file, derived_ok=_DERIVED.get(table),
+    )
+    needed = list(dict.fromkeys(mapping.columns.values()))
+    schemas = {first.path: schema}
+    for src in filled[1:]:
+        other = _schema(src)
+        missing = [h for h in needed if h not in other]
+        if missing:
+            raise DataError(
+                f"{src.path} has no column {missing[0]!r}, which {first.path} has",
+                hint="All files of one input must share the same columns; pass them separately or fix "
+                "the export.",
+            )
+        schemas[src.path] = other
+    formats = _date_formats(filled, schema, mapping, _DATE_FIELDS[table], options.date_format)
+    if "amount" not in mapping.columns and table == "transactions":
+        notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
+
+    row_parts, reject_parts = [], []
+    for src in filled:
+        parsed, checks = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
+        lf = _scan(src).with_columns(
+            *(expr.alias(f"_c_{name}") for name, expr in parsed.items()),
+            *_first_reason(checks, mapping),
+        )
+        row_parts.append(
+            lf.filter(pl.col("_reason").is_null()).select(
+                pl.col(f"_c_{name}").alias(name) for name in parsed
+            )
+        )
+        raw_cols = [pl.col(h).cast(pl.String) for h in schemas[src.path].names() if h not in REJECT_COLUMNS]
+        reject_parts.append(
+            lf.filter(pl.col("_reason").is_not_null()).select(
+                pl.lit(str(src.path)).alias("source_file"),
+                pl.col("_row").cast(pl.Int64).alias("source_row"),
+                pl.col("_reason").alias("reject_reason"),
+                pl.col("_column").alias("reject_column"),
+                pl.col("_value").alias("reject_value"),
+                *raw_cols,
+            )
+        )
+    rows = row_parts[0] if len(row_parts) == 1 else pl.concat(row_parts, how="vertical")
+    rejects = reject_parts[0] if len(reject_parts) == 1 else pl.concat(reject_parts, how="diagonal_relaxed")
+    return Scan(
+        table=table,
+        rows=rows,
+        rejects=rejects,
+        sources=tuple(filled),
+        mapping=mapping,
+        date_formats=formats,
+        as_of=as_of,
+        notes=tuple(notes),
+    )
+
+
+def read_transactions(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
+                      as_of: date | None = None) -> Scan:
+    """Transaction lines: ``customer_id, order_date, amount_cents`` (+ ``order_id, category, channel,
+    email`` when present). Cancellation invoices (``C``-prefixed) are made negative so they net."""
+    return read_table("transactions", inputs, options, as_of=as_of)
+
+
+def read_surveys(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
+                 as_of: date | None = None) -> Scan:
+    """Survey answers: ``responded_at, score`` (null = non-response) (+ optional columns)."""
+    return read_table("surveys", inputs, options, as_of=as_of)
+
+
+def read_contacts(inputs: Sequence[str | Path], options: ReadOptions | None = None) -> Scan:
+    """Customer/contact exports: ``customer_id`` (+ email, sign-up date, birthday, consent)."""
+    return read_table("contacts", inputs, options)
+
+
+__all__ = ["TABLES", "ReadOptions", "Scan", "read_contacts", "read_surveys", "read_table", "read_transactions"]

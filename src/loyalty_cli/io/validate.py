@@ -1,0 +1,104 @@
+"""Turn rejected rows into one clear error, or into a rejects file when the user chose to go on.
+
+``collect_checked`` collects the results of a command together with the rejected rows of its inputs in one
+``collect_all``, so the files are read once; then it applies the bad-rows policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from loyalty_cli.errors import DataError, format_rows
+from loyalty_cli.io.readers import Scan
+
+BadRows = Literal["error", "skip"]
+
+_HINTS = {
+    "missing customer id": "Rows without a customer id cannot be attributed to anyone.",
+    "unparseable order date": "Check --date-format (the format detected from the first rows is in the "
+    "message).",
+    "unparseable amount": "Amounts must be plain numbers; for '12,50' pass --decimal-comma.",
+    "unparseable quantity": "Quantities must be plain numbers.",
+    "unparseable unit price": "Prices must be plain numbers; for '12,50' pass --decimal-comma.",
+    "on or after the as-of date": "Pass a later --as-of (it is exclusive: data before that day counts).",
+    "score outside 0-10": "NPS answers are 0-10; other scales are not converted. Fix the export, or map the "
+    "right column with --score-col.",
+    "unparseable score": "Scores are read from '9', '9.0', '9/10' or '9 - Very likely'.",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    reason: str
+    column: str | None
+    count: int
+    rows: list[int]
+    values: list[str | None]
+
+    def describe(self) -> str:
+        where = f"{self.file}" + (f", column {self.column!r}" if self.column else "")
+        vals = [repr(v) for v in self.values if v is not None][:3]
+        shown = f"; values {', '.join(vals)}" if vals else ""
+        return f"{self.count:,} {'row' if self.count == 1 else 'rows'} with {self.reason} in {where} " \
+               f"({format_rows(self.rows, self.count)}{shown})"
+
+
+def summarise_rejects(rejects: pl.DataFrame, *, limit: int = 5) -> list[Problem]:
+    """Group rejected rows by file, reason and column; most frequent first."""
+    if rejects.is_empty():
+        return []
+    grouped = (
+        rejects.sort("source_file", "source_row")
+        .group_by("source_file", "reject_reason", "reject_column", maintain_order=True)
+        .agg(
+            pl.len().alias("count"),
+            pl.col("source_row").head(limit).alias("rows"),
+            pl.col("reject_value").head(limit).alias("values"),
+        )
+        .sort("count", "source_file", descending=[True, False])
+    )
+    return [
+        Problem(r["source_file"], r["reject_reason"], r["reject_column"], r["count"], r["rows"], r["values"])
+        for r in grouped.iter_rows(named=True)
+    ]
+
+
+def problems_error(problems: Sequence[Problem], table: str) -> DataError:
+    total = sum(p.count for p in problems)
+    lines = [f"{total:,} bad {'row' if total == 1 else 'rows'} in the {table}:"]
+    lines += [f"  {p.describe()}" for p in problems[:10]]
+    if len(problems) > 10:
+        lines.append(f"  ... and {len(problems) - 10} more kinds of problem")
+    hints = []
+    for p in problems:
+        for key, hint in _HINTS.items():
+            if key in p.reason and hint not in hints:
+                hints.append(hint)
+    hints.append("To go on without them, pass --on-bad-rows skip: every rejected row is written with its "
+                 "reason to a rejects file.")
+    return DataError("\n".join(lines), hint=" ".join(hints))
+
+
+def collect_checked(
+    scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, on_bad_rows: BadRows = "error"
+) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
+    :class:`DataError` naming files, columns and rows (and nothing is returned to be written)."""
+    try:
+        out = pl.collect_all([*frames, *(s.rejects for s in scans)], engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        names = ", ".join(str(p) for s in scans for p in s.paths[:3])
+        raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}",
+                        hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
+                        "line has the same number of fields.") from None
+    results, rejects = out[: len(frames)], out[len(frames):]
+    if on_bad_rows == "error":
+        for scan, rej in zip(scans, rejects, strict=True):
+            if rej.height:
+                raise problems_error(summarise_rejects(rej), scan.table)
+    return results, rejects

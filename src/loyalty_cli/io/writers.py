@@ -1,0 +1,109 @@
+"""Write tables safely: CSV, Parquet or JSON by suffix or ``fmt``; ``-`` for stdout; atomic on disk.
+
+Atomic: the table is written to a temporary file in the target's folder, flushed to disk, then renamed
+over the target, so a killed run leaves the old file or the new one, never half of one.
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``= + - @``, tab or carriage
+return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import polars as pl
+
+from loyalty_cli.errors import UsageError
+
+Format = Literal["csv", "parquet", "json"]
+_SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def output_format(path: str | Path, fmt: str | None = None) -> Format:
+    if fmt:
+        if fmt not in ("csv", "parquet", "json"):
+            raise UsageError(f"Unknown format {fmt!r}", hint="Use csv, parquet or json.")
+        return fmt  # type: ignore[return-value]
+    if str(path) == "-":
+        return "csv"
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise UsageError(
+            f"Cannot tell the output format of {path}", hint="End the name in .csv, .parquet or .json, or "
+            "pass --format."
+        )
+    return _SUFFIXES[suffix]
+
+
+def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
+    """Prefix an apostrophe to text cells that start like a formula. Numeric columns are left alone."""
+    text_cols = [name for name, dtype in df.schema.items() if dtype == pl.String]
+    if not text_cols:
+        return df
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(FORMULA_START)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text_cols
+    )
+
+
+def _csv_ready(df: pl.DataFrame) -> pl.DataFrame:
+    """Lists and structs cannot go to CSV: join lists with '; '."""
+    cols = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, pl.List):
+            cols.append(pl.col(name).cast(pl.List(pl.String)).list.join("; ").alias(name))
+    return df.with_columns(cols) if cols else df
+
+
+def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO) -> None:
+    if fmt == "csv":
+        neutralise_formulas(_csv_ready(df)).write_csv(fh)
+    elif fmt == "parquet":
+        df.write_parquet(fh)
+    else:
+        fh.write(df.write_json().encode("utf-8"))
+        fh.write(b"\n")
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_table(df: pl.DataFrame, path: str | Path, *, fmt: str | None = None) -> Path | None:
+    """Write ``df`` to ``path`` (``-`` = stdout). Returns the path written, or None for stdout."""
+    kind = output_format(path, fmt)
+    if str(path) == "-":
+        buffer = io.BytesIO()
+        _serialise(df, kind, buffer)
+        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        if out is None:
+            sys.stdout.write(buffer.getvalue().decode("utf-8"))
+        else:
+            out.write(buffer.getvalue())
+            out.flush()
+        return None
+    return atomic_write(path, lambda fh: _serialise(df, kind, fh))
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

@@ -1,0 +1,1 @@
+"""Pure metric functions: LazyFrame in, LazyFrame out, keyword-only parameters, ``as_of`` passed in."""

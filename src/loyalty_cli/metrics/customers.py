@@ -1,0 +1,154 @@
+"""The per-customer summary: the only code that reads raw transaction lines at scale.
+
+Stage 1 of every command. One lazy pass: lines -> orders -> customers. Every other metric starts from its
+outputs, so this module keeps a narrow interface (it will also run on other engines):
+
+- :func:`order_table`: lines collapsed to orders (by ``order_id`` when present, else by customer and
+  timestamp), with the order's net value and whether it counts as a purchase.
+- :func:`customer_summary`: one row per customer with at least one purchase.
+- :func:`btyd_summary`: the frequency/recency/T/monetary view of the summary that BTYD models use.
+
+Conventions (``docs`` and README repeat them):
+- A *purchase* is an order whose net value is > 0, or exactly 0 without any negative line (a free order);
+  an order netted to <= 0 by returns or cancellations is not a purchase. Negative orders (returns,
+  ``C``-prefixed cancellations) still count against net spend.
+- ``as_of`` is exclusive: lines dated on or after it are not in the data (the readers reject them).
+  ``recency_days`` = as_of - last purchase day, so a customer who bought the day before as_of has 1.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+DAY = pl.col("order_date").dt.date()
+
+
+def order_table(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Orders: ``customer_id, order_date, value_cents, lines, is_purchase`` (+ category/channel/email).
+
+    The category of an order is that of its largest line (ties: alphabetical), so it never depends on
+    row order."""
+    names = lines.collect_schema().names()
+    key = ["customer_id", "order_id"] if "order_id" in names else ["customer_id", "order_date"]
+    aggs = [
+        pl.len().alias("lines"),
+        pl.col("amount_cents").sum().alias("value_cents"),
+        (pl.col("amount_cents") < 0).any().alias("has_return_line"),
+    ]
+    if "order_id" in names:
+        aggs.append(pl.col("order_date").min())
+    for col in ("category", "channel"):
+        if col in names:
+            aggs.append(
+                pl.col(col).sort_by(["amount_cents", col], descending=[True, False], nulls_last=True)
+                .first().alias(col)
+            )
+    if "email" in names:
+        aggs.append(pl.col("email").max())
+    return lines.group_by(key).agg(aggs).with_columns(
+        ((pl.col("value_cents") > 0) | ((pl.col("value_cents") == 0) & ~pl.col("has_return_line")))
+        .alias("is_purchase")
+    )
+
+
+def _resolve_as_of(as_of: date | None) -> pl.Expr:
+    """The as-of date as an expression: given, or the day after the last order in the data."""
+    if as_of is not None:
+        return pl.lit(as_of, dtype=pl.Date)
+    return (pl.col("last_activity").max() + pl.duration(days=1)).cast(pl.Date)
+
+
+def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame:
+    """One row per customer with at least one purchase before ``as_of``.
+
+    Columns: customer_id, [email], first_purchase, second_purchase, last_purchase, orders, purchase_days,
+    net_spend, gross_spend, returns_value, return_orders, repeat_spend, mean_order_value,
+    [first_category], [first_channel], as_of, recency_days, tenure_days.
+
+    ``as_of=None`` means the day after the last order in the data (it is in the ``as_of`` column)."""
+    orders = order_table(lines)
+    names = orders.collect_schema().names()
+    day = DAY
+    purchase = pl.col("is_purchase")
+    first_day = day.filter(purchase).min()
+    aggs: list[pl.Expr] = [
+        first_day.alias("first_purchase"),
+        day.filter(purchase & (day > first_day)).min().alias("second_purchase"),
+        day.filter(purchase).max().alias("last_purchase"),
+        purchase.sum().cast(pl.UInt32).alias("orders"),
+        day.filter(purchase).n_unique().cast(pl.UInt32).alias("purchase_days"),
+        pl.col("value_cents").sum().alias("net_cents"),
+        pl.col("value_cents").filter(purchase).sum().alias("gross_cents"),
+        (-pl.col("value_cents").filter(pl.col("value_cents") < 0).sum()).alias("returns_cents"),
+        (pl.col("value_cents") < 0).sum().cast(pl.UInt32).alias("return_orders"),
+        pl.col("value_cents").filter(purchase & (day > first_day)).sum().alias("repeat_cents"),
+        pl.col("order_date").max().alias("last_activity"),
+    ]
+    for col in ("category", "channel"):
+        if col in names:
+            aggs.append(
+                pl.col(col).filter(purchase).sort_by(["order_date", col], nulls_last=True).first()
+                .alias(f"first_{col}")
+            )
+    if "email" in names:
+        aggs.append(pl.col("email").sort_by(["order_date", "email"], nulls_last=False).drop_nulls().last()
+                    .alias("email"))
+    customers = orders.group_by("customer_id").agg(aggs)
+    money = [
+        (pl.col(f"{c}_cents") / 100).round(2).alias(name)
+        for c, name in (("net", "net_spend"), ("gross", "gross_spend"), ("returns", "returns_value"),
+                        ("repeat", "repeat_spend"))
+    ]
+    leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
+    extra = [f"first_{c}" for c in ("category", "channel") if c in names]
+    return (
+        customers.with_columns(_resolve_as_of(as_of).alias("as_of"))
+        .filter(pl.col("first_purchase").is_not_null())
+        .with_columns(
+            *money,
+            (pl.col("net_cents") / pl.col("orders") / 100).alias("mean_order_value"),
+            (pl.col("as_of") - pl.col("last_purchase")).dt.total_days().cast(pl.Int32).alias("recency_days"),
+            (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32).alias("tenure_days"),
+        )
+        .select(
+            *leading, "first_purchase", "second_purchase", "last_purchase", "orders", "purchase_days",
+            "net_spend", "gross_spend", "returns_value", "return_orders", "repeat_spend", "mean_order_value",
+            *extra, "as_of", "recency_days", "tenure_days",
+        )
+    )
+
+
+def btyd_summary(customers: pl.LazyFrame, *, unit_days: float = 1.0, end: date | None = None) -> pl.LazyFrame:
+    """BTYD inputs from the customer summary (lifetimes' conventions, one purchase per customer-day):
+
+    frequency = purchase days - 1; recency = last - first purchase; T = end - first purchase, where
+    ``end`` is the last day observed (default: the day before as_of); all divided by ``unit_days``
+    (7 for weeks). monetary_value = mean spend of the repeat purchase days, 0 when frequency = 0."""
+    end_expr = pl.lit(end, dtype=pl.Date) if end is not None else (pl.col("as_of") - pl.duration(days=1))
+    freq = pl.col("purchase_days").cast(pl.Int64) - 1
+    return customers.select(
+        "customer_id",
+        freq.alias("frequency"),
+        ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit_days).alias("recency"),
+        ((end_expr - pl.col("first_purchase")).dt.total_days() / unit_days).alias("T"),
+        pl.when(freq > 0).then(pl.col("repeat_spend") / freq).otherwise(0.0).alias("monetary_value"),
+    )
+
+
+def transaction_profile(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """One row describing valid transaction lines: lines, orders, purchases, returns, customers, dates."""
+    orders = order_table(lines)
+    return orders.select(
+        pl.col("lines").sum().alias("lines"),
+        pl.len().alias("orders"),
+        pl.col("is_purchase").sum().alias("purchase_orders"),
+        (pl.col("value_cents") < 0).sum().alias("return_orders"),
+        (-pl.col("value_cents").filter(pl.col("value_cents") < 0).sum() / 100).alias("returns_value"),
+        (pl.col("value_cents").sum() / 100).alias("net_revenue"),
+        pl.col("customer_id").n_unique().alias("customers"),
+        pl.col("customer_id").filter(pl.col("is_purchase")).n_unique().alias("buying_customers"),
+        pl.col("order_date").min().dt.date().alias("first_date"),
+        pl.col("order_date").max().dt.date().alias("last_date"),
+    )

@@ -1,0 +1,159 @@
+"""RFM: recency, frequency and monetary scores from the per-customer summary.
+
+Scores run 1..bins, high = good (recent, frequent, big spender), so recency is reversed.
+
+- ``quantile`` (default): cut at the k/bins quantiles; a value's score is 1 + the number of cut points it
+  lies above (recency: bins - that). Tied values always share a score. When ties are heavy (most
+  customers have one order) several cut points coincide and the bins between them stay empty: a one-time
+  buyer can never get a top F score because of an arbitrary tie split.
+- ``rank``: equal-size bins over the order (value, customer_id): ties broken by id, never by file order.
+- ``fixed``: user breaks per dimension, e.g. recency 30/60/90/180 days (bins = breaks + 1), stable from
+  month to month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from loyalty_cli.errors import UsageError
+
+Method = Literal["quantile", "rank", "fixed"]
+DIMENSIONS = ("r", "f", "m")
+BIN_CHOICES = (3, 4, 5, 10)
+
+
+@dataclass(frozen=True)
+class RfmConfig:
+    bins: int = 5
+    method: Method = "quantile"
+    frequency: Literal["orders", "days"] = "orders"
+    monetary: Literal["total", "mean"] = "total"
+    breaks: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bins not in BIN_CHOICES:
+            raise UsageError(f"--bins must be one of {', '.join(map(str, BIN_CHOICES))}, got {self.bins}")
+        if self.method == "fixed":
+            missing = [d for d in DIMENSIONS if d not in self.breaks]
+            if missing:
+                raise UsageError(
+                    f"--method fixed needs breaks for {', '.join(missing)}",
+                    hint="e.g. --breaks r=30,60,90,180 --breaks f=1,2,3,5 --breaks m=50,100,250,500",
+                )
+        for dim, cuts in self.breaks.items():
+            if dim not in DIMENSIONS:
+                raise UsageError(f"--breaks: unknown dimension {dim!r}", hint="Use r, f or m.")
+            if list(cuts) != sorted(set(cuts)):
+                raise UsageError(f"--breaks {dim}: cut points must be strictly increasing, got {list(cuts)}")
+            if len(cuts) + 1 != self.bins:
+                raise UsageError(
+                    f"--breaks {dim} has {len(cuts)} cut points, which make {len(cuts) + 1} scores, "
+                    f"but --bins is {self.bins}",
+                    hint=f"Give {self.bins - 1} cut points per dimension, or change --bins.",
+                )
+
+    def column(self, dim: str) -> str:
+        """The summary column a dimension scores."""
+        if dim == "r":
+            return "recency_days"
+        if dim == "f":
+            return "orders" if self.frequency == "orders" else "purchase_days"
+        return "net_spend" if self.monetary == "total" else "mean_order_value"
+
+
+def _above(value: pl.Expr, cuts: Sequence[pl.Expr | float]) -> pl.Expr:
+    """How many cut points ``value`` lies strictly above."""
+    return pl.sum_horizontal([(value > cut).cast(pl.Int8) for cut in cuts])
+
+
+def _score(dim: str, config: RfmConfig) -> pl.Expr:
+    value = pl.col(config.column(dim))
+    n = config.bins
+    if config.method == "rank":
+        # 0-based position in (value, customer_id) order; recency ranks longest-ago first.
+        position = pl.int_range(pl.len()).sort_by([value, pl.col("customer_id")], descending=[dim == "r", False])
+        position = pl.int_range(pl.len()).sort_by(position)  # inverse permutation: each row's position
+        score = (position * n) // pl.len() + 1
+        return score.cast(pl.Int8).alias(f"{dim}_score")
+    if config.method == "fixed":
+        cuts: Sequence[pl.Expr | float] = list(config.breaks[dim])
+    else:
+        cuts = [value.quantile(k / n, interpolation="linear") for k in range(1, n)]
+    above = _above(value, cuts)
+    score = (n - above) if dim == "r" else (above + 1)
+    return score.cast(pl.Int8).alias(f"{dim}_score")
+
+
+def rfm_scores(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
+    """Add ``r_score, f_score, m_score`` and ``rfm_cell`` (e.g. ``"545"``) to the customer summary."""
+    scored = customers.with_columns(*(_score(d, config) for d in DIMENSIONS))
+    return scored.with_columns(
+        pl.concat_str([pl.col(f"{d}_score").cast(pl.String) for d in DIMENSIONS], separator="-"
+                      if config.bins == 10 else "").alias("rfm_cell")
+    )
+
+
+def rfm_cut_points(scored: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
+    """Per dimension and score: the value range it covers and how many customers it holds. Scores that
+    hold nobody (bins merged by ties) are listed with 0 customers so the merge is visible."""
+    parts = []
+    total = pl.len()
+    for dim in DIMENSIONS:
+        col = config.column(dim)
+        grid = pl.LazyFrame({"score": list(range(1, config.bins + 1))}, schema={"score": pl.Int8})
+        stats = scored.group_by(pl.col(f"{dim}_score").alias("score")).agg(
+            pl.col(col).min().cast(pl.Float64).alias("from"),
+            pl.col(col).max().cast(pl.Float64).alias("to"),
+            pl.len().alias("customers"),
+        )
+        parts.append(
+            grid.join(stats, on="score", how="left")
+            .with_columns(pl.col("customers").fill_null(0))
+            .select(pl.lit(dim).alias("dimension"), pl.lit(col).alias("column"), "score", "from", "to",
+                    "customers")
+        )
+    table = pl.concat(parts)
+    return table.with_columns(
+        (pl.col("customers") / pl.col("customers").sum().over("dimension")).alias("share")
+    ).sort("dimension", "score", descending=[False, True])
+
+
+def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
+    """The cut points themselves (quantile values, or the fixed breaks), one row per dimension and k."""
+    rows = []
+    for dim in DIMENSIONS:
+        value = pl.col(config.column(dim))
+        for k in range(1, config.bins):
+            cut = (pl.lit(float(config.breaks[dim][k - 1])) if config.method == "fixed"
+                   else value.quantile(k / config.bins, interpolation="linear"))
+            rows.append(customers.select(pl.lit(dim).alias("dimension"), pl.lit(k, pl.Int8).alias("k"),
+                                         cut.cast(pl.Float64).alias("cut")))
+    return pl.concat(rows)
+
+
+def segment_summary(segmented: pl.LazyFrame, *, config: RfmConfig, order: Sequence[str]) -> pl.LazyFrame:
+    """Per segment: customers, share of customers and of net revenue, mean R/F/M values. Segments of the
+    map that hold nobody are listed with 0 so the table always shows the whole map, in map order."""
+    r, f, m = (config.column(d) for d in DIMENSIONS)
+    stats = segmented.group_by(pl.col("segment").cast(pl.String)).agg(
+        pl.len().alias("customers"),
+        pl.col("net_spend").sum().alias("revenue"),
+        pl.col(r).mean().alias(f"mean_{r}"),
+        pl.col(f).mean().alias(f"mean_{f}"),
+        pl.col(m).mean().alias(f"mean_{m}"),
+    )
+    names = pl.LazyFrame({"segment": list(order)}, schema={"segment": pl.String})
+    return (
+        names.join(stats, on="segment", how="left", maintain_order="left")
+        .with_columns(pl.col("customers").fill_null(0), pl.col("revenue").fill_null(0.0))
+        .with_columns(
+            (pl.col("customers") / pl.col("customers").sum()).alias("share_customers"),
+            (pl.col("revenue") / pl.col("revenue").sum()).alias("share_revenue"),
+        )
+        .select("segment", "customers", "share_customers", "revenue", "share_revenue",
+                f"mean_{r}", f"mean_{f}", f"mean_{m}")
+    )

@@ -1,0 +1,251 @@
+"""Segment maps: named segments from conditions over RFM scores and summary columns, kept as TOML in
+``rules/`` so analysts can edit them.
+
+A map is checked when it is loaded, and every problem names the file and the rule:
+- each ``when`` is a SQL condition (parsed by Polars' SQL parser; nothing is ever ``eval``-ed) over
+  ``r``, ``f``, ``m``, ``fm`` (= (f + m + 1) // 2, the mean of F and M rounded half up) and the summary
+  columns;
+- every cell of the score grid is covered (a final ``when = "true"`` is an explicit catch-all);
+- no cell is matched by two rules, unless the map says ``match = "first"`` (then the order decides);
+- every named segment is reachable: some cell reaches it before an earlier rule claims it.
+Rules that also test summary columns (``orders >= 2``) cannot cover a cell on their own: they need
+``match = "first"`` and a later score-only rule for the cells they leave.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from loyalty_cli.errors import RulesError
+
+SCORES = ("r", "f", "m", "fm")
+SUMMARY_COLUMNS = (
+    "recency_days", "tenure_days", "orders", "purchase_days", "net_spend", "gross_spend", "returns_value",
+    "return_orders", "repeat_spend", "mean_order_value", "first_category", "first_channel",
+)
+DEFAULT_MAP = "rfm_grid"
+_SEGMENT_KEYS = {"name", "when", "description", "action"}
+_TOP_KEYS = {"name", "version", "description", "bins", "match", "segment", "source"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    when: str
+    expr: pl.Expr
+    description: str
+    action: str
+    partial: bool  # tests summary columns, so it may or may not hold for a score cell
+
+
+@dataclass(frozen=True)
+class SegmentMap:
+    name: str
+    source: str  # file path, or "built-in: NAME"
+    version: str
+    description: str
+    bins: int
+    match: Literal["exclusive", "first"]
+    segments: tuple[Segment, ...]
+    dimensions: tuple[str, ...]  # scores the conditions use, in r/f/m order
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.segments]
+
+    def assign(self, scored: pl.LazyFrame) -> pl.LazyFrame:
+        """Add a ``segment`` column to a frame with ``r_score, f_score, m_score`` and summary columns."""
+        scores = [
+            pl.col("r_score").alias("r"), pl.col("f_score").alias("f"), pl.col("m_score").alias("m"),
+            ((pl.col("f_score") + pl.col("m_score") + 1) // 2).alias("fm"),
+        ]
+        chain = None
+        for seg in self.segments:
+            chain = (pl.when(seg.expr) if chain is None else chain.when(seg.expr)).then(pl.lit(seg.name))
+        assert chain is not None
+        segment = chain.otherwise(pl.lit(None, dtype=pl.String))
+        return (
+            scored.with_columns(scores)
+            .with_columns(segment.cast(pl.Enum(self.names)).alias("segment"))
+            .drop(["r", "f", "m", "fm"])
+        )
+
+    def grid(self) -> pl.DataFrame:
+        """Every score cell of the dimensions used, with the segment it gets (score-only rules)."""
+        cells = _cells(self.bins, self.dimensions)
+        first = _first_match(cells, [s for s in self.segments if not s.partial])
+        return cells.select(list(self.dimensions)).with_columns(pl.Series("segment", first, dtype=pl.String))
+
+
+def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
+    base = [d for d in ("r", "f", "m") if d in dims or ("fm" in dims and d in "fm")]
+    rows = list(itertools.product(range(1, bins + 1), repeat=len(base)))
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(base, pl.Int64), orient="row")
+    if "fm" in dims:
+        frame = frame.with_columns(((pl.col("f") + pl.col("m") + 1) // 2).alias("fm"))
+    return frame
+
+
+def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
+    try:
+        out = cells.select(seg.expr.alias("hit")).to_series()
+    except pl.exceptions.PolarsError as exc:
+        raise RulesError(f"{where}: rule {seg.name!r}: condition {seg.when!r} cannot be evaluated ({exc})") \
+            from None
+    if out.dtype != pl.Boolean:
+        raise RulesError(f"{where}: rule {seg.name!r}: condition {seg.when!r} is not true/false",
+                         hint="Compare values, e.g. 'r >= 4 and f = 1'.")
+    if out.len() == 1:
+        out = pl.Series("hit", [out[0]] * cells.height)
+    return [bool(v) for v in out.fill_null(False)]
+
+
+def _first_match(cells: pl.DataFrame, segs: list[Segment]) -> list[str | None]:
+    result: list[str | None] = [None] * cells.height
+    for seg in segs:
+        for i, hit in enumerate(_matches(cells, seg, seg.name)):
+            if hit and result[i] is None:
+                result[i] = seg.name
+    return result
+
+
+def _describe_cells(cells: pl.DataFrame, idx: list[int], limit: int = 6) -> str:
+    dims = [c for c in cells.columns if c != "fm"]
+    shown = ["".join(f"{d}{cells[d][i]}" for d in dims) for i in idx[:limit]]
+    text = ", ".join(" ".join(s[j:j + 2] for j in range(0, len(s), 2)) for s in shown)
+    return text + (f" (and {len(idx) - limit} more)" if len(idx) > limit else "")
+
+
+def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
+    unknown = set(raw) - _SEGMENT_KEYS
+    label = raw.get("name", f"#{position}")
+    if unknown:
+        raise RulesError(f"{where}: rule {label!r} has unknown key(s) {', '.join(sorted(unknown))}",
+                         hint=f"A rule has {', '.join(sorted(_SEGMENT_KEYS))}.")
+    name, when = raw.get("name"), raw.get("when")
+    if not isinstance(name, str) or not name.strip():
+        raise RulesError(f"{where}: rule #{position} has no name", hint='Add name = "Champions".')
+    if not isinstance(when, str) or not when.strip():
+        raise RulesError(f"{where}: rule {name!r} has no condition", hint='Add when = "r = 5 and f >= 4".')
+    try:
+        expr = pl.sql_expr(when)
+    except (pl.exceptions.SQLSyntaxError, pl.exceptions.SQLInterfaceError,
+            pl.exceptions.InvalidOperationError) as exc:
+        raise RulesError(f"{where}: rule {name!r}: cannot read condition {when!r} ({exc})",
+                         hint="Conditions are SQL, e.g. \"r >= 4 and f in (2, 3)\" or "
+                         "\"r between 1 and 2\".") from None
+    roots = set(expr.meta.root_names())
+    bad = sorted(roots - set(SCORES) - set(SUMMARY_COLUMNS))
+    if bad:
+        raise RulesError(f"{where}: rule {name!r}: unknown column(s) {', '.join(map(repr, bad))} in {when!r}",
+                         hint=f"Use scores {', '.join(SCORES)} or summary columns "
+                         f"{', '.join(SUMMARY_COLUMNS)}.")
+    return Segment(
+        name=name.strip(), when=when, expr=expr, description=str(raw.get("description", "")),
+        action=str(raw.get("action", "")), partial=bool(roots - set(SCORES)),
+    )
+
+
+def parse_segment_map(text: str, *, source: str) -> SegmentMap:
+    """Parse and check a segment map (see the module docstring for the checks)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}",
+                         hint=f"A map has {', '.join(sorted(_TOP_KEYS))}.")
+    bins = data.get("bins")
+    if bins not in (3, 4, 5, 10):
+        raise RulesError(f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}")
+    match = data.get("match", "exclusive")
+    if match not in ("exclusive", "first"):
+        raise RulesError(f"{source}: match must be \"exclusive\" or \"first\", got {match!r}")
+    raw_segments = data.get("segment")
+    if not isinstance(raw_segments, list) or not raw_segments:
+        raise RulesError(f"{source}: no segments", hint="Add [[segment]] tables with name and when.")
+    segments = tuple(_compile(source, raw, i + 1) for i, raw in enumerate(raw_segments))
+    seen: set[str] = set()
+    for seg in segments:
+        if seg.name in seen:
+            raise RulesError(f"{source}: segment {seg.name!r} is defined twice",
+                             hint="Give each rule its own name, or merge the conditions with 'or'.")
+        seen.add(seg.name)
+    used = set().union(*(set(s.expr.meta.root_names()) for s in segments)) & set(SCORES)
+    dims = tuple(d for d in SCORES if d in used) or ("r",)
+    cells = _cells(bins, dims)
+    hits = {s.name: _matches(cells, s, source) for s in segments}
+    exact = [s for s in segments if not s.partial]
+
+    if match == "exclusive":
+        partial = [s.name for s in segments if s.partial]
+        if partial:
+            raise RulesError(f"{source}: rule {partial[0]!r} tests summary columns, so it may overlap others",
+                             hint='Set match = "first" at the top and order the rules.')
+        for a, b in itertools.combinations(exact, 2):
+            both = [i for i in range(cells.height) if hits[a.name][i] and hits[b.name][i]]
+            if both:
+                raise RulesError(
+                    f"{source}: rules {a.name!r} and {b.name!r} both match {_describe_cells(cells, both)}",
+                    hint='Make the conditions exclusive, or set match = "first" so the first rule wins.',
+                )
+    uncovered = [i for i in range(cells.height) if not any(hits[s.name][i] for s in exact)]
+    if uncovered:
+        raise RulesError(
+            f"{source}: no rule covers {_describe_cells(cells, uncovered)}",
+            hint='Extend a rule, or add a last catch-all rule with when = "true".',
+        )
+    claimed = [False] * cells.height
+    for seg in segments:
+        reached = [i for i in range(cells.height) if hits[seg.name][i] and not claimed[i]]
+        if not reached and not seg.partial:
+            why = ("earlier rules take every cell it matches" if any(hits[seg.name])
+                   else f"it matches no score cell (scores run 1 to {bins})")
+            raise RulesError(f"{source}: segment {seg.name!r} can never be reached: {why}",
+                             hint="Move it up, narrow the rules before it, or remove it.")
+        if seg.partial and not any(hits[seg.name][i] and not claimed[i] for i in range(cells.height)):
+            raise RulesError(f"{source}: segment {seg.name!r} can never be reached",
+                             hint="Move it up, or narrow the rules before it.")
+        if not seg.partial:
+            for i in reached:
+                claimed[i] = True
+    return SegmentMap(
+        name=str(data.get("name", Path(source).stem)), source=source, version=str(data.get("version", "1")),
+        description=str(data.get("description", "")).strip(), bins=int(bins), match=match,
+        segments=segments, dimensions=dims,
+    )
+
+
+def builtin_maps() -> list[str]:
+    folder = resources.files("loyalty_cli") / "rules"
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir()
+                  if p.name.endswith(".toml") and p.name.startswith("rfm_"))
+
+
+def builtin_text(name: str) -> str:
+    return (resources.files("loyalty_cli") / "rules" / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def load_segment_rules(spec: str | Path | None = None) -> SegmentMap:
+    """A map by built-in name (``rfm_grid``, ``rfm_tertiles``, ``rfm_r_fm``) or by path to a TOML file."""
+    spec = DEFAULT_MAP if spec is None else spec
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RulesError(f"Rules file not found: {path}",
+                             hint=f"Built-in maps: {', '.join(builtin_maps())}.") from None
+        return parse_segment_map(text, source=str(path))
+    if str(spec) not in builtin_maps():
+        raise RulesError(f"No segment map called {spec!r}",
+                         hint=f"Built-in maps: {', '.join(builtin_maps())}; or pass a .toml file.")
+    return parse_segment_map(builtin_text(str(spec)), source=f"built-in {spec}")
