@@ -94,6 +94,11 @@ def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
+    if seg.partial:  # summary columns unknown on the grid: null, so the test says "could match"
+        cells = cells.with_columns(
+            pl.lit(None, dtype=pl.String if c.startswith("first_") else pl.Float64).alias(c)
+            for c in SUMMARY_COLUMNS
+        )
     try:
         out = cells.select(seg.expr.alias("hit")).to_series()
     except pl.exceptions.PolarsError as exc:
@@ -104,7 +109,7 @@ def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
                          hint="Compare values, e.g. 'r >= 4 and f = 1'.")
     if out.len() == 1:
         out = pl.Series("hit", [out[0]] * cells.height)
-    return [bool(v) for v in out.fill_null(False)]
+    return [bool(v) for v in out.fill_null(seg.partial)]
 
 
 def _first_match(cells: pl.DataFrame, segs: list[Segment]) -> list[str | None]:

@@ -88,13 +88,12 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     ]
     for col in ("category", "channel"):
         if col in names:
-            aggs.append(
-                pl.col(col).filter(purchase).sort_by(["order_date", col], nulls_last=True).first()
-                .alias(f"first_{col}")
-            )
+            first_order = purchase & (pl.col("order_date") == pl.col("order_date").filter(purchase).min())
+            aggs.append(pl.col(col).filter(first_order).min().alias(f"first_{col}"))
     if "email" in names:
-        aggs.append(pl.col("email").sort_by(["order_date", "email"], nulls_last=False).drop_nulls().last()
-                    .alias("email"))
+        has_email = pl.col("email").is_not_null()
+        latest = has_email & (pl.col("order_date") == pl.col("order_date").filter(has_email).max())
+        aggs.append(pl.col("email").filter(latest).max().alias("email"))  # the most recent email
     customers = orders.group_by("customer_id").agg(aggs)
     money = [
         (pl.col(f"{c}_cents") / 100).round(2).alias(name)

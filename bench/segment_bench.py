@@ -1,0 +1,134 @@
+"""Benchmark `loyalty segment` against the floor: a plain Polars group-by over the same file.
+
+    python bench/segment_bench.py                 # 1M and 10M lines, Parquet and CSV, 3 runs each
+    python bench/segment_bench.py --rows 1e6 --runs 5 --formats parquet
+
+Data is generated on the fly into a temporary folder (never committed): ~10 lines per customer, 1-3 lines
+per order, two years of order timestamps, string customer and order ids, amounts with cents. Both programs
+run as whole processes, alternately, and each run's wall time and peak memory (max RSS from wait4) are
+measured. The floor scans the file, groups by customer (min/max date, distinct days, summed amount) and
+writes Parquet; `loyalty segment` does the full job (validation, orders, summary, scores, segments, output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+FLOOR = """
+import sys, polars as pl
+src, fmt, out = sys.argv[1:4]
+if fmt == "parquet":
+    lf = pl.scan_parquet(src)
+else:
+    lf = pl.scan_csv(src, schema_overrides={"customer_id": pl.String, "order_id": pl.String,
+                                            "order_date": pl.String, "amount": pl.Float64})
+    lf = lf.with_columns(pl.col("order_date").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S"))
+lf.group_by("customer_id").agg(
+    pl.col("order_date").min().alias("first"),
+    pl.col("order_date").max().alias("last"),
+    pl.col("order_date").dt.date().n_unique().alias("days"),
+    pl.col("amount").sum().alias("spend"),
+).sink_parquet(out)
+"""
+
+
+def generate(rows: int, seed: int = 1) -> pl.DataFrame:
+    """`rows` transaction lines: customers ~ rows/10, orders of 1-3 lines, a few returns."""
+    rng = np.random.default_rng(seed)
+    n_orders = rows // 2
+    customers = max(rows // 10, 1)
+    cust = (customers * rng.random(n_orders) ** 2).astype(np.int64)  # skewed: a few heavy buyers, a long tail
+    start = np.datetime64("2023-01-01T00:00:00", "s")
+    order_time = start + rng.integers(0, 730 * 86400, n_orders).astype("timedelta64[s]")
+    lines_per_order = rng.integers(1, 4, n_orders)
+    # trim so that the total is exactly `rows`
+    cum = np.cumsum(lines_per_order)
+    keep = np.searchsorted(cum, rows, side="left") + 1
+    lines_per_order = lines_per_order[:keep]
+    lines_per_order[-1] -= cum[keep - 1] - rows
+    idx = np.repeat(np.arange(keep), lines_per_order)
+    amount = np.round(rng.gamma(2.0, 15.0, rows), 2)
+    returns = rng.random(rows) < 0.02
+    amount[returns] = -amount[returns]
+    return pl.DataFrame({
+        "customer_id": pl.Series(cust[idx]).cast(pl.String).str.zfill(8).str.replace(r"^", "C"),
+        "order_id": pl.Series(idx + 100_000).cast(pl.String),
+        "order_date": pl.Series(order_time[idx].astype("datetime64[us]")),
+        "amount": amount,
+    })
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MiB of one whole process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="1e6,1e7", help="comma-separated line counts")
+    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    loyalty = shutil.which("loyalty") or sys.exit("install the project first: pip install -e .")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as tmp:
+        folder = Path(tmp)
+        for rows in (int(float(r)) for r in args.rows.split(",")):
+            data = generate(rows)
+            for fmt in args.formats.split(","):
+                src = folder / f"tx_{rows}.{fmt}"
+                if fmt == "parquet":
+                    data.write_parquet(src)
+                else:
+                    data.with_columns(pl.col("order_date").dt.strftime("%Y-%m-%d %H:%M:%S")).write_csv(src)
+                floor_cmd = [sys.executable, "-c", FLOOR, str(src), fmt, str(folder / "floor.parquet")]
+                ours_cmd = [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet",
+                            "--date-format", "%Y-%m-%d %H:%M:%S"] if fmt == "csv" else \
+                    [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet"]
+                run(floor_cmd)  # warm the page cache
+                floor, ours = [], []
+                for _ in range(args.runs):
+                    floor.append(run(floor_cmd))
+                    ours.append(run(ours_cmd))
+                row = {
+                    "rows": rows, "format": fmt, "size_mb": round(src.stat().st_size / 2**20, 1),
+                    "floor_s": round(statistics.median(t for t, _ in floor), 3),
+                    "loyalty_s": round(statistics.median(t for t, _ in ours), 3),
+                    "floor_mb": round(statistics.median(m for _, m in floor)),
+                    "loyalty_mb": round(statistics.median(m for _, m in ours)),
+                }
+                row["time_ratio"] = round(row["loyalty_s"] / row["floor_s"], 2)
+                row["memory_ratio"] = round(row["loyalty_mb"] / row["floor_mb"], 2)
+                results.append(row)
+                print(json.dumps(row), flush=True)
+                src.unlink()
+            del data
+    table = pl.DataFrame(results)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200):
+        print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
