@@ -74,7 +74,8 @@ def validate(
     decimal_comma: opt.DecimalComma = False,
 ) -> None:
     """Check an export without computing metrics: columns found, rows, customers, dates, orders vs lines,
-    returns netted, and every row that would be rejected, with why. Exit code 1 when rows would be rejected."""
+    returns netted, and every row that would be rejected, with why. Exit code 1 when rows would be
+    rejected."""
     import polars as pl
 
     from loyalty_cli.errors import UsageError
@@ -86,9 +87,9 @@ def validate(
         raise UsageError(f"--kind must be transactions, surveys or contacts, got {kind!r}")
     date_field = {"transactions": "order_date", "surveys": "responded_at", "contacts": "signed_up_at"}[kind]
     options = read_options(
-        columns={"customer_id": customer_col, date_field: date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col, "category": category_col,
-                 "email": email_col, "score": score_col},
+        columns={"customer_id": customer_col, date_field: date_col, "amount": amount_col,
+                 "order_id": order_col, "quantity": quantity_col, "unit_price": price_col,
+                 "category": category_col, "email": email_col, "score": score_col},
         mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
         decimal_comma=decimal_comma, out=out,
     )
@@ -97,8 +98,9 @@ def validate(
     (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
     total = int(profile[0, 0]) + rejected.height if kind != "transactions" else int(profile["lines"][0]) + \
         rejected.height
-    facts = profile.transpose(include_header=True, header_name="fact", column_names=["value"]) \
-        .with_columns(pl.col("value").cast(pl.String))
+    # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
+    facts = profile.select(pl.all().cast(pl.String)).transpose(include_header=True, header_name="fact",
+                                                                 column_names=["value"])
     facts = pl.concat([
         pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
         facts,

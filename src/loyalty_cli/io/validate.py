@@ -60,7 +60,7 @@ def summarise_rejects(rejects: pl.DataFrame, *, limit: int = 5) -> list[Problem]
             pl.col("source_row").head(limit).alias("rows"),
             pl.col("reject_value").head(limit).alias("values"),
         )
-        .sort("count", "source_file", descending=[True, False])
+        .sort("count", "source_file", descending=[True, False], maintain_order=True)  # ties: first row first
     )
     return [
         Problem(r["source_file"], r["reject_reason"], r["reject_column"], r["count"], r["rows"], r["values"])

@@ -4,13 +4,15 @@ Atomic: the table is written to a temporary file in the target's folder, flushed
 over the target, so a killed run leaves the old file or the new one, never half of one.
 
 CSV cells that a spreadsheet would run as a formula (text starting with ``= + - @``, tab or carriage
-return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched.
+return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched, and
+text that is a plain number (``-3.50``, ``+44``, as in a rejects file) is left as it is.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -19,11 +21,12 @@ from typing import BinaryIO, Literal
 
 import polars as pl
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import LoyaltyError, UsageError
 
 Format = Literal["csv", "parquet", "json"]
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # a spreadsheet reads it as a number
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> Format:
@@ -43,14 +46,18 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
 
 
 def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
-    """Prefix an apostrophe to text cells that start like a formula. Numeric columns are left alone."""
-    text_cols = [name for name, dtype in df.schema.items() if dtype == pl.String]
+    """Prefix an apostrophe to text cells that start like a formula. Numeric columns are left alone, and
+    so is text that is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
+    text_cols = [name for name, dtype in df.schema.items()
+                 if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)]
     if not text_cols:
         return df
-    return df.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text_cols
-    )
+    exprs = []
+    for c in text_cols:
+        text = pl.col(c).cast(pl.String)
+        risky = text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+        exprs.append(pl.when(risky).then("'" + text).otherwise(text).alias(c))
+    return df.with_columns(exprs)
 
 
 def _csv_ready(df: pl.DataFrame) -> pl.DataFrame:
@@ -72,13 +79,41 @@ def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO) -> None:
         fh.write(b"\n")
 
 
+def _file_mode(target: Path) -> int:
+    """The mode the written file gets: that of the file it replaces, else what ``open`` would give
+    (0o666 less the umask). ``mkstemp`` alone would leave every output readable by its owner only."""
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode):
+        return stat.S_IMODE(st.st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    An operating-system failure (folder not writable, disk full, the target is a folder) raises a
+    :class:`LoyaltyError` naming the file, and leaves the old file, if any, as it was."""
     target = Path(path)
+    try:
+        return _atomic_write(target, write)
+    except OSError as exc:
+        raise LoyaltyError(f"Could not write {target}: {exc.strerror or exc}",
+                           hint="Check the output path, that its folder is writable and that the disk has "
+                           "space.") from None
+
+
+def _atomic_write(target: Path, write: Callable[[BinaryIO], None]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _file_mode(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.chmod(tmp, mode)
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

@@ -70,31 +70,39 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     ``as_of=None`` means the day after the last order in the data (it is in the ``as_of`` column)."""
     orders = order_table(lines)
     names = orders.collect_schema().names()
-    day = DAY
     purchase = pl.col("is_purchase")
-    first_day = day.filter(purchase).min()
+    # Per-order columns first, so the customer group-by needs only simple aggregations (fast, streaming).
+    per_order = [
+        pl.when(purchase).then(DAY).alias("pday"),
+        pl.when(purchase).then(pl.col("order_date")).alias("pts"),
+        pl.when(purchase).then(pl.col("value_cents")).alias("pcents"),
+        pl.when(pl.col("value_cents") < 0).then(-pl.col("value_cents")).alias("rcents"),
+    ]
+    windows = [pl.col("pts").min().over("customer_id").alias("first_ts")]
+    if "email" in names:
+        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("order_date")).max()
+                       .over("customer_id").alias("email_ts"))
+    repeat = pl.col("pday") > pl.col("first_ts").dt.date()
+    first_order = pl.col("pts") == pl.col("first_ts")
     aggs: list[pl.Expr] = [
-        first_day.alias("first_purchase"),
-        day.filter(purchase & (day > first_day)).min().alias("second_purchase"),
-        day.filter(purchase).max().alias("last_purchase"),
+        pl.col("pday").min().alias("first_purchase"),
+        pl.when(repeat).then(pl.col("pday")).min().alias("second_purchase"),
+        pl.col("pday").max().alias("last_purchase"),
         purchase.sum().cast(pl.UInt32).alias("orders"),
-        day.filter(purchase).n_unique().cast(pl.UInt32).alias("purchase_days"),
+        (pl.col("pday").n_unique() - (pl.col("pday").null_count() > 0)).cast(pl.UInt32).alias("purchase_days"),
         pl.col("value_cents").sum().alias("net_cents"),
-        pl.col("value_cents").filter(purchase).sum().alias("gross_cents"),
-        (-pl.col("value_cents").filter(pl.col("value_cents") < 0).sum()).alias("returns_cents"),
+        pl.col("pcents").sum().alias("gross_cents"),
+        pl.col("rcents").sum().alias("returns_cents"),
         (pl.col("value_cents") < 0).sum().cast(pl.UInt32).alias("return_orders"),
-        pl.col("value_cents").filter(purchase & (day > first_day)).sum().alias("repeat_cents"),
+        pl.when(repeat).then(pl.col("pcents")).sum().alias("repeat_cents"),
         pl.col("order_date").max().alias("last_activity"),
     ]
     for col in ("category", "channel"):
-        if col in names:
-            first_order = purchase & (pl.col("order_date") == pl.col("order_date").filter(purchase).min())
-            aggs.append(pl.col(col).filter(first_order).min().alias(f"first_{col}"))
-    if "email" in names:
-        has_email = pl.col("email").is_not_null()
-        latest = has_email & (pl.col("order_date") == pl.col("order_date").filter(has_email).max())
-        aggs.append(pl.col("email").filter(latest).max().alias("email"))  # the most recent email
-    customers = orders.group_by("customer_id").agg(aggs)
+        if col in names:  # of the first purchase order (ties at the same timestamp: alphabetical)
+            aggs.append(pl.when(first_order).then(pl.col(col)).min().alias(f"first_{col}"))
+    if "email" in names:  # the most recent email
+        aggs.append(pl.when(pl.col("order_date") == pl.col("email_ts")).then(pl.col("email")).max().alias("email"))
+    customers = orders.with_columns(per_order).with_columns(windows).group_by("customer_id").agg(aggs)
     money = [
         (pl.col(f"{c}_cents") / 100).round(2).alias(name)
         for c, name in (("net", "net_spend"), ("gross", "gross_spend"), ("returns", "returns_value"),

@@ -1,0 +1,268 @@
+"""``loyalty validate`` on a folder of UCI Online Retail style daily files, checked against facts computed
+independently in plain Python (tests/online_retail.py), and on small survey and contact exports."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from loyalty_cli.cli import app
+
+
+def _load_online_retail() -> ModuleType:
+    # tests/ is not a package: load the fixture builder by path.
+    path = Path(__file__).parents[1] / "online_retail.py"
+    spec = importlib.util.spec_from_file_location("online_retail", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+online_retail = _load_online_retail()
+
+RUNNER = CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
+                        "TTY_INTERACTIVE": None})
+UCI_FORMAT = "%m/%d/%Y %H:%M"
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("retail") / "exports"
+    return folder, online_retail.write_online_retail(folder)
+
+
+@pytest.fixture(autouse=True)
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no rules/columns.toml here
+    return tmp_path
+
+
+def validate(*args: str) -> Result:
+    result = RUNNER.invoke(app, ["validate", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def facts(result: Result) -> dict[str, str]:
+    """The facts table, tab-separated on stdout when piped: a '# title' line, a header, then rows."""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("# ")
+    assert lines[1] == "fact\tvalue"
+    pairs = [line.split("\t") for line in lines[2:]]
+    assert all(len(p) == 2 for p in pairs), lines
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --- the fixture itself ------------------------------------------------------------------------------------
+
+
+def test_fixture_has_the_uci_quirks(retail: tuple[Path, dict]) -> None:
+    folder, expected = retail
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == expected["file_names"] and len(names) == expected["files"] == 40
+    assert names[0] == "2010-12-01.csv" and names[-1] == "2011-01-09.csv"
+    text = "".join((folder / n).read_text(encoding="utf-8") for n in names)
+    assert text.startswith(",".join(online_retail.HEADER))
+    assert '"POPPY\'S PLAYHOUSE, BEDROOM"' in text  # a quoted comma
+    assert ",=LOVE BUILDING BLOCK WORD," in text  # formula-like text
+    assert ",12/1/2010 " in text and ",12/25/2010 " in text and ",1/9/2011 " in text  # unpadded, day > 12
+    assert ",17850.0," in text or ",13047.0," in text  # ids as floats
+    assert ",,United Kingdom" in text  # rows without a customer id
+    rows = list(csv.reader(text.splitlines()))
+    data = [r for r in rows if r[0] != "InvoiceNo"]
+    assert len(data) == expected["rows"] and 200 <= expected["rows"] <= 600
+    assert sum(1 for r in data if r[6] == "") == expected["rows_without_customer"] > 0
+    cancels = [r for r in data if r[0].startswith("C")]
+    assert cancels and all(int(r[3]) < 0 for r in cancels)
+    assert len({r[0] for r in cancels}) == expected["cancellation_invoices"] > 0
+    per_invoice: dict[str, int] = {}
+    for r in data:
+        per_invoice[r[0]] = per_invoice.get(r[0], 0) + 1
+    assert max(per_invoice.values()) > 1 and len(per_invoice) == expected["invoices"]
+    assert expected["net_revenue"] > 0 and expected["cancelled_value"] > 0
+
+
+def test_fixture_is_deterministic(tmp_path: Path) -> None:
+    a = online_retail.write_online_retail(tmp_path / "a", days=15)
+    b = online_retail.write_online_retail(tmp_path / "b", days=15)
+    c = online_retail.write_online_retail(tmp_path / "c", days=15, seed=4)
+    assert a == b
+    for name in a["file_names"]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert a != c
+
+
+# --- validate on the folder ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("date_args", [[], ["--date-format", UCI_FORMAT]], ids=["detected", "given"])
+def test_validate_folder_facts(retail: tuple[Path, dict], date_args: list[str]) -> None:
+    folder, expected = retail
+    result = validate(str(folder), *date_args)
+    assert result.exit_code == 1  # rows lack a customer id
+    got = facts(result)
+    assert got["rows read"] == str(expected["rows"])
+    assert got["rows rejected"] == str(expected["rows_without_customer"])
+    assert got["lines"] == str(expected["lines_with_customer"])
+    assert got["orders"] == str(expected["invoices_with_customer"])
+    assert got["return_orders"] == str(expected["cancellations_with_customer"])
+    purchases = expected["invoices_with_customer"] - expected["cancellations_with_customer"]
+    assert got["purchase_orders"] == str(purchases)
+    assert got["customers"] == str(expected["customers"])
+    assert got["first_date"] == expected["first_date"].isoformat()
+    assert got["last_date"] == expected["last_date"].isoformat()
+    assert Decimal(got["net_revenue"]) == expected["net_revenue"]
+    assert Decimal(got["returns_value"]) == expected["cancelled_value"]
+
+    err = result.stderr
+    rows, bad = expected["rows"], expected["rows_without_customer"]
+    assert f"Warning: {bad:,} of {rows:,} rows would be rejected:" in err
+    problems = [line for line in err.splitlines() if line.startswith("  ")]
+    assert problems
+    assert all(" with missing customer id in " in p and "column 'CustomerID'" in p for p in problems)
+    assert sum(int(p.split()[0]) for p in problems) == bad
+    assert f"Reading transactions from {expected['files']} files" in err
+    assert f"Dates in 'InvoiceDate' read as {UCI_FORMAT}" in err
+    assert "amount = 'Quantity' x 'UnitPrice'" in err
+
+
+def test_validate_rejects_file_holds_exactly_the_rows_without_id(retail: tuple[Path, dict]) -> None:
+    folder, expected = retail
+    result = validate(str(folder), "--rejects", "r.csv", "-q")
+    assert result.exit_code == 1
+    rows = read_rows(Path("r.csv"))
+    got = {(Path(r["source_file"]).name, int(r["source_row"]), r["InvoiceNo"], r["StockCode"]) for r in rows}
+    assert len(rows) == len(got) == expected["rows_without_customer"]
+    assert got == set(expected["rejected_rows"])
+    assert {r["reject_reason"] for r in rows} == {"missing customer id"}
+    assert {r["reject_column"] for r in rows} == {"CustomerID"}
+    assert {r["CustomerID"] for r in rows} == {""}
+    # the raw row is kept, and text that a spreadsheet would run is neutralised
+    formula = [r["Description"] for r in rows if r["StockCode"] == "21755"]
+    assert all(d == "'=LOVE BUILDING BLOCK WORD" for d in formula)
+    assert "Warning: " in result.stderr and "r.csv" in result.stderr
+
+
+def test_validate_without_rejects_writes_nothing(retail: tuple[Path, dict], work: Path) -> None:
+    folder, _ = retail
+    validate(str(folder), "-q")
+    assert list(work.iterdir()) == []
+
+
+def test_segment_on_the_folder_skips_the_rows_without_id(retail: tuple[Path, dict]) -> None:
+    folder, expected = retail
+    result = RUNNER.invoke(app, ["segment", str(folder), "-o", "seg.csv", "--on-bad-rows", "skip", "-q"])
+    assert result.exit_code == 0, result.output
+    customers = read_rows(Path("seg.csv"))
+    assert len(customers) == expected["customers"]
+    assert all(c["customer_id"].isdigit() for c in customers)  # 17850.0 -> 17850
+    assert sum(Decimal(c["net_spend"]) for c in customers) == expected["net_revenue"]
+    assert len(read_rows(Path("seg.rejects.csv"))) == expected["rows_without_customer"]
+
+
+def test_validate_clean_file() -> None:
+    Path("orders.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\nA,2024-01-05,-4\n"
+                                  "B,2024-01-02,20.5\n")
+    result = validate("orders.csv")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == "No bad rows."
+    got = facts(result)
+    assert got["rows read"] == "3" and got["rows rejected"] == "0"
+    assert got["orders"] == "3" and got["return_orders"] == "1" and got["customers"] == "2"
+    assert Decimal(got["net_revenue"]) == Decimal("26.5")
+    assert got["first_date"] == "2024-01-01" and got["last_date"] == "2024-01-05"
+
+
+def test_validate_with_as_of_counts_later_rows() -> None:
+    Path("orders.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-02-01,5\n")
+    result = validate("orders.csv", "--as-of", "2024-02-01")
+    assert result.exit_code == 1
+    assert facts(result)["rows rejected"] == "1"
+    assert "1 row with order date on or after the as-of date 2024-02-01 in orders.csv" in result.stderr
+
+
+def test_validate_bad_file_is_an_error_not_a_report() -> None:
+    Path("orders.csv").write_bytes(b"")
+    result = validate("orders.csv")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: orders.csv is empty (0 bytes)\nHint: ")
+    assert result.stdout == ""
+
+
+def test_validate_unknown_kind_is_a_usage_error() -> None:
+    Path("orders.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\n")
+    result = validate("orders.csv", "--kind", "orders")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --kind must be transactions, surveys or contacts, got 'orders'")
+
+
+# --- surveys and contacts -----------------------------------------------------------------------------------
+
+SURVEY = (
+    "Customer ID,Submitted At,How likely are you to recommend us?,Comment\n"
+    "1,2024-03-01,9,great\n"
+    "2,2024-03-02,10 - Extremely likely,\n"
+    "3,2024-03-03,,\n"
+    ",2024-03-04,3,\"=HYPERLINK(\"\"x\"\")\"\n"
+)
+
+
+def test_validate_surveys() -> None:
+    Path("survey.csv").write_text(SURVEY)
+    result = validate("survey.csv", "--kind", "surveys", "--score-col", "How likely are you to recommend us?")
+    assert result.exit_code == 0, result.output
+    assert facts(result) == {
+        "rows read": "4", "rows rejected": "0", "responses": "4", "scored": "3", "non_response": "1",
+        "respondents": "4", "first_date": "2024-03-01", "last_date": "2024-03-04",
+    }
+    assert result.stdout.splitlines()[0] == "# Surveys: survey.csv"
+    assert result.stderr.splitlines()[-1] == "No bad rows."
+
+
+def test_validate_surveys_with_bad_scores() -> None:
+    Path("survey.csv").write_text(SURVEY + "5,2024-03-05,11,\n6,2024-03-06,very likely,\n")
+    result = validate("survey.csv", "--kind", "surveys", "--score-col", "How likely are you to recommend us?",
+                      "--rejects", "bad.csv")
+    assert result.exit_code == 1
+    got = facts(result)
+    assert got["rows read"] == "6" and got["rows rejected"] == "2" and got["responses"] == "4"
+    assert "Warning: 2 of 6 rows would be rejected:" in result.stderr
+    assert ("  1 row with score outside 0-10 in survey.csv, column 'How likely are you to recommend us?' "
+            "(row 6; values '11')") in result.stderr.splitlines()
+    assert [(r["source_row"], r["reject_reason"]) for r in read_rows(Path("bad.csv"))] == [
+        ("6", "score outside 0-10"), ("7", "unparseable score (expected 0-10)")]
+
+
+def test_validate_contacts() -> None:
+    Path("contacts.csv").write_text(
+        "customer_id,email,signed_up_at,email_consent\n"
+        "1,a@x.com,2024-01-01,yes\n2,B@X.com,2024-01-02,no\n3,,2024-01-03,\n4,d@x.com,2024-01-04,TRUE\n")
+    result = validate("contacts.csv", "--kind", "contacts")
+    assert result.exit_code == 0, result.output
+    assert facts(result) == {"rows read": "4", "rows rejected": "0", "contacts": "4", "unique_ids": "4",
+                             "with_email": "3", "email_consent": "2"}
+    assert result.stderr.splitlines()[-1] == "No bad rows."
+
+
+def test_validate_contacts_with_bad_rows() -> None:
+    Path("contacts.csv").write_text(
+        "customer_id,email,signed_up_at,email_consent\n"
+        "1,a@x.com,2024-01-01,yes\n,b@x.com,2024-01-02,no\n3,c@x.com,2024-01-03,maybe\n")
+    result = validate("contacts.csv", "--kind", "contacts", "--rejects", "bad.csv")
+    assert result.exit_code == 1
+    assert facts(result)["rows rejected"] == "2"
+    assert [(r["source_row"], r["reject_reason"]) for r in read_rows(Path("bad.csv"))] == [
+        ("3", "missing customer id"), ("4", "unparseable consent (expected yes/no, true/false or 1/0)")]
