@@ -107,6 +107,6 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output) -> No
         return
     table = pl.concat(found, how="diagonal_relaxed")
     write_table(table, path)
-    out.warn(f"{table.height:,} rejected rows written to {path}:")
+    out.warn(f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}:")
     for problem in summarise_rejects(table):
         out.note(f"  {problem.describe()}")

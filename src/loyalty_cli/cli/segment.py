@@ -87,7 +87,7 @@ def segment(
     """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
     import polars as pl
 
-    from loyalty_cli.errors import RulesError, UsageError
+    from loyalty_cli.errors import DataError, RulesError, UsageError
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import output_format, write_table
@@ -114,6 +114,8 @@ def segment(
         raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
     if output:
         output_format(output, fmt)  # fail on a bad suffix before reading anything
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o segments.parquet, or -o - --format json.")
     options = read_options(
         columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
                  "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
@@ -124,9 +126,13 @@ def segment(
     describe_scan(scan, out)
     scored = seg_map.assign(rfm_scores(customer_summary(scan.rows, as_of=to_date(as_of)), config=config))
     (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
     if customers.is_empty():
-        raise UsageError("No customers with a purchase before the as-of date",
-                         hint="Check --as-of and the date column.")
+        raise DataError("No customer made a purchase before the as-of date in "
+                        + ", ".join(str(p) for p in scan.paths[:3]),
+                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
+                        "skipped.")
     as_of_day = customers["as_of"][0]
     out.note(f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
              f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
@@ -143,8 +149,6 @@ def segment(
            descending=[False, True, False])
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
     if output:
         written = write_table(table, output, fmt=fmt)
         if written:
