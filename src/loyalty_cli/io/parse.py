@@ -13,7 +13,8 @@ import polars as pl
 from loyalty_cli.errors import DataError
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
-_TZ_SUFFIX = r"\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
+# A zone suffix only counts after a time (":MM" or ":SS.fff"): the "-2024" of "05-01-2024" is not one.
+_TZ_SUFFIX = r"(:\d{2}(?:\.\d+)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
 
 # Tried in order; the first that reads every sampled value wins. Day-first and month-first forms are
 # told apart by values above 12; when nothing tells them apart the user is asked.
@@ -77,13 +78,15 @@ def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -
         return pl.col(col).cast(pl.Float64)
     text = pl.col(col).cast(pl.String).str.strip_chars().str.replace_all(r"[\s$€£¥]", "")
     if decimal_comma:
-        text = text.str.replace(",", ".", literal=True)
+        # "1.250" is 1250 where the comma is the decimal mark: refuse it rather than read 1.25.
+        text = pl.when(~text.str.contains(".", literal=True)).then(text.str.replace(",", ".", literal=True))
     return text.cast(pl.Float64, strict=False)
 
 
 def to_cents(amount: pl.Expr) -> pl.Expr:
-    """Money as integer cents so sums are exact and do not depend on row order."""
-    return (amount * 100).round(0).cast(pl.Int64)
+    """Money as integer cents so sums are exact and do not depend on row order. NaN, infinity and values
+    beyond Int64 give null (not an error for the whole file): validation rejects those rows."""
+    return (amount * 100).round(0).cast(pl.Int64, strict=False)
 
 
 def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
@@ -98,33 +101,54 @@ def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
         return expr.cast(pl.Datetime("us"))
     if fmt is None:
         raise ValueError("a date format is needed for text dates")
-    text = expr.cast(pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "")
+    text = expr.cast(pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "${1}")
     return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
 
 
 def detect_date_format(values: Sequence[str], *, column: str, where: str) -> str:
-    """The format that reads every sampled value; day-first vs month-first decided by values above 12."""
-    sample = pl.Series(values, dtype=pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "")
+    """The format that reads every sampled value; day-first vs month-first decided by values above 12.
+
+    When no format reads every value, values that *no* known format reads are bad rows (they are rejected
+    later with their row numbers), provided one format reads more than half of the sample and every value
+    that some format reads. Values in two different formats still need ``--date-format``."""
+    sample = pl.Series(values, dtype=pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "${1}")
     sample = sample.filter(sample.str.len_bytes() > 0)
     if sample.is_empty():
         return DATE_FORMATS[0]
+    readable: dict[str, pl.Series] = {}
     for fmt in DATE_FORMATS:
-        parsed = sample.str.strptime(pl.Datetime("us"), fmt, strict=False)
-        if parsed.null_count():
-            continue
-        other = _SWAPPED.get(fmt)
-        if other is not None and not sample.str.strptime(pl.Datetime("us"), other, strict=False).null_count():
-            raise DataError(
-                f"Dates in column {column!r} of {where} can be read day-first or month-first "
-                f"(e.g. {sample[0]!r})",
-                hint=f"Say which with --date-format '{fmt}' (month first) or --date-format '{other}' "
-                "(day first).",
-            )
-        return fmt
-    bad = sample.head(3).to_list()
+        readable[fmt] = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null()
+        if readable[fmt].all():
+            _refuse_ambiguous(sample, fmt, readable[fmt], column=column, where=where)
+            return fmt
+    best = max(DATE_FORMATS, key=lambda f: readable[f].sum())  # the first of equals
+    some = pl.Series([False] * sample.len())
+    for ok in readable.values():
+        some = some | ok
+    if readable[best].sum() * 2 > sample.len() and not (some & ~readable[best]).any():
+        _refuse_ambiguous(sample, best, readable[best], column=column, where=where)
+        return best
+    bad = sample.filter(~readable[best]).head(3).to_list()
     raise DataError(
         f"Could not recognise the dates in column {column!r} of {where} (e.g. {', '.join(map(repr, bad))})",
         hint="Give the format with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'.",
+    )
+
+
+def _refuse_ambiguous(sample: pl.Series, fmt: str, ok: pl.Series, *, column: str, where: str) -> None:
+    """Raise when the day/month-swapped form of ``fmt`` reads the same values just as well."""
+    other = _SWAPPED.get(fmt)
+    if other is None:
+        return
+    readable = sample.filter(ok)
+    if readable.str.strptime(pl.Datetime("us"), other, strict=False).null_count():
+        return
+    month_first, day_first = (fmt, other) if fmt.index("%m") < fmt.index("%d") else (other, fmt)
+    raise DataError(
+        f"Dates in column {column!r} of {where} can be read day-first or month-first "
+        f"(e.g. {readable[0]!r})",
+        hint=f"Say which with --date-format '{month_first}' (month first) or --date-format '{day_first}' "
+        "(day first).",
     )
 
 

@@ -116,25 +116,36 @@ def _schema(src: Source) -> pl.Schema:
 
 
 def _date_formats(
-    sources: Sequence[Source], schema: pl.Schema, mapping: ColumnChoice, date_fields: Sequence[str],
-    given: str | None,
+    sources: Sequence[Source], schemas: Mapping[Path, pl.Schema], mapping: ColumnChoice,
+    date_fields: Sequence[str], given: str | None,
 ) -> dict[str, str]:
-    """The format for each text date column: the one given, or detected from a sample across files."""
+    """The format for each text date column: the one given, or detected from a sample across files (only
+    the files that hold it as text: a folder may mix Parquet and CSV)."""
     formats: dict[str, str] = {}
-    spread = sorted({round(i * (len(sources) - 1) / max(DATE_SAMPLE_FILES - 1, 1)) for i in
-                     range(min(DATE_SAMPLE_FILES, len(sources)))})
     for name in date_fields:
         header = mapping.columns.get(name)
-        if header is None or schema[header] != pl.String:
+        if header is None:
+            continue
+        text = [s for s in sources if schemas[s.path][header] == pl.String]
+        if not text:
             continue
         if given:
             formats[name] = given
             continue
+        k = min(DATE_SAMPLE_FILES, len(text))  # up to k files spread evenly, the first and the last included
+        spread = sorted({round(i * (len(text) - 1) / max(k - 1, 1)) for i in range(k)})
         values: list[str] = []
         for i in spread:
-            frame = _scan(sources[i]).select(pl.col(header)).head(DATE_SAMPLE_ROWS).collect()
+            try:
+                frame = _scan(text[i]).select(pl.col(header)).head(DATE_SAMPLE_ROWS).collect()
+            except pl.exceptions.PolarsError as exc:
+                raise DataError(
+                    f"Could not read {text[i].path}: {str(exc).splitlines()[0]}",
+                    hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every line "
+                    "has the same number of fields.",
+                ) from None
             values.extend(v for v in frame.to_series() if v is not None)
-        where = str(sources[0].path) if len(sources) == 1 else f"{len(sources)} files"
+        where = str(text[0].path) if len(text) == 1 else f"{len(text)} files"
         formats[name] = detect_date_format(values, column=header, where=where)
     return formats
 
@@ -162,7 +173,7 @@ def _transactions(
     out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
     checks.append(_Check(out["customer_id"].is_null(), "missing customer id", "customer_id"))
 
-    date_raw = pl.col(cols["order_date"])
+    date_raw = parse_text(cols["order_date"])  # null or blank
     out["order_date"] = parse_date(cols["order_date"], schema[cols["order_date"]], formats.get("order_date"))
     checks.append(_Check(date_raw.is_null(), "missing order date", "order_date"))
     fmt = formats.get("order_date", "")
@@ -171,14 +182,14 @@ def _transactions(
 
     if "amount" in cols:
         amount = parse_number(cols["amount"], schema[cols["amount"]], decimal_comma=options.decimal_comma)
-        checks.append(_Check(pl.col(cols["amount"]).is_null(), "missing amount", "amount"))
+        checks.append(_Check(parse_text(cols["amount"]).is_null(), "missing amount", "amount"))
         checks.append(_Check(amount.is_null() | ~amount.is_finite(), "unparseable amount", "amount"))
     else:
         qty = parse_number(cols["quantity"], schema[cols["quantity"]], decimal_comma=options.decimal_comma)
         price = parse_number(cols["unit_price"], schema[cols["unit_price"]], decimal_comma=options.decimal_comma)
         for name, expr in (("quantity", qty), ("unit_price", price)):
             label = name.replace("_", " ")
-            checks.append(_Check(pl.col(cols[name]).is_null(), f"missing {label}", name))
+            checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name))
             checks.append(_Check(expr.is_null() | ~expr.is_finite(), f"unparseable {label}", name))
         amount = qty * price
     if "order_id" in cols:
@@ -187,6 +198,7 @@ def _transactions(
             cancelled = out["order_id"].str.contains(rf"^{re.escape(options.cancel_prefix)}\d")
             amount = pl.when(cancelled).then(-amount.abs()).otherwise(amount)
     out["amount_cents"] = to_cents(amount)
+    checks.append(_Check(out["amount_cents"].is_null(), "amount out of range", "amount"))
     if as_of is not None:
         cutoff = datetime(as_of.year, as_of.month, as_of.day)
         checks.append(_Check(out["order_date"] >= cutoff, f"order date on or after the as-of date {as_of}",
@@ -209,7 +221,7 @@ def _surveys(
         out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
     out["responded_at"] = parse_date(cols["responded_at"], schema[cols["responded_at"]],
                                      formats.get("responded_at"))
-    checks.append(_Check(pl.col(cols["responded_at"]).is_null(), "missing response date", "responded_at"))
+    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at"))
     checks.append(_Check(out["responded_at"].is_null(), "unparseable response date", "responded_at"))
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
     checks.append(_Check(~non_response & score.is_null(), "unparseable score (expected 0-10)", "score"))
@@ -306,7 +318,7 @@ def read_table(
                 "the export.",
             )
         schemas[src.path] = other
-    formats = _date_formats(filled, schema, mapping, _DATE_FIELDS[table], options.date_format)
+    formats = _date_formats(filled, schemas, mapping, _DATE_FIELDS[table], options.date_format)
     if "amount" not in mapping.columns and table == "transactions":
         notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
 

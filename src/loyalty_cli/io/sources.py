@@ -73,13 +73,13 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
                     hint="Files must end in .csv, .tsv, .txt, .csv.gz or .parquet.",
                 )
             found.extend(files)
+        elif path.is_file():  # before globbing: "export[1].csv" is a file name, not a pattern
+            found.append(path)
         elif _has_glob(text):
             files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
             if not files:
                 raise DataError(f"No files match {text}", hint="Check the pattern and quote it in the shell.")
             found.extend(files)
-        elif path.is_file():
-            found.append(path)
         else:
             raise DataError(f"File not found: {text}", hint="Check the path, or pass a folder or a glob.")
     unique = list(dict.fromkeys(found))
@@ -200,7 +200,7 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
             raw = fh.read(SNIFF_BYTES)
         except (OSError, EOFError) as exc:
             raise DataError(f"{path} could not be read ({exc})", hint="Is the gzip file complete?") from None
-    if _looks_binary(raw):
+    if _looks_binary(raw) and not encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
         raise DataError(
             f"{path} is not a text file (it contains binary data)",
             hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file.",

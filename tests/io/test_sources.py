@@ -1,0 +1,261 @@
+"""Finding input files and sniffing how to read each one (format, delimiter, encoding, emptiness)."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.io.sources import detect_format, expand_inputs, inspect_source, sniff_separator
+
+HEADER = "customer_id,order_date,amount\n"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# ---------------------------------------------------------------- delimiter sniffing
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_sniff_separator(sep):
+    sample = f"id{sep}date{sep}amount\nA{sep}2024-01-05{sep}1.5\nB{sep}2024-01-06{sep}2\n"
+    assert sniff_separator(sample) == sep
+
+
+def test_sniff_semicolon_with_decimal_commas():
+    # Commas inside the values must not win: only ';' splits every line into the same number of fields.
+    assert sniff_separator("id;date;amount\nA;05.01.2024;12,50\nB;06.01.2024;3\n") == ";"
+
+
+def test_sniff_ignores_separators_inside_quotes():
+    assert sniff_separator('id,comment\nA,"x; y; z"\nB,"a|b"\n') == ","
+
+
+def test_sniff_ignores_a_cut_last_line():
+    # The sample is the first bytes of the file: its last line may be cut in the middle.
+    assert sniff_separator("a;b;c\n1;2;3\n4;5") == ";"
+
+
+def test_sniff_single_column_and_blank_default_to_comma():
+    assert sniff_separator("") == ","
+    assert sniff_separator("customer_id\nA\nB\n") == ","
+
+
+# ---------------------------------------------------------------- inspect_source
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_inspect_csv_separator(tmp_path, sep):
+    path = write(tmp_path / "t.csv", f"customer_id{sep}order_date{sep}amount\nA{sep}2024-01-05{sep}1\n")
+    src = inspect_source(path)
+    assert (src.format, src.separator, src.empty, src.read_path) == ("csv", sep, False, None)
+    assert src.scan_path == path
+    assert src.header_rows == 1
+
+
+def test_inspect_separator_override(tmp_path):
+    path = write(tmp_path / "t.csv", "a,b;c\n1,2;3\n")
+    assert inspect_source(path).separator == ","
+    assert inspect_source(path, separator=";").separator == ";"
+
+
+def test_inspect_separator_must_be_one_character(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\n")
+    with pytest.raises(UsageError, match="--delimiter must be one character, got ';;'"):
+        inspect_source(path, separator=";;")
+
+
+def test_inspect_gzip_csv(tmp_path):
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"customer_id;order_date;amount\nA;2024-01-05;1\n"))
+    src = inspect_source(path)
+    assert (src.format, src.separator, src.empty, src.read_path) == ("csv", ";", False, None)
+
+
+def test_inspect_utf8_bom(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbfcustomer_id;order_date;amount\nA;2024-01-05;1\n")
+    src = inspect_source(path)
+    assert (src.separator, src.read_path) == (";", None)
+
+
+def test_inspect_latin1_is_transcoded_to_utf8(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER.replace("\n", ",category\n") + "A,2024-01-05,1,Café\n", "latin-1")
+    src = inspect_source(path, encoding="latin-1")
+    assert src.read_path is not None and src.read_path != path
+    assert src.scan_path == src.read_path
+    assert src.path == path  # messages still name the user's file
+    assert src.read_path.read_text(encoding="utf-8").endswith("A,2024-01-05,1,Café\n")
+
+
+def test_inspect_latin1_gzip_is_transcoded(tmp_path):
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress("customer_id,category\nA,Crème\n".encode("latin-1")))
+    src = inspect_source(path, encoding="latin-1")
+    assert src.read_path.read_text(encoding="utf-8") == "customer_id,category\nA,Crème\n"
+
+
+def test_inspect_utf16_with_the_option(tmp_path):
+    path = write(tmp_path / "t.csv", "customer_id\tcategory\nA\tCafé\n", "utf-16")
+    with pytest.raises(DataError, match="not a text file"):
+        inspect_source(path)
+    src = inspect_source(path, encoding="utf-16")
+    assert src.separator == "\t"
+    assert src.read_path.read_text(encoding="utf-8") == "customer_id\tcategory\nA\tCafé\n"
+
+
+def test_inspect_invalid_utf8(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\nCafé,2024-01-05,1\n", "latin-1")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == f"{path} is not valid utf-8 text (byte 0xe9 at position 48)"
+    assert "--encoding latin-1" in err.value.hint
+
+
+def test_inspect_unknown_encoding(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\n")
+    with pytest.raises(UsageError, match="Unknown encoding 'klingon'"):
+        inspect_source(path, encoding="klingon")
+
+
+def test_inspect_header_only_is_empty(tmp_path):
+    assert inspect_source(write(tmp_path / "a.csv", HEADER)).empty
+    assert inspect_source(write(tmp_path / "b.csv", HEADER + "\n  \n")).empty
+    assert not inspect_source(write(tmp_path / "c.csv", HEADER + "A,2024-01-05,1")).empty
+
+
+def test_inspect_blank_text_file(tmp_path):
+    path = write(tmp_path / "t.csv", "\n\n  \n")
+    with pytest.raises(DataError, match=r"t\.csv has no header and no rows"):
+        inspect_source(path)
+
+
+def test_inspect_zero_bytes(tmp_path):
+    path = write(tmp_path / "t.csv", "")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == f"{path} is empty (0 bytes)"
+
+
+@pytest.mark.parametrize("name", ["book.xlsx", "book.csv"])
+def test_inspect_excel_workbook(tmp_path, name):
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == (
+        f"{path} looks like an Excel workbook or a zip archive, not a CSV or Parquet file"
+    )
+    assert "CSV" in err.value.hint
+
+
+def test_inspect_parquet_name_that_is_not_parquet(tmp_path):
+    path = write(tmp_path / "t.parquet", HEADER + "A,2024-01-05,1\n")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == f"{path} has a Parquet name but is not a Parquet file"
+
+
+def test_inspect_binary_file(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == f"{path} is not a text file (it contains binary data)"
+
+
+def test_inspect_parquet(tmp_path):
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"customer_id": ["A"], "order_date": [date(2024, 1, 5)]}).write_parquet(path)
+    src = inspect_source(path)
+    assert (src.format, src.empty, src.header_rows) == ("parquet", False, 0)
+    empty = tmp_path / "e.parquet"
+    pl.DataFrame({"customer_id": []}, schema={"customer_id": pl.String}).write_parquet(empty)
+    assert inspect_source(empty).empty
+
+
+def test_parquet_is_recognised_by_content_whatever_the_name(tmp_path):
+    path = tmp_path / "export.csv"
+    pl.DataFrame({"a": [1]}).write_parquet(path)
+    assert detect_format(path) == "parquet"
+
+
+def test_truncated_parquet(tmp_path):
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"a": list(range(100))}).write_parquet(path)
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(DataError, match=r"t\.parquet is not a readable Parquet file"):
+        inspect_source(path)
+
+
+# ---------------------------------------------------------------- expand_inputs
+
+
+def test_expand_single_file(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER)
+    assert expand_inputs([path]) == [path]
+    assert expand_inputs([str(path)]) == [path]
+
+
+def test_expand_folder_sorted_data_files_only(tmp_path):
+    for name in ["2024-01-02.csv", "2024-01-01.csv", "2024-01-03.csv.gz", "x.parquet", "y.tsv", "z.txt"]:
+        write(tmp_path / name, HEADER)
+    for name in ["README.md", ".hidden.csv", "book.xlsx"]:
+        write(tmp_path / name, "x")
+    (tmp_path / "sub.csv").mkdir()
+    assert [p.name for p in expand_inputs([tmp_path])] == [
+        "2024-01-01.csv", "2024-01-02.csv", "2024-01-03.csv.gz", "x.parquet", "y.tsv", "z.txt",
+    ]
+
+
+def test_expand_glob_sorted(tmp_path):
+    for name in ["b.csv", "a.csv", "c.parquet"]:
+        write(tmp_path / name, HEADER)
+    assert [p.name for p in expand_inputs([str(tmp_path / "*.csv")])] == ["a.csv", "b.csv"]
+
+
+def test_expand_removes_duplicates_keeping_order(tmp_path):
+    a = write(tmp_path / "a.csv", HEADER)
+    b = write(tmp_path / "b.csv", HEADER)
+    assert expand_inputs([b, str(tmp_path / "*.csv"), a]) == [b, a]
+
+
+def test_expand_file_name_with_glob_characters(tmp_path):
+    path = write(tmp_path / "export[1].csv", HEADER)
+    write(tmp_path / "export1.csv", HEADER)
+    assert expand_inputs([str(path)]) == [path]
+
+
+def test_expand_missing_file(tmp_path):
+    with pytest.raises(DataError) as err:
+        expand_inputs([tmp_path / "nope.csv"])
+    assert err.value.message == f"File not found: {tmp_path / 'nope.csv'}"
+
+
+def test_expand_empty_folder(tmp_path):
+    write(tmp_path / "notes.md", "x")
+    with pytest.raises(DataError) as err:
+        expand_inputs([tmp_path])
+    assert err.value.message == f"No CSV or Parquet files in folder {tmp_path}"
+
+
+def test_expand_glob_matching_nothing(tmp_path):
+    pattern = str(tmp_path / "*.csv")
+    with pytest.raises(DataError) as err:
+        expand_inputs([pattern])
+    assert err.value.message == f"No files match {pattern}"
+
+
+def test_expand_nothing_given():
+    with pytest.raises(UsageError, match="No input files given"):
+        expand_inputs([])
