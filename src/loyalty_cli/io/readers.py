@@ -77,6 +77,7 @@ class _Check:
     failed: pl.Expr
     reason: str
     field: str
+    gate: bool = True  # False: implied by another check, so only needed to word the reason
 
 
 def _settings(options: ReadOptions, mapping_file: MappingFile, table: str) -> ReadOptions:
@@ -175,21 +176,21 @@ def _transactions(
 
     date_raw = parse_text(cols["order_date"])  # null or blank
     out["order_date"] = parse_date(cols["order_date"], schema[cols["order_date"]], formats.get("order_date"))
-    checks.append(_Check(date_raw.is_null(), "missing order date", "order_date"))
+    checks.append(_Check(date_raw.is_null(), "missing order date", "order_date", gate=False))
     fmt = formats.get("order_date", "")
     checks.append(_Check(out["order_date"].is_null(), f"unparseable order date (expected {fmt})".replace(
         " (expected )", ""), "order_date"))
 
     if "amount" in cols:
         amount = parse_number(cols["amount"], schema[cols["amount"]], decimal_comma=options.decimal_comma)
-        checks.append(_Check(parse_text(cols["amount"]).is_null(), "missing amount", "amount"))
+        checks.append(_Check(parse_text(cols["amount"]).is_null(), "missing amount", "amount", gate=False))
         checks.append(_Check(amount.is_null() | ~amount.is_finite(), "unparseable amount", "amount"))
     else:
         qty = parse_number(cols["quantity"], schema[cols["quantity"]], decimal_comma=options.decimal_comma)
         price = parse_number(cols["unit_price"], schema[cols["unit_price"]], decimal_comma=options.decimal_comma)
         for name, expr in (("quantity", qty), ("unit_price", price)):
             label = name.replace("_", " ")
-            checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name))
+            checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name, gate=False))
             checks.append(_Check(expr.is_null() | ~expr.is_finite(), f"unparseable {label}", name))
         amount = qty * price
     if "order_id" in cols:
@@ -221,7 +222,7 @@ def _surveys(
         out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
     out["responded_at"] = parse_date(cols["responded_at"], schema[cols["responded_at"]],
                                      formats.get("responded_at"))
-    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at"))
+    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at", gate=False))
     checks.append(_Check(out["responded_at"].is_null(), "unparseable response date", "responded_at"))
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
     checks.append(_Check(~non_response & score.is_null(), "unparseable score (expected 0-10)", "score"))
@@ -325,18 +326,18 @@ def read_table(
     row_parts, reject_parts = [], []
     for src in filled:
         parsed, checks = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
+        # Valid rows pay only for parsing and a cheap gate; the wording of each reason is worked out on
+        # the rejected rows alone.
+        gate = pl.any_horizontal([c.failed for c in checks if c.gate]).fill_null(True)
         lf = _scan(src).with_columns(
-            *(expr.alias(f"_c_{name}") for name, expr in parsed.items()),
-            *_first_reason(checks, mapping),
+            *(expr.alias(f"_c_{name}") for name, expr in parsed.items()), gate.alias("_bad")
         )
         row_parts.append(
-            lf.filter(pl.col("_reason").is_null()).select(
-                pl.col(f"_c_{name}").alias(name) for name in parsed
-            )
+            lf.filter(~pl.col("_bad")).select(pl.col(f"_c_{name}").alias(name) for name in parsed)
         )
         raw_cols = [pl.col(h).cast(pl.String) for h in schemas[src.path].names() if h not in REJECT_COLUMNS]
         reject_parts.append(
-            lf.filter(pl.col("_reason").is_not_null()).select(
+            lf.filter(pl.col("_bad")).with_columns(_first_reason(checks, mapping)).select(
                 pl.lit(str(src.path)).alias("source_file"),
                 pl.col("_row").cast(pl.Int64).alias("source_row"),
                 pl.col("_reason").alias("reject_reason"),

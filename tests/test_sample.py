@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import pytest
+
+from loyalty_cli.sample import SampleData, generate_sample, write_sample
+
+START, END = date(2023, 1, 1), date(2024, 12, 31)
+IS_RETURN = pl.col("order_id").str.starts_with("C")
+
+
+@pytest.fixture(scope="module")
+def data() -> SampleData:
+    return generate_sample(customers=3000, seed=11)
+
+
+def test_same_seed_gives_identical_frames() -> None:
+    a, b = generate_sample(customers=400, seed=3), generate_sample(customers=400, seed=3)
+    assert a.transactions.equals(b.transactions)
+    assert a.surveys.equals(b.surveys)
+    assert a.contacts.equals(b.contacts)
+
+
+def test_different_seeds_differ() -> None:
+    a, b = generate_sample(customers=400, seed=3), generate_sample(customers=400, seed=4)
+    assert not a.transactions.equals(b.transactions)
+    assert not a.surveys.equals(b.surveys)
+
+
+def test_columns_and_dtypes(data: SampleData) -> None:
+    assert data.transactions.schema == pl.Schema({
+        "order_id": pl.String, "customer_id": pl.String, "order_date": pl.Datetime("us"), "sku": pl.String,
+        "category": pl.String, "channel": pl.String, "quantity": pl.Int64, "unit_price": pl.Float64,
+        "amount": pl.Float64, "email": pl.String,
+    })
+    assert data.surveys.schema == pl.Schema({
+        "customer_id": pl.String, "responded_at": pl.Datetime("us"), "score": pl.Int64, "comment": pl.String,
+        "survey_type": pl.String, "touchpoint": pl.String,
+    })
+    assert data.contacts.schema == pl.Schema({
+        "customer_id": pl.String, "email": pl.String, "signed_up_at": pl.Date, "birthday": pl.Date,
+        "email_consent": pl.String,
+    })
+    tx = data.transactions
+    assert set(tx["channel"].unique()) == {"web", "app", "store"}
+    assert tx["category"].n_unique() == 6
+    assert set(data.contacts["email_consent"].unique()) == {"yes", "no"}
+    assert set(data.surveys["survey_type"].unique()) == {"relational", "transactional"}
+
+
+@pytest.mark.parametrize(("start", "end"), [(START, END), (date(2024, 2, 1), date(2024, 3, 15))])
+def test_dates_within_range(start: date, end: date) -> None:
+    sample = generate_sample(customers=1500, seed=5, start=start, end=end)
+    for frame, column in ((sample.transactions, "order_date"), (sample.surveys, "responded_at")):
+        days = frame[column].dt.date()
+        assert days.min() >= start and days.max() <= end
+    signed_up = sample.contacts["signed_up_at"]
+    assert signed_up.min() >= start and signed_up.max() <= end
+
+
+def test_rows_are_sorted(data: SampleData) -> None:
+    assert data.transactions.equals(data.transactions.sort("order_date", "order_id", "sku"))
+    assert data.surveys.equals(data.surveys.sort("responded_at", "customer_id"))
+    assert data.contacts.equals(data.contacts.sort("customer_id"))
+
+
+def test_realistic_share_of_one_time_buyers(data: SampleData) -> None:
+    orders = data.transactions.filter(~IS_RETURN).group_by("customer_id").agg(pl.col("order_id").n_unique())
+    assert orders.height == 3000
+    assert 0.3 < (orders["order_id"] == 1).mean() < 0.7
+    assert orders["order_id"].max() > 5
+
+
+def test_returns_and_cancellations(data: SampleData) -> None:
+    tx = data.transactions
+    returns, sales = tx.filter(IS_RETURN), tx.filter(~IS_RETURN)
+    share = returns["order_id"].n_unique() / sales["order_id"].n_unique()
+    assert 0.02 < share < 0.06
+    assert (returns["quantity"] < 0).all() and (returns["amount"] < 0).all()
+    assert (sales["quantity"] >= 1).all() and (sales["amount"] > 0).all()
+    assert returns["order_id"].str.contains(r"^C\d{6,}$").all()
+    assert sales["order_id"].str.contains(r"^\d{6,}$").all()
+    assert tx.group_by("order_id").agg(pl.col("customer_id", "order_date").n_unique()).select(
+        pl.col("customer_id", "order_date").max()).row(0) == (1, 1)
+    # Every returned line was bought earlier by the same customer.
+    bought = sales.group_by("customer_id", "sku").agg(first=pl.col("order_date").min())
+    matched = returns.join(bought, on=["customer_id", "sku"], how="left")
+    assert (matched["first"] < matched["order_date"]).all()
+
+
+def test_multi_line_orders(data: SampleData) -> None:
+    lines = data.transactions.filter(~IS_RETURN).group_by("order_id").len()["len"]
+    assert lines.min() == 1 and lines.max() == 4
+    assert 0.3 < (lines > 1).mean() < 0.7
+    assert not data.transactions.select(pl.struct("order_id", "sku").is_duplicated().any()).item()
+
+
+def test_amount_is_quantity_times_unit_price(data: SampleData) -> None:
+    tx = data.transactions
+    assert tx["amount"].equals((tx["quantity"] * tx["unit_price"]).round(2), check_names=False)
+    assert tx["unit_price"].equals(tx["unit_price"].round(2)) and (tx["unit_price"] > 0).all()
+
+
+def test_survey_scores(data: SampleData) -> None:
+    surveys = data.surveys
+    scores = surveys["score"].drop_nulls()
+    assert scores.min() >= 0 and scores.max() <= 10
+    assert 0 < surveys["score"].null_count() < 0.1 * surveys.height
+    assert 0.15 < surveys["customer_id"].n_unique() / 3000 < 0.4
+    comments = surveys["comment"].drop_nulls()
+    assert comments.str.contains(",").any() and comments.str.contains('"').any()
+    # Frequent buyers score higher on average.
+    orders = data.transactions.filter(~IS_RETURN).group_by("customer_id").agg(n=pl.col("order_id").n_unique())
+    frequent = surveys.join(orders, on="customer_id").group_by(pl.col("n") > 3).agg(pl.col("score").mean())
+    mean = dict(frequent.iter_rows())
+    assert mean[True] > mean[False]
+
+
+def test_contacts_and_prospects(data: SampleData) -> None:
+    contacts, tx = data.contacts, data.transactions
+    first = tx.group_by("customer_id").agg(first=pl.col("order_date").min().dt.date())
+    joined = contacts.join(first, on="customer_id", how="left")
+    prospects = joined.filter(pl.col("first").is_null())
+    assert prospects.height == 450  # 15% of 3000 buyers, who never bought
+    assert set(tx["customer_id"].unique()) <= set(contacts["customer_id"])
+    assert (joined.drop_nulls("first")["signed_up_at"] <= joined.drop_nulls("first")["first"]).all()
+    assert contacts["customer_id"].is_unique().all() and contacts["email"].is_unique().all()
+    assert contacts["email"].str.contains(r"^[a-z0-9]+@example\.(com|org)$").all()
+    assert 0.3 < contacts["birthday"].null_count() / contacts.height < 0.5
+    emails = contacts.join(tx.select("customer_id", "email").unique(), on="customer_id")
+    assert (emails["email"] == emails["email_right"]).all()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_write_sample_reads_back(data: SampleData, tmp_path: Path, fmt: Literal["csv", "parquet"]) -> None:
+    folder = tmp_path / "out" / "sample"
+    paths = write_sample(data, folder, fmt=fmt)
+    assert [p.name for p in paths] == [f"{name}.{fmt}" for name in ("transactions", "surveys", "contacts")]
+    for path, frame in zip(paths, (data.transactions, data.surveys, data.contacts), strict=True):
+        back = pl.read_csv(path) if fmt == "csv" else pl.read_parquet(path)
+        assert back.columns == frame.columns and back.height == frame.height
+        if fmt == "parquet":
+            assert back.equals(frame)
+    if fmt == "csv":
+        tx = pl.read_csv(paths[0], schema_overrides={"order_id": pl.String})
+        assert tx["order_date"].str.contains(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$").all()
+        assert tx["order_date"].str.to_datetime("%Y-%m-%d %H:%M:%S").equals(data.transactions["order_date"])
+        assert tx["amount"].equals(data.transactions["amount"])
+        surveys = pl.read_csv(paths[1])
+        assert surveys["comment"].equals(data.surveys["comment"])
+        assert datetime.fromisoformat(surveys["responded_at"][0]) == data.surveys["responded_at"][0]
+
+
+def test_large_sample_is_quick() -> None:
+    sample = generate_sample(customers=200_000, seed=1)
+    assert sample.transactions.height > 200_000
+    assert sample.transactions["customer_id"].n_unique() == 200_000
