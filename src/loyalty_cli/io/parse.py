@@ -60,15 +60,17 @@ def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False) -> pl.Exp
         return expr.otherwise(pl.col(col).cast(pl.String))
     if dtype in _NUMERIC:
         return expr.cast(pl.String)
-    expr = expr.cast(pl.String).str.strip_chars().str.replace(r"^(-?\d+)\.0+$", "${1}")
+    expr = expr.cast(pl.String).str.strip_chars()
+    # (a capture-free regex is several times faster than ^(\d+)\.0+$ -> ${1} on millions of rows)
+    expr = pl.when(expr.str.contains(r"^-?\d+\.0+$")).then(expr.str.replace(r"\.0+$", "")).otherwise(expr)
     if lowercase:
         expr = expr.str.to_lowercase()
-    return pl.when(expr.str.len_bytes() > 0).then(expr)
+    return expr.replace("", None)
 
 
 def parse_text(col: str) -> pl.Expr:
-    expr = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(expr.str.len_bytes() > 0).then(expr)
+    """Trimmed text; empty -> null."""
+    return pl.col(col).cast(pl.String).str.strip_chars().replace("", None)
 
 
 def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -> pl.Expr:

@@ -164,57 +164,82 @@ def _first_reason(checks: Sequence[_Check], mapping: ColumnChoice) -> list[pl.Ex
     return [reason.alias("_reason"), column.alias("_column"), value.alias("_value")]
 
 
+def C(name: str) -> pl.Expr:  # noqa: N802 - reads like a column reference
+    """A parsed column (phase 1 or 2 of a builder), by canonical name."""
+    return pl.col(f"_c_{name}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a builder asks for: parsed columns (phase 1, from raw columns), columns derived from those
+    (phase 2), and the checks. Names starting with ``_`` are helpers that do not reach the rows."""
+
+    parsed: dict[str, pl.Expr]
+    derived: dict[str, pl.Expr]
+    checks: list[_Check]
+
+    @property
+    def outputs(self) -> list[str]:
+        names = [n for n in [*self.parsed, *self.derived] if not n.startswith("_")]
+        return sorted(names, key=_OUTPUT_ORDER.index)
+
+
+# Canonical column order of the rows each reader returns.
+_OUTPUT_ORDER = [
+    "customer_id", "order_date", "responded_at", "amount_cents", "score", "order_id", "category", "channel",
+    "comment", "survey_type", "touchpoint", "email", "signed_up_at", "birthday", "email_consent",
+]
+
+
 def _transactions(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
-) -> tuple[dict[str, pl.Expr], list[_Check]]:
+) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
+    derived: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
     email_is_id = mapping.how.get("customer_id") == "email as id"
     out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
-    checks.append(_Check(out["customer_id"].is_null(), "missing customer id", "customer_id"))
+    checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
 
-    date_raw = parse_text(cols["order_date"])  # null or blank
     out["order_date"] = parse_date(cols["order_date"], schema[cols["order_date"]], formats.get("order_date"))
-    checks.append(_Check(date_raw.is_null(), "missing order date", "order_date", gate=False))
-    fmt = formats.get("order_date", "")
-    checks.append(_Check(out["order_date"].is_null(), f"unparseable order date (expected {fmt})".replace(
-        " (expected )", ""), "order_date"))
+    checks.append(_Check(parse_text(cols["order_date"]).is_null(), "missing order date", "order_date", gate=False))
+    fmt = formats.get("order_date")
+    checks.append(_Check(C("order_date").is_null(),
+                         f"unparseable order date (expected {fmt})" if fmt else "unparseable order date",
+                         "order_date"))
 
-    if "amount" in cols:
-        amount = parse_number(cols["amount"], schema[cols["amount"]], decimal_comma=options.decimal_comma)
-        checks.append(_Check(parse_text(cols["amount"]).is_null(), "missing amount", "amount", gate=False))
-        checks.append(_Check(amount.is_null() | ~amount.is_finite(), "unparseable amount", "amount"))
-    else:
-        qty = parse_number(cols["quantity"], schema[cols["quantity"]], decimal_comma=options.decimal_comma)
-        price = parse_number(cols["unit_price"], schema[cols["unit_price"]], decimal_comma=options.decimal_comma)
-        for name, expr in (("quantity", qty), ("unit_price", price)):
-            label = name.replace("_", " ")
-            checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name, gate=False))
-            checks.append(_Check(expr.is_null() | ~expr.is_finite(), f"unparseable {label}", name))
-        amount = qty * price
+    number_fields = ["amount"] if "amount" in cols else ["quantity", "unit_price"]
+    for name in number_fields:
+        label = name.replace("_", " ")
+        out[f"_{name}"] = parse_number(cols[name], schema[cols[name]], decimal_comma=options.decimal_comma)
+        checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name, gate=False))
+        checks.append(_Check(C(f"_{name}").is_null() | ~C(f"_{name}").is_finite(), f"unparseable {label}",
+                             name))
+    amount = C("_amount") if "amount" in cols else C("_quantity") * C("_unit_price")
     if "order_id" in cols:
         out["order_id"] = parse_text(cols["order_id"])
         if options.cancel_prefix:
-            cancelled = out["order_id"].str.contains(rf"^{re.escape(options.cancel_prefix)}\d")
-            amount = pl.when(cancelled).then(-amount.abs()).otherwise(amount)
-    out["amount_cents"] = to_cents(amount)
-    checks.append(_Check(out["amount_cents"].is_null(), "amount out of range", "amount"))
+            prefix = re.escape(options.cancel_prefix)
+            out["_cancelled"] = pl.col(cols["order_id"]).cast(pl.String).str.contains(rf"^\s*{prefix}\d")
+            amount = pl.when(C("_cancelled")).then(-amount.abs()).otherwise(amount)
+    derived["amount_cents"] = to_cents(amount)
+    checks.append(_Check(C("amount_cents").is_null(), "amount out of range", "amount"))
     if as_of is not None:
         cutoff = datetime(as_of.year, as_of.month, as_of.day)
-        checks.append(_Check(out["order_date"] >= cutoff, f"order date on or after the as-of date {as_of}",
+        checks.append(_Check(C("order_date") >= cutoff, f"order date on or after the as-of date {as_of}",
                              "order_date"))
     for name in ("category", "channel"):
         if name in cols:
             out[name] = parse_text(cols[name])
     if "email" in cols:
         out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
-    return out, checks
+    return _Plan(out, derived, checks)
 
 
 def _surveys(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
-) -> tuple[dict[str, pl.Expr], list[_Check]]:
+) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
@@ -222,50 +247,52 @@ def _surveys(
         out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
     out["responded_at"] = parse_date(cols["responded_at"], schema[cols["responded_at"]],
                                      formats.get("responded_at"))
-    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at", gate=False))
-    checks.append(_Check(out["responded_at"].is_null(), "unparseable response date", "responded_at"))
+    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at",
+                         gate=False))
+    checks.append(_Check(C("responded_at").is_null(), "unparseable response date", "responded_at"))
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
-    checks.append(_Check(~non_response & score.is_null(), "unparseable score (expected 0-10)", "score"))
-    checks.append(_Check(~non_response & ~score.is_between(0, 10), "score outside 0-10", "score"))
-    out["score"] = pl.when(~non_response).then(score)
+    out["_score"], out["_non_response"] = score, non_response
+    checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)",
+                         "score"))
+    checks.append(_Check(~C("_non_response") & ~C("_score").is_between(0, 10), "score outside 0-10", "score"))
+    derived = {"score": pl.when(~C("_non_response")).then(C("_score"))}
     if as_of is not None:
         cutoff = datetime(as_of.year, as_of.month, as_of.day)
-        checks.append(_Check(out["responded_at"] >= cutoff,
+        checks.append(_Check(C("responded_at") >= cutoff,
                              f"response date on or after the as-of date {as_of}", "responded_at"))
-    for name in ("comment", "survey_type", "touchpoint"):
+    for name in ("comment", "touchpoint"):
         if name in cols:
             out[name] = parse_text(cols[name])
-    if "survey_type" in out:
-        out["survey_type"] = out["survey_type"].str.to_lowercase()
+    if "survey_type" in cols:
+        out["survey_type"] = parse_text(cols["survey_type"]).str.to_lowercase()
     if "email" in cols:
         out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
-    return out, checks
+    return _Plan(out, derived, checks)
 
 
 def _contacts(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
-) -> tuple[dict[str, pl.Expr], list[_Check]]:
+) -> _Plan:
     cols = mapping.columns
     email_is_id = mapping.how.get("customer_id") == "email as id"
     out: dict[str, pl.Expr] = {
         "customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
     }
-    checks = [_Check(out["customer_id"].is_null(), "missing customer id", "customer_id")]
+    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
     if "email" in cols:
         out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
     for name in ("signed_up_at", "birthday"):
         if name in cols:
-            out[name] = parse_date(cols[name], schema[cols[name]], formats.get(name))
-            checks.append(_Check(pl.col(cols[name]).is_not_null() & out[name].is_null(),
+            out[name] = parse_date(cols[name], schema[cols[name]], formats.get(name)).cast(pl.Date)
+            checks.append(_Check(parse_text(cols[name]).is_not_null() & C(name).is_null(),
                                  f"unparseable {name.replace('_', ' ')}", name))
-            out[name] = out[name].cast(pl.Date)
     if "email_consent" in cols:
         raw = pl.col(cols["email_consent"]).cast(pl.String).str.strip_chars().str.to_lowercase()
-        consent = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
-        checks.append(_Check(raw.is_not_null() & (raw != "") & consent.is_null(),
+        out["email_consent"] = (pl.when(raw.is_in(list(TRUE_WORDS))).then(True)
+                                .when(raw.is_in(list(FALSE_WORDS))).then(False))
+        checks.append(_Check(raw.is_not_null() & (raw != "") & C("email_consent").is_null(),
                              "unparseable consent (expected yes/no, true/false or 1/0)", "email_consent"))
-        out["email_consent"] = consent
-    return out, checks
+    return _Plan(out, {}, checks)
 
 
 _BUILDERS = {"transactions": _transactions, "surveys": _surveys, "contacts": _contacts}
@@ -325,19 +352,20 @@ def read_table(
 
     row_parts, reject_parts = [], []
     for src in filled:
-        parsed, checks = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
-        # Valid rows pay only for parsing and a cheap gate; the wording of each reason is worked out on
-        # the rejected rows alone.
-        gate = pl.any_horizontal([c.failed for c in checks if c.gate]).fill_null(True)
-        lf = _scan(src).with_columns(
-            *(expr.alias(f"_c_{name}") for name, expr in parsed.items()), gate.alias("_bad")
+        plan = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
+        # Each value is parsed once (phase 1, then phase 2 from phase 1); valid rows pay only for that and
+        # a cheap gate; the wording of each reason is worked out on the rejected rows alone.
+        gate = pl.any_horizontal([c.failed for c in plan.checks if c.gate]).fill_null(True)
+        lf = (
+            _scan(src)
+            .with_columns(expr.alias(f"_c_{name}") for name, expr in plan.parsed.items())
+            .with_columns(expr.alias(f"_c_{name}") for name, expr in plan.derived.items())
+            .with_columns(gate.alias("_bad"))
         )
-        row_parts.append(
-            lf.filter(~pl.col("_bad")).select(pl.col(f"_c_{name}").alias(name) for name in parsed)
-        )
+        row_parts.append(lf.filter(~pl.col("_bad")).select(C(name).alias(name) for name in plan.outputs))
         raw_cols = [pl.col(h).cast(pl.String) for h in schemas[src.path].names() if h not in REJECT_COLUMNS]
         reject_parts.append(
-            lf.filter(pl.col("_bad")).with_columns(_first_reason(checks, mapping)).select(
+            lf.filter(pl.col("_bad")).with_columns(_first_reason(plan.checks, mapping)).select(
                 pl.lit(str(src.path)).alias("source_file"),
                 pl.col("_row").cast(pl.Int64).alias("source_row"),
                 pl.col("_reason").alias("reject_reason"),
