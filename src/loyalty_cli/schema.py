@@ -70,7 +70,8 @@ TRANSACTIONS: tuple[Field, ...] = (
 )
 
 SURVEYS: tuple[Field, ...] = (
-    Field("customer_id", "id", TRANSACTIONS[0].aliases, description="respondent (optional: anonymous)"),
+    Field("customer_id", "id", (*TRANSACTIONS[0].aliases, "respondentid", "respondent"),
+          description="respondent (optional: anonymous)"),
     Field("responded_at", "date",
           ("respondedat", "responsedate", "submittedat", "submitdate", "surveydate", "completedat",
            "createdat", "date", "timestamp"),

@@ -95,11 +95,30 @@ def rejects_path(rejects: Path | None, output: str | None) -> Path:
     return Path("rejects.csv")
 
 
-def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output) -> None:
-    """Write every rejected row with its reason (only called under --on-bad-rows skip)."""
+MAX_PROBLEMS = 10
+
+
+def list_problems(table: pl.DataFrame, out: Output, *, always: bool = False) -> None:
+    """One line per kind of problem (file, reason, column), the most frequent first, at most 10."""
+    from loyalty_cli.io.validate import summarise_rejects
+
+    problems = summarise_rejects(table)
+    for problem in problems[:MAX_PROBLEMS]:
+        out.note(f"  {problem.describe()}", force=always)
+    rest: dict[tuple[str, str | None], tuple[int, set[str]]] = {}
+    for p in problems[MAX_PROBLEMS:]:  # the rest, one line per reason and column
+        count, files = rest.get((p.reason, p.column), (0, set()))
+        rest[(p.reason, p.column)] = (count + p.count, files | {p.file})
+    for (reason, column), (count, files) in rest.items():
+        where = f"{len(files)} other file{'s' if len(files) > 1 else ''}" + (f", column {column!r}" if column
+                                                                               else "")
+        out.note(f"  {count:,} more {'row' if count == 1 else 'rows'} with {reason} in {where}", force=always)
+
+
+def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, describe: bool = True) -> None:
+    """Write every rejected row with its file, row number and reason (under --on-bad-rows skip)."""
     import polars as pl
 
-    from loyalty_cli.io.validate import summarise_rejects
     from loyalty_cli.io.writers import write_table
 
     found = [f for f in frames if f.height]
@@ -107,6 +126,7 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output) -> No
         return
     table = pl.concat(found, how="diagonal_relaxed")
     write_table(table, path)
-    out.warn(f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}:")
-    for problem in summarise_rejects(table):
-        out.note(f"  {problem.describe()}")
+    out.warn(f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}"
+             + (":" if describe else ""))
+    if describe:
+        list_problems(table, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -31,9 +32,16 @@ class Output:
         self.out = Console(soft_wrap=True, highlight=False)
         self.tty = _is_tty(sys.stdout) and not os.environ.get("CI")
 
-    def note(self, message: str) -> None:
-        if not self.quiet:
+    def note(self, message: str, *, force: bool = False) -> None:
+        """A message on stderr; ``--quiet`` silences it unless ``force``."""
+        if force or not self.quiet:
             self.err.print(escape(message))
+
+    def status(self, message: str) -> AbstractContextManager[object]:
+        """A spinner on stderr while work runs, only on a terminal and without --quiet."""
+        if self.quiet or not _is_tty(sys.stderr) or os.environ.get("CI"):
+            return nullcontext()
+        return self.err.status(escape(message))
 
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]Warning:[/] {escape(message)}")

@@ -8,7 +8,14 @@ from typing import Annotated, Optional  # noqa: UP035
 import typer
 
 from loyalty_cli.cli import options as opt
-from loyalty_cli.cli.common import describe_scan, handle_errors, read_options, to_date, write_rejects
+from loyalty_cli.cli.common import (
+    describe_scan,
+    handle_errors,
+    list_problems,
+    read_options,
+    to_date,
+    write_rejects,
+)
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import ExitCode
 
@@ -80,7 +87,7 @@ def validate(
 
     from loyalty_cli.errors import UsageError
     from loyalty_cli.io.readers import read_table
-    from loyalty_cli.io.validate import collect_checked, summarise_rejects
+    from loyalty_cli.io.validate import collect_checked
 
     out = Output(quiet=quiet)
     if kind not in ("transactions", "surveys", "contacts"):
@@ -95,7 +102,8 @@ def validate(
     )
     scan = read_table(kind, inputs, options, as_of=to_date(as_of) if kind != "contacts" else None)
     describe_scan(scan, out)
-    (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
+    with out.status(f"Checking {kind} ..."):
+        (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
     total = int(profile[0, 0]) + rejected.height if kind != "transactions" else int(profile["lines"][0]) + \
         rejected.height
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
@@ -108,12 +116,10 @@ def validate(
     out.table(facts, title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
               + (" ..." if len(scan.paths) > 3 else ""))
     if rejected.height:
-        problems = summarise_rejects(rejected)
         out.warn(f"{rejected.height:,} of {total:,} rows would be rejected:")
-        for problem in problems:
-            out.err.print(f"  {problem.describe()}", markup=False)
+        list_problems(rejected, out, always=True)
         if rejects is not None:
-            write_rejects([rejected], rejects, out)
+            write_rejects([rejected], rejects, out, describe=False)
         raise typer.Exit(code=int(ExitCode.BAD_INPUT))
     out.note("No bad rows.")
 

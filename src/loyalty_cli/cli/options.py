@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035 - Typer reads Optional in annotations
+from typing import Annotated
 
 import typer
 
@@ -16,15 +16,15 @@ Inputs = Annotated[
                               show_default=False)
 ]
 Output = Annotated[
-    Optional[str], typer.Option("--output", "-o", help="Write the table here (.csv, .parquet, .json; - for "
+    str | None, typer.Option("--output", "-o", help="Write the table here (.csv, .parquet, .json; - for "
                                 "stdout).", rich_help_panel=OUTPUT)
 ]
 Format = Annotated[
-    Optional[str], typer.Option("--format", help="csv, parquet or json (default: from the file suffix).",
+    str | None, typer.Option("--format", help="csv, parquet or json (default: from the file suffix).",
                                 rich_help_panel=OUTPUT)
 ]
 AsOf = Annotated[
-    Optional[datetime],
+    datetime | None,
     typer.Option("--as-of", formats=["%Y-%m-%d"], help="Compute as of this date (exclusive: data before it). "
                  "Default: the day after the last transaction.", show_default=False),
 ]
@@ -34,32 +34,32 @@ OnBadRows = Annotated[
                       "them, with the reason, to the rejects file.", rich_help_panel=COLUMNS)
 ]
 Rejects = Annotated[
-    Optional[Path], typer.Option("--rejects", help="Where --on-bad-rows skip writes rejected rows (default: "
+    Path | None, typer.Option("--rejects", help="Where --on-bad-rows skip writes rejected rows (default: "
                                  "beside the output, or ./rejects.csv).", rich_help_panel=COLUMNS)
 ]
 Mapping = Annotated[
-    Optional[Path], typer.Option("--mapping", help="Column mapping file (default: rules/columns.toml in the "
+    Path | None, typer.Option("--mapping", help="Column mapping file (default: rules/columns.toml in the "
                                  "current folder, when there is one).", rich_help_panel=COLUMNS)
 ]
-CustomerCol = Annotated[Optional[str], typer.Option("--customer-col", help="Customer id column.",
+CustomerCol = Annotated[str | None, typer.Option("--customer-col", help="Customer id column.",
                                                     rich_help_panel=COLUMNS)]
-DateCol = Annotated[Optional[str], typer.Option("--date-col", help="Order date column.", rich_help_panel=COLUMNS)]
-AmountCol = Annotated[Optional[str], typer.Option("--amount-col", help="Amount column (or map quantity and "
+DateCol = Annotated[str | None, typer.Option("--date-col", help="Order date column.", rich_help_panel=COLUMNS)]
+AmountCol = Annotated[str | None, typer.Option("--amount-col", help="Amount column (or map quantity and "
                                                   "price).", rich_help_panel=COLUMNS)]
-OrderCol = Annotated[Optional[str], typer.Option("--order-col", help="Order/invoice id column.",
+OrderCol = Annotated[str | None, typer.Option("--order-col", help="Order/invoice id column.",
                                                  rich_help_panel=COLUMNS)]
-QuantityCol = Annotated[Optional[str], typer.Option("--quantity-col", help="Quantity column.",
+QuantityCol = Annotated[str | None, typer.Option("--quantity-col", help="Quantity column.",
                                                     rich_help_panel=COLUMNS)]
-PriceCol = Annotated[Optional[str], typer.Option("--price-col", help="Unit price column.",
+PriceCol = Annotated[str | None, typer.Option("--price-col", help="Unit price column.",
                                                  rich_help_panel=COLUMNS)]
-CategoryCol = Annotated[Optional[str], typer.Option("--category-col", help="Product category column.",
+CategoryCol = Annotated[str | None, typer.Option("--category-col", help="Product category column.",
                                                     rich_help_panel=COLUMNS)]
-EmailCol = Annotated[Optional[str], typer.Option("--email-col", help="Email column.", rich_help_panel=COLUMNS)]
+EmailCol = Annotated[str | None, typer.Option("--email-col", help="Email column.", rich_help_panel=COLUMNS)]
 DateFormat = Annotated[
-    Optional[str], typer.Option("--date-format", help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' "
+    str | None, typer.Option("--date-format", help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' "
                                 "(default: detected).", rich_help_panel=COLUMNS)
 ]
-Delimiter = Annotated[Optional[str], typer.Option("--delimiter", help="CSV delimiter (default: detected).",
+Delimiter = Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).",
                                                   rich_help_panel=COLUMNS)]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding: utf-8 (with or without BOM), latin-1, "
                                        "cp1252, ...", rich_help_panel=COLUMNS)]

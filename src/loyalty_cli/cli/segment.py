@@ -125,7 +125,8 @@ def segment(
     scan = read_transactions(inputs, options, as_of=to_date(as_of))
     describe_scan(scan, out)
     scored = seg_map.assign(rfm_scores(customer_summary(scan.rows, as_of=to_date(as_of)), config=config))
-    (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
+    with out.status("Reading transactions and scoring customers ..."):
+        (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
     if policy == "skip":
         write_rejects(rejected, rejects_path(rejects, output), out)
     if customers.is_empty():

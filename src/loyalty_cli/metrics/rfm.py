@@ -101,7 +101,6 @@ def rfm_cut_points(scored: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
     """Per dimension and score: the value range it covers and how many customers it holds. Scores that
     hold nobody (bins merged by ties) are listed with 0 customers so the merge is visible."""
     parts = []
-    total = pl.len()
     for dim in DIMENSIONS:
         col = config.column(dim)
         grid = pl.LazyFrame({"score": list(range(1, config.bins + 1))}, schema={"score": pl.Int8})
