@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from loyalty_cli.metrics.customers import btyd_summary, customer_summary, order_table, transaction_profile
+from loyalty_cli.metrics.customers import (
+    _resolve_as_of,
+    btyd_summary,
+    customer_summary,
+    order_table,
+    transaction_profile,
+)
 
 
 def lines(rows, *, order_id=True, category=True):
@@ -110,3 +119,149 @@ def test_transaction_profile():
     assert p["returns_value"] == 14.0 and p["net_revenue"] == 58.0
     assert (p["customers"], p["buying_customers"]) == (4, 3)
     assert (p["first_date"], p["last_date"]) == (date(2024, 1, 1), date(2024, 1, 12))
+
+
+def reference_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame:
+    """The straightforward formulation customer_summary replaced for speed (Date/Datetime windows); the
+    optimised one must give identical frames."""
+    day = pl.col("order_date").dt.date()
+    orders = order_table(lines)
+    names = orders.collect_schema().names()
+    purchase = pl.col("is_purchase")
+    per_order = [
+        pl.when(purchase).then(day).alias("pday"),
+        pl.when(purchase).then(pl.col("order_date")).alias("pts"),
+        pl.when(purchase).then(pl.col("value_cents")).alias("pcents"),
+        pl.when(pl.col("value_cents") < 0).then(-pl.col("value_cents")).alias("rcents"),
+    ]
+    windows = [pl.col("pts").min().over("customer_id").alias("first_ts")]
+    if "email" in names:
+        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("order_date")).max()
+                       .over("customer_id").alias("email_ts"))
+    repeat = pl.col("pday") > pl.col("first_ts").dt.date()
+    first_order = pl.col("pts") == pl.col("first_ts")
+    aggs = [
+        pl.col("pday").min().alias("first_purchase"),
+        pl.when(repeat).then(pl.col("pday")).min().alias("second_purchase"),
+        pl.col("pday").max().alias("last_purchase"),
+        purchase.sum().cast(pl.UInt32).alias("orders"),
+        (pl.col("pday").n_unique() - (pl.col("pday").null_count() > 0)).cast(pl.UInt32).alias("purchase_days"),
+        pl.col("value_cents").sum().alias("net_cents"),
+        pl.col("pcents").sum().alias("gross_cents"),
+        pl.col("rcents").sum().alias("returns_cents"),
+        (pl.col("value_cents") < 0).sum().cast(pl.UInt32).alias("return_orders"),
+        pl.when(repeat).then(pl.col("pcents")).sum().alias("repeat_cents"),
+        pl.col("order_date").max().alias("last_activity"),
+    ]
+    for col in ("category", "channel"):
+        if col in names:
+            aggs.append(pl.when(first_order).then(pl.col(col)).min().alias(f"first_{col}"))
+    if "email" in names:
+        aggs.append(pl.when(pl.col("order_date") == pl.col("email_ts")).then(pl.col("email")).max().alias("email"))
+    customers = orders.with_columns(per_order).with_columns(windows).group_by("customer_id").agg(aggs)
+    money = [
+        (pl.col(f"{c}_cents") / 100).round(2).alias(name)
+        for c, name in (("net", "net_spend"), ("gross", "gross_spend"), ("returns", "returns_value"),
+                        ("repeat", "repeat_spend"))
+    ]
+    leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
+    extra = [f"first_{c}" for c in ("category", "channel") if c in names]
+    return (
+        customers.with_columns(_resolve_as_of(as_of).alias("as_of"))
+        .filter(pl.col("first_purchase").is_not_null())
+        .with_columns(
+            *money,
+            (pl.col("net_cents") / pl.col("orders") / 100).alias("mean_order_value"),
+            (pl.col("as_of") - pl.col("last_purchase")).dt.total_days().cast(pl.Int32).alias("recency_days"),
+            (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32).alias("tenure_days"),
+        )
+        .select(
+            *leading, "first_purchase", "second_purchase", "last_purchase", "orders", "purchase_days",
+            "net_spend", "gross_spend", "returns_value", "return_orders", "repeat_spend", "mean_order_value",
+            *extra, "as_of", "recency_days", "tenure_days",
+        )
+    )
+
+
+random_line = st.tuples(
+    st.sampled_from(["a", "b", "c"]),  # customer
+    st.integers(0, 8),  # order number (shared across customers on purpose)
+    # hours since the start: several orders per day, often at the same time (hours 37-38 fall on the
+    # local day after hour 39 in Antarctica/Casey)
+    st.one_of(st.integers(0, 96), st.sampled_from([37, 38, 39, 48])),
+    st.sampled_from([-500, -100, 0, 0, 100, 250, 500, 1000, 3000]),  # cents: returns, free lines, ties
+    st.sampled_from(["X", "Y", None]),  # category / channel
+    st.sampled_from(["p@x", "q@x", None]),  # email
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(random_line, min_size=1, max_size=50), order_id=st.booleans(), extras=st.booleans(),
+       email=st.booleans(), tz=st.sampled_from([None, "UTC", "Antarctica/Casey"]), given_as_of=st.booleans())
+def test_summary_matches_reference_implementation(rows, order_id, extras, email, tz, given_as_of):
+    # Antarctica/Casey went from +11 to +8 at 2010-03-05 02:00 local (15:00 UTC the day before): local days
+    # go backwards there, so the day of the first purchase is not always the first purchase day.
+    start = datetime(2010, 3, 3)
+    frame = pl.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "order_id": [f"O{r[1]}" for r in rows],
+            "order_date": [start + timedelta(hours=r[2]) for r in rows],
+            "amount_cents": [r[3] for r in rows],
+            "category": [r[4] for r in rows],
+            "channel": [r[4] and r[4].lower() for r in rows],
+            "email": [r[5] for r in rows],
+        },
+        schema={"customer_id": pl.String, "order_id": pl.String, "order_date": pl.Datetime("us"),
+                "amount_cents": pl.Int64, "category": pl.String, "channel": pl.String, "email": pl.String},
+    )
+    if tz:
+        frame = frame.with_columns(pl.col("order_date").dt.replace_time_zone("UTC").dt.convert_time_zone(tz))
+    drop = [c for c, keep in (("order_id", order_id), ("category", extras), ("channel", extras),
+                              ("email", email)) if not keep]
+    lf = frame.drop(drop).lazy()
+    as_of = date(2010, 3, 10) if given_as_of else None
+    for engine in ("streaming", "in-memory"):
+        got = customer_summary(lf, as_of=as_of).collect(engine=engine).sort("customer_id")
+        want = reference_summary(lf, as_of=as_of).collect(engine=engine).sort("customer_id")
+        assert got.schema == want.schema
+        assert got.equals(want), (got, want)
+
+
+@pytest.mark.parametrize("tz", [None, "Antarctica/Casey"])
+@pytest.mark.parametrize("columns", [("order_id", "category", "channel", "email"), ("order_id",), ()])
+@pytest.mark.parametrize("given_as_of", [True, False])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_summary_matches_reference_on_larger_random_data(tz, columns, given_as_of, seed):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    hours = np.where(rng.random(n) < 0.3, rng.choice([37, 38, 39, 48], n), rng.integers(0, 96, n))
+    frame = pl.DataFrame(
+        {
+            "customer_id": rng.integers(0, 60, n).astype(str),
+            "order_id": rng.integers(0, 400, n).astype(str),
+            "order_date": (np.datetime64("2010-03-03T00:00", "us") + hours.astype("timedelta64[h]")).tolist(),
+            "amount_cents": rng.choice([-500, -100, 0, 0, 100, 250, 500, 1000, 3000], n),
+            "category": rng.choice(["X", "Y", "Z", None], n).tolist(),
+            "channel": rng.choice(["web", "shop", None], n).tolist(),
+            "email": rng.choice(["p@x", "q@x", "r@x", None], n).tolist(),
+        },
+        schema_overrides={"order_date": pl.Datetime("us")},
+    )
+    # customers whose only orders are returns (never customers, but they can be the last activity), and one
+    # whose first purchase (hour 37, the 5th in Casey) is on a later local day than the next (hour 39, the 4th)
+    special = pl.DataFrame({"customer_id": ["ret1", "ret2", "casey", "casey", "casey"],
+                            "order_id": ["R1", "R2", "K1", "K2", "K3"],
+                            "order_date": [datetime(2010, 3, 8, 5), datetime(2010, 3, 2), datetime(2010, 3, 4, 13),
+                                           datetime(2010, 3, 4, 15), datetime(2010, 3, 5, 12)],
+                            "amount_cents": [-100, -200, 100, 200, 400]},
+                           schema_overrides={"order_date": pl.Datetime("us")})
+    frame = pl.concat([frame, special], how="diagonal")
+    if tz:
+        frame = frame.with_columns(pl.col("order_date").dt.replace_time_zone("UTC").dt.convert_time_zone(tz))
+    lf = frame.select("customer_id", "order_date", "amount_cents", *columns).lazy()
+    as_of = date(2010, 3, 10) if given_as_of else None
+    got = customer_summary(lf, as_of=as_of).collect(engine="streaming").sort("customer_id")
+    want = reference_summary(lf, as_of=as_of).collect(engine="in-memory").sort("customer_id")
+    assert got.schema == want.schema
+    assert got.equals(want)

@@ -68,40 +68,53 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     [first_category], [first_channel], as_of, recency_days, tenure_days.
 
     ``as_of=None`` means the day after the last order in the data (it is in the ``as_of`` column)."""
+    # Performance notes (10M lines, streaming engine): the plan is lines -> orders (group-by) -> one window
+    # (the customer's first purchase) -> customers (group-by with simple when/then aggregations only).
+    # - Days and timestamps are carried as plain integers (days since epoch, the datetime's physical
+    #   value): a window or n_unique over Int32/Int64 is several times faster than over Date/Datetime
+    #   (2.5 s -> 0.4 s for the window); they become Date again on the ~1M customer rows at the end.
+    # - One window, not a join: joining first purchases back onto the orders made the streaming engine
+    #   compute the orders twice; aggregations that broadcast inside agg (pday > pday.min()) are slower.
     orders = order_table(lines)
-    names = orders.collect_schema().names()
+    schema = orders.collect_schema()
+    names = schema.names()
+    ts_type = schema["order_date"]
+    firsts = [c for c in ("category", "channel") if c in names]
     purchase = pl.col("is_purchase")
-    # Per-order columns first, so the customer group-by needs only simple aggregations (fast, streaming).
-    per_order = [
-        pl.when(purchase).then(DAY).alias("pday"),
-        pl.when(purchase).then(pl.col("order_date")).alias("pts"),
-        pl.when(purchase).then(pl.col("value_cents")).alias("pcents"),
-        pl.when(pl.col("value_cents") < 0).then(-pl.col("value_cents")).alias("rcents"),
-    ]
-    windows = [pl.col("pts").min().over("customer_id").alias("first_ts")]
-    if "email" in names:
-        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("order_date")).max()
+    value = pl.col("value_cents")
+    per_order = [pl.when(purchase).then(DAY.cast(pl.Int32)).alias("pday")]  # purchase day, as days since epoch
+    if firsts or getattr(ts_type, "time_zone", None):
+        # The first purchase *order* is needed (or local days may not follow timestamps): window over the
+        # timestamp, and the first purchase day is the day of the first purchase timestamp.
+        per_order.append(pl.when(purchase).then(pl.col("order_date").to_physical()).alias("pts"))
+        windows = [pl.col("pts").min().over("customer_id").alias("first_ts")]
+        first_day = pl.col("first_ts").cast(ts_type).dt.date().cast(pl.Int32)
+    else:  # naive timestamps: the day of the first purchase timestamp is the first purchase day
+        windows = [pl.col("pday").min().over("customer_id").alias("first_day")]
+        first_day = pl.col("first_day")
+    if "email" in names:  # the most recent email: its timestamp per customer
+        per_order.append(pl.col("order_date").to_physical().alias("ts"))
+        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("ts")).max()
                        .over("customer_id").alias("email_ts"))
-    repeat = pl.col("pday") > pl.col("first_ts").dt.date()
-    first_order = pl.col("pts") == pl.col("first_ts")
+    repeat = pl.col("pday") > first_day  # a purchase on a day after the first purchase day
     aggs: list[pl.Expr] = [
         pl.col("pday").min().alias("first_purchase"),
         pl.when(repeat).then(pl.col("pday")).min().alias("second_purchase"),
         pl.col("pday").max().alias("last_purchase"),
         purchase.sum().cast(pl.UInt32).alias("orders"),
         (pl.col("pday").n_unique() - (pl.col("pday").null_count() > 0)).cast(pl.UInt32).alias("purchase_days"),
-        pl.col("value_cents").sum().alias("net_cents"),
-        pl.col("pcents").sum().alias("gross_cents"),
-        pl.col("rcents").sum().alias("returns_cents"),
-        (pl.col("value_cents") < 0).sum().cast(pl.UInt32).alias("return_orders"),
-        pl.when(repeat).then(pl.col("pcents")).sum().alias("repeat_cents"),
-        pl.col("order_date").max().alias("last_activity"),
+        value.sum().alias("net_cents"),
+        pl.when(purchase).then(value).sum().alias("gross_cents"),
+        pl.when(value < 0).then(-value).sum().alias("returns_cents"),
+        (value < 0).sum().cast(pl.UInt32).alias("return_orders"),
+        pl.when(repeat).then(value).sum().alias("repeat_cents"),  # repeat implies a purchase
     ]
-    for col in ("category", "channel"):
-        if col in names:  # of the first purchase order (ties at the same timestamp: alphabetical)
-            aggs.append(pl.when(first_order).then(pl.col(col)).min().alias(f"first_{col}"))
-    if "email" in names:  # the most recent email
-        aggs.append(pl.when(pl.col("order_date") == pl.col("email_ts")).then(pl.col("email")).max().alias("email"))
+    if as_of is None:
+        aggs.append(pl.col("order_date").max().alias("last_activity"))
+    for col in firsts:  # of the first purchase order (ties at the same timestamp: alphabetical)
+        aggs.append(pl.when(pl.col("pts") == pl.col("first_ts")).then(pl.col(col)).min().alias(f"first_{col}"))
+    if "email" in names:
+        aggs.append(pl.when(pl.col("ts") == pl.col("email_ts")).then(pl.col("email")).max().alias("email"))
     customers = orders.with_columns(per_order).with_columns(windows).group_by("customer_id").agg(aggs)
     money = [
         (pl.col(f"{c}_cents") / 100).round(2).alias(name)
@@ -109,18 +122,21 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
                         ("repeat", "repeat_spend"))
     ]
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
-    extra = [f"first_{c}" for c in ("category", "channel") if c in names]
+    extra = [f"first_{c}" for c in firsts]
+    day_number = pl.col("as_of").cast(pl.Int32)
     return (
         customers.with_columns(_resolve_as_of(as_of).alias("as_of"))
         .filter(pl.col("first_purchase").is_not_null())
         .with_columns(
             *money,
             (pl.col("net_cents") / pl.col("orders") / 100).alias("mean_order_value"),
-            (pl.col("as_of") - pl.col("last_purchase")).dt.total_days().cast(pl.Int32).alias("recency_days"),
-            (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32).alias("tenure_days"),
+            (day_number - pl.col("last_purchase")).alias("recency_days"),  # Int32 - Int32: Int32
+            (day_number - pl.col("first_purchase")).alias("tenure_days"),
         )
         .select(
-            *leading, "first_purchase", "second_purchase", "last_purchase", "orders", "purchase_days",
+            *leading,
+            *(pl.col(c).cast(pl.Date) for c in ("first_purchase", "second_purchase", "last_purchase")),
+            "orders", "purchase_days",
             "net_spend", "gross_spend", "returns_value", "return_orders", "repeat_spend", "mean_order_value",
             *extra, "as_of", "recency_days", "tenure_days",
         )
