@@ -1,0 +1,45 @@
+"""Buy-till-you-die purchase models, the Gamma-Gamma spend model and predicted CLV.
+
+* :mod:`~loyalty_cli.models.bgnbd`: BG/NBD (Fader, Hardie & Lee 2005, Marketing Science 24(2); stable
+  likelihood of Fader & Hardie's "#NUM!" note) and MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+* :mod:`~loyalty_cli.models.pnbd`: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005
+  note "Deriving the Pareto/NBD model"), likelihood in log space.
+* :mod:`~loyalty_cli.models.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005, JMR 42(4);
+  Fader & Hardie 2013 note).
+* :mod:`~loyalty_cli.models.clv`: discounted CLV over whole months with explicit time units.
+* :mod:`~loyalty_cli.models.fitting`: input checks, compression to patterns, the ML fitter.
+
+Inputs are per customer in one time unit (weeks usual): frequency = repeat purchase periods, recency =
+age at the last purchase, T = age at the end of the observation. Every failure is a
+:class:`loyalty_cli.errors.ModelError` with a hint.
+"""
+
+from __future__ import annotations
+
+from loyalty_cli.models.base import PurchaseModel
+from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
+from loyalty_cli.models.clv import discounted_clv, month_ends
+from loyalty_cli.models.fitting import MLEFit, check_rfm, compress, fit_mle
+from loyalty_cli.models.gamma_gamma import GammaGammaModel, SpendModel, fit_gamma_gamma
+from loyalty_cli.models.pnbd import ParetoNBDModel
+from loyalty_cli.models.purchase import MODEL_CLASSES, PURCHASE_MODELS, PurchaseModelName, fit_purchase_model
+
+__all__ = [
+    "BGNBDModel",
+    "GammaGammaModel",
+    "MBGNBDModel",
+    "MLEFit",
+    "MODEL_CLASSES",
+    "PURCHASE_MODELS",
+    "ParetoNBDModel",
+    "PurchaseModel",
+    "PurchaseModelName",
+    "SpendModel",
+    "check_rfm",
+    "compress",
+    "discounted_clv",
+    "fit_gamma_gamma",
+    "fit_mle",
+    "fit_purchase_model",
+    "month_ends",
+]

@@ -1,0 +1,95 @@
+"""Sample customers of the published CDNOW table (fitted on the summary built from the transactions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loyalty_cli.errors import ModelError
+from loyalty_cli.models import BGNBDModel, discounted_clv, fit_gamma_gamma, fit_purchase_model, month_ends
+
+WEEKS_PER_MONTH_DAYS = 4.345 * 7  # 30.415 days: the month the published CLVs use for weekly models
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow_exact):
+    s = cdnow_exact
+    return fit_purchase_model("bgnbd", s.x, s.t_x, s.T), fit_gamma_gamma(s.x, s.zbar)
+
+
+def test_summary_from_transactions_matches_hardie(cdnow_exact, cdnow_spend):
+    assert np.array_equal(cdnow_exact.ids, cdnow_spend.ids)
+    assert np.array_equal(cdnow_exact.x, cdnow_spend.x)
+    for ours, theirs in ((cdnow_exact.t_x, cdnow_spend.t_x), (cdnow_exact.T, cdnow_spend.T),
+                         (cdnow_exact.zbar, cdnow_spend.zbar)):
+        assert np.abs(ours - theirs).max() < 0.006
+
+
+def test_sample_customers(fitted, cdnow_exact):
+    bg, gg = fitted
+    x, t_x, T, zbar = cdnow_exact.rows(1, 3, 1516)
+    np.testing.assert_allclose(bg.expected_purchases(39, x, t_x, T), [1.2260, 0.1948, 20.749], atol=1e-4, rtol=5e-5)
+    np.testing.assert_allclose(bg.p_alive(x, t_x, T), [0.7266, 1.0, 0.9689], atol=5e-5)
+    np.testing.assert_allclose(gg.expected_spend(x, zbar), [24.654, 35.170, 39.890], atol=5e-4)
+    clv = discounted_clv(bg, gg, x, t_x, T, zbar, months=12, discount_monthly=0.01, unit_days=7,
+                         days_per_month=WEEKS_PER_MONTH_DAYS)
+    np.testing.assert_allclose(clv, [36.274, 8.345, 972.05], rtol=1e-4)
+
+
+def test_which_month_length_reproduces_the_published_clv(fitted, cdnow_exact):
+    bg, gg = fitted
+    x, t_x, T, zbar = cdnow_exact.rows(1, 3, 1516)
+
+    def clv(days_per_month: float) -> np.ndarray:
+        return discounted_clv(bg, gg, x, t_x, T, zbar, unit_days=7, days_per_month=days_per_month)
+
+    published = np.array([36.274, 8.345, 972.05])
+    assert np.all(np.abs(clv(30.415) / published - 1) < 1e-4)
+    assert np.all(np.abs(clv(30.0) / published - 1) > 1e-2)  # 30-day months: 35.87, 8.24, 962.3
+    assert np.all(np.abs(clv(30.4375) / published - 1) > 5e-4)  # 365.25 / 12 days: 36.30, 8.35, 972.6
+
+
+def test_unit_bug_is_visible(fitted, cdnow_spend):
+    """Reading a weekly model as if in days (lifetimes' quickstart, on Hardie's 2-decimal summary) inflates
+    customer 1 to 140.10; explicit units give 36.27."""
+    s = cdnow_spend
+    bg = fit_purchase_model("bgnbd", s.x, s.t_x, s.T)
+    gg = fit_gamma_gamma(s.x, s.zbar)
+    x, t_x, T, zbar = s.rows(1)
+    wrong = discounted_clv(bg, gg, x, t_x, T, zbar, unit_days=1, days_per_month=30)
+    assert wrong[0] == pytest.approx(140.10, abs=0.01)
+    right = discounted_clv(bg, gg, x, t_x, T, zbar, unit_days=7, days_per_month=WEEKS_PER_MONTH_DAYS)
+    assert right[0] == pytest.approx(36.27, abs=0.01)
+    with pytest.raises(TypeError):
+        discounted_clv(*fitted, x, t_x, T, zbar)  # type: ignore[call-arg]  # unit_days is required
+
+
+def test_clv_identities(fitted, cdnow_exact):
+    bg, gg = fitted
+    s = cdnow_exact
+    undiscounted = discounted_clv(bg, gg, s.x, s.t_x, s.T, s.zbar, discount_monthly=0.0, unit_days=7)
+    direct = gg.expected_spend(s.x, s.zbar) * bg.expected_purchases(12 * 30 / 7, s.x, s.t_x, s.T)
+    np.testing.assert_allclose(undiscounted, direct, rtol=1e-12)
+    discounted = discounted_clv(bg, gg, s.x, s.t_x, s.T, s.zbar, unit_days=7)
+    assert np.all(discounted < undiscounted) and np.all(discounted > 0)
+    longer = discounted_clv(bg, gg, s.x, s.t_x, s.T, s.zbar, months=24, unit_days=7)
+    assert np.all(longer > discounted)
+    # days: the same model expressed per day gives the same CLV (alpha scales with the unit)
+    p = bg.params
+    daily = BGNBDModel.from_params(r=p["r"], alpha=p["alpha"] * 7, a=p["a"], b=p["b"])
+    in_days = discounted_clv(daily, gg, s.x, s.t_x * 7, s.T * 7, s.zbar, unit_days=1)
+    np.testing.assert_allclose(in_days, discounted, rtol=1e-10)
+
+
+def test_month_ends():
+    np.testing.assert_allclose(month_ends(3, unit_days=7, days_per_month=30.415), [0, 4.345, 8.69, 13.035])
+    for kwargs in ({"months": 0, "unit_days": 7}, {"months": 2, "unit_days": 0}, {"months": 2, "unit_days": 7,
+                                                                                 "days_per_month": -1}):
+        with pytest.raises(ModelError):
+            month_ends(**kwargs)
+
+
+def test_invalid_discount(fitted):
+    bg, gg = fitted
+    with pytest.raises(ModelError, match="discount"):
+        discounted_clv(bg, gg, [1], [1.0], [2.0], [10.0], discount_monthly=-1.0, unit_days=7)
