@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from loyalty_cli.metrics.customers import (
     _resolve_as_of,
     btyd_summary,
+    customer_activity,
     customer_summary,
     order_table,
     transaction_profile,
@@ -111,6 +112,22 @@ def test_btyd_summary_in_weeks():
     assert a["T"] == pytest.approx(13 / 7)  # end = as_of - 1 day = Jan 14
     assert a["monetary_value"] == 30.0
     assert b.filter(pl.col("customer_id") == "B")["monetary_value"].item() == 0.0
+
+
+def test_customer_activity_hand_computed():
+    act = customer_activity(lines(SHOP)).collect().sort("customer_id", "day")
+    assert act.rows() == [
+        ("A", date(2024, 1, 1), 2, 3500), ("A", date(2024, 1, 10), 1, 3000), ("A", date(2024, 1, 12), 0, -500),
+        ("B", date(2024, 1, 5), 1, 0),
+        ("C", date(2024, 1, 3), 0, 0),
+        ("D", date(2024, 1, 2), 1, 700), ("D", date(2024, 1, 9), 0, -900),
+    ]
+    # consistent with the summary: purchase days and net spend per customer
+    s = summary(as_of=None)
+    per_customer = (act.group_by("customer_id").agg((pl.col("purchases") > 0).sum().alias("purchase_days"),
+                                                    (pl.col("net_cents").sum() / 100).alias("net_spend"))
+                    .filter(pl.col("purchase_days") > 0).sort("customer_id"))
+    assert per_customer.rows() == s.select("customer_id", "purchase_days", "net_spend").rows()
 
 
 def test_transaction_profile():

@@ -7,6 +7,8 @@ outputs, so this module keeps a narrow interface (it will also run on other engi
   timestamp), with the order's net value and whether it counts as a purchase.
 - :func:`customer_summary`: one row per customer with at least one purchase.
 - :func:`btyd_summary`: the frequency/recency/T/monetary view of the summary that BTYD models use.
+- :func:`customer_activity`: one row per customer and day with orders (the customer x period activity
+  table: retention, churn gaps and holdout checks group it by period).
 
 Conventions (``docs`` and README repeat them):
 - A *purchase* is an order whose net value is > 0, or exactly 0 without any negative line (a free order);
@@ -157,6 +159,23 @@ def btyd_summary(customers: pl.LazyFrame, *, unit_days: float = 1.0, end: date |
         ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit_days).alias("recency"),
         ((end_expr - pl.col("first_purchase")).dt.total_days() / unit_days).alias("T"),
         pl.when(freq > 0).then(pl.col("repeat_spend") / freq).otherwise(0.0).alias("monetary_value"),
+    )
+
+
+def customer_activity(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per customer and day with any order: ``customer_id, day, purchases, net_cents``.
+
+    ``purchases`` counts the day's purchase orders (0 on a day with only returns or cancellations);
+    ``net_cents`` is the net value of all the day's orders, returns included, so summing it over a period
+    gives that period's net revenue. A *purchase day* is a row with ``purchases > 0``, as in
+    :func:`customer_summary`. Days are the local calendar days of the order timestamps."""
+    return (
+        order_table(lines)
+        .group_by("customer_id", DAY.alias("day"))
+        .agg(
+            pl.col("is_purchase").sum().cast(pl.UInt32).alias("purchases"),
+            pl.col("value_cents").sum().alias("net_cents"),
+        )
     )
 
 
