@@ -143,3 +143,23 @@ def test_near_singular_parameters_are_finite():
     mid = BGNBDModel.from_params(r=0.3, alpha=4.0, a=1.0, b=2.0).expected_purchases_new(39.0)
     right = BGNBDModel.from_params(r=0.3, alpha=4.0, a=1.0 + 2e-5, b=2.0).expected_purchases_new(39.0)
     assert mid == pytest.approx((left + right) / 2, rel=1e-8)
+
+
+def test_probability_no_purchase(paper_model):
+    # a brand-new customer is alive: the published unconditional P(N(39) = 0) = 0.5737864
+    assert paper_model.probability_no_purchase(39, 0, 0.0, 0.0) == pytest.approx(0.5737864, abs=1e-7)
+    # otherwise: dead, or alive with no Poisson event in t (no dropout before the next purchase)
+    x, t_x, T, t = 2, 30.43, 38.86, 39.0
+    alive = paper_model.p_alive(x, t_x, T)
+    none_if_alive = ((4.414 + T) / (4.414 + T + t)) ** (0.243 + x)
+    assert paper_model.probability_no_purchase(t, x, t_x, T) == pytest.approx(1 - alive + alive * none_if_alive)
+    assert paper_model.probability_no_purchase(0.0, x, t_x, T) == pytest.approx(1.0)
+
+
+def test_mbgnbd_probability_no_purchase_of_new_customer_is_unconditional():
+    """MBG/NBD: a new customer may drop out at time 0 (P(alive) = b/(a+b))."""
+    model = MBGNBDModel.from_params(r=0.5248, alpha=6.1831, a=0.8914, b=1.6140)
+    alive = 1.6140 / (0.8914 + 1.6140)
+    assert model.p_alive(0, 0.0, 0.0) == pytest.approx(alive)
+    expected = 1 - alive + alive * (6.1831 / (6.1831 + 39)) ** 0.5248
+    assert model.probability_no_purchase(39.0, 0, 0.0, 0.0) == pytest.approx(expected)

@@ -108,3 +108,33 @@ def test_extreme_inputs_are_finite():
     near = ParetoNBDModel.from_params(r=0.5, alpha=10.0, s=1.0 + 1e-7, beta=10.0).expected_purchases_new(20.0)
     assert at_one == pytest.approx(near, rel=1e-6)
     assert at_one == pytest.approx(0.5 / 10.0 * 10.0 * np.log(3.0), rel=1e-12)
+
+
+@pytest.mark.parametrize(("x", "t_x", "T", "t"), [(0, 0.0, 38.86, 39.0), (2, 30.43, 38.86, 39.0),
+                                                  (26, 30.86, 31.0, 52.0), (80, 60.0, 61.0, 100.0)])
+def test_probability_no_purchase_matches_product_quadrature(x, t_x, T, t):
+    """P(no purchase in (T, T+t]) = 1 - P(alive) E[lambda/(lambda+mu) (1 - e^-(lambda+mu)t)] over independent
+    lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T): checked against a different method, a 2-D product of
+    generalised Gauss-Laguerre rules (one per gamma density; agrees with scipy's dblquad to 1e-10)."""
+    from scipy.special import roots_genlaguerre
+
+    r, alpha, s, beta = 0.5534, 10.5802, 0.6061, 11.6562
+    model = ParetoNBDModel.from_params(r=r, alpha=alpha, s=s, beta=beta)
+    u_l, w_l = roots_genlaguerre(60, r + x - 1)
+    u_m, w_m = roots_genlaguerre(60, s - 1)
+    lam, mu = u_l[:, None] / (alpha + T), u_m[None, :] / (beta + T)
+    total = lam + mu
+    inner = (w_l / w_l.sum()) @ (lam / total * -np.expm1(-total * t)) @ (w_m / w_m.sum())
+    alive = model.p_alive(x, t_x, T)
+    assert model.probability_no_purchase(t, x, t_x, T) == pytest.approx(1 - alive * inner, abs=1e-7)
+
+
+def test_probability_no_purchase_limits():
+    model = ParetoNBDModel.from_params(r=0.55, alpha=10.6, s=1e-9, beta=11.7)
+    # no dropout: only the Poisson part is left, ((alpha+T)/(alpha+T+t))^(r+x)
+    assert model.probability_no_purchase(10.0, 3, 20.0, 30.0) == pytest.approx(
+        1 - model.p_alive(3, 20.0, 30.0) * (1 - (40.6 / 50.6) ** 3.55), rel=1e-6)
+    fitted = ParetoNBDModel.from_params(r=0.5534, alpha=10.5802, s=0.6061, beta=11.6562)
+    assert fitted.probability_no_purchase(0.0, 5, 20.0, 30.0) == pytest.approx(1.0)
+    p = fitted.probability_no_purchase(np.array([1.0, 10.0, 100.0]), 2, 10.0, 30.0)
+    assert np.all(np.diff(p) < 0) and np.all((p > 0) & (p < 1))

@@ -28,6 +28,7 @@ from loyalty_cli.models.fitting import (
     check_rfm,
     compress,
     fit_mle,
+    unique_rows,
 )
 
 FloatArray = NDArray[np.float64]
@@ -163,6 +164,10 @@ class PurchaseModel:
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         raise NotImplementedError
 
+    def _no_purchase_if_alive(self, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
+        """P(no purchase in (T, T + t] | alive at T, x, T)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------------------------ public methods
     def log_likelihood_each(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         """Log-likelihood of each customer's (x, t_x, T) under the model."""
@@ -182,6 +187,18 @@ class PurchaseModel:
         x, t_x, t_end = check_rfm(frequency, recency, T)
         horizon, x, t_x, t_end = np.broadcast_arrays(horizon, x, t_x, t_end)
         return _finite(self._expected(horizon, x, t_x, t_end), "expected purchases", self.label)
+
+    def probability_no_purchase(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
+                                T: ArrayLike) -> FloatArray:
+        """P(no purchase in (T, T + t] | x, t_x, T) = (1 - P(alive)) + P(alive) * P(none in t | alive)."""
+        horizon = check_horizon(t)
+        x, t_x, t_end = check_rfm(frequency, recency, T)
+        horizon, x, t_x, t_end = np.broadcast_arrays(horizon, x, t_x, t_end)
+        alive = self._p_alive(x, t_x, t_end)
+        # the part given alive depends on (t, x, T) only: computed once per distinct triple
+        (tu, xu, Tu), inverse, _ = unique_rows(horizon.ravel(), x.ravel(), t_end.ravel())
+        none = self._no_purchase_if_alive(tu, xu, Tu)[inverse].reshape(x.shape)
+        return _finite(np.clip(1.0 - alive + alive * none, 0.0, 1.0), "P(no purchase)", self.label)
 
     def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
         """E[X(t)]: expected repeat purchases in (0, t] of a customer who made a first purchase at 0."""

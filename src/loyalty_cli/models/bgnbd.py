@@ -157,6 +157,12 @@ class _BetaGeometric(PurchaseModel):
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         return _bg_p_alive(self.param_array, x, t_x, T, self._shift)
 
+    def _no_purchase_if_alive(self, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
+        # alive at T, the customer cannot drop out before the next purchase (dropout follows a purchase), so
+        # no purchase in t is no Poisson event: E[exp(-lambda t)], lambda | x, T ~ Gamma(r + x, alpha + T)
+        r, alpha = self.params["r"], self.params["alpha"]
+        return np.exp(-(r + x) * np.log1p(t / (alpha + T)))
+
     def _expected(self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         return _bg_expected(self.param_array, t, x, t_x, T, self._shift)
 
