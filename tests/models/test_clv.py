@@ -68,7 +68,7 @@ def test_clv_identities(fitted, cdnow_exact):
     bg, gg = fitted
     s = cdnow_exact
     undiscounted = discounted_clv(bg, gg, s.x, s.t_x, s.T, s.zbar, discount_monthly=0.0, unit_days=7)
-    direct = gg.expected_spend(s.x, s.zbar) * bg.expected_purchases(12 * 30 / 7, s.x, s.t_x, s.T)
+    direct = gg.expected_spend(s.x, s.zbar) * bg.expected_purchases(365.25 / 7, s.x, s.t_x, s.T)  # 12 months = 1 year
     np.testing.assert_allclose(undiscounted, direct, rtol=1e-12)
     discounted = discounted_clv(bg, gg, s.x, s.t_x, s.T, s.zbar, unit_days=7)
     assert np.all(discounted < undiscounted) and np.all(discounted > 0)

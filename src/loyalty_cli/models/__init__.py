@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from loyalty_cli.models.base import PurchaseModel
 from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
-from loyalty_cli.models.clv import discounted_clv, month_ends
+from loyalty_cli.models.clv import DAYS_PER_MONTH, discounted_clv, month_ends
 from loyalty_cli.models.fitting import MLEFit, check_rfm, compress, fit_mle
 from loyalty_cli.models.gamma_gamma import GammaGammaModel, SpendModel, fit_gamma_gamma
 from loyalty_cli.models.pnbd import ParetoNBDModel
 from loyalty_cli.models.purchase import MODEL_CLASSES, PURCHASE_MODELS, PurchaseModelName, fit_purchase_model
 
 __all__ = [
+    "DAYS_PER_MONTH",
     "BGNBDModel",
     "GammaGammaModel",
     "MBGNBDModel",

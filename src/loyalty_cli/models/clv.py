@@ -12,8 +12,9 @@ E[spend] the spend model's expected spend per purchase.
 Units are explicit: ``unit_days`` (the length of the model's time unit in days: 1 for daily data, 7 for
 weekly) has no default, so a model fitted in weeks cannot silently be read in days (the lifetimes
 quickstart does exactly that and prints 140.10 instead of 36.27 for CDNOW customer 1).
-``days_per_month`` is 30 by default; the published CDNOW CLVs (36.274, 8.345, 972.05) use months of 4.345
-weeks, i.e. ``days_per_month=30.415`` with ``unit_days=7``.
+``days_per_month`` is a twelfth of an average year (30.4375 days, 4.348 weeks) by default, so 12 months are
+a year whatever the unit; the published CDNOW CLVs (36.274, 8.345, 972.05) use months of 4.345 weeks, i.e.
+``days_per_month=30.415`` with ``unit_days=7`` (the default gives 36.30 for customer 1).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from loyalty_cli.models.base import PurchaseModel
 from loyalty_cli.models.fitting import check_rfm, unique_rows
 from loyalty_cli.models.gamma_gamma import SpendModel
 
-__all__ = ["discounted_clv", "month_ends"]
+__all__ = ["DAYS_PER_MONTH", "discounted_clv", "month_ends"]
+
+DAYS_PER_MONTH = 365.25 / 12
 
 
-def month_ends(months: int, *, unit_days: float, days_per_month: float = 30.0) -> NDArray[np.float64]:
+def month_ends(months: int, *, unit_days: float, days_per_month: float = DAYS_PER_MONTH) -> NDArray[np.float64]:
     """t_0 = 0, t_1, ..., t_months: month ends in model time units."""
     if not (isinstance(months, int | np.integer) and months >= 1):
         raise ModelError(f"months must be a whole number >= 1, got {months!r}.", hint="E.g. 12 for one year.")
@@ -53,7 +56,7 @@ def discounted_clv(
     months: int = 12,
     discount_monthly: float = 0.01,
     unit_days: float,
-    days_per_month: float = 30.0,
+    days_per_month: float = DAYS_PER_MONTH,
 ) -> NDArray[np.float64]:
     """Discounted expected spend of each customer over the next ``months`` months (see module docstring)."""
     if not (isinstance(discount_monthly, int | float) and math.isfinite(discount_monthly)
