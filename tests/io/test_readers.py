@@ -58,6 +58,19 @@ def test_csv_delimiters_are_sniffed(tmp_path, sep):
     assert rejects.height == 0
 
 
+def test_headerless_whitespace_file_maps_by_position(tmp_path):
+    """CDNOW_sample.txt's layout: no header, columns aligned with runs of spaces, CRLF, YYYYMMDD dates."""
+    path = write(tmp_path / "cdnow.txt", " 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n"
+                                         " 00112 0002 19970101 10  x\r\n")
+    options = ReadOptions(columns={"customer_id": "column_1", "order_date": "column_3", "amount": "column_5"})
+    scan = read_transactions([path], options)
+    assert any("no header row" in note for note in scan.notes)
+    rows, rejects = collect(scan)
+    assert rows.rows() == [("00004", datetime(1997, 1, 1), 2933), ("00004", datetime(1997, 1, 18), 2973)]
+    # row numbers count from the first line, since there is no header
+    assert rejected(rejects) == [("cdnow.txt", 3, "unparseable amount", "column_5", "x")]
+
+
 def test_separator_override(tmp_path):
     path = write(tmp_path / "t.txt", "customer_id;order_date;amount\nA;2024-01-05;2\n")
     rows, _ = read(path, ReadOptions(separator=";"))

@@ -11,7 +11,14 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.io.sources import detect_format, expand_inputs, inspect_source, sniff_separator
+from loyalty_cli.io.sources import (
+    WHITESPACE,
+    detect_format,
+    expand_inputs,
+    inspect_source,
+    sniff_header,
+    sniff_separator,
+)
 
 HEADER = "customer_id,order_date,amount\n"
 
@@ -44,6 +51,17 @@ def test_sniff_ignores_a_cut_last_line():
     assert sniff_separator("a;b;c\n1;2;3\n4;5") == ";"
 
 
+def test_sniff_runs_of_whitespace_and_headerless_files():
+    aligned = " 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n 00112 0002 19970101 10 1.0\r\n"
+    assert sniff_separator(aligned) == WHITESPACE
+    assert not sniff_header(aligned, WHITESPACE)
+    assert sniff_header("customer_id order_date amount\nA 2024-01-01 3\n", WHITESPACE)
+    assert not sniff_header("17850,2024-01-01,3.5\n", ",")
+    assert sniff_header("CustomerID,InvoiceDate,2024\n", ",")
+    # a single space inside a field of a comma file does not make it whitespace-separated
+    assert sniff_separator("name,amount\nJo Smith,3\nAl Bo,4\n") == ","
+
+
 def test_sniff_single_column_and_blank_default_to_comma():
     assert sniff_separator("") == ","
     assert sniff_separator("customer_id\nA\nB\n") == ","
@@ -67,9 +85,18 @@ def test_inspect_separator_override(tmp_path):
     assert inspect_source(path, separator=";").separator == ";"
 
 
+def test_inspect_headerless_whitespace_file(tmp_path):
+    path = write(tmp_path / "t.txt", " 1 19970101  2 29.33\n 12 19970102 10  5.00\n")
+    src = inspect_source(path)
+    assert (src.separator, src.header, src.header_rows, src.fields, src.empty) == (WHITESPACE, False, 0, 4, False)
+    one_line = write(tmp_path / "one.txt", "1 19970101 2 29.33\n")
+    assert not inspect_source(one_line).empty  # a headerless line is a row
+    assert inspect_source(write(tmp_path / "h.txt", "a b\n1 2\n"), separator="whitespace").separator == WHITESPACE
+
+
 def test_inspect_separator_must_be_one_character(tmp_path):
     path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\n")
-    with pytest.raises(UsageError, match="--delimiter must be one character, got ';;'"):
+    with pytest.raises(UsageError, match="--delimiter must be one character or 'whitespace', got ';;'"):
         inspect_source(path, separator=";;")
 
 

@@ -59,8 +59,8 @@ DateFormat = Annotated[
     str | None, typer.Option("--date-format", help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' "
                                 "(default: detected).", rich_help_panel=COLUMNS)
 ]
-Delimiter = Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).",
-                                                  rich_help_panel=COLUMNS)]
+Delimiter = Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter, or whitespace for columns "
+                                                  "aligned with spaces (default: detected).", rich_help_panel=COLUMNS)]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding: utf-8 (with or without BOM), latin-1, "
                                        "cp1252, ...", rich_help_panel=COLUMNS)]
 DecimalComma = Annotated[bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).",

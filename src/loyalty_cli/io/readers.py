@@ -97,9 +97,16 @@ def _scan(src: Source) -> pl.LazyFrame:
     offset = 1 + src.header_rows  # row numbers as a spreadsheet shows them (header = row 1)
     if src.format == "parquet":
         return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=offset)
+    if src.whitespace:  # one text column, split on runs of whitespace into column_1, column_2, ...
+        fields = pl.col("_line").str.strip_chars().str.replace_all(r"\s+", "\x1f").str.split("\x1f")
+        return pl.scan_csv(
+            src.scan_path, separator="\x1f", has_header=False, new_columns=["_line"], quote_char=None,
+            infer_schema=False, row_index_name="_row", row_index_offset=offset, raise_if_empty=False,
+        ).select("_row", *(fields.list.get(i, null_on_oob=True).alias(f"column_{i + 1}") for i in range(src.fields)))
     return pl.scan_csv(
         src.scan_path,
         separator=src.separator,
+        has_header=src.header,
         infer_schema=False,
         row_index_name="_row",
         row_index_offset=offset,
@@ -329,6 +336,9 @@ def read_table(
         notes.append(f"{len(skipped)} file(s) with no rows skipped: {', '.join(skipped[:3])}"
                      + (" ..." if len(skipped) > 3 else ""))
     first = filled[0]
+    if not first.header:
+        notes.append(f"{first.path} has no header row (its first line is data): columns are named column_1 to "
+                     f"column_{first.fields}" + (", split on whitespace" if first.whitespace else ""))
     schema = _schema(first)
     mapping = resolve_columns(
         list(schema.names()), table=table, path=first.path, options=options.columns,

@@ -28,6 +28,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SEPARATORS = (",", ";", "\t", "|")
 SNIFF_BYTES = 256 * 1024
+WHITESPACE = "whitespace"  # the separator of files aligned with runs of spaces
 _NATIVE_ENCODINGS = {"utf8", "utf-8", "utf_8", "utf-8-sig", "utf8-sig", "utf_8_sig"}
 
 
@@ -40,6 +41,8 @@ class Source:
     separator: str = ","
     read_path: Path | None = None  # a transcoded UTF-8 copy, when the encoding needed one
     empty: bool = False  # a header and no rows (CSV) or zero rows (Parquet)
+    header: bool = True  # False: the first line is data; columns are named column_1, column_2, ...
+    fields: int = 0  # fields of the first line (CSV)
 
     @property
     def scan_path(self) -> Path:
@@ -47,7 +50,12 @@ class Source:
 
     @property
     def header_rows(self) -> int:
-        return 1 if self.format == "csv" else 0
+        return 1 if self.format == "csv" and self.header else 0
+
+    @property
+    def whitespace(self) -> bool:
+        """Fields separated by runs of spaces or tabs (e.g. CDNOW_sample.txt), not by one character."""
+        return self.separator == WHITESPACE
 
 
 def _has_glob(text: str) -> bool:
@@ -141,12 +149,32 @@ def _looks_binary(raw: bytes) -> bool:
     return b"\x00" in raw[:8192]
 
 
-def sniff_separator(sample: str) -> str:
-    """The delimiter that splits the first lines into the same number (> 1) of fields, the most fields."""
+def _first_lines(sample: str) -> list[str]:
     lines = sample.splitlines()
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may cut the last line
-    lines = [line for line in lines[:50] if line.strip()]
+    return [line for line in lines[:50] if line.strip()]
+
+
+def split_fields(line: str, separator: str) -> list[str]:
+    if separator == WHITESPACE:
+        return line.split()
+    return next(csv.reader([line], delimiter=separator))
+
+
+def sniff_header(sample: str, separator: str) -> bool:
+    """Whether the first line is a header: a header names its columns, so some field has a letter; a first
+    line of only numbers and dates (``00004 0001 19970101 2 29.33``) is data."""
+    lines = _first_lines(sample)
+    if not lines:
+        return True
+    return any(ch.isalpha() for field in split_fields(lines[0], separator) for ch in field)
+
+
+def sniff_separator(sample: str) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of fields, the most fields;
+    runs of whitespace (``WHITESPACE``) when no single character does."""
+    lines = _first_lines(sample)
     if not lines:
         return ","
     best, best_score = ",", (0, 0)
@@ -156,6 +184,10 @@ def sniff_separator(sample: str) -> str:
         score = (int(consistent and counts[0] > 1), counts[0])
         if score > best_score:
             best, best_score = sep, score
+    if best_score[0] == 0:
+        counts = [len(line.split()) for line in lines]
+        if counts[0] > 1 and all(c == counts[0] for c in counts):
+            return WHITESPACE
     return best
 
 
@@ -208,14 +240,20 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
     sample = _decode_sample(raw, encoding, path).lstrip("\ufeff")
     if not sample.strip():
         raise DataError(f"{path} has no header and no rows", hint="Check that the export finished writing.")
+    if separator is not None and separator.lower() in ("whitespace", "space", "spaces"):
+        separator = WHITESPACE
     sep = separator if separator is not None else sniff_separator(sample)
-    if separator is not None and len(separator) != 1:
-        raise UsageError(f"--delimiter must be one character, got {separator!r}")
+    if separator is not None and len(separator) != 1 and separator != WHITESPACE:
+        raise UsageError(f"--delimiter must be one character or 'whitespace', got {separator!r}")
+    header = sniff_header(sample, sep)
+    first = _first_lines(sample)
+    fields = len(split_fields(first[0], sep)) if first else 0
     lines = [line for line in sample.splitlines() if line.strip()]
-    empty = len(lines) <= 1
+    empty = len(lines) <= (1 if header else 0)
     read_path = None
     if encoding.lower().replace("_", "-") not in _NATIVE_ENCODINGS:
         read_path = _transcode(path, encoding)
     elif raw[:2] == b"\x1f\x8b":
         read_path = None
-    return Source(path=path, format="csv", separator=sep, read_path=read_path, empty=empty)
+    return Source(path=path, format="csv", separator=sep, read_path=read_path, empty=empty, header=header,
+                  fields=fields)
