@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from loyalty_cli import __version__
+from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def _root(
 
 
 segment.register(app)
+cltv_cmd.register(app)
 data.register(app)
 rules.register(app)
 

@@ -1,0 +1,213 @@
+"""``loyalty cltv``: predicted customer lifetime value from BTYD models, with an optional holdout check."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+EXAMPLES = """
+Examples:
+
+  loyalty cltv sample_data/transactions.csv -o clv.csv
+
+  loyalty cltv orders.parquet --model pnbd --unit day --horizon-months 24 --discount 0.008
+
+  loyalty cltv sample_data/transactions.csv --holdout 26w --tables checks/
+
+  loyalty cltv CDNOW_sample.txt --customer-col column_1 --date-col column_3 --amount-col column_5
+  --calibration-end 1997-09-30
+"""
+
+MODEL = "Model"
+
+
+@handle_errors
+def cltv(
+    inputs: opt.Inputs,
+    output: opt.Output = None,
+    fmt: opt.Format = None,
+    as_of: opt.AsOf = None,
+    model: Annotated[str, typer.Option("--model", help="Purchase model: bgnbd (BG/NBD), mbgnbd (MBG/NBD: one-time "
+                                       "buyers can be inactive) or pnbd (Pareto/NBD).", rich_help_panel=MODEL)
+                     ] = "bgnbd",
+    unit: Annotated[str, typer.Option("--unit", help="Time unit of the model: day or week.",
+                                      rich_help_panel=MODEL)] = "week",
+    horizon_months: Annotated[int, typer.Option("--horizon-months", help="Predict this many months ahead "
+                                                "(a month is 1/12 of a year).", rich_help_panel=MODEL)] = 12,
+    discount: Annotated[float, typer.Option("--discount", help="Monthly discount rate of future value (0.01 = 1% "
+                                            "a month).", rich_help_panel=MODEL)] = 0.01,
+    penalizer: Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters, e.g. 0.001, when a "
+                                             "fit fails or is extreme.", rich_help_panel=MODEL)] = 0.0,
+    holdout: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--holdout", help="Check the model: fit on the data before the last 90d (or 13w) and compare its "
+        "predictions for that period with what happened.", rich_help_panel=MODEL)] = None,
+    calibration_end: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
+        "--calibration-end", formats=["%Y-%m-%d"], help="Check the model: fit on the data up to this day "
+        "(inclusive) and compare with what happened after it.", rich_help_panel=MODEL, show_default=False)] = None,
+    top: Annotated[int, typer.Option("--top", help="Customers shown in the top list.")] = 10,
+    tables: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--tables", help="Also write the model and check tables (CSV) into this folder.",
+        rich_help_panel=opt.OUTPUT)] = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Predicted customer lifetime value: expected purchases, P(alive), expected spend and discounted CLV per
+    customer, from a BG/NBD-family purchase model and the Gamma-Gamma spend model fitted by maximum
+    likelihood. With --holdout or --calibration-end, a check of the predictions against a later period."""
+    import polars as pl
+
+    from loyalty_cli.errors import DataError, UsageError
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check, parse_holdout
+    from loyalty_cli.metrics.customers import customer_activity
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    config = CltvConfig(model=model, unit=unit, horizon_months=horizon_months,  # type: ignore[arg-type]
+                        discount_monthly=discount, penalizer=penalizer)
+    if holdout and calibration_end:
+        raise UsageError("Give --holdout or --calibration-end, not both")
+    holdout_days = parse_holdout(holdout) if holdout else None
+    if top < 0:
+        raise UsageError("--top must be >= 0")
+    if output:
+        output_format(output, fmt)
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o clv.parquet, or -o - --format json.")
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    given_as_of = to_date(as_of)
+    scan = read_transactions(inputs, options, as_of=given_as_of)
+    describe_scan(scan, out)
+    with out.status("Reading transactions ..."):
+        (activity,), rejected = collect_checked([scan], [customer_activity(scan.rows)],  # type: ignore[arg-type]
+                                                on_bad_rows=policy)
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
+    if activity.is_empty():
+        raise DataError("No orders before the as-of date in " + ", ".join(str(p) for p in scan.paths[:3]),
+                        hint="Check --as-of and the date and amount columns.")
+    end = given_as_of or activity["day"].max() + timedelta(days=1)  # type: ignore[operator]
+    first_day = activity["day"].min()
+    fit_end = end
+    if holdout_days is not None:
+        fit_end = end - timedelta(days=holdout_days)
+    elif calibration_end is not None:
+        fit_end = calibration_end.date() + timedelta(days=1)
+    if fit_end > end or fit_end <= first_day:  # type: ignore[operator]
+        raise UsageError(f"The calibration period must end between {first_day} and {end}; it ends on "
+                         f"{fit_end - timedelta(days=1)}", hint="Use a shorter --holdout or another "
+                         "--calibration-end.")
+    checking = fit_end < end
+    summary = calibration_summary(activity.lazy(), before=fit_end, unit=config.unit).collect()
+    with out.status(f"Fitting {config.model} and Gamma-Gamma on {summary.height:,} customers ..."):
+        fit = fit_cltv(summary, config, as_of=fit_end)
+    check = holdout_check(fit, activity, as_of=end) if checking else None
+
+    s = config.suffix
+    table = fit.customers
+    if check is not None:
+        table = table.join(check.customers.select(
+            "customer_id", pl.col("predicted_purchases").alias("holdout_predicted_purchases"),
+            pl.col("actual_purchases").alias("holdout_actual_purchases"),
+            pl.col("actual_value").alias("holdout_actual_value")), on="customer_id", how="left")
+    period = (f"fitted on data before {fit_end}" + (f", checked on {fit_end} to {end - timedelta(days=1)}"
+                                                    if checking else ""))
+    out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
+             f"months, discount {config.discount_monthly:.2%} a month")
+    if output:
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {table.height:,} customers to {written}")
+    if tables:
+        _write_tables(fit, check, tables, out)
+    if output and out.quiet:
+        return
+    to_stderr = output == "-"
+    p, g = fit.purchase, fit.spend
+    out.table(fit.parameters(), title=f"Parameters ({p.n_customers:,} customers, {p.n_patterns:,} patterns)",
+              formats={"value": ".4g", "std_error": ".3g"}, to_stderr=to_stderr)
+    out.note(f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, converged in {p.iterations} iterations. "
+             f"Gamma-Gamma: {g.n_customers:,} repeat customers with positive spend, {g.n_excluded:,} others given "
+             f"the population mean {g.population_mean:,.2f}; frequency/spend correlation "
+             f"{g.frequency_spend_correlation:.2f} (the model assumes ~0)")
+    totals = fit.totals()
+    out.table(pl.DataFrame([totals]), title=f"Totals (as of {fit_end})", to_stderr=to_stderr)
+    if top:
+        out.table(table.head(top).select("customer_id", "value_tier", f"predicted_clv_{s}",
+                                         f"expected_purchases_{s}", "p_alive", "expected_spend",
+                                         "historical_value"),
+                  title=f"Top {min(top, table.height)} customers by predicted {config.horizon_months}-month CLV",
+                  formats={"p_alive": ".3f"}, to_stderr=to_stderr)
+    if check is not None:
+        hs = check.summary
+        out.table(pl.DataFrame([{k: hs[k] for k in ("customers", "holdout_days", "actual_purchases",
+                                                    "predicted_purchases", "purchases_ratio", "mae", "rmse",
+                                                    "actual_value", "predicted_value")}]),
+                  title="Holdout check: repeat purchase days", formats={"purchases_ratio": ".3f", "mae": ".3f",
+                                                                         "rmse": ".3f"}, to_stderr=to_stderr)
+        out.table(check.by_frequency, title="Holdout purchases per customer, by calibration frequency",
+                  formats={"actual_mean": ".3f", "predicted_mean": ".3f"}, to_stderr=to_stderr)
+        step = max(1, -(-check.tracking.height // 12))
+        shown = check.tracking.filter(((pl.col("week") % step) == 0) | (pl.col("week") == check.tracking.height))
+        out.table(shown, title="Tracking: cumulative repeat purchase days (every "
+                  f"{step} weeks; all weeks with --tables)", formats={"expected_cumulative": ",.1f"},
+                  to_stderr=to_stderr)
+
+
+def _write_tables(fit: object, check: object, folder: Path, out: Output) -> None:
+    import polars as pl
+
+    from loyalty_cli.io.writers import write_table
+    from loyalty_cli.metrics.cltv import CltvFit, Holdout
+
+    assert isinstance(fit, CltvFit)
+    frames: dict[str, pl.DataFrame] = {
+        "parameters.csv": fit.parameters(),
+        "totals.csv": pl.DataFrame([fit.totals()]),
+    }
+    if isinstance(check, Holdout):
+        frames["holdout_summary.csv"] = pl.DataFrame([check.summary])
+        frames["holdout_by_frequency.csv"] = check.by_frequency
+        frames["tracking.csv"] = check.tracking
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        write_table(frame, folder / name)
+    out.note(f"Wrote {', '.join(frames)} to {folder}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cltv", epilog=EXAMPLES, rich_help_panel="Analyse")(cltv)

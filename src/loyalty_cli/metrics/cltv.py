@@ -1,0 +1,306 @@
+"""Customer lifetime value: BTYD purchase model + Gamma-Gamma spend, per customer, and the holdout check.
+
+Stage 2: everything starts from the customer x day activity table (:func:`customer_activity`), so one read of
+the transactions serves the calibration summary, the holdout actuals and the tracking curve.
+
+Conventions (lifetimes' and the literature's, so published numbers reproduce):
+- A customer's purchases on one day are one purchase; frequency = purchase days - 1 (repeat purchase days),
+  recency = last - first purchase day, T = last observed day - first purchase day, in the chosen unit
+  (days, or weeks = days / 7).
+- monetary value = mean net value of the repeat purchase days (per-day sums; the first day is excluded);
+  0 without repeat purchases.
+- The calibration period is the data before ``calibration_as_of`` (exclusive, like ``--as-of``); the
+  holdout is [calibration_as_of, as_of). Customers first seen in the holdout are not in the check.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.models import (
+    DAYS_PER_MONTH,
+    PURCHASE_MODELS,
+    GammaGammaModel,
+    PurchaseModel,
+    discounted_clv,
+    fit_gamma_gamma,
+    fit_purchase_model,
+)
+
+Unit = Literal["day", "week"]
+UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
+#: value tiers by rank of predicted CLV: (label, share of customers), best first
+VALUE_TIERS: tuple[tuple[str, float], ...] = (("high", 0.2), ("medium", 0.3), ("low", 0.5))
+#: calibration frequency buckets of the holdout table: 0, 1, ..., 6 and "7+"
+FREQUENCY_BUCKETS = 7
+
+
+@dataclass(frozen=True)
+class CltvConfig:
+    model: str = "bgnbd"
+    unit: Unit = "week"
+    horizon_months: int = 12
+    discount_monthly: float = 0.01
+    penalizer: float = 0.0
+    days_per_month: float = DAYS_PER_MONTH
+
+    def __post_init__(self) -> None:
+        if self.model not in PURCHASE_MODELS:
+            raise UsageError(f"Unknown model {self.model!r}", hint=f"Choose one of: {', '.join(PURCHASE_MODELS)}.")
+        if self.unit not in UNIT_DAYS:
+            raise UsageError(f"Unknown time unit {self.unit!r}", hint="Use day or week.")
+        if not (isinstance(self.horizon_months, int) and 1 <= self.horizon_months <= 1200):
+            raise UsageError(f"The horizon must be 1 to 1200 whole months, got {self.horizon_months!r}")
+        if not (math.isfinite(self.discount_monthly) and 0.0 <= self.discount_monthly < 1.0):
+            raise UsageError(f"The monthly discount rate must be in [0, 1), got {self.discount_monthly!r}",
+                             hint="e.g. 0.01 for 1% a month (about 12.7% a year).")
+        if not (math.isfinite(self.penalizer) and self.penalizer >= 0.0):
+            raise UsageError(f"The penalizer must be >= 0, got {self.penalizer!r}", hint="e.g. 0.001.")
+
+    @property
+    def unit_days(self) -> int:
+        return UNIT_DAYS[self.unit]
+
+    @property
+    def horizon_units(self) -> float:
+        """The horizon in model time units."""
+        return self.horizon_months * self.days_per_month / self.unit_days
+
+    @property
+    def suffix(self) -> str:
+        """Column-name suffix for the horizon, e.g. ``12m``."""
+        return f"{self.horizon_months}m"
+
+
+def default_as_of(activity: pl.LazyFrame) -> pl.Expr:
+    """The day after the last activity (any order, returns included), like the customer summary."""
+    return (pl.col("day").max() + pl.duration(days=1)).cast(pl.Date)
+
+
+def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
+    """Per customer with a purchase before ``before``: BTYD inputs (frequency, recency, T in ``unit``s,
+    monetary_value) and history (first/last purchase, purchase days, orders, historical_value = net spend,
+    returns included). T runs to the last observed day, ``before`` - 1 day."""
+    unit_days = UNIT_DAYS[unit]
+    end = pl.lit(before - timedelta(days=1), dtype=pl.Date)
+    period = activity.filter(pl.col("day") < before)
+    bought = pl.col("purchases") > 0
+    first = pl.col("day").filter(bought).min()
+    per_customer = period.group_by("customer_id").agg(
+        first.alias("first_purchase"),
+        pl.col("day").filter(bought).max().alias("last_purchase"),
+        bought.sum().cast(pl.Int64).alias("purchase_days"),
+        pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
+        pl.col("net_cents").sum().alias("net_cents"),
+        pl.col("net_cents").filter(bought & (pl.col("day") > first)).sum().alias("repeat_cents"),
+    ).filter(pl.col("purchase_days") > 0)
+    frequency = pl.col("purchase_days") - 1
+    return per_customer.select(
+        "customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
+        (pl.col("net_cents") / 100).alias("historical_value"),
+        frequency.alias("frequency"),
+        ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit_days).alias("recency"),
+        ((end - pl.col("first_purchase")).dt.total_days() / unit_days).alias("T"),
+        pl.when(frequency > 0).then(pl.col("repeat_cents") / 100 / frequency).otherwise(0.0).alias("monetary_value"),
+    )
+
+
+def value_tier(clv: pl.Expr, customer_id: pl.Expr) -> pl.Expr:
+    """``high`` (top 20% by predicted CLV), ``medium`` (next 30%), ``low`` (the rest); ties by customer id."""
+    rank = pl.struct((-clv).alias("v"), customer_id.alias("id")).rank("ordinal")
+    share = rank / pl.len()
+    expr = pl.lit(VALUE_TIERS[-1][0])
+    cumulative = sum(s for _, s in VALUE_TIERS[:-1])
+    for label, s in reversed(VALUE_TIERS[:-1]):
+        expr = pl.when(share <= cumulative).then(pl.lit(label)).otherwise(expr)
+        cumulative -= s
+    return expr
+
+
+@dataclass(frozen=True)
+class CltvFit:
+    config: CltvConfig
+    purchase: PurchaseModel
+    spend: GammaGammaModel
+    as_of: date  # end (exclusive) of the data the models were fitted on
+    customers: pl.DataFrame  # per-customer predictions, best first
+
+    def parameters(self) -> pl.DataFrame:
+        """One row per parameter of both models: model, parameter, value, std_error."""
+        rows = [(self.purchase.label, k, v, self.purchase.std_errors[k]) for k, v in self.purchase.params.items()]
+        rows += [("Gamma-Gamma", k, v, self.spend.std_errors[k]) for k, v in self.spend.params.items()]
+        return pl.DataFrame(rows, schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64,
+                                          "std_error": pl.Float64}, orient="row")
+
+    def totals(self) -> dict[str, float | int]:
+        c, s = self.customers, self.config.suffix
+        return {
+            "customers": c.height,
+            "historical_value": float(c["historical_value"].sum()),
+            f"expected_purchases_{s}": float(c[f"expected_purchases_{s}"].sum()),
+            f"predicted_clv_{s}": float(c[f"predicted_clv_{s}"].sum()),
+            "mean_p_alive": float(c["p_alive"].mean()),  # type: ignore[arg-type]
+        }
+
+
+def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date) -> CltvFit:
+    """Fit the purchase and spend models on a calibration summary and predict every customer."""
+    if summary.is_empty():
+        raise DataError(f"No customer made a purchase before {as_of}", hint="Check --as-of or --holdout.")
+    x = summary["frequency"].to_numpy().astype(np.float64)
+    t_x = summary["recency"].to_numpy()
+    t_end = summary["T"].to_numpy()
+    m = summary["monetary_value"].to_numpy()
+    purchase = fit_purchase_model(config.model, x, t_x, t_end, penalizer=config.penalizer)  # type: ignore[arg-type]
+    spend = fit_gamma_gamma(x, m, penalizer=config.penalizer)
+    horizon = config.horizon_units
+    s = config.suffix
+    predictions = {
+        "p_alive": purchase.p_alive(x, t_x, t_end),
+        f"p_no_purchase_{s}": purchase.probability_no_purchase(horizon, x, t_x, t_end),
+        f"expected_purchases_{s}": purchase.expected_purchases(horizon, x, t_x, t_end),
+        "expected_spend": spend.expected_spend(x, m),
+        f"predicted_clv_{s}": discounted_clv(purchase, spend, x, t_x, t_end, m, months=config.horizon_months,
+                                             discount_monthly=config.discount_monthly, unit_days=config.unit_days,
+                                             days_per_month=config.days_per_month),
+    }
+    unit = config.unit
+    customers = (
+        summary.with_columns(pl.Series(k, v) for k, v in predictions.items())
+        .with_columns(value_tier(pl.col(f"predicted_clv_{s}"), pl.col("customer_id")).alias("value_tier"))
+        .select(
+            "customer_id", "value_tier", f"predicted_clv_{s}", f"expected_purchases_{s}", "p_alive",
+            f"p_no_purchase_{s}", "expected_spend", "historical_value", "orders", "purchase_days",
+            "first_purchase", "last_purchase", "frequency",
+            pl.col("recency").alias(f"recency_{unit}s"), pl.col("T").alias(f"T_{unit}s"), "monetary_value",
+        )
+        .sort(f"predicted_clv_{s}", "customer_id", descending=[True, False])
+    )
+    return CltvFit(config=config, purchase=purchase, spend=spend, as_of=as_of, customers=customers)
+
+
+# ------------------------------------------------------------------------------------------------ holdout
+@dataclass(frozen=True)
+class Holdout:
+    """Calibration predictions against what happened in [calibration_as_of, as_of)."""
+
+    calibration_as_of: date
+    as_of: date
+    length_units: float
+    customers: pl.DataFrame  # per customer: predicted and actual holdout purchases and spend
+    summary: dict[str, float | int]
+    by_frequency: pl.DataFrame
+    tracking: pl.DataFrame
+
+
+def holdout_actuals(activity: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """Per customer: purchase days and net value in [start, end); spend = mean of the per-day sums."""
+    days = activity.filter((pl.col("day") >= start) & (pl.col("day") < end) & (pl.col("purchases") > 0))
+    return days.group_by("customer_id").agg(
+        pl.len().cast(pl.Int64).alias("actual_purchases"),
+        (pl.col("net_cents").sum() / 100).alias("actual_value"),
+        (pl.col("net_cents").mean() / 100).alias("actual_mean_spend"),
+    )
+
+
+def _tracking(fit: CltvFit, activity: pl.DataFrame, *, start: date, end: date) -> pl.DataFrame:
+    """Weekly cumulative repeat purchase days of the calibration customers, actual and expected.
+
+    Expected at day D is sum over customers of E[X(D - first purchase)] (the model's new-customer curve),
+    computed as a convolution of first-purchase-day counts with the curve on a daily grid."""
+    firsts = fit.customers.select("customer_id", "first_purchase")
+    origin = firsts["first_purchase"].min()
+    assert isinstance(origin, date)
+    n_days = (end - origin).days
+    first_idx = firsts.select((pl.col("first_purchase") - pl.lit(origin)).dt.total_days())[:, 0].to_numpy()
+    counts = np.bincount(first_idx, minlength=n_days + 1).astype(np.float64)
+    curve = fit.purchase.expected_purchases_new(np.arange(n_days + 1) / fit.config.unit_days)
+    expected = np.convolve(counts, curve)[: n_days + 1]
+    repeat_days = (
+        activity.join(firsts, on="customer_id", how="inner")
+        .filter((pl.col("purchases") > 0) & (pl.col("day") > pl.col("first_purchase")) & (pl.col("day") < end))
+        .select((pl.col("day") - pl.lit(origin)).dt.total_days().alias("d"))["d"].to_numpy()
+    )
+    actual_cum = np.cumsum(np.bincount(repeat_days, minlength=n_days + 1))  # repeat days on days <= d
+    boundaries = np.arange(7, n_days + 1, 7)  # week ends (exclusive day index)
+    if boundaries.size == 0 or boundaries[-1] != n_days:
+        boundaries = np.append(boundaries, n_days)
+    week_end = [origin + timedelta(days=int(b)) for b in boundaries]
+    return pl.DataFrame({
+        "week": np.arange(1, boundaries.size + 1),
+        "period_end": week_end,  # exclusive
+        "period": ["holdout" if d > start else "calibration" for d in week_end],
+        "actual_cumulative": actual_cum[boundaries - 1].astype(np.int64),
+        "expected_cumulative": expected[boundaries],
+    })
+
+
+def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdout:
+    """Compare the calibration fit's predictions for [fit.as_of, as_of) with what happened."""
+    start = fit.as_of
+    length = (as_of - start).days / fit.config.unit_days
+    c = fit.customers
+    x = c["frequency"].to_numpy().astype(np.float64)
+    unit = fit.config.unit
+    t_x, t_end = c[f"recency_{unit}s"].to_numpy(), c[f"T_{unit}s"].to_numpy()
+    actual = holdout_actuals(activity.lazy(), start=start, end=as_of).collect()
+    per_customer = (
+        c.select("customer_id", "frequency", "p_alive", "expected_spend")
+        .with_columns(pl.Series("predicted_purchases", fit.purchase.expected_purchases(length, x, t_x, t_end)))
+        .join(actual, on="customer_id", how="left")
+        .with_columns(pl.col("actual_purchases", "actual_value").fill_null(0))
+        .with_columns((pl.col("predicted_purchases") * pl.col("expected_spend")).alias("predicted_value"))
+    )
+    err = per_customer["predicted_purchases"] - per_customer["actual_purchases"]
+    buyers = per_customer.filter(pl.col("actual_purchases") > 0)
+    summary: dict[str, float | int] = {
+        "customers": per_customer.height,
+        "holdout_days": (as_of - start).days,
+        "actual_purchases": int(per_customer["actual_purchases"].sum()),
+        "predicted_purchases": float(per_customer["predicted_purchases"].sum()),
+        "mae": float(err.abs().mean()),  # type: ignore[arg-type]
+        "rmse": float(math.sqrt(float((err**2).mean()))),  # type: ignore[arg-type]
+        "actual_value": float(per_customer["actual_value"].sum()),
+        "predicted_value": float(per_customer["predicted_value"].sum()),
+        "buyers": buyers.height,
+        "actual_mean_spend": float(buyers["actual_mean_spend"].mean() or 0.0),  # type: ignore[arg-type]
+        "predicted_mean_spend": float(buyers["expected_spend"].mean() or 0.0),  # type: ignore[arg-type]
+    }
+    summary["purchases_ratio"] = (summary["predicted_purchases"] / summary["actual_purchases"]
+                                  if summary["actual_purchases"] else math.nan)
+    top = FREQUENCY_BUCKETS
+    by_frequency = (
+        per_customer.with_columns(
+            pl.when(pl.col("frequency") >= top).then(pl.lit(f"{top}+"))
+            .otherwise(pl.col("frequency").cast(pl.String)).alias("calibration_frequency"),
+            pl.col("frequency").clip(upper_bound=top).alias("_order"),
+        )
+        .group_by("calibration_frequency", "_order")
+        .agg(pl.len().alias("customers"), pl.col("actual_purchases").mean().alias("actual_mean"),
+             pl.col("predicted_purchases").mean().alias("predicted_mean"))
+        .sort("_order").drop("_order")
+    )
+    return Holdout(
+        calibration_as_of=start, as_of=as_of, length_units=length,
+        customers=per_customer.select("customer_id", "frequency", "predicted_purchases", "actual_purchases",
+                                      "predicted_value", "actual_value"),
+        summary=summary, by_frequency=by_frequency,
+        tracking=_tracking(fit, activity, start=start, end=as_of),
+    )
+
+
+def parse_holdout(text: str) -> int:
+    """``90d``, ``13w`` or ``90`` (days) -> days."""
+    value = text.strip().lower()
+    factor = 7 if value.endswith("w") else 1
+    number = value.rstrip("dw")
+    if not number.isdigit() or int(number) == 0:
+        raise UsageError(f"--holdout {text!r}: expected a length like 90d or 13w")
+    return int(number) * factor
