@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.metrics.customers import btyd_summary
 from loyalty_cli.models import (
     DAYS_PER_MONTH,
     PURCHASE_MODELS,
@@ -85,31 +86,23 @@ def default_as_of(activity: pl.LazyFrame) -> pl.Expr:
 
 
 def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
-    """Per customer with a purchase before ``before``: BTYD inputs (frequency, recency, T in ``unit``s,
-    monetary_value) and history (first/last purchase, purchase days, orders, historical_value = net spend,
-    returns included). T runs to the last observed day, ``before`` - 1 day."""
-    unit_days = UNIT_DAYS[unit]
-    end = pl.lit(before - timedelta(days=1), dtype=pl.Date)
+    """Per customer with a purchase before ``before``: history (first/last purchase, purchase days, orders,
+    historical_value = net spend, returns included) and the BTYD inputs of :func:`btyd_summary` (frequency,
+    recency, T in ``unit``s, monetary_value), with T running to the last observed day, ``before`` - 1 day.
+    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
     period = activity.filter(pl.col("day") < before)
     bought = pl.col("purchases") > 0
     first = pl.col("day").filter(bought).min()
-    per_customer = period.group_by("customer_id").agg(
+    history = period.group_by("customer_id").agg(
         first.alias("first_purchase"),
         pl.col("day").filter(bought).max().alias("last_purchase"),
         bought.sum().cast(pl.Int64).alias("purchase_days"),
         pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
-        pl.col("net_cents").sum().alias("net_cents"),
-        pl.col("net_cents").filter(bought & (pl.col("day") > first)).sum().alias("repeat_cents"),
+        (pl.col("net_cents").sum() / 100).alias("historical_value"),
+        (pl.col("net_cents").filter(bought & (pl.col("day") > first)).sum() / 100).alias("repeat_spend"),
     ).filter(pl.col("purchase_days") > 0)
-    frequency = pl.col("purchase_days") - 1
-    return per_customer.select(
-        "customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
-        (pl.col("net_cents") / 100).alias("historical_value"),
-        frequency.alias("frequency"),
-        ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit_days).alias("recency"),
-        ((end - pl.col("first_purchase")).dt.total_days() / unit_days).alias("T"),
-        pl.when(frequency > 0).then(pl.col("repeat_cents") / 100 / frequency).otherwise(0.0).alias("monetary_value"),
-    )
+    btyd = btyd_summary(history, unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
+    return pl.concat([history.drop("repeat_spend"), btyd.drop("customer_id")], how="horizontal")
 
 
 def value_tier(clv: pl.Expr, customer_id: pl.Expr) -> pl.Expr:
