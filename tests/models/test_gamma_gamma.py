@@ -105,3 +105,19 @@ def test_no_finite_mean_is_an_error():
         GammaGammaModel.from_params(p=2.0, q=0.9, v=10.0)
     with pytest.raises(ModelError, match="frequency > 0"):
         GammaGammaModel.from_params(p=2.0, q=3.0, v=10.0).log_likelihood_each([0, 1], [0.0, 5.0])
+
+
+def test_summed_likelihood_and_gradient_match_the_per_customer_sum():
+    from loyalty_cli.models.gamma_gamma import _summed_loglik
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 20, 500).astype(float)
+    m = rng.gamma(3.0, 10.0, 500)
+    w = rng.integers(1, 4, 500).astype(float)
+    loglik, loglik_grad = _summed_loglik(x, m, w)
+    for params in (np.array([6.25, 3.74, 15.44]), np.array([0.5, 1.2, 80.0])):
+        ll, g = _gg_loglik(params, x, m, grad=True)
+        assert loglik(params) == pytest.approx(float(w @ ll), rel=1e-12)
+        total, grad = loglik_grad(params)
+        assert total == pytest.approx(float(w @ ll), rel=1e-12)
+        np.testing.assert_allclose(grad, g @ w, rtol=1e-10)

@@ -90,17 +90,23 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
     historical_value = net spend, returns included) and the BTYD inputs of :func:`btyd_summary` (frequency,
     recency, T in ``unit``s, monetary_value), with T running to the last observed day, ``before`` - 1 day.
     The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
-    period = activity.filter(pl.col("day") < before)
     bought = pl.col("purchases") > 0
-    first = pl.col("day").filter(bought).min()
-    history = period.group_by("customer_id").agg(
-        first.alias("first_purchase"),
-        pl.col("day").filter(bought).max().alias("last_purchase"),
+    purchase_day = pl.when(bought).then(pl.col("day"))
+    # days are unique per customer in the activity table, so the first purchase day's value is one .get()
+    # (a filter comparing each day with the group's minimum inside the aggregation is 2-3x slower)
+    history = activity.filter(pl.col("day") < before).group_by("customer_id").agg(
+        purchase_day.min().alias("first_purchase"),
+        purchase_day.max().alias("last_purchase"),
         bought.sum().cast(pl.Int64).alias("purchase_days"),
         pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
-        (pl.col("net_cents").sum() / 100).alias("historical_value"),
-        (pl.col("net_cents").filter(bought & (pl.col("day") > first)).sum() / 100).alias("repeat_spend"),
-    ).filter(pl.col("purchase_days") > 0)
+        pl.col("net_cents").sum().alias("_net"),
+        pl.when(bought).then(pl.col("net_cents")).sum().alias("_purchase_net"),
+        pl.col("net_cents").get(purchase_day.arg_min()).alias("_first_net"),
+    ).filter(pl.col("purchase_days") > 0).select(
+        "customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
+        (pl.col("_net") / 100).alias("historical_value"),
+        ((pl.col("_purchase_net") - pl.col("_first_net")) / 100).alias("repeat_spend"),
+    )
     btyd = btyd_summary(history, unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
     return pl.concat([history.drop("repeat_spend"), btyd.drop("customer_id")], how="horizontal")
 

@@ -29,6 +29,7 @@ reported so the user can check it is close to 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -75,6 +76,50 @@ def _gg_loglik(p: FloatArray, x: FloatArray, m: FloatArray, grad: bool) -> tuple
     g[1] = dg - digamma(q) + math.log(v) - log_vxm
     g[2] = q / v - (px + q) / (v + x * m)
     return ll, g
+
+
+def _summed_loglik(x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[
+        Callable[[FloatArray], float], Callable[[FloatArray], tuple[float, FloatArray]]]:
+    """The weighted sum of :func:`_gg_loglik` and its gradient, for the fit: what depends on the data only is
+    summed once, the gamma functions are evaluated per distinct x (few), and each evaluation makes one pass
+    over the customers (log(v + x zbar) and its reciprocal)."""
+    xs, inverse = np.unique(x, return_inverse=True)
+    wx = np.bincount(inverse, weights=w, minlength=xs.size)  # customers per distinct x
+    log_m, log_x = np.log(m), np.log(x)
+    total = float(w.sum())
+    wx_m = float(w @ (x * (log_m + log_x)))  # sum w x (log zbar + log x)
+    w_logm = float(w @ log_m)
+    w_x = w * x
+
+    def value(p: FloatArray, grad: bool) -> tuple[float, FloatArray | None]:
+        pp, q, v = (float(k) for k in p)
+        pxs = pp * xs
+        vxm = v + x * m
+        log_vxm = np.log(vxm)
+        s_x_log = float(w_x @ log_vxm)
+        s_log = float(w @ log_vxm)
+        ll = (float(wx @ (gammaln(pxs + q) - gammaln(pxs))) + total * (q * math.log(v) - gammaln(q))
+              + pp * wx_m - w_logm - pp * s_x_log - q * s_log)
+        if not grad:
+            return ll, None
+        dg = digamma(pxs + q)
+        inv = 1.0 / vxm
+        g = np.array([
+            float(wx @ (xs * (dg - digamma(pxs)))) + wx_m - s_x_log,
+            float(wx @ dg) + total * (math.log(v) - digamma(q)) - s_log,
+            total * q / v - pp * float(w_x @ inv) - q * float(w @ inv),
+        ])
+        return ll, g
+
+    def loglik(p: FloatArray) -> float:
+        return value(p, False)[0]
+
+    def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
+        ll, g = value(p, True)
+        assert g is not None
+        return ll, g
+
+    return loglik, loglik_grad
 
 
 @dataclass(frozen=True)
@@ -196,14 +241,7 @@ def fit_gamma_gamma(
                          hint="Check that monetary_value holds each customer's mean repeat spend.")
     (xu, mu_), inverse, _ = unique_rows(x, m)
     counts = np.bincount(inverse, weights=w, minlength=xu.size)
-
-    def loglik(p: FloatArray) -> float:
-        return float(counts @ _gg_loglik(p, xu, mu_, grad=False)[0])
-
-    def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
-        ll, g = _gg_loglik(p, xu, mu_, grad=True)
-        assert g is not None
-        return float(counts @ ll), g @ counts
+    loglik, loglik_grad = _summed_loglik(xu, mu_, counts)
 
     mean = float(w @ m) / n
     starts = [(2.0, 3.0, mean), (6.0, 4.0, 0.5 * mean), (1.0, 1.5, 0.5 * mean)]
