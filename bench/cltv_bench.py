@@ -56,10 +56,15 @@ def simulate(customers: int, seed: int = 1) -> pl.DataFrame:
     return frame.group_by("customer_id", "day").agg(pl.col("purchases").sum(), pl.col("net_cents").sum())
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
+
+
+def floor(lazy: pl.LazyFrame) -> pl.DataFrame:
+    return lazy.group_by("customer_id").agg(pl.col("day").min().alias("first"), pl.col("day").max().alias("last"),
+                                            pl.len(), pl.col("net_cents").sum()).collect()
 
 
 def main() -> None:
@@ -70,7 +75,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--holdout", action="store_true", help="also time the holdout check (13 weeks)")
     args = parser.parse_args()
-    activity, seconds = timed(lambda: simulate(int(args.customers)))
+    activity, seconds = timed(simulate, int(args.customers))
     as_of = START + timedelta(days=DAYS)
     print(f"{activity['customer_id'].n_unique():,} customers, {activity.height:,} customer-days "
           f"(simulated in {seconds:.1f} s); model {args.model}, unit {args.unit}")
@@ -79,14 +84,12 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     for _ in range(args.runs):
         lazy = activity.lazy()
-        _, t_floor = timed(lambda: lazy.group_by("customer_id").agg(
-            pl.col("day").min().alias("first"), pl.col("day").max().alias("last"), pl.len(),
-            pl.col("net_cents").sum()).collect())
-        summary, t_summary = timed(lambda: calibration_summary(lazy, before=fit_end, unit=args.unit).collect())
-        fit, t_fit_predict = timed(lambda: fit_cltv(summary, config, as_of=fit_end))
+        _, t_floor = timed(floor, lazy)
+        summary, t_summary = timed(calibration_summary(lazy, before=fit_end, unit=args.unit).collect)
+        fit, t_fit_predict = timed(fit_cltv, summary, config, as_of=fit_end)
         stages = {"floor group-by": t_floor, "calibration summary": t_summary, "fit + predictions": t_fit_predict}
         if args.holdout:
-            _, stages["holdout check"] = timed(lambda: holdout_check(fit, activity, as_of=as_of))
+            _, stages["holdout check"] = timed(holdout_check, fit, activity, as_of=as_of)
         stages["total after stage 1"] = sum(v for k, v in stages.items() if k != "floor group-by")
         for k, v in stages.items():
             rows.setdefault(k, []).append(v)
