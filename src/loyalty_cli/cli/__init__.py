@@ -13,6 +13,7 @@ import typer
 from loyalty_cli import __version__
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
+from loyalty_cli.cli import second_purchase as second_purchase_cmd
 
 app = typer.Typer(
     name="loyalty",
@@ -44,6 +45,7 @@ segment.register(app)
 cltv_cmd.register(app)
 data.register(app)
 rules.register(app)
+second_purchase_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,344 @@
+"""Time to second purchase: when first-time buyers come back, and who to nudge now.
+
+Stage 2: everything here starts from the per-customer summary (:func:`~loyalty_cli.metrics.customers.
+customer_summary`) and, for value, the customer x day activity table (:func:`~loyalty_cli.metrics.customers.
+customer_activity`); never from raw lines.
+
+Definitions (the README repeats them):
+
+- ``gap_days`` = second purchase day - first purchase day (a purchase on a later day, so >= 1); null for a
+  one-time buyer.
+- ``observed_days`` = the last day in the data (``as_of - 1``; as_of is exclusive) - first purchase day: the
+  longest gap the data could show for that customer. A customer is *observed d days* when
+  ``observed_days >= d``. One-time buyers are right-censored at ``observed_days``: they may still come back,
+  so they are never counted as "did not come back" before that.
+- The Kaplan-Meier curve of "not yet repurchased": at each day t with events, ``S(t) = S(t-) x (1 - d/n)``
+  with d second purchases on day t and n customers still at risk (time >= t; a customer censored on day t
+  is at risk on day t). Quantile pXX = the first day with ``S <= 1 - XX/100``: the day by which XX% of all
+  first-time buyers have bought again. Null when the curve never gets that low (fewer than XX% come back
+  within the time observed).
+- Share within d days = customers with ``gap_days <= d`` among customers observed d days (both counts
+  leave out customers observed less, whatever they did).
+- Repeaters-only mean/median gap: among customers with a second purchase only. Biased low on its own (it
+  leaves out everyone who has not come back yet); always shown beside the curve.
+- The window: ``[from, to]`` days after the first purchase, from percentiles of the repeaters' gap
+  (default p25-p75; pXX = the smallest gap g with at least XX% of repeaters at or below g) or fixed days.
+  Per group; a group with fewer than ``min_n`` repeaters uses the window of all customers.
+- 365-day value: net spend (returns included) of the first purchase day and the 365 days after it
+  (``spend``), and of those 365 days alone (``repeat_spend``), for customers observed 365 days, by when their
+  second purchase came (0-30, 31-60, 61-90, 91-180, 181-365 days, never = none within 365 days). A
+  correlation, not the effect of a nudge.
+
+Any number computed from fewer than ``min_n`` customers is left empty (its count is shown beside it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from loyalty_cli.errors import UsageError
+
+WITHIN_DAYS = (7, 14, 30, 60, 90, 180, 365)
+PERCENTILES = (25, 50, 75, 90)
+VALUE_DAYS = 365
+BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (365, "181-365"))
+NEVER = "never"
+BUCKET_NAMES = (*(name for _, name in BUCKETS), NEVER)
+ALL = "(all)"  # the group of every customer
+MISSING = "(missing)"  # the group of customers whose --by value is empty
+EPS = 1e-9  # S(t) <= 1 - p up to rounding: 1 - 1/4 must count as reaching 0.75
+
+
+@dataclass(frozen=True)
+class Window:
+    """The second-purchase window: percentiles of the repeaters' gap, or fixed days after the first purchase."""
+
+    kind: Literal["percentile", "days"] = "percentile"
+    low: int = 25
+    high: int = 75
+
+    def __post_init__(self) -> None:
+        if self.kind == "percentile" and not 0 < self.low <= self.high <= 100:
+            raise UsageError(f"--window p{self.low}-p{self.high}: percentiles must satisfy 0 < low <= high <= 100",
+                             hint="e.g. --window p25-p75")
+        if self.kind == "days" and not 0 <= self.low <= self.high:
+            raise UsageError(f"--window {self.low}-{self.high}: days must satisfy 0 <= from <= to",
+                             hint="e.g. --window 20-60 (days after the first purchase)")
+
+    def describe(self) -> str:
+        if self.kind == "percentile":
+            return f"p{self.low}-p{self.high} of the repeaters' gap"
+        return f"{self.low}-{self.high} days after the first purchase"
+
+
+@dataclass(frozen=True)
+class SecondPurchaseConfig:
+    by: str | None = None  # a column of the customer summary, e.g. first_category
+    min_n: int = 30
+    window: Window = Window()
+    closing_days: int = 14
+
+    def __post_init__(self) -> None:
+        if self.min_n < 1:
+            raise UsageError(f"--min-n must be at least 1, got {self.min_n}")
+        if self.closing_days < 0:
+            raise UsageError(f"--closing must be 0 days or more, got {self.closing_days}")
+
+
+def _group(by: str | None) -> pl.Expr:
+    if by is None:
+        return pl.lit(ALL).alias("group")
+    return pl.col(by).cast(pl.String).fill_null(MISSING).alias("group")
+
+
+def second_purchase_gaps(customers: pl.LazyFrame, *, by: str | None = None) -> pl.LazyFrame:
+    """One row per customer: ``customer_id, group, first_purchase, second_purchase, gap_days, observed_days``.
+
+    ``group`` is the ``by`` column as text (``(missing)`` when empty), or ``(all)`` without ``by``."""
+    first = pl.col("first_purchase")
+    return customers.select(
+        "customer_id",
+        _group(by),
+        "first_purchase",
+        "second_purchase",
+        (pl.col("second_purchase") - first).dt.total_days().cast(pl.Int32).alias("gap_days"),
+        ((pl.col("as_of") - first).dt.total_days() - 1).cast(pl.Int32).alias("observed_days"),
+    )
+
+
+def _stacked(customers: pl.LazyFrame, by: str | None) -> pl.LazyFrame:
+    """The gaps with every customer in group ``(all)``, and also in its own group when ``by`` is given."""
+    gaps = second_purchase_gaps(customers, by=by)
+    if by is None:
+        return gaps
+    return pl.concat([gaps.with_columns(pl.lit(ALL).alias("group")), gaps])
+
+
+def _enough(n: pl.Expr, value: pl.Expr, min_n: int) -> pl.Expr:
+    """``value`` where ``n >= min_n``, else null."""
+    return pl.when(n >= min_n).then(value)
+
+
+def km_curve(customers: pl.LazyFrame, *, by: str | None = None) -> pl.LazyFrame:
+    """Kaplan-Meier curve of "not yet repurchased", per group: one row per day with a second purchase or a
+    censoring: ``group, day, at_risk, repurchased, censored, not_repurchased, repurchased_share``."""
+    gaps = _stacked(customers, by)
+    event = pl.col("gap_days").is_not_null()
+    left = pl.col("repurchased") + pl.col("censored")
+    return (
+        gaps.group_by("group", pl.coalesce("gap_days", "observed_days").alias("day"))
+        .agg(event.sum().cast(pl.Int64).alias("repurchased"), (~event).sum().cast(pl.Int64).alias("censored"))
+        .sort("group", "day")
+        .with_columns(left.cum_sum(reverse=True).over("group").alias("at_risk"))  # time >= day
+        .with_columns((1 - pl.col("repurchased") / pl.col("at_risk")).cum_prod().over("group")
+                      .alias("not_repurchased"))
+        .select("group", "day", "at_risk", "repurchased", "censored", "not_repurchased",
+                (1 - pl.col("not_repurchased")).alias("repurchased_share"))
+    )
+
+
+def repurchase_shares(
+    customers: pl.LazyFrame, *, by: str | None = None, min_n: int = 30, within: Sequence[int] = WITHIN_DAYS
+) -> pl.LazyFrame:
+    """Per group and horizon d: ``observed`` (customers observed d days), ``returned`` (of them, a second
+    purchase within d days), ``share`` = returned / observed, and ``km_share`` = 1 - S(d) from the curve.
+    Both shares are null when fewer than ``min_n`` customers were observed d days."""
+    gaps = _stacked(customers, by)
+    days = pl.LazyFrame({"within_days": list(within)}, schema={"within_days": pl.Int32})
+    observed = pl.col("observed_days") >= pl.col("within_days")
+    counts = gaps.join(days, how="cross").group_by("group", "within_days").agg(
+        observed.sum().cast(pl.Int64).alias("observed"),
+        (observed & (pl.col("gap_days") <= pl.col("within_days")).fill_null(False)).sum().cast(pl.Int64)
+        .alias("returned"),
+    )
+    # S(d) = the curve's value at the last day <= d (it never increases), 1 before the first day
+    at_day = (
+        km_curve(customers, by=by).join(days, how="cross").filter(pl.col("day") <= pl.col("within_days"))
+        .group_by("group", "within_days").agg(pl.col("not_repurchased").min())
+    )
+    enough = pl.col("observed")
+    return (
+        counts.join(at_day, on=["group", "within_days"], how="left")
+        .select(
+            "group", "within_days", "observed", "returned",
+            _enough(enough, pl.col("returned") / pl.col("observed"), max(min_n, 1)).alias("share"),
+            _enough(enough, 1 - pl.col("not_repurchased").fill_null(1.0), max(min_n, 1)).alias("km_share"),
+        )
+        .sort("group", "within_days")
+    )
+
+
+def _gap_percentile(pct: int) -> pl.Expr:
+    """Inverse CDF of the repeaters' gap: the smallest gap with at least pct% of repeaters at or below it
+    (integer arithmetic: index ceil(pct x n / 100) - 1 of the sorted gaps)."""
+    n = pl.col("gap_days").count().cast(pl.Int64)
+    return pl.col("gap_days").drop_nulls().sort().get((n * pct + 99) // 100 - 1, null_on_oob=True)
+
+
+def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
+    """One row per group (``(all)`` first, then groups by size): counts, the shares within 7..365 days
+    (``share_<d>d``), Kaplan-Meier quantiles over all first-time buyers (``p<XX>_days``), where the curve
+    ends, the repeaters-only mean/median gap, and the window (``window_from_days``, ``window_to_days``,
+    ``window_source``: the group whose repeaters set it, ``(all)`` as a fallback, or ``fixed``)."""
+    by, min_n, window = config.by, config.min_n, config.window
+    gaps = _stacked(customers, by)
+    curve = km_curve(customers, by=by)
+    counts = gaps.group_by("group").agg(
+        pl.len().cast(pl.Int64).alias("first_buyers"),
+        pl.col("gap_days").count().cast(pl.Int64).alias("repeaters"),
+        pl.col("gap_days").mean().alias("repeaters_mean_gap_days"),
+        pl.col("gap_days").median().alias("repeaters_median_gap_days"),
+        *([_gap_percentile(window.low).alias("_own_from"), _gap_percentile(window.high).alias("_own_to")]
+          if window.kind == "percentile" else []),
+    )
+    quantiles = curve.group_by("group").agg(
+        *(pl.col("day").filter(pl.col("not_repurchased") <= 1 - p / 100 + EPS).min().alias(f"p{p}_days")
+          for p in PERCENTILES),
+        pl.col("day").max().alias("km_last_day"),
+        pl.col("not_repurchased").min().alias("km_not_repurchased"),
+    )
+    shares = repurchase_shares(customers, by=by, min_n=min_n).group_by("group").agg(
+        pl.col("share").filter(pl.col("within_days") == d).first().alias(f"share_{d}d") for d in WITHIN_DAYS
+    )
+    table = counts.join(quantiles, on="group", how="left").join(shares, on="group", how="left")
+    buyers, repeaters = pl.col("first_buyers"), pl.col("repeaters")
+    if window.kind == "percentile":
+        own = repeaters >= min_n
+        fallback = pl.col("repeaters").filter(pl.col("group") == ALL).first() >= min_n  # (all) has a window
+
+        def overall(col: str) -> pl.Expr:
+            return pl.col(col).filter(pl.col("group") == ALL).first()
+
+        window_cols = [
+            pl.when(own).then(pl.col("_own_from")).when(fallback).then(overall("_own_from")).alias("window_from_days"),
+            pl.when(own).then(pl.col("_own_to")).when(fallback).then(overall("_own_to")).alias("window_to_days"),
+            pl.when(own).then(pl.col("group")).when(fallback).then(pl.lit(ALL)).alias("window_source"),
+        ]
+    else:
+        window_cols = [pl.lit(window.low, pl.Int32).alias("window_from_days"),
+                       pl.lit(window.high, pl.Int32).alias("window_to_days"), pl.lit("fixed").alias("window_source")]
+    return (
+        table.with_columns(window_cols)
+        .select(
+            "group", "first_buyers", "repeaters", (buyers - repeaters).alias("one_time_buyers"),
+            *(pl.col(f"share_{d}d") for d in WITHIN_DAYS),
+            *(_enough(buyers, pl.col(f"p{p}_days"), min_n).alias(f"p{p}_days") for p in PERCENTILES),
+            "km_last_day", "km_not_repurchased",
+            _enough(repeaters, pl.col("repeaters_mean_gap_days"), min_n),
+            _enough(repeaters, pl.col("repeaters_median_gap_days"), min_n),
+            "window_from_days", "window_to_days", "window_source",
+        )
+        .sort(pl.col("group") != ALL, "first_buyers", "group", descending=[False, True, False])
+    )
+
+
+def first_year_value(activity: pl.LazyFrame, *, days: int = VALUE_DAYS) -> pl.LazyFrame:
+    """Per customer with a purchase: ``customer_id, first_purchase, first_day_cents, after_first_cents``: the
+    net value (returns included) of the first purchase day, and of the ``days`` days after it (day 1 to day
+    ``days`` included), from :func:`~loyalty_cli.metrics.customers.customer_activity`."""
+    day = pl.col("day")
+    first = pl.when(pl.col("purchases") > 0).then(day).min().over("customer_id")
+    after = (day > pl.col("first_purchase")) & (day <= pl.col("first_purchase") + pl.duration(days=days))
+    return (
+        activity.with_columns(first.alias("first_purchase"))
+        .filter(pl.col("first_purchase").is_not_null())
+        .group_by("customer_id")
+        .agg(
+            pl.col("first_purchase").first(),
+            pl.col("net_cents").filter(day == pl.col("first_purchase")).sum().alias("first_day_cents"),
+            pl.col("net_cents").filter(after).sum().alias("after_first_cents"),
+        )
+    )
+
+
+def _bucket() -> pl.Expr:
+    gap = pl.col("gap_days")
+    expr = pl.when(gap <= BUCKETS[0][0]).then(pl.lit(BUCKETS[0][1]))
+    for limit, name in BUCKETS[1:]:
+        expr = expr.when(gap <= limit).then(pl.lit(name))
+    return expr.otherwise(pl.lit(NEVER)).cast(pl.Enum(BUCKET_NAMES))
+
+
+def value_by_bucket(
+    customers: pl.LazyFrame, value: pl.LazyFrame, *, by: str | None = None, min_n: int = 30
+) -> pl.LazyFrame:
+    """Per group and second-purchase bucket, customers observed 365 days only: ``customers``, their share,
+    the mean and median net spend of the first purchase day and the 365 days after it
+    (``mean_spend_365d``, ``median_spend_365d``), the mean of the 365 days after the first purchase day alone
+    (``mean_repeat_spend_365d``), and the total. ``value`` is :func:`first_year_value`. Means and medians
+    are null below ``min_n`` customers. Every bucket is listed."""
+    gaps = _stacked(customers, by)
+    spend, repeat = pl.col("spend_cents"), pl.col("after_first_cents")
+    observed = (
+        gaps.filter(pl.col("observed_days") >= VALUE_DAYS)
+        .join(value.select("customer_id", "first_day_cents", "after_first_cents"), on="customer_id", how="left")
+        .with_columns(pl.col("first_day_cents", "after_first_cents").fill_null(0))
+        .with_columns((pl.col("first_day_cents") + repeat).alias("spend_cents"), _bucket().alias("bucket"))
+    )
+    stats = observed.group_by("group", "bucket").agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        (spend.mean() / 100).alias("mean_spend_365d"),
+        (spend.median() / 100).alias("median_spend_365d"),
+        (repeat.mean() / 100).alias("mean_repeat_spend_365d"),
+        (spend.sum() / 100).alias("total_spend_365d"),
+    )
+    grid = gaps.select(pl.col("group").unique()).join(
+        pl.LazyFrame({"bucket": list(BUCKET_NAMES)}, schema={"bucket": pl.Enum(BUCKET_NAMES)}), how="cross")
+    n = pl.col("customers")
+    return (
+        grid.join(stats, on=["group", "bucket"], how="left")
+        .with_columns(n.fill_null(0), pl.col("total_spend_365d").fill_null(0.0))
+        .select(
+            "group", "bucket", "customers",
+            pl.when(n.sum().over("group") > 0).then(n / n.sum().over("group")).alias("share_customers"),
+            *(_enough(n, pl.col(c), min_n).alias(c)
+              for c in ("mean_spend_365d", "median_spend_365d", "mean_repeat_spend_365d")),
+            "total_spend_365d",
+        )
+        .sort(pl.col("group") != ALL, "group", "bucket")
+    )
+
+
+def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
+    """One-time buyers to nudge: their window (from ``summary`` = :func:`timing_summary`, by their group) is
+    open on ``as_of``, or its last day falls within the next ``closing_days`` days (counting as_of) even if
+    it has not opened yet, so a run every ``closing_days`` days misses no window.
+
+    Columns: customer_id, [email], first_purchase, [first_category, first_channel, the by column],
+    days_since_first, status (``open`` or ``upcoming``), nudge_date (as_of, or the day the window opens),
+    window_opens, window_closes (its last day), window_from_days, window_to_days, window_source, orders,
+    net_spend, returns_value. Sorted by nudge_date, window_closes, net_spend (largest first), customer_id."""
+    names = customers.collect_schema().names()
+    first = pl.col("first_purchase")
+    since = pl.col("days_since_first")
+    lo, hi = pl.col("window_from_days"), pl.col("window_to_days")
+    opens = first + pl.duration(days=lo)
+    closes = first + pl.duration(days=hi)
+    windows = summary.select("group", "window_from_days", "window_to_days", "window_source")
+    if config.by is not None:
+        windows = windows.filter(pl.col("group") != ALL)
+    leading = [c for c in ("customer_id", "email") if c in names]
+    about = [c for c in ("first_category", "first_channel") if c in names]
+    if config.by is not None and config.by not in (*leading, "first_purchase", *about):
+        about.append(config.by)
+    value = [c for c in ("orders", "net_spend", "returns_value") if c in names]
+    return (
+        customers.filter(pl.col("second_purchase").is_null())
+        .with_columns(_group(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32)
+                      .alias("days_since_first"))
+        .join(windows, on="group", how="inner")
+        .filter(lo.is_not_null() & (since <= hi) & ((since >= lo) | (hi - since < config.closing_days)))
+        .select(
+            *leading, "first_purchase", *about, "days_since_first",
+            pl.when(since >= lo).then(pl.lit("open")).otherwise(pl.lit("upcoming")).alias("status"),
+            pl.max_horizontal(pl.col("as_of"), opens).alias("nudge_date"),
+            opens.alias("window_opens"), closes.alias("window_closes"),
+            "window_from_days", "window_to_days", "window_source", *value,
+        )
+        .sort("nudge_date", "window_closes", *(["net_spend"] if "net_spend" in value else []), "customer_id",
+              descending=[False, False, *([True] if "net_spend" in value else []), False])
+    )
