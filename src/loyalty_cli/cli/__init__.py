@@ -13,6 +13,7 @@ import typer
 from loyalty_cli import __version__
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
+from loyalty_cli.cli import nps as nps_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ segment.register(app)
 cltv_cmd.register(app)
 data.register(app)
 rules.register(app)
+nps_cmd.register(app)
 second_purchase_cmd.register(app)
 
 

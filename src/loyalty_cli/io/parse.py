@@ -154,21 +154,43 @@ def _refuse_ambiguous(sample: pl.Series, fmt: str, ok: pl.Series, *, column: str
     )
 
 
-NON_RESPONSE = ("", "na", "n/a", "nan", "none", "null", "-", "no answer", "not answered", "skipped")
-# "9", "9.0", "10 - Extremely likely", "9/10", "Score: 7" (nothing else in front of the number).
-_SCORE = r"^\s*(?:score\s*:?\s*)?(\d{1,3})(?:\.0+)?\s*(?:/\s*10\s*)?(?:[-–:]\s*[^\d\s].*)?$"
+NON_RESPONSE = (
+    "", "na", "n/a", "#n/a", "n.a.", "nan", "none", "null", "-", "(blank)", "no answer", "no response",
+    "not answered", "skipped", "declined", "refused",
+)
+# "9", "9.0", "9,0", "10 - Extremely likely", "10 (Extremely likely)", "9/10", "9 out of 10", "Score: 7"
+# (nothing else in front of the number). A label may not hold digits: "7 - out of 5" is not unambiguous.
+_SCORE = (
+    r"^\s*(?:(?:nps\s*)?score\s*:?\s*)?(\d{1,3})(?:[.,]0+)?\s*(?:(?:/|out\s+of)\s*10\s*)?"
+    r"(?:[-–—:=]\s*[^\d\s][^\d]*|\(\s*[^\d()\s][^\d()]*\)\s*)?$"
+)
 
 
 def parse_score(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(score as Int16 or null, is-non-response flag). Blank/NA are non-response, not errors."""
+    """(score as Int64 or null, is-non-response flag). Blank/NA are non-response, not errors.
+
+    The score is not range-checked here: ``11`` or ``100`` come back as such so that validation rejects
+    them as "outside 0-10" (never clipped). Fractions (``9.5``) and other scales (``4/5``) give null."""
     if dtype.is_integer():
-        return pl.col(col).cast(pl.Int16), pl.col(col).is_null()
+        return pl.col(col).cast(pl.Int64, strict=False), pl.col(col).is_null()
+    if dtype.is_float():
+        value = pl.col(col)
+        score = pl.when(value == value.floor()).then(value.cast(pl.Int64, strict=False))
+        return score, pl.col(col).is_null() | pl.col(col).is_nan()
     text = pl.col(col).cast(pl.String).str.strip_chars()
     lowered = text.str.to_lowercase()
     non_response = text.is_null() | lowered.is_in(list(NON_RESPONSE))
-    if dtype.is_float():
-        value = pl.col(col)
-        score = pl.when(value == value.floor()).then(value.cast(pl.Int16, strict=False))
-        return score, pl.col(col).is_null() | pl.col(col).is_nan()
-    score = lowered.str.extract(_SCORE, 1).cast(pl.Int16, strict=False)
+    score = lowered.str.extract(_SCORE, 1).cast(pl.Int64, strict=False)
     return score, non_response
+
+
+def parse_survey_type(col: str) -> pl.Expr:
+    """Survey type in lower case; the usual names of the two kinds of NPS survey become ``relational`` and
+    ``transactional`` ("Relationship NPS", "rNPS", "Transactional", "tNPS"). Other values stay as they are
+    (lower case, trimmed, empty -> null), so they are never mixed with either."""
+    lowered = parse_text(col).str.to_lowercase()
+    return (
+        pl.when(lowered.str.contains("relation") | lowered.is_in(["rnps", "r-nps"])).then(pl.lit("relational"))
+        .when(lowered.str.contains("transact") | lowered.is_in(["tnps", "t-nps"])).then(pl.lit("transactional"))
+        .otherwise(lowered)
+    )

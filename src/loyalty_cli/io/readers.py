@@ -24,11 +24,12 @@ from loyalty_cli.io.parse import (
     parse_id,
     parse_number,
     parse_score,
+    parse_survey_type,
     parse_text,
     to_cents,
 )
 from loyalty_cli.io.sources import Source, expand_inputs, inspect_source
-from loyalty_cli.schema import TABLES
+from loyalty_cli.schema import TABLES, normalise_header
 
 DATE_SAMPLE_ROWS = 20_000
 DATE_SAMPLE_FILES = 8
@@ -50,6 +51,7 @@ class ReadOptions:
     encoding: str = "utf-8"
     decimal_comma: bool = False
     cancel_prefix: str = "C"  # invoice numbers like C536379 are cancellations (UCI Online Retail)
+    keep: tuple[str, ...] = ()  # more columns to carry along as text, by header (e.g. a region for --by)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,8 @@ class _Plan:
     @property
     def outputs(self) -> list[str]:
         names = [n for n in [*self.parsed, *self.derived] if not n.startswith("_")]
-        return sorted(names, key=_OUTPUT_ORDER.index)
+        known = [n for n in names if n in _OUTPUT_ORDER]
+        return sorted(known, key=_OUTPUT_ORDER.index) + [n for n in names if n not in _OUTPUT_ORDER]
 
 
 # Canonical column order of the rows each reader returns.
@@ -262,7 +265,8 @@ def _surveys(
     checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)",
                          "score"))
     checks.append(_Check(~C("_non_response") & ~C("_score").is_between(0, 10), "score outside 0-10", "score"))
-    derived = {"score": pl.when(~C("_non_response")).then(C("_score"))}
+    # Valid rows hold 0-10 (Int16); strict=False only spares the rows about to be rejected.
+    derived = {"score": pl.when(~C("_non_response")).then(C("_score")).cast(pl.Int16, strict=False)}
     if as_of is not None:
         cutoff = datetime(as_of.year, as_of.month, as_of.day)
         checks.append(_Check(C("responded_at") >= cutoff,
@@ -271,10 +275,31 @@ def _surveys(
         if name in cols:
             out[name] = parse_text(cols[name])
     if "survey_type" in cols:
-        out["survey_type"] = parse_text(cols["survey_type"]).str.to_lowercase()
+        out["survey_type"] = parse_survey_type(cols["survey_type"])
     if "email" in cols:
         out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
     return _Plan(out, derived, checks)
+
+
+def _kept_columns(schema: pl.Schema, mapping: ColumnChoice, keep: Sequence[str], table: str,
+                  path: Path) -> dict[str, str]:
+    """Output name -> header for the extra columns asked for (``ReadOptions.keep``, e.g. a survey's region
+    for ``--by``), matched like mapped columns: exactly, else ignoring case, spaces and punctuation. Names of
+    canonical columns that are mapped already are skipped (they are in the rows anyway)."""
+    headers = list(schema.names())
+    found: dict[str, str] = {}
+    for name in keep:
+        if name in mapping.columns or name in found:
+            continue
+        hits = [name] if name in headers else [h for h in headers if normalise_header(h) == normalise_header(name)]
+        if len(hits) != 1:
+            raise DataError(
+                f"No column {name!r} in the {table} file {path}" if not hits
+                else f"Column {name!r} matches several columns of {path}: {', '.join(map(repr, hits))}",
+                hint=f"Columns in the file: {', '.join(repr(h) for h in headers)}.",
+            )
+        found[name] = hits[0]
+    return found
 
 
 def _contacts(
@@ -363,6 +388,8 @@ def read_table(
     row_parts, reject_parts = [], []
     for src in filled:
         plan = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
+        kept = _kept_columns(schemas[src.path], mapping, options.keep, table, src.path)
+        plan.parsed.update({name: parse_text(header) for name, header in kept.items()})
         # Each value is parsed once (phase 1, then phase 2 from phase 1); valid rows pay only for that and
         # a cheap gate; the wording of each reason is worked out on the rejected rows alone.
         gate = pl.any_horizontal([c.failed for c in plan.checks if c.gate]).fill_null(True)
