@@ -337,12 +337,13 @@ def test_each_bad_row_kind(tmp_path):
         ("orders.csv", 4, "unparseable order date (expected %Y-%m-%d)", "order_date", "notadate"),
         ("orders.csv", 5, "missing amount", "amount", None),
         ("orders.csv", 6, "unparseable amount", "amount", "abc"),
-        ("orders.csv", 7, "order date on or after the as-of date 2024-02-01", "order_date", "2024-02-01"),
         ("orders.csv", 9, "missing order date", "order_date", None),
         ("orders.csv", 10, "missing customer id", "customer_id", None),
-        ("orders.csv", 11, "order date on or after the as-of date 2024-02-01", "order_date", "2024-03-01"),
         ("orders.csv", 12, "unparseable amount", "amount", "1,250"),  # thousands separator: refused
     ]
+    # rows 7 and 11 are valid but dated on or after the as-of date: not in the data, not bad, counted
+    assert scan.left_out == [2]
+    assert scan.left_out_note() == "2 rows of transactions dated on or after the as-of date 2024-02-01 left out"
     # Rejected rows keep every raw column, as text, after the reject columns.
     assert rejects.columns == [*REJECT_COLUMNS, "customer_id", "order_date", "amount", "note"]
     assert rejects.filter(pl.col("source_row") == 10).row(0)[5:] == (None, "notadate", None, "all wrong")
@@ -357,9 +358,10 @@ def test_without_as_of_later_dates_are_kept(tmp_path):
 
 def test_as_of_is_exclusive(tmp_path):
     path = write(tmp_path / "orders.csv", HEADER + "A,2024-01-31 23:59:59,1\nB,2024-02-01 00:00:00,1\n")
-    rows, rejects = read(path, as_of=date(2024, 2, 1))
+    scan = read_transactions([path], as_of=date(2024, 2, 1))
+    rows, rejects = collect(scan)
     assert rows["customer_id"].to_list() == ["A"]
-    assert rejects["customer_id"].to_list() == ["B"]
+    assert rejects.height == 0 and scan.left_out == [1]  # B is after the as-of date: left out, not bad
 
 
 def test_blank_values_are_missing_not_unparseable(tmp_path):
@@ -576,9 +578,9 @@ def test_read_surveys_messy_latin1(tmp_path):
         ("nps.csv", 7, "score outside 0-10", "NPS Score", "11"),
         ("nps.csv", 8, "unparseable score (expected 0-10)", "NPS Score", "7/5"),
         ("nps.csv", 9, "unparseable score (expected 0-10)", "NPS Score", "9.5"),
-        ("nps.csv", 12, "response date on or after the as-of date 2024-04-01", "Submitted At", "2024-04-01"),
         ("nps.csv", 13, "missing response date", "Submitted At", None),
     ]
+    assert scan.left_out == [1]  # row 12 answered on the as-of date
     # The unnamed index column comes back with the raw row.
     assert rejects.columns == [*REJECT_COLUMNS, "", "Customer ID", "Submitted At", "NPS Score", "Comment",
                                "Survey Type"]

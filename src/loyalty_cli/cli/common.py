@@ -86,6 +86,14 @@ def describe_scan(scan: Scan, out: Output) -> None:
     out.lines(scan.notes)
 
 
+def note_left_out(scans: Sequence[Scan], out: Output) -> None:
+    """After collecting: say how many rows were dated on or after the as-of date (left out, not bad)."""
+    for scan in scans:
+        note = scan.left_out_note()
+        if note:
+            out.note(note)
+
+
 def rejects_path(rejects: Path | None, output: str | None) -> Path:
     if rejects is not None:
         return rejects

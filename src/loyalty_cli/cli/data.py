@@ -12,6 +12,7 @@ from loyalty_cli.cli.common import (
     describe_scan,
     handle_errors,
     list_problems,
+    note_left_out,
     read_options,
     to_date,
     write_rejects,
@@ -104,6 +105,7 @@ def validate(
     describe_scan(scan, out)
     with out.status(f"Checking {kind} ..."):
         (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
+    note_left_out([scan], out)
     total = int(profile[0, 0]) + rejected.height if kind != "transactions" else int(profile["lines"][0]) + \
         rejected.height
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).

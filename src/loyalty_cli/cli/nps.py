@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     check_bad_rows,
     describe_scan,
     handle_errors,
+    note_left_out,
     read_options,
     rejects_path,
     to_date,
@@ -181,6 +182,7 @@ def nps(
         frames.append(seg_map.assign(rfm_scores(summary, config=RfmConfig(bins=seg_map.bins))))
     with out.status("Reading surveys ..."):
         collected, rejected = collect_checked(scans, frames, on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out(scans, out)
     if policy == "skip":
         write_rejects(rejected, rejects_path(rejects, output), out)
     responses = collected[0]

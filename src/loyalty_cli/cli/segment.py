@@ -12,6 +12,7 @@ from loyalty_cli.cli.common import (
     check_bad_rows,
     describe_scan,
     handle_errors,
+    note_left_out,
     read_options,
     rejects_path,
     to_date,
@@ -127,6 +128,7 @@ def segment(
     scored = seg_map.assign(rfm_scores(customer_summary(scan.rows, as_of=to_date(as_of)), config=config))
     with out.status("Reading transactions and scoring customers ..."):
         (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out([scan], out)
     if policy == "skip":
         write_rejects(rejected, rejects_path(rejects, output), out)
     if customers.is_empty():

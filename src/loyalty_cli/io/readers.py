@@ -66,10 +66,20 @@ class Scan:
     date_formats: dict[str, str]
     as_of: date | None
     notes: tuple[str, ...]
+    later: pl.LazyFrame | None = None  # one row: valid rows dated on or after as_of (left out, counted)
+    left_out: list[int] = field(default_factory=list)  # that count, once collected (see collect_checked)
 
     @property
     def paths(self) -> list[Path]:
         return [s.path for s in self.sources]
+
+    def left_out_note(self) -> str | None:
+        """How many valid rows were dated on or after the as-of date (not in the data), once collected."""
+        if not self.left_out or not self.left_out[0] or self.as_of is None:
+            return None
+        n = self.left_out[0]
+        return f"{n:,} {'row' if n == 1 else 'rows'} of {self.table} dated on or after the as-of date " \
+               f"{self.as_of} left out"
 
 
 @dataclass(frozen=True)
@@ -235,10 +245,6 @@ def _transactions(
             amount = pl.when(C("_cancelled")).then(-amount.abs()).otherwise(amount)
     derived["amount_cents"] = to_cents(amount)
     checks.append(_Check(C("amount_cents").is_null(), "amount out of range", "amount"))
-    if as_of is not None:
-        cutoff = datetime(as_of.year, as_of.month, as_of.day)
-        checks.append(_Check(C("order_date") >= cutoff, f"order date on or after the as-of date {as_of}",
-                             "order_date"))
     for name in ("category", "channel"):
         if name in cols:
             out[name] = parse_text(cols[name])
@@ -267,10 +273,6 @@ def _surveys(
     checks.append(_Check(~C("_non_response") & ~C("_score").is_between(0, 10), "score outside 0-10", "score"))
     # Valid rows hold 0-10 (Int16); strict=False only spares the rows about to be rejected.
     derived = {"score": pl.when(~C("_non_response")).then(C("_score")).cast(pl.Int16, strict=False)}
-    if as_of is not None:
-        cutoff = datetime(as_of.year, as_of.month, as_of.day)
-        checks.append(_Check(C("responded_at") >= cutoff,
-                             f"response date on or after the as-of date {as_of}", "responded_at"))
     for name in ("comment", "touchpoint"):
         if name in cols:
             out[name] = parse_text(cols[name])
@@ -385,7 +387,9 @@ def read_table(
     if "amount" not in mapping.columns and table == "transactions":
         notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
 
-    row_parts, reject_parts = [], []
+    row_parts, reject_parts, later_parts = [], [], []
+    when = _DATE_FIELD.get(table)
+    cutoff = datetime(as_of.year, as_of.month, as_of.day) if as_of is not None and when else None
     for src in filled:
         plan = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
         kept = _kept_columns(schemas[src.path], mapping, options.keep, table, src.path)
@@ -399,7 +403,11 @@ def read_table(
             .with_columns(expr.alias(f"_c_{name}") for name, expr in plan.derived.items())
             .with_columns(gate.alias("_bad"))
         )
-        row_parts.append(lf.filter(~pl.col("_bad")).select(C(name).alias(name) for name in plan.outputs))
+        valid = lf.filter(~pl.col("_bad"))
+        if cutoff is not None:  # data after the as-of date is not in the data: left out and counted
+            later_parts.append(valid.filter(C(when) >= cutoff).select(pl.len().alias("rows")))
+            valid = valid.filter(C(when) < cutoff)
+        row_parts.append(valid.select(C(name).alias(name) for name in plan.outputs))
         raw_cols = [pl.col(h).cast(pl.String) for h in schemas[src.path].names() if h not in REJECT_COLUMNS]
         reject_parts.append(
             lf.filter(pl.col("_bad")).with_columns(_first_reason(plan.checks, mapping)).select(
@@ -422,7 +430,11 @@ def read_table(
         date_formats=formats,
         as_of=as_of,
         notes=tuple(notes),
+        later=pl.concat(later_parts).select(pl.col("rows").sum()) if later_parts else None,
     )
+
+
+_DATE_FIELD = {"transactions": "order_date", "surveys": "responded_at"}
 
 
 def read_transactions(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,

@@ -24,7 +24,6 @@ _HINTS = {
     "unparseable amount": "Amounts must be plain numbers; for '12,50' pass --decimal-comma.",
     "unparseable quantity": "Quantities must be plain numbers.",
     "unparseable unit price": "Prices must be plain numbers; for '12,50' pass --decimal-comma.",
-    "on or after the as-of date": "Pass a later --as-of (it is exclusive: data before that day counts).",
     "score outside 0-10": "NPS answers are 0-10; other scales are not converted. Fix the export, or map the "
     "right column with --score-col.",
     "unparseable score": "Scores are read from '9', '9.0', '9/10' or '9 - Very likely'.",
@@ -89,14 +88,17 @@ def collect_checked(
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
     :class:`DataError` naming files, columns and rows (and nothing is returned to be written)."""
+    later = [(s, s.later) for s in scans if s.later is not None]
     try:
-        out = pl.collect_all([*frames, *(s.rejects for s in scans)], engine="streaming")
+        out = pl.collect_all([*frames, *(s.rejects for s in scans), *(lf for _, lf in later)], engine="streaming")
     except pl.exceptions.PolarsError as exc:
         names = ", ".join(str(p) for s in scans for p in s.paths[:3])
         raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}",
                         hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
                         "line has the same number of fields.") from None
-    results, rejects = out[: len(frames)], out[len(frames):]
+    results, rejects = out[: len(frames)], out[len(frames): len(frames) + len(scans)]
+    for (scan, _), counted in zip(later, out[len(frames) + len(scans):], strict=True):
+        scan.left_out[:] = [int(counted.item())]
     if on_bad_rows == "error":
         for scan, rej in zip(scans, rejects, strict=True):
             if rej.height:

@@ -14,7 +14,7 @@ Conventions (``docs`` and README repeat them):
 - A *purchase* is an order whose net value is > 0, or exactly 0 without any negative line (a free order);
   an order netted to <= 0 by returns or cancellations is not a purchase. Negative orders (returns,
   ``C``-prefixed cancellations) still count against net spend.
-- ``as_of`` is exclusive: lines dated on or after it are not in the data (the readers reject them).
+- ``as_of`` is exclusive: lines dated on or after it are not in the data (the readers leave them out).
   ``recency_days`` = as_of - last purchase day, so a customer who bought the day before as_of has 1.
 """
 
