@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 1  # bad data, mapping or rules
     USAGE = 2  # wrong options (Typer uses 2 as well)
     MODEL = 3  # a model did not converge or there is not enough data for it
+    LOCKED = 4  # another run of the same pipeline holds its lock
     INTERRUPTED = 130
 
 

@@ -14,12 +14,14 @@ from loyalty_cli import __version__
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
 from loyalty_cli.cli import nps as nps_cmd
+from loyalty_cli.cli import run as run_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
 
 app = typer.Typer(
     name="loyalty",
     help="Customer loyalty analytics from shop, CRM and survey exports: RFM segments, NPS, churn, "
-    "retention, CLV.\n\nExit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 130 interrupted.",
+    "retention, CLV.\n\nExit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, "
+    "130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,6 +49,7 @@ cltv_cmd.register(app)
 data.register(app)
 rules.register(app)
 nps_cmd.register(app)
+run_cmd.register(app)
 second_purchase_cmd.register(app)
 
 
