@@ -11,9 +11,11 @@ from typing import Annotated
 import typer
 
 from loyalty_cli import __version__
+from loyalty_cli.cli import churn as churn_cmd
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
 from loyalty_cli.cli import nps as nps_cmd
+from loyalty_cli.cli import retention as retention_cmd
 from loyalty_cli.cli import run as run_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
 
@@ -50,6 +52,8 @@ data.register(app)
 rules.register(app)
 nps_cmd.register(app)
 run_cmd.register(app)
+retention_cmd.register(app)
+churn_cmd.register(app)
 second_purchase_cmd.register(app)
 
 

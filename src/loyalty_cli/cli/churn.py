@@ -1,0 +1,208 @@
+"""``loyalty churn``: active, lapsing and lapsed customers with the reason, churn rate by period, win-back lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+EXAMPLES = """
+Examples:
+
+  loyalty churn sample_data/transactions.csv
+
+  loyalty churn orders.parquet --status lapsing --status lapsed -o winback.csv
+
+  loyalty churn exports/ --model pnbd --rank-by predicted --rates churn_by_month.csv
+
+  loyalty churn orders.csv --rules my_churn.toml --period quarter --as-of 2024-07-01
+"""
+
+LIST_COLUMNS = ("customer_id", "value_rank", "value_tier", "worth_costly_offer", "recency_days", "ipt_days",
+                "net_spend", "predicted_value", "p_alive")
+
+
+@handle_errors
+def churn(
+    inputs: opt.Inputs,
+    output: opt.Output = None,
+    fmt: opt.Format = None,
+    as_of: opt.AsOf = None,
+    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--rules", help="Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml.")]
+    = None,
+    statuses: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--status", help="Write only customers with this status (active, lapsing, lapsed; repeatable), e.g. "
+        "for a win-back hand-off.")] = None,
+    model: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--model", help="Also give each customer P(alive) and a 12-month predicted value from a BTYD model: "
+        "bgnbd, mbgnbd or pnbd (BG/NBD cannot judge one-time buyers).")] = None,
+    rank_by: Annotated[str, typer.Option(
+        "--rank-by", help="Rank and tier customers by historical net spend or by predicted value (needs "
+        "--model).")] = "historical",
+    period: Annotated[str, typer.Option("--period", help="Churn rate per week, month or quarter.")] = "month",
+    rates: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--rates", help="Also write the churn rate per period here.", rich_help_panel=opt.OUTPUT)] = None,
+    top: Annotated[int, typer.Option("--top", help="Customers shown per list on the terminal.",
+                                     rich_help_panel=opt.OUTPUT)] = 10,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    email_col: opt.EmailCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Each customer's status (active, lapsing, lapsed) with the reason: days since the last purchase against
+    their own inter-purchase time, or the population's when they have fewer than two gaps. Lapsing and lapsed
+    customers ranked by value with a value tier, and the churn rate per period.
+
+    -o writes one row per customer (all, or --status ones), ranked by value within each status."""
+    import polars as pl
+
+    from loyalty_cli.errors import DataError, UsageError
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics.churn import (
+        STATUSES,
+        churn_rates,
+        churn_status,
+        load_churn_rules,
+        model_predictions,
+        rank_by_value,
+        status_summary,
+    )
+    from loyalty_cli.metrics.customers import customer_activity, customer_summary
+    from loyalty_cli.metrics.retention import check_period
+    from loyalty_cli.models import PURCHASE_MODELS
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    period_name = check_period(period)
+    unknown = [s for s in statuses or [] if s not in STATUSES]
+    if unknown:
+        raise UsageError(f"Unknown status {unknown[0]!r}", hint=f"Statuses: {', '.join(STATUSES)}.")
+    if model is not None and model not in PURCHASE_MODELS:
+        raise UsageError(f"--model must be one of {', '.join(PURCHASE_MODELS)}, got {model!r}")
+    if rank_by not in ("historical", "predicted"):
+        raise UsageError(f"--rank-by must be historical or predicted, got {rank_by!r}")
+    if rank_by == "predicted" and model is None:
+        raise UsageError("--rank-by predicted needs --model", hint="e.g. --model pnbd --rank-by predicted")
+    if top < 0:
+        raise UsageError(f"--top must be 0 or more, got {top}")
+    if output:
+        output_format(output, fmt)  # fail on a bad suffix before reading anything
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o churn.parquet, or -o - --format json.")
+    if rates is not None:
+        output_format(rates)
+    churn_rules = load_churn_rules(rules)
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col, "email": email_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    scan = read_transactions(inputs, options, as_of=to_date(as_of))
+    describe_scan(scan, out)
+    with out.status("Reading transactions ..."):  # stage 1, read once: the customer and activity tables
+        (customers, activity), rejected = collect_checked(  # type: ignore[arg-type]
+            [scan], [customer_summary(scan.rows, as_of=to_date(as_of)), customer_activity(scan.rows)],
+            on_bad_rows=policy)
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
+    status = churn_status(customers.lazy(), activity.lazy(), rules=churn_rules)
+    table, by_period = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period_name)])
+    if table.is_empty():
+        raise DataError("No customer made a purchase before the as-of date in "
+                        + ", ".join(str(p) for p in scan.paths[:3]),
+                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
+                        "skipped.")
+    if table["status"].null_count():
+        raise DataError(f"No customer in {', '.join(str(p) for p in scan.paths[:3])} bought on two different "
+                        f"days, so there is no inter-purchase time for the rules {churn_rules.source}",
+                        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a "
+                        "copy of rules/churn.toml (--rules FILE).")
+    as_of_day = table["as_of"][0]
+    out.note(f"As of {as_of_day} (data before that day); {table.height:,} customers; rules {churn_rules.source}: "
+             f"{churn_rules.describe()}")
+    value = "net_spend"
+    if model is not None:
+        with out.status(f"Fitting {model} ..."):
+            result = model_predictions(table, model=model)
+        table = table.join(result.predictions, on="customer_id", how="left")
+        label = getattr(result.model, "label", model)
+        out.note(f"P(alive) from {label} ({model}) fitted on {table.height:,} customers; predicted_value = "
+                 "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)")
+        if model == "bgnbd":
+            one_time = int((table["purchase_days"] == 1).sum())
+            out.note(f"BG/NBD gives every one-time buyer P(alive) = 1 however long ago they bought: left empty "
+                     f"for {one_time:,} one-time buyers (their status comes from the rule; --model mbgnbd or "
+                     "pnbd judges them)")
+        if result.note:
+            out.warn(result.note)
+            if rank_by == "predicted":
+                raise DataError(f"Cannot rank by predicted value: {result.note}",
+                                hint="Use --rank-by historical.")
+        if rank_by == "predicted":
+            value = "predicted_value"
+    ranked = rank_by_value(table.lazy(), rules=churn_rules, value=value).collect()
+    summary = status_summary(ranked.lazy()).collect()
+    first = ["customer_id", "email"] if "email" in ranked.columns else ["customer_id"]
+    lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
+    ranked = ranked.select(*lead, pl.exclude(*lead))
+    chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
+    if output:
+        written = write_table(chosen, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {chosen.height:,} customers to {written}")
+    if rates is not None:
+        write_table(by_period, rates)
+        out.note(f"Wrote the churn rate per {period_name} to {rates}")
+    to_stderr = output == "-"
+    if output and out.quiet:
+        return
+    basis = "predicted value" if value == "predicted_value" else "historical net spend"
+    out.table(summary, title=f"Customers by status (as of {as_of_day}; value tiers by {basis})",
+              formats={"share_customers": ".1%", "share_net_spend": ".1%"}, to_stderr=to_stderr)
+    shown_rates = by_period.tail(12)
+    if by_period.height:
+        out.table(shown_rates.drop("period_start"),
+                  title=f"Churn rate per {period_name}: customers at the start who are lapsed at the end"
+                  + (f" (last {shown_rates.height} of {by_period.height}; all with --rates)"
+                     if by_period.height > shown_rates.height else ""),
+                  formats={"churn_rate": ".1%"}, to_stderr=to_stderr)
+    cols = [c for c in LIST_COLUMNS if c in ranked.columns]
+    for name in ("lapsing", "lapsed"):
+        rows = ranked.filter(pl.col("status") == name)
+        if top and rows.height:
+            out.table(rows.head(top).select(cols),
+                      title=f"Top {min(top, rows.height)} of {rows.height:,} {name} customers by {basis} "
+                      "(worth_costly_offer false: low value, a reminder at most)",
+                      formats={"p_alive": ".2f"}, to_stderr=to_stderr)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("churn", epilog=EXAMPLES, rich_help_panel="Analyse")(churn)

@@ -1,0 +1,244 @@
+"""``loyalty retention``: acquisition cohorts, customer and revenue retention, repeat purchase rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    import polars as pl
+
+EXAMPLES = """
+Examples:
+
+  loyalty retention sample_data/transactions.csv
+
+  loyalty retention orders.parquet --period quarter -o retention.csv --wide retention_wide.csv
+
+  loyalty retention exports/ --show on --show on-or-after --show cumulative --as-of 2024-07-01
+
+  loyalty retention Online_Retail.csv --order-col InvoiceNo --repeat-window 60 --cohorts cohorts.csv
+"""
+
+# --show choices -> (metric of the long table, number format on a terminal)
+SHOW = {
+    "on": ("retention", "share"),
+    "on-or-after": ("retention_on_or_after", "share"),
+    "counts": ("active_customers", "count"),
+    "revenue": ("revenue_retention", "revenue"),
+    "cumulative": ("cumulative_revenue_per_customer", "money"),
+}
+AVERAGE_MEANS = {
+    "share": "average = customer-weighted over complete cells",
+    "count": "average row = sum over complete cells",
+    "revenue": "average = revenue-weighted over complete cells",
+    "money": "average = customer-weighted over complete cells",
+}
+
+
+def _format(value: object, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind in ("share", "revenue"):
+        return f"{value:.1%}"
+    if kind == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def _heat(value: float, top: float) -> str:
+    """A background from pale to deep green as value / top goes from 0 to 1."""
+    x = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
+    red, green, blue = (int(round(a + (b - a) * x)) for a, b in ((247, 35), (252, 139), (245, 69)))
+    ink = "black" if x < 0.6 else "white"
+    return f"{ink} on rgb({red},{green},{blue})"
+
+
+def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_stderr: bool,
+                 repeat: dict[str, float | None], window: int) -> None:
+    """The cohort x period matrix: heat-coloured on a terminal, tab-separated when piped. Blank = not over."""
+    import sys
+
+    import polars as pl
+    from rich.markup import escape
+    from rich.table import Table
+
+    from loyalty_cli.cli.console import _is_tty
+
+    periods = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
+    repeat_col = f"repeat_{window}d"
+    wide = wide.with_columns(pl.col("cohort").replace_strict(repeat, default=None, return_dtype=pl.Float64)
+                             .alias(repeat_col)).select("cohort", "cohort_customers", repeat_col, *periods)
+    console = out.err if to_stderr else out.out
+    if not (out.tty or (to_stderr and _is_tty(sys.stderr))):
+        out.table(wide, title=title, to_stderr=to_stderr)
+        return
+    values = [v for c in periods[1:] for v in wide[c].to_list() if v is not None]
+    top = max(values) if values else 0.0
+    table = Table(title=escape(title), title_justify="left", header_style="bold")
+    for name in wide.columns:
+        table.add_column(escape(name), justify="left" if name == "cohort" else "right")
+    for row in wide.iter_rows(named=True):
+        cells = [escape(row["cohort"]), _format(row["cohort_customers"], "count"),
+                 _format(row[repeat_col], "share")]
+        for i, name in enumerate(periods):
+            value = row[name]
+            text = _format(value, kind)
+            if value is None or i == 0:
+                cells.append(text)
+            else:
+                cells.append(f"[{_heat(value, top)}]{text}[/]")
+        table.add_row(*cells, end_section=row["cohort"] == wide["cohort"][-2] if wide.height > 1 else False)
+    console.print(table)
+
+
+@handle_errors
+def retention(
+    inputs: opt.Inputs,
+    output: opt.Output = None,
+    fmt: opt.Format = None,
+    as_of: opt.AsOf = None,
+    period: Annotated[str, typer.Option("--period", help="Cohort and period length: week, month or quarter.")]
+    = "month",
+    repeat_window: Annotated[int, typer.Option(
+        "--repeat-window", help="Repeat purchase rate: a second purchase day within this many days of the "
+        "first, among customers whose window has closed.")] = 90,
+    show: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--show", help="Matrices to print: on (active in period k), on-or-after (active in k or later), "
+        "counts, revenue (revenue retention), cumulative (revenue per acquired customer). Repeatable; "
+        "default: on.")] = None,
+    wide: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--wide", help="Also write every metric as a cohort x period matrix (stacked, with a metric column).",
+        rich_help_panel=opt.OUTPUT)] = None,
+    cohorts: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--cohorts", help="Also write one row per cohort: size, mature periods, period-0 revenue, repeat "
+        "purchase rate.", rich_help_panel=opt.OUTPUT)] = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Acquisition cohorts by first-purchase period: customers active in each later period ("on" and "on or
+    after"), revenue retention, cumulative revenue per acquired customer, repeat purchase rate.
+
+    Cells a cohort has not fully lived through by the as-of date are blank (null), never 0. The average row
+    is customer-weighted over complete cells only, true zeros included. -o writes the long table (one row
+    per cohort and period)."""
+    import polars as pl
+
+    from loyalty_cli.errors import DataError, UsageError
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics.customers import customer_activity, customer_summary
+    from loyalty_cli.metrics.retention import (
+        ALL,
+        AVERAGE,
+        LABELS,
+        check_period,
+        cohort_retention,
+        cohort_table,
+        repeat_rate,
+        retention_wide,
+        retention_wide_all,
+    )
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    period_name = check_period(period)
+    if repeat_window < 1:
+        raise UsageError(f"--repeat-window must be at least 1 day, got {repeat_window}")
+    shown = show or ["on"]
+    unknown = [s for s in shown if s not in SHOW]
+    if unknown:
+        raise UsageError(f"--show {unknown[0]!r} is not a matrix", hint=f"Use {', '.join(SHOW)}.")
+    if output:
+        output_format(output, fmt)  # fail on a bad suffix before reading anything
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o retention.parquet, or -o - --format json.")
+    for extra in (wide, cohorts):
+        if extra is not None:
+            output_format(extra)
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    scan = read_transactions(inputs, options, as_of=to_date(as_of))
+    describe_scan(scan, out)
+    with out.status("Reading transactions ..."):  # stage 1, read once: the customer and activity tables
+        (customers, activity), rejected = collect_checked(  # type: ignore[arg-type]
+            [scan], [customer_summary(scan.rows, as_of=to_date(as_of)), customer_activity(scan.rows)],
+            on_bad_rows=policy)
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
+    long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name)
+    per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name))
+    long_df, cohort_df = pl.collect_all([long, per_cohort])
+    if customers.is_empty():
+        raise DataError("No customer made a purchase before the as-of date in "
+                        + ", ".join(str(p) for p in scan.paths[:3]),
+                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
+                        "skipped.")
+    all_row = cohort_df.row(cohort_df.height - 1, named=True)
+    assert all_row["cohort"] == ALL
+    n_cohorts = cohort_df.height - 1
+    as_of_day = long_df["as_of"][0]
+    out.note(f"As of {as_of_day} (data before that day); {all_row['customers']:,} customers in {n_cohorts:,} "
+             f"{period_name}ly cohorts; blank cells: periods not over yet (never counted as 0)")
+    rate = all_row["repeat_rate"]
+    out.note(f"Repeat purchase rate within {repeat_window} days of the first purchase: "
+             + (f"{rate:.1%} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
+                f"{repeat_window} days are over)" if rate is not None
+                else f"none yet (no customer's {repeat_window} days are over)"))
+
+    if output:
+        written = write_table(long_df, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {long_df.height:,} rows (cohort x period, then the average rows) to {written}")
+    if wide is not None:
+        write_table(retention_wide_all(long_df, period=period_name), wide)
+        out.note(f"Wrote the cohort x period matrices to {wide}")
+    if cohorts is not None:
+        write_table(cohort_df, cohorts)
+        out.note(f"Wrote {n_cohorts:,} cohorts to {cohorts}")
+    to_stderr = output == "-"
+    if output and out.quiet:
+        return
+    repeat = dict(zip(cohort_df["cohort"].to_list(), cohort_df["repeat_rate"].to_list(), strict=True))
+    repeat[AVERAGE] = repeat.pop(ALL, None)
+    unit = {"week": "w", "month": "m", "quarter": "q"}[period_name]
+    for name in shown:
+        metric, kind = SHOW[name]
+        _show_matrix(out, retention_wide(long_df, metric, period=period_name), kind=kind, to_stderr=to_stderr,
+                     title=f"{LABELS[metric]} ({unit}0 = first-purchase {period_name}; as of {as_of_day}; "
+                     f"{AVERAGE_MEANS[kind]}; blank = not over yet)", repeat=repeat, window=repeat_window)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retention", epilog=EXAMPLES, rich_help_panel="Analyse")(retention)

@@ -1,0 +1,296 @@
+"""Cohort retention: acquisition cohorts, customer and revenue retention, repeat purchase rate.
+
+Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.metrics.customers.
+customer_summary`: cohort = period of the first purchase, ``as_of``) and the customer x day activity table
+(:func:`~loyalty_cli.metrics.customers.customer_activity`: purchases and net value per day); never from raw
+lines.
+
+Definitions (the README repeats them):
+
+- Periods are calendar weeks (Monday to Sunday), months or quarters. A customer's *cohort* is the period of
+  their first purchase; *period k* is the k-th calendar period after it (k = 0 is the cohort's own period).
+- A cell (cohort, k) is *mature* when period cohort + k is over before ``as_of`` (as_of is exclusive: data
+  before it counts), i.e. the whole period is in the data. Cells that are not mature are **null**, never 0:
+  the cohort has not had the chance yet. A cohort acquired in the period that holds ``as_of`` has no
+  mature cell at all (its size is still growing).
+- ``retention`` ("on"): share of the cohort with a purchase day in exactly period k. Period 0 is 100%.
+- ``retention_on_or_after`` ("on or after"): share of the cohort with a purchase day in period k or any
+  later period before as_of (their last purchase is in period >= k). It never increases with k.
+- ``revenue``: net value (returns and cancellations included) of the cohort's customers in period k;
+  ``revenue_retention`` = revenue in k / revenue in period 0 (null when period 0's revenue is <= 0);
+  ``cumulative_revenue_per_customer`` = revenue of periods 0..k / cohort customers.
+- The ``average`` rows pool, for each k, the cohorts whose cell k is mature: customer-weighted (sum of
+  active customers / sum of cohort customers), true zeros included, immature cells left out; revenue
+  retention is revenue-weighted the same way.
+- Repeat purchase rate within N days (default 90): among customers whose window has closed (first purchase
+  + N days is before as_of, so the whole window is in the data), the share with a second purchase day
+  within N days of the first (a purchase on a later day: two orders on the first day are one purchase day,
+  as in ``second_purchase`` and the BTYD models). Customers whose window is still open are not counted.
+
+Money is summed in integer cents and turned into currency units at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+from loyalty_cli.errors import UsageError
+
+Period = Literal["week", "month", "quarter"]
+PERIODS: tuple[str, ...] = ("week", "month", "quarter")
+AVERAGE = "average"  # the cohort label of the pooled rows of the long table
+ALL = "all"  # the cohort label of the row of all customers in the cohort table
+PREFIX = {"week": "w", "month": "m", "quarter": "q"}  # wide column names: m0, m1, ...
+
+#: Metrics of the long table, in the order the wide table stacks them.
+METRICS: tuple[str, ...] = (
+    "retention", "retention_on_or_after", "active_customers", "active_or_later_customers", "revenue",
+    "revenue_retention", "cumulative_revenue_per_customer",
+)
+LABELS = {
+    "retention": "customer retention, active ON period k",
+    "retention_on_or_after": "customer retention, active ON OR AFTER period k",
+    "active_customers": "customers active ON period k",
+    "active_or_later_customers": "customers active ON OR AFTER period k",
+    "revenue": "net revenue in period k",
+    "revenue_retention": "revenue retention (revenue in k / revenue in period 0)",
+    "cumulative_revenue_per_customer": "cumulative net revenue per acquired customer",
+}
+
+
+def check_period(period: str) -> Period:
+    if period not in PERIODS:
+        raise UsageError(f"--period must be week, month or quarter, got {period!r}")
+    return period  # type: ignore[return-value]
+
+
+def period_index(day: pl.Expr, period: Period) -> pl.Expr:
+    """A calendar period as an integer that grows by one per period (months: year x 12 + month - 1)."""
+    if period == "week":  # 1970-01-01 was a Thursday: + 3 makes weeks start on Monday
+        return (day.cast(pl.Int32) + 3) // 7
+    month = day.dt.month().cast(pl.Int32) - 1
+    year = day.dt.year().cast(pl.Int32)
+    if period == "month":
+        return year * 12 + month
+    return year * 4 + month // 3
+
+
+def period_start(index: pl.Expr, period: Period) -> pl.Expr:
+    """The first day of the period with this index (the inverse of :func:`period_index`)."""
+    if period == "week":
+        return (index * 7 - 3).cast(pl.Date)
+    if period == "month":
+        return pl.date(index // 12, index % 12 + 1, 1)
+    return pl.date(index // 4, (index % 4) * 3 + 1, 1)
+
+
+def period_label(start: pl.Expr, period: Period) -> pl.Expr:
+    """``2024-03`` (month), ``2024-Q1`` (quarter), ``2024-W09`` (ISO week of the Monday)."""
+    if period == "month":
+        return start.dt.strftime("%Y-%m")
+    if period == "quarter":
+        return pl.concat_str(start.dt.year().cast(pl.String), pl.lit("-Q"), start.dt.quarter().cast(pl.String))
+    return start.dt.strftime("%G-W%V")
+
+
+def _money(cents: pl.Expr) -> pl.Expr:
+    return (cents / 100).round(2)
+
+
+def _cohorts(customers: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """customer_id, cohort (period index of the first purchase), last (of the last purchase), now (of as_of)."""
+    return customers.select(
+        "customer_id",
+        period_index(pl.col("first_purchase"), period).alias("cohort"),
+        period_index(pl.col("last_purchase"), period).alias("last"),
+        period_index(pl.col("as_of"), period).alias("now"),
+        "as_of",
+    )
+
+
+def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month") -> pl.LazyFrame:
+    """The long retention table: one row per cohort and period k, then the ``average`` rows.
+
+    Columns: cohort (label), cohort_start, period (k), period_start, mature, cohorts (1, or the number of
+    cohorts pooled in an average row), cohort_customers, active_customers, retention,
+    active_or_later_customers, retention_on_or_after, revenue, revenue_retention,
+    cumulative_revenue_per_customer, as_of. Every cohort has the same periods k = 0 .. K, where K is the last
+    mature period of the oldest cohort; cells that are not mature are null."""
+    period = check_period(period)
+    cust = _cohorts(customers, period)
+    sizes = cust.group_by("cohort").agg(pl.len().alias("cohort_customers"), pl.col("now", "as_of").first())
+    # every cohort gets k = 0 .. K (K = the oldest cohort's last mature period, at least 0)
+    grid = (
+        sizes.with_columns(
+            pl.int_ranges(0, (pl.col("now").max() - pl.col("cohort").min()).clip(lower_bound=1)).alias("period")
+        )
+        .explode("period")
+        .with_columns(pl.col("period").cast(pl.Int32))
+    )
+    last_k = grid.select(pl.col("period").max().alias("last_k"))
+    cells = (
+        activity.join(cust.select("customer_id", "cohort"), on="customer_id", how="inner")
+        .with_columns((period_index(pl.col("day"), period) - pl.col("cohort")).alias("period"))
+        .filter(pl.col("period") >= 0)  # a return dated before the first purchase belongs to no cell
+        .group_by("cohort", "period")
+        .agg(
+            pl.col("customer_id").filter(pl.col("purchases") > 0).n_unique().alias("active"),
+            pl.col("net_cents").sum().alias("revenue_cents"),
+        )
+    )
+    # "on or after": customers whose last purchase is in period >= k; last periods beyond the grid count in
+    # its last column, then a reverse cumulative sum over k
+    later = (
+        cust.join(last_k, how="cross")
+        .with_columns(pl.min_horizontal(pl.col("last") - pl.col("cohort"), pl.col("last_k")).alias("period"))
+        .group_by("cohort", "period")
+        .agg(pl.len().alias("ended"))
+    )
+    mature = (pl.col("cohort") + pl.col("period")) < pl.col("now")
+    in_cell = pl.when(mature)
+    table = (
+        grid.join(cells, on=["cohort", "period"], how="left")
+        .join(later, on=["cohort", "period"], how="left")
+        .sort("cohort", "period")
+        .with_columns(
+            mature.alias("mature"),
+            pl.col("active").fill_null(0),
+            pl.col("revenue_cents").fill_null(0),
+            pl.col("ended").fill_null(0).reverse().cum_sum().reverse().over("cohort", order_by="period")
+            .alias("active_or_later"),
+        )
+        .with_columns(
+            pl.col("revenue_cents").cum_sum().over("cohort", order_by="period").alias("cumulative_cents"),
+            pl.col("revenue_cents").filter(pl.col("period") == 0).first().over("cohort").alias("revenue0_cents"),
+        )
+        .with_columns(
+            in_cell.then(pl.col(c)).alias(c)
+            for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents", "revenue0_cents")
+        )
+    )
+    shaped = _shape(table.with_columns(pl.lit(1, dtype=pl.UInt32).alias("cohorts")), period)
+    pooled = (
+        table.filter(pl.col("mature"))
+        .group_by("period")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("cohort_customers").sum(),
+            *(pl.col(c).sum() for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents",
+                                        "revenue0_cents")),
+        )
+    )
+    # an average row for every k (null where no cohort is mature yet)
+    average = (
+        table.select("period", "as_of").unique()
+        .join(pooled, on="period", how="left")
+        .with_columns(
+            pl.lit(None, dtype=pl.Int32).alias("cohort"),
+            (pl.col("cohorts").fill_null(0) > 0).alias("mature"),
+            pl.col("cohorts").fill_null(0),
+            pl.col("cohort_customers").fill_null(0),
+        )
+    )
+    return pl.concat([shaped, _shape(average, period)], how="vertical").sort(
+        pl.col("cohort_start").is_null(), "cohort_start", "period")
+
+
+def _share(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+
+
+def _shape(frame: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    start = period_start(pl.col("cohort"), period)
+    return frame.select(
+        pl.when(pl.col("cohort").is_null()).then(pl.lit(AVERAGE)).otherwise(period_label(start, period))
+        .alias("cohort"),
+        start.alias("cohort_start"),
+        pl.col("period").cast(pl.Int32),
+        period_start(pl.col("cohort") + pl.col("period"), period).alias("period_start"),
+        pl.col("mature").fill_null(False),
+        pl.col("cohorts").cast(pl.UInt32),
+        pl.col("cohort_customers").cast(pl.UInt32),
+        pl.col("active").cast(pl.UInt32).alias("active_customers"),
+        _share("active", "cohort_customers").alias("retention"),
+        pl.col("active_or_later").cast(pl.UInt32).alias("active_or_later_customers"),
+        _share("active_or_later", "cohort_customers").alias("retention_on_or_after"),
+        _money(pl.col("revenue_cents")).alias("revenue"),
+        _share("revenue_cents", "revenue0_cents").alias("revenue_retention"),
+        (pl.col("cumulative_cents") / pl.col("cohort_customers") / 100).alias("cumulative_revenue_per_customer"),
+        "as_of",
+    )
+
+
+def repeat_rate(customers: pl.LazyFrame, *, window_days: int = 90, period: Period = "month") -> pl.LazyFrame:
+    """Repeat purchase rate within ``window_days`` of the first purchase, per cohort and for all customers.
+
+    Columns: cohort, cohort_start, customers, window_closed (customers whose whole window is before as_of),
+    repeat_customers (of those, with a second purchase day within the window), repeat_rate (null when no
+    window has closed)."""
+    period = check_period(period)
+    if window_days < 1:
+        raise UsageError(f"--repeat-window must be at least 1 day, got {window_days}")
+    closed = pl.col("tenure_days") > window_days  # first + window <= as_of - 1: the window is all in the data
+    repeated = closed & ((pl.col("second_purchase") - pl.col("first_purchase")).dt.total_days() <= window_days)
+    aggs = [
+        pl.len().cast(pl.UInt32).alias("customers"),
+        closed.sum().cast(pl.UInt32).alias("window_closed"),
+        repeated.fill_null(False).sum().cast(pl.UInt32).alias("repeat_customers"),
+    ]
+    base = customers.with_columns(period_index(pl.col("first_purchase"), period).alias("cohort"))
+    per_cohort = base.group_by("cohort").agg(aggs).with_columns(
+        period_start(pl.col("cohort"), period).alias("cohort_start"))
+    per_cohort = per_cohort.with_columns(period_label(pl.col("cohort_start"), period).alias("cohort"))
+    overall = base.select(aggs).with_columns(pl.lit(ALL).alias("cohort"),
+                                             pl.lit(None, dtype=pl.Date).alias("cohort_start"))
+    columns = ["cohort", "cohort_start", "customers", "window_closed", "repeat_customers"]
+    return pl.concat([per_cohort.select(columns).sort("cohort_start"), overall.select(columns)]).with_columns(
+        pl.when(pl.col("window_closed") > 0).then(pl.col("repeat_customers") / pl.col("window_closed"))
+        .alias("repeat_rate"))
+
+
+def cohort_table(long: pl.LazyFrame, repeat: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per cohort, then one for ``all`` customers: size, mature periods, period-0 net revenue (null
+    while period 0 is not over) and the repeat purchase rate."""
+    per = long.filter(pl.col("cohort") != AVERAGE).group_by("cohort", maintain_order=True).agg(
+        pl.col("cohort_start").first(),
+        pl.col("mature").sum().cast(pl.UInt32).alias("mature_periods"),
+        pl.col("revenue").filter(pl.col("period") == 0).first().alias("first_period_revenue"),
+    )
+    total = per.select(pl.lit(ALL).alias("cohort"), pl.lit(None, dtype=pl.Date).alias("cohort_start"),
+                       pl.lit(None, dtype=pl.UInt32).alias("mature_periods"),
+                       pl.col("first_period_revenue").sum().round(2))
+    joined = pl.concat([per, total], how="vertical").join(repeat.drop("cohort_start"), on="cohort", how="left",
+                                                          maintain_order="left")
+    return joined.select(
+        "cohort", "cohort_start", "customers", "mature_periods", "first_period_revenue", "window_closed",
+        "repeat_customers", "repeat_rate",
+    )
+
+
+def retention_wide(long: pl.DataFrame, metric: str, *, period: Period = "month") -> pl.DataFrame:
+    """One metric of the long table as a cohort x period matrix: cohort, cohort_customers, m0, m1, ...
+
+    A reshape of collected results (for the terminal and the wide file), so it takes a DataFrame."""
+    if metric not in METRICS:
+        raise UsageError(f"Unknown retention metric {metric!r}", hint=f"Use one of {', '.join(METRICS)}.")
+    prefix = PREFIX[period]
+    sizes = long.filter(pl.col("period") == 0).select("cohort", "cohort_customers")
+    matrix = long.select("cohort", pl.format(prefix + "{}", pl.col("period")).alias("k"), metric).pivot(
+        on="k", index="cohort", values=metric, maintain_order=True)
+    columns = [c for c in matrix.columns if c != "cohort"]
+    columns.sort(key=lambda c: int(c[len(prefix):]))
+    return sizes.join(matrix, on="cohort", how="left", maintain_order="left").select(
+        "cohort", "cohort_customers", *columns)
+
+
+def retention_wide_all(long: pl.DataFrame, *, period: Period = "month") -> pl.DataFrame:
+    """Every metric as a matrix, stacked: metric, cohort, cohort_customers, m0, m1, ... (numbers as floats)."""
+    parts = []
+    for metric in METRICS:
+        wide = retention_wide(long, metric, period=period)
+        values = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
+        parts.append(wide.select(pl.lit(metric).alias("metric"), "cohort", "cohort_customers",
+                                 *(pl.col(c).cast(pl.Float64) for c in values)))
+    return pl.concat(parts, how="vertical")
