@@ -10,7 +10,7 @@ same files with the same settings and as-of date gets the same tables without re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -71,14 +71,18 @@ def load_transactions(
     as_of: date | None,
     on_bad_rows: BadRows = "error",
     activity: bool = False,
+    on_scan: Callable[[Scan], None] | None = None,
 ) -> Loaded:
-    """Read transactions once: the customer summary (and the activity table when ``activity``)."""
+    """Read transactions once: the customer summary (and the activity table when ``activity``).
+    ``on_scan`` is called with the scan before the files are read (e.g. to print the column mapping)."""
     options = options or ReadOptions()
     cache = _cache.get()
     key = _key(inputs, options, as_of, on_bad_rows) if cache is not None else None
     if cache is not None and key in cache and (cache[key].activity is not None or not activity):
         return cache[key]
     scan = read_transactions(inputs, options, as_of=as_of)
+    if on_scan is not None:
+        on_scan(scan)
     frames = [customer_summary(scan.rows, as_of=as_of)]
     if activity or cache is not None:  # a pipeline keeps both: later steps may need the activity
         frames.append(customer_activity(scan.rows))

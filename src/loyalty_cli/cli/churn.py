@@ -10,12 +10,10 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
-    describe_scan,
     handle_errors,
+    load_transactions_checked,
     read_options,
-    rejects_path,
     to_date,
-    write_rejects,
 )
 from loyalty_cli.cli.console import Output
 
@@ -82,8 +80,6 @@ def churn(
     import polars as pl
 
     from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import output_format, write_table
     from loyalty_cli.metrics.churn import (
         STATUSES,
@@ -94,7 +90,6 @@ def churn(
         rank_by_value,
         status_summary,
     )
-    from loyalty_cli.metrics.customers import customer_activity, customer_summary
     from loyalty_cli.metrics.retention import check_period
     from loyalty_cli.models import PURCHASE_MODELS
 
@@ -125,21 +120,12 @@ def churn(
         mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
         decimal_comma=decimal_comma, out=out,
     )
-    scan = read_transactions(inputs, options, as_of=to_date(as_of))
-    describe_scan(scan, out)
-    with out.status("Reading transactions ..."):  # stage 1, read once: the customer and activity tables
-        (customers, activity), rejected = collect_checked(  # type: ignore[arg-type]
-            [scan], [customer_summary(scan.rows, as_of=to_date(as_of)), customer_activity(scan.rows)],
-            on_bad_rows=policy)
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
+    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
+                                       output=output, out=out, activity=True)
+    customers, activity, scan = loaded.customers, loaded.activity, loaded.scan
+    assert activity is not None
     status = churn_status(customers.lazy(), activity.lazy(), rules=churn_rules)
     table, by_period = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period_name)])
-    if table.is_empty():
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
     if table["status"].null_count():
         raise DataError(f"No customer in {', '.join(str(p) for p in scan.paths[:3])} bought on two different "
                         f"days, so there is no inter-purchase time for the rules {churn_rules.source}",

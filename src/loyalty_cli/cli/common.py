@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from loyalty_cli.io.readers import ReadOptions, Scan
+    from loyalty_cli.stage1 import Loaded
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAPPING = Path("rules") / "columns.toml"
@@ -92,6 +93,36 @@ def note_left_out(scans: Sequence[Scan], out: Output) -> None:
         note = scan.left_out_note()
         if note:
             out.note(note)
+
+
+def load_transactions_checked(
+    inputs: Sequence[str],
+    options: ReadOptions,
+    *,
+    as_of: date | None,
+    policy: str,
+    rejects: Path | None,
+    output: str | None,
+    out: Output,
+    activity: bool = False,
+) -> Loaded:
+    """Stage 1 for a command: read the transactions once (shared within ``loyalty run``), say how they were
+    read, write the rejects under ``--on-bad-rows skip``, and stop when nobody bought before the as-of date."""
+    from loyalty_cli.errors import DataError
+    from loyalty_cli.stage1 import load_transactions
+
+    with out.status("Reading transactions ..."):
+        loaded = load_transactions(inputs, options, as_of=as_of, on_bad_rows=policy,  # type: ignore[arg-type]
+                                   activity=activity, on_scan=lambda scan: describe_scan(scan, out))
+    note_left_out([loaded.scan], out)
+    if policy == "skip":
+        write_rejects(loaded.rejects, rejects_path(rejects, output), out)
+    if loaded.customers.is_empty():
+        raise DataError("No customer made a purchase before the as-of date in "
+                        + ", ".join(str(p) for p in loaded.scan.paths[:3]),
+                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
+                        "skipped.")
+    return loaded
 
 
 def rejects_path(rejects: Path | None, output: str | None) -> Path:

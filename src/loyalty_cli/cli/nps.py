@@ -132,13 +132,13 @@ def nps(
     import polars as pl
 
     from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.readers import ReadOptions, read_surveys, read_transactions
+    from loyalty_cli.io.readers import ReadOptions, read_surveys
     from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import output_format, write_table
     from loyalty_cli.metrics import nps as m
-    from loyalty_cli.metrics.customers import customer_summary
     from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores
     from loyalty_cli.segments import load_segment_rules
+    from loyalty_cli.stage1 import load_transactions
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
@@ -172,21 +172,23 @@ def nps(
     day = to_date(as_of)
     scan = read_surveys(inputs, options, as_of=day)
     describe_scan(scan, out)
-    scans, frames = [scan], [m.prepare_responses(scan.rows, config=config)]
+    customers = None
+    tx_rejects: list[pl.DataFrame] = []
     if transactions and seg_map is not None:
         # Survey column options and settings are for the surveys: the orders use the mapping file.
-        tx_scan = read_transactions(transactions, ReadOptions(mapping_file=options.mapping_file), as_of=day)
-        describe_scan(tx_scan, out)
-        summary = customer_summary(tx_scan.rows, as_of=day)
-        scans.append(tx_scan)
-        frames.append(seg_map.assign(rfm_scores(summary, config=RfmConfig(bins=seg_map.bins))))
+        with out.status("Reading transactions ..."):
+            loaded = load_transactions(transactions, ReadOptions(mapping_file=options.mapping_file), as_of=day,
+                                       on_bad_rows=policy,  # type: ignore[arg-type]
+                                       on_scan=lambda tx_scan: describe_scan(tx_scan, out))
+        note_left_out([loaded.scan], out)
+        tx_rejects = loaded.rejects
+        customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=RfmConfig(bins=seg_map.bins))).collect()
     with out.status("Reading surveys ..."):
-        collected, rejected = collect_checked(scans, frames, on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out(scans, out)
+        (responses,), rejected = collect_checked([scan], [m.prepare_responses(scan.rows, config=config)],
+                                                 on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out([scan], out)
     if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
-    responses = collected[0]
-    customers = collected[1] if len(collected) > 1 else None
+        write_rejects([*rejected, *tx_rejects], rejects_path(rejects, output), out)
     responses = _only_type(responses, survey_type, scan)
     if responses.filter(pl.col("status") == "counted").is_empty():
         raise DataError("No scored answers in " + ", ".join(str(p) for p in scan.paths[:3]),

@@ -10,12 +10,10 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
-    describe_scan,
     handle_errors,
+    load_transactions_checked,
     read_options,
-    rejects_path,
     to_date,
-    write_rejects,
 )
 from loyalty_cli.cli.console import Output
 
@@ -150,11 +148,8 @@ def retention(
     per cohort and period)."""
     import polars as pl
 
-    from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.errors import UsageError
     from loyalty_cli.io.writers import output_format, write_table
-    from loyalty_cli.metrics.customers import customer_activity, customer_summary
     from loyalty_cli.metrics.retention import (
         ALL,
         AVERAGE,
@@ -189,22 +184,13 @@ def retention(
         mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
         decimal_comma=decimal_comma, out=out,
     )
-    scan = read_transactions(inputs, options, as_of=to_date(as_of))
-    describe_scan(scan, out)
-    with out.status("Reading transactions ..."):  # stage 1, read once: the customer and activity tables
-        (customers, activity), rejected = collect_checked(  # type: ignore[arg-type]
-            [scan], [customer_summary(scan.rows, as_of=to_date(as_of)), customer_activity(scan.rows)],
-            on_bad_rows=policy)
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
+    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
+                                       output=output, out=out, activity=True)
+    customers, activity = loaded.customers, loaded.activity
+    assert activity is not None
     long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name)
     per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name))
     long_df, cohort_df = pl.collect_all([long, per_cohort])
-    if customers.is_empty():
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
     all_row = cohort_df.row(cohort_df.height - 1, named=True)
     assert all_row["cohort"] == ALL
     n_cohorts = cohort_df.height - 1
