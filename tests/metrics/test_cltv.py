@@ -63,12 +63,12 @@ def test_holdout_actuals_count_purchase_days_and_average_per_day_sums():
     assert rows == {"A": (1, 30.0, 30.0), "D": (2, 24.0, 12.0)}  # A's Jan 12 return is after the end
 
 
-def test_value_tiers_top_20_next_30_rest_ties_by_id():
+def test_value_tiers_top_20_next_30_rest_by_position():
     frame = pl.DataFrame({"customer_id": [f"c{i}" for i in range(10)],
                           "clv": [5.0, 9.0, 9.0, 1.0, 2.0, 3.0, 4.0, 8.0, 7.0, 6.0]})
-    tiers = frame.with_columns(value_tier(pl.col("clv"), pl.col("customer_id")).alias("tier"))
+    tiers = frame.sort("clv", "customer_id", descending=[True, False]).with_columns(value_tier().alias("tier"))
     got = dict(tiers.select("customer_id", "tier").rows())
-    assert [c for c, t in got.items() if t == "high"] == ["c1", "c2"]
+    assert [c for c, t in got.items() if t == "high"] == ["c1", "c2"]  # tied at 9.0: both in, by id
     assert sorted(c for c, t in got.items() if t == "medium") == ["c7", "c8", "c9"]
     assert sum(t == "low" for t in got.values()) == 5
 

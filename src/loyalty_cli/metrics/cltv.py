@@ -111,10 +111,10 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
     return pl.concat([history.drop("repeat_spend"), btyd.drop("customer_id")], how="horizontal")
 
 
-def value_tier(clv: pl.Expr, customer_id: pl.Expr) -> pl.Expr:
-    """``high`` (top 20% by predicted CLV), ``medium`` (next 30%), ``low`` (the rest); ties by customer id."""
-    rank = pl.struct((-clv).alias("v"), customer_id.alias("id")).rank("ordinal")
-    share = rank / pl.len()
+def value_tier() -> pl.Expr:
+    """``high`` (top 20% by predicted CLV), ``medium`` (next 30%), ``low`` (the rest), by row position in a
+    frame sorted best first (ties broken by customer id in that sort)."""
+    share = (pl.int_range(pl.len()) + 1) / pl.len()
     expr = pl.lit(VALUE_TIERS[-1][0])
     cumulative = sum(s for _, s in VALUE_TIERS[:-1])
     for label, s in reversed(VALUE_TIERS[:-1]):
@@ -173,14 +173,14 @@ def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date) -> CltvF
     unit = config.unit
     customers = (
         summary.with_columns(pl.Series(k, v) for k, v in predictions.items())
-        .with_columns(value_tier(pl.col(f"predicted_clv_{s}"), pl.col("customer_id")).alias("value_tier"))
+        .sort(f"predicted_clv_{s}", "customer_id", descending=[True, False])
+        .with_columns(value_tier().alias("value_tier"))
         .select(
             "customer_id", "value_tier", f"predicted_clv_{s}", f"expected_purchases_{s}", "p_alive",
             f"p_no_purchase_{s}", "expected_spend", "historical_value", "orders", "purchase_days",
             "first_purchase", "last_purchase", "frequency",
             pl.col("recency").alias(f"recency_{unit}s"), pl.col("T").alias(f"T_{unit}s"), "monetary_value",
         )
-        .sort(f"predicted_clv_{s}", "customer_id", descending=[True, False])
     )
     return CltvFit(config=config, purchase=purchase, spend=spend, as_of=as_of, customers=customers)
 
