@@ -443,8 +443,8 @@ def test_help(args: list[str]) -> None:
     if len(args) == 1:
         for command in ("segment", "validate", "rules"):
             assert command in result.stdout
-        assert "Exit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 130 interrupted." \
-            in result.stdout
+        assert "Exit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, 130 " \
+            "interrupted." in " ".join(result.stdout.split())
 
 
 def subprocess_env() -> dict[str, str]:
