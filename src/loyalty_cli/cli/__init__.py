@@ -15,6 +15,7 @@ from loyalty_cli.cli import churn as churn_cmd
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
 from loyalty_cli.cli import nps as nps_cmd
+from loyalty_cli.cli import report as report_cmd
 from loyalty_cli.cli import retention as retention_cmd
 from loyalty_cli.cli import run as run_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
@@ -54,6 +55,7 @@ nps_cmd.register(app)
 run_cmd.register(app)
 retention_cmd.register(app)
 churn_cmd.register(app)
+report_cmd.register(app)
 second_purchase_cmd.register(app)
 
 

@@ -1,0 +1,200 @@
+"""``loyalty report``: one self-contained HTML report (segments, NPS, retention, churn, CLV, second purchase)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    DEFAULT_MAPPING,
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    load_transactions_checked,
+    note_left_out,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    import polars as pl
+
+    from loyalty_cli.io.readers import Scan
+    from loyalty_cli.report import InputInfo
+
+EXAMPLES = """
+Examples:
+
+  loyalty report sample_data/transactions.csv --surveys sample_data/surveys.csv -o report.html
+
+  loyalty report orders.parquet --surveys nps.csv --contacts crm.csv -o report.html --as-of 2024-07-01
+"""
+
+
+def _dropped(rejects: list[pl.DataFrame], scan: Scan) -> tuple[str, ...]:
+    """Rows left out and why: rejected rows by reason and column, and rows dated on or after the as-of date."""
+    import polars as pl
+
+    lines = []
+    found = [r for r in rejects if r.height]
+    if found:
+        table = pl.concat(found, how="diagonal_relaxed")
+        counts = (table.group_by("reject_reason", "reject_column").len()
+                  .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True))
+        for reason, column, n in counts.iter_rows():
+            lines.append(f"{n:,} {'row' if n == 1 else 'rows'} rejected: {reason}"
+                         + (f" (column {column})" if column else ""))
+    if scan.left_out and scan.left_out[0]:
+        n = scan.left_out[0]
+        lines.append(f"{n:,} {'row' if n == 1 else 'rows'} dated on or after the as-of date left out")
+    return tuple(lines) or ("no row left out",)
+
+
+def _read_surveys(paths: list[str], *, as_of: date, policy: str, mapping: Path | None, out: Output
+                  ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
+    from loyalty_cli.io.readers import ReadOptions, read_surveys
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
+    from loyalty_cli.report import InputInfo
+
+    scan = read_surveys(paths, ReadOptions(mapping_file=mapping), as_of=as_of)
+    describe_scan(scan, out)
+    (responses,), rejected = collect_checked([scan], [prepare_responses(scan.rows, config=NpsConfig())],
+                                             on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out([scan], out)
+    respondents = responses["customer_id"].drop_nulls().n_unique()
+    info = InputInfo("surveys", tuple(str(p) for p in scan.paths),
+                     (f"{responses.height:,} answers", f"{respondents:,} identified respondents"),
+                     _dropped(rejected, scan))
+    return responses, info, rejected
+
+
+def _read_contacts(paths: list[str], *, policy: str, mapping: Path | None, out: Output
+                   ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
+    from loyalty_cli.io.readers import ReadOptions, read_contacts
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.report import InputInfo
+
+    scan = read_contacts(paths, ReadOptions(mapping_file=mapping))
+    describe_scan(scan, out)
+    (contacts,), rejected = collect_checked([scan], [scan.rows], on_bad_rows=policy)  # type: ignore[arg-type]
+    info = InputInfo("contacts", tuple(str(p) for p in scan.paths),
+                     (f"{contacts.height:,} rows", f"{contacts['customer_id'].n_unique():,} customers"),
+                     _dropped(rejected, scan))
+    return contacts, info, rejected
+
+
+@handle_errors
+def report(
+    inputs: opt.Inputs,
+    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (e.g. report.html).",
+                                        rich_help_panel=opt.OUTPUT, show_default=False)],
+    surveys: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--surveys", help="NPS survey export (file, folder or glob; repeatable): adds the NPS section. Columns "
+        "detected or mapped in the [surveys] table of the mapping file.", show_default=False)] = None,
+    contacts: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--contacts", help="Contacts export (customer_id, email, consent): adds contact counts and prospects.",
+        show_default=False)] = None,
+    as_of: opt.AsOf = None,
+    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.")] = None,
+    churn_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--churn-rules", help="Churn rules TOML (default: the built-in rules/churn.toml).")] = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """One self-contained HTML report to send on: inputs and rules, key numbers, RFM segments, NPS (with
+    --surveys), cohort retention, churn and value at risk, CLV, second purchase. Opens offline (no network,
+    no script); the same inputs and --as-of give the same file, byte for byte. Column options apply to the
+    transactions; surveys and contacts use the mapping file."""
+    from loyalty_cli.errors import UsageError
+    from loyalty_cli.io.writers import write_text
+    from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.rfm import RfmConfig
+    from loyalty_cli.report import (
+        FileInfo,
+        InputInfo,
+        ReportMeta,
+        ReportSettings,
+        build_context,
+        compute_report,
+        render_html,
+    )
+    from loyalty_cli.segments import load_segment_rules
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    if output == "-" or not output.lower().endswith((".html", ".htm")):
+        raise UsageError(f"-o {output}: the report is an HTML file", hint="e.g. -o report.html")
+    seg_map = load_segment_rules(rules)
+    settings = ReportSettings(segments=seg_map, churn=load_churn_rules(churn_rules), rfm=RfmConfig(bins=seg_map.bins))
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
+                                       output=output, out=out, activity=True)
+    customers, activity = loaded.customers, loaded.activity
+    assert activity is not None
+    day = customers["as_of"][0]
+    other_mapping = options.mapping_file or (DEFAULT_MAPPING if DEFAULT_MAPPING.is_file() else None)
+    infos = [InputInfo("transactions", tuple(str(p) for p in loaded.scan.paths),
+                       (f"{customers.height:,} customers", f"{int(activity['purchases'].sum()):,} purchase orders",
+                        f"{int(customers['return_orders'].sum()):,} return or cancellation orders"),
+                       _dropped(loaded.rejects, loaded.scan))]
+    responses = contact_rows = None
+    extra_rejects: list[pl.DataFrame] = []
+    if surveys:
+        responses, info, rejected = _read_surveys(surveys, as_of=day, policy=policy, mapping=other_mapping, out=out)
+        infos.append(info)
+        extra_rejects += rejected
+    else:
+        infos.append(InputInfo("surveys", missing="not given: pass --surveys FILE for the NPS section"))
+    if contacts:
+        contact_rows, info, rejected = _read_contacts(contacts, policy=policy, mapping=other_mapping, out=out)
+        infos.append(info)
+        extra_rejects += rejected
+    else:
+        infos.append(InputInfo("contacts", missing="not given: pass --contacts FILE for contact counts and "
+                               "prospects"))
+    if policy == "skip" and any(r.height for r in extra_rejects):
+        write_rejects(extra_rejects, rejects_path(rejects, output).with_name(
+            rejects_path(rejects, output).stem + ".other.csv"), out)
+
+    with out.status("Computing the report ..."):
+        data = compute_report(customers, activity, settings=settings, responses=responses, contacts=contact_rows)
+    meta = ReportMeta(inputs=tuple(infos), files=(FileInfo(output, "this report"),))
+    context = build_context(data, settings, meta)
+    for section in context["sections"]:
+        if not section["available"]:
+            out.note(section["missing"])
+    html = render_html(context)
+    write_text(html, output)
+    out.note(f"As of {day}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "
+             f"{len(context['charts'])} charts) to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report", epilog=EXAMPLES, rich_help_panel="Report")(report)

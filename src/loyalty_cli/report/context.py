@@ -1,0 +1,436 @@
+"""The template context: plain, JSON-serialisable data with every number already formatted (pure functions).
+
+The template only loops and prints; it decides nothing. Values from the data stay raw text here (customer
+ids, segment names, comments): the template escapes them (Jinja2 autoescape), and the charts escape theirs.
+The same :class:`ReportData` always gives the same context (sorted, fixed float formats, no clock), which is
+what the golden-file test compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from loyalty_cli.metrics.retention import AVERAGE
+from loyalty_cli.report.sections import ReportData, ReportSettings
+
+TITLE = "Customer loyalty report"
+LIFECYCLE_MISSING = "lifecycle: not available (the lifecycle command is not part of this version yet)"
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """One input as the header shows it: what was read, how much, and what was left out and why."""
+
+    kind: str  # transactions, surveys, contacts
+    files: tuple[str, ...] = ()
+    counts: tuple[str, ...] = ()  # e.g. ("3,000 customers", "12,345 purchase orders")
+    dropped: tuple[str, ...] = ()  # e.g. ("12 rows: missing customer id",)
+    missing: str | None = None  # not given: what to pass
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    what: str
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    inputs: tuple[InputInfo, ...]
+    files: tuple[FileInfo, ...] = ()
+    extra_rules: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+# ------------------------------------------------------------------------------------------- formats
+def fmt_int(value: int | float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def fmt_money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}%}"
+
+
+def fmt_num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    """A chart number, rounded so the context (and the golden file) is stable and small."""
+    return None if value is None else round(float(value), digits)
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool],
+           note: str = "") -> dict[str, Any]:
+    return {"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "numeric": list(numeric),
+            "note": note}
+
+
+def _section(sid: str, title: str, *, missing: str | None = None, intro: Sequence[str] = (),
+             charts: Sequence[dict[str, Any]] = (), tables: Sequence[dict[str, Any]] = (),
+             notes: Sequence[str] = ()) -> dict[str, Any]:
+    return {"id": sid, "title": title, "available": missing is None, "missing": missing or "",
+            "intro": list(intro), "charts": list(charts), "tables": list(tables), "notes": list(notes)}
+
+
+# ------------------------------------------------------------------------------------------- sections
+def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dict[str, Any]:
+    inputs = [{"kind": i.kind, "files": list(i.files), "counts": list(i.counts), "dropped": list(i.dropped),
+               "missing": i.missing or ""} for i in meta.inputs]
+    rfm = settings.rfm
+    sp = settings.second_purchase
+    nps = settings.nps
+    clv = settings.cltv
+    rules = [
+        ("RFM scores", f"{rfm.method}, {rfm.bins} bins; F = {rfm.column('f')}, M = {rfm.column('m')}"),
+        ("Segments", settings.segments.source),
+        ("Churn", f"{settings.churn.source}: {settings.churn.describe()}"),
+        ("Retention", f"{settings.retention_period}ly cohorts; repeat rate within {settings.repeat_window_days} "
+                      "days"),
+        ("NPS", f"{nps.label} interval; groups under {nps.min_n} answers suppressed; "
+                f"dedupe {nps.dedupe}; trend by {nps.period}"),
+        ("CLV", f"{clv.model} + Gamma-Gamma, unit {clv.unit}, {clv.horizon_months} months, discount "
+                f"{clv.discount_monthly:.2%} a month"),
+        ("Second purchase", f"window {sp.window.describe()}; numbers from fewer than {sp.min_n} customers left "
+                            f"empty; nudge list closing {sp.closing_days} days"),
+        *meta.extra_rules,
+    ]
+    return {"inputs": inputs, "rules": [{"name": k, "value": v} for k, v in rules]}
+
+
+def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, str]]:
+    window = settings.repeat_window_days
+    all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
+    rate = all_row["repeat_rate"]
+    keys = [
+        {"label": "Customers", "value": fmt_int(data.customers), "note": f"bought before {data.as_of}"},
+        {"label": "Net revenue", "value": fmt_money(data.revenue_cents / 100), "note": "returns included"},
+        {"label": f"Repeat rate ({window} days)",
+         "value": fmt_pct(rate) if rate is not None else "n/a",
+         "note": f"second purchase day within {window} days: {all_row['repeat_customers']:,} of "
+                 f"{all_row['window_closed']:,} customers whose window is over"},
+    ]
+    if data.nps_headline is None:
+        keys.append({"label": "NPS", "value": "n/a", "note": data.nps_missing or ""})
+    else:
+        for row in data.nps_headline.iter_rows(named=True):
+            if row["suppressed"]:
+                keys.append({"label": f"NPS ({row['survey_type']})", "value": "n/a",
+                             "note": f"n = {row['responses']:,}: too few answers"})
+            else:
+                keys.append({"label": f"NPS ({row['survey_type']})", "value": fmt_num(row["nps"]),
+                             "note": f"{fmt_num(row['ci_low'])} to {fmt_num(row['ci_high'])}, "
+                                     f"n = {row['responses']:,}"})
+    if data.clv is None:
+        keys.append({"label": "Predicted CLV", "value": "n/a", "note": "model not fitted (see the CLV section)"})
+    else:
+        s = data.clv.config.suffix
+        total = data.clv.totals()[f"predicted_clv_{s}"]
+        keys.append({"label": f"Predicted CLV ({data.clv.config.horizon_months} months)", "value": fmt_money(total),
+                     "note": "all customers, discounted"})
+    return keys
+
+
+def _segments(data: ReportData) -> dict[str, Any]:
+    seg = data.segments
+    cols = seg.columns  # segment, customers, share_customers, revenue, share_revenue, mean_r, mean_f, mean_m
+    chart = {
+        "kind": "bars", "id": "segments", "title": "Share of customers and of net revenue by RFM segment",
+        "labels": seg["segment"].to_list(),
+        "series": [
+            {"name": "share of customers", "values": [_r(v) for v in seg["share_customers"]],
+             "text": [fmt_pct(v) for v in seg["share_customers"]]},
+            {"name": "share of net revenue", "values": [_r(v) for v in seg["share_revenue"]],
+             "text": [fmt_pct(v) for v in seg["share_revenue"]]},
+        ],
+    }
+    rows = [[r[0], fmt_int(r[1]), fmt_pct(r[2]), fmt_money(r[3]), fmt_pct(r[4]), fmt_num(r[5]), fmt_num(r[6]),
+             fmt_money(r[7])] for r in seg.iter_rows()]
+    table = _table("Segments", ["segment", "customers", "share", "net revenue", "revenue share", cols[5], cols[6],
+                                cols[7]], rows, [False] + [True] * 7)
+    return _section("segments", "RFM segments", charts=[chart], tables=[table])
+
+
+def _nps(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.nps_missing is not None or data.nps_headline is None:
+        return _section("nps", "NPS", missing=f"NPS: not available: {data.nps_missing}")
+    assert data.nps_distribution is not None and data.nps_trend is not None and data.nps_segments is not None
+    config = settings.nps
+    c = data.nps_counts
+    intro = [f"{c['counted']:,} answers counted; left out: {c['non-response']:,} non-responses (blank or NA "
+             f"score), {c['duplicate']:,} duplicates, {c['repeat']:,} earlier answers of repeat responders. "
+             "Survey types are never pooled."]
+    stat_cols = ["responses", "promoters", "passives", "detractors", "NPS", "interval", "revenue-weighted"]
+
+    def stats(row: dict[str, Any]) -> list[str]:
+        if row["suppressed"]:
+            return [fmt_int(row["responses"]), "", "", "", f"n < {config.min_n}", "", ""]
+        return [fmt_int(row["responses"]), fmt_pct(row["share_promoters"]), fmt_pct(row["share_passives"]),
+                fmt_pct(row["share_detractors"]), fmt_num(row["nps"]),
+                f"{fmt_num(row['ci_low'])} to {fmt_num(row['ci_high'])}", fmt_num(row.get("nps_weighted_by_net_spend"))]
+
+    tables = [_table(f"NPS by survey type ({config.label} interval)",
+                     ["survey type", *stat_cols],
+                     [[r["survey_type"], *stats(r)] for r in data.nps_headline.iter_rows(named=True)],
+                     [False] + [True] * 7)]
+    charts = []
+    dist = data.nps_distribution
+    trend = data.nps_trend
+    for i, survey_type in enumerate(data.nps_headline["survey_type"].to_list()):
+        part = dist.filter(pl.col("survey_type") == survey_type).sort("score")
+        charts.append({
+            "kind": "columns", "id": f"nps-distribution-{i}", "title": f"Scores 0-10: {survey_type}",
+            "labels": [str(s) for s in part["score"]], "values": [_r(v) for v in part["share"]],
+            "text": [fmt_pct(v, 0) for v in part["share"]],
+            "classes": [str(k) for k in part["nps_category"].cast(pl.String)], "x_title": "score",
+        })
+        t = trend.filter(pl.col("survey_type") == survey_type).sort("period_start")
+        labels = [p if complete else f"{p} (partial)" for p, complete in zip(t["period"], t["complete"], strict=True)]
+        x = list(range(t.height))
+        step = max(1, -(-len(x) // 8))
+        charts.append({
+            "kind": "line", "id": f"nps-trend-{i}", "title": f"NPS by {config.period} with its interval: {survey_type}",
+            "series": [{"name": f"NPS ({survey_type})", "x": x, "y": [_r(v, 2) for v in t["nps"]],
+                        "low": [_r(v, 2) for v in t["ci_low"]], "high": [_r(v, 2) for v in t["ci_high"]],
+                        "markers": True}],
+            "x_ticks": [[k, labels[k]] for k in x[::step]], "y_min": -100, "y_max": 100, "y_format": "num",
+            "x_title": config.period,
+        })
+        rows = []
+        for r in t.iter_rows(named=True):
+            test = ("" if r["significant"] is None else "significant" if r["significant"] else "not significant")
+            rows.append([r["period"] + ("" if r["complete"] else " (partial)"), *stats(r)[:1], fmt_num(r["nps"]),
+                         "" if r["ci_low"] is None else f"{fmt_num(r['ci_low'])} to {fmt_num(r['ci_high'])}",
+                         fmt_num(r["change"]), "" if r["p_value"] is None else f"{r['p_value']:.3f}", test])
+        tables.append(_table(f"Trend: {survey_type}", [config.period, "responses", "NPS", "interval", "change",
+                                                     "p-value", "change test"], rows,
+                             [False, True, True, True, True, True, False]))
+    seg_rows = [[r["survey_type"], r["segment"] if r["segment"] is not None else "", *stats(r)]
+                for r in data.nps_segments.iter_rows(named=True)]
+    tables.append(_table("NPS by RFM segment", ["survey type", "segment", *stat_cols], seg_rows,
+                         [False, False] + [True] * 7))
+    if data.nps_comments is not None:
+        rows = [[r["survey_type"], str(r["date"]), str(r["score"]), r["customer_id"] or "(anonymous)",
+                 r["segment"] or "", r["comment"]] for r in data.nps_comments.iter_rows(named=True)]
+        tables.append(_table(f"Latest detractor comments ({len(rows)})", ["survey type", "date", "score",
+                                                                         "customer", "segment", "comment"],
+                             rows, [False, False, True, False, False, False]))
+    return _section("nps", "NPS", intro=intro, charts=charts, tables=tables)
+
+
+def _retention(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    period = settings.retention_period
+    charts, tables = [], []
+    titles = {"retention": "Customers active in period k (share of the cohort)",
+              "revenue_retention": "Revenue in period k / revenue in period 0"}
+    for metric, wide in data.retention_wide.items():
+        periods = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
+        values = [[_r(v) for v in row] for row in wide.select(periods).iter_rows()]
+        texts = [[fmt_pct(v, 0) for v in row] for row in wide.select(periods).iter_rows()]
+        cells = [v for row in wide.filter(pl.col("cohort") != AVERAGE).select(periods[1:]).iter_rows()
+                 for v in row if v is not None]
+        top = max(cells) if cells else 1.0
+        rows = [f"{c} ({n:,})" if c != AVERAGE else c for c, n in zip(wide["cohort"], wide["cohort_customers"],
+                                                                     strict=True)]
+        charts.append({"kind": "heatmap", "id": f"retention-{metric.replace('_', '-')}",
+                       "title": f"{titles[metric]}; cohort (customers); blank = not over yet",
+                       "rows": rows, "cols": periods, "values": values, "text": texts, "max": _r(top)})
+    avg = data.retention.filter(pl.col("cohort") == AVERAGE).sort("period").head(13)
+    tables.append(_table(f"Average cohort (periods over only), first {avg.height} {period}s",
+                         ["period", "cohorts", "retention", "on or after", "revenue retention",
+                          "cumulative revenue per customer"],
+                         [[str(r["period"]), fmt_int(r["cohorts"]), fmt_pct(r["retention"]),
+                           fmt_pct(r["retention_on_or_after"]), fmt_pct(r["revenue_retention"]),
+                           fmt_money(r["cumulative_revenue_per_customer"])] for r in avg.iter_rows(named=True)],
+                         [True] * 6))
+    all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
+    rate = all_row["repeat_rate"]
+    intro = [f"{all_row['customers']:,} customers in {data.cohorts.height - 1:,} {period}ly cohorts (by first "
+             f"purchase). Repeat purchase rate within {settings.repeat_window_days} days: "
+             + (f"{fmt_pct(rate)} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
+                "window is over)." if rate is not None else "none yet (no window is over).")]
+    return _section("retention", "Cohort retention", intro=intro, charts=charts, tables=tables,
+                    notes=["Cells a cohort has not lived through by the as-of date are blank, never 0. The average "
+                           "row pools complete cells only."])
+
+
+def _churn(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.churn_summary is None or data.churn_rates is None:
+        return _section("churn", "Churn", missing=f"Churn: not available: {data.churn_missing}")
+    summary = data.churn_summary.with_columns(pl.col("status").cast(pl.String))
+    by = {r["status"]: r for r in summary.iter_rows(named=True)}
+    chart = {"kind": "bars", "id": "churn-status", "title": "Customers and net spend by status",
+             "labels": list(by),
+             "series": [{"name": "share of customers", "values": [_r(r["share_customers"]) for r in by.values()],
+                         "text": [fmt_pct(r["share_customers"]) for r in by.values()]},
+                        {"name": "share of net spend", "values": [_r(r["share_net_spend"]) for r in by.values()],
+                         "text": [fmt_pct(r["share_net_spend"]) for r in by.values()]}]}
+    rates = data.churn_rates.sort("period_start")
+    charts = [chart]
+    if rates.height:
+        x = list(range(rates.height))
+        step = max(1, -(-len(x) // 8))
+        top = max([v for v in rates["churn_rate"] if v is not None] + [0.05])
+        charts.append({"kind": "line", "id": "churn-rate", "title": f"Churn rate per {settings.retention_period}",
+                       "series": [{"name": "churn rate", "x": x, "y": [_r(v) for v in rates["churn_rate"]],
+                                   "markers": True}],
+                       "x_ticks": [[k, rates["period"][k]] for k in x[::step]], "y_max": _r(min(1.0, top * 1.2)),
+                       "y_format": "pct", "x_title": settings.retention_period})
+    table = _table("Customers by status", ["status", "customers", "share", "net spend", "share of net spend",
+                                           "high value", "worth a costly offer"],
+                   [[s, fmt_int(r["customers"]), fmt_pct(r["share_customers"]), fmt_money(r["net_spend"]),
+                     fmt_pct(r["share_net_spend"]), fmt_int(r["high_value"]), fmt_int(r["worth_costly_offer"])]
+                    for s, r in by.items()], [False] + [True] * 6)
+    intro = []
+    lapsing = by.get("lapsing")
+    if lapsing is not None:
+        intro.append(f"Value at risk: the {lapsing['customers']:,} lapsing customers spent "
+                     f"{fmt_money(lapsing['net_spend'])} so far ({fmt_pct(lapsing['share_net_spend'])} of all net "
+                     f"spend; {lapsing['high_value']:,} high value): still within reach of a win-back.")
+    lapsed = by.get("lapsed")
+    if lapsed is not None:
+        intro.append(f"Already lapsed: {lapsed['customers']:,} customers holding {fmt_money(lapsed['net_spend'])} "
+                     f"({fmt_pct(lapsed['share_net_spend'])}) of net spend.")
+    return _section("churn", "Churn", intro=intro, charts=charts, tables=[table],
+                    notes=[f"Rules {settings.churn.source}: {settings.churn.describe()}."])
+
+
+def _histogram(values: pl.Series, bins: int = 12) -> tuple[list[str], list[int]]:
+    """Counts of values in equal-width bins from 0 to the 99th percentile (the last bin holds the rest)."""
+    clean = values.drop_nulls().sort()
+    if clean.is_empty():
+        return [], []
+    top = float(clean.quantile(0.99, interpolation="nearest") or 0.0)  # type: ignore[arg-type]
+    width = top / bins if top > 0 else 1.0
+    counts = [0] * bins
+    index = (clean / width).floor().cast(pl.Int64).clip(0, bins - 1)
+    for k, n in index.value_counts().sort(index.name).iter_rows():
+        counts[k] = int(n)
+    labels = [f"{k * width:,.0f}-{(k + 1) * width:,.0f}" for k in range(bins - 1)] + [f"{(bins - 1) * width:,.0f}+"]
+    return labels, counts
+
+
+def _clv(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.clv is None:
+        return _section("clv", "Customer lifetime value", missing=f"CLV: not available: {data.clv_missing}")
+    fit = data.clv
+    s = fit.config.suffix
+    table = fit.customers
+    labels, counts = _histogram(table[f"predicted_clv_{s}"])
+    total = max(sum(counts), 1)
+    chart = {"kind": "columns", "id": "clv-distribution",
+             "title": f"Customers by predicted {fit.config.horizon_months}-month CLV",
+             "labels": labels, "values": [_r(n / total) for n in counts], "text": [fmt_int(n) for n in counts],
+             "x_title": f"predicted CLV ({fit.config.horizon_months} months)"}
+    totals = fit.totals()
+    tiers = (table.group_by("value_tier").agg(pl.len().alias("customers"), pl.col(f"predicted_clv_{s}").sum()
+                                              .alias("clv"))
+             .with_columns(pl.col("value_tier").replace_strict({"high": 0, "medium": 1, "low": 2}, default=3)
+                           .alias("_o")).sort("_o"))
+    tier_table = _table("Value tiers", ["tier", "customers", "predicted CLV", "share"],
+                        [[r["value_tier"], fmt_int(r["customers"]), fmt_money(r["clv"]),
+                          fmt_pct(r["clv"] / totals[f"predicted_clv_{s}"]) if totals[f"predicted_clv_{s}"] else ""]
+                         for r in tiers.iter_rows(named=True)], [False, True, True, True])
+    top = table.head(settings.top)
+    top_table = _table(f"Top {top.height} customers by predicted CLV",
+                       ["customer", "tier", "predicted CLV", "expected purchases", "P(alive)", "expected spend",
+                        "historical value"],
+                       [[r["customer_id"], r["value_tier"], fmt_money(r[f"predicted_clv_{s}"]),
+                         fmt_num(r[f"expected_purchases_{s}"], 2), fmt_num(r["p_alive"], 3),
+                         fmt_money(r["expected_spend"]), fmt_money(r["historical_value"])]
+                        for r in top.iter_rows(named=True)], [False, False] + [True] * 5)
+    p = fit.purchase
+    intro = [f"{p.label} + Gamma-Gamma fitted on {p.n_customers:,} customers (log-likelihood "
+             f"{p.log_likelihood:,.2f}); predicted {fit.config.horizon_months}-month CLV "
+             f"{fmt_money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
+             f"expected purchase days, mean P(alive) {fmt_num(totals['mean_p_alive'], 2)}."]
+    return _section("clv", "Customer lifetime value", intro=intro, charts=[chart], tables=[tier_table, top_table])
+
+
+def _second_purchase(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    assert data.second_summary is not None and data.second_curve is not None and data.second_shares is not None
+    row = data.second_summary.row(0, named=True)
+    curve = data.second_curve.sort("day")
+    window = (row["window_from_days"], row["window_to_days"])
+    x = [int(d) for d in curve["day"]]
+    last = max(x) if x else 1
+    ticks = [[d, f"{d}"] for d in (0, 30, 60, 90, 180, 365, 730) if d <= last]
+    chart = {"kind": "line", "id": "second-purchase-curve",
+             "title": "Share of first-time buyers who bought again, by days since the first purchase (Kaplan-Meier)",
+             "series": [{"name": "bought again (Kaplan-Meier)", "x": x,
+                         "y": [_r(v) for v in curve["repurchased_share"]]}],
+             "x_ticks": ticks, "y_max": 1.0, "y_format": "pct", "x_title": "days since the first purchase",
+             "shade": [window[0], window[1], f"window {window[0]}-{window[1]} days"] if window[0] is not None
+             else None}
+    shares = data.second_shares.sort("within_days")
+    table = _table("Bought again within N days (customers observed N days)",
+                   ["within", "observed", "bought again", "share"],
+                   [[f"{r['within_days']} days", fmt_int(r["observed"]), fmt_int(r["returned"]), fmt_pct(r["share"])]
+                    for r in shares.iter_rows(named=True)], [False, True, True, True])
+    tables = [table]
+    if data.second_value is not None:
+        v = data.second_value
+        tables.append(_table("Net spend of the first purchase day and the 365 days after it, by days to the second "
+                             "purchase (a correlation, not the effect of a nudge)",
+                             ["second purchase", "customers", "share", "mean spend", "median spend"],
+                             [[str(r["bucket"]), fmt_int(r["customers"]), fmt_pct(r["share_customers"]),
+                               fmt_money(r["mean_spend_365d"]), fmt_money(r["median_spend_365d"])]
+                              for r in v.iter_rows(named=True)], [False, True, True, True, True]))
+    pcts = ", ".join(f"p{p} {row[f'p{p}_days']} days" if row[f"p{p}_days"] is not None else f"p{p} not reached"
+                     for p in (25, 50, 75, 90))
+    intro = [f"{row['first_buyers']:,} first-time buyers, {row['repeaters']:,} bought again; over all first-time "
+             f"buyers: {pcts}."]
+    if window[0] is None:
+        intro.append(f"No second-purchase window: fewer than {settings.second_purchase.min_n} repeaters.")
+    else:
+        intro.append(f"Window: days {window[0]}-{window[1]} after the first purchase "
+                     f"({settings.second_purchase.window.describe()}); {plural(data.second_nudge, 'one-time buyer')} "
+                     "to nudge now (loyalty second-purchase -o writes the list).")
+    return _section("second-purchase", "Second purchase", intro=intro, charts=[chart], tables=tables)
+
+
+def _lifecycle() -> dict[str, Any]:
+    # LIFECYCLE: the lifecycle command is being written concurrently; when loyalty_cli.metrics.lifecycle lands,
+    # build this section (stages with their actions) from ReportData like the others.
+    return _section("lifecycle", "Lifecycle stages", missing=LIFECYCLE_MISSING)
+
+
+def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dict[str, Any]:
+    """The whole template context (JSON-serialisable; every number formatted)."""
+    sections = [
+        _segments(data),
+        _nps(data, settings),
+        _retention(data, settings),
+        _churn(data, settings),
+        _clv(data, settings),
+        _second_purchase(data, settings),
+        _lifecycle(),
+    ]
+    if data.contacts is not None:
+        c = data.contacts
+        contacts_note = (f"{c['customers']:,} contacts, {c['with_purchase']:,} with a purchase, "
+                         f"{c['prospects']:,} prospects (no purchase yet)"
+                         + (f", {c['consent']:,} with email consent" if "consent" in c else ""))
+    else:
+        contacts_note = ""
+    return {
+        "title": TITLE,
+        "as_of": str(data.as_of),
+        "header": _header(data, settings, meta),
+        "contacts": contacts_note,
+        "key_numbers": _key_numbers(data, settings),
+        "sections": sections,
+        "charts": [c["id"] for s in sections for c in s["charts"]],
+        "files": [{"path": f.path, "what": f.what} for f in meta.files],
+    }

@@ -1,0 +1,201 @@
+"""The numbers of the report: each section's tables computed from the stage-1 tables (pure, no I/O).
+
+:func:`compute_report` takes the customer summary and the customer x day activity (read once, by
+:func:`loyalty_cli.stage1.load_transactions`), the prepared survey answers and the contacts (each optional),
+and calls the same library functions as the commands. A section that cannot be computed (no surveys, a
+model that does not fit, no repeat customer) keeps a sentence saying why instead of its tables, so one
+missing input or failed model never stops the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from loyalty_cli.errors import DataError, ModelError
+from loyalty_cli.metrics import nps as m_nps
+from loyalty_cli.metrics.churn import ChurnRules, churn_rates, churn_status, rank_by_value, status_summary
+from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, calibration_summary, fit_cltv
+from loyalty_cli.metrics.retention import cohort_retention, cohort_table, repeat_rate, retention_wide
+from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores, segment_summary
+from loyalty_cli.metrics.second_purchase import (
+    ALL,
+    SecondPurchaseConfig,
+    action_list,
+    first_year_value,
+    km_curve,
+    repurchase_shares,
+    timing_summary,
+    value_by_bucket,
+)
+from loyalty_cli.segments import SegmentMap
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The rules and parameters every section uses (shown in the report header)."""
+
+    segments: SegmentMap
+    churn: ChurnRules
+    rfm: RfmConfig = field(default_factory=RfmConfig)
+    nps: m_nps.NpsConfig = field(default_factory=m_nps.NpsConfig)
+    cltv: CltvConfig = field(default_factory=CltvConfig)
+    second_purchase: SecondPurchaseConfig = field(default_factory=SecondPurchaseConfig)
+    retention_period: str = "month"
+    repeat_window_days: int = 90
+    top: int = 10  # rows of the top-customer and comment tables
+
+
+@dataclass
+class ReportData:
+    """Every table the report shows; ``*_missing`` says why a section has no tables."""
+
+    as_of: date
+    customers: int
+    revenue_cents: int
+    purchase_orders: int
+    return_orders: int
+    segments: pl.DataFrame
+    retention: pl.DataFrame  # the long table
+    cohorts: pl.DataFrame
+    retention_wide: dict[str, pl.DataFrame]
+    churn_summary: pl.DataFrame | None = None
+    churn_rates: pl.DataFrame | None = None
+    churn_missing: str | None = None
+    clv: CltvFit | None = None
+    clv_missing: str | None = None
+    second_summary: pl.DataFrame | None = None
+    second_shares: pl.DataFrame | None = None
+    second_curve: pl.DataFrame | None = None
+    second_value: pl.DataFrame | None = None
+    second_nudge: int = 0
+    nps_headline: pl.DataFrame | None = None
+    nps_distribution: pl.DataFrame | None = None
+    nps_trend: pl.DataFrame | None = None
+    nps_segments: pl.DataFrame | None = None
+    nps_comments: pl.DataFrame | None = None
+    nps_counts: dict[str, int] = field(default_factory=dict)
+    nps_missing: str | None = "no surveys given (--surveys FILE)"
+    contacts: dict[str, int] | None = None
+    segmented: pl.DataFrame | None = None
+
+
+def _clv(activity: pl.DataFrame, as_of: date, config: CltvConfig) -> tuple[CltvFit | None, str | None]:
+    summary = calibration_summary(activity.lazy(), before=as_of, unit=config.unit).collect().sort("customer_id")
+    try:
+        return fit_cltv(summary, config, as_of=as_of), None
+    except (ModelError, DataError) as exc:
+        return None, f"the CLV model could not be fitted: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+
+
+def _nps(data: ReportData, responses: pl.DataFrame, segmented: pl.DataFrame, settings: ReportSettings) -> None:
+    config = settings.nps
+    counts = dict(responses.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
+    data.nps_counts = {k: int(counts.get(k, 0)) for k in ("counted", "non-response", "duplicate", "repeat")}
+    if not data.nps_counts["counted"]:
+        data.nps_missing = "the surveys have no scored answer before the as-of date"
+        return
+    lazy = m_nps.with_customers(responses.lazy(), segmented.lazy())
+    plans = [
+        m_nps.nps_table(lazy, config=config, weight="net_spend"),
+        m_nps.score_distribution(lazy),
+        m_nps.nps_trend(lazy, config=config, as_of=data.as_of),
+        m_nps.nps_table(lazy, config=config, by=["segment"], weight="net_spend"),
+    ]
+    names = lazy.collect_schema().names()
+    if "comment" in names:
+        plans.append(
+            lazy.filter((pl.col("status") == "counted") & (pl.col("score") <= 6) & pl.col("comment").is_not_null())
+            .sort(["responded_at", "customer_id", "comment"], descending=[True, False, False], nulls_last=True)
+            .head(settings.top)
+            .select("survey_type", pl.col("responded_at").dt.date().alias("date"), "score", "customer_id",
+                    pl.col("segment").cast(pl.String), "comment")
+        )
+    tables = pl.collect_all(plans)
+    data.nps_headline, data.nps_distribution, data.nps_trend, data.nps_segments = tables[:4]
+    data.nps_comments = tables[4] if len(tables) > 4 else None
+    data.nps_missing = None
+
+
+def _contacts(contacts: pl.DataFrame, customers: pl.DataFrame) -> dict[str, int]:
+    ids = contacts.select(pl.col("customer_id").unique())
+    buyers = ids.join(customers.select("customer_id"), on="customer_id", how="semi").height
+    info = {"rows": contacts.height, "customers": ids.height, "with_purchase": buyers, "prospects": ids.height - buyers}
+    if "email_consent" in contacts.columns:
+        info["consent"] = contacts.filter(pl.col("email_consent").fill_null(False)).select(
+            pl.col("customer_id").n_unique()).item()
+    return info
+
+
+def compute_report(
+    customers: pl.DataFrame,
+    activity: pl.DataFrame,
+    *,
+    settings: ReportSettings,
+    responses: pl.DataFrame | None = None,
+    contacts: pl.DataFrame | None = None,
+) -> ReportData:
+    """All sections' tables. ``customers``/``activity``: stage-1 tables (at least one customer);
+    ``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` output; ``contacts``: read contacts."""
+    customers = customers.sort("customer_id")  # row order never matters downstream
+    activity = activity.sort("customer_id", "day")
+    as_of: date = customers["as_of"][0]
+    segmented = settings.segments.assign(rfm_scores(customers.lazy(), config=settings.rfm))
+    period = settings.retention_period
+    long = cohort_retention(customers.lazy(), activity.lazy(), period=period)  # type: ignore[arg-type]
+    per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days,
+                                                period=period))  # type: ignore[arg-type]
+    sp = settings.second_purchase
+    sp_summary = timing_summary(customers.lazy(), config=sp)
+    segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge = \
+        pl.collect_all([
+            segmented,
+            segment_summary(segmented, config=settings.rfm, order=settings.segments.names),
+            long, per_cohort,
+            activity.lazy().select(pl.col("net_cents").sum().alias("revenue_cents"),
+                            pl.col("purchases").sum().alias("purchase_orders")),
+            sp_summary,
+            repurchase_shares(customers.lazy(), by=None, min_n=sp.min_n),
+            km_curve(customers.lazy()),
+            value_by_bucket(customers.lazy(), first_year_value(activity.lazy()), by=None, min_n=sp.min_n),
+            action_list(customers.lazy(), sp_summary, config=sp),
+        ])
+    data = ReportData(
+        as_of=as_of,
+        customers=customers.height,
+        revenue_cents=int(totals["revenue_cents"][0] or 0),
+        purchase_orders=int(totals["purchase_orders"][0] or 0),
+        return_orders=int(customers["return_orders"].sum()),
+        segments=seg_table,
+        retention=long_df,
+        cohorts=cohort_df,
+        retention_wide={metric: retention_wide(long_df, metric, period=period)  # type: ignore[arg-type]
+                        for metric in ("retention", "revenue_retention")},
+        second_summary=sp_sum.filter(pl.col("group") == ALL),
+        second_shares=sp_shares,
+        second_curve=sp_curve,
+        second_value=sp_value,
+        second_nudge=sp_nudge.height,
+        segmented=segmented_df.with_columns(pl.col("segment").cast(pl.String)),
+    )
+
+    status = churn_status(customers.lazy(), activity.lazy(), rules=settings.churn)
+    status_df, rates = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period)])  # type: ignore[arg-type]
+    if status_df["status"].null_count():
+        data.churn_missing = ("no customer bought on two different days, so there is no inter-purchase time for "
+                              f"the churn rules {settings.churn.source}")
+    else:
+        ranked = rank_by_value(status_df.lazy(), rules=settings.churn)
+        data.churn_summary = status_summary(ranked).collect()
+        data.churn_rates = rates
+
+    data.clv, data.clv_missing = _clv(activity, as_of, settings.cltv)
+    if responses is not None:
+        _nps(data, responses, data.segmented, settings)
+    if contacts is not None:
+        data.contacts = _contacts(contacts, customers)
+    # LIFECYCLE: when loyalty_cli.metrics.lifecycle lands (written concurrently), compute its stages here and
+    # fill the "lifecycle" section in context.py (it now says "lifecycle: not available").
+    return data
