@@ -15,6 +15,7 @@ from loyalty_cli.cli import churn as churn_cmd
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
 from loyalty_cli.cli import nps as nps_cmd
+from loyalty_cli.cli import uplift as uplift_cmd
 from loyalty_cli.cli import report as report_cmd
 from loyalty_cli.cli import retention as retention_cmd
 from loyalty_cli.cli import run as run_cmd
@@ -56,6 +57,7 @@ run_cmd.register(app)
 retention_cmd.register(app)
 churn_cmd.register(app)
 report_cmd.register(app)
+uplift_cmd.register(app)
 second_purchase_cmd.register(app)
 
 

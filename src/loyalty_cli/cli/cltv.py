@@ -11,11 +11,13 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
+    check_list_options,
     describe_scan,
     handle_errors,
     read_options,
     rejects_path,
     to_date,
+    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -63,6 +65,11 @@ def cltv(
     tables: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--tables", help="Also write the model and check tables (CSV) into this folder.",
         rich_help_panel=opt.OUTPUT)] = None,
+    target: opt.Target = None,
+    holdout_share: opt.HoldoutShare = None,
+    seed: opt.HoldoutSeed = None,
+    max_file_mb: opt.MaxFileMb = None,
+    contacts: opt.Contacts = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -86,7 +93,7 @@ def cltv(
     from loyalty_cli.errors import DataError, UsageError
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import output_format
     from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check, parse_holdout
     from loyalty_cli.metrics.customers import customer_activity
 
@@ -103,6 +110,8 @@ def cltv(
         output_format(output, fmt)
     elif fmt:
         raise UsageError("--format needs --output", hint="e.g. -o clv.parquet, or -o - --format json.")
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
     options = read_options(
         columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
                  "quantity": quantity_col, "unit_price": price_col},
@@ -149,9 +158,8 @@ def cltv(
     out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
              f"months, discount {config.discount_monthly:.2%} a month")
     if output:
-        written = write_table(table, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {table.height:,} customers to {written}")
+        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
+                            max_file_mb=max_file_mb, contacts=contacts, tag="value_tier", value=f"predicted_clv_{s}")
     if tables:
         _write_tables(fit, check, tables, out)
     if output and out.quiet:

@@ -169,3 +169,111 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
              + (":" if describe else ""))
     if describe:
         list_problems(table, out)
+
+
+def _list_spec(*, fmt: str | None, target: str | None, holdout_share: float | None, seed: str | None,
+               max_file_mb: float | None, **more: Any) -> Any:
+    from loyalty_cli.io.targets import ListSpec
+
+    return ListSpec(target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, fmt=fmt, **more)
+
+
+def check_list_options(output: str | None, fmt: str | None, *, target: str | None = None,
+                       holdout_share: float | None = None, seed: str | None = None,
+                       max_file_mb: float | None = None, contacts: Path | None = None) -> None:
+    """Fail on list options that cannot work (exit 2) before any data is read. Optional:
+    :func:`write_customer_list` checks the same, but only after the command has done its work."""
+    from loyalty_cli.io.targets import get_target
+
+    if target is not None:
+        get_target(target)
+    if contacts is not None and target is None:
+        raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
+    _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
+
+
+def _read_contacts(path: Path) -> pl.DataFrame:
+    from loyalty_cli.io.readers import ReadOptions, read_contacts
+    from loyalty_cli.io.validate import collect_checked
+
+    scan = read_contacts([path], ReadOptions(mapping_file=DEFAULT_MAPPING if DEFAULT_MAPPING.is_file() else None))
+    (contacts,), _ = collect_checked([scan], [scan.rows], on_bad_rows="error")  # type: ignore[arg-type]
+    return contacts
+
+
+def write_customer_list(
+    table: pl.DataFrame,
+    output: str,
+    *,
+    fmt: str | None,
+    out: Output,
+    target: str | None = None,
+    holdout_share: float | None = None,
+    seed: str | None = None,
+    max_file_mb: float | None = None,
+    contacts: Path | None = None,
+    tag: str | None = None,
+    tag_value: str | None = None,
+    value: str | None = None,
+    describe: Callable[[int], str] | None = None,
+) -> None:
+    """Write a command's customer list to ``output``, with the email hand-off options when given.
+
+    The one call every list-writing command makes (``segment``, ``second-purchase``, ``cltv``; ``nps``,
+    ``churn``, ``lifecycle`` too), with the shared options ``opt.Target, opt.HoldoutShare, opt.HoldoutSeed,
+    opt.MaxFileMb, opt.Contacts`` passed through:
+
+    - none given: ``write_table`` as before (``-`` = stdout) and ``Wrote <describe(n)> to FILE``;
+    - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
+      cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
+    - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
+    - either: ``<stem>.manifest.json`` (files, counts, reasons, split). Notes and counts go to stderr.
+
+    ``tag``: the list's segment/stage/action column (e.g. ``"segment"``), written as the tool's tag or
+    property column; ``tag_value``: a fixed tag for lists without one (e.g. ``"second-purchase nudge"``);
+    ``value``: the column whose highest value wins among duplicate emails (e.g. ``"net_spend"``);
+    ``describe``: how to word n rows (default ``"n customers"``). Call :func:`check_list_options` early to
+    fail before the work on bad options."""
+    from loyalty_cli.io.targets import write_list
+    from loyalty_cli.io.writers import write_table
+
+    describe = describe or (lambda n: f"{n:,} customers")
+    if target is None and holdout_share is None:
+        check_list_options(output, fmt, seed=seed, max_file_mb=max_file_mb, contacts=contacts)
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {describe(table.height)} to {written}")
+        return
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
+    contact_rows = _read_contacts(contacts) if contacts is not None else None
+    spec = _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                      contacts=contact_rows, tag=tag, tag_value=tag_value, value=value)
+    report = write_list(table, output, spec)
+    out.lines(report.notes)
+    label = f"{report.target.label} list" if report.target else "List"
+    files = report.treatment
+    limit = (spec.max_bytes(report.target) or 0) / 1e6
+    where = str(files[0].path) if len(files) == 1 else \
+        f"{len(files)} parts of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
+    treated = sum(f.rows for f in files)
+    out.note(f"{label}: wrote {describe(treated)} to {where}")
+    if report.split is not None:
+        split, control = report.split, report.control
+        shown = str(control[0].path) if len(control) == 1 else f"{len(control)} parts: {control[0].path} ..."
+        total = split.treatment + split.control
+        out.note(f"Control group: {describe(split.control)} ({split.control_share:.1%} of {total:,}; --holdout-share "
+                 f"{split.share:g}, --seed {split.seed}) held out in {shown}: do not send them the campaign")
+    if report.dropped:
+        total = sum(report.dropped.values())
+        out.note(f"Left out {total:,} of {report.rows_in:,} rows ({report.dropped_path}): "
+                 + ", ".join(f"{n:,} {reason}" for reason, n in report.dropped.items()))
+    if report.changes:
+        out.warn(f"Cleaned {report.changes:,} cell{'s' if report.changes != 1 else ''} that started like a formula "
+                 f"(= + - @, tab or CR stripped), logged in {report.changes_path}")
+    if report.removed:
+        out.note("Removed files of an earlier run that this one replaces: "
+                 + ", ".join(str(p) for p in report.removed))
+    if report.written == 0:
+        out.warn("No customer left to write: every row was left out (see the dropped file)")
+    out.note(f"Manifest: {report.manifest}")

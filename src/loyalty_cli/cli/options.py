@@ -65,3 +65,34 @@ Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding: utf-8 
                                        "cp1252, ...", rich_help_panel=COLUMNS)]
 DecimalComma = Annotated[bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).",
                                             rich_help_panel=COLUMNS)]
+
+# Email hand-off and control groups (commands that write a customer list; see cli.common.write_customer_list).
+LISTS = "Email hand-off and control group"
+Target = Annotated[
+    str | None, typer.Option("--target", help="Write the list for an email tool: mailchimp, klaviyo, braze, hubspot "
+                             "or generic (spreadsheet CSV). Its header names and date format; emails trimmed, "
+                             "lowercased and deduplicated; rows without a usable email or consent left out (listed "
+                             "in NAME.dropped.csv); files over the tool's size limit split; NAME.manifest.json.",
+                             rich_help_panel=LISTS, show_default=False)
+]
+HoldoutShare = Annotated[
+    float | None, typer.Option("--holdout-share", help="Keep this share of the list (e.g. 0.1) out of the campaign "
+                               "as a control group, written to NAME.control.csv; chosen by a hash of the customer id "
+                               "and --seed, so a customer is in the same group on every run.",
+                               rich_help_panel=LISTS, show_default=False)
+]
+HoldoutSeed = Annotated[
+    str | None, typer.Option("--seed", help="Seed of the control group split (any word or number, e.g. the "
+                             "campaign's name): the same seed gives the same split.", rich_help_panel=LISTS,
+                             show_default=False)
+]
+MaxFileMb = Annotated[
+    float | None, typer.Option("--max-file-mb", help="Split CSV lists into numbered parts of at most this many MB "
+                               "(default: the target's limit: Klaviyo 50, Braze 500, HubSpot 512).",
+                               rich_help_panel=LISTS, show_default=False)
+]
+Contacts = Annotated[
+    Path | None, typer.Option("--contacts", help="Contacts export (customer_id, email, consent) for --target: "
+                              "emails come from it, and with a consent column only customers who said yes are "
+                              "written.", rich_help_panel=LISTS, show_default=False)
+]

@@ -11,11 +11,13 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
+    check_list_options,
     describe_scan,
     handle_errors,
     read_options,
     rejects_path,
     to_date,
+    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -202,6 +204,11 @@ def second_purchase(
     value_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--value", help="Write the 365-day value by days to second purchase.", rich_help_panel=TABLES_PANEL,
         show_default=False)] = None,
+    target: opt.Target = None,
+    holdout_share: opt.HoldoutShare = None,
+    seed: opt.HoldoutSeed = None,
+    max_file_mb: opt.MaxFileMb = None,
+    contacts: opt.Contacts = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -247,6 +254,8 @@ def second_purchase(
         output_format(output, fmt)  # fail on a bad suffix before reading anything
     elif fmt:
         raise UsageError("--format needs --output", hint="e.g. -o nudge.csv, or -o - --format json.")
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
     for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),
                        (value_path, "--value")):
         _check_table_path(path, name)
@@ -284,9 +293,9 @@ def second_purchase(
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
     if output:
-        written = write_table(actions, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {_buyers(actions.height)} to nudge to {written}")
+        write_customer_list(actions, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
+                            max_file_mb=max_file_mb, contacts=contacts, tag_value="second-purchase nudge",
+                            value="net_spend", describe=lambda n: f"{_buyers(n)} to nudge")
     for path, table, what in ((summary_path, summary, "timing summary"), (shares_path, shares, "shares"),
                               (curve_path, curve, "Kaplan-Meier curve"), (value_path, buckets, "value by timing")):
         if path is not None:

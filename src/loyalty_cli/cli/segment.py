@@ -10,12 +10,14 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
+    check_list_options,
     describe_scan,
     handle_errors,
     note_left_out,
     read_options,
     rejects_path,
     to_date,
+    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -68,6 +70,11 @@ def segment(
     monetary: Annotated[str, typer.Option("--monetary", help="M is total net spend or mean order value.")] = "total",
     cut_points: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--cut-points", help="Also write the cut points of each score here.", rich_help_panel=opt.OUTPUT)] = None,
+    target: opt.Target = None,
+    holdout_share: opt.HoldoutShare = None,
+    seed: opt.HoldoutSeed = None,
+    max_file_mb: opt.MaxFileMb = None,
+    contacts: opt.Contacts = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -117,6 +124,8 @@ def segment(
         output_format(output, fmt)  # fail on a bad suffix before reading anything
     elif fmt:
         raise UsageError("--format needs --output", hint="e.g. -o segments.parquet, or -o - --format json.")
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
     options = read_options(
         columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
                  "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
@@ -153,9 +162,8 @@ def segment(
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
-        written = write_table(table, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {table.height:,} customers to {written}")
+        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
+                            max_file_mb=max_file_mb, contacts=contacts, tag="segment", value=config.column("m"))
     if cut_points:
         write_table(cuts, cut_points)
         out.note(f"Wrote cut points to {cut_points}")

@@ -1,0 +1,325 @@
+"""``loyalty uplift``: did a campaign work? Treatment vs control over a window after the campaign start."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+from loyalty_cli.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loyalty_cli.metrics.uplift import UpliftConfig
+
+EXAMPLES = """
+Examples:
+
+  loyalty uplift orders.csv --treatment at_risk.csv --control at_risk.control.csv --start 2025-01-06
+
+  loyalty uplift orders.csv --manifest at_risk.manifest.json --start 2025-01-06 --window 60d -o uplift.csv
+
+  loyalty uplift orders.csv --groups campaign.csv --group-col group --start 2025-01-06 --by none
+"""
+
+LISTS = "Lists"
+TREATMENT_WORDS = ("treatment", "treated", "test", "target", "campaign", "t")
+CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "c")
+
+
+def _manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
+    """The treatment and control files recorded in a list's manifest (paths relative to its folder)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = data["files"]
+        treatment = [str(manifest.parent / f["path"]) for f in files["treatment"]]
+        control = [str(manifest.parent / f["path"]) for f in files["control"]]
+    except FileNotFoundError:
+        raise DataError(f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list.") \
+            from None
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{manifest} is not a list manifest written by loyalty",
+                        hint="Pass the .manifest.json written beside the list, or --treatment and --control.") \
+            from None
+    if not control:
+        raise DataError(f"The manifest {manifest} records no control group",
+                        hint="Write the list with --holdout-share and --seed, or pass --control FILE.")
+    return treatment, control
+
+
+def _read_groups(treatment: list[str] | None, control: list[str] | None, groups: list[str] | None,
+                 manifest: Path | None, *, id_col: str | None, group_col: str, by: str | None,
+                 out: Output) -> pl.DataFrame:
+    """``customer_id, group`` (+ ``segment``): one row per customer, each in one group."""
+    import polars as pl
+
+    from loyalty_cli.io.targets import read_lists
+
+    given = sum(x is not None for x in (groups, manifest)) + (treatment is not None or control is not None)
+    if given != 1:
+        raise UsageError("Give the lists as --treatment and --control, or --groups, or --manifest (one of them)",
+                         hint="e.g. --treatment at_risk.csv --control at_risk.control.csv")
+    auto = by is None
+    wanted_by = None if by in (None, "none") else by
+    if manifest is not None:
+        treatment, control = _manifest_files(manifest)
+    if groups is not None:
+        read = read_lists(groups, id_col=id_col, group_col=group_col, by=wanted_by, auto_by=auto)
+        rows = read.rows
+        word = pl.col("group").str.to_lowercase()
+        rows = rows.with_columns(pl.when(word.is_in(TREATMENT_WORDS)).then(pl.lit("treatment"))
+                                 .when(word.is_in(CONTROL_WORDS)).then(pl.lit("control")).alias("_g"))
+        bad = rows.filter(pl.col("_g").is_null())
+        if bad.height:
+            values = bad["group"].unique(maintain_order=True).head(5).to_list()
+            raise DataError(f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
+                            f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
+                            hint="Values: treatment (or test, target) and control (or holdout).")
+        rows = rows.with_columns(pl.col("_g").alias("group")).drop("_g")
+        by_col = read.by
+    else:
+        if not treatment or not control:
+            raise UsageError("--treatment needs --control (and the other way round)",
+                             hint="The control list is the one written to NAME.control.csv by --holdout-share.")
+        t = read_lists(treatment, id_col=id_col, by=wanted_by, auto_by=auto)
+        c = read_lists(control, id_col=id_col, by=wanted_by, auto_by=auto)
+        by_col = t.by if t.by and c.by else None
+        parts = [r.rows.with_columns(pl.lit(g).alias("group")) for r, g in ((t, "treatment"), (c, "control"))]
+        rows = pl.concat([p.select("customer_id", "group", *([by_col] if by_col else [])) for p in parts])
+    both = rows.group_by("customer_id").agg(pl.col("group").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if both.height:
+        shown = ", ".join(both.sort("customer_id")["customer_id"].head(5).to_list())
+        raise DataError(f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
+                        f"the control lists (e.g. {shown})",
+                        hint="A customer is in one group only: check that the lists come from the same split.")
+    duplicates = rows.height - rows["customer_id"].n_unique()
+    if duplicates:
+        out.note(f"{duplicates:,} repeated rows in the lists counted once")
+        rows = rows.unique("customer_id", keep="first", maintain_order=True)
+    for name in ("treatment", "control"):
+        if not (rows["group"] == name).any():
+            raise DataError(f"The {name} list has no customers", hint="Check the list files.")
+    return rows
+
+
+def _verdict_lines(row: dict, config: UpliftConfig, window: str) -> list[str]:
+    conf = f"{config.confidence:.0%} CI"
+    lines = []
+    if row["repurchase_diff"] is not None:
+        lines.append(
+            f"Repurchase within {window}: treatment {row['treatment_repurchase_rate']:.1%} of "
+            f"{row['treatment_customers']:,}, control {row['control_repurchase_rate']:.1%} of "
+            f"{row['control_customers']:,}: {row['repurchase_diff'] * 100:+.1f} points ({conf} "
+            f"{row['repurchase_diff_low'] * 100:+.1f} to {row['repurchase_diff_high'] * 100:+.1f}), "
+            f"p = {row['repurchase_p_value']:.3g}: {row['repurchase_verdict']}")
+    if row["revenue_diff"] is not None:
+        ci = (f" ({conf} {row['revenue_diff_low']:+,.2f} to {row['revenue_diff_high']:+,.2f}), "
+              f"p = {row['revenue_p_value']:.3g}" if row["revenue_p_value"] is not None else "")
+        lines.append(
+            f"Revenue per customer within {window}: treatment {row['treatment_revenue_per_customer']:,.2f}, control "
+            f"{row['control_revenue_per_customer']:,.2f}: {row['revenue_diff']:+,.2f}{ci}: {row['revenue_verdict']}")
+        if row["revenue_verdict"].startswith("treatment"):
+            n = row["treatment_customers"]
+            lines.append(f"Incremental revenue: about {row['incremental_revenue']:+,.2f} ({conf} "
+                         f"{row['revenue_diff_low'] * n:+,.2f} to {row['revenue_diff_high'] * n:+,.2f}) from {n:,} "
+                         "treated customers")
+    return lines
+
+
+def _show(out: Output, table: pl.DataFrame, *, to_stderr: bool, by: bool) -> None:
+    import polars as pl
+
+    drop = [] if by else ["segment"]
+    rate = table.select(
+        "segment", pl.col("treatment_customers").alias("treated"), pl.col("control_customers").alias("control"),
+        pl.col("treatment_repurchase_rate").alias("rate_treated"),
+        pl.col("control_repurchase_rate").alias("rate_control"),
+        pl.col("repurchase_diff").alias("diff"), pl.col("repurchase_diff_low").alias("ci_low"),
+        pl.col("repurchase_diff_high").alias("ci_high"), pl.col("repurchase_p_value").alias("p_value"),
+        pl.col("repurchase_verdict").alias("verdict"))
+    pct = {c: ".1%" for c in ("rate_treated", "rate_control", "diff", "ci_low", "ci_high")}
+    out.table(rate.drop(drop), title="Repurchase rate (share of customers with a purchase in the window)",
+              formats={**pct, "p_value": ".3g"}, to_stderr=to_stderr)
+    revenue = table.select(
+        "segment", pl.col("treatment_customers").alias("treated"), pl.col("control_customers").alias("control"),
+        pl.col("treatment_revenue_per_customer").alias("per_treated"),
+        pl.col("control_revenue_per_customer").alias("per_control"), pl.col("revenue_diff").alias("diff"),
+        pl.col("revenue_diff_low").alias("ci_low"), pl.col("revenue_diff_high").alias("ci_high"),
+        pl.col("revenue_p_value").alias("p_value"), pl.col("revenue_verdict").alias("verdict"))
+    out.table(revenue.drop(drop), title="Net revenue per customer in the window (every customer, zeros included)",
+              formats={"p_value": ".3g"}, to_stderr=to_stderr)
+
+
+@handle_errors
+def uplift(
+    inputs: opt.Inputs,
+    start: Annotated[datetime, typer.Option(
+        "--start", formats=["%Y-%m-%d"], help="Campaign start: the first day of the window.", show_default=False)],
+    treatment: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--treatment", help="The list the campaign went to (files, folders or globs; repeatable).",
+        rich_help_panel=LISTS, show_default=False)] = None,
+    control: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--control", help="The control group held out of it (NAME.control.csv; repeatable).",
+        rich_help_panel=LISTS, show_default=False)] = None,
+    groups: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--groups", help="Instead: one list with a column saying treatment or control (--group-col).",
+        rich_help_panel=LISTS, show_default=False)] = None,
+    manifest: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--manifest", help="Instead: the NAME.manifest.json written with the list (its treatment and control "
+        "files).", rich_help_panel=LISTS, show_default=False)] = None,
+    group_col: Annotated[str, typer.Option("--group-col", help="The group column of --groups.",
+                                           rich_help_panel=LISTS)] = "group",
+    list_id_col: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--list-id-col", help="Customer id column of the lists (default: customer_id, external_id, ...).",
+        rich_help_panel=LISTS, show_default=False)] = None,
+    window: Annotated[str, typer.Option("--window", help="Days after the start to compare, e.g. 30d, 8w or 30.")
+                      ] = "30d",
+    by: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--by", help="Also compare per value of this list column (default: segment, stage or the tag column when "
+        "the lists have one; none: overall only).", show_default=False)] = None,
+    min_n: Annotated[int, typer.Option("--min-n", min=1, help="Segments with fewer customers in either group "
+                                       "keep their counts and leave the rest empty.")] = 30,
+    confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999,
+                                              help="Confidence of the intervals; 1 - it is the significance level.")
+                          ] = 0.95,
+    power: Annotated[float, typer.Option("--power", min=0.5, max=0.99,
+                                         help="Power for the minimum detectable effect.")] = 0.8,
+    output: opt.Output = None,
+    fmt: opt.Format = None,
+    outcomes_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--outcomes", help="Also write each customer's group and outcome (purchase days, revenue) here.",
+        rich_help_panel=opt.OUTPUT, show_default=False)] = None,
+    as_of: opt.AsOf = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Campaign uplift: repurchase rate and net revenue per customer of the treatment list vs its control group
+    over a window after the campaign start, with confidence intervals, significance tests, per segment when the
+    lists have one, and the smallest effect the groups could detect."""
+    import polars as pl
+
+    from loyalty_cli.cli.second_purchase import parse_days
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics.customers import customer_activity
+    from loyalty_cli.metrics.uplift import (
+        ALL,
+        UpliftConfig,
+        campaign_outcomes,
+        group_stats,
+        uplift_table,
+        uplift_warnings,
+        window_coverage,
+    )
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    days = parse_days(window, "--window")
+    if days < 1:
+        raise UsageError("--window must be at least 1 day")
+    config = UpliftConfig(start=start.date(), window_days=days, confidence=confidence, power=power, min_n=min_n)
+    if output:
+        output_format(output, fmt)
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o uplift.csv, or -o - --format json.")
+    if outcomes_path is not None:
+        if str(outcomes_path) == "-":
+            raise UsageError("--outcomes needs a file name", hint="Only -o/--output can write to stdout.")
+        output_format(outcomes_path)
+    lists = _read_groups(treatment, control, groups, manifest, id_col=list_id_col, group_col=group_col, by=by,
+                         out=out)
+    segment = "segment" if "segment" in lists.columns else None
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    given_as_of = to_date(as_of)
+    scan = read_transactions(inputs, options, as_of=given_as_of)
+    describe_scan(scan, out)
+    activity = customer_activity(scan.rows).join(lists.lazy().select("customer_id"), on="customer_id", how="semi")
+    last = scan.rows.select(pl.col("order_date").max().dt.date().alias("last"))
+    with out.status("Reading transactions ..."):
+        (activity_df, last_df), rejected = collect_checked([scan], [activity, last],  # type: ignore[arg-type]
+                                                           on_bad_rows=policy)
+    if policy == "skip":
+        write_rejects(rejected, rejects_path(rejects, output), out)
+    last_day = last_df["last"][0]
+    if last_day is None:
+        raise DataError("No transactions in " + ", ".join(str(p) for p in scan.paths[:3]),
+                        hint="Check the date and amount columns, and --as-of.")
+    end_of_data = given_as_of or last_day + timedelta(days=1)
+    complete, observed = window_coverage(config, end_of_data)
+    if observed == 0:
+        raise DataError(f"The transactions end before the campaign start {config.start} (as of {end_of_data})",
+                        hint="Use an export that covers the days after the campaign start, or check --start.")
+    last_window_day = config.end - timedelta(days=1)
+    label = f"{days} days ({config.start} to {last_window_day})"
+    if not complete:
+        out.warn(f"The window has not ended: the data (as of {end_of_data}) covers {observed} of its {days} days. "
+                 f"Results are partial; rerun after {last_window_day} for the full window")
+    seen = activity_df["customer_id"].n_unique()
+    if seen == 0:
+        out.warn(f"None of the {lists.height:,} customers of the lists appear in the transactions: check that the "
+                 "lists' customer ids match the transactions' customer column")
+    else:
+        out.note(f"{seen:,} of {lists.height:,} list customers have orders in the transactions")
+    outcomes = campaign_outcomes(activity_df.lazy(), lists.lazy(), start=config.start, end=config.end).collect()
+    stats_table = group_stats(outcomes.lazy(), by=segment).collect()
+    table = uplift_table(stats_table, config).with_columns(
+        pl.lit(config.start).alias("window_start"), pl.lit(last_window_day).alias("window_end"),
+        pl.lit(observed).alias("window_days_observed"), pl.lit(complete).alias("window_complete"))
+    overall = table.filter(pl.col("segment") == ALL).row(0, named=True)
+    out.note(f"Window: {label}, as of {end_of_data}; {overall['treatment_customers']:,} treated, "
+             f"{overall['control_customers']:,} control customers")
+    for line in _verdict_lines(overall, config, f"{days} days"):
+        out.note(line, force=True)
+    for warning in uplift_warnings(table, stats_table, config):
+        out.warn(warning)
+    if segment:
+        small = table.filter((pl.col("segment") != ALL) & (pl.col("repurchase_verdict") == "too few customers"))
+        if small.height:
+            out.note(f"{small.height} segment(s) with fewer than --min-n {min_n} customers in a group left empty")
+    if output:
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote the uplift table ({table.height} rows) to {written}")
+    if outcomes_path is not None:
+        write_table(outcomes.sort("group", "customer_id", descending=[True, False]), outcomes_path)
+        out.note(f"Wrote {outcomes.height:,} customer outcomes to {outcomes_path}")
+    if output and out.quiet:
+        return
+    _show(out, table, to_stderr=output == "-", by=segment is not None)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("uplift", epilog=EXAMPLES, rich_help_panel="Analyse")(uplift)

@@ -1,0 +1,681 @@
+"""Customer lists for email tools: Mailchimp, Klaviyo, Braze, HubSpot, or a generic spreadsheet CSV.
+
+:func:`write_list` takes a list as a command made it (our column names, one row per customer) and writes
+what the tool's importer takes:
+
+- **Screening** (:func:`screen_rows`): when the list has a consent/opt-in column (or ``contacts`` bring
+  one), rows without a clear yes are dropped; emails are trimmed and lowercased; rows without a usable email
+  (missing, no ``@``, malformed, or starting like a formula) are dropped; duplicate emails keep one row, the
+  customer with the highest ``value`` (then the smallest customer id). Every dropped row goes to the
+  ``.dropped.csv`` file beside the output with its reason.
+- **Control group** (optional): a deterministic share of the screened list (see :mod:`loyalty_cli.control`)
+  is written to ``<stem>.control<suffix>`` instead.
+- **Formatting** (:func:`format_for_target`): the tool's header names, dates in a format its importer reads,
+  the segment/stage/action in a tag or property column. Importer targets get text that starts like a
+  formula *cleaned* (the leading ``= + - @``, tab, CR and spaces stripped; a quote prefix would be kept by
+  the importer), each change logged to ``<stem>.changes.csv``; the generic CSV keeps the OWASP apostrophe of
+  :mod:`loyalty_cli.io.writers`.
+- **Size**: CSV files over the target's limit (Klaviyo 50 MB, Braze 500 MB, HubSpot 512 MB; MB = 10^6
+  bytes) are split at row boundaries into ``<stem>.part01<suffix>``, ``.part02`` ... each with the header.
+- **Manifest**: ``<stem>.manifest.json`` lists every file written (rows, bytes), the counts, what was dropped
+  and why, and the control split (share, seed, hash method, counts).
+
+:func:`read_lists` reads lists back (for ``loyalty uplift``): any CSV/Parquet list with a customer id column
+(``customer_id``, Braze's ``external_id``, or a named one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from loyalty_cli.control import Split, assign_groups, check_share, split_summary
+from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.io.readers import FALSE_WORDS, TRUE_WORDS  # consent words, as the contacts reader reads them
+from loyalty_cli.io.writers import FORMULA_START, PLAIN_NUMBER, atomic_write, neutralise_formulas, output_format
+from loyalty_cli.io.writers import write_table as _write_table
+from loyalty_cli.schema import CONTACTS, TRANSACTIONS, normalise_header
+
+MB = 1_000_000
+TRIGGER_CHARS = "=+-@\t\r "  # stripped from the start of a risky cell (spaces too, so "= 1" -> "1")
+_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# (No bounded repeats such as {0,61}: they blow the regex automaton up, 40x slower on a million emails.)
+_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?"
+EMAIL_PATTERN = rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:\p{{L}}{{2,}}|xn--[a-z0-9-]+)$"
+MAX_EMAIL_LENGTH = 254
+CONSENT_ALIASES = next(f.aliases for f in CONTACTS if f.name == "email_consent")
+ID_ALIASES = ("customerid", "externalid", *TRANSACTIONS[0].aliases)
+BY_CANDIDATES = ("segment", "loyalty_segment", "stage", "loyalty_stage", "value_tier", "loyalty_value_tier",
+                 "action", "loyalty_action", "Tags", "tag")
+
+# Reasons a row is dropped from a list (the .dropped.csv file and the counts use these words).
+NO_CONSENT = "no email consent"
+NO_CONSENT_RECORD = "no consent recorded"
+UNREADABLE_CONSENT = "unreadable consent value"
+NOT_IN_CONTACTS = "not in the contacts file"
+MISSING_EMAIL = "missing email"
+NO_AT = "email without @"
+FORMULA_EMAIL = "email starts with = + or -"
+INVALID_EMAIL = "invalid email"
+FORMULA_ID = "customer id starts like a formula"
+DUPLICATE_EMAIL = "duplicate email"
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one email tool's importer wants a list."""
+
+    name: str
+    label: str
+    email_header: str
+    id_header: str  # the customer id column (Braze identifies users by external_id)
+    tag_header: str | None  # None: "loyalty_<tag column>"; "" keeps our name (generic)
+    date_format: str | None  # strftime for Date columns; None keeps dates as they are (generic)
+    datetime_format: str | None
+    max_mb: float | None  # the importer's file size limit
+    importer: bool  # True: clean formula-like text (logged); False: OWASP apostrophe (spreadsheets)
+    needs_email: bool = True  # False: rows are identified by the id (Braze), so a list without emails works
+
+    def tag_column(self, tag: str) -> str:
+        if self.tag_header is None:
+            return f"loyalty_{tag}"
+        return self.tag_header or tag
+
+
+TARGETS: dict[str, Target] = {
+    # Dates without a time are written at 12:00 where the importer stores a timestamp: a date at midnight is
+    # read as midnight UTC and shows (and triggers flows) a day early west of UTC; noon keeps the calendar day
+    # in every time zone from UTC-11 to UTC+11.
+    "mailchimp": Target("mailchimp", "Mailchimp", "Email Address", "customer_id", "Tags", "%Y-%m-%d",
+                        "%Y-%m-%d %H:%M:%S", None, True),
+    "klaviyo": Target("klaviyo", "Klaviyo", "Email Address", "customer_id", None, "%Y-%m-%d 12:00:00",
+                      "%Y-%m-%d %H:%M:%S", 50, True),
+    "braze": Target("braze", "Braze", "email", "external_id", None, "%Y-%m-%dT12:00:00", "%Y-%m-%dT%H:%M:%S",
+                    500, True, needs_email=False),
+    "hubspot": Target("hubspot", "HubSpot", "Email", "customer_id", None, "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", 512,
+                      True),
+    "generic": Target("generic", "generic CSV", "email", "customer_id", "", None, None, None, False,
+                      needs_email=False),
+}
+
+
+def get_target(name: str) -> Target:
+    key = name.strip().lower()
+    if key not in TARGETS:
+        raise UsageError(f"Unknown --target {name!r}", hint=f"Targets: {', '.join(TARGETS)}.")
+    return TARGETS[key]
+
+
+# --- screening: consent, email, duplicates -------------------------------------------------------------
+
+
+def consent_column(columns: Sequence[str]) -> str | None:
+    """The consent/opt-in column of a list (``email_consent``, ``accepts_marketing``, ``opt_in``, ...)."""
+    norm = {normalise_header(c): c for c in reversed(columns)}
+    for alias in CONSENT_ALIASES:
+        if alias in norm:
+            return norm[alias]
+    return None
+
+
+def _consent(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """(consent as a boolean or null, whether the cell was blank)."""
+    if dtype == pl.Boolean:
+        return pl.col(col), pl.col(col).is_null()
+    raw = pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase()
+    value = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
+    return value, raw.is_null() | (raw == "")
+
+
+def normalise_email(col: str = "email") -> pl.Expr:
+    """Trimmed and lowercased; blank -> null."""
+    return pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None)
+
+
+def email_problem(col: str = "email", *, normalised: bool = False) -> pl.Expr:
+    """Why an email is unusable (null when it is fine): missing, no @, starts like a formula, malformed.
+    ``normalised``: ``col`` holds emails already trimmed and lowercased (:func:`normalise_email`)."""
+    email = pl.col(col) if normalised else normalise_email(col)
+    return (
+        pl.when(email.is_null()).then(pl.lit(MISSING_EMAIL))
+        .when(~email.str.contains("@", literal=True)).then(pl.lit(NO_AT))
+        .when(email.str.contains(r"^[=+\-]")).then(pl.lit(FORMULA_EMAIL))
+        .when((email.str.len_chars() > MAX_EMAIL_LENGTH) | ~email.str.contains(EMAIL_PATTERN))
+        .then(pl.lit(INVALID_EMAIL))
+    )
+
+
+def _risky(expr: pl.Expr) -> pl.Expr:
+    """Text a spreadsheet would run as a formula (plain numbers such as -3.50 are not)."""
+    text = expr.cast(pl.String)
+    return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+
+
+def attach_contacts(table: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
+    """Email and consent from a contacts table (``customer_id`` + ``email`` and/or ``email_consent``).
+
+    One row per contact id: the smallest email when an id has several, and consent only when every row of
+    the id that states it says yes. The contact's email replaces the list's (the list's stays where the
+    contact has none); the contacts' consent replaces any consent column of the list, and customers missing
+    from the contacts get none (``_in_contacts`` says which)."""
+    names = contacts.columns
+    if "customer_id" not in names:
+        raise DataError("The contacts file has no customer_id column", hint="Map it with the contacts' id column.")
+    aggs = [pl.lit(True).alias("_in_contacts")]
+    if "email" in names:
+        aggs.append(pl.col("email").min().alias("_contact_email"))
+    if "email_consent" in names:
+        aggs.append(pl.col("email_consent").min().alias("_contact_consent"))
+    per_id = contacts.group_by("customer_id").agg(aggs)
+    joined = table.join(per_id, on="customer_id", how="left", maintain_order="left").with_columns(
+        pl.col("_in_contacts").fill_null(False))
+    if "email" in names:
+        email = pl.col("_contact_email")
+        if "email" in table.columns:
+            email = pl.coalesce("_contact_email", pl.col("email").cast(pl.String))
+        joined = joined.with_columns(email.alias("email")).drop("_contact_email")
+    if "email_consent" in names:
+        own = consent_column(table.columns)
+        joined = joined.drop([own] if own else []).rename({"_contact_consent": "email_consent"})
+    return joined
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The rows that can go to the tool (email normalised, in the list's order) and those dropped."""
+
+    rows: pl.DataFrame
+    dropped: pl.DataFrame  # reason, kept_customer_id (for duplicates), then the list's columns
+    consent_column: str | None
+    has_email: bool
+
+    def dropped_counts(self) -> dict[str, int]:
+        if self.dropped.is_empty():
+            return {}
+        counts = self.dropped.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+        return dict(counts.iter_rows())
+
+
+def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None,
+                email: str = "email") -> Screened:
+    """Drop rows without consent (when there is a consent column) or without a usable email, then duplicate
+    emails (keeping the highest ``value``, then the smallest customer id). See the module docstring."""
+    if "customer_id" not in table.columns:
+        raise DataError("The list has no customer_id column", hint="Lists need one row per customer id.")
+    has_email = email in table.columns
+    if not has_email and target.needs_email:
+        raise DataError(
+            f"The list has no email column, which {target.label} needs to identify contacts",
+            hint="Add emails with --contacts FILE (a contacts export with customer_id and email), or map the "
+            "transactions' email column with --email-col.",
+        )
+    consent = consent_column(table.columns)
+    df = table.with_row_index("_row")
+    reason = pl.lit(None, dtype=pl.String)
+    checks: list[tuple[pl.Expr, str]] = []
+    if "_in_contacts" in df.columns and consent == "email_consent":
+        checks.append((~pl.col("_in_contacts"), NOT_IN_CONTACTS))
+    if consent is not None:
+        value_expr, blank = _consent(consent, df.schema[consent])
+        checks += [(value_expr.eq(False).fill_null(False), NO_CONSENT), (blank, NO_CONSENT_RECORD),
+                   (value_expr.is_null(), UNREADABLE_CONSENT)]
+    if has_email:  # normalised once, its problem once: the reasons below refer to the columns
+        df = df.with_columns(normalise_email(email).alias("_email"))
+        df = df.with_columns(email_problem("_email", normalised=True).alias("_problem"))
+        checks.append((pl.col("_problem").is_not_null(), "_problem"))
+    if target.importer:
+        checks.append((_risky(pl.col("customer_id")).fill_null(False), FORMULA_ID))
+    for condition, why in reversed(checks):
+        then = pl.col("_problem") if why == "_problem" else pl.lit(why)
+        reason = pl.when(condition).then(then).otherwise(reason)
+    df = df.with_columns(reason.alias("_reason")).drop("_problem", strict=False)
+    ok = df.filter(pl.col("_reason").is_null())
+    dropped = [df.filter(pl.col("_reason").is_not_null())
+               .select(pl.col("_reason").alias("reason"), pl.lit(None, pl.String).alias("kept_customer_id"),
+                       pl.exclude("_reason", "_email"))]
+    if has_email and ok.height:
+        # Only rows whose email repeats are ranked (a sort of a few rows, not of the whole list).
+        repeated = ok.filter(pl.col("_email").is_duplicated())
+        keys, descending = ["customer_id"], [False]
+        if value and value in ok.columns:
+            keys, descending = [value, "customer_id"], [True, False]
+        ranked = repeated.sort(keys, descending=descending, nulls_last=True).with_columns(
+            pl.col("_email").is_first_distinct().alias("_first"))
+        kept = ranked.filter(pl.col("_first")).select("_email", pl.col("customer_id").cast(pl.String).alias("_kept"))
+        losers = ranked.filter(~pl.col("_first")).join(kept, on="_email", how="left", maintain_order="left")
+        dropped.append(losers.select(
+            pl.lit(DUPLICATE_EMAIL).alias("reason"), pl.col("_kept").alias("kept_customer_id"),
+            pl.exclude("_reason", "_email", "_first", "_kept")))
+        ok = ok.filter(~pl.col("_row").is_in(losers["_row"].implode()))
+    rows = ok.with_columns(pl.col("_email").alias(email)) if has_email else ok
+    rows = rows.drop("_row", "_reason", "_email", "_in_contacts", strict=False)
+    dropped_table = pl.concat(dropped, how="diagonal_relaxed").sort("_row").drop("_row", "_in_contacts",
+                                                                                   strict=False)
+    return Screened(rows=rows, dropped=dropped_table, consent_column=consent, has_email=has_email)
+
+
+# --- formatting --------------------------------------------------------------------------------------
+
+
+def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = None,
+                      tag_value: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The list as the tool's importer takes it, and the log of cleaned cells (importer targets).
+
+    ``tag`` names the list's segment/stage/action column; ``tag_value`` is a fixed tag for lists without
+    one (the column is then called ``action``). Log columns: ``customer_id, column, original, cleaned``."""
+    empty_log = pl.DataFrame(schema={"customer_id": pl.String, "column": pl.String, "original": pl.String,
+                                     "cleaned": pl.String})
+    df = rows
+    tag_name = tag
+    if tag_value is not None:
+        tag_name = tag or "action"
+        df = df.with_columns(pl.lit(tag_value).alias(tag_name))
+    if not target.importer:
+        return df, empty_log
+    consent = consent_column(df.columns)
+    if consent is not None:  # every row left has said yes
+        df = df.drop(consent)
+    renames = {"customer_id": target.id_header}
+    if "email" in df.columns:
+        renames["email"] = target.email_header
+    if tag_name and tag_name in df.columns:
+        renames[tag_name] = target.tag_column(tag_name)
+    df = df.rename({k: v for k, v in renames.items() if k != v})
+    dates = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.Date and target.date_format:
+            dates.append(pl.col(name).dt.to_string(target.date_format))
+        elif isinstance(dtype, pl.Datetime) and target.datetime_format:
+            dates.append(pl.col(name).dt.to_string(target.datetime_format))
+        elif isinstance(dtype, pl.List):
+            dates.append(pl.col(name).cast(pl.List(pl.String)).list.join("; "))
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            dates.append(pl.col(name).cast(pl.String))
+    df = df.with_columns(dates)
+    first = [target.email_header, target.id_header] if target.id_header == "customer_id" else \
+        [target.id_header, target.email_header]
+    tag_col = renames.get(tag_name or "", None)
+    first = [c for c in [*first, tag_col] if c and c in df.columns]
+    df = df.select(*first, pl.exclude(first))
+    protected = {target.email_header, target.id_header}
+    text_cols = [c for c, t in df.schema.items() if t == pl.String and c not in protected]
+    logs, cleaned_cols = [], []
+    for col in text_cols:  # one expression per column, over all rows at once
+        risky = _risky(pl.col(col)).fill_null(False)
+        cleaned = pl.col(col).str.strip_chars_start(TRIGGER_CHARS).replace("", None)
+        logs.append(df.filter(risky).select(pl.col(target.id_header).cast(pl.String).alias("customer_id"),
+                                            pl.lit(col).alias("column"), pl.col(col).alias("original"),
+                                            cleaned.alias("cleaned")))
+        cleaned_cols.append(pl.when(risky).then(cleaned).otherwise(pl.col(col)).alias(col))
+    log = pl.concat([empty_log, *logs]) if logs else empty_log
+    return df.with_columns(cleaned_cols), log
+
+
+# --- CSV bytes and size splitting ---------------------------------------------------------------------
+
+
+def csv_bytes(df: pl.DataFrame, *, neutralise: bool) -> bytes:
+    """UTF-8 CSV (no BOM: some importers read it into the first header). ``neutralise``: the spreadsheet
+    apostrophe of :func:`loyalty_cli.io.writers.neutralise_formulas` (the generic target)."""
+    lists = [pl.col(n).cast(pl.List(pl.String)).list.join("; ") for n, t in df.schema.items()
+             if isinstance(t, pl.List)]
+    if lists:
+        df = df.with_columns(lists)
+    if neutralise:
+        df = neutralise_formulas(df)
+    return df.write_csv().encode("utf-8")
+
+
+def split_csv(data: bytes, max_bytes: int | None) -> list[tuple[bytes, int]]:
+    """Split CSV bytes at row boundaries into parts of at most ``max_bytes``, each starting with the header;
+    returns (bytes, rows) per part.
+
+    A row ends at a newline outside quotes (an even number of ``"`` before it: quotes inside a field are
+    doubled), so quoted text with line breaks stays whole. The loop runs once per part, not per row."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    newlines = np.flatnonzero(buf == ord("\n"))
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0] + 1  # exclusive end of each record
+    if ends.size == 0:
+        return [(data, 0)]
+    header_end = int(ends[0])
+    rows_end = ends[1:]
+    if max_bytes is None or len(data) <= max_bytes or rows_end.size == 0:
+        return [(data, int(rows_end.size))]
+    capacity = max_bytes - header_end
+    longest = int(np.diff(np.concatenate([[header_end], rows_end])).max())
+    if capacity < longest:
+        raise UsageError(f"--max-file-mb {max_bytes / MB:g} is too small: the header and the longest row take "
+                         f"{header_end + longest:,} bytes", hint="Give a larger size limit.")
+    parts: list[tuple[bytes, int]] = []
+    header = data[:header_end]
+    start, first = header_end, 0  # byte offset and index of the part's first row
+    while first < rows_end.size:
+        last = int(np.searchsorted(rows_end, start + capacity, side="right"))  # rows first..last-1 fit
+        end = int(rows_end[last - 1])
+        parts.append((header + data[start:end], last - first))
+        start, first = end, last
+    return parts
+
+
+# --- writing a list -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How to write a customer list. All optional: with none set, the list is written as it is."""
+
+    target: str | None = None
+    holdout_share: float | None = None
+    seed: str | None = None
+    max_file_mb: float | None = None
+    fmt: str | None = None
+    tag: str | None = None  # the segment/stage/action column
+    tag_value: str | None = None  # a fixed tag when the list has no such column
+    value: str | None = None  # duplicates keep the customer with the highest value
+    contacts: pl.DataFrame | None = None  # customer_id + email / email_consent
+
+    @property
+    def active(self) -> bool:
+        return self.target is not None or self.holdout_share is not None
+
+    def check(self, output: str | None) -> None:
+        """Options that cannot work, found before any data is read."""
+        if self.contacts is not None and self.target is None:
+            raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
+        if not self.active:
+            for name, given in (("--seed", self.seed), ("--max-file-mb", self.max_file_mb)):
+                if given is not None:
+                    raise UsageError(f"{name} needs --target or --holdout-share",
+                                     hint="e.g. --target klaviyo --holdout-share 0.1 --seed spring-2025")
+            return
+        if not output or output == "-":
+            raise UsageError("--target and --holdout-share need -o FILE",
+                             hint="They write several files beside it (control group, dropped rows, manifest).")
+        kind = output_format(output, self.fmt)
+        target = get_target(self.target) if self.target else None
+        if target is not None and target.importer and kind != "csv":
+            raise UsageError(f"{target.label} imports CSV files, not {kind}", hint="Use -o NAME.csv.")
+        if self.max_file_mb is not None:
+            if self.max_file_mb <= 0:
+                raise UsageError("--max-file-mb must be > 0")
+            if kind != "csv":
+                raise UsageError("--max-file-mb splits CSV files only", hint="Use -o NAME.csv.")
+        if self.holdout_share is not None:
+            check_share(self.holdout_share)
+            if self.seed is None or not str(self.seed).strip():
+                raise UsageError("--holdout-share needs --seed",
+                                 hint="Any word or number, e.g. --seed spring-2025: the same seed gives the same "
+                                 "split; use a new one per campaign for a fresh control group.")
+        elif self.seed is not None:
+            raise UsageError("--seed needs --holdout-share", hint="e.g. --holdout-share 0.1 --seed spring-2025")
+
+    def max_bytes(self, target: Target | None) -> int | None:
+        mb = self.max_file_mb if self.max_file_mb is not None else (target.max_mb if target else None)
+        return int(mb * MB) if mb is not None else None
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    rows: int
+    bytes: int
+
+    def to_dict(self, folder: Path) -> dict[str, Any]:
+        return {"path": _relative(self.path, folder), "rows": self.rows, "bytes": self.bytes}
+
+
+@dataclass
+class ListReport:
+    """What :func:`write_list` wrote and why rows were left out."""
+
+    target: Target | None
+    rows_in: int
+    treatment: list[WrittenFile] = field(default_factory=list)
+    control: list[WrittenFile] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_path: Path | None = None
+    changes: int = 0
+    changes_path: Path | None = None
+    split: Split | None = None
+    manifest: Path | None = None
+    removed: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return sum(f.rows for f in self.treatment) + sum(f.rows for f in self.control)
+
+
+def sibling(path: Path, tag: str, suffix: str | None = None) -> Path:
+    """``at_risk.csv`` -> ``at_risk.<tag><suffix>``."""
+    return path.with_name(f"{path.stem}.{tag}{path.suffix if suffix is None else suffix}")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
+def _part_paths(path: Path, n: int) -> list[Path]:
+    if n == 1:
+        return [path]
+    width = max(2, len(str(n)))
+    return [path.with_name(f"{path.stem}.part{i:0{width}d}{path.suffix}") for i in range(1, n + 1)]
+
+
+def _stale_parts(path: Path, keep: set[Path]) -> list[Path]:
+    """Part files of an earlier run (``<stem>.partNN<suffix>``) that this run did not write, and the unsplit
+    file when this run split it: left behind they would be uploaded by mistake."""
+    pattern = re.compile(rf"^{re.escape(path.stem)}\.part\d+{re.escape(path.suffix)}$")
+    found = [p for p in path.parent.glob(f"{path.stem}.part*{path.suffix}") if pattern.match(p.name)]
+    if path not in keep and path.exists():
+        found.append(path)
+    return sorted(p for p in found if p not in keep)
+
+
+def _write_csv_parts(data: bytes, path: Path, max_bytes: int | None) -> list[WrittenFile]:
+    parts = split_csv(data, max_bytes)
+    written = []
+    for (part, rows), target in zip(parts, _part_paths(path, len(parts)), strict=True):
+        atomic_write(target, lambda fh, part=part: fh.write(part))
+        written.append(WrittenFile(target, rows, len(part)))
+    return written
+
+
+def _write_one(df: pl.DataFrame, path: Path, *, target: Target | None, fmt: str | None,
+               max_bytes: int | None) -> list[WrittenFile]:
+    kind = output_format(path, fmt)
+    if kind == "csv":
+        return _write_csv_parts(csv_bytes(df, neutralise=not (target and target.importer)), path, max_bytes)
+    _write_table(df, path, fmt=fmt)
+    return [WrittenFile(path, df.height, path.stat().st_size)]
+
+
+def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListReport:
+    """Screen, split and format ``table`` for ``spec.target`` and write it (see the module docstring)."""
+    path = Path(output)
+    spec.check(str(output))
+    target = get_target(spec.target) if spec.target else None
+    report = ListReport(target=target, rows_in=table.height)
+    rows = table
+    if target is not None:
+        if spec.contacts is not None:
+            rows = attach_contacts(rows, spec.contacts)
+        screened = screen_rows(rows, target=target, value=spec.value)
+        rows = screened.rows
+        report.dropped = screened.dropped_counts()
+        if not screened.has_email:
+            report.notes.append("The list has no email column: no email checks or de-duplication"
+                                + (f" ({target.label} identifies rows by {target.id_header})"
+                                   if target.name == "braze" else ""))
+        if screened.consent_column:
+            report.notes.append(f"Consent from column {screened.consent_column!r}: rows without a clear yes left out")
+        dropped_path = sibling(path, "dropped", ".csv")
+        if screened.dropped.height:
+            _write_table(screened.dropped, dropped_path)
+            report.dropped_path = dropped_path
+        elif dropped_path.exists():
+            dropped_path.unlink()  # a stale one from an earlier run would contradict the manifest
+    control_rows = None
+    if spec.holdout_share is not None:
+        seed = str(spec.seed)
+        grouped = assign_groups(rows, share=spec.holdout_share, seed=seed, column="_group")
+        report.split = split_summary(grouped["_group"], share=spec.holdout_share, seed=seed)
+        control_rows = grouped.filter(pl.col("_group") == "control").drop("_group")
+        rows = grouped.filter(pl.col("_group") == "treatment").drop("_group")
+    max_bytes = spec.max_bytes(target)
+    logs = []
+    frames = [(path, rows)] + ([(sibling(path, "control"), control_rows)] if control_rows is not None else [])
+    for where, frame in frames:
+        out = frame
+        if target is not None:
+            out, log = format_for_target(frame, target, tag=spec.tag, tag_value=spec.tag_value)
+            logs.append(log)
+        files = _write_one(out, where, target=target, fmt=spec.fmt, max_bytes=max_bytes)
+        (report.treatment if where == path else report.control).extend(files)
+        if output_format(where, spec.fmt) == "csv":
+            for stale in _stale_parts(where, {f.path for f in files}):
+                stale.unlink()
+                report.removed.append(stale)
+    changes_path = sibling(path, "changes", ".csv")
+    log = pl.concat(logs) if logs else None
+    if log is not None and log.height:
+        _write_table(log, changes_path)
+        report.changes, report.changes_path = log.height, changes_path
+    elif changes_path.exists():
+        changes_path.unlink()
+    report.manifest = _write_manifest(path, report, spec, max_bytes)
+    return report
+
+
+def _write_manifest(path: Path, report: ListReport, spec: ListSpec, max_bytes: int | None) -> Path:
+    folder = path.parent
+    target = report.target
+    manifest: dict[str, Any] = {
+        "output": _relative(path, folder),
+        "target": target.name if target else None,
+        "rows_in": report.rows_in,
+        "rows_written": report.written,
+        "files": {
+            "treatment": [f.to_dict(folder) for f in report.treatment],
+            "control": [f.to_dict(folder) for f in report.control],
+            "dropped": _relative(report.dropped_path, folder) if report.dropped_path else None,
+            "changes": _relative(report.changes_path, folder) if report.changes_path else None,
+        },
+        "dropped": report.dropped,
+        "cleaned_cells": report.changes,
+        "max_file_bytes": max_bytes,
+        "holdout": report.split.to_dict() if report.split else None,
+    }
+    if target is not None:
+        manifest["format"] = {"email_column": target.email_header, "id_column": target.id_header,
+                              "date_format": target.date_format, "datetime_format": target.datetime_format,
+                              "encoding": "utf-8"}
+    where = sibling(path, "manifest", ".json")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    atomic_write(where, lambda fh: fh.write(text.encode("utf-8")))
+    return where
+
+
+# --- reading lists back -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListRead:
+    """Customers of one or more list files: ``customer_id`` (+ ``group``, + the ``by`` column)."""
+
+    rows: pl.DataFrame
+    paths: list[Path]
+    id_column: str
+    by: str | None
+    group_column: str | None
+
+
+def _header_match(headers: Sequence[str], wanted: str) -> str | None:
+    if wanted in headers:
+        return wanted
+    hits = [h for h in headers if normalise_header(h) == normalise_header(wanted)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group_col: str | None = None,
+               by: str | None = None, auto_by: bool = True) -> ListRead:
+    """Read list files (CSV or Parquet; files, folders or globs) into one frame of distinct customers.
+
+    The id column is ``id_col``, else the first of ``customer_id``, ``external_id`` (Braze) or a customer id
+    alias. ``group_col`` (e.g. ``group``) is kept when given; ``by`` names a segment column, else with
+    ``auto_by`` the first of :data:`BY_CANDIDATES` that the files have is used."""
+    from loyalty_cli.io.parse import parse_id, parse_text
+    from loyalty_cli.io.sources import expand_inputs, inspect_source
+
+    paths = expand_inputs(inputs)
+    sources = [inspect_source(p) for p in paths]
+    frames = []
+    chosen_id = chosen_by = chosen_group = None
+    for src in sources:
+        if src.empty:
+            continue
+        if src.format == "parquet":
+            lf = pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=1)
+        else:
+            lf = pl.scan_csv(src.scan_path, separator=src.separator, has_header=src.header, infer_schema=False,
+                             row_index_name="_row", row_index_offset=2)
+        try:
+            schema = lf.collect_schema()
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(f"Could not read {src.path}: {str(exc).splitlines()[0]}",
+                            hint="Lists are CSV or Parquet files with a header row.") from None
+        headers = [h for h in schema.names() if h != "_row"]
+        shown = ", ".join(repr(h) for h in headers[:12])
+        if id_col:
+            idc = _header_match(headers, id_col)
+            if idc is None:
+                raise DataError(f"No column {id_col!r} in {src.path}", hint=f"Columns in the file: {shown}.")
+        else:
+            norm = {normalise_header(h): h for h in reversed(headers)}
+            idc = next((norm[a] for a in ID_ALIASES if a in norm), None)
+            if idc is None:
+                raise DataError(f"No customer id column in the list {src.path}",
+                                hint="Lists written by loyalty keep customer_id (Braze: external_id); name "
+                                f"another with --list-id-col. Columns in the file: {shown}.")
+        cols = [parse_id(idc, schema[idc]).alias("customer_id")]
+        if group_col:
+            gc = _header_match(headers, group_col)
+            if gc is None:
+                raise DataError(f"No column {group_col!r} in the list {src.path}",
+                                hint=f"A single list needs a column saying treatment or control. Columns: {shown}.")
+            cols.append(parse_text(gc).alias("group"))
+            chosen_group = gc
+        byc = None
+        if by:
+            byc = _header_match(headers, by)
+            if byc is None:
+                raise DataError(f"No column {by!r} in the list {src.path}", hint=f"Columns in the file: {shown}.")
+        elif auto_by:
+            byc = next((h for c in BY_CANDIDATES for h in headers if h == c), None)
+        if byc is not None:
+            cols.append(pl.col(byc).cast(pl.String).alias("segment"))
+        chosen_id, chosen_by = chosen_id or idc, chosen_by or byc
+        frames.append(lf.select(pl.lit(str(src.path)).alias("_file"), "_row", *cols))
+    if not frames:
+        raise DataError(f"No rows in {', '.join(str(p) for p in paths[:3])}",
+                        hint="The list files have a header but no customers.")
+    rows = pl.concat([f.collect() for f in frames], how="diagonal_relaxed")
+    missing = rows.filter(pl.col("customer_id").is_null())
+    if missing.height:
+        first = missing.row(0, named=True)
+        raise DataError(f"{missing.height:,} {'row' if missing.height == 1 else 'rows'} without a customer id in "
+                        f"the list {first['_file']} "
+                        f"(first: row {first['_row']})", hint="Every row of a list needs a customer id.")
+    return ListRead(rows=rows.drop("_file", "_row"), paths=paths, id_column=chosen_id or "customer_id",
+                    by="segment" if chosen_by else None, group_column=chosen_group)

@@ -1,0 +1,347 @@
+"""Email-tool targets: headers, dates, email screening, consent, cleaning, size splitting, files written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.io.targets import (
+    DUPLICATE_EMAIL,
+    FORMULA_EMAIL,
+    INVALID_EMAIL,
+    MISSING_EMAIL,
+    NO_AT,
+    NO_CONSENT,
+    NO_CONSENT_RECORD,
+    NOT_IN_CONTACTS,
+    TARGETS,
+    UNREADABLE_CONSENT,
+    ListSpec,
+    attach_contacts,
+    email_problem,
+    format_for_target,
+    get_target,
+    read_lists,
+    screen_rows,
+    split_csv,
+    write_list,
+)
+
+LIST = pl.DataFrame({
+    "customer_id": ["c1", "c2", "c3"],
+    "email": ["a@example.com", "b@example.org", "c@example.net"],
+    "segment": ["At Risk", "Champions", "New"],
+    "net_spend": [10.0, 250.5, -3.5],
+    "first_purchase": [date(2024, 1, 5), date(2023, 12, 31), date(2024, 2, 29)],
+    "last_seen": [datetime(2024, 3, 1, 23, 30, 5), None, datetime(2024, 3, 2, 0, 0, 0)],
+})
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --- headers and dates per target ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "first", "tag", "date_text", "datetime_text"), [
+    ("mailchimp", ["Email Address", "customer_id"], "Tags", "2024-01-05", "2024-03-01 23:30:05"),
+    ("klaviyo", ["Email Address", "customer_id"], "loyalty_segment", "2024-01-05 12:00:00", "2024-03-01 23:30:05"),
+    ("braze", ["external_id", "email"], "loyalty_segment", "2024-01-05T12:00:00", "2024-03-01T23:30:05"),
+    ("hubspot", ["Email", "customer_id"], "loyalty_segment", "2024-01-05", "2024-03-01 23:30:05"),
+])
+def test_importer_headers_and_date_formats(name, first, tag, date_text, datetime_text):
+    target = get_target(name)
+    out, log = format_for_target(LIST, target, tag="segment")
+    assert out.columns[:3] == [*first, tag]
+    assert out["first_purchase"].to_list()[0] == date_text
+    assert out["last_seen"].to_list() == [datetime_text, None, datetime_text.replace("01", "02", 1)[:11] + "00:00:00"]
+    assert out["net_spend"].dtype == pl.Float64  # numbers stay numbers
+    assert log.is_empty()
+
+
+def test_generic_keeps_our_names_and_types():
+    out, log = format_for_target(LIST, TARGETS["generic"], tag="segment")
+    assert out.columns == LIST.columns and out.schema == LIST.schema
+    out, _ = format_for_target(LIST, TARGETS["generic"], tag_value="winback")
+    assert out["action"].to_list() == ["winback"] * 3
+
+
+def test_a_fixed_tag_for_lists_without_a_tag_column():
+    out, _ = format_for_target(LIST.drop("segment"), TARGETS["mailchimp"], tag_value="second-purchase nudge")
+    assert out.columns[:3] == ["Email Address", "customer_id", "Tags"]
+    assert set(out["Tags"]) == {"second-purchase nudge"}
+
+
+def test_unknown_target():
+    with pytest.raises(UsageError, match="Unknown --target 'sendgrid'"):
+        get_target("sendgrid")
+    assert get_target(" Klaviyo ").name == "klaviyo"
+
+
+# --- email screening and dedupe ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("email", "reason"), [
+    ("a@example.com", None), (" A.B+tag@Example.CO.uk ", None), ("x@bücher.de", None), ("o'neil@x.io", None),
+    (None, MISSING_EMAIL), ("   ", MISSING_EMAIL), ("no-at-sign", NO_AT), ("=cmd@x.com", FORMULA_EMAIL),
+    ("+a@x.com", FORMULA_EMAIL), ("a@b", INVALID_EMAIL), ("a@@b.com", INVALID_EMAIL), ("a b@c.com", INVALID_EMAIL),
+    (".a@b.com", INVALID_EMAIL), ("a..b@c.com", INVALID_EMAIL), ("a@-b.com", INVALID_EMAIL),
+    ("a@b.c", INVALID_EMAIL), ("a@b.com.", INVALID_EMAIL), ("é@b.com", INVALID_EMAIL),
+    ("a" * 250 + "@b.com", INVALID_EMAIL),
+])
+def test_email_problems(email, reason):
+    got = pl.DataFrame({"email": [email]}, schema={"email": pl.String}).select(email_problem()).item()
+    assert got == reason
+
+
+def test_dedupe_is_case_insensitive_after_trimming_and_keeps_the_most_valuable():
+    table = pl.DataFrame({
+        "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+        "email": [" Ann@X.com", "ann@x.com", "ANN@x.com ", "bob@x.com", "bob@x.com", "cat@x.com"],
+        "net_spend": [10.0, 99.0, 99.0, None, 5.0, 1.0],
+    })
+    screened = screen_rows(table, target=TARGETS["klaviyo"], value="net_spend")
+    # ann: c2 and c3 tie on value -> the smaller id, c2; bob: a null value loses to 5.0
+    assert screened.rows["customer_id"].to_list() == ["c2", "c5", "c6"]  # the list's order is kept
+    assert screened.rows["email"].to_list() == ["ann@x.com", "bob@x.com", "cat@x.com"]
+    dropped = screened.dropped.select("reason", "kept_customer_id", "customer_id", "email").rows()
+    assert dropped == [(DUPLICATE_EMAIL, "c2", "c1", " Ann@X.com"), (DUPLICATE_EMAIL, "c2", "c3", "ANN@x.com "),
+                       (DUPLICATE_EMAIL, "c5", "c4", "bob@x.com")]
+    assert screened.dropped_counts() == {DUPLICATE_EMAIL: 3}
+    # without a value column: the smallest customer id wins
+    assert screen_rows(table.drop("net_spend"), target=TARGETS["klaviyo"]).rows["customer_id"].to_list() == \
+        ["c1", "c4", "c6"]
+
+
+def test_rejects_carry_the_reason_and_are_counted():
+    table = pl.DataFrame({
+        "customer_id": ["c1", "c2", "c3", "c4", "=HYPERLINK(1)", "-7"],
+        "email": ["ok@x.com", None, "nope", "a@b", "h@x.com", "n@x.com"],
+    })
+    screened = screen_rows(table, target=TARGETS["hubspot"])
+    assert screened.rows["customer_id"].to_list() == ["c1", "-7"]  # a plain negative number is not a formula
+    assert screened.dropped.select("customer_id", "reason").rows() == [
+        ("c2", MISSING_EMAIL), ("c3", NO_AT), ("c4", INVALID_EMAIL), ("=HYPERLINK(1)", "customer id starts like a "
+                                                                      "formula")]
+    # the generic CSV neutralises such an id instead of dropping it
+    assert screen_rows(table, target=TARGETS["generic"]).rows.height == 3
+
+
+def test_consent_column_no_consent_no_row():
+    table = pl.DataFrame({
+        "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+        "email": [f"{i}@x.com" for i in range(6)],
+        "Accepts Marketing": ["yes", "No", "", "maybe", "TRUE", None],
+    })
+    screened = screen_rows(table, target=TARGETS["mailchimp"])
+    assert screened.consent_column == "Accepts Marketing"
+    assert screened.rows["customer_id"].to_list() == ["c1", "c5"]
+    assert dict(screened.dropped.select("customer_id", "reason").rows()) == {
+        "c2": NO_CONSENT, "c3": NO_CONSENT_RECORD, "c4": UNREADABLE_CONSENT, "c6": NO_CONSENT_RECORD}
+    out, _ = format_for_target(screened.rows, TARGETS["mailchimp"])
+    assert "Accepts Marketing" not in out.columns  # every row left said yes
+    booleans = table.with_columns(pl.Series("Accepts Marketing", [True, False, None, True, True, None]))
+    assert screen_rows(booleans, target=TARGETS["mailchimp"]).rows["customer_id"].to_list() == ["c1", "c4", "c5"]
+
+
+def test_consent_is_checked_before_the_email_and_before_dedupe():
+    table = pl.DataFrame({"customer_id": ["c1", "c2"], "email": ["same@x.com", "same@x.com"],
+                          "opt_in": ["no", "yes"], "net_spend": [100.0, 1.0]})
+    screened = screen_rows(table, target=TARGETS["klaviyo"], value="net_spend")
+    assert screened.rows["customer_id"].to_list() == ["c2"]
+    assert screened.dropped_counts() == {NO_CONSENT: 1}
+
+
+def test_contacts_bring_emails_and_consent():
+    table = pl.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "email": ["old@x.com", None, "c3@x.com", None],
+                          "email_consent": ["yes", "yes", "yes", "yes"]})
+    contacts = pl.DataFrame({
+        "customer_id": ["c1", "c2", "c2", "c3"],
+        "email": ["new@x.com", "two@x.com", "b-two@x.com", None],
+        "email_consent": [True, True, None, False],
+    })
+    joined = attach_contacts(table, contacts)
+    assert joined["email"].to_list() == ["new@x.com", "b-two@x.com", "c3@x.com", None]
+    screened = screen_rows(joined, target=TARGETS["klaviyo"])
+    assert screened.rows["customer_id"].to_list() == ["c1", "c2"]
+    assert dict(screened.dropped.select("customer_id", "reason").rows()) == {"c3": NO_CONSENT,
+                                                                            "c4": NOT_IN_CONTACTS}
+
+
+def test_lists_without_emails():
+    table = LIST.drop("email")
+    with pytest.raises(DataError, match="no email column, which Klaviyo needs") as err:
+        screen_rows(table, target=TARGETS["klaviyo"])
+    assert "--contacts" in (err.value.hint or "")
+    screened = screen_rows(table, target=TARGETS["braze"])  # Braze identifies users by external_id
+    out, _ = format_for_target(screened.rows, TARGETS["braze"], tag="segment")
+    assert out.columns[:2] == ["external_id", "loyalty_segment"] and out.height == 3
+
+
+# --- formula cleaning --------------------------------------------------------------------------------------
+
+
+def test_importer_targets_clean_formula_text_and_log_it():
+    table = pl.DataFrame({"customer_id": ["c1", "c2", "c3"], "email": ["a@x.com", "b@x.com", "c@x.com"],
+                          "segment": ["=HYPERLINK(\"http://evil\")", "@SUM(A1)", "-3.50"],
+                          "note": ["+ - =cmd", "\tTAB", "fine=ok"]})
+    out, log = format_for_target(table, TARGETS["klaviyo"], tag="segment")
+    assert out["loyalty_segment"].to_list() == ["HYPERLINK(\"http://evil\")", "SUM(A1)", "-3.50"]
+    assert out["note"].to_list() == ["cmd", "TAB", "fine=ok"]
+    assert log.rows() == [("c1", "loyalty_segment", "=HYPERLINK(\"http://evil\")", "HYPERLINK(\"http://evil\")"),
+                          ("c2", "loyalty_segment", "@SUM(A1)", "SUM(A1)"), ("c1", "note", "+ - =cmd", "cmd"),
+                          ("c2", "note", "\tTAB", "TAB")]
+    assert not any(v.startswith("'") for v in out["note"].to_list())  # no quote prefix an importer would keep
+
+
+def test_generic_target_keeps_the_spreadsheet_apostrophe(tmp_path: Path):
+    table = pl.DataFrame({"customer_id": ["c1"], "email": ["a@x.com"], "segment": ["=1+1"]})
+    report = write_list(table, tmp_path / "list.csv", ListSpec(target="generic", tag="segment"))
+    assert csv_rows(tmp_path / "list.csv")[0]["segment"] == "'=1+1"
+    assert report.changes == 0 and not (tmp_path / "list.changes.csv").exists()
+
+
+# --- size splitting ------------------------------------------------------------------------------------
+
+
+def test_split_csv_at_row_boundaries_with_the_header_in_each_part():
+    df = pl.DataFrame({"id": [f"c{i:03d}" for i in range(100)], "text": ["line one\nline two", "x, \"quoted\""] * 50})
+    data = df.write_csv().encode()
+    parts = split_csv(data, 400)
+    assert len(parts) > 3 and all(len(p) <= 400 for p, _ in parts)
+    assert sum(rows for _, rows in parts) == 100
+    header = data.split(b"\n")[0] + b"\n"
+    assert all(p.startswith(header) for p, _ in parts)
+    back = pl.concat([pl.read_csv(io.BytesIO(p)) for p, _ in parts])
+    assert back.equals(df)  # quoted newlines and quotes survive; no row lost or split
+    assert [rows for _, rows in parts] == [pl.read_csv(io.BytesIO(p)).height for p, _ in parts]
+    assert split_csv(data, None) == [(data, 100)] and split_csv(data, len(data)) == [(data, 100)]
+    with pytest.raises(UsageError, match="too small"):
+        split_csv(data, 30)
+
+
+def test_write_list_splits_over_the_limit_and_lists_the_parts(tmp_path: Path):
+    n = 300
+    table = pl.DataFrame({"customer_id": [f"c{i:04d}" for i in range(n)],
+                          "email": [f"customer{i}@example.com" for i in range(n)], "segment": ["At Risk"] * n})
+    out = tmp_path / "big.csv"
+    out.write_text("stale")  # an unsplit file of an earlier run must not stay beside the parts
+    (tmp_path / "big.part09.csv").write_text("stale")
+    report = write_list(table, out, ListSpec(target="klaviyo", tag="segment", max_file_mb=0.004))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    parts = [f"big.part{i:02d}.csv" for i in range(1, len(report.treatment) + 1)]
+    assert len(parts) >= 3 and names == sorted([*parts, "big.manifest.json"])
+    assert sorted(p.name for p in report.removed) == ["big.csv", "big.part09.csv"]
+    sizes = [(tmp_path / p).stat().st_size for p in parts]
+    assert max(sizes) <= 4000
+    back = pl.concat([pl.read_csv(tmp_path / p) for p in parts])
+    assert back["customer_id"].to_list() == table["customer_id"].to_list()
+    manifest = json.loads((tmp_path / "big.manifest.json").read_text())
+    assert [f["path"] for f in manifest["files"]["treatment"]] == parts
+    assert [f["bytes"] for f in manifest["files"]["treatment"]] == sizes
+    assert sum(f["rows"] for f in manifest["files"]["treatment"]) == n
+    assert manifest["max_file_bytes"] == 4000 and manifest["target"] == "klaviyo"
+    # a second run that fits one file removes the parts
+    report = write_list(table.head(5), out, ListSpec(target="klaviyo", tag="segment"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "big.manifest.json"]
+    assert len(report.removed) == len(parts)
+
+
+def test_klaviyo_limit_is_50_mb_and_overridable():
+    assert ListSpec(target="klaviyo").max_bytes(TARGETS["klaviyo"]) == 50_000_000
+    assert ListSpec(target="klaviyo", max_file_mb=1.5).max_bytes(TARGETS["klaviyo"]) == 1_500_000
+    assert ListSpec(target="mailchimp").max_bytes(TARGETS["mailchimp"]) is None
+
+
+# --- write_list: everything together ---------------------------------------------------------------------
+
+
+def test_write_list_with_control_group_dropped_rows_changes_and_manifest(tmp_path: Path):
+    n = 400
+    table = pl.DataFrame({
+        "customer_id": [f"c{i:04d}" for i in range(n)],
+        "email": [f"p{i}@shop.com" if i % 50 else None for i in range(n)],
+        "segment": ["=bad" if i == 7 else "Loyal" for i in range(n)],
+        "net_spend": [float(i) for i in range(n)],
+        "first_purchase": [date(2024, 1, 1)] * n,
+    })
+    spec = ListSpec(target="klaviyo", holdout_share=0.25, seed="spring", tag="segment", value="net_spend")
+    report = write_list(table, tmp_path / "loyal.csv", spec)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["loyal.changes.csv", "loyal.control.csv", "loyal.csv", "loyal.dropped.csv",
+                     "loyal.manifest.json"]
+    treat, control = pl.read_csv(tmp_path / "loyal.csv"), pl.read_csv(tmp_path / "loyal.control.csv")
+    assert treat.columns[:3] == control.columns[:3] == ["Email Address", "customer_id", "loyalty_segment"]
+    assert treat.height + control.height == n - 8 and not set(treat["customer_id"]) & set(control["customer_id"])
+    assert 0.15 < control.height / (n - 8) < 0.35
+    assert report.dropped == {MISSING_EMAIL: 8} and report.changes == 1
+    assert pl.read_csv(tmp_path / "loyal.dropped.csv")["reason"].to_list() == [MISSING_EMAIL] * 8
+    assert pl.read_csv(tmp_path / "loyal.changes.csv").row(0) == ("c0007", "loyalty_segment", "'=bad", "bad")
+    manifest = json.loads((tmp_path / "loyal.manifest.json").read_text())
+    assert manifest["holdout"]["seed"] == "spring" and manifest["holdout"]["share"] == 0.25
+    assert manifest["holdout"]["control"] == control.height and manifest["holdout"]["treatment"] == treat.height
+    assert manifest["rows_in"] == n and manifest["rows_written"] == n - 8
+    assert manifest["dropped"] == {MISSING_EMAIL: 8} and manifest["files"]["dropped"] == "loyal.dropped.csv"
+    assert manifest["format"]["date_format"] == "%Y-%m-%d 12:00:00"
+    # deterministic: a second run writes the same bytes
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    write_list(table, tmp_path / "loyal.csv", spec)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_holdout_without_target_keeps_the_format(tmp_path: Path):
+    table = pl.DataFrame({"customer_id": [f"c{i}" for i in range(50)], "x": list(range(50))})
+    report = write_list(table, tmp_path / "l.parquet", ListSpec(holdout_share=0.2, seed="1"))
+    t, c = pl.read_parquet(tmp_path / "l.parquet"), pl.read_parquet(tmp_path / "l.control.parquet")
+    assert t.columns == c.columns == ["customer_id", "x"] and t.height + c.height == 50
+    assert report.split is not None and report.split.control == c.height
+
+
+@pytest.mark.parametrize(("spec", "output", "message"), [
+    (ListSpec(holdout_share=0.1), "l.csv", "--holdout-share needs --seed"),
+    (ListSpec(seed="x"), "l.csv", "--seed needs --target or --holdout-share"),
+    (ListSpec(target="klaviyo", seed="x"), "l.csv", "--seed needs --holdout-share"),
+    (ListSpec(target="klaviyo"), "-", "need -o FILE"),
+    (ListSpec(target="klaviyo"), "l.parquet", "Klaviyo imports CSV files, not parquet"),
+    (ListSpec(holdout_share=1.5, seed="x"), "l.csv", "between 0 and 1"),
+    (ListSpec(target="generic", max_file_mb=0), "l.csv", "must be > 0"),
+    (ListSpec(target="generic", max_file_mb=1), "l.json", "splits CSV files only"),
+    (ListSpec(max_file_mb=1), "l.csv", "--max-file-mb needs --target"),
+])
+def test_spec_checks(spec, output, message):
+    with pytest.raises(UsageError, match=message):
+        spec.check(output)
+
+
+# --- reading lists back ------------------------------------------------------------------------------------
+
+
+def test_read_lists_finds_the_id_column_and_the_segment(tmp_path: Path):
+    (tmp_path / "k.csv").write_text("Email Address,customer_id,loyalty_segment\na@x.com,17850.0,At Risk\n"
+                                    "b@x.com,C2,New\n")
+    (tmp_path / "b.csv").write_text("external_id,email\nC3,c@x.com\n")
+    read = read_lists([tmp_path / "k.csv"])
+    assert read.rows.rows() == [("17850", "At Risk"), ("C2", "New")] and read.by == "segment"
+    assert read_lists([tmp_path / "b.csv"]).rows["customer_id"].to_list() == ["C3"]
+    assert read_lists([tmp_path / "k.csv"], auto_by=False).rows.columns == ["customer_id"]
+
+
+def test_read_lists_errors_name_the_file_and_rows(tmp_path: Path):
+    (tmp_path / "noid.csv").write_text("Email Address,Tags\na@x.com,New\n")
+    with pytest.raises(DataError, match="No customer id column in the list") as err:
+        read_lists([tmp_path / "noid.csv"])
+    assert "--list-id-col" in (err.value.hint or "") and "'Email Address'" in (err.value.hint or "")
+    (tmp_path / "blank.csv").write_text("customer_id\nc1\nc2\n \nc4\n")
+    with pytest.raises(DataError, match=r"1 row without a customer id in the list .*blank.csv \(first: row 4\)"):
+        read_lists([tmp_path / "blank.csv"])
+    with pytest.raises(DataError, match="No column 'region'"):
+        read_lists([tmp_path / "noid.csv"], by="region", id_col="Email Address")
