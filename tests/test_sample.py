@@ -139,8 +139,11 @@ def test_contacts_and_prospects(data: SampleData) -> None:
 def test_write_sample_reads_back(data: SampleData, tmp_path: Path, fmt: Literal["csv", "parquet"]) -> None:
     folder = tmp_path / "out" / "sample"
     paths = write_sample(data, folder, fmt=fmt)
-    assert [p.name for p in paths] == [f"{name}.{fmt}" for name in ("transactions", "surveys", "contacts")]
-    for path, frame in zip(paths, (data.transactions, data.surveys, data.contacts), strict=True):
+    assert [p.name for p in paths] == [f"{name}.{fmt}" for name in ("transactions", "surveys", "contacts",
+                                                                      "members", "points")]
+    for path, frame in zip(paths, (data.transactions, data.surveys, data.contacts, data.members, data.points),
+                           strict=True):
+        assert frame is not None
         back = pl.read_csv(path) if fmt == "csv" else pl.read_parquet(path)
         assert back.columns == frame.columns and back.height == frame.height
         if fmt == "parquet":
@@ -159,3 +162,41 @@ def test_large_sample_is_quick() -> None:
     sample = generate_sample(customers=200_000, seed=1)
     assert sample.transactions.height > 200_000
     assert sample.transactions["customer_id"].n_unique() == 200_000
+
+
+def test_programme_does_not_change_the_other_tables() -> None:
+    """Members and points come from a random stream of their own: the shop is the same with or without them."""
+    import numpy as np
+
+    from loyalty_cli.sample import _programme
+
+    a = generate_sample(customers=500, seed=2)
+    members, points = _programme(np.random.default_rng([2, 1]), a.transactions, a.contacts, END)
+    assert a.members is not None and a.members.equals(members) and a.points is not None and a.points.equals(points)
+
+
+def test_members_and_points(data: SampleData) -> None:
+    members, points, tx = data.members, data.points, data.transactions
+    assert members is not None and points is not None
+    assert members.schema == pl.Schema({"customer_id": pl.String, "enrolled_at": pl.Date, "tier": pl.String,
+                                        "tier_since": pl.Date, "channel": pl.String})
+    assert points.schema == pl.Schema({"customer_id": pl.String, "at": pl.Datetime("us"), "points": pl.Int64,
+                                       "type": pl.String, "order_id": pl.String})
+    first = tx.filter(~IS_RETURN).group_by("customer_id").agg(first=pl.col("order_date").min().dt.date())
+    enrolled = members.unique("customer_id").join(first, on="customer_id", how="left")
+    buyers = enrolled.drop_nulls("first")
+    assert 0.25 < buyers.height / 3000 < 0.5  # enrolment rate
+    assert enrolled["first"].null_count() > 0  # prospects who enrolled without buying
+    lag = (buyers["enrolled_at"] - buyers["first"]).dt.total_days()
+    assert lag.min() == 0 and lag.max() <= 14  # at checkout or within two weeks
+    assert set(members["tier"]) == {"Bronze", "Silver", "Gold"}
+    assert (members["tier_since"] >= members["enrolled_at"]).all()
+    assert set(points["type"]) == {"earn", "redeem", "expire", "adjust"}
+    signs = points.group_by("type").agg(pl.col("points").min().alias("lo"), pl.col("points").max().alias("hi"))
+    sign = {t: (lo, hi) for t, lo, hi in signs.iter_rows()}
+    assert sign["earn"][0] >= 0 and sign["redeem"][1] < 0 and sign["expire"][1] < 0
+    assert set(points["customer_id"]) <= set(members["customer_id"])
+    assert points["at"].dt.date().max() <= END
+    assert points.equals(points.sort("at", "customer_id", pl.col("type").replace_strict(
+        {"adjust": 0, "earn": 1, "redeem": 2, "expire": 3}), "order_id", nulls_last=False))
+

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["id", "date", "number", "text", "score"]
-TableName = Literal["transactions", "surveys", "contacts"]
+TableName = Literal["transactions", "surveys", "contacts", "members", "points"]
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,47 @@ CONTACTS: tuple[Field, ...] = (
           description="may we email them (true/false, yes/no, 1/0)"),
 )
 
+MEMBERS: tuple[Field, ...] = (
+    Field("customer_id", "id",
+          (*TRANSACTIONS[0].aliases, "loyaltyid", "loyaltynumber", "membershipid", "membershipnumber",
+           "membernumber", "memberno", "cardnumber"),
+          required=True, description="the member (the same id as in the transactions)"),
+    Field("enrolled_at", "date",
+          ("enrolledat", "enrolleddate", "enrollmentdate", "enrolmentdate", "enrolled", "enrolledon", "joinedat",
+           "joindate", "joined", "joinedon", "membersince", "memberssince", "membershipstart", "memberfrom",
+           "optinat", "optindate", "signedupat", "signupdate", "registeredat", "createdat", "date"),
+          required=True, description="when the customer joined the programme"),
+    Field("tier", "text", ("tier", "tiername", "loyaltytier", "membershiptier", "membertier", "level",
+                           "memberlevel", "loyaltylevel", "status", "memberstatus"),
+          description="programme tier (Bronze, Silver, Gold, ...)"),
+    Field("tier_since", "date", ("tiersince", "tierdate", "tierstart", "tierstartdate", "tierfrom",
+                                 "tierchangedat", "tierupdatedat", "leveldate", "levelsince"),
+          description="when the member reached this tier: several rows per member make a tier history"),
+    Field("channel", "text", ("channel", "enrolmentchannel", "enrollmentchannel", "signupchannel", "joinchannel",
+                              "source"),
+          description="where the member enrolled (store, web, app, ...)"),
+)
+
+POINTS: tuple[Field, ...] = (
+    Field("customer_id", "id", MEMBERS[0].aliases, required=True, description="whose points"),
+    Field("at", "date",
+          ("at", "postedat", "occurredat", "eventdate", "eventtime", "pointsdate", "transactiondate", "createdat",
+           "datetime", "timestamp", "date"),
+          required=True, description="when the points were earned, redeemed, expired or adjusted"),
+    Field("points", "number", ("points", "pointsamount", "pointsdelta", "pointschange", "delta", "change",
+                               "quantity", "amount", "value"),
+          required=True, description="number of points (the sign of redeem and expire rows does not matter)"),
+    Field("type", "text", ("type", "pointstype", "eventtype", "transactiontype", "entrytype", "kind", "action"),
+          required=True, description="earn, redeem, expire or adjust"),
+    Field("order_id", "text", TRANSACTIONS[3].aliases, description="the order the points belong to"),
+)
+
 TABLES: dict[str, tuple[Field, ...]] = {
     "transactions": TRANSACTIONS,
     "surveys": SURVEYS,
     "contacts": CONTACTS,
+    "members": MEMBERS,
+    "points": POINTS,
 }
 
 # Canonical transaction lines, as the readers hand them to metrics/.

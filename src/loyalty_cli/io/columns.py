@@ -16,6 +16,8 @@ from loyalty_cli.schema import TABLES, Field, normalise_header
 
 # Keys a mapping file may hold besides column names, per table.
 SETTING_KEYS = {"date_format", "separator", "encoding", "decimal_comma", "cancel_prefix"}
+# Tables whose columns have no command-line options: they are mapped in the mapping file only.
+MAPPING_FILE_ONLY = ("members", "points")
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,12 @@ def resolve_columns(
         if fld.name in derived_ok and all(f in chosen for f in derived_ok[fld.name]):
             continue
         option = f"--{option_stem(fld.name)}-col"
+        how_to = (f"Name it in a [{table}] table of the mapping file (--mapping, default rules/columns.toml), e.g. "
+                  f"{fld.name} = \"Header\"" if table in MAPPING_FILE_ONLY
+                  else f"Name it with {option} COLUMN or in rules/columns.toml")
         raise DataError(
             f"No {fld.name} column in {path} ({fld.description})",
-            hint=f"Name it with {option} COLUMN or in rules/columns.toml. "
-            f"Columns in the file: {', '.join(repr(h) for h in headers)}.",
+            hint=f"{how_to}. Columns in the file: {', '.join(repr(h) for h in headers)}.",
         )
     ordered = {f.name: chosen[f.name] for f in fields if f.name in chosen}
     return ColumnChoice(columns=ordered, how={k: how[k] for k in ordered})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -455,4 +455,103 @@ def read_contacts(inputs: Sequence[str | Path], options: ReadOptions | None = No
     return read_table("contacts", inputs, options)
 
 
-__all__ = ["TABLES", "ReadOptions", "Scan", "read_contacts", "read_surveys", "read_table", "read_transactions"]
+# ------------------------------------------------------------------------------ loyalty programme exports
+POINT_TYPES: dict[str, tuple[str, ...]] = {  # canonical type -> words exports use for it (lower case)
+    "earn": ("earn", "earned", "earning", "accrual", "accrue", "accrued", "award", "awarded", "issue", "issued",
+             "credit"),
+    "redeem": ("redeem", "redeemed", "redemption", "burn", "burned", "spend", "spent", "debit"),
+    "expire": ("expire", "expired", "expiry", "expiration", "lapse", "lapsed", "breakage"),
+    "adjust": ("adjust", "adjusted", "adjustment", "correction", "manual", "bonus", "reversal", "refund",
+               "return"),
+}
+
+
+def _members(
+    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+) -> _Plan:
+    cols = mapping.columns
+    out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
+    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
+    out["enrolled_at"] = parse_date(cols["enrolled_at"], schema[cols["enrolled_at"]], formats.get("enrolled_at"))
+    checks.append(_Check(parse_text(cols["enrolled_at"]).is_null(), "missing enrolment date", "enrolled_at",
+                         gate=False))
+    fmt = formats.get("enrolled_at")
+    checks.append(_Check(C("enrolled_at").is_null(),
+                         f"unparseable enrolment date (expected {fmt})" if fmt else "unparseable enrolment date",
+                         "enrolled_at"))
+    if "tier" in cols:
+        out["tier"] = parse_text(cols["tier"])
+    if "tier_since" in cols:
+        out["tier_since"] = parse_date(cols["tier_since"], schema[cols["tier_since"]], formats.get("tier_since"))
+        checks.append(_Check(parse_text(cols["tier_since"]).is_not_null() & C("tier_since").is_null(),
+                             "unparseable tier date", "tier_since"))
+    if "channel" in cols:
+        out["channel"] = parse_text(cols["channel"])
+    return _Plan(out, {}, checks)
+
+
+def _points(
+    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+) -> _Plan:
+    cols = mapping.columns
+    out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
+    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
+    out["at"] = parse_date(cols["at"], schema[cols["at"]], formats.get("at"))
+    checks.append(_Check(parse_text(cols["at"]).is_null(), "missing points date", "at", gate=False))
+    fmt = formats.get("at")
+    checks.append(_Check(C("at").is_null(),
+                         f"unparseable points date (expected {fmt})" if fmt else "unparseable points date", "at"))
+    out["_points"] = parse_number(cols["points"], schema[cols["points"]], decimal_comma=options.decimal_comma)
+    checks.append(_Check(parse_text(cols["points"]).is_null(), "missing points", "points", gate=False))
+    checks.append(_Check(C("_points").is_null() | ~C("_points").is_finite(), "unparseable points", "points"))
+    raw_type = parse_text(cols["type"]).str.to_lowercase()
+    kind = pl.lit(None, dtype=pl.String)
+    for name, words in reversed(POINT_TYPES.items()):
+        kind = pl.when(raw_type.is_in(list(words))).then(pl.lit(name)).otherwise(kind)
+    out["type"] = kind
+    checks.append(_Check(raw_type.is_null(), "missing points type", "type", gate=False))
+    checks.append(_Check(C("type").is_null(), "unknown points type (expected earn, redeem, expire or adjust)",
+                         "type"))
+    checks.append(_Check((C("type") == "earn") & (C("_points") < 0),
+                         "negative points on an earn row (record reversals as adjust)", "points"))
+    # Signed points, so that a balance is a sum: earn +, redeem and expire - (whatever sign the export
+    # uses for them), adjust as given.
+    derived = {"points": pl.when(C("type").is_in(["redeem", "expire"])).then(-C("_points").abs())
+               .otherwise(C("_points"))}
+    if "order_id" in cols:
+        out["order_id"] = parse_text(cols["order_id"])
+    return _Plan(out, derived, checks)
+
+
+_BUILDERS.update({"members": _members, "points": _points})
+_DATE_FIELDS.update({"members": ("enrolled_at", "tier_since"), "points": ("at",)})
+_DATE_FIELD.update({"members": "enrolled_at", "points": "at"})
+
+
+def read_members(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
+                 as_of: date | None = None) -> Scan:
+    """Loyalty programme members: ``customer_id, enrolled_at`` (+ ``tier, tier_since, channel``). Members who
+    enrolled on or after ``as_of`` are left out and counted. Several rows per member (one per ``tier_since``)
+    make a tier history."""
+    return _ordered(read_table("members", inputs, options, as_of=as_of),
+                    ("customer_id", "enrolled_at", "tier", "tier_since", "channel"))
+
+
+def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
+                as_of: date | None = None) -> Scan:
+    """A points ledger: ``customer_id, at, points, type`` (+ ``order_id``). ``type`` is one of earn, redeem,
+    expire, adjust (usual synonyms accepted); ``points`` is signed so a balance is a sum: earn +, redeem and
+    expire - whatever their sign in the export, adjust as given. Negative earn rows are bad rows."""
+    return _ordered(read_table("points", inputs, options, as_of=as_of),
+                    ("customer_id", "at", "type", "points", "order_id"))
+
+
+def _ordered(scan: Scan, order: Sequence[str]) -> Scan:
+    """The scan with its canonical columns in ``order`` (kept columns after them)."""
+    names = scan.rows.collect_schema().names()
+    first = [n for n in order if n in names]
+    return replace(scan, rows=scan.rows.select(*first, *(n for n in names if n not in first)))
+
+
+__all__ = ["TABLES", "ReadOptions", "Scan", "read_contacts", "read_members", "read_points", "read_surveys",
+           "read_table", "read_transactions"]

@@ -1,0 +1,292 @@
+"""``loyalty program``: is the loyalty programme working? Enrolment, points, tiers, members vs non-members."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+
+import typer
+
+from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.common import (
+    check_bad_rows,
+    describe_scan,
+    handle_errors,
+    load_transactions_checked,
+    note_left_out,
+    read_options,
+    rejects_path,
+    to_date,
+    write_rejects,
+)
+from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loyalty_cli.io.readers import Scan
+
+EXAMPLES = """
+Examples:
+
+  loyalty program sample_data/transactions.csv --members sample_data/members.csv --points sample_data/points.csv
+
+  loyalty program orders.csv --members members.csv --points ledger.csv --point-value 0.01 --surveys nps.csv
+
+  loyalty program orders.parquet --members members.csv -o programme.csv --as-of 2024-07-01
+
+  loyalty program orders.csv --members members.csv --points ledger.csv --tiers-from 2024-01-01 --tiers-to 2024-07-01
+"""
+PROGRAM = "Programme"
+SHOWN_PERIODS = 12
+
+
+@handle_errors
+def program(
+    inputs: opt.Inputs,
+    members: Annotated[str, typer.Option(
+        "--members", help="Members export: customer_id, enrolled_at (+ tier, tier_since, channel). A file, folder "
+        "or glob. Map its columns in a [members] table of the mapping file.", rich_help_panel=PROGRAM,
+        show_default=False)],
+    points: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--points", help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id). "
+        "Map its columns in a [points] table of the mapping file.", rich_help_panel=PROGRAM,
+        show_default=False)] = None,
+    surveys: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--surveys", help="NPS survey export: adds the NPS of members and non-members.", rich_help_panel=PROGRAM,
+        show_default=False)] = None,
+    point_value: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--point-value", help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
+        rich_help_panel=PROGRAM, show_default=False)] = None,
+    period: Annotated[str, typer.Option("--period", help="Periods of the enrolment and points tables: week, month "
+                                        "or quarter.", rich_help_panel=PROGRAM)] = "month",
+    window: Annotated[int, typer.Option("--window", help="Days after the start date over which repeat purchase, "
+                                        "orders and spend are compared.", rich_help_panel=PROGRAM)] = 365,
+    active_days: Annotated[int, typer.Option("--active-days", help="A member is active with a purchase in this "
+                                             "many days before the as-of date.", rich_help_panel=PROGRAM)] = 365,
+    tiers_from: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
+        "--tiers-from", formats=["%Y-%m-%d"], help="Tier movement from this date (default: a year before "
+        "--tiers-to).", rich_help_panel=PROGRAM, show_default=False)] = None,
+    tiers_to: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
+        "--tiers-to", formats=["%Y-%m-%d"], help="Tier movement to this date (default: the as-of date).",
+        rich_help_panel=PROGRAM, show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--output", "-o", help="Write every figure as one long table (section, metric, group, period, value, n, "
+        "ci_low, ci_high) here (.csv, .parquet, .json; - for stdout).", rich_help_panel=opt.OUTPUT)] = None,
+    fmt: opt.Format = None,
+    as_of: opt.AsOf = None,
+    quiet: opt.Quiet = False,
+    on_bad_rows: opt.OnBadRows = "error",
+    rejects: opt.Rejects = None,
+    mapping: opt.Mapping = None,
+    customer_col: opt.CustomerCol = None,
+    date_col: opt.DateCol = None,
+    amount_col: opt.AmountCol = None,
+    order_col: opt.OrderCol = None,
+    quantity_col: opt.QuantityCol = None,
+    price_col: opt.PriceCol = None,
+    date_format: opt.DateFormat = None,
+    delimiter: opt.Delimiter = None,
+    encoding: opt.Encoding = "utf-8",
+    decimal_comma: opt.DecimalComma = False,
+) -> None:
+    """Is the loyalty programme working? Enrolment rate (overall and by first-purchase cohort), active members,
+    points earned, redeemed and expired per period, redemption rates, the outstanding balance and its value
+    (--point-value), breakage, tiers and tier movement; then members against comparable non-members: repeat
+    purchase, retention on or after 3/6/12 months, orders and spend per customer, predicted CLV and NPS, each
+    with a 95% interval.
+
+    Like for like: members are measured from enrolment (or their first purchase, when they enrolled before
+    buying), non-members from their first purchase plus the members' median days to enrolment, and only
+    customers whose window closed before the as-of date count. Members choose to join, so the comparison is a
+    correlation, not the programme's effect: use a control group and `loyalty uplift` for that.
+
+    The column options apply to the transactions; map the other files in rules/columns.toml ([members],
+    [points], [surveys])."""
+    import polars as pl
+
+    from loyalty_cli.errors import LoyaltyError, UsageError
+    from loyalty_cli.io.readers import ReadOptions, read_members, read_points, read_surveys
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.metrics import program as pm
+    from loyalty_cli.metrics.retention import check_period
+
+    out = Output(quiet=quiet)
+    policy = check_bad_rows(on_bad_rows)
+    period_name = check_period(period)
+    config = pm.ProgramConfig(period=period_name, point_value=point_value, active_days=active_days,
+                              window_days=window, tiers_from=to_date(tiers_from), tiers_to=to_date(tiers_to))
+    if output:
+        output_format(output, fmt)  # fail on a bad suffix before reading anything
+    elif fmt:
+        raise UsageError("--format needs --output", hint="e.g. -o programme.csv, or -o - --format json.")
+    options = read_options(
+        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
+                 "quantity": quantity_col, "unit_price": price_col},
+        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
+        decimal_comma=decimal_comma, out=out,
+    )
+    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
+                                       output=output, out=out, activity=True)
+    customers, activity = loaded.customers, loaded.activity
+    assert activity is not None
+    as_of_day: date = customers["as_of"][0]
+    tier_start, tier_end = config.tier_dates(as_of_day)
+
+    # The other inputs: same mapping file and file settings, read up to the same as-of date, checked together.
+    other = ReadOptions(mapping_file=options.mapping_file, separator=options.separator, encoding=encoding,
+                        decimal_comma=decimal_comma)
+    scans = {"members": read_members([members], other, as_of=as_of_day)}
+    if points is not None:
+        scans["points"] = read_points([points], other, as_of=as_of_day)
+    if surveys is not None:
+        scans["surveys"] = read_surveys([surveys], other, as_of=as_of_day)
+    for scan in scans.values():
+        describe_scan(scan, out)
+    frames, rejected = collect_checked(list(scans.values()), [s.rows for s in scans.values()],
+                                       on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out(list(scans.values()), out)
+    if policy == "skip":
+        base = rejects_path(rejects, output)
+        for name, rej in zip(scans, rejected, strict=True):
+            write_rejects([rej], base.with_name(f"{base.stem}.{name}{base.suffix}"), out)
+    rows = dict(zip(scans, frames, strict=True))
+    member_rows = rows["members"].lazy()
+    if rows["members"].is_empty():
+        raise LoyaltyError(f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
+                           hint="Check --as-of and the enrolment date column.")
+
+    member_table = pm.member_table(member_rows, as_of=as_of_day)
+    people = pm.program_customers(customers.lazy(), member_table)
+    compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of_day, config=config)
+    balances = pm.point_balances(rows["points"].lazy(), member_table) if "points" in rows else None
+    parts = [pm.program_summary(people, balances, as_of=as_of_day, config=config)]
+    if balances is not None:
+        parts.append(pm.redemption_rate(balances, people))
+    parts.append(pm.enrolment_by_cohort(people, period=period_name))
+    if "points" in rows:
+        parts.append(pm.points_by_period(rows["points"].lazy(), period=period_name))
+    has_tiers = "tier" in rows["members"].columns
+    if has_tiers:
+        parts += [pm.tier_distribution(member_rows, as_of=as_of_day),
+                  pm.tier_movement(member_rows, start=tier_start, end=tier_end)]
+    parts.append(pm.member_comparison(compared, config=config))
+    if "surveys" in rows:
+        from loyalty_cli.metrics.nps import NpsConfig, customer_scores, prepare_responses
+
+        scores = customer_scores(prepare_responses(rows["surveys"].lazy(), config=NpsConfig()))
+        parts.append(pm.nps_comparison(compared, scores, config=config))
+    compared_df, *results = pl.collect_all([compared, *parts])
+    clv_note = None
+    try:
+        from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
+
+        with out.status("Fitting the CLV models ..."):
+            cltv_config = CltvConfig()
+            summary = calibration_summary(activity.lazy(), before=as_of_day, unit=cltv_config.unit).collect()
+            fit = fit_cltv(summary, cltv_config, as_of=as_of_day)
+        column = f"predicted_clv_{cltv_config.suffix}"
+        results.append(pm.clv_comparison(compared_df.lazy(), fit.customers.lazy(), column=column,
+                                          config=config).collect())
+        clv_note = (f"{column}: {fit.purchase.label} + Gamma-Gamma fitted on every customer, expected net spend "
+                    f"over the {cltv_config.horizon_months} months after {as_of_day}, discounted "
+                    f"{cltv_config.discount_monthly:.0%} a month")
+    except LoyaltyError as exc:
+        clv_note = f"No predicted CLV comparison: the models could not be fitted ({exc.message})"
+    table = pl.concat(results).select(pm.COLUMNS)
+
+    if output:
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote {table.height:,} figures to {written}")
+    if output and out.quiet:
+        return
+    _show(table, out, config=config, as_of=as_of_day, to_stderr=output == "-", clv_note=clv_note,
+          has_points="points" in rows)
+
+
+
+def _where(scan: Scan) -> str:
+    return ", ".join(str(p) for p in scan.paths[:3])
+
+
+def _display(value: float | None, metric: str) -> str:
+    if value is None:
+        return ""
+    if "rate" in metric or metric.startswith("retained") or metric == "share_of_members":
+        return f"{value:.1%}"
+    if metric.startswith(("liability", "net_spend", "mean_predicted")):
+        return f"{value:,.2f}"
+    if metric.startswith(("orders_per", "median")) or metric == "nps":
+        return f"{value:,.1f}" if metric != "nps" else f"{value:+.1f}"
+    return f"{value:,.0f}"
+
+
+def _with_text(frame: pl.DataFrame, column: str, value: str = "value") -> pl.DataFrame:
+    import polars as pl
+
+    texts = [_display(v, m) for v, m in zip(frame[value], frame["metric"], strict=True)]
+    return frame.with_columns(pl.Series(column, texts, dtype=pl.String))
+
+
+def _interval(frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
+    low = [_display(v, m) for v, m in zip(frame["ci_low"], frame["metric"], strict=True)]
+    high = [_display(v, m) for v, m in zip(frame["ci_high"], frame["metric"], strict=True)]
+    return frame.with_columns(pl.Series("interval", [f"{a} to {b}" if a and b else "" for a, b in
+                                                     zip(low, high, strict=True)], dtype=pl.String))
+
+
+def _show(table: pl.DataFrame, out: Output, *, config: object, as_of: date, to_stderr: bool,
+          clv_note: str | None, has_points: bool) -> None:
+    import polars as pl
+
+    from loyalty_cli.metrics import program as pm
+
+    section = pl.col("section")
+    head = _with_text(table.filter(section.is_in(["programme", "points"])), "figure")
+    out.table(head.select("metric", "figure", "n"), title=f"Loyalty programme as of {as_of}", to_stderr=to_stderr)
+
+    cohorts = table.filter(section == "enrolment_by_cohort").tail(SHOWN_PERIODS)
+    if cohorts.height:
+        out.table(_with_text(cohorts, "enrolled").select("period", pl.col("n").alias("new_customers"), "enrolled"),
+                  title="New customers by first-purchase period and the share enrolled by the as-of date "
+                  f"(last {cohorts.height})", to_stderr=to_stderr)
+    if has_points:
+        by_period = table.filter(section == "points_by_period").pivot(
+            "metric", index="period", values="value", aggregate_function="first").tail(SHOWN_PERIODS)
+        out.table(by_period.rename(lambda c: c.removeprefix("points_")),
+                  title=f"Points per period (last {by_period.height}; redeemed and expired as positive numbers; "
+                  "balance at the end of the period)", to_stderr=to_stderr)
+    tiers = table.filter(section == "tiers")
+    if tiers.height:
+        out.table(_with_text(tiers, "share").select(pl.col("group").alias("tier"), pl.col("n").alias("members"),
+                                                    "share"), title=f"Members by tier as of {as_of}",
+                  to_stderr=to_stderr)
+        moves = table.filter(section == "tier_movement")
+        if moves.height:
+            out.table(moves.select(pl.col("group").alias("movement"), pl.col("n").alias("members")),
+                      title=f"Tier movement, {moves['period'][0]} (tier at the start of each day)",
+                      to_stderr=to_stderr)
+    versus = _interval(_with_text(table.filter(section == "members_vs_non_members"), "figure"))
+    if versus.height:
+        wide = versus.pivot("group", index="metric", values=["figure", "interval", "n"],
+                            aggregate_function="first")
+        cols = []
+        for group in (pm.MEMBERS, pm.OTHERS, pm.DIFFERENCE):
+            cols += [pl.col(f"figure_{group}").alias(group), pl.col(f"interval_{group}").alias(f"{group} 95% CI")]
+        cols += [pl.col(f"n_{pm.MEMBERS}").alias(f"n {pm.MEMBERS}"), pl.col(f"n_{pm.OTHERS}").alias(f"n {pm.OTHERS}")]
+        window = getattr(config, "window_days", 365)
+        out.table(wide.select("metric", *cols),
+                  title=f"Members vs non-members, like for like: members from enrolment, non-members from an "
+                  f"equivalent date after their first purchase; {window}-day windows closed before {as_of}",
+                  to_stderr=to_stderr)
+    if clv_note:
+        out.note(clv_note)
+    out.note(pm.CAVEAT)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("program", epilog=EXAMPLES, rich_help_panel="Analyse")(program)
