@@ -14,12 +14,14 @@ from loyalty_cli import __version__
 from loyalty_cli.cli import churn as churn_cmd
 from loyalty_cli.cli import cltv as cltv_cmd
 from loyalty_cli.cli import data, rules, segment
+from loyalty_cli.cli import lifecycle as lifecycle_cmd
 from loyalty_cli.cli import nps as nps_cmd
-from loyalty_cli.cli import uplift as uplift_cmd
+from loyalty_cli.cli import program as program_cmd
 from loyalty_cli.cli import report as report_cmd
 from loyalty_cli.cli import retention as retention_cmd
 from loyalty_cli.cli import run as run_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
+from loyalty_cli.cli import uplift as uplift_cmd
 
 app = typer.Typer(
     name="loyalty",
@@ -52,13 +54,15 @@ segment.register(app)
 cltv_cmd.register(app)
 data.register(app)
 rules.register(app)
-nps_cmd.register(app)
 run_cmd.register(app)
+nps_cmd.register(app)
+second_purchase_cmd.register(app)
 retention_cmd.register(app)
 churn_cmd.register(app)
+lifecycle_cmd.register(app)
 report_cmd.register(app)
 uplift_cmd.register(app)
-second_purchase_cmd.register(app)
+program_cmd.register(app)
 
 
 def main() -> None:
