@@ -8,12 +8,13 @@ the pipeline file's folder, so a cron job can run it from anywhere::
     output_dir = "out/{as_of}"        # placeholders: {as_of}, {date} (the day of the run), {output_dir}
     on_bad_rows = "skip"              # error (default) or skip (rejected rows go to <step>.rejects.csv)
 
-    [inputs.transactions]             # also [inputs.surveys] and [inputs.contacts]
+    [inputs.transactions]             # also surveys, contacts, members and points
     path = "exports/orders/"          # a file, a folder, a glob, or a list of them
     customer_id = "CustomerID"        # optional: column mapping and settings, as in rules/columns.toml
 
     [[steps]]
-    command = "segment"               # segment, cltv, nps, retention, churn, second-purchase, ...
+    command = "segment"               # segment, cltv, nps, retention, churn, second-purchase, lifecycle,
+                                      # report, program
     output = "segments.csv"           # in output_dir
     options = { rules = "rfm_grid", bins = 5 }   # the command's options, without the dashes
 """
@@ -35,7 +36,7 @@ from loyalty_cli.errors import ExitCode, LoyaltyError, RulesError
 from loyalty_cli.io.columns import SETTING_KEYS
 from loyalty_cli.schema import TABLES
 
-INPUT_KINDS = ("transactions", "surveys", "contacts")
+INPUT_KINDS = ("transactions", "surveys", "contacts", "members", "points")
 TOP_KEYS = {"as_of", "output_dir", "on_bad_rows", "inputs", "steps"}
 STEP_KEYS = {"command", "name", "output", "options"}
 #: what each command reads: its positional input, then inputs passed as options when the pipeline has them
@@ -46,7 +47,12 @@ COMMAND_INPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "retention": ("transactions", {}),
     "churn": ("transactions", {}),
     "nps": ("surveys", {"transactions": "--transactions"}),
+    "lifecycle": ("transactions", {"surveys": "--surveys", "contacts": "--contacts"}),
+    "report": ("transactions", {"surveys": "--surveys", "contacts": "--contacts"}),
+    "program": ("transactions", {"members": "--members", "points": "--points", "surveys": "--surveys"}),
 }
+#: inputs a command cannot run without, beside its positional one
+REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
 #: options the pipeline sets itself
 RESERVED = {"output", "as-of", "quiet", "mapping", "on-bad-rows", "rejects", "help"}
 
@@ -182,9 +188,9 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
         raise _fail(path, f"step {i}", f"unknown command {command!r}", hint=f"Commands: {', '.join(known)}.")
     if not isinstance(name, str) or not name or "/" in name:
         raise _fail(path, where, "name must be a word (it names the step's files)")
-    needed = COMMAND_INPUTS[command][0]
-    if needed not in inputs:
-        raise _fail(path, where, f"{command} needs [inputs.{needed}]")
+    for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
+        if needed not in inputs:
+            raise _fail(path, where, f"{command} needs [inputs.{needed}]")
     output = raw.get("output")
     if output is not None and not (isinstance(output, str) and output):
         raise _fail(path, f"{where} output", "expected a file name in quotes")

@@ -227,3 +227,21 @@ def test_not_toml_and_missing_file(tmp_path):
 def test_the_example_pipeline_is_valid():
     result = run(str(ROOT / "examples" / "pipeline.toml"), "--dry-run")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("as_of", ["2024-12-01", "latest"])
+def test_the_transactions_are_read_once_per_run(tmp_path, monkeypatch, as_of):
+    import loyalty_cli.stage1 as stage1
+
+    calls = []
+    real = stage1.read_transactions
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stage1, "read_transactions", counting)
+    text = PIPELINE.replace('as_of = "2024-12-01"', f'as_of = "{as_of}"') + (
+        '\n[[steps]]\ncommand = "cltv"\noutput = "clv.csv"\n\n[[steps]]\ncommand = "churn"\noutput = "churn.csv"\n')
+    assert run(str(write(tmp_path, text)), "-q").exit_code == 0
+    assert len(calls) == 1  # segment, second-purchase, nps (its --transactions), cltv and churn share one read

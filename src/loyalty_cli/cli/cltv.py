@@ -12,13 +12,11 @@ from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
     check_list_options,
-    describe_scan,
     handle_errors,
+    load_transactions_checked,
     read_options,
-    rejects_path,
     to_date,
     write_customer_list,
-    write_rejects,
 )
 from loyalty_cli.cli.console import Output
 
@@ -90,12 +88,9 @@ def cltv(
     likelihood. With --holdout or --calibration-end, a check of the predictions against a later period."""
     import polars as pl
 
-    from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.errors import UsageError
     from loyalty_cli.io.writers import output_format
     from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check, parse_holdout
-    from loyalty_cli.metrics.customers import customer_activity
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
@@ -119,17 +114,11 @@ def cltv(
         decimal_comma=decimal_comma, out=out,
     )
     given_as_of = to_date(as_of)
-    scan = read_transactions(inputs, options, as_of=given_as_of)
-    describe_scan(scan, out)
-    with out.status("Reading transactions ..."):
-        (activity,), rejected = collect_checked([scan], [customer_activity(scan.rows)],  # type: ignore[arg-type]
-                                                on_bad_rows=policy)
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
-    if activity.is_empty():
-        raise DataError("No orders before the as-of date in " + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check --as-of and the date and amount columns.")
-    end = given_as_of or activity["day"].max() + timedelta(days=1)  # type: ignore[operator]
+    loaded = load_transactions_checked(inputs, options, as_of=given_as_of, policy=policy, rejects=rejects,
+                                       output=output, out=out, activity=True)
+    activity = loaded.activity
+    assert activity is not None and loaded.as_of is not None
+    end = loaded.as_of
     first_day = activity["day"].min()
     fit_end = end
     if holdout_days is not None:

@@ -12,13 +12,11 @@ from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
     check_list_options,
-    describe_scan,
     handle_errors,
+    load_transactions_checked,
     read_options,
-    rejects_path,
     to_date,
     write_customer_list,
-    write_rejects,
 )
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import DataError, UsageError
@@ -232,10 +230,7 @@ def second_purchase(
 
     import polars as pl
 
-    from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import output_format, write_table
-    from loyalty_cli.metrics.customers import customer_activity, customer_summary
     from loyalty_cli.metrics.second_purchase import (
         SecondPurchaseConfig,
         action_list,
@@ -266,21 +261,12 @@ def second_purchase(
         decimal_comma=decimal_comma, out=out,
     )
     day = to_date(as_of)
-    scan = read_transactions(inputs, options, as_of=day)
-    describe_scan(scan, out)
-    lazy_customers = customer_summary(scan.rows, as_of=day)
-    config = dataclasses.replace(config, by=resolve_by(by, lazy_customers.collect_schema().names(), out))
-    value_lazy = first_year_value(customer_activity(scan.rows))
-    with out.status("Reading transactions ..."):
-        (customers, value), rejected = collect_checked([scan], [lazy_customers, value_lazy],
-                                                       on_bad_rows=policy)  # type: ignore[arg-type]
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
-    if customers.is_empty():
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
+    loaded = load_transactions_checked(inputs, options, as_of=day, policy=policy, rejects=rejects, output=output,
+                                       out=out, activity=True)
+    customers, activity = loaded.customers, loaded.activity
+    assert activity is not None
+    config = dataclasses.replace(config, by=resolve_by(by, customers.columns, out))
+    value = first_year_value(activity.lazy()).collect()
     base = customers.lazy()
     summary_lazy = timing_summary(base, config=config)
     summary, shares, curve, buckets, actions = pl.collect_all([

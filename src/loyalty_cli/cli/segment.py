@@ -11,14 +11,11 @@ from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
     check_list_options,
-    describe_scan,
     handle_errors,
-    note_left_out,
+    load_transactions_checked,
     read_options,
-    rejects_path,
     to_date,
     write_customer_list,
-    write_rejects,
 )
 from loyalty_cli.cli.console import Output
 
@@ -95,11 +92,8 @@ def segment(
     """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
     import polars as pl
 
-    from loyalty_cli.errors import DataError, RulesError, UsageError
-    from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.errors import RulesError, UsageError
     from loyalty_cli.io.writers import output_format, write_table
-    from loyalty_cli.metrics.customers import customer_summary
     from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
     from loyalty_cli.segments import load_segment_rules
 
@@ -132,19 +126,9 @@ def segment(
         mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
         decimal_comma=decimal_comma, out=out,
     )
-    scan = read_transactions(inputs, options, as_of=to_date(as_of))
-    describe_scan(scan, out)
-    scored = seg_map.assign(rfm_scores(customer_summary(scan.rows, as_of=to_date(as_of)), config=config))
-    with out.status("Reading transactions and scoring customers ..."):
-        (customers,), rejected = collect_checked([scan], [scored], on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out([scan], out)
-    if policy == "skip":
-        write_rejects(rejected, rejects_path(rejects, output), out)
-    if customers.is_empty():
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
+    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
+                                       output=output, out=out)
+    customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=config)).collect()
     as_of_day = customers["as_of"][0]
     out.note(f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
              f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
