@@ -70,7 +70,7 @@ def test_segment_to_klaviyo_with_a_control_group(small: Path):
     assert treat["first_purchase"].str.contains(r"^\d{4}-\d\d-\d\d 12:00:00$").all()
     assert treat.height + control.height == 58  # c05 has no email; c07 and c08 share one
     dropped = pl.read_csv("list.dropped.csv")
-    assert dropped.select("reason", "customer_id", "kept_customer_id").rows() == [
+    assert dropped.select("drop_reason", "customer_id", "kept_customer_id").rows() == [
         ("missing email", "c05", None), ("duplicate email", "c07", "c08")]  # c08 spent more
     manifest = json.loads(Path("list.manifest.json").read_text())
     assert manifest["holdout"]["control"] == control.height and manifest["holdout"]["seed"] == "spring"
@@ -182,3 +182,17 @@ def test_round_trip_segment_to_klaviyo_then_uplift():
                 "--start", "2025-01-06", "--as-of", "2025-02-05", "-o", "uplift2.csv", "-q")
     assert again.exit_code == 0
     assert_frame_equal(pl.read_csv("uplift2.csv"), table)
+
+
+def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
+    """A list with its own `reason` column (churn) goes through screening: the drop reason is `drop_reason`."""
+    contacts = ROOT / "sample_data" / "contacts.csv"
+    result = run("churn", str(SAMPLE), "--status", "lapsed", "-o", "winback.csv", "--target", "klaviyo",
+                 "--contacts", str(contacts), "--holdout-share", "0.1", "--seed", "spring", "-q")
+    assert result.exit_code == 0, result.output
+    sent, control = pl.read_csv("winback.csv"), pl.read_csv("winback.control.csv")
+    dropped = pl.read_csv("winback.dropped.csv")
+    assert "Email Address" in sent.columns and "reason" in sent.columns and "loyalty_status" in sent.columns
+    assert set(sent["loyalty_status"]) == {"lapsed"}
+    assert "drop_reason" in dropped.columns and "reason" in dropped.columns
+    assert sent.height + control.height + dropped.height == 1837  # every lapsed customer accounted for

@@ -113,7 +113,7 @@ def test_dedupe_is_case_insensitive_after_trimming_and_keeps_the_most_valuable()
     # ann: c2 and c3 tie on value -> the smaller id, c2; bob: a null value loses to 5.0
     assert screened.rows["customer_id"].to_list() == ["c2", "c5", "c6"]  # the list's order is kept
     assert screened.rows["email"].to_list() == ["ann@x.com", "bob@x.com", "cat@x.com"]
-    dropped = screened.dropped.select("reason", "kept_customer_id", "customer_id", "email").rows()
+    dropped = screened.dropped.select("drop_reason", "kept_customer_id", "customer_id", "email").rows()
     assert dropped == [(DUPLICATE_EMAIL, "c2", "c1", " Ann@X.com"), (DUPLICATE_EMAIL, "c2", "c3", "ANN@x.com "),
                        (DUPLICATE_EMAIL, "c5", "c4", "bob@x.com")]
     assert screened.dropped_counts() == {DUPLICATE_EMAIL: 3}
@@ -129,7 +129,7 @@ def test_rejects_carry_the_reason_and_are_counted():
     })
     screened = screen_rows(table, target=TARGETS["hubspot"])
     assert screened.rows["customer_id"].to_list() == ["c1", "-7"]  # a plain negative number is not a formula
-    assert screened.dropped.select("customer_id", "reason").rows() == [
+    assert screened.dropped.select("customer_id", "drop_reason").rows() == [
         ("c2", MISSING_EMAIL), ("c3", NO_AT), ("c4", INVALID_EMAIL), ("=HYPERLINK(1)", "customer id starts like a "
                                                                       "formula")]
     # the generic CSV neutralises such an id instead of dropping it
@@ -145,7 +145,7 @@ def test_consent_column_no_consent_no_row():
     screened = screen_rows(table, target=TARGETS["mailchimp"])
     assert screened.consent_column == "Accepts Marketing"
     assert screened.rows["customer_id"].to_list() == ["c1", "c5"]
-    assert dict(screened.dropped.select("customer_id", "reason").rows()) == {
+    assert dict(screened.dropped.select("customer_id", "drop_reason").rows()) == {
         "c2": NO_CONSENT, "c3": NO_CONSENT_RECORD, "c4": UNREADABLE_CONSENT, "c6": NO_CONSENT_RECORD}
     out, _ = format_for_target(screened.rows, TARGETS["mailchimp"])
     assert "Accepts Marketing" not in out.columns  # every row left said yes
@@ -173,7 +173,7 @@ def test_contacts_bring_emails_and_consent():
     assert joined["email"].to_list() == ["new@x.com", "b-two@x.com", "c3@x.com", None]
     screened = screen_rows(joined, target=TARGETS["klaviyo"])
     assert screened.rows["customer_id"].to_list() == ["c1", "c2"]
-    assert dict(screened.dropped.select("customer_id", "reason").rows()) == {"c3": NO_CONSENT,
+    assert dict(screened.dropped.select("customer_id", "drop_reason").rows()) == {"c3": NO_CONSENT,
                                                                             "c4": NOT_IN_CONTACTS}
 
 
@@ -284,7 +284,7 @@ def test_write_list_with_control_group_dropped_rows_changes_and_manifest(tmp_pat
     assert treat.height + control.height == n - 8 and not set(treat["customer_id"]) & set(control["customer_id"])
     assert 0.15 < control.height / (n - 8) < 0.35
     assert report.dropped == {MISSING_EMAIL: 8} and report.changes == 1
-    assert pl.read_csv(tmp_path / "loyal.dropped.csv")["reason"].to_list() == [MISSING_EMAIL] * 8
+    assert pl.read_csv(tmp_path / "loyal.dropped.csv")["drop_reason"].to_list() == [MISSING_EMAIL] * 8
     assert pl.read_csv(tmp_path / "loyal.changes.csv").row(0) == ("c0007", "loyalty_segment", "'=bad", "bad")
     manifest = json.loads((tmp_path / "loyal.manifest.json").read_text())
     assert manifest["holdout"]["seed"] == "spring" and manifest["holdout"]["share"] == 0.25

@@ -10,10 +10,12 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
+    check_list_options,
     handle_errors,
     load_transactions_checked,
     read_options,
     to_date,
+    write_customer_list,
 )
 from loyalty_cli.cli.console import Output
 
@@ -56,6 +58,11 @@ def churn(
         "--rates", help="Also write the churn rate per period here.", rich_help_panel=opt.OUTPUT)] = None,
     top: Annotated[int, typer.Option("--top", help="Customers shown per list on the terminal.",
                                      rich_help_panel=opt.OUTPUT)] = 10,
+    target: opt.Target = None,
+    holdout_share: opt.HoldoutShare = None,
+    seed: opt.HoldoutSeed = None,
+    max_file_mb: opt.MaxFileMb = None,
+    contacts: opt.Contacts = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -111,6 +118,8 @@ def churn(
         output_format(output, fmt)  # fail on a bad suffix before reading anything
     elif fmt:
         raise UsageError("--format needs --output", hint="e.g. -o churn.parquet, or -o - --format json.")
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
     if rates is not None:
         output_format(rates)
     churn_rules = load_churn_rules(rules)
@@ -161,9 +170,8 @@ def churn(
     ranked = ranked.select(*lead, pl.exclude(*lead))
     chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
     if output:
-        written = write_table(chosen, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {chosen.height:,} customers to {written}")
+        write_customer_list(chosen, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
+                            max_file_mb=max_file_mb, contacts=contacts, tag="status", value="net_spend")
     if rates is not None:
         write_table(by_period, rates)
         out.note(f"Wrote the churn rate per {period_name} to {rates}")

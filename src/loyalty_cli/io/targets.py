@@ -199,7 +199,7 @@ class Screened:
     def dropped_counts(self) -> dict[str, int]:
         if self.dropped.is_empty():
             return {}
-        counts = self.dropped.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+        counts = self.dropped.group_by("drop_reason").len().sort(["len", "drop_reason"], descending=[True, False])
         return dict(counts.iter_rows())
 
 
@@ -238,7 +238,7 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
     df = df.with_columns(reason.alias("_reason")).drop("_problem", strict=False)
     ok = df.filter(pl.col("_reason").is_null())
     dropped = [df.filter(pl.col("_reason").is_not_null())
-               .select(pl.col("_reason").alias("reason"), pl.lit(None, pl.String).alias("kept_customer_id"),
+               .select(pl.col("_reason").alias("drop_reason"), pl.lit(None, pl.String).alias("kept_customer_id"),
                        pl.exclude("_reason", "_email"))]
     if has_email and ok.height:
         # Only rows whose email repeats are ranked (a sort of a few rows, not of the whole list).
@@ -251,7 +251,7 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
         kept = ranked.filter(pl.col("_first")).select("_email", pl.col("customer_id").cast(pl.String).alias("_kept"))
         losers = ranked.filter(~pl.col("_first")).join(kept, on="_email", how="left", maintain_order="left")
         dropped.append(losers.select(
-            pl.lit(DUPLICATE_EMAIL).alias("reason"), pl.col("_kept").alias("kept_customer_id"),
+            pl.lit(DUPLICATE_EMAIL).alias("drop_reason"), pl.col("_kept").alias("kept_customer_id"),
             pl.exclude("_reason", "_email", "_first", "_kept")))
         ok = ok.filter(~pl.col("_row").is_in(losers["_row"].implode()))
     rows = ok.with_columns(pl.col("_email").alias(email)) if has_email else ok
