@@ -117,3 +117,21 @@ def test_rules_show_and_check(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {bad}: no rule covers r1")
     assert "Hint: " in result.stderr
+
+
+def test_rules_check_knows_every_kind_of_rules_file(tmp_path):
+    shipped = sorted((ROOT / "rules").glob("*.toml"))
+    result = run("rules", "check", *map(str, shipped))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "churn.toml: OK (churn rules: lapsing after 1.5 x IPT" in out
+    assert "lifecycle.toml: OK (lifecycle rules" in out and "columns.toml: OK (column mapping)" in out
+    assert out.count(": OK (") == len(shipped)
+    bad = tmp_path / "churn.toml"
+    bad.write_text("[lapsing]\nmultiplier = 1.5\n")
+    result = run("rules", "check", str(bad))
+    assert result.exit_code == 1 and "no [lapsed] section" in result.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[rule]\n")
+    result = run("rules", "check", str(broken))
+    assert result.exit_code == 1 and "is not valid TOML" in result.stderr

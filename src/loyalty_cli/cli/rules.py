@@ -1,4 +1,4 @@
-"""``loyalty rules``: show and check segment maps."""
+"""``loyalty rules``: show segment maps; check any rules file (segment maps, churn, lifecycle, columns)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from loyalty_cli.cli.common import handle_errors
 from loyalty_cli.cli.console import Output
 
-rules_app = typer.Typer(help="Show and check segment maps (rules/*.toml).", no_args_is_help=True)
+rules_app = typer.Typer(help="Show segment maps and check rules files (rules/*.toml).", no_args_is_help=True)
 
 
 def _grid_table(seg_map):  # noqa: ANN001, ANN202
@@ -59,18 +59,57 @@ def show(
         out.table(grid, title="Score grid")
 
 
+def rules_kind(path: Path) -> str:
+    """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle`` or ``columns``."""
+    import tomllib
+
+    from loyalty_cli.errors import RulesError
+    from loyalty_cli.schema import TABLES
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"Rules file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    if "lapsing" in data or "lapsed" in data:
+        return "churn"
+    if "rule" in data or "flag" in data:
+        return "lifecycle"
+    if data and set(data) <= set(TABLES):
+        return "columns"
+    return "segments"
+
+
 @rules_app.command("check")
 @handle_errors
-def check(files: Annotated[list[Path], typer.Argument(help="Segment map files to check.")]) -> None:
-    """Check segment maps: syntax, known columns, every score cell covered, no overlaps (unless ordered),
-    every segment reachable. Exit code 1 on the first problem."""
+def check(files: Annotated[list[Path], typer.Argument(help="Rules files to check: segment maps, churn rules, "
+                                                      "lifecycle rules or a column mapping.")]) -> None:
+    """Check rules files, each with the checks of its kind. Segment maps: syntax, known columns, every score
+    cell covered, no overlaps (unless ordered), every segment reachable; churn and lifecycle rules: the checks
+    their commands make on load; column mappings: known tables and fields. Exit code 1 on the first problem."""
+    from loyalty_cli.io.columns import load_mapping_file
+    from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
     from loyalty_cli.segments import load_segment_rules
 
     out = Output()
     for path in files:
-        seg_map = load_segment_rules(path)
-        out.out.print(f"{path}: OK ({len(seg_map.segments)} segments, bins {seg_map.bins}, match "
-                      f"{seg_map.match}, every cell covered, every segment reachable)", markup=False)
+        kind = rules_kind(path)
+        if kind == "churn":
+            rules = load_churn_rules(path)
+            what = f"churn rules: {rules.describe()}"
+        elif kind == "lifecycle":
+            load_lifecycle_rules(path)
+            what = "lifecycle rules, every customer covered, every stage reachable"
+        elif kind == "columns":
+            load_mapping_file(path)
+            what = "column mapping"
+        else:
+            seg_map = load_segment_rules(path)
+            what = (f"{len(seg_map.segments)} segments, bins {seg_map.bins}, match {seg_map.match}, every cell "
+                    "covered, every segment reachable")
+        out.out.print(f"{path}: OK ({what})", markup=False)
 
 
 def register(app: typer.Typer) -> None:
