@@ -166,7 +166,7 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
     table = pl.concat(found, how="diagonal_relaxed")
     write_table(table, path)
     out.warn(f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}"
-             + (":" if describe else ""))
+             + (":" if describe and not out.quiet else ""))
     if describe:
         list_problems(table, out)
 
