@@ -126,3 +126,19 @@ def test_usage_errors(args, message):
     result = run(str(SAMPLE), *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("text", "days"), [("90d", 90), ("13w", 91), ("30", 30), (" 2W ", 14)])
+def test_parse_days(text, days):
+    from loyalty_cli.cli.common import parse_days
+
+    assert parse_days(text, "--holdout", minimum=1) == days
+
+
+@pytest.mark.parametrize("text", ["", "0d", "3m", "-5d", "1.5w"])
+def test_parse_days_rejects(text):
+    from loyalty_cli.cli.common import parse_days
+    from loyalty_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="--holdout"):
+        parse_days(text, "--holdout", minimum=1)

@@ -13,7 +13,6 @@ from loyalty_cli.metrics.cltv import (
     calibration_summary,
     fit_cltv,
     holdout_actuals,
-    parse_holdout,
     value_tier,
 )
 
@@ -71,17 +70,6 @@ def test_value_tiers_top_20_next_30_rest_by_position():
     assert [c for c, t in got.items() if t == "high"] == ["c1", "c2"]  # tied at 9.0: both in, by id
     assert sorted(c for c, t in got.items() if t == "medium") == ["c7", "c8", "c9"]
     assert sum(t == "low" for t in got.values()) == 5
-
-
-@pytest.mark.parametrize(("text", "days"), [("90d", 90), ("13w", 91), ("30", 30), (" 2W ", 14)])
-def test_parse_holdout(text, days):
-    assert parse_holdout(text) == days
-
-
-@pytest.mark.parametrize("text", ["", "0d", "3m", "-5d", "1.5w"])
-def test_parse_holdout_rejects(text):
-    with pytest.raises(UsageError, match="--holdout"):
-        parse_holdout(text)
 
 
 @pytest.mark.parametrize("kwargs", [{"model": "lifetimes"}, {"unit": "month"}, {"horizon_months": 0},

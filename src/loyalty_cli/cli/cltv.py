@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     check_list_options,
     handle_errors,
     load_transactions_checked,
+    parse_days,
     read_options,
     to_date,
     write_customer_list,
@@ -90,7 +91,7 @@ def cltv(
 
     from loyalty_cli.errors import UsageError
     from loyalty_cli.io.writers import output_format
-    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check, parse_holdout
+    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
@@ -98,7 +99,7 @@ def cltv(
                         discount_monthly=discount, penalizer=penalizer)
     if holdout and calibration_end:
         raise UsageError("Give --holdout or --calibration-end, not both")
-    holdout_days = parse_holdout(holdout) if holdout else None
+    holdout_days = parse_days(holdout, "--holdout", minimum=1) if holdout else None
     if top < 0:
         raise UsageError("--top must be >= 0")
     if output:

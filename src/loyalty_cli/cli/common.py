@@ -40,6 +40,18 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
+    """A length of time as given on the command line: ``14d``, ``2w`` or ``14`` (days) -> days."""
+    import re
+
+    match = re.fullmatch(r"(\d+)\s*([dw]?)", value.strip().lower())
+    days = int(match[1]) * (7 if match[2] == "w" else 1) if match else -1
+    if days < minimum:
+        raise UsageError(f"{option} {value!r}: expected a number of days of at least {minimum}, e.g. 14d, 2w or 14"
+                         if match else f"{option} {value!r}: expected a number of days, e.g. 14d, 2w or 14")
+    return days
+
+
 def to_date(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
 

@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     check_list_options,
     handle_errors,
     load_transactions_checked,
+    parse_days,
     read_options,
     to_date,
     write_customer_list,
@@ -39,14 +40,6 @@ Examples:
 """
 
 TABLES_PANEL = "Tables"
-
-
-def parse_days(value: str, option: str) -> int:
-    """``14d``, ``2w`` or ``14`` -> days."""
-    match = re.fullmatch(r"(\d+)\s*([dw]?)", value.strip().lower())
-    if not match:
-        raise UsageError(f"{option} {value!r}: expected a number of days, e.g. 14d, 2w or 14")
-    return int(match[1]) * (7 if match[2] == "w" else 1)
 
 
 def parse_window(value: str) -> Window:

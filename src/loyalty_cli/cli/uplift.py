@@ -225,7 +225,7 @@ def uplift(
     lists have one, and the smallest effect the groups could detect."""
     import polars as pl
 
-    from loyalty_cli.cli.second_purchase import parse_days
+    from loyalty_cli.cli.common import parse_days
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import output_format, write_table

@@ -293,13 +293,3 @@ def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdo
         summary=summary, by_frequency=by_frequency,
         tracking=_tracking(fit, activity, start=start, end=as_of),
     )
-
-
-def parse_holdout(text: str) -> int:
-    """``90d``, ``13w`` or ``90`` (days) -> days."""
-    value = text.strip().lower()
-    factor = 7 if value.endswith("w") else 1
-    number = value.rstrip("dw")
-    if not number.isdigit() or int(number) == 0:
-        raise UsageError(f"--holdout {text!r}: expected a length like 90d or 13w")
-    return int(number) * factor
