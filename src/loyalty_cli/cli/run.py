@@ -262,18 +262,17 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
     """Check that the inputs exist and map, and that rules files load; print the plan."""
     import tempfile
 
-    from loyalty_cli.io.readers import ReadOptions, read_contacts, read_surveys, read_transactions
+    from loyalty_cli.io.readers import ReadOptions, read_table
     from loyalty_cli.pipeline import step_argv
     from loyalty_cli.segments import load_segment_rules
 
-    readers = {"transactions": read_transactions, "surveys": read_surveys, "contacts": read_contacts}
     with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, _in_folder(pipeline.folder):
         from loyalty_cli.io.writers import write_text
         from loyalty_cli.pipeline import mapping_toml
 
         mapping = write_text(mapping_toml(pipeline.inputs), Path(tmp) / "columns.toml")
         for kind, spec in pipeline.inputs.items():
-            scan = readers[kind](list(spec.paths), ReadOptions(mapping_file=mapping))
+            scan = read_table(kind, list(spec.paths), ReadOptions(mapping_file=mapping))
             typer.echo(f"{kind}: {len(scan.paths)} file(s); columns: {'; '.join(scan.mapping.describe())}")
         for step in pipeline.steps:
             rules = step.options.get("rules")
