@@ -48,7 +48,8 @@ COMMAND_INPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "churn": ("transactions", {}),
     "nps": ("surveys", {"transactions": "--transactions"}),
     "lifecycle": ("transactions", {"surveys": "--surveys", "contacts": "--contacts"}),
-    "report": ("transactions", {"surveys": "--surveys", "contacts": "--contacts"}),
+    "report": ("transactions", {"surveys": "--surveys", "contacts": "--contacts", "members": "--members",
+                                "points": "--points"}),
     "program": ("transactions", {"members": "--members", "points": "--points", "surveys": "--surveys"}),
 }
 #: inputs a command cannot run without, beside its positional one

@@ -54,11 +54,13 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
                     "Debian packages chromium and chromium-driver (.ci/run does when it runs as root with apt)")
     report = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", str(DATA / "transactions.csv"), "--surveys", str(DATA / "surveys.csv"),
-                                      "--as-of", "2025-01-01", "-o", str(report), "--quiet"])
+                                      "--contacts", str(DATA / "contacts.csv"), "--members", str(DATA / "members.csv"),
+                                      "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01", "-o", str(report),
+                                      "--quiet"])
     assert result.exit_code == 0, result.output
     html = report.read_text(encoding="utf-8")
     expected = re.findall(r'<svg class="chart" data-chart="([^"]+)"', html)
-    assert len(expected) >= 9
+    assert len(expected) >= 11 and {"lifecycle-stages", "program-members"} <= set(expected)
     url = report.resolve().as_uri()
     artifacts = _artifacts()
 
@@ -75,7 +77,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
     shot = artifacts / "report.png"
     shot.unlink(missing_ok=True)
-    screenshot = _run(browser, f"--screenshot={shot}", "--window-size=1100,4000", url)
+    screenshot = _run(browser, f"--screenshot={shot}", "--window-size=1100,6000", url)
     assert screenshot.returncode == 0, screenshot.stderr[-2000:]
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [line for line in screenshot.stderr.splitlines() if CONSOLE_ERROR.search(line)] == []

@@ -19,9 +19,10 @@ import pytest
 from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
-from loyalty_cli.io.readers import ReadOptions, read_surveys
+from loyalty_cli.io.readers import ReadOptions, read_contacts, read_members, read_points, read_surveys
 from loyalty_cli.io.validate import collect_checked
 from loyalty_cli.metrics.churn import load_churn_rules
+from loyalty_cli.metrics.lifecycle import builtin_lifecycle_text
 from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
 from loyalty_cli.report import (
@@ -47,15 +48,23 @@ def small_settings() -> ReportSettings:
                           nps=NpsConfig(min_n=5), second_purchase=SecondPurchaseConfig(min_n=5))
 
 
-def context_for(transactions: Path, surveys: Path | None = None, *, as_of: date = AS_OF) -> dict:
+def context_for(transactions: Path, surveys: Path | None = None, *, as_of: date = AS_OF,
+                contacts: Path | None = None, members: Path | None = None, points: Path | None = None) -> dict:
     loaded = load_transactions([transactions], ReadOptions(), as_of=as_of, activity=True)
     assert loaded.activity is not None
     settings = small_settings()
-    responses = None
+    responses = contact_rows = member_rows = point_rows = None
     if surveys is not None:
         scan = read_surveys([surveys], ReadOptions(), as_of=as_of)
         (responses,), _ = collect_checked([scan], [prepare_responses(scan.rows, config=settings.nps)])
-    data = compute_report(loaded.customers, loaded.activity, settings=settings, responses=responses)
+    if contacts is not None:
+        contact_rows = read_contacts([contacts], ReadOptions()).rows.collect()
+    if members is not None:
+        member_rows = read_members([members], ReadOptions(), as_of=as_of).rows.collect()
+    if points is not None:
+        point_rows = read_points([points], ReadOptions(), as_of=as_of).rows.collect()
+    data = compute_report(loaded.customers, loaded.activity, settings=settings, responses=responses,
+                          contacts=contact_rows, members=member_rows, points=point_rows)
     meta = ReportMeta(inputs=(InputInfo("transactions", (transactions.name,), ("fixture",)),),
                       files=(FileInfo("report.html", "this report"),))
     return build_context(data, settings, meta)
@@ -71,7 +80,8 @@ def run_report(tmp_path: Path, *args: str, name: str = "report.html") -> tuple[P
 # ------------------------------------------------------------------------------------------- golden context
 @pytest.fixture(scope="module")
 def fixture_context() -> dict:
-    return context_for(DATA / "transactions.csv", DATA / "surveys.csv")
+    return context_for(DATA / "transactions.csv", DATA / "surveys.csv", members=DATA / "members.csv",
+                       points=DATA / "points.csv")
 
 
 def test_context_matches_golden_file(fixture_context: dict) -> None:
@@ -88,13 +98,56 @@ def test_context_matches_golden_file(fixture_context: dict) -> None:
 def test_context_has_every_section_and_chart(fixture_context: dict) -> None:
     context = fixture_context
     ids = [s["id"] for s in context["sections"]]
-    assert ids == ["segments", "nps", "retention", "churn", "clv", "second-purchase", "lifecycle"]
-    available = {s["id"]: s["available"] for s in context["sections"]}
-    assert available == {"segments": True, "nps": True, "retention": True, "churn": True, "clv": True,
-                         "second-purchase": True, "lifecycle": False}
-    lifecycle = context["sections"][-1]
-    assert lifecycle["missing"].startswith("lifecycle: not available")
-    assert len(context["charts"]) == len(set(context["charts"])) >= 9
+    assert ids == ["segments", "nps", "retention", "churn", "clv", "second-purchase", "lifecycle", "program"]
+    assert all(s["available"] for s in context["sections"])
+    assert {"lifecycle-stages", "program-members"} <= set(context["charts"])
+    assert len(context["charts"]) == len(set(context["charts"])) >= 11
+    assert [k["label"] for k in context["key_numbers"]][-1] == "Members"
+
+
+def _section(context: dict, sid: str) -> dict:
+    return next(s for s in context["sections"] if s["id"] == sid)
+
+
+def test_lifecycle_section_is_the_lifecycle_command(tmp_path: Path) -> None:
+    """Same stages, actions, counts and flags as `loyalty lifecycle` on the same inputs (prospects from contacts)."""
+    context = context_for(DATA / "transactions.csv", DATA / "surveys.csv", contacts=DATA / "contacts.csv")
+    result = CliRunner().invoke(app, ["lifecycle", str(DATA / "transactions.csv"), "--surveys",
+                                      str(DATA / "surveys.csv"), "--contacts", str(DATA / "contacts.csv"), "--as-of",
+                                      "2025-01-01", "--min-n", "5", "--summary", str(tmp_path / "stages.csv"),
+                                      "--quiet", "-o", str(tmp_path / "todo.csv")])
+    assert result.exit_code == 0, result.output
+    summary = pl.read_csv(tmp_path / "stages.csv")
+    section = _section(context, "lifecycle")
+    stages, flags = section["tables"]
+    assert [r[:3] for r in stages["rows"]] == [[s, a, f"{n:,}"] for s, a, n in
+                                                summary.select("stage", "action", "customers").iter_rows()]
+    assert sum(summary["customers"]) > 79  # prospects counted
+    prospects = summary.filter(pl.col("stage") == "prospect")["customers"][0]
+    assert f"79 customers and {prospects} prospects" in section["intro"][0]
+    assert [r[0] for r in flags["rows"]] == ["detractor VIP", "promoter"]
+    assert section["intro"][1].startswith("Flags: ")
+
+
+def test_program_section_is_the_program_command(tmp_path: Path, fixture_context: dict) -> None:
+    result = CliRunner().invoke(app, ["program", str(DATA / "transactions.csv"), "--members", str(DATA / "members.csv"),
+                                      "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01", "--quiet", "-o",
+                                      str(tmp_path / "program.csv")])
+    assert result.exit_code == 0, result.output
+    figures = pl.read_csv(tmp_path / "program.csv", infer_schema_length=None)
+    value = {m: v for s, m, g, v in figures.select("section", "metric", "group", "value").iter_rows()
+             if s in ("programme", "points")}
+    section = _section(fixture_context, "program")
+    head = {r[0]: r[1] for r in section["tables"][0]["rows"]}
+    assert head["members (enrolled before the as-of date)"] == f"{value['members']:,.0f}"
+    assert head["points earned"] == f"{value['points_earned']:,.0f}"
+    assert head["breakage rate (points expired / earned)"] == f"{value['breakage_rate']:.1%}"
+    versus = figures.filter((pl.col("section") == "members_vs_non_members") & (pl.col("group") == "members"))
+    rate = versus.filter(pl.col("metric") == "repeat_purchase_rate_365d").row(0, named=True)
+    row = next(r for r in section["tables"][-1]["rows"] if r[0] == "repeat purchase rate 365d")
+    assert row[1:3] == [f"{rate['value']:.1%}", f"{rate['ci_low']:.1%} to {rate['ci_high']:.1%}"]
+    assert any(n.startswith("Members chose to join") for n in section["notes"])
+    assert "liability not valued (pass --point-value" in section["intro"][1]
 
 
 # ------------------------------------------------------------------------------------------- the page
@@ -115,11 +168,14 @@ class _Links(HTMLParser):
             self.svgs.append(dict(attrs).get("data-chart") or "")
 
 
+FULL = ("--surveys", str(DATA / "surveys.csv"), "--contacts", str(DATA / "contacts.csv"), "--members",
+        str(DATA / "members.csv"), "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01")
+
+
 @pytest.fixture(scope="module")
 def sample_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("report")
-    return run_report(folder, str(DATA / "transactions.csv"), "--surveys", str(DATA / "surveys.csv"),
-                      "--contacts", str(DATA / "contacts.csv"), "--as-of", "2025-01-01")
+    return run_report(folder, str(DATA / "transactions.csv"), *FULL, "--point-value", "0.01")
 
 
 def test_no_external_resource(sample_page: tuple[Path, str]) -> None:
@@ -138,14 +194,19 @@ def test_cli_report_sections_and_size(sample_page: tuple[Path, str]) -> None:
     path, html = sample_page
     assert path.stat().st_size < 1_000_000
     for section in ("header", "key-numbers", "segments", "nps", "retention", "churn", "clv", "second-purchase",
-                    "lifecycle", "files"):
+                    "lifecycle", "program", "files"):
         assert f'<section id="{section}">' in html or f'<header id="{section}">' in html
-    assert "lifecycle: not available" in html
+    assert "not available" not in html and "not given" not in html
     assert "As of 2025-01-01" in html
+    assert 'data-chart="lifecycle-stages"' in html and 'data-chart="program-members"' in html
+    assert "prospects (contacts with no purchase before 2025-01-01)" in html
+    assert "detractor VIP" in html and "Members chose to join" in html
+    assert re.search(r"liability [0-9.,]+ at 0.01 a point", html)
+    assert '<div class="label">Members</div>' in html
 
 
 def test_reproducible_byte_for_byte(tmp_path: Path) -> None:
-    args = [str(DATA / "transactions.csv"), "--surveys", str(DATA / "surveys.csv"), "--as-of", "2025-01-01"]
+    args = [str(DATA / "transactions.csv"), *FULL]
     path, _ = run_report(tmp_path, *args)
     first = path.read_bytes()
     path.unlink()
@@ -166,8 +227,19 @@ def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
         "survey_type": ["relational"] * 7,
     })
     surveys.write_csv(tmp_path / "surveys.csv")
+    members = pl.read_csv(DATA / "members.csv", infer_schema=False).with_columns(
+        pl.when(pl.col("customer_id") == "C000001").then(pl.lit(XSS)).otherwise(pl.col("customer_id"))
+        .alias("customer_id"), pl.lit(XSS).alias("tier"))
+    members.write_csv(tmp_path / "members.csv")
+    contacts = pl.DataFrame({"customer_id": ["C000002", f"{XSS}-prospect"]})
+    contacts.write_csv(tmp_path / "contacts.csv")
+    rules = builtin_lifecycle_text().replace('action = "cross-sell"', f'action = "{XSS}"')
+    (tmp_path / "lifecycle.toml").write_text(rules)
     _, html = run_report(tmp_path, str(tmp_path / "tx.csv"), "--surveys", str(tmp_path / "surveys.csv"),
-                         "--as-of", "2025-01-01")
+                         "--contacts", str(tmp_path / "contacts.csv"), "--members", str(tmp_path / "members.csv"),
+                         "--lifecycle-rules", str(tmp_path / "lifecycle.toml"), "--as-of", "2025-01-01")
+    assert '<section id="program">' in html and '<section id="lifecycle">' in html
+    assert "Members by tier" in html
     assert "<script" not in html
     assert "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -179,7 +251,30 @@ def test_missing_inputs_say_what_is_missing(tmp_path: Path) -> None:
     assert "NPS: not available: no surveys given (--surveys FILE)" in html
     assert "not given: pass --surveys FILE for the NPS section" in html
     assert "not given: pass --contacts FILE" in html
+    assert "Loyalty programme: not available: no members given (--members FILE)" in html
+    assert "not given: pass --members FILE for the loyalty programme section" in html
+    assert "not given: pass --points FILE" in html
+    assert '<div class="label">Members</div>' not in html
+    assert "(no prospects: pass --contacts FILE)" in html  # the lifecycle section still shows its stages
+    assert "No surveys: nobody has a latest NPS" in html
     assert '<section id="segments">' in html and 'data-chart="segments"' in html
+
+
+def test_points_without_members_are_not_read(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(DATA / "transactions.csv"), "--points", str(DATA / "points.csv"),
+                                      "--as-of", "2025-01-01", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "--points without --members" in result.output
+    html = out.read_text(encoding="utf-8")
+    assert "given without --members, so not read" in html
+    assert "Loyalty programme: not available: no members given" in html
+
+
+def test_no_member_before_the_as_of_date(tmp_path: Path) -> None:
+    _, html = run_report(tmp_path, str(DATA / "transactions.csv"), "--members", str(DATA / "members.csv"),
+                         "--as-of", "2023-01-02")
+    assert "Loyalty programme: not available: no member enrolled before the as-of date 2023-01-02" in html
 
 
 def test_failed_model_says_why_instead_of_failing(tmp_path: Path) -> None:
@@ -189,6 +284,7 @@ def test_failed_model_says_why_instead_of_failing(tmp_path: Path) -> None:
     _, html = run_report(tmp_path, str(tmp_path / "tx.csv"))
     assert "CLV: not available: the CLV model could not be fitted" in html
     assert "Churn: not available: no customer bought on two different days" in html
+    assert "Lifecycle: not available: the stages start from the churn status" in html
     assert '<section id="second-purchase">' in html
 
 

@@ -1,4 +1,5 @@
-"""``loyalty report``: one self-contained HTML report (segments, NPS, retention, churn, CLV, second purchase)."""
+"""``loyalty report``: one self-contained HTML report (segments, NPS, retention, churn, CLV, second purchase,
+lifecycle stages, loyalty programme)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ Examples:
   loyalty report sample_data/transactions.csv --surveys sample_data/surveys.csv -o report.html
 
   loyalty report orders.parquet --surveys nps.csv --contacts crm.csv -o report.html --as-of 2024-07-01
+
+  loyalty report orders.csv --members members.csv --points ledger.csv --point-value 0.01 -o report.html
 """
 
 
@@ -92,6 +95,24 @@ def _read_contacts(paths: list[str], *, policy: str, mapping: Path | None, out: 
     return contacts, info, rejected
 
 
+def _read_programme(kind: str, paths: list[str], *, as_of: date, policy: str, mapping: Path | None, out: Output
+                    ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
+    """Members or the points ledger, read as ``loyalty program`` reads them, up to the as-of date."""
+    from loyalty_cli.io.readers import ReadOptions, read_members, read_points
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.report import InputInfo
+
+    reader = read_members if kind == "members" else read_points
+    scan = reader(paths, ReadOptions(mapping_file=mapping), as_of=as_of)
+    describe_scan(scan, out)
+    (rows,), rejected = collect_checked([scan], [scan.rows], on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out([scan], out)
+    people = rows["customer_id"].n_unique()
+    counts = ((f"{people:,} members", f"{rows.height:,} rows") if kind == "members"
+              else (f"{rows.height:,} ledger rows", f"{people:,} customers"))
+    return rows, InputInfo(kind, tuple(str(p) for p in scan.paths), counts, _dropped(rejected, scan)), rejected
+
+
 @handle_errors
 def report(
     inputs: opt.Inputs,
@@ -103,11 +124,23 @@ def report(
     contacts: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--contacts", help="Contacts export (customer_id, email, consent): adds contact counts and prospects.",
         show_default=False)] = None,
+    members: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--members", help="Loyalty programme members (customer_id, enrolled_at + tier, tier_since, channel; "
+        "repeatable): adds the loyalty programme section. Columns detected or mapped in the [members] table of "
+        "the mapping file.", show_default=False)] = None,
+    points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--points", help="Points ledger (customer_id, at, points, type; repeatable; with --members): adds points, "
+        "liability and breakage. Columns detected or mapped in the [points] table.", show_default=False)] = None,
+    point_value: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--point-value", help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
+        show_default=False)] = None,
     as_of: opt.AsOf = None,
     rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.")] = None,
     churn_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--churn-rules", help="Churn rules TOML (default: the built-in rules/churn.toml).")] = None,
+    lifecycle_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--lifecycle-rules", help="Lifecycle rules TOML (default: the built-in rules/lifecycle.toml).")] = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -124,12 +157,15 @@ def report(
     decimal_comma: opt.DecimalComma = False,
 ) -> None:
     """One self-contained HTML report to send on: inputs and rules, key numbers, RFM segments, NPS (with
-    --surveys), cohort retention, churn and value at risk, CLV, second purchase. Opens offline (no network,
-    no script); the same inputs and --as-of give the same file, byte for byte. Column options apply to the
-    transactions; surveys and contacts use the mapping file."""
+    --surveys), cohort retention, churn and value at risk, CLV, second purchase, lifecycle stages and their
+    actions (prospects with --contacts), the loyalty programme (with --members, and --points for points,
+    liability and breakage). Opens offline (no network, no script); the same inputs and --as-of give the same
+    file, byte for byte. Column options apply to the transactions; the other inputs use the mapping file."""
     from loyalty_cli.errors import UsageError
     from loyalty_cli.io.writers import write_text
     from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
+    from loyalty_cli.metrics.program import ProgramConfig
     from loyalty_cli.metrics.rfm import RfmConfig
     from loyalty_cli.report import (
         FileInfo,
@@ -147,7 +183,9 @@ def report(
     if output == "-" or not output.lower().endswith((".html", ".htm")):
         raise UsageError(f"-o {output}: the report is an HTML file", hint="e.g. -o report.html")
     seg_map = load_segment_rules(rules)
-    settings = ReportSettings(segments=seg_map, churn=load_churn_rules(churn_rules), rfm=RfmConfig(bins=seg_map.bins))
+    settings = ReportSettings(segments=seg_map, churn=load_churn_rules(churn_rules), rfm=RfmConfig(bins=seg_map.bins),
+                              lifecycle=load_lifecycle_rules(lifecycle_rules),
+                              program=ProgramConfig(point_value=point_value))
     options = read_options(
         columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
                  "quantity": quantity_col, "unit_price": price_col},
@@ -179,12 +217,34 @@ def report(
     else:
         infos.append(InputInfo("contacts", missing="not given: pass --contacts FILE for contact counts and "
                                "prospects"))
+    member_rows = point_rows = None
+    if members:
+        member_rows, info, rejected = _read_programme("members", members, as_of=day, policy=policy,
+                                                      mapping=other_mapping, out=out)
+        infos.append(info)
+        extra_rejects += rejected
+    else:
+        infos.append(InputInfo("members", missing="not given: pass --members FILE for the loyalty programme "
+                               "section"))
+    if points and not members:
+        out.warn("--points without --members: the points ledger is not read (the programme section starts from "
+                 "the members); pass --members FILE")
+        infos.append(InputInfo("points", missing="given without --members, so not read: pass --members FILE too"))
+    elif points:
+        point_rows, info, rejected = _read_programme("points", points, as_of=day, policy=policy,
+                                                     mapping=other_mapping, out=out)
+        infos.append(info)
+        extra_rejects += rejected
+    else:
+        infos.append(InputInfo("points", missing="not given: pass --points FILE (with --members) for points, "
+                               "liability and breakage"))
     if policy == "skip" and any(r.height for r in extra_rejects):
         write_rejects(extra_rejects, rejects_path(rejects, output).with_name(
             rejects_path(rejects, output).stem + ".other.csv"), out)
 
     with out.status("Computing the report ..."):
-        data = compute_report(customers, activity, settings=settings, responses=responses, contacts=contact_rows)
+        data = compute_report(customers, activity, settings=settings, responses=responses, contacts=contact_rows,
+                              members=member_rows, points=point_rows)
     meta = ReportMeta(inputs=tuple(infos), files=(FileInfo(output, "this report"),))
     context = build_context(data, settings, meta)
     for section in context["sections"]:

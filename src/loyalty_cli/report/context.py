@@ -14,18 +14,18 @@ from typing import Any
 
 import polars as pl
 
+from loyalty_cli.metrics import program as pm
 from loyalty_cli.metrics.retention import AVERAGE
 from loyalty_cli.report.sections import ReportData, ReportSettings
 
 TITLE = "Customer loyalty report"
-LIFECYCLE_MISSING = "lifecycle: not available (the lifecycle command is not part of this version yet)"
 
 
 @dataclass(frozen=True)
 class InputInfo:
     """One input as the header shows it: what was read, how much, and what was left out and why."""
 
-    kind: str  # transactions, surveys, contacts
+    kind: str  # transactions, surveys, contacts, members, points
     files: tuple[str, ...] = ()
     counts: tuple[str, ...] = ()  # e.g. ("3,000 customers", "12,345 purchase orders")
     dropped: tuple[str, ...] = ()  # e.g. ("12 rows: missing customer id",)
@@ -104,6 +104,9 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
                 f"{clv.discount_monthly:.2%} a month"),
         ("Second purchase", f"window {sp.window.describe()}; numbers from fewer than {sp.min_n} customers left "
                             f"empty; nudge list closing {sp.closing_days} days"),
+        ("Lifecycle", f"{settings.lifecycle.source}: {len(settings.lifecycle.rules)} rules (the first that holds "
+                      f"decides the stage and action), {len(settings.lifecycle.flags)} flags"),
+        *([_program_rule(settings)] if data.program is not None else []),
         *meta.extra_rules,
     ]
     return {"inputs": inputs, "rules": [{"name": k, "value": v} for k, v in rules]}
@@ -139,6 +142,12 @@ def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, s
         total = data.clv.totals()[f"predicted_clv_{s}"]
         keys.append({"label": f"Predicted CLV ({data.clv.config.horizon_months} months)", "value": fmt_money(total),
                      "note": "all customers, discounted"})
+    if data.program is not None:
+        fig = _program_figures(data.program)
+        active = settings.program.active_days
+        keys.append({"label": "Members", "value": fmt_int(fig["members"][0]),
+                     "note": f"enrolment rate {fmt_pct(fig['enrolment_rate'][0])} of customers; "
+                             f"{fmt_int(fig[f'active_members_{active}d'][0])} active ({active} days)"})
     return keys
 
 
@@ -400,10 +409,197 @@ def _second_purchase(data: ReportData, settings: ReportSettings) -> dict[str, An
     return _section("second-purchase", "Second purchase", intro=intro, charts=[chart], tables=tables)
 
 
-def _lifecycle() -> dict[str, Any]:
-    # LIFECYCLE: the lifecycle command is being written concurrently; when loyalty_cli.metrics.lifecycle lands,
-    # build this section (stages with their actions) from ReportData like the others.
-    return _section("lifecycle", "Lifecycle stages", missing=LIFECYCLE_MISSING)
+def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.lifecycle_summary is None or data.lifecycle_flags is None:
+        return _section("lifecycle", "Lifecycle stages",
+                        missing=f"Lifecycle: not available: {data.lifecycle_missing}")
+    rules = settings.lifecycle
+    summary, flags, facts = data.lifecycle_summary, data.lifecycle_flags, data.lifecycle_facts
+    by_stage = (summary.group_by("stage", maintain_order=True)
+                .agg(pl.col("customers").sum(), pl.col("share_customers").sum(), pl.col("share_net_spend").sum()))
+    chart = {"kind": "bars", "id": "lifecycle-stages", "title": "Share of people and of net spend by lifecycle stage",
+             "labels": by_stage["stage"].to_list(),
+             "series": [{"name": "share of people", "values": [_r(v) for v in by_stage["share_customers"]],
+                         "text": [f"{fmt_pct(v)} ({n:,})" for v, n in zip(by_stage["share_customers"],
+                                                                           by_stage["customers"], strict=True)]},
+                        {"name": "share of net spend", "values": [_r(v) for v in by_stage["share_net_spend"]],
+                         "text": [fmt_pct(v) for v in by_stage["share_net_spend"]]}]}
+    tables = [_table("Stages and actions (one row per rule, in rule order)",
+                     ["stage", "action", "customers", "share", "net spend", "share of net spend"],
+                     [[r["stage"], r["action"], fmt_int(r["customers"]), fmt_pct(r["share_customers"]),
+                       fmt_money(r["net_spend"]), fmt_pct(r["share_net_spend"])]
+                      for r in summary.iter_rows(named=True)], [False, False, True, True, True, True])]
+    if flags.height:
+        tables.append(_table("Flags (beside the stage)", ["flag", "action", "customers", "net spend"],
+                             [[r["flag"], r["action"], fmt_int(r["customers"]), fmt_money(r["net_spend"])]
+                              for r in flags.iter_rows(named=True)], [False, False, True, True]))
+    prospects = facts["prospects"]
+    intro = [f"{facts['people']:,} people: {data.customers:,} customers"
+             + (f" and {prospects:,} prospects (contacts with no purchase before {data.as_of})"
+                if prospects is not None else " (no prospects: pass --contacts FILE)")
+             + f". Each gets the stage and action of the first rule of {rules.source} that holds; flags are "
+             "independent of the stage. loyalty lifecycle -o writes the list."]
+    flag_counts = {r["flag"]: r["customers"] for r in flags.iter_rows(named=True)}
+    if flag_counts:
+        intro.append("Flags: " + "; ".join(f"{plural(n, 'customer')} {name}" for name, n in flag_counts.items())
+                     + ".")
+    notes = [f"New vs one-time lapsing: the second-purchase window ({settings.second_purchase.window.describe()}"
+             + (", per first-order category" if facts["by"] else "") + "); windows from: "
+             + ", ".join(facts["window_sources"]) + "."]
+    if facts["contacts_later"]:
+        notes.append(f"{plural(facts['contacts_later'], 'contact')} who signed up on or after the as-of date left "
+                     "out.")
+    if facts["respondents"] is None:
+        used = rules.uses("nps_category") + rules.uses("latest_nps")
+        if used:
+            notes.append("No surveys: nobody has a latest NPS, so " + ", ".join(dict.fromkeys(used))
+                         + " can never apply. Pass --surveys FILE.")
+    else:
+        notes.append(f"Latest NPS answer for {facts['nps_matched']:,} of the {facts['respondents']:,} respondents.")
+    used = rules.uses("previous_stage") + rules.uses("bought_since_previous")
+    if used:
+        notes.append("The report takes no previous snapshot, so " + ", ".join(dict.fromkeys(used)) + " never "
+                     "applies here: loyalty lifecycle --previous FILE finds reactivated customers and transitions.")
+    return _section("lifecycle", "Lifecycle stages", intro=intro, charts=[chart], tables=tables, notes=notes)
+
+
+# ------------------------------------------------------------------------------------------- programme
+PROGRAM_LABELS = {
+    "customers": "customers (bought before the as-of date)",
+    "members": "members (enrolled before the as-of date)",
+    "members_who_bought": "members who bought",
+    "members_without_purchase": "members without a purchase",
+    "enrolment_rate": "enrolment rate (members who bought / customers)",
+    "enrolled_before_first_purchase": "enrolled before their first purchase",
+    "median_days_first_purchase_to_enrolment": "median days from first purchase to enrolment",
+    "points_earned": "points earned",
+    "points_redeemed": "points redeemed",
+    "points_expired": "points expired",
+    "points_adjusted": "points adjusted (signed)",
+    "ledger_customers_not_members": "ledger customers who are not members",
+    "redeemers": "members who redeemed",
+    "member_redemption_rate": "members who redeemed / members",
+    "points_redemption_rate": "points redeemed / earned",
+    "breakage_rate": "breakage rate (points expired / earned)",
+    "outstanding_points": "outstanding points (positive balances)",
+    "negative_balance_points": "points on negative balances",
+    "liability": "liability (outstanding points x point value)",
+    "liability_after_breakage": "liability after breakage (x redeemed / (redeemed + expired))",
+    "nps": "NPS (latest answer)",
+}
+
+
+def _program_rule(settings: ReportSettings) -> tuple[str, str]:
+    c = settings.program
+    value = (f"point value {c.point_value:g}" if c.point_value is not None
+             else "no point value (liability not valued; --point-value)")
+    return ("Programme", f"active = a purchase in the last {c.active_days} days; members vs non-members over "
+                         f"{c.window_days}-day windows, {c.confidence:.0%} intervals; {value}")
+
+
+def _program_figures(table: pl.DataFrame) -> dict[str, tuple[float | None, int | None]]:
+    """The headline figures (sections programme and points): metric -> (value, n)."""
+    rows = table.filter(pl.col("section").is_in(["programme", "points"]))
+    return {m: (v, n) for m, v, n in rows.select("metric", "value", "n").iter_rows()}
+
+
+def _program_label(metric: str) -> str:
+    if metric in PROGRAM_LABELS:
+        return PROGRAM_LABELS[metric]
+    for prefix, text in (("active_members_", "active members (a purchase in the last {} days)"),
+                         ("active_member_rate_", "active members / members ({} days)")):
+        if metric.startswith(prefix):
+            return text.format(metric.removeprefix(prefix).removesuffix("d"))
+    return metric.replace("_", " ")
+
+
+def _program_value(value: float | None, metric: str) -> str:
+    if value is None:
+        return ""
+    if "rate" in metric or metric.startswith("retained") or metric == "share_of_members":
+        return fmt_pct(value)
+    if metric.startswith(("liability", "net_spend", "mean_predicted")):
+        return fmt_money(value)
+    if metric.startswith(("orders_per", "median")) or metric == "nps":
+        return fmt_num(value)
+    return fmt_int(value)
+
+
+def _program_interval(row: dict[str, Any]) -> str:
+    low, high = (_program_value(row[k], row["metric"]) for k in ("ci_low", "ci_high"))
+    return f"{low} to {high}" if low and high else ""
+
+
+def _program(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.program is None:
+        return _section("program", "Loyalty programme",
+                        missing=f"Loyalty programme: not available: {data.program_missing}")
+    config = settings.program
+    table = data.program
+    fig = _program_figures(table)
+    active = config.active_days
+
+    def value(metric: str) -> str:
+        return _program_value(fig[metric][0], metric) if metric in fig else "n/a"
+
+    intro = [f"{value('members')} members enrolled before {data.as_of} ({value('members_who_bought')} bought, "
+             f"{value('members_without_purchase')} without a purchase): an enrolment rate of "
+             f"{value('enrolment_rate')} of the {value('customers')} customers; {value(f'active_members_{active}d')} "
+             f"active members (a purchase in the last {active} days, {value(f'active_member_rate_{active}d')} of "
+             "members)."]
+    if data.program_points:
+        liability = (f"liability {value('liability')} at {config.point_value:g} a point "
+                     f"({value('liability_after_breakage')} after breakage)" if "liability" in fig
+                     else "liability not valued (pass --point-value, the money per point)")
+        intro.append(f"Points: {value('points_earned')} earned, {value('points_redeemed')} redeemed, "
+                     f"{value('points_expired')} expired (breakage rate {value('breakage_rate')} of the points "
+                     f"earned); {value('outstanding_points')} points outstanding; {liability}.")
+    else:
+        intro.append("Points, liability and breakage: not available: no points ledger given (--points FILE).")
+    head = table.filter(pl.col("section").is_in(["programme", "points"]))
+    tables = [_table("Programme and points" if data.program_points else "Programme", ["figure", "value", "n"],
+                     [[_program_label(r["metric"]), _program_value(r["value"], r["metric"]),
+                       fmt_int(r["n"]) if r["n"] is not None else ""] for r in head.iter_rows(named=True)],
+                     [False, True, True])]
+    tiers = table.filter(pl.col("section") == "tiers")
+    if tiers.height:
+        tables.append(_table(f"Members by tier as of {data.as_of}", ["tier", "members", "share"],
+                             [[r["group"], fmt_int(r["n"]), fmt_pct(r["value"])] for r in tiers.iter_rows(named=True)],
+                             [False, True, True]))
+    versus = table.filter(pl.col("section") == "members_vs_non_members")
+    by_metric: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in versus.iter_rows(named=True):
+        by_metric.setdefault(r["metric"], {})[r["group"]] = r
+    rows = []
+    for metric, groups in by_metric.items():
+        row = [PROGRAM_LABELS.get(metric, metric.replace("_", " "))]
+        for group in (pm.MEMBERS, pm.OTHERS, pm.DIFFERENCE):
+            g = groups.get(group)
+            row += [_program_value(g["value"], metric), _program_interval(g)] if g else ["", ""]
+        row += [fmt_int(groups[g]["n"]) if g in groups and groups[g]["n"] is not None else ""
+                for g in (pm.MEMBERS, pm.OTHERS)]
+        rows.append(row)
+    level = f"{config.confidence:.0%}"
+    tables.append(_table(f"Members vs non-members, like for like ({config.window_days}-day windows closed before "
+                         f"{data.as_of}; {level} intervals)",
+                         ["metric", pm.MEMBERS, "interval", pm.OTHERS, "interval", pm.DIFFERENCE, "interval",
+                          f"n {pm.MEMBERS}", f"n {pm.OTHERS}"], rows, [False] + [True] * 8))
+    rates = [m for m in by_metric if m.startswith(("repeat_purchase_rate", "retained"))]
+    charts = []
+    if rates:
+        charts.append({
+            "kind": "bars", "id": "program-members", "title": "Members vs non-members, like for like: repeat "
+            "purchase and retention (correlations, not the programme's effect)",
+            "labels": [m.replace("_", " ") for m in rates],
+            "series": [{"name": group, "values": [_r(by_metric[m].get(group, {}).get("value")) for m in rates],
+                        "text": [_program_value(by_metric[m].get(group, {}).get("value"), m) for m in rates]}
+                       for group in (pm.MEMBERS, pm.OTHERS)]})
+    notes = ["Like for like: members are measured from enrolment (or their first purchase, when they enrolled "
+             "before buying), non-members from their first purchase plus the members' median days to enrolment; "
+             "a customer counts only once the window closed before the as-of date. Rates have Wilson intervals "
+             "(Newcombe for the difference), means normal ones (Welch for the difference).",
+             pm.CAVEAT]
+    return _section("program", "Loyalty programme", intro=intro, charts=charts, tables=tables, notes=notes)
 
 
 def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dict[str, Any]:
@@ -415,7 +611,8 @@ def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) 
         _churn(data, settings),
         _clv(data, settings),
         _second_purchase(data, settings),
-        _lifecycle(),
+        _lifecycle(data, settings),
+        _program(data, settings),
     ]
     if data.contacts is not None:
         c = data.contacts

@@ -1,21 +1,26 @@
 """The numbers of the report: each section's tables computed from the stage-1 tables (pure, no I/O).
 
 :func:`compute_report` takes the customer summary and the customer x day activity (read once, by
-:func:`loyalty_cli.stage1.load_transactions`), the prepared survey answers and the contacts (each optional),
-and calls the same library functions as the commands. A section that cannot be computed (no surveys, a
+:func:`loyalty_cli.stage1.load_transactions`), the prepared survey answers, the contacts and the loyalty
+programme's members and points ledger (each optional), and calls the same library functions as the commands
+(``loyalty lifecycle`` and ``loyalty program`` included). A section that cannot be computed (no surveys, a
 model that does not fit, no repeat customer) keeps a sentence saying why instead of its tables, so one
 missing input or failed model never stops the report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import polars as pl
 
 from loyalty_cli.errors import DataError, ModelError
+from loyalty_cli.metrics import lifecycle as lc
 from loyalty_cli.metrics import nps as m_nps
+from loyalty_cli.metrics import program as pm
 from loyalty_cli.metrics.churn import ChurnRules, churn_rates, churn_status, rank_by_value, status_summary
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, calibration_summary, fit_cltv
 from loyalty_cli.metrics.retention import cohort_retention, cohort_table, repeat_rate, retention_wide
@@ -43,6 +48,8 @@ class ReportSettings:
     nps: m_nps.NpsConfig = field(default_factory=m_nps.NpsConfig)
     cltv: CltvConfig = field(default_factory=CltvConfig)
     second_purchase: SecondPurchaseConfig = field(default_factory=SecondPurchaseConfig)
+    lifecycle: lc.LifecycleRules = field(default_factory=lc.load_lifecycle_rules)
+    program: pm.ProgramConfig = field(default_factory=pm.ProgramConfig)
     retention_period: str = "month"
     repeat_window_days: int = 90
     top: int = 10  # rows of the top-customer and comment tables
@@ -80,6 +87,13 @@ class ReportData:
     nps_missing: str | None = "no surveys given (--surveys FILE)"
     contacts: dict[str, int] | None = None
     segmented: pl.DataFrame | None = None
+    lifecycle_summary: pl.DataFrame | None = None  # stage_summary: one row per rule
+    lifecycle_flags: pl.DataFrame | None = None  # flag_summary
+    lifecycle_facts: dict[str, Any] = field(default_factory=dict)  # what decided (for the section's notes)
+    lifecycle_missing: str | None = None
+    program: pl.DataFrame | None = None  # the long table of ``loyalty program`` (section, metric, group, ...)
+    program_points: bool = False  # a points ledger was given
+    program_missing: str | None = "no members given (--members FILE)"
 
 
 def _clv(activity: pl.DataFrame, as_of: date, config: CltvConfig) -> tuple[CltvFit | None, str | None]:
@@ -129,6 +143,72 @@ def _contacts(contacts: pl.DataFrame, customers: pl.DataFrame) -> dict[str, int]
     return info
 
 
+def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, settings: ReportSettings,
+               responses: pl.DataFrame | None, contacts: pl.DataFrame | None) -> None:
+    """Stages, actions and flags as ``loyalty lifecycle`` assigns them (no previous snapshot in the report)."""
+    if data.churn_missing is not None:
+        data.lifecycle_missing = f"the stages start from the churn status, which is not available: {data.churn_missing}"
+        return
+    rules = settings.lifecycle
+    by = "first_category" if "first_category" in customers.columns else None
+    window = dataclasses.replace(settings.second_purchase, by=by)
+    scores = m_nps.customer_scores(responses.lazy()).collect() if responses is not None else None
+    inputs = lc.lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=data.as_of, churn_rules=settings.churn,
+                                 window=window, scores=scores.lazy() if scores is not None else None,
+                                 contacts=contacts.lazy() if contacts is not None else None)
+    try:
+        table = lc.lifecycle_table(inputs, rules=rules).collect()
+        data.lifecycle_summary, data.lifecycle_flags = pl.collect_all(
+            [lc.stage_summary(table.lazy(), rules=rules), lc.flag_summary(table.lazy(), rules=rules)])
+    except pl.exceptions.PolarsError as exc:  # a condition that reads but fails on the real columns
+        data.lifecycle_missing = f"the lifecycle rules {rules.source} cannot be applied: {str(exc).splitlines()[0]}"
+        return
+    facts: dict[str, Any] = {
+        "people": table.height,
+        "prospects": table.height - data.customers if contacts is not None else None,
+        "by": by,
+        "window_sources": table.filter(pl.col("window_source").is_not_null())["window_source"].unique().sort()
+        .to_list(),
+        "respondents": scores.height if scores is not None else None,
+        "nps_matched": table.filter(pl.col("latest_nps").is_not_null()).height if scores is not None else None,
+        "contacts_later": 0,
+    }
+    if contacts is not None and "signed_up_at" in contacts.columns:
+        facts["contacts_later"] = contacts.filter(pl.col("signed_up_at") >= data.as_of)["customer_id"].n_unique()
+    data.lifecycle_facts = facts
+
+
+def _program(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, settings: ReportSettings,
+             members: pl.DataFrame, points: pl.DataFrame | None, responses: pl.DataFrame | None) -> None:
+    """The figures of ``loyalty program`` (enrolment, points, tiers, members vs non-members) as its long table;
+    the predicted CLV comparison reuses the report's CLV fit."""
+    if members.is_empty():
+        data.program_missing = f"no member enrolled before the as-of date {data.as_of} in the members file"
+        return
+    config, as_of = settings.program, data.as_of
+    member_rows = members.lazy()
+    table = pm.member_table(member_rows, as_of=as_of)
+    people = pm.program_customers(customers.lazy(), table)
+    compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of, config=config)
+    balances = pm.point_balances(points.lazy(), table) if points is not None else None
+    parts = [pm.program_summary(people, balances, as_of=as_of, config=config)]
+    if balances is not None:
+        parts.append(pm.redemption_rate(balances, people))
+    if "tier" in members.columns:
+        parts.append(pm.tier_distribution(member_rows, as_of=as_of))
+    parts.append(pm.member_comparison(compared, config=config))
+    if responses is not None and data.nps_missing is None:
+        parts.append(pm.nps_comparison(compared, m_nps.customer_scores(responses.lazy()), config=config))
+    compared_df, *results = pl.collect_all([compared, *parts])
+    if data.clv is not None:
+        column = f"predicted_clv_{data.clv.config.suffix}"
+        results.append(pm.clv_comparison(compared_df.lazy(), data.clv.customers.lazy(), column=column,
+                                         config=config).collect())
+    data.program = pl.concat(results).select(pm.COLUMNS)
+    data.program_points = points is not None
+    data.program_missing = None
+
+
 def compute_report(
     customers: pl.DataFrame,
     activity: pl.DataFrame,
@@ -136,9 +216,13 @@ def compute_report(
     settings: ReportSettings,
     responses: pl.DataFrame | None = None,
     contacts: pl.DataFrame | None = None,
+    members: pl.DataFrame | None = None,
+    points: pl.DataFrame | None = None,
 ) -> ReportData:
     """All sections' tables. ``customers``/``activity``: stage-1 tables (at least one customer);
-    ``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` output; ``contacts``: read contacts."""
+    ``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` output; ``contacts``: read contacts;
+    ``members``/``points``: :func:`loyalty_cli.io.readers.read_members` / ``read_points`` rows (as of the
+    same day; ``points`` is used only with ``members``)."""
     customers = customers.sort("customer_id")  # row order never matters downstream
     activity = activity.sort("customer_id", "day")
     as_of: date = customers["as_of"][0]
@@ -196,6 +280,7 @@ def compute_report(
         _nps(data, responses, data.segmented, settings)
     if contacts is not None:
         data.contacts = _contacts(contacts, customers)
-    # LIFECYCLE: when loyalty_cli.metrics.lifecycle lands (written concurrently), compute its stages here and
-    # fill the "lifecycle" section in context.py (it now says "lifecycle: not available").
+    _lifecycle(data, customers, activity, settings, responses, contacts)
+    if members is not None:
+        _program(data, customers, activity, settings, members, points, responses)
     return data
