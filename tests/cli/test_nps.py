@@ -1,9 +1,10 @@
-"""``loyalty nps`` end to end: the shipped sample, a messy export, lists, formats, and bad input (exit code and
-message, never a traceback)."""
+"""``loyalty nps`` end to end: the shipped sample, a messy export, lists (also for email tools, with a control
+group), NPS by lifecycle stage, formats, and bad input (exit code and message, never a traceback)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,7 @@ RUNNER = CliRunner(env=ENV)
 ROOT = Path(__file__).parents[2]
 SURVEYS = str(ROOT / "sample_data" / "surveys.csv")
 TRANSACTIONS = str(ROOT / "sample_data" / "transactions.csv")
+CONTACTS = str(ROOT / "sample_data" / "contacts.csv")
 
 
 def _surveys_fixture() -> ModuleType:
@@ -115,8 +117,64 @@ def test_survey_type_period_and_formats():
     assert table["survey_type"].to_list() == ["relational"]
     assert table["ci_method"].to_list() == ["95% wald"]
     assert "# Trend by year" in result.stderr  # with -o -, the tables go to stderr
-    first = nps(SURVEYS, "--interval", "bootstrap", "--seed", "3", "-o", "-", "-q").stdout
-    assert first == nps(SURVEYS, "--interval", "bootstrap", "--seed", "3", "-o", "-", "-q").stdout
+    first = nps(SURVEYS, "--interval", "bootstrap", "--bootstrap-seed", "3", "-o", "-", "-q").stdout
+    assert first == nps(SURVEYS, "--interval", "bootstrap", "--bootstrap-seed", "3", "-o", "-", "-q").stdout
+    assert first != nps(SURVEYS, "--interval", "bootstrap", "--bootstrap-seed", "4", "-o", "-", "-q").stdout
+
+
+# ---------------------------------------------------------------------------- email hand-off
+
+
+def test_promoters_to_mailchimp_with_a_control_group():
+    args = (SURVEYS, "--transactions", TRANSACTIONS, "--list", "promoters", "--target", "mailchimp",
+            "--holdout-share", "0.1", "--seed", "reviews-2025", "-o", "promoters.csv")
+    result = nps(*args)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in Path().iterdir()) == ["promoters.control.csv", "promoters.csv",
+                                                        "promoters.manifest.json"]
+    treat, control = pl.read_csv("promoters.csv"), pl.read_csv("promoters.control.csv")
+    # Emails from the transactions; the list's nps_category is Mailchimp's tag.
+    assert treat.columns[:4] == ["Email Address", "customer_id", "Tags", "latest_score"]
+    assert set(treat["Tags"]) == {"promoter"} and treat["latest_score"].min() >= 9
+    assert treat.height == 278 and control.height == 35  # 313 promoters, every one with an email
+    assert not set(treat["customer_id"]) & set(control["customer_id"])
+    assert "Mailchimp list: wrote 278 promoters to promoters.csv" in result.stderr
+    assert "Control group: 35 promoters (11.2% of 313; --holdout-share 0.1, --seed reviews-2025) held out in " \
+           "promoters.control.csv" in result.stderr
+    manifest = json.loads(Path("promoters.manifest.json").read_text())
+    assert manifest["holdout"]["control"] == 35 and manifest["holdout"]["seed"] == "reviews-2025"
+    # The same seed, the same split, byte for byte; without --transactions the emails come from --contacts.
+    before = {p.name: p.read_bytes() for p in Path().iterdir()}
+    assert nps(*args, "-q").exit_code == 0
+    assert {p.name: p.read_bytes() for p in Path().iterdir()} == before
+    result = nps(SURVEYS, "--list", "promoters", "--contacts", CONTACTS, "--target", "mailchimp", "--holdout-share",
+                 "0.1", "--seed", "reviews-2025", "-o", "crm.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "Left out 58 of 313 rows (crm.dropped.csv): 58 no email consent" in result.stderr
+    crm = pl.read_csv("crm.csv")
+    assert crm.height + pl.read_csv("crm.control.csv").height == 313 - 58
+    assert set(crm["customer_id"]) <= set(treat["customer_id"]) | set(control["customer_id"])
+    # Mailchimp identifies contacts by email: a list without one stops with a hint.
+    result = nps(SURVEYS, "--list", "promoters", "--target", "mailchimp", "-o", "none.csv", "-q")
+    assert_error(result, 1, "Error: The list has no email column, which Mailchimp needs", "--contacts FILE")
+
+
+def test_detractors_to_hubspot_keep_the_call_back_order():
+    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--target", "hubspot",
+                 "-o", "call_back.csv")
+    assert result.exit_code == 0, result.stderr
+    out = pl.read_csv("call_back.csv")
+    assert out.columns[:4] == ["Email", "customer_id", "loyalty_nps_category", "latest_score"]
+    assert set(out["loyalty_nps_category"]) == {"detractor"} and out.height == 16  # the 16 high-value detractors
+    assert out["net_spend"].to_list() == sorted(out["net_spend"].to_list(), reverse=True)  # most valuable first
+    assert "HubSpot list: wrote 16 detractors to call_back.csv" in result.stderr
+    assert "High-value detractors: net spend of at least 239.81 (top 20% of customers)" in result.stderr
+    assert not Path("call_back.control.csv").exists() and Path("call_back.manifest.json").exists()
+    # Without --target the list is written as before, each row a customer.
+    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--min-spend", "1000",
+                 "-o", "vip.csv")
+    assert "Wrote 2 detractors to vip.csv" in result.stderr
+    assert sorted(p.name for p in Path().iterdir()) == ["call_back.csv", "call_back.manifest.json", "vip.csv"]
 
 
 # ---------------------------------------------------------------------------- a messy export
@@ -210,6 +268,19 @@ def test_no_scored_answers_and_as_of():
         (["--survey-type", "onboarding"], "Error: --survey-type onboarding: no such survey type in the surveys\n"
                                           "Hint: Survey types: relational, transactional."),
         (["-o", "out.txt"], "Error: Cannot tell the output format of out.txt"),
+        (["--target", "mailchimp", "-o", "x.csv"], "Error: --target needs --list\nHint: The email hand-off options "
+                                                   "write a customer list: add --list promoters, detractors or "
+                                                   "customers and -o FILE."),
+        (["--holdout-share", "0.1", "--seed", "a", "-o", "x.csv"], "Error: --holdout-share needs --list"),
+        (["--interval", "bootstrap", "--seed", "3"], "Error: --seed needs --list\nHint: The email hand-off options "
+                                                    "write a customer list: add --list promoters, detractors or "
+                                                    "customers and -o FILE. The bootstrap's seed is --bootstrap-seed."),
+        (["--contacts", "c.csv"], "Error: --contacts needs --list"),
+        (["--list", "promoters", "-o", "-", "--target", "klaviyo"], "Error: --target and --holdout-share need -o FILE"),
+        (["--list", "promoters", "-o", "x.json", "--target", "klaviyo"], "Error: Klaviyo imports CSV files, not json"),
+        (["--list", "promoters", "-o", "x.csv", "--holdout-share", "0.1"], "Error: --holdout-share needs --seed"),
+        (["--list", "detractors", "-o", "x.csv", "--target", "sendgrid"], "Error: Unknown --target 'sendgrid'"),
+        (["--by", "stage"], "Error: --by stage needs --transactions"),
     ],
 )
 def test_usage_errors(args, message):
@@ -222,3 +293,121 @@ def test_unknown_by_column():
     result = nps(SURVEYS, "--by", "country")
     assert_error(result, 1, f"Error: No column 'country' in the surveys file {SURVEYS}",
                  "Hint: Columns in the file: 'customer_id', 'responded_at'")
+
+
+# ---------------------------------------------------------------------------- NPS by lifecycle stage
+
+# Seven customers as of 2024-04-01 (built-in churn rules: own IPT = median gap when 3+ purchase days, else the
+# population's median IPT, 10 days here; lapsing after 15 days, lapsed after 30). Net spend 300 (A), 120 (E),
+# 60 (D), 50 (C), 30 (B, G), 15 (H): A is the only high-value customer. Under 30 repeaters: no second-purchase
+# window, so a one-time buyer is new while active.
+#   A  3/01 3/11 3/21   active, latest answer 10          -> advocate
+#   B  3/02 3/12 3/22   active, low value, 7 then 10 (3/30) -> advocate as of 4/01 (repeat as of 3/26)
+#   C  3/25 (once)      active one-time buyer             -> new (whatever the answer)
+#   G  3/03 3/13 3/23   active, low value, 6              -> repeat
+#   E  2/15 2/25 3/06   26 days since (20 as of 3/26)     -> lapsing
+#   D, H  January       over 60 days since                -> lapsed
+STAGE_TX = """customer_id,order_date,amount
+A,2024-03-01,100
+A,2024-03-11,100
+A,2024-03-21,100
+B,2024-03-02,10
+B,2024-03-12,10
+B,2024-03-22,10
+C,2024-03-25,50
+G,2024-03-03,10
+G,2024-03-13,10
+G,2024-03-23,10
+E,2024-02-15,40
+E,2024-02-25,40
+E,2024-03-06,40
+D,2024-01-01,20
+D,2024-01-11,20
+D,2024-01-21,20
+H,2024-01-05,5
+H,2024-01-15,5
+H,2024-01-25,5
+"""
+STAGE_SURVEYS = """customer_id,responded_at,score,survey_type
+A,2024-03-22 10:00,10,relational
+B,2024-03-22 11:00,7,relational
+B,2024-03-30 09:00,10,relational
+C,2024-03-22 12:00,3,relational
+C,2024-03-25 18:00,9,transactional
+D,2024-03-20 10:00,9,relational
+E,2024-03-20 11:00,0,relational
+G,2024-03-24 10:00,6,relational
+H,2024-03-21 10:00,5,relational
+F,2024-03-23 10:00,8,relational
+,2024-03-23 11:00,10,relational
+"""
+
+
+def stage_table(path: str) -> list[tuple]:
+    table = pl.read_csv(path).filter(pl.col("survey_type") == "relational")
+    return table.select("stage", "responses", "promoters", "detractors", "nps").rows()
+
+
+def test_nps_by_lifecycle_stage_by_hand():
+    write("tx.csv", STAGE_TX)
+    write("s.csv", STAGE_SURVEYS)
+    result = nps("s.csv", "--transactions", "tx.csv", "--as-of", "2024-04-01", "--by", "stage", "--min-n", "1",
+                 "-o", "by_stage.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "Lifecycle stages as `loyalty lifecycle` gives them as of 2024-04-01 (built-in lifecycle and built-in " \
+           "churn rules); the latest answer before that day decides 'advocate'" in result.stderr
+    # Rule order, then respondents who bought nothing and anonymous answers; B's 7 is an earlier answer (repeat).
+    assert stage_table("by_stage.csv") == [
+        ("new", 1, 0, 1, -100.0),  # C 3
+        ("advocate", 2, 2, 0, 100.0),  # A 10, B 10
+        ("repeat", 1, 0, 1, -100.0),  # G 6
+        ("lapsing", 1, 0, 1, -100.0),  # E 0
+        ("lapsed", 2, 1, 1, 0.0),  # D 9, H 5
+        ("(no purchase)", 1, 0, 0, 0.0),  # F 8
+        ("(anonymous)", 1, 1, 0, 100.0),
+    ]
+    transactional = pl.read_csv("by_stage.csv").filter(pl.col("survey_type") == "transactional")
+    assert transactional.select("stage", "responses", "nps").rows() == [("new", 1, 100.0)]  # never pooled
+    assert "# NPS by lifecycle stage" in result.stdout
+
+    # Without --as-of the orders end on 3/25, so the stages are as of 3/26, from the answers before that day
+    # (as `loyalty lifecycle` would give them): B's 10 on 3/30 is counted in the NPS, but B's stage comes from
+    # the 7 and is repeat. The lists carry the stage.
+    result = nps("s.csv", "--transactions", "tx.csv", "--by", "stage", "--min-n", "1", "-o", "later.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert stage_table("later.csv") == [
+        ("new", 1, 0, 1, -100.0), ("advocate", 1, 1, 0, 100.0), ("repeat", 2, 1, 1, 0.0),  # B 10, G 6
+        ("lapsing", 1, 0, 1, -100.0), ("lapsed", 2, 1, 1, 0.0), ("(no purchase)", 1, 0, 0, 0.0),
+        ("(anonymous)", 1, 1, 0, 100.0),
+    ]
+    result = nps("s.csv", "--transactions", "tx.csv", "--by", "stage", "--list", "customers", "-o", "c.csv", "-q")
+    customers = dict(pl.read_csv("c.csv").select("customer_id", "stage").iter_rows())
+    assert customers == {"A": "advocate", "B": "repeat", "C": "new", "D": "lapsed", "E": "lapsing",
+                         "F": "(no purchase)", "G": "repeat", "H": "lapsed"}
+
+    # --by stage with --by segment: both columns; nobody with two purchase days: no churn status, no stage.
+    result = nps("s.csv", "--transactions", "tx.csv", "--by", "segment", "--by", "stage", "--min-n", "1", "-o", "-",
+                 "-q")
+    assert pl.read_csv(result.stdout_bytes).columns[:3] == ["survey_type", "segment", "stage"]
+    write("once.csv", "customer_id,order_date,amount\nA,2024-03-01,10\nB,2024-03-02,10\n")
+    assert_error(nps("s.csv", "--transactions", "once.csv", "--by", "stage", "-q"), 1,
+                 "Error: No customer in once.csv bought on two different days")
+
+
+def test_sample_stages_are_those_of_loyalty_lifecycle():
+    life = RUNNER.invoke(app, ["lifecycle", TRANSACTIONS, "--surveys", SURVEYS, "--as-of", "2024-10-01", "-o",
+                               "life.csv", "-q"])
+    assert life.exit_code == 0, life.stderr
+    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--as-of", "2024-10-01", "--by", "stage", "--list",
+                 "customers", "-o", "respondents.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    stages = pl.read_csv("respondents.csv").select("customer_id", "stage")
+    expected = pl.read_csv("life.csv").select("customer_id", pl.col("stage").alias("lifecycle"))
+    joined = stages.join(expected, on="customer_id", how="left")
+    assert joined.height > 500 and joined.filter(pl.col("stage") != pl.col("lifecycle")).is_empty()
+    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--by", "stage", "-o", "by_stage.csv", "-q")
+    by_stage = pl.read_csv("by_stage.csv").filter(pl.col("survey_type") == "relational")
+    assert by_stage.select("stage", "responses", "nps").rows()[:3] == [
+        ("new", 44, pytest.approx(-9.0909, abs=1e-4)), ("one-time lapsing", 15, None),
+        ("advocate", 46, pytest.approx(89.1304, abs=1e-4))]
+    assert by_stage["responses"].sum() == 651

@@ -1,5 +1,6 @@
 """NPS metrics on small hand-computed data: shares, SE, the three intervals, suppression, dedupe policies,
-trend and change test, distribution, customer join, revenue weighting, per-customer scores and lists."""
+trend and change test, distribution, customer join, revenue weighting, lifecycle stages, per-customer scores
+and lists."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from loyalty_cli.metrics.nps import (
     promoter_list,
     score_distribution,
     with_customers,
+    with_stages,
 )
 
 Z95 = 1.959964  # two-sided 95% normal critical value
@@ -346,6 +348,26 @@ def test_nps_by_segment_and_revenue_weighted():
     assert headline["nps"] == 0.0
     assert headline["nps_weighted_by_net_spend"] == pytest.approx(40.0)
     assert headline["net_spend_total"] == 500.0
+
+
+def test_nps_by_lifecycle_stage_keeps_the_rule_order():
+    # Stages as lifecycle_table gives them: an Enum in rule order (advocate before lapsed), whatever the rows' order.
+    stages = pl.LazyFrame({"customer_id": ["C", "A", "B"], "stage": ["lapsed", "advocate", "lapsed"]},
+                          schema={"customer_id": pl.String, "stage": pl.Enum(["new", "advocate", "lapsed"])})
+    joined = with_stages(prepare_responses(SURVEYED, config=ONE), stages)
+    assert joined.collect_schema()["stage"] == pl.Enum(["new", "advocate", "lapsed", "(no purchase)", "(anonymous)"])
+    by_stage = nps_table(joined, config=ONE, by=["stage"]).collect()
+    assert by_stage.select(pl.col("stage").cast(pl.String), "responses", "promoters", "detractors", "nps").rows() == [
+        ("advocate", 1, 1, 0, 100.0),  # A 10
+        ("lapsed", 2, 0, 1, -50.0),  # B 3, C 7
+        ("(no purchase)", 1, 1, 0, 100.0),  # D 9: not among the customers
+        ("(anonymous)", 1, 0, 1, -100.0),  # 5, no customer id
+    ]
+    # Respondents (one row each) get the same labels; plain text stages stay text.
+    scores = with_stages(customer_scores(prepare_responses(SURVEYED, config=ONE)), stages.cast({"stage": pl.String}))
+    assert scores.collect_schema()["stage"] == pl.String
+    assert scores.collect().select("customer_id", "stage").rows() == [
+        ("A", "advocate"), ("B", "lapsed"), ("C", "lapsed"), ("D", "(no purchase)")]
 
 
 def test_customer_scores_and_lists():

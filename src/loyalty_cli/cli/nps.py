@@ -1,4 +1,4 @@
-"""``loyalty nps``: NPS with its uncertainty, trend, breakdowns and closed-loop lists."""
+"""``loyalty nps``: NPS with its uncertainty, trend, breakdowns and closed-loop lists (also for email tools)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     check_bad_rows,
+    check_list_options,
     describe_scan,
     handle_errors,
     note_left_out,
     read_options,
     rejects_path,
     to_date,
+    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
     from loyalty_cli.io.readers import Scan
     from loyalty_cli.metrics.nps import NpsConfig
+    from loyalty_cli.stage1 import Loaded
 
 EXAMPLES = """
 Examples:
@@ -41,11 +44,16 @@ Examples:
 
   loyalty nps surveys.csv --transactions orders.csv --list detractors -o call_back.csv
 
+  loyalty nps surveys.csv --transactions orders.csv --by stage
+
+  loyalty nps surveys.csv --list promoters --contacts crm.csv --target mailchimp --holdout-share 0.1 \\
+    --seed reviews-2025-05 -o review_asks.csv
+
   loyalty nps export.csv --encoding latin-1 --score-col "How likely are you to recommend us?"
 """
 
 LISTS = ("promoters", "detractors", "customers")
-CUSTOMER_BY = ("segment", "first_category", "first_channel")  # --by columns that come from --transactions
+CUSTOMER_BY = ("segment", "stage", "first_category", "first_channel")  # --by columns that come from --transactions
 STATS = "Statistics"
 
 SurveyCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -73,7 +81,8 @@ def nps(
     list_: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--list", help="What -o writes instead of the NPS table: promoters (latest score 9-10: ask for a review "
         "or referral), detractors (latest score 0-6, with comment; with --transactions only high-value ones, "
-        "most valuable first: call them back) or customers (every respondent's latest score and category).",
+        "most valuable first: call them back) or customers (every respondent's latest score and category). "
+        "The email hand-off options (--target, --holdout-share, ...) apply to these lists.",
         rich_help_panel=opt.OUTPUT)] = None,
     trend_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--trend", help="Also write the trend table (one row per survey type and period) here.",
@@ -83,7 +92,8 @@ def nps(
         "it). Default: all answers; orders up to the day after the last one.", show_default=False)] = None,
     by: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--by", help="Break NPS down by this column (repeatable): any survey column (e.g. touchpoint), period, "
-        "or with --transactions segment, first_category, first_channel. -o then writes the breakdown.")] = None,
+        "or with --transactions segment, stage (lifecycle stage, as `loyalty lifecycle` gives it), "
+        "first_category, first_channel. -o then writes the breakdown.")] = None,
     period: Annotated[str, typer.Option("--period", help="Trend period: week, month, quarter or year.")] = "quarter",
     survey_type: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--survey-type", help="Keep only this survey type (e.g. relational).")] = None,
@@ -100,17 +110,23 @@ def nps(
                                        "score.", rich_help_panel=STATS)] = 30,
     bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Resamples for --interval "
                                                    "bootstrap.", rich_help_panel=STATS)] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap (same seed, same interval).",
-                                      rich_help_panel=STATS)] = 0,
+    bootstrap_seed: Annotated[int, typer.Option(
+        "--bootstrap-seed", help="Random seed of the bootstrap (same seed, same interval).",
+        rich_help_panel=STATS)] = 0,
     transactions: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--transactions", help="Transactions export (file, folder or glob; repeatable): adds NPS by RFM "
-        "segment, revenue-weighted NPS and value to the lists. Its columns are detected or mapped in "
-        "rules/columns.toml.", rich_help_panel="Customers")] = None,
+        "segment (and --by stage), revenue-weighted NPS and value to the lists. Its columns are detected or "
+        "mapped in rules/columns.toml.", rich_help_panel="Customers")] = None,
     rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--rules", help="Segment map for --transactions (default rfm_grid).", rich_help_panel="Customers")] = None,
     min_spend: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--min-spend", help="High-value detractors spent at least this (default: the top 20% of customers by "
         "net spend).", rich_help_panel="Customers")] = None,
+    target: opt.Target = None,
+    holdout_share: opt.HoldoutShare = None,
+    seed: opt.HoldoutSeed = None,
+    max_file_mb: opt.MaxFileMb = None,
+    contacts: opt.Contacts = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -127,7 +143,8 @@ def nps(
     encoding: opt.Encoding = "utf-8",
 ) -> None:
     """NPS per survey type with its confidence interval and n, the 0-10 distribution, the trend with a test
-    of each change, breakdowns (--by, RFM segments with --transactions) and closed-loop lists (--list).
+    of each change, breakdowns (--by; RFM segments and lifecycle stages with --transactions) and closed-loop
+    lists (--list), also for an email tool with a control group (--target, --holdout-share).
     Relational and transactional answers are never pooled."""
     import polars as pl
 
@@ -143,7 +160,8 @@ def nps(
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
     config = m.NpsConfig(interval=interval, confidence=confidence, min_n=min_n, dedupe=dedupe,  # type: ignore[arg-type]
-                         period=period, bootstrap_samples=bootstrap_samples, seed=seed)  # type: ignore[arg-type]
+                         period=period, bootstrap_samples=bootstrap_samples,  # type: ignore[arg-type]
+                         seed=bootstrap_seed)
     by = list(dict.fromkeys(by or []))
     if list_ is not None and list_ not in LISTS:
         raise UsageError(f"--list must be one of {', '.join(LISTS)}, got {list_!r}")
@@ -152,6 +170,14 @@ def nps(
     elif fmt or list_:
         raise UsageError(f"{'--format' if fmt else '--list'} needs --output",
                          hint="e.g. -o promoters.csv, or -o - for stdout.")
+    handoff = [name for name, value in (("--target", target), ("--holdout-share", holdout_share), ("--seed", seed),
+                                        ("--max-file-mb", max_file_mb), ("--contacts", contacts)) if value is not None]
+    if handoff and list_ is None:
+        raise UsageError(f"{handoff[0]} needs --list", hint="The email hand-off options write a customer list: add "
+                         "--list promoters, detractors or customers and -o FILE."
+                         + (" The bootstrap's seed is --bootstrap-seed." if "--seed" in handoff else ""))
+    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
+                       contacts=contacts)
     if not transactions:
         needs = [o for o, v in (("--rules", rules), ("--min-spend", min_spend)) if v is not None]
         needs += [f"--by {b}" for b in by if b in CUSTOMER_BY]
@@ -159,6 +185,7 @@ def nps(
             raise UsageError(f"{needs[0]} needs --transactions", hint="Pass the orders export with --transactions "
                              "FILE so respondents can be matched to customers.")
     seg_map = load_segment_rules(rules) if transactions else None
+    by_stage = "stage" in by
 
     options = read_options(
         columns={"customer_id": customer_col, "responded_at": date_col, "score": score_col,
@@ -172,13 +199,13 @@ def nps(
     day = to_date(as_of)
     scan = read_surveys(inputs, options, as_of=day)
     describe_scan(scan, out)
-    customers = None
+    customers = loaded = None
     tx_rejects: list[pl.DataFrame] = []
     if transactions and seg_map is not None:
         # Survey column options and settings are for the surveys: the orders use the mapping file.
         with out.status("Reading transactions ..."):
             loaded = load_transactions(transactions, ReadOptions(mapping_file=options.mapping_file), as_of=day,
-                                       on_bad_rows=policy,  # type: ignore[arg-type]
+                                       on_bad_rows=policy, activity=by_stage,  # type: ignore[arg-type]
                                        on_scan=lambda tx_scan: describe_scan(tx_scan, out))
         note_left_out([loaded.scan], out)
         tx_rejects = loaded.rejects
@@ -189,6 +216,7 @@ def nps(
     note_left_out([scan], out)
     if policy == "skip":
         write_rejects([*rejected, *tx_rejects], rejects_path(rejects, output), out)
+    every_type = responses  # the lifecycle stage reads the latest answer of any type, as `loyalty lifecycle` does
     responses = _only_type(responses, survey_type, scan)
     if responses.filter(pl.col("status") == "counted").is_empty():
         raise DataError("No scored answers in " + ", ".join(str(p) for p in scan.paths[:3]),
@@ -204,6 +232,9 @@ def nps(
         else:
             out.note(f"Customers as of {customers['as_of'][0]} (orders before that day): {customers.height:,}; "
                      f"segments from {seg_map.source}")
+    stages = _lifecycle_stages(loaded, every_type, out) if by_stage and loaded is not None else None
+    if stages is not None:
+        lazy = m.with_stages(lazy, stages.lazy())
     weight = "net_spend" if customers is not None else None
     missing = [b for b in by if b not in lazy.collect_schema().names()]
     if missing:
@@ -213,6 +244,8 @@ def nps(
     scores = m.customer_scores(lazy)
     if customers is not None:
         scores = m.with_customers(scores, customers.lazy())
+    if stages is not None:
+        scores = m.with_stages(scores, stages.lazy())
     plans = {
         "headline": m.nps_table(lazy, config=config, weight=weight),
         "distribution": m.score_distribution(lazy),
@@ -229,28 +262,66 @@ def nps(
     if "threshold" in tables:
         min_spend = float(tables["threshold"].item())
 
-    if output:
+    if output and list_:
         if list_ == "promoters":
             table = m.promoter_list(tables["scores"].lazy()).collect()
         elif list_ == "detractors":
             table = m.detractor_list(tables["scores"].lazy(), min_spend=min_spend).collect()
-        elif list_ == "customers":
-            table = tables["scores"]
         else:
-            table = tables.get("by", tables["headline"])
-        written = write_table(table, output, fmt=fmt)
-        what = f"{table.height:,} {list_}" if list_ else f"the NPS table ({table.height:,} rows)"
-        if written:
-            out.note(f"Wrote {what} to {written}")
+            table = tables["scores"]
+        # The list's nps_category is the tag (e.g. Mailchimp's Tags: promoter); duplicate emails keep the
+        # customer with the highest net spend (with --transactions), else the smallest customer id.
+        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
+                            max_file_mb=max_file_mb, contacts=contacts, tag="nps_category", value="net_spend",
+                            describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}")
         if list_ == "detractors" and customers is not None:
             out.note(f"High-value detractors: net spend of at least {min_spend:,.2f}"
                      + (" (top 20% of customers)" if "threshold" in tables else ""))
+    elif output:
+        table = tables.get("by", tables["headline"])
+        written = write_table(table, output, fmt=fmt)
+        if written:
+            out.note(f"Wrote the NPS table ({table.height:,} rows) to {written}")
     if trend_file:
         write_table(tables["trend"], trend_file)
         out.note(f"Wrote the trend to {trend_file}")
     if output and out.quiet:
         return
     _show(tables, config, by, customers, out, to_stderr=output == "-")
+
+
+def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> pl.DataFrame:
+    """Each customer's lifecycle stage as ``loyalty lifecycle TRANSACTIONS --surveys SURVEYS`` gives it with its
+    defaults (built-in lifecycle and churn rules, the p25-p75 second-purchase window per first-order category,
+    --min-n 30), from the library functions that command uses: ``customer_id, stage`` (an Enum in rule order).
+    The latest answer taken is the latest of any survey type before the transactions' as-of date, as there; it
+    decides 'advocate' (active and latest answer 9-10), so the advocates' NPS is high by construction."""
+    import polars as pl
+
+    from loyalty_cli.errors import DataError
+    from loyalty_cli.metrics import lifecycle as lc
+    from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.nps import customer_scores
+    from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
+
+    life_rules, churn = lc.load_lifecycle_rules(None), load_churn_rules(None)
+    customers, activity, as_of = loaded.customers, loaded.activity, loaded.as_of
+    if as_of is None or activity is None:  # nobody bought before the as-of date: every respondent (no purchase)
+        return pl.DataFrame(schema={"customer_id": pl.String, "stage": pl.Enum(life_rules.stages)})
+    window = SecondPurchaseConfig(by="first_category" if "first_category" in customers.columns else None)
+    cutoff = datetime(as_of.year, as_of.month, as_of.day)
+    scores = customer_scores(responses.lazy().filter(pl.col("responded_at") < cutoff))
+    inputs = lc.lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=as_of, churn_rules=churn, window=window,
+                                 scores=scores)
+    table = lc.lifecycle_table(inputs, rules=life_rules).select("customer_id", "stage", "churn_status").collect()
+    if table["churn_status"].is_null().all():
+        raise DataError(f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two different "
+                        "days, so there is no inter-purchase time for the churn rules behind --by stage",
+                        hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
+    out.note(f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({life_rules.source} and "
+             f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "
+             "the advocates' NPS is high by construction")
+    return table.select("customer_id", pl.col("stage").cast(pl.Enum(life_rules.stages)))
 
 
 def _only_type(responses: pl.DataFrame, survey_type: str | None, scan: Scan) -> pl.DataFrame:
@@ -353,7 +424,8 @@ def _show(tables: dict[str, pl.DataFrame], config: NpsConfig, by: list[str], cus
     )
     out.table(shown, title=f"Trend by {config.period} (change from the previous {config.period}, two-sample z-test)",
               formats=FORMATS, to_stderr=to_stderr)
-    for name, title in (("by", f"NPS by {', '.join(by)}"), ("segments", "NPS by RFM segment")):
+    by_title = ", ".join("lifecycle stage" if b == "stage" else b for b in by)
+    for name, title in (("by", f"NPS by {by_title}"), ("segments", "NPS by RFM segment")):
         if name in tables:
             table = tables[name]
             keys = table.columns[: table.columns.index("responses")]

@@ -429,6 +429,21 @@ def with_customers(frame: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame
     return joined.drop("_email") if "email" in have else joined
 
 
+def with_stages(frame: pl.LazyFrame, stages: pl.LazyFrame) -> pl.LazyFrame:
+    """Answers or respondents with each customer's lifecycle ``stage`` (``stages``: ``customer_id, stage``, e.g.
+    from :func:`~loyalty_cli.metrics.lifecycle.lifecycle_table`): ``(no purchase)`` for respondents not among
+    the customers, ``(anonymous)`` without a customer id, as :func:`with_customers` labels segments. A stage
+    Enum (e.g. in rule order) keeps its order, the two labels last."""
+    dtype = stages.collect_schema()["stage"]
+    names = list(dtype.categories) if isinstance(dtype, pl.Enum) else []
+    right = stages.select("customer_id", pl.col("stage").cast(pl.String).alias("_stage"))
+    joined = frame.join(right, on="customer_id", how="left", nulls_equal=False, maintain_order="left")
+    label = (pl.when(pl.col("customer_id").is_null()).then(pl.lit(ANONYMOUS))
+             .otherwise(pl.col("_stage").fill_null(NO_PURCHASE)))
+    labels = list(dict.fromkeys([*names, NO_PURCHASE, ANONYMOUS]))
+    return joined.with_columns(label.cast(pl.Enum(labels) if names else pl.String).alias("stage")).drop("_stage")
+
+
 def high_value_threshold(customers: pl.LazyFrame, *, quantile: float = 0.8) -> pl.LazyFrame:
     """The net spend at the given quantile of customers (default: the top 20% start there)."""
     return customers.select(pl.col("net_spend").quantile(quantile, interpolation="linear").alias("min_spend"))
