@@ -96,6 +96,25 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
+def first_ragged_line(src: Source) -> tuple[int, int, int] | None:
+    """The first line of a CSV whose number of fields differs from the first line's: (line number, its
+    fields, the expected fields). Streams the file; used only to explain a read error."""
+    if src.format != "csv" or src.whitespace:
+        return None
+    with _open_bytes(src.scan_path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.reader(text, delimiter=src.separator)
+        expected = None
+        for row in reader:
+            if not row:
+                continue
+            if expected is None:
+                expected = len(row)
+            elif len(row) != expected:
+                return reader.line_num, len(row), expected
+    return None
+
+
 def _open_bytes(path: Path) -> io.BufferedIOBase:
     with path.open("rb") as fh:
         magic = fh.read(2)

@@ -14,6 +14,7 @@ import polars as pl
 
 from loyalty_cli.errors import DataError, format_rows
 from loyalty_cli.io.readers import Scan
+from loyalty_cli.io.sources import first_ragged_line
 
 BadRows = Literal["error", "skip"]
 
@@ -92,6 +93,16 @@ def collect_checked(
     try:
         out = pl.collect_all([*frames, *(s.rejects for s in scans), *(lf for _, lf in later)], engine="streaming")
     except pl.exceptions.PolarsError as exc:
+        for scan in scans:
+            for src in scan.sources:
+                ragged = first_ragged_line(src)
+                if ragged is not None:
+                    line, found, expected = ragged
+                    raise DataError(
+                        f"{src.path}, line {line}: {found} fields where the "
+                        f"{'header' if src.header else 'first line'} has {expected}",
+                        hint="A value with the delimiter in it needs quotes; check the delimiter (--delimiter) "
+                        "and that the export was not cut or joined.") from None
         names = ", ".join(str(p) for s in scans for p in s.paths[:3])
         raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}",
                         hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
