@@ -495,5 +495,5 @@ def test_help_in_process_leaves_polars_unimported() -> None:
 
 def test_ragged_csv_names_the_line() -> None:
     write("orders.csv", HEADER + 'A,2024-01-01,10\n"B, the second",2024-01-02,5\nC,2024-01-03,5,oops\n')
-    err = assert_bad_input(segment("orders.csv", "-o", "out.csv"))
+    err = assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"))
     assert "Error: orders.csv, line 4: 4 fields where the header has 3\nHint: " in err
