@@ -9,12 +9,14 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     check_list_options,
     handle_errors,
     load_transactions_checked,
-    read_options,
     to_date,
+    transaction_columns,
     write_customer_list,
 )
 from loyalty_cli.cli.console import Output
@@ -36,6 +38,7 @@ LIST_COLUMNS = ("customer_id", "value_rank", "value_tier", "worth_costly_offer",
 
 
 @handle_errors
+@transaction_columns
 def churn(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -66,18 +69,7 @@ def churn(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    email_col: opt.EmailCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Each customer's status (active, lapsing, lapsed) with the reason: days since the last purchase against
     their own inter-purchase time, or the population's when they have fewer than two gaps. Lapsing and lapsed
@@ -123,12 +115,7 @@ def churn(
     if rates is not None:
         output_format(rates)
     churn_rules = load_churn_rules(rules)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col, "email": email_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)
     customers, activity, scan = loaded.customers, loaded.activity, loaded.scan

@@ -10,13 +10,15 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     check_list_options,
     handle_errors,
     load_transactions_checked,
     parse_days,
-    read_options,
     to_date,
+    transaction_columns,
     write_customer_list,
 )
 from loyalty_cli.cli.console import Output
@@ -38,6 +40,7 @@ MODEL = "Model"
 
 
 @handle_errors
+@transaction_columns
 def cltv(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -72,17 +75,7 @@ def cltv(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Predicted customer lifetime value: expected purchases, P(alive), expected spend and discounted CLV per
     customer, from a BG/NBD-family purchase model and the Gamma-Gamma spend model fitted by maximum
@@ -108,12 +101,7 @@ def cltv(
         raise UsageError("--format needs --output", hint="e.g. -o clv.parquet, or -o - --format json.")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     given_as_of = to_date(as_of)
     loaded = load_transactions_checked(inputs, options, as_of=given_as_of, policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)

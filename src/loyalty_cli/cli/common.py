@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import ExitCode, LoyaltyError, UsageError
 
@@ -54,6 +57,69 @@ def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
 
 def to_date(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
+
+
+@dataclass(frozen=True)
+class TransactionColumns:
+    """The transaction column options of a command (``--customer-col`` ... ``--decimal-comma``, ``--mapping``),
+    declared once: :func:`transaction_columns` adds them to a command and hands them over as this object."""
+
+    mapping: Path | None = None
+    customer_col: str | None = None
+    date_col: str | None = None
+    amount_col: str | None = None
+    order_col: str | None = None
+    quantity_col: str | None = None
+    price_col: str | None = None
+    category_col: str | None = None
+    email_col: str | None = None
+    date_format: str | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    decimal_comma: bool = False
+
+    def read_options(self, out: Output) -> ReadOptions:
+        return read_options(
+            columns={"customer_id": self.customer_col, "order_date": self.date_col, "amount": self.amount_col,
+                     "order_id": self.order_col, "quantity": self.quantity_col, "unit_price": self.price_col,
+                     "category": self.category_col, "email": self.email_col},
+            mapping=self.mapping, date_format=self.date_format, delimiter=self.delimiter, encoding=self.encoding,
+            decimal_comma=self.decimal_comma, out=out,
+        )
+
+
+#: the placeholder default of a command's ``tx`` parameter (replaced by :func:`transaction_columns`)
+NO_COLUMN_OPTIONS = TransactionColumns()
+
+_TRANSACTION_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("mapping", opt.Mapping), ("customer_col", opt.CustomerCol), ("date_col", opt.DateCol),
+    ("amount_col", opt.AmountCol), ("order_col", opt.OrderCol), ("quantity_col", opt.QuantityCol),
+    ("price_col", opt.PriceCol), ("category_col", opt.CategoryCol), ("email_col", opt.EmailCol),
+    ("date_format", opt.DateFormat), ("delimiter", opt.Delimiter), ("encoding", opt.Encoding),
+    ("decimal_comma", opt.DecimalComma),
+)
+
+
+def transaction_columns(func: F) -> F:
+    """Give a command the transaction column options. The command declares one parameter
+    ``tx: TransactionColumns``; its command line gets ``--mapping``, ``--customer-col`` ... ``--decimal-comma``
+    (in the "Columns and file format" panel), and the values arrive bundled in ``tx``."""
+    signature = inspect.signature(func, eval_str=True)  # the command's own annotations, resolved
+    defaults = TransactionColumns()
+    kept = [p for p in signature.parameters.values() if p.name != "tx"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
+                               annotation=annotation) for name, annotation in _TRANSACTION_OPTIONS]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tx = TransactionColumns(**{name: kwargs.pop(name, getattr(defaults, name))
+                                   for name, _ in _TRANSACTION_OPTIONS})
+        return func(*args, tx=tx, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        *kept, *added])
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in kept}, **dict(_TRANSACTION_OPTIONS)}
+    return wrapper  # type: ignore[return-value]
 
 
 def read_options(

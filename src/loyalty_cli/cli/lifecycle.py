@@ -9,14 +9,16 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     check_list_options,
     describe_scan,
     handle_errors,
     note_left_out,
-    read_options,
     rejects_path,
     to_date,
+    transaction_columns,
     write_customer_list,
     write_rejects,
 )
@@ -108,6 +110,7 @@ def _read_side(kind: str, paths: list[str], options: ReadOptions, *, as_of: date
 
 
 @handle_errors
+@transaction_columns
 def lifecycle(
     inputs: opt.Inputs,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -154,19 +157,7 @@ def lifecycle(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    category_col: opt.CategoryCol = None,
-    email_col: opt.EmailCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """One lifecycle stage per customer (prospect, new, one-time lapsing, repeat, loyal, advocate, lapsing,
     lapsed, reactivated) from ordered rules, with the action the shop takes at that stage and flags (detractor
@@ -215,12 +206,7 @@ def lifecycle(
             raise UsageError(f"--stage {stage} needs {' or '.join(missing) or 'other rules'}",
                              hint=f"Without it nobody can be in the stage {stage!r}.")
     churn = load_churn_rules(churn_rules)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     with out.status("Reading transactions ..."):
         loaded = load_transactions(inputs, options, as_of=to_date(as_of), on_bad_rows=policy,  # type: ignore[arg-type]
                                    activity=True, on_scan=lambda scan: describe_scan(scan, out))

@@ -9,14 +9,16 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     describe_scan,
     handle_errors,
     load_transactions_checked,
     note_left_out,
-    read_options,
     rejects_path,
     to_date,
+    transaction_columns,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -42,6 +44,7 @@ SHOWN_PERIODS = 12
 
 
 @handle_errors
+@transaction_columns
 def program(
     inputs: opt.Inputs,
     members: Annotated[str, typer.Option(
@@ -78,17 +81,7 @@ def program(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Is the loyalty programme working? Enrolment rate (overall and by first-purchase cohort), active members,
     points earned, redeemed and expired per period, redemption rates, the outstanding balance and its value
@@ -121,12 +114,7 @@ def program(
         output_format(output, fmt)  # fail on a bad suffix before reading anything
     elif fmt:
         raise UsageError("--format needs --output", hint="e.g. -o programme.csv, or -o - --format json.")
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)
     customers, activity = loaded.customers, loaded.activity
@@ -135,8 +123,8 @@ def program(
     tier_start, tier_end = config.tier_dates(as_of_day)
 
     # The other inputs: same mapping file and file settings, read up to the same as-of date, checked together.
-    other = ReadOptions(mapping_file=options.mapping_file, separator=options.separator, encoding=encoding,
-                        decimal_comma=decimal_comma)
+    other = ReadOptions(mapping_file=options.mapping_file, separator=options.separator, encoding=options.encoding,
+                        decimal_comma=options.decimal_comma)
     scans = {"members": read_members([members], other, as_of=as_of_day)}
     if points is not None:
         scans["points"] = read_points([points], other, as_of=as_of_day)

@@ -11,14 +11,16 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     DEFAULT_MAPPING,
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     describe_scan,
     handle_errors,
     load_transactions_checked,
     note_left_out,
-    read_options,
     rejects_path,
     to_date,
+    transaction_columns,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -114,6 +116,7 @@ def _read_programme(kind: str, paths: list[str], *, as_of: date, policy: str, ma
 
 
 @handle_errors
+@transaction_columns
 def report(
     inputs: opt.Inputs,
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (e.g. report.html).",
@@ -144,17 +147,7 @@ def report(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """One self-contained HTML report to send on: inputs and rules, key numbers, RFM segments, NPS (with
     --surveys), cohort retention, churn and value at risk, CLV, second purchase, lifecycle stages and their
@@ -186,12 +179,7 @@ def report(
     settings = ReportSettings(segments=seg_map, churn=load_churn_rules(churn_rules), rfm=RfmConfig(bins=seg_map.bins),
                               lifecycle=load_lifecycle_rules(lifecycle_rules),
                               program=ProgramConfig(point_value=point_value))
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)
     customers, activity = loaded.customers, loaded.activity

@@ -9,11 +9,13 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     handle_errors,
     load_transactions_checked,
-    read_options,
     to_date,
+    transaction_columns,
 )
 from loyalty_cli.cli.console import Output
 
@@ -105,6 +107,7 @@ def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_s
 
 
 @handle_errors
+@transaction_columns
 def retention(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -128,17 +131,7 @@ def retention(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Acquisition cohorts by first-purchase period: customers active in each later period ("on" and "on or
     after"), revenue retention, cumulative revenue per acquired customer, repeat purchase rate.
@@ -178,12 +171,7 @@ def retention(
     for extra in (wide, cohorts):
         if extra is not None:
             output_format(extra)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)
     customers, activity = loaded.customers, loaded.activity

@@ -10,13 +10,15 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     check_list_options,
     handle_errors,
     load_transactions_checked,
     parse_days,
-    read_options,
     to_date,
+    transaction_columns,
     write_customer_list,
 )
 from loyalty_cli.cli.console import Output
@@ -164,6 +166,7 @@ def _show(out: Output, summary: pl.DataFrame, buckets: pl.DataFrame, *, by: str 
 
 
 @handle_errors
+@transaction_columns
 def second_purchase(
     inputs: opt.Inputs,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -203,19 +206,7 @@ def second_purchase(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    category_col: opt.CategoryCol = None,
-    email_col: opt.EmailCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Time to second purchase with right censoring (Kaplan-Meier), the window where second purchases
     happen, 365-day value by timing, and the one-time buyers to nudge now."""
@@ -247,12 +238,7 @@ def second_purchase(
     for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),
                        (value_path, "--value")):
         _check_table_path(path, name)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     day = to_date(as_of)
     loaded = load_transactions_checked(inputs, options, as_of=day, policy=policy, rejects=rejects, output=output,
                                        out=out, activity=True)

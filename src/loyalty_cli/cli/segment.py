@@ -9,12 +9,14 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     check_list_options,
     handle_errors,
     load_transactions_checked,
-    read_options,
     to_date,
+    transaction_columns,
     write_customer_list,
 )
 from loyalty_cli.cli.console import Output
@@ -48,6 +50,7 @@ def _parse_breaks(values: list[str] | None) -> dict[str, list[float]]:
 
 
 @handle_errors
+@transaction_columns
 def segment(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -75,19 +78,7 @@ def segment(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    category_col: opt.CategoryCol = None,
-    email_col: opt.EmailCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
     import polars as pl
@@ -120,12 +111,7 @@ def segment(
         raise UsageError("--format needs --output", hint="e.g. -o segments.parquet, or -o - --format json.")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col, "category": category_col, "email": email_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out)
     customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=config)).collect()

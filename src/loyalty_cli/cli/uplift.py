@@ -11,12 +11,14 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_COLUMN_OPTIONS,
+    TransactionColumns,
     check_bad_rows,
     describe_scan,
     handle_errors,
-    read_options,
     rejects_path,
     to_date,
+    transaction_columns,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -166,6 +168,7 @@ def _show(out: Output, table: pl.DataFrame, *, to_stderr: bool, by: bool) -> Non
 
 
 @handle_errors
+@transaction_columns
 def uplift(
     inputs: opt.Inputs,
     start: Annotated[datetime, typer.Option(
@@ -208,17 +211,7 @@ def uplift(
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
-    mapping: opt.Mapping = None,
-    customer_col: opt.CustomerCol = None,
-    date_col: opt.DateCol = None,
-    amount_col: opt.AmountCol = None,
-    order_col: opt.OrderCol = None,
-    quantity_col: opt.QuantityCol = None,
-    price_col: opt.PriceCol = None,
-    date_format: opt.DateFormat = None,
-    delimiter: opt.Delimiter = None,
-    encoding: opt.Encoding = "utf-8",
-    decimal_comma: opt.DecimalComma = False,
+    tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """Campaign uplift: repurchase rate and net revenue per customer of the treatment list vs its control group
     over a window after the campaign start, with confidence intervals, significance tests, per segment when the
@@ -257,12 +250,7 @@ def uplift(
     lists = _read_groups(treatment, control, groups, manifest, id_col=list_id_col, group_col=group_col, by=by,
                          out=out)
     segment = "segment" if "segment" in lists.columns else None
-    options = read_options(
-        columns={"customer_id": customer_col, "order_date": date_col, "amount": amount_col, "order_id": order_col,
-                 "quantity": quantity_col, "unit_price": price_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
-    )
+    options = tx.read_options(out)
     given_as_of = to_date(as_of)
     scan = read_transactions(inputs, options, as_of=given_as_of)
     describe_scan(scan, out)
