@@ -15,7 +15,6 @@ Rules that also test summary columns (``orders >= 2``) cannot cover a cell on th
 from __future__ import annotations
 
 import itertools
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Literal
 import polars as pl
 
 from loyalty_cli.errors import RulesError
+from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
 
 SCORES = ("r", "f", "m", "fm")
 SUMMARY_COLUMNS = (
@@ -160,14 +160,7 @@ def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
 
 def parse_segment_map(text: str, *, source: str) -> SegmentMap:
     """Parse and check a segment map (see the module docstring for the checks)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{source} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"A map has {', '.join(sorted(_TOP_KEYS))}.")
+    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="A map has")
     bins = data.get("bins")
     if bins not in (3, 4, 5, 10):
         raise RulesError(f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}")
@@ -235,20 +228,12 @@ def builtin_maps() -> list[str]:
                   if p.name.endswith(".toml") and p.name.startswith("rfm_"))
 
 
-def builtin_text(name: str) -> str:
-    return (resources.files("loyalty_cli") / "rules" / f"{name}.toml").read_text(encoding="utf-8")
-
-
 def load_segment_rules(spec: str | Path | None = None) -> SegmentMap:
     """A map by built-in name (``rfm_grid``, ``rfm_tertiles``, ``rfm_r_fm``) or by path to a TOML file."""
     spec = DEFAULT_MAP if spec is None else spec
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RulesError(f"Rules file not found: {path}",
-                             hint=f"Built-in maps: {', '.join(builtin_maps())}.") from None
+        text = read_text(path, what="Rules", hint=f"Built-in maps: {', '.join(builtin_maps())}.")
         return parse_segment_map(text, source=str(path))
     if str(spec) not in builtin_maps():
         raise RulesError(f"No segment map called {spec!r}",

@@ -34,9 +34,7 @@ empty (use MBG/NBD or Pareto/NBD, or the rule, for them).
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +43,7 @@ import polars as pl
 from loyalty_cli.errors import ModelError, RulesError, UsageError
 from loyalty_cli.metrics.customers import btyd_summary
 from loyalty_cli.metrics.retention import Period, check_period, period_index, period_label, period_start
+from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
 
 STATUSES: tuple[str, ...] = ("active", "lapsing", "lapsed")
 STATUS = pl.Enum(list(STATUSES))
@@ -161,14 +160,7 @@ def _threshold(source: str, data: dict[str, object], key: str) -> Threshold:
 
 def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
     """Parse and check churn rules; every problem names the file and the key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{source} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"Churn rules have {', '.join(sorted(_TOP_KEYS))}.")
+    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="Churn rules have")
     for key in ("lapsing", "lapsed"):
         if key not in data:
             raise RulesError(f"{source}: no [{key}] section", hint=f"Add [{key}] with multiplier, days or "
@@ -207,24 +199,13 @@ def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
     )
 
 
-def builtin_churn_text() -> str:
-    return (resources.files("loyalty_cli") / "rules" / f"{DEFAULT_RULES}.toml").read_text(encoding="utf-8")
-
-
 def load_churn_rules(spec: str | Path | None = None) -> ChurnRules:
     """The built-in rules (``None`` or ``"churn"``) or a TOML file."""
     if spec is None or str(spec) == DEFAULT_RULES:
-        return parse_churn_rules(builtin_churn_text(), source=f"built-in {DEFAULT_RULES}")
-    path = Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesError(f"Churn rules file not found: {path}",
-                         hint="Copy rules/churn.toml, edit it and pass its path; or leave --rules out for "
-                         "the built-in rules.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"Could not read churn rules {path}: {exc}") from None
-    return parse_churn_rules(text, source=str(path))
+        return parse_churn_rules(builtin_text(DEFAULT_RULES), source=f"built-in {DEFAULT_RULES}")
+    text = read_text(Path(spec), what="Churn rules", hint="Copy rules/churn.toml, edit it and pass its path; or "
+                     "leave --rules out for the built-in rules.")
+    return parse_churn_rules(text, source=str(spec))
 
 
 # ---------------------------------------------------------------------------------------------- statuses

@@ -26,11 +26,9 @@ match" (it can make a stage reachable but never covers a cell on its own), as in
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +36,7 @@ import polars as pl
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, second_purchase_gaps, timing_summary
+from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
 
 DEFAULT_RULES = "lifecycle"
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
@@ -252,14 +251,7 @@ def _evaluate(grid: pl.DataFrame, source: str, label: str, when: str, expr: pl.E
 
 def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
     """Parse and check lifecycle rules (see the module docstring for the checks)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{source} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"Lifecycle rules have {', '.join(sorted(_TOP_KEYS))}.")
+    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="Lifecycle rules have")
     raw_rules = _entries(source, data, "rule")
     if not raw_rules:
         raise RulesError(f"{source}: no rules", hint="Add [[rule]] tables with stage, when and action.")
@@ -329,23 +321,16 @@ def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
 
 
 def builtin_lifecycle_text() -> str:
-    return (resources.files("loyalty_cli") / "rules" / f"{DEFAULT_RULES}.toml").read_text(encoding="utf-8")
+    return builtin_text(DEFAULT_RULES)
 
 
 def load_lifecycle_rules(spec: str | Path | None = None) -> LifecycleRules:
     """The built-in rules (``None`` or ``"lifecycle"``) or a TOML file."""
     if spec is None or str(spec) == DEFAULT_RULES:
-        return parse_lifecycle_rules(builtin_lifecycle_text(), source=f"built-in {DEFAULT_RULES}")
-    path = Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesError(f"Lifecycle rules file not found: {path}",
-                         hint="Copy rules/lifecycle.toml, edit it and pass its path; or leave --rules out for the "
-                         "built-in rules.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"Could not read lifecycle rules {path}: {exc}") from None
-    return parse_lifecycle_rules(text, source=str(path))
+        return parse_lifecycle_rules(builtin_text(DEFAULT_RULES), source=f"built-in {DEFAULT_RULES}")
+    text = read_text(Path(spec), what="Lifecycle rules", hint="Copy rules/lifecycle.toml, edit it and pass its "
+                     "path; or leave --rules out for the built-in rules.")
+    return parse_lifecycle_rules(text, source=str(spec))
 
 
 # -------------------------------------------------------------------------------------------------- inputs
