@@ -13,6 +13,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_list_options,
+    check_output,
     handle_errors,
     load_transactions_checked,
     to_date,
@@ -106,10 +107,7 @@ def churn(
         raise UsageError("--rank-by predicted needs --model", hint="e.g. --model pnbd --rank-by predicted")
     if top < 0:
         raise UsageError(f"--top must be 0 or more, got {top}")
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o churn.parquet, or -o - --format json.")
+    check_output(output, fmt, example="churn.parquet")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
     if rates is not None:

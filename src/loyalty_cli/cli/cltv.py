@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_list_options,
+    check_output,
     handle_errors,
     load_transactions_checked,
     parse_days,
@@ -83,7 +84,6 @@ def cltv(
     import polars as pl
 
     from loyalty_cli.errors import UsageError
-    from loyalty_cli.io.writers import output_format
     from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check
 
     out = Output(quiet=quiet)
@@ -95,10 +95,7 @@ def cltv(
     holdout_days = parse_days(holdout, "--holdout", minimum=1) if holdout else None
     if top < 0:
         raise UsageError("--top must be >= 0")
-    if output:
-        output_format(output, fmt)
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o clv.parquet, or -o - --format json.")
+    check_output(output, fmt, example="clv.parquet")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
     options = tx.read_options(out)

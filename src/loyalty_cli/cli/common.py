@@ -43,6 +43,16 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def check_output(output: str | None, fmt: str | None, *, example: str) -> None:
+    """Before reading anything: a known output suffix (or --format), and no --format without --output."""
+    from loyalty_cli.io.writers import output_format
+
+    if output:
+        output_format(output, fmt)
+    elif fmt:
+        raise UsageError("--format needs --output", hint=f"e.g. -o {example}, or -o - --format json.")
+
+
 def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
     """A length of time as given on the command line: ``14d``, ``2w`` or ``14`` (days) -> days."""
     import re

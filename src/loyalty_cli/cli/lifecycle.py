@@ -13,6 +13,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_list_options,
+    check_output,
     describe_scan,
     handle_errors,
     note_left_out,
@@ -169,7 +170,7 @@ def lifecycle(
     from loyalty_cli.cli.second_purchase import parse_window
     from loyalty_cli.errors import DataError, UsageError
     from loyalty_cli.io.readers import ReadOptions
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics import lifecycle as lc
     from loyalty_cli.metrics.churn import load_churn_rules
     from loyalty_cli.metrics.nps import customer_scores
@@ -179,10 +180,7 @@ def lifecycle(
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
     window_config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window))
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o todo.csv, or -o - --format json.")
+    check_output(output, fmt, example="todo.csv")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb)
     if target is not None and contacts is not None and len(contacts) > 1:
         raise UsageError("--target takes its emails and consent from one --contacts file, got several",

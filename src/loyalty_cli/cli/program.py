@@ -12,6 +12,7 @@ from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
+    check_output,
     describe_scan,
     handle_errors,
     load_transactions_checked,
@@ -98,10 +99,10 @@ def program(
     [points], [surveys])."""
     import polars as pl
 
-    from loyalty_cli.errors import LoyaltyError, UsageError
+    from loyalty_cli.errors import LoyaltyError
     from loyalty_cli.io.readers import ReadOptions, read_members, read_points, read_surveys
     from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics import program as pm
     from loyalty_cli.metrics.retention import check_period
 
@@ -110,10 +111,7 @@ def program(
     period_name = check_period(period)
     config = pm.ProgramConfig(period=period_name, point_value=point_value, active_days=active_days,
                               window_days=window, tiers_from=to_date(tiers_from), tiers_to=to_date(tiers_to))
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o programme.csv, or -o - --format json.")
+    check_output(output, fmt, example="programme.csv")
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)

@@ -12,6 +12,7 @@ from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
+    check_output,
     handle_errors,
     load_transactions_checked,
     to_date,
@@ -164,10 +165,7 @@ def retention(
     unknown = [s for s in shown if s not in SHOW]
     if unknown:
         raise UsageError(f"--show {unknown[0]!r} is not a matrix", hint=f"Use {', '.join(SHOW)}.")
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o retention.parquet, or -o - --format json.")
+    check_output(output, fmt, example="retention.parquet")
     for extra in (wide, cohorts):
         if extra is not None:
             output_format(extra)

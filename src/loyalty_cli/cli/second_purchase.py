@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_list_options,
+    check_output,
     handle_errors,
     load_transactions_checked,
     parse_days,
@@ -214,7 +215,7 @@ def second_purchase(
 
     import polars as pl
 
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.second_purchase import (
         SecondPurchaseConfig,
         action_list,
@@ -229,10 +230,7 @@ def second_purchase(
     policy = check_bad_rows(on_bad_rows)
     config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window),
                                   closing_days=parse_days(closing, "--closing"))
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o nudge.csv, or -o - --format json.")
+    check_output(output, fmt, example="nudge.csv")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
     for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),

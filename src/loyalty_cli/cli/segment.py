@@ -13,6 +13,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_list_options,
+    check_output,
     handle_errors,
     load_transactions_checked,
     to_date,
@@ -84,7 +85,7 @@ def segment(
     import polars as pl
 
     from loyalty_cli.errors import RulesError, UsageError
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
     from loyalty_cli.segments import load_segment_rules
 
@@ -105,10 +106,7 @@ def segment(
     unknown = [s for s in segments or [] if s not in seg_map.names]
     if unknown:
         raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
-    if output:
-        output_format(output, fmt)  # fail on a bad suffix before reading anything
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o segments.parquet, or -o - --format json.")
+    check_output(output, fmt, example="segments.parquet")
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
     options = tx.read_options(out)

@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
+    check_output,
     describe_scan,
     handle_errors,
     rejects_path,
@@ -239,10 +240,7 @@ def uplift(
     if days < 1:
         raise UsageError("--window must be at least 1 day")
     config = UpliftConfig(start=start.date(), window_days=days, confidence=confidence, power=power, min_n=min_n)
-    if output:
-        output_format(output, fmt)
-    elif fmt:
-        raise UsageError("--format needs --output", hint="e.g. -o uplift.csv, or -o - --format json.")
+    check_output(output, fmt, example="uplift.csv")
     if outcomes_path is not None:
         if str(outcomes_path) == "-":
             raise UsageError("--outcomes needs a file name", hint="Only -o/--output can write to stdout.")
