@@ -211,6 +211,17 @@ _OUTPUT_ORDER = [
 ]
 
 
+def _required_date(field: str, words: str, schema: pl.Schema, cols: dict[str, str], formats: dict[str, str],
+                   out: dict[str, pl.Expr], checks: list[_Check], *, show_format: bool = True) -> None:
+    """Parse a required date column into ``out[field]`` with its two checks: missing, and unparseable (with
+    the expected format when ``show_format``)."""
+    fmt = formats.get(field)
+    out[field] = parse_date(cols[field], schema[cols[field]], fmt)
+    checks.append(_Check(parse_text(cols[field]).is_null(), f"missing {words}", field, gate=False))
+    expected = f" (expected {fmt})" if fmt and show_format else ""
+    checks.append(_Check(C(field).is_null(), f"unparseable {words}{expected}", field))
+
+
 def _transactions(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
 ) -> _Plan:
@@ -222,12 +233,7 @@ def _transactions(
     out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
     checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
 
-    out["order_date"] = parse_date(cols["order_date"], schema[cols["order_date"]], formats.get("order_date"))
-    checks.append(_Check(parse_text(cols["order_date"]).is_null(), "missing order date", "order_date", gate=False))
-    fmt = formats.get("order_date")
-    checks.append(_Check(C("order_date").is_null(),
-                         f"unparseable order date (expected {fmt})" if fmt else "unparseable order date",
-                         "order_date"))
+    _required_date("order_date", "order date", schema, cols, formats, out, checks)
 
     number_fields = ["amount"] if "amount" in cols else ["quantity", "unit_price"]
     for name in number_fields:
@@ -261,11 +267,7 @@ def _surveys(
     checks: list[_Check] = []
     if "customer_id" in cols:
         out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
-    out["responded_at"] = parse_date(cols["responded_at"], schema[cols["responded_at"]],
-                                     formats.get("responded_at"))
-    checks.append(_Check(parse_text(cols["responded_at"]).is_null(), "missing response date", "responded_at",
-                         gate=False))
-    checks.append(_Check(C("responded_at").is_null(), "unparseable response date", "responded_at"))
+    _required_date("responded_at", "response date", schema, cols, formats, out, checks, show_format=False)
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
     out["_score"], out["_non_response"] = score, non_response
     checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)",
@@ -472,13 +474,7 @@ def _members(
     cols = mapping.columns
     out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
     checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
-    out["enrolled_at"] = parse_date(cols["enrolled_at"], schema[cols["enrolled_at"]], formats.get("enrolled_at"))
-    checks.append(_Check(parse_text(cols["enrolled_at"]).is_null(), "missing enrolment date", "enrolled_at",
-                         gate=False))
-    fmt = formats.get("enrolled_at")
-    checks.append(_Check(C("enrolled_at").is_null(),
-                         f"unparseable enrolment date (expected {fmt})" if fmt else "unparseable enrolment date",
-                         "enrolled_at"))
+    _required_date("enrolled_at", "enrolment date", schema, cols, formats, out, checks)
     if "tier" in cols:
         out["tier"] = parse_text(cols["tier"])
     if "tier_since" in cols:
@@ -496,11 +492,7 @@ def _points(
     cols = mapping.columns
     out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
     checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
-    out["at"] = parse_date(cols["at"], schema[cols["at"]], formats.get("at"))
-    checks.append(_Check(parse_text(cols["at"]).is_null(), "missing points date", "at", gate=False))
-    fmt = formats.get("at")
-    checks.append(_Check(C("at").is_null(),
-                         f"unparseable points date (expected {fmt})" if fmt else "unparseable points date", "at"))
+    _required_date("at", "points date", schema, cols, formats, out, checks)
     out["_points"] = parse_number(cols["points"], schema[cols["points"]], decimal_comma=options.decimal_comma)
     checks.append(_Check(parse_text(cols["points"]).is_null(), "missing points", "points", gate=False))
     checks.append(_Check(C("_points").is_null() | ~C("_points").is_finite(), "unparseable points", "points"))
