@@ -10,15 +10,16 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
+    NO_LIST_OPTIONS,
+    ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_list_options,
     check_output,
     handle_errors,
+    list_options,
     load_transactions_checked,
     to_date,
     transaction_columns,
-    write_customer_list,
 )
 from loyalty_cli.cli.console import Output
 
@@ -40,6 +41,7 @@ LIST_COLUMNS = ("customer_id", "value_rank", "value_tier", "worth_costly_offer",
 
 @handle_errors
 @transaction_columns
+@list_options
 def churn(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -62,11 +64,7 @@ def churn(
         "--rates", help="Also write the churn rate per period here.", rich_help_panel=opt.OUTPUT)] = None,
     top: Annotated[int, typer.Option("--top", help="Customers shown per list on the terminal.",
                                      rich_help_panel=opt.OUTPUT)] = 10,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
-    contacts: opt.Contacts = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -108,8 +106,7 @@ def churn(
     if top < 0:
         raise UsageError(f"--top must be 0 or more, got {top}")
     check_output(output, fmt, example="churn.parquet")
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    lists.check(output, fmt)
     if rates is not None:
         output_format(rates)
     churn_rules = load_churn_rules(rules)
@@ -155,8 +152,8 @@ def churn(
     ranked = ranked.select(*lead, pl.exclude(*lead))
     chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
     if output:
-        write_customer_list(chosen, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb, contacts=contacts, tag="status", value="net_spend")
+        lists.write(chosen, output, fmt=fmt, out=out,
+                    tag="status", value="net_spend")
     if rates is not None:
         write_table(by_period, rates)
         out.note(f"Wrote the churn rate per {period_name} to {rates}")

@@ -11,16 +11,17 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
+    NO_LIST_OPTIONS,
+    ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_list_options,
     check_output,
     handle_errors,
+    list_options,
     load_transactions_checked,
     parse_days,
     to_date,
     transaction_columns,
-    write_customer_list,
 )
 from loyalty_cli.cli.console import Output
 
@@ -42,6 +43,7 @@ MODEL = "Model"
 
 @handle_errors
 @transaction_columns
+@list_options
 def cltv(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -68,11 +70,7 @@ def cltv(
     tables: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--tables", help="Also write the model and check tables (CSV) into this folder.",
         rich_help_panel=opt.OUTPUT)] = None,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
-    contacts: opt.Contacts = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -96,8 +94,7 @@ def cltv(
     if top < 0:
         raise UsageError("--top must be >= 0")
     check_output(output, fmt, example="clv.parquet")
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    lists.check(output, fmt)
     options = tx.read_options(out)
     given_as_of = to_date(as_of)
     loaded = load_transactions_checked(inputs, options, as_of=given_as_of, policy=policy, rejects=rejects,
@@ -133,8 +130,8 @@ def cltv(
     out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
              f"months, discount {config.discount_monthly:.2%} a month")
     if output:
-        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb, contacts=contacts, tag="value_tier", value=f"predicted_clv_{s}")
+        lists.write(table, output, fmt=fmt, out=out,
+                    tag="value_tier", value=f"predicted_clv_{s}")
     if tables:
         _write_tables(fit, check, tables, out)
     if output and out.quiet:

@@ -110,26 +110,32 @@ _TRANSACTION_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def transaction_columns(func: F) -> F:
-    """Give a command the transaction column options. The command declares one parameter
-    ``tx: TransactionColumns``; its command line gets ``--mapping``, ``--customer-col`` ... ``--decimal-comma``
-    (in the "Columns and file format" panel), and the values arrive bundled in ``tx``."""
-    signature = inspect.signature(func, eval_str=True)  # the command's own annotations, resolved
-    defaults = TransactionColumns()
-    kept = [p for p in signature.parameters.values() if p.name != "tx"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
-                               annotation=annotation) for name, annotation in _TRANSACTION_OPTIONS]
+def option_bundle(param: str, bundle: type, options: Sequence[tuple[str, Any]]) -> Callable[[F], F]:
+    """A decorator giving a command a set of shared options declared once: the command declares one parameter
+    ``param: bundle``; its command line gets ``options`` (name, Annotated type), and their values arrive as
+    one ``bundle`` object (a dataclass whose fields include those names)."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        tx = TransactionColumns(**{name: kwargs.pop(name, getattr(defaults, name))
-                                   for name, _ in _TRANSACTION_OPTIONS})
-        return func(*args, tx=tx, **kwargs)
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)  # the command's own annotations, resolved
+        defaults = bundle()
+        kept = [p for p in signature.parameters.values() if p.name != param]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
+                                   annotation=annotation) for name, annotation in options]
 
-    wrapper.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
-        *kept, *added])
-    wrapper.__annotations__ = {**{p.name: p.annotation for p in kept}, **dict(_TRANSACTION_OPTIONS)}
-    return wrapper  # type: ignore[return-value]
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = bundle(**{name: kwargs.pop(name, getattr(defaults, name)) for name, _ in options})
+            return func(*args, **{param: values}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in kept}, **dict(options)}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+#: ``tx: TransactionColumns``: --mapping, --customer-col ... --decimal-comma (the "Columns and file format" panel)
+transaction_columns = option_bundle("tx", TransactionColumns, _TRANSACTION_OPTIONS)
 
 
 def read_options(
@@ -365,3 +371,36 @@ def write_customer_list(
     if report.written == 0:
         out.warn("No customer left to write: every row was left out (see the dropped file)")
     out.note(f"Manifest: {report.manifest}")
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    """The email hand-off options of a list-writing command (``--target``, ``--holdout-share``, ``--seed``,
+    ``--max-file-mb``, ``--contacts``), declared once by :func:`list_options`."""
+
+    target: str | None = None
+    holdout_share: float | None = None
+    seed: str | None = None
+    max_file_mb: float | None = None
+    contacts: Path | None = None
+
+    def check(self, output: str | None, fmt: str | None) -> None:
+        """Before reading anything (see :func:`check_list_options`)."""
+        check_list_options(output, fmt, target=self.target, holdout_share=self.holdout_share, seed=self.seed,
+                           max_file_mb=self.max_file_mb, contacts=self.contacts)
+
+    def write(self, table: pl.DataFrame, output: str, *, fmt: str | None, out: Output, **how: Any) -> None:
+        """Write the list (see :func:`write_customer_list`; ``how``: tag, tag_value, value, describe)."""
+        write_customer_list(table, output, fmt=fmt, out=out, target=self.target, holdout_share=self.holdout_share,
+                            seed=self.seed, max_file_mb=self.max_file_mb, contacts=self.contacts, **how)
+
+
+#: the placeholder default of a command's ``lists`` parameter (replaced by :func:`list_options`)
+NO_LIST_OPTIONS = ListOptions()
+_LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("target", opt.Target), ("holdout_share", opt.HoldoutShare), ("seed", opt.HoldoutSeed),
+    ("max_file_mb", opt.MaxFileMb), ("contacts", opt.Contacts),
+)
+#: ``lists: ListOptions``: the email hand-off options (a command with its own --contacts input leaves that out)
+list_options = option_bundle("lists", ListOptions, _LIST_OPTIONS)
+list_options_without_contacts = option_bundle("lists", ListOptions, _LIST_OPTIONS[:-1])

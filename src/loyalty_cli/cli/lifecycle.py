@@ -10,17 +10,18 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
+    NO_LIST_OPTIONS,
+    ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_list_options,
     check_output,
     describe_scan,
     handle_errors,
+    list_options_without_contacts,
     note_left_out,
     rejects_path,
     to_date,
     transaction_columns,
-    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -112,6 +113,7 @@ def _read_side(kind: str, paths: list[str], options: ReadOptions, *, as_of: date
 
 @handle_errors
 @transaction_columns
+@list_options_without_contacts
 def lifecycle(
     inputs: opt.Inputs,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -151,10 +153,7 @@ def lifecycle(
     transitions_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--transitions", help="Also write the transition matrix (previous stage x stage; needs --previous) here.",
         rich_help_panel=opt.OUTPUT, show_default=False)] = None,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -181,8 +180,8 @@ def lifecycle(
     policy = check_bad_rows(on_bad_rows)
     window_config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window))
     check_output(output, fmt, example="todo.csv")
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb)
-    if target is not None and contacts is not None and len(contacts) > 1:
+    lists.check(output, fmt)
+    if lists.target is not None and contacts is not None and len(contacts) > 1:
         raise UsageError("--target takes its emails and consent from one --contacts file, got several",
                          hint="Merge the contact exports first.")
     _check_path(summary_path, "--summary")
@@ -266,12 +265,11 @@ def lifecycle(
     chosen = table.filter(pl.col("stage").is_in(stages)) if stages else table
     chosen = chosen.with_columns(pl.col("stage").cast(pl.String))
     if output:
-        write_customer_list(chosen, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb,
-                            contacts=Path(contacts[0]) if target is not None and contacts else None,
-                            tag="stage", value="net_spend",
-                            describe=lambda n: f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
-                            if contact_rows is not None else f"{n:,} {'customer' if n == 1 else 'customers'}")
+        hand_off = dataclasses.replace(lists, contacts=Path(contacts[0]) if lists.target and contacts else None)
+        hand_off.write(chosen, output, fmt=fmt, out=out,
+                       tag="stage", value="net_spend",
+                       describe=lambda n: f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
+                       if contact_rows is not None else f"{n:,} {'customer' if n == 1 else 'customers'}")
     if summary_path is not None:
         write_table(summary, summary_path)
         out.note(f"Wrote the stage summary to {summary_path}")

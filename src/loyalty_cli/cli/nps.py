@@ -11,15 +11,16 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
+    NO_LIST_OPTIONS,
+    ListOptions,
     check_bad_rows,
-    check_list_options,
     describe_scan,
     handle_errors,
+    list_options,
     note_left_out,
     read_options,
     rejects_path,
     to_date,
-    write_customer_list,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
@@ -74,6 +75,7 @@ EmailCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
 
 
 @handle_errors
+@list_options
 def nps(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -122,11 +124,7 @@ def nps(
     min_spend: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--min-spend", help="High-value detractors spent at least this (default: the top 20% of customers by "
         "net spend).", rich_help_panel="Customers")] = None,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
-    contacts: opt.Contacts = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -170,14 +168,14 @@ def nps(
     elif fmt or list_:
         raise UsageError(f"{'--format' if fmt else '--list'} needs --output",
                          hint="e.g. -o promoters.csv, or -o - for stdout.")
-    handoff = [name for name, value in (("--target", target), ("--holdout-share", holdout_share), ("--seed", seed),
-                                        ("--max-file-mb", max_file_mb), ("--contacts", contacts)) if value is not None]
+    handoff = [name for name, value in (("--target", lists.target), ("--holdout-share", lists.holdout_share),
+                                        ("--seed", lists.seed), ("--max-file-mb", lists.max_file_mb),
+                                        ("--contacts", lists.contacts)) if value is not None]
     if handoff and list_ is None:
         raise UsageError(f"{handoff[0]} needs --list", hint="The email hand-off options write a customer list: add "
                          "--list promoters, detractors or customers and -o FILE."
                          + (" The bootstrap's seed is --bootstrap-seed." if "--seed" in handoff else ""))
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    lists.check(output, fmt)
     if not transactions:
         needs = [o for o, v in (("--rules", rules), ("--min-spend", min_spend)) if v is not None]
         needs += [f"--by {b}" for b in by if b in CUSTOMER_BY]
@@ -271,9 +269,9 @@ def nps(
             table = tables["scores"]
         # The list's nps_category is the tag (e.g. Mailchimp's Tags: promoter); duplicate emails keep the
         # customer with the highest net spend (with --transactions), else the smallest customer id.
-        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb, contacts=contacts, tag="nps_category", value="net_spend",
-                            describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}")
+        lists.write(table, output, fmt=fmt, out=out,
+                    tag="nps_category", value="net_spend",
+                    describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}")
         if list_ == "detractors" and customers is not None:
             out.note(f"High-value detractors: net spend of at least {min_spend:,.2f}"
                      + (" (top 20% of customers)" if "threshold" in tables else ""))

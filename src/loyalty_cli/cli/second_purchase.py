@@ -11,16 +11,17 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
+    NO_LIST_OPTIONS,
+    ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_list_options,
     check_output,
     handle_errors,
+    list_options,
     load_transactions_checked,
     parse_days,
     to_date,
     transaction_columns,
-    write_customer_list,
 )
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import DataError, UsageError
@@ -168,6 +169,7 @@ def _show(out: Output, summary: pl.DataFrame, buckets: pl.DataFrame, *, by: str 
 
 @handle_errors
 @transaction_columns
+@list_options
 def second_purchase(
     inputs: opt.Inputs,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -199,11 +201,7 @@ def second_purchase(
     value_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--value", help="Write the 365-day value by days to second purchase.", rich_help_panel=TABLES_PANEL,
         show_default=False)] = None,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
-    contacts: opt.Contacts = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -231,8 +229,7 @@ def second_purchase(
     config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window),
                                   closing_days=parse_days(closing, "--closing"))
     check_output(output, fmt, example="nudge.csv")
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    lists.check(output, fmt)
     for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),
                        (value_path, "--value")):
         _check_table_path(path, name)
@@ -256,9 +253,9 @@ def second_purchase(
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
     if output:
-        write_customer_list(actions, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb, contacts=contacts, tag_value="second-purchase nudge",
-                            value="net_spend", describe=lambda n: f"{_buyers(n)} to nudge")
+        lists.write(actions, output, fmt=fmt, out=out,
+                    tag_value="second-purchase nudge",
+                    value="net_spend", describe=lambda n: f"{_buyers(n)} to nudge")
     for path, table, what in ((summary_path, summary, "timing summary"), (shares_path, shares, "shares"),
                               (curve_path, curve, "Kaplan-Meier curve"), (value_path, buckets, "value by timing")):
         if path is not None:

@@ -10,15 +10,16 @@ import typer
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
+    NO_LIST_OPTIONS,
+    ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_list_options,
     check_output,
     handle_errors,
+    list_options,
     load_transactions_checked,
     to_date,
     transaction_columns,
-    write_customer_list,
 )
 from loyalty_cli.cli.console import Output
 
@@ -52,6 +53,7 @@ def _parse_breaks(values: list[str] | None) -> dict[str, list[float]]:
 
 @handle_errors
 @transaction_columns
+@list_options
 def segment(
     inputs: opt.Inputs,
     output: opt.Output = None,
@@ -71,11 +73,7 @@ def segment(
     monetary: Annotated[str, typer.Option("--monetary", help="M is total net spend or mean order value.")] = "total",
     cut_points: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--cut-points", help="Also write the cut points of each score here.", rich_help_panel=opt.OUTPUT)] = None,
-    target: opt.Target = None,
-    holdout_share: opt.HoldoutShare = None,
-    seed: opt.HoldoutSeed = None,
-    max_file_mb: opt.MaxFileMb = None,
-    contacts: opt.Contacts = None,
+    lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -107,8 +105,7 @@ def segment(
     if unknown:
         raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
     check_output(output, fmt, example="segments.parquet")
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    lists.check(output, fmt)
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out)
@@ -130,8 +127,8 @@ def segment(
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
-        write_customer_list(table, output, fmt=fmt, out=out, target=target, holdout_share=holdout_share, seed=seed,
-                            max_file_mb=max_file_mb, contacts=contacts, tag="segment", value=config.column("m"))
+        lists.write(table, output, fmt=fmt, out=out,
+                    tag="segment", value=config.column("m"))
     if cut_points:
         write_table(cuts, cut_points)
         out.note(f"Wrote cut points to {cut_points}")
