@@ -26,6 +26,7 @@ from loyalty_cli.models.fitting import (
     check_enough_data,
     check_horizon,
     check_rfm,
+    checked_params,
     compress,
     fit_mle,
     unique_rows,
@@ -77,16 +78,7 @@ class PurchaseModel:
     penalizer: float = 0.0
 
     def __post_init__(self) -> None:
-        if set(self.params) != set(self.param_names):
-            raise ModelError(
-                f"{self.label} needs parameters {', '.join(self.param_names)}; got {', '.join(self.params)}.",
-                hint="Pass every parameter by name.",
-            )
-        values = {k: float(self.params[k]) for k in self.param_names}
-        if not all(math.isfinite(v) and v > 0 for v in values.values()):
-            raise ModelError(f"{self.label} parameters must be positive and finite: {values}.",
-                             hint="Refit the model, adding a penalizer if needed.")
-        object.__setattr__(self, "params", values)
+        object.__setattr__(self, "params", checked_params(self.label, self.param_names, self.params))
         if not self.std_errors:
             object.__setattr__(self, "std_errors", dict.fromkeys(self.param_names, math.nan))
 

@@ -176,6 +176,18 @@ def unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp
     return [c[starts] for c in sorted_cols], inverse, counts
 
 
+def checked_params(label: str, names: Sequence[str], params: dict[str, float]) -> dict[str, float]:
+    """A model's parameters by name, as floats, all given, positive and finite (else a ModelError)."""
+    if set(params) != set(names):
+        raise ModelError(f"{label} needs parameters {', '.join(names)}; got {', '.join(params)}.",
+                         hint="Pass every parameter by name.")
+    values = {k: float(params[k]) for k in names}
+    if not all(math.isfinite(v) and v > 0 for v in values.values()):
+        raise ModelError(f"{label} parameters must be positive and finite: {values}.",
+                         hint="Refit the model, adding a penalizer if needed.")
+    return values
+
+
 def check_enough_data(x: FloatArray, weights: FloatArray, model: str) -> None:
     n = float(weights.sum())
     if n < MIN_CUSTOMERS:

@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
 from loyalty_cli.errors import ModelError
-from loyalty_cli.models.fitting import MIN_CUSTOMERS, check_weights, fit_mle, unique_rows
+from loyalty_cli.models.fitting import MIN_CUSTOMERS, check_weights, checked_params, fit_mle, unique_rows
 
 __all__ = ["GammaGammaModel", "SpendModel", "fit_gamma_gamma"]
 
@@ -142,13 +142,7 @@ class GammaGammaModel:
     frequency_spend_correlation: float = math.nan
 
     def __post_init__(self) -> None:
-        if set(self.params) != set(self.param_names):
-            raise ModelError(f"Gamma-Gamma needs parameters p, q, v; got {', '.join(self.params)}.",
-                             hint="Pass every parameter by name.")
-        values = {k: float(self.params[k]) for k in self.param_names}
-        if not all(math.isfinite(val) and val > 0 for val in values.values()):
-            raise ModelError(f"Gamma-Gamma parameters must be positive and finite: {values}.",
-                             hint="Refit the model, adding a penalizer if needed.")
+        values = checked_params("Gamma-Gamma", self.param_names, self.params)
         if values["q"] <= 1.0:
             raise ModelError(
                 f"The Gamma-Gamma spend distribution has no finite mean (q = {values['q']:.3g} <= 1).",
