@@ -40,7 +40,7 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import ModelError, RulesError, UsageError
+from loyalty_cli.errors import ModelError, RulesError
 from loyalty_cli.metrics.customers import btyd_summary
 from loyalty_cli.metrics.retention import Period, check_period, period_index, period_label, period_start
 from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
@@ -50,9 +50,6 @@ STATUS = pl.Enum(list(STATUSES))
 TIERS: tuple[str, ...] = ("high", "medium", "low")
 TIER = pl.Enum(list(TIERS))
 DEFAULT_RULES = "churn"
-MODEL_UNIT_DAYS = 7.0  # models are fitted in weeks (P(alive) does not depend on the unit)
-PREDICTION_MONTHS = 12
-PREDICTION_DISCOUNT = 0.01  # monthly
 
 _TOP_KEYS = {"name", "version", "description", "ipt", "lapsing", "lapsed", "value"}
 _IPT_KEYS = {"own", "min_gaps"}
@@ -439,34 +436,34 @@ class ModelResult:
 
 def model_predictions(customers: pl.DataFrame, *, model: str) -> ModelResult:
     """P(alive) from a BTYD purchase model fitted on the summary (in weeks), and the predicted value: the
-    discounted expected spend over the next 12 months (Gamma-Gamma spend, 1% a month), as in ``cltv``.
+    discounted expected spend over the next 12 months (Gamma-Gamma spend, 1% a month), computed by
+    ``loyalty cltv``'s :func:`~loyalty_cli.metrics.cltv.fit_cltv` with its defaults.
 
     Under BG/NBD, one-time buyers get no P(alive) (the model says 1 whatever their recency). When the spend
     model cannot be fitted, predicted_value is null and ``note`` says why. A purchase model that cannot be
     fitted raises :class:`~loyalty_cli.errors.ModelError`."""
-    from loyalty_cli.models import PURCHASE_MODELS, discounted_clv, fit_gamma_gamma, fit_purchase_model
+    from loyalty_cli.metrics.cltv import CltvConfig, fit_cltv
+    from loyalty_cli.models import fit_purchase_model
 
-    if model not in PURCHASE_MODELS:
-        raise UsageError(f"--model must be one of {', '.join(PURCHASE_MODELS)}, got {model!r}")
-    rfm = btyd_summary(customers.lazy(), unit_days=MODEL_UNIT_DAYS).collect()
-    x, t_x, t_end = (rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
-    fitted = fit_purchase_model(model, x, t_x, t_end)  # type: ignore[arg-type]
-    alive = fitted.p_alive(x, t_x, t_end)
+    config = CltvConfig(model=model)  # an unknown model is a UsageError
+    rfm = btyd_summary(customers.lazy(), unit_days=config.unit_days).collect()
+    summary = customers.select("customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
+                               pl.col("net_spend").alias("historical_value")).join(rfm, on="customer_id")
     note = None
     try:
-        spend = fit_gamma_gamma(x, rfm["monetary_value"].to_numpy())
-        value = discounted_clv(fitted, spend, x, t_x, t_end, rfm["monetary_value"].to_numpy(),
-                               months=PREDICTION_MONTHS, discount_monthly=PREDICTION_DISCOUNT,
-                               unit_days=MODEL_UNIT_DAYS)
-    except ModelError as exc:
-        value = None
+        fit = fit_cltv(summary, config, as_of=customers["as_of"][0])
+        fitted = fit.purchase
+        frame = fit.customers.select(
+            "customer_id", "frequency", "p_alive",
+            pl.col(f"predicted_clv_{config.suffix}").round(2).alias("predicted_value"))
+    except ModelError as exc:  # the purchase model fits (else this raises again) but the spend model did not
+        x, t_x, t_end = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+        fitted = fit_purchase_model(config.model, x, t_x, t_end)  # type: ignore[arg-type]
         note = f"no predicted value: the Gamma-Gamma spend model could not be fitted ({exc.message})"
-    frame = rfm.select("customer_id", "frequency").with_columns(
-        pl.Series("p_alive", alive, dtype=pl.Float64),
-        pl.lit(model).alias("p_alive_model"),
-        pl.Series("predicted_value", value, dtype=pl.Float64).round(2) if value is not None
-        else pl.lit(None, dtype=pl.Float64).alias("predicted_value"),
-    )
+        frame = summary.select("customer_id", "frequency", pl.Series("p_alive", fitted.p_alive(x, t_x, t_end)),
+                               pl.lit(None, dtype=pl.Float64).alias("predicted_value"))
+    frame = frame.with_columns(pl.lit(model).alias("p_alive_model"))
     if model == "bgnbd":
         frame = frame.with_columns(pl.when(pl.col("frequency") > 0).then(pl.col("p_alive")).alias("p_alive"))
+    frame = frame.select("customer_id", "frequency", "p_alive", "p_alive_model", "predicted_value")
     return ModelResult(predictions=frame.drop("frequency"), model=fitted, note=note)
