@@ -53,24 +53,28 @@ def is_temporal(dtype: pl.DataType) -> bool:
 
 
 def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False) -> pl.Expr:
-    """Ids as trimmed strings; ``17850.0`` -> ``17850`` (spreadsheets turn ids into floats); empty -> null."""
+    """Ids as trimmed strings; ``17850.0`` -> ``17850`` (spreadsheets turn ids into floats); blank -> null."""
     expr = pl.col(col)
     if dtype.is_float():
         expr = pl.when(expr == expr.floor()).then(expr.cast(pl.Int64, strict=False).cast(pl.String))
         return expr.otherwise(pl.col(col).cast(pl.String))
     if dtype in _NUMERIC:
         return expr.cast(pl.String)
-    expr = expr.cast(pl.String).str.strip_chars()
-    # (a capture-free regex is several times faster than ^(\d+)\.0+$ -> ${1} on millions of rows)
-    expr = pl.when(expr.str.contains(r"^-?\d+\.0+$")).then(expr.str.replace(r"\.0+$", "")).otherwise(expr)
-    if lowercase:
-        expr = expr.str.to_lowercase()
-    return expr.replace("", None)
+    raw = expr.cast(pl.String)
+    # Elementwise only, each branch reading the raw value once: ``Expr.replace`` would hold the whole
+    # column in memory, and a shared trimmed sub-expression is computed once per use (10M ids: 0.55 s and
+    # ~90 MB, against 0.71 s and ~420 MB). A capture-free regex is several times faster than ``${1}``.
+    text = (
+        pl.when(raw.str.contains(r"^\s*-?\d+\.0+\s*$")).then(raw.str.replace(r"\.0+\s*$", "").str.strip_chars())
+        .when(raw.str.contains(r"\S")).then(raw.str.strip_chars())
+    )
+    return text.str.to_lowercase() if lowercase else text
 
 
 def parse_text(col: str) -> pl.Expr:
-    """Trimmed text; empty -> null."""
-    return pl.col(col).cast(pl.String).str.strip_chars().replace("", None)
+    """Trimmed text; blank -> null (elementwise: see :func:`parse_id`)."""
+    raw = pl.col(col).cast(pl.String)
+    return pl.when(raw.str.contains(r"\S")).then(raw.str.strip_chars())
 
 
 def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -> pl.Expr:
