@@ -2,12 +2,18 @@
 
 ``collect_checked`` collects the results of a command together with the rejected rows of its inputs in one
 ``collect_all``, so the files are read once; then it applies the bad-rows policy.
+
+The rejected rows go through a temporary Parquet file rather than straight into memory: when one streaming
+query feeds both an aggregation and an in-memory result, Polars 2.1 buffers the whole input for the second
+(10M lines: 1.9 GB peak instead of 1.0 GB); a file sink streams.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -90,8 +96,26 @@ def collect_checked(
     """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
     :class:`DataError` naming files, columns and rows (and nothing is returned to be written)."""
     later = [(s, s.later) for s in scans if s.later is not None]
+    with tempfile.TemporaryDirectory(prefix="loyalty-rejects-") as tmp:
+        paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
+        sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
+        out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later)])
+        rejects = [pl.read_parquet(p) for p in paths]
+    results = out[: len(frames)]
+    for (scan, _), counted in zip(later, out[len(frames) + len(scans):], strict=True):
+        scan.left_out[:] = [int(counted.item())]
+    if on_bad_rows == "error":
+        for scan, rej in zip(scans, rejects, strict=True):
+            if rej.height:
+                raise problems_error(summarise_rejects(rej), scan.table)
+    return results, rejects
+
+
+def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+    """``collect_all`` on the streaming engine; a file that cannot be read is a :class:`DataError` that
+    names it (and the first ragged line, when that is the cause)."""
     try:
-        out = pl.collect_all([*frames, *(s.rejects for s in scans), *(lf for _, lf in later)], engine="streaming")
+        return pl.collect_all(frames, engine="streaming")
     except pl.exceptions.PolarsError as exc:
         for scan in scans:
             for src in scan.sources:
@@ -107,11 +131,3 @@ def collect_checked(
         raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}",
                         hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
                         "line has the same number of fields.") from None
-    results, rejects = out[: len(frames)], out[len(frames): len(frames) + len(scans)]
-    for (scan, _), counted in zip(later, out[len(frames) + len(scans):], strict=True):
-        scan.left_out[:] = [int(counted.item())]
-    if on_bad_rows == "error":
-        for scan, rej in zip(scans, rejects, strict=True):
-            if rej.height:
-                raise problems_error(summarise_rejects(rej), scan.table)
-    return results, rejects
