@@ -6,8 +6,11 @@
 Data is generated on the fly into a temporary folder (never committed): ~10 lines per customer, 1-3 lines
 per order, two years of order timestamps, string customer and order ids, amounts with cents. Both programs
 run as whole processes, alternately, and each run's wall time and peak memory (max RSS from wait4) are
-measured. The floor scans the file, groups by customer (min/max date, distinct days, summed amount) and
-writes Parquet; `loyalty segment` does the full job (validation, orders, summary, scores, segments, output).
+measured. The data is generated in a child process and this process never imports Polars before the
+runs: a child's max RSS includes what it inherited at fork, so a parent holding the data would inflate
+both peaks by the same amount and shrink their ratio. The floor scans the file, groups by customer
+(min/max date, distinct days, summed amount) and writes Parquet; `loyalty segment` does the full job
+(validation, orders, summary, scores, segments, output).
 """
 
 from __future__ import annotations
@@ -22,9 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
-import polars as pl
 
 FLOOR = """
 import sys, polars as pl
@@ -44,8 +44,11 @@ lf.group_by("customer_id").agg(
 """
 
 
-def generate(rows: int, seed: int = 1) -> pl.DataFrame:
+def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
     """`rows` transaction lines: customers ~ rows/10, orders of 1-3 lines, a few returns."""
+    import numpy as np
+    import polars as pl
+
     rng = np.random.default_rng(seed)
     n_orders = rows // 2
     customers = max(rows // 10, 1)
@@ -70,6 +73,17 @@ def generate(rows: int, seed: int = 1) -> pl.DataFrame:
     })
 
 
+def write(rows: int, fmt: str, path: Path) -> None:
+    """Generate `rows` lines and write them to `path` as Parquet or CSV (run in a child process)."""
+    import polars as pl
+
+    data = generate(rows)
+    if fmt == "parquet":
+        data.write_parquet(path)
+    else:
+        data.with_columns(pl.col("order_date").dt.strftime("%Y-%m-%d %H:%M:%S")).write_csv(path)
+
+
 def run(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one whole process."""
     t0 = time.perf_counter()
@@ -88,19 +102,19 @@ def main() -> None:
     parser.add_argument("--formats", default="parquet,csv")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--write", nargs=3, metavar=("ROWS", "FORMAT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        write(int(args.write[0]), args.write[1], Path(args.write[2]))
+        return
     loyalty = shutil.which("loyalty") or sys.exit("install the project first: pip install -e .")
     results = []
     with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as tmp:
         folder = Path(tmp)
         for rows in (int(float(r)) for r in args.rows.split(",")):
-            data = generate(rows)
             for fmt in args.formats.split(","):
                 src = folder / f"tx_{rows}.{fmt}"
-                if fmt == "parquet":
-                    data.write_parquet(src)
-                else:
-                    data.with_columns(pl.col("order_date").dt.strftime("%Y-%m-%d %H:%M:%S")).write_csv(src)
+                subprocess.run([sys.executable, __file__, "--write", str(rows), fmt, str(src)], check=True)
                 floor_cmd = [sys.executable, "-c", FLOOR, str(src), fmt, str(folder / "floor.parquet")]
                 ours_cmd = [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet",
                             "--date-format", "%Y-%m-%d %H:%M:%S"] if fmt == "csv" else \
@@ -122,7 +136,8 @@ def main() -> None:
                 results.append(row)
                 print(json.dumps(row), flush=True)
                 src.unlink()
-            del data
+    import polars as pl
+
     table = pl.DataFrame(results)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200):
         print(table)
