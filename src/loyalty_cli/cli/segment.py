@@ -119,11 +119,11 @@ def segment(
     cuts = rfm_cut_points(lazy, config=config).collect()
 
     first = ["customer_id", "email"] if "email" in customers.columns else ["customer_id"]
-    table = customers.with_columns(pl.col("segment").cast(pl.String)).select(
-        *first, "segment", "r_score", "f_score", "m_score", "rfm_cell",
+    # Sorted on the segment as assigned (an Enum in map order: cheaper than sorting text), then written as text.
+    table = customers.sort("segment", config.column("m"), "customer_id", descending=[False, True, False]).select(
+        *first, pl.col("segment").cast(pl.String), "r_score", "f_score", "m_score", "rfm_cell",
         pl.exclude(*first, "segment", "r_score", "f_score", "m_score", "rfm_cell"),
-    ).sort(pl.col("segment").cast(pl.Enum(seg_map.names)), pl.col(config.column("m")), "customer_id",
-           descending=[False, True, False])
+    )
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
