@@ -34,6 +34,12 @@ def test_parse_id_strings():
     ]
 
 
+def test_parse_id_any_whitespace_and_only_numbers_lose_zero_decimals():
+    values = ["\t17850.0\u00a0", "\u00a0 \n", "AB.00", "12.0x", " 7 "]
+    assert apply(parse_id("x", pl.String), values) == ["17850", None, "AB.00", "12.0x", "7"]
+    assert apply(parse_text("x"), ["\u00a0Gifts\t", "\u2003", None]) == ["Gifts", None, None]
+
+
 def test_parse_id_lowercase_for_emails():
     assert apply(parse_id("x", pl.String, lowercase=True), [" Ann@Shop.COM ", ""]) == ["ann@shop.com", None]
 
