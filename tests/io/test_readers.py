@@ -689,3 +689,21 @@ def test_row_order_does_not_change_the_parsed_rows(rows, data):
     for row, cid, day, amount in rej_b.select("source_row", "customer_id", "order_date", "amount").rows():
         expected = tuple(v or None for v in shuffled[row - 2])
         assert (cid, day, amount) == expected
+
+
+def test_rejected_rows_need_a_writable_temporary_folder(tmp_path, monkeypatch):
+    from loyalty_cli.errors import LoyaltyError
+
+    scan = read_transactions([write(tmp_path / "tx.csv", "customer_id,order_date,amount\nA,2024-01-05,10\n")])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing" / "folder"))
+    with pytest.raises(LoyaltyError, match="temporary folder for the rejected rows") as info:
+        collect(scan)
+    assert "TMPDIR" in (info.value.hint or "")
+
+
+def test_rejected_rows_survive_the_round_trip_through_a_file(tmp_path):
+    text = "customer_id,order_date,amount,note\nA,2024-01-05,10,ok\n,2024-01-06,5, kept as given \n"
+    rows, rejects = collect(read_transactions([write(tmp_path / "tx.csv", text)]))
+    assert rows["customer_id"].to_list() == ["A"]
+    assert rejects.select("source_row", "reject_reason", "note").rows() == [(3, "missing customer id",
+                                                                            " kept as given ")]

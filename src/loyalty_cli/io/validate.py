@@ -18,7 +18,7 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import DataError, format_rows
+from loyalty_cli.errors import DataError, LoyaltyError, format_rows
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.sources import first_ragged_line
 
@@ -96,10 +96,15 @@ def collect_checked(
     """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
     :class:`DataError` naming files, columns and rows (and nothing is returned to be written)."""
     later = [(s, s.later) for s in scans if s.later is not None]
-    with tempfile.TemporaryDirectory(prefix="loyalty-rejects-") as tmp:
+    try:
+        workspace = tempfile.TemporaryDirectory(prefix="loyalty-rejects-")
+    except OSError as exc:
+        raise LoyaltyError(f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
+                           hint="Point TMPDIR at a writable folder with some free space.") from None
+    with workspace as tmp:
         paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
         sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
-        out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later)])
+        out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later)], workspace=tmp)
         rejects = [pl.read_parquet(p) for p in paths]
     results = out[: len(frames)]
     for (scan, _), counted in zip(later, out[len(frames) + len(scans):], strict=True):
@@ -111,12 +116,15 @@ def collect_checked(
     return results, rejects
 
 
-def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace: str) -> list[pl.DataFrame]:
     """``collect_all`` on the streaming engine; a file that cannot be read is a :class:`DataError` that
     names it (and the first ragged line, when that is the cause)."""
     try:
         return pl.collect_all(frames, engine="streaming")
     except pl.exceptions.PolarsError as exc:
+        if workspace in str(exc):  # writing the rejected rows failed (e.g. a full disk), not reading
+            raise LoyaltyError(f"Could not write the rejected rows to {workspace}: {str(exc).splitlines()[0]}",
+                               hint="Point TMPDIR at a writable folder with some free space.") from None
         for scan in scans:
             for src in scan.sources:
                 ragged = first_ragged_line(src)
