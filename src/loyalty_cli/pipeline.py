@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import socket
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from loyalty_cli.errors import ExitCode, LoyaltyError, RulesError
 from loyalty_cli.io.columns import SETTING_KEYS
+from loyalty_cli.rulefile import read_toml
 from loyalty_cli.schema import TABLES
 
 INPUT_KINDS = ("transactions", "surveys", "contacts", "members", "points")
@@ -108,12 +108,7 @@ def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> Pipe
 def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
     """Parse and validate a pipeline file. ``commands`` maps each command name to its option names
     (without dashes), so unknown commands and options are caught before anything runs."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"Pipeline file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    data = read_toml(path, what="Pipeline", error=PipelineError)
     unknown = set(data) - TOP_KEYS
     if unknown:
         raise _fail(path, "top level", f"unknown key {sorted(unknown)[0]!r}",

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from loyalty_cli.errors import RulesError
+from loyalty_cli.errors import LoyaltyError, RulesError
 
 
 def builtin_text(name: str) -> str:
@@ -16,14 +16,32 @@ def builtin_text(name: str) -> str:
     return (resources.files("loyalty_cli") / "rules" / f"{name}.toml").read_text(encoding="utf-8")
 
 
-def read_text(path: Path, *, what: str, hint: str) -> str:
-    """The text of a user's rules file; a missing or unreadable file is a :class:`RulesError`."""
+def read_text(path: Path, *, what: str, hint: str | None = None, error: type[LoyaltyError] = RulesError) -> str:
+    """The text of a user's file (rules, column mapping, pipeline); missing or unreadable raises ``error``."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RulesError(f"{what} file not found: {path}", hint=hint) from None
+        raise error(f"{what} file not found: {path}", hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"Could not read {what.lower()} {path}: {exc}") from None
+        raise error(f"Could not read {what.lower()} {path}: {exc}") from None
+
+
+def read_toml(path: Path, *, what: str, hint: str | None = None, error: type[LoyaltyError] = RulesError
+              ) -> dict[str, Any]:
+    """A user's TOML file, parsed; missing, unreadable or invalid raises ``error`` naming the file."""
+    text = read_text(path, what=what, hint=hint, error=error)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+
+
+def rules_text(spec: str | Path | None, *, default: str, what: str) -> tuple[str, str]:
+    """(text, source) of the built-in rules ``default`` (``spec`` None or that name) or of the user's file."""
+    if spec is None or str(spec) == default:
+        return builtin_text(default), f"built-in {default}"
+    hint = f"Copy rules/{default}.toml, edit it and pass its path; or leave --rules out for the built-in rules."
+    return read_text(Path(spec), what=what, hint=hint), str(spec)
 
 
 def parse_toml(text: str, *, source: str, keys: set[str], has: str) -> dict[str, Any]:

@@ -221,6 +221,13 @@ def test_mapping_file_not_toml_or_missing(tmp_path):
         load_mapping_file(tmp_path / "nope.toml")
 
 
+def test_mapping_file_not_utf8(tmp_path):
+    path = tmp_path / "columns.toml"
+    path.write_bytes('[transactions]\ncustomer_id = "N\u00famero"\n'.encode("latin-1"))
+    with pytest.raises(RulesError, match="Could not read mapping .*columns.toml"):
+        load_mapping_file(path)
+
+
 def test_mapping_file_precedence():
     mapping = MappingFile(path=Path("columns.toml"), columns={"transactions": {"customer_id": "Kunde",
                                                                                 "amount": "Betrag"}})

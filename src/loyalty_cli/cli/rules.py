@@ -61,17 +61,10 @@ def show(
 
 def rules_kind(path: Path) -> str:
     """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle`` or ``columns``."""
-    import tomllib
-
-    from loyalty_cli.errors import RulesError
+    from loyalty_cli.rulefile import read_toml
     from loyalty_cli.schema import TABLES
 
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"Rules file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    data = read_toml(path, what="Rules")
     if "lapsing" in data or "lapsed" in data:
         return "churn"
     if "rule" in data or "flag" in data:

@@ -6,12 +6,12 @@ auto-detection by header name. Every choice is reported back so the user sees wh
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loyalty_cli.errors import DataError, RulesError
+from loyalty_cli.rulefile import read_toml
 from loyalty_cli.schema import TABLES, Field, normalise_header
 
 # Keys a mapping file may hold besides column names, per table.
@@ -42,12 +42,7 @@ def load_mapping_file(path: Path | None) -> MappingFile:
     """Read a ``columns.toml``: one table per input kind, ``field = "Header"`` lines, optional settings."""
     if path is None:
         return MappingFile(path=None)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"Mapping file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
+    data = read_toml(path, what="Mapping")
     columns: dict[str, dict[str, str]] = {}
     settings: dict[str, dict[str, object]] = {}
     for table, entries in data.items():

@@ -43,7 +43,7 @@ import polars as pl
 from loyalty_cli.errors import ModelError, RulesError
 from loyalty_cli.metrics.customers import btyd_summary
 from loyalty_cli.metrics.retention import Period, check_period, period_index, period_label, period_start
-from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
+from loyalty_cli.rulefile import parse_toml, rules_text
 
 STATUSES: tuple[str, ...] = ("active", "lapsing", "lapsed")
 STATUS = pl.Enum(list(STATUSES))
@@ -198,11 +198,8 @@ def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
 
 def load_churn_rules(spec: str | Path | None = None) -> ChurnRules:
     """The built-in rules (``None`` or ``"churn"``) or a TOML file."""
-    if spec is None or str(spec) == DEFAULT_RULES:
-        return parse_churn_rules(builtin_text(DEFAULT_RULES), source=f"built-in {DEFAULT_RULES}")
-    text = read_text(Path(spec), what="Churn rules", hint="Copy rules/churn.toml, edit it and pass its path; or "
-                     "leave --rules out for the built-in rules.")
-    return parse_churn_rules(text, source=str(spec))
+    text, source = rules_text(spec, default=DEFAULT_RULES, what="Churn rules")
+    return parse_churn_rules(text, source=source)
 
 
 # ---------------------------------------------------------------------------------------------- statuses

@@ -36,7 +36,7 @@ import polars as pl
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, second_purchase_gaps, timing_summary
-from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
+from loyalty_cli.rulefile import builtin_text, parse_toml, rules_text
 
 DEFAULT_RULES = "lifecycle"
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
@@ -326,11 +326,8 @@ def builtin_lifecycle_text() -> str:
 
 def load_lifecycle_rules(spec: str | Path | None = None) -> LifecycleRules:
     """The built-in rules (``None`` or ``"lifecycle"``) or a TOML file."""
-    if spec is None or str(spec) == DEFAULT_RULES:
-        return parse_lifecycle_rules(builtin_text(DEFAULT_RULES), source=f"built-in {DEFAULT_RULES}")
-    text = read_text(Path(spec), what="Lifecycle rules", hint="Copy rules/lifecycle.toml, edit it and pass its "
-                     "path; or leave --rules out for the built-in rules.")
-    return parse_lifecycle_rules(text, source=str(spec))
+    text, source = rules_text(spec, default=DEFAULT_RULES, what="Lifecycle rules")
+    return parse_lifecycle_rules(text, source=source)
 
 
 # -------------------------------------------------------------------------------------------------- inputs
