@@ -431,6 +431,7 @@ def test_cancelled_invoices_are_negative(tmp_path):
         "C536380,2,12/1/2010 9:41,1.25,14527.0\n"  # positive quantity on a cancellation: still negative
         "536381,-2,12/13/2010 9:41,1.25, 17850.0 \n"  # a plain return line stays negative
         "Cash1,1,12/13/2010 9:41,1.00,17850\n"  # 'C' not followed by a digit: not a cancellation
+        " C536390 ,1,12/13/2010 9:41,1.00,17850\n"  # padded: trimmed, then still a cancellation
     ))
     scan = read_transactions([path])
     assert scan.date_formats == {"order_date": "%m/%d/%Y %H:%M"}
@@ -442,6 +443,7 @@ def test_cancelled_invoices_are_negative(tmp_path):
         ("C536380", "14527", -250),
         ("536381", "17850", -250),
         ("Cash1", "17850", 100),
+        ("C536390", "17850", -100),
     ]
     assert rows["order_date"].to_list()[0] == datetime(2010, 12, 1, 8, 26)
 
