@@ -62,6 +62,17 @@ def test_segment_writes_one_row_per_customer_with_scores_and_segment():
     assert "segment\tcustomers\tshare_customers" in result.stdout
 
 
+def test_segment_rows_are_sorted_by_segment_then_value_then_id():
+    assert run("segment", "tx.csv", "--as-of", "2024-01-30", "-o", "out.csv").exit_code == 0
+    assert pl.read_csv("out.csv")["customer_id"].to_list() == [  # segments in the map's order
+        "c01", "c00", "c03", "c02", "c05", "c04", "c07", "c06", "c09", "c08"]
+    # equal values (one segment here): by id, whatever the file's order
+    Path("ties.csv").write_text("customer_id,order_date,amount\nz,2024-01-10,5\nq,2024-01-10,9\n"
+                                "a,2024-01-10,5\nm,2024-01-10,5\n")
+    assert run("segment", "ties.csv", "--as-of", "2024-01-30", "-o", "ties_out.csv").exit_code == 0
+    assert pl.read_csv("ties_out.csv")["customer_id"].to_list() == ["q", "a", "m", "z"]
+
+
 def test_segment_filter_and_formats():
     result = run("segment", "tx.csv", "--as-of", "2024-01-30", "--segment", "At Risk", "--segment", "New",
                  "-o", "list.parquet", "-q")
