@@ -9,8 +9,9 @@ run as whole processes, alternately, and each run's wall time and peak memory (m
 measured. The data is generated in a child process and this process never imports Polars before the
 runs: a child's max RSS includes what it inherited at fork, so a parent holding the data would inflate
 both peaks by the same amount and shrink their ratio. The floor scans the file, groups by customer
-(min/max date, distinct days, summed amount) and writes Parquet; `loyalty segment` does the full job
-(validation, orders, summary, scores, segments, output).
+(min/max date, distinct days, summed amount) and writes Parquet; the *orders floor* does the same after
+first grouping the lines by customer and order, the least an exact summary needs (orders and their net
+values); `loyalty segment` does the full job (validation, orders, summary, scores, segments, output).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FLOOR = """
+SCAN = """
 import sys, polars as pl
 src, fmt, out = sys.argv[1:4]
 if fmt == "parquet":
@@ -35,11 +36,25 @@ else:
     lf = pl.scan_csv(src, schema_overrides={"customer_id": pl.String, "order_id": pl.String,
                                             "order_date": pl.String, "amount": pl.Float64})
     lf = lf.with_columns(pl.col("order_date").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S"))
+"""
+FLOOR = SCAN + """
 lf.group_by("customer_id").agg(
     pl.col("order_date").min().alias("first"),
     pl.col("order_date").max().alias("last"),
     pl.col("order_date").dt.date().n_unique().alias("days"),
     pl.col("amount").sum().alias("spend"),
+).sink_parquet(out)
+"""
+# The least any exact per-customer summary does: order counts and order values (a purchase is an order with a
+# positive net value) need the lines grouped by customer *and order* first. Same aggregations as the floor.
+ORDERS_FLOOR = SCAN + """
+orders = lf.group_by("customer_id", "order_id").agg(pl.col("order_date").min(), pl.col("amount").sum())
+orders.group_by("customer_id").agg(
+    pl.col("order_date").min().alias("first"),
+    pl.col("order_date").max().alias("last"),
+    pl.col("order_date").dt.date().n_unique().alias("days"),
+    pl.col("amount").sum().alias("spend"),
+    pl.len().alias("orders"),
 ).sink_parquet(out)
 """
 
@@ -116,23 +131,29 @@ def main() -> None:
                 src = folder / f"tx_{rows}.{fmt}"
                 subprocess.run([sys.executable, __file__, "--write", str(rows), fmt, str(src)], check=True)
                 floor_cmd = [sys.executable, "-c", FLOOR, str(src), fmt, str(folder / "floor.parquet")]
+                orders_cmd = [sys.executable, "-c", ORDERS_FLOOR, str(src), fmt, str(folder / "orders.parquet")]
                 ours_cmd = [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet",
                             "--date-format", "%Y-%m-%d %H:%M:%S"] if fmt == "csv" else \
                     [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet"]
                 run(floor_cmd)  # warm the page cache
-                floor, ours = [], []
+                floor, orders, ours = [], [], []
                 for _ in range(args.runs):
                     floor.append(run(floor_cmd))
+                    orders.append(run(orders_cmd))
                     ours.append(run(ours_cmd))
                 row = {
                     "rows": rows, "format": fmt, "size_mb": round(src.stat().st_size / 2**20, 1),
                     "floor_s": round(statistics.median(t for t, _ in floor), 3),
+                    "orders_s": round(statistics.median(t for t, _ in orders), 3),
                     "loyalty_s": round(statistics.median(t for t, _ in ours), 3),
                     "floor_mb": round(statistics.median(m for _, m in floor)),
+                    "orders_mb": round(statistics.median(m for _, m in orders)),
                     "loyalty_mb": round(statistics.median(m for _, m in ours)),
                 }
                 row["time_ratio"] = round(row["loyalty_s"] / row["floor_s"], 2)
                 row["memory_ratio"] = round(row["loyalty_mb"] / row["floor_mb"], 2)
+                row["orders_time_ratio"] = round(row["orders_s"] / row["floor_s"], 2)
+                row["orders_memory_ratio"] = round(row["orders_mb"] / row["floor_mb"], 2)
                 results.append(row)
                 print(json.dumps(row), flush=True)
                 src.unlink()
