@@ -295,7 +295,8 @@ def test_parse_date_text_needs_a_format():
         ("11", 11, False),  # read, then rejected by validation as 'score outside 0-10'
         ("7/5", None, False),  # another scale: unparseable, never converted
         ("9.5", None, False),
-        ("-1", None, False),
+        ("-1", -1, False),  # read, then rejected as outside 0-10, like -1.0 in a number column
+        ("- 1", None, False),
         ("about 8", None, False),
     ],
 )

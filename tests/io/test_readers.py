@@ -589,12 +589,12 @@ def test_read_surveys_messy_latin1(tmp_path):
 
 
 def test_read_surveys_strict(tmp_path):
-    path = write(tmp_path / "nps.csv", "date,score\n2024-03-01,9\n2024-03-02,11\n2024-03-03,12\n")
+    path = write(tmp_path / "nps.csv", "date,score\n2024-03-01,9\n2024-03-02,11\n2024-03-03,12\n2024-03-04,-1\n")
     with pytest.raises(DataError) as err:
         collect(read_surveys([path]), on_bad_rows="error")
     assert err.value.message == (
-        "2 bad rows in the surveys:\n"
-        f"  2 rows with score outside 0-10 in {path}, column 'score' (rows 3, 4; values '11', '12')"
+        "3 bad rows in the surveys:\n"
+        f"  3 rows with score outside 0-10 in {path}, column 'score' (rows 3, 4, 5; values '11', '12', '-1')"
     )
     assert err.value.hint.startswith("NPS answers are 0-10; other scales are not converted.")
 

@@ -173,8 +173,9 @@ NON_RESPONSE = (
 )
 # "9", "9.0", "9,0", "10 - Extremely likely", "10 (Extremely likely)", "9/10", "9 out of 10", "Score: 7"
 # (nothing else in front of the number). A label may not hold digits: "7 - out of 5" is not unambiguous.
+# "-1" is read as -1, so that validation rejects it as outside 0-10 (as it does -1 in a number column).
 _SCORE = (
-    r"^\s*(?:(?:nps\s*)?score\s*:?\s*)?(\d{1,3})(?:[.,]0+)?\s*(?:(?:/|out\s+of)\s*10\s*)?"
+    r"^\s*(?:(?:nps\s*)?score\s*:?\s*)?(-?\d{1,3})(?:[.,]0+)?\s*(?:(?:/|out\s+of)\s*10\s*)?"
     r"(?:[-–—:=]\s*[^\d\s][^\d]*|\(\s*[^\d()\s][^\d()]*\)\s*)?$"
 )
 
