@@ -31,6 +31,15 @@ Examples:
 """
 
 
+# The facts as people read them (the profiles name them as columns).
+_FACT_LABELS = {
+    "lines": "lines kept", "purchase_orders": "purchase orders", "return_orders": "return orders",
+    "returns_value": "returns value", "net_revenue": "net revenue", "buying_customers": "customers with a purchase",
+    "first_date": "first date", "last_date": "last date", "non_response": "non-responses",
+    "unique_ids": "unique ids", "with_email": "with an email", "email_consent": "email consent",
+}
+
+
 def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
     import polars as pl
 
@@ -111,6 +120,7 @@ def validate(
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
     facts = profile.select(pl.all().cast(pl.String)).transpose(include_header=True, header_name="fact",
                                                                  column_names=["value"])
+    facts = facts.with_columns(pl.col("fact").replace(_FACT_LABELS))
     facts = pl.concat([
         pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
         facts,
