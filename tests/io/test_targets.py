@@ -304,6 +304,10 @@ def test_holdout_without_target_keeps_the_format(tmp_path: Path):
     t, c = pl.read_parquet(tmp_path / "l.parquet"), pl.read_parquet(tmp_path / "l.control.parquet")
     assert t.columns == c.columns == ["customer_id", "x"] and t.height + c.height == 50
     assert report.split is not None and report.split.control == c.height
+    # a later run without a holdout removes that control group: it does not belong to the new list
+    report = write_list(table, tmp_path / "l.parquet", ListSpec())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.manifest.json", "l.parquet"]
+    assert [p.name for p in report.removed] == ["l.control.parquet"]
 
 
 @pytest.mark.parametrize(("spec", "output", "message"), [

@@ -547,6 +547,10 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
             for stale in _stale_parts(where, {f.path for f in files}):
                 stale.unlink()
                 report.removed.append(stale)
+    if control_rows is None:  # a control group of an earlier run does not belong to this list
+        for stale in _stale_parts(sibling(path, "control"), set()):
+            stale.unlink()
+            report.removed.append(stale)
     changes_path = sibling(path, "changes", ".csv")
     log = pl.concat(logs) if logs else None
     if log is not None and log.height:
