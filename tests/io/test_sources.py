@@ -251,6 +251,19 @@ def test_expand_glob_sorted(tmp_path):
     assert [p.name for p in expand_inputs([str(tmp_path / "*.csv")])] == ["a.csv", "b.csv"]
 
 
+def test_expand_glob_keeps_data_files_only(tmp_path):
+    for name in ["a.csv", "b.parquet"]:
+        write(tmp_path / name, HEADER)
+    for name in ["README.md", ".DS_Store", "c.dat"]:
+        write(tmp_path / name, "x")
+    assert [p.name for p in expand_inputs([str(tmp_path / "*")])] == ["a.csv", "b.parquet"]
+    with pytest.raises(DataError) as err:
+        expand_inputs([str(tmp_path / "*.dat")])
+    assert err.value.message == f"No CSV or Parquet files match {tmp_path / '*.dat'} (it matches 1 other file, " \
+        f"e.g. {tmp_path / 'c.dat'})"
+    assert expand_inputs([tmp_path / "c.dat"]) == [tmp_path / "c.dat"]  # named on its own: read as given
+
+
 def test_expand_removes_duplicates_keeping_order(tmp_path):
     a = write(tmp_path / "a.csv", HEADER)
     b = write(tmp_path / "b.csv", HEADER)

@@ -83,10 +83,18 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
             found.extend(files)
         elif path.is_file():  # before globbing: "export[1].csv" is a file name, not a pattern
             found.append(path)
-        elif _has_glob(text):
-            files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-            if not files:
+        elif _has_glob(text):  # like a folder: only data files (not a README or .DS_Store beside the exports)
+            matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            if not matched:
                 raise DataError(f"No files match {text}", hint="Check the pattern and quote it in the shell.")
+            files = [p for p in matched if _is_data_file(p)]
+            if not files:
+                raise DataError(
+                    f"No CSV or Parquet files match {text} (it matches {len(matched)} other file"
+                    f"{'s' if len(matched) > 1 else ''}, e.g. {matched[0]})",
+                    hint="Files must end in .csv, .tsv, .txt, .csv.gz or .parquet; name a file on its own to read "
+                    "it whatever its name.",
+                )
             found.extend(files)
         else:
             raise DataError(f"File not found: {text}", hint="Check the path, or pass a folder or a glob.")
