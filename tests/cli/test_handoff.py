@@ -96,6 +96,19 @@ def test_contacts_bring_emails_and_consent(small: Path):
     assert out.height == 49
 
 
+def test_contacts_are_read_with_the_commands_column_mapping(small: Path):
+    """A consent column named only in --mapping still counts: missing it would email people who said no."""
+    text = (small / "contacts.csv").read_text().replace("email_consent", "Newsletter OK", 1)
+    Path("crm.csv").write_text(text)
+    Path("map.toml").write_text('[contacts]\nemail_consent = "Newsletter OK"\n')
+    result = run("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--mapping", "map.toml", "--target",
+                 "hubspot", "--contacts", "crm.csv", "-o", "list.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "Left out 11 of 60 rows (list.dropped.csv): 6 no email consent, 5 not in the contacts file" in result.stderr
+    assert "email_consent <- 'Newsletter OK'" in result.stderr  # the contacts' columns are shown
+    assert pl.read_csv("list.csv").height == 49
+
+
 def test_second_purchase_to_mailchimp_tags_the_action(small: Path):
     result = run("second-purchase", str(SAMPLE), "--target", "mailchimp", "--max-file-mb", "0.01", "-o", "nudge.csv")
     assert result.exit_code == 0, result.stderr

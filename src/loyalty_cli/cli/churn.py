@@ -152,7 +152,7 @@ def churn(
     ranked = ranked.select(*lead, pl.exclude(*lead))
     chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
     if output:
-        lists.write(chosen, output, fmt=fmt, out=out,
+        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file,
                     tag="status", value="net_spend")
     if rates is not None:
         write_table(by_period, rates)

@@ -130,7 +130,7 @@ def cltv(
     out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
              f"months, discount {config.discount_monthly:.2%} a month")
     if output:
-        lists.write(table, output, fmt=fmt, out=out,
+        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
                     tag="value_tier", value=f"predicted_clv_{s}")
     if tables:
         _write_tables(fit, check, tables, out)

@@ -286,11 +286,14 @@ def check_list_options(output: str | None, fmt: str | None, *, target: str | Non
     _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
 
 
-def _read_contacts(path: Path) -> pl.DataFrame:
+def _read_contacts(path: Path, *, mapping: Path | None, out: Output) -> pl.DataFrame:
+    """The ``--contacts`` file of a list, read with the command's column mapping (consent and email columns
+    named there count: a consent column missed would put people who said no on the list)."""
     from loyalty_cli.io.readers import ReadOptions, read_contacts
     from loyalty_cli.io.validate import collect_checked
 
-    scan = read_contacts([path], ReadOptions(mapping_file=DEFAULT_MAPPING if DEFAULT_MAPPING.is_file() else None))
+    scan = read_contacts([path], ReadOptions(mapping_file=mapping))
+    describe_scan(scan, out)
     (contacts,), _ = collect_checked([scan], [scan.rows], on_bad_rows="error")  # type: ignore[arg-type]
     return contacts
 
@@ -305,7 +308,8 @@ def write_customer_list(
     holdout_share: float | None = None,
     seed: str | None = None,
     max_file_mb: float | None = None,
-    contacts: Path | None = None,
+    contacts: Path | pl.DataFrame | None = None,
+    mapping: Path | None = None,
     tag: str | None = None,
     tag_value: str | None = None,
     value: str | None = None,
@@ -326,8 +330,9 @@ def write_customer_list(
     ``tag``: the list's segment/stage/action column (e.g. ``"segment"``), written as the tool's tag or
     property column; ``tag_value``: a fixed tag for lists without one (e.g. ``"second-purchase nudge"``);
     ``value``: the column whose highest value wins among duplicate emails (e.g. ``"net_spend"``);
-    ``describe``: how to word n rows (default ``"n customers"``). Call :func:`check_list_options` early to
-    fail before the work on bad options."""
+    ``describe``: how to word n rows (default ``"n customers"``); ``contacts``: the ``--contacts`` file, read
+    with ``mapping`` (the command's column mapping), or its rows when the command read them already. Call
+    :func:`check_list_options` early to fail before the work on bad options."""
     from loyalty_cli.io.targets import write_list
     from loyalty_cli.io.writers import write_table
 
@@ -340,7 +345,7 @@ def write_customer_list(
         return
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
-    contact_rows = _read_contacts(contacts) if contacts is not None else None
+    contact_rows = _read_contacts(contacts, mapping=mapping, out=out) if isinstance(contacts, Path) else contacts
     spec = _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                       contacts=contact_rows, tag=tag, tag_value=tag_value, value=value)
     report = write_list(table, output, spec)
@@ -389,10 +394,14 @@ class ListOptions:
         check_list_options(output, fmt, target=self.target, holdout_share=self.holdout_share, seed=self.seed,
                            max_file_mb=self.max_file_mb, contacts=self.contacts)
 
-    def write(self, table: pl.DataFrame, output: str, *, fmt: str | None, out: Output, **how: Any) -> None:
-        """Write the list (see :func:`write_customer_list`; ``how``: tag, tag_value, value, describe)."""
+    def write(self, table: pl.DataFrame, output: str, *, fmt: str | None, out: Output, mapping: Path | None,
+              contact_rows: pl.DataFrame | None = None, **how: Any) -> None:
+        """Write the list (see :func:`write_customer_list`; ``mapping``: the command's column mapping, for the
+        ``--contacts`` file; ``contact_rows``: contacts the command read already; ``how``: tag, tag_value, value,
+        describe)."""
         write_customer_list(table, output, fmt=fmt, out=out, target=self.target, holdout_share=self.holdout_share,
-                            seed=self.seed, max_file_mb=self.max_file_mb, contacts=self.contacts, **how)
+                            seed=self.seed, max_file_mb=self.max_file_mb, mapping=mapping,
+                            contacts=contact_rows if contact_rows is not None else self.contacts, **how)
 
 
 #: the placeholder default of a command's ``lists`` parameter (replaced by :func:`list_options`)

@@ -181,9 +181,6 @@ def lifecycle(
     window_config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window))
     check_output(output, fmt, example="todo.csv")
     lists.check(output, fmt)
-    if lists.target is not None and contacts is not None and len(contacts) > 1:
-        raise UsageError("--target takes its emails and consent from one --contacts file, got several",
-                         hint="Merge the contact exports first.")
     _check_path(summary_path, "--summary")
     _check_path(transitions_path, "--transitions")
     if transitions_path is not None and previous is None:
@@ -265,11 +262,11 @@ def lifecycle(
     chosen = table.filter(pl.col("stage").is_in(stages)) if stages else table
     chosen = chosen.with_columns(pl.col("stage").cast(pl.String))
     if output:
-        hand_off = dataclasses.replace(lists, contacts=Path(contacts[0]) if lists.target and contacts else None)
-        hand_off.write(chosen, output, fmt=fmt, out=out,
-                       tag="stage", value="net_spend",
-                       describe=lambda n: f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
-                       if contact_rows is not None else f"{n:,} {'customer' if n == 1 else 'customers'}")
+        # --contacts is this command's own input, read above with the mapping: the list uses those rows.
+        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file,
+                    contact_rows=contact_rows if lists.target else None, tag="stage", value="net_spend",
+                    describe=lambda n: f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
+                    if contact_rows is not None else f"{n:,} {'customer' if n == 1 else 'customers'}")
     if summary_path is not None:
         write_table(summary, summary_path)
         out.note(f"Wrote the stage summary to {summary_path}")

@@ -269,7 +269,7 @@ def nps(
             table = tables["scores"]
         # The list's nps_category is the tag (e.g. Mailchimp's Tags: promoter); duplicate emails keep the
         # customer with the highest net spend (with --transactions), else the smallest customer id.
-        lists.write(table, output, fmt=fmt, out=out,
+        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
                     tag="nps_category", value="net_spend",
                     describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}")
         if list_ == "detractors" and customers is not None:

@@ -253,7 +253,7 @@ def second_purchase(
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
     if output:
-        lists.write(actions, output, fmt=fmt, out=out,
+        lists.write(actions, output, fmt=fmt, out=out, mapping=options.mapping_file,
                     tag_value="second-purchase nudge",
                     value="net_spend", describe=lambda n: f"{_buyers(n)} to nudge")
     for path, table, what in ((summary_path, summary, "timing summary"), (shares_path, shares, "shares"),

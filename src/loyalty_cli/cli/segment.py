@@ -131,7 +131,7 @@ def segment(
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
-        lists.write(table, output, fmt=fmt, out=out,
+        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
                     tag="segment", value=config.column("m"))
     if cut_points:
         write_table(cuts, cut_points)
