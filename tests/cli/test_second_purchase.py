@@ -120,6 +120,10 @@ def test_by_category_with_min_n():
     assert pl.read_csv("nudge.csv").select("customer_id", "window_source").rows() == [("o1", "(all)")]
     # the terminal tables carry the group column
     assert "group\tfirst_buyers\t7d" in result.stdout
+    # a value column of the list as the group: listed once (was a duplicate-column traceback)
+    result = run(*BASE, "--by", "orders", "-o", "nudge.csv", "-q")
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv("nudge.csv").columns.count("orders") == 1
 
 
 def test_stdout_json_and_quiet():

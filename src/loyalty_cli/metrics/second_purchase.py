@@ -323,9 +323,9 @@ def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: Secon
         windows = windows.filter(pl.col("group") != ALL)
     leading = [c for c in ("customer_id", "email") if c in names]
     about = [c for c in ("first_category", "first_channel") if c in names]
-    if config.by is not None and config.by not in (*leading, "first_purchase", *about):
-        about.append(config.by)
     value = [c for c in ("orders", "net_spend", "returns_value") if c in names]
+    if config.by is not None and config.by not in (*leading, "first_purchase", *about, *value):
+        about.append(config.by)
     return (
         customers.filter(pl.col("second_purchase").is_null())
         .with_columns(_group(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32)
