@@ -497,3 +497,20 @@ def test_ragged_csv_names_the_line() -> None:
     write("orders.csv", HEADER + 'A,2024-01-01,10\n"B, the second",2024-01-02,5\nC,2024-01-03,5,oops\n')
     err = assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"))
     assert "Error: orders.csv, line 4: 4 fields where the header has 3\nHint: " in err
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (("segment", "tx.csv", "--cut-points", "-"), "--cut-points"),
+    (("churn", "tx.csv", "-o", "-", "--rates", "-"), "--rates"),
+    (("retention", "tx.csv", "--wide", "-"), "--wide"),
+    (("retention", "tx.csv", "--cohorts", "-"), "--cohorts"),
+    (("second-purchase", "tx.csv", "--summary", "-"), "--summary"),
+    (("lifecycle", "tx.csv", "--transitions", "-"), "--transitions"),
+])
+def test_extra_tables_need_a_file_not_stdout(args, option):
+    """Only -o writes to stdout: a second table there could not be told apart from the first."""
+    write("tx.csv", HEADER + GOOD)
+    result = RUNNER.invoke(app, list(args))
+    assert result.exit_code == 2, result.output
+    assert f"Error: {option} needs a file name" in result.stderr
+    assert result.stdout == ""

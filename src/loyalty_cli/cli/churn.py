@@ -15,6 +15,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     handle_errors,
     list_options,
     load_transactions_checked,
@@ -78,7 +79,7 @@ def churn(
     import polars as pl
 
     from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.churn import (
         STATUSES,
         churn_rates,
@@ -107,8 +108,7 @@ def churn(
         raise UsageError(f"--top must be 0 or more, got {top}")
     check_output(output, fmt, example="churn.parquet")
     lists.check(output, fmt)
-    if rates is not None:
-        output_format(rates)
+    check_table_path(rates, "--rates")
     churn_rules = load_churn_rules(rules)
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,

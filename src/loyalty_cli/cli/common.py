@@ -53,6 +53,17 @@ def check_output(output: str | None, fmt: str | None, *, example: str) -> None:
         raise UsageError("--format needs --output", hint=f"e.g. -o {example}, or -o - --format json.")
 
 
+def check_table_path(path: Path | str | None, option: str) -> None:
+    """Before reading anything: an extra table's file (``--summary`` and the like) has a known suffix and is a
+    file (only ``-o`` writes to stdout: two tables there could not be told apart)."""
+    from loyalty_cli.io.writers import output_format
+
+    if path is not None:
+        if str(path) == "-":
+            raise UsageError(f"{option} needs a file name", hint="Only -o/--output can write to stdout.")
+        output_format(path)
+
+
 def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
     """A length of time as given on the command line: ``14d``, ``2w`` or ``14`` (days) -> days."""
     import re

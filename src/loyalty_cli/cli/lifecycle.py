@@ -15,6 +15,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     describe_scan,
     handle_errors,
     list_options_without_contacts,
@@ -50,16 +51,6 @@ Examples:
 
 INPUTS_PANEL = "More inputs"
 SHOWN = ("stage", "action", "customers", "share_customers", "net_spend", "share_net_spend")
-
-
-def _check_path(path: Path | None, option: str) -> None:
-    from loyalty_cli.errors import UsageError
-    from loyalty_cli.io.writers import output_format
-
-    if path is not None:
-        if str(path) == "-":
-            raise UsageError(f"{option} needs a file name", hint="Only -o/--output can write to stdout.")
-        output_format(path)
 
 
 def _read_previous(path: Path, as_of: date) -> pl.DataFrame:
@@ -181,8 +172,8 @@ def lifecycle(
     window_config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window))
     check_output(output, fmt, example="todo.csv")
     lists.check(output, fmt)
-    _check_path(summary_path, "--summary")
-    _check_path(transitions_path, "--transitions")
+    check_table_path(summary_path, "--summary")
+    check_table_path(transitions_path, "--transitions")
     if transitions_path is not None and previous is None:
         raise UsageError("--transitions needs --previous", hint="Pass an earlier lifecycle output with --previous.")
     life_rules = lc.load_lifecycle_rules(rules)

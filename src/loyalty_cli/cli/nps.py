@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     NO_LIST_OPTIONS,
     ListOptions,
     check_bad_rows,
+    check_table_path,
     describe_scan,
     handle_errors,
     list_options,
@@ -176,6 +177,7 @@ def nps(
                          "--list promoters, detractors or customers and -o FILE."
                          + (" The bootstrap's seed is --bootstrap-seed." if "--seed" in handoff else ""))
     lists.check(output, fmt)
+    check_table_path(trend_file, "--trend")
     if not transactions:
         needs = [o for o, v in (("--rules", rules), ("--min-spend", min_spend)) if v is not None]
         needs += [f"--by {b}" for b in by if b in CUSTOMER_BY]

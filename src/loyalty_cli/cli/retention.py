@@ -13,6 +13,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     handle_errors,
     load_transactions_checked,
     to_date,
@@ -143,7 +144,7 @@ def retention(
     import polars as pl
 
     from loyalty_cli.errors import UsageError
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.retention import (
         ALL,
         AVERAGE,
@@ -166,9 +167,8 @@ def retention(
     if unknown:
         raise UsageError(f"--show {unknown[0]!r} is not a matrix", hint=f"Use {', '.join(SHOW)}.")
     check_output(output, fmt, example="retention.parquet")
-    for extra in (wide, cohorts):
-        if extra is not None:
-            output_format(extra)
+    check_table_path(wide, "--wide")
+    check_table_path(cohorts, "--cohorts")
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)

@@ -16,6 +16,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     handle_errors,
     list_options,
     load_transactions_checked,
@@ -75,15 +76,6 @@ def resolve_by(by: str | None, names: list[str], out: Output) -> str | None:
                         if field == "category" else "Map a channel column in rules/columns.toml.")
     raise UsageError(f"--by {by!r}: no such column in the customer summary",
                      hint=f"Columns: {', '.join(names)}.")
-
-
-def _check_table_path(path: Path | None, option: str) -> None:
-    from loyalty_cli.io.writers import output_format
-
-    if path is not None:
-        if str(path) == "-":
-            raise UsageError(f"{option} needs a file name", hint="Only -o/--output can write to stdout.")
-        output_format(path)
 
 
 def _pct(value: float | None) -> str:
@@ -232,7 +224,7 @@ def second_purchase(
     lists.check(output, fmt)
     for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),
                        (value_path, "--value")):
-        _check_table_path(path, name)
+        check_table_path(path, name)
     options = tx.read_options(out)
     day = to_date(as_of)
     loaded = load_transactions_checked(inputs, options, as_of=day, policy=policy, rejects=rejects, output=output,

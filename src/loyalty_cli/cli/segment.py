@@ -15,6 +15,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     handle_errors,
     list_options,
     load_transactions_checked,
@@ -106,6 +107,7 @@ def segment(
         raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
     check_output(output, fmt, example="segments.parquet")
     lists.check(output, fmt)
+    check_table_path(cut_points, "--cut-points")
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out)

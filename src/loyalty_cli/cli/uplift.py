@@ -15,6 +15,7 @@ from loyalty_cli.cli.common import (
     TransactionColumns,
     check_bad_rows,
     check_output,
+    check_table_path,
     describe_scan,
     handle_errors,
     rejects_path,
@@ -222,7 +223,7 @@ def uplift(
     from loyalty_cli.cli.common import parse_days
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.io.writers import output_format, write_table
+    from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.customers import customer_activity
     from loyalty_cli.metrics.uplift import (
         ALL,
@@ -236,15 +237,10 @@ def uplift(
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
-    days = parse_days(window, "--window")
-    if days < 1:
-        raise UsageError("--window must be at least 1 day")
+    days = parse_days(window, "--window", minimum=1)
     config = UpliftConfig(start=start.date(), window_days=days, confidence=confidence, power=power, min_n=min_n)
     check_output(output, fmt, example="uplift.csv")
-    if outcomes_path is not None:
-        if str(outcomes_path) == "-":
-            raise UsageError("--outcomes needs a file name", hint="Only -o/--output can write to stdout.")
-        output_format(outcomes_path)
+    check_table_path(outcomes_path, "--outcomes")
     lists = _read_groups(treatment, control, groups, manifest, id_col=list_id_col, group_col=group_col, by=by,
                          out=out)
     segment = "segment" if "segment" in lists.columns else None
