@@ -170,3 +170,14 @@ def test_bgnbd_leaves_one_time_buyers_empty_and_model_failures_exit_3():
     assert result.exit_code == 3, result.stderr
     assert "Error: Pareto/NBD cannot be fitted: no customer has a repeat purchase" in result.stderr
     assert "Hint: " in result.stderr and not Path("o.csv").exists()
+
+
+def test_model_predicted_value_is_loyalty_cltvs():
+    """--model predicted_value: the same summary and fit as `loyalty cltv` with its defaults, customer by
+    customer (the repeat spend once came from another definition, and 45 sample customers differed)."""
+    assert run(str(SAMPLE), "--model", "mbgnbd", "-o", "churn.csv", "-q").exit_code == 0
+    assert RUNNER.invoke(app, ["cltv", str(SAMPLE), "--model", "mbgnbd", "-o", "clv.csv", "-q"]).exit_code == 0
+    both = pl.read_csv("churn.csv").join(pl.read_csv("clv.csv"), on="customer_id")
+    assert both.height == 3000
+    assert (both["predicted_value"] - both["predicted_clv_12m"].round(2)).abs().max() < 1e-9
+    assert (both["p_alive"] - both["p_alive_right"]).abs().max() < 1e-12

@@ -297,18 +297,20 @@ def test_model_p_alive_and_bgnbd_one_time_buyers():
 
     scan = read_transactions([ROOT / "sample_data" / "transactions.csv"])
     tx = scan.rows
-    (table,), _ = collect_checked([scan], [churn_status(customer_summary(tx, as_of=None), customer_activity(tx),
-                                                        rules=RULES)])
-    bg = model_predictions(table, model="bgnbd").predictions.join(table, on="customer_id")
+    (table, activity), _ = collect_checked([scan], [churn_status(customer_summary(tx, as_of=None),
+                                                                 customer_activity(tx), rules=RULES),
+                                                    customer_activity(tx)])
+    as_of = table["as_of"][0]
+    bg = model_predictions(activity, as_of=as_of, model="bgnbd").predictions.join(table, on="customer_id")
     one_time = bg.filter(pl.col("purchase_days") == 1)
     assert one_time.height > 0 and one_time["p_alive"].null_count() == one_time.height
     repeat = bg.filter(pl.col("purchase_days") > 1)
     assert repeat["p_alive"].null_count() == 0 and repeat["p_alive"].is_between(0, 1).all()
     assert bg["predicted_value"].null_count() == 0 and (bg["predicted_value"] >= 0).all()
-    mbg = model_predictions(table, model="mbgnbd").predictions.join(table, on="customer_id")
+    mbg = model_predictions(activity, as_of=as_of, model="mbgnbd").predictions.join(table, on="customer_id")
     assert mbg["p_alive"].null_count() == 0
     # a lapsed customer is, on average, less likely alive than an active one
     means = mbg.group_by("status").agg(pl.col("p_alive").mean()).sort("status")["p_alive"].to_list()
     assert means[0] > means[2]
     with pytest.raises(UsageError):
-        model_predictions(table, model="nope")
+        model_predictions(activity, as_of=as_of, model="nope")

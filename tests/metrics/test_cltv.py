@@ -101,3 +101,22 @@ def test_fit_cltv_columns_units_and_order():
     assert (c["predicted_clv_6m"] <= c["expected_purchases_6m"] * c["expected_spend"] + 1e-9).all()
     assert fit.totals()["customers"] == c.height
     assert fit.parameters()["model"].to_list() == ["BG/NBD"] * 4 + ["Gamma-Gamma"] * 3
+
+
+def test_calibration_summary_rows_line_up_without_optimisations_and_are_sorted():
+    """Each customer's history and BTYD inputs come from one row (a join, not two frames side by side that
+    only line up when the optimiser shares their group-by), sorted by id so the fits are reproducible."""
+    rng = __import__("numpy").random.default_rng(5)
+    n = 20_000
+    act = pl.DataFrame({
+        "customer_id": pl.Series(rng.integers(0, 4000, n)).cast(pl.String),
+        "day": pl.Series(rng.integers(19_700, 20_000, n)).cast(pl.Date),
+        "purchases": pl.Series(rng.integers(0, 3, n), dtype=pl.UInt32),
+        "net_cents": rng.integers(-500, 5000, n),
+    }).unique(["customer_id", "day"])
+    plan = calibration_summary(act.lazy(), before=date(2024, 10, 1), unit="day")
+    plain = plan.collect(optimizations=pl.QueryOptFlags.none())
+    assert plain["customer_id"].is_sorted()
+    assert plain.equals(plan.collect())
+    assert (plain["recency"] == (plain["last_purchase"] - plain["first_purchase"]).dt.total_days()).all()
+    assert (plain["frequency"] == plain["purchase_days"] - 1).all()

@@ -128,7 +128,7 @@ def churn(
     value = "net_spend"
     if model is not None:
         with out.status(f"Fitting {model} ..."):
-            result = model_predictions(table, model=model)
+            result = model_predictions(activity, as_of=as_of_day, model=model)
         table = table.join(result.predictions, on="customer_id", how="left")
         label = getattr(result.model, "label", model)
         out.note(f"P(alive) from {label} ({model}) fitted on {table.height:,} customers; predicted_value = "

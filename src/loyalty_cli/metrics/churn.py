@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
 from loyalty_cli.errors import ModelError, RulesError
-from loyalty_cli.metrics.customers import btyd_summary
 from loyalty_cli.metrics.retention import Period, check_period, period_index, period_label, period_start
 from loyalty_cli.rulefile import parse_toml, rules_text
 
@@ -431,31 +431,29 @@ class ModelResult:
     note: str | None  # e.g. why predicted value is missing
 
 
-def model_predictions(customers: pl.DataFrame, *, model: str) -> ModelResult:
-    """P(alive) from a BTYD purchase model fitted on the summary (in weeks), and the predicted value: the
-    discounted expected spend over the next 12 months (Gamma-Gamma spend, 1% a month), computed by
-    ``loyalty cltv``'s :func:`~loyalty_cli.metrics.cltv.fit_cltv` with its defaults.
+def model_predictions(activity: pl.DataFrame, *, as_of: date, model: str) -> ModelResult:
+    """P(alive) from a BTYD purchase model fitted on the customers' activity before ``as_of`` (in weeks), and
+    the predicted value: the discounted expected spend over the next 12 months (Gamma-Gamma spend, 1% a
+    month), as ``loyalty cltv`` computes them with its defaults (the same summary and fit).
 
     Under BG/NBD, one-time buyers get no P(alive) (the model says 1 whatever their recency). When the spend
     model cannot be fitted, predicted_value is null and ``note`` says why. A purchase model that cannot be
     fitted raises :class:`~loyalty_cli.errors.ModelError`."""
-    from loyalty_cli.metrics.cltv import CltvConfig, fit_cltv
+    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
     from loyalty_cli.models import fit_purchase_model
 
     config = CltvConfig(model=model)  # an unknown model is a UsageError
-    rfm = btyd_summary(customers.lazy(), unit_days=config.unit_days).collect()
-    summary = customers.select("customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
-                               pl.col("net_spend").alias("historical_value")).join(rfm, on="customer_id")
+    summary = calibration_summary(activity.lazy(), before=as_of, unit=config.unit).collect()
+    x, t_x, t_end = (summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
+    fitted = fit_purchase_model(config.model, x, t_x, t_end,  # type: ignore[arg-type]
+                                penalizer=config.penalizer)  # a purchase model that cannot be fitted raises
     note = None
     try:
-        fit = fit_cltv(summary, config, as_of=customers["as_of"][0])
-        fitted = fit.purchase
+        fit = fit_cltv(summary, config, as_of=as_of, purchase=fitted)
         frame = fit.customers.select(
             "customer_id", "frequency", "p_alive",
             pl.col(f"predicted_clv_{config.suffix}").round(2).alias("predicted_value"))
-    except ModelError as exc:  # the purchase model fits (else this raises again) but the spend model did not
-        x, t_x, t_end = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
-        fitted = fit_purchase_model(config.model, x, t_x, t_end)  # type: ignore[arg-type]
+    except ModelError as exc:  # the spend model could not be fitted
         note = f"no predicted value: the Gamma-Gamma spend model could not be fitted ({exc.message})"
         frame = summary.select("customer_id", "frequency", pl.Series("p_alive", fitted.p_alive(x, t_x, t_end)),
                                pl.lit(None, dtype=pl.Float64).alias("predicted_value"))

@@ -80,16 +80,12 @@ class CltvConfig:
         return f"{self.horizon_months}m"
 
 
-def default_as_of(activity: pl.LazyFrame) -> pl.Expr:
-    """The day after the last activity (any order, returns included), like the customer summary."""
-    return (pl.col("day").max() + pl.duration(days=1)).cast(pl.Date)
-
-
 def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
     """Per customer with a purchase before ``before``: history (first/last purchase, purchase days, orders,
     historical_value = net spend, returns included) and the BTYD inputs of :func:`btyd_summary` (frequency,
     recency, T in ``unit``s, monetary_value), with T running to the last observed day, ``before`` - 1 day.
-    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
+    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention).
+    Sorted by customer id: the fits sum over rows, so a fixed order gives the same digits on every run."""
     bought = pl.col("purchases") > 0
     purchase_day = pl.when(bought).then(pl.col("day"))
     # days are unique per customer in the activity table, so the first purchase day's value is one .get()
@@ -108,7 +104,7 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
         ((pl.col("_purchase_net") - pl.col("_first_net")) / 100).alias("repeat_spend"),
     )
     btyd = btyd_summary(history, unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
-    return pl.concat([history.drop("repeat_spend"), btyd.drop("customer_id")], how="horizontal")
+    return history.drop("repeat_spend").join(btyd, on="customer_id").sort("customer_id")
 
 
 def value_tier() -> pl.Expr:
@@ -149,15 +145,18 @@ class CltvFit:
         }
 
 
-def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date) -> CltvFit:
-    """Fit the purchase and spend models on a calibration summary and predict every customer."""
+def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase: PurchaseModel | None = None
+             ) -> CltvFit:
+    """Fit the purchase and spend models on a calibration summary (:func:`calibration_summary`) and predict
+    every customer; ``purchase``: a purchase model already fitted on this summary (it is not fitted again)."""
     if summary.is_empty():
         raise DataError(f"No customer made a purchase before {as_of}", hint="Check --as-of or --holdout.")
     x = summary["frequency"].to_numpy().astype(np.float64)
     t_x = summary["recency"].to_numpy()
     t_end = summary["T"].to_numpy()
     m = summary["monetary_value"].to_numpy()
-    purchase = fit_purchase_model(config.model, x, t_x, t_end, penalizer=config.penalizer)  # type: ignore[arg-type]
+    if purchase is None:
+        purchase = fit_purchase_model(config.model, x, t_x, t_end, penalizer=config.penalizer)  # type: ignore[arg-type]
     spend = fit_gamma_gamma(x, m, penalizer=config.penalizer)
     horizon = config.horizon_units
     s = config.suffix

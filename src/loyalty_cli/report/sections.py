@@ -97,7 +97,7 @@ class ReportData:
 
 
 def _clv(activity: pl.DataFrame, as_of: date, config: CltvConfig) -> tuple[CltvFit | None, str | None]:
-    summary = calibration_summary(activity.lazy(), before=as_of, unit=config.unit).collect().sort("customer_id")
+    summary = calibration_summary(activity.lazy(), before=as_of, unit=config.unit).collect()
     try:
         return fit_cltv(summary, config, as_of=as_of), None
     except (ModelError, DataError) as exc:
