@@ -39,8 +39,9 @@ def simulate(customers: int, seed: int = 1) -> pl.DataFrame:
     first = rng.integers(0, 365, customers)
     gaps = rng.exponential(1.0, (customers, MAX_REPEATS)) / np.maximum(lam, 1e-9)[:, None]
     when = first[:, None] + np.cumsum(gaps, axis=1)
-    # the customer drops out after purchase k with probability p: alive for the first K repeats
-    alive_repeats = rng.geometric(p) - 1  # repeats made before dropping out
+    # BG/NBD: after each repeat purchase the customer drops out with probability p (never right after the
+    # first purchase: that is MBG/NBD), so the repeats made before dropping out are geometric on 1, 2, ...
+    alive_repeats = rng.geometric(p)
     keep = (np.arange(MAX_REPEATS)[None, :] < alive_repeats[:, None]) & (when < DAYS)
     cust = np.repeat(np.arange(customers), keep.sum(axis=1))
     day = np.concatenate([first, when[keep].astype(np.int64)])

@@ -118,6 +118,8 @@ def test_too_few_customers_is_a_model_error(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--holdout", "900w"], "The calibration period must end between"),
     (["--holdout", "90d", "--calibration-end", "2024-06-01"], "not both"),
+    # the sample's last day: nothing would be left to check (it used to skip the check silently)
+    (["--calibration-end", "2024-12-31"], "must end between 2023-01-01 and 2024-12-30"),
     (["--unit", "month"], "Unknown time unit 'month'"),
     (["--discount", "2"], "monthly discount rate"),
     (["--format", "csv"], "--format needs --output"),

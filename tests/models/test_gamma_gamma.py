@@ -30,6 +30,14 @@ def test_fit_reproduces_published_mle(spend, cdnow_spend):
     assert abs(spend.frequency_spend_correlation) < 0.2
 
 
+def test_row_order_does_not_change_a_single_digit(spend, cdnow_spend):
+    """Every sum is over the sorted patterns, so the same customers in another order fit the same numbers."""
+    order = np.random.default_rng(1).permutation(cdnow_spend.x.size)
+    again = fit_gamma_gamma(cdnow_spend.x[order], cdnow_spend.zbar[order])
+    assert again.params == spend.params and again.std_errors == spend.std_errors
+    assert again.frequency_spend_correlation == spend.frequency_spend_correlation
+
+
 def test_conditional_expected_spend_first_ten(cdnow_spend):
     model = GammaGammaModel.from_params(p=6.25, q=3.74, v=15.44)
     expected = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17]

@@ -108,11 +108,12 @@ def cltv(
         fit_end = end - timedelta(days=holdout_days)
     elif calibration_end is not None:
         fit_end = calibration_end.date() + timedelta(days=1)
-    if fit_end > end or fit_end <= first_day:  # type: ignore[operator]
-        raise UsageError(f"The calibration period must end between {first_day} and {end}; it ends on "
-                         f"{fit_end - timedelta(days=1)}", hint="Use a shorter --holdout or another "
-                         "--calibration-end.")
-    checking = fit_end < end
+    checking = holdout_days is not None or calibration_end is not None
+    # with a check, at least one day is left after the calibration period (the last data day is end - 1)
+    if fit_end > end - timedelta(days=1 if checking else 0) or fit_end <= first_day:  # type: ignore[operator]
+        raise UsageError(f"The calibration period must end between {first_day} and {end - timedelta(days=2)}, "
+                         f"so that the check has data; it ends on {fit_end - timedelta(days=1)}",
+                         hint="Use a shorter --holdout or another --calibration-end.")
     summary = calibration_summary(activity.lazy(), before=fit_end, unit=config.unit).collect()
     with out.status(f"Fitting {config.model} and Gamma-Gamma on {summary.height:,} customers ..."):
         fit = fit_cltv(summary, config, as_of=fit_end)
@@ -124,7 +125,7 @@ def cltv(
         table = table.join(check.customers.select(
             "customer_id", pl.col("predicted_purchases").alias("holdout_predicted_purchases"),
             pl.col("actual_purchases").alias("holdout_actual_purchases"),
-            pl.col("actual_value").alias("holdout_actual_value")), on="customer_id", how="left")
+            pl.col("actual_value").alias("holdout_actual_value")), on="customer_id", how="left", maintain_order="left")
     period = (f"fitted on data before {fit_end}" + (f", checked on {fit_end} to {end - timedelta(days=1)}"
                                                     if checking else ""))
     out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "

@@ -97,8 +97,6 @@ def program(
 
     The column options apply to the transactions; map the other files in rules/columns.toml ([members],
     [points], [surveys])."""
-    import polars as pl
-
     from loyalty_cli.errors import LoyaltyError
     from loyalty_cli.io.readers import ReadOptions, read_members, read_points, read_surveys
     from loyalty_cli.io.validate import collect_checked
@@ -118,7 +116,6 @@ def program(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     as_of_day: date = customers["as_of"][0]
-    tier_start, tier_end = config.tier_dates(as_of_day)
 
     # The other inputs: same mapping file and file settings, read up to the same as-of date, checked together.
     other = ReadOptions(mapping_file=options.mapping_file, separator=options.separator, encoding=options.encoding,
@@ -138,33 +135,16 @@ def program(
         for name, rej in zip(scans, rejected, strict=True):
             write_rejects([rej], base.with_name(f"{base.stem}.{name}{base.suffix}"), out)
     rows = dict(zip(scans, frames, strict=True))
-    member_rows = rows["members"].lazy()
     if rows["members"].is_empty():
         raise LoyaltyError(f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
                            hint="Check --as-of and the enrolment date column.")
 
-    member_table = pm.member_table(member_rows, as_of=as_of_day)
-    people = pm.program_customers(customers.lazy(), member_table)
-    compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of_day, config=config)
-    balances = pm.point_balances(rows["points"].lazy(), member_table) if "points" in rows else None
-    parts = [pm.program_summary(people, balances, as_of=as_of_day, config=config)]
-    if balances is not None:
-        parts.append(pm.redemption_rate(balances, people))
-    parts.append(pm.enrolment_by_cohort(people, period=period_name))
-    if "points" in rows:
-        parts.append(pm.points_by_period(rows["points"].lazy(), period=period_name))
-    has_tiers = "tier" in rows["members"].columns
-    if has_tiers:
-        parts += [pm.tier_distribution(member_rows, as_of=as_of_day),
-                  pm.tier_movement(member_rows, start=tier_start, end=tier_end)]
-    parts.append(pm.member_comparison(compared, config=config))
+    scores = None
     if "surveys" in rows:
         from loyalty_cli.metrics.nps import NpsConfig, customer_scores, prepare_responses
 
         scores = customer_scores(prepare_responses(rows["surveys"].lazy(), config=NpsConfig()))
-        parts.append(pm.nps_comparison(compared, scores, config=config))
-    compared_df, *results = pl.collect_all([compared, *parts])
-    clv_note = None
+    fit, column, clv_note = None, None, None
     try:
         from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
 
@@ -173,14 +153,14 @@ def program(
             summary = calibration_summary(activity.lazy(), before=as_of_day, unit=cltv_config.unit).collect()
             fit = fit_cltv(summary, cltv_config, as_of=as_of_day)
         column = f"predicted_clv_{cltv_config.suffix}"
-        results.append(pm.clv_comparison(compared_df.lazy(), fit.customers.lazy(), column=column,
-                                          config=config).collect())
         clv_note = (f"{column}: {fit.purchase.label} + Gamma-Gamma fitted on every customer, expected net spend "
                     f"over the {cltv_config.horizon_months} months after {as_of_day}, discounted "
                     f"{cltv_config.discount_monthly:.0%} a month")
     except LoyaltyError as exc:
         clv_note = f"No predicted CLV comparison: the models could not be fitted ({exc.message})"
-    table = pl.concat(results).select(pm.COLUMNS)
+    table = pm.program_table(customers, activity, rows["members"], as_of=as_of_day, config=config,
+                             points=rows.get("points"), scores=scores,
+                             predictions=fit.customers if fit is not None else None, predicted=column)
 
     if output:
         written = write_table(table, output, fmt=fmt)

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.metrics.customers import btyd_summary
+from loyalty_cli.metrics.customers import btyd_columns
 from loyalty_cli.models import (
     DAYS_PER_MONTH,
     PURCHASE_MODELS,
@@ -84,8 +84,7 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
     """Per customer with a purchase before ``before``: history (first/last purchase, purchase days, orders,
     historical_value = net spend, returns included) and the BTYD inputs of :func:`btyd_summary` (frequency,
     recency, T in ``unit``s, monetary_value), with T running to the last observed day, ``before`` - 1 day.
-    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention).
-    Sorted by customer id: the fits sum over rows, so a fixed order gives the same digits on every run."""
+    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
     bought = pl.col("purchases") > 0
     purchase_day = pl.when(bought).then(pl.col("day"))
     # days are unique per customer in the activity table, so the first purchase day's value is one .get()
@@ -103,8 +102,8 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
         (pl.col("_net") / 100).alias("historical_value"),
         ((pl.col("_purchase_net") - pl.col("_first_net")) / 100).alias("repeat_spend"),
     )
-    btyd = btyd_summary(history, unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
-    return history.drop("repeat_spend").join(btyd, on="customer_id").sort("customer_id")
+    btyd = btyd_columns(unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
+    return history.with_columns(btyd).drop("repeat_spend")
 
 
 def value_tier() -> pl.Expr:

@@ -151,15 +151,19 @@ def btyd_summary(customers: pl.LazyFrame, *, unit_days: float = 1.0, end: date |
     frequency = purchase days - 1; recency = last - first purchase; T = end - first purchase, where
     ``end`` is the last day observed (default: the day before as_of); all divided by ``unit_days``
     (7 for weeks). monetary_value = mean spend of the repeat purchase days, 0 when frequency = 0."""
+    return customers.select("customer_id", *btyd_columns(unit_days=unit_days, end=end))
+
+
+def btyd_columns(*, unit_days: float = 1.0, end: date | None = None) -> list[pl.Expr]:
+    """The columns of :func:`btyd_summary` as expressions over the summary's columns."""
     end_expr = pl.lit(end, dtype=pl.Date) if end is not None else (pl.col("as_of") - pl.duration(days=1))
     freq = pl.col("purchase_days").cast(pl.Int64) - 1
-    return customers.select(
-        "customer_id",
+    return [
         freq.alias("frequency"),
         ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit_days).alias("recency"),
         ((end_expr - pl.col("first_purchase")).dt.total_days() / unit_days).alias("T"),
         pl.when(freq > 0).then(pl.col("repeat_spend") / freq).otherwise(0.0).alias("monetary_value"),
-    )
+    ]
 
 
 def customer_activity(lines: pl.LazyFrame) -> pl.LazyFrame:

@@ -420,6 +420,7 @@ def clv_comparison(compared: pl.LazyFrame, predictions: pl.LazyFrame, *, column:
     and non-members, over every customer who bought (a forward look from as_of, not a window)."""
     joined = compared.select("customer_id", "group").join(predictions.select("customer_id", column),
                                                          on="customer_id", how="inner")
+    joined = joined.collect().sort("customer_id").lazy()  # a fixed order for the mean (see program_table)
     return _long(_mean(joined, f"mean_{column}", column, None, config.z), "members_vs_non_members")
 
 
@@ -460,3 +461,41 @@ def nps_comparison(compared: pl.LazyFrame, scores: pl.LazyFrame, *, config: Prog
                    (v1 - v0 + z * sd).alias("ci_high")),
     ]
     return _long(_safe(pl.concat(rows).with_columns(pl.lit("nps").alias("metric"))), "members_vs_non_members")
+
+
+def program_table(customers: pl.DataFrame, activity: pl.DataFrame, members: pl.DataFrame, *, as_of: date,
+                  config: ProgramConfig, points: pl.DataFrame | None = None, scores: pl.LazyFrame | None = None,
+                  predictions: pl.DataFrame | None = None, predicted: str | None = None, detail: bool = True
+                  ) -> pl.DataFrame:
+    """The long table of ``loyalty program`` (:data:`COLUMNS`): enrolment and points, tiers, members vs
+    non-members, their NPS (``scores``: :func:`loyalty_cli.metrics.nps.customer_scores`) and mean predicted
+    CLV (column ``predicted`` of ``predictions``, :func:`loyalty_cli.metrics.cltv.fit_cltv`'s customers).
+    ``detail``: also enrolment by cohort, points by period and tier movement.
+
+    The customers compared come out of joins and group-bys in no fixed order; they are put in order (an eager
+    sort: a lazy one before a mean is optimised away), as float means taken in another order differ in the
+    last digits and the same data must give the same file."""
+    member_rows = members.lazy()
+    table = member_table(member_rows, as_of=as_of)
+    people = program_customers(customers.lazy(), table)
+    compared = comparison_customers(people, activity.lazy(), as_of=as_of, config=config).collect()
+    compared = compared.sort("customer_id").lazy()
+    balances = point_balances(points.lazy(), table) if points is not None else None
+    parts = [program_summary(people, balances, as_of=as_of, config=config)]
+    if balances is not None:
+        parts.append(redemption_rate(balances, people))
+    if detail:
+        parts.append(enrolment_by_cohort(people, period=config.period))
+        if points is not None:
+            parts.append(points_by_period(points.lazy(), period=config.period))
+    if "tier" in members.columns:
+        parts.append(tier_distribution(member_rows, as_of=as_of))
+        if detail:
+            start, end = config.tier_dates(as_of)
+            parts.append(tier_movement(member_rows, start=start, end=end))
+    parts.append(member_comparison(compared, config=config))
+    if scores is not None:
+        parts.append(nps_comparison(compared, scores, config=config))
+    if predictions is not None and predicted is not None:
+        parts.append(clv_comparison(compared, predictions.lazy(), column=predicted, config=config))
+    return pl.concat(pl.collect_all(parts)).select(COLUMNS)

@@ -237,7 +237,9 @@ def fit_gamma_gamma(
     counts = np.bincount(inverse, weights=w, minlength=xu.size)
     loglik, loglik_grad = _summed_loglik(xu, mu_, counts)
 
-    mean = float(w @ m) / n
+    # Everything from the sorted patterns, never the rows in their given order: sums in another order differ
+    # in the last digits, and so would the fitted parameters.
+    mean = float(counts @ mu_) / n
     starts = [(2.0, 3.0, mean), (6.0, 4.0, 0.5 * mean), (1.0, 1.5, 0.5 * mean)]
     with np.errstate(all="ignore"):
         result = fit_mle("Gamma-Gamma", GammaGammaModel.param_names, starts, n,
@@ -252,5 +254,5 @@ def fit_gamma_gamma(
         converged=result.converged,
         iterations=result.iterations,
         penalizer=float(penalizer),
-        frequency_spend_correlation=_weighted_correlation(x, m, w),
+        frequency_spend_correlation=_weighted_correlation(xu, mu_, counts),
     )

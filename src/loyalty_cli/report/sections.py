@@ -185,26 +185,12 @@ def _program(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, 
     if members.is_empty():
         data.program_missing = f"no member enrolled before the as-of date {data.as_of} in the members file"
         return
-    config, as_of = settings.program, data.as_of
-    member_rows = members.lazy()
-    table = pm.member_table(member_rows, as_of=as_of)
-    people = pm.program_customers(customers.lazy(), table)
-    compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of, config=config)
-    balances = pm.point_balances(points.lazy(), table) if points is not None else None
-    parts = [pm.program_summary(people, balances, as_of=as_of, config=config)]
-    if balances is not None:
-        parts.append(pm.redemption_rate(balances, people))
-    if "tier" in members.columns:
-        parts.append(pm.tier_distribution(member_rows, as_of=as_of))
-    parts.append(pm.member_comparison(compared, config=config))
-    if responses is not None and data.nps_missing is None:
-        parts.append(pm.nps_comparison(compared, m_nps.customer_scores(responses.lazy()), config=config))
-    compared_df, *results = pl.collect_all([compared, *parts])
-    if data.clv is not None:
-        column = f"predicted_clv_{data.clv.config.suffix}"
-        results.append(pm.clv_comparison(compared_df.lazy(), data.clv.customers.lazy(), column=column,
-                                         config=config).collect())
-    data.program = pl.concat(results).select(pm.COLUMNS)
+    scores = m_nps.customer_scores(responses.lazy()) if responses is not None and data.nps_missing is None else None
+    clv = data.clv
+    data.program = pm.program_table(
+        customers, activity, members, as_of=data.as_of, config=settings.program, points=points, scores=scores,
+        predictions=clv.customers if clv is not None else None,
+        predicted=f"predicted_clv_{clv.config.suffix}" if clv is not None else None, detail=False)
     data.program_points = points is not None
     data.program_missing = None
 
