@@ -180,13 +180,12 @@ def _where(scan: Scan) -> str:
 def _display(value: float | None, metric: str) -> str:
     if value is None:
         return ""
-    if "rate" in metric or metric.startswith("retained") or metric == "share_of_members":
-        return f"{value:.1%}"
-    if metric.startswith(("liability", "net_spend", "mean_predicted")):
-        return f"{value:,.2f}"
-    if metric.startswith(("orders_per", "median")) or metric == "nps":
-        return f"{value:,.1f}" if metric != "nps" else f"{value:+.1f}"
-    return f"{value:,.0f}"
+    from loyalty_cli.metrics.program import metric_kind
+
+    if metric == "nps":
+        return f"{value:+.1f}"
+    return {"share": "{:.1%}", "money": "{:,.2f}", "number": "{:,.1f}", "count": "{:,.0f}"}[metric_kind(metric)].format(
+        value)
 
 
 def _with_text(frame: pl.DataFrame, column: str, value: str = "value") -> pl.DataFrame:

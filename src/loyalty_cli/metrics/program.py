@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import NormalDist
+from typing import Literal
 
 import polars as pl
 
@@ -78,6 +79,18 @@ class ProgramConfig:
         if start >= to:
             raise UsageError(f"The tier movement needs a start date before its end date, got {start} and {to}")
         return start, to
+
+
+def metric_kind(metric: str) -> Literal["share", "money", "number", "count"]:
+    """How a figure of the programme table reads: a share (rates), money, a number with decimals (means of
+    counts, medians, NPS) or a whole count."""
+    if "rate" in metric or metric.startswith("retained") or metric == "share_of_members":
+        return "share"
+    if metric.startswith(("liability", "net_spend", "mean_predicted")):
+        return "money"
+    if metric.startswith(("orders_per", "median")) or metric == "nps":
+        return "number"
+    return "count"
 
 
 def _years_before(day: date, years: int) -> date:

@@ -516,13 +516,8 @@ def _program_label(metric: str) -> str:
 def _program_value(value: float | None, metric: str) -> str:
     if value is None:
         return ""
-    if "rate" in metric or metric.startswith("retained") or metric == "share_of_members":
-        return fmt_pct(value)
-    if metric.startswith(("liability", "net_spend", "mean_predicted")):
-        return fmt_money(value)
-    if metric.startswith(("orders_per", "median")) or metric == "nps":
-        return fmt_num(value)
-    return fmt_int(value)
+    kind = pm.metric_kind(metric)
+    return {"share": fmt_pct, "money": fmt_money, "number": fmt_num, "count": fmt_int}[kind](value)
 
 
 def _program_interval(row: dict[str, Any]) -> str:
