@@ -57,6 +57,17 @@ def test_long_table_with_hand_computed_figures() -> None:
         "orders_per_customer_365d", "net_spend_per_customer_365d"}
 
 
+def test_transaction_file_options_do_not_apply_to_the_members_file() -> None:
+    """--delimiter describes the transactions; the members file is sniffed (or set in its mapping table)."""
+    Path("tx_semi.csv").write_text(TX.replace(",", ";"))
+    result = run("program", "tx_semi.csv", "--delimiter", ";", "--members", "members.csv", "--points", "points.csv",
+                 "--as-of", "2024-07-01", "-o", "programme.csv", "-q")
+    assert result.exit_code == 0, result.output
+    table = pl.read_csv("programme.csv")
+    rate = table.filter((pl.col("section") == "programme") & (pl.col("metric") == "enrolment_rate"))["value"]
+    assert rate.to_list() == [pytest.approx(0.4)]
+
+
 def test_terminal_tables_and_the_caveat() -> None:
     result = run("program", "tx.csv", "--members", "members.csv", "--as-of", "2024-07-01",
                  "--tiers-from", "2023-02-15")

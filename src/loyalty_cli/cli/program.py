@@ -117,9 +117,9 @@ def program(
     assert activity is not None
     as_of_day: date = customers["as_of"][0]
 
-    # The other inputs: same mapping file and file settings, read up to the same as-of date, checked together.
-    other = ReadOptions(mapping_file=options.mapping_file, separator=options.separator, encoding=options.encoding,
-                        decimal_comma=options.decimal_comma)
+    # The other inputs: the same mapping file (their columns and file settings are in its [members], [points]
+    # and [surveys] tables; the file options are the transactions'), read up to the same as-of date.
+    other = ReadOptions(mapping_file=options.mapping_file)
     scans = {"members": read_members([members], other, as_of=as_of_day)}
     if points is not None:
         scans["points"] = read_points([points], other, as_of=as_of_day)
