@@ -192,6 +192,9 @@ def test_validate_with_as_of_counts_later_rows() -> None:
     assert result.exit_code == 0  # data after the as-of date is not bad: it is left out and counted
     assert facts(result)["rows rejected"] == "0"
     assert "1 row of transactions dated on or after the as-of date 2024-02-01 left out" in result.stderr
+    # every row read is counted once: kept, rejected or on/after the as-of date
+    assert facts(result)["rows read"] == "2" and facts(result)["rows on or after the as-of date"] == "1"
+    assert facts(result)["lines kept"] == "1"
 
 
 def test_validate_bad_file_is_an_error_not_a_report() -> None:

@@ -115,14 +115,16 @@ def validate(
     with out.status(f"Checking {kind} ..."):
         (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
     note_left_out([scan], out)
-    total = int(profile[0, 0]) + rejected.height if kind != "transactions" else int(profile["lines"][0]) + \
-        rejected.height
+    later = sum(scan.left_out)  # rows dated on or after --as-of: read, then left out (not rejected)
+    kept = int(profile["lines"][0]) if kind == "transactions" else int(profile[0, 0])
+    total = kept + rejected.height + later
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
     facts = profile.select(pl.all().cast(pl.String)).transpose(include_header=True, header_name="fact",
                                                                  column_names=["value"])
     facts = facts.with_columns(pl.col("fact").replace(_FACT_LABELS))
     facts = pl.concat([
         pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
+        *([pl.DataFrame({"fact": ["rows on or after the as-of date"], "value": [f"{later}"]})] if later else []),
         facts,
     ])
     out.table(facts, title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
