@@ -142,6 +142,10 @@ def test_rules_check_knows_every_kind_of_rules_file(tmp_path):
     bad.write_text("[lapsing]\nmultiplier = 1.5\n")
     result = run("rules", "check", str(bad))
     assert result.exit_code == 1 and "no [lapsed] section" in result.stderr
+    typo = tmp_path / "columns.toml"  # a mapping with one misspelt table is still checked as a mapping
+    typo.write_text('[transactions]\ncustomer_id = "CustomerID"\n[member]\ncustomer_id = "id"\n')
+    result = run("rules", "check", str(typo))
+    assert result.exit_code == 1 and "unknown table [member]" in result.stderr
     broken = tmp_path / "broken.toml"
     broken.write_text("[[rule]\n")
     result = run("rules", "check", str(broken))

@@ -69,7 +69,7 @@ def rules_kind(path: Path) -> str:
         return "churn"
     if "rule" in data or "flag" in data:
         return "lifecycle"
-    if data and set(data) <= set(TABLES):
+    if set(data) & set(TABLES):  # a mapping, even with a misspelt table (its check then names it)
         return "columns"
     return "segments"
 
