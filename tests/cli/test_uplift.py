@@ -122,6 +122,7 @@ def test_partial_window_is_said_and_recorded():
             "partial; rerun after 2024-03-30 for the full window") in result.stderr
     row = pl.read_csv("uplift.csv").row(0, named=True)
     assert row["window_complete"] is False and row["window_days_observed"] == 10
+    assert "dated on or after the as-of date 2024-03-11 left out" in result.stderr  # said, as every command does
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

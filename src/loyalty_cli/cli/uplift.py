@@ -18,6 +18,7 @@ from loyalty_cli.cli.common import (
     check_table_path,
     describe_scan,
     handle_errors,
+    note_left_out,
     rejects_path,
     to_date,
     transaction_columns,
@@ -253,6 +254,7 @@ def uplift(
     with out.status("Reading transactions ..."):
         (activity_df, last_df), rejected = collect_checked([scan], [activity, last],  # type: ignore[arg-type]
                                                            on_bad_rows=policy)
+    note_left_out([scan], out)
     if policy == "skip":
         write_rejects(rejected, rejects_path(rejects, output), out)
     last_day = last_df["last"][0]
