@@ -69,11 +69,12 @@ def test_hand_computed_two_proportion_test_and_welch_interval():
     _, st, table = analyse(SMALL, SMALL_GROUPS, config)
     row = table.row(0, named=True)
     assert row["segment"] == ALL and (row["treatment_customers"], row["control_customers"]) == (4, 4)
-    # repurchase: 2/4 vs 1/4; unpooled SE sqrt(.5*.5/4 + .25*.75/4) = 0.330719; pooled 3/8 -> SE 0.342327
+    # repurchase: 2/4 vs 1/4; pooled 3/8 -> SE 0.342327. Agresti-Caffo interval: 3/6 vs 2/6, centre 1/6,
+    # SE sqrt(.5*.5/6 + (1/3)(2/3)/6) = sqrt(0.0787037) = 0.280542
     assert row["treatment_repurchase_rate"] == 0.5 and row["control_repurchase_rate"] == 0.25
     assert row["repurchase_diff"] == pytest.approx(0.25)
-    assert row["repurchase_diff_low"] == pytest.approx(0.25 - 1.959964 * 0.330719, abs=1e-5)  # -0.398197
-    assert row["repurchase_diff_high"] == pytest.approx(0.898197, abs=1e-5)
+    assert row["repurchase_diff_low"] == pytest.approx(1 / 6 - 1.959964 * 0.280542, abs=1e-5)  # -0.383185
+    assert row["repurchase_diff_high"] == pytest.approx(0.716519, abs=1e-5)
     assert row["repurchase_p_value"] == pytest.approx(0.465209, abs=1e-5)  # z = 0.25 / 0.342327 = 0.730297
     assert row["repurchase_lift"] == pytest.approx(1.0)  # +100% on the control rate
     assert row["repurchase_mde"] == pytest.approx((1.959964 + 0.841621) * 0.342327, abs=1e-5)  # 0.959058
@@ -233,3 +234,19 @@ def test_revenue_test_keeps_its_false_positive_rate_with_a_small_control_group()
     })
     rejected = (uplift_table(st, UpliftConfig(start=START))["revenue_p_value"] < 0.05).mean()
     assert abs(rejected - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / reps), rejected
+
+
+def test_a_group_without_buyers_gets_an_interval_that_agrees_with_the_test():
+    """0 of 38 controls bought, 5 of 171 treated: the Wald interval (0% has no spread) excluded 0 next to an
+    insignificant p-value. Agresti-Caffo: 6/173 vs 1/40, centre 0.009682, SE 0.028336 -> -0.0459 to 0.0652."""
+    st = pl.DataFrame({
+        "segment": [ALL], "treatment_customers": [171], "control_customers": [38],
+        "treatment_repurchasers": [5], "control_repurchasers": [0],
+        "treatment_revenue_mean": [1.0], "control_revenue_mean": [0.0],
+        "treatment_revenue_var": [4.0], "control_revenue_var": [0.0],
+        "treatment_revenue_total": [171.0], "control_revenue_total": [0.0],
+    })
+    row = uplift_table(st, UpliftConfig(start=START, window_days=30, min_n=1)).row(0, named=True)
+    assert row["repurchase_verdict"] == NO_DIFFERENCE and row["repurchase_p_value"] > 0.05
+    assert row["repurchase_diff_low"] == pytest.approx(6 / 173 - 1 / 40 - 1.959964 * 0.028336, abs=1e-5)
+    assert row["repurchase_diff_low"] < 0 < row["repurchase_diff_high"]

@@ -8,15 +8,18 @@ customer_activity`: customer x day purchases and net value) over the window ``[s
 
 Per segment (and ``(all)``), treatment vs control:
 
-- **Repurchase rate** difference (treatment - control), its confidence interval from the unpooled standard
-  error sqrt(p_t (1 - p_t) / n_t + p_c (1 - p_c) / n_c), and the two-proportion z-test p-value (pooled SE).
+- **Repurchase rate** difference (treatment - control), its Agresti-Caffo confidence interval (one success
+  and one failure added to each group: p~ = (x + 1) / (n + 2), centre p~_t - p~_c, SE
+  sqrt(p~_t (1 - p~_t) / (n_t + 2) + p~_c (1 - p~_c) / (n_c + 2))), and the two-proportion z-test p-value
+  (pooled SE). The plain Wald interval collapses when a group has no buyer (0% has no spread), and then
+  excluded 0 next to a p-value that did not: Agresti-Caffo keeps its coverage at small n and rates near 0.
 - **Revenue per customer** difference and its Welch interval (t with Welch-Satterthwaite degrees of
   freedom); every customer counts, zeros included. The p-value is the pooled-variance t-test: a test assumes
   no effect (one distribution for both groups), so it pools the variance as the proportion test pools the
   rate. With a small control group and few buyers, Welch's test leans on the control's noisy variance and
   rejects a true null far too often (simulated: 12% instead of 5% for 361 vs 46 customers, 10% buyers);
   the pooled test stays near 5%. :func:`uplift_warnings` says when a group has few buyers, as the intervals
-  (Welch's and Wald's) may then be too narrow.
+  (Welch's) may then be too narrow.
 - **Minimum detectable effect** (MDE): the smallest true difference the groups would detect with the chosen
   power (default 80%) at the chosen confidence, (z_(1-alpha/2) + z_power) x the pooled SE. When the observed
   difference is smaller than that, the test could not have told it from noise: :func:`uplift_warnings` says
@@ -148,7 +151,11 @@ def uplift_table(group_stats: pl.DataFrame, config: UpliftConfig) -> pl.DataFram
         p_t = s["treatment_repurchasers"].to_numpy() / n_t
         p_c = s["control_repurchasers"].to_numpy() / n_c
         d_p = p_t - p_c
-        se_p = np.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+        # the interval: Agresti-Caffo (see the module docstring)
+        a_t = (s["treatment_repurchasers"].to_numpy() + 1) / (n_t + 2)
+        a_c = (s["control_repurchasers"].to_numpy() + 1) / (n_c + 2)
+        centre_p = a_t - a_c
+        se_p = np.sqrt(a_t * (1 - a_t) / (n_t + 2) + a_c * (1 - a_c) / (n_c + 2))
         pooled = (s["treatment_repurchasers"].to_numpy() + s["control_repurchasers"].to_numpy()) / (n_t + n_c)
         se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
         p_val_p = np.where(se_pooled > 0, _two_sided_p(d_p / se_pooled), np.where(d_p == 0, 1.0, 0.0))
@@ -189,8 +196,8 @@ def uplift_table(group_stats: pl.DataFrame, config: UpliftConfig) -> pl.DataFram
         "treatment_repurchase_rate": col(p_t, usable),
         "control_repurchase_rate": col(p_c, usable),
         "repurchase_diff": col(d_p, usable),
-        "repurchase_diff_low": col(d_p - z_crit * se_p, usable),
-        "repurchase_diff_high": col(d_p + z_crit * se_p, usable),
+        "repurchase_diff_low": col(centre_p - z_crit * se_p, usable),
+        "repurchase_diff_high": col(centre_p + z_crit * se_p, usable),
         "repurchase_lift": col(lift, usable),
         "repurchase_p_value": col(p_val_p, usable),
         "repurchase_mde": col(mde_p, usable),
