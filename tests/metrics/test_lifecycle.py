@@ -15,6 +15,7 @@ from loyalty_cli.metrics.lifecycle import (
     NOT_BEFORE,
     NOT_NOW,
     check_previous,
+    contacts_left_out,
     flag_summary,
     lifecycle_inputs,
     lifecycle_table,
@@ -88,6 +89,17 @@ def staged(shop, **kwargs) -> pl.DataFrame:
     inputs = lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(),
                               window=kwargs.pop("window", WINDOW), **kwargs)
     return lifecycle_table(inputs, rules=rules).collect()
+
+
+def test_contacts_left_out_are_the_later_signups_who_did_not_buy(shop):
+    customers, _ = shop
+    # Q signed up after the as-of date and never bought: left out. A also signs up later on a second row,
+    # but an earlier row and its purchases keep A in; C (a customer) signs up later: in the table anyway.
+    contacts = pl.concat([CONTACTS, pl.DataFrame({"customer_id": ["A", "C"], "email": ["a@x.com", "c@x.com"],
+                                                  "signed_up_at": [date(2024, 8, 1), date(2024, 9, 1)]})])
+    assert contacts_left_out(contacts, customers, as_of=AS_OF) == 1
+    table = staged(shop, contacts=contacts.lazy())
+    assert "Q" not in table["customer_id"].to_list() and {"A", "C", "P"} <= set(table["customer_id"])
 
 
 def test_every_stage_is_reached_with_its_action_and_flags(shop):

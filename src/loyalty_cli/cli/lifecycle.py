@@ -247,7 +247,7 @@ def lifecycle(
                         f"days, so there is no inter-purchase time for the churn rules {churn.source}",
                         hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a copy of "
                         "rules/churn.toml (--churn-rules FILE).")
-    _describe(out, table, life_rules, churn, window_config, customers.height, as_of_day,
+    _describe(out, table, life_rules, churn, window_config, customers, as_of_day,
               surveys=bool(surveys), contacts=contact_rows, previous=previous_rows, scores=scores)
 
     chosen = table.filter(pl.col("stage").is_in(stages)) if stages else table
@@ -280,11 +280,14 @@ def lifecycle(
 
 
 def _describe(out: Output, table: pl.DataFrame, life_rules: LifecycleRules, churn: ChurnRules,
-              window: SecondPurchaseConfig, buyers: int, as_of_day: date, *, surveys: bool,
+              window: SecondPurchaseConfig, customers: pl.DataFrame, as_of_day: date, *, surveys: bool,
               contacts: pl.DataFrame | None, previous: pl.DataFrame | None, scores: pl.DataFrame | None) -> None:
     """Notes on stderr: what was counted, where the numbers come from, what is missing and why."""
     import polars as pl
 
+    from loyalty_cli.metrics.lifecycle import contacts_left_out
+
+    buyers = customers.height
     prospects = table.height - buyers
     out.note(f"As of {as_of_day} (data before that day): {buyers:,} customers"
              + (f" and {prospects:,} prospects (contacts with no purchase)" if contacts is not None else "")
@@ -297,10 +300,9 @@ def _describe(out: Output, table: pl.DataFrame, life_rules: LifecycleRules, chur
         out.warn("No second-purchase window for some customers (fewer than --min-n repeaters): a one-time buyer "
                  "counts as new while their churn status is active. Lower --min-n or give --window in days.")
     if contacts is not None:
-        if "signed_up_at" in contacts.columns:
-            later = contacts.filter(pl.col("signed_up_at") >= as_of_day)["customer_id"].n_unique()  # type: ignore[operator]
-            if later:
-                out.note(f"{later:,} contacts who signed up on or after the as-of date left out")
+        later = contacts_left_out(contacts, customers, as_of=as_of_day)
+        if later:
+            out.note(f"{later:,} contacts who signed up on or after the as-of date left out")
     if not surveys:
         used = life_rules.uses("nps_category") + life_rules.uses("latest_nps")
         if used:

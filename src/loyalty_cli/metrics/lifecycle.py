@@ -331,6 +331,21 @@ def load_lifecycle_rules(spec: str | Path | None = None) -> LifecycleRules:
 
 
 # -------------------------------------------------------------------------------------------------- inputs
+def known_contacts(contacts: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """The contact rows known on ``as_of``: signed up before it, or with no signup date."""
+    if "signed_up_at" not in contacts.collect_schema().names():
+        return contacts
+    return contacts.filter(pl.col("signed_up_at").is_null() | (pl.col("signed_up_at") < as_of))
+
+
+def contacts_left_out(contacts: pl.DataFrame, customers: pl.DataFrame, *, as_of: date) -> int:
+    """People of the contacts left out because they signed up on or after ``as_of`` (every row of theirs),
+    and did not buy before it (a customer is in the table either way)."""
+    known = known_contacts(contacts.lazy(), as_of=as_of).select("customer_id")
+    return (contacts.lazy().select(pl.col("customer_id").unique()).join(known, on="customer_id", how="anti")
+            .join(customers.lazy().select("customer_id"), on="customer_id", how="anti").collect().height)
+
+
 def lifecycle_inputs(
     customers: pl.LazyFrame,
     activity: pl.LazyFrame,
@@ -375,10 +390,7 @@ def lifecycle_inputs(
     frames = [base]
     if contacts is not None:
         have = contacts.collect_schema().names()
-        people = contacts
-        if "signed_up_at" in have:
-            people = people.filter(pl.col("signed_up_at").is_null() | (pl.col("signed_up_at") < as_of))
-        people = people.group_by("customer_id").agg(
+        people = known_contacts(contacts, as_of=as_of).group_by("customer_id").agg(
             *([pl.col("email").drop_nulls().max().alias("email")] if "email" in have else []))
         prospects = people.join(customers.select("customer_id"), on="customer_id", how="anti").with_columns(
             pl.lit(True).alias("prospect"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))

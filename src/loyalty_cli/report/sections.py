@@ -133,10 +133,13 @@ def _nps(data: ReportData, responses: pl.DataFrame, segmented: pl.DataFrame, set
     data.nps_missing = None
 
 
-def _contacts(contacts: pl.DataFrame, customers: pl.DataFrame) -> dict[str, int]:
+def _contacts(contacts: pl.DataFrame, customers: pl.DataFrame, as_of: date) -> dict[str, int]:
     ids = contacts.select(pl.col("customer_id").unique())
     buyers = ids.join(customers.select("customer_id"), on="customer_id", how="semi").height
-    info = {"rows": contacts.height, "customers": ids.height, "with_purchase": buyers, "prospects": ids.height - buyers}
+    # prospects as the lifecycle counts them: known on the as-of date, no purchase before it
+    prospects = (lc.known_contacts(contacts.lazy(), as_of=as_of).select(pl.col("customer_id").unique())
+                 .join(customers.lazy().select("customer_id"), on="customer_id", how="anti").collect().height)
+    info = {"rows": contacts.height, "customers": ids.height, "with_purchase": buyers, "prospects": prospects}
     if "email_consent" in contacts.columns:
         info["consent"] = contacts.filter(pl.col("email_consent").fill_null(False)).select(
             pl.col("customer_id").n_unique()).item()
@@ -171,10 +174,8 @@ def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame
         .to_list(),
         "respondents": scores.height if scores is not None else None,
         "nps_matched": table.filter(pl.col("latest_nps").is_not_null()).height if scores is not None else None,
-        "contacts_later": 0,
+        "contacts_later": lc.contacts_left_out(contacts, customers, as_of=data.as_of) if contacts is not None else 0,
     }
-    if contacts is not None and "signed_up_at" in contacts.columns:
-        facts["contacts_later"] = contacts.filter(pl.col("signed_up_at") >= data.as_of)["customer_id"].n_unique()
     data.lifecycle_facts = facts
 
 
@@ -265,7 +266,7 @@ def compute_report(
     if responses is not None:
         _nps(data, responses, data.segmented, settings)
     if contacts is not None:
-        data.contacts = _contacts(contacts, customers)
+        data.contacts = _contacts(contacts, customers, as_of)
     _lifecycle(data, customers, activity, settings, responses, contacts)
     if members is not None:
         _program(data, customers, activity, settings, members, points, responses)
