@@ -52,6 +52,12 @@ COMMAND_INPUTS: dict[str, tuple[str, dict[str, str]]] = {
                                 "points": "--points"}),
     "program": ("transactions", {"members": "--members", "points": "--points", "surveys": "--surveys"}),
 }
+#: the rules options of each command and the kind of rules file each takes (checked by ``run --dry-run``)
+RULES_OPTIONS: dict[str, dict[str, str]] = {
+    "segment": {"rules": "segments"}, "nps": {"rules": "segments"}, "churn": {"rules": "churn"},
+    "lifecycle": {"rules": "lifecycle", "churn_rules": "churn"},
+    "report": {"rules": "segments", "churn_rules": "churn", "lifecycle_rules": "lifecycle"},
+}
 #: inputs a command cannot run without, beside its positional one
 REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
 #: options the pipeline sets itself

@@ -68,6 +68,18 @@ def test_transaction_file_options_do_not_apply_to_the_members_file() -> None:
     assert rate.to_list() == [pytest.approx(0.4)]
 
 
+def test_members_in_several_files_are_all_read() -> None:
+    """--members is repeatable (a pipeline passes one flag per file): every file counts, not the last one."""
+    head, *rows = MEMBERS.splitlines()
+    Path("m1.csv").write_text("\n".join([head, *rows[:2]]) + "\n")
+    Path("m2.csv").write_text("\n".join([head, *rows[2:]]) + "\n")
+    one = run("program", "tx.csv", "--members", "members.csv", "--as-of", "2024-07-01", "-o", "one.csv", "-q")
+    two = run("program", "tx.csv", "--members", "m1.csv", "--members", "m2.csv", "--as-of", "2024-07-01",
+              "-o", "two.csv", "-q")
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert pl.read_csv("one.csv").equals(pl.read_csv("two.csv"))
+
+
 def test_terminal_tables_and_the_caveat() -> None:
     result = run("program", "tx.csv", "--members", "members.csv", "--as-of", "2024-07-01",
                  "--tiers-from", "2023-02-15")

@@ -179,6 +179,19 @@ def test_dry_run_checks_and_prints_the_plan_without_running(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("step", "missing"), [
+    ('command = "churn"\noptions = { rules = "nope_churn.toml" }', "nope_churn.toml"),
+    ('command = "lifecycle"\noptions = { churn_rules = "nope_churn.toml" }', "nope_churn.toml"),
+    ('command = "report"\noutput = "r.html"\noptions = { lifecycle_rules = "nope_life.toml" }', "nope_life.toml"),
+])
+def test_dry_run_loads_every_rules_file(tmp_path, step, missing):
+    """Every rules option of every step is loaded, not only the segment maps."""
+    pipeline = write(tmp_path, PIPELINE + f"\n[[steps]]\n{step}\n")
+    result = run(str(pipeline), "--dry-run")
+    assert result.exit_code != 0, result.output
+    assert missing in result.stderr and "valid" not in result.stderr
+
+
 def test_dry_run_finds_a_missing_column(tmp_path):
     pipeline = write(tmp_path, PIPELINE.replace('path = "' + str(SAMPLE / "transactions.csv") + '"',
                                                 'path = "' + str(SAMPLE / "transactions.csv") + '"\n'

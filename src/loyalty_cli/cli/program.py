@@ -48,17 +48,17 @@ SHOWN_PERIODS = 12
 @transaction_columns
 def program(
     inputs: opt.Inputs,
-    members: Annotated[str, typer.Option(
+    members: Annotated[list[str], typer.Option(
         "--members", help="Members export: customer_id, enrolled_at (+ tier, tier_since, channel). A file, folder "
-        "or glob. Map its columns in a [members] table of the mapping file.", rich_help_panel=PROGRAM,
+        "or glob (repeatable). Map its columns in a [members] table of the mapping file.", rich_help_panel=PROGRAM,
         show_default=False)],
-    points: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--points", help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id). "
-        "Map its columns in a [points] table of the mapping file.", rich_help_panel=PROGRAM,
+    points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--points", help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id); "
+        "repeatable. Map its columns in a [points] table of the mapping file.", rich_help_panel=PROGRAM,
         show_default=False)] = None,
-    surveys: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--surveys", help="NPS survey export: adds the NPS of members and non-members.", rich_help_panel=PROGRAM,
-        show_default=False)] = None,
+    surveys: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--surveys", help="NPS survey export (repeatable): adds the NPS of members and non-members.",
+        rich_help_panel=PROGRAM, show_default=False)] = None,
     point_value: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--point-value", help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
         rich_help_panel=PROGRAM, show_default=False)] = None,
@@ -120,11 +120,11 @@ def program(
     # The other inputs: the same mapping file (their columns and file settings are in its [members], [points]
     # and [surveys] tables; the file options are the transactions'), read up to the same as-of date.
     other = ReadOptions(mapping_file=options.mapping_file)
-    scans = {"members": read_members([members], other, as_of=as_of_day)}
-    if points is not None:
-        scans["points"] = read_points([points], other, as_of=as_of_day)
-    if surveys is not None:
-        scans["surveys"] = read_surveys([surveys], other, as_of=as_of_day)
+    scans = {"members": read_members(members, other, as_of=as_of_day)}
+    if points:
+        scans["points"] = read_points(points, other, as_of=as_of_day)
+    if surveys:
+        scans["surveys"] = read_surveys(surveys, other, as_of=as_of_day)
     for scan in scans.values():
         describe_scan(scan, out)
     frames, rejected = collect_checked(list(scans.values()), [s.rows for s in scans.values()],

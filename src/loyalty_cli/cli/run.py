@@ -263,8 +263,12 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
     import tempfile
 
     from loyalty_cli.io.readers import ReadOptions, read_table
-    from loyalty_cli.pipeline import step_argv
+    from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
+    from loyalty_cli.pipeline import RULES_OPTIONS, step_argv
     from loyalty_cli.segments import load_segment_rules
+
+    loaders = {"segments": load_segment_rules, "churn": load_churn_rules, "lifecycle": load_lifecycle_rules}
 
     with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, _in_folder(pipeline.folder):
         from loyalty_cli.io.writers import write_text
@@ -275,9 +279,10 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
             scan = read_table(kind, list(spec.paths), ReadOptions(mapping_file=mapping))
             typer.echo(f"{kind}: {len(scan.paths)} file(s); columns: {'; '.join(scan.mapping.describe())}")
         for step in pipeline.steps:
-            rules = step.options.get("rules")
-            if isinstance(rules, str) and step.command in ("segment", "nps"):
-                load_segment_rules(rules)
+            for option, kind in RULES_OPTIONS.get(step.command, {}).items():
+                rules = step.options.get(option)
+                if isinstance(rules, str):
+                    loaders[kind](rules)
         as_of = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
         out_dir = Path("<output_dir>")
         values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
