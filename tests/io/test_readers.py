@@ -71,6 +71,17 @@ def test_headerless_whitespace_file_maps_by_position(tmp_path):
     assert rejected(rejects) == [("cdnow.txt", 3, "unparseable amount", "column_5", "x")]
 
 
+def test_whitespace_file_with_a_header_uses_its_names(tmp_path):
+    """Aligned columns with a header line: the header names the columns and is not a data row."""
+    path = write(tmp_path / "aligned.txt", "customer_id   order_date   amount\nA   2024-01-01   10.50\n"
+                                           "B   2024-01-03   x\n")
+    scan = read_transactions([path])
+    assert not any("no header row" in note for note in scan.notes)
+    rows, rejects = collect(scan)
+    assert rows.rows() == [("A", datetime(2024, 1, 1), 1050)]
+    assert rejected(rejects) == [("aligned.txt", 3, "unparseable amount", "amount", "x")]  # the header is row 1
+
+
 def test_separator_override(tmp_path):
     path = write(tmp_path / "t.txt", "customer_id;order_date;amount\nA;2024-01-05;2\n")
     rows, _ = read(path, ReadOptions(separator=";"))

@@ -109,12 +109,14 @@ def _scan(src: Source) -> pl.LazyFrame:
     offset = 1 + src.header_rows  # row numbers as a spreadsheet shows them (header = row 1)
     if src.format == "parquet":
         return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=offset)
-    if src.whitespace:  # one text column, split on runs of whitespace into column_1, column_2, ...
+    if src.whitespace:  # one text column, split on runs of whitespace: named by the header, or column_1, ...
         fields = pl.col("_line").str.strip_chars().str.replace_all(r"\s+", "\x1f").str.split("\x1f")
+        names = src.names or tuple(f"column_{i + 1}" for i in range(src.fields))
         return pl.scan_csv(
             src.scan_path, separator="\x1f", has_header=False, new_columns=["_line"], quote_char=None,
             infer_schema=False, row_index_name="_row", row_index_offset=offset, raise_if_empty=False,
-        ).select("_row", *(fields.list.get(i, null_on_oob=True).alias(f"column_{i + 1}") for i in range(src.fields)))
+            skip_rows=src.header_rows,
+        ).select("_row", *(fields.list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names)))
     return pl.scan_csv(
         src.scan_path,
         separator=src.separator,

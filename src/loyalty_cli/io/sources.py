@@ -43,6 +43,7 @@ class Source:
     empty: bool = False  # a header and no rows (CSV) or zero rows (Parquet)
     header: bool = True  # False: the first line is data; columns are named column_1, column_2, ...
     fields: int = 0  # fields of the first line (CSV)
+    names: tuple[str, ...] = ()  # the header's column names of a whitespace-aligned file (read by position)
 
     @property
     def scan_path(self) -> Path:
@@ -282,5 +283,6 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         read_path = _transcode(path, encoding)
     elif raw[:2] == b"\x1f\x8b":
         read_path = None
+    names = tuple(split_fields(first[0], sep)) if header and sep == WHITESPACE and first else ()
     return Source(path=path, format="csv", separator=sep, read_path=read_path, empty=empty, header=header,
-                  fields=fields)
+                  fields=fields, names=names)
