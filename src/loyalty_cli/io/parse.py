@@ -86,6 +86,20 @@ def parse_text(col: str) -> pl.Expr:
     return pl.when(raw.str.contains(_NEEDS_WORK_TEXT)).then(text).otherwise(raw)
 
 
+TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt-in", "granted")
+FALSE_WORDS = ("false", "no", "n", "0", "f", "unsubscribed", "not subscribed", "opted out", "opt-out", "denied")
+
+
+def parse_consent(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """(consent as a boolean, null when unreadable or blank; whether the cell was blank). Words of
+    :data:`TRUE_WORDS` and :data:`FALSE_WORDS`, any case, trimmed."""
+    if dtype == pl.Boolean:
+        return pl.col(col), pl.col(col).is_null()
+    raw = pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase()
+    value = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
+    return value, raw.is_null() | (raw == "")
+
+
 def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -> pl.Expr:
     """Numbers as Float64. Strings may carry a currency sign and spaces; thousands separators are refused
     (``1,250`` is 1.25 in half the world), so a value we cannot read for sure stays null."""

@@ -20,6 +20,7 @@ from loyalty_cli.errors import DataError
 from loyalty_cli.io.columns import ColumnChoice, MappingFile, load_mapping_file, resolve_columns
 from loyalty_cli.io.parse import (
     detect_date_format,
+    parse_consent,
     parse_date,
     parse_id,
     parse_number,
@@ -33,8 +34,6 @@ from loyalty_cli.schema import TABLES, normalise_header
 
 DATE_SAMPLE_ROWS = 20_000
 DATE_SAMPLE_FILES = 8
-TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt-in", "granted")
-FALSE_WORDS = ("false", "no", "n", "0", "f", "unsubscribed", "not subscribed", "opted out", "opt-out", "denied")
 
 # Columns of every rejects table, ahead of the raw columns of the rejected row.
 REJECT_COLUMNS = ("source_file", "source_row", "reject_reason", "reject_column", "reject_value")
@@ -326,10 +325,8 @@ def _contacts(
             checks.append(_Check(parse_text(cols[name]).is_not_null() & C(name).is_null(),
                                  f"unparseable {name.replace('_', ' ')}", name))
     if "email_consent" in cols:
-        raw = pl.col(cols["email_consent"]).cast(pl.String).str.strip_chars().str.to_lowercase()
-        out["email_consent"] = (pl.when(raw.is_in(list(TRUE_WORDS))).then(True)
-                                .when(raw.is_in(list(FALSE_WORDS))).then(False))
-        checks.append(_Check(raw.is_not_null() & (raw != "") & C("email_consent").is_null(),
+        out["email_consent"], blank = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
+        checks.append(_Check(~blank & C("email_consent").is_null(),
                              "unparseable consent (expected yes/no, true/false or 1/0)", "email_consent"))
     return _Plan(out, {}, checks)
 

@@ -38,8 +38,8 @@ import polars as pl
 
 from loyalty_cli.control import Split, assign_groups, check_share, split_summary
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.io.readers import FALSE_WORDS, TRUE_WORDS  # consent words, as the contacts reader reads them
-from loyalty_cli.io.writers import FORMULA_START, PLAIN_NUMBER, atomic_write, neutralise_formulas, output_format
+from loyalty_cli.io.parse import parse_consent  # consent words, as the contacts reader reads them
+from loyalty_cli.io.writers import atomic_write, csv_ready, formula_like, neutralise_formulas, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 from loyalty_cli.schema import CONTACTS, TRANSACTIONS, normalise_header
 
@@ -125,15 +125,6 @@ def consent_column(columns: Sequence[str]) -> str | None:
     return None
 
 
-def _consent(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(consent as a boolean or null, whether the cell was blank)."""
-    if dtype == pl.Boolean:
-        return pl.col(col), pl.col(col).is_null()
-    raw = pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase()
-    value = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
-    return value, raw.is_null() | (raw == "")
-
-
 def normalise_email(col: str = "email") -> pl.Expr:
     """Trimmed and lowercased; blank -> null."""
     return pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None)
@@ -150,12 +141,6 @@ def email_problem(col: str = "email", *, normalised: bool = False) -> pl.Expr:
         .when((email.str.len_chars() > MAX_EMAIL_LENGTH) | ~email.str.contains(EMAIL_PATTERN))
         .then(pl.lit(INVALID_EMAIL))
     )
-
-
-def _risky(expr: pl.Expr) -> pl.Expr:
-    """Text a spreadsheet would run as a formula (plain numbers such as -3.50 are not)."""
-    text = expr.cast(pl.String)
-    return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
 
 
 def attach_contacts(table: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
@@ -223,7 +208,7 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
     if "_in_contacts" in df.columns and consent == "email_consent":
         checks.append((~pl.col("_in_contacts"), NOT_IN_CONTACTS))
     if consent is not None:
-        value_expr, blank = _consent(consent, df.schema[consent])
+        value_expr, blank = parse_consent(consent, df.schema[consent])
         checks += [(value_expr.eq(False).fill_null(False), NO_CONSENT), (blank, NO_CONSENT_RECORD),
                    (value_expr.is_null(), UNREADABLE_CONSENT)]
     if has_email:  # normalised once, its problem once: the reasons below refer to the columns
@@ -231,7 +216,7 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
         df = df.with_columns(email_problem("_email", normalised=True).alias("_problem"))
         checks.append((pl.col("_problem").is_not_null(), "_problem"))
     if target.importer:
-        checks.append((_risky(pl.col("customer_id")).fill_null(False), FORMULA_ID))
+        checks.append((formula_like(pl.col("customer_id")).fill_null(False), FORMULA_ID))
     for condition, why in reversed(checks):
         then = pl.col("_problem") if why == "_problem" else pl.lit(why)
         reason = pl.when(condition).then(then).otherwise(reason)
@@ -308,7 +293,7 @@ def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = N
     text_cols = [c for c, t in df.schema.items() if t == pl.String and c not in protected]
     logs, cleaned_cols = [], []
     for col in text_cols:  # one expression per column, over all rows at once
-        risky = _risky(pl.col(col)).fill_null(False)
+        risky = formula_like(pl.col(col)).fill_null(False)
         cleaned = pl.col(col).str.strip_chars_start(TRIGGER_CHARS).replace("", None)
         logs.append(df.filter(risky).select(pl.col(target.id_header).cast(pl.String).alias("customer_id"),
                                             pl.lit(col).alias("column"), pl.col(col).alias("original"),
@@ -324,10 +309,7 @@ def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = N
 def csv_bytes(df: pl.DataFrame, *, neutralise: bool) -> bytes:
     """UTF-8 CSV (no BOM: some importers read it into the first header). ``neutralise``: the spreadsheet
     apostrophe of :func:`loyalty_cli.io.writers.neutralise_formulas` (the generic target)."""
-    lists = [pl.col(n).cast(pl.List(pl.String)).list.join("; ") for n, t in df.schema.items()
-             if isinstance(t, pl.List)]
-    if lists:
-        df = df.with_columns(lists)
+    df = csv_ready(df)
     if neutralise:
         df = neutralise_formulas(df)
     return df.write_csv().encode("utf-8")

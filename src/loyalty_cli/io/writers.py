@@ -55,12 +55,17 @@ def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
     exprs = []
     for c in text_cols:
         text = pl.col(c).cast(pl.String)
-        risky = text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
-        exprs.append(pl.when(risky).then("'" + text).otherwise(text).alias(c))
+        exprs.append(pl.when(formula_like(text)).then("'" + text).otherwise(text).alias(c))
     return df.with_columns(exprs)
 
 
-def _csv_ready(df: pl.DataFrame) -> pl.DataFrame:
+def formula_like(expr: pl.Expr) -> pl.Expr:
+    """Text a spreadsheet would run as a formula (plain numbers such as -3.50 are not)."""
+    text = expr.cast(pl.String)
+    return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+
+
+def csv_ready(df: pl.DataFrame) -> pl.DataFrame:
     """Lists and structs cannot go to CSV: join lists with '; '."""
     cols = []
     for name, dtype in df.schema.items():
@@ -71,7 +76,7 @@ def _csv_ready(df: pl.DataFrame) -> pl.DataFrame:
 
 def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO) -> None:
     if fmt == "csv":
-        neutralise_formulas(_csv_ready(df)).write_csv(fh)
+        neutralise_formulas(csv_ready(df)).write_csv(fh)
     elif fmt == "parquet":
         df.write_parquet(fh)
     else:
