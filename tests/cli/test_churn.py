@@ -181,3 +181,16 @@ def test_model_predicted_value_is_loyalty_cltvs():
     assert both.height == 3000
     assert (both["predicted_value"] - both["predicted_clv_12m"].round(2)).abs().max() < 1e-9
     assert (both["p_alive"] - both["p_alive_right"]).abs().max() < 1e-12
+
+
+def test_rules_that_need_an_ipt_stop_when_nobody_bought_twice():
+    """Multiplier rules and no repeat customer: nobody has an inter-purchase time, not even the population."""
+    Path("once.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,5\nB,2024-02-01,7\n")
+    result = run("once.csv", "--as-of", "2024-03-01")
+    assert result.exit_code == 1
+    assert "No customer in once.csv bought on two different days" in result.stderr
+    assert "[lapsing] days = 60" in result.stderr
+    lifecycle = RUNNER.invoke(app, ["lifecycle", "once.csv", "--as-of", "2024-03-01"])
+    assert lifecycle.exit_code == 1 and "--churn-rules FILE" in lifecycle.stderr
+    Path("fixed.toml").write_text("[lapsing]\ndays = 60\n[lapsed]\ndays = 180\n")
+    assert run("once.csv", "--as-of", "2024-03-01", "--rules", "fixed.toml").exit_code == 0

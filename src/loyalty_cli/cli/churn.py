@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     ListOptions,
     TransactionColumns,
     check_bad_rows,
+    check_ipt,
     check_output,
     check_table_path,
     handle_errors,
@@ -113,15 +114,12 @@ def churn(
     options = tx.read_options(out)
     loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
                                        output=output, out=out, activity=True)
-    customers, activity, scan = loaded.customers, loaded.activity, loaded.scan
+    customers, activity = loaded.customers, loaded.activity
     assert activity is not None
+    check_ipt(loaded, churn_rules, hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 "
+              "in a copy of rules/churn.toml (--rules FILE).")
     status = churn_status(customers.lazy(), activity.lazy(), rules=churn_rules)
     table, by_period = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period_name)])
-    if table["status"].null_count():
-        raise DataError(f"No customer in {', '.join(str(p) for p in scan.paths[:3])} bought on two different "
-                        f"days, so there is no inter-purchase time for the rules {churn_rules.source}",
-                        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a "
-                        "copy of rules/churn.toml (--rules FILE).")
     as_of_day = table["as_of"][0]
     out.note(f"As of {as_of_day} (data before that day); {table.height:,} customers; rules {churn_rules.source}: "
              f"{churn_rules.describe()}")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from loyalty_cli.io.readers import ReadOptions, Scan
+    from loyalty_cli.metrics.churn import ChurnRules
     from loyalty_cli.stage1 import Loaded
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,6 +229,17 @@ def load_transactions_checked(
                         hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
                         "skipped.")
     return loaded
+
+
+def check_ipt(loaded: Loaded, rules: ChurnRules, *, hint: str) -> None:
+    """Stop with a clear error when the churn rules need an inter-purchase time and nobody has one."""
+    from loyalty_cli.errors import DataError
+    from loyalty_cli.metrics.churn import lacks_ipt
+
+    if lacks_ipt(loaded.customers, rules):
+        raise DataError(f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two "
+                        f"different days, so there is no inter-purchase time for the churn rules {rules.source}",
+                        hint=hint)
 
 
 def rejects_path(rejects: Path | None, output: str | None) -> Path:

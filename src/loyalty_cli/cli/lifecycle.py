@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     ListOptions,
     TransactionColumns,
     check_bad_rows,
+    check_ipt,
     check_output,
     check_table_path,
     describe_scan,
@@ -203,6 +204,8 @@ def lifecycle(
                         + ", ".join(str(p) for p in loaded.scan.paths[:3]),
                         hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
                         "skipped.")
+    check_ipt(loaded, churn, hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a "
+              "copy of rules/churn.toml (--churn-rules FILE).")
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None and loaded.as_of is not None
     as_of_day = loaded.as_of
@@ -242,11 +245,6 @@ def lifecycle(
                         hint="Check the conditions against the columns listed in rules/lifecycle.toml.") from None
     table, summary, flags = results[:3]
     moves = results[3] if previous_rows is not None else None
-    if table["churn_status"].is_null().all() and customers.height:
-        raise DataError(f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two different "
-                        f"days, so there is no inter-purchase time for the churn rules {churn.source}",
-                        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a copy of "
-                        "rules/churn.toml (--churn-rules FILE).")
     _describe(out, table, life_rules, churn, window_config, customers, as_of_day,
               surveys=bool(surveys), contacts=contact_rows, previous=previous_rows, scores=scores)
 

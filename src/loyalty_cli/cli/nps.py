@@ -14,6 +14,7 @@ from loyalty_cli.cli.common import (
     NO_LIST_OPTIONS,
     ListOptions,
     check_bad_rows,
+    check_ipt,
     check_table_path,
     describe_scan,
     handle_errors,
@@ -298,7 +299,6 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
     decides 'advocate' (active and latest answer 9-10), so the advocates' NPS is high by construction."""
     import polars as pl
 
-    from loyalty_cli.errors import DataError
     from loyalty_cli.metrics import lifecycle as lc
     from loyalty_cli.metrics.churn import load_churn_rules
     from loyalty_cli.metrics.nps import customer_scores
@@ -308,16 +308,13 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
     customers, activity, as_of = loaded.customers, loaded.activity, loaded.as_of
     if as_of is None or activity is None:  # nobody bought before the as-of date: every respondent (no purchase)
         return pl.DataFrame(schema={"customer_id": pl.String, "stage": pl.Enum(life_rules.stages)})
+    check_ipt(loaded, churn, hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
     window = SecondPurchaseConfig(by="first_category" if "first_category" in customers.columns else None)
     cutoff = datetime(as_of.year, as_of.month, as_of.day)
     scores = customer_scores(responses.lazy().filter(pl.col("responded_at") < cutoff))
     inputs = lc.lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=as_of, churn_rules=churn, window=window,
                                  scores=scores)
     table = lc.lifecycle_table(inputs, rules=life_rules).select("customer_id", "stage", "churn_status").collect()
-    if table["churn_status"].is_null().all():
-        raise DataError(f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two different "
-                        "days, so there is no inter-purchase time for the churn rules behind --by stage",
-                        hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
     out.note(f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({life_rules.source} and "
              f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "
              "the advocates' NPS is high by construction")

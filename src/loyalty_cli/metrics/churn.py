@@ -110,6 +110,14 @@ class ChurnRules:
         return text
 
 
+def lacks_ipt(customers: pl.DataFrame, rules: ChurnRules) -> bool:
+    """Whether ``rules`` cannot give anybody a status: a threshold needs the inter-purchase time (a multiplier
+    or a percentile of it) and no customer bought on two different days, so there is none, not even the
+    population's."""
+    needs = any(t.kind in ("multiplier", "percentile") for t in (rules.lapsing, rules.lapsed))
+    return needs and customers.height > 0 and not (customers["purchase_days"] >= 2).any()
+
+
 def _number(source: str, key: str, value: object, *, minimum: float = 0.0, strict: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or value < minimum or (strict and value == minimum):
