@@ -35,7 +35,7 @@ import polars as pl
 
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
-from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, second_purchase_gaps, timing_summary
+from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
 from loyalty_cli.rulefile import builtin_text, parse_toml, rules_text
 
 DEFAULT_RULES = "lifecycle"
@@ -369,17 +369,15 @@ def lifecycle_inputs(
     status = rank_by_value(churn_status(customers, activity, rules=churn_rules), rules=churn_rules).select(
         "customer_id", pl.col("status").cast(pl.String).alias("churn_status"),
         pl.col("value_tier").cast(pl.String), "ipt_days")
-    windows = timing_summary(customers, config=window).select(
-        "group", "window_from_days", "window_to_days", "window_source")
+    windows = second_purchase_windows(customers, config=window)
     if window.by is not None:
         windows = windows.filter(pl.col("group") != ALL)
-    groups = second_purchase_gaps(customers, by=window.by).select("customer_id", "group")
     since = (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32)
     closed = (pl.when(pl.col("window_to_days").is_null()).then(pl.col("churn_status") != "active")
               .otherwise(pl.col("days_since_first") > pl.col("window_to_days")))
     base = (
         customers.join(status, on="customer_id", how="left")
-        .join(groups, on="customer_id", how="left")
+        .with_columns(group_column(window.by))
         .join(windows, on="group", how="left")
         .with_columns(pl.lit(False).alias("prospect"), (pl.col("purchase_days") == 1).alias("one_time"),
                       since.alias("days_since_first"))

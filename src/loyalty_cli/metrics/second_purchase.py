@@ -89,7 +89,8 @@ class SecondPurchaseConfig:
             raise UsageError(f"--closing must be 0 days or more, got {self.closing_days}")
 
 
-def _group(by: str | None) -> pl.Expr:
+def group_column(by: str | None) -> pl.Expr:
+    """A customer's group: the ``by`` column as text (``(missing)`` when empty), or ``(all)`` without ``by``."""
     if by is None:
         return pl.lit(ALL).alias("group")
     return pl.col(by).cast(pl.String).fill_null(MISSING).alias("group")
@@ -102,7 +103,7 @@ def second_purchase_gaps(customers: pl.LazyFrame, *, by: str | None = None) -> p
     first = pl.col("first_purchase")
     return customers.select(
         "customer_id",
-        _group(by),
+        group_column(by),
         "first_purchase",
         "second_purchase",
         (pl.col("second_purchase") - first).dt.total_days().cast(pl.Int32).alias("gap_days"),
@@ -179,15 +180,11 @@ def _gap_percentile(pct: int) -> pl.Expr:
     return pl.col("gap_days").drop_nulls().sort().get((n * pct + 99) // 100 - 1, null_on_oob=True)
 
 
-def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
-    """One row per group (``(all)`` first, then groups by size): counts, the shares within 7..365 days
-    (``share_<d>d``), Kaplan-Meier quantiles over all first-time buyers (``p<XX>_days``), where the curve
-    ends, the repeaters-only mean/median gap, and the window (``window_from_days``, ``window_to_days``,
-    ``window_source``: the group whose repeaters set it, ``(all)`` as a fallback, or ``fixed``)."""
-    by, min_n, window = config.by, config.min_n, config.window
-    gaps = _stacked(customers, by)
-    curve = km_curve(customers, by=by)
-    counts = gaps.group_by("group").agg(
+def _counts(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
+    """Per group (and ``(all)``): first-time buyers, repeaters, their mean and median gap, and the gap
+    percentiles of a percentile window (``_own_from``, ``_own_to``)."""
+    window = config.window
+    return _stacked(customers, config.by).group_by("group").agg(
         pl.len().cast(pl.Int64).alias("first_buyers"),
         pl.col("gap_days").count().cast(pl.Int64).alias("repeaters"),
         pl.col("gap_days").mean().alias("repeaters_mean_gap_days"),
@@ -195,6 +192,43 @@ def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> 
         *([_gap_percentile(window.low).alias("_own_from"), _gap_percentile(window.high).alias("_own_to")]
           if window.kind == "percentile" else []),
     )
+
+
+def _window_columns(config: SecondPurchaseConfig) -> list[pl.Expr]:
+    """``window_from_days, window_to_days, window_source`` over :func:`_counts`: the group's own percentiles
+    with --min-n repeaters, else those of ``(all)``, else none; or the fixed window."""
+    window, min_n = config.window, config.min_n
+    if window.kind != "percentile":
+        return [pl.lit(window.low, pl.Int32).alias("window_from_days"),
+                pl.lit(window.high, pl.Int32).alias("window_to_days"), pl.lit("fixed").alias("window_source")]
+    own = pl.col("repeaters") >= min_n
+    fallback = pl.col("repeaters").filter(pl.col("group") == ALL).first() >= min_n  # (all) has a window
+
+    def overall(col: str) -> pl.Expr:
+        return pl.col(col).filter(pl.col("group") == ALL).first()
+
+    return [
+        pl.when(own).then(pl.col("_own_from")).when(fallback).then(overall("_own_from")).alias("window_from_days"),
+        pl.when(own).then(pl.col("_own_to")).when(fallback).then(overall("_own_to")).alias("window_to_days"),
+        pl.when(own).then(pl.col("group")).when(fallback).then(pl.lit(ALL)).alias("window_source"),
+    ]
+
+
+def second_purchase_windows(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
+    """The window columns of :func:`timing_summary` alone (``group, window_from_days, window_to_days,
+    window_source``), without the Kaplan-Meier curve and shares it also computes."""
+    return _counts(customers, config=config).with_columns(_window_columns(config)).select(
+        "group", "window_from_days", "window_to_days", "window_source")
+
+
+def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
+    """One row per group (``(all)`` first, then groups by size): counts, the shares within 7..365 days
+    (``share_<d>d``), Kaplan-Meier quantiles over all first-time buyers (``p<XX>_days``), where the curve
+    ends, the repeaters-only mean/median gap, and the window (``window_from_days``, ``window_to_days``,
+    ``window_source``: the group whose repeaters set it, ``(all)`` as a fallback, or ``fixed``)."""
+    by, min_n = config.by, config.min_n
+    counts = _counts(customers, config=config)
+    curve = km_curve(customers, by=by)
     quantiles = curve.group_by("group").agg(
         *(pl.col("day").filter(pl.col("not_repurchased") <= 1 - p / 100 + EPS).min().alias(f"p{p}_days")
           for p in PERCENTILES),
@@ -206,23 +240,8 @@ def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> 
     )
     table = counts.join(quantiles, on="group", how="left").join(shares, on="group", how="left")
     buyers, repeaters = pl.col("first_buyers"), pl.col("repeaters")
-    if window.kind == "percentile":
-        own = repeaters >= min_n
-        fallback = pl.col("repeaters").filter(pl.col("group") == ALL).first() >= min_n  # (all) has a window
-
-        def overall(col: str) -> pl.Expr:
-            return pl.col(col).filter(pl.col("group") == ALL).first()
-
-        window_cols = [
-            pl.when(own).then(pl.col("_own_from")).when(fallback).then(overall("_own_from")).alias("window_from_days"),
-            pl.when(own).then(pl.col("_own_to")).when(fallback).then(overall("_own_to")).alias("window_to_days"),
-            pl.when(own).then(pl.col("group")).when(fallback).then(pl.lit(ALL)).alias("window_source"),
-        ]
-    else:
-        window_cols = [pl.lit(window.low, pl.Int32).alias("window_from_days"),
-                       pl.lit(window.high, pl.Int32).alias("window_to_days"), pl.lit("fixed").alias("window_source")]
     return (
-        table.with_columns(window_cols)
+        table.with_columns(_window_columns(config))
         .select(
             "group", "first_buyers", "repeaters", (buyers - repeaters).alias("one_time_buyers"),
             *(pl.col(f"share_{d}d") for d in WITHIN_DAYS),
@@ -328,7 +347,7 @@ def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: Secon
         about.append(config.by)
     return (
         customers.filter(pl.col("second_purchase").is_null())
-        .with_columns(_group(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32)
+        .with_columns(group_column(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32)
                       .alias("days_since_first"))
         .join(windows, on="group", how="inner")
         .filter(lo.is_not_null() & (since <= hi) & ((since >= lo) | (hi - since < config.closing_days)))
