@@ -154,7 +154,6 @@ def lifecycle(
     """One lifecycle stage per customer (prospect, new, one-time lapsing, repeat, loyal, advocate, lapsing,
     lapsed, reactivated) from ordered rules, with the action the shop takes at that stage and flags (detractor
     VIP, promoter): a to-do list, and a summary of customers and net spend per stage."""
-    import dataclasses
 
     import polars as pl
 
@@ -226,15 +225,13 @@ def lifecycle(
         write_rejects([*loaded.rejects, *side_rejects], rejects_path(rejects, output), out)
     previous_rows = _read_previous(previous, as_of_day) if previous is not None else None
 
-    by = "first_category" if "first_category" in customers.columns else None
-    window_config = dataclasses.replace(window_config, by=by)
-    inputs_lazy = lc.lifecycle_inputs(
-        customers.lazy(), activity.lazy(), as_of=as_of_day, churn_rules=churn, window=window_config,
+    window_config = lc.lifecycle_window(customers, window_config)
+    table_lazy = lc.lifecycle_stages(
+        customers.lazy(), activity.lazy(), as_of=as_of_day, rules=life_rules, churn_rules=churn, window=window_config,
         scores=scores.lazy() if scores is not None else None,
         contacts=contact_rows.lazy() if contact_rows is not None else None,
         previous=previous_rows.lazy() if previous_rows is not None else None,
     )
-    table_lazy = lc.lifecycle_table(inputs_lazy, rules=life_rules)
     plans = [table_lazy, lc.stage_summary(table_lazy, rules=life_rules), lc.flag_summary(table_lazy, rules=life_rules)]
     if previous_rows is not None:
         plans.append(lc.transitions(table_lazy, previous_rows.lazy()))

@@ -309,12 +309,10 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
     if as_of is None or activity is None:  # nobody bought before the as-of date: every respondent (no purchase)
         return pl.DataFrame(schema={"customer_id": pl.String, "stage": pl.Enum(life_rules.stages)})
     check_ipt(loaded, churn, hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
-    window = SecondPurchaseConfig(by="first_category" if "first_category" in customers.columns else None)
-    cutoff = datetime(as_of.year, as_of.month, as_of.day)
+    cutoff = datetime(as_of.year, as_of.month, as_of.day)  # the answers read up to the surveys' own as-of date
     scores = customer_scores(responses.lazy().filter(pl.col("responded_at") < cutoff))
-    inputs = lc.lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=as_of, churn_rules=churn, window=window,
-                                 scores=scores)
-    table = lc.lifecycle_table(inputs, rules=life_rules).select("customer_id", "stage", "churn_status").collect()
+    table = lc.lifecycle_stages(customers.lazy(), activity.lazy(), as_of=as_of, rules=life_rules, churn_rules=churn,
+                                window=SecondPurchaseConfig(), scores=scores).select("customer_id", "stage").collect()
     out.note(f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({life_rules.source} and "
              f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "
              "the advocates' NPS is high by construction")

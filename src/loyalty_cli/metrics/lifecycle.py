@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -439,6 +439,23 @@ def lifecycle_table(inputs: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFr
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     return staged.select(*leading, *(c for c in OUTPUT_COLUMNS if c in names)).sort(
         "stage", "net_spend", "customer_id", descending=[False, True, False], nulls_last=True)
+
+
+def lifecycle_window(customers: pl.LazyFrame | pl.DataFrame, window: SecondPurchaseConfig) -> SecondPurchaseConfig:
+    """The second-purchase window the lifecycle uses: per first-order category when the summary has one."""
+    names = customers.collect_schema().names()
+    return replace(window, by="first_category" if "first_category" in names else None)
+
+
+def lifecycle_stages(customers: pl.LazyFrame, activity: pl.LazyFrame, *, as_of: date, rules: LifecycleRules,
+                     churn_rules: ChurnRules, window: SecondPurchaseConfig, scores: pl.LazyFrame | None = None,
+                     contacts: pl.LazyFrame | None = None, previous: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """The to-do list as ``loyalty lifecycle`` gives it (:func:`lifecycle_table` of :func:`lifecycle_inputs`),
+    with the window of :func:`lifecycle_window`; the command, ``nps --by stage`` and the report all use it."""
+    inputs = lifecycle_inputs(customers, activity, as_of=as_of, churn_rules=churn_rules,
+                              window=lifecycle_window(customers, window), scores=scores, contacts=contacts,
+                              previous=previous)
+    return lifecycle_table(inputs, rules=rules)
 
 
 def stage_summary(table: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFrame:

@@ -10,7 +10,6 @@ missing input or failed model never stops the report.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -153,14 +152,13 @@ def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame
         data.lifecycle_missing = f"the stages start from the churn status, which is not available: {data.churn_missing}"
         return
     rules = settings.lifecycle
-    by = "first_category" if "first_category" in customers.columns else None
-    window = dataclasses.replace(settings.second_purchase, by=by)
+    by = lc.lifecycle_window(customers, settings.second_purchase).by
     scores = m_nps.customer_scores(responses.lazy()).collect() if responses is not None else None
-    inputs = lc.lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=data.as_of, churn_rules=settings.churn,
-                                 window=window, scores=scores.lazy() if scores is not None else None,
-                                 contacts=contacts.lazy() if contacts is not None else None)
     try:
-        table = lc.lifecycle_table(inputs, rules=rules).collect()
+        table = lc.lifecycle_stages(customers.lazy(), activity.lazy(), as_of=data.as_of, rules=rules,
+                                    churn_rules=settings.churn, window=settings.second_purchase,
+                                    scores=scores.lazy() if scores is not None else None,
+                                    contacts=contacts.lazy() if contacts is not None else None).collect()
         data.lifecycle_summary, data.lifecycle_flags = pl.collect_all(
             [lc.stage_summary(table.lazy(), rules=rules), lc.flag_summary(table.lazy(), rules=rules)])
     except pl.exceptions.PolarsError as exc:  # a condition that reads but fails on the real columns
