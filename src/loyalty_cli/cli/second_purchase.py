@@ -206,15 +206,7 @@ def second_purchase(
     import polars as pl
 
     from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.second_purchase import (
-        SecondPurchaseConfig,
-        action_list,
-        first_year_value,
-        km_curve,
-        repurchase_shares,
-        timing_summary,
-        value_by_bucket,
-    )
+    from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, second_purchase_tables
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
@@ -232,16 +224,8 @@ def second_purchase(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     config = dataclasses.replace(config, by=resolve_by(by, customers.columns, out))
-    value = first_year_value(activity.lazy()).collect()
-    base = customers.lazy()
-    summary_lazy = timing_summary(base, config=config)
-    summary, shares, curve, buckets, actions = pl.collect_all([
-        summary_lazy,
-        repurchase_shares(base, by=config.by, min_n=config.min_n),
-        km_curve(base, by=config.by),
-        value_by_bucket(base, value.lazy(), by=config.by, min_n=config.min_n),
-        action_list(base, summary_lazy, config=config),
-    ])
+    summary, shares, curve, buckets, actions = pl.collect_all(
+        second_purchase_tables(customers.lazy(), activity.lazy(), config=config))
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
     if output:

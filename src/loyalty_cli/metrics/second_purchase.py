@@ -361,3 +361,17 @@ def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: Secon
         .sort("nudge_date", "window_closes", *(["net_spend"] if "net_spend" in value else []), "customer_id",
               descending=[False, False, *([True] if "net_spend" in value else []), False])
     )
+
+
+def second_purchase_tables(customers: pl.LazyFrame, activity: pl.LazyFrame, *, config: SecondPurchaseConfig
+                           ) -> list[pl.LazyFrame]:
+    """The plans of ``loyalty second-purchase``, to collect together: the timing summary, the repurchase
+    shares, the Kaplan-Meier curve, value by timing and the action list (in that order)."""
+    summary = timing_summary(customers, config=config)
+    return [
+        summary,
+        repurchase_shares(customers, by=config.by, min_n=config.min_n),
+        km_curve(customers, by=config.by),
+        value_by_bucket(customers, first_year_value(activity), by=config.by, min_n=config.min_n),
+        action_list(customers, summary, config=config),
+    ]

@@ -24,16 +24,7 @@ from loyalty_cli.metrics.churn import ChurnRules, churn_rates, churn_status, lac
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, calibration_summary, fit_cltv
 from loyalty_cli.metrics.retention import cohort_retention, cohort_table, repeat_rate, retention_wide
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores, segment_summary
-from loyalty_cli.metrics.second_purchase import (
-    ALL,
-    SecondPurchaseConfig,
-    action_list,
-    first_year_value,
-    km_curve,
-    repurchase_shares,
-    timing_summary,
-    value_by_bucket,
-)
+from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, second_purchase_tables
 from loyalty_cli.segments import SegmentMap
 
 
@@ -217,7 +208,6 @@ def compute_report(
     per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days,
                                                 period=period))  # type: ignore[arg-type]
     sp = settings.second_purchase
-    sp_summary = timing_summary(customers.lazy(), config=sp)
     segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge = \
         pl.collect_all([
             segmented,
@@ -225,11 +215,7 @@ def compute_report(
             long, per_cohort,
             activity.lazy().select(pl.col("net_cents").sum().alias("revenue_cents"),
                             pl.col("purchases").sum().alias("purchase_orders")),
-            sp_summary,
-            repurchase_shares(customers.lazy(), by=None, min_n=sp.min_n),
-            km_curve(customers.lazy()),
-            value_by_bucket(customers.lazy(), first_year_value(activity.lazy()), by=None, min_n=sp.min_n),
-            action_list(customers.lazy(), sp_summary, config=sp),
+            *second_purchase_tables(customers.lazy(), activity.lazy(), config=sp),
         ])
     data = ReportData(
         as_of=as_of,
