@@ -78,7 +78,7 @@ def load_transactions(
     options = options or ReadOptions()
     cache = _cache.get()
     key = _key(inputs, options, as_of, on_bad_rows) if cache is not None else None
-    if cache is not None and key in cache and (cache[key].activity is not None or not activity):
+    if cache is not None and key in cache:  # a pipeline's loads always keep the activity table
         return cache[key]
     scan = read_transactions(inputs, options, as_of=as_of)
     if on_scan is not None:

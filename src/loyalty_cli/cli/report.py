@@ -10,7 +10,6 @@ import typer
 
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
-    DEFAULT_MAPPING,
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
@@ -185,7 +184,7 @@ def report(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     day = customers["as_of"][0]
-    other_mapping = options.mapping_file or (DEFAULT_MAPPING if DEFAULT_MAPPING.is_file() else None)
+    other_mapping = options.mapping_file  # the given one, else rules/columns.toml when there is one
     infos = [InputInfo("transactions", tuple(str(p) for p in loaded.scan.paths),
                        (f"{customers.height:,} customers", f"{int(activity['purchases'].sum()):,} purchase orders",
                         f"{int(customers['return_orders'].sum()):,} return or cancellation orders"),

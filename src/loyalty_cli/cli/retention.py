@@ -149,6 +149,7 @@ def retention(
         ALL,
         AVERAGE,
         LABELS,
+        PREFIX,
         check_period,
         cohort_retention,
         cohort_table,
@@ -204,7 +205,7 @@ def retention(
         return
     repeat = dict(zip(cohort_df["cohort"].to_list(), cohort_df["repeat_rate"].to_list(), strict=True))
     repeat[AVERAGE] = repeat.pop(ALL, None)
-    unit = {"week": "w", "month": "m", "quarter": "q"}[period_name]
+    unit = PREFIX[period_name]
     for name in shown:
         metric, kind = SHOW[name]
         _show_matrix(out, retention_wide(long_df, metric, period=period_name), kind=kind, to_stderr=to_stderr,

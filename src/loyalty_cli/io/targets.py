@@ -656,7 +656,7 @@ def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group
     if not frames:
         raise DataError(f"No rows in {', '.join(str(p) for p in paths[:3])}",
                         hint="The list files have a header but no customers.")
-    rows = pl.concat([f.collect() for f in frames], how="diagonal_relaxed")
+    rows = pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
     missing = rows.filter(pl.col("customer_id").is_null())
     if missing.height:
         first = missing.row(0, named=True)
