@@ -260,3 +260,12 @@ def test_program_table_is_the_same_to_the_last_digit_whatever_the_row_order() ->
                                        predictions=chunked[2], predicted="predicted_clv_12m"))
     assert all(t.equals(tables[0]) for t in tables[1:])
     assert "mean_predicted_clv_12m" in tables[0]["metric"].to_list()
+
+
+def test_members_nps_never_mixes_relational_and_transactional_answers() -> None:
+    from loyalty_cli.metrics.program import headline_answers
+
+    both = pl.DataFrame({"customer_id": ["A", "B", "C"], "survey_type": ["relational", "transactional", None]})
+    assert headline_answers(both)["customer_id"].to_list() == ["A"]
+    one = both.filter(pl.col("survey_type") != "relational")
+    assert headline_answers(one).equals(one)  # one kind (or untyped): every answer

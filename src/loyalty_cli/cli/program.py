@@ -139,11 +139,11 @@ def program(
         raise LoyaltyError(f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
                            hint="Check --as-of and the enrolment date column.")
 
-    scores = None
+    responses = None
     if "surveys" in rows:
-        from loyalty_cli.metrics.nps import NpsConfig, customer_scores, prepare_responses
+        from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
 
-        scores = customer_scores(prepare_responses(rows["surveys"].lazy(), config=NpsConfig()))
+        responses = prepare_responses(rows["surveys"].lazy(), config=NpsConfig()).collect()
     fit, column, clv_note = None, None, None
     try:
         from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
@@ -159,7 +159,7 @@ def program(
     except LoyaltyError as exc:
         clv_note = f"No predicted CLV comparison: the models could not be fitted ({exc.message})"
     table = pm.program_table(customers, activity, rows["members"], as_of=as_of_day, config=config,
-                             points=rows.get("points"), scores=scores,
+                             points=rows.get("points"), responses=responses,
                              predictions=fit.customers if fit is not None else None, predicted=column)
 
     if output:

@@ -476,12 +476,22 @@ def nps_comparison(compared: pl.LazyFrame, scores: pl.LazyFrame, *, config: Prog
     return _long(_safe(pl.concat(rows).with_columns(pl.lit("nps").alias("metric"))), "members_vs_non_members")
 
 
+def headline_answers(responses: pl.DataFrame) -> pl.DataFrame:
+    """The answers behind one NPS of members and non-members: the relational ones when the surveys have
+    both relational and transactional answers (the two are never mixed in one number), else all."""
+    kinds = set(responses["survey_type"].drop_nulls().unique()) if "survey_type" in responses.columns else set()
+    if {"relational", "transactional"} <= kinds:
+        return responses.filter(pl.col("survey_type") == "relational")
+    return responses
+
+
 def program_table(customers: pl.DataFrame, activity: pl.DataFrame, members: pl.DataFrame, *, as_of: date,
-                  config: ProgramConfig, points: pl.DataFrame | None = None, scores: pl.LazyFrame | None = None,
+                  config: ProgramConfig, points: pl.DataFrame | None = None, responses: pl.DataFrame | None = None,
                   predictions: pl.DataFrame | None = None, predicted: str | None = None, detail: bool = True
                   ) -> pl.DataFrame:
     """The long table of ``loyalty program`` (:data:`COLUMNS`): enrolment and points, tiers, members vs
-    non-members, their NPS (``scores``: :func:`loyalty_cli.metrics.nps.customer_scores`) and mean predicted
+    non-members, their NPS (``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` rows; each
+    respondent's latest answer, of :func:`headline_answers`) and mean predicted
     CLV (column ``predicted`` of ``predictions``, :func:`loyalty_cli.metrics.cltv.fit_cltv`'s customers).
     ``detail``: also enrolment by cohort, points by period and tier movement.
 
@@ -507,7 +517,10 @@ def program_table(customers: pl.DataFrame, activity: pl.DataFrame, members: pl.D
             start, end = config.tier_dates(as_of)
             parts.append(tier_movement(member_rows, start=start, end=end))
     parts.append(member_comparison(compared, config=config))
-    if scores is not None:
+    if responses is not None:
+        from loyalty_cli.metrics.nps import customer_scores
+
+        scores = customer_scores(headline_answers(responses).lazy())
         parts.append(nps_comparison(compared, scores, config=config))
     if predictions is not None and predicted is not None:
         parts.append(clv_comparison(compared, predictions.lazy(), column=predicted, config=config))

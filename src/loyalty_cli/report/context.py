@@ -485,7 +485,7 @@ PROGRAM_LABELS = {
     "negative_balance_points": "points on negative balances",
     "liability": "liability (outstanding points x point value)",
     "liability_after_breakage": "liability after breakage (x redeemed / (redeemed + expired))",
-    "nps": "NPS (latest answer)",
+    "nps": "NPS (latest answer; relational only when the surveys have both kinds)",
 }
 
 

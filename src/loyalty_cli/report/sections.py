@@ -175,10 +175,10 @@ def _program(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, 
     if members.is_empty():
         data.program_missing = f"no member enrolled before the as-of date {data.as_of} in the members file"
         return
-    scores = m_nps.customer_scores(responses.lazy()) if responses is not None and data.nps_missing is None else None
+    answers = responses if responses is not None and data.nps_missing is None else None
     clv = data.clv
     data.program = pm.program_table(
-        customers, activity, members, as_of=data.as_of, config=settings.program, points=points, scores=scores,
+        customers, activity, members, as_of=data.as_of, config=settings.program, points=points, responses=answers,
         predictions=clv.customers if clv is not None else None,
         predicted=f"predicted_clv_{clv.config.suffix}" if clv is not None else None, detail=False)
     data.program_points = points is not None
