@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -207,7 +207,8 @@ class _Plan:
 
 # Canonical column order of the rows each reader returns.
 _OUTPUT_ORDER = [
-    "customer_id", "order_date", "responded_at", "amount_cents", "score", "order_id", "category", "channel",
+    "customer_id", "order_date", "responded_at", "enrolled_at", "tier", "tier_since", "at", "type", "points",
+    "amount_cents", "score", "order_id", "category", "channel",
     "comment", "survey_type", "touchpoint", "email", "signed_up_at", "birthday", "email_consent",
 ]
 
@@ -525,8 +526,7 @@ def read_members(inputs: Sequence[str | Path], options: ReadOptions | None = Non
     """Loyalty programme members: ``customer_id, enrolled_at`` (+ ``tier, tier_since, channel``). Members who
     enrolled on or after ``as_of`` are left out and counted. Several rows per member (one per ``tier_since``)
     make a tier history."""
-    return _ordered(read_table("members", inputs, options, as_of=as_of),
-                    ("customer_id", "enrolled_at", "tier", "tier_since", "channel"))
+    return read_table("members", inputs, options, as_of=as_of)
 
 
 def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
@@ -534,15 +534,7 @@ def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None
     """A points ledger: ``customer_id, at, points, type`` (+ ``order_id``). ``type`` is one of earn, redeem,
     expire, adjust (usual synonyms accepted); ``points`` is signed so a balance is a sum: earn +, redeem and
     expire - whatever their sign in the export, adjust as given. Negative earn rows are bad rows."""
-    return _ordered(read_table("points", inputs, options, as_of=as_of),
-                    ("customer_id", "at", "type", "points", "order_id"))
-
-
-def _ordered(scan: Scan, order: Sequence[str]) -> Scan:
-    """The scan with its canonical columns in ``order`` (kept columns after them)."""
-    names = scan.rows.collect_schema().names()
-    first = [n for n in order if n in names]
-    return replace(scan, rows=scan.rows.select(*first, *(n for n in names if n not in first)))
+    return read_table("points", inputs, options, as_of=as_of)
 
 
 __all__ = ["TABLES", "ReadOptions", "Scan", "read_contacts", "read_members", "read_points", "read_surveys",
