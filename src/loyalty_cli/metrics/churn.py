@@ -175,6 +175,13 @@ def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
         raise RulesError(f"{source}: [lapsed] {lapsed.kind} ({lapsed.value:g}) must be above [lapsing] "
                          f"{lapsing.kind} ({lapsing.value:g})",
                          hint="A customer is lapsing first, then lapsed.")
+    # bounds that put the lapsed threshold below the lapsing one for everybody, whatever their IPT
+    least = lapsing.value if lapsing.kind == "days" else lapsing.min_days
+    most = lapsed.value if lapsed.kind == "days" else lapsed.max_days
+    if least is not None and most is not None and most <= least:
+        raise RulesError(f"{source}: [lapsed] is at most {most:g} days, but [lapsing] is at least {least:g}: "
+                         "nobody could be lapsing", hint="A customer is lapsing first, then lapsed: raise [lapsed] "
+                         "max_days or days, or lower [lapsing] min_days or days.")
     ipt = _table(source, data, "ipt", _IPT_KEYS)
     own = ipt.get("own", "median")
     if own not in ("median", "mean"):
