@@ -205,6 +205,8 @@ def test_config_checks() -> None:
         pm.ProgramConfig(window_days=0)
     with pytest.raises(UsageError, match="start date before"):
         pm.ProgramConfig(tiers_from=date(2024, 8, 1)).tier_dates(AS_OF)
+    with pytest.raises(UsageError, match="must end by the as-of date"):  # that data is not read
+        pm.ProgramConfig(tiers_to=date(2024, 9, 1)).tier_dates(AS_OF)
 
 
 def test_generator_member_effect_is_recovered_within_the_interval() -> None:

@@ -116,6 +116,7 @@ def program(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     as_of_day: date = customers["as_of"][0]
+    config.tier_dates(as_of_day)  # a bad --tiers-from/--tiers-to stops here, before the other files are read
 
     # The other inputs: the same mapping file (their columns and file settings are in its [members], [points]
     # and [surveys] tables; the file options are the transactions'), read up to the same as-of date.

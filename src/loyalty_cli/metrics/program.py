@@ -75,6 +75,9 @@ class ProgramConfig:
 
     def tier_dates(self, as_of: date) -> tuple[date, date]:
         to = self.tiers_to or as_of
+        if to > as_of:
+            raise UsageError(f"The tier movement must end by the as-of date {as_of}, got {to}",
+                             hint="Data on or after the as-of date is not read: use an earlier --tiers-to.")
         start = self.tiers_from or _years_before(to, 1)
         if start >= to:
             raise UsageError(f"The tier movement needs a start date before its end date, got {start} and {to}")
