@@ -34,6 +34,7 @@ from loyalty_cli.models import (
     fit_gamma_gamma,
     fit_purchase_model,
 )
+from loyalty_cli.models.fitting import unique_rows
 
 Unit = Literal["day", "week"]
 UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -159,10 +160,12 @@ def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase
     spend = fit_gamma_gamma(x, m, penalizer=config.penalizer)
     horizon = config.horizon_units
     s = config.suffix
+    # the purchase model's predictions depend on (x, t_x, T) only: once per distinct pattern
+    (xu, tu, Tu), inverse, _ = unique_rows(x, t_x, t_end)
     predictions = {
-        "p_alive": purchase.p_alive(x, t_x, t_end),
-        f"p_no_purchase_{s}": purchase.probability_no_purchase(horizon, x, t_x, t_end),
-        f"expected_purchases_{s}": purchase.expected_purchases(horizon, x, t_x, t_end),
+        "p_alive": purchase.p_alive(xu, tu, Tu)[inverse],
+        f"p_no_purchase_{s}": purchase.probability_no_purchase(horizon, xu, tu, Tu)[inverse],
+        f"expected_purchases_{s}": purchase.expected_purchases(horizon, xu, tu, Tu)[inverse],
         "expected_spend": spend.expected_spend(x, m),
         f"predicted_clv_{s}": discounted_clv(purchase, spend, x, t_x, t_end, m, months=config.horizon_months,
                                              discount_monthly=config.discount_monthly, unit_days=config.unit_days,
