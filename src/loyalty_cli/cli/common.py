@@ -309,16 +309,30 @@ def check_list_options(output: str | None, fmt: str | None, *, target: str | Non
     _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
 
 
-def _read_contacts(path: Path, *, mapping: Path | None, out: Output) -> pl.DataFrame:
-    """The ``--contacts`` file of a list, read with the command's column mapping (consent and email columns
-    named there count: a consent column missed would put people who said no on the list)."""
-    from loyalty_cli.io.readers import ReadOptions, read_contacts
+def read_side(kind: str, paths: Sequence[str | Path], *, mapping: Path | None, as_of: date | None, policy: str,
+              out: Output) -> tuple[pl.DataFrame, Scan, list[pl.DataFrame]]:
+    """A command's other input (``surveys``, ``contacts``, ``members`` or ``points``), its columns detected or
+    taken from the mapping file (the column options are the transactions'), read up to the as-of date and
+    said on stderr: (rows, scan, rejected rows). Survey rows come prepared (:func:`prepare_responses`)."""
+    from loyalty_cli.io import readers
     from loyalty_cli.io.validate import collect_checked
 
-    scan = read_contacts([path], ReadOptions(mapping_file=mapping))
+    options = readers.ReadOptions(mapping_file=mapping)
+    if kind == "contacts":
+        scan = readers.read_contacts(paths, options)
+    else:
+        read = {"surveys": readers.read_surveys, "members": readers.read_members, "points": readers.read_points}
+        scan = read[kind](paths, options, as_of=as_of)
+    frame = scan.rows
+    if kind == "surveys":
+        from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
+
+        frame = prepare_responses(frame, config=NpsConfig())
     describe_scan(scan, out)
-    (contacts,), _ = collect_checked([scan], [scan.rows], on_bad_rows="error")  # type: ignore[arg-type]
-    return contacts
+    with out.status(f"Reading {kind} ..."):
+        (rows,), rejected = collect_checked([scan], [frame], on_bad_rows=policy)  # type: ignore[arg-type]
+    note_left_out([scan], out)
+    return rows, scan, rejected
 
 
 def write_customer_list(
@@ -368,7 +382,9 @@ def write_customer_list(
         return
     check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                        contacts=contacts)
-    contact_rows = _read_contacts(contacts, mapping=mapping, out=out) if isinstance(contacts, Path) else contacts
+    # the --contacts file, read with the command's mapping: a consent column named only there must count
+    contact_rows = read_side("contacts", [contacts], mapping=mapping, as_of=None, policy="error", out=out)[0] \
+        if isinstance(contacts, Path) else contacts
     spec = _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
                       contacts=contact_rows, tag=tag, tag_value=tag_value, value=value)
     report = write_list(table, output, spec)

@@ -21,6 +21,7 @@ from loyalty_cli.cli.common import (
     handle_errors,
     list_options_without_contacts,
     note_left_out,
+    read_side,
     rejects_path,
     to_date,
     transaction_columns,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from loyalty_cli.io.readers import ReadOptions
     from loyalty_cli.metrics.churn import ChurnRules
     from loyalty_cli.metrics.lifecycle import LifecycleRules
     from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
@@ -81,26 +81,6 @@ def _read_previous(path: Path, as_of: date) -> pl.DataFrame:
         raise DataError(f"Could not read the previous snapshot {path}: {str(exc).splitlines()[0]}",
                         hint="Pass a file written by `loyalty lifecycle -o` (.csv, .parquet or .json).") from None
     return check_previous(frame, source=str(path), as_of=as_of)
-
-
-def _read_side(kind: str, paths: list[str], options: ReadOptions, *, as_of: date | None, policy: str,
-               out: Output) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Surveys (prepared) or contacts, read with the mapping file's columns; (rows, rejects)."""
-    from loyalty_cli.io.readers import read_contacts, read_surveys
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-
-    if kind == "surveys":
-        scan = read_surveys(paths, options, as_of=as_of)
-        frame = prepare_responses(scan.rows, config=NpsConfig())
-    else:
-        scan = read_contacts(paths, options)
-        frame = scan.rows
-    describe_scan(scan, out)
-    with out.status(f"Reading {kind} ..."):
-        (rows,), rejects = collect_checked([scan], [frame], on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out([scan], out)
-    return rows, rejects
 
 
 @handle_errors
@@ -159,7 +139,6 @@ def lifecycle(
 
     from loyalty_cli.cli.second_purchase import parse_window
     from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.readers import ReadOptions
     from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics import lifecycle as lc
     from loyalty_cli.metrics.churn import load_churn_rules
@@ -208,18 +187,17 @@ def lifecycle(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None and loaded.as_of is not None
     as_of_day = loaded.as_of
-    # Surveys and contacts: their columns are detected or come from the mapping file (the column options
-    # are for the transactions).
-    side = ReadOptions(mapping_file=options.mapping_file)
     side_rejects: list[pl.DataFrame] = []
     scores = None
     if surveys:
-        responses, bad = _read_side("surveys", surveys, side, as_of=as_of_day, policy=policy, out=out)
+        responses, _, bad = read_side("surveys", surveys, mapping=options.mapping_file, as_of=as_of_day,
+                                      policy=policy, out=out)
         side_rejects += bad
         scores = customer_scores(responses.lazy()).collect()
     contact_rows = None
     if contacts:
-        contact_rows, bad = _read_side("contacts", contacts, side, as_of=None, policy=policy, out=out)
+        contact_rows, _, bad = read_side("contacts", contacts, mapping=options.mapping_file, as_of=None,
+                                         policy=policy, out=out)
         side_rejects += bad
     if policy == "skip":
         write_rejects([*loaded.rejects, *side_rejects], rejects_path(rejects, output), out)

@@ -3,7 +3,6 @@ lifecycle stages, loyalty programme)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
 
 import typer
@@ -13,10 +12,9 @@ from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
-    describe_scan,
     handle_errors,
     load_transactions_checked,
-    note_left_out,
+    read_side,
     rejects_path,
     to_date,
     transaction_columns,
@@ -25,7 +23,6 @@ from loyalty_cli.cli.common import (
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
-    from datetime import date
 
     import polars as pl
 
@@ -62,56 +59,18 @@ def _dropped(rejects: list[pl.DataFrame], scan: Scan) -> tuple[str, ...]:
     return tuple(lines) or ("no row left out",)
 
 
-def _read_surveys(paths: list[str], *, as_of: date, policy: str, mapping: Path | None, out: Output
-                  ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
-    from loyalty_cli.io.readers import ReadOptions, read_surveys
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
+def _info(kind: str, rows: pl.DataFrame, scan: Scan, rejected: list[pl.DataFrame]) -> InputInfo:
+    """How the header shows one of the other inputs: what was read, how much, what was left out."""
     from loyalty_cli.report import InputInfo
 
-    scan = read_surveys(paths, ReadOptions(mapping_file=mapping), as_of=as_of)
-    describe_scan(scan, out)
-    (responses,), rejected = collect_checked([scan], [prepare_responses(scan.rows, config=NpsConfig())],
-                                             on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out([scan], out)
-    respondents = responses["customer_id"].drop_nulls().n_unique()
-    info = InputInfo("surveys", tuple(str(p) for p in scan.paths),
-                     (f"{responses.height:,} answers", f"{respondents:,} identified respondents"),
-                     _dropped(rejected, scan))
-    return responses, info, rejected
-
-
-def _read_contacts(paths: list[str], *, policy: str, mapping: Path | None, out: Output
-                   ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
-    from loyalty_cli.io.readers import ReadOptions, read_contacts
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.report import InputInfo
-
-    scan = read_contacts(paths, ReadOptions(mapping_file=mapping))
-    describe_scan(scan, out)
-    (contacts,), rejected = collect_checked([scan], [scan.rows], on_bad_rows=policy)  # type: ignore[arg-type]
-    info = InputInfo("contacts", tuple(str(p) for p in scan.paths),
-                     (f"{contacts.height:,} rows", f"{contacts['customer_id'].n_unique():,} customers"),
-                     _dropped(rejected, scan))
-    return contacts, info, rejected
-
-
-def _read_programme(kind: str, paths: list[str], *, as_of: date, policy: str, mapping: Path | None, out: Output
-                    ) -> tuple[pl.DataFrame, InputInfo, list[pl.DataFrame]]:
-    """Members or the points ledger, read as ``loyalty program`` reads them, up to the as-of date."""
-    from loyalty_cli.io.readers import ReadOptions, read_members, read_points
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.report import InputInfo
-
-    reader = read_members if kind == "members" else read_points
-    scan = reader(paths, ReadOptions(mapping_file=mapping), as_of=as_of)
-    describe_scan(scan, out)
-    (rows,), rejected = collect_checked([scan], [scan.rows], on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out([scan], out)
-    people = rows["customer_id"].n_unique()
-    counts = ((f"{people:,} members", f"{rows.height:,} rows") if kind == "members"
-              else (f"{rows.height:,} ledger rows", f"{people:,} customers"))
-    return rows, InputInfo(kind, tuple(str(p) for p in scan.paths), counts, _dropped(rejected, scan)), rejected
+    people = rows["customer_id"].drop_nulls().n_unique()
+    counts = {
+        "surveys": (f"{rows.height:,} answers", f"{people:,} identified respondents"),
+        "contacts": (f"{rows.height:,} rows", f"{people:,} customers"),
+        "members": (f"{people:,} members", f"{rows.height:,} rows"),
+        "points": (f"{rows.height:,} ledger rows", f"{people:,} customers"),
+    }[kind]
+    return InputInfo(kind, tuple(str(p) for p in scan.paths), counts, _dropped(rejected, scan))
 
 
 @handle_errors
@@ -183,56 +142,42 @@ def report(
                                        output=output, out=out, activity=True)
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
-    day = customers["as_of"][0]
-    other_mapping = options.mapping_file  # the given one, else rules/columns.toml when there is one
-    infos = [InputInfo("transactions", tuple(str(p) for p in loaded.scan.paths),
-                       (f"{customers.height:,} customers", f"{int(activity['purchases'].sum()):,} purchase orders",
-                        f"{int(customers['return_orders'].sum()):,} return or cancellation orders"),
-                       _dropped(loaded.rejects, loaded.scan))]
-    responses = contact_rows = None
-    extra_rejects: list[pl.DataFrame] = []
-    if surveys:
-        responses, info, rejected = _read_surveys(surveys, as_of=day, policy=policy, mapping=other_mapping, out=out)
-        infos.append(info)
-        extra_rejects += rejected
-    else:
-        infos.append(InputInfo("surveys", missing="not given: pass --surveys FILE for the NPS section"))
-    if contacts:
-        contact_rows, info, rejected = _read_contacts(contacts, policy=policy, mapping=other_mapping, out=out)
-        infos.append(info)
-        extra_rejects += rejected
-    else:
-        infos.append(InputInfo("contacts", missing="not given: pass --contacts FILE for contact counts and "
-                               "prospects"))
-    member_rows = point_rows = None
-    if members:
-        member_rows, info, rejected = _read_programme("members", members, as_of=day, policy=policy,
-                                                      mapping=other_mapping, out=out)
-        infos.append(info)
-        extra_rejects += rejected
-    else:
-        infos.append(InputInfo("members", missing="not given: pass --members FILE for the loyalty programme "
-                               "section"))
+    day = loaded.as_of
+    missing = {
+        "surveys": "not given: pass --surveys FILE for the NPS section",
+        "contacts": "not given: pass --contacts FILE for contact counts and prospects",
+        "members": "not given: pass --members FILE for the loyalty programme section",
+        "points": "not given: pass --points FILE (with --members) for points, liability and breakage",
+    }
+    given = {"surveys": surveys, "contacts": contacts, "members": members, "points": points}
     if points and not members:
         out.warn("--points without --members: the points ledger is not read (the programme section starts from "
                  "the members); pass --members FILE")
-        infos.append(InputInfo("points", missing="given without --members, so not read: pass --members FILE too"))
-    elif points:
-        point_rows, info, rejected = _read_programme("points", points, as_of=day, policy=policy,
-                                                     mapping=other_mapping, out=out)
-        infos.append(info)
+        given["points"] = None
+        missing["points"] = "given without --members, so not read: pass --members FILE too"
+    rows: dict[str, pl.DataFrame] = {}
+    infos: list[InputInfo] = []
+    extra_rejects: list[pl.DataFrame] = []
+    for kind, paths in given.items():
+        if not paths:
+            infos.append(InputInfo(kind, missing=missing[kind]))
+            continue
+        rows[kind], scan, rejected = read_side(kind, paths, mapping=options.mapping_file,
+                                               as_of=day if kind != "contacts" else None, policy=policy, out=out)
+        infos.append(_info(kind, rows[kind], scan, rejected))
         extra_rejects += rejected
-    else:
-        infos.append(InputInfo("points", missing="not given: pass --points FILE (with --members) for points, "
-                               "liability and breakage"))
     if policy == "skip" and any(r.height for r in extra_rejects):
         write_rejects(extra_rejects, rejects_path(rejects, output).with_name(
             rejects_path(rejects, output).stem + ".other.csv"), out)
 
     with out.status("Computing the report ..."):
-        data = compute_report(customers, activity, settings=settings, responses=responses, contacts=contact_rows,
-                              members=member_rows, points=point_rows)
-    meta = ReportMeta(inputs=tuple(infos), files=(FileInfo(output, "this report"),))
+        data = compute_report(customers, activity, settings=settings, responses=rows.get("surveys"),
+                              contacts=rows.get("contacts"), members=rows.get("members"), points=rows.get("points"))
+    transactions = InputInfo("transactions", tuple(str(p) for p in loaded.scan.paths),
+                             (f"{data.customers:,} customers", f"{data.purchase_orders:,} purchase orders",
+                              f"{data.return_orders:,} return or cancellation orders"),
+                             _dropped(loaded.rejects, loaded.scan))
+    meta = ReportMeta(inputs=(transactions, *infos), files=(FileInfo(output, "this report"),))
     context = build_context(data, settings, meta)
     for section in context["sections"]:
         if not section["available"]:
