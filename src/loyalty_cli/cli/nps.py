@@ -242,7 +242,7 @@ def nps(
         raise UsageError(f"--by {missing[0]}: no such column",
                          hint="Columns: " + ", ".join(c for c in lazy.collect_schema().names()
                                                       if c not in ("status", "dedupe", "period_start")))
-    scores = m.customer_scores(lazy)
+    scores = m.customer_scores(responses.lazy())  # then joined once to the customers and stages
     if customers is not None:
         scores = m.with_customers(scores, customers.lazy())
     if stages is not None:
