@@ -197,6 +197,10 @@ def test_check_previous():
     raw = pl.DataFrame({"customer_id": ["1", "'-2"], "stage": ["new", "lapsed"], "as_of": ["2024-06-01"] * 2})
     frame = check_previous(raw, source="prev.csv", as_of=AS_OF)
     assert frame.rows() == [("1", "new", date(2024, 6, 1)), ("-2", "lapsed", date(2024, 6, 1))]
+    # only the apostrophe our CSVs put before formula-like text goes: an id that starts with ' stays
+    quoted = check_previous(raw.with_columns(pl.Series("customer_id", ["'abc", "'=x"])), source="prev.csv",
+                            as_of=AS_OF)
+    assert quoted["customer_id"].to_list() == ["'abc", "=x"]
     with pytest.raises(DataError, match="prev.csv has no column 'as_of'"):
         check_previous(raw.drop("as_of"), source="prev.csv", as_of=AS_OF)
     with pytest.raises(DataError, match="customer '1' more than once"):

@@ -65,6 +65,14 @@ def formula_like(expr: pl.Expr) -> pl.Expr:
     return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
 
 
+def restore_neutralised(expr: pl.Expr) -> pl.Expr:
+    """Text as it was before :func:`neutralise_formulas`: the apostrophe is dropped only before text that
+    starts like a formula (= + - @, tab, CR), where such an apostrophe is added, so an id such as 'abc is kept."""
+    text = expr.cast(pl.String)
+    rest = text.str.slice(1)
+    return pl.when(text.str.starts_with("'") & rest.str.contains(FORMULA_START)).then(rest).otherwise(text)
+
+
 def csv_ready(df: pl.DataFrame) -> pl.DataFrame:
     """Lists and structs cannot go to CSV: join lists with '; '."""
     cols = []

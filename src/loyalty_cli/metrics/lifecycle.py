@@ -34,6 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from loyalty_cli.errors import DataError, RulesError
+from loyalty_cli.io.writers import restore_neutralised
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
 from loyalty_cli.rulefile import builtin_text, parse_toml, rules_text
@@ -506,8 +507,8 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
     if previous.schema["as_of"] != pl.Date:
         as_of_col = as_of_col.cast(pl.String).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     frame = previous.select(
-        pl.col("customer_id").cast(pl.String).str.strip_chars().str.strip_prefix("'").alias("customer_id"),
-        pl.col("stage").cast(pl.String).str.strip_chars().alias("previous_stage"),
+        restore_neutralised(pl.col("customer_id").cast(pl.String).str.strip_chars()).alias("customer_id"),
+        restore_neutralised(pl.col("stage").cast(pl.String).str.strip_chars()).alias("previous_stage"),
         as_of_col.alias("previous_as_of"),
     )
     bad = frame.with_row_index("row", offset=2).filter(
