@@ -61,8 +61,9 @@ class Patterns:
 
 
 @dataclass(frozen=True)
-class PurchaseModel:
-    """Base class: parameters, fit statistics and the vectorised predictions every purchase model offers."""
+class FittedModel:
+    """Parameters (checked: all given, positive, finite) and fit statistics: what the purchase models and the
+    spend model share."""
 
     name: ClassVar[str]
     label: ClassVar[str]
@@ -82,7 +83,6 @@ class PurchaseModel:
         if not self.std_errors:
             object.__setattr__(self, "std_errors", dict.fromkeys(self.param_names, math.nan))
 
-    # ----------------------------------------------------------------------------------------- construction
     @classmethod
     def from_params(cls, **params: float) -> Self:
         """A model with known parameters (no fit statistics)."""
@@ -91,6 +91,26 @@ class PurchaseModel:
     @property
     def param_array(self) -> FloatArray:
         return np.array([self.params[k] for k in self.param_names])
+
+    def summary(self) -> dict[str, object]:
+        """Parameters, standard errors and fit statistics as plain values (for reports)."""
+        return {
+            "model": self.name,
+            "params": dict(self.params),
+            "std_errors": dict(self.std_errors),
+            "log_likelihood": self.log_likelihood,
+            "n_customers": self.n_customers,
+            "n_patterns": self.n_patterns,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "penalizer": self.penalizer,
+        }
+
+
+
+@dataclass(frozen=True)
+class PurchaseModel(FittedModel):
+    """Base class of the purchase models: the vectorised predictions every one of them offers."""
 
     @classmethod
     def fit(
@@ -197,17 +217,3 @@ class PurchaseModel:
         horizon = check_horizon(t)
         zero = np.zeros_like(horizon)
         return _finite(self._expected(horizon, zero, zero, zero), "expected purchases", self.label)
-
-    def summary(self) -> dict[str, object]:
-        """Parameters, standard errors and fit statistics as plain values (for reports)."""
-        return {
-            "model": self.name,
-            "params": dict(self.params),
-            "std_errors": dict(self.std_errors),
-            "log_likelihood": self.log_likelihood,
-            "n_customers": self.n_customers,
-            "n_patterns": self.n_patterns,
-            "converged": self.converged,
-            "iterations": self.iterations,
-            "penalizer": self.penalizer,
-        }

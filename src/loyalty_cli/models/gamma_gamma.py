@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -38,7 +38,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
 from loyalty_cli.errors import ModelError
-from loyalty_cli.models.fitting import MIN_CUSTOMERS, check_weights, checked_params, fit_mle, unique_rows
+from loyalty_cli.models.base import FittedModel
+from loyalty_cli.models.fitting import MIN_CUSTOMERS, check_weights, fit_mle, unique_rows
 
 __all__ = ["GammaGammaModel", "SpendModel", "fit_gamma_gamma"]
 
@@ -123,38 +124,23 @@ def _summed_loglik(x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[
 
 
 @dataclass(frozen=True)
-class GammaGammaModel:
+class GammaGammaModel(FittedModel):
     """Gamma-Gamma spend model with parameters p, q, v (see module docstring)."""
 
     name: ClassVar[str] = "gamma_gamma"
     label: ClassVar[str] = "Gamma-Gamma"
     param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
 
-    params: dict[str, float]
-    std_errors: dict[str, float] = field(default_factory=dict)
-    log_likelihood: float = math.nan
-    n_customers: int = 0
     n_excluded: int = 0
-    n_patterns: int = 0
-    converged: bool = False
-    iterations: int = 0
-    penalizer: float = 0.0
     frequency_spend_correlation: float = math.nan
 
     def __post_init__(self) -> None:
-        values = checked_params("Gamma-Gamma", self.param_names, self.params)
-        if values["q"] <= 1.0:
+        super().__post_init__()
+        if self.params["q"] <= 1.0:
             raise ModelError(
-                f"The Gamma-Gamma spend distribution has no finite mean (q = {values['q']:.3g} <= 1).",
+                f"The Gamma-Gamma spend distribution has no finite mean (q = {self.params['q']:.3g} <= 1).",
                 hint="Check for extreme order values (outliers, wrong currency unit) or add a penalizer.",
             )
-        object.__setattr__(self, "params", values)
-        if not self.std_errors:
-            object.__setattr__(self, "std_errors", dict.fromkeys(self.param_names, math.nan))
-
-    @classmethod
-    def from_params(cls, **params: float) -> GammaGammaModel:
-        return cls(params={k: float(v) for k, v in params.items()})
 
     @property
     def population_mean(self) -> float:
@@ -174,24 +160,11 @@ class GammaGammaModel:
         if np.any(x <= 0) or np.any(m <= 0):
             raise ModelError("The Gamma-Gamma likelihood needs frequency > 0 and monetary_value > 0.",
                              hint="Select the repeat customers with a positive mean spend first.")
-        params = np.array([self.params[k] for k in self.param_names])
-        return _gg_loglik(params, x.ravel(), m.ravel(), grad=False)[0].reshape(x.shape)
+        return _gg_loglik(self.param_array, x.ravel(), m.ravel(), grad=False)[0].reshape(x.shape)
 
     def summary(self) -> dict[str, object]:
-        return {
-            "model": self.name,
-            "params": dict(self.params),
-            "std_errors": dict(self.std_errors),
-            "log_likelihood": self.log_likelihood,
-            "n_customers": self.n_customers,
-            "n_excluded": self.n_excluded,
-            "n_patterns": self.n_patterns,
-            "converged": self.converged,
-            "iterations": self.iterations,
-            "penalizer": self.penalizer,
-            "population_mean": self.population_mean,
-            "frequency_spend_correlation": self.frequency_spend_correlation,
-        }
+        return {**super().summary(), "n_excluded": self.n_excluded, "population_mean": self.population_mean,
+                "frequency_spend_correlation": self.frequency_spend_correlation}
 
 
 #: The spend model used by :func:`loyalty_cli.models.clv.discounted_clv`.
