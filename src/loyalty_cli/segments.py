@@ -23,7 +23,7 @@ from typing import Literal
 import polars as pl
 
 from loyalty_cli.errors import RulesError
-from loyalty_cli.rulefile import builtin_text, parse_toml, read_text
+from loyalty_cli.rulefile import builtin_text, compile_condition, evaluate_condition, parse_toml, read_text
 
 SCORES = ("r", "f", "m", "fm")
 SUMMARY_COLUMNS = (
@@ -99,16 +99,8 @@ def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
             pl.lit(None, dtype=pl.String if c.startswith("first_") else pl.Float64).alias(c)
             for c in SUMMARY_COLUMNS
         )
-    try:
-        out = cells.select(seg.expr.alias("hit")).to_series()
-    except pl.exceptions.PolarsError as exc:
-        raise RulesError(f"{where}: rule {seg.name!r}: condition {seg.when!r} cannot be evaluated ({exc})") \
-            from None
-    if out.dtype != pl.Boolean:
-        raise RulesError(f"{where}: rule {seg.name!r}: condition {seg.when!r} is not true/false",
-                         hint="Compare values, e.g. 'r >= 4 and f = 1'.")
-    if out.len() == 1:
-        out = pl.Series("hit", [out[0]] * cells.height)
+    out = evaluate_condition(cells, seg.expr, where=f"{where}: rule {seg.name!r}", when=seg.when,
+                             hint="Compare scores with numbers, e.g. 'r >= 4 and f = 1'.")
     return [bool(v) for v in out.fill_null(seg.partial)]
 
 
@@ -137,23 +129,12 @@ def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
     name, when = raw.get("name"), raw.get("when")
     if not isinstance(name, str) or not name.strip():
         raise RulesError(f"{where}: rule #{position} has no name", hint='Add name = "Champions".')
-    if not isinstance(when, str) or not when.strip():
-        raise RulesError(f"{where}: rule {name!r} has no condition", hint='Add when = "r = 5 and f >= 4".')
-    try:
-        expr = pl.sql_expr(when)
-    except (pl.exceptions.SQLSyntaxError, pl.exceptions.SQLInterfaceError,
-            pl.exceptions.InvalidOperationError) as exc:
-        raise RulesError(f"{where}: rule {name!r}: cannot read condition {when!r} ({exc})",
-                         hint="Conditions are SQL, e.g. \"r >= 4 and f in (2, 3)\" or "
-                         "\"r between 1 and 2\".") from None
-    roots = set(expr.meta.root_names())
-    bad = sorted(roots - set(SCORES) - set(SUMMARY_COLUMNS))
-    if bad:
-        raise RulesError(f"{where}: rule {name!r}: unknown column(s) {', '.join(map(repr, bad))} in {when!r}",
-                         hint=f"Use scores {', '.join(SCORES)} or summary columns "
-                         f"{', '.join(SUMMARY_COLUMNS)}.")
+    expr, roots = compile_condition(
+        when, where=f"{where}: rule {name!r}", columns=(*SCORES, *SUMMARY_COLUMNS), example="r = 5 and f >= 4",
+        syntax_hint="Conditions are SQL, e.g. \"r >= 4 and f in (2, 3)\" or \"r between 1 and 2\".",
+        columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.")
     return Segment(
-        name=name.strip(), when=when, expr=expr, description=str(raw.get("description", "")),
+        name=name.strip(), when=str(when), expr=expr, description=str(raw.get("description", "")),
         action=str(raw.get("action", "")), partial=bool(roots - set(SCORES)),
     )
 

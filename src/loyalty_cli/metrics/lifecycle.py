@@ -37,7 +37,7 @@ from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io.writers import restore_neutralised
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
-from loyalty_cli.rulefile import builtin_text, parse_toml, rules_text
+from loyalty_cli.rulefile import builtin_text, compile_condition, evaluate_condition, parse_toml, rules_text
 
 DEFAULT_RULES = "lifecycle"
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
@@ -198,19 +198,11 @@ def _describe_cell(row: dict[str, object]) -> str:
 
 
 def _condition(source: str, label: str, when: object, example: str) -> tuple[pl.Expr, bool]:
-    if not isinstance(when, str) or not when.strip():
-        raise RulesError(f"{source}: {label} has no condition", hint=f"Add when = {example!r}.")
-    try:
-        expr = pl.sql_expr(when)
-    except (pl.exceptions.SQLSyntaxError, pl.exceptions.SQLInterfaceError,
-            pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
-        raise RulesError(f"{source}: {label}: cannot read condition {when!r} ({str(exc).splitlines()[0]})",
-                         hint="Conditions are SQL, e.g. \"churn_status = 'active' and orders >= 5\".") from None
-    roots = set(expr.meta.root_names())
-    bad = sorted(roots - set(INPUTS))
-    if bad:
-        raise RulesError(f"{source}: {label}: unknown column(s) {', '.join(map(repr, bad))} in {when!r}",
-                         hint=f"Columns: {', '.join(INPUTS)}.")
+    """The compiled condition and whether it reads inputs the check grid cannot hold exactly."""
+    expr, roots = compile_condition(
+        when, where=f"{source}: {label}", columns=INPUTS, example=example,
+        syntax_hint="Conditions are SQL, e.g. \"churn_status = 'active' and orders >= 5\".",
+        columns_hint=f"Columns: {', '.join(INPUTS)}.")
     return expr, bool(roots - EXACT_INPUTS)
 
 
@@ -234,17 +226,9 @@ def _entries(source: str, data: dict[str, object], key: str) -> list[dict[str, o
 def _evaluate(grid: pl.DataFrame, source: str, label: str, when: str, expr: pl.Expr, partial: bool
               ) -> tuple[list[bool], list[bool]]:
     """(may hold, surely holds) per grid cell."""
-    try:
-        out = grid.select(expr.alias("hit")).to_series()
-    except pl.exceptions.PolarsError as exc:
-        raise RulesError(f"{source}: {label}: condition {when!r} cannot be evaluated ({str(exc).splitlines()[0]})",
-                         hint="Compare text columns with quoted text (churn_status = 'active') and numbers with "
-                         "numbers (orders >= 5).") from None
-    if out.dtype != pl.Boolean:
-        raise RulesError(f"{source}: {label}: condition {when!r} is not true/false",
-                         hint="Compare values, e.g. \"churn_status = 'active'\".")
-    if out.len() == 1:
-        out = pl.Series("hit", [out[0]] * grid.height, dtype=pl.Boolean)
+    out = evaluate_condition(grid, expr, where=f"{source}: {label}", when=when,
+                             hint="Compare text columns with quoted text (churn_status = 'active') and numbers "
+                             "with numbers (orders >= 5).")
     may = [bool(v) for v in out.fill_null(partial)]
     sure = [bool(v) for v in out.fill_null(False)] if not partial else [False] * grid.height
     return may, sure
