@@ -51,6 +51,10 @@ class Output:
         if exc.hint:
             self.err.print(f"[bold]Hint:[/] {escape(exc.hint)}")
 
+    def drawn(self, *, to_stderr: bool = False) -> bool:
+        """Whether tables are drawn (a terminal, not CI) rather than written as tab-separated values."""
+        return self.tty or (to_stderr and _is_tty(sys.stderr) and not os.environ.get("CI"))
+
     def table(
         self,
         df: pl.DataFrame,
@@ -62,7 +66,7 @@ class Output:
         """A table: rich on a terminal, tab-separated values when piped (machine-readable)."""
         formats = formats or {}
         console = self.err if to_stderr else self.out
-        if not (self.tty or (to_stderr and _is_tty(sys.stderr))):
+        if not self.drawn(to_stderr=to_stderr):
             if title:
                 console.print(f"# {escape(title)}")
             text = df.write_csv(separator="\t", float_precision=4)

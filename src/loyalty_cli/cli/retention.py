@@ -73,20 +73,16 @@ def _heat(value: float, top: float) -> str:
 def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_stderr: bool,
                  repeat: dict[str, float | None], window: int) -> None:
     """The cohort x period matrix: heat-coloured on a terminal, tab-separated when piped. Blank = not over."""
-    import sys
-
     import polars as pl
     from rich.markup import escape
     from rich.table import Table
-
-    from loyalty_cli.cli.console import _is_tty
 
     periods = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
     repeat_col = f"repeat_{window}d"
     wide = wide.with_columns(pl.col("cohort").replace_strict(repeat, default=None, return_dtype=pl.Float64)
                              .alias(repeat_col)).select("cohort", "cohort_customers", repeat_col, *periods)
     console = out.err if to_stderr else out.out
-    if not (out.tty or (to_stderr and _is_tty(sys.stderr))):
+    if not out.drawn(to_stderr=to_stderr):
         out.table(wide, title=title, to_stderr=to_stderr)
         return
     values = [v for c in periods[1:] for v in wide[c].to_list() if v is not None]
