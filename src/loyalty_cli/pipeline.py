@@ -243,10 +243,10 @@ def step_argv(pipeline: Pipeline, step: Step, *, as_of: date | None, output_dir:
               values: dict[str, str]) -> list[str]:
     """The command line of one step (paths absolute, as-of fixed)."""
     positional, extra = COMMAND_INPUTS[step.command]
-    argv = [step.command, *_abs_paths(pipeline, pipeline.inputs[positional].paths)]
+    argv = [step.command, *input_paths(pipeline, positional)]
     for kind, flag in extra.items():
         if kind in pipeline.inputs:
-            for p in _abs_paths(pipeline, pipeline.inputs[kind].paths):
+            for p in input_paths(pipeline, kind):
                 argv += [flag, p]
     if step.output:
         argv += ["--output", str(output_dir / fill(step.output, values))]
@@ -268,11 +268,12 @@ def step_argv(pipeline: Pipeline, step: Step, *, as_of: date | None, output_dir:
     return argv
 
 
-def _abs_paths(pipeline: Pipeline, paths: tuple[str, ...]) -> list[str]:
-    """Relative paths (and globs) are taken from the pipeline's folder."""
+def input_paths(pipeline: Pipeline, kind: str) -> list[str]:
+    """The paths (and globs) of an input, relative ones taken from the pipeline's folder."""
     import os.path
 
-    return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p) for p in paths]
+    return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p)
+            for p in pipeline.inputs[kind].paths]
 
 
 def file_facts(path: Path) -> dict[str, object]:

@@ -154,17 +154,16 @@ def _prepare(pipeline: Pipeline, tmp: Path) -> tuple[Path, dict[str, str], Path,
     """Write the mapping file, resolve the as-of date (reading the transactions once) and the output folder."""
     from loyalty_cli.io.readers import ReadOptions
     from loyalty_cli.io.writers import write_text
-    from loyalty_cli.pipeline import fill, mapping_toml, resolve_as_of
+    from loyalty_cli.pipeline import fill, input_paths, mapping_toml, resolve_as_of
     from loyalty_cli.stage1 import load_transactions
 
     mapping = write_text(mapping_toml(pipeline.inputs), tmp / "columns.toml")
     given = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
     latest = None
     if "transactions" in pipeline.inputs and pipeline.as_of != "today":
-        paths = [p if Path(p).is_absolute() else str(pipeline.folder / p)
-                 for p in pipeline.inputs["transactions"].paths]
-        loaded = load_transactions(paths, ReadOptions(mapping_file=mapping), as_of=given,
-                                   on_bad_rows=pipeline.on_bad_rows, activity=True)  # type: ignore[arg-type]
+        loaded = load_transactions(input_paths(pipeline, "transactions"), ReadOptions(mapping_file=mapping),
+                                   as_of=given, on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
+                                   activity=True)
         latest = loaded.as_of
     as_of = resolve_as_of(pipeline.as_of, latest, date.today())
     values = {"as_of": as_of.isoformat() if as_of else "latest", "date": date.today().isoformat()}
@@ -241,9 +240,9 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
 
 def _input_files(pipeline: Pipeline, kind: str) -> list[Path]:
     from loyalty_cli.io.sources import expand_inputs
+    from loyalty_cli.pipeline import input_paths
 
-    paths = [p if Path(p).is_absolute() else str(pipeline.folder / p) for p in pipeline.inputs[kind].paths]
-    return sorted(p.resolve() for p in expand_inputs(paths))
+    return sorted(p.resolve() for p in expand_inputs(input_paths(pipeline, kind)))
 
 
 def _outputs(argv: list[str], output_dir: Path, started: float) -> list[Path]:
