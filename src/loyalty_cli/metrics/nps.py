@@ -190,12 +190,13 @@ def _counts(weight: str | None) -> list[pl.Expr]:
         (pl.col("status") == "repeat").sum().alias("repeats"),
     ]
     if weight is not None:
-        w = pl.when(counted & (pl.col(weight) > 0)).then(pl.col(weight)).otherwise(0.0)
+        # Money weights summed in whole cents: exact, so the answers' order never changes a digit.
+        w = pl.when(counted & (pl.col(weight) > 0)).then((pl.col(weight) * 100).round().cast(pl.Int64)).otherwise(0)
         aggs += [
             (counted & (pl.col(weight) > 0)).sum().alias("_w_n"),
             w.sum().alias("_w_total"),
-            pl.when(category == "promoter").then(w).otherwise(0.0).sum().alias("_w_promoters"),
-            pl.when(category == "detractor").then(w).otherwise(0.0).sum().alias("_w_detractors"),
+            pl.when(category == "promoter").then(w).otherwise(0).sum().alias("_w_promoters"),
+            pl.when(category == "detractor").then(w).otherwise(0).sum().alias("_w_detractors"),
         ]
     return aggs
 
@@ -241,7 +242,7 @@ def _with_stats(counts: pl.LazyFrame, *, config: NpsConfig, weight: str | None =
         stats.append(pl.when((pl.col("_w_n") >= config.min_n) & (wn > 0))
                      .then(100 * (pl.col("_w_promoters") - pl.col("_w_detractors")) / wn)
                      .alias(f"nps_weighted_by_{weight}"))
-        stats.append(pl.col("_w_total").alias(f"{weight}_total"))
+        stats.append((pl.col("_w_total") / 100).alias(f"{weight}_total"))
         weighted = [f"nps_weighted_by_{weight}", f"{weight}_total"]
     names = counts.collect_schema().names()
     groups = names[: names.index("responses")]
@@ -293,8 +294,9 @@ def nps_table(
     responses: pl.LazyFrame, *, config: NpsConfig, by: Sequence[str] = (), weight: str | None = None
 ) -> pl.LazyFrame:
     """One row per survey type (and ``by`` group): counts, shares, NPS, SE, interval, suppression, and the
-    answers not counted (non-responses, duplicates, repeats). With ``weight`` (e.g. ``net_spend``), also
-    the NPS with each counted answer weighted by it (answers with no or non-positive weight left out)."""
+    answers not counted (non-responses, duplicates, repeats). With ``weight`` (a money column, e.g.
+    ``net_spend``, summed in cents), also the NPS with each counted answer weighted by it (answers with no
+    or non-positive weight left out)."""
     keys = ["survey_type", *[b for b in by if b != "survey_type"]]
     counts = responses.group_by(keys).agg(_counts(weight)).sort(keys, nulls_last=True)
     return _with_stats(counts, config=config, weight=weight)
