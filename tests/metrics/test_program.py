@@ -55,6 +55,18 @@ def shop() -> dict[str, pl.LazyFrame]:
             "table": table, "people": people}
 
 
+def sample_shop(n: int, *, seed: int, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Stage-1 tables (customers, activity) and the members of a generated shop (``loyalty sample``)."""
+    from loyalty_cli.sample import generate_sample
+
+    data = generate_sample(customers=n, seed=seed)
+    lines = data.transactions.lazy().select(
+        "customer_id", "order_date", "order_id", (pl.col("amount") * 100).round(0).cast(pl.Int64).alias("amount_cents"))
+    customers, activity = pl.collect_all([customer_summary(lines, as_of=as_of), customer_activity(lines)])
+    assert data.members is not None
+    return customers, activity, data.members.with_columns(pl.col("enrolled_at", "tier_since").cast(pl.Datetime("us")))
+
+
 def figures(frame: pl.LazyFrame) -> dict[str, float | None]:
     return dict(frame.collect().select("metric", "value").iter_rows())
 
@@ -213,15 +225,11 @@ def test_generator_member_effect_is_recovered_within_the_interval() -> None:
     """The synthetic shop enrols buyers who buy again within 365 days of their anchor day with probability
     0.6, others with 0.2 (sample.MEMBER_ENROL): given the pooled repeat rate r of the compared customers,
     members should show 0.6r / (0.6r + 0.2(1 - r)) and non-members 0.4r / (0.4r + 0.8(1 - r))."""
-    from loyalty_cli.sample import MEMBER_ENROL, generate_sample
+    from loyalty_cli.sample import MEMBER_ENROL
 
     as_of = date(2025, 1, 1)
-    data = generate_sample(customers=2500, seed=5)
-    lines = data.transactions.lazy().select(
-        "customer_id", "order_date", "order_id", (pl.col("amount") * 100).round(0).cast(pl.Int64).alias("amount_cents"))
-    customers, activity = pl.collect_all([customer_summary(lines, as_of=as_of), customer_activity(lines)])
-    assert data.members is not None
-    members = data.members.lazy().with_columns(pl.col("enrolled_at", "tier_since").cast(pl.Datetime("us")))
+    customers, activity, members_df = sample_shop(2500, seed=5, as_of=as_of)
+    members = members_df.lazy()
     people = pm.program_customers(customers.lazy(), pm.member_table(members, as_of=as_of))
     compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of, config=pm.ProgramConfig())
     out = pm.member_comparison(compared, config=pm.ProgramConfig()).filter(
@@ -242,15 +250,8 @@ def test_generator_member_effect_is_recovered_within_the_interval() -> None:
 def test_program_table_is_the_same_to_the_last_digit_whatever_the_row_order() -> None:
     """The compared customers come out of joins in no fixed order; the table is put in order before its
     float means, so reruns write the same file."""
-    from loyalty_cli.sample import generate_sample
-
     as_of = date(2025, 1, 1)
-    data = generate_sample(customers=1500, seed=2)
-    lines = data.transactions.lazy().select(
-        "customer_id", "order_date", "order_id", (pl.col("amount") * 100).round(0).cast(pl.Int64).alias("amount_cents"))
-    customers, activity = pl.collect_all([customer_summary(lines, as_of=as_of), customer_activity(lines)])
-    assert data.members is not None
-    members = data.members.with_columns(pl.col("enrolled_at", "tier_since").cast(pl.Datetime("us")))
+    customers, activity, members = sample_shop(1500, seed=2, as_of=as_of)
     clv = customers.select("customer_id", (pl.col("net_spend") / 7).alias("predicted_clv_12m"))
     tables = []
     for seed in range(4):

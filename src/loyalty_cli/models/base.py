@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.fitting import (
+    MLEFit,
     check_enough_data,
     check_horizon,
     check_rfm,
@@ -88,6 +89,14 @@ class FittedModel:
         """A model with known parameters (no fit statistics)."""
         return cls(params={k: float(v) for k, v in params.items()})
 
+    @classmethod
+    def from_fit(cls, result: MLEFit, *, n_customers: float, n_patterns: int, penalizer: float,
+                 **extra: Any) -> Self:
+        """The model a maximum-likelihood fit found, with its statistics (``extra``: a model's own fields)."""
+        return cls(params=result.params, std_errors=result.std_errors, log_likelihood=result.log_likelihood,
+                   n_customers=int(round(n_customers)), n_patterns=int(n_patterns), converged=result.converged,
+                   iterations=result.iterations, penalizer=float(penalizer), **extra)
+
     @property
     def param_array(self) -> FloatArray:
         return np.array([self.params[k] for k in self.param_names])
@@ -142,16 +151,7 @@ class PurchaseModel(FittedModel):
         with np.errstate(all="ignore"):  # the optimiser may probe extreme values; non-finite is handled
             result = fit_mle(cls.label, cls.param_names, cls._starts(data), n_customers,
                              loglik=loglik, loglik_grad=loglik_grad, penalizer=penalizer)
-        return cls(
-            params=result.params,
-            std_errors=result.std_errors,
-            log_likelihood=result.log_likelihood,
-            n_customers=int(round(n_customers)),
-            n_patterns=int(data.x.size),
-            converged=result.converged,
-            iterations=result.iterations,
-            penalizer=float(penalizer),
-        )
+        return cls.from_fit(result, n_customers=n_customers, n_patterns=data.x.size, penalizer=penalizer)
 
     # ------------------------------------------------------------------------------------ model interface
     _has_gradient: ClassVar[bool] = False

@@ -217,15 +217,6 @@ def fit_gamma_gamma(
     with np.errstate(all="ignore"):
         result = fit_mle("Gamma-Gamma", GammaGammaModel.param_names, starts, n,
                          loglik=loglik, loglik_grad=loglik_grad, penalizer=penalizer)
-    return GammaGammaModel(
-        params=result.params,
-        std_errors=result.std_errors,
-        log_likelihood=result.log_likelihood,
-        n_customers=int(round(n)),
-        n_excluded=int(round(n_excluded)),
-        n_patterns=int(xu.size),
-        converged=result.converged,
-        iterations=result.iterations,
-        penalizer=float(penalizer),
-        frequency_spend_correlation=_weighted_correlation(xu, mu_, counts),
-    )
+    return GammaGammaModel.from_fit(result, n_customers=n, n_patterns=xu.size, penalizer=penalizer,
+                                    n_excluded=int(round(n_excluded)),
+                                    frequency_spend_correlation=_weighted_correlation(xu, mu_, counts))
