@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
@@ -43,82 +42,27 @@ Examples:
 """
 
 LISTS = "Lists"
-TREATMENT_WORDS = ("treatment", "treated", "test", "target", "campaign", "t")
-CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "c")
-
-
-def _manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
-    """The treatment and control files recorded in a list's manifest (paths relative to its folder)."""
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        files = data["files"]
-        treatment = [str(manifest.parent / f["path"]) for f in files["treatment"]]
-        control = [str(manifest.parent / f["path"]) for f in files["control"]]
-    except FileNotFoundError:
-        raise DataError(f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list.") \
-            from None
-    except (ValueError, KeyError, TypeError):
-        raise DataError(f"{manifest} is not a list manifest written by loyalty",
-                        hint="Pass the .manifest.json written beside the list, or --treatment and --control.") \
-            from None
-    if not control:
-        raise DataError(f"The manifest {manifest} records no control group",
-                        hint="Write the list with --holdout-share and --seed, or pass --control FILE.")
-    return treatment, control
 
 
 def _read_groups(treatment: list[str] | None, control: list[str] | None, groups: list[str] | None,
                  manifest: Path | None, *, id_col: str | None, group_col: str, by: str | None,
                  out: Output) -> pl.DataFrame:
     """``customer_id, group`` (+ ``segment``): one row per customer, each in one group."""
-    import polars as pl
-
-    from loyalty_cli.io.targets import read_lists
+    from loyalty_cli.io.targets import manifest_files, read_groups
 
     given = sum(x is not None for x in (groups, manifest)) + (treatment is not None or control is not None)
     if given != 1:
         raise UsageError("Give the lists as --treatment and --control, or --groups, or --manifest (one of them)",
                          hint="e.g. --treatment at_risk.csv --control at_risk.control.csv")
-    auto = by is None
-    wanted_by = None if by in (None, "none") else by
     if manifest is not None:
-        treatment, control = _manifest_files(manifest)
-    if groups is not None:
-        read = read_lists(groups, id_col=id_col, group_col=group_col, by=wanted_by, auto_by=auto)
-        rows = read.rows
-        word = pl.col("group").str.to_lowercase()
-        rows = rows.with_columns(pl.when(word.is_in(TREATMENT_WORDS)).then(pl.lit("treatment"))
-                                 .when(word.is_in(CONTROL_WORDS)).then(pl.lit("control")).alias("_g"))
-        bad = rows.filter(pl.col("_g").is_null())
-        if bad.height:
-            values = bad["group"].unique(maintain_order=True).head(5).to_list()
-            raise DataError(f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
-                            f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
-                            hint="Values: treatment (or test, target) and control (or holdout).")
-        rows = rows.with_columns(pl.col("_g").alias("group")).drop("_g")
-        by_col = read.by
-    else:
-        if not treatment or not control:
-            raise UsageError("--treatment needs --control (and the other way round)",
-                             hint="The control list is the one written to NAME.control.csv by --holdout-share.")
-        t = read_lists(treatment, id_col=id_col, by=wanted_by, auto_by=auto)
-        c = read_lists(control, id_col=id_col, by=wanted_by, auto_by=auto)
-        by_col = t.by if t.by and c.by else None
-        parts = [r.rows.with_columns(pl.lit(g).alias("group")) for r, g in ((t, "treatment"), (c, "control"))]
-        rows = pl.concat([p.select("customer_id", "group", *([by_col] if by_col else [])) for p in parts])
-    both = rows.group_by("customer_id").agg(pl.col("group").n_unique().alias("n")).filter(pl.col("n") > 1)
-    if both.height:
-        shown = ", ".join(both.sort("customer_id")["customer_id"].head(5).to_list())
-        raise DataError(f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
-                        f"the control lists (e.g. {shown})",
-                        hint="A customer is in one group only: check that the lists come from the same split.")
-    duplicates = rows.height - rows["customer_id"].n_unique()
-    if duplicates:
-        out.note(f"{duplicates:,} repeated rows in the lists counted once")
-        rows = rows.unique("customer_id", keep="first", maintain_order=True)
-    for name in ("treatment", "control"):
-        if not (rows["group"] == name).any():
-            raise DataError(f"The {name} list has no customers", hint="Check the list files.")
+        treatment, control = manifest_files(manifest)
+    if groups is None and (not treatment or not control):
+        raise UsageError("--treatment needs --control (and the other way round)",
+                         hint="The control list is the one written to NAME.control.csv by --holdout-share.")
+    rows, repeated = read_groups(treatment=treatment, control=control, groups=groups, id_col=id_col,
+                                 group_col=group_col, by=by)
+    if repeated:
+        out.note(f"{repeated:,} repeated rows in the lists counted once")
     return rows
 
 

@@ -21,7 +21,9 @@ what the tool's importer takes:
   and why, and the control split (share, seed, hash method, counts).
 
 :func:`read_lists` reads lists back (for ``loyalty uplift``): any CSV/Parquet list with a customer id column
-(``customer_id``, Braze's ``external_id``, or a named one).
+(``customer_id``, Braze's ``external_id``, or a named one); :func:`read_groups` makes a campaign's treatment
+and control groups of them (two lists, one list with a group column, or the files of a manifest:
+:func:`manifest_files`).
 """
 
 from __future__ import annotations
@@ -665,3 +667,73 @@ def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group
                         f"(first: row {first['_row']})", hint="Every row of a list needs a customer id.")
     return ListRead(rows=rows.drop("_file", "_row"), paths=paths, id_column=chosen_id or "customer_id",
                     by="segment" if chosen_by else None, group_column=chosen_group)
+
+
+# --- campaign groups (``loyalty uplift``) ----------------------------------------------------------------
+
+TREATMENT_WORDS = ("treatment", "treated", "test", "target", "campaign", "t")
+CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "c")
+
+
+def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
+    """The treatment and control files recorded in a list's manifest (paths relative to its folder)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = data["files"]
+        treatment = [str(manifest.parent / f["path"]) for f in files["treatment"]]
+        control = [str(manifest.parent / f["path"]) for f in files["control"]]
+    except FileNotFoundError:
+        raise DataError(f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list.") \
+            from None
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{manifest} is not a list manifest written by loyalty",
+                        hint="Pass the .manifest.json written beside the list, or --treatment and --control.") \
+            from None
+    if not control:
+        raise DataError(f"The manifest {manifest} records no control group",
+                        hint="Write the list with --holdout-share and --seed, or pass --control FILE.")
+    return treatment, control
+
+
+def read_groups(*, treatment: Sequence[str] | None = None, control: Sequence[str] | None = None,
+                groups: Sequence[str] | None = None, id_col: str | None = None, group_col: str = "group",
+                by: str | None = None) -> tuple[pl.DataFrame, int]:
+    """The customers of a campaign: ``customer_id, group`` (``treatment`` or ``control``) and the segment
+    column when the lists have one (``by``: a column, ``none``, or None to find one), one row per customer;
+    and how many repeated rows were counted once. From two lists (``treatment``, ``control``) or one with a
+    group column (``groups``, words such as test or holdout accepted). A customer in both groups, an unknown
+    group word or an empty group is a :class:`DataError`."""
+    auto = by is None
+    wanted_by = None if by in (None, "none") else by
+    if groups is not None:
+        read = read_lists(groups, id_col=id_col, group_col=group_col, by=wanted_by, auto_by=auto)
+        rows = read.rows
+        word = pl.col("group").str.to_lowercase()
+        rows = rows.with_columns(pl.when(word.is_in(TREATMENT_WORDS)).then(pl.lit("treatment"))
+                                 .when(word.is_in(CONTROL_WORDS)).then(pl.lit("control")).alias("_g"))
+        bad = rows.filter(pl.col("_g").is_null())
+        if bad.height:
+            values = bad["group"].unique(maintain_order=True).head(5).to_list()
+            raise DataError(f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
+                            f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
+                            hint="Values: treatment (or test, target) and control (or holdout).")
+        rows = rows.with_columns(pl.col("_g").alias("group")).drop("_g")
+    else:
+        t = read_lists(treatment or [], id_col=id_col, by=wanted_by, auto_by=auto)
+        c = read_lists(control or [], id_col=id_col, by=wanted_by, auto_by=auto)
+        by_col = t.by if t.by and c.by else None
+        parts = [r.rows.with_columns(pl.lit(g).alias("group")) for r, g in ((t, "treatment"), (c, "control"))]
+        rows = pl.concat([p.select("customer_id", "group", *([by_col] if by_col else [])) for p in parts])
+    both = rows.group_by("customer_id").agg(pl.col("group").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if both.height:
+        shown = ", ".join(both.sort("customer_id")["customer_id"].head(5).to_list())
+        raise DataError(f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
+                        f"the control lists (e.g. {shown})",
+                        hint="A customer is in one group only: check that the lists come from the same split.")
+    repeated = rows.height - rows["customer_id"].n_unique()
+    if repeated:
+        rows = rows.unique("customer_id", keep="first", maintain_order=True)
+    for name in ("treatment", "control"):
+        if not (rows["group"] == name).any():
+            raise DataError(f"The {name} list has no customers", hint="Check the list files.")
+    return rows, repeated
