@@ -213,6 +213,14 @@ _OUTPUT_ORDER = [
 ]
 
 
+def _required_id(schema: pl.Schema, mapping: ColumnChoice, out: dict[str, pl.Expr], checks: list[_Check]) -> None:
+    """Parse the customer id into ``out`` with its check: a row without one cannot be attributed. An email used
+    as the id is lowercased."""
+    col = mapping.columns["customer_id"]
+    out["customer_id"] = parse_id(col, schema[col], lowercase=mapping.how.get("customer_id") == "email as id")
+    checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
+
+
 def _required_date(field: str, words: str, schema: pl.Schema, cols: dict[str, str], formats: dict[str, str],
                    out: dict[str, pl.Expr], checks: list[_Check], *, show_format: bool = True) -> None:
     """Parse a required date column into ``out[field]`` with its two checks: missing, and unparseable (with
@@ -231,9 +239,7 @@ def _transactions(
     out: dict[str, pl.Expr] = {}
     derived: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    email_is_id = mapping.how.get("customer_id") == "email as id"
-    out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
-    checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
+    _required_id(schema, mapping, out, checks)
 
     _required_date("order_date", "order date", schema, cols, formats, out, checks)
 
@@ -313,11 +319,9 @@ def _contacts(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
 ) -> _Plan:
     cols = mapping.columns
-    email_is_id = mapping.how.get("customer_id") == "email as id"
-    out: dict[str, pl.Expr] = {
-        "customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]], lowercase=email_is_id)
-    }
-    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
+    out: dict[str, pl.Expr] = {}
+    checks: list[_Check] = []
+    _required_id(schema, mapping, out, checks)
     if "email" in cols:
         out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
     for name in ("signed_up_at", "birthday"):
@@ -473,8 +477,9 @@ def _members(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
 ) -> _Plan:
     cols = mapping.columns
-    out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
-    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
+    out: dict[str, pl.Expr] = {}
+    checks: list[_Check] = []
+    _required_id(schema, mapping, out, checks)
     _required_date("enrolled_at", "enrolment date", schema, cols, formats, out, checks)
     if "tier" in cols:
         out["tier"] = parse_text(cols["tier"])
@@ -491,8 +496,9 @@ def _points(
     schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
 ) -> _Plan:
     cols = mapping.columns
-    out: dict[str, pl.Expr] = {"customer_id": parse_id(cols["customer_id"], schema[cols["customer_id"]])}
-    checks = [_Check(C("customer_id").is_null(), "missing customer id", "customer_id")]
+    out: dict[str, pl.Expr] = {}
+    checks: list[_Check] = []
+    _required_id(schema, mapping, out, checks)
     _required_date("at", "points date", schema, cols, formats, out, checks)
     out["_points"] = parse_number(cols["points"], schema[cols["points"]], decimal_comma=options.decimal_comma)
     checks.append(_Check(parse_text(cols["points"]).is_null(), "missing points", "points", gate=False))
