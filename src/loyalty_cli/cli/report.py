@@ -23,7 +23,6 @@ from loyalty_cli.cli.common import (
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
-
     import polars as pl
 
     from loyalty_cli.io.readers import Scan
