@@ -48,12 +48,14 @@ def simulate(customers: int, seed: int = 1) -> pl.DataFrame:
     cust = np.concatenate([np.arange(customers), cust])
     spend = rng.gamma(6.0, 1.0, customers) * 4.0  # each customer's mean spend
     cents = np.maximum(1, rng.gamma(4.0, spend[cust] / 4.0) * 100).astype(np.int64)
-    frame = pl.DataFrame({
-        "customer_id": pl.Series(cust).cast(pl.String).str.zfill(8),
-        "day": pl.Series(day + (START - date(1970, 1, 1)).days).cast(pl.Int32).cast(pl.Date),
-        "purchases": pl.Series(np.ones(cust.size, dtype=np.uint32)),
-        "net_cents": cents,
-    })
+    frame = pl.DataFrame(
+        {
+            "customer_id": pl.Series(cust).cast(pl.String).str.zfill(8),
+            "day": pl.Series(day + (START - date(1970, 1, 1)).days).cast(pl.Int32).cast(pl.Date),
+            "purchases": pl.Series(np.ones(cust.size, dtype=np.uint32)),
+            "net_cents": cents,
+        }
+    )
     return frame.group_by("customer_id", "day").agg(pl.col("purchases").sum(), pl.col("net_cents").sum())
 
 
@@ -64,8 +66,11 @@ def timed(fn, *args, **kwargs):
 
 
 def floor(lazy: pl.LazyFrame) -> pl.DataFrame:
-    return lazy.group_by("customer_id").agg(pl.col("day").min().alias("first"), pl.col("day").max().alias("last"),
-                                            pl.len(), pl.col("net_cents").sum()).collect()
+    return (
+        lazy.group_by("customer_id")
+        .agg(pl.col("day").min().alias("first"), pl.col("day").max().alias("last"), pl.len(), pl.col("net_cents").sum())
+        .collect()
+    )
 
 
 def main() -> None:
@@ -78,8 +83,10 @@ def main() -> None:
     args = parser.parse_args()
     activity, seconds = timed(simulate, int(args.customers))
     as_of = START + timedelta(days=DAYS)
-    print(f"{activity['customer_id'].n_unique():,} customers, {activity.height:,} customer-days "
-          f"(simulated in {seconds:.1f} s); model {args.model}, unit {args.unit}")
+    print(
+        f"{activity['customer_id'].n_unique():,} customers, {activity.height:,} customer-days "
+        f"(simulated in {seconds:.1f} s); model {args.model}, unit {args.unit}"
+    )
     config = CltvConfig(model=args.model, unit=args.unit)  # type: ignore[arg-type]
     fit_end = as_of - timedelta(days=91) if args.holdout else as_of
     rows: dict[str, list[float]] = {}
@@ -95,8 +102,10 @@ def main() -> None:
         for k, v in stages.items():
             rows.setdefault(k, []).append(v)
     p = fit.purchase
-    print(f"{p.label}: {p.n_customers:,} customers in {p.n_patterns:,} patterns, {p.iterations} iterations, "
-          f"params " + ", ".join(f"{k} {v:.4g}" for k, v in p.params.items()))
+    print(
+        f"{p.label}: {p.n_customers:,} customers in {p.n_patterns:,} patterns, {p.iterations} iterations, "
+        f"params " + ", ".join(f"{k} {v:.4g}" for k, v in p.params.items())
+    )
     print("| stage | median s |\n| --- | --- |")
     for k, v in rows.items():
         print(f"| {k} | {statistics.median(v):.2f} |")

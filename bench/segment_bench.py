@@ -37,7 +37,9 @@ else:
                                             "order_date": pl.String, "amount": pl.Float64})
     lf = lf.with_columns(pl.col("order_date").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S"))
 """
-FLOOR = SCAN + """
+FLOOR = (
+    SCAN
+    + """
 lf.group_by("customer_id").agg(
     pl.col("order_date").min().alias("first"),
     pl.col("order_date").max().alias("last"),
@@ -45,9 +47,12 @@ lf.group_by("customer_id").agg(
     pl.col("amount").sum().alias("spend"),
 ).sink_parquet(out)
 """
+)
 # The least any exact per-customer summary does: order counts and order values (a purchase is an order with a
 # positive net value) need the lines grouped by customer *and order* first. Same aggregations as the floor.
-ORDERS_FLOOR = SCAN + """
+ORDERS_FLOOR = (
+    SCAN
+    + """
 orders = lf.group_by("customer_id", "order_id").agg(pl.col("order_date").min(), pl.col("amount").sum())
 orders.group_by("customer_id").agg(
     pl.col("order_date").min().alias("first"),
@@ -57,6 +62,7 @@ orders.group_by("customer_id").agg(
     pl.len().alias("orders"),
 ).sink_parquet(out)
 """
+)
 
 
 def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
@@ -80,12 +86,14 @@ def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
     amount = np.round(rng.gamma(2.0, 15.0, rows), 2)
     returns = rng.random(rows) < 0.02
     amount[returns] = -amount[returns]
-    return pl.DataFrame({
-        "customer_id": pl.Series(cust[idx]).cast(pl.String).str.zfill(8).str.replace(r"^", "C"),
-        "order_id": pl.Series(idx + 100_000).cast(pl.String),
-        "order_date": pl.Series(order_time[idx].astype("datetime64[us]")),
-        "amount": amount,
-    })
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(cust[idx]).cast(pl.String).str.zfill(8).str.replace(r"^", "C"),
+            "order_id": pl.Series(idx + 100_000).cast(pl.String),
+            "order_date": pl.Series(order_time[idx].astype("datetime64[us]")),
+            "amount": amount,
+        }
+    )
 
 
 def write(rows: int, fmt: str, path: Path) -> None:
@@ -132,9 +140,20 @@ def main() -> None:
                 subprocess.run([sys.executable, __file__, "--write", str(rows), fmt, str(src)], check=True)
                 floor_cmd = [sys.executable, "-c", FLOOR, str(src), fmt, str(folder / "floor.parquet")]
                 orders_cmd = [sys.executable, "-c", ORDERS_FLOOR, str(src), fmt, str(folder / "orders.parquet")]
-                ours_cmd = [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet",
-                            "--date-format", "%Y-%m-%d %H:%M:%S"] if fmt == "csv" else \
-                    [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet"]
+                ours_cmd = (
+                    [
+                        loyalty,
+                        "segment",
+                        str(src),
+                        "-o",
+                        str(folder / "segments.parquet"),
+                        "--quiet",
+                        "--date-format",
+                        "%Y-%m-%d %H:%M:%S",
+                    ]
+                    if fmt == "csv"
+                    else [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet"]
+                )
                 run(floor_cmd)  # warm the page cache
                 floor, orders, ours = [], [], []
                 for _ in range(args.runs):
@@ -142,7 +161,9 @@ def main() -> None:
                     orders.append(run(orders_cmd))
                     ours.append(run(ours_cmd))
                 row = {
-                    "rows": rows, "format": fmt, "size_mb": round(src.stat().st_size / 2**20, 1),
+                    "rows": rows,
+                    "format": fmt,
+                    "size_mb": round(src.stat().st_size / 2**20, 1),
                     "floor_s": round(statistics.median(t for t, _ in floor), 3),
                     "orders_s": round(statistics.median(t for t, _ in orders), 3),
                     "loyalty_s": round(statistics.median(t for t, _ in ours), 3),

@@ -18,8 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
-          "Country"]
+HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
 START = date(2010, 12, 1)
 FIRST_INVOICE = 536365
 
@@ -37,8 +36,24 @@ PRODUCTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "POSTAGE", "18.00"),
     ("21232", "STRAWBERRY CERAMIC TRINKET BOX", "0.85"),
 )
-CUSTOMERS = ("17850", "13047", "12583", "13748", "15100", "15291", "14688", "17809", "15311", "14527",
-             "16098", "18074", "17420", "16029", "12431", "14001")
+CUSTOMERS = (
+    "17850",
+    "13047",
+    "12583",
+    "13748",
+    "15100",
+    "15291",
+    "14688",
+    "17809",
+    "15311",
+    "14527",
+    "16098",
+    "18074",
+    "17420",
+    "16029",
+    "12431",
+    "14001",
+)
 COUNTRIES = {"12583": "France", "12431": "Australia", "14001": "Germany"}
 
 
@@ -103,8 +118,7 @@ def write_online_retail(folder: Path, *, days: int = 40, seed: int = 3) -> dict:
                 cancellations.add(number)
             for code, desc, qty, price in items:
                 country = COUNTRIES.get(customer, "United Kingdom")
-                lines.append([number, code, desc, str(qty), when, price,
-                              f"{customer}.0" if customer else "", country])
+                lines.append([number, code, desc, str(qty), when, price, f"{customer}.0" if customer else "", country])
                 row_number = len(lines) + 1  # the header is row 1
                 if not customer:
                     rejected.append((name, row_number, number, code))

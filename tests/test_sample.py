@@ -32,19 +32,39 @@ def test_different_seeds_differ() -> None:
 
 
 def test_columns_and_dtypes(data: SampleData) -> None:
-    assert data.transactions.schema == pl.Schema({
-        "order_id": pl.String, "customer_id": pl.String, "order_date": pl.Datetime("us"), "sku": pl.String,
-        "category": pl.String, "channel": pl.String, "quantity": pl.Int64, "unit_price": pl.Float64,
-        "amount": pl.Float64, "email": pl.String,
-    })
-    assert data.surveys.schema == pl.Schema({
-        "customer_id": pl.String, "responded_at": pl.Datetime("us"), "score": pl.Int64, "comment": pl.String,
-        "survey_type": pl.String, "touchpoint": pl.String,
-    })
-    assert data.contacts.schema == pl.Schema({
-        "customer_id": pl.String, "email": pl.String, "signed_up_at": pl.Date, "birthday": pl.Date,
-        "email_consent": pl.String,
-    })
+    assert data.transactions.schema == pl.Schema(
+        {
+            "order_id": pl.String,
+            "customer_id": pl.String,
+            "order_date": pl.Datetime("us"),
+            "sku": pl.String,
+            "category": pl.String,
+            "channel": pl.String,
+            "quantity": pl.Int64,
+            "unit_price": pl.Float64,
+            "amount": pl.Float64,
+            "email": pl.String,
+        }
+    )
+    assert data.surveys.schema == pl.Schema(
+        {
+            "customer_id": pl.String,
+            "responded_at": pl.Datetime("us"),
+            "score": pl.Int64,
+            "comment": pl.String,
+            "survey_type": pl.String,
+            "touchpoint": pl.String,
+        }
+    )
+    assert data.contacts.schema == pl.Schema(
+        {
+            "customer_id": pl.String,
+            "email": pl.String,
+            "signed_up_at": pl.Date,
+            "birthday": pl.Date,
+            "email_consent": pl.String,
+        }
+    )
     tx = data.transactions
     assert set(tx["channel"].unique()) == {"web", "app", "store"}
     assert tx["category"].n_unique() == 6
@@ -85,7 +105,8 @@ def test_returns_and_cancellations(data: SampleData) -> None:
     assert returns["order_id"].str.contains(r"^C\d{6,}$").all()
     assert sales["order_id"].str.contains(r"^\d{6,}$").all()
     assert tx.group_by("order_id").agg(pl.col("customer_id", "order_date").n_unique()).select(
-        pl.col("customer_id", "order_date").max()).row(0) == (1, 1)
+        pl.col("customer_id", "order_date").max()
+    ).row(0) == (1, 1)
     # Every returned line was bought earlier by the same customer.
     bought = sales.group_by("customer_id", "sku").agg(first=pl.col("order_date").min())
     matched = returns.join(bought, on=["customer_id", "sku"], how="left")
@@ -139,10 +160,12 @@ def test_contacts_and_prospects(data: SampleData) -> None:
 def test_write_sample_reads_back(data: SampleData, tmp_path: Path, fmt: Literal["csv", "parquet"]) -> None:
     folder = tmp_path / "out" / "sample"
     paths = write_sample(data, folder, fmt=fmt)
-    assert [p.name for p in paths] == [f"{name}.{fmt}" for name in ("transactions", "surveys", "contacts",
-                                                                      "members", "points")]
-    for path, frame in zip(paths, (data.transactions, data.surveys, data.contacts, data.members, data.points),
-                           strict=True):
+    assert [p.name for p in paths] == [
+        f"{name}.{fmt}" for name in ("transactions", "surveys", "contacts", "members", "points")
+    ]
+    for path, frame in zip(
+        paths, (data.transactions, data.surveys, data.contacts, data.members, data.points), strict=True
+    ):
         assert frame is not None
         back = pl.read_csv(path) if fmt == "csv" else pl.read_parquet(path)
         assert back.columns == frame.columns and back.height == frame.height
@@ -178,10 +201,24 @@ def test_programme_does_not_change_the_other_tables() -> None:
 def test_members_and_points(data: SampleData) -> None:
     members, points, tx = data.members, data.points, data.transactions
     assert members is not None and points is not None
-    assert members.schema == pl.Schema({"customer_id": pl.String, "enrolled_at": pl.Date, "tier": pl.String,
-                                        "tier_since": pl.Date, "channel": pl.String})
-    assert points.schema == pl.Schema({"customer_id": pl.String, "at": pl.Datetime("us"), "points": pl.Int64,
-                                       "type": pl.String, "order_id": pl.String})
+    assert members.schema == pl.Schema(
+        {
+            "customer_id": pl.String,
+            "enrolled_at": pl.Date,
+            "tier": pl.String,
+            "tier_since": pl.Date,
+            "channel": pl.String,
+        }
+    )
+    assert points.schema == pl.Schema(
+        {
+            "customer_id": pl.String,
+            "at": pl.Datetime("us"),
+            "points": pl.Int64,
+            "type": pl.String,
+            "order_id": pl.String,
+        }
+    )
     first = tx.filter(~IS_RETURN).group_by("customer_id").agg(first=pl.col("order_date").min().dt.date())
     enrolled = members.unique("customer_id").join(first, on="customer_id", how="left")
     buyers = enrolled.drop_nulls("first")
@@ -197,6 +234,12 @@ def test_members_and_points(data: SampleData) -> None:
     assert sign["earn"][0] >= 0 and sign["redeem"][1] < 0 and sign["expire"][1] < 0
     assert set(points["customer_id"]) <= set(members["customer_id"])
     assert points["at"].dt.date().max() <= END
-    assert points.equals(points.sort("at", "customer_id", pl.col("type").replace_strict(
-        {"adjust": 0, "earn": 1, "redeem": 2, "expire": 3}), "order_id", nulls_last=False))
-
+    assert points.equals(
+        points.sort(
+            "at",
+            "customer_id",
+            pl.col("type").replace_strict({"adjust": 0, "earn": 1, "redeem": 2, "expire": 3}),
+            "order_id",
+            nulls_last=False,
+        )
+    )

@@ -25,8 +25,7 @@ import pyarrow as pa
 
 from loyalty_cli.errors import DataError, UsageError
 
-HASH_METHOD = ("fnv1a64+fmix64 of '<seed>:<customer_id>' (UTF-8); u = (hash >> 11) / 2**53; control when "
-               "u < share")
+HASH_METHOD = "fnv1a64+fmix64 of '<seed>:<customer_id>' (UTF-8); u = (hash >> 11) / 2**53; control when u < share"
 TREATMENT = "treatment"
 CONTROL = "control"
 
@@ -55,15 +54,17 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
 def stable_hash(ids: pl.Series, seed: str) -> np.ndarray:
     """64-bit hash (uint64) of ``f"{seed}:{id}"`` for every id; see the module docstring."""
     if ids.null_count():
-        raise DataError(f"{ids.null_count():,} customers without an id cannot be put in a group",
-                        hint="Every row of a list needs a customer id.")
+        raise DataError(
+            f"{ids.null_count():,} customers without an id cannot be put in a group",
+            hint="Every row of a list needs a customer id.",
+        )
     arr: Any = ids.cast(pl.String).rechunk().to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.large_binary())
     n = len(arr)
     _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     starts = offsets[:-1]
     lengths = np.diff(offsets)
@@ -84,8 +85,10 @@ def unit_interval(ids: pl.Series, seed: str) -> np.ndarray:
 
 def check_share(share: float) -> float:
     if not 0.0 < share < 1.0:
-        raise UsageError(f"--holdout-share must be between 0 and 1 (exclusive), got {share:g}",
-                         hint="e.g. --holdout-share 0.1 keeps 10% of the list as a control group.")
+        raise UsageError(
+            f"--holdout-share must be between 0 and 1 (exclusive), got {share:g}",
+            hint="e.g. --holdout-share 0.1 keeps 10% of the list as a control group.",
+        )
     return share
 
 
@@ -93,15 +96,19 @@ def is_control(customer_id: str | pl.Expr, *, share: float, seed: str) -> pl.Exp
     """A boolean expression: True for customers in the control group. Works lazily (per batch)."""
     check_share(share)
     col = pl.col(customer_id) if isinstance(customer_id, str) else customer_id
-    return col.map_batches(lambda s: pl.Series(s.name, unit_interval(s, seed) < share),
-                           return_dtype=pl.Boolean, is_elementwise=True)
+    return col.map_batches(
+        lambda s: pl.Series(s.name, unit_interval(s, seed) < share), return_dtype=pl.Boolean, is_elementwise=True
+    )
 
 
-def assign_groups(table: pl.DataFrame, *, share: float, seed: str, id_column: str = "customer_id",
-                  column: str = "group") -> pl.DataFrame:
+def assign_groups(
+    table: pl.DataFrame, *, share: float, seed: str, id_column: str = "customer_id", column: str = "group"
+) -> pl.DataFrame:
     """``table`` with a ``group`` column: ``control`` for a share of the customers, ``treatment`` for the rest."""
     return table.with_columns(
-        pl.when(is_control(id_column, share=share, seed=seed)).then(pl.lit(CONTROL)).otherwise(pl.lit(TREATMENT))
+        pl.when(is_control(id_column, share=share, seed=seed))
+        .then(pl.lit(CONTROL))
+        .otherwise(pl.lit(TREATMENT))
         .alias(column)
     )
 

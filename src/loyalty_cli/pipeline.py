@@ -48,13 +48,17 @@ COMMAND_INPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "churn": ("transactions", {}),
     "nps": ("surveys", {"transactions": "--transactions"}),
     "lifecycle": ("transactions", {"surveys": "--surveys", "contacts": "--contacts"}),
-    "report": ("transactions", {"surveys": "--surveys", "contacts": "--contacts", "members": "--members",
-                                "points": "--points"}),
+    "report": (
+        "transactions",
+        {"surveys": "--surveys", "contacts": "--contacts", "members": "--members", "points": "--points"},
+    ),
     "program": ("transactions", {"members": "--members", "points": "--points", "surveys": "--surveys"}),
 }
 #: the rules options of each command and the kind of rules file each takes (checked by ``run --dry-run``)
 RULES_OPTIONS: dict[str, dict[str, str]] = {
-    "segment": {"rules": "segments"}, "nps": {"rules": "segments"}, "churn": {"rules": "churn"},
+    "segment": {"rules": "segments"},
+    "nps": {"rules": "segments"},
+    "churn": {"rules": "churn"},
     "lifecycle": {"rules": "lifecycle", "churn_rules": "churn"},
     "report": {"rules": "segments", "churn_rules": "churn", "lifecycle_rules": "lifecycle"},
 }
@@ -117,8 +121,9 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
     data = read_toml(path, what="Pipeline", error=PipelineError)
     unknown = set(data) - TOP_KEYS
     if unknown:
-        raise _fail(path, "top level", f"unknown key {sorted(unknown)[0]!r}",
-                    hint=f"Keys are {', '.join(sorted(TOP_KEYS))}.")
+        raise _fail(
+            path, "top level", f"unknown key {sorted(unknown)[0]!r}", hint=f"Keys are {', '.join(sorted(TOP_KEYS))}."
+        )
     as_of = data.get("as_of", "latest")
     if not isinstance(as_of, str | date):
         raise _fail(path, "as_of", f"expected latest, today or a date, got {as_of!r}")
@@ -142,11 +147,16 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
     for i, raw in enumerate(raw_steps, start=1):
         step = _step(path, i, raw, commands, inputs)
         if any(s.name == step.name for s in steps):
-            raise _fail(path, f"step {i} ({step.name})", "the name is used by an earlier step",
-                        hint="Give each step a unique name = \"...\".")
+            raise _fail(
+                path,
+                f"step {i} ({step.name})",
+                "the name is used by an earlier step",
+                hint='Give each step a unique name = "...".',
+            )
         steps.append(step)
-    return Pipeline(path=path, as_of=as_of, output_dir=output_dir, on_bad_rows=on_bad_rows, inputs=inputs,
-                    steps=tuple(steps))
+    return Pipeline(
+        path=path, as_of=as_of, output_dir=output_dir, on_bad_rows=on_bad_rows, inputs=inputs, steps=tuple(steps)
+    )
 
 
 def _inputs(path: Path, raw: object) -> dict[str, Input]:
@@ -158,7 +168,7 @@ def _inputs(path: Path, raw: object) -> dict[str, Input]:
         if kind not in INPUT_KINDS:
             raise _fail(path, where, "unknown input", hint=f"Inputs are {', '.join(INPUT_KINDS)}.")
         if not isinstance(spec, dict) or "path" not in spec:
-            raise _fail(path, where, "needs path = \"...\" (a file, folder or glob, or a list of them)")
+            raise _fail(path, where, 'needs path = "..." (a file, folder or glob, or a list of them)')
         paths = spec["path"]
         paths = [paths] if isinstance(paths, str) else paths
         if not (isinstance(paths, list) and paths and all(isinstance(p, str) and p for p in paths)):
@@ -167,8 +177,12 @@ def _inputs(path: Path, raw: object) -> dict[str, Input]:
         mapping = {k: v for k, v in spec.items() if k != "path"}
         for key, value in mapping.items():
             if key not in fields and key not in SETTING_KEYS:
-                raise _fail(path, f"{where} {key}", "unknown key",
-                            hint=f"Columns: {', '.join(sorted(fields))}; settings: {', '.join(sorted(SETTING_KEYS))}.")
+                raise _fail(
+                    path,
+                    f"{where} {key}",
+                    "unknown key",
+                    hint=f"Columns: {', '.join(sorted(fields))}; settings: {', '.join(sorted(SETTING_KEYS))}.",
+                )
             if key in fields and not (isinstance(value, str) and value):
                 raise _fail(path, f"{where} {key}", "expected a column header in quotes")
         out[kind] = Input(kind=kind, paths=tuple(paths), mapping=mapping)
@@ -183,8 +197,9 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     where = f"step {i} ({name})"
     unknown = set(raw) - STEP_KEYS
     if unknown:
-        raise _fail(path, where, f"unknown key {sorted(unknown)[0]!r}",
-                    hint=f"Keys are {', '.join(sorted(STEP_KEYS))}.")
+        raise _fail(
+            path, where, f"unknown key {sorted(unknown)[0]!r}", hint=f"Keys are {', '.join(sorted(STEP_KEYS))}."
+        )
     if command not in COMMAND_INPUTS or command not in commands:
         known = [c for c in COMMAND_INPUTS if c in commands]
         raise _fail(path, f"step {i}", f"unknown command {command!r}", hint=f"Commands: {', '.join(known)}.")
@@ -202,11 +217,19 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     for key, value in options.items():
         flag = key.replace("_", "-")
         if flag in RESERVED:
-            raise _fail(path, f"{where} options.{key}", "is set by the pipeline",
-                        hint="Use the step's output, the pipeline's as_of, on_bad_rows and inputs instead.")
+            raise _fail(
+                path,
+                f"{where} options.{key}",
+                "is set by the pipeline",
+                hint="Use the step's output, the pipeline's as_of, on_bad_rows and inputs instead.",
+            )
         if flag not in commands[command]:
-            raise _fail(path, f"{where} options.{key}", f"{command} has no option --{flag}",
-                        hint=f"See loyalty {command} --help.")
+            raise _fail(
+                path,
+                f"{where} options.{key}",
+                f"{command} has no option --{flag}",
+                hint=f"See loyalty {command} --help.",
+            )
         if not isinstance(value, str | int | float | bool | list):
             raise _fail(path, f"{where} options.{key}", "expected a string, number, true/false or a list")
     return Step(name=name, command=command, output=output, options=options)
@@ -239,8 +262,9 @@ def mapping_toml(inputs: dict[str, Input]) -> str:
     return "\n".join(lines)
 
 
-def step_argv(pipeline: Pipeline, step: Step, *, as_of: date | None, output_dir: Path, mapping: Path,
-              values: dict[str, str]) -> list[str]:
+def step_argv(
+    pipeline: Pipeline, step: Step, *, as_of: date | None, output_dir: Path, mapping: Path, values: dict[str, str]
+) -> list[str]:
     """The command line of one step (paths absolute, as-of fixed)."""
     positional, extra = COMMAND_INPUTS[step.command]
     argv = [step.command, *input_paths(pipeline, positional)]
@@ -272,8 +296,7 @@ def input_paths(pipeline: Pipeline, kind: str) -> list[str]:
     """The paths (and globs) of an input, relative ones taken from the pipeline's folder."""
     import os.path
 
-    return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p)
-            for p in pipeline.inputs[kind].paths]
+    return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p) for p in pipeline.inputs[kind].paths]
 
 
 def file_facts(path: Path) -> dict[str, object]:

@@ -29,8 +29,9 @@ def read_text(path: Path, *, what: str, hint: str | None = None, error: type[Loy
         raise error(f"Could not read {what.lower()} {path}: {exc}") from None
 
 
-def read_toml(path: Path, *, what: str, hint: str | None = None, error: type[LoyaltyError] = RulesError
-              ) -> dict[str, Any]:
+def read_toml(
+    path: Path, *, what: str, hint: str | None = None, error: type[LoyaltyError] = RulesError
+) -> dict[str, Any]:
     """A user's TOML file, parsed; missing, unreadable or invalid raises ``error`` naming the file."""
     text = read_text(path, what=what, hint=hint, error=error)
     try:
@@ -55,23 +56,30 @@ def parse_toml(text: str, *, source: str, keys: set[str], has: str) -> dict[str,
         raise RulesError(f"{source} is not valid TOML: {exc}", hint="Check quotes and brackets.") from None
     unknown = set(data) - keys
     if unknown:
-        raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"{has} {', '.join(sorted(keys))}.")
+        raise RulesError(
+            f"{source}: unknown key(s) {', '.join(sorted(unknown))}", hint=f"{has} {', '.join(sorted(keys))}."
+        )
     return data
 
 
-def compile_condition(when: object, *, where: str, columns: Collection[str], example: str, syntax_hint: str,
-                      columns_hint: str) -> tuple[pl.Expr, set[str]]:
+def compile_condition(
+    when: object, *, where: str, columns: Collection[str], example: str, syntax_hint: str, columns_hint: str
+) -> tuple[pl.Expr, set[str]]:
     """A rule's condition (SQL, never ``eval``) as an expression, and the columns it reads. ``where`` names
     the file and the rule in every error (e.g. ``my.toml: rule 'A'``)."""
     if not isinstance(when, str) or not when.strip():
         raise RulesError(f"{where} has no condition", hint=f"Add when = {example!r}.")
     try:
         expr = pl.sql_expr(when)
-    except (pl.exceptions.SQLSyntaxError, pl.exceptions.SQLInterfaceError, pl.exceptions.InvalidOperationError,
-            pl.exceptions.ComputeError) as exc:
-        raise RulesError(f"{where}: cannot read condition {when!r} ({str(exc).splitlines()[0]})",
-                         hint=syntax_hint) from None
+    except (
+        pl.exceptions.SQLSyntaxError,
+        pl.exceptions.SQLInterfaceError,
+        pl.exceptions.InvalidOperationError,
+        pl.exceptions.ComputeError,
+    ) as exc:
+        raise RulesError(
+            f"{where}: cannot read condition {when!r} ({str(exc).splitlines()[0]})", hint=syntax_hint
+        ) from None
     roots = set(expr.meta.root_names())
     bad = sorted(roots - set(columns))
     if bad:
@@ -85,11 +93,14 @@ def evaluate_condition(grid: pl.DataFrame, expr: pl.Expr, *, where: str, when: s
     try:
         out = grid.select(expr.alias("hit")).to_series()
     except pl.exceptions.PolarsError as exc:
-        raise RulesError(f"{where}: condition {when!r} cannot be evaluated ({str(exc).splitlines()[0]})",
-                         hint=hint) from None
+        raise RulesError(
+            f"{where}: condition {when!r} cannot be evaluated ({str(exc).splitlines()[0]})", hint=hint
+        ) from None
     if out.dtype != pl.Boolean:
-        raise RulesError(f"{where}: condition {when!r} is not true/false", hint="Compare values, e.g. "
-                         "\"r >= 4 and f = 1\" or \"churn_status = 'active'\".")
+        raise RulesError(
+            f"{where}: condition {when!r} is not true/false",
+            hint='Compare values, e.g. "r >= 4 and f = 1" or "churn_status = \'active\'".',
+        )
     if out.len() == 1:
         out = pl.Series("hit", [out[0]] * grid.height, dtype=pl.Boolean)
     return out

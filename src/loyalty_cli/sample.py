@@ -60,10 +60,17 @@ SEASON = np.array([0.8, 0.75, 0.8, 0.8, 0.8, 0.75, 0.75, 0.75, 0.8, 0.85, 1.0, 1
 HOURS = np.array([1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 7, 7, 7, 8, 10, 12, 12, 10, 6, 3], float)
 HOURS /= HOURS.sum()  # share of orders by hour of day
 COMMENTS = (  # detractors (0-6), passives (7-8), promoters (9-10): four each
-    "Order arrived late", 'The "premium" grinder broke after a week', "Too expensive, switched shops",
+    "Order arrived late",
+    'The "premium" grinder broke after a week',
+    "Too expensive, switched shops",
     "Customer service never replied",
-    "Good coffee but shipping is slow", "Decent, a bit pricey", "Fine", "Nice beans, boring packaging",
-    "Love the beans, will order again", 'Best "house blend" I have had', "Fast delivery",
+    "Good coffee but shipping is slow",
+    "Decent, a bit pricey",
+    "Fine",
+    "Nice beans, boring packaging",
+    "Love the beans, will order again",
+    'Best "house blend" I have had',
+    "Fast delivery",
     "Great service, friendly staff",
 )
 TOUCHPOINTS = ("post-purchase", "delivery", "quarterly", "annual")  # transactional, then relational
@@ -142,11 +149,17 @@ def _simulate_orders(rng: np.random.Generator, n: int, days: int, start: date) -
     return favourite, nu, np.repeat(np.arange(n), orders), day
 
 
-def _lines(rng: np.random.Generator, favourite: np.ndarray, nu: np.ndarray, customer: np.ndarray,
-           first: np.ndarray, prices: np.ndarray) -> tuple[np.ndarray, ...]:
+def _lines(
+    rng: np.random.Generator,
+    favourite: np.ndarray,
+    nu: np.ndarray,
+    customer: np.ndarray,
+    first: np.ndarray,
+    prices: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """(order, sku, quantity) per line: 1-4 distinct SKUs, mostly from the customer's favourite category."""
     sizes = np.array([c[2] for c in CATALOG])
-    order = np.repeat(np.arange(customer.size), rng.choice(4, size=customer.size, p=[.5, .28, .14, .08]) + 1)
+    order = np.repeat(np.arange(customer.size), rng.choice(4, size=customer.size, p=[0.5, 0.28, 0.14, 0.08]) + 1)
     owner = customer[order]
     loyal = rng.random(order.size) < np.where(first[order], 0.85, 0.6)
     category = np.where(loyal, favourite[owner], rng.choice(len(CATALOG), order.size, p=CATEGORY_SHARE))
@@ -162,8 +175,9 @@ def _lines(rng: np.random.Generator, favourite: np.ndarray, nu: np.ndarray, cust
     return order[~repeated], sku[~repeated], quantity[~repeated]
 
 
-def _returns(rng: np.random.Generator, order: np.ndarray, quantity: np.ndarray, seconds: np.ndarray,
-             end_seconds: int) -> tuple[np.ndarray, ...]:
+def _returns(
+    rng: np.random.Generator, order: np.ndarray, quantity: np.ndarray, seconds: np.ndarray, end_seconds: int
+) -> tuple[np.ndarray, ...]:
     """(returned order, its return's seconds; line index, negative quantity per returned line)."""
     u = rng.random(seconds.size)
     cancelled = (u >= 0.03) & (u < 0.04)
@@ -178,8 +192,9 @@ def _returns(rng: np.random.Generator, order: np.ndarray, quantity: np.ndarray, 
     return source, when[source], line, -np.ceil(share * quantity[line]).astype(np.int64)
 
 
-def _contacts(rng: np.random.Generator, first_day: np.ndarray, days: int, start: date, end: date
-              ) -> tuple[np.ndarray, pl.DataFrame]:
+def _contacts(
+    rng: np.random.Generator, first_day: np.ndarray, days: int, start: date, end: date
+) -> tuple[np.ndarray, pl.DataFrame]:
     """(contacts row of each buyer, contacts). Buyers and prospects are numbered in sign-up order."""
     lag = np.where(rng.random(first_day.size) < 0.55, 0, np.floor(rng.exponential(60, first_day.size)))
     prospects = _growth_days(rng, round(0.15 * first_day.size), days)
@@ -191,19 +206,30 @@ def _contacts(rng: np.random.Generator, first_day: np.ndarray, days: int, start:
     number = pl.Series(np.arange(1, total + 1)).cast(pl.String).str.zfill(max(6, len(str(total))))
     domain = pl.Series(["@example.com", "@example.org"]).gather(rng.random(total) < 0.3)
     age_days = rng.uniform(18 * 365.25, 80 * 365.25, total)
-    contacts = pl.DataFrame({
-        "customer_id": "C" + number,
-        "email": "c" + number + domain,
-        "signed_up_at": _dates(start, signup[by_signup]),
-        "birthday": _dates(end, -age_days).set(pl.Series(rng.random(total) < 0.4), None),
-        "email_consent": pl.Series(["no", "yes"]).gather(rng.random(total) < 0.8),
-    })
+    contacts = pl.DataFrame(
+        {
+            "customer_id": "C" + number,
+            "email": "c" + number + domain,
+            "signed_up_at": _dates(start, signup[by_signup]),
+            "birthday": _dates(end, -age_days).set(pl.Series(rng.random(total) < 0.4), None),
+            "email_consent": pl.Series(["no", "yes"]).gather(rng.random(total) < 0.8),
+        }
+    )
     return row[: first_day.size], contacts
 
 
-def _transactions(rng: np.random.Generator, favourite: np.ndarray, nu: np.ndarray, customer: np.ndarray,
-                  day: np.ndarray, first: np.ndarray, days: int, start: date, row: np.ndarray,
-                  contacts: pl.DataFrame) -> pl.DataFrame:
+def _transactions(
+    rng: np.random.Generator,
+    favourite: np.ndarray,
+    nu: np.ndarray,
+    customer: np.ndarray,
+    day: np.ndarray,
+    first: np.ndarray,
+    days: int,
+    start: date,
+    row: np.ndarray,
+    contacts: pl.DataFrame,
+) -> pl.DataFrame:
     """Order lines and their returns, sorted by order_date, order_id, sku."""
     sizes = np.array([c[2] for c in CATALOG])
     prices = np.repeat([c[3] for c in CATALOG], sizes) * np.exp(rng.normal(0, 0.35, sizes.sum()))
@@ -219,33 +245,47 @@ def _transactions(rng: np.random.Generator, favourite: np.ndarray, nu: np.ndarra
     # numbers of one width: so sorting lines by (number, SKU) sorts them by (order_date, order_id, sku).
     event_seconds = np.concatenate((seconds, when))
     number = np.empty(event_seconds.size, np.int64)
-    by_time = _arg_sort((2 * event_seconds + (np.arange(number.size) >= customer.size)) * number.size
-                        + np.arange(number.size))
+    by_time = _arg_sort(
+        (2 * event_seconds + (np.arange(number.size) >= customer.size)) * number.size + np.arange(number.size)
+    )
     number[by_time] = 10 ** max(5, len(str(number.size))) + np.arange(number.size)
-    order_ids = pl.concat([pl.Series(number[: customer.size]).cast(pl.String),
-                           "C" + pl.Series(number[customer.size:]).cast(pl.String)], rechunk=True)
+    order_ids = pl.concat(
+        [pl.Series(number[: customer.size]).cast(pl.String), "C" + pl.Series(number[customer.size :]).cast(pl.String)],
+        rechunk=True,
+    )
     event = np.concatenate((order, customer.size + np.searchsorted(source, order[line])))
     sku = np.concatenate((sku, sku[line]))
     sorted_rows = _arg_sort(number[event] * 64 + sku)  # fewer than 64 SKUs, numbered in text order
     event, sku = event[sorted_rows], sku[sorted_rows]
     owner = row[np.concatenate((customer, customer[source]))[event]]
     quantities, unit_prices = pl.Series(np.concatenate((quantity, back))[sorted_rows]), pl.Series(prices[sku])
-    return pl.DataFrame({
-        "order_id": order_ids.gather(event),
-        "customer_id": contacts["customer_id"].gather(owner),
-        "order_date": _timestamps(start, event_seconds[event]),
-        "sku": sku_names.gather(sku),
-        "category": sku_category.gather(sku),
-        "channel": pl.Series(CHANNELS).gather(np.concatenate((channel, channel[source]))[event]),
-        "quantity": quantities,
-        "unit_price": unit_prices,
-        "amount": (quantities * unit_prices).round(2),
-        "email": contacts["email"].gather(owner),
-    })
+    return pl.DataFrame(
+        {
+            "order_id": order_ids.gather(event),
+            "customer_id": contacts["customer_id"].gather(owner),
+            "order_date": _timestamps(start, event_seconds[event]),
+            "sku": sku_names.gather(sku),
+            "category": sku_category.gather(sku),
+            "channel": pl.Series(CHANNELS).gather(np.concatenate((channel, channel[source]))[event]),
+            "quantity": quantities,
+            "unit_price": unit_prices,
+            "amount": (quantities * unit_prices).round(2),
+            "email": contacts["email"].gather(owner),
+        }
+    )
 
 
-def _surveys(rng: np.random.Generator, nu: np.ndarray, day: np.ndarray, counts: np.ndarray,
-             offsets: np.ndarray, days: int, start: date, row: np.ndarray, ids: pl.Series) -> pl.DataFrame:
+def _surveys(
+    rng: np.random.Generator,
+    nu: np.ndarray,
+    day: np.ndarray,
+    counts: np.ndarray,
+    offsets: np.ndarray,
+    days: int,
+    start: date,
+    row: np.ndarray,
+    ids: pl.Series,
+) -> pl.DataFrame:
     """30% of buyers answer once or twice after one of their orders; value and frequency raise the score."""
     answers = np.where(rng.random(nu.size) < 0.3, 1 + (rng.random(nu.size) < 0.3), 0)
     who = np.repeat(np.arange(nu.size), answers)
@@ -258,19 +298,23 @@ def _surveys(rng: np.random.Generator, nu: np.ndarray, day: np.ndarray, counts: 
     kept = answered < days
     seconds = _seconds(rng, answered)
     keep = np.flatnonzero(kept)[np.lexsort((row[who][kept], seconds[kept]))]  # id order = row order
-    return pl.DataFrame({
-        "customer_id": ids.gather(row[who]),
-        "responded_at": _timestamps(start, seconds),
-        "score": pl.Series(score).set(pl.Series(rng.random(who.size) < 0.02), None),
-        "comment": pl.Series(COMMENTS).gather(band * 4 + rng.integers(0, 4, who.size))
-        .set(pl.Series(rng.random(who.size) < 0.35), None),
-        "survey_type": pl.Series(["transactional", "relational"]).gather(relational),
-        "touchpoint": pl.Series(TOUCHPOINTS).gather(2 * relational + rng.integers(0, 2, who.size)),
-    })[keep]
+    return pl.DataFrame(
+        {
+            "customer_id": ids.gather(row[who]),
+            "responded_at": _timestamps(start, seconds),
+            "score": pl.Series(score).set(pl.Series(rng.random(who.size) < 0.02), None),
+            "comment": pl.Series(COMMENTS)
+            .gather(band * 4 + rng.integers(0, 4, who.size))
+            .set(pl.Series(rng.random(who.size) < 0.35), None),
+            "survey_type": pl.Series(["transactional", "relational"]).gather(relational),
+            "touchpoint": pl.Series(TOUCHPOINTS).gather(2 * relational + rng.integers(0, 2, who.size)),
+        }
+    )[keep]
 
 
-def generate_sample(*, customers: int = 2000, seed: int = 7, start: date = date(2023, 1, 1),
-                    end: date = date(2024, 12, 31)) -> SampleData:
+def generate_sample(
+    *, customers: int = 2000, seed: int = 7, start: date = date(2023, 1, 1), end: date = date(2024, 12, 31)
+) -> SampleData:
     """Simulate ``customers`` buyers (plus 15% prospects) between ``start`` and ``end``; see the module doc.
 
     The same arguments give identical frames. Rows are sorted: transactions by order_date, order_id, sku;
@@ -292,8 +336,9 @@ def generate_sample(*, customers: int = 2000, seed: int = 7, start: date = date(
     return SampleData(transactions, surveys, contacts, members, points)
 
 
-def _programme(rng: np.random.Generator, transactions: pl.DataFrame, contacts: pl.DataFrame, end: date
-               ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _programme(
+    rng: np.random.Generator, transactions: pl.DataFrame, contacts: pl.DataFrame, end: date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(members, points ledger) for the synthetic shop; see the module doc. Vectorised over frames."""
     orders = (
         transactions.group_by("order_id", maintain_order=True)
@@ -307,63 +352,105 @@ def _programme(rng: np.random.Generator, transactions: pl.DataFrame, contacts: p
     buyers = buyers.with_columns((pl.col("first") + pl.duration(days=pl.Series("lag", lag))).alias("anchor"))
     again = (
         buys.join(buyers, on="customer_id")
-        .filter((pl.col("day") > pl.col("anchor"))
-                & (pl.col("day") <= pl.col("anchor") + pl.duration(days=MEMBER_WINDOW_DAYS)))
-        .select("customer_id").unique().with_columns(pl.lit(True).alias("again"))
+        .filter(
+            (pl.col("day") > pl.col("anchor"))
+            & (pl.col("day") <= pl.col("anchor") + pl.duration(days=MEMBER_WINDOW_DAYS))
+        )
+        .select("customer_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("again"))
     )
     buyers = buyers.join(again, on="customer_id", how="left").with_columns(pl.col("again").fill_null(False))
     chance = np.where(buyers["again"].to_numpy(), MEMBER_ENROL[True], MEMBER_ENROL[False])
     joined = buyers.filter(pl.Series(rng.random(n) < chance) & (pl.col("anchor") <= end)).select(
-        "customer_id", pl.col("anchor").alias("enrolled_at"))
+        "customer_id", pl.col("anchor").alias("enrolled_at")
+    )
     prospects = contacts.join(buyers, on="customer_id", how="anti").sort("customer_id")
     keep = rng.random(prospects.height) < PROSPECT_ENROL
-    enrolled = pl.concat([joined, prospects.filter(pl.Series(keep)).select(
-        "customer_id", pl.col("signed_up_at").alias("enrolled_at"))]).sort("customer_id")
+    enrolled = pl.concat(
+        [joined, prospects.filter(pl.Series(keep)).select("customer_id", pl.col("signed_up_at").alias("enrolled_at"))]
+    ).sort("customer_id")
     enrolled = enrolled.with_columns(
-        pl.Series("channel", MEMBER_CHANNELS).gather(rng.choice(3, enrolled.height, p=[0.4, 0.4, 0.2])))
+        pl.Series("channel", MEMBER_CHANNELS).gather(rng.choice(3, enrolled.height, p=[0.4, 0.4, 0.2]))
+    )
 
     # Ledger: earn per order and negative adjust per return from the enrolment day on, welcome bonus.
     start_ts = pl.col("enrolled_at").cast(pl.Datetime("us"))
     mine = orders.join(enrolled.select("customer_id", "enrolled_at"), on="customer_id").filter(
-        pl.col("day") >= pl.col("enrolled_at"))
-    events = pl.concat([
-        enrolled.select("customer_id", start_ts.alias("at"), pl.lit(WELCOME_POINTS, pl.Int64).alias("points"),
-                        pl.lit("adjust").alias("type"), pl.lit(None, pl.String).alias("order_id")),
-        mine.select("customer_id", pl.col("order_date").alias("at"),
-                    pl.col("amount").abs().floor().cast(pl.Int64).alias("points"),
-                    pl.when(pl.col("amount") > 0).then(pl.lit("earn")).otherwise(pl.lit("adjust")).alias("type"),
-                    "order_id")
-        .with_columns(pl.when(pl.col("type") == "adjust").then(-pl.col("points")).otherwise("points")
-                      .alias("points")),
-    ]).sort("customer_id", "at", "type", "order_id", nulls_last=False)
+        pl.col("day") >= pl.col("enrolled_at")
+    )
+    events = pl.concat(
+        [
+            enrolled.select(
+                "customer_id",
+                start_ts.alias("at"),
+                pl.lit(WELCOME_POINTS, pl.Int64).alias("points"),
+                pl.lit("adjust").alias("type"),
+                pl.lit(None, pl.String).alias("order_id"),
+            ),
+            mine.select(
+                "customer_id",
+                pl.col("order_date").alias("at"),
+                pl.col("amount").abs().floor().cast(pl.Int64).alias("points"),
+                pl.when(pl.col("amount") > 0).then(pl.lit("earn")).otherwise(pl.lit("adjust")).alias("type"),
+                "order_id",
+            ).with_columns(
+                pl.when(pl.col("type") == "adjust").then(-pl.col("points")).otherwise("points").alias("points")
+            ),
+        ]
+    ).sort("customer_id", "at", "type", "order_id", nulls_last=False)
     running = pl.col("points").cum_sum().over("customer_id")
     events = events.with_columns(
         (running.cum_max().over("customer_id") // REWARD_POINTS).alias("_cap"),
-        pl.when(pl.col("type") == "earn").then(pl.col("points")).otherwise(0).cum_sum().over("customer_id")
+        pl.when(pl.col("type") == "earn")
+        .then(pl.col("points"))
+        .otherwise(0)
+        .cum_sum()
+        .over("customer_id")
         .alias("_earned"),
     ).with_columns((pl.col("_cap") - pl.col("_cap").shift(1, fill_value=0).over("customer_id")).alias("_new"))
     rewards = rng.binomial(events["_new"].clip(lower_bound=0).to_numpy(), REDEEM_SHARE)
-    redeem = events.with_columns(pl.Series("_r", rewards)).filter(pl.col("_r") > 0).select(
-        "customer_id", "at", (-REWARD_POINTS * pl.col("_r")).alias("points"), pl.lit("redeem").alias("type"),
-        "order_id")
+    redeem = (
+        events.with_columns(pl.Series("_r", rewards))
+        .filter(pl.col("_r") > 0)
+        .select(
+            "customer_id",
+            "at",
+            (-REWARD_POINTS * pl.col("_r")).alias("points"),
+            pl.lit("redeem").alias("type"),
+            "order_id",
+        )
+    )
     ledger = pl.concat([events.select("customer_id", "at", "points", "type", "order_id"), redeem])
     last = ledger.group_by("customer_id").agg(pl.col("at").max(), pl.col("points").sum().alias("balance"))
     expiry_at = pl.col("at") + pl.duration(days=EXPIRY_DAYS)
     expired = last.filter((pl.col("balance") > 0) & (expiry_at.dt.date() <= end)).select(
-        "customer_id", expiry_at.alias("at"), (-pl.col("balance")).alias("points"), pl.lit("expire").alias("type"),
-        pl.lit(None, pl.String).alias("order_id"))
+        "customer_id",
+        expiry_at.alias("at"),
+        (-pl.col("balance")).alias("points"),
+        pl.lit("expire").alias("type"),
+        pl.lit(None, pl.String).alias("order_id"),
+    )
     type_order = pl.col("type").replace_strict({"adjust": 0, "earn": 1, "redeem": 2, "expire": 3})
     points = pl.concat([ledger, expired]).sort("at", "customer_id", type_order, "order_id", nulls_last=False)
 
     # Tiers: one row per tier reached, from the points earned.
-    reached = [enrolled.select("customer_id", pl.col("enrolled_at").alias("tier_since"), pl.lit(TIERS[0][0])
-                               .alias("tier"))]
+    reached = [
+        enrolled.select("customer_id", pl.col("enrolled_at").alias("tier_since"), pl.lit(TIERS[0][0]).alias("tier"))
+    ]
     for name, threshold in TIERS[1:]:
-        reached.append(events.filter(pl.col("_earned") >= threshold).group_by("customer_id").agg(
-            pl.col("at").min().dt.date().alias("tier_since")).with_columns(pl.lit(name).alias("tier")))
+        reached.append(
+            events.filter(pl.col("_earned") >= threshold)
+            .group_by("customer_id")
+            .agg(pl.col("at").min().dt.date().alias("tier_since"))
+            .with_columns(pl.lit(name).alias("tier"))
+        )
     tiers = pl.concat(reached, how="vertical")
-    members = enrolled.join(tiers, on="customer_id").select(
-        "customer_id", "enrolled_at", "tier", "tier_since", "channel").sort("customer_id", "tier_since", "tier")
+    members = (
+        enrolled.join(tiers, on="customer_id")
+        .select("customer_id", "enrolled_at", "tier", "tier_since", "channel")
+        .sort("customer_id", "tier_since", "tier")
+    )
     return members, points
 
 

@@ -27,8 +27,18 @@ from loyalty_cli.rulefile import builtin_text, compile_condition, evaluate_condi
 
 SCORES = ("r", "f", "m", "fm")
 SUMMARY_COLUMNS = (
-    "recency_days", "tenure_days", "orders", "purchase_days", "net_spend", "gross_spend", "returns_value",
-    "return_orders", "repeat_spend", "mean_order_value", "first_category", "first_channel",
+    "recency_days",
+    "tenure_days",
+    "orders",
+    "purchase_days",
+    "net_spend",
+    "gross_spend",
+    "returns_value",
+    "return_orders",
+    "repeat_spend",
+    "mean_order_value",
+    "first_category",
+    "first_channel",
 )
 DEFAULT_MAP = "rfm_grid"
 _SEGMENT_KEYS = {"name", "when", "description", "action"}
@@ -63,7 +73,9 @@ class SegmentMap:
     def assign(self, scored: pl.LazyFrame) -> pl.LazyFrame:
         """Add a ``segment`` column to a frame with ``r_score, f_score, m_score`` and summary columns."""
         scores = [
-            pl.col("r_score").alias("r"), pl.col("f_score").alias("f"), pl.col("m_score").alias("m"),
+            pl.col("r_score").alias("r"),
+            pl.col("f_score").alias("f"),
+            pl.col("m_score").alias("m"),
             ((pl.col("f_score") + pl.col("m_score") + 1) // 2).alias("fm"),
         ]
         chain = None
@@ -96,11 +108,15 @@ def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
 def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
     if seg.partial:  # summary columns unknown on the grid: null, so the test says "could match"
         cells = cells.with_columns(
-            pl.lit(None, dtype=pl.String if c.startswith("first_") else pl.Float64).alias(c)
-            for c in SUMMARY_COLUMNS
+            pl.lit(None, dtype=pl.String if c.startswith("first_") else pl.Float64).alias(c) for c in SUMMARY_COLUMNS
         )
-    out = evaluate_condition(cells, seg.expr, where=f"{where}: rule {seg.name!r}", when=seg.when,
-                             hint="Compare scores with numbers, e.g. 'r >= 4 and f = 1'.")
+    out = evaluate_condition(
+        cells,
+        seg.expr,
+        where=f"{where}: rule {seg.name!r}",
+        when=seg.when,
+        hint="Compare scores with numbers, e.g. 'r >= 4 and f = 1'.",
+    )
     return [bool(v) for v in out.fill_null(seg.partial)]
 
 
@@ -116,7 +132,7 @@ def _first_match(cells: pl.DataFrame, segs: list[Segment]) -> list[str | None]:
 def _describe_cells(cells: pl.DataFrame, idx: list[int], limit: int = 6) -> str:
     dims = [c for c in cells.columns if c != "fm"]
     shown = ["".join(f"{d}{cells[d][i]}" for d in dims) for i in idx[:limit]]
-    text = ", ".join(" ".join(s[j:j + 2] for j in range(0, len(s), 2)) for s in shown)
+    text = ", ".join(" ".join(s[j : j + 2] for j in range(0, len(s), 2)) for s in shown)
     return text + (f" (and {len(idx) - limit} more)" if len(idx) > limit else "")
 
 
@@ -124,18 +140,28 @@ def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
     unknown = set(raw) - _SEGMENT_KEYS
     label = raw.get("name", f"#{position}")
     if unknown:
-        raise RulesError(f"{where}: rule {label!r} has unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"A rule has {', '.join(sorted(_SEGMENT_KEYS))}.")
+        raise RulesError(
+            f"{where}: rule {label!r} has unknown key(s) {', '.join(sorted(unknown))}",
+            hint=f"A rule has {', '.join(sorted(_SEGMENT_KEYS))}.",
+        )
     name, when = raw.get("name"), raw.get("when")
     if not isinstance(name, str) or not name.strip():
         raise RulesError(f"{where}: rule #{position} has no name", hint='Add name = "Champions".')
     expr, roots = compile_condition(
-        when, where=f"{where}: rule {name!r}", columns=(*SCORES, *SUMMARY_COLUMNS), example="r = 5 and f >= 4",
-        syntax_hint="Conditions are SQL, e.g. \"r >= 4 and f in (2, 3)\" or \"r between 1 and 2\".",
-        columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.")
+        when,
+        where=f"{where}: rule {name!r}",
+        columns=(*SCORES, *SUMMARY_COLUMNS),
+        example="r = 5 and f >= 4",
+        syntax_hint='Conditions are SQL, e.g. "r >= 4 and f in (2, 3)" or "r between 1 and 2".',
+        columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.",
+    )
     return Segment(
-        name=name.strip(), when=str(when), expr=expr, description=str(raw.get("description", "")),
-        action=str(raw.get("action", "")), partial=bool(roots - set(SCORES)),
+        name=name.strip(),
+        when=str(when),
+        expr=expr,
+        description=str(raw.get("description", "")),
+        action=str(raw.get("action", "")),
+        partial=bool(roots - set(SCORES)),
     )
 
 
@@ -147,7 +173,7 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
         raise RulesError(f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}")
     match = data.get("match", "exclusive")
     if match not in ("exclusive", "first"):
-        raise RulesError(f"{source}: match must be \"exclusive\" or \"first\", got {match!r}")
+        raise RulesError(f'{source}: match must be "exclusive" or "first", got {match!r}')
     raw_segments = data.get("segment")
     if not isinstance(raw_segments, list) or not raw_segments:
         raise RulesError(f"{source}: no segments", hint="Add [[segment]] tables with name and when.")
@@ -155,8 +181,10 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
     seen: set[str] = set()
     for seg in segments:
         if seg.name in seen:
-            raise RulesError(f"{source}: segment {seg.name!r} is defined twice",
-                             hint="Give each rule its own name, or merge the conditions with 'or'.")
+            raise RulesError(
+                f"{source}: segment {seg.name!r} is defined twice",
+                hint="Give each rule its own name, or merge the conditions with 'or'.",
+            )
         seen.add(seg.name)
     used = set().union(*(set(s.expr.meta.root_names()) for s in segments)) & set(SCORES)
     dims = tuple(d for d in SCORES if d in used) or ("r",)
@@ -167,8 +195,10 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
     if match == "exclusive":
         partial = [s.name for s in segments if s.partial]
         if partial:
-            raise RulesError(f"{source}: rule {partial[0]!r} tests summary columns, so it may overlap others",
-                             hint='Set match = "first" at the top and order the rules.')
+            raise RulesError(
+                f"{source}: rule {partial[0]!r} tests summary columns, so it may overlap others",
+                hint='Set match = "first" at the top and order the rules.',
+            )
         for a, b in itertools.combinations(exact, 2):
             both = [i for i in range(cells.height) if hits[a.name][i] and hits[b.name][i]]
             if both:
@@ -186,27 +216,40 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
     for seg in segments:
         reached = [i for i in range(cells.height) if hits[seg.name][i] and not claimed[i]]
         if not reached and not seg.partial:
-            why = ("earlier rules take every cell it matches" if any(hits[seg.name])
-                   else f"it matches no score cell (scores run 1 to {bins})")
-            raise RulesError(f"{source}: segment {seg.name!r} can never be reached: {why}",
-                             hint="Move it up, narrow the rules before it, or remove it.")
+            why = (
+                "earlier rules take every cell it matches"
+                if any(hits[seg.name])
+                else f"it matches no score cell (scores run 1 to {bins})"
+            )
+            raise RulesError(
+                f"{source}: segment {seg.name!r} can never be reached: {why}",
+                hint="Move it up, narrow the rules before it, or remove it.",
+            )
         if seg.partial and not any(hits[seg.name][i] and not claimed[i] for i in range(cells.height)):
-            raise RulesError(f"{source}: segment {seg.name!r} can never be reached",
-                             hint="Move it up, or narrow the rules before it.")
+            raise RulesError(
+                f"{source}: segment {seg.name!r} can never be reached",
+                hint="Move it up, or narrow the rules before it.",
+            )
         if not seg.partial:
             for i in reached:
                 claimed[i] = True
     return SegmentMap(
-        name=str(data.get("name", Path(source).stem)), source=source, version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(), bins=int(bins), match=match,
-        segments=segments, dimensions=dims,
+        name=str(data.get("name", Path(source).stem)),
+        source=source,
+        version=str(data.get("version", "1")),
+        description=str(data.get("description", "")).strip(),
+        bins=int(bins),
+        match=match,
+        segments=segments,
+        dimensions=dims,
     )
 
 
 def builtin_maps() -> list[str]:
     folder = resources.files("loyalty_cli") / "rules"
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir()
-                  if p.name.endswith(".toml") and p.name.startswith("rfm_"))
+    return sorted(
+        p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml") and p.name.startswith("rfm_")
+    )
 
 
 def load_segment_rules(spec: str | Path | None = None) -> SegmentMap:
@@ -217,6 +260,7 @@ def load_segment_rules(spec: str | Path | None = None) -> SegmentMap:
         text = read_text(path, what="Rules", hint=f"Built-in maps: {', '.join(builtin_maps())}.")
         return parse_segment_map(text, source=str(path))
     if str(spec) not in builtin_maps():
-        raise RulesError(f"No segment map called {spec!r}",
-                         hint=f"Built-in maps: {', '.join(builtin_maps())}; or pass a .toml file.")
+        raise RulesError(
+            f"No segment map called {spec!r}", hint=f"Built-in maps: {', '.join(builtin_maps())}; or pass a .toml file."
+        )
     return parse_segment_map(builtin_text(str(spec)), source=f"built-in {spec}")

@@ -53,8 +53,9 @@ def shared_reads() -> Iterator[dict[tuple[object, ...], Loaded]]:
         _cache.reset(token)
 
 
-def _key(inputs: Sequence[str | Path], options: ReadOptions, as_of: date | None, on_bad_rows: str
-         ) -> tuple[object, ...]:
+def _key(
+    inputs: Sequence[str | Path], options: ReadOptions, as_of: date | None, on_bad_rows: str
+) -> tuple[object, ...]:
     files = []
     for path in expand_inputs(inputs):
         stat = path.stat()
@@ -87,8 +88,7 @@ def load_transactions(
     if activity or cache is not None:  # a pipeline keeps both: later steps may need the activity
         frames.append(customer_activity(scan.rows))
     results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
-    loaded = Loaded(scan=scan, customers=results[0], activity=results[1] if len(results) > 1 else None,
-                    rejects=rejects)
+    loaded = Loaded(scan=scan, customers=results[0], activity=results[1] if len(results) > 1 else None, rejects=rejects)
     if cache is not None and key is not None:
         cache[key] = loaded
         if as_of is None and loaded.as_of is not None:  # the same data under its resolved as-of date

@@ -34,9 +34,22 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cdnow(tmp_path_factory):
     """The raw CDNOW_sample.txt, weekly units, calibration to 1997-09-30 (the 39-week holdout to 1998-06-30)."""
     folder = tmp_path_factory.mktemp("cdnow")
-    result = RUNNER.invoke(app, ["cltv", str(DATA / "CDNOW_sample.txt"), *CDNOW, "--unit", "week",
-                                 "--calibration-end", "1997-09-30", "-o", str(folder / "clv.csv"),
-                                 "--tables", str(folder / "tables")])
+    result = RUNNER.invoke(
+        app,
+        [
+            "cltv",
+            str(DATA / "CDNOW_sample.txt"),
+            *CDNOW,
+            "--unit",
+            "week",
+            "--calibration-end",
+            "1997-09-30",
+            "-o",
+            str(folder / "clv.csv"),
+            "--tables",
+            str(folder / "tables"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return folder, result
 
@@ -44,8 +57,15 @@ def cdnow(tmp_path_factory):
 def test_cdnow_reproduces_the_published_fit(cdnow):
     folder, result = cdnow
     params = dict(pl.read_csv(folder / "tables" / "parameters.csv").select("parameter", "value").rows())
-    for name, published in {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4259,
-                            "p": 6.2488, "q": 3.7446, "v": 15.4477}.items():
+    for name, published in {
+        "r": 0.2426,
+        "alpha": 4.4135,
+        "a": 0.7929,
+        "b": 2.4259,
+        "p": 6.2488,
+        "q": 3.7446,
+        "v": 15.4477,
+    }.items():
         assert params[name] == pytest.approx(published, rel=1e-3), name
     assert "log-likelihood -9,582.43" in result.stderr
     assert "946 repeat customers with positive spend, 1,411 others" in result.stderr
@@ -65,8 +85,11 @@ def test_cdnow_holdout_check(cdnow):
     tracking = pl.read_csv(folder / "tables" / "tracking.csv")
     reference = np.genfromtxt(DATA / "clv_cumulative_transactions.csv", delimiter=",", names=True)
     assert tracking["actual_cumulative"].head(reference.size).to_list() == reference["actual"].astype(int).tolist()
-    assert tracking.filter(pl.col("period") == "holdout")["actual_cumulative"].tail(1).item() - tracking.filter(
-        pl.col("period") == "calibration")["actual_cumulative"].tail(1).item() == 1882
+    assert (
+        tracking.filter(pl.col("period") == "holdout")["actual_cumulative"].tail(1).item()
+        - tracking.filter(pl.col("period") == "calibration")["actual_cumulative"].tail(1).item()
+        == 1882
+    )
 
 
 def test_cdnow_per_customer_output(cdnow):
@@ -78,13 +101,21 @@ def test_cdnow_per_customer_output(cdnow):
     assert clv["predicted_clv_12m"].is_sorted(descending=True)
     assert clv.filter(pl.col("frequency") == 0)["p_alive"].unique().to_list() == [1.0]  # BG/NBD's blind spot
     # ranks 1-471 (20% of 2,357) high, to 1,178 (50%) medium, the rest low
-    assert clv["value_tier"].value_counts().sort("value_tier").rows() == [("high", 471), ("low", 1179),
-                                                                          ("medium", 707)]
+    assert clv["value_tier"].value_counts().sort("value_tier").rows() == [("high", 471), ("low", 1179), ("medium", 707)]
 
 
 def test_mbgnbd_does_not_call_every_one_time_buyer_alive():
-    result = run(str(DATA / "CDNOW_sample.txt"), *CDNOW, "--model", "mbgnbd", "--calibration-end", "1997-09-30",
-                 "-o", "clv.csv", "-q")
+    result = run(
+        str(DATA / "CDNOW_sample.txt"),
+        *CDNOW,
+        "--model",
+        "mbgnbd",
+        "--calibration-end",
+        "1997-09-30",
+        "-o",
+        "clv.csv",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     clv = pl.read_csv("clv.csv")
     assert clv.filter(pl.col("frequency") == 0)["p_alive"].max() < 1.0
@@ -115,15 +146,18 @@ def test_too_few_customers_is_a_model_error(tmp_path):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--holdout", "900w"], "The calibration period must end between"),
-    (["--holdout", "90d", "--calibration-end", "2024-06-01"], "not both"),
-    # the sample's last day: nothing would be left to check (it used to skip the check silently)
-    (["--calibration-end", "2024-12-31"], "must end between 2023-01-01 and 2024-12-30"),
-    (["--unit", "month"], "Unknown time unit 'month'"),
-    (["--discount", "2"], "monthly discount rate"),
-    (["--format", "csv"], "--format needs --output"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--holdout", "900w"], "The calibration period must end between"),
+        (["--holdout", "90d", "--calibration-end", "2024-06-01"], "not both"),
+        # the sample's last day: nothing would be left to check (it used to skip the check silently)
+        (["--calibration-end", "2024-12-31"], "must end between 2023-01-01 and 2024-12-30"),
+        (["--unit", "month"], "Unknown time unit 'month'"),
+        (["--discount", "2"], "monthly discount rate"),
+        (["--format", "csv"], "--format needs --output"),
+    ],
+)
 def test_usage_errors(args, message):
     result = run(str(SAMPLE), *args)
     assert result.exit_code == 2, result.output

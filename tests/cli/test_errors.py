@@ -20,13 +20,13 @@ from typer.testing import CliRunner, Result
 from loyalty_cli import __version__
 from loyalty_cli.cli import app
 
-ENV = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-       "TTY_INTERACTIVE": None}
+ENV = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 RUNNER = CliRunner(env=ENV)
 HEADER = "customer_id,order_date,amount\n"
 GOOD = "A,2024-01-01,10\nB,2024-01-02,20\nC,2024-01-03,30\n"
-SKIP_HINT = ("To go on without them, pass --on-bad-rows skip: every rejected row is written with its reason "
-             "to a rejects file.")
+SKIP_HINT = (
+    "To go on without them, pass --on-bad-rows skip: every rejected row is written with its reason to a rejects file."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -90,16 +90,20 @@ def test_missing_column_exact_message() -> None:
 
 def test_missing_column_named_by_option() -> None:
     write("orders.csv", HEADER + GOOD)
-    assert_bad_input(segment("orders.csv", "-o", "out.csv", "--customer-col", "Client"),
-                     "Column 'Client' (for customer_id, from the options) is not in orders.csv",
-                     "'customer_id', 'order_date', 'amount'")
+    assert_bad_input(
+        segment("orders.csv", "-o", "out.csv", "--customer-col", "Client"),
+        "Column 'Client' (for customer_id, from the options) is not in orders.csv",
+        "'customer_id', 'order_date', 'amount'",
+    )
 
 
 def test_ambiguous_columns() -> None:
     write("orders.csv", "Customer ID,customer_id,order_date,amount\nA,A,2024-01-01,10\n")
-    assert_bad_input(segment("orders.csv", "-o", "out.csv"),
-                     "Ambiguous column for customer_id in orders.csv: 'Customer ID', 'customer_id'",
-                     "Hint: Choose one with --customer-col")
+    assert_bad_input(
+        segment("orders.csv", "-o", "out.csv"),
+        "Ambiguous column for customer_id in orders.csv: 'Customer ID', 'customer_id'",
+        "Hint: Choose one with --customer-col",
+    )
 
 
 def test_unparseable_dates_exact_message() -> None:
@@ -109,28 +113,35 @@ def test_unparseable_dates_exact_message() -> None:
         "Error: 2 bad rows in the transactions:\n"
         "  2 rows with unparseable order date (expected %Y-%m-%d) in orders.csv, column 'order_date' "
         "(rows 3, 4; values '2024-02-30', 'yesterday')\n"
-        "Hint: Check --date-format (the format detected from the first rows is in the message). " + SKIP_HINT
-        + "\n"
+        "Hint: Check --date-format (the format detected from the first rows is in the message). " + SKIP_HINT + "\n"
     )
 
 
 def test_dates_in_no_known_format() -> None:
     write("orders.csv", HEADER + "A,next week,10\nB,soon,5\n")
-    assert_bad_input(segment("orders.csv", "-o", "out.csv"),
-                     "Could not recognise the dates in column 'order_date' of orders.csv",
-                     "'next week', 'soon'", "Hint: Give the format with --date-format")
+    assert_bad_input(
+        segment("orders.csv", "-o", "out.csv"),
+        "Could not recognise the dates in column 'order_date' of orders.csv",
+        "'next week', 'soon'",
+        "Hint: Give the format with --date-format",
+    )
 
 
 def test_one_bad_date_among_good_ones_names_its_row() -> None:
     write("orders.csv", HEADER + "A,2024-01-01,10\nB,2024-01-02,5\nC,yesterday,5\n")
-    assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"),
-                     "1 row with unparseable order date (expected %Y-%m-%d) in orders.csv, "
-                     "column 'order_date' (row 4; values 'yesterday')")
+    assert_bad_input(
+        segment("orders.csv", "-o", "out.csv", "-q"),
+        "1 row with unparseable order date (expected %Y-%m-%d) in orders.csv, "
+        "column 'order_date' (row 4; values 'yesterday')",
+    )
 
 
 def test_unparseable_amounts() -> None:
-    write("orders.csv", HEADER + 'A,2024-01-01,10\nB,2024-01-02,"1,234"\nC,2024-01-02,abc\n'
-          "D,2024-01-03,€5\nE,2024-01-03,12.50 EUR\nF,2024-01-03,\n")
+    write(
+        "orders.csv",
+        HEADER + 'A,2024-01-01,10\nB,2024-01-02,"1,234"\nC,2024-01-02,abc\n'
+        "D,2024-01-03,€5\nE,2024-01-03,12.50 EUR\nF,2024-01-03,\n",
+    )
     err = assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"))
     assert err.splitlines()[:3] == [
         "Error: 4 bad rows in the transactions:",
@@ -144,9 +155,10 @@ def test_unparseable_amounts() -> None:
 @pytest.mark.parametrize("value", ["inf", "NaN", "1e400"])
 def test_non_finite_amount_is_a_bad_row(value: str) -> None:
     write("orders.csv", HEADER + f"A,2024-01-01,10\nB,2024-01-02,{value}\n")
-    assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"),
-                     "1 row with unparseable amount in orders.csv, column 'amount' "
-                     f"(row 3; values '{value}')")
+    assert_bad_input(
+        segment("orders.csv", "-o", "out.csv", "-q"),
+        f"1 row with unparseable amount in orders.csv, column 'amount' (row 3; values '{value}')",
+    )
     result = segment("orders.csv", "-o", "out.csv", "-q", "--on-bad-rows", "skip")
     assert result.exit_code == 0, result.output
     assert [r["customer_id"] for r in read_rows(Path("out.csv"))] == ["A"]
@@ -161,8 +173,7 @@ def test_empty_file_exact_message() -> None:
 
 def test_header_only_file() -> None:
     write("orders.csv", HEADER)
-    assert_bad_input(segment("orders.csv", "-o", "out.csv"),
-                     "No rows in orders.csv: there is a header but no data")
+    assert_bad_input(segment("orders.csv", "-o", "out.csv"), "No rows in orders.csv: there is a header but no data")
 
 
 def test_blank_file() -> None:
@@ -176,31 +187,34 @@ ZIP_BYTES = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml
 @pytest.mark.parametrize("name", ["orders.xlsx", "orders.zip", "orders.csv"])
 def test_excel_or_zip_file(name: str) -> None:
     write(name, ZIP_BYTES)
-    assert_bad_input(segment(name, "-o", "out.csv"),
-                     f"{name} looks like an Excel workbook or a zip archive, not a CSV or Parquet file",
-                     "Hint: Save the sheet as CSV")
+    assert_bad_input(
+        segment(name, "-o", "out.csv"),
+        f"{name} looks like an Excel workbook or a zip archive, not a CSV or Parquet file",
+        "Hint: Save the sheet as CSV",
+    )
 
 
 def test_binary_file() -> None:
     write("orders.csv", bytes(range(256)) * 4)
-    assert_bad_input(segment("orders.csv", "-o", "out.csv"), "orders.csv is not a text file",
-                     "Hint: Pass a CSV")
+    assert_bad_input(segment("orders.csv", "-o", "out.csv"), "orders.csv is not a text file", "Hint: Pass a CSV")
 
 
 def test_text_file_named_parquet() -> None:
     write("orders.parquet", HEADER + GOOD)
-    assert_bad_input(segment("orders.parquet", "-o", "out.csv"),
-                     "orders.parquet has a Parquet name but is not a Parquet file")
+    assert_bad_input(
+        segment("orders.parquet", "-o", "out.csv"), "orders.parquet has a Parquet name but is not a Parquet file"
+    )
 
 
 def test_rows_without_customer_id() -> None:
-    write("orders.csv", HEADER + "A,2024-01-01,10\n" + "".join(f",2024-01-0{d},5\n" for d in range(2, 8))
-          + "  ,2024-01-08,5\n")
+    write(
+        "orders.csv",
+        HEADER + "A,2024-01-01,10\n" + "".join(f",2024-01-0{d},5\n" for d in range(2, 8)) + "  ,2024-01-08,5\n",
+    )
     err = assert_bad_input(segment("orders.csv", "-o", "out.csv", "-q"))
     assert err.splitlines()[:2] == [
         "Error: 7 bad rows in the transactions:",
-        "  7 rows with missing customer id in orders.csv, column 'customer_id' "
-        "(rows 3, 4, 5, 6, 7 (first 5 of 7))",
+        "  7 rows with missing customer id in orders.csv, column 'customer_id' (rows 3, 4, 5, 6, 7 (first 5 of 7))",
     ]
     assert "Hint: Rows without a customer id cannot be attributed to anyone." in err
 
@@ -256,8 +270,7 @@ def test_notes_come_first_without_quiet_and_the_error_ends_stderr() -> None:
     assert lines[0] == "Reading transactions from orders.csv"
     assert "Dates in 'order_date' read as %Y-%m-%d" in lines
     error_at = lines.index("Error: 1 bad row in the transactions:")
-    assert lines[error_at + 1] == \
-        "  1 row with missing customer id in orders.csv, column 'customer_id' (row 5)"
+    assert lines[error_at + 1] == "  1 row with missing customer id in orders.csv, column 'customer_id' (row 5)"
     assert lines[-1].startswith("Hint: ") and len(lines) == error_at + 3
     assert not Path("out.csv").exists()
 
@@ -293,16 +306,16 @@ def test_unwritable_output_is_a_clear_error() -> None:
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[0].startswith("Error: Could not write out.csv: ")  # then the OS's words, which vary
-    assert lines[1:] == [
-        "Hint: Check the output path, that its folder is writable and that the disk has space."]
+    assert lines[1:] == ["Hint: Check the output path, that its folder is writable and that the disk has space."]
     assert sorted(p.name for p in Path().iterdir()) == ["orders.csv", "out.csv"]
     assert list(Path("out.csv").iterdir()) == []
 
 
 # --- --on-bad-rows skip ------------------------------------------------------------------------------------
 
-MIXED = HEADER + "A,2024-01-01,10\nB,2024-01-02,x\n,2024-01-03,7\nC,2024-01-04,20\nA,2024-01-05,=1+2\n" \
-    "D,2024-01-06,-3.50\n"
+MIXED = (
+    HEADER + "A,2024-01-01,10\nB,2024-01-02,x\n,2024-01-03,7\nC,2024-01-04,20\nA,2024-01-05,=1+2\nD,2024-01-06,-3.50\n"
+)
 EXPECTED_REJECTS = [
     ("orders.csv", "3", "unparseable amount", "amount", "x", "B"),
     ("orders.csv", "4", "missing customer id", "customer_id", "", ""),
@@ -317,11 +330,12 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def rejects_of(path: Path) -> list[tuple[str, ...]]:
     rows = read_rows(path)
-    assert list(rows[0])[:5] == ["source_file", "source_row", "reject_reason", "reject_column",
-                                 "reject_value"]
+    assert list(rows[0])[:5] == ["source_file", "source_row", "reject_reason", "reject_column", "reject_value"]
     assert list(rows[0])[5:] == ["customer_id", "order_date", "amount"]  # the raw row follows
-    return [(r["source_file"], r["source_row"], r["reject_reason"], r["reject_column"], r["reject_value"],
-             r["customer_id"]) for r in rows]
+    return [
+        (r["source_file"], r["source_row"], r["reject_reason"], r["reject_column"], r["reject_value"], r["customer_id"])
+        for r in rows
+    ]
 
 
 def test_skip_writes_good_rows_and_a_rejects_file_beside_the_output() -> None:
@@ -334,16 +348,19 @@ def test_skip_writes_good_rows_and_a_rejects_file_beside_the_output() -> None:
     assert customers["A"]["net_spend"] == "10.0" and customers["C"]["net_spend"] == "20.0"
     assert rejects_of(Path("out.rejects.csv")) == EXPECTED_REJECTS
     assert "Warning: 3 rejected rows written to out.rejects.csv:" in result.stderr
-    assert "  2 rows with unparseable amount in orders.csv, column 'amount' (rows 3, 6; values 'x', '=1+2')" \
+    assert (
+        "  2 rows with unparseable amount in orders.csv, column 'amount' (rows 3, 6; values 'x', '=1+2')"
         in result.stderr.splitlines()
+    )
     assert "Wrote 2 customers to out.csv" in result.stderr
     assert sorted(p.name for p in Path().iterdir()) == ["orders.csv", "out.csv", "out.rejects.csv"]
 
 
 def test_skip_with_rejects_path() -> None:
     write("orders.csv", MIXED)
-    result = segment("orders.csv", "-o", "lists/out.parquet", "--on-bad-rows", "skip", "--rejects",
-                     "checks/bad.csv", "-q")
+    result = segment(
+        "orders.csv", "-o", "lists/out.parquet", "--on-bad-rows", "skip", "--rejects", "checks/bad.csv", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert rejects_of(Path("checks/bad.csv")) == EXPECTED_REJECTS
     assert Path("lists/out.parquet").read_bytes()[:4] == b"PAR1"
@@ -373,26 +390,32 @@ def test_skip_over_several_files_names_each_file() -> None:
     write("exports/2024-01-02.csv", HEADER + "B,2024-01-02,oops\nC,2024-01-02,5\n")
     result = segment("exports", "-o", "out.csv", "--on-bad-rows", "skip", "-q")
     assert result.exit_code == 0, result.output
-    rejects = [(Path(r["source_file"]).name, r["source_row"], r["reject_reason"])
-               for r in read_rows(Path("out.rejects.csv"))]
-    assert sorted(rejects) == [("2024-01-01.csv", "3", "missing customer id"),
-                               ("2024-01-02.csv", "2", "unparseable amount")]
+    rejects = [
+        (Path(r["source_file"]).name, r["source_row"], r["reject_reason"]) for r in read_rows(Path("out.rejects.csv"))
+    ]
+    assert sorted(rejects) == [
+        ("2024-01-01.csv", "3", "missing customer id"),
+        ("2024-01-02.csv", "2", "unparseable amount"),
+    ]
     assert {r["customer_id"] for r in read_rows(Path("out.csv"))} == {"A", "C"}
 
 
 # --- usage errors (exit 2) ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--bins", "7"], "Error: --bins must be one of 3, 4, 5, 10, got 7"),
-    (["--method", "median"], "Error: --method must be quantile, rank or fixed, got 'median'"),
-    (["--on-bad-rows", "maybe"], "Error: --on-bad-rows must be error or skip, got 'maybe'"),
-    (["--frequency", "weeks"], "Error: --frequency is orders or days; --monetary is total or mean"),
-    (["--method", "fixed", "--breaks", "r30"], "Error: --breaks 'r30': expected DIM=N,N,..."),
-    (["-o", "out.xlsx"], "Error: Cannot tell the output format of out.xlsx"),
-    (["-o", "out.csv", "--format", "xml"], "Error: Unknown format 'xml'"),
-    (["--segment", "Nobody"], "Error: Unknown segment 'Nobody'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bins", "7"], "Error: --bins must be one of 3, 4, 5, 10, got 7"),
+        (["--method", "median"], "Error: --method must be quantile, rank or fixed, got 'median'"),
+        (["--on-bad-rows", "maybe"], "Error: --on-bad-rows must be error or skip, got 'maybe'"),
+        (["--frequency", "weeks"], "Error: --frequency is orders or days; --monetary is total or mean"),
+        (["--method", "fixed", "--breaks", "r30"], "Error: --breaks 'r30': expected DIM=N,N,..."),
+        (["-o", "out.xlsx"], "Error: Cannot tell the output format of out.xlsx"),
+        (["-o", "out.csv", "--format", "xml"], "Error: Unknown format 'xml'"),
+        (["--segment", "Nobody"], "Error: Unknown segment 'Nobody'"),
+    ],
+)
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     write("orders.csv", HEADER + GOOD)
     result = segment("orders.csv", *args)
@@ -403,11 +426,14 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert sorted(p.name for p in Path().iterdir()) == ["orders.csv"]
 
 
-@pytest.mark.parametrize(("args", "option"), [
-    (["--bins", "five"], "'--bins'"),
-    (["--as-of", "2024-13-01"], "'--as-of'"),
-    (["--no-such-option"], "--no-such-option"),
-])
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--bins", "five"], "'--bins'"),
+        (["--as-of", "2024-13-01"], "'--as-of'"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
 def test_option_parsing_errors_exit_2(args: list[str], option: str) -> None:
     write("orders.csv", HEADER + GOOD)
     result = segment("orders.csv", *args)
@@ -443,8 +469,10 @@ def test_help(args: list[str]) -> None:
     if len(args) == 1:
         for command in ("segment", "validate", "rules"):
             assert command in result.stdout
-        assert "Exit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, 130 " \
+        assert (
+            "Exit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, 130 "
             "interrupted." in " ".join(result.stdout.split())
+        )
 
 
 def subprocess_env() -> dict[str, str]:
@@ -454,8 +482,13 @@ def subprocess_env() -> dict[str, str]:
 
 
 def test_python_m_help_does_not_import_polars(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "loyalty_cli", "--help"],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "loyalty_cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Usage: python -m loyalty_cli" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
@@ -467,12 +500,10 @@ def test_loyalty_script_help_and_version() -> None:
     script = Path(sys.executable).with_name("loyalty")
     if not script.exists():
         pytest.skip("the loyalty script is not installed beside this Python")
-    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=subprocess_env(),
-                          timeout=60)
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=subprocess_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: loyalty" in proc.stdout
-    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=subprocess_env(),
-                          timeout=60)
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=subprocess_env(), timeout=60)
     assert proc.stdout == f"loyalty {__version__}\n"
 
 
@@ -487,8 +518,9 @@ def test_help_in_process_leaves_polars_unimported() -> None:
         "    assert exc.code == 0, exc.code\n"
         "print('polars' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(),
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(), timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "False False"
 
@@ -499,14 +531,17 @@ def test_ragged_csv_names_the_line() -> None:
     assert "Error: orders.csv, line 4: 4 fields where the header has 3\nHint: " in err
 
 
-@pytest.mark.parametrize(("args", "option"), [
-    (("segment", "tx.csv", "--cut-points", "-"), "--cut-points"),
-    (("churn", "tx.csv", "-o", "-", "--rates", "-"), "--rates"),
-    (("retention", "tx.csv", "--wide", "-"), "--wide"),
-    (("retention", "tx.csv", "--cohorts", "-"), "--cohorts"),
-    (("second-purchase", "tx.csv", "--summary", "-"), "--summary"),
-    (("lifecycle", "tx.csv", "--transitions", "-"), "--transitions"),
-])
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("segment", "tx.csv", "--cut-points", "-"), "--cut-points"),
+        (("churn", "tx.csv", "-o", "-", "--rates", "-"), "--rates"),
+        (("retention", "tx.csv", "--wide", "-"), "--wide"),
+        (("retention", "tx.csv", "--cohorts", "-"), "--cohorts"),
+        (("second-purchase", "tx.csv", "--summary", "-"), "--summary"),
+        (("lifecycle", "tx.csv", "--transitions", "-"), "--transitions"),
+    ],
+)
 def test_extra_tables_need_a_file_not_stdout(args, option):
     """Only -o writes to stdout: a second table there could not be told apart from the first."""
     write("tx.csv", HEADER + GOOD)

@@ -39,8 +39,11 @@ def small(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small")
     lines = ["customer_id,order_date,amount,email"]
     for i in range(60):
-        email = "" if i == 5 else ("Shared@Example.com" if i == 7 else "shared@example.com" if i == 8 else
-                                   f"c{i:02d}@example.com")
+        email = (
+            ""
+            if i == 5
+            else ("Shared@Example.com" if i == 7 else "shared@example.com" if i == 8 else f"c{i:02d}@example.com")
+        )
         lines.append(f"c{i:02d},2024-01-{1 + i % 28:02d},{10 + i}.00,{email}")
         lines.append(f"c{i:02d},2024-02-{1 + i % 28:02d},{5 + i % 7}.50,{email}")
     (folder / "tx.csv").write_text("\n".join(lines) + "\n")
@@ -59,24 +62,44 @@ def test_without_the_new_options_nothing_changes(small: Path):
 
 
 def test_segment_to_klaviyo_with_a_control_group(small: Path):
-    args = ("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "klaviyo", "--holdout-share",
-            "0.2", "--seed", "spring", "-o", "list.csv")
+    args = (
+        "segment",
+        str(small / "tx.csv"),
+        "--as-of",
+        "2024-03-01",
+        "--target",
+        "klaviyo",
+        "--holdout-share",
+        "0.2",
+        "--seed",
+        "spring",
+        "-o",
+        "list.csv",
+    )
     result = run(*args)
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in Path().iterdir()) == ["list.control.csv", "list.csv", "list.dropped.csv",
-                                                        "list.manifest.json"]
+    assert sorted(p.name for p in Path().iterdir()) == [
+        "list.control.csv",
+        "list.csv",
+        "list.dropped.csv",
+        "list.manifest.json",
+    ]
     treat, control = pl.read_csv("list.csv"), pl.read_csv("list.control.csv")
     assert treat.columns[:3] == ["Email Address", "customer_id", "loyalty_segment"]
     assert treat["first_purchase"].str.contains(r"^\d{4}-\d\d-\d\d 12:00:00$").all()
     assert treat.height + control.height == 58  # c05 has no email; c07 and c08 share one
     dropped = pl.read_csv("list.dropped.csv")
     assert dropped.select("drop_reason", "customer_id", "kept_customer_id").rows() == [
-        ("missing email", "c05", None), ("duplicate email", "c07", "c08")]  # c08 spent more
+        ("missing email", "c05", None),
+        ("duplicate email", "c07", "c08"),
+    ]  # c08 spent more
     manifest = json.loads(Path("list.manifest.json").read_text())
     assert manifest["holdout"]["control"] == control.height and manifest["holdout"]["seed"] == "spring"
     assert f"Klaviyo list: wrote {treat.height} customers to list.csv" in result.stderr
-    assert f"Control group: {control.height} customers ({control.height / 58:.1%} of 58; --holdout-share 0.2, " \
-           "--seed spring) held out in list.control.csv" in result.stderr
+    assert (
+        f"Control group: {control.height} customers ({control.height / 58:.1%} of 58; --holdout-share 0.2, "
+        "--seed spring) held out in list.control.csv" in result.stderr
+    )
     assert "Left out 2 of 60 rows (list.dropped.csv): 1 duplicate email, 1 missing email" in result.stderr
     # the same run writes the same files, byte for byte
     before = {p.name: p.read_bytes() for p in Path().iterdir()}
@@ -85,8 +108,18 @@ def test_segment_to_klaviyo_with_a_control_group(small: Path):
 
 
 def test_contacts_bring_emails_and_consent(small: Path):
-    result = run("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "hubspot", "--contacts",
-                 str(small / "contacts.csv"), "-o", "list.csv")
+    result = run(
+        "segment",
+        str(small / "tx.csv"),
+        "--as-of",
+        "2024-03-01",
+        "--target",
+        "hubspot",
+        "--contacts",
+        str(small / "contacts.csv"),
+        "-o",
+        "list.csv",
+    )
     assert result.exit_code == 0, result.stderr
     out = pl.read_csv("list.csv")
     assert out.columns[:2] == ["Email", "customer_id"] and "email_consent" not in out.columns
@@ -101,8 +134,20 @@ def test_contacts_are_read_with_the_commands_column_mapping(small: Path):
     text = (small / "contacts.csv").read_text().replace("email_consent", "Newsletter OK", 1)
     Path("crm.csv").write_text(text)
     Path("map.toml").write_text('[contacts]\nemail_consent = "Newsletter OK"\n')
-    result = run("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--mapping", "map.toml", "--target",
-                 "hubspot", "--contacts", "crm.csv", "-o", "list.csv")
+    result = run(
+        "segment",
+        str(small / "tx.csv"),
+        "--as-of",
+        "2024-03-01",
+        "--mapping",
+        "map.toml",
+        "--target",
+        "hubspot",
+        "--contacts",
+        "crm.csv",
+        "-o",
+        "list.csv",
+    )
     assert result.exit_code == 0, result.stderr
     assert "Left out 11 of 60 rows (list.dropped.csv): 6 no email consent, 5 not in the contacts file" in result.stderr
     assert "email_consent <- 'Newsletter OK'" in result.stderr  # the contacts' columns are shown
@@ -118,8 +163,10 @@ def test_second_purchase_to_mailchimp_tags_the_action(small: Path):
     back = pl.concat([pl.read_csv(p) for p in parts])
     assert back.columns[:3] == ["Email Address", "customer_id", "Tags"]
     assert set(back["Tags"]) == {"second-purchase nudge"}
-    assert f"Mailchimp list: wrote {back.height} one-time buyers to nudge to {len(parts)} parts of at most " \
-           "0.01 MB" in result.stderr
+    assert (
+        f"Mailchimp list: wrote {back.height} one-time buyers to nudge to {len(parts)} parts of at most "
+        "0.01 MB" in result.stderr
+    )
     manifest = json.loads(Path("nudge.manifest.json").read_text())
     assert [f["path"] for f in manifest["files"]["treatment"]] == [p.name for p in parts]
 
@@ -136,15 +183,18 @@ def test_cltv_lists_need_emails_from_contacts_except_for_braze(small: Path):
     assert out.columns[:2] == ["external_id", "loyalty_value_tier"] and out.height == 3000
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--holdout-share", "0.1", "-o", "l.csv"], "--holdout-share needs --seed"),
-    (["--target", "klaviyo", "-o", "-"], "--target and --holdout-share need -o FILE"),
-    (["--target", "klaviyo", "-o", "l.parquet"], "Klaviyo imports CSV files, not parquet"),
-    (["--target", "sendgrid", "-o", "l.csv"], "Unknown --target 'sendgrid'"),
-    (["--contacts", "c.csv", "-o", "l.csv"], "--contacts needs --target"),
-    (["--seed", "1", "-o", "l.csv"], "--seed needs --target or --holdout-share"),
-    (["--holdout-share", "1", "--seed", "1", "-o", "l.csv"], "--holdout-share must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--holdout-share", "0.1", "-o", "l.csv"], "--holdout-share needs --seed"),
+        (["--target", "klaviyo", "-o", "-"], "--target and --holdout-share need -o FILE"),
+        (["--target", "klaviyo", "-o", "l.parquet"], "Klaviyo imports CSV files, not parquet"),
+        (["--target", "sendgrid", "-o", "l.csv"], "Unknown --target 'sendgrid'"),
+        (["--contacts", "c.csv", "-o", "l.csv"], "--contacts needs --target"),
+        (["--seed", "1", "-o", "l.csv"], "--seed needs --target or --holdout-share"),
+        (["--holdout-share", "1", "--seed", "1", "-o", "l.csv"], "--holdout-share must be between 0 and 1"),
+    ],
+)
 @pytest.mark.parametrize("command", ["segment", "second-purchase", "cltv"])
 def test_usage_errors_before_any_data_is_read(command, extra, message):
     result = run(command, "missing.csv", *extra)  # the file does not exist: options are checked first
@@ -154,8 +204,20 @@ def test_usage_errors_before_any_data_is_read(command, extra, message):
 
 def test_round_trip_segment_to_klaviyo_then_uplift():
     # 1. The list: everyone in the sample shop, for Klaviyo, 10% held out, consent from the contacts.
-    result = run("segment", str(SAMPLE), "--target", "klaviyo", "--contacts", str(CONTACTS), "--holdout-share", "0.1",
-                 "--seed", "winter-2025", "-o", "customers.csv")
+    result = run(
+        "segment",
+        str(SAMPLE),
+        "--target",
+        "klaviyo",
+        "--contacts",
+        str(CONTACTS),
+        "--holdout-share",
+        "0.1",
+        "--seed",
+        "winter-2025",
+        "-o",
+        "customers.csv",
+    )
     assert result.exit_code == 0, result.stderr
     treated = pl.read_csv("customers.csv")["customer_id"].to_list()
     held = pl.read_csv("customers.control.csv")["customer_id"].to_list()
@@ -167,20 +229,41 @@ def test_round_trip_segment_to_klaviyo_then_uplift():
     buys = rng.random(ids.size) < np.where(np.arange(ids.size) < len(treated), 0.30, 0.12)
     start = date(2025, 1, 6)
     days = rng.integers(0, 30, ids.size)
-    campaign = pl.DataFrame({
-        "order_id": [f"X{i}" for i in range(int(buys.sum()))],
-        "customer_id": ids[buys],
-        "order_date": [datetime.combine(start + timedelta(days=int(d)), datetime.min.time()) + timedelta(hours=10)
-                       for d in days[buys]],
-        "amount": np.round(rng.gamma(2.0, 20.0, int(buys.sum())), 2),
-    })
-    history = pl.read_csv(SAMPLE, columns=["order_id", "customer_id", "order_date", "amount"],
-                          schema_overrides={"order_id": pl.String}, try_parse_dates=True)
-    pl.concat([history, campaign.with_columns(pl.col("order_date").cast(history.schema["order_date"]))]) \
-        .write_csv("after.csv")
+    campaign = pl.DataFrame(
+        {
+            "order_id": [f"X{i}" for i in range(int(buys.sum()))],
+            "customer_id": ids[buys],
+            "order_date": [
+                datetime.combine(start + timedelta(days=int(d)), datetime.min.time()) + timedelta(hours=10)
+                for d in days[buys]
+            ],
+            "amount": np.round(rng.gamma(2.0, 20.0, int(buys.sum())), 2),
+        }
+    )
+    history = pl.read_csv(
+        SAMPLE,
+        columns=["order_id", "customer_id", "order_date", "amount"],
+        schema_overrides={"order_id": pl.String},
+        try_parse_dates=True,
+    )
+    pl.concat([history, campaign.with_columns(pl.col("order_date").cast(history.schema["order_date"]))]).write_csv(
+        "after.csv"
+    )
     # 3. The uplift report, from the manifest written with the list.
-    result = run("uplift", "after.csv", "--manifest", "customers.manifest.json", "--start", "2025-01-06",
-                 "--window", "30d", "--as-of", "2025-02-05", "-o", "uplift.csv")
+    result = run(
+        "uplift",
+        "after.csv",
+        "--manifest",
+        "customers.manifest.json",
+        "--start",
+        "2025-01-06",
+        "--window",
+        "30d",
+        "--as-of",
+        "2025-02-05",
+        "-o",
+        "uplift.csv",
+    )
     assert result.exit_code == 0, result.stderr
     table = pl.read_csv("uplift.csv")
     overall = table.row(0, named=True)
@@ -191,8 +274,21 @@ def test_round_trip_segment_to_klaviyo_then_uplift():
     assert table["segment"].to_list()[0] == "(all)" and table.height > 5  # per segment (loyalty_segment column)
     assert "Warning: The window has not ended" not in result.stderr
     # the same from the two files
-    again = run("uplift", "after.csv", "--treatment", "customers.csv", "--control", "customers.control.csv",
-                "--start", "2025-01-06", "--as-of", "2025-02-05", "-o", "uplift2.csv", "-q")
+    again = run(
+        "uplift",
+        "after.csv",
+        "--treatment",
+        "customers.csv",
+        "--control",
+        "customers.control.csv",
+        "--start",
+        "2025-01-06",
+        "--as-of",
+        "2025-02-05",
+        "-o",
+        "uplift2.csv",
+        "-q",
+    )
     assert again.exit_code == 0
     assert_frame_equal(pl.read_csv("uplift2.csv"), table)
 
@@ -200,8 +296,23 @@ def test_round_trip_segment_to_klaviyo_then_uplift():
 def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
     """A list with its own `reason` column (churn) goes through screening: the drop reason is `drop_reason`."""
     contacts = ROOT / "sample_data" / "contacts.csv"
-    result = run("churn", str(SAMPLE), "--status", "lapsed", "-o", "winback.csv", "--target", "klaviyo",
-                 "--contacts", str(contacts), "--holdout-share", "0.1", "--seed", "spring", "-q")
+    result = run(
+        "churn",
+        str(SAMPLE),
+        "--status",
+        "lapsed",
+        "-o",
+        "winback.csv",
+        "--target",
+        "klaviyo",
+        "--contacts",
+        str(contacts),
+        "--holdout-share",
+        "0.1",
+        "--seed",
+        "spring",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     sent, control = pl.read_csv("winback.csv"), pl.read_csv("winback.control.csv")
     dropped = pl.read_csv("winback.dropped.csv")

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
 
-RUNNER = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-                        "TTY_INTERACTIVE": None})
+RUNNER = CliRunner(
+    env={"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+)
 ROOT = Path(__file__).parent.parent.parent
 SAMPLE = ROOT / "sample_data"
 TX, SURVEYS, CONTACTS = (str(SAMPLE / f"{n}.csv") for n in ("transactions", "surveys", "contacts"))
@@ -39,20 +40,40 @@ def test_sample_shop_with_surveys_and_contacts():
     todo = pl.read_csv("todo.csv", infer_schema_length=None)
     assert todo.height == 3450 and todo["customer_id"].n_unique() == 3450  # 3,000 customers + 450 prospects
     assert todo.columns[:7] == ["customer_id", "email", "stage", "action", "theme", "flags", "flag_actions"]
-    assert {"churn_status", "value_tier", "recency_days", "orders", "latest_nps", "window_to_days", "rule",
-            "as_of"} <= set(todo.columns)
+    assert {
+        "churn_status",
+        "value_tier",
+        "recency_days",
+        "orders",
+        "latest_nps",
+        "window_to_days",
+        "rule",
+        "as_of",
+    } <= set(todo.columns)
     counts = dict(todo.group_by("stage").len().iter_rows())
-    assert counts == {"prospect": 450, "new": 378, "one-time lapsing": 42, "advocate": 58, "loyal": 233,
-                      "repeat": 236, "lapsing": 224, "lapsed": 1829}
+    assert counts == {
+        "prospect": 450,
+        "new": 378,
+        "one-time lapsing": 42,
+        "advocate": 58,
+        "loyal": 233,
+        "repeat": 236,
+        "lapsing": 224,
+        "lapsed": 1829,
+    }
     assert todo.filter(pl.col("stage") == "advocate")["latest_nps"].min() >= 9
     assert todo.filter(pl.col("flags").str.contains("detractor VIP", literal=True).fill_null(False)).height == 16
     assert todo["email"].null_count() == 0
     stages = pl.read_csv("stages.csv")
     assert stages.columns == ["stage", "action", "customers", "share_customers", "net_spend", "share_net_spend"]
     assert stages.filter(pl.col("stage") == "lapsed").select("action", "customers").rows() == [
-        ("win-back offer", 786), ("none", 1043)]
-    assert "As of 2025-01-01 (data before that day): 3,000 customers and 450 prospects (contacts with no " \
+        ("win-back offer", 786),
+        ("none", 1043),
+    ]
+    assert (
+        "As of 2025-01-01 (data before that day): 3,000 customers and 450 prospects (contacts with no "
         "purchase)" in result.stderr
+    )
     assert "per first-order category" in result.stderr
     assert "No --previous snapshot: rule #2 (stage 'reactivated') can never apply" in result.stderr
     assert "Wrote 3,450 customers and prospects to todo.csv" in result.stderr
@@ -101,8 +122,10 @@ def test_without_surveys_says_why_there_are_no_advocates():
     assert result.exit_code == 2 and "--stage prospect needs --contacts" in result.stderr
     result = run(TX, "-o", "todo.csv")
     assert result.exit_code == 0, result.stderr
-    assert "No --surveys: nobody has a latest NPS, so rule #5 (stage 'advocate'), flag 'detractor VIP', flag " \
+    assert (
+        "No --surveys: nobody has a latest NPS, so rule #5 (stage 'advocate'), flag 'detractor VIP', flag "
         "'promoter' can never apply" in result.stderr
+    )
     todo = pl.read_csv("todo.csv")
     assert "advocate" not in todo["stage"].to_list() and todo.height == 3000
 
@@ -130,8 +153,9 @@ def test_custom_rules_and_usage_errors(tmp_path: Path):
 
 
 def test_bad_input(tmp_path: Path):
-    Path("tx.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-01-05,oops\nA,2024-02-01,5\n"
-                              "C,2024-02-03,7\n")
+    Path("tx.csv").write_text(
+        "customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-01-05,oops\nA,2024-02-01,5\nC,2024-02-03,7\n"
+    )
     result = run("tx.csv")
     assert result.exit_code == 1
     assert "Error: 1 bad row in the transactions:" in result.stderr and "Hint:" in result.stderr

@@ -64,22 +64,26 @@ def test_sample_headline_distribution_and_trend():
     assert "relational: NPS 12.4 (95% adjusted-wald interval 6.3 to 18.4), n = 651" in err
     assert "transactional: NPS 15.4 (95% adjusted-wald interval 6.7 to 23.7), n = 319" in err
     # piped: tab-separated tables on stdout
-    assert "# NPS (95% adjusted-wald interval)\n" \
-           "survey_type\tresponses\tpromoters\tpassives\tdetractors\tnps\tci_low\tci_high\n" \
-           "relational\t651\t0.3825\t0.3594\t0.2581\t12.4424\t6.3284\t18.4422\n" \
-           "transactional\t319\t0.3918\t0.3699\t0.2382\t15.3605\t6.7166\t23.7182\n" in out
+    assert (
+        "# NPS (95% adjusted-wald interval)\n"
+        "survey_type\tresponses\tpromoters\tpassives\tdetractors\tnps\tci_low\tci_high\n"
+        "relational\t651\t0.3825\t0.3594\t0.2581\t12.4424\t6.3284\t18.4422\n"
+        "transactional\t319\t0.3918\t0.3699\t0.2382\t15.3605\t6.7166\t23.7182\n" in out
+    )
     assert "10\tpromoter\t148\t0.2273\t78\t0.2445\n" in out  # the 0-10 distribution
     assert "relational\t2023-Q1\t25\t\t\t\t\t\tn < 30\n" in out  # suppressed: n shown, no score
     assert "relational\t2023-Q3\t46\t28.2609\t4.2416\t48.8196\t26.4090\t0.0960\tnot significant\n" in out
 
 
 def test_sample_with_transactions_writes_tables_and_lists():
-    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--by", "segment", "-o", "segments.csv",
-                 "--trend", "trend.csv")
+    result = nps(
+        SURVEYS, "--transactions", TRANSACTIONS, "--by", "segment", "-o", "segments.csv", "--trend", "trend.csv"
+    )
     assert result.exit_code == 0, result.stderr
     assert "828 of 828 respondents found among the customers of the transactions" in result.stderr
-    assert "relational: NPS 12.4 (95% adjusted-wald interval 6.3 to 18.4), n = 651; revenue-weighted 47.9" \
-        in result.stderr
+    assert (
+        "relational: NPS 12.4 (95% adjusted-wald interval 6.3 to 18.4), n = 651; revenue-weighted 47.9" in result.stderr
+    )
     segments = pl.read_csv("segments.csv")
     assert segments.columns[:3] == ["survey_type", "segment", "responses"]
     assert "nps_weighted_by_net_spend" in segments.columns
@@ -97,10 +101,13 @@ def test_sample_with_transactions_writes_tables_and_lists():
     assert detractors["latest_score"].max() <= 6 and detractors.height == 16
     assert detractors["net_spend"].to_list() == sorted(detractors["net_spend"].to_list(), reverse=True)
     assert detractors["net_spend"].min() >= 239.81  # the top 20% of customers by net spend
-    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--min-spend", "1000",
-                 "-o", "vip.csv", "-q")
+    result = nps(
+        SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--min-spend", "1000", "-o", "vip.csv", "-q"
+    )
     assert pl.read_csv("vip.csv").select("customer_id", "net_spend").rows() == [
-        ("C000125", 1440.8), ("C000126", 1338.18)]
+        ("C000125", 1440.8),
+        ("C000126", 1338.18),
+    ]
 
     result = nps(SURVEYS, "--list", "promoters", "-o", "promoters.parquet", "-q")
     promoters = pl.read_parquet("promoters.parquet")
@@ -110,8 +117,9 @@ def test_sample_with_transactions_writes_tables_and_lists():
 
 
 def test_survey_type_period_and_formats():
-    result = nps(SURVEYS, "--survey-type", "Relational", "--period", "year", "--interval", "wald", "-o", "-",
-                 "--format", "json")
+    result = nps(
+        SURVEYS, "--survey-type", "Relational", "--period", "year", "--interval", "wald", "-o", "-", "--format", "json"
+    )
     assert result.exit_code == 0, result.stderr
     table = pl.read_json(result.stdout_bytes)
     assert table["survey_type"].to_list() == ["relational"]
@@ -126,12 +134,28 @@ def test_survey_type_period_and_formats():
 
 
 def test_promoters_to_mailchimp_with_a_control_group():
-    args = (SURVEYS, "--transactions", TRANSACTIONS, "--list", "promoters", "--target", "mailchimp",
-            "--holdout-share", "0.1", "--seed", "reviews-2025", "-o", "promoters.csv")
+    args = (
+        SURVEYS,
+        "--transactions",
+        TRANSACTIONS,
+        "--list",
+        "promoters",
+        "--target",
+        "mailchimp",
+        "--holdout-share",
+        "0.1",
+        "--seed",
+        "reviews-2025",
+        "-o",
+        "promoters.csv",
+    )
     result = nps(*args)
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in Path().iterdir()) == ["promoters.control.csv", "promoters.csv",
-                                                        "promoters.manifest.json"]
+    assert sorted(p.name for p in Path().iterdir()) == [
+        "promoters.control.csv",
+        "promoters.csv",
+        "promoters.manifest.json",
+    ]
     treat, control = pl.read_csv("promoters.csv"), pl.read_csv("promoters.control.csv")
     # Emails from the transactions; the list's nps_category is Mailchimp's tag.
     assert treat.columns[:4] == ["Email Address", "customer_id", "Tags", "latest_score"]
@@ -139,16 +163,31 @@ def test_promoters_to_mailchimp_with_a_control_group():
     assert treat.height == 278 and control.height == 35  # 313 promoters, every one with an email
     assert not set(treat["customer_id"]) & set(control["customer_id"])
     assert "Mailchimp list: wrote 278 promoters to promoters.csv" in result.stderr
-    assert "Control group: 35 promoters (11.2% of 313; --holdout-share 0.1, --seed reviews-2025) held out in " \
-           "promoters.control.csv" in result.stderr
+    assert (
+        "Control group: 35 promoters (11.2% of 313; --holdout-share 0.1, --seed reviews-2025) held out in "
+        "promoters.control.csv" in result.stderr
+    )
     manifest = json.loads(Path("promoters.manifest.json").read_text())
     assert manifest["holdout"]["control"] == 35 and manifest["holdout"]["seed"] == "reviews-2025"
     # The same seed, the same split, byte for byte; without --transactions the emails come from --contacts.
     before = {p.name: p.read_bytes() for p in Path().iterdir()}
     assert nps(*args, "-q").exit_code == 0
     assert {p.name: p.read_bytes() for p in Path().iterdir()} == before
-    result = nps(SURVEYS, "--list", "promoters", "--contacts", CONTACTS, "--target", "mailchimp", "--holdout-share",
-                 "0.1", "--seed", "reviews-2025", "-o", "crm.csv")
+    result = nps(
+        SURVEYS,
+        "--list",
+        "promoters",
+        "--contacts",
+        CONTACTS,
+        "--target",
+        "mailchimp",
+        "--holdout-share",
+        "0.1",
+        "--seed",
+        "reviews-2025",
+        "-o",
+        "crm.csv",
+    )
     assert result.exit_code == 0, result.stderr
     assert "Left out 58 of 313 rows (crm.dropped.csv): 58 no email consent" in result.stderr
     crm = pl.read_csv("crm.csv")
@@ -160,8 +199,9 @@ def test_promoters_to_mailchimp_with_a_control_group():
 
 
 def test_detractors_to_hubspot_keep_the_call_back_order():
-    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--target", "hubspot",
-                 "-o", "call_back.csv")
+    result = nps(
+        SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--target", "hubspot", "-o", "call_back.csv"
+    )
     assert result.exit_code == 0, result.stderr
     out = pl.read_csv("call_back.csv")
     assert out.columns[:4] == ["Email", "customer_id", "loyalty_nps_category", "latest_score"]
@@ -171,8 +211,9 @@ def test_detractors_to_hubspot_keep_the_call_back_order():
     assert "High-value detractors: net spend of at least 239.81 (top 20% of customers)" in result.stderr
     assert not Path("call_back.control.csv").exists() and Path("call_back.manifest.json").exists()
     # Without --target the list is written as before, each row a customer.
-    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--min-spend", "1000",
-                 "-o", "vip.csv")
+    result = nps(
+        SURVEYS, "--transactions", TRANSACTIONS, "--list", "detractors", "--min-spend", "1000", "-o", "vip.csv"
+    )
     assert "Wrote 2 detractors to vip.csv" in result.stderr
     assert sorted(p.name for p in Path().iterdir()) == ["call_back.csv", "call_back.manifest.json", "vip.csv"]
 
@@ -189,26 +230,51 @@ def test_messy_export_strict_then_skip(work):
         f"  1 row with score outside 0-10 in {data}, column '{MESSY.QUESTION}' (row 7; values '11')\n"
         f"  1 row with unparseable score (expected 0-10) in {data}, column '{MESSY.QUESTION}' (row 8; values "
         "'4/5')\n"
-        "Hint: NPS answers are 0-10; other scales are not converted.")
+        "Hint: NPS answers are 0-10; other scales are not converted."
+    )
     assert result.stdout == ""
 
-    result = nps(str(data), "--mapping", str(mapping), "--on-bad-rows", "skip", "--min-n", "1",
-                 "--by", "Region", "-o", "by_region.csv")
+    result = nps(
+        str(data),
+        "--mapping",
+        str(mapping),
+        "--on-bad-rows",
+        "skip",
+        "--min-n",
+        "1",
+        "--by",
+        "Region",
+        "-o",
+        "by_region.csv",
+    )
     assert result.exit_code == 0, result.stderr
     assert "2 rejected rows written to by_region.rejects.csv" in result.stderr
     assert "10 answers" not in result.stderr and "8 answers: 5 counted, 2 non-responses" in result.stderr
     by_region = pl.read_csv("by_region.csv").select("survey_type", "Region", "responses", "nps", "repeats")
     # Relational: C1 answered 10 then 3 in Q1 (the later counts), C8 6, C9 0; transactional: C3 9, C4 8.
     assert by_region.rows() == [
-        ("relational", "Nord", 1, -100.0, 1), ("relational", "Süd", 2, -100.0, 0),
-        ("transactional", "Nord", 1, 100.0, 0), ("transactional", "Süd", 1, 0.0, 0),
+        ("relational", "Nord", 1, -100.0, 1),
+        ("relational", "Süd", 2, -100.0, 0),
+        ("transactional", "Nord", 1, 100.0, 0),
+        ("transactional", "Süd", 1, 0.0, 0),
     ]
 
 
 def test_messy_comments_reach_files_intact_and_formula_safe(work):
     data, mapping = MESSY.write_messy(work)
-    result = nps(str(data), "--mapping", str(mapping), "--on-bad-rows", "skip", "--rejects", "rej.csv",
-                 "--list", "customers", "-o", "-")
+    result = nps(
+        str(data),
+        "--mapping",
+        str(mapping),
+        "--on-bad-rows",
+        "skip",
+        "--rejects",
+        "rej.csv",
+        "--list",
+        "customers",
+        "-o",
+        "-",
+    )
     assert result.exit_code == 0, result.stderr
     customers = pl.read_csv(result.stdout_bytes)
     comments = dict(customers.select("customer_id", "comment").iter_rows())
@@ -216,14 +282,26 @@ def test_messy_comments_reach_files_intact_and_formula_safe(work):
         "C1": "Now: [bold]worse[/bold]",  # C1's latest answer
         "C3": "<script>alert('x')</script>",  # text stays text: CSV-quoted, never interpreted
         "C4": "Café crème, trop cher",
-        "C8": "'=HYPERLINK(\"http://x\")",  # a spreadsheet would run it: neutralised
+        "C8": '\'=HYPERLINK("http://x")',  # a spreadsheet would run it: neutralised
         "C9": None,
     }
     assert "[bold]" not in result.stderr.replace("Now: [bold]", "")  # rich markup in data is never applied
-    result = nps(str(data), "--mapping", str(mapping), "--on-bad-rows", "skip", "--rejects", "rej.csv",
-                 "--list", "customers", "-o", "customers.json")
+    result = nps(
+        str(data),
+        "--mapping",
+        str(mapping),
+        "--on-bad-rows",
+        "skip",
+        "--rejects",
+        "rej.csv",
+        "--list",
+        "customers",
+        "-o",
+        "customers.json",
+    )
     assert pl.read_json("customers.json").filter(pl.col("customer_id") == "C3")["comment"].to_list() == [
-        "<script>alert('x')</script>"]
+        "<script>alert('x')</script>"
+    ]
 
 
 # ---------------------------------------------------------------------------- bad input and usage
@@ -240,8 +318,12 @@ def assert_error(result: Result, code: int, *fragments: str) -> None:
 def test_missing_score_column():
     write("s.csv", "customer_id,date,rating_text\nA,2024-01-01,9\n")
     result = nps("s.csv")
-    assert_error(result, 1, "Error: No score column in s.csv (0-10 answer to the recommend question)",
-                 "Hint: Name it with --score-col COLUMN")
+    assert_error(
+        result,
+        1,
+        "Error: No score column in s.csv (0-10 answer to the recommend question)",
+        "Hint: Name it with --score-col COLUMN",
+    )
     assert nps("s.csv", "--score-col", "rating_text", "--min-n", "1", "-q").exit_code == 0
 
 
@@ -265,16 +347,25 @@ def test_no_scored_answers_and_as_of():
         (["--interval", "exact"], "Error: --interval must be one of adjusted-wald, wald, bootstrap"),
         (["--confidence", "95"], "Error: --confidence must be at least 0.5 and below 1, got 95.0"),
         (["--dedupe", "first"], "Error: --dedupe must be one of auto, latest, latest-per-period, all"),
-        (["--survey-type", "onboarding"], "Error: --survey-type onboarding: no such survey type in the surveys\n"
-                                          "Hint: Survey types: relational, transactional."),
+        (
+            ["--survey-type", "onboarding"],
+            "Error: --survey-type onboarding: no such survey type in the surveys\n"
+            "Hint: Survey types: relational, transactional.",
+        ),
         (["-o", "out.txt"], "Error: Cannot tell the output format of out.txt"),
-        (["--target", "mailchimp", "-o", "x.csv"], "Error: --target needs --list\nHint: The email hand-off options "
-                                                   "write a customer list: add --list promoters, detractors or "
-                                                   "customers and -o FILE."),
+        (
+            ["--target", "mailchimp", "-o", "x.csv"],
+            "Error: --target needs --list\nHint: The email hand-off options "
+            "write a customer list: add --list promoters, detractors or "
+            "customers and -o FILE.",
+        ),
         (["--holdout-share", "0.1", "--seed", "a", "-o", "x.csv"], "Error: --holdout-share needs --list"),
-        (["--interval", "bootstrap", "--seed", "3"], "Error: --seed needs --list\nHint: The email hand-off options "
-                                                    "write a customer list: add --list promoters, detractors or "
-                                                    "customers and -o FILE. The bootstrap's seed is --bootstrap-seed."),
+        (
+            ["--interval", "bootstrap", "--seed", "3"],
+            "Error: --seed needs --list\nHint: The email hand-off options "
+            "write a customer list: add --list promoters, detractors or "
+            "customers and -o FILE. The bootstrap's seed is --bootstrap-seed.",
+        ),
         (["--contacts", "c.csv"], "Error: --contacts needs --list"),
         (["--list", "promoters", "-o", "-", "--target", "klaviyo"], "Error: --target and --holdout-share need -o FILE"),
         (["--list", "promoters", "-o", "x.json", "--target", "klaviyo"], "Error: Klaviyo imports CSV files, not json"),
@@ -291,8 +382,12 @@ def test_usage_errors(args, message):
 
 def test_unknown_by_column():
     result = nps(SURVEYS, "--by", "country")
-    assert_error(result, 1, f"Error: No column 'country' in the surveys file {SURVEYS}",
-                 "Hint: Columns in the file: 'customer_id', 'responded_at'")
+    assert_error(
+        result,
+        1,
+        f"Error: No column 'country' in the surveys file {SURVEYS}",
+        "Hint: Columns in the file: 'customer_id', 'responded_at'",
+    )
 
 
 # ---------------------------------------------------------------------------- NPS by lifecycle stage
@@ -351,11 +446,24 @@ def stage_table(path: str) -> list[tuple]:
 def test_nps_by_lifecycle_stage_by_hand():
     write("tx.csv", STAGE_TX)
     write("s.csv", STAGE_SURVEYS)
-    result = nps("s.csv", "--transactions", "tx.csv", "--as-of", "2024-04-01", "--by", "stage", "--min-n", "1",
-                 "-o", "by_stage.csv")
+    result = nps(
+        "s.csv",
+        "--transactions",
+        "tx.csv",
+        "--as-of",
+        "2024-04-01",
+        "--by",
+        "stage",
+        "--min-n",
+        "1",
+        "-o",
+        "by_stage.csv",
+    )
     assert result.exit_code == 0, result.stderr
-    assert "Lifecycle stages as `loyalty lifecycle` gives them as of 2024-04-01 (built-in lifecycle and built-in " \
-           "churn rules); the latest answer before that day decides 'advocate'" in result.stderr
+    assert (
+        "Lifecycle stages as `loyalty lifecycle` gives them as of 2024-04-01 (built-in lifecycle and built-in "
+        "churn rules); the latest answer before that day decides 'advocate'" in result.stderr
+    )
     # Rule order, then respondents who bought nothing and anonymous answers; B's 7 is an earlier answer (repeat).
     assert stage_table("by_stage.csv") == [
         ("new", 1, 0, 1, -100.0),  # C 3
@@ -376,30 +484,59 @@ def test_nps_by_lifecycle_stage_by_hand():
     result = nps("s.csv", "--transactions", "tx.csv", "--by", "stage", "--min-n", "1", "-o", "later.csv", "-q")
     assert result.exit_code == 0, result.stderr
     assert stage_table("later.csv") == [
-        ("new", 1, 0, 1, -100.0), ("advocate", 1, 1, 0, 100.0), ("repeat", 2, 1, 1, 0.0),  # B 10, G 6
-        ("lapsing", 1, 0, 1, -100.0), ("lapsed", 2, 1, 1, 0.0), ("(no purchase)", 1, 0, 0, 0.0),
+        ("new", 1, 0, 1, -100.0),
+        ("advocate", 1, 1, 0, 100.0),
+        ("repeat", 2, 1, 1, 0.0),  # B 10, G 6
+        ("lapsing", 1, 0, 1, -100.0),
+        ("lapsed", 2, 1, 1, 0.0),
+        ("(no purchase)", 1, 0, 0, 0.0),
         ("(anonymous)", 1, 1, 0, 100.0),
     ]
     result = nps("s.csv", "--transactions", "tx.csv", "--by", "stage", "--list", "customers", "-o", "c.csv", "-q")
     customers = dict(pl.read_csv("c.csv").select("customer_id", "stage").iter_rows())
-    assert customers == {"A": "advocate", "B": "repeat", "C": "new", "D": "lapsed", "E": "lapsing",
-                         "F": "(no purchase)", "G": "repeat", "H": "lapsed"}
+    assert customers == {
+        "A": "advocate",
+        "B": "repeat",
+        "C": "new",
+        "D": "lapsed",
+        "E": "lapsing",
+        "F": "(no purchase)",
+        "G": "repeat",
+        "H": "lapsed",
+    }
 
     # --by stage with --by segment: both columns; nobody with two purchase days: no churn status, no stage.
-    result = nps("s.csv", "--transactions", "tx.csv", "--by", "segment", "--by", "stage", "--min-n", "1", "-o", "-",
-                 "-q")
+    result = nps(
+        "s.csv", "--transactions", "tx.csv", "--by", "segment", "--by", "stage", "--min-n", "1", "-o", "-", "-q"
+    )
     assert pl.read_csv(result.stdout_bytes).columns[:3] == ["survey_type", "segment", "stage"]
     write("once.csv", "customer_id,order_date,amount\nA,2024-03-01,10\nB,2024-03-02,10\n")
-    assert_error(nps("s.csv", "--transactions", "once.csv", "--by", "stage", "-q"), 1,
-                 "Error: No customer in once.csv bought on two different days")
+    assert_error(
+        nps("s.csv", "--transactions", "once.csv", "--by", "stage", "-q"),
+        1,
+        "Error: No customer in once.csv bought on two different days",
+    )
 
 
 def test_sample_stages_are_those_of_loyalty_lifecycle():
-    life = RUNNER.invoke(app, ["lifecycle", TRANSACTIONS, "--surveys", SURVEYS, "--as-of", "2024-10-01", "-o",
-                               "life.csv", "-q"])
+    life = RUNNER.invoke(
+        app, ["lifecycle", TRANSACTIONS, "--surveys", SURVEYS, "--as-of", "2024-10-01", "-o", "life.csv", "-q"]
+    )
     assert life.exit_code == 0, life.stderr
-    result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--as-of", "2024-10-01", "--by", "stage", "--list",
-                 "customers", "-o", "respondents.csv", "-q")
+    result = nps(
+        SURVEYS,
+        "--transactions",
+        TRANSACTIONS,
+        "--as-of",
+        "2024-10-01",
+        "--by",
+        "stage",
+        "--list",
+        "customers",
+        "-o",
+        "respondents.csv",
+        "-q",
+    )
     assert result.exit_code == 0, result.stderr
     stages = pl.read_csv("respondents.csv").select("customer_id", "stage")
     expected = pl.read_csv("life.csv").select("customer_id", pl.col("stage").alias("lifecycle"))
@@ -408,6 +545,8 @@ def test_sample_stages_are_those_of_loyalty_lifecycle():
     result = nps(SURVEYS, "--transactions", TRANSACTIONS, "--by", "stage", "-o", "by_stage.csv", "-q")
     by_stage = pl.read_csv("by_stage.csv").filter(pl.col("survey_type") == "relational")
     assert by_stage.select("stage", "responses", "nps").rows()[:3] == [
-        ("new", 44, pytest.approx(-9.0909, abs=1e-4)), ("one-time lapsing", 15, None),
-        ("advocate", 46, pytest.approx(89.1304, abs=1e-4))]
+        ("new", 44, pytest.approx(-9.0909, abs=1e-4)),
+        ("one-time lapsing", 15, None),
+        ("advocate", 46, pytest.approx(89.1304, abs=1e-4)),
+    ]
     assert by_stage["responses"].sum() == 651

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
 
-RUNNER = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-                        "TTY_INTERACTIVE": None})
+RUNNER = CliRunner(
+    env={"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+)
 ROOT = Path(__file__).parent.parent.parent
 SAMPLE = ROOT / "sample_data" / "transactions.csv"
 
@@ -35,8 +36,7 @@ def run(*args: str):
 
 
 # ------------------------------------------------------------------------------ Online Retail, multi-year
-HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
-          "Country"]
+HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
 PRICES = (("85123A", "2.55"), ("71053", "3.39"), ("22752", "7.65"), ("POST", "18.00"), ("21232", "0.85"))
 
 
@@ -56,8 +56,11 @@ def write_online_retail_years(folder: Path, *, seed: int = 11) -> list[tuple[str
     while day < date(2012, 5, 1):
         rows: list[list[str]] = []
         moment = datetime(day.year, day.month, day.day, 8, rng.randint(0, 59))
-        plan = ["sale"] * rng.randint(4, 8) + (["anonymous"] if rng.random() < 0.3 else []) \
+        plan = (
+            ["sale"] * rng.randint(4, 8)
+            + (["anonymous"] if rng.random() < 0.3 else [])
             + (["cancel"] if sold and rng.random() < 0.5 else [])
+        )
         pool = 4 + 2 * ((day.year - 2010) * 12 + day.month - 12)  # new customers keep coming
         for kind in plan:
             moment += timedelta(minutes=rng.randint(5, 90))
@@ -72,8 +75,18 @@ def write_online_retail_years(folder: Path, *, seed: int = 11) -> list[tuple[str
             invoice += 1
             value = Decimal(0)
             for code, qty, price in items:
-                rows.append([number, code, "ITEM, DESCRIBED", str(qty), when, price,
-                             f"{customer}.0" if customer else "", "United Kingdom"])
+                rows.append(
+                    [
+                        number,
+                        code,
+                        "ITEM, DESCRIBED",
+                        str(qty),
+                        when,
+                        price,
+                        f"{customer}.0" if customer else "",
+                        "United Kingdom",
+                    ]
+                )
                 value += qty * Decimal(price)
                 if customer and qty > 0:
                     sold.append((customer, code, qty, price))
@@ -113,21 +126,36 @@ def independent_matrix(invoices: list[tuple[str, date, Decimal]]) -> dict[tuple[
         label = f"{cohort // 12}-{cohort % 12 + 1:02d}"
         for k in range(now - oldest):
             mature = cohort + k < now
-            out[(label, k)] = (n, len(active.get((cohort, k), ())) if mature else None,
-                               float(revenue.get((cohort, k), Decimal(0))) if mature else None)
+            out[(label, k)] = (
+                n,
+                len(active.get((cohort, k), ())) if mature else None,
+                float(revenue.get((cohort, k), Decimal(0))) if mature else None,
+            )
     return out
 
 
 def test_online_retail_folder_matches_an_independent_computation():
     invoices = write_online_retail_years(Path("retail"))
     assert any(v < 0 for _, _, v in invoices)  # cancellations in the data
-    result = run("retail", "--on-bad-rows", "skip", "--rejects", "rejects.csv", "-o", "long.csv", "--cohorts",
-                 "cohorts.csv", "-q")
+    result = run(
+        "retail",
+        "--on-bad-rows",
+        "skip",
+        "--rejects",
+        "rejects.csv",
+        "-o",
+        "long.csv",
+        "--cohorts",
+        "cohorts.csv",
+        "-q",
+    )
     assert result.exit_code == 0, result.stderr
     assert pl.read_csv("rejects.csv")["reject_reason"].unique().to_list() == ["missing customer id"]
     long = pl.read_csv("long.csv", schema_overrides={"cohort": pl.String})
-    got = {(r["cohort"], r["period"]): (r["cohort_customers"], r["active_customers"], r["revenue"])
-           for r in long.filter(pl.col("cohort") != "average").iter_rows(named=True)}
+    got = {
+        (r["cohort"], r["period"]): (r["cohort_customers"], r["active_customers"], r["revenue"])
+        for r in long.filter(pl.col("cohort") != "average").iter_rows(named=True)
+    }
     expected = independent_matrix(invoices)
     assert len(expected) > 100 and {k[0][:4] for k in expected} == {"2010", "2011", "2012"}
     assert len(list(Path("retail").iterdir())) < 20  # the reader takes ~0.1 s a file: keep the test fast
@@ -146,12 +174,22 @@ def test_online_retail_folder_matches_an_independent_computation():
 
 # ------------------------------------------------------------------------------------------- sample data
 def test_sample_data_outputs_and_figures():
-    result = run(str(SAMPLE), "-o", "long.parquet", "--wide", "wide.csv", "--cohorts", "cohorts.csv",
-                 "--show", "on", "--show", "on-or-after")
+    result = run(
+        str(SAMPLE),
+        "-o",
+        "long.parquet",
+        "--wide",
+        "wide.csv",
+        "--cohorts",
+        "cohorts.csv",
+        "--show",
+        "on",
+        "--show",
+        "on-or-after",
+    )
     assert result.exit_code == 0, result.stderr
     assert "As of 2025-01-01 (data before that day); 3,000 customers in 24 monthly cohorts" in result.stderr
-    assert "Repeat purchase rate within 90 days of the first purchase: 40.3% (988 of 2,450 customers" \
-        in result.stderr
+    assert "Repeat purchase rate within 90 days of the first purchase: 40.3% (988 of 2,450 customers" in result.stderr
     long = pl.read_parquet("long.parquet")
     cohorts = long.filter(pl.col("cohort") != "average")
     assert cohorts.height == 24 * 24
@@ -159,8 +197,9 @@ def test_sample_data_outputs_and_figures():
     # the December 2024 cohort has lived through its first month only; January 2023 through all 24
     assert cohorts.filter(pl.col("cohort") == "2024-12")["retention"].null_count() == 23
     assert cohorts.filter(pl.col("cohort") == "2023-01")["retention"].null_count() == 0
-    assert cohorts.filter(~pl.col("mature"))["active_customers"].null_count() == cohorts.filter(
-        ~pl.col("mature")).height
+    assert (
+        cohorts.filter(~pl.col("mature"))["active_customers"].null_count() == cohorts.filter(~pl.col("mature")).height
+    )
     wide = pl.read_csv("wide.csv")
     assert wide.columns[:5] == ["metric", "cohort", "cohort_customers", "m0", "m1"]
     assert wide.filter(pl.col("metric") == "retention").height == 25
@@ -175,8 +214,9 @@ def test_terminal_table_is_drawn(monkeypatch: pytest.MonkeyPatch):
     from loyalty_cli.cli import console
 
     monkeypatch.setattr(console, "_is_tty", lambda stream: True)
-    Path("tx.csv").write_text("customer_id,order_date,amount\nA,2024-01-05,10\nA,2024-02-05,10\nB,2024-01-20,5\n"
-                              "C,2024-02-10,7\n")
+    Path("tx.csv").write_text(
+        "customer_id,order_date,amount\nA,2024-01-05,10\nA,2024-02-05,10\nB,2024-01-20,5\nC,2024-02-10,7\n"
+    )
     result = run("tx.csv", "--as-of", "2024-03-01", "--show", "counts", "--show", "cumulative", "-q")
     assert result.exit_code == 0, result.stderr
     assert "│ 2024-01 │                2 │            │  2 │  1 │" in result.stdout
@@ -195,14 +235,17 @@ def test_output_to_stdout_and_weeks():
     assert long["cohort"].unique().sort().to_list() == ["2024-W01", "average"]
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--period", "day"], 2, "Error: --period must be week, month or quarter, got 'day'"),
-    (["--show", "heat"], 2, "Error: --show 'heat' is not a matrix"),
-    (["--repeat-window", "0"], 2, "Error: --repeat-window must be at least 1 day, got 0"),
-    (["--format", "csv"], 2, "Error: --format needs --output"),
-    (["--wide", "wide.txt"], 2, "Error: Cannot tell the output format of wide.txt"),
-    ([], 1, "Error: No customer made a purchase before the as-of date in tx.csv"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--period", "day"], 2, "Error: --period must be week, month or quarter, got 'day'"),
+        (["--show", "heat"], 2, "Error: --show 'heat' is not a matrix"),
+        (["--repeat-window", "0"], 2, "Error: --repeat-window must be at least 1 day, got 0"),
+        (["--format", "csv"], 2, "Error: --format needs --output"),
+        (["--wide", "wide.txt"], 2, "Error: Cannot tell the output format of wide.txt"),
+        ([], 1, "Error: No customer made a purchase before the as-of date in tx.csv"),
+    ],
+)
 def test_bad_options_and_no_customers(args, code, message):
     Path("tx.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,-10\n")  # a return only
     result = run("tx.csv", *args, "--as-of", "2024-02-01")

@@ -25,10 +25,10 @@ output_dir = "out/{{as_of}}"
 on_bad_rows = "skip"
 
 [inputs.transactions]
-path = "{SAMPLE / 'transactions.csv'}"
+path = "{SAMPLE / "transactions.csv"}"
 
 [inputs.surveys]
-path = "{SAMPLE / 'surveys.csv'}"
+path = "{SAMPLE / "surveys.csv"}"
 
 [[steps]]
 command = "segment"
@@ -74,7 +74,10 @@ def test_pipeline_writes_every_output_and_a_correct_summary(first_run):
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["as_of"] == "2024-12-01" and summary["status"] == "ok"
     assert [(s["step"], s["status"], s["exit_code"]) for s in summary["steps"]] == [
-        ("segment", "ok", 0), ("second-purchase", "ok", 0), ("nps", "ok", 0)]
+        ("segment", "ok", 0),
+        ("second-purchase", "ok", 0),
+        ("nps", "ok", 0),
+    ]
     assert summary["steps"][0]["outputs"] == ["segments.csv", "cuts.csv"]
     segments = (out / "segments.csv").read_text().splitlines()
     assert summary["steps"][0]["rows"] == len(segments) - 1
@@ -103,8 +106,10 @@ def test_two_runs_give_identical_bytes(first_run, tmp_path):
 
 
 FAILING = PIPELINE.replace('options = { cut_points = "{output_dir}/cuts.csv" }', "").replace(
-    '[[steps]]\ncommand = "second-purchase"', '[[steps]]\ncommand = "segment"\nname = "broken"\n'
-    'output = "broken.csv"\noptions = { rules = "no_such_map.toml" }\n\n[[steps]]\ncommand = "second-purchase"')
+    '[[steps]]\ncommand = "second-purchase"',
+    '[[steps]]\ncommand = "segment"\nname = "broken"\n'
+    'output = "broken.csv"\noptions = { rules = "no_such_map.toml" }\n\n[[steps]]\ncommand = "second-purchase"',
+)
 
 
 def test_a_failing_step_stops_the_run_with_its_exit_code(tmp_path):
@@ -179,11 +184,14 @@ def test_dry_run_checks_and_prints_the_plan_without_running(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("step", "missing"), [
-    ('command = "churn"\noptions = { rules = "nope_churn.toml" }', "nope_churn.toml"),
-    ('command = "lifecycle"\noptions = { churn_rules = "nope_churn.toml" }', "nope_churn.toml"),
-    ('command = "report"\noutput = "r.html"\noptions = { lifecycle_rules = "nope_life.toml" }', "nope_life.toml"),
-])
+@pytest.mark.parametrize(
+    ("step", "missing"),
+    [
+        ('command = "churn"\noptions = { rules = "nope_churn.toml" }', "nope_churn.toml"),
+        ('command = "lifecycle"\noptions = { churn_rules = "nope_churn.toml" }', "nope_churn.toml"),
+        ('command = "report"\noutput = "r.html"\noptions = { lifecycle_rules = "nope_life.toml" }', "nope_life.toml"),
+    ],
+)
 def test_dry_run_loads_every_rules_file(tmp_path, step, missing):
     """Every rules option of every step is loaded, not only the segment maps."""
     pipeline = write(tmp_path, PIPELINE + f"\n[[steps]]\n{step}\n")
@@ -193,27 +201,40 @@ def test_dry_run_loads_every_rules_file(tmp_path, step, missing):
 
 
 def test_dry_run_finds_a_missing_column(tmp_path):
-    pipeline = write(tmp_path, PIPELINE.replace('path = "' + str(SAMPLE / "transactions.csv") + '"',
-                                                'path = "' + str(SAMPLE / "transactions.csv") + '"\n'
-                                                'customer_id = "Kundennummer"'))
+    pipeline = write(
+        tmp_path,
+        PIPELINE.replace(
+            'path = "' + str(SAMPLE / "transactions.csv") + '"',
+            'path = "' + str(SAMPLE / "transactions.csv") + '"\ncustomer_id = "Kundennummer"',
+        ),
+    )
     result = run(str(pipeline), "--dry-run")
     assert result.exit_code == 1
     assert "Kundennummer" in result.stderr
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("as_of = \"2024-12-01\"", "as_of = \"yesterday\""), "as_of: expected latest, today or a date"),
-    (("on_bad_rows = \"skip\"", "on_bad_rows = \"skip\"\ncolour = true"), "top level: unknown key 'colour'"),
-    (("command = \"nps\"", "command = \"npz\""), "step 3: unknown command 'npz'"),
-    (("options = { cut_points", "options = { cut_pionts"), "step 1 (segment) options.cut_pionts: segment has no "
-                                                          "option --cut-pionts"),
-    (("options = { cut_points", "options = { as_of = \"2020-01-01\", cut_points"), "options.as_of: is set by "
-                                                                                 "the pipeline"),
-    (("[inputs.surveys]", "[inputs.survey]"), "[inputs.survey]: unknown input"),
-    (("[[steps]]\ncommand = \"second-purchase\"", "[[steps]]\ncommand = \"segment\""), "step 2 (segment): the "
-                                                                                      "name is used"),
-    (("output_dir", "output_dir = 3\n#"), "output_dir: expected a folder name"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('as_of = "2024-12-01"', 'as_of = "yesterday"'), "as_of: expected latest, today or a date"),
+        (('on_bad_rows = "skip"', 'on_bad_rows = "skip"\ncolour = true'), "top level: unknown key 'colour'"),
+        (('command = "nps"', 'command = "npz"'), "step 3: unknown command 'npz'"),
+        (
+            ("options = { cut_points", "options = { cut_pionts"),
+            "step 1 (segment) options.cut_pionts: segment has no option --cut-pionts",
+        ),
+        (
+            ("options = { cut_points", 'options = { as_of = "2020-01-01", cut_points'),
+            "options.as_of: is set by the pipeline",
+        ),
+        (("[inputs.surveys]", "[inputs.survey]"), "[inputs.survey]: unknown input"),
+        (
+            ('[[steps]]\ncommand = "second-purchase"', '[[steps]]\ncommand = "segment"'),
+            "step 2 (segment): the name is used",
+        ),
+        (("output_dir", "output_dir = 3\n#"), "output_dir: expected a folder name"),
+    ],
+)
 def test_invalid_pipelines_name_file_step_and_key(tmp_path, change, message):
     old, new = change
     assert old in PIPELINE
@@ -225,7 +246,7 @@ def test_invalid_pipelines_name_file_step_and_key(tmp_path, change, message):
 
 
 def test_nps_step_needs_surveys(tmp_path):
-    text = PIPELINE.replace("[inputs.surveys]\npath = \"" + str(SAMPLE / "surveys.csv") + "\"\n", "")
+    text = PIPELINE.replace('[inputs.surveys]\npath = "' + str(SAMPLE / "surveys.csv") + '"\n', "")
     result = run(str(write(tmp_path, text)))
     assert result.exit_code == 1
     assert "step 3 (nps): nps needs [inputs.surveys]" in result.stderr
@@ -255,6 +276,7 @@ def test_the_transactions_are_read_once_per_run(tmp_path, monkeypatch, as_of):
 
     monkeypatch.setattr(stage1, "read_transactions", counting)
     text = PIPELINE.replace('as_of = "2024-12-01"', f'as_of = "{as_of}"') + (
-        '\n[[steps]]\ncommand = "cltv"\noutput = "clv.csv"\n\n[[steps]]\ncommand = "churn"\noutput = "churn.csv"\n')
+        '\n[[steps]]\ncommand = "cltv"\noutput = "clv.csv"\n\n[[steps]]\ncommand = "churn"\noutput = "churn.csv"\n'
+    )
     assert run(str(write(tmp_path, text)), "-q").exit_code == 0
     assert len(calls) == 1  # segment, second-purchase, nps (its --transactions), cltv and churn share one read

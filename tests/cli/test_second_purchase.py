@@ -53,28 +53,54 @@ def run(*args: str) -> Result:
 
 
 def test_hand_fixture_files_and_notes():
-    result = run(*BASE, "-o", "nudge.csv", "--summary", "summary.csv", "--shares", "shares.csv", "--curve",
-                 "curve.csv", "--value", "value.parquet")
+    result = run(
+        *BASE,
+        "-o",
+        "nudge.csv",
+        "--summary",
+        "summary.csv",
+        "--shares",
+        "shares.csv",
+        "--curve",
+        "curve.csv",
+        "--value",
+        "value.parquet",
+    )
     assert result.exit_code == 0, result.stderr
     err = result.stderr
-    assert ("As of 2024-03-01 (data before that day): 8 first-time buyers, 4 bought again on a later day, 4 have "
-            "not (yet)") in err
+    assert (
+        "As of 2024-03-01 (data before that day): 8 first-time buyers, 4 bought again on a later day, 4 have not (yet)"
+    ) in err
     assert "Bought again within 30 / 60 / 90 days: 50.0% of 2 / n/a of 0 / n/a of 0 first-time buyers" in err
     assert "Repeaters only (4, one-time buyers left out): median 7.5 days, mean 10.0 days" in err
-    assert ("p75, p90 (all first-time buyers) empty: the Kaplan-Meier curve never gets that low (28.6% had not "
-            "bought again by day 30") in err
+    assert (
+        "p75, p90 (all first-time buyers) empty: the Kaplan-Meier curve never gets that low (28.6% had not "
+        "bought again by day 30"
+    ) in err
     assert "Window: p25-p75 of the repeaters' gap = days 5-10 after the first purchase" in err
     assert "To nudge: 1 one-time buyer, 0 in their window now, 1 whose window opens and closes within 14 days" in err
     assert "Wrote 1 one-time buyer to nudge to nudge.csv" in err
     # the list: o1 (4 days since 2024-02-26) has a window 5-10 that opens 03-02 and closes 03-07 (leap year)
     nudge = pl.read_csv("nudge.csv")
-    assert nudge.select("customer_id", "first_purchase", "first_category", "days_since_first", "status",
-                        "nudge_date", "window_opens", "window_closes").rows() == [
-        ("o1", "2024-02-26", "X", 4, "upcoming", "2024-03-02", "2024-03-02", "2024-03-07")]
+    assert nudge.select(
+        "customer_id",
+        "first_purchase",
+        "first_category",
+        "days_since_first",
+        "status",
+        "nudge_date",
+        "window_opens",
+        "window_closes",
+    ).rows() == [("o1", "2024-02-26", "X", 4, "upcoming", "2024-03-02", "2024-03-02", "2024-03-07")]
     assert nudge["net_spend"].to_list() == [10.0]
     summary = pl.read_csv("summary.csv")
     assert summary.select("group", "p25_days", "p50_days", "window_from_days", "window_to_days").row(0) == (
-        "(all)", 5, 20, 5, 10)
+        "(all)",
+        5,
+        20,
+        5,
+        10,
+    )
     shares = pl.read_csv("shares.csv")
     assert shares.select("within_days", "observed", "returned").rows()[:3] == [(7, 6, 1), (14, 4, 1), (30, 2, 1)]
     curve = pl.read_csv("curve.csv")
@@ -109,12 +135,14 @@ def test_by_category_with_min_n():
     assert "--by category: grouping by first_category" in result.stderr
     summary = pl.read_csv("summary.csv")
     # X: r1, r3, o1, o3, o4 (gaps 5, 10 -> window 5-10); Y: r2, r4, o2 (gaps 5, 20 -> window 5-20)
-    assert summary.select("group", "first_buyers", "repeaters", "window_from_days", "window_to_days",
-                          "window_source").rows() == [
-        ("(all)", 8, 4, 5, 10, "(all)"), ("X", 5, 2, 5, 10, "X"), ("Y", 3, 2, 5, 20, "Y")]
+    assert summary.select(
+        "group", "first_buyers", "repeaters", "window_from_days", "window_to_days", "window_source"
+    ).rows() == [("(all)", 8, 4, 5, 10, "(all)"), ("X", 5, 2, 5, 10, "X"), ("Y", 3, 2, 5, 20, "Y")]
     nudge = pl.read_csv("nudge.csv")
     assert nudge.select("customer_id", "status", "nudge_date", "window_source").rows() == [
-        ("o2", "open", "2024-03-01", "Y"), ("o1", "upcoming", "2024-03-02", "X")]
+        ("o2", "open", "2024-03-01", "Y"),
+        ("o1", "upcoming", "2024-03-02", "X"),
+    ]
     # with --min-n 3 both groups have too few repeaters: the (all) window, and o2 (11 days) is past it
     run(*BASE[:-1], "3", "--by", "first_category", "-o", "nudge.csv", "-q")
     assert pl.read_csv("nudge.csv").select("customer_id", "window_source").rows() == [("o1", "(all)")]
@@ -177,18 +205,21 @@ def assert_error(result: Result, code: int, *fragments: str) -> None:
     assert not Path("out.csv").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--window", "soon"), "--window 'soon': expected percentiles like p25-p75 or days like 20-45"),
-    (("--window", "p80-p20"), "percentiles must satisfy 0 < low <= high <= 100"),
-    (("--window", "30-10"), "days must satisfy 0 <= from <= to"),
-    (("--closing", "a week"), "--closing 'a week': expected a number of days, e.g. 14d, 2w or 14"),
-    (("--format", "json"), "--format needs --output"),
-    (("--summary", "timing.txt"), "Cannot tell the output format of timing.txt"),
-    (("--curve", "-"), "--curve needs a file name"),
-    (("-o", "out.xlsx"), "Cannot tell the output format of out.xlsx"),
-    (("--by", "nope"), "--by 'nope': no such column in the customer summary"),
-    (("--min-n", "0"), "Invalid value for '--min-n'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--window", "soon"), "--window 'soon': expected percentiles like p25-p75 or days like 20-45"),
+        (("--window", "p80-p20"), "percentiles must satisfy 0 < low <= high <= 100"),
+        (("--window", "30-10"), "days must satisfy 0 <= from <= to"),
+        (("--closing", "a week"), "--closing 'a week': expected a number of days, e.g. 14d, 2w or 14"),
+        (("--format", "json"), "--format needs --output"),
+        (("--summary", "timing.txt"), "Cannot tell the output format of timing.txt"),
+        (("--curve", "-"), "--curve needs a file name"),
+        (("-o", "out.xlsx"), "Cannot tell the output format of out.xlsx"),
+        (("--by", "nope"), "--by 'nope': no such column in the customer summary"),
+        (("--min-n", "0"), "Invalid value for '--min-n'"),
+    ],
+)
 def test_usage_errors(args, message):
     result = run("second-purchase", "tx.csv", *args)
     assert_error(result, 2, message)
@@ -198,16 +229,31 @@ def test_usage_errors(args, message):
 def test_by_a_column_the_data_lacks():
     Path("plain.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\n")
     result = run("second-purchase", "plain.csv", "--by", "category", "-o", "out.csv")
-    assert_error(result, 1, "Error: --by category: the transactions have no category column",
-                 "Hint: Name it with --category-col COLUMN")
+    assert_error(
+        result,
+        1,
+        "Error: --by category: the transactions have no category column",
+        "Hint: Name it with --category-col COLUMN",
+    )
 
 
 def test_bad_rows_and_no_customers():
     Path("bad.csv").write_text(TX + "o5,2024-02-20,ten,X\n")
     result = run("second-purchase", "bad.csv", "--as-of", "2024-03-01", "-o", "out.csv")
     assert_error(result, 1, "Error: 1 bad row in the transactions", "unparseable amount", "Hint: ")
-    result = run("second-purchase", "bad.csv", "--as-of", "2024-03-01", "-o", "out.csv", "--on-bad-rows", "skip",
-                 "-q", "--min-n", "1")
+    result = run(
+        "second-purchase",
+        "bad.csv",
+        "--as-of",
+        "2024-03-01",
+        "-o",
+        "out.csv",
+        "--on-bad-rows",
+        "skip",
+        "-q",
+        "--min-n",
+        "1",
+    )
     assert result.exit_code == 0, result.stderr
     assert pl.read_csv("out.rejects.csv").height == 1
     Path("out.csv").unlink()

@@ -44,18 +44,31 @@ def test_segment_writes_one_row_per_customer_with_scores_and_segment():
     assert result.exit_code == 0, result.stderr
     out = pl.read_csv("out.csv").sort("customer_id")
     assert out.height == 10
-    assert out.columns[:7] == ["customer_id", "segment", "r_score", "f_score", "m_score", "rfm_cell",
-                               "first_purchase"]
+    assert out.columns[:7] == ["customer_id", "segment", "r_score", "f_score", "m_score", "rfm_cell", "first_purchase"]
     assert out["recency_days"].to_list() == list(range(1, 11))
     assert out["orders"].to_list() == ORDERS
     assert out["r_score"].to_list() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
     assert out["f_score"].to_list() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
-    assert out["segment"].to_list() == ["New", "New", "Promising", "Promising", "About to Sleep",
-                                        "About to Sleep", "At Risk", "At Risk", "Can't Lose Them",
-                                        "Can't Lose Them"]
+    assert out["segment"].to_list() == [
+        "New",
+        "New",
+        "Promising",
+        "Promising",
+        "About to Sleep",
+        "About to Sleep",
+        "At Risk",
+        "At Risk",
+        "Can't Lose Them",
+        "Can't Lose Them",
+    ]
     cuts = pl.read_csv("cuts.csv")
     assert cuts.filter(pl.col("dimension") == "f").select("score", "customers").rows() == [
-        (5, 2), (4, 2), (3, 0), (2, 0), (1, 6)]
+        (5, 2),
+        (4, 2),
+        (3, 0),
+        (2, 0),
+        (1, 6),
+    ]
     assert "As of 2024-01-30 (data before that day); 10 customers" in result.stderr
     assert "F: score(s) 3, 2 hold no customers" in result.stderr
     # piped: plain tab-separated tables on stdout
@@ -65,17 +78,39 @@ def test_segment_writes_one_row_per_customer_with_scores_and_segment():
 def test_segment_rows_are_sorted_by_segment_then_value_then_id():
     assert run("segment", "tx.csv", "--as-of", "2024-01-30", "-o", "out.csv").exit_code == 0
     assert pl.read_csv("out.csv")["customer_id"].to_list() == [  # segments in the map's order
-        "c01", "c00", "c03", "c02", "c05", "c04", "c07", "c06", "c09", "c08"]
+        "c01",
+        "c00",
+        "c03",
+        "c02",
+        "c05",
+        "c04",
+        "c07",
+        "c06",
+        "c09",
+        "c08",
+    ]
     # equal values (one segment here): by id, whatever the file's order
-    Path("ties.csv").write_text("customer_id,order_date,amount\nz,2024-01-10,5\nq,2024-01-10,9\n"
-                                "a,2024-01-10,5\nm,2024-01-10,5\n")
+    Path("ties.csv").write_text(
+        "customer_id,order_date,amount\nz,2024-01-10,5\nq,2024-01-10,9\na,2024-01-10,5\nm,2024-01-10,5\n"
+    )
     assert run("segment", "ties.csv", "--as-of", "2024-01-30", "-o", "ties_out.csv").exit_code == 0
     assert pl.read_csv("ties_out.csv")["customer_id"].to_list() == ["q", "a", "m", "z"]
 
 
 def test_segment_filter_and_formats():
-    result = run("segment", "tx.csv", "--as-of", "2024-01-30", "--segment", "At Risk", "--segment", "New",
-                 "-o", "list.parquet", "-q")
+    result = run(
+        "segment",
+        "tx.csv",
+        "--as-of",
+        "2024-01-30",
+        "--segment",
+        "At Risk",
+        "--segment",
+        "New",
+        "-o",
+        "list.parquet",
+        "-q",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     assert sorted(pl.read_parquet("list.parquet")["segment"].to_list()) == ["At Risk"] * 2 + ["New"] * 2
@@ -92,8 +127,23 @@ def test_segment_unknown_segment_and_mismatched_bins():
 
 
 def test_segment_fixed_breaks_and_tertiles():
-    result = run("segment", "tx.csv", "--as-of", "2024-01-30", "--method", "fixed", "--breaks", "r=2,4,6,8",
-                 "--breaks", "f=1,2,3,4", "--breaks", "m=20,40,60,80", "-o", "fixed.csv", "-q")
+    result = run(
+        "segment",
+        "tx.csv",
+        "--as-of",
+        "2024-01-30",
+        "--method",
+        "fixed",
+        "--breaks",
+        "r=2,4,6,8",
+        "--breaks",
+        "f=1,2,3,4",
+        "--breaks",
+        "m=20,40,60,80",
+        "-o",
+        "fixed.csv",
+        "-q",
+    )
     assert result.exit_code == 0, result.stderr
     out = pl.read_csv("fixed.csv").sort("customer_id")
     assert out["r_score"].to_list() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]

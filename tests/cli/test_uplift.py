@@ -33,43 +33,73 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     lines += [f"{c},2024-03-31,80.00" for c in CONTROL[10:30]]  # first day after the window: not counted
     lines += ["zz,2024-04-15,1.00"]  # someone else, so the data runs past the window
     Path("tx.csv").write_text("\n".join(lines) + "\n")
-    Path("treatment.csv").write_text("customer_id,segment\n" + "".join(
-        f"{c},{'Loyal' if i % 2 else 'At Risk'}\n" for i, c in enumerate(TREATED)))
-    Path("control.csv").write_text("customer_id,segment\n" + "".join(
-        f"{c},{'Loyal' if i % 2 else 'At Risk'}\n" for i, c in enumerate(CONTROL)))
+    Path("treatment.csv").write_text(
+        "customer_id,segment\n" + "".join(f"{c},{'Loyal' if i % 2 else 'At Risk'}\n" for i, c in enumerate(TREATED))
+    )
+    Path("control.csv").write_text(
+        "customer_id,segment\n" + "".join(f"{c},{'Loyal' if i % 2 else 'At Risk'}\n" for i, c in enumerate(CONTROL))
+    )
     return tmp_path
 
 
 def test_uplift_compares_the_groups_with_intervals_and_tests():
-    result = run("tx.csv", "--treatment", "treatment.csv", "--control", "control.csv", "--start", "2024-03-01",
-                 "--by", "none", "--min-n", "10", "-o", "uplift.csv", "--outcomes", "outcomes.csv")
+    result = run(
+        "tx.csv",
+        "--treatment",
+        "treatment.csv",
+        "--control",
+        "control.csv",
+        "--start",
+        "2024-03-01",
+        "--by",
+        "none",
+        "--min-n",
+        "10",
+        "-o",
+        "uplift.csv",
+        "--outcomes",
+        "outcomes.csv",
+    )
     assert result.exit_code == 0, result.stderr
     # 20/40 vs 10/40: +25 points; Agresti-Caffo 21/42 vs 11/42, centre 0.238095, SE 0.102738 -> CI +3.7 to
     # +43.9; pooled SE 0.108253 -> z 2.3094, p 0.0209
-    assert ("Repurchase within 30 days: treatment 50.0% of 40, control 25.0% of 40: +25.0 points (95% CI +3.7 to "
-            "+43.9), p = 0.0209: treatment higher") in result.stderr
+    assert (
+        "Repurchase within 30 days: treatment 50.0% of 40, control 25.0% of 40: +25.0 points (95% CI +3.7 to "
+        "+43.9), p = 0.0209: treatment higher"
+    ) in result.stderr
     treated, control = [50.0] * 20 + [0.0] * 20, [50.0] * 10 + [0.0] * 30
     welch = stats.ttest_ind(treated, control, equal_var=False)  # the interval
     pooled = stats.ttest_ind(treated, control)  # the test
-    assert (f"Revenue per customer within 30 days: treatment 25.00, control 12.50: +12.50 (95% CI "
-            f"{welch.confidence_interval().low:+,.2f} to {welch.confidence_interval().high:+,.2f}), "
-            f"p = {pooled.pvalue:.3g}: treatment higher") in result.stderr
+    assert (
+        f"Revenue per customer within 30 days: treatment 25.00, control 12.50: +12.50 (95% CI "
+        f"{welch.confidence_interval().low:+,.2f} to {welch.confidence_interval().high:+,.2f}), "
+        f"p = {pooled.pvalue:.3g}: treatment higher"
+    ) in result.stderr
     low, high = welch.confidence_interval()
-    assert f"Incremental revenue: about +500.00 (95% CI {low * 40:+,.2f} to {high * 40:+,.2f}) from 40 treated " \
-           "customers" in result.stderr
+    assert (
+        f"Incremental revenue: about +500.00 (95% CI {low * 40:+,.2f} to {high * 40:+,.2f}) from 40 treated "
+        "customers" in result.stderr
+    )
     assert "Window: 30 days (2024-03-01 to 2024-03-30), as of 2024-04-16; 40 treated, 40 control" in result.stderr
     assert "80 of 80 list customers have orders in the transactions" in result.stderr
     table = pl.read_csv("uplift.csv", try_parse_dates=True)
     row = table.row(0, named=True)
     assert table.height == 1 and row["segment"] == "(all)"
-    assert row["repurchase_diff"] == pytest.approx(0.25) and row["repurchase_p_value"] == pytest.approx(0.020921,
-                                                                                                        abs=1e-6)
+    assert row["repurchase_diff"] == pytest.approx(0.25) and row["repurchase_p_value"] == pytest.approx(
+        0.020921, abs=1e-6
+    )
     assert row["revenue_p_value"] == pytest.approx(pooled.pvalue)
     assert str(row["window_start"]) == "2024-03-01" and str(row["window_end"]) == "2024-03-30"
     assert row["window_complete"] is True and row["window_days_observed"] == 30
     outcomes = pl.read_csv("outcomes.csv")
-    assert outcomes.height == 80 and outcomes.columns == ["customer_id", "group", "purchase_days", "purchases",
-                                                          "revenue", "repurchased"]
+    assert outcomes.height == 80 and outcomes.columns == [
+        "customer_id",
+        "group",
+        "purchase_days",
+        "purchases",
+        "revenue",
+        "repurchased",
+    ]
     assert outcomes.filter(pl.col("group") == "control")["revenue"].sum() == 500.0  # 2024-03-31 not counted
     # piped: the two tables, tab-separated, on stdout
     assert "segment\ttreated\tcontrol\trate_treated" not in result.stdout  # --by none drops the segment column
@@ -77,8 +107,19 @@ def test_uplift_compares_the_groups_with_intervals_and_tests():
 
 
 def test_per_segment_rows_and_min_n():
-    result = run("tx.csv", "--treatment", "treatment.csv", "--control", "control.csv", "--start", "2024-03-01",
-                 "--min-n", "25", "-o", "uplift.csv")
+    result = run(
+        "tx.csv",
+        "--treatment",
+        "treatment.csv",
+        "--control",
+        "control.csv",
+        "--start",
+        "2024-03-01",
+        "--min-n",
+        "25",
+        "-o",
+        "uplift.csv",
+    )
     assert result.exit_code == 0, result.stderr
     table = pl.read_csv("uplift.csv")
     assert table["segment"].to_list() == ["(all)", "At Risk", "Loyal"]
@@ -111,28 +152,51 @@ def test_no_difference_and_too_small_groups():
     assert "+41.7 points" in result.stderr and "repurchase difference" not in result.stderr  # above its MDE
     Path("c2.csv").write_text("customer_id\n" + "\n".join(CONTROL[:9] + CONTROL[35:]) + "\n")  # 9 of 14
     result = run("tx.csv", "--treatment", "t.csv", "--control", "c2.csv", "--start", "2024-03-01")
-    assert "Warning: Groups too small to detect the observed repurchase difference (+2.4 points): with 30 and 14 " \
-           "customers the smallest detectable difference is" in result.stderr
+    assert (
+        "Warning: Groups too small to detect the observed repurchase difference (+2.4 points): with 30 and 14 "
+        "customers the smallest detectable difference is" in result.stderr
+    )
 
 
 def test_partial_window_is_said_and_recorded():
-    result = run("tx.csv", "--treatment", "treatment.csv", "--control", "control.csv", "--start", "2024-03-01",
-                 "--as-of", "2024-03-11", "--min-n", "10", "-o", "uplift.csv")
+    result = run(
+        "tx.csv",
+        "--treatment",
+        "treatment.csv",
+        "--control",
+        "control.csv",
+        "--start",
+        "2024-03-01",
+        "--as-of",
+        "2024-03-11",
+        "--min-n",
+        "10",
+        "-o",
+        "uplift.csv",
+    )
     assert result.exit_code == 0, result.stderr
-    assert ("Warning: The window has not ended: the data (as of 2024-03-11) covers 10 of its 30 days. Results are "
-            "partial; rerun after 2024-03-30 for the full window") in result.stderr
+    assert (
+        "Warning: The window has not ended: the data (as of 2024-03-11) covers 10 of its 30 days. Results are "
+        "partial; rerun after 2024-03-30 for the full window"
+    ) in result.stderr
     row = pl.read_csv("uplift.csv").row(0, named=True)
     assert row["window_complete"] is False and row["window_days_observed"] == 10
     assert "dated on or after the as-of date 2024-03-11 left out" in result.stderr  # said, as every command does
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--start", "2025-01-01"], 1, "Error: The transactions end before the campaign start 2025-01-01 (as of "
-                                   "2024-04-16)"),
-    (["--start", "2024-03-01", "--window", "soon"], 2, "--window 'soon': expected a number of days"),
-    (["--start", "2024-03-01", "--by", "region"], 1, "No column 'region' in the list treatment.csv"),
-    (["--start", "2024-03-01", "-o", "u.xlsx"], 2, "Cannot tell the output format of u.xlsx"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["--start", "2025-01-01"],
+            1,
+            "Error: The transactions end before the campaign start 2025-01-01 (as of 2024-04-16)",
+        ),
+        (["--start", "2024-03-01", "--window", "soon"], 2, "--window 'soon': expected a number of days"),
+        (["--start", "2024-03-01", "--by", "region"], 1, "No column 'region' in the list treatment.csv"),
+        (["--start", "2024-03-01", "-o", "u.xlsx"], 2, "Cannot tell the output format of u.xlsx"),
+    ],
+)
 def test_bad_input(args, code, message):
     result = run("tx.csv", "--treatment", "treatment.csv", "--control", "control.csv", *args)
     assert result.exit_code == code, result.stderr
@@ -159,7 +223,7 @@ def test_bad_lists():
     assert result.exit_code == 1 and "No rows in empty.csv" in result.stderr
     result = run("tx.csv", "--manifest", "nope.json", "--start", "2024-03-01")
     assert result.exit_code == 1 and "File not found: nope.json" in result.stderr
-    Path("m.json").write_text("{\"files\": {\"treatment\": [], \"control\": []}}")
+    Path("m.json").write_text('{"files": {"treatment": [], "control": []}}')
     result = run("tx.csv", "--manifest", "m.json", "--start", "2024-03-01")
     assert result.exit_code == 1 and "The manifest m.json records no control group" in result.stderr
 

@@ -27,8 +27,9 @@ def _load_online_retail() -> ModuleType:
 
 online_retail = _load_online_retail()
 
-RUNNER = CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-                        "TTY_INTERACTIVE": None})
+RUNNER = CliRunner(
+    env={"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+)
 UCI_FORMAT = "%m/%d/%Y %H:%M"
 
 
@@ -174,8 +175,9 @@ def test_segment_on_the_folder_skips_the_rows_without_id(retail: tuple[Path, dic
 
 
 def test_validate_clean_file() -> None:
-    Path("orders.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\nA,2024-01-05,-4\n"
-                                  "B,2024-01-02,20.5\n")
+    Path("orders.csv").write_text(
+        "customer_id,order_date,amount\nA,2024-01-01,10\nA,2024-01-05,-4\nB,2024-01-02,20.5\n"
+    )
     result = validate("orders.csv")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[-1] == "No bad rows."
@@ -219,7 +221,7 @@ SURVEY = (
     "1,2024-03-01,9,great\n"
     "2,2024-03-02,10 - Extremely likely,\n"
     "3,2024-03-03,,\n"
-    ",2024-03-04,3,\"=HYPERLINK(\"\"x\"\")\"\n"
+    ',2024-03-04,3,"=HYPERLINK(""x"")"\n'
 )
 
 
@@ -228,8 +230,14 @@ def test_validate_surveys() -> None:
     result = validate("survey.csv", "--kind", "surveys", "--score-col", "How likely are you to recommend us?")
     assert result.exit_code == 0, result.output
     assert facts(result) == {
-        "rows read": "4", "rows rejected": "0", "responses": "4", "scored": "3", "non-responses": "1",
-        "respondents": "4", "first date": "2024-03-01", "last date": "2024-03-04",
+        "rows read": "4",
+        "rows rejected": "0",
+        "responses": "4",
+        "scored": "3",
+        "non-responses": "1",
+        "respondents": "4",
+        "first date": "2024-03-01",
+        "last date": "2024-03-04",
     }
     assert result.stdout.splitlines()[0] == "# Surveys: survey.csv"
     assert result.stderr.splitlines()[-1] == "No bad rows."
@@ -237,35 +245,50 @@ def test_validate_surveys() -> None:
 
 def test_validate_surveys_with_bad_scores() -> None:
     Path("survey.csv").write_text(SURVEY + "5,2024-03-05,11,\n6,2024-03-06,very likely,\n")
-    result = validate("survey.csv", "--kind", "surveys", "--score-col", "How likely are you to recommend us?",
-                      "--rejects", "bad.csv")
+    result = validate(
+        "survey.csv", "--kind", "surveys", "--score-col", "How likely are you to recommend us?", "--rejects", "bad.csv"
+    )
     assert result.exit_code == 1
     got = facts(result)
     assert got["rows read"] == "6" and got["rows rejected"] == "2" and got["responses"] == "4"
     assert "Warning: 2 of 6 rows would be rejected:" in result.stderr
-    assert ("  1 row with score outside 0-10 in survey.csv, column 'How likely are you to recommend us?' "
-            "(row 6; values '11')") in result.stderr.splitlines()
+    assert (
+        "  1 row with score outside 0-10 in survey.csv, column 'How likely are you to recommend us?' "
+        "(row 6; values '11')"
+    ) in result.stderr.splitlines()
     assert [(r["source_row"], r["reject_reason"]) for r in read_rows(Path("bad.csv"))] == [
-        ("6", "score outside 0-10"), ("7", "unparseable score (expected 0-10)")]
+        ("6", "score outside 0-10"),
+        ("7", "unparseable score (expected 0-10)"),
+    ]
 
 
 def test_validate_contacts() -> None:
     Path("contacts.csv").write_text(
         "customer_id,email,signed_up_at,email_consent\n"
-        "1,a@x.com,2024-01-01,yes\n2,B@X.com,2024-01-02,no\n3,,2024-01-03,\n4,d@x.com,2024-01-04,TRUE\n")
+        "1,a@x.com,2024-01-01,yes\n2,B@X.com,2024-01-02,no\n3,,2024-01-03,\n4,d@x.com,2024-01-04,TRUE\n"
+    )
     result = validate("contacts.csv", "--kind", "contacts")
     assert result.exit_code == 0, result.output
-    assert facts(result) == {"rows read": "4", "rows rejected": "0", "contacts": "4", "unique ids": "4",
-                             "with an email": "3", "email consent": "2"}
+    assert facts(result) == {
+        "rows read": "4",
+        "rows rejected": "0",
+        "contacts": "4",
+        "unique ids": "4",
+        "with an email": "3",
+        "email consent": "2",
+    }
     assert result.stderr.splitlines()[-1] == "No bad rows."
 
 
 def test_validate_contacts_with_bad_rows() -> None:
     Path("contacts.csv").write_text(
         "customer_id,email,signed_up_at,email_consent\n"
-        "1,a@x.com,2024-01-01,yes\n,b@x.com,2024-01-02,no\n3,c@x.com,2024-01-03,maybe\n")
+        "1,a@x.com,2024-01-01,yes\n,b@x.com,2024-01-02,no\n3,c@x.com,2024-01-03,maybe\n"
+    )
     result = validate("contacts.csv", "--kind", "contacts", "--rejects", "bad.csv")
     assert result.exit_code == 1
     assert facts(result)["rows rejected"] == "2"
     assert [(r["source_row"], r["reject_reason"]) for r in read_rows(Path("bad.csv"))] == [
-        ("3", "missing customer id"), ("4", "unparseable consent (expected yes/no, true/false or 1/0)")]
+        ("3", "missing customer id"),
+        ("4", "unparseable consent (expected yes/no, true/false or 1/0)"),
+    ]

@@ -37,16 +37,16 @@ def write(path: Path, text: str) -> Path:
 # ---------------------------------------------------------------- detection
 
 
-@pytest.mark.parametrize("header", ["CustomerID", "Customer ID", "customer_id", "customer-id", "CUSTOMER_ID",
-                                    "Client ID", "user_id"])
+@pytest.mark.parametrize(
+    "header", ["CustomerID", "Customer ID", "customer_id", "customer-id", "CUSTOMER_ID", "Client ID", "user_id"]
+)
 def test_detect_customer_id(header):
     choice = resolve([header, "order_date", "amount"])
     assert choice.columns["customer_id"] == header
     assert choice.how["customer_id"] == "detected"
 
 
-@pytest.mark.parametrize("header", ["InvoiceDate", "Created at", "order_date", "Order Date", "Timestamp",
-                                    "date"])
+@pytest.mark.parametrize("header", ["InvoiceDate", "Created at", "order_date", "Order Date", "Timestamp", "date"])
 def test_detect_order_date(header):
     assert resolve(["customer_id", header, "amount"]).columns["order_date"] == header
 
@@ -57,8 +57,7 @@ def test_detect_amount(header):
 
 
 def test_detect_online_retail_export():
-    headers = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
-               "Country"]
+    headers = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
     choice = resolve(headers)
     assert choice.columns == {
         "customer_id": "CustomerID",
@@ -133,8 +132,7 @@ def test_missing_required_column():
         resolve(["customer_id", "amount"])
     assert err.value.message == "No order_date column in orders.csv (when the order was placed)"
     assert err.value.hint == (
-        "Name it with --date-col COLUMN or in rules/columns.toml. "
-        "Columns in the file: 'customer_id', 'amount'."
+        "Name it with --date-col COLUMN or in rules/columns.toml. Columns in the file: 'customer_id', 'amount'."
     )
 
 
@@ -166,7 +164,9 @@ def test_option_naming_a_missing_column():
 
 
 def test_load_mapping_file(tmp_path):
-    path = write(tmp_path / "columns.toml", """
+    path = write(
+        tmp_path / "columns.toml",
+        """
 [transactions]
 customer_id = "Kunde"
 order_date = "Datum"
@@ -175,7 +175,8 @@ decimal_comma = true
 
 [surveys]
 score = "How likely are you to recommend us?"
-""")
+""",
+    )
     mapping = load_mapping_file(path)
     assert mapping.path == path
     assert mapping.columns == {
@@ -202,9 +203,9 @@ def test_no_mapping_file():
     [
         ('[orders]\ncustomer_id = "Kunde"\n', "unknown table [orders]"),
         ('[transactions]\nkunde = "Kunde"\n', "[transactions] has unknown field 'kunde'"),
-        ('[transactions]\ncustomer_id = 3\n', "[transactions] customer_id must be a header name in quotes"),
+        ("[transactions]\ncustomer_id = 3\n", "[transactions] customer_id must be a header name in quotes"),
         ('[transactions]\ncustomer_id = ""\n', "[transactions] customer_id must be a header name in quotes"),
-        ('transactions = "x"\n', "[transactions] must be a table of field = \"Header\" lines"),
+        ('transactions = "x"\n', '[transactions] must be a table of field = "Header" lines'),
     ],
 )
 def test_bad_mapping_file(tmp_path, text, message):
@@ -229,8 +230,9 @@ def test_mapping_file_not_utf8(tmp_path):
 
 
 def test_mapping_file_precedence():
-    mapping = MappingFile(path=Path("columns.toml"), columns={"transactions": {"customer_id": "Kunde",
-                                                                                "amount": "Betrag"}})
+    mapping = MappingFile(
+        path=Path("columns.toml"), columns={"transactions": {"customer_id": "Kunde", "amount": "Betrag"}}
+    )
     headers = ["customer_id", "Kunde", "Konto", "order_date", "amount", "Betrag"]
     choice = resolve(headers, mapping=mapping, options={"customer_id": "Konto"})
     assert choice.columns == {"customer_id": "Konto", "order_date": "order_date", "amount": "Betrag"}
@@ -255,8 +257,15 @@ def test_a_mapped_column_is_not_detected_again():
 
 @pytest.mark.parametrize(
     ("field", "stem"),
-    [("customer_id", "customer"), ("order_date", "date"), ("amount", "amount"), ("unit_price", "price"),
-     ("order_id", "order"), ("responded_at", "date"), ("email_consent", "email-consent")],
+    [
+        ("customer_id", "customer"),
+        ("order_date", "date"),
+        ("amount", "amount"),
+        ("unit_price", "price"),
+        ("order_id", "order"),
+        ("responded_at", "date"),
+        ("email_consent", "email-consent"),
+    ],
 )
 def test_option_stem(field, stem):
     assert option_stem(field) == stem
@@ -267,11 +276,13 @@ def test_option_stem(field, stem):
 
 def test_read_with_mapping_file_and_its_settings(tmp_path):
     data = write(tmp_path / "orders.csv", "Kunde;Datum;Betrag\n00004;05.01.2024;12,50\n7;06.02.2024;3\n")
-    mapping = write(tmp_path / "columns.toml", '[transactions]\ncustomer_id = "Kunde"\norder_date = "Datum"\n'
-                    'amount = "Betrag"\ndate_format = "%d.%m.%Y"\ndecimal_comma = true\n')
+    mapping = write(
+        tmp_path / "columns.toml",
+        '[transactions]\ncustomer_id = "Kunde"\norder_date = "Datum"\n'
+        'amount = "Betrag"\ndate_format = "%d.%m.%Y"\ndecimal_comma = true\n',
+    )
     scan = read_transactions([data], ReadOptions(mapping_file=mapping))
-    assert scan.mapping.how == {"customer_id": "mapping file", "order_date": "mapping file",
-                                "amount": "mapping file"}
+    assert scan.mapping.how == {"customer_id": "mapping file", "order_date": "mapping file", "amount": "mapping file"}
     assert scan.date_formats == {"order_date": "%d.%m.%Y"}
     rows, rejects = collect(scan)
     assert rejects.height == 0
@@ -280,8 +291,10 @@ def test_read_with_mapping_file_and_its_settings(tmp_path):
 
 def test_options_win_over_mapping_file_settings(tmp_path):
     data = write(tmp_path / "orders.csv", "Kunde,Datum,Betrag\nA,01/02/2024,1\n")
-    mapping = write(tmp_path / "columns.toml", '[transactions]\ncustomer_id = "Kunde"\norder_date = "Datum"\n'
-                    'amount = "Betrag"\ndate_format = "%d/%m/%Y"\n')
+    mapping = write(
+        tmp_path / "columns.toml",
+        '[transactions]\ncustomer_id = "Kunde"\norder_date = "Datum"\namount = "Betrag"\ndate_format = "%d/%m/%Y"\n',
+    )
     scan = read_transactions([data], ReadOptions(mapping_file=mapping, date_format="%m/%d/%Y"))
     rows, _ = collect(scan)
     assert rows["order_date"].to_list() == [datetime(2024, 1, 2)]
@@ -314,8 +327,7 @@ def test_read_ambiguous_and_missing(tmp_path):
 
 
 def test_read_quantity_times_unit_price(tmp_path):
-    data = write(tmp_path / "retail.csv",
-                 "CustomerID,InvoiceDate,Quantity,UnitPrice\n17850.0,2010-12-01,6,2.55\n")
+    data = write(tmp_path / "retail.csv", "CustomerID,InvoiceDate,Quantity,UnitPrice\n17850.0,2010-12-01,6,2.55\n")
     scan = read_transactions([data])
     assert scan.notes == ("amount = 'Quantity' x 'UnitPrice'",)
     rows, _ = collect(scan)
@@ -323,8 +335,9 @@ def test_read_quantity_times_unit_price(tmp_path):
 
 
 def test_read_email_as_customer_id_is_lower_cased(tmp_path):
-    data = write(tmp_path / "shop.csv",
-                 "Email,Created at,Total\n Ann@Shop.COM ,2024-01-05,1\nann@shop.com,2024-01-06,2\n")
+    data = write(
+        tmp_path / "shop.csv", "Email,Created at,Total\n Ann@Shop.COM ,2024-01-05,1\nann@shop.com,2024-01-06,2\n"
+    )
     scan = read_transactions([data])
     assert scan.mapping.how["customer_id"] == "email as id"
     rows, _ = collect(scan)
@@ -336,5 +349,9 @@ def test_read_surveys_detects_columns(tmp_path):
     data = write(tmp_path / "nps.csv", "Customer ID,Submitted At,NPS Score,Why?\nC1,2024-03-01,9,ok\n")
     mapping = write(tmp_path / "columns.toml", '[surveys]\ncomment = "Why?"\n')
     scan = read_surveys([data], ReadOptions(mapping_file=mapping))
-    assert scan.mapping.columns == {"customer_id": "Customer ID", "responded_at": "Submitted At",
-                                    "score": "NPS Score", "comment": "Why?"}
+    assert scan.mapping.columns == {
+        "customer_id": "Customer ID",
+        "responded_at": "Submitted At",
+        "score": "NPS Score",
+        "comment": "Why?",
+    }

@@ -30,7 +30,16 @@ def apply(expr: pl.Expr, values: list, dtype: pl.DataType = pl.String) -> list:
 def test_parse_id_strings():
     values = [" 17850.0 ", "17850", "00004", "", "   ", None, "-5.00", "17850.5", "AB-12", "1e5"]
     assert apply(parse_id("x", pl.String), values) == [
-        "17850", "17850", "00004", None, None, None, "-5", "17850.5", "AB-12", "1e5",
+        "17850",
+        "17850",
+        "00004",
+        None,
+        None,
+        None,
+        "-5",
+        "17850.5",
+        "AB-12",
+        "1e5",
     ]
 
 

@@ -39,9 +39,7 @@ def rejected(rejects: pl.DataFrame) -> list[tuple]:
     """(file name, row, reason, column, value) of each rejected row, in file and row order."""
     return [
         (Path(f).name, row, reason, column, value)
-        for f, row, reason, column, value in rejects.sort("source_file", "source_row")
-        .select(REJECT_COLUMNS)
-        .rows()
+        for f, row, reason, column, value in rejects.sort("source_file", "source_row").select(REJECT_COLUMNS).rows()
     ]
 
 
@@ -60,8 +58,10 @@ def test_csv_delimiters_are_sniffed(tmp_path, sep):
 
 def test_headerless_whitespace_file_maps_by_position(tmp_path):
     """CDNOW_sample.txt's layout: no header, columns aligned with runs of spaces, CRLF, YYYYMMDD dates."""
-    path = write(tmp_path / "cdnow.txt", " 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n"
-                                         " 00112 0002 19970101 10  x\r\n")
+    path = write(
+        tmp_path / "cdnow.txt",
+        " 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n 00112 0002 19970101 10  x\r\n",
+    )
     options = ReadOptions(columns={"customer_id": "column_1", "order_date": "column_3", "amount": "column_5"})
     scan = read_transactions([path], options)
     assert any("no header row" in note for note in scan.notes)
@@ -73,8 +73,9 @@ def test_headerless_whitespace_file_maps_by_position(tmp_path):
 
 def test_whitespace_file_with_a_header_uses_its_names(tmp_path):
     """Aligned columns with a header line: the header names the columns and is not a data row."""
-    path = write(tmp_path / "aligned.txt", "customer_id   order_date   amount\nA   2024-01-01   10.50\n"
-                                           "B   2024-01-03   x\n")
+    path = write(
+        tmp_path / "aligned.txt", "customer_id   order_date   amount\nA   2024-01-01   10.50\nB   2024-01-03   x\n"
+    )
     scan = read_transactions([path])
     assert not any("no header row" in note for note in scan.notes)
     rows, rejects = collect(scan)
@@ -106,8 +107,9 @@ def test_gzip_csv(tmp_path):
 
 def test_utf8_with_bom(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_bytes("\ufeffcustomer_id,order_date,amount,category\nA,2024-01-05,1,Café\n,2024-01-06,2,x\n"
-                     .encode("utf-8"))
+    path.write_bytes(
+        "\ufeffcustomer_id,order_date,amount,category\nA,2024-01-05,1,Café\n,2024-01-06,2,x\n".encode("utf-8")
+    )
     scan = read_transactions([path])
     assert scan.mapping.columns["customer_id"] == "customer_id"  # not '\ufeffcustomer_id'
     rows, rejects = collect(scan)
@@ -153,12 +155,18 @@ def test_invalid_utf8_after_the_sniffed_bytes(tmp_path):
 
 def test_parquet_native_types(tmp_path):
     path = tmp_path / "orders.parquet"
-    pl.DataFrame({
-        "CustomerID": [17850.0, 12.5, None, 13047.0],
-        "InvoiceDate": [datetime(2024, 1, 5, 10, 30), datetime(2024, 1, 6), datetime(2024, 1, 7),
-                        datetime(2024, 1, 8, 23, 59)],
-        "Total": [15.3, 2.0, 3.0, -4.25],
-    }).write_parquet(path)
+    pl.DataFrame(
+        {
+            "CustomerID": [17850.0, 12.5, None, 13047.0],
+            "InvoiceDate": [
+                datetime(2024, 1, 5, 10, 30),
+                datetime(2024, 1, 6),
+                datetime(2024, 1, 7),
+                datetime(2024, 1, 8, 23, 59),
+            ],
+            "Total": [15.3, 2.0, 3.0, -4.25],
+        }
+    ).write_parquet(path)
     scan = read_transactions([path])
     assert scan.date_formats == {}
     rows, rejects = collect(scan)
@@ -172,19 +180,22 @@ def test_parquet_native_types(tmp_path):
 
 def test_parquet_date_and_int_ids(tmp_path):
     path = tmp_path / "orders.parquet"
-    pl.DataFrame({"customer_id": [17850, 4], "order_date": [date(2024, 1, 5), date(2024, 1, 6)],
-                  "amount": [3, 4]}).write_parquet(path)
+    pl.DataFrame(
+        {"customer_id": [17850, 4], "order_date": [date(2024, 1, 5), date(2024, 1, 6)], "amount": [3, 4]}
+    ).write_parquet(path)
     rows, _ = read(path)
-    assert rows.schema == pl.Schema({"customer_id": pl.String, "order_date": pl.Datetime("us"),
-                                     "amount_cents": pl.Int64})
+    assert rows.schema == pl.Schema(
+        {"customer_id": pl.String, "order_date": pl.Datetime("us"), "amount_cents": pl.Int64}
+    )
     assert rows.rows() == [("17850", datetime(2024, 1, 5), 300), ("4", datetime(2024, 1, 6), 400)]
 
 
 def test_parquet_time_zone_aware_keeps_local_wall_clock(tmp_path):
     path = tmp_path / "orders.parquet"
     utc = pl.Series([datetime(2024, 1, 6, 4, 30), datetime(2024, 1, 6, 15)]).dt.replace_time_zone("UTC")
-    pl.DataFrame({"customer_id": ["A", "B"], "order_date": utc.dt.convert_time_zone("America/New_York"),
-                  "amount": [1.0, 2.0]}).write_parquet(path)
+    pl.DataFrame(
+        {"customer_id": ["A", "B"], "order_date": utc.dt.convert_time_zone("America/New_York"), "amount": [1.0, 2.0]}
+    ).write_parquet(path)
     rows, _ = read(path, as_of=date(2024, 1, 7))
     # 04:30 UTC is 23:30 the day before in New York: the shop's local date is 2024-01-05.
     assert rows["order_date"].to_list() == [datetime(2024, 1, 5, 23, 30), datetime(2024, 1, 6, 10)]
@@ -218,7 +229,11 @@ def test_folder_of_daily_csvs_with_per_file_row_numbers(tmp_path):
     assert scan.notes == ()
     rows, rejects = collect(scan)
     assert sorted(rows.select("customer_id", "amount_cents").rows()) == [
-        ("A", 100), ("A", 400), ("B", 300), ("D", 500), ("E", 600),
+        ("A", 100),
+        ("A", 400),
+        ("B", 300),
+        ("D", 500),
+        ("E", 600),
     ]
     # Row 2 is the first data row of each CSV (the header is row 1, as a spreadsheet shows it).
     assert rejected(rejects) == [
@@ -231,23 +246,27 @@ def test_folder_of_daily_csvs_with_per_file_row_numbers(tmp_path):
 
 def test_folder_of_parquet_files_counts_rows_from_one(tmp_path):
     for day, ids in ((1, ["A", None]), (2, [None, "B", None])):
-        pl.DataFrame({"customer_id": ids, "order_date": [date(2024, 1, day)] * len(ids),
-                      "amount": [1.0] * len(ids)}).write_parquet(tmp_path / f"d{day}.parquet")
+        pl.DataFrame(
+            {"customer_id": ids, "order_date": [date(2024, 1, day)] * len(ids), "amount": [1.0] * len(ids)}
+        ).write_parquet(tmp_path / f"d{day}.parquet")
     rows, rejects = read(tmp_path)
     assert rows["customer_id"].to_list() == ["A", "B"]
-    assert [(f, r) for f, r, *_ in rejected(rejects)] == [("d1.parquet", 2), ("d2.parquet", 1),
-                                                          ("d2.parquet", 3)]
+    assert [(f, r) for f, r, *_ in rejected(rejects)] == [("d1.parquet", 2), ("d2.parquet", 1), ("d2.parquet", 3)]
 
 
 def test_folder_mixing_parquet_and_csv(tmp_path):
     pl.DataFrame({"customer_id": ["A"], "order_date": [date(2024, 1, 5)], "amount": [1.0]}).write_parquet(
-        tmp_path / "a.parquet")
+        tmp_path / "a.parquet"
+    )
     write(tmp_path / "b.csv", HEADER + "B,06/01/2024,2\nC,25/01/2024,3\n")
     scan = read_transactions([tmp_path])
     assert scan.date_formats == {"order_date": "%d/%m/%Y"}
     rows, _ = collect(scan)
-    assert sorted(rows.rows()) == [("A", datetime(2024, 1, 5), 100), ("B", datetime(2024, 1, 6), 200),
-                                   ("C", datetime(2024, 1, 25), 300)]
+    assert sorted(rows.rows()) == [
+        ("A", datetime(2024, 1, 5), 100),
+        ("B", datetime(2024, 1, 6), 200),
+        ("C", datetime(2024, 1, 25), 300),
+    ]
 
 
 def test_folder_with_a_header_only_file(tmp_path):
@@ -293,12 +312,18 @@ def _zip(path: Path) -> Path:
     ("make", "message"),
     [
         (lambda d: write(d / "t.csv", ""), "{d}/t.csv is empty (0 bytes)"),
-        (lambda d: _zip(d / "book.xlsx"),
-         "{d}/book.xlsx looks like an Excel workbook or a zip archive, not a CSV or Parquet file"),
-        (lambda d: write(d / "t.parquet", HEADER + "A,2024-01-01,1\n"),
-         "{d}/t.parquet has a Parquet name but is not a Parquet file"),
-        (lambda d: (d / "t.csv").write_bytes(b"\x00\x01\x02\xff" * 100) and d / "t.csv",
-         "{d}/t.csv is not a text file (it contains binary data)"),
+        (
+            lambda d: _zip(d / "book.xlsx"),
+            "{d}/book.xlsx looks like an Excel workbook or a zip archive, not a CSV or Parquet file",
+        ),
+        (
+            lambda d: write(d / "t.parquet", HEADER + "A,2024-01-01,1\n"),
+            "{d}/t.parquet has a Parquet name but is not a Parquet file",
+        ),
+        (
+            lambda d: (d / "t.csv").write_bytes(b"\x00\x01\x02\xff" * 100) and d / "t.csv",
+            "{d}/t.csv is not a text file (it contains binary data)",
+        ),
         (lambda d: d / "missing.csv", "File not found: {d}/missing.csv"),
         (lambda d: (d / "empty").mkdir() or d / "empty", "No CSV or Parquet files in folder {d}/empty"),
         (lambda d: str(d / "*.csv"), "No files match {d}/*.csv"),
@@ -380,7 +405,10 @@ def test_blank_values_are_missing_not_unparseable(tmp_path):
     path = write(tmp_path / "orders.csv", text)
     _, rejects = read(path)
     assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [
-        (2, "missing amount"), (3, "missing amount"), (4, "missing customer id"), (5, "missing order date"),
+        (2, "missing amount"),
+        (3, "missing amount"),
+        (4, "missing customer id"),
+        (5, "missing order date"),
     ]
 
 
@@ -390,8 +418,7 @@ def test_strict_mode_names_file_column_count_and_row(tmp_path):
     with pytest.raises(DataError) as err:
         collect(scan, on_bad_rows="error")
     assert err.value.message == (
-        "1 bad row in the transactions:\n"
-        f"  1 row with missing customer id in {path}, column 'customer_id' (row 3)"
+        f"1 bad row in the transactions:\n  1 row with missing customer id in {path}, column 'customer_id' (row 3)"
     )
     assert err.value.hint == (
         "Rows without a customer id cannot be attributed to anyone. To go on without them, pass "
@@ -400,10 +427,14 @@ def test_strict_mode_names_file_column_count_and_row(tmp_path):
 
 
 def test_strict_mode_lists_the_first_rows_and_values(tmp_path):
-    path = write(tmp_path / "orders.csv", HEADER + (
-        'A,2024-01-05,1\nB,2024-01-05,"1,5"\nC,2024-01-05,x\nD,2024-01-05,1\nE,2024-01-05,"12,50"\n'
-        "F,2024-01-05,?\nG,2024-01-05,n/a\nH,2024-01-05,--\nI,2024-01-05,1e\n"
-    ))
+    path = write(
+        tmp_path / "orders.csv",
+        HEADER
+        + (
+            'A,2024-01-05,1\nB,2024-01-05,"1,5"\nC,2024-01-05,x\nD,2024-01-05,1\nE,2024-01-05,"12,50"\n'
+            "F,2024-01-05,?\nG,2024-01-05,n/a\nH,2024-01-05,--\nI,2024-01-05,1e\n"
+        ),
+    )
     with pytest.raises(DataError) as err:
         collect(read_transactions([path]), on_bad_rows="error")
     assert err.value.message == (
@@ -435,15 +466,18 @@ def test_strict_mode_without_bad_rows_returns_the_rows(tmp_path):
 
 
 def test_cancelled_invoices_are_negative(tmp_path):
-    path = write(tmp_path / "retail.csv", (
-        "InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
-        "536365,6,12/1/2010 8:26,2.55,17850.0\n"
-        "C536379,-1,12/1/2010 9:41,27.50,14527.0\n"
-        "C536380,2,12/1/2010 9:41,1.25,14527.0\n"  # positive quantity on a cancellation: still negative
-        "536381,-2,12/13/2010 9:41,1.25, 17850.0 \n"  # a plain return line stays negative
-        "Cash1,1,12/13/2010 9:41,1.00,17850\n"  # 'C' not followed by a digit: not a cancellation
-        " C536390 ,1,12/13/2010 9:41,1.00,17850\n"  # padded: trimmed, then still a cancellation
-    ))
+    path = write(
+        tmp_path / "retail.csv",
+        (
+            "InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+            "536365,6,12/1/2010 8:26,2.55,17850.0\n"
+            "C536379,-1,12/1/2010 9:41,27.50,14527.0\n"
+            "C536380,2,12/1/2010 9:41,1.25,14527.0\n"  # positive quantity on a cancellation: still negative
+            "536381,-2,12/13/2010 9:41,1.25, 17850.0 \n"  # a plain return line stays negative
+            "Cash1,1,12/13/2010 9:41,1.00,17850\n"  # 'C' not followed by a digit: not a cancellation
+            " C536390 ,1,12/13/2010 9:41,1.00,17850\n"  # padded: trimmed, then still a cancellation
+        ),
+    )
     scan = read_transactions([path])
     assert scan.date_formats == {"order_date": "%m/%d/%Y %H:%M"}
     rows, rejects = collect(scan)
@@ -471,14 +505,17 @@ def test_cancelled_invoice_with_an_amount_column_and_other_prefixes(tmp_path):
 
 
 def test_quantity_and_price_bad_rows(tmp_path):
-    path = write(tmp_path / "t.csv", (
-        "customer_id,order_date,qty,price\n"
-        "A,2024-01-05,2,1.10\n"
-        "B,2024-01-05,,1\n"
-        "C,2024-01-05,two,1\n"
-        "D,2024-01-05,1,\n"
-        "E,2024-01-05,1,1,5\n"
-    ).replace("1,5\n", '"1,5"\n'))
+    path = write(
+        tmp_path / "t.csv",
+        (
+            "customer_id,order_date,qty,price\n"
+            "A,2024-01-05,2,1.10\n"
+            "B,2024-01-05,,1\n"
+            "C,2024-01-05,two,1\n"
+            "D,2024-01-05,1,\n"
+            "E,2024-01-05,1,1,5\n"
+        ).replace("1,5\n", '"1,5"\n'),
+    )
     rows, rejects = read(path)
     assert rows.rows() == [("A", datetime(2024, 1, 5), 220)]
     assert rejected(rejects) == [
@@ -492,8 +529,9 @@ def test_quantity_and_price_bad_rows(tmp_path):
 def test_decimal_comma_amounts(tmp_path):
     text = "Kunde;Datum;Betrag\nA;05.01.2024;12,50\nB;06.01.2024;1.250\nC;07.01.2024;-3\n"
     path = write(tmp_path / "t.csv", text)
-    options = ReadOptions(decimal_comma=True, columns={"customer_id": "Kunde", "order_date": "Datum",
-                                                       "amount": "Betrag"})
+    options = ReadOptions(
+        decimal_comma=True, columns={"customer_id": "Kunde", "order_date": "Datum", "amount": "Betrag"}
+    )
     rows, rejects = read(path, options)
     assert rows.select("customer_id", "amount_cents").rows() == [("A", 1250), ("C", -300)]
     assert rejected(rejects) == [("t.csv", 3, "unparseable amount", "Betrag", "1.250")]
@@ -514,12 +552,18 @@ def test_non_finite_and_huge_amounts_are_bad_rows(tmp_path):
 
 def test_non_finite_amounts_in_parquet(tmp_path):
     path = tmp_path / "t.parquet"
-    pl.DataFrame({"customer_id": ["A", "B", "C"], "order_date": [date(2024, 1, 5)] * 3,
-                  "amount": [1.0, float("inf"), float("nan")]}).write_parquet(path)
+    pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C"],
+            "order_date": [date(2024, 1, 5)] * 3,
+            "amount": [1.0, float("inf"), float("nan")],
+        }
+    ).write_parquet(path)
     rows, rejects = read(path)
     assert rows["amount_cents"].to_list() == [100]
     assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [
-        (2, "unparseable amount"), (3, "unparseable amount"),
+        (2, "unparseable amount"),
+        (3, "unparseable amount"),
     ]
 
 
@@ -556,24 +600,29 @@ SURVEY = (
     '"",Customer ID,Submitted At,NPS Score,Comment,Survey Type\n'
     '0,C1,2024-03-01,9,"Great, ""really"" great",Relational\n'  # row 2
     '1,C2,2024-03-02,NA,"line one\nline two",transactional\n'  # row 3 (a record spanning two lines)
-    '2,,2024-03-03,10 - Extremely likely,<script>alert(1)</script>,\n'  # row 4, anonymous
-    '3,C4,2024-03-04,9/10,Café crème,\n'  # row 5
-    '4,C5,2024-03-05,,,\n'  # row 6
-    '5,C6,2024-03-06,11,too high,\n'  # row 7
-    '6,C7,2024-03-07,7/5,other scale,\n'  # row 8
-    '7,C8,2024-03-07,9.5,half,\n'  # row 9
-    '8,C9,2024-03-07,N/A,  =cmd|x  ,\n'  # row 10
+    "2,,2024-03-03,10 - Extremely likely,<script>alert(1)</script>,\n"  # row 4, anonymous
+    "3,C4,2024-03-04,9/10,Café crème,\n"  # row 5
+    "4,C5,2024-03-05,,,\n"  # row 6
+    "5,C6,2024-03-06,11,too high,\n"  # row 7
+    "6,C7,2024-03-07,7/5,other scale,\n"  # row 8
+    "7,C8,2024-03-07,9.5,half,\n"  # row 9
+    "8,C9,2024-03-07,N/A,  =cmd|x  ,\n"  # row 10
     '9,C10,2024-03-08,9.0,"",\n'  # row 11
-    '10,C11,2024-04-01,3,after as-of,\n'  # row 12
-    '11,C12,,3,no date,\n'  # row 13
+    "10,C11,2024-04-01,3,after as-of,\n"  # row 12
+    "11,C12,,3,no date,\n"  # row 13
 )
 
 
 def test_read_surveys_messy_latin1(tmp_path):
     path = write(tmp_path / "nps.csv", SURVEY, "latin-1")
     scan = read_surveys([path], ReadOptions(encoding="latin-1"), as_of=date(2024, 4, 1))
-    assert scan.mapping.columns == {"customer_id": "Customer ID", "responded_at": "Submitted At",
-                                    "score": "NPS Score", "comment": "Comment", "survey_type": "Survey Type"}
+    assert scan.mapping.columns == {
+        "customer_id": "Customer ID",
+        "responded_at": "Submitted At",
+        "score": "NPS Score",
+        "comment": "Comment",
+        "survey_type": "Survey Type",
+    }
     rows, rejects = collect(scan)
     assert rows.columns == ["customer_id", "responded_at", "score", "comment", "survey_type"]
     assert rows.schema["score"] == pl.Int16
@@ -595,8 +644,15 @@ def test_read_surveys_messy_latin1(tmp_path):
     ]
     assert scan.left_out == [1]  # row 12 answered on the as-of date
     # The unnamed index column comes back with the raw row.
-    assert rejects.columns == [*REJECT_COLUMNS, "", "Customer ID", "Submitted At", "NPS Score", "Comment",
-                               "Survey Type"]
+    assert rejects.columns == [
+        *REJECT_COLUMNS,
+        "",
+        "Customer ID",
+        "Submitted At",
+        "NPS Score",
+        "Comment",
+        "Survey Type",
+    ]
 
 
 def test_read_surveys_strict(tmp_path):
@@ -638,17 +694,29 @@ def test_read_contacts_consent(tmp_path):
     path = write(tmp_path / "contacts.csv", CONTACTS)
     scan = read_contacts([path])
     rows, rejects = collect(scan)
-    assert rows.schema == pl.Schema({"customer_id": pl.String, "email": pl.String, "signed_up_at": pl.Date,
-                                     "birthday": pl.Date, "email_consent": pl.Boolean})
+    assert rows.schema == pl.Schema(
+        {
+            "customer_id": pl.String,
+            "email": pl.String,
+            "signed_up_at": pl.Date,
+            "birthday": pl.Date,
+            "email_consent": pl.Boolean,
+        }
+    )
     assert rows.select("customer_id", "email_consent").rows() == [
-        ("1", True), ("2", False), ("3", True), ("4", False), ("5", True), ("6", False), ("8", None),
+        ("1", True),
+        ("2", False),
+        ("3", True),
+        ("4", False),
+        ("5", True),
+        ("6", False),
+        ("8", None),
         ("9", True),
     ]
     assert rows.row(0) == ("1", "ann@x.com", date(2024, 1, 1), date(1990, 5, 17), True)
     assert rows["signed_up_at"].to_list()[2] is None
     assert rejected(rejects) == [
-        ("contacts.csv", 8, "unparseable consent (expected yes/no, true/false or 1/0)", "Accepts Marketing",
-         "maybe"),
+        ("contacts.csv", 8, "unparseable consent (expected yes/no, true/false or 1/0)", "Accepts Marketing", "maybe"),
         ("contacts.csv", 11, "missing customer id", "Customer ID", None),
         ("contacts.csv", 12, "unparseable birthday", "Birthday", "17 May"),
     ]
@@ -718,5 +786,6 @@ def test_rejected_rows_survive_the_round_trip_through_a_file(tmp_path):
     text = "customer_id,order_date,amount,note\nA,2024-01-05,10,ok\n,2024-01-06,5, kept as given \n"
     rows, rejects = collect(read_transactions([write(tmp_path / "tx.csv", text)]))
     assert rows["customer_id"].to_list() == ["A"]
-    assert rejects.select("source_row", "reject_reason", "note").rows() == [(3, "missing customer id",
-                                                                            " kept as given ")]
+    assert rejects.select("source_row", "reject_reason", "note").rows() == [
+        (3, "missing customer id", " kept as given ")
+    ]

@@ -180,9 +180,7 @@ def test_inspect_excel_workbook(tmp_path, name):
         zf.writestr("xl/workbook.xml", "<workbook/>")
     with pytest.raises(DataError) as err:
         inspect_source(path)
-    assert err.value.message == (
-        f"{path} looks like an Excel workbook or a zip archive, not a CSV or Parquet file"
-    )
+    assert err.value.message == (f"{path} looks like an Excel workbook or a zip archive, not a CSV or Parquet file")
     assert "CSV" in err.value.hint
 
 
@@ -241,7 +239,12 @@ def test_expand_folder_sorted_data_files_only(tmp_path):
         write(tmp_path / name, "x")
     (tmp_path / "sub.csv").mkdir()
     assert [p.name for p in expand_inputs([tmp_path])] == [
-        "2024-01-01.csv", "2024-01-02.csv", "2024-01-03.csv.gz", "x.parquet", "y.tsv", "z.txt",
+        "2024-01-01.csv",
+        "2024-01-02.csv",
+        "2024-01-03.csv.gz",
+        "x.parquet",
+        "y.tsv",
+        "z.txt",
     ]
 
 
@@ -259,8 +262,10 @@ def test_expand_glob_keeps_data_files_only(tmp_path):
     assert [p.name for p in expand_inputs([str(tmp_path / "*")])] == ["a.csv", "b.parquet"]
     with pytest.raises(DataError) as err:
         expand_inputs([str(tmp_path / "*.dat")])
-    assert err.value.message == f"No CSV or Parquet files match {tmp_path / '*.dat'} (it matches 1 other file, " \
+    assert (
+        err.value.message == f"No CSV or Parquet files match {tmp_path / '*.dat'} (it matches 1 other file, "
         f"e.g. {tmp_path / 'c.dat'})"
+    )
     assert expand_inputs([tmp_path / "c.dat"]) == [tmp_path / "c.dat"]  # named on its own: read as given
 
 

@@ -26,12 +26,12 @@ MESSY = (
     '1,C2,03/01/2024 10:00,NA,"line one\nline two",Relationship NPS,Süd\n'  # row 3 (two lines)
     "2,C3,04/01/2024 11:30,9/10,<script>alert('x')</script>,tNPS,Nord\n"  # row 4
     '3,C4,05/01/2024 12:00,8,"Café crème, trop cher",tNPS,Süd\n'  # row 5
-    '4,,05/01/2024 12:30,N/A,,Relationship NPS,Nord\n'  # row 6, anonymous
-    '5,C6,06/01/2024 08:00,11,too high,Relationship NPS,Nord\n'  # row 7: out of range
-    '6,C7,06/01/2024 09:00,4/5,other scale,tNPS,Süd\n'  # row 8: another scale
+    "4,,05/01/2024 12:30,N/A,,Relationship NPS,Nord\n"  # row 6, anonymous
+    "5,C6,06/01/2024 08:00,11,too high,Relationship NPS,Nord\n"  # row 7: out of range
+    "6,C7,06/01/2024 09:00,4/5,other scale,tNPS,Süd\n"  # row 8: another scale
     '7,C8,07/01/2024 10:00,6.0,"=HYPERLINK(""http://x"")",Relationship NPS,Süd\n'  # row 9
-    '8,C1,20/02/2024 10:00,3,Now: [bold]worse[/bold],Relationship NPS,Nord\n'  # row 10
-    '9,C9,21/02/2024 10:00,0 - Not at all likely,,Relationship NPS,Süd\n'  # row 11
+    "8,C1,20/02/2024 10:00,3,Now: [bold]worse[/bold],Relationship NPS,Nord\n"  # row 10
+    "9,C9,21/02/2024 10:00,0 - Not at all likely,,Relationship NPS,Süd\n"  # row 11
 )
 # The mapping documented in rules/columns.toml: headers auto-detection cannot guess, and the file settings.
 MAPPING = f"""[surveys]
@@ -104,20 +104,22 @@ def test_integer_and_float_scores_keep_out_of_range_values_for_validation():
 
 def test_out_of_range_numbers_in_parquet_are_rejected_not_clipped_or_crashing(tmp_path):
     path = tmp_path / "nps.parquet"
-    pl.DataFrame({"responded_at": [date(2024, 3, 1)] * 4, "score": [10.0, 1e10, -3.0, float("nan")]}) \
-        .write_parquet(path)
+    pl.DataFrame({"responded_at": [date(2024, 3, 1)] * 4, "score": [10.0, 1e10, -3.0, float("nan")]}).write_parquet(
+        path
+    )
     rows, rejects = collect(read_surveys([path]))
     assert rows["score"].to_list() == [10, None]  # NaN is a non-response
     assert rows.schema["score"] == pl.Int16
     assert rejects.select("source_row", "reject_reason", "reject_value").rows() == [
-        (2, "score outside 0-10", "10000000000.0"), (3, "score outside 0-10", "-3.0")]
+        (2, "score outside 0-10", "10000000000.0"),
+        (3, "score outside 0-10", "-3.0"),
+    ]
 
 
 def test_survey_types_are_normalised_and_others_kept_apart():
     raw = ["Relationship NPS", "rNPS", "relational", "Transactional", "tNPS", "Onboarding", " ", None]
     out = pl.DataFrame({"t": raw}).select(parse_survey_type("t")).to_series().to_list()
-    assert out == ["relational", "relational", "relational", "transactional", "transactional", "onboarding",
-                   None, None]
+    assert out == ["relational", "relational", "relational", "transactional", "transactional", "onboarding", None, None]
 
 
 # ---------------------------------------------------------------------------- columns
@@ -127,8 +129,12 @@ def test_survey_tool_headers_are_detected(tmp_path):
     path = tmp_path / "delighted.csv"
     path.write_text("Response ID,Email,Score,Comment,Response Timestamp\n1,a@x.com,9,ok,2024-03-01 10:00\n")
     scan = read_surveys([path])
-    assert scan.mapping.columns == {"responded_at": "Response Timestamp", "score": "Score",
-                                    "comment": "Comment", "email": "Email"}
+    assert scan.mapping.columns == {
+        "responded_at": "Response Timestamp",
+        "score": "Score",
+        "comment": "Comment",
+        "email": "Email",
+    }
     path = tmp_path / "qualtrics.csv"
     path.write_text("ResponseId,RecordedDate,NPS_Group,Q1_NPS_GROUP,LTR\nR1,2024-03-01,Promoter,x,9\n")
     assert read_surveys([path]).mapping.columns == {"responded_at": "RecordedDate", "score": "LTR"}
@@ -152,8 +158,9 @@ def test_extra_columns_are_kept_for_breakdowns(tmp_path):
 def test_messy_latin1_export_with_the_documented_mapping(tmp_path):
     data, mapping = write_messy(tmp_path)
     scan = read_surveys([data], ReadOptions(mapping_file=mapping))
-    assert scan.mapping.how == dict.fromkeys(["customer_id", "responded_at", "score", "comment", "survey_type"],
-                                             "mapping file")
+    assert scan.mapping.how == dict.fromkeys(
+        ["customer_id", "responded_at", "score", "comment", "survey_type"], "mapping file"
+    )
     rows, rejects = collect(scan)
     assert rows.columns == ["customer_id", "responded_at", "score", "comment", "survey_type"]
     assert rows.select("customer_id", "score", "comment", "survey_type").rows() == [

@@ -34,14 +34,16 @@ from loyalty_cli.io.targets import (
     write_list,
 )
 
-LIST = pl.DataFrame({
-    "customer_id": ["c1", "c2", "c3"],
-    "email": ["a@example.com", "b@example.org", "c@example.net"],
-    "segment": ["At Risk", "Champions", "New"],
-    "net_spend": [10.0, 250.5, -3.5],
-    "first_purchase": [date(2024, 1, 5), date(2023, 12, 31), date(2024, 2, 29)],
-    "last_seen": [datetime(2024, 3, 1, 23, 30, 5), None, datetime(2024, 3, 2, 0, 0, 0)],
-})
+LIST = pl.DataFrame(
+    {
+        "customer_id": ["c1", "c2", "c3"],
+        "email": ["a@example.com", "b@example.org", "c@example.net"],
+        "segment": ["At Risk", "Champions", "New"],
+        "net_spend": [10.0, 250.5, -3.5],
+        "first_purchase": [date(2024, 1, 5), date(2023, 12, 31), date(2024, 2, 29)],
+        "last_seen": [datetime(2024, 3, 1, 23, 30, 5), None, datetime(2024, 3, 2, 0, 0, 0)],
+    }
+)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
@@ -52,12 +54,15 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 # --- headers and dates per target ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "first", "tag", "date_text", "datetime_text"), [
-    ("mailchimp", ["Email Address", "customer_id"], "Tags", "2024-01-05", "2024-03-01 23:30:05"),
-    ("klaviyo", ["Email Address", "customer_id"], "loyalty_segment", "2024-01-05 12:00:00", "2024-03-01 23:30:05"),
-    ("braze", ["external_id", "email"], "loyalty_segment", "2024-01-05T12:00:00", "2024-03-01T23:30:05"),
-    ("hubspot", ["Email", "customer_id"], "loyalty_segment", "2024-01-05", "2024-03-01 23:30:05"),
-])
+@pytest.mark.parametrize(
+    ("name", "first", "tag", "date_text", "datetime_text"),
+    [
+        ("mailchimp", ["Email Address", "customer_id"], "Tags", "2024-01-05", "2024-03-01 23:30:05"),
+        ("klaviyo", ["Email Address", "customer_id"], "loyalty_segment", "2024-01-05 12:00:00", "2024-03-01 23:30:05"),
+        ("braze", ["external_id", "email"], "loyalty_segment", "2024-01-05T12:00:00", "2024-03-01T23:30:05"),
+        ("hubspot", ["Email", "customer_id"], "loyalty_segment", "2024-01-05", "2024-03-01 23:30:05"),
+    ],
+)
 def test_importer_headers_and_date_formats(name, first, tag, date_text, datetime_text):
     target = get_target(name)
     out, log = format_for_target(LIST, target, tag="segment")
@@ -90,63 +95,98 @@ def test_unknown_target():
 # --- email screening and dedupe ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("email", "reason"), [
-    ("a@example.com", None), (" A.B+tag@Example.CO.uk ", None), ("x@bücher.de", None), ("o'neil@x.io", None),
-    (None, MISSING_EMAIL), ("   ", MISSING_EMAIL), ("no-at-sign", NO_AT), ("=cmd@x.com", FORMULA_EMAIL),
-    ("+a@x.com", FORMULA_EMAIL), ("a@b", INVALID_EMAIL), ("a@@b.com", INVALID_EMAIL), ("a b@c.com", INVALID_EMAIL),
-    (".a@b.com", INVALID_EMAIL), ("a..b@c.com", INVALID_EMAIL), ("a@-b.com", INVALID_EMAIL),
-    ("a@b.c", INVALID_EMAIL), ("a@b.com.", INVALID_EMAIL), ("é@b.com", INVALID_EMAIL),
-    ("a" * 250 + "@b.com", INVALID_EMAIL),
-])
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("a@example.com", None),
+        (" A.B+tag@Example.CO.uk ", None),
+        ("x@bücher.de", None),
+        ("o'neil@x.io", None),
+        (None, MISSING_EMAIL),
+        ("   ", MISSING_EMAIL),
+        ("no-at-sign", NO_AT),
+        ("=cmd@x.com", FORMULA_EMAIL),
+        ("+a@x.com", FORMULA_EMAIL),
+        ("a@b", INVALID_EMAIL),
+        ("a@@b.com", INVALID_EMAIL),
+        ("a b@c.com", INVALID_EMAIL),
+        (".a@b.com", INVALID_EMAIL),
+        ("a..b@c.com", INVALID_EMAIL),
+        ("a@-b.com", INVALID_EMAIL),
+        ("a@b.c", INVALID_EMAIL),
+        ("a@b.com.", INVALID_EMAIL),
+        ("é@b.com", INVALID_EMAIL),
+        ("a" * 250 + "@b.com", INVALID_EMAIL),
+    ],
+)
 def test_email_problems(email, reason):
     got = pl.DataFrame({"email": [email]}, schema={"email": pl.String}).select(email_problem()).item()
     assert got == reason
 
 
 def test_dedupe_is_case_insensitive_after_trimming_and_keeps_the_most_valuable():
-    table = pl.DataFrame({
-        "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
-        "email": [" Ann@X.com", "ann@x.com", "ANN@x.com ", "bob@x.com", "bob@x.com", "cat@x.com"],
-        "net_spend": [10.0, 99.0, 99.0, None, 5.0, 1.0],
-    })
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+            "email": [" Ann@X.com", "ann@x.com", "ANN@x.com ", "bob@x.com", "bob@x.com", "cat@x.com"],
+            "net_spend": [10.0, 99.0, 99.0, None, 5.0, 1.0],
+        }
+    )
     screened = screen_rows(table, target=TARGETS["klaviyo"], value="net_spend")
     # ann: c2 and c3 tie on value -> the smaller id, c2; bob: a null value loses to 5.0
     assert screened.rows["customer_id"].to_list() == ["c2", "c5", "c6"]  # the list's order is kept
     assert screened.rows["email"].to_list() == ["ann@x.com", "bob@x.com", "cat@x.com"]
     dropped = screened.dropped.select("drop_reason", "kept_customer_id", "customer_id", "email").rows()
-    assert dropped == [(DUPLICATE_EMAIL, "c2", "c1", " Ann@X.com"), (DUPLICATE_EMAIL, "c2", "c3", "ANN@x.com "),
-                       (DUPLICATE_EMAIL, "c5", "c4", "bob@x.com")]
+    assert dropped == [
+        (DUPLICATE_EMAIL, "c2", "c1", " Ann@X.com"),
+        (DUPLICATE_EMAIL, "c2", "c3", "ANN@x.com "),
+        (DUPLICATE_EMAIL, "c5", "c4", "bob@x.com"),
+    ]
     assert screened.dropped_counts() == {DUPLICATE_EMAIL: 3}
     # without a value column: the smallest customer id wins
-    assert screen_rows(table.drop("net_spend"), target=TARGETS["klaviyo"]).rows["customer_id"].to_list() == \
-        ["c1", "c4", "c6"]
+    assert screen_rows(table.drop("net_spend"), target=TARGETS["klaviyo"]).rows["customer_id"].to_list() == [
+        "c1",
+        "c4",
+        "c6",
+    ]
 
 
 def test_rejects_carry_the_reason_and_are_counted():
-    table = pl.DataFrame({
-        "customer_id": ["c1", "c2", "c3", "c4", "=HYPERLINK(1)", "-7"],
-        "email": ["ok@x.com", None, "nope", "a@b", "h@x.com", "n@x.com"],
-    })
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4", "=HYPERLINK(1)", "-7"],
+            "email": ["ok@x.com", None, "nope", "a@b", "h@x.com", "n@x.com"],
+        }
+    )
     screened = screen_rows(table, target=TARGETS["hubspot"])
     assert screened.rows["customer_id"].to_list() == ["c1", "-7"]  # a plain negative number is not a formula
     assert screened.dropped.select("customer_id", "drop_reason").rows() == [
-        ("c2", MISSING_EMAIL), ("c3", NO_AT), ("c4", INVALID_EMAIL), ("=HYPERLINK(1)", "customer id starts like a "
-                                                                      "formula")]
+        ("c2", MISSING_EMAIL),
+        ("c3", NO_AT),
+        ("c4", INVALID_EMAIL),
+        ("=HYPERLINK(1)", "customer id starts like a formula"),
+    ]
     # the generic CSV neutralises such an id instead of dropping it
     assert screen_rows(table, target=TARGETS["generic"]).rows.height == 3
 
 
 def test_consent_column_no_consent_no_row():
-    table = pl.DataFrame({
-        "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
-        "email": [f"{i}@x.com" for i in range(6)],
-        "Accepts Marketing": ["yes", "No", "", "maybe", "TRUE", None],
-    })
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+            "email": [f"{i}@x.com" for i in range(6)],
+            "Accepts Marketing": ["yes", "No", "", "maybe", "TRUE", None],
+        }
+    )
     screened = screen_rows(table, target=TARGETS["mailchimp"])
     assert screened.consent_column == "Accepts Marketing"
     assert screened.rows["customer_id"].to_list() == ["c1", "c5"]
     assert dict(screened.dropped.select("customer_id", "drop_reason").rows()) == {
-        "c2": NO_CONSENT, "c3": NO_CONSENT_RECORD, "c4": UNREADABLE_CONSENT, "c6": NO_CONSENT_RECORD}
+        "c2": NO_CONSENT,
+        "c3": NO_CONSENT_RECORD,
+        "c4": UNREADABLE_CONSENT,
+        "c6": NO_CONSENT_RECORD,
+    }
     out, _ = format_for_target(screened.rows, TARGETS["mailchimp"])
     assert "Accepts Marketing" not in out.columns  # every row left said yes
     booleans = table.with_columns(pl.Series("Accepts Marketing", [True, False, None, True, True, None]))
@@ -154,27 +194,42 @@ def test_consent_column_no_consent_no_row():
 
 
 def test_consent_is_checked_before_the_email_and_before_dedupe():
-    table = pl.DataFrame({"customer_id": ["c1", "c2"], "email": ["same@x.com", "same@x.com"],
-                          "opt_in": ["no", "yes"], "net_spend": [100.0, 1.0]})
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2"],
+            "email": ["same@x.com", "same@x.com"],
+            "opt_in": ["no", "yes"],
+            "net_spend": [100.0, 1.0],
+        }
+    )
     screened = screen_rows(table, target=TARGETS["klaviyo"], value="net_spend")
     assert screened.rows["customer_id"].to_list() == ["c2"]
     assert screened.dropped_counts() == {NO_CONSENT: 1}
 
 
 def test_contacts_bring_emails_and_consent():
-    table = pl.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "email": ["old@x.com", None, "c3@x.com", None],
-                          "email_consent": ["yes", "yes", "yes", "yes"]})
-    contacts = pl.DataFrame({
-        "customer_id": ["c1", "c2", "c2", "c3"],
-        "email": ["new@x.com", "two@x.com", "b-two@x.com", None],
-        "email_consent": [True, True, None, False],
-    })
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4"],
+            "email": ["old@x.com", None, "c3@x.com", None],
+            "email_consent": ["yes", "yes", "yes", "yes"],
+        }
+    )
+    contacts = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c2", "c3"],
+            "email": ["new@x.com", "two@x.com", "b-two@x.com", None],
+            "email_consent": [True, True, None, False],
+        }
+    )
     joined = attach_contacts(table, contacts)
     assert joined["email"].to_list() == ["new@x.com", "b-two@x.com", "c3@x.com", None]
     screened = screen_rows(joined, target=TARGETS["klaviyo"])
     assert screened.rows["customer_id"].to_list() == ["c1", "c2"]
-    assert dict(screened.dropped.select("customer_id", "drop_reason").rows()) == {"c3": NO_CONSENT,
-                                                                            "c4": NOT_IN_CONTACTS}
+    assert dict(screened.dropped.select("customer_id", "drop_reason").rows()) == {
+        "c3": NO_CONSENT,
+        "c4": NOT_IN_CONTACTS,
+    }
 
 
 def test_lists_without_emails():
@@ -191,15 +246,23 @@ def test_lists_without_emails():
 
 
 def test_importer_targets_clean_formula_text_and_log_it():
-    table = pl.DataFrame({"customer_id": ["c1", "c2", "c3"], "email": ["a@x.com", "b@x.com", "c@x.com"],
-                          "segment": ["=HYPERLINK(\"http://evil\")", "@SUM(A1)", "-3.50"],
-                          "note": ["+ - =cmd", "\tTAB", "fine=ok"]})
+    table = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "email": ["a@x.com", "b@x.com", "c@x.com"],
+            "segment": ['=HYPERLINK("http://evil")', "@SUM(A1)", "-3.50"],
+            "note": ["+ - =cmd", "\tTAB", "fine=ok"],
+        }
+    )
     out, log = format_for_target(table, TARGETS["klaviyo"], tag="segment")
-    assert out["loyalty_segment"].to_list() == ["HYPERLINK(\"http://evil\")", "SUM(A1)", "-3.50"]
+    assert out["loyalty_segment"].to_list() == ['HYPERLINK("http://evil")', "SUM(A1)", "-3.50"]
     assert out["note"].to_list() == ["cmd", "TAB", "fine=ok"]
-    assert log.rows() == [("c1", "loyalty_segment", "=HYPERLINK(\"http://evil\")", "HYPERLINK(\"http://evil\")"),
-                          ("c2", "loyalty_segment", "@SUM(A1)", "SUM(A1)"), ("c1", "note", "+ - =cmd", "cmd"),
-                          ("c2", "note", "\tTAB", "TAB")]
+    assert log.rows() == [
+        ("c1", "loyalty_segment", '=HYPERLINK("http://evil")', 'HYPERLINK("http://evil")'),
+        ("c2", "loyalty_segment", "@SUM(A1)", "SUM(A1)"),
+        ("c1", "note", "+ - =cmd", "cmd"),
+        ("c2", "note", "\tTAB", "TAB"),
+    ]
     assert not any(v.startswith("'") for v in out["note"].to_list())  # no quote prefix an importer would keep
 
 
@@ -214,7 +277,7 @@ def test_generic_target_keeps_the_spreadsheet_apostrophe(tmp_path: Path):
 
 
 def test_split_csv_at_row_boundaries_with_the_header_in_each_part():
-    df = pl.DataFrame({"id": [f"c{i:03d}" for i in range(100)], "text": ["line one\nline two", "x, \"quoted\""] * 50})
+    df = pl.DataFrame({"id": [f"c{i:03d}" for i in range(100)], "text": ["line one\nline two", 'x, "quoted"'] * 50})
     data = df.write_csv().encode()
     parts = split_csv(data, 400)
     assert len(parts) > 3 and all(len(p) <= 400 for p, _ in parts)
@@ -231,8 +294,13 @@ def test_split_csv_at_row_boundaries_with_the_header_in_each_part():
 
 def test_write_list_splits_over_the_limit_and_lists_the_parts(tmp_path: Path):
     n = 300
-    table = pl.DataFrame({"customer_id": [f"c{i:04d}" for i in range(n)],
-                          "email": [f"customer{i}@example.com" for i in range(n)], "segment": ["At Risk"] * n})
+    table = pl.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "email": [f"customer{i}@example.com" for i in range(n)],
+            "segment": ["At Risk"] * n,
+        }
+    )
     out = tmp_path / "big.csv"
     out.write_text("stale")  # an unsplit file of an earlier run must not stay beside the parts
     (tmp_path / "big.part09.csv").write_text("stale")
@@ -267,18 +335,19 @@ def test_klaviyo_limit_is_50_mb_and_overridable():
 
 def test_write_list_with_control_group_dropped_rows_changes_and_manifest(tmp_path: Path):
     n = 400
-    table = pl.DataFrame({
-        "customer_id": [f"c{i:04d}" for i in range(n)],
-        "email": [f"p{i}@shop.com" if i % 50 else None for i in range(n)],
-        "segment": ["=bad" if i == 7 else "Loyal" for i in range(n)],
-        "net_spend": [float(i) for i in range(n)],
-        "first_purchase": [date(2024, 1, 1)] * n,
-    })
+    table = pl.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "email": [f"p{i}@shop.com" if i % 50 else None for i in range(n)],
+            "segment": ["=bad" if i == 7 else "Loyal" for i in range(n)],
+            "net_spend": [float(i) for i in range(n)],
+            "first_purchase": [date(2024, 1, 1)] * n,
+        }
+    )
     spec = ListSpec(target="klaviyo", holdout_share=0.25, seed="spring", tag="segment", value="net_spend")
     report = write_list(table, tmp_path / "loyal.csv", spec)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["loyal.changes.csv", "loyal.control.csv", "loyal.csv", "loyal.dropped.csv",
-                     "loyal.manifest.json"]
+    assert files == ["loyal.changes.csv", "loyal.control.csv", "loyal.csv", "loyal.dropped.csv", "loyal.manifest.json"]
     treat, control = pl.read_csv(tmp_path / "loyal.csv"), pl.read_csv(tmp_path / "loyal.control.csv")
     assert treat.columns[:3] == control.columns[:3] == ["Email Address", "customer_id", "loyalty_segment"]
     assert treat.height + control.height == n - 8 and not set(treat["customer_id"]) & set(control["customer_id"])
@@ -310,17 +379,20 @@ def test_holdout_without_target_keeps_the_format(tmp_path: Path):
     assert [p.name for p in report.removed] == ["l.control.parquet"]
 
 
-@pytest.mark.parametrize(("spec", "output", "message"), [
-    (ListSpec(holdout_share=0.1), "l.csv", "--holdout-share needs --seed"),
-    (ListSpec(seed="x"), "l.csv", "--seed needs --target or --holdout-share"),
-    (ListSpec(target="klaviyo", seed="x"), "l.csv", "--seed needs --holdout-share"),
-    (ListSpec(target="klaviyo"), "-", "need -o FILE"),
-    (ListSpec(target="klaviyo"), "l.parquet", "Klaviyo imports CSV files, not parquet"),
-    (ListSpec(holdout_share=1.5, seed="x"), "l.csv", "between 0 and 1"),
-    (ListSpec(target="generic", max_file_mb=0), "l.csv", "must be > 0"),
-    (ListSpec(target="generic", max_file_mb=1), "l.json", "splits CSV files only"),
-    (ListSpec(max_file_mb=1), "l.csv", "--max-file-mb needs --target"),
-])
+@pytest.mark.parametrize(
+    ("spec", "output", "message"),
+    [
+        (ListSpec(holdout_share=0.1), "l.csv", "--holdout-share needs --seed"),
+        (ListSpec(seed="x"), "l.csv", "--seed needs --target or --holdout-share"),
+        (ListSpec(target="klaviyo", seed="x"), "l.csv", "--seed needs --holdout-share"),
+        (ListSpec(target="klaviyo"), "-", "need -o FILE"),
+        (ListSpec(target="klaviyo"), "l.parquet", "Klaviyo imports CSV files, not parquet"),
+        (ListSpec(holdout_share=1.5, seed="x"), "l.csv", "between 0 and 1"),
+        (ListSpec(target="generic", max_file_mb=0), "l.csv", "must be > 0"),
+        (ListSpec(target="generic", max_file_mb=1), "l.json", "splits CSV files only"),
+        (ListSpec(max_file_mb=1), "l.csv", "--max-file-mb needs --target"),
+    ],
+)
 def test_spec_checks(spec, output, message):
     with pytest.raises(UsageError, match=message):
         spec.check(output)
@@ -330,8 +402,9 @@ def test_spec_checks(spec, output, message):
 
 
 def test_read_lists_finds_the_id_column_and_the_segment(tmp_path: Path):
-    (tmp_path / "k.csv").write_text("Email Address,customer_id,loyalty_segment\na@x.com,17850.0,At Risk\n"
-                                    "b@x.com,C2,New\n")
+    (tmp_path / "k.csv").write_text(
+        "Email Address,customer_id,loyalty_segment\na@x.com,17850.0,At Risk\nb@x.com,C2,New\n"
+    )
     (tmp_path / "b.csv").write_text("external_id,email\nC3,c@x.com\n")
     read = read_lists([tmp_path / "k.csv"])
     assert read.rows.rows() == [("17850", "At Risk"), ("C2", "New")] and read.by == "segment"

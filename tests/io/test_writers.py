@@ -20,15 +20,17 @@ from loyalty_cli.errors import LoyaltyError, UsageError
 from loyalty_cli.io import writers
 from loyalty_cli.io.writers import atomic_write, neutralise_formulas, output_format, write_table, write_text
 
-TABLE = pl.DataFrame({
-    "customer_id": ["17850", "13047", "12583"],
-    "segment": ["Champions", "At Risk", "New"],
-    "orders": [12, 3, 1],
-    "net_spend": [1234.5, -20.25, 0.0],
-    "first_purchase": [date(2010, 12, 1), date(2011, 1, 4), date(2011, 2, 28)],
-})
+TABLE = pl.DataFrame(
+    {
+        "customer_id": ["17850", "13047", "12583"],
+        "segment": ["Champions", "At Risk", "New"],
+        "orders": [12, 3, 1],
+        "net_spend": [1234.5, -20.25, 0.0],
+        "first_purchase": [date(2010, 12, 1), date(2011, 1, 4), date(2011, 2, 28)],
+    }
+)
 
-RISKY = ["=1+1", "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(A1:A2)", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")"]
+RISKY = ["=1+1", "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(A1:A2)", "\tTAB", "\rCR", '=HYPERLINK("http://x")']
 SAFE = ["plain", "a=b", "x+y", "", None, "'already quoted", " =leading space", "-3.50", "+44", "-1", "1e5"]
 
 
@@ -113,23 +115,30 @@ def test_write_text(tmp_path: Path) -> None:
 # --- stdout ----------------------------------------------------------------------------------------------
 
 
-def test_dash_writes_csv_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_dash_writes_csv_to_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert write_table(TABLE, "-") is None
     out, err = capsys.readouterr()
     assert err == ""
     assert out.splitlines()[0] == "customer_id,segment,orders,net_spend,first_purchase"
-    assert_frame_equal(pl.read_csv(io.StringIO(out), try_parse_dates=True,
-                                  schema_overrides={"customer_id": pl.String}), TABLE)
+    assert_frame_equal(
+        pl.read_csv(io.StringIO(out), try_parse_dates=True, schema_overrides={"customer_id": pl.String}), TABLE
+    )
     assert files_in(tmp_path) == []  # no file called '-'
 
 
 def test_dash_with_fmt_json(capsys: pytest.CaptureFixture[str]) -> None:
     write_table(TABLE, "-", fmt="json")
     out = capsys.readouterr().out
-    assert json.loads(out)[0] == {"customer_id": "17850", "segment": "Champions", "orders": 12,
-                                  "net_spend": 1234.5, "first_purchase": "2010-12-01"}
+    assert json.loads(out)[0] == {
+        "customer_id": "17850",
+        "segment": "Champions",
+        "orders": 12,
+        "net_spend": 1234.5,
+        "first_purchase": "2010-12-01",
+    }
 
 
 def test_dash_with_fmt_parquet_writes_bytes(capfdbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -156,11 +165,13 @@ def test_dash_without_a_binary_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def risky_frame() -> pl.DataFrame:
     n = len(RISKY) + len(SAFE)
-    return pl.DataFrame({
-        "text": RISKY + SAFE,
-        "count": list(range(-3, n - 3)),
-        "money": [-(i + 0.25) for i in range(n)],
-    })
+    return pl.DataFrame(
+        {
+            "text": RISKY + SAFE,
+            "count": list(range(-3, n - 3)),
+            "money": [-(i + 0.25) for i in range(n)],
+        }
+    )
 
 
 def test_csv_neutralises_formula_cells(tmp_path: Path) -> None:
@@ -190,7 +201,8 @@ def test_parquet_and_json_are_not_altered(tmp_path: Path) -> None:
 
 def test_categorical_and_enum_columns_are_neutralised(tmp_path: Path) -> None:
     df = pl.DataFrame({"cat": ["=a", "b"], "enum": ["@x", "y"]}).with_columns(
-        pl.col("cat").cast(pl.Categorical), pl.col("enum").cast(pl.Enum(["@x", "y"])))
+        pl.col("cat").cast(pl.Categorical), pl.col("enum").cast(pl.Enum(["@x", "y"]))
+    )
     write_table(df, tmp_path / "out.csv")
     assert read_csv_rows(tmp_path / "out.csv") == [{"cat": "'=a", "enum": "'@x"}, {"cat": "b", "enum": "y"}]
 
@@ -201,8 +213,7 @@ def test_neutralise_leaves_frames_without_text_alone() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=12)), min_size=1,
-                max_size=8))
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=12)), min_size=1, max_size=8))
 def test_csv_round_trip_changes_only_formula_cells(values: list[str | None]) -> None:
     buffer = io.BytesIO()
     writers._serialise(pl.DataFrame({"v": values}, schema={"v": pl.String}), "csv", buffer)

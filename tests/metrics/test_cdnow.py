@@ -24,8 +24,12 @@ def cdnow_csv(tmp_path_factory) -> Path:
     rows = [line.split() for line in (DATA / "CDNOW_sample.txt").read_text().splitlines() if line.strip()]
     path = tmp_path_factory.mktemp("cdnow") / "cdnow.csv"
     pl.DataFrame(
-        {"customer_id": [r[1] for r in rows], "date": [r[2] for r in rows], "cds": [r[3] for r in rows],
-         "dollar_value": [r[4] for r in rows]}
+        {
+            "customer_id": [r[1] for r in rows],
+            "date": [r[2] for r in rows],
+            "cds": [r[3] for r in rows],
+            "dollar_value": [r[4] for r in rows],
+        }
     ).write_csv(path)
     return path
 
@@ -44,8 +48,9 @@ def test_cdnow_btyd_summary_matches_reference(cdnow_csv):
     assert repeaters["monetary_value"].median() == pytest.approx(27.50, abs=0.005)
     assert repeaters["monetary_value"].max() == pytest.approx(299.63, abs=0.005)
     ref = pl.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
-    joined = ref.join(got.with_columns(pl.col("customer_id").cast(pl.Int64)), left_on="ID",
-                      right_on="customer_id", how="inner")
+    joined = ref.join(
+        got.with_columns(pl.col("customer_id").cast(pl.Int64)), left_on="ID", right_on="customer_id", how="inner"
+    )
     assert joined.height == 2357
     assert (joined["x"] == joined["frequency"]).all()
     for ours, theirs in (("recency", "t_x"), ("T_right", "T"), ("monetary_value", "zbar")):

@@ -57,23 +57,35 @@ def history(customer: str, recency: int, gaps: list[int], spend: float) -> list:
 #   V   -             population 10    15             30            23               lapsing
 #   W   5, 5          own 5            7.5            15            16               lapsed
 SHOP = [
-    *history("P", 15, [10, 10, 20], 800), *history("Q", 31, [10, 30], 700), *history("R", 18, [4, 6, 8], 600),
-    *history("S", 30, [40], 500), *history("T", 15, [], 400), *history("U", 100, [], 300),
-    *history("V", 23, [], 200), *history("W", 16, [5, 5], 100),
+    *history("P", 15, [10, 10, 20], 800),
+    *history("Q", 31, [10, 30], 700),
+    *history("R", 18, [4, 6, 8], 600),
+    *history("S", 30, [40], 500),
+    *history("T", 15, [], 400),
+    *history("U", 100, [], 300),
+    *history("V", 23, [], 200),
+    *history("W", 16, [5, 5], 100),
 ]
 EXPECTED = {
-    "P": ("active", "own", 10.0, 15.0, 30.0), "Q": ("lapsing", "own", 20.0, 30.0, 60.0),
-    "R": ("lapsing", "own", 6.0, 9.0, 18.0), "S": ("lapsing", "population", 10.0, 15.0, 30.0),
-    "T": ("active", "population", 10.0, 15.0, 30.0), "U": ("lapsed", "population", 10.0, 15.0, 30.0),
-    "V": ("lapsing", "population", 10.0, 15.0, 30.0), "W": ("lapsed", "own", 5.0, 7.5, 15.0),
+    "P": ("active", "own", 10.0, 15.0, 30.0),
+    "Q": ("lapsing", "own", 20.0, 30.0, 60.0),
+    "R": ("lapsing", "own", 6.0, 9.0, 18.0),
+    "S": ("lapsing", "population", 10.0, 15.0, 30.0),
+    "T": ("active", "population", 10.0, 15.0, 30.0),
+    "U": ("lapsed", "population", 10.0, 15.0, 30.0),
+    "V": ("lapsing", "population", 10.0, 15.0, 30.0),
+    "W": ("lapsed", "own", 5.0, 7.5, 15.0),
 }
 RULES = load_churn_rules()
 
 
 def status_of(rows, rules=RULES, as_of=AS_OF) -> pl.DataFrame:
     tx = lines(rows)
-    return churn_status(customer_summary(tx, as_of=as_of), customer_activity(tx), rules=rules).collect() \
+    return (
+        churn_status(customer_summary(tx, as_of=as_of), customer_activity(tx), rules=rules)
+        .collect()
         .sort("customer_id")
+    )
 
 
 def rules_text(**sections: str) -> str:
@@ -84,21 +96,30 @@ def rules_text(**sections: str) -> str:
 
 def test_statuses_by_own_and_population_ipt():
     table = status_of(SHOP)
-    got = {r["customer_id"]: (r["status"], r["ipt_source"], r["ipt_days"], r["lapsing_after_days"],
-                              r["lapsed_after_days"]) for r in table.iter_rows(named=True)}
+    got = {
+        r["customer_id"]: (r["status"], r["ipt_source"], r["ipt_days"], r["lapsing_after_days"], r["lapsed_after_days"])
+        for r in table.iter_rows(named=True)
+    }
     assert got == EXPECTED
     assert table["gaps"].to_list() == [3, 2, 3, 1, 0, 0, 0, 2]
     assert table["own_ipt_days"].to_list() == [10.0, 20.0, 6.0, 40.0, None, None, None, 5.0]
     reasons = dict(zip(table["customer_id"], table["reason"], strict=True))
-    assert reasons["P"] == ("15 days since the last purchase <= lapsing threshold 1.5 x IPT = 15 days; "
-                            "IPT = own median gap 10 days (3 gaps)")
-    assert reasons["S"] == ("30 days since the last purchase > lapsing threshold 1.5 x IPT = 15 days, <= "
-                            "lapsed threshold 3 x IPT = 30 days; IPT = population 10 days (own: 1 gap, fewer "
-                            "than 2)")
-    assert reasons["U"] == ("100 days since the last purchase > lapsed threshold 3 x IPT = 30 days; "
-                            "IPT = population 10 days (own: 0 gaps, fewer than 2)")
-    assert reasons["R"].startswith("18 days since the last purchase > lapsing threshold 1.5 x IPT = 9 days, <= "
-                                   "lapsed threshold 3 x IPT = 18 days")
+    assert reasons["P"] == (
+        "15 days since the last purchase <= lapsing threshold 1.5 x IPT = 15 days; "
+        "IPT = own median gap 10 days (3 gaps)"
+    )
+    assert reasons["S"] == (
+        "30 days since the last purchase > lapsing threshold 1.5 x IPT = 15 days, <= "
+        "lapsed threshold 3 x IPT = 30 days; IPT = population 10 days (own: 1 gap, fewer "
+        "than 2)"
+    )
+    assert reasons["U"] == (
+        "100 days since the last purchase > lapsed threshold 3 x IPT = 30 days; "
+        "IPT = population 10 days (own: 0 gaps, fewer than 2)"
+    )
+    assert reasons["R"].startswith(
+        "18 days since the last purchase > lapsing threshold 1.5 x IPT = 9 days, <= lapsed threshold 3 x IPT = 18 days"
+    )
 
 
 def test_mean_gap_min_gaps_and_bounds():
@@ -106,7 +127,9 @@ def test_mean_gap_min_gaps_and_bounds():
     rules = parse_churn_rules('[ipt]\nown = "mean"\n' + rules_text(), source="mean.toml")
     table = status_of(SHOP, rules)
     assert table.filter(pl.col("customer_id") == "P").select("ipt_days", "status").row(0) == (
-        pytest.approx(40 / 3), "active")
+        pytest.approx(40 / 3),
+        "active",
+    )
     # min_gaps = 1: S uses its own 40-day gap -> lapsing after 60: active at 30 days
     rules = parse_churn_rules("[ipt]\nmin_gaps = 1\n" + rules_text(), source="one.toml")
     assert status_of(SHOP, rules).filter(pl.col("customer_id") == "S")["status"].item() == "active"
@@ -121,8 +144,15 @@ def test_fixed_days_and_percentile_thresholds():
     rules = parse_churn_rules(rules_text(lapsing="days = 20", lapsed="days = 45"), source="days.toml")
     table = status_of(SHOP, rules)
     assert dict(zip(table["customer_id"], table["status"], strict=True)) == {
-        "P": "active", "Q": "lapsing", "R": "active", "S": "lapsing", "T": "active", "U": "lapsed",
-        "V": "lapsing", "W": "active"}
+        "P": "active",
+        "Q": "lapsing",
+        "R": "active",
+        "S": "lapsing",
+        "T": "active",
+        "U": "lapsed",
+        "V": "lapsing",
+        "W": "active",
+    }
     assert "IPT" not in table["reason"][0]  # fixed days: the IPT plays no part
     # p50 and p75 of the own IPTs 5, 6, 10, 20, 40 (linear): 10 and 20
     rules = parse_churn_rules(rules_text(lapsing="percentile = 50", lapsed="percentile = 75"), source="p.toml")
@@ -137,42 +167,68 @@ def test_no_repeat_customer_leaves_status_empty():
     assert table["status"].to_list() == [None, None]
     rules = parse_churn_rules(rules_text(lapsing="days = 20", lapsed="days = 45"), source="d.toml")
     assert status_of([("A", date(2024, 6, 1), 10), ("B", date(2024, 5, 1), 10)], rules)["status"].to_list() == [
-        "lapsing", "lapsed"]
+        "lapsing",
+        "lapsed",
+    ]
 
 
 def test_value_tiers_and_costly_offers():
     ranked = rank_by_value(status_of(SHOP).lazy(), rules=RULES).collect()
     # spend 800 ... 100: q80 (linear) = 660, q50 = 450 -> high: P, Q; medium: R, S; low: T, U, V, W
     tiers = dict(zip(ranked["customer_id"], ranked["value_tier"], strict=True))
-    assert tiers == {"P": "high", "Q": "high", "R": "medium", "S": "medium", "T": "low", "U": "low", "V": "low",
-                     "W": "low"}
+    assert tiers == {
+        "P": "high",
+        "Q": "high",
+        "R": "medium",
+        "S": "medium",
+        "T": "low",
+        "U": "low",
+        "V": "low",
+        "W": "low",
+    }
     assert ranked.select("customer_id", "status", "value_rank", "worth_costly_offer").rows() == [
-        ("P", "active", 1, None), ("T", "active", 2, None),
-        ("Q", "lapsing", 1, True), ("R", "lapsing", 2, True), ("S", "lapsing", 3, True), ("V", "lapsing", 4, False),
-        ("U", "lapsed", 1, False), ("W", "lapsed", 2, False),  # low-value lapsed: not worth a costly offer
+        ("P", "active", 1, None),
+        ("T", "active", 2, None),
+        ("Q", "lapsing", 1, True),
+        ("R", "lapsing", 2, True),
+        ("S", "lapsing", 3, True),
+        ("V", "lapsing", 4, False),
+        ("U", "lapsed", 1, False),
+        ("W", "lapsed", 2, False),  # low-value lapsed: not worth a costly offer
     ]
     summary = status_summary(ranked.lazy()).collect()
     assert summary.select("status", "customers", "net_spend", "high_value", "worth_costly_offer").rows() == [
-        ("active", 2, 1200.0, 1, 0), ("lapsing", 4, 2000.0, 1, 3), ("lapsed", 2, 400.0, 0, 0)]
+        ("active", 2, 1200.0, 1, 0),
+        ("lapsing", 4, 2000.0, 1, 3),
+        ("lapsed", 2, 400.0, 0, 0),
+    ]
 
 
 BAD_RULES = [
     ("[lapsing]\nmultiplier = 1.5\n", "bad.toml: no [lapsed] section"),
-    (rules_text(lapsing="multiplier = 1.5\ndays = 30"),
-     "bad.toml: [lapsing] needs exactly one of multiplier, days or percentile (got multiplier, days)"),
+    (
+        rules_text(lapsing="multiplier = 1.5\ndays = 30"),
+        "bad.toml: [lapsing] needs exactly one of multiplier, days or percentile (got multiplier, days)",
+    ),
     (rules_text(lapsed="factor = 3"), "bad.toml: [lapsed] has unknown key(s) factor"),
     (rules_text(lapsed="multiplier = -3"), "bad.toml: [lapsed] multiplier must be a number > 0, got -3"),
     (rules_text(lapsed='multiplier = "3"'), "bad.toml: [lapsed] multiplier must be a number > 0, got '3'"),
     (rules_text(lapsed="multiplier = 1"), "bad.toml: [lapsed] multiplier (1) must be above [lapsing] multiplier"),
     (rules_text(lapsing="percentile = 100"), "bad.toml: [lapsing] percentile must be between 0 and 100"),
     (rules_text(lapsing="days = 30\nmin_days = 10"), "bad.toml: [lapsing] min_days only goes with multiplier"),
-    (rules_text(lapsing="multiplier = 1.5\nmin_days = 30\nmax_days = 10"),
-     "bad.toml: [lapsing] min_days (30) is above max_days (10)"),
-    (rules_text(lapsing="multiplier = 1.5\nmin_days = 60", lapsed="multiplier = 2\nmax_days = 45"),
-     "bad.toml: [lapsed] is at most 45 days, but [lapsing] is at least 60: nobody could be lapsing"),
-    (rules_text(lapsing="multiplier = 1.5\nmin_days = 60", lapsed="days = 50"),
-     "bad.toml: [lapsed] is at most 50 days, but [lapsing] is at least 60"),
-    ('[ipt]\nown = "mode"\n' + rules_text(), "bad.toml: [ipt] own must be \"median\" or \"mean\", got 'mode'"),
+    (
+        rules_text(lapsing="multiplier = 1.5\nmin_days = 30\nmax_days = 10"),
+        "bad.toml: [lapsing] min_days (30) is above max_days (10)",
+    ),
+    (
+        rules_text(lapsing="multiplier = 1.5\nmin_days = 60", lapsed="multiplier = 2\nmax_days = 45"),
+        "bad.toml: [lapsed] is at most 45 days, but [lapsing] is at least 60: nobody could be lapsing",
+    ),
+    (
+        rules_text(lapsing="multiplier = 1.5\nmin_days = 60", lapsed="days = 50"),
+        "bad.toml: [lapsed] is at most 50 days, but [lapsing] is at least 60",
+    ),
+    ('[ipt]\nown = "mode"\n' + rules_text(), 'bad.toml: [ipt] own must be "median" or "mean", got \'mode\''),
     ("[ipt]\nmin_gaps = 0\n" + rules_text(), "bad.toml: [ipt] min_gaps must be a whole number >= 1, got 0"),
     ("[value]\nhigh = 0.4\nmedium = 0.5\n" + rules_text(), "bad.toml: [value] needs 0 < medium < high < 1"),
     ('[value]\ncostly_offer = ["gold"]\n' + rules_text(), "bad.toml: [value] costly_offer must be a list of tiers"),
@@ -190,8 +246,9 @@ def test_rules_validation_names_file_and_key(text, message):
 
 
 def test_shipped_rules_load_and_match_the_package(tmp_path):
-    assert (ROOT / "rules" / "churn.toml").read_text() == (ROOT / "src" / "loyalty_cli" / "rules" / "churn.toml") \
-        .read_text()
+    assert (ROOT / "rules" / "churn.toml").read_text() == (
+        ROOT / "src" / "loyalty_cli" / "rules" / "churn.toml"
+    ).read_text()
     rules = load_churn_rules(ROOT / "rules" / "churn.toml")
     assert (rules.lapsing.value, rules.lapsed.value, rules.min_gaps, rules.own_ipt) == (1.5, 3.0, 2, "median")
     assert RULES.source == "built-in churn" and RULES.costly_offer == ("high", "medium")
@@ -211,15 +268,22 @@ def test_churn_rate_by_hand():
     #   D: Mar 10                  -                  -                  Apr 1 lapsed (22)
     #   E: twice a month           active             active             active
     d = date
-    rows = [("A", d(2024, 1, 5), 10), ("A", d(2024, 2, 20), 10), ("B", d(2024, 1, 25), 10),
-            ("B", d(2024, 1, 28), 10), ("B", d(2024, 3, 25), 10), ("C", d(2024, 2, 2), 10),
-            ("D", d(2024, 3, 10), 10)]
+    rows = [
+        ("A", d(2024, 1, 5), 10),
+        ("A", d(2024, 2, 20), 10),
+        ("B", d(2024, 1, 25), 10),
+        ("B", d(2024, 1, 28), 10),
+        ("B", d(2024, 3, 25), 10),
+        ("C", d(2024, 2, 2), 10),
+        ("D", d(2024, 3, 10), 10),
+    ]
     rows += [("E", d(2024, m, day), 10) for m in (1, 2, 3) for day in (10, 25)]
     tx = lines(rows)
     status = churn_status(customer_summary(tx, as_of=d(2024, 4, 1)), customer_activity(tx), rules=FIXED)
     rates = churn_rates(status, customer_activity(tx)).collect()
-    assert rates.select("period", "customers_at_start", "new_customers", "churned", "reactivated",
-                        "lapsed_at_end", "active_at_end").rows() == [
+    assert rates.select(
+        "period", "customers_at_start", "new_customers", "churned", "reactivated", "lapsed_at_end", "active_at_end"
+    ).rows() == [
         ("2024-01", 0, 3, 0, 0, 1, 2),  # A lapses in its first month: new, not churned
         ("2024-02", 2, 1, 1, 1, 2, 2),  # B churns, A comes back, C is new and lapsed by Mar 1
         ("2024-03", 2, 1, 1, 1, 3, 2),  # A churns, B comes back, D is new and lapsed by Apr 1
@@ -254,15 +318,17 @@ def brute_force(rows, thresholds: dict[str, float], as_of: date) -> list[tuple]:
         if end > as_of:
             break
         pairs = [(state(c, start), state(c, end)) for c in buys]
-        out.append((
-            start.strftime("%Y-%m"),
-            sum(a == "active" for a, _ in pairs),
-            sum(min(buys[c]) >= start and min(buys[c]) < end for c in buys),
-            sum(a == "active" and b == "lapsed" for a, b in pairs),
-            sum(a == "lapsed" and b == "active" for a, b in pairs),
-            sum(b == "lapsed" for _, b in pairs),
-            sum(b == "active" for _, b in pairs),
-        ))
+        out.append(
+            (
+                start.strftime("%Y-%m"),
+                sum(a == "active" for a, _ in pairs),
+                sum(min(buys[c]) >= start and min(buys[c]) < end for c in buys),
+                sum(a == "active" and b == "lapsed" for a, b in pairs),
+                sum(a == "lapsed" and b == "active" for a, b in pairs),
+                sum(b == "lapsed" for _, b in pairs),
+                sum(b == "active" for _, b in pairs),
+            )
+        )
     return out
 
 
@@ -289,8 +355,12 @@ def test_churn_rate_matches_a_brute_force_replay(rules):
     purchases = [(c, day, n) for (c, day), n in net.items()]
     expected = brute_force(purchases, thresholds, as_of)
     got = churn_rates(status, customer_activity(tx)).collect()
-    assert got.select("period", "customers_at_start", "new_customers", "churned", "reactivated", "lapsed_at_end",
-                      "active_at_end").rows() == expected
+    assert (
+        got.select(
+            "period", "customers_at_start", "new_customers", "churned", "reactivated", "lapsed_at_end", "active_at_end"
+        ).rows()
+        == expected
+    )
     assert sum(r[3] for r in expected) > 5 and sum(r[4] for r in expected) > 0  # the fixture exercises both
 
 
@@ -301,9 +371,10 @@ def test_model_p_alive_and_bgnbd_one_time_buyers():
 
     scan = read_transactions([ROOT / "sample_data" / "transactions.csv"])
     tx = scan.rows
-    (table, activity), _ = collect_checked([scan], [churn_status(customer_summary(tx, as_of=None),
-                                                                 customer_activity(tx), rules=RULES),
-                                                    customer_activity(tx)])
+    (table, activity), _ = collect_checked(
+        [scan],
+        [churn_status(customer_summary(tx, as_of=None), customer_activity(tx), rules=RULES), customer_activity(tx)],
+    )
     as_of = table["as_of"][0]
     bg = model_predictions(activity, as_of=as_of, model="bgnbd").predictions.join(table, on="customer_id")
     one_time = bg.filter(pl.col("purchase_days") == 1)

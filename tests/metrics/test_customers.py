@@ -22,8 +22,11 @@ from loyalty_cli.metrics.customers import (
 
 def lines(rows, *, order_id=True, category=True):
     cols = ["customer_id", "order_id", "order_date", "amount_cents", "category"]
-    frame = pl.DataFrame(rows, schema=dict(zip(cols, [pl.String, pl.String, pl.Datetime("us"), pl.Int64,
-                                                      pl.String], strict=True)), orient="row")
+    frame = pl.DataFrame(
+        rows,
+        schema=dict(zip(cols, [pl.String, pl.String, pl.Datetime("us"), pl.Int64, pl.String], strict=True)),
+        orient="row",
+    )
     if not order_id:
         frame = frame.drop("order_id")
     if not category:
@@ -56,8 +59,14 @@ def summary(rows=SHOP, as_of=date(2024, 1, 15), **kw):
 def test_orders_collapse_lines_and_flag_purchases():
     orders = order_table(lines(SHOP)).collect().sort("customer_id", "order_id")
     assert orders.select("order_id", "lines", "value_cents", "is_purchase").rows() == [
-        ("C4", 1, -500, False), ("O1", 2, 1500, True), ("O2", 1, 2000, True), ("O3", 1, 3000, True),
-        ("O5", 1, 0, True), ("O6", 2, 0, False), ("C8", 1, -900, False), ("O7", 1, 700, True),
+        ("C4", 1, -500, False),
+        ("O1", 2, 1500, True),
+        ("O2", 1, 2000, True),
+        ("O3", 1, 3000, True),
+        ("O5", 1, 0, True),
+        ("O6", 2, 0, False),
+        ("C8", 1, -900, False),
+        ("O7", 1, 700, True),
     ]
     # the category of an order is that of its largest line
     assert orders.filter(pl.col("order_id") == "O1")["category"].item() == "X"
@@ -117,16 +126,24 @@ def test_btyd_summary_in_weeks():
 def test_customer_activity_hand_computed():
     act = customer_activity(lines(SHOP)).collect().sort("customer_id", "day")
     assert act.rows() == [
-        ("A", date(2024, 1, 1), 2, 3500), ("A", date(2024, 1, 10), 1, 3000), ("A", date(2024, 1, 12), 0, -500),
+        ("A", date(2024, 1, 1), 2, 3500),
+        ("A", date(2024, 1, 10), 1, 3000),
+        ("A", date(2024, 1, 12), 0, -500),
         ("B", date(2024, 1, 5), 1, 0),
         ("C", date(2024, 1, 3), 0, 0),
-        ("D", date(2024, 1, 2), 1, 700), ("D", date(2024, 1, 9), 0, -900),
+        ("D", date(2024, 1, 2), 1, 700),
+        ("D", date(2024, 1, 9), 0, -900),
     ]
     # consistent with the summary: purchase days and net spend per customer
     s = summary(as_of=None)
-    per_customer = (act.group_by("customer_id").agg((pl.col("purchases") > 0).sum().alias("purchase_days"),
-                                                    (pl.col("net_cents").sum() / 100).alias("net_spend"))
-                    .filter(pl.col("purchase_days") > 0).sort("customer_id"))
+    per_customer = (
+        act.group_by("customer_id")
+        .agg(
+            (pl.col("purchases") > 0).sum().alias("purchase_days"), (pl.col("net_cents").sum() / 100).alias("net_spend")
+        )
+        .filter(pl.col("purchase_days") > 0)
+        .sort("customer_id")
+    )
     assert per_customer.rows() == s.select("customer_id", "purchase_days", "net_spend").rows()
 
 
@@ -153,8 +170,13 @@ def reference_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFram
     ]
     windows = [pl.col("pts").min().over("customer_id").alias("first_ts")]
     if "email" in names:
-        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("order_date")).max()
-                       .over("customer_id").alias("email_ts"))
+        windows.append(
+            pl.when(pl.col("email").is_not_null())
+            .then(pl.col("order_date"))
+            .max()
+            .over("customer_id")
+            .alias("email_ts")
+        )
     repeat = pl.col("pday") > pl.col("first_ts").dt.date()
     first_order = pl.col("pts") == pl.col("first_ts")
     aggs = [
@@ -178,8 +200,12 @@ def reference_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFram
     customers = orders.with_columns(per_order).with_columns(windows).group_by("customer_id").agg(aggs)
     money = [
         (pl.col(f"{c}_cents") / 100).round(2).alias(name)
-        for c, name in (("net", "net_spend"), ("gross", "gross_spend"), ("returns", "returns_value"),
-                        ("repeat", "repeat_spend"))
+        for c, name in (
+            ("net", "net_spend"),
+            ("gross", "gross_spend"),
+            ("returns", "returns_value"),
+            ("repeat", "repeat_spend"),
+        )
     ]
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     extra = [f"first_{c}" for c in ("category", "channel") if c in names]
@@ -193,9 +219,22 @@ def reference_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFram
             (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32).alias("tenure_days"),
         )
         .select(
-            *leading, "first_purchase", "second_purchase", "last_purchase", "orders", "purchase_days",
-            "net_spend", "gross_spend", "returns_value", "return_orders", "repeat_spend", "mean_order_value",
-            *extra, "as_of", "recency_days", "tenure_days",
+            *leading,
+            "first_purchase",
+            "second_purchase",
+            "last_purchase",
+            "orders",
+            "purchase_days",
+            "net_spend",
+            "gross_spend",
+            "returns_value",
+            "return_orders",
+            "repeat_spend",
+            "mean_order_value",
+            *extra,
+            "as_of",
+            "recency_days",
+            "tenure_days",
         )
     )
 
@@ -213,8 +252,14 @@ random_line = st.tuples(
 
 
 @settings(max_examples=80, deadline=None)
-@given(rows=st.lists(random_line, min_size=1, max_size=50), order_id=st.booleans(), extras=st.booleans(),
-       email=st.booleans(), tz=st.sampled_from([None, "UTC", "Antarctica/Casey"]), given_as_of=st.booleans())
+@given(
+    rows=st.lists(random_line, min_size=1, max_size=50),
+    order_id=st.booleans(),
+    extras=st.booleans(),
+    email=st.booleans(),
+    tz=st.sampled_from([None, "UTC", "Antarctica/Casey"]),
+    given_as_of=st.booleans(),
+)
 def test_summary_matches_reference_implementation(rows, order_id, extras, email, tz, given_as_of):
     # Antarctica/Casey went from +11 to +8 at 2010-03-05 02:00 local (15:00 UTC the day before): local days
     # go backwards there, so the day of the first purchase is not always the first purchase day.
@@ -229,13 +274,23 @@ def test_summary_matches_reference_implementation(rows, order_id, extras, email,
             "channel": [r[4] and r[4].lower() for r in rows],
             "email": [r[5] for r in rows],
         },
-        schema={"customer_id": pl.String, "order_id": pl.String, "order_date": pl.Datetime("us"),
-                "amount_cents": pl.Int64, "category": pl.String, "channel": pl.String, "email": pl.String},
+        schema={
+            "customer_id": pl.String,
+            "order_id": pl.String,
+            "order_date": pl.Datetime("us"),
+            "amount_cents": pl.Int64,
+            "category": pl.String,
+            "channel": pl.String,
+            "email": pl.String,
+        },
     )
     if tz:
         frame = frame.with_columns(pl.col("order_date").dt.replace_time_zone("UTC").dt.convert_time_zone(tz))
-    drop = [c for c, keep in (("order_id", order_id), ("category", extras), ("channel", extras),
-                              ("email", email)) if not keep]
+    drop = [
+        c
+        for c, keep in (("order_id", order_id), ("category", extras), ("channel", extras), ("email", email))
+        if not keep
+    ]
     lf = frame.drop(drop).lazy()
     as_of = date(2010, 3, 10) if given_as_of else None
     for engine in ("streaming", "in-memory"):
@@ -267,12 +322,21 @@ def test_summary_matches_reference_on_larger_random_data(tz, columns, given_as_o
     )
     # customers whose only orders are returns (never customers, but they can be the last activity), and one
     # whose first purchase (hour 37, the 5th in Casey) is on a later local day than the next (hour 39, the 4th)
-    special = pl.DataFrame({"customer_id": ["ret1", "ret2", "casey", "casey", "casey"],
-                            "order_id": ["R1", "R2", "K1", "K2", "K3"],
-                            "order_date": [datetime(2010, 3, 8, 5), datetime(2010, 3, 2), datetime(2010, 3, 4, 13),
-                                           datetime(2010, 3, 4, 15), datetime(2010, 3, 5, 12)],
-                            "amount_cents": [-100, -200, 100, 200, 400]},
-                           schema_overrides={"order_date": pl.Datetime("us")})
+    special = pl.DataFrame(
+        {
+            "customer_id": ["ret1", "ret2", "casey", "casey", "casey"],
+            "order_id": ["R1", "R2", "K1", "K2", "K3"],
+            "order_date": [
+                datetime(2010, 3, 8, 5),
+                datetime(2010, 3, 2),
+                datetime(2010, 3, 4, 13),
+                datetime(2010, 3, 4, 15),
+                datetime(2010, 3, 5, 12),
+            ],
+            "amount_cents": [-100, -200, 100, 200, 400],
+        },
+        schema_overrides={"order_date": pl.Datetime("us")},
+    )
     frame = pl.concat([frame, special], how="diagonal")
     if tz:
         frame = frame.with_columns(pl.col("order_date").dt.replace_time_zone("UTC").dt.convert_time_zone(tz))

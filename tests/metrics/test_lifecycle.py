@@ -64,8 +64,9 @@ WINDOW = SecondPurchaseConfig(min_n=1, window=Window("days", 0, 20))
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("shop")
-    lines = [f"{c},{(AS_OF - timedelta(days=d)).isoformat()},{amount}"
-             for c, (days, amount) in SHOP.items() for d in days]
+    lines = [
+        f"{c},{(AS_OF - timedelta(days=d)).isoformat()},{amount}" for c, (days, amount) in SHOP.items() for d in days
+    ]
     path = folder / "tx.csv"
     path.write_text("customer_id,order_date,amount\n" + "\n".join(lines) + "\n")
     loaded = load_transactions([path], as_of=AS_OF, activity=True)
@@ -73,21 +74,41 @@ def shop(tmp_path_factory: pytest.TempPathFactory):
     return loaded.customers, loaded.activity
 
 
-SCORES = pl.DataFrame({"customer_id": ["A", "C", "D"], "latest_score": [2, 9, 10],
-                       "nps_category": ["detractor", "promoter", "promoter"],
-                       "responded_at": [date(2024, 6, 1)] * 3})
-CONTACTS = pl.DataFrame({"customer_id": ["A", "P", "Q"], "email": ["a@x.com", "p@x.com", "q@x.com"],
-                         "signed_up_at": [date(2023, 1, 1), date(2024, 1, 1), date(2024, 7, 5)]})
-PREVIOUS = pl.DataFrame({"customer_id": ["K", "B", "Z", "P"],
-                         "previous_stage": ["lapsed", "lapsed", "lapsed", "prospect"],
-                         "previous_as_of": [PREVIOUS_AS_OF] * 4})
+SCORES = pl.DataFrame(
+    {
+        "customer_id": ["A", "C", "D"],
+        "latest_score": [2, 9, 10],
+        "nps_category": ["detractor", "promoter", "promoter"],
+        "responded_at": [date(2024, 6, 1)] * 3,
+    }
+)
+CONTACTS = pl.DataFrame(
+    {
+        "customer_id": ["A", "P", "Q"],
+        "email": ["a@x.com", "p@x.com", "q@x.com"],
+        "signed_up_at": [date(2023, 1, 1), date(2024, 1, 1), date(2024, 7, 5)],
+    }
+)
+PREVIOUS = pl.DataFrame(
+    {
+        "customer_id": ["K", "B", "Z", "P"],
+        "previous_stage": ["lapsed", "lapsed", "lapsed", "prospect"],
+        "previous_as_of": [PREVIOUS_AS_OF] * 4,
+    }
+)
 
 
 def staged(shop, **kwargs) -> pl.DataFrame:
     customers, activity = shop
     rules = load_lifecycle_rules()
-    inputs = lifecycle_inputs(customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(),
-                              window=kwargs.pop("window", WINDOW), **kwargs)
+    inputs = lifecycle_inputs(
+        customers.lazy(),
+        activity.lazy(),
+        as_of=AS_OF,
+        churn_rules=load_churn_rules(),
+        window=kwargs.pop("window", WINDOW),
+        **kwargs,
+    )
     return lifecycle_table(inputs, rules=rules).collect()
 
 
@@ -95,8 +116,18 @@ def test_contacts_left_out_are_the_later_signups_who_did_not_buy(shop):
     customers, _ = shop
     # Q signed up after the as-of date and never bought: left out. A also signs up later on a second row,
     # but an earlier row and its purchases keep A in; C (a customer) signs up later: in the table anyway.
-    contacts = pl.concat([CONTACTS, pl.DataFrame({"customer_id": ["A", "C"], "email": ["a@x.com", "c@x.com"],
-                                                  "signed_up_at": [date(2024, 8, 1), date(2024, 9, 1)]})])
+    contacts = pl.concat(
+        [
+            CONTACTS,
+            pl.DataFrame(
+                {
+                    "customer_id": ["A", "C"],
+                    "email": ["a@x.com", "c@x.com"],
+                    "signed_up_at": [date(2024, 8, 1), date(2024, 9, 1)],
+                }
+            ),
+        ]
+    )
     assert contacts_left_out(contacts, customers, as_of=AS_OF) == 1
     table = staged(shop, contacts=contacts.lazy())
     assert "Q" not in table["customer_id"].to_list() and {"A", "C", "P"} <= set(table["customer_id"])
@@ -145,41 +176,72 @@ def test_summaries(shop):
     summary = stage_summary(table.lazy(), rules=rules).collect()
     assert summary.height == len(rules.rules)
     assert summary.filter(pl.col("stage") == "lapsed").select("action", "customers", "net_spend").rows() == [
-        ("win-back offer", 2, 650.0), ("none", 1, 10.0)]
+        ("win-back offer", 2, 650.0),
+        ("none", 1, 10.0),
+    ]
     assert summary["customers"].sum() == 11
     assert summary.filter(pl.col("stage") == "prospect")["share_customers"].item() == pytest.approx(1 / 11)
     assert summary["share_net_spend"].sum() == pytest.approx(1.0)
     flags = flag_summary(table.lazy(), rules=rules).collect()
-    assert flags.rows() == [("detractor VIP", "personal call back", 1, 400.0),
-                            ("promoter", "ask for a review or referral", 2, 80.0)]
+    assert flags.rows() == [
+        ("detractor VIP", "personal call back", 1, 400.0),
+        ("promoter", "ask for a review or referral", 2, 80.0),
+    ]
 
 
 def test_reachable_stages_without_some_inputs():
     rules = load_lifecycle_rules()
     assert rules.reachable(surveys=True, contacts=True, previous=True) == rules.stages
     assert rules.reachable(surveys=False, contacts=False, previous=False) == [
-        "new", "one-time lapsing", "loyal", "repeat", "lapsing", "lapsed"]
+        "new",
+        "one-time lapsing",
+        "loyal",
+        "repeat",
+        "lapsing",
+        "lapsed",
+    ]
 
 
 def test_rule_order_decides():
     text = (Path(__file__).parent.parent.parent / "rules" / "lifecycle.toml").read_text()
     rules = parse_lifecycle_rules(text, source="rules/lifecycle.toml")
-    row = {"prospect": False, "one_time": False, "window_closed": True, "churn_status": "active",
-           "value_tier": "high", "nps_category": "promoter", "previous_stage": "lapsed",
-           "bought_since_previous": True, "orders": 9}
-    frame = pl.DataFrame([row, {**row, "previous_stage": None, "bought_since_previous": False},
-                          {**row, "previous_stage": None, "bought_since_previous": False, "nps_category": None},
-                          {**row, "previous_stage": None, "bought_since_previous": False, "nps_category": None,
-                           "value_tier": "low", "orders": 2}])
+    row = {
+        "prospect": False,
+        "one_time": False,
+        "window_closed": True,
+        "churn_status": "active",
+        "value_tier": "high",
+        "nps_category": "promoter",
+        "previous_stage": "lapsed",
+        "bought_since_previous": True,
+        "orders": 9,
+    }
+    frame = pl.DataFrame(
+        [
+            row,
+            {**row, "previous_stage": None, "bought_since_previous": False},
+            {**row, "previous_stage": None, "bought_since_previous": False, "nps_category": None},
+            {
+                **row,
+                "previous_stage": None,
+                "bought_since_previous": False,
+                "nps_category": None,
+                "value_tier": "low",
+                "orders": 2,
+            },
+        ]
+    )
     got = rules.assign(frame.lazy()).collect()["stage"].cast(pl.String).to_list()
     assert got == ["reactivated", "advocate", "loyal", "repeat"]
 
 
 def test_transition_matrix_of_two_snapshots():
-    before = pl.DataFrame({"customer_id": ["1", "2", "3", "4", "5"],
-                           "previous_stage": ["new", "new", "lapsed", "repeat", "lapsed"]})
-    now = pl.DataFrame({"customer_id": ["1", "2", "3", "4", "6"],
-                        "stage": ["repeat", "lapsed", "reactivated", "repeat", "new"]})
+    before = pl.DataFrame(
+        {"customer_id": ["1", "2", "3", "4", "5"], "previous_stage": ["new", "new", "lapsed", "repeat", "lapsed"]}
+    )
+    now = pl.DataFrame(
+        {"customer_id": ["1", "2", "3", "4", "6"], "stage": ["repeat", "lapsed", "reactivated", "repeat", "new"]}
+    )
     long = transitions(now.lazy(), before.lazy()).collect()
     matrix = transition_matrix(long, stages=["new", "repeat", "reactivated", "lapsed"])
     assert matrix.columns == ["previous_stage", "new", "repeat", "reactivated", "lapsed", NOT_NOW, "total"]
@@ -198,8 +260,7 @@ def test_check_previous():
     frame = check_previous(raw, source="prev.csv", as_of=AS_OF)
     assert frame.rows() == [("1", "new", date(2024, 6, 1)), ("-2", "lapsed", date(2024, 6, 1))]
     # only the apostrophe our CSVs put before formula-like text goes: an id that starts with ' stays
-    quoted = check_previous(raw.with_columns(pl.Series("customer_id", ["'abc", "'=x"])), source="prev.csv",
-                            as_of=AS_OF)
+    quoted = check_previous(raw.with_columns(pl.Series("customer_id", ["'abc", "'=x"])), source="prev.csv", as_of=AS_OF)
     assert quoted["customer_id"].to_list() == ["'abc", "=x"]
     with pytest.raises(DataError, match="prev.csv has no column 'as_of'"):
         check_previous(raw.drop("as_of"), source="prev.csv", as_of=AS_OF)
@@ -213,11 +274,21 @@ def test_check_previous():
 
 def test_shipped_rules_match_the_package():
     root = Path(__file__).parent.parent.parent
-    assert (root / "rules" / "lifecycle.toml").read_text() == \
-        (root / "src" / "loyalty_cli" / "rules" / "lifecycle.toml").read_text()
+    assert (root / "rules" / "lifecycle.toml").read_text() == (
+        root / "src" / "loyalty_cli" / "rules" / "lifecycle.toml"
+    ).read_text()
     rules = load_lifecycle_rules()
-    assert rules.stages == ["prospect", "reactivated", "new", "one-time lapsing", "advocate", "loyal", "repeat",
-                            "lapsing", "lapsed"]
+    assert rules.stages == [
+        "prospect",
+        "reactivated",
+        "new",
+        "one-time lapsing",
+        "advocate",
+        "loyal",
+        "repeat",
+        "lapsing",
+        "lapsed",
+    ]
     assert [f.name for f in rules.flags] == ["detractor VIP", "promoter"]
 
 
@@ -228,30 +299,45 @@ def rule(stage: str, when: str, action: str = "do it") -> str:
     return f'[[rule]]\nstage = "{stage}"\nwhen = "{when}"\naction = "{action}"\n'
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[[rule]\n", "my.toml is not valid TOML"),
-    (HEAD + "colour = 1\n" + rule("A", "true"), "my.toml: unknown key(s) colour"),
-    (HEAD, "my.toml: no rules"),
-    (HEAD + rule("A", "true") + 'tone = "x"\n', "my.toml: rule #1 (stage 'A') has unknown key(s) tone"),
-    (HEAD + '[[rule]]\nstage = "A"\nwhen = "true"\n', "my.toml: rule #1 (stage 'A') needs action as text"),
-    (HEAD + '[[rule]]\nstage = "A"\naction = "x"\n', "my.toml: rule #1 (stage 'A') has no condition"),
-    (HEAD + rule("A", "orders >= ") + rule("B", "true"), "my.toml: rule #1 (stage 'A'): cannot read condition"),
-    (HEAD + rule("A", "spend > 5") + rule("B", "true"), "my.toml: rule #1 (stage 'A'): unknown column(s) 'spend'"),
-    (HEAD + rule("A", "churn_status > 3") + rule("B", "true"), "rule #1 (stage 'A'): condition 'churn_status > 3' "
-     "cannot be evaluated"),
-    (HEAD + rule("A", "orders + 1") + rule("B", "true"), "rule #1 (stage 'A'): condition 'orders + 1' is not "
-     "true/false"),
-    (HEAD + rule("A", "true") + rule("B", "prospect"), "my.toml: rule #2 (stage 'B') can never be reached: earlier "
-     "rules take every customer it matches"),
-    (HEAD + rule("A", "churn_status = 'gone'") + rule("B", "true"), "rule #1 (stage 'A') can never be reached: no "
-     "kind of customer matches it"),
-    (HEAD + rule("A", "prospect") + rule("B", "churn_status in ('active', 'lapsing')"),
-     "my.toml: no rule covers 336 kind(s) of customer, e.g. prospect = false, one_time = true, window_closed = true, "
-     "churn_status = 'lapsed'"),
-    (HEAD + rule("A", "prospect") + rule("B", "not prospect and orders >= 0"), "my.toml: no rule covers"),
-    (HEAD + rule("A", "true") + '[[flag]]\nname = "fan"\nwhen = "nps_category = \'fan\'"\naction = "x"\n',
-     "my.toml: flag 'fan' can never be set"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[rule]\n", "my.toml is not valid TOML"),
+        (HEAD + "colour = 1\n" + rule("A", "true"), "my.toml: unknown key(s) colour"),
+        (HEAD, "my.toml: no rules"),
+        (HEAD + rule("A", "true") + 'tone = "x"\n', "my.toml: rule #1 (stage 'A') has unknown key(s) tone"),
+        (HEAD + '[[rule]]\nstage = "A"\nwhen = "true"\n', "my.toml: rule #1 (stage 'A') needs action as text"),
+        (HEAD + '[[rule]]\nstage = "A"\naction = "x"\n', "my.toml: rule #1 (stage 'A') has no condition"),
+        (HEAD + rule("A", "orders >= ") + rule("B", "true"), "my.toml: rule #1 (stage 'A'): cannot read condition"),
+        (HEAD + rule("A", "spend > 5") + rule("B", "true"), "my.toml: rule #1 (stage 'A'): unknown column(s) 'spend'"),
+        (
+            HEAD + rule("A", "churn_status > 3") + rule("B", "true"),
+            "rule #1 (stage 'A'): condition 'churn_status > 3' cannot be evaluated",
+        ),
+        (
+            HEAD + rule("A", "orders + 1") + rule("B", "true"),
+            "rule #1 (stage 'A'): condition 'orders + 1' is not true/false",
+        ),
+        (
+            HEAD + rule("A", "true") + rule("B", "prospect"),
+            "my.toml: rule #2 (stage 'B') can never be reached: earlier rules take every customer it matches",
+        ),
+        (
+            HEAD + rule("A", "churn_status = 'gone'") + rule("B", "true"),
+            "rule #1 (stage 'A') can never be reached: no kind of customer matches it",
+        ),
+        (
+            HEAD + rule("A", "prospect") + rule("B", "churn_status in ('active', 'lapsing')"),
+            "my.toml: no rule covers 336 kind(s) of customer, e.g. prospect = false, one_time = true, "
+            "window_closed = true, churn_status = 'lapsed'",
+        ),
+        (HEAD + rule("A", "prospect") + rule("B", "not prospect and orders >= 0"), "my.toml: no rule covers"),
+        (
+            HEAD + rule("A", "true") + '[[flag]]\nname = "fan"\nwhen = "nps_category = \'fan\'"\naction = "x"\n',
+            "my.toml: flag 'fan' can never be set",
+        ),
+    ],
+)
 def test_rules_validation(text: str, message: str):
     with pytest.raises(RulesError) as info:
         parse_lifecycle_rules(text, source="my.toml")

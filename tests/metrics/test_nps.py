@@ -61,8 +61,7 @@ def table(lf: pl.LazyFrame, config: NpsConfig = ONE, **kwargs) -> pl.DataFrame:
 
 def test_categories_at_the_boundaries():
     out = pl.DataFrame({"s": [0, 6, 7, 8, 9, 10, None]}).select(nps_category(pl.col("s")).cast(pl.String))
-    assert out.to_series().to_list() == ["detractor", "detractor", "passive", "passive", "promoter", "promoter",
-                                         None]
+    assert out.to_series().to_list() == ["detractor", "detractor", "passive", "passive", "promoter", "promoter", None]
 
 
 def test_ten_answers_by_hand():
@@ -74,8 +73,13 @@ def test_ten_answers_by_hand():
     #   SE' = sqrt((0.730769 - 0.023669) / 13) = sqrt(0.054392) = 0.233220 -> margin 45.711 -> [-30.33, 61.10].
     lf = answers([10, 10, 10, 9, 9, 8, 7, 6, 3, 0])
     row = table(lf).row(0, named=True)
-    assert (row["survey_type"], row["responses"], row["promoters"], row["passives"], row["detractors"]) == \
-        ("all", 10, 5, 2, 3)
+    assert (row["survey_type"], row["responses"], row["promoters"], row["passives"], row["detractors"]) == (
+        "all",
+        10,
+        5,
+        2,
+        3,
+    )
     assert (row["share_promoters"], row["share_passives"], row["share_detractors"]) == (0.5, 0.2, 0.3)
     assert row["nps"] == pytest.approx(20.0)
     assert row["se"] == pytest.approx(27.568, abs=1e-3)
@@ -157,8 +161,11 @@ def test_config_rejects_bad_options():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.integers(0, 10)), min_size=1, max_size=60),
-       st.sampled_from(["adjusted-wald", "wald"]), st.randoms(use_true_random=False))
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 10)), min_size=1, max_size=60),
+    st.sampled_from(["adjusted-wald", "wald"]),
+    st.randoms(use_true_random=False),
+)
 def test_property_nps_and_interval_stay_in_range_whatever_the_order(scores, interval, rnd):
     config = NpsConfig(min_n=1, interval=interval)
     row = table(answers(scores), config).row(0, named=True)
@@ -189,8 +196,16 @@ def test_relational_and_transactional_are_never_pooled():
 DEDUPE = answers(
     [3, 9, 10, 8, 8, None, 6, 6],
     customers=["A", "A", "A", "B", "B", "C", None, None],
-    when=[datetime(2024, 1, 5), datetime(2024, 2, 10), datetime(2024, 4, 2), datetime(2024, 1, 3),
-          datetime(2024, 1, 3), datetime(2024, 1, 4), datetime(2024, 1, 6), datetime(2024, 1, 6)],
+    when=[
+        datetime(2024, 1, 5),
+        datetime(2024, 2, 10),
+        datetime(2024, 4, 2),
+        datetime(2024, 1, 3),
+        datetime(2024, 1, 3),
+        datetime(2024, 1, 4),
+        datetime(2024, 1, 6),
+        datetime(2024, 1, 6),
+    ],
     types=["relational"] * 8,
 )
 
@@ -202,18 +217,32 @@ def statuses(lf: pl.LazyFrame, dedupe: str) -> list[tuple]:
 
 def test_dedupe_all_drops_only_exact_duplicates():
     assert statuses(DEDUPE, "all") == [
-        ("B", 8, "counted"), ("B", 8, "duplicate"), ("C", None, "non-response"), ("A", 3, "counted"),
-        (None, 6, "counted"), (None, 6, "counted"), ("A", 9, "counted"), ("A", 10, "counted"),
+        ("B", 8, "counted"),
+        ("B", 8, "duplicate"),
+        ("C", None, "non-response"),
+        ("A", 3, "counted"),
+        (None, 6, "counted"),
+        (None, 6, "counted"),
+        ("A", 9, "counted"),
+        ("A", 10, "counted"),
     ]
 
 
 def test_dedupe_latest_keeps_one_answer_per_customer():
     assert [s for s in statuses(DEDUPE, "latest") if s[0] == "A"] == [
-        ("A", 3, "repeat"), ("A", 9, "repeat"), ("A", 10, "counted")]
+        ("A", 3, "repeat"),
+        ("A", 9, "repeat"),
+        ("A", 10, "counted"),
+    ]
     row = table(DEDUPE, NpsConfig(dedupe="latest", min_n=1)).row(0, named=True)
     # Counted: A 10, B 8, two anonymous 6: 1 P, 1 Pa, 2 D -> NPS -25.
-    assert (row["responses"], row["repeats"], row["duplicates"], row["non_responses"], row["nps"]) == \
-        (4, 2, 1, 1, -25.0)
+    assert (row["responses"], row["repeats"], row["duplicates"], row["non_responses"], row["nps"]) == (
+        4,
+        2,
+        1,
+        1,
+        -25.0,
+    )
 
 
 def test_dedupe_latest_per_period_and_auto():
@@ -224,7 +253,10 @@ def test_dedupe_latest_per_period_and_auto():
     assert per_month.filter(pl.col("customer_id") == "A")["status"].cast(pl.String).to_list() == ["counted"] * 3
     transactional = DEDUPE.with_columns(pl.lit("transactional").alias("survey_type"))
     assert [s for s in statuses(transactional, "auto") if s[0] == "A"] == [  # each rates one transaction
-        ("A", 3, "counted"), ("A", 9, "counted"), ("A", 10, "counted")]
+        ("A", 3, "counted"),
+        ("A", 9, "counted"),
+        ("A", 10, "counted"),
+    ]
 
 
 def test_dedupe_ties_take_the_lower_score_whatever_the_row_order():
@@ -289,7 +321,9 @@ def test_trend_lists_empty_periods_and_does_not_test_suppressed_ones():
     lf = answers([10] * 90, when=when)
     out = trend(lf, NpsConfig(period="month"), as_of=date(2024, 4, 15))
     assert out.select("period", "responses", "suppressed", "complete").rows() == [
-        ("2024-01", 40, False, True), ("2024-02", 0, True, True), ("2024-03", 10, True, True),
+        ("2024-01", 40, False, True),
+        ("2024-02", 0, True, True),
+        ("2024-03", 10, True, True),
         ("2024-04", 40, False, False),  # April has not ended by the as-of date
     ]
     assert out["change"].to_list() == [None, None, None, None]  # each change has a suppressed side
@@ -306,7 +340,10 @@ def test_score_distribution_lists_every_score():
     out = score_distribution(prepare_responses(answers([10, 10, 7, 0, None]), config=ONE)).collect()
     assert out.height == 11
     assert out.filter(pl.col("responses") > 0).select("score", "responses", "share").rows() == [
-        (0, 1, 0.25), (7, 1, 0.25), (10, 2, 0.5)]
+        (0, 1, 0.25),
+        (7, 1, 0.25),
+        (10, 2, 0.5),
+    ]
 
 
 # --------------------------------------------------------------------------- customers, weighting, lists
@@ -314,15 +351,17 @@ def test_score_distribution_lists_every_score():
 
 def customers_frame() -> pl.LazyFrame:
     segments = pl.Enum(["Champions", "At Risk"])
-    return pl.LazyFrame({
-        "customer_id": ["A", "B", "C"],
-        "email": ["a@x.com", "b@x.com", None],
-        "segment": pl.Series(["Champions", "At Risk", "Champions"], dtype=segments),
-        "net_spend": [300.0, 100.0, 100.0],
-        "orders": pl.Series([5, 1, 2], dtype=pl.UInt32),
-        "last_purchase": [date(2024, 3, 1)] * 3,
-        "recency_days": [10, 40, 20],
-    })
+    return pl.LazyFrame(
+        {
+            "customer_id": ["A", "B", "C"],
+            "email": ["a@x.com", "b@x.com", None],
+            "segment": pl.Series(["Champions", "At Risk", "Champions"], dtype=segments),
+            "net_spend": [300.0, 100.0, 100.0],
+            "orders": pl.Series([5, 1, 2], dtype=pl.UInt32),
+            "last_purchase": [date(2024, 3, 1)] * 3,
+            "recency_days": [10, 40, 20],
+        }
+    )
 
 
 SURVEYED = answers(
@@ -352,8 +391,10 @@ def test_nps_by_segment_and_revenue_weighted():
 
 def test_nps_by_lifecycle_stage_keeps_the_rule_order():
     # Stages as lifecycle_table gives them: an Enum in rule order (advocate before lapsed), whatever the rows' order.
-    stages = pl.LazyFrame({"customer_id": ["C", "A", "B"], "stage": ["lapsed", "advocate", "lapsed"]},
-                          schema={"customer_id": pl.String, "stage": pl.Enum(["new", "advocate", "lapsed"])})
+    stages = pl.LazyFrame(
+        {"customer_id": ["C", "A", "B"], "stage": ["lapsed", "advocate", "lapsed"]},
+        schema={"customer_id": pl.String, "stage": pl.Enum(["new", "advocate", "lapsed"])},
+    )
     joined = with_stages(prepare_responses(SURVEYED, config=ONE), stages)
     assert joined.collect_schema()["stage"] == pl.Enum(["new", "advocate", "lapsed", "(no purchase)", "(anonymous)"])
     by_stage = nps_table(joined, config=ONE, by=["stage"]).collect()
@@ -367,17 +408,24 @@ def test_nps_by_lifecycle_stage_keeps_the_rule_order():
     scores = with_stages(customer_scores(prepare_responses(SURVEYED, config=ONE)), stages.cast({"stage": pl.String}))
     assert scores.collect_schema()["stage"] == pl.String
     assert scores.collect().select("customer_id", "stage").rows() == [
-        ("A", "advocate"), ("B", "lapsed"), ("C", "lapsed"), ("D", "(no purchase)")]
+        ("A", "advocate"),
+        ("B", "lapsed"),
+        ("C", "lapsed"),
+        ("D", "(no purchase)"),
+    ]
 
 
 def test_customer_scores_and_lists():
-    lf = SURVEYED.collect().vstack(
-        answers([9], customers=["B"], when=[datetime(2023, 12, 1)], comments=["older"]).collect()).lazy()
+    lf = (
+        SURVEYED.collect()
+        .vstack(answers([9], customers=["B"], when=[datetime(2023, 12, 1)], comments=["older"]).collect())
+        .lazy()
+    )
     scores = customer_scores(prepare_responses(lf, config=ONE))
     out = scores.collect()
-    assert out.select("customer_id", "latest_score", pl.col("nps_category").cast(pl.String),
-                      "scored_responses").rows() == [
-        ("A", 10, "promoter", 1), ("B", 3, "detractor", 2), ("C", 7, "passive", 1), ("D", 9, "promoter", 1)]
+    assert out.select(
+        "customer_id", "latest_score", pl.col("nps_category").cast(pl.String), "scored_responses"
+    ).rows() == [("A", 10, "promoter", 1), ("B", 3, "detractor", 2), ("C", 7, "passive", 1), ("D", 9, "promoter", 1)]
     assert out.filter(pl.col("customer_id") == "B")["comment"].to_list() == ["<script>alert(1)</script>"]
     assert promoter_list(scores).collect()["customer_id"].to_list() == ["D", "A"]  # most recent first
     assert detractor_list(scores).collect()["customer_id"].to_list() == ["B"]

@@ -20,14 +20,33 @@ from loyalty_cli.metrics import program as pm
 from loyalty_cli.metrics.customers import customer_activity, customer_summary
 
 AS_OF = date(2024, 7, 1)
-TX = [("A", "2023-01-10", 100), ("A", "2023-03-01", 50), ("A", "2024-02-01", 30), ("B", "2023-02-01", 80),
-      ("C", "2023-01-15", 40), ("C", "2023-06-01", 60), ("C", "2023-06-10", -10), ("D", "2023-05-01", 20),
-      ("E", "2024-06-01", 10)]
-MEMBERS = [("A", "2023-01-20", "Bronze", "2023-01-20"), ("A", "2023-01-20", "Silver", "2023-03-01"),
-           ("B", "2023-01-01", "Bronze", None), ("F", "2024-01-01", "Bronze", None)]
-POINTS = [("A", "2023-01-20", "earn", 100.0), ("A", "2023-03-01", "earn", 50.0), ("A", "2023-06-01", "redeem", -100.0),
-          ("A", "2023-06-05", "adjust", -10.0), ("B", "2023-02-01", "earn", 80.0), ("B", "2024-02-01", "expire", -80.0),
-          ("F", "2024-01-01", "adjust", 25.0), ("G", "2024-03-01", "earn", 5.0)]
+TX = [
+    ("A", "2023-01-10", 100),
+    ("A", "2023-03-01", 50),
+    ("A", "2024-02-01", 30),
+    ("B", "2023-02-01", 80),
+    ("C", "2023-01-15", 40),
+    ("C", "2023-06-01", 60),
+    ("C", "2023-06-10", -10),
+    ("D", "2023-05-01", 20),
+    ("E", "2024-06-01", 10),
+]
+MEMBERS = [
+    ("A", "2023-01-20", "Bronze", "2023-01-20"),
+    ("A", "2023-01-20", "Silver", "2023-03-01"),
+    ("B", "2023-01-01", "Bronze", None),
+    ("F", "2024-01-01", "Bronze", None),
+]
+POINTS = [
+    ("A", "2023-01-20", "earn", 100.0),
+    ("A", "2023-03-01", "earn", 50.0),
+    ("A", "2023-06-01", "redeem", -100.0),
+    ("A", "2023-06-05", "adjust", -10.0),
+    ("B", "2023-02-01", "earn", 80.0),
+    ("B", "2024-02-01", "expire", -80.0),
+    ("F", "2024-01-01", "adjust", 25.0),
+    ("G", "2024-03-01", "earn", 5.0),
+]
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -36,23 +55,43 @@ def _ts(text: str | None) -> datetime | None:
 
 @pytest.fixture(scope="module")
 def shop() -> dict[str, pl.LazyFrame]:
-    lines = pl.LazyFrame({
-        "customer_id": [r[0] for r in TX], "order_date": [_ts(r[1]) for r in TX],
-        "amount_cents": [r[2] * 100 for r in TX],
-    }, schema_overrides={"order_date": pl.Datetime("us")})
+    lines = pl.LazyFrame(
+        {
+            "customer_id": [r[0] for r in TX],
+            "order_date": [_ts(r[1]) for r in TX],
+            "amount_cents": [r[2] * 100 for r in TX],
+        },
+        schema_overrides={"order_date": pl.Datetime("us")},
+    )
     customers, activity = pl.collect_all([customer_summary(lines, as_of=AS_OF), customer_activity(lines)])
-    members = pl.LazyFrame({
-        "customer_id": [r[0] for r in MEMBERS], "enrolled_at": [_ts(r[1]) for r in MEMBERS],
-        "tier": [r[2] for r in MEMBERS], "tier_since": [_ts(r[3]) for r in MEMBERS],
-    }, schema_overrides={"enrolled_at": pl.Datetime("us"), "tier_since": pl.Datetime("us")})
-    points = pl.LazyFrame({
-        "customer_id": [r[0] for r in POINTS], "at": [_ts(r[1]) for r in POINTS], "type": [r[2] for r in POINTS],
-        "points": [r[3] for r in POINTS],
-    }, schema_overrides={"at": pl.Datetime("us")})
+    members = pl.LazyFrame(
+        {
+            "customer_id": [r[0] for r in MEMBERS],
+            "enrolled_at": [_ts(r[1]) for r in MEMBERS],
+            "tier": [r[2] for r in MEMBERS],
+            "tier_since": [_ts(r[3]) for r in MEMBERS],
+        },
+        schema_overrides={"enrolled_at": pl.Datetime("us"), "tier_since": pl.Datetime("us")},
+    )
+    points = pl.LazyFrame(
+        {
+            "customer_id": [r[0] for r in POINTS],
+            "at": [_ts(r[1]) for r in POINTS],
+            "type": [r[2] for r in POINTS],
+            "points": [r[3] for r in POINTS],
+        },
+        schema_overrides={"at": pl.Datetime("us")},
+    )
     table = pm.member_table(members, as_of=AS_OF)
     people = pm.program_customers(customers.lazy(), table)
-    return {"customers": customers.lazy(), "activity": activity.lazy(), "members": members, "points": points,
-            "table": table, "people": people}
+    return {
+        "customers": customers.lazy(),
+        "activity": activity.lazy(),
+        "members": members,
+        "points": points,
+        "table": table,
+        "people": people,
+    }
 
 
 def sample_shop(n: int, *, seed: int, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -61,7 +100,8 @@ def sample_shop(n: int, *, seed: int, as_of: date) -> tuple[pl.DataFrame, pl.Dat
 
     data = generate_sample(customers=n, seed=seed)
     lines = data.transactions.lazy().select(
-        "customer_id", "order_date", "order_id", (pl.col("amount") * 100).round(0).cast(pl.Int64).alias("amount_cents"))
+        "customer_id", "order_date", "order_id", (pl.col("amount") * 100).round(0).cast(pl.Int64).alias("amount_cents")
+    )
     customers, activity = pl.collect_all([customer_summary(lines, as_of=as_of), customer_activity(lines)])
     assert data.members is not None
     return customers, activity, data.members.with_columns(pl.col("enrolled_at", "tier_since").cast(pl.Datetime("us")))
@@ -73,8 +113,11 @@ def figures(frame: pl.LazyFrame) -> dict[str, float | None]:
 
 def test_member_table_takes_the_current_tier_and_the_first_enrolment(shop: dict[str, pl.LazyFrame]) -> None:
     table = shop["table"].collect()
-    assert table.rows() == [("A", date(2023, 1, 20), "Silver"), ("B", date(2023, 1, 1), "Bronze"),
-                            ("F", date(2024, 1, 1), "Bronze")]
+    assert table.rows() == [
+        ("A", date(2023, 1, 20), "Silver"),
+        ("B", date(2023, 1, 1), "Bronze"),
+        ("F", date(2024, 1, 1), "Bronze"),
+    ]
 
 
 def test_programme_summary(shop: dict[str, pl.LazyFrame]) -> None:
@@ -103,8 +146,14 @@ def test_programme_summary(shop: dict[str, pl.LazyFrame]) -> None:
 
 
 def test_negative_balances_are_not_a_liability() -> None:
-    points = pl.LazyFrame({"customer_id": ["X", "X", "Y"], "at": [datetime(2024, 1, 1)] * 3,
-                           "type": ["earn", "adjust", "earn"], "points": [10.0, -30.0, 50.0]})
+    points = pl.LazyFrame(
+        {
+            "customer_id": ["X", "X", "Y"],
+            "at": [datetime(2024, 1, 1)] * 3,
+            "type": ["earn", "adjust", "earn"],
+            "points": [10.0, -30.0, 50.0],
+        }
+    )
     members = pl.LazyFrame({"customer_id": ["X", "Y"], "enrolled": [date(2023, 1, 1)] * 2})
     out = figures(pm._points_summary(pm.point_balances(points, members), config=pm.ProgramConfig(point_value=1.0)))
     assert out["outstanding_points"] == 50 and out["negative_balance_points"] == -20
@@ -115,43 +164,66 @@ def test_negative_balances_are_not_a_liability() -> None:
 def test_enrolment_by_cohort(shop: dict[str, pl.LazyFrame]) -> None:
     out = pm.enrolment_by_cohort(shop["people"]).collect()
     assert out.select("period", "value", "n").rows() == [
-        ("2023-01", 0.5, 2), ("2023-02", 1.0, 1), ("2023-05", 0.0, 1), ("2024-06", 0.0, 1)]
+        ("2023-01", 0.5, 2),
+        ("2023-02", 1.0, 1),
+        ("2023-05", 0.0, 1),
+        ("2024-06", 0.0, 1),
+    ]
 
 
 def test_points_by_period(shop: dict[str, pl.LazyFrame]) -> None:
     out = pm.points_by_period(shop["points"]).collect()
     wide = out.pivot("metric", index="period", values="value")
     assert wide.rows() == [
-        ("2023-01", 100, 0, 0, 0, 100), ("2023-02", 80, 0, 0, 0, 180), ("2023-03", 50, 0, 0, 0, 230),
-        ("2023-06", 0, 100, 0, -10, 120), ("2024-01", 0, 0, 0, 25, 145), ("2024-02", 0, 0, 80, 0, 65),
+        ("2023-01", 100, 0, 0, 0, 100),
+        ("2023-02", 80, 0, 0, 0, 180),
+        ("2023-03", 50, 0, 0, 0, 230),
+        ("2023-06", 0, 100, 0, -10, 120),
+        ("2024-01", 0, 0, 0, 25, 145),
+        ("2024-02", 0, 0, 80, 0, 65),
         ("2024-03", 5, 0, 0, 0, 70),
     ]
-    assert wide.columns[1:] == ["points_earned", "points_redeemed", "points_expired", "points_adjusted",
-                                "points_balance"]
+    assert wide.columns[1:] == [
+        "points_earned",
+        "points_redeemed",
+        "points_expired",
+        "points_adjusted",
+        "points_balance",
+    ]
 
 
 def test_tiers_and_movement(shop: dict[str, pl.LazyFrame]) -> None:
     dist = pm.tier_distribution(shop["members"], as_of=AS_OF).collect()
-    assert dist.select("group", "n", "value").rows() == [("Bronze", 2, pytest.approx(2 / 3)),
-                                                         ("Silver", 1, pytest.approx(1 / 3))]
+    assert dist.select("group", "n", "value").rows() == [
+        ("Bronze", 2, pytest.approx(2 / 3)),
+        ("Silver", 1, pytest.approx(1 / 3)),
+    ]
     moves = pm.tier_movement(shop["members"], start=date(2023, 2, 15), end=AS_OF).collect()
-    assert moves.select("group", "n").rows() == [("(not a member) -> Bronze", 1), ("Bronze -> Bronze", 1),
-                                                 ("Bronze -> Silver", 1)]
+    assert moves.select("group", "n").rows() == [
+        ("(not a member) -> Bronze", 1),
+        ("Bronze -> Bronze", 1),
+        ("Bronze -> Silver", 1),
+    ]
     assert moves["period"][0] == "2023-02-15 to 2024-07-01"
     start, end = pm.ProgramConfig().tier_dates(AS_OF)
     assert (start, end) == (date(2023, 7, 1), AS_OF)
     moves = pm.tier_movement(shop["members"], start=start, end=end).collect()
-    assert moves.select("group", "n").rows() == [("(not a member) -> Bronze", 1), ("Bronze -> Bronze", 1),
-                                                 ("Silver -> Silver", 1)]
+    assert moves.select("group", "n").rows() == [
+        ("(not a member) -> Bronze", 1),
+        ("Bronze -> Bronze", 1),
+        ("Silver -> Silver", 1),
+    ]
 
 
 def test_comparison_starts_and_windows(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF,
-                                       config=pm.ProgramConfig()).collect()
+    compared = pm.comparison_customers(
+        shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig()
+    ).collect()
     # A from enrolment, B from its first purchase (enrolled before it), C D E from their first purchase (the
     # members' median lag, clipped at 0 for B, is the lower of 0 and 10 days). F never bought: not compared.
-    assert compared.select("customer_id", "group", "start", "bought_again", "orders", "net_spend",
-                           "window_closed").rows() == [
+    assert compared.select(
+        "customer_id", "group", "start", "bought_again", "orders", "net_spend", "window_closed"
+    ).rows() == [
         ("A", "members", date(2023, 1, 20), True, 1, 50.0, True),
         ("B", "members", date(2023, 2, 1), False, 0, 0.0, True),
         ("C", "non-members", date(2023, 1, 15), True, 1, 50.0, True),  # 60 bought, 10 returned
@@ -165,8 +237,10 @@ def test_comparison_starts_and_windows(shop: dict[str, pl.LazyFrame]) -> None:
 def test_member_comparison_rates_means_and_intervals(shop: dict[str, pl.LazyFrame]) -> None:
     compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
     out = pm.member_comparison(compared, config=pm.ProgramConfig()).collect()
-    get = {(m, g): (v, n, lo, hi) for m, g, v, n, lo, hi in
-           out.select("metric", "group", "value", "n", "ci_low", "ci_high").iter_rows()}
+    get = {
+        (m, g): (v, n, lo, hi)
+        for m, g, v, n, lo, hi in out.select("metric", "group", "value", "n", "ci_low", "ci_high").iter_rows()
+    }
     v, n, lo, hi = get[("repeat_purchase_rate_365d", "members")]
     assert (v, n) == (0.5, 2)
     # Wilson, z = 1.96: centre (0.5 + 0.9604) / 2.9208 = 0.5, half 0.67112 / 2 ... = 0.4062
@@ -185,13 +259,15 @@ def test_member_comparison_rates_means_and_intervals(shop: dict[str, pl.LazyFram
 
 
 def test_empty_groups_give_no_figure(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF,
-                                       config=pm.ProgramConfig(window_days=600)).collect()
+    compared = pm.comparison_customers(
+        shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig(window_days=600)
+    ).collect()
     out = pm.member_comparison(compared.lazy(), config=pm.ProgramConfig(window_days=600)).collect()
     row = out.filter(pl.col("metric") == "repeat_purchase_rate_600d", pl.col("group") == "non-members")
     assert row.select("value", "n", "ci_low").row(0) == (None, 0, None)  # no 600-day window has closed yet
-    out = pm.member_comparison(compared.lazy().filter(pl.col("group") == "members"),
-                               config=pm.ProgramConfig()).collect()
+    out = pm.member_comparison(
+        compared.lazy().filter(pl.col("group") == "members"), config=pm.ProgramConfig()
+    ).collect()
     row = out.filter(pl.col("metric") == "net_spend_per_customer_365d", pl.col("group") == "non-members")
     assert row.select("value", "n", "ci_low").row(0) == (None, 0, None)
 
@@ -200,14 +276,20 @@ def test_nps_and_clv_comparisons(shop: dict[str, pl.LazyFrame]) -> None:
     compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
     scores = pl.LazyFrame({"customer_id": ["A", "B", "C", "D", "F"], "latest_score": [10, 6, 9, 9, 0]})
     out = pm.nps_comparison(compared, scores, config=pm.ProgramConfig()).collect()
-    assert out.select("group", "value", "n").rows() == [("members", 0.0, 2), ("non-members", 100.0, 2),
-                                                         ("difference", -100.0, 4)]
+    assert out.select("group", "value", "n").rows() == [
+        ("members", 0.0, 2),
+        ("non-members", 100.0, 2),
+        ("difference", -100.0, 4),
+    ]
     members = out.row(0, named=True)  # adjusted Wald: p = d = 1.75 / 5 -> 0 +/- 1.96 * 100 * sqrt(0.7 / 5)
     assert members["ci_high"] == pytest.approx(1.959964 * 100 * (0.7 / 5) ** 0.5)
     predictions = pl.LazyFrame({"customer_id": ["A", "B", "C", "D", "E"], "clv": [10.0, 20.0, 1.0, 3.0, 5.0]})
     out = pm.clv_comparison(compared, predictions, column="clv", config=pm.ProgramConfig()).collect()
     assert out.select("metric", "group", "value", "n").rows() == [
-        ("mean_clv", "members", 15.0, 2), ("mean_clv", "non-members", 3.0, 3), ("mean_clv", "difference", 12.0, 5)]
+        ("mean_clv", "members", 15.0, 2),
+        ("mean_clv", "non-members", 3.0, 3),
+        ("mean_clv", "difference", 12.0, 5),
+    ]
 
 
 def test_config_checks() -> None:
@@ -232,14 +314,19 @@ def test_generator_member_effect_is_recovered_within_the_interval() -> None:
     members = members_df.lazy()
     people = pm.program_customers(customers.lazy(), pm.member_table(members, as_of=as_of))
     compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of, config=pm.ProgramConfig())
-    out = pm.member_comparison(compared, config=pm.ProgramConfig()).filter(
-        pl.col("metric") == "repeat_purchase_rate_365d").collect()
+    out = (
+        pm.member_comparison(compared, config=pm.ProgramConfig())
+        .filter(pl.col("metric") == "repeat_purchase_rate_365d")
+        .collect()
+    )
     rows = {g: (v, n, lo, hi) for g, v, n, lo, hi in out.select("group", "value", "n", "ci_low", "ci_high").iter_rows()}
     (p1, n1, *_), (p0, n0, *_) = rows["members"], rows["non-members"]
     r = (p1 * n1 + p0 * n0) / (n1 + n0)
     a, b = MEMBER_ENROL[True], MEMBER_ENROL[False]
-    expected = {"members": a * r / (a * r + b * (1 - r)),
-                "non-members": (1 - a) * r / ((1 - a) * r + (1 - b) * (1 - r))}
+    expected = {
+        "members": a * r / (a * r + b * (1 - r)),
+        "non-members": (1 - a) * r / ((1 - a) * r + (1 - b) * (1 - r)),
+    }
     expected["difference"] = expected["members"] - expected["non-members"]
     for group, value in expected.items():
         _, _, lo, hi = rows[group]
@@ -257,10 +344,20 @@ def test_program_table_is_the_same_to_the_last_digit_whatever_the_row_order() ->
     for seed in range(4):
         shuffled = [frame.sample(fraction=1.0, shuffle=True, seed=seed) for frame in (customers, activity, clv)]
         # several chunks, as a streaming collect leaves them
-        chunked = [pl.concat([f.head(f.height // 3), f.tail(f.height - f.height // 3)], rechunk=False)
-                   for f in shuffled]
-        tables.append(pm.program_table(chunked[0], chunked[1], members, as_of=as_of, config=pm.ProgramConfig(),
-                                       predictions=chunked[2], predicted="predicted_clv_12m"))
+        chunked = [
+            pl.concat([f.head(f.height // 3), f.tail(f.height - f.height // 3)], rechunk=False) for f in shuffled
+        ]
+        tables.append(
+            pm.program_table(
+                chunked[0],
+                chunked[1],
+                members,
+                as_of=as_of,
+                config=pm.ProgramConfig(),
+                predictions=chunked[2],
+                predicted="predicted_clv_12m",
+            )
+        )
     assert all(t.equals(tables[0]) for t in tables[1:])
     assert "mean_predicted_clv_12m" in tables[0]["metric"].to_list()
 

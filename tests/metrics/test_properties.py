@@ -31,8 +31,12 @@ def frame(rows):
             "order_date": [START + timedelta(hours=r[2]) for r in rows],
             "amount_cents": [r[3] for r in rows],
         },
-        schema={"customer_id": pl.String, "order_id": pl.String, "order_date": pl.Datetime("us"),
-                "amount_cents": pl.Int64},
+        schema={
+            "customer_id": pl.String,
+            "order_id": pl.String,
+            "order_date": pl.Datetime("us"),
+            "amount_cents": pl.Int64,
+        },
     )
 
 
@@ -43,16 +47,21 @@ def pipeline(df, method="quantile", map_name="rfm_grid", bins=5):
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.lists(line, min_size=1, max_size=60), seed=st.integers(0, 1000),
-       method=st.sampled_from(["quantile", "rank"]))
+@given(
+    rows=st.lists(line, min_size=1, max_size=60),
+    seed=st.integers(0, 1000),
+    method=st.sampled_from(["quantile", "rank"]),
+)
 def test_row_order_never_changes_the_output(rows, seed, method):
     df = frame(rows)
     assert pipeline(df, method).equals(pipeline(df.sample(fraction=1.0, shuffle=True, seed=seed), method))
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.lists(line, min_size=1, max_size=60),
-       choice=st.sampled_from([("rfm_grid", 5), ("rfm_r_fm", 5), ("rfm_tertiles", 3)]))
+@given(
+    rows=st.lists(line, min_size=1, max_size=60),
+    choice=st.sampled_from([("rfm_grid", 5), ("rfm_r_fm", 5), ("rfm_tertiles", 3)]),
+)
 def test_each_customer_in_exactly_one_segment_and_recency_in_range(rows, choice):
     out = pipeline(frame(rows), map_name=choice[0], bins=choice[1])
     assert out["customer_id"].is_unique().all()

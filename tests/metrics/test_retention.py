@@ -57,10 +57,15 @@ def assert_values(got: list, expected: list) -> None:
 #   D  Feb cohort: buys Feb 28 (10), Apr 2 (25)                -> April is not over: null, not 0
 #   E  Apr cohort: buys Apr 1 (80)                             -> a cohort with no complete period at all
 SHOP = [
-    ("A", "2024-01-05", 100), ("A", "2024-02-10", 50), ("A", "2024-03-20", 30),
-    ("B", "2024-01-20", 200), ("B", "2024-01-25", -50), ("B", "2024-03-02", 40),
+    ("A", "2024-01-05", 100),
+    ("A", "2024-02-10", 50),
+    ("A", "2024-03-20", 30),
+    ("B", "2024-01-20", 200),
+    ("B", "2024-01-25", -50),
+    ("B", "2024-03-02", 40),
     ("C", "2024-02-03", 70),
-    ("D", "2024-02-28", 10), ("D", "2024-04-02", 25),
+    ("D", "2024-02-28", 10),
+    ("D", "2024-04-02", 25),
     ("E", "2024-04-01", 80),
 ]
 AS_OF = date(2024, 4, 15)
@@ -74,8 +79,16 @@ def shop() -> pl.DataFrame:
 def test_cohorts_and_periods(shop):
     # every cohort has k = 0..2 (the oldest cohort, January, has lived through Jan, Feb, Mar)
     assert shop.filter(pl.col("cohort") != AVERAGE).select("cohort", "period").rows() == [
-        ("2024-01", 0), ("2024-01", 1), ("2024-01", 2), ("2024-02", 0), ("2024-02", 1), ("2024-02", 2),
-        ("2024-04", 0), ("2024-04", 1), ("2024-04", 2)]
+        ("2024-01", 0),
+        ("2024-01", 1),
+        ("2024-01", 2),
+        ("2024-02", 0),
+        ("2024-02", 1),
+        ("2024-02", 2),
+        ("2024-04", 0),
+        ("2024-04", 1),
+        ("2024-04", 2),
+    ]
     assert cells(shop, "2024-01", "cohort_customers") == [2, 2, 2]
     assert cells(shop, "2024-02", "period_start") == [date(2024, 2, 1), date(2024, 3, 1), date(2024, 4, 1)]
     assert cells(shop, "2024-02", "mature") == [True, True, False]
@@ -128,33 +141,51 @@ def test_revenue_retention_and_cumulative_revenue(shop):
 def test_wide_tables(shop):
     wide = retention_wide(shop, "retention")
     assert wide.columns == ["cohort", "cohort_customers", "m0", "m1", "m2"]
-    assert wide.rows() == [("2024-01", 2, 1.0, 0.5, 1.0), ("2024-02", 2, 1.0, 0.0, None),
-                           ("2024-04", 1, None, None, None), (AVERAGE, 4, 1.0, 0.25, 1.0)]
+    assert wide.rows() == [
+        ("2024-01", 2, 1.0, 0.5, 1.0),
+        ("2024-02", 2, 1.0, 0.0, None),
+        ("2024-04", 1, None, None, None),
+        (AVERAGE, 4, 1.0, 0.25, 1.0),
+    ]
     stacked = retention_wide_all(shop)
     assert stacked["metric"].unique(maintain_order=True).to_list() == list(METRICS)
     assert stacked.filter((pl.col("metric") == "revenue") & (pl.col("cohort") == "2024-01")).row(0)[3:] == (
-        250.0, 50.0, 70.0)
+        250.0,
+        50.0,
+        70.0,
+    )
     with pytest.raises(UsageError):
         retention_wide(shop, "nope")
 
 
 def test_weeks_and_quarters():
     # 2024-01-01 is a Monday; 2023-01-01 a Sunday (ISO week 2022-W52)
-    days = pl.DataFrame({"day": [date(2024, 1, 1), date(2024, 1, 7), date(2024, 1, 8), date(2023, 1, 1),
-                                 date(2024, 5, 17)]})
+    days = pl.DataFrame(
+        {"day": [date(2024, 1, 1), date(2024, 1, 7), date(2024, 1, 8), date(2023, 1, 1), date(2024, 5, 17)]}
+    )
     weeks = days.select(period_start(period_index(pl.col("day"), "week"), "week").alias("s"))
-    assert weeks["s"].to_list() == [date(2024, 1, 1), date(2024, 1, 1), date(2024, 1, 8), date(2022, 12, 26),
-                                    date(2024, 5, 13)]
+    assert weeks["s"].to_list() == [
+        date(2024, 1, 1),
+        date(2024, 1, 1),
+        date(2024, 1, 8),
+        date(2022, 12, 26),
+        date(2024, 5, 13),
+    ]
     assert weeks.select(period_label(pl.col("s"), "week"))["s"].to_list() == [
-        "2024-W01", "2024-W01", "2024-W02", "2022-W52", "2024-W20"]
+        "2024-W01",
+        "2024-W01",
+        "2024-W02",
+        "2022-W52",
+        "2024-W20",
+    ]
     quarters = days.select(period_start(period_index(pl.col("day"), "quarter"), "quarter").alias("s"))
     assert quarters["s"].to_list()[-1] == date(2024, 4, 1)
     assert quarters.select(period_label(pl.col("s"), "quarter"))["s"].to_list()[-1] == "2024-Q2"
     # by quarter, as of 2024-04-15: Q1 is over, Q2 is not
     long = build(SHOP, AS_OF, period="quarter")
-    assert long.filter(pl.col("cohort") != AVERAGE).select("cohort", "period", "cohort_customers",
-                                                           "active_customers").rows() == [
-        ("2024-Q1", 0, 4, 4), ("2024-Q2", 0, 1, None)]
+    assert long.filter(pl.col("cohort") != AVERAGE).select(
+        "cohort", "period", "cohort_customers", "active_customers"
+    ).rows() == [("2024-Q1", 0, 4, 4), ("2024-Q2", 0, 1, None)]
     with pytest.raises(UsageError, match="--period"):
         cohort_retention(lines(SHOP), lines(SHOP), period="day")  # type: ignore[arg-type]
 
@@ -166,11 +197,19 @@ def test_repeat_rate_counts_only_closed_windows():
     # (first purchase 14 days before as_of) is still open, so E is not counted
     rates = repeat_rate(customers, window_days=40).collect()
     assert rates.select("cohort", "customers", "window_closed", "repeat_customers").rows() == [
-        ("2024-01", 2, 2, 1), ("2024-02", 2, 2, 1), ("2024-04", 1, 0, 0), (ALL, 5, 4, 2)]
+        ("2024-01", 2, 2, 1),
+        ("2024-02", 2, 2, 1),
+        ("2024-04", 1, 0, 0),
+        (ALL, 5, 4, 2),
+    ]
     assert_values(rates["repeat_rate"].to_list(), [0.5, 0.5, None, 0.5])
     table = cohort_table(cohort_retention(customers, customer_activity(tx)), repeat_rate(customers)).collect()
     assert table.select("cohort", "customers", "mature_periods", "first_period_revenue").rows() == [
-        ("2024-01", 2, 3, 250.0), ("2024-02", 2, 2, 80.0), ("2024-04", 1, 0, None), (ALL, 5, None, 330.0)]
+        ("2024-01", 2, 3, 250.0),
+        ("2024-02", 2, 2, 80.0),
+        ("2024-04", 1, 0, None),
+        (ALL, 5, None, 330.0),
+    ]
     with pytest.raises(UsageError):
         repeat_rate(customers, window_days=0)
 
@@ -179,23 +218,33 @@ def test_repeat_window_boundaries():
     # X: second purchase exactly 30 days after the first, window closed (as_of - first = 31 > 30): repeats.
     # Y: first purchase 30 days before as_of: the last day of its window is as_of itself, not in the data yet.
     # Z: two orders on the first day only: one purchase day, not a repeat.
-    rows = [("X", "2024-01-01", 10), ("X", "2024-01-31", 10), ("Y", "2024-01-02", 10), ("Y", "2024-01-10", 10),
-            ("Z", "2024-01-01", 10), ("Z", "2024-01-01", 5)]
+    rows = [
+        ("X", "2024-01-01", 10),
+        ("X", "2024-01-31", 10),
+        ("Y", "2024-01-02", 10),
+        ("Y", "2024-01-10", 10),
+        ("Z", "2024-01-01", 10),
+        ("Z", "2024-01-01", 5),
+    ]
     rates = repeat_rate(customer_summary(lines(rows), as_of=date(2024, 2, 1)), window_days=30).collect()
-    assert rates.filter(pl.col("cohort") == ALL).select("customers", "window_closed", "repeat_customers",
-                                                        "repeat_rate").row(0) == (3, 2, 1, 0.5)
+    assert rates.filter(pl.col("cohort") == ALL).select(
+        "customers", "window_closed", "repeat_customers", "repeat_rate"
+    ).row(0) == (3, 2, 1, 0.5)
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.integers(0, 200), st.integers(-20, 90)), min_size=1,
-                max_size=30))
+@given(
+    st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.integers(0, 200), st.integers(-20, 90)), min_size=1, max_size=30)
+)
 def test_properties(rows):
     """Period 0 is 100% wherever it is over; "on or after" never increases; "on" <= "on or after"."""
     tx = [(c, str(date.fromordinal(date(2023, 6, 1).toordinal() + d)), a) for c, d, a in rows]
     long = build(tx, date(2024, 1, 1))
     cohorts = long.filter(pl.col("cohort") != AVERAGE)
-    assert cohorts.filter((pl.col("period") == 0) & pl.col("mature"))["retention"].to_list() == \
-        [1.0] * cohorts.filter((pl.col("period") == 0) & pl.col("mature")).height
+    assert (
+        cohorts.filter((pl.col("period") == 0) & pl.col("mature"))["retention"].to_list()
+        == [1.0] * cohorts.filter((pl.col("period") == 0) & pl.col("mature")).height
+    )
     for _, group in cohorts.sort("period").group_by("cohort"):
         later = [v for v in group["active_or_later_customers"].to_list() if v is not None]
         assert later == sorted(later, reverse=True)

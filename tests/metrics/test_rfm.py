@@ -16,14 +16,16 @@ F_VALUES = [1, 1, 1, 1, 1, 1, 2, 2, 3, 5]
 
 def customers(recency=None, orders=None, spend=None):
     n = len(orders or recency or spend)
-    return pl.DataFrame({
-        "customer_id": [f"c{i:02d}" for i in range(n)],
-        "recency_days": recency or list(range(1, n + 1)),
-        "orders": orders or [1] * n,
-        "purchase_days": orders or [1] * n,
-        "net_spend": [float(x) for x in (spend or range(10, 10 * n + 1, 10))],
-        "mean_order_value": [float(x) for x in (spend or range(10, 10 * n + 1, 10))],
-    }).lazy()
+    return pl.DataFrame(
+        {
+            "customer_id": [f"c{i:02d}" for i in range(n)],
+            "recency_days": recency or list(range(1, n + 1)),
+            "orders": orders or [1] * n,
+            "purchase_days": orders or [1] * n,
+            "net_spend": [float(x) for x in (spend or range(10, 10 * n + 1, 10))],
+            "mean_order_value": [float(x) for x in (spend or range(10, 10 * n + 1, 10))],
+        }
+    ).lazy()
 
 
 def scores(frame, **config):
@@ -64,8 +66,7 @@ def test_rank_breaks_ties_by_customer_id_not_row_order():
 
 def test_fixed_breaks():
     cfg = dict(method="fixed", breaks={"r": [30, 60, 90, 180], "f": [1, 2, 3, 5], "m": [50, 100, 250, 500]})
-    out = scores(customers(recency=[10, 30, 31, 90, 200], orders=[1, 2, 3, 5, 9], spend=[50, 51, 100, 400, 900]),
-                 **cfg)
+    out = scores(customers(recency=[10, 30, 31, 90, 200], orders=[1, 2, 3, 5, 9], spend=[50, 51, 100, 400, 900]), **cfg)
     assert out["r_score"].to_list() == [5, 5, 4, 3, 1]
     assert out["f_score"].to_list() == [1, 2, 3, 4, 5]
     assert out["m_score"].to_list() == [1, 2, 2, 4, 5]
@@ -82,8 +83,10 @@ def test_frequency_days_and_monetary_mean_switch_columns():
     [
         (dict(bins=6), "--bins must be one of 3, 4, 5, 10"),
         (dict(method="fixed", breaks={"r": [1, 2, 3, 4]}), "--method fixed needs breaks for f, m"),
-        (dict(method="fixed", breaks={"r": [1, 2, 3], "f": [1, 2, 3, 4], "m": [1, 2, 3, 4]}),
-         "--breaks r has 3 cut points, which make 4 scores, but --bins is 5"),
+        (
+            dict(method="fixed", breaks={"r": [1, 2, 3], "f": [1, 2, 3, 4], "m": [1, 2, 3, 4]}),
+            "--breaks r has 3 cut points, which make 4 scores, but --bins is 5",
+        ),
         (dict(breaks={"r": [3, 2, 1, 0]}), "strictly increasing"),
     ],
 )
@@ -102,15 +105,25 @@ def test_segment_summary_lists_every_segment_in_map_order():
     assert table["share_customers"].sum() == pytest.approx(1.0)
     # r 5,5,4,4,3,3,2,2,1,1 x f 1,1,1,1,1,1,4,4,5,5
     by_name = dict(zip(table["segment"], table["customers"], strict=True))
-    assert by_name == {"Champions": 0, "Loyal": 0, "Potential Loyalist": 0, "New": 2, "Promising": 2,
-                       "Need Attention": 0, "About to Sleep": 2, "At Risk": 2, "Can't Lose Them": 2,
-                       "Hibernating": 0}
+    assert by_name == {
+        "Champions": 0,
+        "Loyal": 0,
+        "Potential Loyalist": 0,
+        "New": 2,
+        "Promising": 2,
+        "Need Attention": 0,
+        "About to Sleep": 2,
+        "At Risk": 2,
+        "Can't Lose Them": 2,
+        "Hibernating": 0,
+    }
 
 
 def test_scores_do_not_depend_on_row_order():
     rng = random.Random(5)
-    rows = customers(recency=[rng.randint(1, 400) for _ in range(300)],
-                     orders=[rng.choice([1, 1, 1, 2, 3, 8]) for _ in range(300)])
+    rows = customers(
+        recency=[rng.randint(1, 400) for _ in range(300)], orders=[rng.choice([1, 1, 1, 2, 3, 8]) for _ in range(300)]
+    )
     base = scores(rows).sort("customer_id")
     for seed in range(3):
         shuffled = rows.collect().sample(fraction=1.0, shuffle=True, seed=seed).lazy()

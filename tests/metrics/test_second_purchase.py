@@ -34,8 +34,13 @@ def customers(rows, *, as_of=AS_OF) -> pl.LazyFrame:
     """A customer summary from (id, first_purchase, second_purchase, category) rows: only the columns used."""
     return pl.DataFrame(
         [(cid, first, second, cat, as_of) for cid, first, second, cat in rows],
-        schema={"customer_id": pl.String, "first_purchase": pl.Date, "second_purchase": pl.Date,
-                "first_category": pl.String, "as_of": pl.Date},
+        schema={
+            "customer_id": pl.String,
+            "first_purchase": pl.Date,
+            "second_purchase": pl.Date,
+            "first_category": pl.String,
+            "as_of": pl.Date,
+        },
         orient="row",
     ).lazy()
 
@@ -60,23 +65,31 @@ def d(text: str) -> date:
 #   o2  2024-02-19  -             -  10   (censored)
 #   o3  2024-02-14  -             -  15   (censored)
 #   o4  2024-01-30  -             -  30   (censored)
-KM = customers([
-    ("r1", d("2024-01-20"), d("2024-01-25"), "X"),
-    ("r2", d("2024-02-23"), d("2024-02-28"), "X"),
-    ("r3", d("2024-02-17"), d("2024-02-27"), "X"),
-    ("r4", d("2024-02-04"), d("2024-02-24"), "X"),
-    ("o1", d("2024-02-26"), None, "X"),
-    ("o2", d("2024-02-19"), None, "X"),
-    ("o3", d("2024-02-14"), None, "X"),
-    ("o4", d("2024-01-30"), None, "X"),
-])
+KM = customers(
+    [
+        ("r1", d("2024-01-20"), d("2024-01-25"), "X"),
+        ("r2", d("2024-02-23"), d("2024-02-28"), "X"),
+        ("r3", d("2024-02-17"), d("2024-02-27"), "X"),
+        ("r4", d("2024-02-04"), d("2024-02-24"), "X"),
+        ("o1", d("2024-02-26"), None, "X"),
+        ("o2", d("2024-02-19"), None, "X"),
+        ("o3", d("2024-02-14"), None, "X"),
+        ("o4", d("2024-01-30"), None, "X"),
+    ]
+)
 
 
 def test_gaps_and_observed_days():
     gaps = second_purchase_gaps(KM).collect().sort("customer_id")
     assert gaps.select("customer_id", "gap_days", "observed_days").rows() == [
-        ("o1", None, 3), ("o2", None, 10), ("o3", None, 15), ("o4", None, 30),
-        ("r1", 5, 40), ("r2", 5, 6), ("r3", 10, 12), ("r4", 20, 25),
+        ("o1", None, 3),
+        ("o2", None, 10),
+        ("o3", None, 15),
+        ("o4", None, 30),
+        ("r1", 5, 40),
+        ("r2", 5, 6),
+        ("r3", 10, 12),
+        ("r4", 20, 25),
     ]
     assert set(gaps["group"]) == {ALL}
 
@@ -91,7 +104,11 @@ def test_km_curve_hand_computed():
     # 30   1                      0       1         2/7
     curve = km_curve(KM).collect()
     assert curve.select("group", "day", "at_risk", "repurchased", "censored").rows() == [
-        (ALL, 3, 8, 0, 1), (ALL, 5, 7, 2, 0), (ALL, 10, 5, 1, 1), (ALL, 15, 3, 0, 1), (ALL, 20, 2, 1, 0),
+        (ALL, 3, 8, 0, 1),
+        (ALL, 5, 7, 2, 0),
+        (ALL, 10, 5, 1, 1),
+        (ALL, 15, 3, 0, 1),
+        (ALL, 20, 2, 1, 0),
         (ALL, 30, 1, 0, 1),
     ]
     assert curve["not_repurchased"].to_list() == pytest.approx([1, 5 / 7, 4 / 7, 4 / 7, 2 / 7, 2 / 7])
@@ -117,7 +134,14 @@ def test_shares_count_only_customers_observed_that_long():
     # within 7: observed >= 7 are r1, r3, r4, o2, o3, o4 (r2, observed 6, and o1 are out); returned: r1
     # within 14: r1, r4, o3, o4; returned r1.  within 30: r1, o4; returned r1.  within 60: nobody observed.
     assert shares.select("within_days", "observed", "returned").rows() == [
-        (7, 6, 1), (14, 4, 1), (30, 2, 1), (60, 0, 0), (90, 0, 0), (180, 0, 0), (365, 0, 0)]
+        (7, 6, 1),
+        (14, 4, 1),
+        (30, 2, 1),
+        (60, 0, 0),
+        (90, 0, 0),
+        (180, 0, 0),
+        (365, 0, 0),
+    ]
     assert_values(shares["share"].to_list(), [1 / 6, 1 / 4, 1 / 2, None, None, None, None])
     assert_values(shares["km_share"].to_list(), [2 / 7, 3 / 7, 5 / 7, None, None, None, None])
     # min_n: a share from fewer customers is left empty, its counts stay
@@ -147,25 +171,35 @@ def test_timing_summary_quantiles_repeaters_and_window():
 
 def test_quantile_exactly_reached_counts():
     # 4 buyers, one repurchases on day 2: S = 3/4 exactly, so p25 is day 2 (not "never")
-    four = customers([("a", d("2024-01-01"), d("2024-01-03"), "X")]
-                     + [(f"o{i}", d("2024-01-01"), None, "X") for i in range(3)])
+    four = customers(
+        [("a", d("2024-01-01"), d("2024-01-03"), "X")] + [(f"o{i}", d("2024-01-01"), None, "X") for i in range(3)]
+    )
     row = timing_summary(four, config=SecondPurchaseConfig(min_n=1)).collect().row(0, named=True)
     assert (row["p25_days"], row["p50_days"]) == (2, None)
 
 
 def test_window_percentiles_are_inverse_cdf_and_fixed_days():
     ten = customers([(f"c{g}", d("2023-01-01"), d("2023-01-01") + timedelta(days=g), "X") for g in range(1, 11)])
-    for window, expected in ((Window("percentile", 25, 75), (3, 8)), (Window("percentile", 10, 90), (1, 9)),
-                             (Window("percentile", 50, 100), (5, 10)), (Window("days", 14, 60), (14, 60))):
+    for window, expected in (
+        (Window("percentile", 25, 75), (3, 8)),
+        (Window("percentile", 10, 90), (1, 9)),
+        (Window("percentile", 50, 100), (5, 10)),
+        (Window("days", 14, 60), (14, 60)),
+    ):
         row = timing_summary(ten, config=SecondPurchaseConfig(min_n=1, window=window)).collect().row(0, named=True)
         assert (row["window_from_days"], row["window_to_days"]) == expected, window
     assert row["window_source"] == "fixed"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"kind": "percentile", "low": 0, "high": 50}, {"kind": "percentile", "low": 75, "high": 25},
-    {"kind": "percentile", "low": 50, "high": 101}, {"kind": "days", "low": 30, "high": 10},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "percentile", "low": 0, "high": 50},
+        {"kind": "percentile", "low": 75, "high": 25},
+        {"kind": "percentile", "low": 50, "high": 101},
+        {"kind": "days", "low": 30, "high": 10},
+    ],
+)
 def test_bad_windows(kwargs):
     with pytest.raises(UsageError):
         Window(**kwargs)
@@ -177,11 +211,13 @@ def test_bad_windows(kwargs):
 # buyers; one customer without a category.
 GROUPS = customers(
     [(f"a{g}", d("2024-01-01"), d("2024-01-01") + timedelta(days=g), "A") for g in (2, 4, 6, 8)]
-    + [("a0", d("2024-02-25"), None, "A"),  # 5 days since: inside A's window 2-6
-       ("b1", d("2023-12-01"), d("2023-12-31"), "B"),
-       ("b2", d("2024-02-24"), None, "B"),  # 6 days since: inside the (all) window 4-8
-       ("b3", d("2024-02-28"), None, "B"),  # 2 days since: opens in 2 days, closes in 6: upcoming
-       ("m1", d("2024-02-23"), None, None)]  # 7 days since: inside the (all) window
+    + [
+        ("a0", d("2024-02-25"), None, "A"),  # 5 days since: inside A's window 2-6
+        ("b1", d("2023-12-01"), d("2023-12-31"), "B"),
+        ("b2", d("2024-02-24"), None, "B"),  # 6 days since: inside the (all) window 4-8
+        ("b3", d("2024-02-28"), None, "B"),  # 2 days since: opens in 2 days, closes in 6: upcoming
+        ("m1", d("2024-02-23"), None, None),
+    ]  # 7 days since: inside the (all) window
 )
 
 
@@ -193,20 +229,29 @@ def test_by_group_with_min_n_and_window_fallback():
     # A: own window p25-p75 of 2, 4, 6, 8 = 2-6; (all): gaps 2, 4, 6, 8, 30: index ceil(1.25)-1 = 1 -> 4,
     # ceil(3.75)-1 = 3 -> 8. B (1 repeater) and (missing) (none) fall back to it.
     assert table.select("window_from_days", "window_to_days", "window_source").rows() == [
-        (4, 8, ALL), (2, 6, "A"), (4, 8, ALL), (4, 8, ALL)]
+        (4, 8, ALL),
+        (2, 6, "A"),
+        (4, 8, ALL),
+        (4, 8, ALL),
+    ]
     # stats from fewer than 3 customers are empty: B's repeaters, all of (missing)
     assert table["repeaters_median_gap_days"].to_list() == [6.0, 5.0, None, None]
     assert table["p25_days"].null_count() == 1 and table["p25_days"][3] is None
     # every customer once in its group, and once in (all)
     curve = km_curve(GROUPS, by="first_category").collect()
     assert dict(curve.group_by("group").agg(pl.col("at_risk").max()).iter_rows()) == {
-        ALL: 9, "A": 5, "B": 3, MISSING: 1}
+        ALL: 9,
+        "A": 5,
+        "B": 3,
+        MISSING: 1,
+    }
 
     actions = action_list(GROUPS, timing_summary(GROUPS, config=config), config=config).collect()
     # a0: A's window 2-6 closes 2024-02-25 + 6 = 03-02; m1: (all) window 4-8 closes 02-23 + 8 = 03-02 (2024 is
     # a leap year); b2 closes 02-24 + 8 = 03-03; b3 opens 02-28 + 4 = 03-03, closes 03-07 (within 14 days)
-    assert actions.select("customer_id", "first_category", "days_since_first", "status", "nudge_date",
-                          "window_closes", "window_source").rows() == [
+    assert actions.select(
+        "customer_id", "first_category", "days_since_first", "status", "nudge_date", "window_closes", "window_source"
+    ).rows() == [
         ("a0", "A", 5, "open", AS_OF, d("2024-03-02"), "A"),
         ("m1", None, 7, "open", AS_OF, d("2024-03-02"), ALL),
         ("b2", "B", 6, "open", AS_OF, d("2024-03-03"), ALL),
@@ -222,16 +267,30 @@ def test_action_list_dates_and_closing_horizon():
     #   s13 (2024-02-17): closed -> left out; r11: bought again -> left out
     rows = [(f"s{n}", AS_OF - timedelta(days=n), None, "X") for n in (5, 6, 10, 12, 13)]
     rows.append(("r11", AS_OF - timedelta(days=11), AS_OF - timedelta(days=2), "X"))
-    frame = customers(rows).with_columns(pl.lit(1, pl.UInt32).alias("orders"),
-                                         pl.lit(25.0).alias("net_spend"), pl.lit(0.0).alias("returns_value"))
+    frame = customers(rows).with_columns(
+        pl.lit(1, pl.UInt32).alias("orders"), pl.lit(25.0).alias("net_spend"), pl.lit(0.0).alias("returns_value")
+    )
     config = SecondPurchaseConfig(min_n=1, window=Window("days", 10, 12), closing_days=7)
     actions = action_list(frame, timing_summary(frame, config=config), config=config).collect()
     assert actions.columns == [
-        "customer_id", "first_purchase", "first_category", "days_since_first", "status", "nudge_date",
-        "window_opens", "window_closes", "window_from_days", "window_to_days", "window_source", "orders",
-        "net_spend", "returns_value"]
-    assert actions.select("customer_id", "first_purchase", "days_since_first", "status", "nudge_date",
-                          "window_opens", "window_closes").rows() == [
+        "customer_id",
+        "first_purchase",
+        "first_category",
+        "days_since_first",
+        "status",
+        "nudge_date",
+        "window_opens",
+        "window_closes",
+        "window_from_days",
+        "window_to_days",
+        "window_source",
+        "orders",
+        "net_spend",
+        "returns_value",
+    ]
+    assert actions.select(
+        "customer_id", "first_purchase", "days_since_first", "status", "nudge_date", "window_opens", "window_closes"
+    ).rows() == [
         ("s12", d("2024-02-18"), 12, "open", d("2024-03-01"), d("2024-02-28"), d("2024-03-01")),
         ("s10", d("2024-02-20"), 10, "open", d("2024-03-01"), d("2024-03-01"), d("2024-03-03")),
         ("s6", d("2024-02-24"), 6, "upcoming", d("2024-03-05"), d("2024-03-05"), d("2024-03-07")),
@@ -250,33 +309,54 @@ def test_no_window_no_actions():
 def lines(rows) -> pl.LazyFrame:
     return pl.DataFrame(
         [(c, f"{c}{i}", datetime.fromisoformat(t), cents) for i, (c, t, cents) in enumerate(rows)],
-        schema={"customer_id": pl.String, "order_id": pl.String, "order_date": pl.Datetime("us"),
-                "amount_cents": pl.Int64},
+        schema={
+            "customer_id": pl.String,
+            "order_id": pl.String,
+            "order_date": pl.Datetime("us"),
+            "amount_cents": pl.Int64,
+        },
         orient="row",
     ).lazy()
 
 
 VALUE_AS_OF = date(2025, 6, 1)
-VALUE_LINES = lines([
-    # a: 100 on day 0; second purchase day 10 (gap 10: 0-30); a return on day 31; 30 on day 365 (2024 is a leap
-    # year: 2024-01-01 + 365 days = 2024-12-31, counted); 999 on day 366 (not counted)
-    ("a", "2024-01-01 10:00", 10000), ("a", "2024-01-11", 5000), ("a", "2024-02-01", -2000),
-    ("a", "2024-12-31", 3000), ("a", "2025-01-01", 99900),
-    ("b", "2024-01-01", 4000), ("b", "2024-03-01", 1000),  # gap 60: 31-60
-    ("c", "2024-02-01", 2000), ("c", "2025-03-01", 7000),  # gap 394: never (within 365 days)
-    ("d", "2024-01-05 09:00", 3000), ("d", "2024-01-05 18:00", 500),  # two orders on the first day: never
-    ("f", "2024-01-01", 1000), ("f", "2024-12-31", 2500),  # gap 365: 181-365
-    ("h", "2024-05-31", 1000),  # observed exactly 365 days (to 2025-05-31): counted, never
-    ("i", "2024-06-01", 1000),  # observed 364 days: left out
-    ("e", "2025-01-01", 1000), ("e", "2025-01-02", 1000),  # observed 150 days: left out
-])
+VALUE_LINES = lines(
+    [
+        # a: 100 on day 0; second purchase day 10 (gap 10: 0-30); a return on day 31; 30 on day 365 (2024 is a leap
+        # year: 2024-01-01 + 365 days = 2024-12-31, counted); 999 on day 366 (not counted)
+        ("a", "2024-01-01 10:00", 10000),
+        ("a", "2024-01-11", 5000),
+        ("a", "2024-02-01", -2000),
+        ("a", "2024-12-31", 3000),
+        ("a", "2025-01-01", 99900),
+        ("b", "2024-01-01", 4000),
+        ("b", "2024-03-01", 1000),  # gap 60: 31-60
+        ("c", "2024-02-01", 2000),
+        ("c", "2025-03-01", 7000),  # gap 394: never (within 365 days)
+        ("d", "2024-01-05 09:00", 3000),
+        ("d", "2024-01-05 18:00", 500),  # two orders on the first day: never
+        ("f", "2024-01-01", 1000),
+        ("f", "2024-12-31", 2500),  # gap 365: 181-365
+        ("h", "2024-05-31", 1000),  # observed exactly 365 days (to 2025-05-31): counted, never
+        ("i", "2024-06-01", 1000),  # observed 364 days: left out
+        ("e", "2025-01-01", 1000),
+        ("e", "2025-01-02", 1000),  # observed 150 days: left out
+    ]
+)
 
 
 def test_first_year_value_from_the_activity_table():
     value = first_year_value(customer_activity(VALUE_LINES)).collect().sort("customer_id")
     assert value.select("customer_id", "first_day_cents", "after_first_cents").rows() == [
-        ("a", 10000, 6000), ("b", 4000, 1000), ("c", 2000, 0), ("d", 3500, 0), ("e", 1000, 1000),
-        ("f", 1000, 2500), ("h", 1000, 0), ("i", 1000, 0)]
+        ("a", 10000, 6000),
+        ("b", 4000, 1000),
+        ("c", 2000, 0),
+        ("d", 3500, 0),
+        ("e", 1000, 1000),
+        ("f", 1000, 2500),
+        ("h", 1000, 0),
+        ("i", 1000, 0),
+    ]
 
 
 def test_value_by_bucket_hand_computed():
@@ -284,7 +364,13 @@ def test_value_by_bucket_hand_computed():
     value = first_year_value(customer_activity(VALUE_LINES))
     table = value_by_bucket(summary, value, min_n=1).collect()
     assert table.select("bucket").to_series().cast(pl.String).to_list() == [
-        "0-30", "31-60", "61-90", "91-180", "181-365", "never"]
+        "0-30",
+        "31-60",
+        "61-90",
+        "91-180",
+        "181-365",
+        "never",
+    ]
     assert table["customers"].to_list() == [1, 1, 0, 0, 1, 3]  # a; b; f; c, d, h (i and e not observed 365)
     assert table["share_customers"].to_list() == pytest.approx([1 / 6, 1 / 6, 0, 0, 1 / 6, 3 / 6])
     # spend = first day + 365 days after: a 100 + 50 - 20 + 30 = 160; b 50; f 35; never: c 20, d 35, h 10
@@ -343,21 +429,29 @@ def test_cdnow_second_purchase_facts():
     README.md: 17.5% / 25.2% / 29.2% within 30 / 60 / 90 days, repeaters' median 57, mean 111; 365-day spend
     218 vs 30.5). Data: Fader & Hardie via lifetimes (MIT, tests/data/LICENSE.lifetimes.txt)."""
     rows = [line.split() for line in (DATA / "CDNOW_sample.txt").read_text().splitlines() if line.strip()]
-    raw = pl.DataFrame({
-        "customer_id": [r[1] for r in rows],
-        "order_date": [datetime.strptime(r[2], "%Y%m%d") for r in rows],
-        "amount_cents": [round(float(r[4]) * 100) for r in rows],
-    }).lazy()
+    raw = pl.DataFrame(
+        {
+            "customer_id": [r[1] for r in rows],
+            "order_date": [datetime.strptime(r[2], "%Y%m%d") for r in rows],
+            "amount_cents": [round(float(r[4]) * 100) for r in rows],
+        }
+    ).lazy()
     summary = customer_summary(raw, as_of=date(1998, 7, 1))
     config = SecondPurchaseConfig()
-    table, shares, buckets = pl.collect_all([
-        timing_summary(summary, config=config), repurchase_shares(summary),
-        value_by_bucket(summary, first_year_value(customer_activity(raw))),
-    ])
+    table, shares, buckets = pl.collect_all(
+        [
+            timing_summary(summary, config=config),
+            repurchase_shares(summary),
+            value_by_bucket(summary, first_year_value(customer_activity(raw))),
+        ]
+    )
     row = table.row(0, named=True)
     assert (row["first_buyers"], row["repeaters"]) == (2357, 1139)
     assert shares.filter(pl.col("within_days").is_in([30, 60, 90])).select("observed", "returned").rows() == [
-        (2357, 410), (2357, 601), (2357, 687)]
+        (2357, 410),
+        (2357, 601),
+        (2357, 687),
+    ]
     assert [row[f"share_{n}d"] for n in (30, 60, 90)] == pytest.approx([0.175, 0.252, 0.292], abs=0.005)
     assert row["repeaters_median_gap_days"] == 55.0  # whole cohort: 57
     assert row["repeaters_mean_gap_days"] == pytest.approx(107.88, abs=0.01)  # whole cohort: 111

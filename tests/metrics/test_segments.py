@@ -42,13 +42,15 @@ def test_shipped_rules_folder_matches_the_package():
 
 def test_r_fm_map_orders_overlapping_rules():
     seg_map = load_segment_rules("rfm_r_fm")
-    scored = pl.LazyFrame({"r_score": [1, 1, 1, 5], "f_score": [5, 3, 2, 1], "m_score": [5, 2, 2, 1]},
-                          schema=dict.fromkeys(["r_score", "f_score", "m_score"], pl.Int8))
+    scored = pl.LazyFrame(
+        {"r_score": [1, 1, 1, 5], "f_score": [5, 3, 2, 1], "m_score": [5, 2, 2, 1]},
+        schema=dict.fromkeys(["r_score", "f_score", "m_score"], pl.Int8),
+    )
     got = seg_map.assign(scored).collect()["segment"].cast(pl.String).to_list()
     assert got == ["Can't Lose Them", "At Risk", "Hibernating", "Recent Customers"]  # fm = 5, 3, 2, 1
 
 
-HEAD = 'bins = 5\n'
+HEAD = "bins = 5\n"
 
 
 def rule(name, when):
@@ -62,16 +64,18 @@ def rule(name, when):
         (HEAD + rule("A", "r >= 1 and x > 2"), "my.toml: rule 'A': unknown column(s) 'x'"),
         (HEAD + rule("A", "r >= 3") + rule("B", "r <= 3"), "my.toml: rules 'A' and 'B' both match r3"),
         (HEAD + rule("A", "r >= 3") + rule("B", "r = 1"), "my.toml: no rule covers r2"),
-        (HEAD + 'match = "first"\n' + rule("A", "r >= 1") + rule("B", "r = 5"),
-         "my.toml: segment 'B' can never be reached: earlier rules take every cell it matches"),
+        (
+            HEAD + 'match = "first"\n' + rule("A", "r >= 1") + rule("B", "r = 5"),
+            "my.toml: segment 'B' can never be reached: earlier rules take every cell it matches",
+        ),
         (HEAD + rule("A", "r >= 1") + rule("B", "r = 6"), "my.toml: segment 'B' can never be reached: it matches"),
         (HEAD + rule("A", "r >= 3") + rule("A", "r <= 2"), "my.toml: segment 'A' is defined twice"),
-        ('bins = 7\n' + rule("A", "true"), "my.toml: bins must be 3, 4, 5 or 10"),
+        ("bins = 7\n" + rule("A", "true"), "my.toml: bins must be 3, 4, 5 or 10"),
         (HEAD + rule("A", "orders > 1") + rule("B", "true"), "tests summary columns"),
         (HEAD + 'segment = "x"\n', "my.toml: no segments"),
         (HEAD + '[[segment]]\nname = "A"\nwhen = "true"\ncolour = "red"\n', "unknown key(s) colour"),
-        ('bins = 5\nfoo = 1\n', "my.toml: unknown key(s) foo"),
-        ('bins = [', "my.toml is not valid TOML"),
+        ("bins = 5\nfoo = 1\n", "my.toml: unknown key(s) foo"),
+        ("bins = [", "my.toml is not valid TOML"),
         (HEAD + rule("A", "r + 1"), "is not true/false"),
     ],
 )
@@ -84,8 +88,9 @@ def test_broken_maps_name_file_rule_and_problem(text, message):
 def test_partial_rules_need_first_match_and_a_fallback():
     text = HEAD + 'match = "first"\n' + rule("Big", "r >= 4 and net_spend > 1000") + rule("Rest", "true")
     seg_map = parse_segment_map(text, source="my.toml")
-    scored = pl.LazyFrame({"r_score": [5, 5, 1], "f_score": [1, 1, 1], "m_score": [1, 1, 1],
-                           "net_spend": [2000.0, 10.0, 5000.0]})
+    scored = pl.LazyFrame(
+        {"r_score": [5, 5, 1], "f_score": [1, 1, 1], "m_score": [1, 1, 1], "net_spend": [2000.0, 10.0, 5000.0]}
+    )
     assert seg_map.assign(scored).collect()["segment"].cast(pl.String).to_list() == ["Big", "Rest", "Rest"]
 
 

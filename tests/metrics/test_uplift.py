@@ -27,13 +27,17 @@ START = date(2024, 1, 1)
 
 def activity(rows: list[tuple[str, date, int, int]]) -> pl.LazyFrame:
     """customer_id, day, purchases, net_cents (the shape of customer_activity)."""
-    return pl.LazyFrame(rows, schema={"customer_id": pl.String, "day": pl.Date, "purchases": pl.UInt32,
-                                      "net_cents": pl.Int64}, orient="row")
+    return pl.LazyFrame(
+        rows,
+        schema={"customer_id": pl.String, "day": pl.Date, "purchases": pl.UInt32, "net_cents": pl.Int64},
+        orient="row",
+    )
 
 
 def groups(treatment: list[str], control: list[str], segment: list[str] | None = None) -> pl.LazyFrame:
-    frame = pl.DataFrame({"customer_id": treatment + control,
-                          "group": ["treatment"] * len(treatment) + ["control"] * len(control)})
+    frame = pl.DataFrame(
+        {"customer_id": treatment + control, "group": ["treatment"] * len(treatment) + ["control"] * len(control)}
+    )
     if segment is not None:
         frame = frame.with_columns(pl.Series("segment", segment))
     return frame.lazy()
@@ -47,21 +51,36 @@ def analyse(act: pl.LazyFrame, grp: pl.LazyFrame, config: UpliftConfig, by: str 
 
 # Four treated, four control customers. In the window: t0 buys 10.00, t1 buys 20.00, t2 only returns 5.00
 # (not a purchase), c0 buys 10.00. Outside it: t3 the day before the start, c1 on the first day after it.
-SMALL = activity([
-    ("t0", date(2024, 1, 1), 1, 1000), ("t1", date(2024, 1, 30), 2, 2000), ("t2", date(2024, 1, 15), 0, -500),
-    ("c0", date(2024, 1, 10), 1, 1000), ("t3", date(2023, 12, 31), 1, 9900), ("c1", date(2024, 1, 31), 1, 4400),
-])
+SMALL = activity(
+    [
+        ("t0", date(2024, 1, 1), 1, 1000),
+        ("t1", date(2024, 1, 30), 2, 2000),
+        ("t2", date(2024, 1, 15), 0, -500),
+        ("c0", date(2024, 1, 10), 1, 1000),
+        ("t3", date(2023, 12, 31), 1, 9900),
+        ("c1", date(2024, 1, 31), 1, 4400),
+    ]
+)
 SMALL_GROUPS = groups(["t0", "t1", "t2", "t3"], ["c0", "c1", "c2", "c3"])
 
 
 def test_outcomes_over_the_window_only():
     config = UpliftConfig(start=START, window_days=30, min_n=1)
     outcomes, _, _ = analyse(SMALL, SMALL_GROUPS, config)
-    got = {r["customer_id"]: (r["purchase_days"], r["purchases"], r["revenue"], r["repurchased"])
-           for r in outcomes.iter_rows(named=True)}
-    assert got == {"t0": (1, 1, 10.0, True), "t1": (1, 2, 20.0, True), "t2": (0, 0, -5.0, False),
-                   "t3": (0, 0, 0.0, False), "c0": (1, 1, 10.0, True), "c1": (0, 0, 0.0, False),
-                   "c2": (0, 0, 0.0, False), "c3": (0, 0, 0.0, False)}
+    got = {
+        r["customer_id"]: (r["purchase_days"], r["purchases"], r["revenue"], r["repurchased"])
+        for r in outcomes.iter_rows(named=True)
+    }
+    assert got == {
+        "t0": (1, 1, 10.0, True),
+        "t1": (1, 2, 20.0, True),
+        "t2": (0, 0, -5.0, False),
+        "t3": (0, 0, 0.0, False),
+        "c0": (1, 1, 10.0, True),
+        "c1": (0, 0, 0.0, False),
+        "c2": (0, 0, 0.0, False),
+        "c3": (0, 0, 0.0, False),
+    }
 
 
 def test_hand_computed_two_proportion_test_and_welch_interval():
@@ -102,12 +121,16 @@ def test_small_groups_warn_with_the_minimum_detectable_effect():
     _, st, table = analyse(SMALL, SMALL_GROUPS, config)
     warnings = uplift_warnings(table, st, config)
     assert len(warnings) == 3
-    assert warnings[0] == ("Only 2 treatment and 1 control customers bought in the window: the intervals rest on very "
-                           "few purchases and may be too narrow")
-    assert warnings[1].startswith("Groups too small to detect the observed repurchase difference (+25.0 points): "
-                                  "with 4 and 4 customers the smallest detectable difference is 95.9 points "
-                                  "(80% power, 95% confidence), so no significant difference does not mean no "
-                                  "effect; about ")
+    assert warnings[0] == (
+        "Only 2 treatment and 1 control customers bought in the window: the intervals rest on very "
+        "few purchases and may be too narrow"
+    )
+    assert warnings[1].startswith(
+        "Groups too small to detect the observed repurchase difference (+25.0 points): "
+        "with 4 and 4 customers the smallest detectable difference is 95.9 points "
+        "(80% power, 95% confidence), so no significant difference does not mean no "
+        "effect; about "
+    )
     # n = (1.959964 + 0.841621)^2 x 0.375 x 0.625 x (1/0.5 + 1/0.5) / 0.25^2 = 117.7 customers in total
     assert "about 118 customers in total" in warnings[1]
     # pooled variance 73.9583: n = 2.801585^2 x 73.9583 x 4 / 3.75^2 = 165.1
@@ -136,8 +159,16 @@ def test_window_coverage():
     assert window_coverage(config, date(2023, 12, 1)) == (False, 0)
 
 
-def simulate(n_treat: int, n_control: int, p_treat: float, p_control: float, *, seed: int, mean_spend: float = 50.0,
-             segments: bool = False) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def simulate(
+    n_treat: int,
+    n_control: int,
+    p_treat: float,
+    p_control: float,
+    *,
+    seed: int,
+    mean_spend: float = 50.0,
+    segments: bool = False,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """A campaign: each customer buys in the window with probability p (one purchase day, gamma spend with the
     given mean, in cents), plus purchases outside the window that must not count."""
     rng = np.random.default_rng(seed)
@@ -146,11 +177,23 @@ def simulate(n_treat: int, n_control: int, p_treat: float, p_control: float, *, 
     buys = rng.random(ids.size) < np.where(treated, p_treat, p_control)
     spend = np.round(rng.gamma(2.0, mean_spend / 2.0, ids.size) * 100).astype(np.int64)
     offset = rng.integers(0, 30, ids.size)
-    inside = pl.DataFrame({"customer_id": ids[buys], "day": [START + timedelta(days=int(d)) for d in offset[buys]],
-                           "purchases": np.ones(buys.sum(), dtype=np.uint32), "net_cents": spend[buys]})
-    outside = pl.DataFrame({"customer_id": ids, "day": [START - timedelta(days=1)] * (ids.size // 2)
-                            + [START + timedelta(days=30)] * (ids.size - ids.size // 2),
-                            "purchases": np.ones(ids.size, dtype=np.uint32), "net_cents": spend * 3})
+    inside = pl.DataFrame(
+        {
+            "customer_id": ids[buys],
+            "day": [START + timedelta(days=int(d)) for d in offset[buys]],
+            "purchases": np.ones(buys.sum(), dtype=np.uint32),
+            "net_cents": spend[buys],
+        }
+    )
+    outside = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "day": [START - timedelta(days=1)] * (ids.size // 2)
+            + [START + timedelta(days=30)] * (ids.size - ids.size // 2),
+            "purchases": np.ones(ids.size, dtype=np.uint32),
+            "net_cents": spend * 3,
+        }
+    )
     act = pl.concat([inside, outside]).with_columns(pl.col("day").cast(pl.Date))
     grp = pl.DataFrame({"customer_id": ids, "group": np.where(treated, "treatment", "control")})
     if segments:
@@ -195,13 +238,21 @@ def test_interval_coverage_is_close_to_nominal():
     n_t, n_c, reps = 2_000, 500, 200
     hits_t = rng.binomial(n_t, 0.24, reps)
     hits_c = rng.binomial(n_c, 0.20, reps)
-    st = pl.DataFrame({
-        "segment": [ALL] * reps, "treatment_customers": [n_t] * reps, "treatment_repurchasers": hits_t,
-        "treatment_revenue_mean": [1.0] * reps, "treatment_revenue_var": [1.0] * reps,
-        "treatment_revenue_total": [1.0] * reps, "control_customers": [n_c] * reps, "control_repurchasers": hits_c,
-        "control_revenue_mean": [1.0] * reps, "control_revenue_var": [1.0] * reps,
-        "control_revenue_total": [1.0] * reps,
-    })
+    st = pl.DataFrame(
+        {
+            "segment": [ALL] * reps,
+            "treatment_customers": [n_t] * reps,
+            "treatment_repurchasers": hits_t,
+            "treatment_revenue_mean": [1.0] * reps,
+            "treatment_revenue_var": [1.0] * reps,
+            "treatment_revenue_total": [1.0] * reps,
+            "control_customers": [n_c] * reps,
+            "control_repurchasers": hits_c,
+            "control_revenue_mean": [1.0] * reps,
+            "control_revenue_var": [1.0] * reps,
+            "control_revenue_total": [1.0] * reps,
+        }
+    )
     table = uplift_table(st, UpliftConfig(start=START))
     covered = ((table["repurchase_diff_low"] < 0.04) & (0.04 < table["repurchase_diff_high"])).mean()
     assert abs(covered - 0.95) < 3.5 * math.sqrt(0.95 * 0.05 / reps)
@@ -226,12 +277,21 @@ def test_revenue_test_keeps_its_false_positive_rate_with_a_small_control_group()
     n_t, n_c, reps = 361, 46, 600
     t = (rng.random((reps, n_t)) < 0.1) * rng.gamma(2.0, 30.0, (reps, n_t))
     c = (rng.random((reps, n_c)) < 0.1) * rng.gamma(2.0, 30.0, (reps, n_c))
-    st = pl.DataFrame({
-        "segment": [ALL] * reps, "treatment_customers": [n_t] * reps, "treatment_repurchasers": (t > 0).sum(1),
-        "treatment_revenue_mean": t.mean(1), "treatment_revenue_var": t.var(1, ddof=1),
-        "treatment_revenue_total": t.sum(1), "control_customers": [n_c] * reps, "control_repurchasers": (c > 0).sum(1),
-        "control_revenue_mean": c.mean(1), "control_revenue_var": c.var(1, ddof=1), "control_revenue_total": c.sum(1),
-    })
+    st = pl.DataFrame(
+        {
+            "segment": [ALL] * reps,
+            "treatment_customers": [n_t] * reps,
+            "treatment_repurchasers": (t > 0).sum(1),
+            "treatment_revenue_mean": t.mean(1),
+            "treatment_revenue_var": t.var(1, ddof=1),
+            "treatment_revenue_total": t.sum(1),
+            "control_customers": [n_c] * reps,
+            "control_repurchasers": (c > 0).sum(1),
+            "control_revenue_mean": c.mean(1),
+            "control_revenue_var": c.var(1, ddof=1),
+            "control_revenue_total": c.sum(1),
+        }
+    )
     rejected = (uplift_table(st, UpliftConfig(start=START))["revenue_p_value"] < 0.05).mean()
     assert abs(rejected - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / reps), rejected
 
@@ -239,13 +299,21 @@ def test_revenue_test_keeps_its_false_positive_rate_with_a_small_control_group()
 def test_a_group_without_buyers_gets_an_interval_that_agrees_with_the_test():
     """0 of 38 controls bought, 5 of 171 treated: the Wald interval (0% has no spread) excluded 0 next to an
     insignificant p-value. Agresti-Caffo: 6/173 vs 1/40, centre 0.009682, SE 0.028336 -> -0.0459 to 0.0652."""
-    st = pl.DataFrame({
-        "segment": [ALL], "treatment_customers": [171], "control_customers": [38],
-        "treatment_repurchasers": [5], "control_repurchasers": [0],
-        "treatment_revenue_mean": [1.0], "control_revenue_mean": [0.0],
-        "treatment_revenue_var": [4.0], "control_revenue_var": [0.0],
-        "treatment_revenue_total": [171.0], "control_revenue_total": [0.0],
-    })
+    st = pl.DataFrame(
+        {
+            "segment": [ALL],
+            "treatment_customers": [171],
+            "control_customers": [38],
+            "treatment_repurchasers": [5],
+            "control_repurchasers": [0],
+            "treatment_revenue_mean": [1.0],
+            "control_revenue_mean": [0.0],
+            "treatment_revenue_var": [4.0],
+            "control_revenue_var": [0.0],
+            "treatment_revenue_total": [171.0],
+            "control_revenue_total": [0.0],
+        }
+    )
     row = uplift_table(st, UpliftConfig(start=START, window_days=30, min_n=1)).row(0, named=True)
     assert row["repurchase_verdict"] == NO_DIFFERENCE and row["repurchase_p_value"] > 0.05
     assert row["repurchase_diff_low"] == pytest.approx(6 / 173 - 1 / 40 - 1.959964 * 0.028336, abs=1e-5)

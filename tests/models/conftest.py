@@ -82,8 +82,9 @@ def cdnow_exact(cdnow_days: Transactions) -> Summary:
     return Summary(ids, x, (last - first) / 7.0, (CALIBRATION_END - first) / 7.0, zbar)
 
 
-def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def simulate_bgnbd(
+    n: int, r: float, alpha: float, a: float, b: float, T: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, t_x, T) of n customers drawn from the BG/NBD, vectorised.
 
     While active a customer buys at Poisson rate lambda ~ Gamma(r, alpha); after each repeat purchase they

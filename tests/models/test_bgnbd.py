@@ -42,14 +42,16 @@ def test_conditional_expectation_paper_customer(paper_model):
 
 
 def test_new_customer_curve(paper_model):
-    np.testing.assert_allclose(paper_model.expected_purchases_new([1, 3, 6]),
-                               [0.0532679, 0.1508652, 0.2807559], rtol=2e-6)
+    np.testing.assert_allclose(
+        paper_model.expected_purchases_new([1, 3, 6]), [0.0532679, 0.1508652, 0.2807559], rtol=2e-6
+    )
     # Hardie's spreadsheet values (4 decimals) sit up to 0.16% below the closed form FHL eq. 9, which
     # numerical integration confirms (test_conditional_expectation_matches_integral); lifetimes checks
     # them to 3 decimals, pymc-marketing to rtol 1e-2
     t = [0.1429, 1, 3, 31.8571, 32, 78]
-    np.testing.assert_allclose(paper_model.expected_purchases_new(t),
-                               [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576], rtol=2e-3, atol=5e-5)
+    np.testing.assert_allclose(
+        paper_model.expected_purchases_new(t), [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576], rtol=2e-3, atol=5e-5
+    )
     assert paper_model.expected_purchases_new(0.0) == 0.0
 
 
@@ -82,8 +84,10 @@ def test_stable_log_likelihood_single_customers():
 
 
 @pytest.mark.parametrize("cls", [BGNBDModel, MBGNBDModel])
-@pytest.mark.parametrize(("a", "b", "x", "t"), [(0.8, 2.4, 0, 39.0), (0.8, 2.4, 7, 500.0), (3.0, 0.5, 2, 10.0),
-                                                (1.5, 10.0, 50, 39.0), (1.0, 2.0, 3, 52.0)])
+@pytest.mark.parametrize(
+    ("a", "b", "x", "t"),
+    [(0.8, 2.4, 0, 39.0), (0.8, 2.4, 7, 500.0), (3.0, 0.5, 2, 10.0), (1.5, 10.0, 50, 39.0), (1.0, 2.0, 3, 52.0)],
+)
 def test_conditional_expectation_matches_integral(cls, a, b, x, t):
     """E[Y(t)] = P(alive) E[(1 - (A/(A + p t))^(r+x)) / p] over p ~ Beta(a, b + x (+1 for MBG))."""
     r, alpha, T = 0.4, 5.0, 38.0

@@ -20,8 +20,11 @@ def fitted(cdnow_exact):
 def test_summary_from_transactions_matches_hardie(cdnow_exact, cdnow_spend):
     assert np.array_equal(cdnow_exact.ids, cdnow_spend.ids)
     assert np.array_equal(cdnow_exact.x, cdnow_spend.x)
-    for ours, theirs in ((cdnow_exact.t_x, cdnow_spend.t_x), (cdnow_exact.T, cdnow_spend.T),
-                         (cdnow_exact.zbar, cdnow_spend.zbar)):
+    for ours, theirs in (
+        (cdnow_exact.t_x, cdnow_spend.t_x),
+        (cdnow_exact.T, cdnow_spend.T),
+        (cdnow_exact.zbar, cdnow_spend.zbar),
+    ):
         assert np.abs(ours - theirs).max() < 0.006
 
 
@@ -31,8 +34,9 @@ def test_sample_customers(fitted, cdnow_exact):
     np.testing.assert_allclose(bg.expected_purchases(39, x, t_x, T), [1.2260, 0.1948, 20.749], atol=1e-4, rtol=5e-5)
     np.testing.assert_allclose(bg.p_alive(x, t_x, T), [0.7266, 1.0, 0.9689], atol=5e-5)
     np.testing.assert_allclose(gg.expected_spend(x, zbar), [24.654, 35.170, 39.890], atol=5e-4)
-    clv = discounted_clv(bg, gg, x, t_x, T, zbar, months=12, discount_monthly=0.01, unit_days=7,
-                         days_per_month=WEEKS_PER_MONTH_DAYS)
+    clv = discounted_clv(
+        bg, gg, x, t_x, T, zbar, months=12, discount_monthly=0.01, unit_days=7, days_per_month=WEEKS_PER_MONTH_DAYS
+    )
     np.testing.assert_allclose(clv, [36.274, 8.345, 972.05], rtol=1e-4)
 
 
@@ -83,8 +87,11 @@ def test_clv_identities(fitted, cdnow_exact):
 
 def test_month_ends():
     np.testing.assert_allclose(month_ends(3, unit_days=7, days_per_month=30.415), [0, 4.345, 8.69, 13.035])
-    for kwargs in ({"months": 0, "unit_days": 7}, {"months": 2, "unit_days": 0}, {"months": 2, "unit_days": 7,
-                                                                                 "days_per_month": -1}):
+    for kwargs in (
+        {"months": 0, "unit_days": 7},
+        {"months": 2, "unit_days": 0},
+        {"months": 2, "unit_days": 7, "days_per_month": -1},
+    ):
         with pytest.raises(ModelError):
             month_ends(**kwargs)
 

@@ -51,8 +51,9 @@ def test_unique_rows_inverse():
 def test_compressed_and_per_customer_fits_agree(cls, cdnow):
     compressed = cls.fit(cdnow.x, cdnow.t_x, cdnow.T)
     data = Patterns(cdnow.x, cdnow.t_x, cdnow.T)  # one row per customer, no compression
-    per_customer = fit_mle(cls.label, cls.param_names, cls._starts(data), cdnow.x.size,
-                           loglik=lambda p: float(cls._loglik(p, data).sum()))
+    per_customer = fit_mle(
+        cls.label, cls.param_names, cls._starts(data), cdnow.x.size, loglik=lambda p: float(cls._loglik(p, data).sum())
+    )
     for name in cls.param_names:
         assert per_customer.params[name] == pytest.approx(compressed.params[name], rel=1e-5)
     assert per_customer.log_likelihood == pytest.approx(compressed.log_likelihood, abs=1e-6)
@@ -129,19 +130,22 @@ def test_unidentified_fit_is_an_error_and_a_penalizer_fixes_it(name):
     assert all(np.isfinite(v) for v in model.params.values())
 
 
-@pytest.mark.parametrize(("frequency", "recency", "T", "fragment"), [
-    ([1, 2, np.nan] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "missing"),
-    ([1, 2, 3] * 5, [1.0, 2.0, np.inf] * 5, [5.0] * 15, "missing"),
-    ([1, 2, -3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "negative"),
-    ([1, 2, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0, 5.0, -1.0] * 5, "negative"),
-    ([1, 2, 3] * 5, [1.0, 2.0, 6.0] * 5, [5.0] * 15, "larger than T"),
-    ([1, 2.5, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "whole number"),
-    ([0, 2, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "recency must be 0"),
-    ([1, 2, 3], [1.0, 2.0], [5.0, 5.0, 5.0], "same length"),
-    ([1, 2, 3], [1.0, 2.0, 3.0], [5.0, 5.0, 5.0], "at least 10"),
-    ([0] * 20, [0.0] * 20, [5.0] * 20, "no customer has a repeat purchase"),
-    (["a"] * 20, [0.0] * 20, [5.0] * 20, "numeric"),
-])
+@pytest.mark.parametrize(
+    ("frequency", "recency", "T", "fragment"),
+    [
+        ([1, 2, np.nan] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "missing"),
+        ([1, 2, 3] * 5, [1.0, 2.0, np.inf] * 5, [5.0] * 15, "missing"),
+        ([1, 2, -3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "negative"),
+        ([1, 2, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0, 5.0, -1.0] * 5, "negative"),
+        ([1, 2, 3] * 5, [1.0, 2.0, 6.0] * 5, [5.0] * 15, "larger than T"),
+        ([1, 2.5, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "whole number"),
+        ([0, 2, 3] * 5, [1.0, 2.0, 3.0] * 5, [5.0] * 15, "recency must be 0"),
+        ([1, 2, 3], [1.0, 2.0], [5.0, 5.0, 5.0], "same length"),
+        ([1, 2, 3], [1.0, 2.0, 3.0], [5.0, 5.0, 5.0], "at least 10"),
+        ([0] * 20, [0.0] * 20, [5.0] * 20, "no customer has a repeat purchase"),
+        (["a"] * 20, [0.0] * 20, [5.0] * 20, "numeric"),
+    ],
+)
 @pytest.mark.parametrize("name", PURCHASE_MODELS)
 def test_invalid_inputs(name, frequency, recency, T, fragment):
     with pytest.raises(ModelError, match=fragment) as info:

@@ -65,10 +65,16 @@ def test_density_integrates_to_one():
         assert quad(density, 0, np.inf, args=(x,), epsabs=0, epsrel=1e-10)[0] == pytest.approx(1.0, abs=1e-8)
     # x = 1: the mean of a Gamma(p, nu) value with nu ~ Gamma(q, v), checked by integrating over nu
     z = 30.0
-    mixed = quad(lambda nu: gamma_dist.pdf(z, 6.0, scale=1 / nu) * gamma_dist.pdf(nu, 3.5, scale=1 / 15.0),
-                 0, np.inf, epsabs=0, epsrel=1e-11)[0]
-    assert np.exp(_gg_loglik(params, np.array([1.0]), np.array([z]), grad=False)[0][0]) == pytest.approx(mixed,
-                                                                                                       rel=1e-8)
+    mixed = quad(
+        lambda nu: gamma_dist.pdf(z, 6.0, scale=1 / nu) * gamma_dist.pdf(nu, 3.5, scale=1 / 15.0),
+        0,
+        np.inf,
+        epsabs=0,
+        epsrel=1e-11,
+    )[0]
+    assert np.exp(_gg_loglik(params, np.array([1.0]), np.array([z]), grad=False)[0][0]) == pytest.approx(
+        mixed, rel=1e-8
+    )
 
 
 def test_gradient_matches_finite_differences(cdnow_spend):
@@ -94,14 +100,17 @@ def test_weights_give_the_same_fit(cdnow_spend, spend):
     assert weighted.n_excluded == spend.n_excluded
 
 
-@pytest.mark.parametrize(("frequency", "monetary", "fragment"), [
-    ([1, 2, np.nan] * 5, [10.0] * 15, "missing"),
-    ([1, 2, -1] * 5, [10.0] * 15, "whole number"),
-    ([1.5, 2, 1] * 5, [10.0] * 15, "whole number"),
-    ([1, 2, 3], [10.0, 20.0, 30.0], "at least 10"),
-    ([0] * 20, [0.0] * 20, "at least 10"),
-    ([1, 2] * 10, [10.0] * 20, "same mean spend"),
-])
+@pytest.mark.parametrize(
+    ("frequency", "monetary", "fragment"),
+    [
+        ([1, 2, np.nan] * 5, [10.0] * 15, "missing"),
+        ([1, 2, -1] * 5, [10.0] * 15, "whole number"),
+        ([1.5, 2, 1] * 5, [10.0] * 15, "whole number"),
+        ([1, 2, 3], [10.0, 20.0, 30.0], "at least 10"),
+        ([0] * 20, [0.0] * 20, "at least 10"),
+        ([1, 2] * 10, [10.0] * 20, "same mean spend"),
+    ],
+)
 def test_invalid_inputs(frequency, monetary, fragment):
     with pytest.raises(ModelError, match=fragment) as info:
         fit_gamma_gamma(frequency, monetary)

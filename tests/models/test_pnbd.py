@@ -35,8 +35,7 @@ def test_fit_reproduces_published_mle(pnbd, cdnow):
 def test_fixed_parameter_predictions(pnbd):
     model = ParetoNBDModel.from_params(r=0.5534, alpha=10.5802, s=0.6061, beta=11.6562)
     assert model.p_alive(26, 30.86, 31) == pytest.approx(0.9979, abs=5e-5)
-    np.testing.assert_allclose(model.expected_purchases_new([1, 3, 6]), [0.0510045, 0.1461243, 0.2750506],
-                               rtol=2e-6)
+    np.testing.assert_allclose(model.expected_purchases_new([1, 3, 6]), [0.0510045, 0.1461243, 0.2750506], rtol=2e-6)
     assert pnbd.expected_purchases(52, 26, 30.86, 31) == pytest.approx(25.46, abs=5e-3)
     assert model.expected_purchases(52, 26, 30.86, 31) == pytest.approx(25.46, abs=1e-2)
 
@@ -60,11 +59,18 @@ def test_actual_tracking_curve_from_transactions(cdnow_days):
     np.testing.assert_array_equal(actual, reference["actual"])
 
 
-@pytest.mark.parametrize(("r", "alpha", "s", "beta", "x", "t"), [
-    (0.55, 10.6, 0.6, 11.7, 2, 30.0), (0.55, 10.6, 0.6, 11.7, 0, 0.0), (0.55, 12.0, 0.6, 1.7, 5, 3.0),
-    (2.0, 0.1, 3.0, 50.0, 100, 1.0), (0.3, 100.0, 0.2, 0.01, 0, 0.0), (1.0, 0.01, 1.0, 100.0, 0, 0.0),
-    (1.0, 5.0, 2.0, 5.0, 3, 10.0),
-])
+@pytest.mark.parametrize(
+    ("r", "alpha", "s", "beta", "x", "t"),
+    [
+        (0.55, 10.6, 0.6, 11.7, 2, 30.0),
+        (0.55, 10.6, 0.6, 11.7, 0, 0.0),
+        (0.55, 12.0, 0.6, 1.7, 5, 3.0),
+        (2.0, 0.1, 3.0, 50.0, 100, 1.0),
+        (0.3, 100.0, 0.2, 0.01, 0, 0.0),
+        (1.0, 0.01, 1.0, 100.0, 0, 0.0),
+        (1.0, 5.0, 2.0, 5.0, 3, 10.0),
+    ],
+)
 def test_tail_integral_matches_quadrature(r, alpha, s, beta, x, t):
     """ln of integral_t^inf (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau, including alpha >< beta and
     integer parameters where scipy's hyp2f1 returns NaN."""
@@ -74,8 +80,7 @@ def test_tail_integral_matches_quadrature(r, alpha, s, beta, x, t):
 
     head = quad(f, t, t + 1e4, limit=500, epsabs=0, epsrel=1e-12, points=[t + 1e-3, t + 0.1, t + 1, t + 100])[0]
     tail = quad(f, t + 1e4, np.inf, epsabs=0, epsrel=1e-12)[0]
-    assert _log_tail(r, alpha, s, beta, np.array(float(x)), np.array(t)) == pytest.approx(np.log(head + tail),
-                                                                                          abs=1e-9)
+    assert _log_tail(r, alpha, s, beta, np.array(float(x)), np.array(t)) == pytest.approx(np.log(head + tail), abs=1e-9)
 
 
 def test_likelihood_matches_direct_integration():
@@ -93,8 +98,11 @@ def test_likelihood_matches_direct_integration():
 
 
 def test_extreme_inputs_are_finite():
-    for params in ({"r": 1.0, "alpha": 1e-3, "s": 1.0, "beta": 1e4}, {"r": 0.2, "alpha": 1e4, "s": 2.0, "beta": 1e-3},
-                   {"r": 2.0, "alpha": 3.0, "s": 1.0, "beta": 3.0}):
+    for params in (
+        {"r": 1.0, "alpha": 1e-3, "s": 1.0, "beta": 1e4},
+        {"r": 0.2, "alpha": 1e4, "s": 2.0, "beta": 1e-3},
+        {"r": 2.0, "alpha": 3.0, "s": 1.0, "beta": 3.0},
+    ):
         model = ParetoNBDModel.from_params(**params)
         x = np.array([0, 1, 50, 1000])
         t_x = np.array([0, 0.5, 30.0, 10.0])
@@ -110,8 +118,10 @@ def test_extreme_inputs_are_finite():
     assert at_one == pytest.approx(0.5 / 10.0 * 10.0 * np.log(3.0), rel=1e-12)
 
 
-@pytest.mark.parametrize(("x", "t_x", "T", "t"), [(0, 0.0, 38.86, 39.0), (2, 30.43, 38.86, 39.0),
-                                                  (26, 30.86, 31.0, 52.0), (80, 60.0, 61.0, 100.0)])
+@pytest.mark.parametrize(
+    ("x", "t_x", "T", "t"),
+    [(0, 0.0, 38.86, 39.0), (2, 30.43, 38.86, 39.0), (26, 30.86, 31.0, 52.0), (80, 60.0, 61.0, 100.0)],
+)
 def test_probability_no_purchase_matches_product_quadrature(x, t_x, T, t):
     """P(no purchase in (T, T+t]) = 1 - P(alive) E[lambda/(lambda+mu) (1 - e^-(lambda+mu)t)] over independent
     lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T): checked against a different method, a 2-D product of
@@ -133,7 +143,8 @@ def test_probability_no_purchase_limits():
     model = ParetoNBDModel.from_params(r=0.55, alpha=10.6, s=1e-9, beta=11.7)
     # no dropout: only the Poisson part is left, ((alpha+T)/(alpha+T+t))^(r+x)
     assert model.probability_no_purchase(10.0, 3, 20.0, 30.0) == pytest.approx(
-        1 - model.p_alive(3, 20.0, 30.0) * (1 - (40.6 / 50.6) ** 3.55), rel=1e-6)
+        1 - model.p_alive(3, 20.0, 30.0) * (1 - (40.6 / 50.6) ** 3.55), rel=1e-6
+    )
     fitted = ParetoNBDModel.from_params(r=0.5534, alpha=10.5802, s=0.6061, beta=11.6562)
     assert fitted.probability_no_purchase(0.0, 5, 20.0, 30.0) == pytest.approx(1.0)
     p = fitted.probability_no_purchase(np.array([1.0, 10.0, 100.0]), 2, 10.0, 30.0)

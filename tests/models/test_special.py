@@ -16,8 +16,16 @@ def reference(B: float, b: float, z: float) -> float:
     """ln E[1/(1 - zY)], Y ~ Beta(B, b), by quadrature: with the algebraic weight y^(B-1) (1-y)^(b-1) for
     small B, b (endpoint singularities), else over the normalised density split around its peak."""
     if min(B, b) < 5:
-        value = quad(lambda y: 1.0 / (1.0 - z * y), 0.0, 1.0, weight="alg", wvar=(B - 1.0, b - 1.0),
-                     epsabs=0, epsrel=1e-11, limit=500)[0]
+        value = quad(
+            lambda y: 1.0 / (1.0 - z * y),
+            0.0,
+            1.0,
+            weight="alg",
+            wvar=(B - 1.0, b - 1.0),
+            epsabs=0,
+            epsrel=1e-11,
+            limit=500,
+        )[0]
         return float(np.log(value) - betaln(B, b))
     mean = B / (B + b)
     sd = np.sqrt(B * b / ((B + b) ** 2 * (B + b + 1)))
@@ -31,9 +39,13 @@ def reference(B: float, b: float, z: float) -> float:
     return float(np.log(value))
 
 
-GRID = [(B, b, z) for B, b, z in itertools.product(
-    [0.3, 1.0, 2.5, 30.2, 600.7], [0.2, 0.6, 1.0, 1.6, 2.0, 3.4, 12.0, 101.0], [0.0, 0.05, 0.5, 0.85, 0.93, 0.99])
-    if B + b > 1]
+GRID = [
+    (B, b, z)
+    for B, b, z in itertools.product(
+        [0.3, 1.0, 2.5, 30.2, 600.7], [0.2, 0.6, 1.0, 1.6, 2.0, 3.4, 12.0, 101.0], [0.0, 0.05, 0.5, 0.85, 0.93, 0.99]
+    )
+    if B + b > 1
+]
 
 
 def test_matches_quadrature():

@@ -21,8 +21,17 @@ from loyalty_cli.cli import app
 
 DATA = Path(__file__).parent / "data"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-         "--disable-extensions", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 # The page has no script, so any console message at all (e.g. "INFO:CONSOLE:1] Uncaught ...") is a failure.
 CONSOLE_ERROR = re.compile(r"Uncaught|:CONSOLE[:(]|CONSOLE\(\d+\)|console\.error")
 
@@ -43,20 +52,43 @@ def _artifacts() -> Path:
 
 def _run(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="loyalty-chromium-") as profile:  # a fresh user-data dir each run
-        return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                              text=True, timeout=60, check=False)
+        return subprocess.run(
+            [browser, *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     browser = _browser()
     if browser is None:
-        pytest.skip("no headless browser found (looked for chromium, chromium-browser, google-chrome): install the "
-                    "Debian packages chromium and chromium-driver (.ci/run does when it runs as root with apt)")
+        pytest.skip(
+            "no headless browser found (looked for chromium, chromium-browser, google-chrome): install the "
+            "Debian packages chromium and chromium-driver (.ci/run does when it runs as root with apt)"
+        )
     report = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["report", str(DATA / "transactions.csv"), "--surveys", str(DATA / "surveys.csv"),
-                                      "--contacts", str(DATA / "contacts.csv"), "--members", str(DATA / "members.csv"),
-                                      "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01", "-o", str(report),
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(DATA / "transactions.csv"),
+            "--surveys",
+            str(DATA / "surveys.csv"),
+            "--contacts",
+            str(DATA / "contacts.csv"),
+            "--members",
+            str(DATA / "members.csv"),
+            "--points",
+            str(DATA / "points.csv"),
+            "--as-of",
+            "2025-01-01",
+            "-o",
+            str(report),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     html = report.read_text(encoding="utf-8")
     expected = re.findall(r'<svg class="chart" data-chart="([^"]+)"', html)

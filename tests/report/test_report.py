@@ -44,12 +44,23 @@ XSS = "<script>alert(1)</script>"
 
 def small_settings() -> ReportSettings:
     """Thresholds lowered so that the 80-customer fixture fills every section."""
-    return ReportSettings(segments=load_segment_rules(None), churn=load_churn_rules(None),
-                          nps=NpsConfig(min_n=5), second_purchase=SecondPurchaseConfig(min_n=5))
+    return ReportSettings(
+        segments=load_segment_rules(None),
+        churn=load_churn_rules(None),
+        nps=NpsConfig(min_n=5),
+        second_purchase=SecondPurchaseConfig(min_n=5),
+    )
 
 
-def context_for(transactions: Path, surveys: Path | None = None, *, as_of: date = AS_OF,
-                contacts: Path | None = None, members: Path | None = None, points: Path | None = None) -> dict:
+def context_for(
+    transactions: Path,
+    surveys: Path | None = None,
+    *,
+    as_of: date = AS_OF,
+    contacts: Path | None = None,
+    members: Path | None = None,
+    points: Path | None = None,
+) -> dict:
     loaded = load_transactions([transactions], ReadOptions(), as_of=as_of, activity=True)
     assert loaded.activity is not None
     settings = small_settings()
@@ -63,10 +74,19 @@ def context_for(transactions: Path, surveys: Path | None = None, *, as_of: date 
         member_rows = read_members([members], ReadOptions(), as_of=as_of).rows.collect()
     if points is not None:
         point_rows = read_points([points], ReadOptions(), as_of=as_of).rows.collect()
-    data = compute_report(loaded.customers, loaded.activity, settings=settings, responses=responses,
-                          contacts=contact_rows, members=member_rows, points=point_rows)
-    meta = ReportMeta(inputs=(InputInfo("transactions", (transactions.name,), ("fixture",)),),
-                      files=(FileInfo("report.html", "this report"),))
+    data = compute_report(
+        loaded.customers,
+        loaded.activity,
+        settings=settings,
+        responses=responses,
+        contacts=contact_rows,
+        members=member_rows,
+        points=point_rows,
+    )
+    meta = ReportMeta(
+        inputs=(InputInfo("transactions", (transactions.name,), ("fixture",)),),
+        files=(FileInfo("report.html", "this report"),),
+    )
     return build_context(data, settings, meta)
 
 
@@ -80,8 +100,9 @@ def run_report(tmp_path: Path, *args: str, name: str = "report.html") -> tuple[P
 # ------------------------------------------------------------------------------------------- golden context
 @pytest.fixture(scope="module")
 def fixture_context() -> dict:
-    return context_for(DATA / "transactions.csv", DATA / "surveys.csv", members=DATA / "members.csv",
-                       points=DATA / "points.csv")
+    return context_for(
+        DATA / "transactions.csv", DATA / "surveys.csv", members=DATA / "members.csv", points=DATA / "points.csv"
+    )
 
 
 def test_context_matches_golden_file(fixture_context: dict) -> None:
@@ -91,8 +112,9 @@ def test_context_matches_golden_file(fixture_context: dict) -> None:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")
     assert GOLDEN.is_file(), "no golden file: run with LOYALTY_UPDATE_GOLDEN=1 to create it"
-    assert text == GOLDEN.read_text(encoding="utf-8"), \
+    assert text == GOLDEN.read_text(encoding="utf-8"), (
         "the report context changed; if intended, regenerate with LOYALTY_UPDATE_GOLDEN=1"
+    )
 
 
 def test_context_has_every_section_and_chart(fixture_context: dict) -> None:
@@ -112,16 +134,33 @@ def _section(context: dict, sid: str) -> dict:
 def test_lifecycle_section_is_the_lifecycle_command(tmp_path: Path) -> None:
     """Same stages, actions, counts and flags as `loyalty lifecycle` on the same inputs (prospects from contacts)."""
     context = context_for(DATA / "transactions.csv", DATA / "surveys.csv", contacts=DATA / "contacts.csv")
-    result = CliRunner().invoke(app, ["lifecycle", str(DATA / "transactions.csv"), "--surveys",
-                                      str(DATA / "surveys.csv"), "--contacts", str(DATA / "contacts.csv"), "--as-of",
-                                      "2025-01-01", "--min-n", "5", "--summary", str(tmp_path / "stages.csv"),
-                                      "--quiet", "-o", str(tmp_path / "todo.csv")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "lifecycle",
+            str(DATA / "transactions.csv"),
+            "--surveys",
+            str(DATA / "surveys.csv"),
+            "--contacts",
+            str(DATA / "contacts.csv"),
+            "--as-of",
+            "2025-01-01",
+            "--min-n",
+            "5",
+            "--summary",
+            str(tmp_path / "stages.csv"),
+            "--quiet",
+            "-o",
+            str(tmp_path / "todo.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = pl.read_csv(tmp_path / "stages.csv")
     section = _section(context, "lifecycle")
     stages, flags = section["tables"]
-    assert [r[:3] for r in stages["rows"]] == [[s, a, f"{n:,}"] for s, a, n in
-                                                summary.select("stage", "action", "customers").iter_rows()]
+    assert [r[:3] for r in stages["rows"]] == [
+        [s, a, f"{n:,}"] for s, a, n in summary.select("stage", "action", "customers").iter_rows()
+    ]
     assert sum(summary["customers"]) > 79  # prospects counted
     prospects = summary.filter(pl.col("stage") == "prospect")["customers"][0]
     assert f"79 customers and {prospects} prospects" in section["intro"][0]
@@ -130,13 +169,29 @@ def test_lifecycle_section_is_the_lifecycle_command(tmp_path: Path) -> None:
 
 
 def test_program_section_is_the_program_command(tmp_path: Path, fixture_context: dict) -> None:
-    result = CliRunner().invoke(app, ["program", str(DATA / "transactions.csv"), "--members", str(DATA / "members.csv"),
-                                      "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01", "--quiet", "-o",
-                                      str(tmp_path / "program.csv")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "program",
+            str(DATA / "transactions.csv"),
+            "--members",
+            str(DATA / "members.csv"),
+            "--points",
+            str(DATA / "points.csv"),
+            "--as-of",
+            "2025-01-01",
+            "--quiet",
+            "-o",
+            str(tmp_path / "program.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     figures = pl.read_csv(tmp_path / "program.csv", infer_schema_length=None)
-    value = {m: v for s, m, g, v in figures.select("section", "metric", "group", "value").iter_rows()
-             if s in ("programme", "points")}
+    value = {
+        m: v
+        for s, m, g, v in figures.select("section", "metric", "group", "value").iter_rows()
+        if s in ("programme", "points")
+    }
     section = _section(fixture_context, "program")
     head = {r[0]: r[1] for r in section["tables"][0]["rows"]}
     assert head["members (enrolled before the as-of date)"] == f"{value['members']:,.0f}"
@@ -168,8 +223,18 @@ class _Links(HTMLParser):
             self.svgs.append(dict(attrs).get("data-chart") or "")
 
 
-FULL = ("--surveys", str(DATA / "surveys.csv"), "--contacts", str(DATA / "contacts.csv"), "--members",
-        str(DATA / "members.csv"), "--points", str(DATA / "points.csv"), "--as-of", "2025-01-01")
+FULL = (
+    "--surveys",
+    str(DATA / "surveys.csv"),
+    "--contacts",
+    str(DATA / "contacts.csv"),
+    "--members",
+    str(DATA / "members.csv"),
+    "--points",
+    str(DATA / "points.csv"),
+    "--as-of",
+    "2025-01-01",
+)
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +258,19 @@ def test_no_external_resource(sample_page: tuple[Path, str]) -> None:
 def test_cli_report_sections_and_size(sample_page: tuple[Path, str]) -> None:
     path, html = sample_page
     assert path.stat().st_size < 1_000_000
-    for section in ("header", "key-numbers", "segments", "nps", "retention", "churn", "clv", "second-purchase",
-                    "lifecycle", "program", "files"):
+    for section in (
+        "header",
+        "key-numbers",
+        "segments",
+        "nps",
+        "retention",
+        "churn",
+        "clv",
+        "second-purchase",
+        "lifecycle",
+        "program",
+        "files",
+    ):
         assert f'<section id="{section}">' in html or f'<header id="{section}">' in html
     assert "not available" not in html and "not given" not in html
     assert "As of 2025-01-01" in html
@@ -216,28 +292,49 @@ def test_reproducible_byte_for_byte(tmp_path: Path) -> None:
 
 def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
     tx = pl.read_csv(DATA / "transactions.csv", infer_schema=False)
-    tx = tx.with_columns(pl.when(pl.col("customer_id") == "C000001").then(pl.lit(XSS)).otherwise(
-        pl.col("customer_id")).alias("customer_id"))
+    tx = tx.with_columns(
+        pl.when(pl.col("customer_id") == "C000001")
+        .then(pl.lit(XSS))
+        .otherwise(pl.col("customer_id"))
+        .alias("customer_id")
+    )
     tx.write_csv(tmp_path / "tx.csv")
-    surveys = pl.DataFrame({
-        "customer_id": [XSS] + [f"C{i:06d}" for i in range(2, 8)],
-        "responded_at": [f"2024-12-0{i} 10:00:00" for i in range(1, 8)],
-        "score": ["0", "1", "2", "3", "10", "9", "8"],
-        "comment": [XSS, "<b>bold</b> & \"quoted\"", None, None, None, None, None],
-        "survey_type": ["relational"] * 7,
-    })
+    surveys = pl.DataFrame(
+        {
+            "customer_id": [XSS] + [f"C{i:06d}" for i in range(2, 8)],
+            "responded_at": [f"2024-12-0{i} 10:00:00" for i in range(1, 8)],
+            "score": ["0", "1", "2", "3", "10", "9", "8"],
+            "comment": [XSS, '<b>bold</b> & "quoted"', None, None, None, None, None],
+            "survey_type": ["relational"] * 7,
+        }
+    )
     surveys.write_csv(tmp_path / "surveys.csv")
     members = pl.read_csv(DATA / "members.csv", infer_schema=False).with_columns(
-        pl.when(pl.col("customer_id") == "C000001").then(pl.lit(XSS)).otherwise(pl.col("customer_id"))
-        .alias("customer_id"), pl.lit(XSS).alias("tier"))
+        pl.when(pl.col("customer_id") == "C000001")
+        .then(pl.lit(XSS))
+        .otherwise(pl.col("customer_id"))
+        .alias("customer_id"),
+        pl.lit(XSS).alias("tier"),
+    )
     members.write_csv(tmp_path / "members.csv")
     contacts = pl.DataFrame({"customer_id": ["C000002", f"{XSS}-prospect"]})
     contacts.write_csv(tmp_path / "contacts.csv")
     rules = builtin_lifecycle_text().replace('action = "cross-sell"', f'action = "{XSS}"')
     (tmp_path / "lifecycle.toml").write_text(rules)
-    _, html = run_report(tmp_path, str(tmp_path / "tx.csv"), "--surveys", str(tmp_path / "surveys.csv"),
-                         "--contacts", str(tmp_path / "contacts.csv"), "--members", str(tmp_path / "members.csv"),
-                         "--lifecycle-rules", str(tmp_path / "lifecycle.toml"), "--as-of", "2025-01-01")
+    _, html = run_report(
+        tmp_path,
+        str(tmp_path / "tx.csv"),
+        "--surveys",
+        str(tmp_path / "surveys.csv"),
+        "--contacts",
+        str(tmp_path / "contacts.csv"),
+        "--members",
+        str(tmp_path / "members.csv"),
+        "--lifecycle-rules",
+        str(tmp_path / "lifecycle.toml"),
+        "--as-of",
+        "2025-01-01",
+    )
     assert '<section id="program">' in html and '<section id="lifecycle">' in html
     assert "Members by tier" in html
     assert "<script" not in html
@@ -262,8 +359,19 @@ def test_missing_inputs_say_what_is_missing(tmp_path: Path) -> None:
 
 def test_points_without_members_are_not_read(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["report", str(DATA / "transactions.csv"), "--points", str(DATA / "points.csv"),
-                                      "--as-of", "2025-01-01", "-o", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(DATA / "transactions.csv"),
+            "--points",
+            str(DATA / "points.csv"),
+            "--as-of",
+            "2025-01-01",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "--points without --members" in result.output
     html = out.read_text(encoding="utf-8")
@@ -272,15 +380,21 @@ def test_points_without_members_are_not_read(tmp_path: Path) -> None:
 
 
 def test_no_member_before_the_as_of_date(tmp_path: Path) -> None:
-    _, html = run_report(tmp_path, str(DATA / "transactions.csv"), "--members", str(DATA / "members.csv"),
-                         "--as-of", "2023-01-02")
+    _, html = run_report(
+        tmp_path, str(DATA / "transactions.csv"), "--members", str(DATA / "members.csv"), "--as-of", "2023-01-02"
+    )
     assert "Loyalty programme: not available: no member enrolled before the as-of date 2023-01-02" in html
 
 
 def test_failed_model_says_why_instead_of_failing(tmp_path: Path) -> None:
     # Three one-time buyers: no repeat purchase, so neither churn nor CLV can be computed.
-    pl.DataFrame({"customer_id": ["a", "b", "c"], "order_date": ["2024-01-05", "2024-02-05", "2024-03-05"],
-                  "amount": ["10", "20", "30"]}).write_csv(tmp_path / "tx.csv")
+    pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "order_date": ["2024-01-05", "2024-02-05", "2024-03-05"],
+            "amount": ["10", "20", "30"],
+        }
+    ).write_csv(tmp_path / "tx.csv")
     _, html = run_report(tmp_path, str(tmp_path / "tx.csv"))
     assert "CLV: not available: the CLV model could not be fitted" in html
     assert "Churn: not available: no customer bought on two different days" in html

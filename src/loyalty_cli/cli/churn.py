@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035
+from typing import Annotated  # noqa: UP035
 
 import typer
 
@@ -37,8 +37,17 @@ Examples:
   loyalty churn orders.csv --rules my_churn.toml --period quarter --as-of 2024-07-01
 """
 
-LIST_COLUMNS = ("customer_id", "value_rank", "value_tier", "worth_costly_offer", "recency_days", "ipt_days",
-                "net_spend", "predicted_value", "p_alive")
+LIST_COLUMNS = (
+    "customer_id",
+    "value_rank",
+    "value_tier",
+    "worth_costly_offer",
+    "recency_days",
+    "ipt_days",
+    "net_spend",
+    "predicted_value",
+    "p_alive",
+)
 
 
 @handle_errors
@@ -49,23 +58,44 @@ def churn(
     output: opt.Output = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rules", help="Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml.")]
-    = None,
-    statuses: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--status", help="Write only customers with this status (active, lapsing, lapsed; repeatable), e.g. "
-        "for a win-back hand-off.")] = None,
-    model: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--model", help="Also give each customer P(alive) and a 12-month predicted value from a BTYD model: "
-        "bgnbd, mbgnbd or pnbd (BG/NBD cannot judge one-time buyers).")] = None,
-    rank_by: Annotated[str, typer.Option(
-        "--rank-by", help="Rank and tier customers by historical net spend or by predicted value (needs "
-        "--model).")] = "historical",
+    rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--rules", help="Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml."
+        ),
+    ] = None,
+    statuses: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--status",
+            help="Write only customers with this status (active, lapsing, lapsed; repeatable), e.g. "
+            "for a win-back hand-off.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--model",
+            help="Also give each customer P(alive) and a 12-month predicted value from a BTYD model: "
+            "bgnbd, mbgnbd or pnbd (BG/NBD cannot judge one-time buyers).",
+        ),
+    ] = None,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            "--rank-by", help="Rank and tier customers by historical net spend or by predicted value (needs --model)."
+        ),
+    ] = "historical",
     period: Annotated[str, typer.Option("--period", help="Churn rate per week, month or quarter.")] = "month",
-    rates: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--rates", help="Also write the churn rate per period here.", rich_help_panel=opt.OUTPUT)] = None,
-    top: Annotated[int, typer.Option("--top", help="Customers shown per list on the terminal.",
-                                     rich_help_panel=opt.OUTPUT)] = 10,
+    rates: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--rates", help="Also write the churn rate per period here.", rich_help_panel=opt.OUTPUT
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="Customers shown per list on the terminal.", rich_help_panel=opt.OUTPUT)
+    ] = 10,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -112,35 +142,45 @@ def churn(
     check_table_path(rates, "--rates")
     churn_rules = load_churn_rules(rules)
     options = tx.read_options(out)
-    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
-                                       output=output, out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
-    check_ipt(loaded, churn_rules, hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 "
-              "in a copy of rules/churn.toml (--rules FILE).")
+    check_ipt(
+        loaded,
+        churn_rules,
+        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 "
+        "in a copy of rules/churn.toml (--rules FILE).",
+    )
     status = churn_status(customers.lazy(), activity.lazy(), rules=churn_rules)
     table, by_period = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period_name)])
     as_of_day = table["as_of"][0]
-    out.note(f"As of {as_of_day} (data before that day); {table.height:,} customers; rules {churn_rules.source}: "
-             f"{churn_rules.describe()}")
+    out.note(
+        f"As of {as_of_day} (data before that day); {table.height:,} customers; rules {churn_rules.source}: "
+        f"{churn_rules.describe()}"
+    )
     value = "net_spend"
     if model is not None:
         with out.status(f"Fitting {model} ..."):
             result = model_predictions(activity, as_of=as_of_day, model=model)
         table = table.join(result.predictions, on="customer_id", how="left")
         label = getattr(result.model, "label", model)
-        out.note(f"P(alive) from {label} ({model}) fitted on {table.height:,} customers; predicted_value = "
-                 "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)")
+        out.note(
+            f"P(alive) from {label} ({model}) fitted on {table.height:,} customers; predicted_value = "
+            "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)"
+        )
         if model == "bgnbd":
             one_time = int((table["purchase_days"] == 1).sum())
-            out.note(f"BG/NBD gives every one-time buyer P(alive) = 1 however long ago they bought: left empty "
-                     f"for {one_time:,} one-time buyers (their status comes from the rule; --model mbgnbd or "
-                     "pnbd judges them)")
+            out.note(
+                f"BG/NBD gives every one-time buyer P(alive) = 1 however long ago they bought: left empty "
+                f"for {one_time:,} one-time buyers (their status comes from the rule; --model mbgnbd or "
+                "pnbd judges them)"
+            )
         if result.note:
             out.warn(result.note)
             if rank_by == "predicted":
-                raise DataError(f"Cannot rank by predicted value: {result.note}",
-                                hint="Use --rank-by historical.")
+                raise DataError(f"Cannot rank by predicted value: {result.note}", hint="Use --rank-by historical.")
         if rank_by == "predicted":
             value = "predicted_value"
     ranked = rank_by_value(table.lazy(), rules=churn_rules, value=value).collect()
@@ -150,8 +190,7 @@ def churn(
     ranked = ranked.select(*lead, pl.exclude(*lead))
     chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
     if output:
-        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    tag="status", value="net_spend")
+        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="status", value="net_spend")
     if rates is not None:
         write_table(by_period, rates)
         out.note(f"Wrote the churn rate per {period_name} to {rates}")
@@ -159,23 +198,36 @@ def churn(
     if output and out.quiet:
         return
     basis = "predicted value" if value == "predicted_value" else "historical net spend"
-    out.table(summary, title=f"Customers by status (as of {as_of_day}; value tiers by {basis})",
-              formats={"share_customers": ".1%", "share_net_spend": ".1%"}, to_stderr=to_stderr)
+    out.table(
+        summary,
+        title=f"Customers by status (as of {as_of_day}; value tiers by {basis})",
+        formats={"share_customers": ".1%", "share_net_spend": ".1%"},
+        to_stderr=to_stderr,
+    )
     shown_rates = by_period.tail(12)
     if by_period.height:
-        out.table(shown_rates.drop("period_start"),
-                  title=f"Churn rate per {period_name}: customers at the start who are lapsed at the end"
-                  + (f" (last {shown_rates.height} of {by_period.height}; all with --rates)"
-                     if by_period.height > shown_rates.height else ""),
-                  formats={"churn_rate": ".1%"}, to_stderr=to_stderr)
+        out.table(
+            shown_rates.drop("period_start"),
+            title=f"Churn rate per {period_name}: customers at the start who are lapsed at the end"
+            + (
+                f" (last {shown_rates.height} of {by_period.height}; all with --rates)"
+                if by_period.height > shown_rates.height
+                else ""
+            ),
+            formats={"churn_rate": ".1%"},
+            to_stderr=to_stderr,
+        )
     cols = [c for c in LIST_COLUMNS if c in ranked.columns]
     for name in ("lapsing", "lapsed"):
         rows = ranked.filter(pl.col("status") == name)
         if top and rows.height:
-            out.table(rows.head(top).select(cols),
-                      title=f"Top {min(top, rows.height)} of {rows.height:,} {name} customers by {basis} "
-                      "(worth_costly_offer false: low value, a reminder at most)",
-                      formats={"p_alive": ".2f"}, to_stderr=to_stderr)
+            out.table(
+                rows.head(top).select(cols),
+                title=f"Top {min(top, rows.height)} of {rows.height:,} {name} customers by {basis} "
+                "(worth_costly_offer false: low value, a reminder at most)",
+                formats={"p_alive": ".2f"},
+                to_stderr=to_stderr,
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035
+from typing import Annotated  # noqa: UP035
 
 import typer
 
@@ -49,27 +49,66 @@ def cltv(
     output: opt.Output = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    model: Annotated[str, typer.Option("--model", help="Purchase model: bgnbd (BG/NBD), mbgnbd (MBG/NBD: one-time "
-                                       "buyers can be inactive) or pnbd (Pareto/NBD).", rich_help_panel=MODEL)
-                     ] = "bgnbd",
-    unit: Annotated[str, typer.Option("--unit", help="Time unit of the model: day or week.",
-                                      rich_help_panel=MODEL)] = "week",
-    horizon_months: Annotated[int, typer.Option("--horizon-months", help="Predict this many months ahead "
-                                                "(a month is 1/12 of a year).", rich_help_panel=MODEL)] = 12,
-    discount: Annotated[float, typer.Option("--discount", help="Monthly discount rate of future value (0.01 = 1% "
-                                            "a month).", rich_help_panel=MODEL)] = 0.01,
-    penalizer: Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters, e.g. 0.001, when a "
-                                             "fit fails or is extreme.", rich_help_panel=MODEL)] = 0.0,
-    holdout: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--holdout", help="Check the model: fit on the data before the last 90d (or 13w) and compare its "
-        "predictions for that period with what happened.", rich_help_panel=MODEL)] = None,
-    calibration_end: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
-        "--calibration-end", formats=["%Y-%m-%d"], help="Check the model: fit on the data up to this day "
-        "(inclusive) and compare with what happened after it.", rich_help_panel=MODEL, show_default=False)] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Purchase model: bgnbd (BG/NBD), mbgnbd (MBG/NBD: one-time "
+            "buyers can be inactive) or pnbd (Pareto/NBD).",
+            rich_help_panel=MODEL,
+        ),
+    ] = "bgnbd",
+    unit: Annotated[
+        str, typer.Option("--unit", help="Time unit of the model: day or week.", rich_help_panel=MODEL)
+    ] = "week",
+    horizon_months: Annotated[
+        int,
+        typer.Option(
+            "--horizon-months",
+            help="Predict this many months ahead (a month is 1/12 of a year).",
+            rich_help_panel=MODEL,
+        ),
+    ] = 12,
+    discount: Annotated[
+        float,
+        typer.Option(
+            "--discount", help="Monthly discount rate of future value (0.01 = 1% a month).", rich_help_panel=MODEL
+        ),
+    ] = 0.01,
+    penalizer: Annotated[
+        float,
+        typer.Option(
+            "--penalizer",
+            help="L2 penalty on the parameters, e.g. 0.001, when a fit fails or is extreme.",
+            rich_help_panel=MODEL,
+        ),
+    ] = 0.0,
+    holdout: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--holdout",
+            help="Check the model: fit on the data before the last 90d (or 13w) and compare its "
+            "predictions for that period with what happened.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    calibration_end: Annotated[
+        datetime | None,
+        typer.Option(  # noqa: UP045
+            "--calibration-end",
+            formats=["%Y-%m-%d"],
+            help="Check the model: fit on the data up to this day (inclusive) and compare with what happened after it.",
+            rich_help_panel=MODEL,
+            show_default=False,
+        ),
+    ] = None,
     top: Annotated[int, typer.Option("--top", help="Customers shown in the top list.")] = 10,
-    tables: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--tables", help="Also write the model and check tables (CSV) into this folder.",
-        rich_help_panel=opt.OUTPUT)] = None,
+    tables: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--tables", help="Also write the model and check tables (CSV) into this folder.", rich_help_panel=opt.OUTPUT
+        ),
+    ] = None,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -86,8 +125,13 @@ def cltv(
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
-    config = CltvConfig(model=model, unit=unit, horizon_months=horizon_months,  # type: ignore[arg-type]
-                        discount_monthly=discount, penalizer=penalizer)
+    config = CltvConfig(
+        model=model,
+        unit=unit,
+        horizon_months=horizon_months,  # type: ignore[arg-type]
+        discount_monthly=discount,
+        penalizer=penalizer,
+    )
     if holdout and calibration_end:
         raise UsageError("Give --holdout or --calibration-end, not both")
     holdout_days = parse_days(holdout, "--holdout", minimum=1) if holdout else None
@@ -97,8 +141,9 @@ def cltv(
     lists.check(output, fmt)
     options = tx.read_options(out)
     given_as_of = to_date(as_of)
-    loaded = load_transactions_checked(inputs, options, as_of=given_as_of, policy=policy, rejects=rejects,
-                                       output=output, out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=given_as_of, policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     activity = loaded.activity
     assert activity is not None and loaded.as_of is not None
     end = loaded.as_of
@@ -111,9 +156,11 @@ def cltv(
     checking = holdout_days is not None or calibration_end is not None
     # with a check, at least one day is left after the calibration period (the last data day is end - 1)
     if fit_end > end - timedelta(days=1 if checking else 0) or fit_end <= first_day:  # type: ignore[operator]
-        raise UsageError(f"The calibration period must end between {first_day} and {end - timedelta(days=2)}, "
-                         f"so that the check has data; it ends on {fit_end - timedelta(days=1)}",
-                         hint="Use a shorter --holdout or another --calibration-end.")
+        raise UsageError(
+            f"The calibration period must end between {first_day} and {end - timedelta(days=2)}, "
+            f"so that the check has data; it ends on {fit_end - timedelta(days=1)}",
+            hint="Use a shorter --holdout or another --calibration-end.",
+        )
     summary = calibration_summary(activity.lazy(), before=fit_end, unit=config.unit).collect()
     with out.status(f"Fitting {config.model} and Gamma-Gamma on {summary.height:,} customers ..."):
         fit = fit_cltv(summary, config, as_of=fit_end)
@@ -122,51 +169,102 @@ def cltv(
     s = config.suffix
     table = fit.customers
     if check is not None:
-        table = table.join(check.customers.select(
-            "customer_id", pl.col("predicted_purchases").alias("holdout_predicted_purchases"),
-            pl.col("actual_purchases").alias("holdout_actual_purchases"),
-            pl.col("actual_value").alias("holdout_actual_value")), on="customer_id", how="left", maintain_order="left")
-    period = (f"fitted on data before {fit_end}" + (f", checked on {fit_end} to {end - timedelta(days=1)}"
-                                                    if checking else ""))
-    out.note(f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
-             f"months, discount {config.discount_monthly:.2%} a month")
+        table = table.join(
+            check.customers.select(
+                "customer_id",
+                pl.col("predicted_purchases").alias("holdout_predicted_purchases"),
+                pl.col("actual_purchases").alias("holdout_actual_purchases"),
+                pl.col("actual_value").alias("holdout_actual_value"),
+            ),
+            on="customer_id",
+            how="left",
+            maintain_order="left",
+        )
+    period = f"fitted on data before {fit_end}" + (
+        f", checked on {fit_end} to {end - timedelta(days=1)}" if checking else ""
+    )
+    out.note(
+        f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
+        f"months, discount {config.discount_monthly:.2%} a month"
+    )
     if output:
-        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    tag="value_tier", value=f"predicted_clv_{s}")
+        lists.write(
+            table, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="value_tier", value=f"predicted_clv_{s}"
+        )
     if tables:
         _write_tables(fit, check, tables, out)
     if output and out.quiet:
         return
     to_stderr = output == "-"
     p, g = fit.purchase, fit.spend
-    out.table(fit.parameters(), title=f"Parameters ({p.n_customers:,} customers, {p.n_patterns:,} patterns)",
-              formats={"value": ".4g", "std_error": ".3g"}, to_stderr=to_stderr)
-    out.note(f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, converged in {p.iterations} iterations. "
-             f"Gamma-Gamma: {g.n_customers:,} repeat customers with positive spend, {g.n_excluded:,} others given "
-             f"the population mean {g.population_mean:,.2f}; frequency/spend correlation "
-             f"{g.frequency_spend_correlation:.2f} (the model assumes ~0)")
+    out.table(
+        fit.parameters(),
+        title=f"Parameters ({p.n_customers:,} customers, {p.n_patterns:,} patterns)",
+        formats={"value": ".4g", "std_error": ".3g"},
+        to_stderr=to_stderr,
+    )
+    out.note(
+        f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, converged in {p.iterations} iterations. "
+        f"Gamma-Gamma: {g.n_customers:,} repeat customers with positive spend, {g.n_excluded:,} others given "
+        f"the population mean {g.population_mean:,.2f}; frequency/spend correlation "
+        f"{g.frequency_spend_correlation:.2f} (the model assumes ~0)"
+    )
     totals = fit.totals()
     out.table(pl.DataFrame([totals]), title=f"Totals (as of {fit_end})", to_stderr=to_stderr)
     if top:
-        out.table(table.head(top).select("customer_id", "value_tier", f"predicted_clv_{s}",
-                                         f"expected_purchases_{s}", "p_alive", "expected_spend",
-                                         "historical_value"),
-                  title=f"Top {min(top, table.height)} customers by predicted {config.horizon_months}-month CLV",
-                  formats={"p_alive": ".3f"}, to_stderr=to_stderr)
+        out.table(
+            table.head(top).select(
+                "customer_id",
+                "value_tier",
+                f"predicted_clv_{s}",
+                f"expected_purchases_{s}",
+                "p_alive",
+                "expected_spend",
+                "historical_value",
+            ),
+            title=f"Top {min(top, table.height)} customers by predicted {config.horizon_months}-month CLV",
+            formats={"p_alive": ".3f"},
+            to_stderr=to_stderr,
+        )
     if check is not None:
         hs = check.summary
-        out.table(pl.DataFrame([{k: hs[k] for k in ("customers", "holdout_days", "actual_purchases",
-                                                    "predicted_purchases", "purchases_ratio", "mae", "rmse",
-                                                    "actual_value", "predicted_value")}]),
-                  title="Holdout check: repeat purchase days", formats={"purchases_ratio": ".3f", "mae": ".3f",
-                                                                         "rmse": ".3f"}, to_stderr=to_stderr)
-        out.table(check.by_frequency, title="Holdout purchases per customer, by calibration frequency",
-                  formats={"actual_mean": ".3f", "predicted_mean": ".3f"}, to_stderr=to_stderr)
+        out.table(
+            pl.DataFrame(
+                [
+                    {
+                        k: hs[k]
+                        for k in (
+                            "customers",
+                            "holdout_days",
+                            "actual_purchases",
+                            "predicted_purchases",
+                            "purchases_ratio",
+                            "mae",
+                            "rmse",
+                            "actual_value",
+                            "predicted_value",
+                        )
+                    }
+                ]
+            ),
+            title="Holdout check: repeat purchase days",
+            formats={"purchases_ratio": ".3f", "mae": ".3f", "rmse": ".3f"},
+            to_stderr=to_stderr,
+        )
+        out.table(
+            check.by_frequency,
+            title="Holdout purchases per customer, by calibration frequency",
+            formats={"actual_mean": ".3f", "predicted_mean": ".3f"},
+            to_stderr=to_stderr,
+        )
         step = max(1, -(-check.tracking.height // 12))
         shown = check.tracking.filter(((pl.col("week") % step) == 0) | (pl.col("week") == check.tracking.height))
-        out.table(shown, title="Tracking: cumulative repeat purchase days (every "
-                  f"{step} weeks; all weeks with --tables)", formats={"expected_cumulative": ",.1f"},
-                  to_stderr=to_stderr)
+        out.table(
+            shown,
+            title=f"Tracking: cumulative repeat purchase days (every {step} weeks; all weeks with --tables)",
+            formats={"expected_cumulative": ",.1f"},
+            to_stderr=to_stderr,
+        )
 
 
 def _write_tables(fit: object, check: object, folder: Path, out: Output) -> None:

@@ -72,8 +72,11 @@ def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
     match = re.fullmatch(r"(\d+)\s*([dw]?)", value.strip().lower())
     days = int(match[1]) * (7 if match[2] == "w" else 1) if match else -1
     if days < minimum:
-        raise UsageError(f"{option} {value!r}: expected a number of days of at least {minimum}, e.g. 14d, 2w or 14"
-                         if match else f"{option} {value!r}: expected a number of days, e.g. 14d, 2w or 14")
+        raise UsageError(
+            f"{option} {value!r}: expected a number of days of at least {minimum}, e.g. 14d, 2w or 14"
+            if match
+            else f"{option} {value!r}: expected a number of days, e.g. 14d, 2w or 14"
+        )
     return days
 
 
@@ -102,11 +105,22 @@ class TransactionColumns:
 
     def read_options(self, out: Output) -> ReadOptions:
         return read_options(
-            columns={"customer_id": self.customer_col, "order_date": self.date_col, "amount": self.amount_col,
-                     "order_id": self.order_col, "quantity": self.quantity_col, "unit_price": self.price_col,
-                     "category": self.category_col, "email": self.email_col},
-            mapping=self.mapping, date_format=self.date_format, delimiter=self.delimiter, encoding=self.encoding,
-            decimal_comma=self.decimal_comma, out=out,
+            columns={
+                "customer_id": self.customer_col,
+                "order_date": self.date_col,
+                "amount": self.amount_col,
+                "order_id": self.order_col,
+                "quantity": self.quantity_col,
+                "unit_price": self.price_col,
+                "category": self.category_col,
+                "email": self.email_col,
+            },
+            mapping=self.mapping,
+            date_format=self.date_format,
+            delimiter=self.delimiter,
+            encoding=self.encoding,
+            decimal_comma=self.decimal_comma,
+            out=out,
         )
 
 
@@ -114,10 +128,18 @@ class TransactionColumns:
 NO_COLUMN_OPTIONS = TransactionColumns()
 
 _TRANSACTION_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("mapping", opt.Mapping), ("customer_col", opt.CustomerCol), ("date_col", opt.DateCol),
-    ("amount_col", opt.AmountCol), ("order_col", opt.OrderCol), ("quantity_col", opt.QuantityCol),
-    ("price_col", opt.PriceCol), ("category_col", opt.CategoryCol), ("email_col", opt.EmailCol),
-    ("date_format", opt.DateFormat), ("delimiter", opt.Delimiter), ("encoding", opt.Encoding),
+    ("mapping", opt.Mapping),
+    ("customer_col", opt.CustomerCol),
+    ("date_col", opt.DateCol),
+    ("amount_col", opt.AmountCol),
+    ("order_col", opt.OrderCol),
+    ("quantity_col", opt.QuantityCol),
+    ("price_col", opt.PriceCol),
+    ("category_col", opt.CategoryCol),
+    ("email_col", opt.EmailCol),
+    ("date_format", opt.DateFormat),
+    ("delimiter", opt.Delimiter),
+    ("encoding", opt.Encoding),
     ("decimal_comma", opt.DecimalComma),
 )
 
@@ -131,8 +153,12 @@ def option_bundle(param: str, bundle: type, options: Sequence[tuple[str, Any]]) 
         signature = inspect.signature(func, eval_str=True)  # the command's own annotations, resolved
         defaults = bundle()
         kept = [p for p in signature.parameters.values() if p.name != param]
-        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name),
-                                   annotation=annotation) for name, annotation in options]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name), annotation=annotation
+            )
+            for name, annotation in options
+        ]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -218,16 +244,22 @@ def load_transactions_checked(
     from loyalty_cli.stage1 import load_transactions
 
     with out.status("Reading transactions ..."):
-        loaded = load_transactions(inputs, options, as_of=as_of, on_bad_rows=policy,  # type: ignore[arg-type]
-                                   activity=activity, on_scan=lambda scan: describe_scan(scan, out))
+        loaded = load_transactions(
+            inputs,
+            options,
+            as_of=as_of,
+            on_bad_rows=policy,  # type: ignore[arg-type]
+            activity=activity,
+            on_scan=lambda scan: describe_scan(scan, out),
+        )
     note_left_out([loaded.scan], out)
     if policy == "skip":
         write_rejects(loaded.rejects, rejects_path(rejects, output), out)
     if loaded.customers.is_empty():
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in loaded.scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
+        raise DataError(
+            "No customer made a purchase before the as-of date in " + ", ".join(str(p) for p in loaded.scan.paths[:3]),
+            hint="Check --as-of, the date and amount columns, and the rejects file if rows were skipped.",
+        )
     return loaded
 
 
@@ -237,9 +269,11 @@ def check_ipt(loaded: Loaded, rules: ChurnRules, *, hint: str) -> None:
     from loyalty_cli.metrics.churn import lacks_ipt
 
     if lacks_ipt(loaded.customers, rules):
-        raise DataError(f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two "
-                        f"different days, so there is no inter-purchase time for the churn rules {rules.source}",
-                        hint=hint)
+        raise DataError(
+            f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two "
+            f"different days, so there is no inter-purchase time for the churn rules {rules.source}",
+            hint=hint,
+        )
 
 
 def rejects_path(rejects: Path | None, output: str | None) -> Path:
@@ -266,8 +300,7 @@ def list_problems(table: pl.DataFrame, out: Output, *, always: bool = False) -> 
         count, files = rest.get((p.reason, p.column), (0, set()))
         rest[(p.reason, p.column)] = (count + p.count, files | {p.file})
     for (reason, column), (count, files) in rest.items():
-        where = f"{len(files)} other file{'s' if len(files) > 1 else ''}" + (f", column {column!r}" if column
-                                                                               else "")
+        where = f"{len(files)} other file{'s' if len(files) > 1 else ''}" + (f", column {column!r}" if column else "")
         out.note(f"  {count:,} more {'row' if count == 1 else 'rows'} with {reason} in {where}", force=always)
 
 
@@ -282,22 +315,38 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
         return
     table = pl.concat(found, how="diagonal_relaxed")
     write_table(table, path)
-    out.warn(f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}"
-             + (":" if describe and not out.quiet else ""))
+    out.warn(
+        f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}"
+        + (":" if describe and not out.quiet else "")
+    )
     if describe:
         list_problems(table, out)
 
 
-def _list_spec(*, fmt: str | None, target: str | None, holdout_share: float | None, seed: str | None,
-               max_file_mb: float | None, **more: Any) -> Any:
+def _list_spec(
+    *,
+    fmt: str | None,
+    target: str | None,
+    holdout_share: float | None,
+    seed: str | None,
+    max_file_mb: float | None,
+    **more: Any,
+) -> Any:
     from loyalty_cli.io.targets import ListSpec
 
     return ListSpec(target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, fmt=fmt, **more)
 
 
-def check_list_options(output: str | None, fmt: str | None, *, target: str | None = None,
-                       holdout_share: float | None = None, seed: str | None = None,
-                       max_file_mb: float | None = None, contacts: Path | None = None) -> None:
+def check_list_options(
+    output: str | None,
+    fmt: str | None,
+    *,
+    target: str | None = None,
+    holdout_share: float | None = None,
+    seed: str | None = None,
+    max_file_mb: float | None = None,
+    contacts: Path | None = None,
+) -> None:
     """Fail on list options that cannot work (exit 2) before any data is read. Optional:
     :func:`write_customer_list` checks the same, but only after the command has done its work."""
     from loyalty_cli.io.targets import get_target
@@ -309,8 +358,9 @@ def check_list_options(output: str | None, fmt: str | None, *, target: str | Non
     _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
 
 
-def read_side(kind: str, paths: Sequence[str | Path], *, mapping: Path | None, as_of: date | None, policy: str,
-              out: Output) -> tuple[pl.DataFrame, Scan, list[pl.DataFrame]]:
+def read_side(
+    kind: str, paths: Sequence[str | Path], *, mapping: Path | None, as_of: date | None, policy: str, out: Output
+) -> tuple[pl.DataFrame, Scan, list[pl.DataFrame]]:
     """A command's other input (``surveys``, ``contacts``, ``members`` or ``points``), its columns detected or
     taken from the mapping file (the column options are the transactions'), read up to the as-of date and
     said on stderr: (rows, scan, rejected rows). Survey rows come prepared (:func:`prepare_responses`)."""
@@ -380,38 +430,59 @@ def write_customer_list(
         if written:
             out.note(f"Wrote {describe(table.height)} to {written}")
         return
-    check_list_options(output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                       contacts=contacts)
+    check_list_options(
+        output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, contacts=contacts
+    )
     # the --contacts file, read with the command's mapping: a consent column named only there must count
-    contact_rows = read_side("contacts", [contacts], mapping=mapping, as_of=None, policy="error", out=out)[0] \
-        if isinstance(contacts, Path) else contacts
-    spec = _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb,
-                      contacts=contact_rows, tag=tag, tag_value=tag_value, value=value)
+    contact_rows = (
+        read_side("contacts", [contacts], mapping=mapping, as_of=None, policy="error", out=out)[0]
+        if isinstance(contacts, Path)
+        else contacts
+    )
+    spec = _list_spec(
+        fmt=fmt,
+        target=target,
+        holdout_share=holdout_share,
+        seed=seed,
+        max_file_mb=max_file_mb,
+        contacts=contact_rows,
+        tag=tag,
+        tag_value=tag_value,
+        value=value,
+    )
     report = write_list(table, output, spec)
     out.lines(report.notes)
     label = f"{report.target.label} list" if report.target else "List"
     files = report.treatment
     limit = (spec.max_bytes(report.target) or 0) / 1e6
-    where = str(files[0].path) if len(files) == 1 else \
-        f"{len(files)} parts of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
+    where = (
+        str(files[0].path)
+        if len(files) == 1
+        else f"{len(files)} parts of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
+    )
     treated = sum(f.rows for f in files)
     out.note(f"{label}: wrote {describe(treated)} to {where}")
     if report.split is not None:
         split, control = report.split, report.control
         shown = str(control[0].path) if len(control) == 1 else f"{len(control)} parts: {control[0].path} ..."
         total = split.treatment + split.control
-        out.note(f"Control group: {describe(split.control)} ({split.control_share:.1%} of {total:,}; --holdout-share "
-                 f"{split.share:g}, --seed {split.seed}) held out in {shown}: do not send them the campaign")
+        out.note(
+            f"Control group: {describe(split.control)} ({split.control_share:.1%} of {total:,}; --holdout-share "
+            f"{split.share:g}, --seed {split.seed}) held out in {shown}: do not send them the campaign"
+        )
     if report.dropped:
         total = sum(report.dropped.values())
-        out.note(f"Left out {total:,} of {report.rows_in:,} rows ({report.dropped_path}): "
-                 + ", ".join(f"{n:,} {reason}" for reason, n in report.dropped.items()))
+        out.note(
+            f"Left out {total:,} of {report.rows_in:,} rows ({report.dropped_path}): "
+            + ", ".join(f"{n:,} {reason}" for reason, n in report.dropped.items())
+        )
     if report.changes:
-        out.warn(f"Cleaned {report.changes:,} cell{'s' if report.changes != 1 else ''} that started like a formula "
-                 f"(= + - @, tab or CR stripped), logged in {report.changes_path}")
+        out.warn(
+            f"Cleaned {report.changes:,} cell{'s' if report.changes != 1 else ''} that started like a formula "
+            f"(= + - @, tab or CR stripped), logged in {report.changes_path}"
+        )
     if report.removed:
-        out.note("Removed files of an earlier run that this one replaces: "
-                 + ", ".join(str(p) for p in report.removed))
+        out.note("Removed files of an earlier run that this one replaces: " + ", ".join(str(p) for p in report.removed))
     if report.written == 0:
         out.warn("No customer left to write: every row was left out (see the dropped file)")
     out.note(f"Manifest: {report.manifest}")
@@ -430,24 +501,53 @@ class ListOptions:
 
     def check(self, output: str | None, fmt: str | None) -> None:
         """Before reading anything (see :func:`check_list_options`)."""
-        check_list_options(output, fmt, target=self.target, holdout_share=self.holdout_share, seed=self.seed,
-                           max_file_mb=self.max_file_mb, contacts=self.contacts)
+        check_list_options(
+            output,
+            fmt,
+            target=self.target,
+            holdout_share=self.holdout_share,
+            seed=self.seed,
+            max_file_mb=self.max_file_mb,
+            contacts=self.contacts,
+        )
 
-    def write(self, table: pl.DataFrame, output: str, *, fmt: str | None, out: Output, mapping: Path | None,
-              contact_rows: pl.DataFrame | None = None, **how: Any) -> None:
+    def write(
+        self,
+        table: pl.DataFrame,
+        output: str,
+        *,
+        fmt: str | None,
+        out: Output,
+        mapping: Path | None,
+        contact_rows: pl.DataFrame | None = None,
+        **how: Any,
+    ) -> None:
         """Write the list (see :func:`write_customer_list`; ``mapping``: the command's column mapping, for the
         ``--contacts`` file; ``contact_rows``: contacts the command read already; ``how``: tag, tag_value, value,
         describe)."""
-        write_customer_list(table, output, fmt=fmt, out=out, target=self.target, holdout_share=self.holdout_share,
-                            seed=self.seed, max_file_mb=self.max_file_mb, mapping=mapping,
-                            contacts=contact_rows if contact_rows is not None else self.contacts, **how)
+        write_customer_list(
+            table,
+            output,
+            fmt=fmt,
+            out=out,
+            target=self.target,
+            holdout_share=self.holdout_share,
+            seed=self.seed,
+            max_file_mb=self.max_file_mb,
+            mapping=mapping,
+            contacts=contact_rows if contact_rows is not None else self.contacts,
+            **how,
+        )
 
 
 #: the placeholder default of a command's ``lists`` parameter (replaced by :func:`list_options`)
 NO_LIST_OPTIONS = ListOptions()
 _LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("target", opt.Target), ("holdout_share", opt.HoldoutShare), ("seed", opt.HoldoutSeed),
-    ("max_file_mb", opt.MaxFileMb), ("contacts", opt.Contacts),
+    ("target", opt.Target),
+    ("holdout_share", opt.HoldoutShare),
+    ("seed", opt.HoldoutSeed),
+    ("max_file_mb", opt.MaxFileMb),
+    ("contacts", opt.Contacts),
 )
 #: ``lists: ListOptions``: the email hand-off options (a command with its own --contacts input leaves that out)
 list_options = option_bundle("lists", ListOptions, _LIST_OPTIONS)

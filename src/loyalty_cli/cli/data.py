@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035
+from typing import Annotated  # noqa: UP035
 
 import typer
 
@@ -33,10 +33,18 @@ Examples:
 
 # The facts as people read them (the profiles name them as columns).
 _FACT_LABELS = {
-    "lines": "lines kept", "purchase_orders": "purchase orders", "return_orders": "return orders",
-    "returns_value": "returns value", "net_revenue": "net revenue", "buying_customers": "customers with a purchase",
-    "first_date": "first date", "last_date": "last date", "non_response": "non-responses",
-    "unique_ids": "unique ids", "with_email": "with an email", "email_consent": "email consent",
+    "lines": "lines kept",
+    "purchase_orders": "purchase orders",
+    "return_orders": "return orders",
+    "returns_value": "returns value",
+    "net_revenue": "net revenue",
+    "buying_customers": "customers with a purchase",
+    "first_date": "first date",
+    "last_date": "last date",
+    "non_response": "non-responses",
+    "unique_ids": "unique ids",
+    "with_email": "with an email",
+    "email_consent": "email consent",
 }
 
 
@@ -52,8 +60,11 @@ def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
             pl.len().alias("responses"),
             pl.col("score").is_not_null().sum().alias("scored"),
             pl.col("score").is_null().sum().alias("non_response"),
-            *([pl.col("customer_id").n_unique().alias("respondents")] if "customer_id" in
-              rows.collect_schema().names() else []),
+            *(
+                [pl.col("customer_id").n_unique().alias("respondents")]
+                if "customer_id" in rows.collect_schema().names()
+                else []
+            ),
             pl.col("responded_at").min().dt.date().alias("first_date"),
             pl.col("responded_at").max().dt.date().alias("last_date"),
         )
@@ -62,8 +73,7 @@ def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
         pl.len().alias("contacts"),
         pl.col("customer_id").n_unique().alias("unique_ids"),
         *([pl.col("email").is_not_null().sum().alias("with_email")] if "email" in names else []),
-        *([pl.col("email_consent").fill_null(False).sum().alias("email_consent")] if "email_consent" in names
-          else []),
+        *([pl.col("email_consent").fill_null(False).sum().alias("email_consent")] if "email_consent" in names else []),
     )
 
 
@@ -83,8 +93,12 @@ def validate(
     price_col: opt.PriceCol = None,
     category_col: opt.CategoryCol = None,
     email_col: opt.EmailCol = None,
-    score_col: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--score-col", help="Score column (surveys).", rich_help_panel=opt.COLUMNS)] = None,
+    score_col: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--score-col", help="Score column (surveys).", rich_help_panel=opt.COLUMNS
+        ),
+    ] = None,
     date_format: opt.DateFormat = None,
     delimiter: opt.Delimiter = None,
     encoding: opt.Encoding = "utf-8",
@@ -104,11 +118,23 @@ def validate(
         raise UsageError(f"--kind must be transactions, surveys or contacts, got {kind!r}")
     date_field = {"transactions": "order_date", "surveys": "responded_at", "contacts": "signed_up_at"}[kind]
     options = read_options(
-        columns={"customer_id": customer_col, date_field: date_col, "amount": amount_col,
-                 "order_id": order_col, "quantity": quantity_col, "unit_price": price_col,
-                 "category": category_col, "email": email_col, "score": score_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding,
-        decimal_comma=decimal_comma, out=out,
+        columns={
+            "customer_id": customer_col,
+            date_field: date_col,
+            "amount": amount_col,
+            "order_id": order_col,
+            "quantity": quantity_col,
+            "unit_price": price_col,
+            "category": category_col,
+            "email": email_col,
+            "score": score_col,
+        },
+        mapping=mapping,
+        date_format=date_format,
+        delimiter=delimiter,
+        encoding=encoding,
+        decimal_comma=decimal_comma,
+        out=out,
     )
     scan = read_table(kind, inputs, options, as_of=to_date(as_of) if kind != "contacts" else None)
     describe_scan(scan, out)
@@ -119,16 +145,22 @@ def validate(
     kept = int(profile["lines"][0]) if kind == "transactions" else int(profile[0, 0])
     total = kept + rejected.height + later
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
-    facts = profile.select(pl.all().cast(pl.String)).transpose(include_header=True, header_name="fact",
-                                                                 column_names=["value"])
+    facts = profile.select(pl.all().cast(pl.String)).transpose(
+        include_header=True, header_name="fact", column_names=["value"]
+    )
     facts = facts.with_columns(pl.col("fact").replace(_FACT_LABELS))
-    facts = pl.concat([
-        pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
-        *([pl.DataFrame({"fact": ["rows on or after the as-of date"], "value": [f"{later}"]})] if later else []),
+    facts = pl.concat(
+        [
+            pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
+            *([pl.DataFrame({"fact": ["rows on or after the as-of date"], "value": [f"{later}"]})] if later else []),
+            facts,
+        ]
+    )
+    out.table(
         facts,
-    ])
-    out.table(facts, title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
-              + (" ..." if len(scan.paths) > 3 else ""))
+        title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
+        + (" ..." if len(scan.paths) > 3 else ""),
+    )
     if rejected.height:
         out.warn(f"{rejected.height:,} of {total:,} rows would be rejected:")
         list_problems(rejected, out, always=True)
@@ -149,8 +181,9 @@ Examples:
 
 @handle_errors
 def sample(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write transactions, surveys and "
-                                         "contacts into.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder to write transactions, surveys and contacts into.")
+    ],
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",

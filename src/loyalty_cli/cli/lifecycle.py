@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -64,8 +64,10 @@ def _read_previous(path: Path, as_of: date) -> pl.DataFrame:
     from loyalty_cli.metrics.lifecycle import check_previous
 
     if not path.is_file():
-        raise DataError(f"Previous snapshot not found: {path}",
-                        hint="Pass a file written by an earlier `loyalty lifecycle -o FILE`.")
+        raise DataError(
+            f"Previous snapshot not found: {path}",
+            hint="Pass a file written by an earlier `loyalty lifecycle -o FILE`.",
+        )
     try:
         kind = output_format(path)
     except UsageError as exc:
@@ -78,8 +80,10 @@ def _read_previous(path: Path, as_of: date) -> pl.DataFrame:
         else:
             frame = pl.read_json(path, infer_schema_length=None)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(f"Could not read the previous snapshot {path}: {str(exc).splitlines()[0]}",
-                        hint="Pass a file written by `loyalty lifecycle -o` (.csv, .parquet or .json).") from None
+        raise DataError(
+            f"Could not read the previous snapshot {path}: {str(exc).splitlines()[0]}",
+            hint="Pass a file written by `loyalty lifecycle -o` (.csv, .parquet or .json).",
+        ) from None
     return check_previous(frame, source=str(path), as_of=as_of)
 
 
@@ -88,43 +92,103 @@ def _read_previous(path: Path, as_of: date) -> pl.DataFrame:
 @list_options_without_contacts
 def lifecycle(
     inputs: opt.Inputs,
-    output: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--output", "-o", help="Write the to-do list (one row per customer and prospect: stage, action, flags and "
-        "the inputs that decided) here (.csv, .parquet, .json; - for stdout).", rich_help_panel=opt.OUTPUT)] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--output",
+            "-o",
+            help="Write the to-do list (one row per customer and prospect: stage, action, flags and "
+            "the inputs that decided) here (.csv, .parquet, .json; - for stdout).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    surveys: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--surveys", help="NPS survey export (repeatable): the latest answer per customer makes advocates "
-        "(active + 9-10) and the detractor VIP and promoter flags. Columns detected or mapped in "
-        "rules/columns.toml.", rich_help_panel=INPUTS_PANEL, show_default=False)] = None,
-    contacts: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--contacts", help="Contacts/CRM export (repeatable): contacts with no purchase are prospects; emails fill "
-        "in; with --target also consent.", rich_help_panel=INPUTS_PANEL, show_default=False)] = None,
-    previous: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--previous", help="A previous lifecycle output (-o of an earlier run): lapsed customers who ordered since "
-        "are reactivated, and the transition matrix is shown.", rich_help_panel=INPUTS_PANEL,
-        show_default=False)] = None,
-    stages: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--stage", help="Write only customers in this stage (repeatable), e.g. for an email hand-off.",
-        show_default=False)] = None,
-    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rules", help="Lifecycle rules TOML (stages, actions, flags); default: the built-in rules/lifecycle.toml.",
-        show_default=False)] = None,
-    churn_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--churn-rules", help="Churn rules TOML (lapsing/lapsed thresholds, value tiers); default: the built-in "
-        "rules/churn.toml.", show_default=False)] = None,
-    window: Annotated[str, typer.Option(
-        "--window", help="The second-purchase window that separates new from one-time lapsing buyers: "
-        "percentiles of the repeaters' days to second purchase (p25-p75), per first-order category, or days "
-        "after the first purchase (20-45).")] = "p25-p75",
-    min_n: Annotated[int, typer.Option(
-        "--min-n", min=1, help="Categories with fewer repeaters use the window of all customers.")] = 30,
-    summary_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--summary", help="Also write the stage summary (customers, share, net spend, action per rule) here.",
-        rich_help_panel=opt.OUTPUT, show_default=False)] = None,
-    transitions_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--transitions", help="Also write the transition matrix (previous stage x stage; needs --previous) here.",
-        rich_help_panel=opt.OUTPUT, show_default=False)] = None,
+    surveys: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--surveys",
+            help="NPS survey export (repeatable): the latest answer per customer makes advocates "
+            "(active + 9-10) and the detractor VIP and promoter flags. Columns detected or mapped in "
+            "rules/columns.toml.",
+            rich_help_panel=INPUTS_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    contacts: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--contacts",
+            help="Contacts/CRM export (repeatable): contacts with no purchase are prospects; emails fill "
+            "in; with --target also consent.",
+            rich_help_panel=INPUTS_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--previous",
+            help="A previous lifecycle output (-o of an earlier run): lapsed customers who ordered since "
+            "are reactivated, and the transition matrix is shown.",
+            rich_help_panel=INPUTS_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    stages: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--stage",
+            help="Write only customers in this stage (repeatable), e.g. for an email hand-off.",
+            show_default=False,
+        ),
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--rules",
+            help="Lifecycle rules TOML (stages, actions, flags); default: the built-in rules/lifecycle.toml.",
+            show_default=False,
+        ),
+    ] = None,
+    churn_rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--churn-rules",
+            help="Churn rules TOML (lapsing/lapsed thresholds, value tiers); default: the built-in rules/churn.toml.",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window",
+            help="The second-purchase window that separates new from one-time lapsing buyers: "
+            "percentiles of the repeaters' days to second purchase (p25-p75), per first-order category, or days "
+            "after the first purchase (20-45).",
+        ),
+    ] = "p25-p75",
+    min_n: Annotated[
+        int, typer.Option("--min-n", min=1, help="Categories with fewer repeaters use the window of all customers.")
+    ] = 30,
+    summary_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--summary",
+            help="Also write the stage summary (customers, share, net spend, action per rule) here.",
+            rich_help_panel=opt.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    transitions_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--transitions",
+            help="Also write the transition matrix (previous stage x stage; needs --previous) here.",
+            rich_help_panel=opt.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -161,43 +225,61 @@ def lifecycle(
         raise UsageError(f"Unknown stage {unknown[0]!r}", hint=f"Stages: {', '.join(life_rules.stages)}.")
     if stages:
         given = {"--surveys": bool(surveys), "--contacts": bool(contacts), "--previous": previous is not None}
-        reachable = life_rules.reachable(surveys=given["--surveys"], contacts=given["--contacts"],
-                                         previous=given["--previous"])
+        reachable = life_rules.reachable(
+            surveys=given["--surveys"], contacts=given["--contacts"], previous=given["--previous"]
+        )
         for stage in (s for s in stages if s not in reachable):
-            missing = [o for o, ok in given.items() if not ok
-                       and stage in life_rules.reachable(**{k.strip("-"): True if k == o else v
-                                                            for k, v in given.items()})]
-            raise UsageError(f"--stage {stage} needs {' or '.join(missing) or 'other rules'}",
-                             hint=f"Without it nobody can be in the stage {stage!r}.")
+            missing = [
+                o
+                for o, ok in given.items()
+                if not ok
+                and stage in life_rules.reachable(**{k.strip("-"): True if k == o else v for k, v in given.items()})
+            ]
+            raise UsageError(
+                f"--stage {stage} needs {' or '.join(missing) or 'other rules'}",
+                hint=f"Without it nobody can be in the stage {stage!r}.",
+            )
     churn = load_churn_rules(churn_rules)
     options = tx.read_options(out)
     with out.status("Reading transactions ..."):
-        loaded = load_transactions(inputs, options, as_of=to_date(as_of), on_bad_rows=policy,  # type: ignore[arg-type]
-                                   activity=True, on_scan=lambda scan: describe_scan(scan, out))
+        loaded = load_transactions(
+            inputs,
+            options,
+            as_of=to_date(as_of),
+            on_bad_rows=policy,  # type: ignore[arg-type]
+            activity=True,
+            on_scan=lambda scan: describe_scan(scan, out),
+        )
     note_left_out([loaded.scan], out)
     if loaded.customers.is_empty():
         if policy == "skip":
             write_rejects(loaded.rejects, rejects_path(rejects, output), out)
-        raise DataError("No customer made a purchase before the as-of date in "
-                        + ", ".join(str(p) for p in loaded.scan.paths[:3]),
-                        hint="Check --as-of, the date and amount columns, and the rejects file if rows were "
-                        "skipped.")
-    check_ipt(loaded, churn, hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a "
-              "copy of rules/churn.toml (--churn-rules FILE).")
+        raise DataError(
+            "No customer made a purchase before the as-of date in " + ", ".join(str(p) for p in loaded.scan.paths[:3]),
+            hint="Check --as-of, the date and amount columns, and the rejects file if rows were skipped.",
+        )
+    check_ipt(
+        loaded,
+        churn,
+        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 in a "
+        "copy of rules/churn.toml (--churn-rules FILE).",
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None and loaded.as_of is not None
     as_of_day = loaded.as_of
     side_rejects: list[pl.DataFrame] = []
     scores = None
     if surveys:
-        responses, _, bad = read_side("surveys", surveys, mapping=options.mapping_file, as_of=as_of_day,
-                                      policy=policy, out=out)
+        responses, _, bad = read_side(
+            "surveys", surveys, mapping=options.mapping_file, as_of=as_of_day, policy=policy, out=out
+        )
         side_rejects += bad
         scores = customer_scores(responses.lazy()).collect()
     contact_rows = None
     if contacts:
-        contact_rows, _, bad = read_side("contacts", contacts, mapping=options.mapping_file, as_of=None,
-                                         policy=policy, out=out)
+        contact_rows, _, bad = read_side(
+            "contacts", contacts, mapping=options.mapping_file, as_of=None, policy=policy, out=out
+        )
         side_rejects += bad
     if policy == "skip":
         write_rejects([*loaded.rejects, *side_rejects], rejects_path(rejects, output), out)
@@ -205,7 +287,12 @@ def lifecycle(
 
     window_config = lc.lifecycle_window(customers, window_config)
     table_lazy = lc.lifecycle_stages(
-        customers.lazy(), activity.lazy(), as_of=as_of_day, rules=life_rules, churn_rules=churn, window=window_config,
+        customers.lazy(),
+        activity.lazy(),
+        as_of=as_of_day,
+        rules=life_rules,
+        churn_rules=churn,
+        window=window_config,
         scores=scores.lazy() if scores is not None else None,
         contacts=contact_rows.lazy() if contact_rows is not None else None,
         previous=previous_rows.lazy() if previous_rows is not None else None,
@@ -216,21 +303,45 @@ def lifecycle(
     try:
         results = pl.collect_all(plans)
     except pl.exceptions.PolarsError as exc:  # a condition that reads but fails on the real columns
-        raise DataError(f"The lifecycle rules {life_rules.source} cannot be applied: {str(exc).splitlines()[0]}",
-                        hint="Check the conditions against the columns listed in rules/lifecycle.toml.") from None
+        raise DataError(
+            f"The lifecycle rules {life_rules.source} cannot be applied: {str(exc).splitlines()[0]}",
+            hint="Check the conditions against the columns listed in rules/lifecycle.toml.",
+        ) from None
     table, summary, flags = results[:3]
     moves = results[3] if previous_rows is not None else None
-    _describe(out, table, life_rules, churn, window_config, customers, as_of_day,
-              surveys=bool(surveys), contacts=contact_rows, previous=previous_rows, scores=scores)
+    _describe(
+        out,
+        table,
+        life_rules,
+        churn,
+        window_config,
+        customers,
+        as_of_day,
+        surveys=bool(surveys),
+        contacts=contact_rows,
+        previous=previous_rows,
+        scores=scores,
+    )
 
     chosen = table.filter(pl.col("stage").is_in(stages)) if stages else table
     chosen = chosen.with_columns(pl.col("stage").cast(pl.String))
     if output:
         # --contacts is this command's own input, read above with the mapping: the list uses those rows.
-        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    contact_rows=contact_rows if lists.target else None, tag="stage", value="net_spend",
-                    describe=lambda n: f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
-                    if contact_rows is not None else f"{n:,} {'customer' if n == 1 else 'customers'}")
+        lists.write(
+            chosen,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            contact_rows=contact_rows if lists.target else None,
+            tag="stage",
+            value="net_spend",
+            describe=lambda n: (
+                f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
+                if contact_rows is not None
+                else f"{n:,} {'customer' if n == 1 else 'customers'}"
+            ),
+        )
     if summary_path is not None:
         write_table(summary, summary_path)
         out.note(f"Wrote the stage summary to {summary_path}")
@@ -242,19 +353,35 @@ def lifecycle(
         return
     to_stderr = output == "-"
     total = table.height
-    out.table(summary.select(SHOWN), title=f"Lifecycle stages (as of {as_of_day}; {total:,} people; one row per rule: "
-              "the first rule that holds decides)",
-              formats={"share_customers": ".1%", "share_net_spend": ".1%"}, to_stderr=to_stderr)
+    out.table(
+        summary.select(SHOWN),
+        title=f"Lifecycle stages (as of {as_of_day}; {total:,} people; one row per rule: "
+        "the first rule that holds decides)",
+        formats={"share_customers": ".1%", "share_net_spend": ".1%"},
+        to_stderr=to_stderr,
+    )
     if flags.height:
         out.table(flags, title="Flags (beside the stage)", to_stderr=to_stderr)
     if matrix is not None:
-        out.table(matrix, title="Transitions: previous stage (rows) to stage now (columns), customers",
-                  to_stderr=to_stderr)
+        out.table(
+            matrix, title="Transitions: previous stage (rows) to stage now (columns), customers", to_stderr=to_stderr
+        )
 
 
-def _describe(out: Output, table: pl.DataFrame, life_rules: LifecycleRules, churn: ChurnRules,
-              window: SecondPurchaseConfig, customers: pl.DataFrame, as_of_day: date, *, surveys: bool,
-              contacts: pl.DataFrame | None, previous: pl.DataFrame | None, scores: pl.DataFrame | None) -> None:
+def _describe(
+    out: Output,
+    table: pl.DataFrame,
+    life_rules: LifecycleRules,
+    churn: ChurnRules,
+    window: SecondPurchaseConfig,
+    customers: pl.DataFrame,
+    as_of_day: date,
+    *,
+    surveys: bool,
+    contacts: pl.DataFrame | None,
+    previous: pl.DataFrame | None,
+    scores: pl.DataFrame | None,
+) -> None:
     """Notes on stderr: what was counted, where the numbers come from, what is missing and why."""
     import polars as pl
 
@@ -262,16 +389,23 @@ def _describe(out: Output, table: pl.DataFrame, life_rules: LifecycleRules, chur
 
     buyers = customers.height
     prospects = table.height - buyers
-    out.note(f"As of {as_of_day} (data before that day): {buyers:,} customers"
-             + (f" and {prospects:,} prospects (contacts with no purchase)" if contacts is not None else "")
-             + f"; stages from {life_rules.source}; churn status and value tiers from {churn.source}")
+    out.note(
+        f"As of {as_of_day} (data before that day): {buyers:,} customers"
+        + (f" and {prospects:,} prospects (contacts with no purchase)" if contacts is not None else "")
+        + f"; stages from {life_rules.source}; churn status and value tiers from {churn.source}"
+    )
     sources = table.filter(pl.col("window_source").is_not_null())["window_source"].unique().sort().to_list()
-    out.note(f"New vs one-time lapsing: the second-purchase window ({window.window.describe()}"
-             + (", per first-order category" if window.by else "") + "); windows from: "
-             + ", ".join(sources))
+    out.note(
+        f"New vs one-time lapsing: the second-purchase window ({window.window.describe()}"
+        + (", per first-order category" if window.by else "")
+        + "); windows from: "
+        + ", ".join(sources)
+    )
     if any(s.startswith("none") for s in sources):
-        out.warn("No second-purchase window for some customers (fewer than --min-n repeaters): a one-time buyer "
-                 "counts as new while their churn status is active. Lower --min-n or give --window in days.")
+        out.warn(
+            "No second-purchase window for some customers (fewer than --min-n repeaters): a one-time buyer "
+            "counts as new while their churn status is active. Lower --min-n or give --window in days."
+        )
     if contacts is not None:
         later = contacts_left_out(contacts, customers, as_of=as_of_day)
         if later:
@@ -279,19 +413,26 @@ def _describe(out: Output, table: pl.DataFrame, life_rules: LifecycleRules, chur
     if not surveys:
         used = life_rules.uses("nps_category") + life_rules.uses("latest_nps")
         if used:
-            out.note("No --surveys: nobody has a latest NPS, so " + ", ".join(dict.fromkeys(used))
-                     + " can never apply (advocates need active + latest NPS 9-10). Pass --surveys FILE.")
+            out.note(
+                "No --surveys: nobody has a latest NPS, so "
+                + ", ".join(dict.fromkeys(used))
+                + " can never apply (advocates need active + latest NPS 9-10). Pass --surveys FILE."
+            )
     elif scores is not None:
         matched = table.filter(pl.col("latest_nps").is_not_null()).height
-        out.note(f"Latest NPS answer for {matched:,} of the {scores.height:,} respondents"
-                 + (" (the others are not among the customers and contacts)" if matched < scores.height else ""))
+        out.note(
+            f"Latest NPS answer for {matched:,} of the {scores.height:,} respondents"
+            + (" (the others are not among the customers and contacts)" if matched < scores.height else "")
+        )
         if scores.height and not matched:
             out.warn("No respondent matched a customer: do the surveys and the transactions use the same ids?")
     if previous is None:
         used = life_rules.uses("previous_stage") + life_rules.uses("bought_since_previous")
         if used:
-            out.note("No --previous snapshot: " + ", ".join(dict.fromkeys(used)) + " can never apply (reactivated "
-                     "needs the stage of an earlier run). Pass --previous FILE (an earlier -o output).")
+            out.note(
+                "No --previous snapshot: " + ", ".join(dict.fromkeys(used)) + " can never apply (reactivated "
+                "needs the stage of an earlier run). Pass --previous FILE (an earlier -o output)."
+            )
     else:
         dates = previous["previous_as_of"].unique().sort().to_list()
         shown = str(dates[0]) if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"

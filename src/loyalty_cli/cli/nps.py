@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -59,21 +59,50 @@ LISTS = ("promoters", "detractors", "customers")
 CUSTOMER_BY = ("segment", "stage", "first_category", "first_channel")  # --by columns that come from --transactions
 STATS = "Statistics"
 
-SurveyCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--customer-col", help="Respondent's customer id column (leave out for anonymous surveys).",
-    rich_help_panel=opt.COLUMNS)]
-ResponseDateCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--date-col", help="Response date column.", rich_help_panel=opt.COLUMNS)]
-ScoreCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--score-col", help="0-10 score column.", rich_help_panel=opt.COLUMNS)]
-CommentCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--comment-col", help="Free-text comment column.", rich_help_panel=opt.COLUMNS)]
-TypeCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--survey-type-col", help="Survey type column (relational/transactional).", rich_help_panel=opt.COLUMNS)]
-TouchpointCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--touchpoint-col", help="Touchpoint column.", rich_help_panel=opt.COLUMNS)]
-EmailCol = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--email-col", help="Respondent's email column.", rich_help_panel=opt.COLUMNS)]
+SurveyCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--customer-col",
+        help="Respondent's customer id column (leave out for anonymous surveys).",
+        rich_help_panel=opt.COLUMNS,
+    ),
+]
+ResponseDateCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--date-col", help="Response date column.", rich_help_panel=opt.COLUMNS
+    ),
+]
+ScoreCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--score-col", help="0-10 score column.", rich_help_panel=opt.COLUMNS
+    ),
+]
+CommentCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--comment-col", help="Free-text comment column.", rich_help_panel=opt.COLUMNS
+    ),
+]
+TypeCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--survey-type-col", help="Survey type column (relational/transactional).", rich_help_panel=opt.COLUMNS
+    ),
+]
+TouchpointCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--touchpoint-col", help="Touchpoint column.", rich_help_panel=opt.COLUMNS
+    ),
+]
+EmailCol = Annotated[
+    str | None,
+    typer.Option(  # noqa: UP045
+        "--email-col", help="Respondent's email column.", rich_help_panel=opt.COLUMNS
+    ),
+]
 
 
 @handle_errors
@@ -82,50 +111,113 @@ def nps(
     inputs: opt.Inputs,
     output: opt.Output = None,
     fmt: opt.Format = None,
-    list_: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--list", help="What -o writes instead of the NPS table: promoters (latest score 9-10: ask for a review "
-        "or referral), detractors (latest score 0-6, with comment; with --transactions only high-value ones, "
-        "most valuable first: call them back) or customers (every respondent's latest score and category). "
-        "The email hand-off options (--target, --holdout-share, ...) apply to these lists.",
-        rich_help_panel=opt.OUTPUT)] = None,
-    trend_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--trend", help="Also write the trend table (one row per survey type and period) here.",
-        rich_help_panel=opt.OUTPUT)] = None,
-    as_of: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
-        "--as-of", formats=["%Y-%m-%d"], help="Compute as of this date (exclusive: answers and orders before "
-        "it). Default: all answers; orders up to the day after the last one.", show_default=False)] = None,
-    by: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--by", help="Break NPS down by this column (repeatable): any survey column (e.g. touchpoint), period, "
-        "or with --transactions segment, stage (lifecycle stage, as `loyalty lifecycle` gives it), "
-        "first_category, first_channel. -o then writes the breakdown.")] = None,
+    list_: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--list",
+            help="What -o writes instead of the NPS table: promoters (latest score 9-10: ask for a review "
+            "or referral), detractors (latest score 0-6, with comment; with --transactions only high-value ones, "
+            "most valuable first: call them back) or customers (every respondent's latest score and category). "
+            "The email hand-off options (--target, --holdout-share, ...) apply to these lists.",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
+    trend_file: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--trend",
+            help="Also write the trend table (one row per survey type and period) here.",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(  # noqa: UP045
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Compute as of this date (exclusive: answers and orders before "
+            "it). Default: all answers; orders up to the day after the last one.",
+            show_default=False,
+        ),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--by",
+            help="Break NPS down by this column (repeatable): any survey column (e.g. touchpoint), period, "
+            "or with --transactions segment, stage (lifecycle stage, as `loyalty lifecycle` gives it), "
+            "first_category, first_channel. -o then writes the breakdown.",
+        ),
+    ] = None,
     period: Annotated[str, typer.Option("--period", help="Trend period: week, month, quarter or year.")] = "quarter",
-    survey_type: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--survey-type", help="Keep only this survey type (e.g. relational).")] = None,
-    dedupe: Annotated[str, typer.Option(
-        "--dedupe", help="Repeat answers of a customer: latest (one per customer and survey type), "
-        "latest-per-period (one per --period), all, or auto (all for transactional surveys, else "
-        "latest-per-period).")] = "auto",
-    interval: Annotated[str, typer.Option(
-        "--interval", help="Confidence interval: adjusted-wald (good at small n), wald or bootstrap.",
-        rich_help_panel=STATS)] = "adjusted-wald",
-    confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of the intervals and "
-                                              "of the change test.", rich_help_panel=STATS)] = 0.95,
-    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer answers show their counts but no "
-                                       "score.", rich_help_panel=STATS)] = 30,
-    bootstrap_samples: Annotated[int, typer.Option("--bootstrap-samples", help="Resamples for --interval "
-                                                   "bootstrap.", rich_help_panel=STATS)] = 2000,
-    bootstrap_seed: Annotated[int, typer.Option(
-        "--bootstrap-seed", help="Random seed of the bootstrap (same seed, same interval).",
-        rich_help_panel=STATS)] = 0,
-    transactions: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--transactions", help="Transactions export (file, folder or glob; repeatable): adds NPS by RFM "
-        "segment (and --by stage), revenue-weighted NPS and value to the lists. Its columns are detected or "
-        "mapped in rules/columns.toml.", rich_help_panel="Customers")] = None,
-    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rules", help="Segment map for --transactions (default rfm_grid).", rich_help_panel="Customers")] = None,
-    min_spend: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--min-spend", help="High-value detractors spent at least this (default: the top 20% of customers by "
-        "net spend).", rich_help_panel="Customers")] = None,
+    survey_type: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--survey-type", help="Keep only this survey type (e.g. relational)."
+        ),
+    ] = None,
+    dedupe: Annotated[
+        str,
+        typer.Option(
+            "--dedupe",
+            help="Repeat answers of a customer: latest (one per customer and survey type), "
+            "latest-per-period (one per --period), all, or auto (all for transactional surveys, else "
+            "latest-per-period).",
+        ),
+    ] = "auto",
+    interval: Annotated[
+        str,
+        typer.Option(
+            "--interval",
+            help="Confidence interval: adjusted-wald (good at small n), wald or bootstrap.",
+            rich_help_panel=STATS,
+        ),
+    ] = "adjusted-wald",
+    confidence: Annotated[
+        float,
+        typer.Option(
+            "--confidence", help="Confidence level of the intervals and of the change test.", rich_help_panel=STATS
+        ),
+    ] = 0.95,
+    min_n: Annotated[
+        int,
+        typer.Option(
+            "--min-n", help="Groups with fewer answers show their counts but no score.", rich_help_panel=STATS
+        ),
+    ] = 30,
+    bootstrap_samples: Annotated[
+        int, typer.Option("--bootstrap-samples", help="Resamples for --interval bootstrap.", rich_help_panel=STATS)
+    ] = 2000,
+    bootstrap_seed: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap-seed", help="Random seed of the bootstrap (same seed, same interval).", rich_help_panel=STATS
+        ),
+    ] = 0,
+    transactions: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--transactions",
+            help="Transactions export (file, folder or glob; repeatable): adds NPS by RFM "
+            "segment (and --by stage), revenue-weighted NPS and value to the lists. Its columns are detected or "
+            "mapped in rules/columns.toml.",
+            rich_help_panel="Customers",
+        ),
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--rules", help="Segment map for --transactions (default rfm_grid).", rich_help_panel="Customers"
+        ),
+    ] = None,
+    min_spend: Annotated[
+        float | None,
+        typer.Option(  # noqa: UP045
+            "--min-spend",
+            help="High-value detractors spent at least this (default: the top 20% of customers by net spend).",
+            rich_help_panel="Customers",
+        ),
+    ] = None,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -159,40 +251,70 @@ def nps(
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
-    config = m.NpsConfig(interval=interval, confidence=confidence, min_n=min_n, dedupe=dedupe,  # type: ignore[arg-type]
-                         period=period, bootstrap_samples=bootstrap_samples,  # type: ignore[arg-type]
-                         seed=bootstrap_seed)
+    config = m.NpsConfig(
+        interval=interval,
+        confidence=confidence,
+        min_n=min_n,
+        dedupe=dedupe,  # type: ignore[arg-type]
+        period=period,
+        bootstrap_samples=bootstrap_samples,  # type: ignore[arg-type]
+        seed=bootstrap_seed,
+    )
     by = list(dict.fromkeys(by or []))
     if list_ is not None and list_ not in LISTS:
         raise UsageError(f"--list must be one of {', '.join(LISTS)}, got {list_!r}")
     if output:
         output_format(output, fmt)  # fail on a bad suffix before reading anything
     elif fmt or list_:
-        raise UsageError(f"{'--format' if fmt else '--list'} needs --output",
-                         hint="e.g. -o promoters.csv, or -o - for stdout.")
-    handoff = [name for name, value in (("--target", lists.target), ("--holdout-share", lists.holdout_share),
-                                        ("--seed", lists.seed), ("--max-file-mb", lists.max_file_mb),
-                                        ("--contacts", lists.contacts)) if value is not None]
+        raise UsageError(
+            f"{'--format' if fmt else '--list'} needs --output", hint="e.g. -o promoters.csv, or -o - for stdout."
+        )
+    handoff = [
+        name
+        for name, value in (
+            ("--target", lists.target),
+            ("--holdout-share", lists.holdout_share),
+            ("--seed", lists.seed),
+            ("--max-file-mb", lists.max_file_mb),
+            ("--contacts", lists.contacts),
+        )
+        if value is not None
+    ]
     if handoff and list_ is None:
-        raise UsageError(f"{handoff[0]} needs --list", hint="The email hand-off options write a customer list: add "
-                         "--list promoters, detractors or customers and -o FILE."
-                         + (" The bootstrap's seed is --bootstrap-seed." if "--seed" in handoff else ""))
+        raise UsageError(
+            f"{handoff[0]} needs --list",
+            hint="The email hand-off options write a customer list: add "
+            "--list promoters, detractors or customers and -o FILE."
+            + (" The bootstrap's seed is --bootstrap-seed." if "--seed" in handoff else ""),
+        )
     lists.check(output, fmt)
     check_table_path(trend_file, "--trend")
     if not transactions:
         needs = [o for o, v in (("--rules", rules), ("--min-spend", min_spend)) if v is not None]
         needs += [f"--by {b}" for b in by if b in CUSTOMER_BY]
         if needs:
-            raise UsageError(f"{needs[0]} needs --transactions", hint="Pass the orders export with --transactions "
-                             "FILE so respondents can be matched to customers.")
+            raise UsageError(
+                f"{needs[0]} needs --transactions",
+                hint="Pass the orders export with --transactions FILE so respondents can be matched to customers.",
+            )
     seg_map = load_segment_rules(rules) if transactions else None
     by_stage = "stage" in by
 
     options = read_options(
-        columns={"customer_id": customer_col, "responded_at": date_col, "score": score_col,
-                 "comment": comment_col, "survey_type": survey_type_col, "touchpoint": touchpoint_col,
-                 "email": email_col},
-        mapping=mapping, date_format=date_format, delimiter=delimiter, encoding=encoding, decimal_comma=False,
+        columns={
+            "customer_id": customer_col,
+            "responded_at": date_col,
+            "score": score_col,
+            "comment": comment_col,
+            "survey_type": survey_type_col,
+            "touchpoint": touchpoint_col,
+            "email": email_col,
+        },
+        mapping=mapping,
+        date_format=date_format,
+        delimiter=delimiter,
+        encoding=encoding,
+        decimal_comma=False,
         out=out,
     )
     derived = (*CUSTOMER_BY, "period", "survey_type")  # not read from the survey file as they are
@@ -205,24 +327,32 @@ def nps(
     if transactions and seg_map is not None:
         # Survey column options and settings are for the surveys: the orders use the mapping file.
         with out.status("Reading transactions ..."):
-            loaded = load_transactions(transactions, ReadOptions(mapping_file=options.mapping_file), as_of=day,
-                                       on_bad_rows=policy, activity=by_stage,  # type: ignore[arg-type]
-                                       on_scan=lambda tx_scan: describe_scan(tx_scan, out))
+            loaded = load_transactions(
+                transactions,
+                ReadOptions(mapping_file=options.mapping_file),
+                as_of=day,
+                on_bad_rows=policy,
+                activity=by_stage,  # type: ignore[arg-type]
+                on_scan=lambda tx_scan: describe_scan(tx_scan, out),
+            )
         note_left_out([loaded.scan], out)
         tx_rejects = loaded.rejects
         customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=RfmConfig(bins=seg_map.bins))).collect()
     with out.status("Reading surveys ..."):
-        (responses,), rejected = collect_checked([scan], [m.prepare_responses(scan.rows, config=config)],
-                                                 on_bad_rows=policy)  # type: ignore[arg-type]
+        (responses,), rejected = collect_checked(
+            [scan], [m.prepare_responses(scan.rows, config=config)], on_bad_rows=policy
+        )  # type: ignore[arg-type]
     note_left_out([scan], out)
     if policy == "skip":
         write_rejects([*rejected, *tx_rejects], rejects_path(rejects, output), out)
     every_type = responses  # the lifecycle stage reads the latest answer of any type, as `loyalty lifecycle` does
     responses = _only_type(responses, survey_type, scan)
     if responses.filter(pl.col("status") == "counted").is_empty():
-        raise DataError("No scored answers in " + ", ".join(str(p) for p in scan.paths[:3]),
-                        hint="Check the score column (--score-col), --survey-type and --as-of; blank and NA "
-                        "scores are non-responses.")
+        raise DataError(
+            "No scored answers in " + ", ".join(str(p) for p in scan.paths[:3]),
+            hint="Check the score column (--score-col), --survey-type and --as-of; blank and NA "
+            "scores are non-responses.",
+        )
     _describe_responses(responses, config, out)
 
     lazy = responses.lazy()
@@ -231,17 +361,21 @@ def nps(
         if customers.is_empty():
             out.warn("No customer made a purchase before the as-of date in the transactions")
         else:
-            out.note(f"Customers as of {customers['as_of'][0]} (orders before that day): {customers.height:,}; "
-                     f"segments from {seg_map.source}")
+            out.note(
+                f"Customers as of {customers['as_of'][0]} (orders before that day): {customers.height:,}; "
+                f"segments from {seg_map.source}"
+            )
     stages = _lifecycle_stages(loaded, every_type, out) if by_stage and loaded is not None else None
     if stages is not None:
         lazy = m.with_stages(lazy, stages.lazy())
     weight = "net_spend" if customers is not None else None
     missing = [b for b in by if b not in lazy.collect_schema().names()]
     if missing:
-        raise UsageError(f"--by {missing[0]}: no such column",
-                         hint="Columns: " + ", ".join(c for c in lazy.collect_schema().names()
-                                                      if c not in ("status", "dedupe", "period_start")))
+        raise UsageError(
+            f"--by {missing[0]}: no such column",
+            hint="Columns: "
+            + ", ".join(c for c in lazy.collect_schema().names() if c not in ("status", "dedupe", "period_start")),
+        )
     scores = m.customer_scores(responses.lazy())  # then joined once to the customers and stages
     if customers is not None:
         scores = m.with_customers(scores, customers.lazy())
@@ -272,12 +406,21 @@ def nps(
             table = tables["scores"]
         # The list's nps_category is the tag (e.g. Mailchimp's Tags: promoter); duplicate emails keep the
         # customer with the highest net spend (with --transactions), else the smallest customer id.
-        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    tag="nps_category", value="net_spend",
-                    describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}")
+        lists.write(
+            table,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            tag="nps_category",
+            value="net_spend",
+            describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}",
+        )
         if list_ == "detractors" and customers is not None:
-            out.note(f"High-value detractors: net spend of at least {min_spend:,.2f}"
-                     + (" (top 20% of customers)" if "threshold" in tables else ""))
+            out.note(
+                f"High-value detractors: net spend of at least {min_spend:,.2f}"
+                + (" (top 20% of customers)" if "threshold" in tables else "")
+            )
     elif output:
         table = tables.get("by", tables["headline"])
         written = write_table(table, output, fmt=fmt)
@@ -311,11 +454,24 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
     check_ipt(loaded, churn, hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
     cutoff = datetime(as_of.year, as_of.month, as_of.day)  # the answers read up to the surveys' own as-of date
     scores = customer_scores(responses.lazy().filter(pl.col("responded_at") < cutoff))
-    table = lc.lifecycle_stages(customers.lazy(), activity.lazy(), as_of=as_of, rules=life_rules, churn_rules=churn,
-                                window=SecondPurchaseConfig(), scores=scores).select("customer_id", "stage").collect()
-    out.note(f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({life_rules.source} and "
-             f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "
-             "the advocates' NPS is high by construction")
+    table = (
+        lc.lifecycle_stages(
+            customers.lazy(),
+            activity.lazy(),
+            as_of=as_of,
+            rules=life_rules,
+            churn_rules=churn,
+            window=SecondPurchaseConfig(),
+            scores=scores,
+        )
+        .select("customer_id", "stage")
+        .collect()
+    )
+    out.note(
+        f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({life_rules.source} and "
+        f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "
+        "the advocates' NPS is high by construction"
+    )
     return table.select("customer_id", pl.col("stage").cast(pl.Enum(life_rules.stages)))
 
 
@@ -330,10 +486,14 @@ def _only_type(responses: pl.DataFrame, survey_type: str | None, scan: Scan) -> 
     wanted = survey_type.strip().lower()
     if wanted not in types:
         if "survey_type" not in scan.mapping.columns:
-            raise UsageError(f"--survey-type {survey_type}: the surveys have no survey type column",
-                             hint="Map it with --survey-type-col, or leave --survey-type out.")
-        raise UsageError(f"--survey-type {survey_type}: no such survey type in the surveys",
-                         hint=f"Survey types: {', '.join(types)}.")
+            raise UsageError(
+                f"--survey-type {survey_type}: the surveys have no survey type column",
+                hint="Map it with --survey-type-col, or leave --survey-type out.",
+            )
+        raise UsageError(
+            f"--survey-type {survey_type}: no such survey type in the surveys",
+            hint=f"Survey types: {', '.join(types)}.",
+        )
     return responses.filter(pl.col("survey_type") == wanted)
 
 
@@ -342,9 +502,11 @@ def _describe_responses(responses: pl.DataFrame, config: NpsConfig, out: Output)
 
     counts = dict(responses.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
     total = responses.height
-    out.note(f"{total:,} answers: {counts.get('counted', 0):,} counted, {counts.get('non-response', 0):,} "
-             f"non-responses (blank or NA score: not in n), {counts.get('duplicate', 0):,} duplicates (the same "
-             f"answer twice), {counts.get('repeat', 0):,} earlier answers of repeat responders dropped")
+    out.note(
+        f"{total:,} answers: {counts.get('counted', 0):,} counted, {counts.get('non-response', 0):,} "
+        f"non-responses (blank or NA score: not in n), {counts.get('duplicate', 0):,} duplicates (the same "
+        f"answer twice), {counts.get('repeat', 0):,} earlier answers of repeat responders dropped"
+    )
     types = sorted(responses["survey_type"].unique().to_list())
     policies = "; ".join(f"{t}: {config.policy(t)}" for t in types)
     out.note(f"Dedupe {config.dedupe} ({policies}); periods: {config.period}")
@@ -355,8 +517,7 @@ def _describe_responses(responses: pl.DataFrame, config: NpsConfig, out: Output)
         out.note(f"Survey types {', '.join(types)} are reported separately, never pooled")
     scores = responses.filter(pl.col("status") == "counted")["score"]
     if scores.len() >= 20 and scores.max() <= 5:  # type: ignore[operator]
-        out.warn("Every score is 5 or below: is this a 1-5 scale? NPS needs answers on 0-10; nothing was "
-                 "converted.")
+        out.warn("Every score is 5 or below: is this a 1-5 scale? NPS needs answers on 0-10; nothing was converted.")
 
 
 def _email_first(scores: pl.LazyFrame) -> pl.LazyFrame:
@@ -367,12 +528,28 @@ def _email_first(scores: pl.LazyFrame) -> pl.LazyFrame:
     return scores.select(*first, pl.exclude(*first))
 
 
-FORMATS = {"promoters": ".1%", "passives": ".1%", "detractors": ".1%", "nps": ".1f", "ci_low": ".1f",
-           "ci_high": ".1f", "change": "+.1f", "p_value": ".3f", "revenue_weighted": ".1f"}
+FORMATS = {
+    "promoters": ".1%",
+    "passives": ".1%",
+    "detractors": ".1%",
+    "nps": ".1f",
+    "ci_low": ".1f",
+    "ci_high": ".1f",
+    "change": "+.1f",
+    "p_value": ".3f",
+    "revenue_weighted": ".1f",
+}
 # Terminal names of the NPS table columns (the files keep the full names).
-_SHOWN = {"responses": "responses", "share_promoters": "promoters", "share_passives": "passives",
-          "share_detractors": "detractors", "nps": "nps", "ci_low": "ci_low", "ci_high": "ci_high",
-          "nps_weighted_by_net_spend": "revenue_weighted"}
+_SHOWN = {
+    "responses": "responses",
+    "share_promoters": "promoters",
+    "share_passives": "passives",
+    "share_detractors": "detractors",
+    "nps": "nps",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "nps_weighted_by_net_spend": "revenue_weighted",
+}
 
 
 def _stat_columns(table: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -381,8 +558,15 @@ def _stat_columns(table: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return table.select(*keys, *(pl.col(c).alias(name) for c, name in _SHOWN.items() if c in table.columns))
 
 
-def _show(tables: dict[str, pl.DataFrame], config: NpsConfig, by: list[str], customers: pl.DataFrame | None,
-          out: Output, *, to_stderr: bool) -> None:
+def _show(
+    tables: dict[str, pl.DataFrame],
+    config: NpsConfig,
+    by: list[str],
+    customers: pl.DataFrame | None,
+    out: Output,
+    *,
+    to_stderr: bool,
+) -> None:
     import polars as pl
 
     headline = tables["headline"]
@@ -391,34 +575,58 @@ def _show(tables: dict[str, pl.DataFrame], config: NpsConfig, by: list[str], cus
             out.note(f"{row['survey_type']}: n = {row['responses']:,}, below --min-n {config.min_n}: no score")
             continue
         weighted = row.get("nps_weighted_by_net_spend")
-        out.note(f"{row['survey_type']}: NPS {row['nps']:.1f} ({config.label} interval {row['ci_low']:.1f} to "
-                 f"{row['ci_high']:.1f}), n = {row['responses']:,}"
-                 + (f"; revenue-weighted {weighted:.1f}" if weighted is not None else ""))
+        out.note(
+            f"{row['survey_type']}: NPS {row['nps']:.1f} ({config.label} interval {row['ci_low']:.1f} to "
+            f"{row['ci_high']:.1f}), n = {row['responses']:,}"
+            + (f"; revenue-weighted {weighted:.1f}" if weighted is not None else "")
+        )
     if customers is not None:
         scores = tables["scores"]
         matched = scores.filter(pl.col("segment") != "(no purchase)").height
         out.note(f"{matched:,} of {scores.height:,} respondents found among the customers of the transactions")
         if scores.height and not matched:
             out.warn("No respondent matched a customer: do both files use the same customer ids?")
-    out.table(_stat_columns(headline, ["survey_type"]), title=f"NPS ({config.label} interval)",
-              formats=FORMATS, to_stderr=to_stderr)
+    out.table(
+        _stat_columns(headline, ["survey_type"]),
+        title=f"NPS ({config.label} interval)",
+        formats=FORMATS,
+        to_stderr=to_stderr,
+    )
     dist = tables["distribution"]
     wide = dist.pivot(on="survey_type", index=["score", "nps_category"], values=["responses", "share"])
     types = dist["survey_type"].unique(maintain_order=True).to_list()
-    wide = wide.select("score", pl.col("nps_category").cast(pl.String).alias("category"),
-                       *[pl.col(f"{k}_{t}").alias(f"{t} {k}") for t in types for k in ("responses", "share")])
+    wide = wide.select(
+        "score",
+        pl.col("nps_category").cast(pl.String).alias("category"),
+        *[pl.col(f"{k}_{t}").alias(f"{t} {k}") for t in types for k in ("responses", "share")],
+    )
     out.table(wide, title="Scores 0-10", formats={f"{t} share": ".1%" for t in types}, to_stderr=to_stderr)
     trend = tables["trend"]
-    test = (pl.when(pl.col("significant")).then(pl.lit("significant"))
-            .when(~pl.col("significant")).then(pl.lit("not significant"))
-            .when(pl.col("suppressed")).then(pl.lit(f"n < {config.min_n}")))
+    test = (
+        pl.when(pl.col("significant"))
+        .then(pl.lit("significant"))
+        .when(~pl.col("significant"))
+        .then(pl.lit("not significant"))
+        .when(pl.col("suppressed"))
+        .then(pl.lit(f"n < {config.min_n}"))
+    )
     shown = trend.select(
         "survey_type",
         pl.when(pl.col("complete")).then(pl.col("period")).otherwise(pl.col("period") + " (partial)").alias("period"),
-        "responses", "nps", "ci_low", "ci_high", "change", "p_value", test.alias("change_test"),
+        "responses",
+        "nps",
+        "ci_low",
+        "ci_high",
+        "change",
+        "p_value",
+        test.alias("change_test"),
     )
-    out.table(shown, title=f"Trend by {config.period} (change from the previous {config.period}, two-sample z-test)",
-              formats=FORMATS, to_stderr=to_stderr)
+    out.table(
+        shown,
+        title=f"Trend by {config.period} (change from the previous {config.period}, two-sample z-test)",
+        formats=FORMATS,
+        to_stderr=to_stderr,
+    )
     by_title = ", ".join("lifecycle stage" if b == "stage" else b for b in by)
     for name, title in (("by", f"NPS by {by_title}"), ("segments", "NPS by RFM segment")):
         if name in tables:

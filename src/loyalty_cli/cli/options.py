@@ -12,87 +12,144 @@ COLUMNS = "Columns and file format"
 OUTPUT = "Output"
 
 Inputs = Annotated[
-    list[str], typer.Argument(help="CSV or Parquet files, folders of them, or globs (quote globs).",
-                              show_default=False)
+    list[str], typer.Argument(help="CSV or Parquet files, folders of them, or globs (quote globs).", show_default=False)
 ]
 Output = Annotated[
-    str | None, typer.Option("--output", "-o", help="Write the table here (.csv, .parquet, .json; - for "
-                                "stdout).", rich_help_panel=OUTPUT)
+    str | None,
+    typer.Option(
+        "--output", "-o", help="Write the table here (.csv, .parquet, .json; - for stdout).", rich_help_panel=OUTPUT
+    ),
 ]
 Format = Annotated[
-    str | None, typer.Option("--format", help="csv, parquet or json (default: from the file suffix).",
-                                rich_help_panel=OUTPUT)
+    str | None,
+    typer.Option("--format", help="csv, parquet or json (default: from the file suffix).", rich_help_panel=OUTPUT),
 ]
 AsOf = Annotated[
     datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Compute as of this date (exclusive: data before it). "
-                 "Default: the day after the last transaction.", show_default=False),
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Compute as of this date (exclusive: data before it). Default: the day after the last transaction.",
+        show_default=False,
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors and data still show).")]
 OnBadRows = Annotated[
-    str, typer.Option("--on-bad-rows", help="error: stop at bad rows (default). skip: leave them out and write "
-                      "them, with the reason, to the rejects file.", rich_help_panel=COLUMNS)
+    str,
+    typer.Option(
+        "--on-bad-rows",
+        help="error: stop at bad rows (default). skip: leave them out and write "
+        "them, with the reason, to the rejects file.",
+        rich_help_panel=COLUMNS,
+    ),
 ]
 Rejects = Annotated[
-    Path | None, typer.Option("--rejects", help="Where --on-bad-rows skip writes rejected rows (default: "
-                                 "beside the output, or ./rejects.csv).", rich_help_panel=COLUMNS)
+    Path | None,
+    typer.Option(
+        "--rejects",
+        help="Where --on-bad-rows skip writes rejected rows (default: beside the output, or ./rejects.csv).",
+        rich_help_panel=COLUMNS,
+    ),
 ]
 Mapping = Annotated[
-    Path | None, typer.Option("--mapping", help="Column mapping file (default: rules/columns.toml in the "
-                                 "current folder, when there is one).", rich_help_panel=COLUMNS)
+    Path | None,
+    typer.Option(
+        "--mapping",
+        help="Column mapping file (default: rules/columns.toml in the current folder, when there is one).",
+        rich_help_panel=COLUMNS,
+    ),
 ]
-CustomerCol = Annotated[str | None, typer.Option("--customer-col", help="Customer id column.",
-                                                    rich_help_panel=COLUMNS)]
+CustomerCol = Annotated[str | None, typer.Option("--customer-col", help="Customer id column.", rich_help_panel=COLUMNS)]
 DateCol = Annotated[str | None, typer.Option("--date-col", help="Order date column.", rich_help_panel=COLUMNS)]
-AmountCol = Annotated[str | None, typer.Option("--amount-col", help="Amount column (or map quantity and "
-                                                  "price).", rich_help_panel=COLUMNS)]
-OrderCol = Annotated[str | None, typer.Option("--order-col", help="Order/invoice id column.",
-                                                 rich_help_panel=COLUMNS)]
-QuantityCol = Annotated[str | None, typer.Option("--quantity-col", help="Quantity column.",
-                                                    rich_help_panel=COLUMNS)]
-PriceCol = Annotated[str | None, typer.Option("--price-col", help="Unit price column.",
-                                                 rich_help_panel=COLUMNS)]
-CategoryCol = Annotated[str | None, typer.Option("--category-col", help="Product category column.",
-                                                    rich_help_panel=COLUMNS)]
+AmountCol = Annotated[
+    str | None, typer.Option("--amount-col", help="Amount column (or map quantity and price).", rich_help_panel=COLUMNS)
+]
+OrderCol = Annotated[str | None, typer.Option("--order-col", help="Order/invoice id column.", rich_help_panel=COLUMNS)]
+QuantityCol = Annotated[str | None, typer.Option("--quantity-col", help="Quantity column.", rich_help_panel=COLUMNS)]
+PriceCol = Annotated[str | None, typer.Option("--price-col", help="Unit price column.", rich_help_panel=COLUMNS)]
+CategoryCol = Annotated[
+    str | None, typer.Option("--category-col", help="Product category column.", rich_help_panel=COLUMNS)
+]
 EmailCol = Annotated[str | None, typer.Option("--email-col", help="Email column.", rich_help_panel=COLUMNS)]
 DateFormat = Annotated[
-    str | None, typer.Option("--date-format", help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' "
-                                "(default: detected).", rich_help_panel=COLUMNS)
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' (default: detected).",
+        rich_help_panel=COLUMNS,
+    ),
 ]
-Delimiter = Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter, or whitespace for columns "
-                                                  "aligned with spaces (default: detected).", rich_help_panel=COLUMNS)]
-Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding: utf-8 (with or without BOM), latin-1, "
-                                       "cp1252, ...", rich_help_panel=COLUMNS)]
-DecimalComma = Annotated[bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).",
-                                            rich_help_panel=COLUMNS)]
+Delimiter = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter",
+        help="CSV delimiter, or whitespace for columns aligned with spaces (default: detected).",
+        rich_help_panel=COLUMNS,
+    ),
+]
+Encoding = Annotated[
+    str,
+    typer.Option(
+        "--encoding", help="Text encoding: utf-8 (with or without BOM), latin-1, cp1252, ...", rich_help_panel=COLUMNS
+    ),
+]
+DecimalComma = Annotated[
+    bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).", rich_help_panel=COLUMNS)
+]
 
 # Email hand-off and control groups (commands that write a customer list; see cli.common.write_customer_list).
 LISTS = "Email hand-off and control group"
 Target = Annotated[
-    str | None, typer.Option("--target", help="Write the list for an email tool: mailchimp, klaviyo, braze, hubspot "
-                             "or generic (spreadsheet CSV). Its header names and date format; emails trimmed, "
-                             "lowercased and deduplicated; rows without a usable email or consent left out (listed "
-                             "in NAME.dropped.csv); files over the tool's size limit split; NAME.manifest.json.",
-                             rich_help_panel=LISTS, show_default=False)
+    str | None,
+    typer.Option(
+        "--target",
+        help="Write the list for an email tool: mailchimp, klaviyo, braze, hubspot "
+        "or generic (spreadsheet CSV). Its header names and date format; emails trimmed, "
+        "lowercased and deduplicated; rows without a usable email or consent left out (listed "
+        "in NAME.dropped.csv); files over the tool's size limit split; NAME.manifest.json.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
 ]
 HoldoutShare = Annotated[
-    float | None, typer.Option("--holdout-share", help="Keep this share of the list (e.g. 0.1) out of the campaign "
-                               "as a control group, written to NAME.control.csv; chosen by a hash of the customer id "
-                               "and --seed, so a customer is in the same group on every run.",
-                               rich_help_panel=LISTS, show_default=False)
+    float | None,
+    typer.Option(
+        "--holdout-share",
+        help="Keep this share of the list (e.g. 0.1) out of the campaign "
+        "as a control group, written to NAME.control.csv; chosen by a hash of the customer id "
+        "and --seed, so a customer is in the same group on every run.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
 ]
 HoldoutSeed = Annotated[
-    str | None, typer.Option("--seed", help="Seed of the control group split (any word or number, e.g. the "
-                             "campaign's name): the same seed gives the same split.", rich_help_panel=LISTS,
-                             show_default=False)
+    str | None,
+    typer.Option(
+        "--seed",
+        help="Seed of the control group split (any word or number, e.g. the "
+        "campaign's name): the same seed gives the same split.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
 ]
 MaxFileMb = Annotated[
-    float | None, typer.Option("--max-file-mb", help="Split CSV lists into numbered parts of at most this many MB "
-                               "(default: the target's limit: Klaviyo 50, Braze 500, HubSpot 512).",
-                               rich_help_panel=LISTS, show_default=False)
+    float | None,
+    typer.Option(
+        "--max-file-mb",
+        help="Split CSV lists into numbered parts of at most this many MB "
+        "(default: the target's limit: Klaviyo 50, Braze 500, HubSpot 512).",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
 ]
 Contacts = Annotated[
-    Path | None, typer.Option("--contacts", help="Contacts export (customer_id, email, consent) for --target: "
-                              "emails come from it, and with a consent column only customers who said yes are "
-                              "written.", rich_help_panel=LISTS, show_default=False)
+    Path | None,
+    typer.Option(
+        "--contacts",
+        help="Contacts export (customer_id, email, consent) for --target: "
+        "emails come from it, and with a consent column only customers who said yes are "
+        "written.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -48,35 +48,98 @@ SHOWN_PERIODS = 12
 @transaction_columns
 def program(
     inputs: opt.Inputs,
-    members: Annotated[list[str], typer.Option(
-        "--members", help="Members export: customer_id, enrolled_at (+ tier, tier_since, channel). A file, folder "
-        "or glob (repeatable). Map its columns in a [members] table of the mapping file.", rich_help_panel=PROGRAM,
-        show_default=False)],
-    points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--points", help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id); "
-        "repeatable. Map its columns in a [points] table of the mapping file.", rich_help_panel=PROGRAM,
-        show_default=False)] = None,
-    surveys: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--surveys", help="NPS survey export (repeatable): adds the NPS of members and non-members.",
-        rich_help_panel=PROGRAM, show_default=False)] = None,
-    point_value: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--point-value", help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
-        rich_help_panel=PROGRAM, show_default=False)] = None,
-    period: Annotated[str, typer.Option("--period", help="Periods of the enrolment and points tables: week, month "
-                                        "or quarter.", rich_help_panel=PROGRAM)] = "month",
-    window: Annotated[int, typer.Option("--window", help="Days after the start date over which repeat purchase, "
-                                        "orders and spend are compared.", rich_help_panel=PROGRAM)] = 365,
-    active_days: Annotated[int, typer.Option("--active-days", help="A member is active with a purchase in this "
-                                             "many days before the as-of date.", rich_help_panel=PROGRAM)] = 365,
-    tiers_from: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
-        "--tiers-from", formats=["%Y-%m-%d"], help="Tier movement from this date (default: a year before "
-        "--tiers-to).", rich_help_panel=PROGRAM, show_default=False)] = None,
-    tiers_to: Annotated[Optional[datetime], typer.Option(  # noqa: UP045
-        "--tiers-to", formats=["%Y-%m-%d"], help="Tier movement to this date (default: the as-of date).",
-        rich_help_panel=PROGRAM, show_default=False)] = None,
-    output: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--output", "-o", help="Write every figure as one long table (section, metric, group, period, value, n, "
-        "ci_low, ci_high) here (.csv, .parquet, .json; - for stdout).", rich_help_panel=opt.OUTPUT)] = None,
+    members: Annotated[
+        list[str],
+        typer.Option(
+            "--members",
+            help="Members export: customer_id, enrolled_at (+ tier, tier_since, channel). A file, folder "
+            "or glob (repeatable). Map its columns in a [members] table of the mapping file.",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ],
+    points: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--points",
+            help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id); "
+            "repeatable. Map its columns in a [points] table of the mapping file.",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ] = None,
+    surveys: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--surveys",
+            help="NPS survey export (repeatable): adds the NPS of members and non-members.",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ] = None,
+    point_value: Annotated[
+        float | None,
+        typer.Option(  # noqa: UP045
+            "--point-value",
+            help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ] = None,
+    period: Annotated[
+        str,
+        typer.Option(
+            "--period",
+            help="Periods of the enrolment and points tables: week, month or quarter.",
+            rich_help_panel=PROGRAM,
+        ),
+    ] = "month",
+    window: Annotated[
+        int,
+        typer.Option(
+            "--window",
+            help="Days after the start date over which repeat purchase, orders and spend are compared.",
+            rich_help_panel=PROGRAM,
+        ),
+    ] = 365,
+    active_days: Annotated[
+        int,
+        typer.Option(
+            "--active-days",
+            help="A member is active with a purchase in this many days before the as-of date.",
+            rich_help_panel=PROGRAM,
+        ),
+    ] = 365,
+    tiers_from: Annotated[
+        datetime | None,
+        typer.Option(  # noqa: UP045
+            "--tiers-from",
+            formats=["%Y-%m-%d"],
+            help="Tier movement from this date (default: a year before --tiers-to).",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ] = None,
+    tiers_to: Annotated[
+        datetime | None,
+        typer.Option(  # noqa: UP045
+            "--tiers-to",
+            formats=["%Y-%m-%d"],
+            help="Tier movement to this date (default: the as-of date).",
+            rich_help_panel=PROGRAM,
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--output",
+            "-o",
+            help="Write every figure as one long table (section, metric, group, period, value, n, "
+            "ci_low, ci_high) here (.csv, .parquet, .json; - for stdout).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
     quiet: opt.Quiet = False,
@@ -107,12 +170,19 @@ def program(
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
     period_name = check_period(period)
-    config = pm.ProgramConfig(period=period_name, point_value=point_value, active_days=active_days,
-                              window_days=window, tiers_from=to_date(tiers_from), tiers_to=to_date(tiers_to))
+    config = pm.ProgramConfig(
+        period=period_name,
+        point_value=point_value,
+        active_days=active_days,
+        window_days=window,
+        tiers_from=to_date(tiers_from),
+        tiers_to=to_date(tiers_to),
+    )
     check_output(output, fmt, example="programme.csv")
     options = tx.read_options(out)
-    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
-                                       output=output, out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     as_of_day: date = customers["as_of"][0]
@@ -128,8 +198,7 @@ def program(
         scans["surveys"] = read_surveys(surveys, other, as_of=as_of_day)
     for scan in scans.values():
         describe_scan(scan, out)
-    frames, rejected = collect_checked(list(scans.values()), [s.rows for s in scans.values()],
-                                       on_bad_rows=policy)  # type: ignore[arg-type]
+    frames, rejected = collect_checked(list(scans.values()), [s.rows for s in scans.values()], on_bad_rows=policy)  # type: ignore[arg-type]
     note_left_out(list(scans.values()), out)
     if policy == "skip":
         base = rejects_path(rejects, output)
@@ -137,8 +206,10 @@ def program(
             write_rejects([rej], base.with_name(f"{base.stem}.{name}{base.suffix}"), out)
     rows = dict(zip(scans, frames, strict=True))
     if rows["members"].is_empty():
-        raise LoyaltyError(f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
-                           hint="Check --as-of and the enrolment date column.")
+        raise LoyaltyError(
+            f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
+            hint="Check --as-of and the enrolment date column.",
+        )
 
     responses = None
     if "surveys" in rows:
@@ -154,14 +225,24 @@ def program(
             summary = calibration_summary(activity.lazy(), before=as_of_day, unit=cltv_config.unit).collect()
             fit = fit_cltv(summary, cltv_config, as_of=as_of_day)
         column = f"predicted_clv_{cltv_config.suffix}"
-        clv_note = (f"{column}: {fit.purchase.label} + Gamma-Gamma fitted on every customer, expected net spend "
-                    f"over the {cltv_config.horizon_months} months after {as_of_day}, discounted "
-                    f"{cltv_config.discount_monthly:.0%} a month")
+        clv_note = (
+            f"{column}: {fit.purchase.label} + Gamma-Gamma fitted on every customer, expected net spend "
+            f"over the {cltv_config.horizon_months} months after {as_of_day}, discounted "
+            f"{cltv_config.discount_monthly:.0%} a month"
+        )
     except LoyaltyError as exc:
         clv_note = f"No predicted CLV comparison: the models could not be fitted ({exc.message})"
-    table = pm.program_table(customers, activity, rows["members"], as_of=as_of_day, config=config,
-                             points=rows.get("points"), responses=responses,
-                             predictions=fit.customers if fit is not None else None, predicted=column)
+    table = pm.program_table(
+        customers,
+        activity,
+        rows["members"],
+        as_of=as_of_day,
+        config=config,
+        points=rows.get("points"),
+        responses=responses,
+        predictions=fit.customers if fit is not None else None,
+        predicted=column,
+    )
 
     if output:
         written = write_table(table, output, fmt=fmt)
@@ -169,9 +250,15 @@ def program(
             out.note(f"Wrote {table.height:,} figures to {written}")
     if output and out.quiet:
         return
-    _show(table, out, config=config, as_of=as_of_day, to_stderr=output == "-", clv_note=clv_note,
-          has_points="points" in rows)
-
+    _show(
+        table,
+        out,
+        config=config,
+        as_of=as_of_day,
+        to_stderr=output == "-",
+        clv_note=clv_note,
+        has_points="points" in rows,
+    )
 
 
 def _where(scan: Scan) -> str:
@@ -186,7 +273,8 @@ def _display(value: float | None, metric: str) -> str:
     if metric == "nps":
         return f"{value:+.1f}"
     return {"share": "{:.1%}", "money": "{:,.2f}", "number": "{:,.1f}", "count": "{:,.0f}"}[metric_kind(metric)].format(
-        value)
+        value
+    )
 
 
 def _with_text(frame: pl.DataFrame, column: str, value: str = "value") -> pl.DataFrame:
@@ -201,12 +289,23 @@ def _interval(frame: pl.DataFrame) -> pl.DataFrame:
 
     low = [_display(v, m) for v, m in zip(frame["ci_low"], frame["metric"], strict=True)]
     high = [_display(v, m) for v, m in zip(frame["ci_high"], frame["metric"], strict=True)]
-    return frame.with_columns(pl.Series("interval", [f"{a} to {b}" if a and b else "" for a, b in
-                                                     zip(low, high, strict=True)], dtype=pl.String))
+    return frame.with_columns(
+        pl.Series(
+            "interval", [f"{a} to {b}" if a and b else "" for a, b in zip(low, high, strict=True)], dtype=pl.String
+        )
+    )
 
 
-def _show(table: pl.DataFrame, out: Output, *, config: object, as_of: date, to_stderr: bool,
-          clv_note: str | None, has_points: bool) -> None:
+def _show(
+    table: pl.DataFrame,
+    out: Output,
+    *,
+    config: object,
+    as_of: date,
+    to_stderr: bool,
+    clv_note: str | None,
+    has_points: bool,
+) -> None:
     import polars as pl
 
     from loyalty_cli.metrics import program as pm
@@ -217,38 +316,52 @@ def _show(table: pl.DataFrame, out: Output, *, config: object, as_of: date, to_s
 
     cohorts = table.filter(section == "enrolment_by_cohort").tail(SHOWN_PERIODS)
     if cohorts.height:
-        out.table(_with_text(cohorts, "enrolled").select("period", pl.col("n").alias("new_customers"), "enrolled"),
-                  title="New customers by first-purchase period and the share enrolled by the as-of date "
-                  f"(last {cohorts.height})", to_stderr=to_stderr)
+        out.table(
+            _with_text(cohorts, "enrolled").select("period", pl.col("n").alias("new_customers"), "enrolled"),
+            title="New customers by first-purchase period and the share enrolled by the as-of date "
+            f"(last {cohorts.height})",
+            to_stderr=to_stderr,
+        )
     if has_points:
-        by_period = table.filter(section == "points_by_period").pivot(
-            "metric", index="period", values="value", aggregate_function="first").tail(SHOWN_PERIODS)
-        out.table(by_period.rename(lambda c: c.removeprefix("points_")),
-                  title=f"Points per period (last {by_period.height}; redeemed and expired as positive numbers; "
-                  "balance at the end of the period)", to_stderr=to_stderr)
+        by_period = (
+            table.filter(section == "points_by_period")
+            .pivot("metric", index="period", values="value", aggregate_function="first")
+            .tail(SHOWN_PERIODS)
+        )
+        out.table(
+            by_period.rename(lambda c: c.removeprefix("points_")),
+            title=f"Points per period (last {by_period.height}; redeemed and expired as positive numbers; "
+            "balance at the end of the period)",
+            to_stderr=to_stderr,
+        )
     tiers = table.filter(section == "tiers")
     if tiers.height:
-        out.table(_with_text(tiers, "share").select(pl.col("group").alias("tier"), pl.col("n").alias("members"),
-                                                    "share"), title=f"Members by tier as of {as_of}",
-                  to_stderr=to_stderr)
+        out.table(
+            _with_text(tiers, "share").select(pl.col("group").alias("tier"), pl.col("n").alias("members"), "share"),
+            title=f"Members by tier as of {as_of}",
+            to_stderr=to_stderr,
+        )
         moves = table.filter(section == "tier_movement")
         if moves.height:
-            out.table(moves.select(pl.col("group").alias("movement"), pl.col("n").alias("members")),
-                      title=f"Tier movement, {moves['period'][0]} (tier at the start of each day)",
-                      to_stderr=to_stderr)
+            out.table(
+                moves.select(pl.col("group").alias("movement"), pl.col("n").alias("members")),
+                title=f"Tier movement, {moves['period'][0]} (tier at the start of each day)",
+                to_stderr=to_stderr,
+            )
     versus = _interval(_with_text(table.filter(section == "members_vs_non_members"), "figure"))
     if versus.height:
-        wide = versus.pivot("group", index="metric", values=["figure", "interval", "n"],
-                            aggregate_function="first")
+        wide = versus.pivot("group", index="metric", values=["figure", "interval", "n"], aggregate_function="first")
         cols = []
         for group in (pm.MEMBERS, pm.OTHERS, pm.DIFFERENCE):
             cols += [pl.col(f"figure_{group}").alias(group), pl.col(f"interval_{group}").alias(f"{group} 95% CI")]
         cols += [pl.col(f"n_{pm.MEMBERS}").alias(f"n {pm.MEMBERS}"), pl.col(f"n_{pm.OTHERS}").alias(f"n {pm.OTHERS}")]
         window = getattr(config, "window_days", 365)
-        out.table(wide.select("metric", *cols),
-                  title=f"Members vs non-members, like for like: members from enrolment, non-members from an "
-                  f"equivalent date after their first purchase; {window}-day windows closed before {as_of}",
-                  to_stderr=to_stderr)
+        out.table(
+            wide.select("metric", *cols),
+            title=f"Members vs non-members, like for like: members from enrolment, non-members from an "
+            f"equivalent date after their first purchase; {window}-day windows closed before {as_of}",
+            to_stderr=to_stderr,
+        )
     if clv_note:
         out.note(clv_note)
     out.note(pm.CAVEAT)

@@ -3,7 +3,7 @@ lifecycle stages, loyalty programme)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -47,11 +47,15 @@ def _dropped(rejects: list[pl.DataFrame], scan: Scan) -> tuple[str, ...]:
     found = [r for r in rejects if r.height]
     if found:
         table = pl.concat(found, how="diagonal_relaxed")
-        counts = (table.group_by("reject_reason", "reject_column").len()
-                  .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True))
+        counts = (
+            table.group_by("reject_reason", "reject_column")
+            .len()
+            .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True)
+        )
         for reason, column, n in counts.iter_rows():
-            lines.append(f"{n:,} {'row' if n == 1 else 'rows'} rejected: {reason}"
-                         + (f" (column {column})" if column else ""))
+            lines.append(
+                f"{n:,} {'row' if n == 1 else 'rows'} rejected: {reason}" + (f" (column {column})" if column else "")
+            )
     if scan.left_out and scan.left_out[0]:
         n = scan.left_out[0]
         lines.append(f"{n:,} {'row' if n == 1 else 'rows'} dated on or after the as-of date left out")
@@ -76,31 +80,79 @@ def _info(kind: str, rows: pl.DataFrame, scan: Scan, rejected: list[pl.DataFrame
 @transaction_columns
 def report(
     inputs: opt.Inputs,
-    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (e.g. report.html).",
-                                        rich_help_panel=opt.OUTPUT, show_default=False)],
-    surveys: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--surveys", help="NPS survey export (file, folder or glob; repeatable): adds the NPS section. Columns "
-        "detected or mapped in the [surveys] table of the mapping file.", show_default=False)] = None,
-    contacts: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--contacts", help="Contacts export (customer_id, email, consent): adds contact counts and prospects.",
-        show_default=False)] = None,
-    members: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--members", help="Loyalty programme members (customer_id, enrolled_at + tier, tier_since, channel; "
-        "repeatable): adds the loyalty programme section. Columns detected or mapped in the [members] table of "
-        "the mapping file.", show_default=False)] = None,
-    points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--points", help="Points ledger (customer_id, at, points, type; repeatable; with --members): adds points, "
-        "liability and breakage. Columns detected or mapped in the [points] table.", show_default=False)] = None,
-    point_value: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--point-value", help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
-        show_default=False)] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The HTML file to write (e.g. report.html).",
+            rich_help_panel=opt.OUTPUT,
+            show_default=False,
+        ),
+    ],
+    surveys: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--surveys",
+            help="NPS survey export (file, folder or glob; repeatable): adds the NPS section. Columns "
+            "detected or mapped in the [surveys] table of the mapping file.",
+            show_default=False,
+        ),
+    ] = None,
+    contacts: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--contacts",
+            help="Contacts export (customer_id, email, consent): adds contact counts and prospects.",
+            show_default=False,
+        ),
+    ] = None,
+    members: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--members",
+            help="Loyalty programme members (customer_id, enrolled_at + tier, tier_since, channel; "
+            "repeatable): adds the loyalty programme section. Columns detected or mapped in the [members] table of "
+            "the mapping file.",
+            show_default=False,
+        ),
+    ] = None,
+    points: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--points",
+            help="Points ledger (customer_id, at, points, type; repeatable; with --members): adds points, "
+            "liability and breakage. Columns detected or mapped in the [points] table.",
+            show_default=False,
+        ),
+    ] = None,
+    point_value: Annotated[
+        float | None,
+        typer.Option(  # noqa: UP045
+            "--point-value",
+            help="Money per point (e.g. 0.01): values the outstanding points (the liability).",
+            show_default=False,
+        ),
+    ] = None,
     as_of: opt.AsOf = None,
-    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.")] = None,
-    churn_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--churn-rules", help="Churn rules TOML (default: the built-in rules/churn.toml).")] = None,
-    lifecycle_rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--lifecycle-rules", help="Lifecycle rules TOML (default: the built-in rules/lifecycle.toml).")] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file."
+        ),
+    ] = None,
+    churn_rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--churn-rules", help="Churn rules TOML (default: the built-in rules/churn.toml)."
+        ),
+    ] = None,
+    lifecycle_rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--lifecycle-rules", help="Lifecycle rules TOML (default: the built-in rules/lifecycle.toml)."
+        ),
+    ] = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -133,12 +185,17 @@ def report(
     if output == "-" or not output.lower().endswith((".html", ".htm")):
         raise UsageError(f"-o {output}: the report is an HTML file", hint="e.g. -o report.html")
     seg_map = load_segment_rules(rules)
-    settings = ReportSettings(segments=seg_map, churn=load_churn_rules(churn_rules), rfm=RfmConfig(bins=seg_map.bins),
-                              lifecycle=load_lifecycle_rules(lifecycle_rules),
-                              program=ProgramConfig(point_value=point_value))
+    settings = ReportSettings(
+        segments=seg_map,
+        churn=load_churn_rules(churn_rules),
+        rfm=RfmConfig(bins=seg_map.bins),
+        lifecycle=load_lifecycle_rules(lifecycle_rules),
+        program=ProgramConfig(point_value=point_value),
+    )
     options = tx.read_options(out)
-    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
-                                       output=output, out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     day = loaded.as_of
@@ -150,8 +207,10 @@ def report(
     }
     given = {"surveys": surveys, "contacts": contacts, "members": members, "points": points}
     if points and not members:
-        out.warn("--points without --members: the points ledger is not read (the programme section starts from "
-                 "the members); pass --members FILE")
+        out.warn(
+            "--points without --members: the points ledger is not read (the programme section starts from "
+            "the members); pass --members FILE"
+        )
         given["points"] = None
         missing["points"] = "given without --members, so not read: pass --members FILE too"
     rows: dict[str, pl.DataFrame] = {}
@@ -161,21 +220,38 @@ def report(
         if not paths:
             infos.append(InputInfo(kind, missing=missing[kind]))
             continue
-        rows[kind], scan, rejected = read_side(kind, paths, mapping=options.mapping_file,
-                                               as_of=day if kind != "contacts" else None, policy=policy, out=out)
+        rows[kind], scan, rejected = read_side(
+            kind, paths, mapping=options.mapping_file, as_of=day if kind != "contacts" else None, policy=policy, out=out
+        )
         infos.append(_info(kind, rows[kind], scan, rejected))
         extra_rejects += rejected
     if policy == "skip" and any(r.height for r in extra_rejects):
-        write_rejects(extra_rejects, rejects_path(rejects, output).with_name(
-            rejects_path(rejects, output).stem + ".other.csv"), out)
+        write_rejects(
+            extra_rejects,
+            rejects_path(rejects, output).with_name(rejects_path(rejects, output).stem + ".other.csv"),
+            out,
+        )
 
     with out.status("Computing the report ..."):
-        data = compute_report(customers, activity, settings=settings, responses=rows.get("surveys"),
-                              contacts=rows.get("contacts"), members=rows.get("members"), points=rows.get("points"))
-    transactions = InputInfo("transactions", tuple(str(p) for p in loaded.scan.paths),
-                             (f"{data.customers:,} customers", f"{data.purchase_orders:,} purchase orders",
-                              f"{data.return_orders:,} return or cancellation orders"),
-                             _dropped(loaded.rejects, loaded.scan))
+        data = compute_report(
+            customers,
+            activity,
+            settings=settings,
+            responses=rows.get("surveys"),
+            contacts=rows.get("contacts"),
+            members=rows.get("members"),
+            points=rows.get("points"),
+        )
+    transactions = InputInfo(
+        "transactions",
+        tuple(str(p) for p in loaded.scan.paths),
+        (
+            f"{data.customers:,} customers",
+            f"{data.purchase_orders:,} purchase orders",
+            f"{data.return_orders:,} return or cancellation orders",
+        ),
+        _dropped(loaded.rejects, loaded.scan),
+    )
     meta = ReportMeta(inputs=(transactions, *infos), files=(FileInfo(output, "this report"),))
     context = build_context(data, settings, meta)
     for section in context["sections"]:
@@ -183,8 +259,10 @@ def report(
             out.note(section["missing"])
     html = render_html(context)
     write_text(html, output)
-    out.note(f"As of {day}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "
-             f"{len(context['charts'])} charts) to {output}")
+    out.note(
+        f"As of {day}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "
+        f"{len(context['charts'])} charts) to {output}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -70,8 +70,16 @@ def _heat(value: float, top: float) -> str:
     return f"{ink} on rgb({red},{green},{blue})"
 
 
-def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_stderr: bool,
-                 repeat: dict[str, float | None], window: int) -> None:
+def _show_matrix(
+    out: Output,
+    wide: pl.DataFrame,
+    *,
+    title: str,
+    kind: str,
+    to_stderr: bool,
+    repeat: dict[str, float | None],
+    window: int,
+) -> None:
     """The cohort x period matrix: heat-coloured on a terminal, tab-separated when piped. Blank = not over."""
     import polars as pl
     from rich.markup import escape
@@ -79,8 +87,9 @@ def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_s
 
     periods = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
     repeat_col = f"repeat_{window}d"
-    wide = wide.with_columns(pl.col("cohort").replace_strict(repeat, default=None, return_dtype=pl.Float64)
-                             .alias(repeat_col)).select("cohort", "cohort_customers", repeat_col, *periods)
+    wide = wide.with_columns(
+        pl.col("cohort").replace_strict(repeat, default=None, return_dtype=pl.Float64).alias(repeat_col)
+    ).select("cohort", "cohort_customers", repeat_col, *periods)
     console = out.err if to_stderr else out.out
     if not out.drawn(to_stderr=to_stderr):
         out.table(wide, title=title, to_stderr=to_stderr)
@@ -91,8 +100,7 @@ def _show_matrix(out: Output, wide: pl.DataFrame, *, title: str, kind: str, to_s
     for name in wide.columns:
         table.add_column(escape(name), justify="left" if name == "cohort" else "right")
     for row in wide.iter_rows(named=True):
-        cells = [escape(row["cohort"]), _format(row["cohort_customers"], "count"),
-                 _format(row[repeat_col], "share")]
+        cells = [escape(row["cohort"]), _format(row["cohort_customers"], "count"), _format(row[repeat_col], "share")]
         for i, name in enumerate(periods):
             value = row[name]
             text = _format(value, kind)
@@ -111,21 +119,42 @@ def retention(
     output: opt.Output = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    period: Annotated[str, typer.Option("--period", help="Cohort and period length: week, month or quarter.")]
-    = "month",
-    repeat_window: Annotated[int, typer.Option(
-        "--repeat-window", help="Repeat purchase rate: a second purchase day within this many days of the "
-        "first, among customers whose window has closed.")] = 90,
-    show: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--show", help="Matrices to print: on (active in period k), on-or-after (active in k or later), "
-        "counts, revenue (revenue retention), cumulative (revenue per acquired customer). Repeatable; "
-        "default: on.")] = None,
-    wide: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--wide", help="Also write every metric as a cohort x period matrix (stacked, with a metric column).",
-        rich_help_panel=opt.OUTPUT)] = None,
-    cohorts: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--cohorts", help="Also write one row per cohort: size, mature periods, period-0 revenue, repeat "
-        "purchase rate.", rich_help_panel=opt.OUTPUT)] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="Cohort and period length: week, month or quarter.")
+    ] = "month",
+    repeat_window: Annotated[
+        int,
+        typer.Option(
+            "--repeat-window",
+            help="Repeat purchase rate: a second purchase day within this many days of the "
+            "first, among customers whose window has closed.",
+        ),
+    ] = 90,
+    show: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--show",
+            help="Matrices to print: on (active in period k), on-or-after (active in k or later), "
+            "counts, revenue (revenue retention), cumulative (revenue per acquired customer). Repeatable; "
+            "default: on.",
+        ),
+    ] = None,
+    wide: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--wide",
+            help="Also write every metric as a cohort x period matrix (stacked, with a metric column).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
+    cohorts: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--cohorts",
+            help="Also write one row per cohort: size, mature periods, period-0 revenue, repeat purchase rate.",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -167,8 +196,9 @@ def retention(
     check_table_path(wide, "--wide")
     check_table_path(cohorts, "--cohorts")
     options = tx.read_options(out)
-    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
-                                       output=output, out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name)
@@ -178,13 +208,20 @@ def retention(
     assert all_row["cohort"] == ALL
     n_cohorts = cohort_df.height - 1
     as_of_day = long_df["as_of"][0]
-    out.note(f"As of {as_of_day} (data before that day); {all_row['customers']:,} customers in {n_cohorts:,} "
-             f"{period_name}ly cohorts; blank cells: periods not over yet (never counted as 0)")
+    out.note(
+        f"As of {as_of_day} (data before that day); {all_row['customers']:,} customers in {n_cohorts:,} "
+        f"{period_name}ly cohorts; blank cells: periods not over yet (never counted as 0)"
+    )
     rate = all_row["repeat_rate"]
-    out.note(f"Repeat purchase rate within {repeat_window} days of the first purchase: "
-             + (f"{rate:.1%} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
-                f"{repeat_window} days are over)" if rate is not None
-                else f"none yet (no customer's {repeat_window} days are over)"))
+    out.note(
+        f"Repeat purchase rate within {repeat_window} days of the first purchase: "
+        + (
+            f"{rate:.1%} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
+            f"{repeat_window} days are over)"
+            if rate is not None
+            else f"none yet (no customer's {repeat_window} days are over)"
+        )
+    )
 
     if output:
         written = write_table(long_df, output, fmt=fmt)
@@ -204,9 +241,16 @@ def retention(
     unit = PREFIX[period_name]
     for name in shown:
         metric, kind = SHOW[name]
-        _show_matrix(out, retention_wide(long_df, metric, period=period_name), kind=kind, to_stderr=to_stderr,
-                     title=f"{LABELS[metric]} ({unit}0 = first-purchase {period_name}; as of {as_of_day}; "
-                     f"{AVERAGE_MEANS[kind]}; blank = not over yet)", repeat=repeat, window=repeat_window)
+        _show_matrix(
+            out,
+            retention_wide(long_df, metric, period=period_name),
+            kind=kind,
+            to_stderr=to_stderr,
+            title=f"{LABELS[metric]} ({unit}0 = first-purchase {period_name}; as of {as_of_day}; "
+            f"{AVERAGE_MEANS[kind]}; blank = not over yet)",
+            repeat=repeat,
+            window=repeat_window,
+        )
 
 
 def register(app: typer.Typer) -> None:

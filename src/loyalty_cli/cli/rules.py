@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035
+from typing import Annotated  # noqa: UP035
 
 import typer
 
@@ -27,14 +27,20 @@ def _grid_table(seg_map):  # noqa: ANN001, ANN202
         .sort(row, descending=True)
     )
     return wide.rename({c: f"{col}={c}" for c in wide.columns if c != row}).with_columns(
-        pl.col(row).cast(pl.String).alias(row))
+        pl.col(row).cast(pl.String).alias(row)
+    )
 
 
 @rules_app.command("show")
 @handle_errors
 def show(
-    name: Annotated[Optional[str], typer.Argument(help="Built-in map name or .toml file (default: all "  # noqa: UP045
-                                                  "built-in maps).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Built-in map name or .toml file (default: all "  # noqa: UP045
+            "built-in maps)."
+        ),
+    ] = None,
 ) -> None:
     """List the built-in maps, or show one map: its segments, conditions and actions, and its grid."""
     import polars as pl
@@ -44,16 +50,30 @@ def show(
     out = Output()
     if name is None:
         rows = [load_segment_rules(n) for n in builtin_maps()]
-        out.table(pl.DataFrame({
-            "name": [m.name for m in rows], "bins": [m.bins for m in rows], "match": [m.match for m in rows],
-            "segments": [len(m.segments) for m in rows], "description": [m.description for m in rows],
-        }), title="Built-in segment maps (loyalty rules show NAME)")
+        out.table(
+            pl.DataFrame(
+                {
+                    "name": [m.name for m in rows],
+                    "bins": [m.bins for m in rows],
+                    "match": [m.match for m in rows],
+                    "segments": [len(m.segments) for m in rows],
+                    "description": [m.description for m in rows],
+                }
+            ),
+            title="Built-in segment maps (loyalty rules show NAME)",
+        )
         return
     seg_map = load_segment_rules(name)
-    out.table(pl.DataFrame({
-        "segment": seg_map.names, "when": [s.when for s in seg_map.segments],
-        "action": [s.action for s in seg_map.segments],
-    }), title=f"{seg_map.source}: {seg_map.description} (bins {seg_map.bins}, match {seg_map.match})")
+    out.table(
+        pl.DataFrame(
+            {
+                "segment": seg_map.names,
+                "when": [s.when for s in seg_map.segments],
+                "action": [s.action for s in seg_map.segments],
+            }
+        ),
+        title=f"{seg_map.source}: {seg_map.description} (bins {seg_map.bins}, match {seg_map.match})",
+    )
     grid = _grid_table(seg_map)
     if grid is not None:
         out.table(grid, title="Score grid")
@@ -76,8 +96,12 @@ def rules_kind(path: Path) -> str:
 
 @rules_app.command("check")
 @handle_errors
-def check(files: Annotated[list[Path], typer.Argument(help="Rules files to check: segment maps, churn rules, "
-                                                      "lifecycle rules or a column mapping.")]) -> None:
+def check(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Rules files to check: segment maps, churn rules, lifecycle rules or a column mapping."),
+    ],
+) -> None:
     """Check rules files, each with the checks of its kind. Segment maps: syntax, known columns, every score
     cell covered, no overlaps (unless ordered), every segment reachable; churn and lifecycle rules: the checks
     their commands make on load; column mappings: known tables and fields. Exit code 1 on the first problem."""
@@ -100,8 +124,10 @@ def check(files: Annotated[list[Path], typer.Argument(help="Rules files to check
             what = "column mapping"
         else:
             seg_map = load_segment_rules(path)
-            what = (f"{len(seg_map.segments)} segments, bins {seg_map.bins}, match {seg_map.match}, every cell "
-                    "covered, every segment reachable")
+            what = (
+                f"{len(seg_map.segments)} segments, bins {seg_map.bins}, match {seg_map.match}, every cell "
+                "covered, every segment reachable"
+            )
         out.out.print(f"{path}: OK ({what})", markup=False)
 
 

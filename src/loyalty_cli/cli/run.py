@@ -91,8 +91,10 @@ class _Log:
             rows = f", {record['rows']:,} rows" if record.get("rows") is not None else ""
             outputs = f" -> {', '.join(record['outputs'])}" if record.get("outputs") else ""
             code = f" (exit {record['exit_code']})" if record["status"] == "failed" else ""
-            line = f"{record['step']} [{record['command']}]: {record['status']}{code}{rows}{outputs} " \
-                   f"({record['seconds']:.2f} s)"
+            line = (
+                f"{record['step']} [{record['command']}]: {record['status']}{code}{rows}{outputs} "
+                f"({record['seconds']:.2f} s)"
+            )
         print(line, file=sys.stderr, flush=True)
 
     def message(self, text: str, **fields: Any) -> None:
@@ -123,12 +125,19 @@ def _rows(path: Path) -> int | None:
 @handle_errors
 def run(
     pipeline_file: Annotated[Path, typer.Argument(help="The pipeline file (TOML).", show_default=False)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the pipeline, inputs, columns and rules, "
-                                          "print the plan, run nothing.")] = False,
-    keep_going: Annotated[bool, typer.Option("--keep-going", help="Run the other steps after a step fails "
-                                             "(the exit code still says it failed).")] = False,
-    log_format: Annotated[str, typer.Option("--log-format", help="One line per step on stderr: text or "
-                                            "json.")] = "text",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the pipeline, inputs, columns and rules, print the plan, run nothing."),
+    ] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going", help="Run the other steps after a step fails (the exit code still says it failed)."
+        ),
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="One line per step on stderr: text or json.")
+    ] = "text",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log failed steps only.")] = False,
 ) -> None:
     """Run a pipeline of commands (segment, cltv, nps, ...) as a scheduled job: inputs read once, one log
@@ -161,9 +170,13 @@ def _prepare(pipeline: Pipeline, tmp: Path) -> tuple[Path, dict[str, str], Path,
     given = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
     latest = None
     if "transactions" in pipeline.inputs and pipeline.as_of != "today":
-        loaded = load_transactions(input_paths(pipeline, "transactions"), ReadOptions(mapping_file=mapping),
-                                   as_of=given, on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
-                                   activity=True)
+        loaded = load_transactions(
+            input_paths(pipeline, "transactions"),
+            ReadOptions(mapping_file=mapping),
+            as_of=given,
+            on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
+            activity=True,
+        )
         latest = loaded.as_of
     as_of = resolve_as_of(pipeline.as_of, latest, date.today())
     values = {"as_of": as_of.isoformat() if as_of else "latest", "date": date.today().isoformat()}
@@ -187,12 +200,23 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
         try:
             mapping, values, output_dir, as_of = _prepare(pipeline, Path(tmp))
         except LoyaltyError as exc:
-            log.step({"step": "inputs", "command": "read", "status": "failed", "exit_code": int(exc.exit_code),
-                      "error": exc.message, "seconds": 0.0})
+            log.step(
+                {
+                    "step": "inputs",
+                    "command": "read",
+                    "status": "failed",
+                    "exit_code": int(exc.exit_code),
+                    "error": exc.message,
+                    "seconds": 0.0,
+                }
+            )
             raise
         output_dir.mkdir(parents=True, exist_ok=True)
-        log.message(f"Pipeline {pipeline.path}: as of {values['as_of']}, {len(pipeline.steps)} steps, outputs in "
-                    f"{output_dir}", as_of=values["as_of"], output_dir=str(output_dir))
+        log.message(
+            f"Pipeline {pipeline.path}: as of {values['as_of']}, {len(pipeline.steps)} steps, outputs in {output_dir}",
+            as_of=values["as_of"],
+            output_dir=str(output_dir),
+        )
         for step in pipeline.steps:
             record: dict[str, Any] = {"step": step.name, "command": step.command}
             if first_failure and not keep_going:
@@ -202,8 +226,9 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
             argv = step_argv(pipeline, step, as_of=as_of, output_dir=output_dir, mapping=mapping, values=values)
             started, wall = time.time(), time.perf_counter()
             try:
-                result = commands[step.command].main(args=argv[1:], prog_name=f"loyalty {step.command}",
-                                                     standalone_mode=False)
+                result = commands[step.command].main(
+                    args=argv[1:], prog_name=f"loyalty {step.command}", standalone_mode=False
+                )
                 code = int(result) if isinstance(result, int) else 0
             except typer.Exit as exc:
                 code = int(exc.exit_code)
@@ -218,8 +243,12 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
             outputs = _outputs(argv, output_dir, started)
             main_output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else None
             rows = _rows(main_output) if main_output is not None and main_output.is_file() and code == 0 else None
-            record.update(status="ok" if code == 0 else "failed", exit_code=code, rows=rows,
-                          outputs=[str(p.relative_to(output_dir)) for p in outputs])
+            record.update(
+                status="ok" if code == 0 else "failed",
+                exit_code=code,
+                rows=rows,
+                outputs=[str(p.relative_to(output_dir)) for p in outputs],
+            )
             records.append(record)
             log.step({**record, "seconds": round(seconds, 3)})
             if code == int(ExitCode.INTERRUPTED):
@@ -287,8 +316,7 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
         values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
         typer.echo(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}")
         for i, step in enumerate(pipeline.steps, start=1):
-            argv = step_argv(pipeline, step, as_of=as_of, output_dir=out_dir, mapping=Path("<mapping>"),
-                             values=values)
+            argv = step_argv(pipeline, step, as_of=as_of, output_dir=out_dir, mapping=Path("<mapping>"), values=values)
             typer.echo(f"{i}. {step.name}: loyalty {' '.join(_quote(a) for a in argv)}")
     log.message("Dry run: the pipeline, its inputs, columns and rules are valid; nothing was run.")
 

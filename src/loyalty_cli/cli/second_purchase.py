@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
@@ -56,10 +56,10 @@ def parse_window(value: str) -> Window:
         return Window("percentile", int(match[1]), int(match[2]))
     if match := re.fullmatch(r"(\d+)d?-(\d+)d?", text):
         return Window("days", int(match[1]), int(match[2]))
-    raise UsageError(f"--window {value!r}: expected percentiles like p25-p75 or days like 20-45",
-                     hint="Percentiles are of the repeaters' days to second purchase; days count from the "
-                     "first purchase.")
-
+    raise UsageError(
+        f"--window {value!r}: expected percentiles like p25-p75 or days like 20-45",
+        hint="Percentiles are of the repeaters' days to second purchase; days count from the first purchase.",
+    )
 
 
 def resolve_by(by: str | None, names: list[str], out: Output) -> str | None:
@@ -71,11 +71,13 @@ def resolve_by(by: str | None, names: list[str], out: Output) -> str | None:
         return f"first_{by}"
     field = by.removeprefix("first_")
     if field in ("category", "channel"):
-        raise DataError(f"--by {by}: the transactions have no {field} column",
-                        hint=f"Name it with --{field}-col COLUMN (its value on the first order is used)."
-                        if field == "category" else "Map a channel column in rules/columns.toml.")
-    raise UsageError(f"--by {by!r}: no such column in the customer summary",
-                     hint=f"Columns: {', '.join(names)}.")
+        raise DataError(
+            f"--by {by}: the transactions have no {field} column",
+            hint=f"Name it with --{field}-col COLUMN (its value on the first order is used)."
+            if field == "category"
+            else "Map a channel column in rules/columns.toml.",
+        )
+    raise UsageError(f"--by {by!r}: no such column in the customer summary", hint=f"Columns: {', '.join(names)}.")
 
 
 def _pct(value: float | None) -> str:
@@ -90,8 +92,15 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
-def _report(out: Output, summary: pl.DataFrame, shares: pl.DataFrame, buckets: pl.DataFrame,
-            actions: pl.DataFrame, config: SecondPurchaseConfig, as_of: object) -> None:
+def _report(
+    out: Output,
+    summary: pl.DataFrame,
+    shares: pl.DataFrame,
+    buckets: pl.DataFrame,
+    actions: pl.DataFrame,
+    config: SecondPurchaseConfig,
+    as_of: object,
+) -> None:
     """The notes on stderr: what was counted, the headline numbers, what empty cells mean."""
     import polars as pl
 
@@ -99,64 +108,99 @@ def _report(out: Output, summary: pl.DataFrame, shares: pl.DataFrame, buckets: p
 
     overall = summary.filter(pl.col("group") == ALL).row(0, named=True)
     n, reps = overall["first_buyers"], overall["repeaters"]
-    out.note(f"As of {as_of} (data before that day): {n:,} first-time buyers, {reps:,} bought again on a later "
-             f"day, {n - reps:,} have not (yet): they are censored at the as-of date, not counted as lost")
+    out.note(
+        f"As of {as_of} (data before that day): {n:,} first-time buyers, {reps:,} bought again on a later "
+        f"day, {n - reps:,} have not (yet): they are censored at the as-of date, not counted as lost"
+    )
     heads = shares.filter((pl.col("group") == ALL) & pl.col("within_days").is_in([30, 60, 90]))
-    out.note("Bought again within 30 / 60 / 90 days: "
-             + " / ".join(f"{_pct(r['share'])} of {r['observed']:,}" for r in heads.iter_rows(named=True))
-             + " first-time buyers observed that long")
+    out.note(
+        "Bought again within 30 / 60 / 90 days: "
+        + " / ".join(f"{_pct(r['share'])} of {r['observed']:,}" for r in heads.iter_rows(named=True))
+        + " first-time buyers observed that long"
+    )
     if overall["repeaters_median_gap_days"] is not None:
-        out.note(f"Repeaters only ({reps:,}, one-time buyers left out): median {overall['repeaters_median_gap_days']:g}"
-                 f" days, mean {overall['repeaters_mean_gap_days']:.1f} days to the second purchase")
+        out.note(
+            f"Repeaters only ({reps:,}, one-time buyers left out): median {overall['repeaters_median_gap_days']:g}"
+            f" days, mean {overall['repeaters_mean_gap_days']:.1f} days to the second purchase"
+        )
     empty = [f"p{p}" for p in (25, 50, 75, 90) if overall[f"p{p}_days"] is None]
     if empty and n >= config.min_n and overall["km_not_repurchased"] is not None:
-        out.note(f"{', '.join(empty)} (all first-time buyers) empty: the Kaplan-Meier curve never gets that low "
-                 f"({overall['km_not_repurchased']:.1%} had not bought again by day {overall['km_last_day']}, "
-                 "the longest time observed)")
+        out.note(
+            f"{', '.join(empty)} (all first-time buyers) empty: the Kaplan-Meier curve never gets that low "
+            f"({overall['km_not_repurchased']:.1%} had not bought again by day {overall['km_last_day']}, "
+            "the longest time observed)"
+        )
     if overall["window_from_days"] is None:
-        out.warn(f"No second-purchase window: fewer than --min-n {config.min_n} repeaters. Lower --min-n or give "
-                 "--window in days, e.g. --window 20-45")
+        out.warn(
+            f"No second-purchase window: fewer than --min-n {config.min_n} repeaters. Lower --min-n or give "
+            "--window in days, e.g. --window 20-45"
+        )
     else:
         source = config.window.describe()
-        out.note(f"Window: {source} = days {overall['window_from_days']}-{overall['window_to_days']} after the first "
-                 "purchase" + (f" (per {config.by}; groups with fewer than {config.min_n} repeaters use the (all) "
-                               "window)" if config.by and config.window.kind == "percentile" else ""))
+        out.note(
+            f"Window: {source} = days {overall['window_from_days']}-{overall['window_to_days']} after the first "
+            "purchase"
+            + (
+                f" (per {config.by}; groups with fewer than {config.min_n} repeaters use the (all) window)"
+                if config.by and config.window.kind == "percentile"
+                else ""
+            )
+        )
     all_buckets = buckets.filter(pl.col("group") == ALL)
-    out.note(f"Value: net spend of the first purchase day and the {VALUE_DAYS} days after it, "
-             f"{all_buckets['customers'].sum():,} customers observed {VALUE_DAYS} days ('{NEVER}' = no second "
-             f"purchase within them): "
-             + ", ".join(f"{r['bucket']} {_money(r['mean_spend_365d'])}" for r in all_buckets.iter_rows(named=True))
-             + ". A correlation, not what a nudge earns: customers who come back early may simply be keener")
+    out.note(
+        f"Value: net spend of the first purchase day and the {VALUE_DAYS} days after it, "
+        f"{all_buckets['customers'].sum():,} customers observed {VALUE_DAYS} days ('{NEVER}' = no second "
+        f"purchase within them): "
+        + ", ".join(f"{r['bucket']} {_money(r['mean_spend_365d'])}" for r in all_buckets.iter_rows(named=True))
+        + ". A correlation, not what a nudge earns: customers who come back early may simply be keener"
+    )
     out.note(f"Numbers from fewer than --min-n {config.min_n} customers are left empty")
     open_now = int((actions["status"] == "open").sum())
-    out.note(f"To nudge: {_buyers(actions.height)}, {open_now:,} in their window now, "
-             f"{actions.height - open_now:,} whose window opens and closes within {config.closing_days} days")
+    out.note(
+        f"To nudge: {_buyers(actions.height)}, {open_now:,} in their window now, "
+        f"{actions.height - open_now:,} whose window opens and closes within {config.closing_days} days"
+    )
 
 
-def _show(out: Output, summary: pl.DataFrame, buckets: pl.DataFrame, *, by: str | None, as_of: object,
-          to_stderr: bool) -> None:
+def _show(
+    out: Output, summary: pl.DataFrame, buckets: pl.DataFrame, *, by: str | None, as_of: object, to_stderr: bool
+) -> None:
     import polars as pl
 
     from loyalty_cli.metrics.second_purchase import PERCENTILES, WITHIN_DAYS
 
     drop = [] if by else ["group"]
     shares = summary.select("group", "first_buyers", *(pl.col(f"share_{d}d").alias(f"{d}d") for d in WITHIN_DAYS))
-    out.table(shares.drop(drop), to_stderr=to_stderr, formats={f"{d}d": ".1%" for d in WITHIN_DAYS},
-              title=f"Bought again within N days, share of first-time buyers observed N days (as of {as_of})")
+    out.table(
+        shares.drop(drop),
+        to_stderr=to_stderr,
+        formats={f"{d}d": ".1%" for d in WITHIN_DAYS},
+        title=f"Bought again within N days, share of first-time buyers observed N days (as of {as_of})",
+    )
     timing = summary.select(
-        "group", pl.col("first_buyers").alias("buyers"), "repeaters",
+        "group",
+        pl.col("first_buyers").alias("buyers"),
+        "repeaters",
         *(pl.col(f"p{p}_days").alias(f"p{p}") for p in PERCENTILES),
-        pl.col("repeaters_median_gap_days").alias("rep_median"), pl.col("repeaters_mean_gap_days").alias("rep_mean"),
+        pl.col("repeaters_median_gap_days").alias("rep_median"),
+        pl.col("repeaters_mean_gap_days").alias("rep_mean"),
         pl.format("{}-{}", "window_from_days", "window_to_days").alias("window"),
         *([pl.col("window_source").alias("window_of")] if by else []),
     )
-    out.table(timing.drop(drop), to_stderr=to_stderr, formats={"rep_mean": ".1f", "rep_median": "g"},
-              title="Days to second purchase: p25-p90 of all first-time buyers (Kaplan-Meier; empty = never "
-              "reached), rep_* = repeaters only, window = days after the first purchase")
-    out.table(buckets.with_columns(pl.col("bucket").cast(pl.String)).drop("total_spend_365d", *drop),
-              to_stderr=to_stderr, formats={"share_customers": ".1%"},
-              title="Net spend of the first order and the 365 days after it, by days to second purchase "
-              "(customers observed 365 days; a correlation)")
+    out.table(
+        timing.drop(drop),
+        to_stderr=to_stderr,
+        formats={"rep_mean": ".1f", "rep_median": "g"},
+        title="Days to second purchase: p25-p90 of all first-time buyers (Kaplan-Meier; empty = never "
+        "reached), rep_* = repeaters only, window = days after the first purchase",
+    )
+    out.table(
+        buckets.with_columns(pl.col("bucket").cast(pl.String)).drop("total_spend_365d", *drop),
+        to_stderr=to_stderr,
+        formats={"share_customers": ".1%"},
+        title="Net spend of the first order and the 365 days after it, by days to second purchase "
+        "(customers observed 365 days; a correlation)",
+    )
 
 
 @handle_errors
@@ -164,35 +208,87 @@ def _show(out: Output, summary: pl.DataFrame, buckets: pl.DataFrame, *, by: str 
 @list_options
 def second_purchase(
     inputs: opt.Inputs,
-    output: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--output", "-o", help="Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json; - "
-        "for stdout).", rich_help_panel=opt.OUTPUT)] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--output",
+            "-o",
+            help="Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json; - for stdout).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    by: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--by", help="Group by a customer-summary column, e.g. first_category (category of the first order) or "
-        "first_channel.", show_default=False)] = None,
-    min_n: Annotated[int, typer.Option(
-        "--min-n", min=1, help="Numbers from fewer customers are left empty; groups with fewer repeaters use "
-        "the window of all customers.")] = 30,
-    window: Annotated[str, typer.Option(
-        "--window", help="The second-purchase window: percentiles of the repeaters' days to second purchase "
-        "(p25-p75) or days after the first purchase (20-45).")] = "p25-p75",
-    closing: Annotated[str, typer.Option(
-        "--closing", help="Also list one-time buyers whose window is not open yet but opens and closes within "
-        "this time (set it to how often you run this), e.g. 14d or 2w.")] = "14d",
-    summary_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--summary", help="Write the per-group timing table (shares, quantiles, repeaters-only stats, window).",
-        rich_help_panel=TABLES_PANEL, show_default=False)] = None,
-    shares_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--shares", help="Write the shares bought again within 7..365 days, with their counts.",
-        rich_help_panel=TABLES_PANEL, show_default=False)] = None,
-    curve_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--curve", help="Write the Kaplan-Meier curve of 'not yet repurchased'.", rich_help_panel=TABLES_PANEL,
-        show_default=False)] = None,
-    value_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--value", help="Write the 365-day value by days to second purchase.", rich_help_panel=TABLES_PANEL,
-        show_default=False)] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--by",
+            help="Group by a customer-summary column, e.g. first_category (category of the first order) or "
+            "first_channel.",
+            show_default=False,
+        ),
+    ] = None,
+    min_n: Annotated[
+        int,
+        typer.Option(
+            "--min-n",
+            min=1,
+            help="Numbers from fewer customers are left empty; groups with fewer repeaters use "
+            "the window of all customers.",
+        ),
+    ] = 30,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window",
+            help="The second-purchase window: percentiles of the repeaters' days to second purchase "
+            "(p25-p75) or days after the first purchase (20-45).",
+        ),
+    ] = "p25-p75",
+    closing: Annotated[
+        str,
+        typer.Option(
+            "--closing",
+            help="Also list one-time buyers whose window is not open yet but opens and closes within "
+            "this time (set it to how often you run this), e.g. 14d or 2w.",
+        ),
+    ] = "14d",
+    summary_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--summary",
+            help="Write the per-group timing table (shares, quantiles, repeaters-only stats, window).",
+            rich_help_panel=TABLES_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    shares_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--shares",
+            help="Write the shares bought again within 7..365 days, with their counts.",
+            rich_help_panel=TABLES_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    curve_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--curve",
+            help="Write the Kaplan-Meier curve of 'not yet repurchased'.",
+            rich_help_panel=TABLES_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    value_path: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--value",
+            help="Write the 365-day value by days to second purchase.",
+            rich_help_panel=TABLES_PANEL,
+            show_default=False,
+        ),
+    ] = None,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -210,30 +306,48 @@ def second_purchase(
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
-    config = SecondPurchaseConfig(min_n=min_n, window=parse_window(window),
-                                  closing_days=parse_days(closing, "--closing"))
+    config = SecondPurchaseConfig(
+        min_n=min_n, window=parse_window(window), closing_days=parse_days(closing, "--closing")
+    )
     check_output(output, fmt, example="nudge.csv")
     lists.check(output, fmt)
-    for path, name in ((summary_path, "--summary"), (shares_path, "--shares"), (curve_path, "--curve"),
-                       (value_path, "--value")):
+    for path, name in (
+        (summary_path, "--summary"),
+        (shares_path, "--shares"),
+        (curve_path, "--curve"),
+        (value_path, "--value"),
+    ):
         check_table_path(path, name)
     options = tx.read_options(out)
     day = to_date(as_of)
-    loaded = load_transactions_checked(inputs, options, as_of=day, policy=policy, rejects=rejects, output=output,
-                                       out=out, activity=True)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=day, policy=policy, rejects=rejects, output=output, out=out, activity=True
+    )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     config = dataclasses.replace(config, by=resolve_by(by, customers.columns, out))
     summary, shares, curve, buckets, actions = pl.collect_all(
-        second_purchase_tables(customers.lazy(), activity.lazy(), config=config))
+        second_purchase_tables(customers.lazy(), activity.lazy(), config=config)
+    )
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
     if output:
-        lists.write(actions, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    tag_value="second-purchase nudge",
-                    value="net_spend", describe=lambda n: f"{_buyers(n)} to nudge")
-    for path, table, what in ((summary_path, summary, "timing summary"), (shares_path, shares, "shares"),
-                              (curve_path, curve, "Kaplan-Meier curve"), (value_path, buckets, "value by timing")):
+        lists.write(
+            actions,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            tag_value="second-purchase nudge",
+            value="net_spend",
+            describe=lambda n: f"{_buyers(n)} to nudge",
+        )
+    for path, table, what in (
+        (summary_path, summary, "timing summary"),
+        (shares_path, shares, "shares"),
+        (curve_path, curve, "Kaplan-Meier curve"),
+        (value_path, buckets, "value by timing"),
+    ):
         if path is not None:
             write_table(table, path)
             out.note(f"Wrote the {what} to {path}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional  # noqa: UP035
+from typing import Annotated  # noqa: UP035
 
 import typer
 
@@ -60,20 +60,41 @@ def segment(
     output: opt.Output = None,
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
-    rules: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.")] = None,
-    segments: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--segment", help="Keep only this segment (repeatable), e.g. for an email hand-off.")] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file."
+        ),
+    ] = None,
+    segments: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--segment", help="Keep only this segment (repeatable), e.g. for an email hand-off."
+        ),
+    ] = None,
     bins: Annotated[int, typer.Option("--bins", help="Scores per dimension: 3, 4, 5 or 10.")] = 5,
-    method: Annotated[str, typer.Option("--method", help="quantile (ties share a score), rank (equal bins, "
-                                        "ties by customer id) or fixed (--breaks).")] = "quantile",
-    breaks: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--breaks", help="Fixed cut points per dimension for --method fixed, e.g. r=30,60,90,180 (repeat for "
-        "f and m).")] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="quantile (ties share a score), rank (equal bins, ties by customer id) or fixed (--breaks).",
+        ),
+    ] = "quantile",
+    breaks: Annotated[
+        list[str] | None,
+        typer.Option(  # noqa: UP045
+            "--breaks",
+            help="Fixed cut points per dimension for --method fixed, e.g. r=30,60,90,180 (repeat for f and m).",
+        ),
+    ] = None,
     frequency: Annotated[str, typer.Option("--frequency", help="F counts orders or purchase days.")] = "orders",
     monetary: Annotated[str, typer.Option("--monetary", help="M is total net spend or mean order value.")] = "total",
-    cut_points: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--cut-points", help="Also write the cut points of each score here.", rich_help_panel=opt.OUTPUT)] = None,
+    cut_points: Annotated[
+        Path | None,
+        typer.Option(  # noqa: UP045
+            "--cut-points", help="Also write the cut points of each score here.", rich_help_panel=opt.OUTPUT
+        ),
+    ] = None,
     lists: ListOptions = NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
@@ -94,8 +115,13 @@ def segment(
         raise UsageError(f"--method must be quantile, rank or fixed, got {method!r}")
     if frequency not in ("orders", "days") or monetary not in ("total", "mean"):
         raise UsageError("--frequency is orders or days; --monetary is total or mean")
-    config = RfmConfig(bins=bins, method=method, frequency=frequency, monetary=monetary,  # type: ignore[arg-type]
-                       breaks=_parse_breaks(breaks))
+    config = RfmConfig(
+        bins=bins,
+        method=method,
+        frequency=frequency,
+        monetary=monetary,  # type: ignore[arg-type]
+        breaks=_parse_breaks(breaks),
+    )
     seg_map = load_segment_rules(rules)
     if seg_map.bins != config.bins:
         raise RulesError(
@@ -109,13 +135,16 @@ def segment(
     lists.check(output, fmt)
     check_table_path(cut_points, "--cut-points")
     options = tx.read_options(out)
-    loaded = load_transactions_checked(inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects,
-                                       output=output, out=out)
+    loaded = load_transactions_checked(
+        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out
+    )
     customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=config)).collect()
     as_of_day = customers["as_of"][0]
-    out.note(f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
-             f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
-             f"segments from {seg_map.source}")
+    out.note(
+        f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
+        f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
+        f"segments from {seg_map.source}"
+    )
     lazy = customers.lazy()
     summary = segment_summary(lazy, config=config, order=seg_map.names).collect()
     cuts = rfm_cut_points(lazy, config=config).collect()
@@ -127,14 +156,20 @@ def segment(
     value_rank = pl.col(config.column("m")).rank("dense", descending=True).cast(pl.UInt64)
     order = pl.col("segment").to_physical().cast(pl.UInt64) * (1 << 32) + value_rank
     table = customers.sort(order, "customer_id").select(
-        *first, pl.col("segment").cast(pl.String), "r_score", "f_score", "m_score", "rfm_cell",
+        *first,
+        pl.col("segment").cast(pl.String),
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_cell",
         pl.exclude(*first, "segment", "r_score", "f_score", "m_score", "rfm_cell"),
     )
     if segments:
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
-        lists.write(table, output, fmt=fmt, out=out, mapping=options.mapping_file,
-                    tag="segment", value=config.column("m"))
+        lists.write(
+            table, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="segment", value=config.column("m")
+        )
     if cut_points:
         write_table(cuts, cut_points)
         out.note(f"Wrote cut points to {cut_points}")
@@ -144,11 +179,17 @@ def segment(
     for dim in ("r", "f", "m"):
         empty = cuts.filter((pl.col("dimension") == dim) & (pl.col("customers") == 0))["score"].to_list()
         if empty:
-            out.note(f"{dim.upper()}: score(s) {', '.join(map(str, empty))} hold no customers: ties merged "
-                     "those bins (tied values always share a score)")
+            out.note(
+                f"{dim.upper()}: score(s) {', '.join(map(str, empty))} hold no customers: ties merged "
+                "those bins (tied values always share a score)"
+            )
     out.table(cuts.drop("column"), title=f"Cut points (as of {as_of_day})", to_stderr=to_stderr)
-    out.table(summary, title=f"Segments (as of {as_of_day}, {customers.height:,} customers)",
-              formats={"share_customers": ".1%", "share_revenue": ".1%"}, to_stderr=to_stderr)
+    out.table(
+        summary,
+        title=f"Segments (as of {as_of_day}, {customers.height:,} customers)",
+        formats={"share_customers": ".1%", "share_revenue": ".1%"},
+        to_stderr=to_stderr,
+    )
 
 
 def register(app: typer.Typer) -> None:

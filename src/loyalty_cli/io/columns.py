@@ -51,7 +51,7 @@ def load_mapping_file(path: Path | None) -> MappingFile:
                 f"{path}: unknown table [{table}]", hint=f"Tables are {', '.join(f'[{t}]' for t in TABLES)}."
             )
         if not isinstance(entries, dict):
-            raise RulesError(f"{path}: [{table}] must be a table of field = \"Header\" lines")
+            raise RulesError(f'{path}: [{table}] must be a table of field = "Header" lines')
         known = {f.name for f in TABLES[table]}
         for key, value in entries.items():
             if key in SETTING_KEYS:
@@ -131,9 +131,12 @@ def resolve_columns(
         if fld.name in derived_ok and all(f in chosen for f in derived_ok[fld.name]):
             continue
         option = f"--{option_stem(fld.name)}-col"
-        how_to = (f"Name it in a [{table}] table of the mapping file (--mapping, default rules/columns.toml), e.g. "
-                  f"{fld.name} = \"Header\"" if table in MAPPING_FILE_ONLY
-                  else f"Name it with {option} COLUMN or in rules/columns.toml")
+        how_to = (
+            f"Name it in a [{table}] table of the mapping file (--mapping, default rules/columns.toml), e.g. "
+            f'{fld.name} = "Header"'
+            if table in MAPPING_FILE_ONLY
+            else f"Name it with {option} COLUMN or in rules/columns.toml"
+        )
         raise DataError(
             f"No {fld.name} column in {path} ({fld.description})",
             hint=f"{how_to}. Columns in the file: {', '.join(repr(h) for h in headers)}.",

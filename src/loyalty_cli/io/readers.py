@@ -77,8 +77,10 @@ class Scan:
         if not self.left_out or not self.left_out[0] or self.as_of is None:
             return None
         n = self.left_out[0]
-        return f"{n:,} {'row' if n == 1 else 'rows'} of {self.table} dated on or after the as-of date " \
-               f"{self.as_of} left out"
+        return (
+            f"{n:,} {'row' if n == 1 else 'rows'} of {self.table} dated on or after the as-of date "
+            f"{self.as_of} left out"
+        )
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,15 @@ def _scan(src: Source) -> pl.LazyFrame:
         fields = pl.col("_line").str.strip_chars().str.replace_all(r"\s+", "\x1f").str.split("\x1f")
         names = src.names or tuple(f"column_{i + 1}" for i in range(src.fields))
         return pl.scan_csv(
-            src.scan_path, separator="\x1f", has_header=False, new_columns=["_line"], quote_char=None,
-            infer_schema=False, row_index_name="_row", row_index_offset=offset, raise_if_empty=False,
+            src.scan_path,
+            separator="\x1f",
+            has_header=False,
+            new_columns=["_line"],
+            quote_char=None,
+            infer_schema=False,
+            row_index_name="_row",
+            row_index_offset=offset,
+            raise_if_empty=False,
             skip_rows=src.header_rows,
         ).select("_row", *(fields.list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names)))
     return pl.scan_csv(
@@ -137,8 +146,11 @@ def _schema(src: Source) -> pl.Schema:
 
 
 def _date_formats(
-    sources: Sequence[Source], schemas: Mapping[Path, pl.Schema], mapping: ColumnChoice,
-    date_fields: Sequence[str], given: str | None,
+    sources: Sequence[Source],
+    schemas: Mapping[Path, pl.Schema],
+    mapping: ColumnChoice,
+    date_fields: Sequence[str],
+    given: str | None,
 ) -> dict[str, str]:
     """The format for each text date column: the one given, or detected from a sample across files (only
     the files that hold it as text: a folder may mix Parquet and CSV)."""
@@ -207,9 +219,27 @@ class _Plan:
 
 # Canonical column order of the rows each reader returns.
 _OUTPUT_ORDER = [
-    "customer_id", "order_date", "responded_at", "enrolled_at", "tier", "tier_since", "at", "type", "points",
-    "amount_cents", "score", "order_id", "category", "channel",
-    "comment", "survey_type", "touchpoint", "email", "signed_up_at", "birthday", "email_consent",
+    "customer_id",
+    "order_date",
+    "responded_at",
+    "enrolled_at",
+    "tier",
+    "tier_since",
+    "at",
+    "type",
+    "points",
+    "amount_cents",
+    "score",
+    "order_id",
+    "category",
+    "channel",
+    "comment",
+    "survey_type",
+    "touchpoint",
+    "email",
+    "signed_up_at",
+    "birthday",
+    "email_consent",
 ]
 
 
@@ -221,8 +251,17 @@ def _required_id(schema: pl.Schema, mapping: ColumnChoice, out: dict[str, pl.Exp
     checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
 
 
-def _required_date(field: str, words: str, schema: pl.Schema, cols: dict[str, str], formats: dict[str, str],
-                   out: dict[str, pl.Expr], checks: list[_Check], *, show_format: bool = True) -> None:
+def _required_date(
+    field: str,
+    words: str,
+    schema: pl.Schema,
+    cols: dict[str, str],
+    formats: dict[str, str],
+    out: dict[str, pl.Expr],
+    checks: list[_Check],
+    *,
+    show_format: bool = True,
+) -> None:
     """Parse a required date column into ``out[field]`` with its two checks: missing, and unparseable (with
     the expected format when ``show_format``)."""
     fmt = formats.get(field)
@@ -248,8 +287,7 @@ def _transactions(
         label = name.replace("_", " ")
         out[f"_{name}"] = parse_number(cols[name], schema[cols[name]], decimal_comma=options.decimal_comma)
         checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name, gate=False))
-        checks.append(_Check(C(f"_{name}").is_null() | ~C(f"_{name}").is_finite(), f"unparseable {label}",
-                             name))
+        checks.append(_Check(C(f"_{name}").is_null() | ~C(f"_{name}").is_finite(), f"unparseable {label}", name))
     amount = C("_amount") if "amount" in cols else C("_quantity") * C("_unit_price")
     if "order_id" in cols:
         out["order_id"] = parse_text(cols["order_id"])
@@ -279,8 +317,7 @@ def _surveys(
     _required_date("responded_at", "response date", schema, cols, formats, out, checks, show_format=False)
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
     out["_score"], out["_non_response"] = score, non_response
-    checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)",
-                         "score"))
+    checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)", "score"))
     checks.append(_Check(~C("_non_response") & ~C("_score").is_between(0, 10), "score outside 0-10", "score"))
     # Valid rows hold 0-10 (Int16); strict=False only spares the rows about to be rejected.
     derived = {"score": pl.when(~C("_non_response")).then(C("_score")).cast(pl.Int16, strict=False)}
@@ -294,8 +331,9 @@ def _surveys(
     return _Plan(out, derived, checks)
 
 
-def _kept_columns(schema: pl.Schema, mapping: ColumnChoice, keep: Sequence[str], table: str,
-                  path: Path) -> dict[str, str]:
+def _kept_columns(
+    schema: pl.Schema, mapping: ColumnChoice, keep: Sequence[str], table: str, path: Path
+) -> dict[str, str]:
     """Output name -> header for the extra columns asked for (``ReadOptions.keep``, e.g. a survey's region
     for ``--by``), matched like mapped columns: exactly, else ignoring case, spaces and punctuation. Names of
     canonical columns that are mapped already are skipped (they are in the rows anyway)."""
@@ -307,7 +345,8 @@ def _kept_columns(schema: pl.Schema, mapping: ColumnChoice, keep: Sequence[str],
         hits = [name] if name in headers else [h for h in headers if normalise_header(h) == normalise_header(name)]
         if len(hits) != 1:
             raise DataError(
-                f"No column {name!r} in the {table} file {path}" if not hits
+                f"No column {name!r} in the {table} file {path}"
+                if not hits
                 else f"Column {name!r} matches several columns of {path}: {', '.join(map(repr, hits))}",
                 hint=f"Columns in the file: {', '.join(repr(h) for h in headers)}.",
             )
@@ -327,12 +366,22 @@ def _contacts(
     for name in ("signed_up_at", "birthday"):
         if name in cols:
             out[name] = parse_date(cols[name], schema[cols[name]], formats.get(name)).cast(pl.Date)
-            checks.append(_Check(parse_text(cols[name]).is_not_null() & C(name).is_null(),
-                                 f"unparseable {name.replace('_', ' ')}", name))
+            checks.append(
+                _Check(
+                    parse_text(cols[name]).is_not_null() & C(name).is_null(),
+                    f"unparseable {name.replace('_', ' ')}",
+                    name,
+                )
+            )
     if "email_consent" in cols:
         out["email_consent"], blank = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
-        checks.append(_Check(~blank & C("email_consent").is_null(),
-                             "unparseable consent (expected yes/no, true/false or 1/0)", "email_consent"))
+        checks.append(
+            _Check(
+                ~blank & C("email_consent").is_null(),
+                "unparseable consent (expected yes/no, true/false or 1/0)",
+                "email_consent",
+            )
+        )
     return _Plan(out, {}, checks)
 
 
@@ -363,20 +412,30 @@ def read_table(
     filled = [s for s in sources if not s.empty]
     if not filled:
         only = sources[0].path if len(sources) == 1 else f"all {len(sources)} files"
-        raise DataError(f"No rows in {only}: there is a header but no data",
-                        hint="Check that the export finished writing and covers the period you want.")
+        raise DataError(
+            f"No rows in {only}: there is a header but no data",
+            hint="Check that the export finished writing and covers the period you want.",
+        )
     if len(filled) < len(sources):
         skipped = [str(s.path) for s in sources if s.empty]
-        notes.append(f"{len(skipped)} file(s) with no rows skipped: {', '.join(skipped[:3])}"
-                     + (" ..." if len(skipped) > 3 else ""))
+        notes.append(
+            f"{len(skipped)} file(s) with no rows skipped: {', '.join(skipped[:3])}"
+            + (" ..." if len(skipped) > 3 else "")
+        )
     first = filled[0]
     if not first.header:
-        notes.append(f"{first.path} has no header row (its first line is data): columns are named column_1 to "
-                     f"column_{first.fields}" + (", split on whitespace" if first.whitespace else ""))
+        notes.append(
+            f"{first.path} has no header row (its first line is data): columns are named column_1 to "
+            f"column_{first.fields}" + (", split on whitespace" if first.whitespace else "")
+        )
     schema = _schema(first)
     mapping = resolve_columns(
-        list(schema.names()), table=table, path=first.path, options=options.columns,
-        mapping_file=mapping_file, derived_ok=_DERIVED.get(table),
+        list(schema.names()),
+        table=table,
+        path=first.path,
+        options=options.columns,
+        mapping_file=mapping_file,
+        derived_ok=_DERIVED.get(table),
     )
     needed = list(dict.fromkeys(mapping.columns.values()))
     schemas = {first.path: schema}
@@ -386,8 +445,7 @@ def read_table(
         if missing:
             raise DataError(
                 f"{src.path} has no column {missing[0]!r}, which {first.path} has",
-                hint="All files of one input must share the same columns; pass them separately or fix "
-                "the export.",
+                hint="All files of one input must share the same columns; pass them separately or fix the export.",
             )
         schemas[src.path] = other
     formats = _date_formats(filled, schemas, mapping, _DATE_FIELDS[table], options.date_format)
@@ -417,7 +475,9 @@ def read_table(
         row_parts.append(valid.select(C(name).alias(name) for name in plan.outputs))
         raw_cols = [pl.col(h).cast(pl.String) for h in schemas[src.path].names() if h not in REJECT_COLUMNS]
         reject_parts.append(
-            lf.filter(pl.col("_bad")).with_columns(_first_reason(plan.checks, mapping)).select(
+            lf.filter(pl.col("_bad"))
+            .with_columns(_first_reason(plan.checks, mapping))
+            .select(
                 pl.lit(str(src.path)).alias("source_file"),
                 pl.col("_row").cast(pl.Int64).alias("source_row"),
                 pl.col("_reason").alias("reject_reason"),
@@ -444,15 +504,17 @@ def read_table(
 _DATE_FIELD = {"transactions": "order_date", "surveys": "responded_at"}
 
 
-def read_transactions(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
-                      as_of: date | None = None) -> Scan:
+def read_transactions(
+    inputs: Sequence[str | Path], options: ReadOptions | None = None, *, as_of: date | None = None
+) -> Scan:
     """Transaction lines: ``customer_id, order_date, amount_cents`` (+ ``order_id, category, channel,
     email`` when present). Cancellation invoices (``C``-prefixed) are made negative so they net."""
     return read_table("transactions", inputs, options, as_of=as_of)
 
 
-def read_surveys(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
-                 as_of: date | None = None) -> Scan:
+def read_surveys(
+    inputs: Sequence[str | Path], options: ReadOptions | None = None, *, as_of: date | None = None
+) -> Scan:
     """Survey answers: ``responded_at, score`` (null = non-response) (+ optional columns)."""
     return read_table("surveys", inputs, options, as_of=as_of)
 
@@ -464,12 +526,22 @@ def read_contacts(inputs: Sequence[str | Path], options: ReadOptions | None = No
 
 # ------------------------------------------------------------------------------ loyalty programme exports
 POINT_TYPES: dict[str, tuple[str, ...]] = {  # canonical type -> words exports use for it (lower case)
-    "earn": ("earn", "earned", "earning", "accrual", "accrue", "accrued", "award", "awarded", "issue", "issued",
-             "credit"),
+    "earn": (
+        "earn",
+        "earned",
+        "earning",
+        "accrual",
+        "accrue",
+        "accrued",
+        "award",
+        "awarded",
+        "issue",
+        "issued",
+        "credit",
+    ),
     "redeem": ("redeem", "redeemed", "redemption", "burn", "burned", "spend", "spent", "debit"),
     "expire": ("expire", "expired", "expiry", "expiration", "lapse", "lapsed", "breakage"),
-    "adjust": ("adjust", "adjusted", "adjustment", "correction", "manual", "bonus", "reversal", "refund",
-               "return"),
+    "adjust": ("adjust", "adjusted", "adjustment", "correction", "manual", "bonus", "reversal", "refund", "return"),
 }
 
 
@@ -485,8 +557,13 @@ def _members(
         out["tier"] = parse_text(cols["tier"])
     if "tier_since" in cols:
         out["tier_since"] = parse_date(cols["tier_since"], schema[cols["tier_since"]], formats.get("tier_since"))
-        checks.append(_Check(parse_text(cols["tier_since"]).is_not_null() & C("tier_since").is_null(),
-                             "unparseable tier date", "tier_since"))
+        checks.append(
+            _Check(
+                parse_text(cols["tier_since"]).is_not_null() & C("tier_since").is_null(),
+                "unparseable tier date",
+                "tier_since",
+            )
+        )
     if "channel" in cols:
         out["channel"] = parse_text(cols["channel"])
     return _Plan(out, {}, checks)
@@ -509,14 +586,19 @@ def _points(
         kind = pl.when(raw_type.is_in(list(words))).then(pl.lit(name)).otherwise(kind)
     out["type"] = kind
     checks.append(_Check(raw_type.is_null(), "missing points type", "type", gate=False))
-    checks.append(_Check(C("type").is_null(), "unknown points type (expected earn, redeem, expire or adjust)",
-                         "type"))
-    checks.append(_Check((C("type") == "earn") & (C("_points") < 0),
-                         "negative points on an earn row (record reversals as adjust)", "points"))
+    checks.append(_Check(C("type").is_null(), "unknown points type (expected earn, redeem, expire or adjust)", "type"))
+    checks.append(
+        _Check(
+            (C("type") == "earn") & (C("_points") < 0),
+            "negative points on an earn row (record reversals as adjust)",
+            "points",
+        )
+    )
     # Signed points, so that a balance is a sum: earn +, redeem and expire - (whatever sign the export
     # uses for them), adjust as given.
-    derived = {"points": pl.when(C("type").is_in(["redeem", "expire"])).then(-C("_points").abs())
-               .otherwise(C("_points"))}
+    derived = {
+        "points": pl.when(C("type").is_in(["redeem", "expire"])).then(-C("_points").abs()).otherwise(C("_points"))
+    }
     if "order_id" in cols:
         out["order_id"] = parse_text(cols["order_id"])
     return _Plan(out, derived, checks)
@@ -527,21 +609,30 @@ _DATE_FIELDS.update({"members": ("enrolled_at", "tier_since"), "points": ("at",)
 _DATE_FIELD.update({"members": "enrolled_at", "points": "at"})
 
 
-def read_members(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
-                 as_of: date | None = None) -> Scan:
+def read_members(
+    inputs: Sequence[str | Path], options: ReadOptions | None = None, *, as_of: date | None = None
+) -> Scan:
     """Loyalty programme members: ``customer_id, enrolled_at`` (+ ``tier, tier_since, channel``). Members who
     enrolled on or after ``as_of`` are left out and counted. Several rows per member (one per ``tier_since``)
     make a tier history."""
     return read_table("members", inputs, options, as_of=as_of)
 
 
-def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None, *,
-                as_of: date | None = None) -> Scan:
+def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None, *, as_of: date | None = None) -> Scan:
     """A points ledger: ``customer_id, at, points, type`` (+ ``order_id``). ``type`` is one of earn, redeem,
     expire, adjust (usual synonyms accepted); ``points`` is signed so a balance is a sum: earn +, redeem and
     expire - whatever their sign in the export, adjust as given. Negative earn rows are bad rows."""
     return read_table("points", inputs, options, as_of=as_of)
 
 
-__all__ = ["TABLES", "ReadOptions", "Scan", "read_contacts", "read_members", "read_points", "read_surveys",
-           "read_table", "read_transactions"]
+__all__ = [
+    "TABLES",
+    "ReadOptions",
+    "Scan",
+    "read_contacts",
+    "read_members",
+    "read_points",
+    "read_surveys",
+    "read_table",
+    "read_transactions",
+]

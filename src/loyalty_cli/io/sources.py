@@ -168,8 +168,7 @@ def _decode_sample(raw: bytes, encoding: str, path: Path) -> str:
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not valid {encoding} text (byte 0x{raw[exc.start]:02x} at position {exc.start:,})",
-            hint="Exports from Excel or older systems are often latin-1: pass --encoding latin-1 "
-            "(or cp1252).",
+            hint="Exports from Excel or older systems are often latin-1: pass --encoding latin-1 (or cp1252).",
         ) from None
 
 
@@ -252,8 +251,7 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         try:
             rows = pq.read_metadata(path).num_rows
         except Exception as exc:  # pyarrow raises several types for a corrupt footer
-            raise DataError(f"{path} is not a readable Parquet file ({exc})",
-                            hint="Re-export the file.") from None
+            raise DataError(f"{path} is not a readable Parquet file ({exc})", hint="Re-export the file.") from None
         return Source(path=path, format="parquet", empty=rows == 0)
     with _open_bytes(path) as fh:
         try:
@@ -284,5 +282,13 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
     elif raw[:2] == b"\x1f\x8b":
         read_path = None
     names = tuple(split_fields(first[0], sep)) if header and sep == WHITESPACE and first else ()
-    return Source(path=path, format="csv", separator=sep, read_path=read_path, empty=empty, header=header,
-                  fields=fields, names=names)
+    return Source(
+        path=path,
+        format="csv",
+        separator=sep,
+        read_path=read_path,
+        empty=empty,
+        header=header,
+        fields=fields,
+        names=names,
+    )

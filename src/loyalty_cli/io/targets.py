@@ -54,8 +54,18 @@ EMAIL_PATTERN = rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:\p{{L}}{{2,}}|xn--
 MAX_EMAIL_LENGTH = 254
 CONSENT_ALIASES = next(f.aliases for f in CONTACTS if f.name == "email_consent")
 ID_ALIASES = ("customerid", "externalid", *TRANSACTIONS[0].aliases)
-BY_CANDIDATES = ("segment", "loyalty_segment", "stage", "loyalty_stage", "value_tier", "loyalty_value_tier",
-                 "action", "loyalty_action", "Tags", "tag")
+BY_CANDIDATES = (
+    "segment",
+    "loyalty_segment",
+    "stage",
+    "loyalty_stage",
+    "value_tier",
+    "loyalty_value_tier",
+    "action",
+    "loyalty_action",
+    "Tags",
+    "tag",
+)
 
 # Reasons a row is dropped from a list (the .dropped.csv file and the counts use these words).
 NO_CONSENT = "no email consent"
@@ -95,16 +105,26 @@ TARGETS: dict[str, Target] = {
     # Dates without a time are written at 12:00 where the importer stores a timestamp: a date at midnight is
     # read as midnight UTC and shows (and triggers flows) a day early west of UTC; noon keeps the calendar day
     # in every time zone from UTC-11 to UTC+11.
-    "mailchimp": Target("mailchimp", "Mailchimp", "Email Address", "customer_id", "Tags", "%Y-%m-%d",
-                        "%Y-%m-%d %H:%M:%S", None, True),
-    "klaviyo": Target("klaviyo", "Klaviyo", "Email Address", "customer_id", None, "%Y-%m-%d 12:00:00",
-                      "%Y-%m-%d %H:%M:%S", 50, True),
-    "braze": Target("braze", "Braze", "email", "external_id", None, "%Y-%m-%dT12:00:00", "%Y-%m-%dT%H:%M:%S",
-                    500, True, needs_email=False),
-    "hubspot": Target("hubspot", "HubSpot", "Email", "customer_id", None, "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", 512,
-                      True),
-    "generic": Target("generic", "generic CSV", "email", "customer_id", "", None, None, None, False,
-                      needs_email=False),
+    "mailchimp": Target(
+        "mailchimp", "Mailchimp", "Email Address", "customer_id", "Tags", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", None, True
+    ),
+    "klaviyo": Target(
+        "klaviyo", "Klaviyo", "Email Address", "customer_id", None, "%Y-%m-%d 12:00:00", "%Y-%m-%d %H:%M:%S", 50, True
+    ),
+    "braze": Target(
+        "braze",
+        "Braze",
+        "email",
+        "external_id",
+        None,
+        "%Y-%m-%dT12:00:00",
+        "%Y-%m-%dT%H:%M:%S",
+        500,
+        True,
+        needs_email=False,
+    ),
+    "hubspot": Target("hubspot", "HubSpot", "Email", "customer_id", None, "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", 512, True),
+    "generic": Target("generic", "generic CSV", "email", "customer_id", "", None, None, None, False, needs_email=False),
 }
 
 
@@ -137,9 +157,12 @@ def email_problem(col: str = "email", *, normalised: bool = False) -> pl.Expr:
     ``normalised``: ``col`` holds emails already trimmed and lowercased (:func:`normalise_email`)."""
     email = pl.col(col) if normalised else normalise_email(col)
     return (
-        pl.when(email.is_null()).then(pl.lit(MISSING_EMAIL))
-        .when(~email.str.contains("@", literal=True)).then(pl.lit(NO_AT))
-        .when(email.str.contains(r"^[=+\-]")).then(pl.lit(FORMULA_EMAIL))
+        pl.when(email.is_null())
+        .then(pl.lit(MISSING_EMAIL))
+        .when(~email.str.contains("@", literal=True))
+        .then(pl.lit(NO_AT))
+        .when(email.str.contains(r"^[=+\-]"))
+        .then(pl.lit(FORMULA_EMAIL))
         .when((email.str.len_chars() > MAX_EMAIL_LENGTH) | ~email.str.contains(EMAIL_PATTERN))
         .then(pl.lit(INVALID_EMAIL))
     )
@@ -162,7 +185,8 @@ def attach_contacts(table: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame
         aggs.append(pl.col("email_consent").min().alias("_contact_consent"))
     per_id = contacts.group_by("customer_id").agg(aggs)
     joined = table.join(per_id, on="customer_id", how="left", maintain_order="left").with_columns(
-        pl.col("_in_contacts").fill_null(False))
+        pl.col("_in_contacts").fill_null(False)
+    )
     if "email" in names:
         email = pl.col("_contact_email")
         if "email" in table.columns:
@@ -190,8 +214,7 @@ class Screened:
         return dict(counts.iter_rows())
 
 
-def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None,
-                email: str = "email") -> Screened:
+def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None, email: str = "email") -> Screened:
     """Drop rows without consent (when there is a consent column) or without a usable email, then duplicate
     emails (keeping the highest ``value``, then the smallest customer id). See the module docstring."""
     if "customer_id" not in table.columns:
@@ -211,8 +234,11 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
         checks.append((~pl.col("_in_contacts"), NOT_IN_CONTACTS))
     if consent is not None:
         value_expr, blank = parse_consent(consent, df.schema[consent])
-        checks += [(value_expr.eq(False).fill_null(False), NO_CONSENT), (blank, NO_CONSENT_RECORD),
-                   (value_expr.is_null(), UNREADABLE_CONSENT)]
+        checks += [
+            (value_expr.eq(False).fill_null(False), NO_CONSENT),
+            (blank, NO_CONSENT_RECORD),
+            (value_expr.is_null(), UNREADABLE_CONSENT),
+        ]
     if has_email:  # normalised once, its problem once: the reasons below refer to the columns
         df = df.with_columns(normalise_email(email).alias("_email"))
         df = df.with_columns(email_problem("_email", normalised=True).alias("_problem"))
@@ -224,9 +250,13 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
         reason = pl.when(condition).then(then).otherwise(reason)
     df = df.with_columns(reason.alias("_reason")).drop("_problem", strict=False)
     ok = df.filter(pl.col("_reason").is_null())
-    dropped = [df.filter(pl.col("_reason").is_not_null())
-               .select(pl.col("_reason").alias("drop_reason"), pl.lit(None, pl.String).alias("kept_customer_id"),
-                       pl.exclude("_reason", "_email"))]
+    dropped = [
+        df.filter(pl.col("_reason").is_not_null()).select(
+            pl.col("_reason").alias("drop_reason"),
+            pl.lit(None, pl.String).alias("kept_customer_id"),
+            pl.exclude("_reason", "_email"),
+        )
+    ]
     if has_email and ok.height:
         # Only rows whose email repeats are ranked (a sort of a few rows, not of the whole list).
         repeated = ok.filter(pl.col("_email").is_duplicated())
@@ -234,31 +264,37 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
         if value and value in ok.columns:
             keys, descending = [value, "customer_id"], [True, False]
         ranked = repeated.sort(keys, descending=descending, nulls_last=True).with_columns(
-            pl.col("_email").is_first_distinct().alias("_first"))
+            pl.col("_email").is_first_distinct().alias("_first")
+        )
         kept = ranked.filter(pl.col("_first")).select("_email", pl.col("customer_id").cast(pl.String).alias("_kept"))
         losers = ranked.filter(~pl.col("_first")).join(kept, on="_email", how="left", maintain_order="left")
-        dropped.append(losers.select(
-            pl.lit(DUPLICATE_EMAIL).alias("drop_reason"), pl.col("_kept").alias("kept_customer_id"),
-            pl.exclude("_reason", "_email", "_first", "_kept")))
+        dropped.append(
+            losers.select(
+                pl.lit(DUPLICATE_EMAIL).alias("drop_reason"),
+                pl.col("_kept").alias("kept_customer_id"),
+                pl.exclude("_reason", "_email", "_first", "_kept"),
+            )
+        )
         ok = ok.filter(~pl.col("_row").is_in(losers["_row"].implode()))
     rows = ok.with_columns(pl.col("_email").alias(email)) if has_email else ok
     rows = rows.drop("_row", "_reason", "_email", "_in_contacts", strict=False)
-    dropped_table = pl.concat(dropped, how="diagonal_relaxed").sort("_row").drop("_row", "_in_contacts",
-                                                                                   strict=False)
+    dropped_table = pl.concat(dropped, how="diagonal_relaxed").sort("_row").drop("_row", "_in_contacts", strict=False)
     return Screened(rows=rows, dropped=dropped_table, consent_column=consent, has_email=has_email)
 
 
 # --- formatting --------------------------------------------------------------------------------------
 
 
-def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = None,
-                      tag_value: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def format_for_target(
+    rows: pl.DataFrame, target: Target, *, tag: str | None = None, tag_value: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The list as the tool's importer takes it, and the log of cleaned cells (importer targets).
 
     ``tag`` names the list's segment/stage/action column; ``tag_value`` is a fixed tag for lists without
     one (the column is then called ``action``). Log columns: ``customer_id, column, original, cleaned``."""
-    empty_log = pl.DataFrame(schema={"customer_id": pl.String, "column": pl.String, "original": pl.String,
-                                     "cleaned": pl.String})
+    empty_log = pl.DataFrame(
+        schema={"customer_id": pl.String, "column": pl.String, "original": pl.String, "cleaned": pl.String}
+    )
     df = rows
     tag_name = tag
     if tag_value is not None:
@@ -286,8 +322,11 @@ def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = N
         elif isinstance(dtype, pl.Categorical | pl.Enum):
             dates.append(pl.col(name).cast(pl.String))
     df = df.with_columns(dates)
-    first = [target.email_header, target.id_header] if target.id_header == "customer_id" else \
-        [target.id_header, target.email_header]
+    first = (
+        [target.email_header, target.id_header]
+        if target.id_header == "customer_id"
+        else [target.id_header, target.email_header]
+    )
     tag_col = renames.get(tag_name or "", None)
     first = [c for c in [*first, tag_col] if c and c in df.columns]
     df = df.select(*first, pl.exclude(first))
@@ -297,9 +336,14 @@ def format_for_target(rows: pl.DataFrame, target: Target, *, tag: str | None = N
     for col in text_cols:  # one expression per column, over all rows at once
         risky = formula_like(pl.col(col)).fill_null(False)
         cleaned = pl.col(col).str.strip_chars_start(TRIGGER_CHARS).replace("", None)
-        logs.append(df.filter(risky).select(pl.col(target.id_header).cast(pl.String).alias("customer_id"),
-                                            pl.lit(col).alias("column"), pl.col(col).alias("original"),
-                                            cleaned.alias("cleaned")))
+        logs.append(
+            df.filter(risky).select(
+                pl.col(target.id_header).cast(pl.String).alias("customer_id"),
+                pl.lit(col).alias("column"),
+                pl.col(col).alias("original"),
+                cleaned.alias("cleaned"),
+            )
+        )
         cleaned_cols.append(pl.when(risky).then(cleaned).otherwise(pl.col(col)).alias(col))
     log = pl.concat([empty_log, *logs]) if logs else empty_log
     return df.with_columns(cleaned_cols), log
@@ -336,8 +380,11 @@ def split_csv(data: bytes, max_bytes: int | None) -> list[tuple[bytes, int]]:
     capacity = max_bytes - header_end
     longest = int(np.diff(np.concatenate([[header_end], rows_end])).max())
     if capacity < longest:
-        raise UsageError(f"--max-file-mb {max_bytes / MB:g} is too small: the header and the longest row take "
-                         f"{header_end + longest:,} bytes", hint="Give a larger size limit.")
+        raise UsageError(
+            f"--max-file-mb {max_bytes / MB:g} is too small: the header and the longest row take "
+            f"{header_end + longest:,} bytes",
+            hint="Give a larger size limit.",
+        )
     parts: list[tuple[bytes, int]] = []
     header = data[:header_end]
     start, first = header_end, 0  # byte offset and index of the part's first row
@@ -377,12 +424,16 @@ class ListSpec:
         if not self.active:
             for name, given in (("--seed", self.seed), ("--max-file-mb", self.max_file_mb)):
                 if given is not None:
-                    raise UsageError(f"{name} needs --target or --holdout-share",
-                                     hint="e.g. --target klaviyo --holdout-share 0.1 --seed spring-2025")
+                    raise UsageError(
+                        f"{name} needs --target or --holdout-share",
+                        hint="e.g. --target klaviyo --holdout-share 0.1 --seed spring-2025",
+                    )
             return
         if not output or output == "-":
-            raise UsageError("--target and --holdout-share need -o FILE",
-                             hint="They write several files beside it (control group, dropped rows, manifest).")
+            raise UsageError(
+                "--target and --holdout-share need -o FILE",
+                hint="They write several files beside it (control group, dropped rows, manifest).",
+            )
         kind = output_format(output, self.fmt)
         target = get_target(self.target) if self.target else None
         if target is not None and target.importer and kind != "csv":
@@ -395,9 +446,11 @@ class ListSpec:
         if self.holdout_share is not None:
             check_share(self.holdout_share)
             if self.seed is None or not str(self.seed).strip():
-                raise UsageError("--holdout-share needs --seed",
-                                 hint="Any word or number, e.g. --seed spring-2025: the same seed gives the same "
-                                 "split; use a new one per campaign for a fresh control group.")
+                raise UsageError(
+                    "--holdout-share needs --seed",
+                    hint="Any word or number, e.g. --seed spring-2025: the same seed gives the same "
+                    "split; use a new one per campaign for a fresh control group.",
+                )
         elif self.seed is not None:
             raise UsageError("--seed needs --holdout-share", hint="e.g. --holdout-share 0.1 --seed spring-2025")
 
@@ -476,8 +529,9 @@ def _write_csv_parts(data: bytes, path: Path, max_bytes: int | None) -> list[Wri
     return written
 
 
-def _write_one(df: pl.DataFrame, path: Path, *, target: Target | None, fmt: str | None,
-               max_bytes: int | None) -> list[WrittenFile]:
+def _write_one(
+    df: pl.DataFrame, path: Path, *, target: Target | None, fmt: str | None, max_bytes: int | None
+) -> list[WrittenFile]:
     kind = output_format(path, fmt)
     if kind == "csv":
         return _write_csv_parts(csv_bytes(df, neutralise=not (target and target.importer)), path, max_bytes)
@@ -499,9 +553,10 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
         rows = screened.rows
         report.dropped = screened.dropped_counts()
         if not screened.has_email:
-            report.notes.append("The list has no email column: no email checks or de-duplication"
-                                + (f" ({target.label} identifies rows by {target.id_header})"
-                                   if target.name == "braze" else ""))
+            report.notes.append(
+                "The list has no email column: no email checks or de-duplication"
+                + (f" ({target.label} identifies rows by {target.id_header})" if target.name == "braze" else "")
+            )
         if screened.consent_column:
             report.notes.append(f"Consent from column {screened.consent_column!r}: rows without a clear yes left out")
         dropped_path = sibling(path, "dropped", ".csv")
@@ -566,9 +621,13 @@ def _write_manifest(path: Path, report: ListReport, spec: ListSpec, max_bytes: i
         "holdout": report.split.to_dict() if report.split else None,
     }
     if target is not None:
-        manifest["format"] = {"email_column": target.email_header, "id_column": target.id_header,
-                              "date_format": target.date_format, "datetime_format": target.datetime_format,
-                              "encoding": "utf-8"}
+        manifest["format"] = {
+            "email_column": target.email_header,
+            "id_column": target.id_header,
+            "date_format": target.date_format,
+            "datetime_format": target.datetime_format,
+            "encoding": "utf-8",
+        }
     where = sibling(path, "manifest", ".json")
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     atomic_write(where, lambda fh: fh.write(text.encode("utf-8")))
@@ -596,8 +655,14 @@ def _header_match(headers: Sequence[str], wanted: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group_col: str | None = None,
-               by: str | None = None, auto_by: bool = True) -> ListRead:
+def read_lists(
+    inputs: Sequence[str | Path],
+    *,
+    id_col: str | None = None,
+    group_col: str | None = None,
+    by: str | None = None,
+    auto_by: bool = True,
+) -> ListRead:
     """Read list files (CSV or Parquet; files, folders or globs) into one frame of distinct customers.
 
     The id column is ``id_col``, else the first of ``customer_id``, ``external_id`` (Braze) or a customer id
@@ -616,13 +681,21 @@ def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group
         if src.format == "parquet":
             lf = pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=1)
         else:
-            lf = pl.scan_csv(src.scan_path, separator=src.separator, has_header=src.header, infer_schema=False,
-                             row_index_name="_row", row_index_offset=2)
+            lf = pl.scan_csv(
+                src.scan_path,
+                separator=src.separator,
+                has_header=src.header,
+                infer_schema=False,
+                row_index_name="_row",
+                row_index_offset=2,
+            )
         try:
             schema = lf.collect_schema()
         except pl.exceptions.PolarsError as exc:
-            raise DataError(f"Could not read {src.path}: {str(exc).splitlines()[0]}",
-                            hint="Lists are CSV or Parquet files with a header row.") from None
+            raise DataError(
+                f"Could not read {src.path}: {str(exc).splitlines()[0]}",
+                hint="Lists are CSV or Parquet files with a header row.",
+            ) from None
         headers = [h for h in schema.names() if h != "_row"]
         shown = ", ".join(repr(h) for h in headers[:12])
         if id_col:
@@ -633,15 +706,19 @@ def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group
             norm = {normalise_header(h): h for h in reversed(headers)}
             idc = next((norm[a] for a in ID_ALIASES if a in norm), None)
             if idc is None:
-                raise DataError(f"No customer id column in the list {src.path}",
-                                hint="Lists written by loyalty keep customer_id (Braze: external_id); name "
-                                f"another with --list-id-col. Columns in the file: {shown}.")
+                raise DataError(
+                    f"No customer id column in the list {src.path}",
+                    hint="Lists written by loyalty keep customer_id (Braze: external_id); name "
+                    f"another with --list-id-col. Columns in the file: {shown}.",
+                )
         cols = [parse_id(idc, schema[idc]).alias("customer_id")]
         if group_col:
             gc = _header_match(headers, group_col)
             if gc is None:
-                raise DataError(f"No column {group_col!r} in the list {src.path}",
-                                hint=f"A single list needs a column saying treatment or control. Columns: {shown}.")
+                raise DataError(
+                    f"No column {group_col!r} in the list {src.path}",
+                    hint=f"A single list needs a column saying treatment or control. Columns: {shown}.",
+                )
             cols.append(parse_text(gc).alias("group"))
             chosen_group = gc
         byc = None
@@ -656,17 +733,26 @@ def read_lists(inputs: Sequence[str | Path], *, id_col: str | None = None, group
         chosen_id, chosen_by = chosen_id or idc, chosen_by or byc
         frames.append(lf.select(pl.lit(str(src.path)).alias("_file"), "_row", *cols))
     if not frames:
-        raise DataError(f"No rows in {', '.join(str(p) for p in paths[:3])}",
-                        hint="The list files have a header but no customers.")
+        raise DataError(
+            f"No rows in {', '.join(str(p) for p in paths[:3])}", hint="The list files have a header but no customers."
+        )
     rows = pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
     missing = rows.filter(pl.col("customer_id").is_null())
     if missing.height:
         first = missing.row(0, named=True)
-        raise DataError(f"{missing.height:,} {'row' if missing.height == 1 else 'rows'} without a customer id in "
-                        f"the list {first['_file']} "
-                        f"(first: row {first['_row']})", hint="Every row of a list needs a customer id.")
-    return ListRead(rows=rows.drop("_file", "_row"), paths=paths, id_column=chosen_id or "customer_id",
-                    by="segment" if chosen_by else None, group_column=chosen_group)
+        raise DataError(
+            f"{missing.height:,} {'row' if missing.height == 1 else 'rows'} without a customer id in "
+            f"the list {first['_file']} "
+            f"(first: row {first['_row']})",
+            hint="Every row of a list needs a customer id.",
+        )
+    return ListRead(
+        rows=rows.drop("_file", "_row"),
+        paths=paths,
+        id_column=chosen_id or "customer_id",
+        by="segment" if chosen_by else None,
+        group_column=chosen_group,
+    )
 
 
 # --- campaign groups (``loyalty uplift``) ----------------------------------------------------------------
@@ -683,21 +769,31 @@ def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
         treatment = [str(manifest.parent / f["path"]) for f in files["treatment"]]
         control = [str(manifest.parent / f["path"]) for f in files["control"]]
     except FileNotFoundError:
-        raise DataError(f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list.") \
-            from None
+        raise DataError(
+            f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list."
+        ) from None
     except (ValueError, KeyError, TypeError):
-        raise DataError(f"{manifest} is not a list manifest written by loyalty",
-                        hint="Pass the .manifest.json written beside the list, or --treatment and --control.") \
-            from None
+        raise DataError(
+            f"{manifest} is not a list manifest written by loyalty",
+            hint="Pass the .manifest.json written beside the list, or --treatment and --control.",
+        ) from None
     if not control:
-        raise DataError(f"The manifest {manifest} records no control group",
-                        hint="Write the list with --holdout-share and --seed, or pass --control FILE.")
+        raise DataError(
+            f"The manifest {manifest} records no control group",
+            hint="Write the list with --holdout-share and --seed, or pass --control FILE.",
+        )
     return treatment, control
 
 
-def read_groups(*, treatment: Sequence[str] | None = None, control: Sequence[str] | None = None,
-                groups: Sequence[str] | None = None, id_col: str | None = None, group_col: str = "group",
-                by: str | None = None) -> tuple[pl.DataFrame, int]:
+def read_groups(
+    *,
+    treatment: Sequence[str] | None = None,
+    control: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
+    id_col: str | None = None,
+    group_col: str = "group",
+    by: str | None = None,
+) -> tuple[pl.DataFrame, int]:
     """The customers of a campaign: ``customer_id, group`` (``treatment`` or ``control``) and the segment
     column when the lists have one (``by``: a column, ``none``, or None to find one), one row per customer;
     and how many repeated rows were counted once. From two lists (``treatment``, ``control``) or one with a
@@ -709,14 +805,21 @@ def read_groups(*, treatment: Sequence[str] | None = None, control: Sequence[str
         read = read_lists(groups, id_col=id_col, group_col=group_col, by=wanted_by, auto_by=auto)
         rows = read.rows
         word = pl.col("group").str.to_lowercase()
-        rows = rows.with_columns(pl.when(word.is_in(TREATMENT_WORDS)).then(pl.lit("treatment"))
-                                 .when(word.is_in(CONTROL_WORDS)).then(pl.lit("control")).alias("_g"))
+        rows = rows.with_columns(
+            pl.when(word.is_in(TREATMENT_WORDS))
+            .then(pl.lit("treatment"))
+            .when(word.is_in(CONTROL_WORDS))
+            .then(pl.lit("control"))
+            .alias("_g")
+        )
         bad = rows.filter(pl.col("_g").is_null())
         if bad.height:
             values = bad["group"].unique(maintain_order=True).head(5).to_list()
-            raise DataError(f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
-                            f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
-                            hint="Values: treatment (or test, target) and control (or holdout).")
+            raise DataError(
+                f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
+                f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
+                hint="Values: treatment (or test, target) and control (or holdout).",
+            )
         rows = rows.with_columns(pl.col("_g").alias("group")).drop("_g")
     else:
         t = read_lists(treatment or [], id_col=id_col, by=wanted_by, auto_by=auto)
@@ -727,9 +830,11 @@ def read_groups(*, treatment: Sequence[str] | None = None, control: Sequence[str
     both = rows.group_by("customer_id").agg(pl.col("group").n_unique().alias("n")).filter(pl.col("n") > 1)
     if both.height:
         shown = ", ".join(both.sort("customer_id")["customer_id"].head(5).to_list())
-        raise DataError(f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
-                        f"the control lists (e.g. {shown})",
-                        hint="A customer is in one group only: check that the lists come from the same split.")
+        raise DataError(
+            f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
+            f"the control lists (e.g. {shown})",
+            hint="A customer is in one group only: check that the lists come from the same split.",
+        )
     repeated = rows.height - rows["customer_id"].n_unique()
     if repeated:
         rows = rows.unique("customer_id", keep="first", maintain_order=True)

@@ -26,8 +26,7 @@ BadRows = Literal["error", "skip"]
 
 _HINTS = {
     "missing customer id": "Rows without a customer id cannot be attributed to anyone.",
-    "unparseable order date": "Check --date-format (the format detected from the first rows is in the "
-    "message).",
+    "unparseable order date": "Check --date-format (the format detected from the first rows is in the message).",
     "unparseable amount": "Amounts must be plain numbers; for '12,50' pass --decimal-comma.",
     "unparseable quantity": "Quantities must be plain numbers.",
     "unparseable unit price": "Prices must be plain numbers; for '12,50' pass --decimal-comma.",
@@ -50,8 +49,10 @@ class Problem:
         where = f"{self.file}" + (f", column {self.column!r}" if self.column else "")
         vals = [repr(v) for v in self.values if v is not None][:3]
         shown = f"; values {', '.join(vals)}" if vals else ""
-        return f"{self.count:,} {'row' if self.count == 1 else 'rows'} with {self.reason} in {where} " \
-               f"({format_rows(self.rows, self.count)}{shown})"
+        return (
+            f"{self.count:,} {'row' if self.count == 1 else 'rows'} with {self.reason} in {where} "
+            f"({format_rows(self.rows, self.count)}{shown})"
+        )
 
 
 def summarise_rejects(rejects: pl.DataFrame, *, limit: int = 5) -> list[Problem]:
@@ -85,8 +86,10 @@ def problems_error(problems: Sequence[Problem], table: str) -> DataError:
         for key, hint in _HINTS.items():
             if key in p.reason and hint not in hints:
                 hints.append(hint)
-    hints.append("To go on without them, pass --on-bad-rows skip: every rejected row is written with its "
-                 "reason to a rejects file.")
+    hints.append(
+        "To go on without them, pass --on-bad-rows skip: every rejected row is written with its "
+        "reason to a rejects file."
+    )
     return DataError("\n".join(lines), hint=" ".join(hints))
 
 
@@ -99,15 +102,17 @@ def collect_checked(
     try:
         workspace = tempfile.TemporaryDirectory(prefix="loyalty-rejects-")
     except OSError as exc:
-        raise LoyaltyError(f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
-                           hint="Point TMPDIR at a writable folder with some free space.") from None
+        raise LoyaltyError(
+            f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
+            hint="Point TMPDIR at a writable folder with some free space.",
+        ) from None
     with workspace as tmp:
         paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
         sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
         out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later)], workspace=tmp)
         rejects = [pl.read_parquet(p) for p in paths]
     results = out[: len(frames)]
-    for (scan, _), counted in zip(later, out[len(frames) + len(scans):], strict=True):
+    for (scan, _), counted in zip(later, out[len(frames) + len(scans) :], strict=True):
         scan.left_out[:] = [int(counted.item())]
     if on_bad_rows == "error":
         for scan, rej in zip(scans, rejects, strict=True):
@@ -123,8 +128,10 @@ def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace
         return pl.collect_all(frames, engine="streaming")
     except pl.exceptions.PolarsError as exc:
         if workspace in str(exc):  # writing the rejected rows failed (e.g. a full disk), not reading
-            raise LoyaltyError(f"Could not write the rejected rows to {workspace}: {str(exc).splitlines()[0]}",
-                               hint="Point TMPDIR at a writable folder with some free space.") from None
+            raise LoyaltyError(
+                f"Could not write the rejected rows to {workspace}: {str(exc).splitlines()[0]}",
+                hint="Point TMPDIR at a writable folder with some free space.",
+            ) from None
         for scan in scans:
             for src in scan.sources:
                 ragged = first_ragged_line(src)
@@ -134,8 +141,11 @@ def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace
                         f"{src.path}, line {line}: {found} fields where the "
                         f"{'header' if src.header else 'first line'} has {expected}",
                         hint="A value with the delimiter in it needs quotes; check the delimiter (--delimiter) "
-                        "and that the export was not cut or joined.") from None
+                        "and that the export was not cut or joined.",
+                    ) from None
         names = ", ".join(str(p) for s in scans for p in s.paths[:3])
-        raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}",
-                        hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
-                        "line has the same number of fields.") from None
+        raise DataError(
+            f"Could not read {names}: {str(exc).splitlines()[0]}",
+            hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
+            "line has the same number of fields.",
+        ) from None

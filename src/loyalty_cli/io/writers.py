@@ -39,8 +39,8 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
         raise UsageError(
-            f"Cannot tell the output format of {path}", hint="End the name in .csv, .parquet or .json, or "
-            "pass --format."
+            f"Cannot tell the output format of {path}",
+            hint="End the name in .csv, .parquet or .json, or pass --format.",
         )
     return _SUFFIXES[suffix]
 
@@ -48,8 +48,9 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
 def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
     """Prefix an apostrophe to text cells that start like a formula. Numeric columns are left alone, and
     so is text that is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
-    text_cols = [name for name, dtype in df.schema.items()
-                 if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)]
+    text_cols = [
+        name for name, dtype in df.schema.items() if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+    ]
     if not text_cols:
         return df
     exprs = []
@@ -115,9 +116,10 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     try:
         return _atomic_write(target, write)
     except OSError as exc:
-        raise LoyaltyError(f"Could not write {target}: {exc.strerror or exc}",
-                           hint="Check the output path, that its folder is writable and that the disk has "
-                           "space.") from None
+        raise LoyaltyError(
+            f"Could not write {target}: {exc.strerror or exc}",
+            hint="Check the output path, that its folder is writable and that the disk has space.",
+        ) from None
 
 
 def _atomic_write(target: Path, write: Callable[[BinaryIO], None]) -> Path:

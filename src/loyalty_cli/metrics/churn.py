@@ -78,8 +78,10 @@ class Threshold:
             return f"fixed {self.value:g} days"
         if self.kind == "percentile":
             return f"p{self.value:g} of repeat customers' IPT"
-        bounds = [f"at least {self.min_days:g} days" if self.min_days is not None else "",
-                  f"at most {self.max_days:g} days" if self.max_days is not None else ""]
+        bounds = [
+            f"at least {self.min_days:g} days" if self.min_days is not None else "",
+            f"at most {self.max_days:g} days" if self.max_days is not None else "",
+        ]
         shown = ", ".join(b for b in bounds if b)
         return f"{self.value:g} x IPT" + (f" ({shown})" if shown else "")
 
@@ -105,8 +107,10 @@ class ChurnRules:
     def describe(self) -> str:
         text = f"lapsing after {self.lapsing.describe()}, lapsed after {self.lapsed.describe()}"
         if self.uses_ipt:
-            text += (f"; IPT = the customer's own {self.own_ipt} gap with {self.min_gaps}+ gaps, else the "
-                     "population's (median of repeat customers' IPT)")
+            text += (
+                f"; IPT = the customer's own {self.own_ipt} gap with {self.min_gaps}+ gaps, else the "
+                "population's (median of repeat customers' IPT)"
+            )
         return text
 
 
@@ -119,11 +123,18 @@ def lacks_ipt(customers: pl.DataFrame, rules: ChurnRules) -> bool:
 
 
 def _number(source: str, key: str, value: object, *, minimum: float = 0.0, strict: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < minimum or (strict and value == minimum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < minimum
+        or (strict and value == minimum)
+    ):
         sign = ">" if strict else ">="
-        raise RulesError(f"{source}: {key} must be a number {sign} {minimum:g}, got {value!r}",
-                         hint="e.g. multiplier = 1.5, days = 60 or percentile = 90.")
+        raise RulesError(
+            f"{source}: {key} must be a number {sign} {minimum:g}, got {value!r}",
+            hint="e.g. multiplier = 1.5, days = 60 or percentile = 90.",
+        )
     return float(value)
 
 
@@ -133,8 +144,10 @@ def _table(source: str, data: dict[str, object], key: str, allowed: set[str]) ->
         raise RulesError(f"{source}: [{key}] must be a table", hint=f"Write it as a [{key}] section.")
     unknown = set(raw) - allowed
     if unknown:
-        raise RulesError(f"{source}: [{key}] has unknown key(s) {', '.join(sorted(unknown))}",
-                         hint=f"[{key}] takes {', '.join(sorted(allowed))}.")
+        raise RulesError(
+            f"{source}: [{key}] has unknown key(s) {', '.join(sorted(unknown))}",
+            hint=f"[{key}] takes {', '.join(sorted(allowed))}.",
+        )
     return raw
 
 
@@ -143,19 +156,24 @@ def _threshold(source: str, data: dict[str, object], key: str) -> Threshold:
     kinds = [k for k in _KINDS if k in raw]
     if len(kinds) != 1:
         found = f"got {', '.join(kinds)}" if kinds else "got none"
-        raise RulesError(f"{source}: [{key}] needs exactly one of multiplier, days or percentile ({found})",
-                         hint=f"e.g. [{key}] multiplier = 3 (x the inter-purchase time) or days = 180.")
+        raise RulesError(
+            f"{source}: [{key}] needs exactly one of multiplier, days or percentile ({found})",
+            hint=f"e.g. [{key}] multiplier = 3 (x the inter-purchase time) or days = 180.",
+        )
     kind = kinds[0]
     value = _number(source, f"[{key}] {kind}", raw[kind])
     if kind == "percentile" and value >= 100:
-        raise RulesError(f"{source}: [{key}] percentile must be between 0 and 100, got {raw[kind]!r}",
-                         hint="e.g. percentile = 90.")
+        raise RulesError(
+            f"{source}: [{key}] percentile must be between 0 and 100, got {raw[kind]!r}", hint="e.g. percentile = 90."
+        )
     bounds: dict[str, float | None] = {"min_days": None, "max_days": None}
     for bound in bounds:
         if bound in raw:
             if kind != "multiplier":
-                raise RulesError(f"{source}: [{key}] {bound} only goes with multiplier",
-                                 hint=f"Remove {bound}, or use multiplier = ...")
+                raise RulesError(
+                    f"{source}: [{key}] {bound} only goes with multiplier",
+                    hint=f"Remove {bound}, or use multiplier = ...",
+                )
             bounds[bound] = _number(source, f"[{key}] {bound}", raw[bound], strict=False)
     low, high = bounds["min_days"], bounds["max_days"]
     if low is not None and high is not None and low > high:
@@ -168,45 +186,63 @@ def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
     data = parse_toml(text, source=source, keys=_TOP_KEYS, has="Churn rules have")
     for key in ("lapsing", "lapsed"):
         if key not in data:
-            raise RulesError(f"{source}: no [{key}] section", hint=f"Add [{key}] with multiplier, days or "
-                             "percentile.")
+            raise RulesError(f"{source}: no [{key}] section", hint=f"Add [{key}] with multiplier, days or percentile.")
     lapsing, lapsed = _threshold(source, data, "lapsing"), _threshold(source, data, "lapsed")
     if lapsing.kind == lapsed.kind and lapsed.value <= lapsing.value:
-        raise RulesError(f"{source}: [lapsed] {lapsed.kind} ({lapsed.value:g}) must be above [lapsing] "
-                         f"{lapsing.kind} ({lapsing.value:g})",
-                         hint="A customer is lapsing first, then lapsed.")
+        raise RulesError(
+            f"{source}: [lapsed] {lapsed.kind} ({lapsed.value:g}) must be above [lapsing] "
+            f"{lapsing.kind} ({lapsing.value:g})",
+            hint="A customer is lapsing first, then lapsed.",
+        )
     # bounds that put the lapsed threshold below the lapsing one for everybody, whatever their IPT
     least = lapsing.value if lapsing.kind == "days" else lapsing.min_days
     most = lapsed.value if lapsed.kind == "days" else lapsed.max_days
     if least is not None and most is not None and most <= least:
-        raise RulesError(f"{source}: [lapsed] is at most {most:g} days, but [lapsing] is at least {least:g}: "
-                         "nobody could be lapsing", hint="A customer is lapsing first, then lapsed: raise [lapsed] "
-                         "max_days or days, or lower [lapsing] min_days or days.")
+        raise RulesError(
+            f"{source}: [lapsed] is at most {most:g} days, but [lapsing] is at least {least:g}: "
+            "nobody could be lapsing",
+            hint="A customer is lapsing first, then lapsed: raise [lapsed] "
+            "max_days or days, or lower [lapsing] min_days or days.",
+        )
     ipt = _table(source, data, "ipt", _IPT_KEYS)
     own = ipt.get("own", "median")
     if own not in ("median", "mean"):
-        raise RulesError(f"{source}: [ipt] own must be \"median\" or \"mean\", got {own!r}")
+        raise RulesError(f'{source}: [ipt] own must be "median" or "mean", got {own!r}')
     min_gaps = ipt.get("min_gaps", 2)
     if isinstance(min_gaps, bool) or not isinstance(min_gaps, int) or min_gaps < 1:
-        raise RulesError(f"{source}: [ipt] min_gaps must be a whole number >= 1, got {min_gaps!r}",
-                         hint="e.g. min_gaps = 2 (a customer's own IPT needs two gaps, i.e. three purchases).")
+        raise RulesError(
+            f"{source}: [ipt] min_gaps must be a whole number >= 1, got {min_gaps!r}",
+            hint="e.g. min_gaps = 2 (a customer's own IPT needs two gaps, i.e. three purchases).",
+        )
     value = _table(source, data, "value", _VALUE_KEYS)
     high = _number(source, "[value] high", value.get("high", 0.8))
     medium = _number(source, "[value] medium", value.get("medium", 0.5))
     if not medium < high < 1:
-        raise RulesError(f"{source}: [value] needs 0 < medium < high < 1 (quantiles of all customers), got "
-                         f"medium = {medium:g}, high = {high:g}", hint="e.g. high = 0.8, medium = 0.5.")
+        raise RulesError(
+            f"{source}: [value] needs 0 < medium < high < 1 (quantiles of all customers), got "
+            f"medium = {medium:g}, high = {high:g}",
+            hint="e.g. high = 0.8, medium = 0.5.",
+        )
     costly = value.get("costly_offer", ["high", "medium"])
     if not isinstance(costly, list) or any(t not in TIERS for t in costly):
-        raise RulesError(f"{source}: [value] costly_offer must be a list of tiers (high, medium, low), got "
-                         f"{costly!r}", hint='e.g. costly_offer = ["high", "medium"].')
+        raise RulesError(
+            f"{source}: [value] costly_offer must be a list of tiers (high, medium, low), got {costly!r}",
+            hint='e.g. costly_offer = ["high", "medium"].',
+        )
     for key in ("name", "version", "description"):
         if key in data and not isinstance(data[key], str | int | float):
             raise RulesError(f"{source}: {key} must be text, got {data[key]!r}")
     return ChurnRules(
-        source=source, name=str(data.get("name", Path(source).stem)), version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(), lapsing=lapsing, lapsed=lapsed,
-        own_ipt=own, min_gaps=min_gaps, high=high, medium=medium,  # type: ignore[arg-type]
+        source=source,
+        name=str(data.get("name", Path(source).stem)),
+        version=str(data.get("version", "1")),
+        description=str(data.get("description", "")).strip(),
+        lapsing=lapsing,
+        lapsed=lapsed,
+        own_ipt=own,
+        min_gaps=min_gaps,
+        high=high,
+        medium=medium,  # type: ignore[arg-type]
         costly_offer=tuple(t for t in TIERS if t in costly),
     )
 
@@ -268,36 +304,75 @@ def churn_status(customers: pl.LazyFrame, activity: pl.LazyFrame, *, rules: Chur
     )
     days = pl.col("recency_days")
     status = (
-        pl.when(pl.col("lapsed_after_days").is_null() | pl.col("lapsing_after_days").is_null()).then(None)
-        .when(days > pl.col("lapsed_after_days")).then(pl.lit("lapsed"))
-        .when(days > pl.col("lapsing_after_days")).then(pl.lit("lapsing"))
+        pl.when(pl.col("lapsed_after_days").is_null() | pl.col("lapsing_after_days").is_null())
+        .then(None)
+        .when(days > pl.col("lapsed_after_days"))
+        .then(pl.lit("lapsed"))
+        .when(days > pl.col("lapsing_after_days"))
+        .then(pl.lit("lapsing"))
         .otherwise(pl.lit("active"))
     )
-    lapsing_text = pl.format(f"lapsing threshold {rules.lapsing.describe()} = {{}} days",
-                             _text(pl.col("lapsing_after_days")))
-    lapsed_text = pl.format(f"lapsed threshold {rules.lapsed.describe()} = {{}} days",
-                            _text(pl.col("lapsed_after_days")))
+    lapsing_text = pl.format(
+        f"lapsing threshold {rules.lapsing.describe()} = {{}} days", _text(pl.col("lapsing_after_days"))
+    )
+    lapsed_text = pl.format(
+        f"lapsed threshold {rules.lapsed.describe()} = {{}} days", _text(pl.col("lapsed_after_days"))
+    )
     since = pl.format("{} days since the last purchase", days)
     reason = (
-        pl.when(pl.col("status") == "lapsed").then(pl.format("{} > {}", since, lapsed_text))
-        .when(pl.col("status") == "lapsing").then(pl.format("{} > {}, <= {}", since, lapsing_text, lapsed_text))
-        .when(pl.col("status") == "active").then(pl.format("{} <= {}", since, lapsing_text))
+        pl.when(pl.col("status") == "lapsed")
+        .then(pl.format("{} > {}", since, lapsed_text))
+        .when(pl.col("status") == "lapsing")
+        .then(pl.format("{} > {}, <= {}", since, lapsing_text, lapsed_text))
+        .when(pl.col("status") == "active")
+        .then(pl.format("{} <= {}", since, lapsing_text))
     )
     if rules.uses_ipt:
         plural = pl.when(pl.col("gaps") == 1).then(pl.lit("gap")).otherwise(pl.lit("gaps"))
         ipt_text = (
             pl.when(pl.col("ipt_source") == "own")
-            .then(pl.format(f"; IPT = own {rules.own_ipt} gap {{}} days ({{}} {{}})",
-                            _text(pl.col("ipt_days")), pl.col("gaps"), plural))
-            .otherwise(pl.format(f"; IPT = population {{}} days (own: {{}} {{}}, fewer than {rules.min_gaps})",
-                                 _text(pl.col("ipt_days")), pl.col("gaps"), plural))
+            .then(
+                pl.format(
+                    f"; IPT = own {rules.own_ipt} gap {{}} days ({{}} {{}})",
+                    _text(pl.col("ipt_days")),
+                    pl.col("gaps"),
+                    plural,
+                )
+            )
+            .otherwise(
+                pl.format(
+                    f"; IPT = population {{}} days (own: {{}} {{}}, fewer than {rules.min_gaps})",
+                    _text(pl.col("ipt_days")),
+                    pl.col("gaps"),
+                    plural,
+                )
+            )
         )
         reason = pl.concat_str(reason, ipt_text)
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
-    return frame.with_columns(status.cast(STATUS).alias("status")).with_columns(reason.alias("reason")).select(
-        *leading, "status", "reason", "recency_days", "gaps", "own_ipt_days", "ipt_days", "ipt_source",
-        "lapsing_after_days", "lapsed_after_days", "orders", "purchase_days", "net_spend", "repeat_spend",
-        "mean_order_value", "first_purchase", "last_purchase", "as_of",
+    return (
+        frame.with_columns(status.cast(STATUS).alias("status"))
+        .with_columns(reason.alias("reason"))
+        .select(
+            *leading,
+            "status",
+            "reason",
+            "recency_days",
+            "gaps",
+            "own_ipt_days",
+            "ipt_days",
+            "ipt_source",
+            "lapsing_after_days",
+            "lapsed_after_days",
+            "orders",
+            "purchase_days",
+            "net_spend",
+            "repeat_spend",
+            "mean_order_value",
+            "first_purchase",
+            "last_purchase",
+            "as_of",
+        )
     )
 
 
@@ -307,9 +382,12 @@ def rank_by_value(status: pl.LazyFrame, *, rules: ChurnRules, value: str = "net_
     Rows are sorted by status (active, lapsing, lapsed), then by rank."""
     v = pl.col(value)
     tier = (
-        pl.when(v.is_null()).then(None)
-        .when(v >= v.quantile(rules.high, "linear")).then(pl.lit("high"))
-        .when(v >= v.quantile(rules.medium, "linear")).then(pl.lit("medium"))
+        pl.when(v.is_null())
+        .then(None)
+        .when(v >= v.quantile(rules.high, "linear"))
+        .then(pl.lit("high"))
+        .when(v >= v.quantile(rules.medium, "linear"))
+        .then(pl.lit("medium"))
         .otherwise(pl.lit("low"))
     )
     at_risk = pl.col("status").is_in(["lapsing", "lapsed"])
@@ -318,7 +396,8 @@ def rank_by_value(status: pl.LazyFrame, *, rules: ChurnRules, value: str = "net_
         .sort("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
         .with_columns(
             pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("status").alias("value_rank"),
-            pl.when(at_risk).then(pl.col("value_tier").cast(pl.String).is_in(list(rules.costly_offer)))
+            pl.when(at_risk)
+            .then(pl.col("value_tier").cast(pl.String).is_in(list(rules.costly_offer)))
             .alias("worth_costly_offer"),
         )
     )
@@ -339,8 +418,9 @@ def status_summary(ranked: pl.LazyFrame) -> pl.LazyFrame:
             (pl.col("net_spend") / pl.col("net_spend").sum()).alias("share_net_spend"),
         )
         .sort("status")
-        .select("status", "customers", "share_customers", "net_spend", "share_net_spend", "high_value",
-                "worth_costly_offer")
+        .select(
+            "status", "customers", "share_customers", "net_spend", "share_net_spend", "high_value", "worth_costly_offer"
+        )
     )
 
 
@@ -359,7 +439,8 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
     after the day they cross the threshold."""
     period = check_period(period)
     base = status.filter(pl.col("lapsed_after_days").is_not_null()).select(
-        "customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now"))
+        "customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now")
+    )
     day_no = pl.col("day").cast(pl.Int32)
     segments = (
         activity.filter(pl.col("purchases") > 0)
@@ -368,8 +449,11 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
         .agg(day_no.max().alias("last_day"), pl.col("lapsed_after_days").first(), pl.col("now").first())
         .with_columns(
             # first day lapsed: last + floor(threshold) + 1 (capped to stay a valid date)
-            (pl.col("last_day").cast(pl.Int64) + pl.col("lapsed_after_days").floor().clip(upper_bound=1e6)
-             .cast(pl.Int64) + 1).alias("lapse_day"),
+            (
+                pl.col("last_day").cast(pl.Int64)
+                + pl.col("lapsed_after_days").floor().clip(upper_bound=1e6).cast(pl.Int64)
+                + 1
+            ).alias("lapse_day"),
         )
         .with_columns(
             (period_index((pl.col("lapse_day") - 1).cast(pl.Int32).cast(pl.Date), period) + 1).alias("m"),
@@ -383,28 +467,51 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
     )
     one = pl.lit(1, dtype=pl.Int64)
     # stocks at boundaries, as +1/-1 steps: acquired from first period + 1; lapsed on [m, end]
-    steps = pl.concat([
-        segments.filter("first").select((pl.col("q") + 1).alias("p"), one.alias("acquired"),
-                                        pl.lit(0, dtype=pl.Int64).alias("lapsed")),
-        segments.filter(pl.col("m") <= pl.col("end")).select(pl.col("m").alias("p"),
-                                                             pl.lit(0, dtype=pl.Int64).alias("acquired"),
-                                                             one.alias("lapsed")),
-        segments.filter(pl.col("m") <= pl.col("end")).select((pl.col("end") + 1).alias("p"),
-                                                             pl.lit(0, dtype=pl.Int64).alias("acquired"),
-                                                             (-one).alias("lapsed")),
-    ]).group_by("p").agg(pl.col("acquired").sum(), pl.col("lapsed").sum())
-    flows = pl.concat([
-        segments.filter("first").select(pl.col("q").alias("p"), one.alias("new_customers"),
-                                        (pl.col("m") == pl.col("q") + 1).cast(pl.Int64).alias("new_lapsed"),
-                                        pl.lit(0, dtype=pl.Int64).alias("reactivated")),
-        segments.filter(pl.col("q_next").is_not_null() & (pl.col("m") <= pl.col("q_next"))
-                        & (pl.col("m_next") > pl.col("q_next") + 1))
-        .select(pl.col("q_next").alias("p"), pl.lit(0, dtype=pl.Int64).alias("new_customers"),
-                pl.lit(0, dtype=pl.Int64).alias("new_lapsed"), one.alias("reactivated")),
-    ]).group_by("p").agg(pl.all().sum())
+    steps = (
+        pl.concat(
+            [
+                segments.filter("first").select(
+                    (pl.col("q") + 1).alias("p"), one.alias("acquired"), pl.lit(0, dtype=pl.Int64).alias("lapsed")
+                ),
+                segments.filter(pl.col("m") <= pl.col("end")).select(
+                    pl.col("m").alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), one.alias("lapsed")
+                ),
+                segments.filter(pl.col("m") <= pl.col("end")).select(
+                    (pl.col("end") + 1).alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), (-one).alias("lapsed")
+                ),
+            ]
+        )
+        .group_by("p")
+        .agg(pl.col("acquired").sum(), pl.col("lapsed").sum())
+    )
+    flows = (
+        pl.concat(
+            [
+                segments.filter("first").select(
+                    pl.col("q").alias("p"),
+                    one.alias("new_customers"),
+                    (pl.col("m") == pl.col("q") + 1).cast(pl.Int64).alias("new_lapsed"),
+                    pl.lit(0, dtype=pl.Int64).alias("reactivated"),
+                ),
+                segments.filter(
+                    pl.col("q_next").is_not_null()
+                    & (pl.col("m") <= pl.col("q_next"))
+                    & (pl.col("m_next") > pl.col("q_next") + 1)
+                ).select(
+                    pl.col("q_next").alias("p"),
+                    pl.lit(0, dtype=pl.Int64).alias("new_customers"),
+                    pl.lit(0, dtype=pl.Int64).alias("new_lapsed"),
+                    one.alias("reactivated"),
+                ),
+            ]
+        )
+        .group_by("p")
+        .agg(pl.all().sum())
+    )
     bounds = segments.select(pl.col("q").min().alias("lo"), pl.col("now").max().alias("hi"))
     boundaries = (
-        bounds.select(pl.int_ranges("lo", pl.col("hi") + 1).alias("p")).explode("p")
+        bounds.select(pl.int_ranges("lo", pl.col("hi") + 1).alias("p"))
+        .explode("p")
         .filter(pl.col("p").is_not_null())
         .with_columns(pl.col("p").cast(pl.Int32))
         .join(steps.with_columns(pl.col("p").cast(pl.Int32)), on="p", how="left")
@@ -426,16 +533,27 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
         .filter(pl.col("lapsed_at_end").is_not_null())  # the period holding as_of is not over
         .with_columns(
             (pl.col("acquired_at") - pl.col("lapsed_at")).alias("customers_at_start"),
-            (pl.col("lapsed_at_end") - pl.col("lapsed_at") + pl.col("reactivated") - pl.col("new_lapsed"))
-            .alias("churned"),
+            (pl.col("lapsed_at_end") - pl.col("lapsed_at") + pl.col("reactivated") - pl.col("new_lapsed")).alias(
+                "churned"
+            ),
             (pl.col("acquired_at_end") - pl.col("lapsed_at_end")).alias("active_at_end"),
         )
         .select(
             period_label(period_start(pl.col("p"), period), period).alias("period"),
             period_start(pl.col("p"), period).alias("period_start"),
-            *(pl.col(c).cast(pl.UInt32) for c in ("customers_at_start", "new_customers", "churned",
-                                                  "reactivated", "lapsed_at_end", "active_at_end")),
-            pl.when(pl.col("customers_at_start") > 0).then(pl.col("churned") / pl.col("customers_at_start"))
+            *(
+                pl.col(c).cast(pl.UInt32)
+                for c in (
+                    "customers_at_start",
+                    "new_customers",
+                    "churned",
+                    "reactivated",
+                    "lapsed_at_end",
+                    "active_at_end",
+                )
+            ),
+            pl.when(pl.col("customers_at_start") > 0)
+            .then(pl.col("churned") / pl.col("customers_at_start"))
             .alias("churn_rate"),
         )
     )
@@ -463,18 +581,30 @@ def model_predictions(activity: pl.DataFrame, *, as_of: date, model: str) -> Mod
     config = CltvConfig(model=model)  # an unknown model is a UsageError
     summary = calibration_summary(activity.lazy(), before=as_of, unit=config.unit).collect()
     x, t_x, t_end = (summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
-    fitted = fit_purchase_model(config.model, x, t_x, t_end,  # type: ignore[arg-type]
-                                penalizer=config.penalizer)  # a purchase model that cannot be fitted raises
+    fitted = fit_purchase_model(
+        config.model,
+        x,
+        t_x,
+        t_end,  # type: ignore[arg-type]
+        penalizer=config.penalizer,
+    )  # a purchase model that cannot be fitted raises
     note = None
     try:
         fit = fit_cltv(summary, config, as_of=as_of, purchase=fitted)
         frame = fit.customers.select(
-            "customer_id", "frequency", "p_alive",
-            pl.col(f"predicted_clv_{config.suffix}").round(2).alias("predicted_value"))
+            "customer_id",
+            "frequency",
+            "p_alive",
+            pl.col(f"predicted_clv_{config.suffix}").round(2).alias("predicted_value"),
+        )
     except ModelError as exc:  # the spend model could not be fitted
         note = f"no predicted value: the Gamma-Gamma spend model could not be fitted ({exc.message})"
-        frame = summary.select("customer_id", "frequency", pl.Series("p_alive", fitted.p_alive(x, t_x, t_end)),
-                               pl.lit(None, dtype=pl.Float64).alias("predicted_value"))
+        frame = summary.select(
+            "customer_id",
+            "frequency",
+            pl.Series("p_alive", fitted.p_alive(x, t_x, t_end)),
+            pl.lit(None, dtype=pl.Float64).alias("predicted_value"),
+        )
     frame = frame.with_columns(pl.lit(model).alias("p_alive_model"))
     if model == "bgnbd":
         frame = frame.with_columns(pl.when(pl.col("frequency") > 0).then(pl.col("p_alive")).alias("p_alive"))

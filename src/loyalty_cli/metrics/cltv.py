@@ -61,8 +61,10 @@ class CltvConfig:
         if not (isinstance(self.horizon_months, int) and 1 <= self.horizon_months <= 1200):
             raise UsageError(f"The horizon must be 1 to 1200 whole months, got {self.horizon_months!r}")
         if not (math.isfinite(self.discount_monthly) and 0.0 <= self.discount_monthly < 1.0):
-            raise UsageError(f"The monthly discount rate must be in [0, 1), got {self.discount_monthly!r}",
-                             hint="e.g. 0.01 for 1% a month (about 12.7% a year).")
+            raise UsageError(
+                f"The monthly discount rate must be in [0, 1), got {self.discount_monthly!r}",
+                hint="e.g. 0.01 for 1% a month (about 12.7% a year).",
+            )
         if not (math.isfinite(self.penalizer) and self.penalizer >= 0.0):
             raise UsageError(f"The penalizer must be >= 0, got {self.penalizer!r}", hint="e.g. 0.001.")
 
@@ -90,18 +92,28 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
     purchase_day = pl.when(bought).then(pl.col("day"))
     # days are unique per customer in the activity table, so the first purchase day's value is one .get()
     # (a filter comparing each day with the group's minimum inside the aggregation is 2-3x slower)
-    history = activity.filter(pl.col("day") < before).group_by("customer_id").agg(
-        purchase_day.min().alias("first_purchase"),
-        purchase_day.max().alias("last_purchase"),
-        bought.sum().cast(pl.Int64).alias("purchase_days"),
-        pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
-        pl.col("net_cents").sum().alias("_net"),
-        pl.when(bought).then(pl.col("net_cents")).sum().alias("_purchase_net"),
-        pl.col("net_cents").get(purchase_day.arg_min()).alias("_first_net"),
-    ).filter(pl.col("purchase_days") > 0).select(
-        "customer_id", "first_purchase", "last_purchase", "purchase_days", "orders",
-        (pl.col("_net") / 100).alias("historical_value"),
-        ((pl.col("_purchase_net") - pl.col("_first_net")) / 100).alias("repeat_spend"),
+    history = (
+        activity.filter(pl.col("day") < before)
+        .group_by("customer_id")
+        .agg(
+            purchase_day.min().alias("first_purchase"),
+            purchase_day.max().alias("last_purchase"),
+            bought.sum().cast(pl.Int64).alias("purchase_days"),
+            pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
+            pl.col("net_cents").sum().alias("_net"),
+            pl.when(bought).then(pl.col("net_cents")).sum().alias("_purchase_net"),
+            pl.col("net_cents").get(purchase_day.arg_min()).alias("_first_net"),
+        )
+        .filter(pl.col("purchase_days") > 0)
+        .select(
+            "customer_id",
+            "first_purchase",
+            "last_purchase",
+            "purchase_days",
+            "orders",
+            (pl.col("_net") / 100).alias("historical_value"),
+            ((pl.col("_purchase_net") - pl.col("_first_net")) / 100).alias("repeat_spend"),
+        )
     )
     btyd = btyd_columns(unit_days=UNIT_DAYS[unit], end=before - timedelta(days=1))
     return history.with_columns(btyd).drop("repeat_spend")
@@ -131,8 +143,11 @@ class CltvFit:
         """One row per parameter of both models: model, parameter, value, std_error."""
         rows = [(self.purchase.label, k, v, self.purchase.std_errors[k]) for k, v in self.purchase.params.items()]
         rows += [("Gamma-Gamma", k, v, self.spend.std_errors[k]) for k, v in self.spend.params.items()]
-        return pl.DataFrame(rows, schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64,
-                                          "std_error": pl.Float64}, orient="row")
+        return pl.DataFrame(
+            rows,
+            schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64, "std_error": pl.Float64},
+            orient="row",
+        )
 
     def totals(self) -> dict[str, float | int]:
         c, s = self.customers, self.config.suffix
@@ -145,8 +160,9 @@ class CltvFit:
         }
 
 
-def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase: PurchaseModel | None = None
-             ) -> CltvFit:
+def fit_cltv(
+    summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase: PurchaseModel | None = None
+) -> CltvFit:
     """Fit the purchase and spend models on a calibration summary (:func:`calibration_summary`) and predict
     every customer; ``purchase``: a purchase model already fitted on this summary (it is not fitted again)."""
     if summary.is_empty():
@@ -167,9 +183,18 @@ def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase
         f"p_no_purchase_{s}": purchase.probability_no_purchase(horizon, xu, tu, Tu)[inverse],
         f"expected_purchases_{s}": purchase.expected_purchases(horizon, xu, tu, Tu)[inverse],
         "expected_spend": spend.expected_spend(x, m),
-        f"predicted_clv_{s}": discounted_clv(purchase, spend, x, t_x, t_end, m, months=config.horizon_months,
-                                             discount_monthly=config.discount_monthly, unit_days=config.unit_days,
-                                             days_per_month=config.days_per_month),
+        f"predicted_clv_{s}": discounted_clv(
+            purchase,
+            spend,
+            x,
+            t_x,
+            t_end,
+            m,
+            months=config.horizon_months,
+            discount_monthly=config.discount_monthly,
+            unit_days=config.unit_days,
+            days_per_month=config.days_per_month,
+        ),
     }
     unit = config.unit
     customers = (
@@ -177,10 +202,22 @@ def fit_cltv(summary: pl.DataFrame, config: CltvConfig, *, as_of: date, purchase
         .sort(f"predicted_clv_{s}", "customer_id", descending=[True, False])
         .with_columns(value_tier().alias("value_tier"))
         .select(
-            "customer_id", "value_tier", f"predicted_clv_{s}", f"expected_purchases_{s}", "p_alive",
-            f"p_no_purchase_{s}", "expected_spend", "historical_value", "orders", "purchase_days",
-            "first_purchase", "last_purchase", "frequency",
-            pl.col("recency").alias(f"recency_{unit}s"), pl.col("T").alias(f"T_{unit}s"), "monetary_value",
+            "customer_id",
+            "value_tier",
+            f"predicted_clv_{s}",
+            f"expected_purchases_{s}",
+            "p_alive",
+            f"p_no_purchase_{s}",
+            "expected_spend",
+            "historical_value",
+            "orders",
+            "purchase_days",
+            "first_purchase",
+            "last_purchase",
+            "frequency",
+            pl.col("recency").alias(f"recency_{unit}s"),
+            pl.col("T").alias(f"T_{unit}s"),
+            "monetary_value",
         )
     )
     return CltvFit(config=config, purchase=purchase, spend=spend, as_of=as_of, customers=customers)
@@ -226,20 +263,23 @@ def _tracking(fit: CltvFit, activity: pl.DataFrame, *, start: date, end: date) -
     repeat_days = (
         activity.join(firsts, on="customer_id", how="inner")
         .filter((pl.col("purchases") > 0) & (pl.col("day") > pl.col("first_purchase")) & (pl.col("day") < end))
-        .select((pl.col("day") - pl.lit(origin)).dt.total_days().alias("d"))["d"].to_numpy()
+        .select((pl.col("day") - pl.lit(origin)).dt.total_days().alias("d"))["d"]
+        .to_numpy()
     )
     actual_cum = np.cumsum(np.bincount(repeat_days, minlength=n_days + 1))  # repeat days on days <= d
     boundaries = np.arange(7, n_days + 1, 7)  # week ends (exclusive day index)
     if boundaries.size == 0 or boundaries[-1] != n_days:
         boundaries = np.append(boundaries, n_days)
     week_end = [origin + timedelta(days=int(b)) for b in boundaries]
-    return pl.DataFrame({
-        "week": np.arange(1, boundaries.size + 1),
-        "period_end": week_end,  # exclusive
-        "period": ["holdout" if d > start else "calibration" for d in week_end],
-        "actual_cumulative": actual_cum[boundaries - 1].astype(np.int64),
-        "expected_cumulative": expected[boundaries],
-    })
+    return pl.DataFrame(
+        {
+            "week": np.arange(1, boundaries.size + 1),
+            "period_end": week_end,  # exclusive
+            "period": ["holdout" if d > start else "calibration" for d in week_end],
+            "actual_cumulative": actual_cum[boundaries - 1].astype(np.int64),
+            "expected_cumulative": expected[boundaries],
+        }
+    )
 
 
 def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdout:
@@ -273,24 +313,35 @@ def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdo
         "actual_mean_spend": float(buyers["actual_mean_spend"].mean() or 0.0),  # type: ignore[arg-type]
         "predicted_mean_spend": float(buyers["expected_spend"].mean() or 0.0),  # type: ignore[arg-type]
     }
-    summary["purchases_ratio"] = (summary["predicted_purchases"] / summary["actual_purchases"]
-                                  if summary["actual_purchases"] else math.nan)
+    summary["purchases_ratio"] = (
+        summary["predicted_purchases"] / summary["actual_purchases"] if summary["actual_purchases"] else math.nan
+    )
     top = FREQUENCY_BUCKETS
     by_frequency = (
         per_customer.with_columns(
-            pl.when(pl.col("frequency") >= top).then(pl.lit(f"{top}+"))
-            .otherwise(pl.col("frequency").cast(pl.String)).alias("calibration_frequency"),
+            pl.when(pl.col("frequency") >= top)
+            .then(pl.lit(f"{top}+"))
+            .otherwise(pl.col("frequency").cast(pl.String))
+            .alias("calibration_frequency"),
             pl.col("frequency").clip(upper_bound=top).alias("_order"),
         )
         .group_by("calibration_frequency", "_order")
-        .agg(pl.len().alias("customers"), pl.col("actual_purchases").mean().alias("actual_mean"),
-             pl.col("predicted_purchases").mean().alias("predicted_mean"))
-        .sort("_order").drop("_order")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("actual_purchases").mean().alias("actual_mean"),
+            pl.col("predicted_purchases").mean().alias("predicted_mean"),
+        )
+        .sort("_order")
+        .drop("_order")
     )
     return Holdout(
-        calibration_as_of=start, as_of=as_of, length_units=length,
-        customers=per_customer.select("customer_id", "frequency", "predicted_purchases", "actual_purchases",
-                                      "predicted_value", "actual_value"),
-        summary=summary, by_frequency=by_frequency,
+        calibration_as_of=start,
+        as_of=as_of,
+        length_units=length,
+        customers=per_customer.select(
+            "customer_id", "frequency", "predicted_purchases", "actual_purchases", "predicted_value", "actual_value"
+        ),
+        summary=summary,
+        by_frequency=by_frequency,
         tracking=_tracking(fit, activity, start=start, end=as_of),
     )

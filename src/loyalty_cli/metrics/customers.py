@@ -44,14 +44,18 @@ def order_table(lines: pl.LazyFrame) -> pl.LazyFrame:
     for col in ("category", "channel"):
         if col in names:
             aggs.append(
-                pl.col(col).sort_by(["amount_cents", col], descending=[True, False], nulls_last=True)
-                .first().alias(col)
+                pl.col(col).sort_by(["amount_cents", col], descending=[True, False], nulls_last=True).first().alias(col)
             )
     if "email" in names:
         aggs.append(pl.col("email").max())
-    return lines.group_by(key).agg(aggs).with_columns(
-        ((pl.col("value_cents") > 0) | ((pl.col("value_cents") == 0) & ~pl.col("has_return_line")))
-        .alias("is_purchase")
+    return (
+        lines.group_by(key)
+        .agg(aggs)
+        .with_columns(
+            ((pl.col("value_cents") > 0) | ((pl.col("value_cents") == 0) & ~pl.col("has_return_line"))).alias(
+                "is_purchase"
+            )
+        )
     )
 
 
@@ -96,8 +100,9 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
         first_day = pl.col("first_day")
     if "email" in names:  # the most recent email: its timestamp per customer
         per_order.append(pl.col("order_date").to_physical().alias("ts"))
-        windows.append(pl.when(pl.col("email").is_not_null()).then(pl.col("ts")).max()
-                       .over("customer_id").alias("email_ts"))
+        windows.append(
+            pl.when(pl.col("email").is_not_null()).then(pl.col("ts")).max().over("customer_id").alias("email_ts")
+        )
     repeat = pl.col("pday") > first_day  # a purchase on a day after the first purchase day
     aggs: list[pl.Expr] = [
         pl.col("pday").min().alias("first_purchase"),
@@ -120,8 +125,12 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     customers = orders.with_columns(per_order).with_columns(windows).group_by("customer_id").agg(aggs)
     money = [
         (pl.col(f"{c}_cents") / 100).round(2).alias(name)
-        for c, name in (("net", "net_spend"), ("gross", "gross_spend"), ("returns", "returns_value"),
-                        ("repeat", "repeat_spend"))
+        for c, name in (
+            ("net", "net_spend"),
+            ("gross", "gross_spend"),
+            ("returns", "returns_value"),
+            ("repeat", "repeat_spend"),
+        )
     ]
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     extra = [f"first_{c}" for c in firsts]
@@ -138,9 +147,18 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
         .select(
             *leading,
             *(pl.col(c).cast(pl.Date) for c in ("first_purchase", "second_purchase", "last_purchase")),
-            "orders", "purchase_days",
-            "net_spend", "gross_spend", "returns_value", "return_orders", "repeat_spend", "mean_order_value",
-            *extra, "as_of", "recency_days", "tenure_days",
+            "orders",
+            "purchase_days",
+            "net_spend",
+            "gross_spend",
+            "returns_value",
+            "return_orders",
+            "repeat_spend",
+            "mean_order_value",
+            *extra,
+            "as_of",
+            "recency_days",
+            "tenure_days",
         )
     )
 

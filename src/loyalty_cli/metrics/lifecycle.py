@@ -48,8 +48,19 @@ NOT_NOW = "(not in this snapshot)"
 BOOL_INPUTS = ("prospect", "one_time", "window_closed", "bought_since_previous")
 CHOICE_INPUTS = ("churn_status", "value_tier", "nps_category", "previous_stage")
 NUMBER_INPUTS = (
-    "recency_days", "tenure_days", "days_since_first", "orders", "purchase_days", "net_spend", "repeat_spend",
-    "mean_order_value", "returns_value", "ipt_days", "window_from_days", "window_to_days", "latest_nps",
+    "recency_days",
+    "tenure_days",
+    "days_since_first",
+    "orders",
+    "purchase_days",
+    "net_spend",
+    "repeat_spend",
+    "mean_order_value",
+    "returns_value",
+    "ipt_days",
+    "window_from_days",
+    "window_to_days",
+    "latest_nps",
 )
 TEXT_INPUTS = ("first_category", "first_channel")
 INPUTS = (*BOOL_INPUTS, *CHOICE_INPUTS, *NUMBER_INPUTS, *TEXT_INPUTS)
@@ -170,10 +181,20 @@ def _grid(stages: Sequence[str]) -> pl.DataFrame:
     data); numeric and text inputs are null (unknown)."""
     nps = [None, *NPS_CATEGORIES]
     previous = [None, *stages, OTHER_STAGE]
-    names = ("prospect", "one_time", "window_closed", "churn_status", "value_tier", "nps_category",
-             "previous_stage", "bought_since_previous")
-    rows = [*itertools.product([True], [None], [None], [None], [None], nps, previous, [False]),
-            *itertools.product([False], [True, False], [True, False], STATUSES, TIERS, nps, previous, [True, False])]
+    names = (
+        "prospect",
+        "one_time",
+        "window_closed",
+        "churn_status",
+        "value_tier",
+        "nps_category",
+        "previous_stage",
+        "bought_since_previous",
+    )
+    rows = [
+        *itertools.product([True], [None], [None], [None], [None], nps, previous, [False]),
+        *itertools.product([False], [True, False], [True, False], STATUSES, TIERS, nps, previous, [True, False]),
+    ]
     schema = {n: (pl.Boolean if n in BOOL_INPUTS else pl.String) for n in names}
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     frame = frame.filter(~(pl.col("bought_since_previous") & pl.col("previous_stage").is_null()))  # not possible
@@ -185,8 +206,16 @@ def _grid(stages: Sequence[str]) -> pl.DataFrame:
 
 def _describe_cell(row: dict[str, object]) -> str:
     shown = []
-    for key in ("prospect", "one_time", "window_closed", "churn_status", "value_tier", "nps_category",
-                "previous_stage", "bought_since_previous"):
+    for key in (
+        "prospect",
+        "one_time",
+        "window_closed",
+        "churn_status",
+        "value_tier",
+        "nps_category",
+        "previous_stage",
+        "bought_since_previous",
+    ):
         value = row[key]
         if value is None:
             if row["prospect"] and key not in ("nps_category", "previous_stage"):
@@ -200,9 +229,13 @@ def _describe_cell(row: dict[str, object]) -> str:
 def _condition(source: str, label: str, when: object, example: str) -> tuple[pl.Expr, bool]:
     """The compiled condition and whether it reads inputs the check grid cannot hold exactly."""
     expr, roots = compile_condition(
-        when, where=f"{source}: {label}", columns=INPUTS, example=example,
+        when,
+        where=f"{source}: {label}",
+        columns=INPUTS,
+        example=example,
         syntax_hint="Conditions are SQL, e.g. \"churn_status = 'active' and orders >= 5\".",
-        columns_hint=f"Columns: {', '.join(INPUTS)}.")
+        columns_hint=f"Columns: {', '.join(INPUTS)}.",
+    )
     return expr, bool(roots - EXACT_INPUTS)
 
 
@@ -211,8 +244,10 @@ def _text(source: str, label: str, raw: dict[str, object], key: str, *, required
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise RulesError(f"{source}: {label} needs {key} as text, got {value!r}",
-                         hint=f'e.g. {key} = "cross-sell".' if key == "action" else None)
+        raise RulesError(
+            f"{source}: {label} needs {key} as text, got {value!r}",
+            hint=f'e.g. {key} = "cross-sell".' if key == "action" else None,
+        )
     return value.strip()
 
 
@@ -223,12 +258,17 @@ def _entries(source: str, data: dict[str, object], key: str) -> list[dict[str, o
     return raw  # type: ignore[return-value]
 
 
-def _evaluate(grid: pl.DataFrame, source: str, label: str, when: str, expr: pl.Expr, partial: bool
-              ) -> tuple[list[bool], list[bool]]:
+def _evaluate(
+    grid: pl.DataFrame, source: str, label: str, when: str, expr: pl.Expr, partial: bool
+) -> tuple[list[bool], list[bool]]:
     """(may hold, surely holds) per grid cell."""
-    out = evaluate_condition(grid, expr, where=f"{source}: {label}", when=when,
-                             hint="Compare text columns with quoted text (churn_status = 'active') and numbers "
-                             "with numbers (orders >= 5).")
+    out = evaluate_condition(
+        grid,
+        expr,
+        where=f"{source}: {label}",
+        when=when,
+        hint="Compare text columns with quoted text (churn_status = 'active') and numbers with numbers (orders >= 5).",
+    )
     may = [bool(v) for v in out.fill_null(partial)]
     sure = [bool(v) for v in out.fill_null(False)] if not partial else [False] * grid.height
     return may, sure
@@ -246,31 +286,50 @@ def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
         label = f"rule #{i}" + (f" (stage {stage!r})" if isinstance(stage, str) and stage.strip() else "")
         bad_keys = set(raw) - _RULE_KEYS
         if bad_keys:
-            raise RulesError(f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
-                             hint=f"A rule has {', '.join(sorted(_RULE_KEYS))}.")
+            raise RulesError(
+                f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
+                hint=f"A rule has {', '.join(sorted(_RULE_KEYS))}.",
+            )
         stage = _text(source, label, raw, "stage", required=True)
         expr, partial = _condition(source, label, raw.get("when"), "churn_status = 'active'")
-        rules.append(Rule(position=i, stage=stage, when=str(raw["when"]).strip(), expr=expr,
-                          action=_text(source, label, raw, "action", required=True),
-                          theme=_text(source, label, raw, "theme", required=False),
-                          description=_text(source, label, raw, "description", required=False), partial=partial))
+        rules.append(
+            Rule(
+                position=i,
+                stage=stage,
+                when=str(raw["when"]).strip(),
+                expr=expr,
+                action=_text(source, label, raw, "action", required=True),
+                theme=_text(source, label, raw, "theme", required=False),
+                description=_text(source, label, raw, "description", required=False),
+                partial=partial,
+            )
+        )
     flags = []
     for i, raw in enumerate(_entries(source, data, "flag"), start=1):
         name = raw.get("name")
         label = f"flag {name!r}" if isinstance(name, str) and name.strip() else f"flag #{i}"
         bad_keys = set(raw) - _FLAG_KEYS
         if bad_keys:
-            raise RulesError(f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
-                             hint=f"A flag has {', '.join(sorted(_FLAG_KEYS))}.")
+            raise RulesError(
+                f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
+                hint=f"A flag has {', '.join(sorted(_FLAG_KEYS))}.",
+            )
         name = _text(source, label, raw, "name", required=True)
         if ";" in name:
             raise RulesError(f"{source}: {label}: a flag name cannot hold ';' (it separates flags)")
         if any(f.name == name for f in flags):
             raise RulesError(f"{source}: flag {name!r} is defined twice", hint="Give each flag its own name.")
         expr, partial = _condition(source, label, raw.get("when"), "nps_category = 'promoter'")
-        flags.append(Flag(name=name, when=str(raw["when"]).strip(), expr=expr,
-                          action=_text(source, label, raw, "action", required=True),
-                          description=_text(source, label, raw, "description", required=False), partial=partial))
+        flags.append(
+            Flag(
+                name=name,
+                when=str(raw["when"]).strip(),
+                expr=expr,
+                action=_text(source, label, raw, "action", required=True),
+                description=_text(source, label, raw, "description", required=False),
+                partial=partial,
+            )
+        )
     for key in ("name", "version", "description"):
         if key in data and not isinstance(data[key], str | int | float):
             raise RulesError(f"{source}: {key} must be text, got {data[key]!r}")
@@ -281,10 +340,11 @@ def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
     for rule in rules:
         may, sure = _evaluate(grid, source, rule.label, rule.when, rule.expr, rule.partial)
         if not any(m and not c for m, c in zip(may, claimed, strict=True)):
-            why = ("earlier rules take every customer it matches" if any(may)
-                   else "no kind of customer matches it")
-            raise RulesError(f"{source}: {rule.label} can never be reached: {why}",
-                             hint="Move it up, narrow the rules before it, or remove it.")
+            why = "earlier rules take every customer it matches" if any(may) else "no kind of customer matches it"
+            raise RulesError(
+                f"{source}: {rule.label} can never be reached: {why}",
+                hint="Move it up, narrow the rules before it, or remove it.",
+            )
         claimed = [c or s for c, s in zip(claimed, sure, strict=True)]
     uncovered = [i for i, c in enumerate(claimed) if not c]
     if uncovered:
@@ -297,11 +357,17 @@ def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
     for flag in flags:
         may, _ = _evaluate(grid, source, flag.label, flag.when, flag.expr, flag.partial)
         if not any(may):
-            raise RulesError(f"{source}: {flag.label} can never be set: no kind of customer matches it",
-                             hint="Check the values it compares with, e.g. nps_category = 'detractor'.")
+            raise RulesError(
+                f"{source}: {flag.label} can never be set: no kind of customer matches it",
+                hint="Check the values it compares with, e.g. nps_category = 'detractor'.",
+            )
     return LifecycleRules(
-        name=str(data.get("name", Path(source).stem)), source=source, version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(), rules=tuple(rules), flags=tuple(flags),
+        name=str(data.get("name", Path(source).stem)),
+        source=source,
+        version=str(data.get("version", "1")),
+        description=str(data.get("description", "")).strip(),
+        rules=tuple(rules),
+        flags=tuple(flags),
     )
 
 
@@ -327,8 +393,14 @@ def contacts_left_out(contacts: pl.DataFrame, customers: pl.DataFrame, *, as_of:
     """People of the contacts left out because they signed up on or after ``as_of`` (every row of theirs),
     and did not buy before it (a customer is in the table either way)."""
     known = known_contacts(contacts.lazy(), as_of=as_of).select("customer_id")
-    return (contacts.lazy().select(pl.col("customer_id").unique()).join(known, on="customer_id", how="anti")
-            .join(customers.lazy().select("customer_id"), on="customer_id", how="anti").collect().height)
+    return (
+        contacts.lazy()
+        .select(pl.col("customer_id").unique())
+        .join(known, on="customer_id", how="anti")
+        .join(customers.lazy().select("customer_id"), on="customer_id", how="anti")
+        .collect()
+        .height
+    )
 
 
 def lifecycle_inputs(
@@ -352,55 +424,81 @@ def lifecycle_inputs(
     ``customer_id, previous_stage, previous_as_of``."""
     names = customers.collect_schema().names()
     status = rank_by_value(churn_status(customers, activity, rules=churn_rules), rules=churn_rules).select(
-        "customer_id", pl.col("status").cast(pl.String).alias("churn_status"),
-        pl.col("value_tier").cast(pl.String), "ipt_days")
+        "customer_id",
+        pl.col("status").cast(pl.String).alias("churn_status"),
+        pl.col("value_tier").cast(pl.String),
+        "ipt_days",
+    )
     windows = second_purchase_windows(customers, config=window)
     if window.by is not None:
         windows = windows.filter(pl.col("group") != ALL)
     since = (pl.col("as_of") - pl.col("first_purchase")).dt.total_days().cast(pl.Int32)
-    closed = (pl.when(pl.col("window_to_days").is_null()).then(pl.col("churn_status") != "active")
-              .otherwise(pl.col("days_since_first") > pl.col("window_to_days")))
+    closed = (
+        pl.when(pl.col("window_to_days").is_null())
+        .then(pl.col("churn_status") != "active")
+        .otherwise(pl.col("days_since_first") > pl.col("window_to_days"))
+    )
     base = (
         customers.join(status, on="customer_id", how="left")
         .with_columns(group_column(window.by))
         .join(windows, on="group", how="left")
-        .with_columns(pl.lit(False).alias("prospect"), (pl.col("purchase_days") == 1).alias("one_time"),
-                      since.alias("days_since_first"))
-        .with_columns(closed.alias("window_closed"),
-                      pl.col("window_source").fill_null("none: churn status decides"))
+        .with_columns(
+            pl.lit(False).alias("prospect"),
+            (pl.col("purchase_days") == 1).alias("one_time"),
+            since.alias("days_since_first"),
+        )
+        .with_columns(closed.alias("window_closed"), pl.col("window_source").fill_null("none: churn status decides"))
         .drop("group")
     )
     frames = [base]
     if contacts is not None:
         have = contacts.collect_schema().names()
-        people = known_contacts(contacts, as_of=as_of).group_by("customer_id").agg(
-            *([pl.col("email").drop_nulls().max().alias("email")] if "email" in have else []))
+        people = (
+            known_contacts(contacts, as_of=as_of)
+            .group_by("customer_id")
+            .agg(*([pl.col("email").drop_nulls().max().alias("email")] if "email" in have else []))
+        )
         prospects = people.join(customers.select("customer_id"), on="customer_id", how="anti").with_columns(
-            pl.lit(True).alias("prospect"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
+            pl.lit(True).alias("prospect"), pl.lit(as_of, dtype=pl.Date).alias("as_of")
+        )
         frames.append(prospects)
         if "email" in have:  # customers without an email in the orders get the contact's
             contact_email = people.select("customer_id", pl.col("email").alias("_contact_email"))
             email = pl.coalesce("email", "_contact_email") if "email" in names else pl.col("_contact_email")
-            frames[0] = base.join(contact_email, on="customer_id", how="left").with_columns(
-                email.alias("email")).drop("_contact_email")
+            frames[0] = (
+                base.join(contact_email, on="customer_id", how="left")
+                .with_columns(email.alias("email"))
+                .drop("_contact_email")
+            )
     frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     if scores is not None:
         frame = frame.join(
-            scores.select("customer_id", pl.col("latest_score").cast(pl.Int16).alias("latest_nps"),
-                          pl.col("nps_category").cast(pl.String), pl.col("responded_at").alias("nps_responded_at")),
-            on="customer_id", how="left")
+            scores.select(
+                "customer_id",
+                pl.col("latest_score").cast(pl.Int16).alias("latest_nps"),
+                pl.col("nps_category").cast(pl.String),
+                pl.col("responded_at").alias("nps_responded_at"),
+            ),
+            on="customer_id",
+            how="left",
+        )
     else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Int16).alias("latest_nps"),
-                                   pl.lit(None, dtype=pl.String).alias("nps_category"),
-                                   pl.lit(None, dtype=pl.Date).alias("nps_responded_at"))
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.Int16).alias("latest_nps"),
+            pl.lit(None, dtype=pl.String).alias("nps_category"),
+            pl.lit(None, dtype=pl.Date).alias("nps_responded_at"),
+        )
     if previous is not None:
-        frame = frame.join(previous.select("customer_id", "previous_stage", "previous_as_of"), on="customer_id",
-                           how="left")
+        frame = frame.join(
+            previous.select("customer_id", "previous_stage", "previous_as_of"), on="customer_id", how="left"
+        )
     else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("previous_stage"),
-                                   pl.lit(None, dtype=pl.Date).alias("previous_as_of"))
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("previous_stage"), pl.lit(None, dtype=pl.Date).alias("previous_as_of")
+        )
     frame = frame.with_columns(
-        (pl.col("last_purchase") >= pl.col("previous_as_of")).fill_null(False).alias("bought_since_previous"))
+        (pl.col("last_purchase") >= pl.col("previous_as_of")).fill_null(False).alias("bought_since_previous")
+    )
     have = frame.collect_schema().names()
     missing = [pl.lit(None, dtype=pl.String).alias(c) for c in TEXT_INPUTS if c not in have]
     return frame.with_columns(missing) if missing else frame
@@ -408,10 +506,34 @@ def lifecycle_inputs(
 
 # ------------------------------------------------------------------------------------------------- outputs
 OUTPUT_COLUMNS = (
-    "stage", "action", "theme", "flags", "flag_actions", "churn_status", "value_tier", "recency_days", "orders",
-    "purchase_days", "net_spend", "days_since_first", "window_from_days", "window_to_days", "window_closed",
-    "window_source", "latest_nps", "nps_category", "nps_responded_at", "previous_stage", "bought_since_previous",
-    "first_purchase", "last_purchase", "first_category", "ipt_days", "rule_number", "rule", "as_of",
+    "stage",
+    "action",
+    "theme",
+    "flags",
+    "flag_actions",
+    "churn_status",
+    "value_tier",
+    "recency_days",
+    "orders",
+    "purchase_days",
+    "net_spend",
+    "days_since_first",
+    "window_from_days",
+    "window_to_days",
+    "window_closed",
+    "window_source",
+    "latest_nps",
+    "nps_category",
+    "nps_responded_at",
+    "previous_stage",
+    "bought_since_previous",
+    "first_purchase",
+    "last_purchase",
+    "first_category",
+    "ipt_days",
+    "rule_number",
+    "rule",
+    "as_of",
 )
 
 
@@ -423,7 +545,8 @@ def lifecycle_table(inputs: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFr
     names = staged.collect_schema().names()
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     return staged.select(*leading, *(c for c in OUTPUT_COLUMNS if c in names)).sort(
-        "stage", "net_spend", "customer_id", descending=[False, True, False], nulls_last=True)
+        "stage", "net_spend", "customer_id", descending=[False, True, False], nulls_last=True
+    )
 
 
 def lifecycle_window(customers: pl.LazyFrame | pl.DataFrame, window: SecondPurchaseConfig) -> SecondPurchaseConfig:
@@ -432,14 +555,30 @@ def lifecycle_window(customers: pl.LazyFrame | pl.DataFrame, window: SecondPurch
     return replace(window, by="first_category" if "first_category" in names else None)
 
 
-def lifecycle_stages(customers: pl.LazyFrame, activity: pl.LazyFrame, *, as_of: date, rules: LifecycleRules,
-                     churn_rules: ChurnRules, window: SecondPurchaseConfig, scores: pl.LazyFrame | None = None,
-                     contacts: pl.LazyFrame | None = None, previous: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def lifecycle_stages(
+    customers: pl.LazyFrame,
+    activity: pl.LazyFrame,
+    *,
+    as_of: date,
+    rules: LifecycleRules,
+    churn_rules: ChurnRules,
+    window: SecondPurchaseConfig,
+    scores: pl.LazyFrame | None = None,
+    contacts: pl.LazyFrame | None = None,
+    previous: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
     """The to-do list as ``loyalty lifecycle`` gives it (:func:`lifecycle_table` of :func:`lifecycle_inputs`),
     with the window of :func:`lifecycle_window`; the command, ``nps --by stage`` and the report all use it."""
-    inputs = lifecycle_inputs(customers, activity, as_of=as_of, churn_rules=churn_rules,
-                              window=lifecycle_window(customers, window), scores=scores, contacts=contacts,
-                              previous=previous)
+    inputs = lifecycle_inputs(
+        customers,
+        activity,
+        as_of=as_of,
+        churn_rules=churn_rules,
+        window=lifecycle_window(customers, window),
+        scores=scores,
+        contacts=contacts,
+        previous=previous,
+    )
     return lifecycle_table(inputs, rules=rules)
 
 
@@ -451,15 +590,20 @@ def stage_summary(table: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFrame
         pl.col("net_spend").sum().round(2).alias("net_spend"),
     )
     listed = pl.LazyFrame(
-        {"rule_number": [r.position for r in rules.rules], "stage": [r.stage for r in rules.rules],
-         "action": [r.action for r in rules.rules]},
-        schema={"rule_number": pl.Int32, "stage": pl.String, "action": pl.String})
+        {
+            "rule_number": [r.position for r in rules.rules],
+            "stage": [r.stage for r in rules.rules],
+            "action": [r.action for r in rules.rules],
+        },
+        schema={"rule_number": pl.Int32, "stage": pl.String, "action": pl.String},
+    )
     return (
         listed.join(stats, on="rule_number", how="left", maintain_order="left")
         .with_columns(pl.col("customers").fill_null(0), pl.col("net_spend").fill_null(0.0))
         .with_columns(
             (pl.col("customers") / pl.col("customers").sum()).alias("share_customers"),
-            pl.when(pl.col("net_spend").sum() != 0).then(pl.col("net_spend") / pl.col("net_spend").sum())
+            pl.when(pl.col("net_spend").sum() != 0)
+            .then(pl.col("net_spend") / pl.col("net_spend").sum())
             .alias("share_net_spend"),
         )
         .select("stage", "action", "customers", "share_customers", "net_spend", "share_net_spend")
@@ -471,12 +615,18 @@ def flag_summary(table: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFrame:
     parts = []
     for f in rules.flags:
         hit = pl.col("flags").str.split("; ").list.contains(f.name).fill_null(False)
-        parts.append(table.select(pl.lit(f.name).alias("flag"), pl.lit(f.action).alias("action"),
-                                  hit.sum().cast(pl.UInt32).alias("customers"),
-                                  pl.col("net_spend").filter(hit).sum().round(2).alias("net_spend")))
+        parts.append(
+            table.select(
+                pl.lit(f.name).alias("flag"),
+                pl.lit(f.action).alias("action"),
+                hit.sum().cast(pl.UInt32).alias("customers"),
+                pl.col("net_spend").filter(hit).sum().round(2).alias("net_spend"),
+            )
+        )
     if not parts:
-        return pl.LazyFrame(schema={"flag": pl.String, "action": pl.String, "customers": pl.UInt32,
-                                    "net_spend": pl.Float64})
+        return pl.LazyFrame(
+            schema={"flag": pl.String, "action": pl.String, "customers": pl.UInt32, "net_spend": pl.Float64}
+        )
     return pl.concat(parts)
 
 
@@ -485,8 +635,10 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
     with a stage and an as-of date not after ``as_of``. Problems raise :class:`DataError` naming ``source``."""
     missing = [c for c in ("customer_id", "stage", "as_of") if c not in previous.columns]
     if missing:
-        raise DataError(f"The previous snapshot {source} has no column {', '.join(map(repr, missing))}",
-                        hint="Pass a file written by `loyalty lifecycle -o` (it has customer_id, stage and as_of).")
+        raise DataError(
+            f"The previous snapshot {source} has no column {', '.join(map(repr, missing))}",
+            hint="Pass a file written by `loyalty lifecycle -o` (it has customer_id, stage and as_of).",
+        )
     as_of_col = pl.col("as_of")
     if previous.schema["as_of"] != pl.Date:
         as_of_col = as_of_col.cast(pl.String).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
@@ -496,20 +648,27 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
         as_of_col.alias("previous_as_of"),
     )
     bad = frame.with_row_index("row", offset=2).filter(
-        pl.col("customer_id").is_null() | pl.col("previous_stage").is_null() | pl.col("previous_as_of").is_null())
+        pl.col("customer_id").is_null() | pl.col("previous_stage").is_null() | pl.col("previous_as_of").is_null()
+    )
     if bad.height:
-        raise DataError(f"The previous snapshot {source} has {bad.height:,} row(s) without a customer id, stage or "
-                        f"readable as_of date (YYYY-MM-DD), e.g. row {bad['row'][0]}",
-                        hint="Pass a file written by `loyalty lifecycle -o`.")
+        raise DataError(
+            f"The previous snapshot {source} has {bad.height:,} row(s) without a customer id, stage or "
+            f"readable as_of date (YYYY-MM-DD), e.g. row {bad['row'][0]}",
+            hint="Pass a file written by `loyalty lifecycle -o`.",
+        )
     dupes = frame.filter(pl.col("customer_id").is_duplicated())
     if dupes.height:
-        raise DataError(f"The previous snapshot {source} has customer {dupes['customer_id'][0]!r} more than once",
-                        hint="Pass the full output of one `loyalty lifecycle` run (no --stage filter needed, "
-                        "but one row per customer).")
+        raise DataError(
+            f"The previous snapshot {source} has customer {dupes['customer_id'][0]!r} more than once",
+            hint="Pass the full output of one `loyalty lifecycle` run (no --stage filter needed, "
+            "but one row per customer).",
+        )
     latest = frame["previous_as_of"].max()
     if latest is not None and latest > as_of:  # type: ignore[operator]
-        raise DataError(f"The previous snapshot {source} is as of {latest}, after this run's as-of date {as_of}",
-                        hint="Pass an older snapshot, or --as-of a later date.")
+        raise DataError(
+            f"The previous snapshot {source} is as of {latest}, after this run's as-of date {as_of}",
+            hint="Pass an older snapshot, or --as-of a later date.",
+        )
     return frame
 
 
@@ -522,15 +681,18 @@ def transitions(table: pl.LazyFrame, previous: pl.LazyFrame) -> pl.LazyFrame:
     return (
         before.join(now, on="customer_id", how="full", coalesce=True)
         .with_columns(pl.col("previous_stage").fill_null(NOT_BEFORE), pl.col("stage").fill_null(NOT_NOW))
-        .group_by("previous_stage", "stage").agg(pl.len().cast(pl.UInt32).alias("customers"))
-        .with_columns((pl.col("customers") / pl.col("customers").sum().over("previous_stage"))
-                      .alias("share_of_previous"))
+        .group_by("previous_stage", "stage")
+        .agg(pl.len().cast(pl.UInt32).alias("customers"))
+        .with_columns(
+            (pl.col("customers") / pl.col("customers").sum().over("previous_stage")).alias("share_of_previous")
+        )
     )
 
 
 def transition_matrix(long: pl.DataFrame, *, stages: Sequence[str]) -> pl.DataFrame:
     """The long :func:`transitions` table as a matrix: one row per previous stage, one column per stage
     (rule order, then stages of neither kind alphabetically), and ``total``. Empty cells are 0."""
+
     def ordered(values: list[str], first: Sequence[str], last: str) -> list[str]:
         known = [s for s in first if s in values]
         extra = sorted(v for v in values if v not in first and v != last)
@@ -544,7 +706,8 @@ def transition_matrix(long: pl.DataFrame, *, stages: Sequence[str]) -> pl.DataFr
             wide = wide.with_columns(pl.lit(0, dtype=pl.UInt32).alias(col))
     order = pl.DataFrame({"previous_stage": rows, "_order": list(range(len(rows)))})
     return (
-        wide.join(order, on="previous_stage").sort("_order")
+        wide.join(order, on="previous_stage")
+        .sort("_order")
         .select("previous_stage", *(pl.col(c).fill_null(0).cast(pl.UInt32) for c in cols))
         .with_columns(pl.sum_horizontal(cols).cast(pl.UInt32).alias("total"))
     )

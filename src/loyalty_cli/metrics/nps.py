@@ -70,8 +70,10 @@ class NpsConfig:
         if self.period not in PERIODS:
             raise UsageError(f"--period must be one of {', '.join(PERIODS)}, got {self.period!r}")
         if not 0.5 <= self.confidence < 1:
-            raise UsageError(f"--confidence must be at least 0.5 and below 1, got {self.confidence}",
-                             hint="e.g. --confidence 0.95 for a 95% interval.")
+            raise UsageError(
+                f"--confidence must be at least 0.5 and below 1, got {self.confidence}",
+                hint="e.g. --confidence 0.95 for a 95% interval.",
+            )
         if self.min_n < 1:
             raise UsageError(f"--min-n must be at least 1, got {self.min_n}")
         if self.bootstrap_samples < 100:
@@ -99,9 +101,12 @@ class NpsConfig:
 def nps_category(score: pl.Expr) -> pl.Expr:
     """promoter (9-10), passive (7-8), detractor (0-6); null for no score."""
     return (
-        pl.when(score >= 9).then(pl.lit("promoter"))
-        .when(score >= 7).then(pl.lit("passive"))
-        .when(score >= 0).then(pl.lit("detractor"))
+        pl.when(score >= 9)
+        .then(pl.lit("promoter"))
+        .when(score >= 7)
+        .then(pl.lit("passive"))
+        .when(score >= 0)
+        .then(pl.lit("detractor"))
         .cast(CATEGORIES)
     )
 
@@ -143,8 +148,9 @@ def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
         period_start(pl.col("responded_at"), config.period).alias("period_start"),
     ).with_columns(period_label(pl.col("period_start"), config.period).alias("period"))
     if config.dedupe == "auto":
-        policy = pl.when(pl.col("survey_type") == "transactional").then(pl.lit("all")) \
-            .otherwise(pl.lit("latest-per-period"))
+        policy = (
+            pl.when(pl.col("survey_type") == "transactional").then(pl.lit("all")).otherwise(pl.lit("latest-per-period"))
+        )
     else:
         policy = pl.lit(config.dedupe)
     rows = rows.with_columns(policy.alias("dedupe"))
@@ -156,15 +162,19 @@ def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
     bucket = pl.when(pl.col("dedupe") == "latest-per-period").then(pl.col("period_start"))
     # Sorted latest first, then the lower score, then every other column, so the answer kept (the first of
     # its group) is the same whatever the order of the rows in the file.
-    others = [c for c in rows.collect_schema().names()
-              if c not in ("customer_id", "survey_type", "responded_at", "score")]
+    others = [
+        c for c in rows.collect_schema().names() if c not in ("customer_id", "survey_type", "responded_at", "score")
+    ]
     order = ["customer_id", "survey_type", "responded_at", "score", *others]
     descending = [False, False, True, False, *[False] * len(others)]
     rank = pl.int_range(pl.len()).over("customer_id", "survey_type", "_bucket", "_candidate")
     status = (
-        pl.when(pl.col("_duplicate")).then(pl.lit("duplicate"))
-        .when(pl.col("score").is_null()).then(pl.lit("non-response"))
-        .when(pl.col("_candidate") & (pl.col("dedupe") != "all") & (rank > 0)).then(pl.lit("repeat"))
+        pl.when(pl.col("_duplicate"))
+        .then(pl.lit("duplicate"))
+        .when(pl.col("score").is_null())
+        .then(pl.lit("non-response"))
+        .when(pl.col("_candidate") & (pl.col("dedupe") != "all") & (rank > 0))
+        .then(pl.lit("repeat"))
         .otherwise(pl.lit("counted"))
     )
     return (
@@ -209,7 +219,8 @@ def _with_stats(counts: pl.LazyFrame, *, config: NpsConfig, weight: str | None =
     z = config.z
     if config.interval == "bootstrap":
         bounds = pl.struct("promoters", "passives", "detractors").map_batches(
-            lambda s: _bootstrap_batch(s, config), return_dtype=pl.Struct({"lo": pl.Float64, "hi": pl.Float64}))
+            lambda s: _bootstrap_batch(s, config), return_dtype=pl.Struct({"lo": pl.Float64, "hi": pl.Float64})
+        )
         low, high = bounds.struct.field("lo"), bounds.struct.field("hi")
     else:
         if config.interval == "adjusted-wald":
@@ -239,31 +250,57 @@ def _with_stats(counts: pl.LazyFrame, *, config: NpsConfig, weight: str | None =
     weighted: list[str] = []
     if weight is not None:
         wn = pl.col("_w_total")
-        stats.append(pl.when((pl.col("_w_n") >= config.min_n) & (wn > 0))
-                     .then(100 * (pl.col("_w_promoters") - pl.col("_w_detractors")) / wn)
-                     .alias(f"nps_weighted_by_{weight}"))
+        stats.append(
+            pl.when((pl.col("_w_n") >= config.min_n) & (wn > 0))
+            .then(100 * (pl.col("_w_promoters") - pl.col("_w_detractors")) / wn)
+            .alias(f"nps_weighted_by_{weight}")
+        )
         stats.append((pl.col("_w_total") / 100).alias(f"{weight}_total"))
         weighted = [f"nps_weighted_by_{weight}", f"{weight}_total"]
     names = counts.collect_schema().names()
     groups = names[: names.index("responses")]
     return counts.with_columns(stats).select(
-        *groups, "responses", "promoters", "passives", "detractors", "share_promoters", "share_passives",
-        "share_detractors", "nps", "se", "ci_low", "ci_high", "ci_method", "suppressed", *weighted,
-        "non_responses", "duplicates", "repeats",
+        *groups,
+        "responses",
+        "promoters",
+        "passives",
+        "detractors",
+        "share_promoters",
+        "share_passives",
+        "share_detractors",
+        "nps",
+        "se",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "suppressed",
+        *weighted,
+        "non_responses",
+        "duplicates",
+        "repeats",
     )
 
 
 def _bootstrap_batch(counts: pl.Series, config: NpsConfig) -> pl.Series:
     frame = counts.struct.unnest()
     low, high = bootstrap_interval(
-        frame["promoters"].to_numpy(), frame["passives"].to_numpy(), frame["detractors"].to_numpy(),
-        confidence=config.confidence, samples=config.bootstrap_samples, seed=config.seed,
+        frame["promoters"].to_numpy(),
+        frame["passives"].to_numpy(),
+        frame["detractors"].to_numpy(),
+        confidence=config.confidence,
+        samples=config.bootstrap_samples,
+        seed=config.seed,
     )
     return pl.DataFrame({"lo": low, "hi": high}, nan_to_null=True).to_struct()
 
 
 def bootstrap_interval(
-    promoters: np.ndarray, passives: np.ndarray, detractors: np.ndarray, *, confidence: float, samples: int,
+    promoters: np.ndarray,
+    passives: np.ndarray,
+    detractors: np.ndarray,
+    *,
+    confidence: float,
+    samples: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of NPS for each group of counts (NaN where there are no answers).
@@ -359,9 +396,13 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
         )
         .with_columns(pl.col("z").map_batches(_two_sided_p, return_dtype=pl.Float64).alias("p_value"))
         .with_columns((pl.col("p_value") < 1 - config.confidence).alias("significant"))
-        .select("survey_type", "period", "period_start", "complete", pl.exclude("survey_type", "period",
-                                                                                  "period_start", "complete",
-                                                                                  "_as_of"))
+        .select(
+            "survey_type",
+            "period",
+            "period_start",
+            "complete",
+            pl.exclude("survey_type", "period", "period_start", "complete", "_as_of"),
+        )
         .sort("survey_type", "period_start")
     )
 
@@ -371,7 +412,6 @@ def _two_sided_p(z: pl.Series) -> pl.Series:
 
     values = z.cast(pl.Float64).to_numpy()
     return pl.Series(z.name, 2 * ndtr(-np.abs(values)), nan_to_null=True)
-
 
 
 # ---------------------------------------------------------------------------------------- customers
@@ -385,8 +425,10 @@ def customer_scores(responses: pl.LazyFrame) -> pl.LazyFrame:
     names = responses.collect_schema().names()
     extra = [c for c in ("touchpoint", "comment", "email") if c in names]
     order = ["responded_at", "score", *extra]
-    latest = [pl.col(c).sort_by(order, descending=[True] + [False] * (len(order) - 1), nulls_last=True).first()
-              for c in ["responded_at", "score", "survey_type", *extra]]
+    latest = [
+        pl.col(c).sort_by(order, descending=[True] + [False] * (len(order) - 1), nulls_last=True).first()
+        for c in ["responded_at", "score", "survey_type", *extra]
+    ]
     return (
         responses.filter(pl.col("customer_id").is_not_null() & pl.col("status").is_in(["counted", "repeat"]))
         .group_by("customer_id")
@@ -396,7 +438,9 @@ def customer_scores(responses: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("score").alias("latest_score"),
             nps_category(pl.col("score")).alias("nps_category"),
             pl.col("responded_at").dt.date(),
-            "survey_type", *extra, "scored_responses",
+            "survey_type",
+            *extra,
+            "scored_responses",
         )
         .sort("customer_id")
     )
@@ -421,8 +465,11 @@ def with_customers(frame: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame
         # Keep the map's order (an Enum from SegmentMap.assign), the two labels for no segment last.
         dtype = customers.collect_schema()["segment"]
         names = list(dtype.categories) if isinstance(dtype, pl.Enum) else []
-        label = (pl.when(pl.col("customer_id").is_null()).then(pl.lit(ANONYMOUS))
-                 .otherwise(pl.col("segment").cast(pl.String).fill_null(NO_PURCHASE)))
+        label = (
+            pl.when(pl.col("customer_id").is_null())
+            .then(pl.lit(ANONYMOUS))
+            .otherwise(pl.col("segment").cast(pl.String).fill_null(NO_PURCHASE))
+        )
         fixes.append(label.cast(pl.Enum([*names, NO_PURCHASE, ANONYMOUS]) if names else pl.String).alias("segment"))
     if "email" in have:
         email = pl.coalesce("email", "_email") if "email" in frame.collect_schema().names() else pl.col("_email")
@@ -440,8 +487,11 @@ def with_stages(frame: pl.LazyFrame, stages: pl.LazyFrame) -> pl.LazyFrame:
     names = list(dtype.categories) if isinstance(dtype, pl.Enum) else []
     right = stages.select("customer_id", pl.col("stage").cast(pl.String).alias("_stage"))
     joined = frame.join(right, on="customer_id", how="left", nulls_equal=False, maintain_order="left")
-    label = (pl.when(pl.col("customer_id").is_null()).then(pl.lit(ANONYMOUS))
-             .otherwise(pl.col("_stage").fill_null(NO_PURCHASE)))
+    label = (
+        pl.when(pl.col("customer_id").is_null())
+        .then(pl.lit(ANONYMOUS))
+        .otherwise(pl.col("_stage").fill_null(NO_PURCHASE))
+    )
     labels = list(dict.fromkeys([*names, NO_PURCHASE, ANONYMOUS]))
     return joined.with_columns(label.cast(pl.Enum(labels) if names else pl.String).alias("stage")).drop("_stage")
 
@@ -454,7 +504,8 @@ def high_value_threshold(customers: pl.LazyFrame, *, quantile: float = 0.8) -> p
 def promoter_list(scores: pl.LazyFrame) -> pl.LazyFrame:
     """Customers whose latest answer is 9-10, most recent first: ask them for a review or a referral."""
     return scores.filter(pl.col("nps_category") == "promoter").sort(
-        "responded_at", "customer_id", descending=[True, False])
+        "responded_at", "customer_id", descending=[True, False]
+    )
 
 
 def detractor_list(scores: pl.LazyFrame, *, min_spend: float | None = None) -> pl.LazyFrame:
@@ -466,5 +517,4 @@ def detractor_list(scores: pl.LazyFrame, *, min_spend: float | None = None) -> p
         return detractors.sort("responded_at", "customer_id", descending=[True, False])
     if min_spend is not None:
         detractors = detractors.filter(pl.col("net_spend") >= min_spend)
-    return detractors.sort("net_spend", "responded_at", "customer_id", descending=[True, True, False],
-                           nulls_last=True)
+    return detractors.sort("net_spend", "responded_at", "customer_id", descending=[True, True, False], nulls_last=True)

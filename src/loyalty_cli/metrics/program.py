@@ -36,14 +36,26 @@ from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics.retention import Period, period_index, period_label, period_start
 
 COLUMNS = ("section", "metric", "group", "period", "value", "n", "ci_low", "ci_high")
-SCHEMA = pl.Schema({"section": pl.String, "metric": pl.String, "group": pl.String, "period": pl.String,
-                    "value": pl.Float64, "n": pl.Int64, "ci_low": pl.Float64, "ci_high": pl.Float64})
+SCHEMA = pl.Schema(
+    {
+        "section": pl.String,
+        "metric": pl.String,
+        "group": pl.String,
+        "period": pl.String,
+        "value": pl.Float64,
+        "n": pl.Int64,
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+    }
+)
 MEMBERS, OTHERS, DIFFERENCE = "members", "non-members", "difference"
 NO_TIER, NOT_MEMBER = "(no tier)", "(not a member)"
-CAVEAT = ("Members chose to join, so the differences between members and non-members are correlations, not "
-          "the programme's effect: customers who were going to buy again anyway are more likely to enrol. "
-          "To measure the effect, hold out a random control group (--holdout-share on the list commands) and "
-          "compare with `loyalty uplift`.")
+CAVEAT = (
+    "Members chose to join, so the differences between members and non-members are correlations, not "
+    "the programme's effect: customers who were going to buy again anyway are more likely to enrol. "
+    "To measure the effect, hold out a random control group (--holdout-share on the list commands) and "
+    "compare with `loyalty uplift`."
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,10 @@ class ProgramConfig:
     def tier_dates(self, as_of: date) -> tuple[date, date]:
         to = self.tiers_to or as_of
         if to > as_of:
-            raise UsageError(f"The tier movement must end by the as-of date {as_of}, got {to}",
-                             hint="Data on or after the as-of date is not read: use an earlier --tiers-to.")
+            raise UsageError(
+                f"The tier movement must end by the as-of date {as_of}, got {to}",
+                hint="Data on or after the as-of date is not read: use an earlier --tiers-to.",
+            )
         start = self.tiers_from or _years_before(to, 1)
         if start >= to:
             raise UsageError(f"The tier movement needs a start date before its end date, got {start} and {to}")
@@ -112,13 +126,19 @@ def _long(frame: pl.LazyFrame, section: str) -> pl.LazyFrame:
     )
 
 
-def _figures(frame: pl.LazyFrame, section: str, figures: list[tuple[str, pl.Expr, pl.Expr | None]],
-             group: str | None = None) -> pl.LazyFrame:
+def _figures(
+    frame: pl.LazyFrame, section: str, figures: list[tuple[str, pl.Expr, pl.Expr | None]], group: str | None = None
+) -> pl.LazyFrame:
     """One long row per ``(metric, value, n)``, each an aggregation over ``frame``."""
-    parts = [frame.select(pl.lit(name).alias("metric"), pl.lit(group, dtype=pl.String).alias("group"),
-                          _finite(value.cast(pl.Float64)).alias("value"),
-                          (n if n is not None else pl.lit(None)).cast(pl.Int64).alias("n"))
-             for name, value, n in figures]
+    parts = [
+        frame.select(
+            pl.lit(name).alias("metric"),
+            pl.lit(group, dtype=pl.String).alias("group"),
+            _finite(value.cast(pl.Float64)).alias("value"),
+            (n if n is not None else pl.lit(None)).cast(pl.Int64).alias("n"),
+        )
+        for name, value, n in figures
+    ]
     return _long(pl.concat(parts), section)
 
 
@@ -137,8 +157,11 @@ def tiers_at(members: pl.LazyFrame, day: date) -> pl.LazyFrame:
     ``tier_since`` (or enrolment date) before ``day`` (ties: the alphabetically last tier); ``(no tier)``
     when none."""
     names = members.collect_schema().names()
-    enrolled = members.group_by("customer_id").agg(_day("enrolled_at").min().alias("enrolled")).filter(
-        pl.col("enrolled") < day)
+    enrolled = (
+        members.group_by("customer_id")
+        .agg(_day("enrolled_at").min().alias("enrolled"))
+        .filter(pl.col("enrolled") < day)
+    )
     if "tier" not in names:
         return enrolled.select("customer_id", pl.lit(NO_TIER).alias("tier"))
     since = _day("tier_since") if "tier_since" in names else pl.lit(None, dtype=pl.Date)
@@ -150,8 +173,7 @@ def tiers_at(members: pl.LazyFrame, day: date) -> pl.LazyFrame:
         .group_by("customer_id")
         .agg(pl.col("tier").sort_by("_since", "tier").last())
     )
-    return enrolled.join(latest, on="customer_id", how="left").select(
-        "customer_id", pl.col("tier").fill_null(NO_TIER))
+    return enrolled.join(latest, on="customer_id", how="left").select("customer_id", pl.col("tier").fill_null(NO_TIER))
 
 
 def member_table(members: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
@@ -171,15 +193,17 @@ def program_customers(customers: pl.LazyFrame, members: pl.LazyFrame) -> pl.Lazy
     return (
         customers.select("customer_id", "first_purchase", "last_purchase")
         .join(members.select("customer_id", "enrolled"), on="customer_id", how="full", coalesce=True)
-        .with_columns(pl.col("enrolled").is_not_null().alias("member"),
-                      pl.col("first_purchase").is_not_null().alias("bought"))
+        .with_columns(
+            pl.col("enrolled").is_not_null().alias("member"), pl.col("first_purchase").is_not_null().alias("bought")
+        )
         .select("customer_id", "member", "enrolled", "first_purchase", "last_purchase", "bought")
     )
 
 
 # ------------------------------------------------------------------------------------------- programme
-def program_summary(people: pl.LazyFrame, balances: pl.LazyFrame | None, *, as_of: date,
-                    config: ProgramConfig) -> pl.LazyFrame:
+def program_summary(
+    people: pl.LazyFrame, balances: pl.LazyFrame | None, *, as_of: date, config: ProgramConfig
+) -> pl.LazyFrame:
     """Headline figures: customers, members, enrolment rate, active members and (with a ledger) points,
     redemption, outstanding balance, liability and breakage. ``balances`` is :func:`point_balances`."""
     member, bought = pl.col("member"), pl.col("bought")
@@ -208,7 +232,8 @@ def point_balances(points: pl.LazyFrame, members: pl.LazyFrame) -> pl.LazyFrame:
     numbers), ``balance`` (their signed sum), ``redeemer`` (any redeem row) and ``member``."""
     kind = pl.col("type")
     return (
-        points.group_by("customer_id").agg(
+        points.group_by("customer_id")
+        .agg(
             pl.col("points").filter(kind == "earn").sum().alias("earned"),
             (-pl.col("points").filter(kind == "redeem").sum()).alias("redeemed"),
             (-pl.col("points").filter(kind == "expire").sum()).alias("expired"),
@@ -250,10 +275,11 @@ def redemption_rate(balances: pl.LazyFrame, people: pl.LazyFrame) -> pl.LazyFram
     """Redeemers among members: members with a redeem row / members (its own row: members come from
     ``people``, not the ledger)."""
     joined = people.filter(pl.col("member")).join(
-        balances.filter("redeemer").select("customer_id", pl.lit(True).alias("_redeemer")), on="customer_id",
-        how="left")
-    return _figures(joined, "points", [("member_redemption_rate", pl.col("_redeemer").fill_null(False).mean(),
-                                        pl.len())])
+        balances.filter("redeemer").select("customer_id", pl.lit(True).alias("_redeemer")), on="customer_id", how="left"
+    )
+    return _figures(
+        joined, "points", [("member_redemption_rate", pl.col("_redeemer").fill_null(False).mean(), pl.len())]
+    )
 
 
 def enrolment_by_cohort(people: pl.LazyFrame, *, period: Period = "month") -> pl.LazyFrame:
@@ -264,8 +290,12 @@ def enrolment_by_cohort(people: pl.LazyFrame, *, period: Period = "month") -> pl
         .group_by(index.alias("_index"))
         .agg(pl.len().alias("n"), pl.col("member").mean().alias("value"))
         .sort("_index")
-        .select(pl.lit("enrolment_rate").alias("metric"),
-                period_label(period_start(pl.col("_index"), period), period).alias("period"), "value", "n"),
+        .select(
+            pl.lit("enrolment_rate").alias("metric"),
+            period_label(period_start(pl.col("_index"), period), period).alias("period"),
+            "value",
+            "n",
+        ),
         "enrolment_by_cohort",
     )
 
@@ -285,8 +315,10 @@ def points_by_period(points: pl.LazyFrame, *, period: Period = "month") -> pl.La
             pl.col("points").sum().alias("_net"),
         )
         .sort("_index")
-        .with_columns(pl.col("_net").cum_sum().alias("balance"),
-                      period_label(period_start(pl.col("_index"), period), period).alias("period"))
+        .with_columns(
+            pl.col("_net").cum_sum().alias("balance"),
+            period_label(period_start(pl.col("_index"), period), period).alias("period"),
+        )
     )
     metrics = ["earned", "redeemed", "expired", "adjusted", "balance"]
     return _long(
@@ -301,7 +333,9 @@ def points_by_period(points: pl.LazyFrame, *, period: Period = "month") -> pl.La
 def tier_distribution(members: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
     """Members per tier as of ``as_of`` (value: share of members, n: members in the tier)."""
     return _long(
-        tiers_at(members, as_of).group_by("tier").agg(pl.len().alias("n"))
+        tiers_at(members, as_of)
+        .group_by("tier")
+        .agg(pl.len().alias("n"))
         .with_columns((pl.col("n") / pl.col("n").sum()).alias("value"))
         .sort("tier")
         .select(pl.lit("share_of_members").alias("metric"), pl.col("tier").alias("group"), "value", "n"),
@@ -316,27 +350,39 @@ def tier_movement(members: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFr
     after = tiers_at(members, end).rename({"tier": "to"})
     moved = after.join(before, on="customer_id", how="left").with_columns(pl.col("from").fill_null(NOT_MEMBER))
     return _long(
-        moved.group_by("from", "to").agg(pl.len().alias("n")).sort("from", "to").select(
-            pl.lit("members").alias("metric"), pl.format("{} -> {}", "from", "to").alias("group"),
-            pl.lit(f"{start} to {end}").alias("period"), pl.col("n").alias("value"), "n"),
+        moved.group_by("from", "to")
+        .agg(pl.len().alias("n"))
+        .sort("from", "to")
+        .select(
+            pl.lit("members").alias("metric"),
+            pl.format("{} -> {}", "from", "to").alias("group"),
+            pl.lit(f"{start} to {end}").alias("period"),
+            pl.col("n").alias("value"),
+            "n",
+        ),
         "tier_movement",
     )
 
 
 # ------------------------------------------------------------------------------------ members vs others
-def comparison_customers(people: pl.LazyFrame, activity: pl.LazyFrame, *, as_of: date,
-                         config: ProgramConfig) -> pl.LazyFrame:
+def comparison_customers(
+    people: pl.LazyFrame, activity: pl.LazyFrame, *, as_of: date, config: ProgramConfig
+) -> pl.LazyFrame:
     """Per customer who bought: ``group`` (members / non-members), ``start`` (see the module doc), and per
     window whether it closed before ``as_of`` and what happened in it."""
     lag = (pl.col("enrolled") - pl.col("first_purchase")).dt.total_days().clip(lower_bound=0)
     median_lag = lag.filter(pl.col("member")).quantile(0.5, "lower").cast(pl.Int64)
-    start = pl.when(pl.col("member")).then(pl.max_horizontal("enrolled", "first_purchase")).otherwise(
-        pl.col("first_purchase") + pl.duration(days=pl.col("_lag")))
+    start = (
+        pl.when(pl.col("member"))
+        .then(pl.max_horizontal("enrolled", "first_purchase"))
+        .otherwise(pl.col("first_purchase") + pl.duration(days=pl.col("_lag")))
+    )
     base = (
         people.filter("bought")
         .with_columns(median_lag.alias("_lag"))
-        .with_columns(start.alias("start"),
-                      pl.when("member").then(pl.lit(MEMBERS)).otherwise(pl.lit(OTHERS)).alias("group"))
+        .with_columns(
+            start.alias("start"), pl.when("member").then(pl.lit(MEMBERS)).otherwise(pl.lit(OTHERS)).alias("group")
+        )
         .filter(pl.col("start").is_not_null() & (pl.col("start") < as_of))
         .select("customer_id", "group", "start")
     )
@@ -352,9 +398,11 @@ def comparison_customers(people: pl.LazyFrame, activity: pl.LazyFrame, *, as_of:
     for k in config.retention_months:
         aggs.append((bought & (day >= pl.col("start").dt.offset_by(f"{k}mo"))).any().alias(f"retained_{k}m"))
         checks.append((pl.col("start").dt.offset_by(f"{k + 1}mo") <= as_of).alias(f"observed_{k}m"))
-    per_customer = base.join(activity.select("customer_id", "day", "purchases", "net_cents"), on="customer_id",
-                             how="left").group_by("customer_id").agg(
-        pl.col("group").first(), pl.col("start").first(), *aggs)
+    per_customer = (
+        base.join(activity.select("customer_id", "day", "purchases", "net_cents"), on="customer_id", how="left")
+        .group_by("customer_id")
+        .agg(pl.col("group").first(), pl.col("start").first(), *aggs)
+    )
     return per_customer.with_columns(checks).sort("customer_id")
 
 
@@ -378,13 +426,27 @@ def _proportion(frame: pl.LazyFrame, metric: str, flag: str, eligible: pl.Expr |
     p0, l0, u0 = _wilson(pl.col("x0"), pl.col("n0"), z)
     d = p1 - p0
     rows = [
-        one.select(pl.lit(MEMBERS).alias("group"), p1.alias("value"), pl.col("n1").alias("n"),
-                   l1.alias("ci_low"), u1.alias("ci_high")),
-        one.select(pl.lit(OTHERS).alias("group"), p0.alias("value"), pl.col("n0").alias("n"),
-                   l0.alias("ci_low"), u0.alias("ci_high")),
-        one.select(pl.lit(DIFFERENCE).alias("group"), d.alias("value"), (pl.col("n1") + pl.col("n0")).alias("n"),
-                   (d - ((p1 - l1) ** 2 + (u0 - p0) ** 2).sqrt()).alias("ci_low"),
-                   (d + ((u1 - p1) ** 2 + (p0 - l0) ** 2).sqrt()).alias("ci_high")),
+        one.select(
+            pl.lit(MEMBERS).alias("group"),
+            p1.alias("value"),
+            pl.col("n1").alias("n"),
+            l1.alias("ci_low"),
+            u1.alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(OTHERS).alias("group"),
+            p0.alias("value"),
+            pl.col("n0").alias("n"),
+            l0.alias("ci_low"),
+            u0.alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(DIFFERENCE).alias("group"),
+            d.alias("value"),
+            (pl.col("n1") + pl.col("n0")).alias("n"),
+            (d - ((p1 - l1) ** 2 + (u0 - p0) ** 2).sqrt()).alias("ci_low"),
+            (d + ((u1 - p1) ** 2 + (p0 - l0) ** 2).sqrt()).alias("ci_high"),
+        ),
     ]
     return _safe(pl.concat(rows).with_columns(pl.lit(metric).alias("metric")))
 
@@ -401,12 +463,27 @@ def _mean(frame: pl.LazyFrame, metric: str, value: str, eligible: pl.Expr | None
     se_d = (pl.col("v1") / pl.col("n1") + pl.col("v0") / pl.col("n0")).sqrt()
     d = pl.col("m1") - pl.col("m0")
     rows = [
-        one.select(pl.lit(MEMBERS).alias("group"), pl.col("m1").alias("value"), pl.col("n1").alias("n"),
-                   (pl.col("m1") - z * se1).alias("ci_low"), (pl.col("m1") + z * se1).alias("ci_high")),
-        one.select(pl.lit(OTHERS).alias("group"), pl.col("m0").alias("value"), pl.col("n0").alias("n"),
-                   (pl.col("m0") - z * se0).alias("ci_low"), (pl.col("m0") + z * se0).alias("ci_high")),
-        one.select(pl.lit(DIFFERENCE).alias("group"), d.alias("value"), (pl.col("n1") + pl.col("n0")).alias("n"),
-                   (d - z * se_d).alias("ci_low"), (d + z * se_d).alias("ci_high")),
+        one.select(
+            pl.lit(MEMBERS).alias("group"),
+            pl.col("m1").alias("value"),
+            pl.col("n1").alias("n"),
+            (pl.col("m1") - z * se1).alias("ci_low"),
+            (pl.col("m1") + z * se1).alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(OTHERS).alias("group"),
+            pl.col("m0").alias("value"),
+            pl.col("n0").alias("n"),
+            (pl.col("m0") - z * se0).alias("ci_low"),
+            (pl.col("m0") + z * se0).alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(DIFFERENCE).alias("group"),
+            d.alias("value"),
+            (pl.col("n1") + pl.col("n0")).alias("n"),
+            (d - z * se_d).alias("ci_low"),
+            (d + z * se_d).alias("ci_high"),
+        ),
     ]
     return _safe(pl.concat(rows).with_columns(pl.lit(metric).alias("metric")))
 
@@ -423,19 +500,20 @@ def member_comparison(compared: pl.LazyFrame, *, config: ProgramConfig) -> pl.La
     closed = pl.col("window_closed")
     parts = [_proportion(compared, f"repeat_purchase_rate_{w}d", "bought_again", closed, z)]
     for k in config.retention_months:
-        parts.append(_proportion(compared, f"retained_on_or_after_{k}m", f"retained_{k}m", pl.col(f"observed_{k}m"),
-                                 z))
+        parts.append(_proportion(compared, f"retained_on_or_after_{k}m", f"retained_{k}m", pl.col(f"observed_{k}m"), z))
     parts.append(_mean(compared, f"orders_per_customer_{w}d", "orders", closed, z))
     parts.append(_mean(compared, f"net_spend_per_customer_{w}d", "net_spend", closed, z))
     return _long(pl.concat(parts), "members_vs_non_members")
 
 
-def clv_comparison(compared: pl.LazyFrame, predictions: pl.LazyFrame, *, column: str,
-                   config: ProgramConfig) -> pl.LazyFrame:
+def clv_comparison(
+    compared: pl.LazyFrame, predictions: pl.LazyFrame, *, column: str, config: ProgramConfig
+) -> pl.LazyFrame:
     """Mean predicted CLV (``column`` of :func:`loyalty_cli.metrics.cltv.fit_cltv`'s customers) of members
     and non-members, over every customer who bought (a forward look from as_of, not a window)."""
-    joined = compared.select("customer_id", "group").join(predictions.select("customer_id", column),
-                                                         on="customer_id", how="inner")
+    joined = compared.select("customer_id", "group").join(
+        predictions.select("customer_id", column), on="customer_id", how="inner"
+    )
     joined = joined.collect().sort("customer_id").lazy()  # a fixed order for the mean (see program_table)
     return _long(_mean(joined, f"mean_{column}", column, None, config.z), "members_vs_non_members")
 
@@ -445,13 +523,17 @@ def nps_comparison(compared: pl.LazyFrame, scores: pl.LazyFrame, *, config: Prog
     :func:`loyalty_cli.metrics.nps.customer_scores`), adjusted-Wald intervals; the difference with a Wald
     interval (SEs added in quadrature)."""
     z = config.z
-    joined = compared.select("customer_id", "group").join(scores.select("customer_id", "latest_score"),
-                                                         on="customer_id", how="inner")
+    joined = compared.select("customer_id", "group").join(
+        scores.select("customer_id", "latest_score"), on="customer_id", how="inner"
+    )
     stats = []
     for tag, group in (("1", MEMBERS), ("0", OTHERS)):
         score = pl.col("latest_score").filter(pl.col("group") == group)
-        stats += [score.len().alias(f"n{tag}"), (score >= 9).sum().alias(f"p{tag}"),
-                  (score <= 6).sum().alias(f"d{tag}")]
+        stats += [
+            score.len().alias(f"n{tag}"),
+            (score >= 9).sum().alias(f"p{tag}"),
+            (score <= 6).sum().alias(f"d{tag}"),
+        ]
     one = joined.select(stats)
 
     def nps(tag: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
@@ -468,13 +550,27 @@ def nps_comparison(compared: pl.LazyFrame, scores: pl.LazyFrame, *, config: Prog
     v0, s0, l0, h0 = nps("0")
     sd = (s1**2 + s0**2).sqrt()
     rows = [
-        one.select(pl.lit(MEMBERS).alias("group"), v1.alias("value"), pl.col("n1").alias("n"), l1.alias("ci_low"),
-                   h1.alias("ci_high")),
-        one.select(pl.lit(OTHERS).alias("group"), v0.alias("value"), pl.col("n0").alias("n"), l0.alias("ci_low"),
-                   h0.alias("ci_high")),
-        one.select(pl.lit(DIFFERENCE).alias("group"), (v1 - v0).alias("value"),
-                   (pl.col("n1") + pl.col("n0")).alias("n"), (v1 - v0 - z * sd).alias("ci_low"),
-                   (v1 - v0 + z * sd).alias("ci_high")),
+        one.select(
+            pl.lit(MEMBERS).alias("group"),
+            v1.alias("value"),
+            pl.col("n1").alias("n"),
+            l1.alias("ci_low"),
+            h1.alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(OTHERS).alias("group"),
+            v0.alias("value"),
+            pl.col("n0").alias("n"),
+            l0.alias("ci_low"),
+            h0.alias("ci_high"),
+        ),
+        one.select(
+            pl.lit(DIFFERENCE).alias("group"),
+            (v1 - v0).alias("value"),
+            (pl.col("n1") + pl.col("n0")).alias("n"),
+            (v1 - v0 - z * sd).alias("ci_low"),
+            (v1 - v0 + z * sd).alias("ci_high"),
+        ),
     ]
     return _long(_safe(pl.concat(rows).with_columns(pl.lit("nps").alias("metric"))), "members_vs_non_members")
 
@@ -488,10 +584,19 @@ def headline_answers(responses: pl.DataFrame) -> pl.DataFrame:
     return responses
 
 
-def program_table(customers: pl.DataFrame, activity: pl.DataFrame, members: pl.DataFrame, *, as_of: date,
-                  config: ProgramConfig, points: pl.DataFrame | None = None, responses: pl.DataFrame | None = None,
-                  predictions: pl.DataFrame | None = None, predicted: str | None = None, detail: bool = True
-                  ) -> pl.DataFrame:
+def program_table(
+    customers: pl.DataFrame,
+    activity: pl.DataFrame,
+    members: pl.DataFrame,
+    *,
+    as_of: date,
+    config: ProgramConfig,
+    points: pl.DataFrame | None = None,
+    responses: pl.DataFrame | None = None,
+    predictions: pl.DataFrame | None = None,
+    predicted: str | None = None,
+    detail: bool = True,
+) -> pl.DataFrame:
     """The long table of ``loyalty program`` (:data:`COLUMNS`): enrolment and points, tiers, members vs
     non-members, their NPS (``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` rows; each
     respondent's latest answer, of :func:`headline_answers`) and mean predicted

@@ -46,8 +46,13 @@ PREFIX = {"week": "w", "month": "m", "quarter": "q"}  # wide column names: m0, m
 
 #: Metrics of the long table, in the order the wide table stacks them.
 METRICS: tuple[str, ...] = (
-    "retention", "retention_on_or_after", "active_customers", "active_or_later_customers", "revenue",
-    "revenue_retention", "cumulative_revenue_per_customer",
+    "retention",
+    "retention_on_or_after",
+    "active_customers",
+    "active_or_later_customers",
+    "revenue",
+    "revenue_retention",
+    "cumulative_revenue_per_customer",
 )
 LABELS = {
     "retention": "customer retention, active ON period k",
@@ -158,7 +163,12 @@ def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period:
             mature.alias("mature"),
             pl.col("active").fill_null(0),
             pl.col("revenue_cents").fill_null(0),
-            pl.col("ended").fill_null(0).reverse().cum_sum().reverse().over("cohort", order_by="period")
+            pl.col("ended")
+            .fill_null(0)
+            .reverse()
+            .cum_sum()
+            .reverse()
+            .over("cohort", order_by="period")
             .alias("active_or_later"),
         )
         .with_columns(
@@ -177,13 +187,16 @@ def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period:
         .agg(
             pl.len().cast(pl.UInt32).alias("cohorts"),
             pl.col("cohort_customers").sum(),
-            *(pl.col(c).sum() for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents",
-                                        "revenue0_cents")),
+            *(
+                pl.col(c).sum()
+                for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents", "revenue0_cents")
+            ),
         )
     )
     # an average row for every k (null where no cohort is mature yet)
     average = (
-        table.select("period", "as_of").unique()
+        table.select("period", "as_of")
+        .unique()
         .join(pooled, on="period", how="left")
         .with_columns(
             pl.lit(None, dtype=pl.Int32).alias("cohort"),
@@ -193,7 +206,8 @@ def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period:
         )
     )
     return pl.concat([shaped, _shape(average, period)], how="vertical").sort(
-        pl.col("cohort_start").is_null(), "cohort_start", "period")
+        pl.col("cohort_start").is_null(), "cohort_start", "period"
+    )
 
 
 def _share(num: str, den: str) -> pl.Expr:
@@ -203,7 +217,9 @@ def _share(num: str, den: str) -> pl.Expr:
 def _shape(frame: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     start = period_start(pl.col("cohort"), period)
     return frame.select(
-        pl.when(pl.col("cohort").is_null()).then(pl.lit(AVERAGE)).otherwise(period_label(start, period))
+        pl.when(pl.col("cohort").is_null())
+        .then(pl.lit(AVERAGE))
+        .otherwise(period_label(start, period))
         .alias("cohort"),
         start.alias("cohort_start"),
         pl.col("period").cast(pl.Int32),
@@ -239,33 +255,51 @@ def repeat_rate(customers: pl.LazyFrame, *, window_days: int = 90, period: Perio
         repeated.fill_null(False).sum().cast(pl.UInt32).alias("repeat_customers"),
     ]
     base = customers.with_columns(period_index(pl.col("first_purchase"), period).alias("cohort"))
-    per_cohort = base.group_by("cohort").agg(aggs).with_columns(
-        period_start(pl.col("cohort"), period).alias("cohort_start"))
+    per_cohort = (
+        base.group_by("cohort").agg(aggs).with_columns(period_start(pl.col("cohort"), period).alias("cohort_start"))
+    )
     per_cohort = per_cohort.with_columns(period_label(pl.col("cohort_start"), period).alias("cohort"))
-    overall = base.select(aggs).with_columns(pl.lit(ALL).alias("cohort"),
-                                             pl.lit(None, dtype=pl.Date).alias("cohort_start"))
+    overall = base.select(aggs).with_columns(
+        pl.lit(ALL).alias("cohort"), pl.lit(None, dtype=pl.Date).alias("cohort_start")
+    )
     columns = ["cohort", "cohort_start", "customers", "window_closed", "repeat_customers"]
     return pl.concat([per_cohort.select(columns).sort("cohort_start"), overall.select(columns)]).with_columns(
-        pl.when(pl.col("window_closed") > 0).then(pl.col("repeat_customers") / pl.col("window_closed"))
-        .alias("repeat_rate"))
+        pl.when(pl.col("window_closed") > 0)
+        .then(pl.col("repeat_customers") / pl.col("window_closed"))
+        .alias("repeat_rate")
+    )
 
 
 def cohort_table(long: pl.LazyFrame, repeat: pl.LazyFrame) -> pl.LazyFrame:
     """One row per cohort, then one for ``all`` customers: size, mature periods, period-0 net revenue (null
     while period 0 is not over) and the repeat purchase rate."""
-    per = long.filter(pl.col("cohort") != AVERAGE).group_by("cohort", maintain_order=True).agg(
-        pl.col("cohort_start").first(),
-        pl.col("mature").sum().cast(pl.UInt32).alias("mature_periods"),
-        pl.col("revenue").filter(pl.col("period") == 0).first().alias("first_period_revenue"),
+    per = (
+        long.filter(pl.col("cohort") != AVERAGE)
+        .group_by("cohort", maintain_order=True)
+        .agg(
+            pl.col("cohort_start").first(),
+            pl.col("mature").sum().cast(pl.UInt32).alias("mature_periods"),
+            pl.col("revenue").filter(pl.col("period") == 0).first().alias("first_period_revenue"),
+        )
     )
-    total = per.select(pl.lit(ALL).alias("cohort"), pl.lit(None, dtype=pl.Date).alias("cohort_start"),
-                       pl.lit(None, dtype=pl.UInt32).alias("mature_periods"),
-                       pl.col("first_period_revenue").sum().round(2))
-    joined = pl.concat([per, total], how="vertical").join(repeat.drop("cohort_start"), on="cohort", how="left",
-                                                          maintain_order="left")
+    total = per.select(
+        pl.lit(ALL).alias("cohort"),
+        pl.lit(None, dtype=pl.Date).alias("cohort_start"),
+        pl.lit(None, dtype=pl.UInt32).alias("mature_periods"),
+        pl.col("first_period_revenue").sum().round(2),
+    )
+    joined = pl.concat([per, total], how="vertical").join(
+        repeat.drop("cohort_start"), on="cohort", how="left", maintain_order="left"
+    )
     return joined.select(
-        "cohort", "cohort_start", "customers", "mature_periods", "first_period_revenue", "window_closed",
-        "repeat_customers", "repeat_rate",
+        "cohort",
+        "cohort_start",
+        "customers",
+        "mature_periods",
+        "first_period_revenue",
+        "window_closed",
+        "repeat_customers",
+        "repeat_rate",
     )
 
 
@@ -278,11 +312,13 @@ def retention_wide(long: pl.DataFrame, metric: str, *, period: Period = "month")
     prefix = PREFIX[period]
     sizes = long.filter(pl.col("period") == 0).select("cohort", "cohort_customers")
     matrix = long.select("cohort", pl.format(prefix + "{}", pl.col("period")).alias("k"), metric).pivot(
-        on="k", index="cohort", values=metric, maintain_order=True)
+        on="k", index="cohort", values=metric, maintain_order=True
+    )
     columns = [c for c in matrix.columns if c != "cohort"]
-    columns.sort(key=lambda c: int(c[len(prefix):]))
+    columns.sort(key=lambda c: int(c[len(prefix) :]))
     return sizes.join(matrix, on="cohort", how="left", maintain_order="left").select(
-        "cohort", "cohort_customers", *columns)
+        "cohort", "cohort_customers", *columns
+    )
 
 
 def retention_wide_all(long: pl.DataFrame, *, period: Period = "month") -> pl.DataFrame:
@@ -291,6 +327,12 @@ def retention_wide_all(long: pl.DataFrame, *, period: Period = "month") -> pl.Da
     for metric in METRICS:
         wide = retention_wide(long, metric, period=period)
         values = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
-        parts.append(wide.select(pl.lit(metric).alias("metric"), "cohort", "cohort_customers",
-                                 *(pl.col(c).cast(pl.Float64) for c in values)))
+        parts.append(
+            wide.select(
+                pl.lit(metric).alias("metric"),
+                "cohort",
+                "cohort_customers",
+                *(pl.col(c).cast(pl.Float64) for c in values),
+            )
+        )
     return pl.concat(parts, how="vertical")

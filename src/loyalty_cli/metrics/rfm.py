@@ -92,8 +92,9 @@ def rfm_scores(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
     """Add ``r_score, f_score, m_score`` and ``rfm_cell`` (e.g. ``"545"``) to the customer summary."""
     scored = customers.with_columns(*(_score(d, config) for d in DIMENSIONS))
     return scored.with_columns(
-        pl.concat_str([pl.col(f"{d}_score").cast(pl.String) for d in DIMENSIONS], separator="-"
-                      if config.bins == 10 else "").alias("rfm_cell")
+        pl.concat_str(
+            [pl.col(f"{d}_score").cast(pl.String) for d in DIMENSIONS], separator="-" if config.bins == 10 else ""
+        ).alias("rfm_cell")
     )
 
 
@@ -112,13 +113,12 @@ def rfm_cut_points(scored: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
         parts.append(
             grid.join(stats, on="score", how="left")
             .with_columns(pl.col("customers").fill_null(0))
-            .select(pl.lit(dim).alias("dimension"), pl.lit(col).alias("column"), "score", "from", "to",
-                    "customers")
+            .select(pl.lit(dim).alias("dimension"), pl.lit(col).alias("column"), "score", "from", "to", "customers")
         )
     table = pl.concat(parts)
-    return table.with_columns(
-        (pl.col("customers") / pl.col("customers").sum().over("dimension")).alias("share")
-    ).sort("dimension", "score", descending=[False, True])
+    return table.with_columns((pl.col("customers") / pl.col("customers").sum().over("dimension")).alias("share")).sort(
+        "dimension", "score", descending=[False, True]
+    )
 
 
 def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
@@ -127,10 +127,16 @@ def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFram
     for dim in DIMENSIONS:
         value = pl.col(config.column(dim))
         for k in range(1, config.bins):
-            cut = (pl.lit(float(config.breaks[dim][k - 1])) if config.method == "fixed"
-                   else value.quantile(k / config.bins, interpolation="linear"))
-            rows.append(customers.select(pl.lit(dim).alias("dimension"), pl.lit(k, pl.Int8).alias("k"),
-                                         cut.cast(pl.Float64).alias("cut")))
+            cut = (
+                pl.lit(float(config.breaks[dim][k - 1]))
+                if config.method == "fixed"
+                else value.quantile(k / config.bins, interpolation="linear")
+            )
+            rows.append(
+                customers.select(
+                    pl.lit(dim).alias("dimension"), pl.lit(k, pl.Int8).alias("k"), cut.cast(pl.Float64).alias("cut")
+                )
+            )
     return pl.concat(rows)
 
 
@@ -153,6 +159,7 @@ def segment_summary(segmented: pl.LazyFrame, *, config: RfmConfig, order: Sequen
             (pl.col("customers") / pl.col("customers").sum()).alias("share_customers"),
             (pl.col("revenue") / pl.col("revenue").sum()).alias("share_revenue"),
         )
-        .select("segment", "customers", "share_customers", "revenue", "share_revenue",
-                f"mean_{r}", f"mean_{f}", f"mean_{m}")
+        .select(
+            "segment", "customers", "share_customers", "revenue", "share_revenue", f"mean_{r}", f"mean_{f}", f"mean_{m}"
+        )
     )

@@ -63,11 +63,15 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.kind == "percentile" and not 0 < self.low <= self.high <= 100:
-            raise UsageError(f"--window p{self.low}-p{self.high}: percentiles must satisfy 0 < low <= high <= 100",
-                             hint="e.g. --window p25-p75")
+            raise UsageError(
+                f"--window p{self.low}-p{self.high}: percentiles must satisfy 0 < low <= high <= 100",
+                hint="e.g. --window p25-p75",
+            )
         if self.kind == "days" and not 0 <= self.low <= self.high:
-            raise UsageError(f"--window {self.low}-{self.high}: days must satisfy 0 <= from <= to",
-                             hint="e.g. --window 20-60 (days after the first purchase)")
+            raise UsageError(
+                f"--window {self.low}-{self.high}: days must satisfy 0 <= from <= to",
+                hint="e.g. --window 20-60 (days after the first purchase)",
+            )
 
     def describe(self) -> str:
         if self.kind == "percentile":
@@ -135,10 +139,16 @@ def km_curve(customers: pl.LazyFrame, *, by: str | None = None) -> pl.LazyFrame:
         .agg(event.sum().cast(pl.Int64).alias("repurchased"), (~event).sum().cast(pl.Int64).alias("censored"))
         .sort("group", "day")
         .with_columns(left.cum_sum(reverse=True).over("group").alias("at_risk"))  # time >= day
-        .with_columns((1 - pl.col("repurchased") / pl.col("at_risk")).cum_prod().over("group")
-                      .alias("not_repurchased"))
-        .select("group", "day", "at_risk", "repurchased", "censored", "not_repurchased",
-                (1 - pl.col("not_repurchased")).alias("repurchased_share"))
+        .with_columns((1 - pl.col("repurchased") / pl.col("at_risk")).cum_prod().over("group").alias("not_repurchased"))
+        .select(
+            "group",
+            "day",
+            "at_risk",
+            "repurchased",
+            "censored",
+            "not_repurchased",
+            (1 - pl.col("not_repurchased")).alias("repurchased_share"),
+        )
     )
 
 
@@ -151,21 +161,33 @@ def repurchase_shares(
     gaps = _stacked(customers, by)
     days = pl.LazyFrame({"within_days": list(within)}, schema={"within_days": pl.Int32})
     observed = pl.col("observed_days") >= pl.col("within_days")
-    counts = gaps.join(days, how="cross").group_by("group", "within_days").agg(
-        observed.sum().cast(pl.Int64).alias("observed"),
-        (observed & (pl.col("gap_days") <= pl.col("within_days")).fill_null(False)).sum().cast(pl.Int64)
-        .alias("returned"),
+    counts = (
+        gaps.join(days, how="cross")
+        .group_by("group", "within_days")
+        .agg(
+            observed.sum().cast(pl.Int64).alias("observed"),
+            (observed & (pl.col("gap_days") <= pl.col("within_days")).fill_null(False))
+            .sum()
+            .cast(pl.Int64)
+            .alias("returned"),
+        )
     )
     # S(d) = the curve's value at the last day <= d (it never increases), 1 before the first day
     at_day = (
-        km_curve(customers, by=by).join(days, how="cross").filter(pl.col("day") <= pl.col("within_days"))
-        .group_by("group", "within_days").agg(pl.col("not_repurchased").min())
+        km_curve(customers, by=by)
+        .join(days, how="cross")
+        .filter(pl.col("day") <= pl.col("within_days"))
+        .group_by("group", "within_days")
+        .agg(pl.col("not_repurchased").min())
     )
     enough = pl.col("observed")
     return (
         counts.join(at_day, on=["group", "within_days"], how="left")
         .select(
-            "group", "within_days", "observed", "returned",
+            "group",
+            "within_days",
+            "observed",
+            "returned",
             _enough(enough, pl.col("returned") / pl.col("observed"), max(min_n, 1)).alias("share"),
             _enough(enough, 1 - pl.col("not_repurchased").fill_null(1.0), max(min_n, 1)).alias("km_share"),
         )
@@ -184,13 +206,20 @@ def _counts(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.Lazy
     """Per group (and ``(all)``): first-time buyers, repeaters, their mean and median gap, and the gap
     percentiles of a percentile window (``_own_from``, ``_own_to``)."""
     window = config.window
-    return _stacked(customers, config.by).group_by("group").agg(
-        pl.len().cast(pl.Int64).alias("first_buyers"),
-        pl.col("gap_days").count().cast(pl.Int64).alias("repeaters"),
-        pl.col("gap_days").mean().alias("repeaters_mean_gap_days"),
-        pl.col("gap_days").median().alias("repeaters_median_gap_days"),
-        *([_gap_percentile(window.low).alias("_own_from"), _gap_percentile(window.high).alias("_own_to")]
-          if window.kind == "percentile" else []),
+    return (
+        _stacked(customers, config.by)
+        .group_by("group")
+        .agg(
+            pl.len().cast(pl.Int64).alias("first_buyers"),
+            pl.col("gap_days").count().cast(pl.Int64).alias("repeaters"),
+            pl.col("gap_days").mean().alias("repeaters_mean_gap_days"),
+            pl.col("gap_days").median().alias("repeaters_median_gap_days"),
+            *(
+                [_gap_percentile(window.low).alias("_own_from"), _gap_percentile(window.high).alias("_own_to")]
+                if window.kind == "percentile"
+                else []
+            ),
+        )
     )
 
 
@@ -199,8 +228,11 @@ def _window_columns(config: SecondPurchaseConfig) -> list[pl.Expr]:
     with --min-n repeaters, else those of ``(all)``, else none; or the fixed window."""
     window, min_n = config.window, config.min_n
     if window.kind != "percentile":
-        return [pl.lit(window.low, pl.Int32).alias("window_from_days"),
-                pl.lit(window.high, pl.Int32).alias("window_to_days"), pl.lit("fixed").alias("window_source")]
+        return [
+            pl.lit(window.low, pl.Int32).alias("window_from_days"),
+            pl.lit(window.high, pl.Int32).alias("window_to_days"),
+            pl.lit("fixed").alias("window_source"),
+        ]
     own = pl.col("repeaters") >= min_n
     fallback = pl.col("repeaters").filter(pl.col("group") == ALL).first() >= min_n  # (all) has a window
 
@@ -217,8 +249,11 @@ def _window_columns(config: SecondPurchaseConfig) -> list[pl.Expr]:
 def second_purchase_windows(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
     """The window columns of :func:`timing_summary` alone (``group, window_from_days, window_to_days,
     window_source``), without the Kaplan-Meier curve and shares it also computes."""
-    return _counts(customers, config=config).with_columns(_window_columns(config)).select(
-        "group", "window_from_days", "window_to_days", "window_source")
+    return (
+        _counts(customers, config=config)
+        .with_columns(_window_columns(config))
+        .select("group", "window_from_days", "window_to_days", "window_source")
+    )
 
 
 def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
@@ -230,26 +265,36 @@ def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> 
     counts = _counts(customers, config=config)
     curve = km_curve(customers, by=by)
     quantiles = curve.group_by("group").agg(
-        *(pl.col("day").filter(pl.col("not_repurchased") <= 1 - p / 100 + EPS).min().alias(f"p{p}_days")
-          for p in PERCENTILES),
+        *(
+            pl.col("day").filter(pl.col("not_repurchased") <= 1 - p / 100 + EPS).min().alias(f"p{p}_days")
+            for p in PERCENTILES
+        ),
         pl.col("day").max().alias("km_last_day"),
         pl.col("not_repurchased").min().alias("km_not_repurchased"),
     )
-    shares = repurchase_shares(customers, by=by, min_n=min_n).group_by("group").agg(
-        pl.col("share").filter(pl.col("within_days") == d).first().alias(f"share_{d}d") for d in WITHIN_DAYS
+    shares = (
+        repurchase_shares(customers, by=by, min_n=min_n)
+        .group_by("group")
+        .agg(pl.col("share").filter(pl.col("within_days") == d).first().alias(f"share_{d}d") for d in WITHIN_DAYS)
     )
     table = counts.join(quantiles, on="group", how="left").join(shares, on="group", how="left")
     buyers, repeaters = pl.col("first_buyers"), pl.col("repeaters")
     return (
         table.with_columns(_window_columns(config))
         .select(
-            "group", "first_buyers", "repeaters", (buyers - repeaters).alias("one_time_buyers"),
+            "group",
+            "first_buyers",
+            "repeaters",
+            (buyers - repeaters).alias("one_time_buyers"),
             *(pl.col(f"share_{d}d") for d in WITHIN_DAYS),
             *(_enough(buyers, pl.col(f"p{p}_days"), min_n).alias(f"p{p}_days") for p in PERCENTILES),
-            "km_last_day", "km_not_repurchased",
+            "km_last_day",
+            "km_not_repurchased",
             _enough(repeaters, pl.col("repeaters_mean_gap_days"), min_n),
             _enough(repeaters, pl.col("repeaters_median_gap_days"), min_n),
-            "window_from_days", "window_to_days", "window_source",
+            "window_from_days",
+            "window_to_days",
+            "window_source",
         )
         .sort(pl.col("group") != ALL, "first_buyers", "group", descending=[False, True, False])
     )
@@ -306,16 +351,21 @@ def value_by_bucket(
         (spend.sum() / 100).alias("total_spend_365d"),
     )
     grid = gaps.select(pl.col("group").unique()).join(
-        pl.LazyFrame({"bucket": list(BUCKET_NAMES)}, schema={"bucket": pl.Enum(BUCKET_NAMES)}), how="cross")
+        pl.LazyFrame({"bucket": list(BUCKET_NAMES)}, schema={"bucket": pl.Enum(BUCKET_NAMES)}), how="cross"
+    )
     n = pl.col("customers")
     return (
         grid.join(stats, on=["group", "bucket"], how="left")
         .with_columns(n.fill_null(0), pl.col("total_spend_365d").fill_null(0.0))
         .select(
-            "group", "bucket", "customers",
+            "group",
+            "bucket",
+            "customers",
             pl.when(n.sum().over("group") > 0).then(n / n.sum().over("group")).alias("share_customers"),
-            *(_enough(n, pl.col(c), min_n).alias(c)
-              for c in ("mean_spend_365d", "median_spend_365d", "mean_repeat_spend_365d")),
+            *(
+                _enough(n, pl.col(c), min_n).alias(c)
+                for c in ("mean_spend_365d", "median_spend_365d", "mean_repeat_spend_365d")
+            ),
             "total_spend_365d",
         )
         .sort(pl.col("group") != ALL, "group", "bucket")
@@ -347,24 +397,38 @@ def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: Secon
         about.append(config.by)
     return (
         customers.filter(pl.col("second_purchase").is_null())
-        .with_columns(group_column(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32)
-                      .alias("days_since_first"))
+        .with_columns(
+            group_column(config.by), (pl.col("as_of") - first).dt.total_days().cast(pl.Int32).alias("days_since_first")
+        )
         .join(windows, on="group", how="inner")
         .filter(lo.is_not_null() & (since <= hi) & ((since >= lo) | (hi - since < config.closing_days)))
         .select(
-            *leading, "first_purchase", *about, "days_since_first",
+            *leading,
+            "first_purchase",
+            *about,
+            "days_since_first",
             pl.when(since >= lo).then(pl.lit("open")).otherwise(pl.lit("upcoming")).alias("status"),
             pl.max_horizontal(pl.col("as_of"), opens).alias("nudge_date"),
-            opens.alias("window_opens"), closes.alias("window_closes"),
-            "window_from_days", "window_to_days", "window_source", *value,
+            opens.alias("window_opens"),
+            closes.alias("window_closes"),
+            "window_from_days",
+            "window_to_days",
+            "window_source",
+            *value,
         )
-        .sort("nudge_date", "window_closes", *(["net_spend"] if "net_spend" in value else []), "customer_id",
-              descending=[False, False, *([True] if "net_spend" in value else []), False])
+        .sort(
+            "nudge_date",
+            "window_closes",
+            *(["net_spend"] if "net_spend" in value else []),
+            "customer_id",
+            descending=[False, False, *([True] if "net_spend" in value else []), False],
+        )
     )
 
 
-def second_purchase_tables(customers: pl.LazyFrame, activity: pl.LazyFrame, *, config: SecondPurchaseConfig
-                           ) -> list[pl.LazyFrame]:
+def second_purchase_tables(
+    customers: pl.LazyFrame, activity: pl.LazyFrame, *, config: SecondPurchaseConfig
+) -> list[pl.LazyFrame]:
     """The plans of ``loyalty second-purchase``, to collect together: the timing summary, the repurchase
     shares, the Kaplan-Meier curve, value by timing and the action list (in that order)."""
     summary = timing_summary(customers, config=config)

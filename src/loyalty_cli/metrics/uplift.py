@@ -113,15 +113,23 @@ def group_stats(outcomes: pl.LazyFrame, *, by: str | None = None) -> pl.LazyFram
     if by is not None:
         parts.append(
             outcomes.with_columns(pl.col(by).cast(pl.String).fill_null(MISSING).alias("segment"))
-            .group_by("segment", "group").agg(aggs).with_columns(pl.lit(1).alias("_o"))
+            .group_by("segment", "group")
+            .agg(aggs)
+            .with_columns(pl.lit(1).alias("_o"))
         )
     long = pl.concat(parts, how="diagonal")
-    side = {g: long.filter(pl.col("group") == g).select(
-        "segment", "_o", *(pl.col(c).alias(f"{g}_{c}") for c in _SUMS)) for g in (TREATMENT, CONTROL)}
+    side = {
+        g: long.filter(pl.col("group") == g).select("segment", "_o", *(pl.col(c).alias(f"{g}_{c}") for c in _SUMS))
+        for g in (TREATMENT, CONTROL)
+    }
     return (
-        side[TREATMENT].join(side[CONTROL], on=["segment", "_o"], how="full", coalesce=True)
-        .with_columns(pl.col(f"{g}_{c}").fill_null(0) for g in (TREATMENT, CONTROL)
-                      for c in ("customers", "repurchasers", "revenue_total"))
+        side[TREATMENT]
+        .join(side[CONTROL], on=["segment", "_o"], how="full", coalesce=True)
+        .with_columns(
+            pl.col(f"{g}_{c}").fill_null(0)
+            for g in (TREATMENT, CONTROL)
+            for c in ("customers", "repurchasers", "revenue_total")
+        )
         .sort("_o", "segment")
         .drop("_o")
     )
@@ -174,8 +182,11 @@ def uplift_table(group_stats: pl.DataFrame, config: UpliftConfig) -> pl.DataFram
         t_crit = np.where(se_r > 0, t_crit, 0.0)
         pooled_var = ((n_t - 1) * v_t + (n_c - 1) * v_c) / (n_t + n_c - 2)
         se_r0 = np.sqrt(pooled_var * (1 / n_t + 1 / n_c))  # under the null: one variance for both groups
-        p_val_r = np.where(se_r0 > 0, 2.0 * stats.t.sf(np.abs(d_r / se_r0), np.maximum(n_t + n_c - 2, 1.0)),
-                           np.where(d_r == 0, 1.0, 0.0))
+        p_val_r = np.where(
+            se_r0 > 0,
+            2.0 * stats.t.sf(np.abs(d_r / se_r0), np.maximum(n_t + n_c - 2, 1.0)),
+            np.where(d_r == 0, 1.0, 0.0),
+        )
         mde_r = (z_crit + z_power) * se_r0
     rev_ok = usable & (n_t >= 2) & (n_c >= 2)
 
@@ -185,33 +196,40 @@ def uplift_table(group_stats: pl.DataFrame, config: UpliftConfig) -> pl.DataFram
 
     def verdict(diff: np.ndarray, p: np.ndarray, ok: np.ndarray) -> list[str]:
         sig = ok & (p < config.alpha)
-        words = np.where(~ok, TOO_FEW, np.where(sig & (diff > 0), "treatment higher",
-                                                np.where(sig & (diff < 0), "treatment lower", NO_DIFFERENCE)))
+        words = np.where(
+            ~ok,
+            TOO_FEW,
+            np.where(
+                sig & (diff > 0), "treatment higher", np.where(sig & (diff < 0), "treatment lower", NO_DIFFERENCE)
+            ),
+        )
         return words.tolist()
 
-    return pl.DataFrame({
-        "segment": s["segment"],
-        "treatment_customers": s["treatment_customers"],
-        "control_customers": s["control_customers"],
-        "treatment_repurchase_rate": col(p_t, usable),
-        "control_repurchase_rate": col(p_c, usable),
-        "repurchase_diff": col(d_p, usable),
-        "repurchase_diff_low": col(centre_p - z_crit * se_p, usable),
-        "repurchase_diff_high": col(centre_p + z_crit * se_p, usable),
-        "repurchase_lift": col(lift, usable),
-        "repurchase_p_value": col(p_val_p, usable),
-        "repurchase_mde": col(mde_p, usable),
-        "repurchase_verdict": verdict(d_p, p_val_p, usable),
-        "treatment_revenue_per_customer": col(m_t, usable),
-        "control_revenue_per_customer": col(m_c, usable),
-        "revenue_diff": col(d_r, usable),
-        "revenue_diff_low": col(d_r - t_crit * se_r, rev_ok),
-        "revenue_diff_high": col(d_r + t_crit * se_r, rev_ok),
-        "revenue_p_value": col(p_val_r, rev_ok),
-        "revenue_mde": col(mde_r, rev_ok),
-        "revenue_verdict": verdict(d_r, p_val_r, rev_ok),
-        "incremental_revenue": col(d_r * n_t, usable),
-    })
+    return pl.DataFrame(
+        {
+            "segment": s["segment"],
+            "treatment_customers": s["treatment_customers"],
+            "control_customers": s["control_customers"],
+            "treatment_repurchase_rate": col(p_t, usable),
+            "control_repurchase_rate": col(p_c, usable),
+            "repurchase_diff": col(d_p, usable),
+            "repurchase_diff_low": col(centre_p - z_crit * se_p, usable),
+            "repurchase_diff_high": col(centre_p + z_crit * se_p, usable),
+            "repurchase_lift": col(lift, usable),
+            "repurchase_p_value": col(p_val_p, usable),
+            "repurchase_mde": col(mde_p, usable),
+            "repurchase_verdict": verdict(d_p, p_val_p, usable),
+            "treatment_revenue_per_customer": col(m_t, usable),
+            "control_revenue_per_customer": col(m_c, usable),
+            "revenue_diff": col(d_r, usable),
+            "revenue_diff_low": col(d_r - t_crit * se_r, rev_ok),
+            "revenue_diff_high": col(d_r + t_crit * se_r, rev_ok),
+            "revenue_p_value": col(p_val_r, rev_ok),
+            "revenue_mde": col(mde_r, rev_ok),
+            "revenue_verdict": verdict(d_r, p_val_r, rev_ok),
+            "incremental_revenue": col(d_r * n_t, usable),
+        }
+    )
 
 
 def required_customers(diff: float, variance_factor: float, *, config: UpliftConfig) -> float:
@@ -243,18 +261,32 @@ def uplift_warnings(table: pl.DataFrame, stats_table: pl.DataFrame, config: Upli
     if var_t is not None and var_c is not None and n_t + n_c > 2:
         pooled_var = ((n_t - 1) * var_t + (n_c - 1) * var_c) / (n_t + n_c - 2)
     metrics = [
-        ("repurchase", "repurchase difference", 100.0, "{:+.1f} points", "{:.1f} points",
-         pooled * (1 - pooled) * (1 / (1 - share) + 1 / share)),
-        ("revenue", "revenue difference", 1.0, "{:+,.2f} per customer", "{:,.2f} per customer",
-         pooled_var * (1 / (1 - share) + 1 / share) if pooled_var is not None else None),
+        (
+            "repurchase",
+            "repurchase difference",
+            100.0,
+            "{:+.1f} points",
+            "{:.1f} points",
+            pooled * (1 - pooled) * (1 / (1 - share) + 1 / share),
+        ),
+        (
+            "revenue",
+            "revenue difference",
+            1.0,
+            "{:+,.2f} per customer",
+            "{:,.2f} per customer",
+            pooled_var * (1 / (1 - share) + 1 / share) if pooled_var is not None else None,
+        ),
     ]
     notes: list[str] = []
     buyers = {"treatment": srow["treatment_repurchasers"], "control": srow["control_repurchasers"]}
     few = {g: b for g, b in buyers.items() if b < FEW_BUYERS}
     if few and row["repurchase_diff"] is not None:
         which = " and ".join(f"{b:,} {g}" for g, b in few.items())
-        notes.append(f"Only {which} customer{'s' if sum(few.values()) != 1 else ''} bought in the window: the "
-                     "intervals rest on very few purchases and may be too narrow")
+        notes.append(
+            f"Only {which} customer{'s' if sum(few.values()) != 1 else ''} bought in the window: the "
+            "intervals rest on very few purchases and may be too narrow"
+        )
     for key, what, scale, shown, mde_shown, variance in metrics:
         diff, mde, p = row[f"{key}_diff"], row[f"{key}_mde"], row[f"{key}_p_value"]
         if diff is None or mde is None or p is None or abs(diff) >= mde:
@@ -262,13 +294,17 @@ def uplift_warnings(table: pl.DataFrame, stats_table: pl.DataFrame, config: Upli
         observed = shown.format(diff * scale)
         smallest = mde_shown.format(mde * scale)
         if p < config.alpha:
-            notes.append(f"The {what} ({observed}) is significant but below the smallest difference these groups "
-                         f"detect reliably ({smallest}, {power}): an underpowered estimate tends to overstate the "
-                         "effect")
+            notes.append(
+                f"The {what} ({observed}) is significant but below the smallest difference these groups "
+                f"detect reliably ({smallest}, {power}): an underpowered estimate tends to overstate the "
+                "effect"
+            )
             continue
-        text = (f"Groups too small to detect the observed {what} ({observed}): with {n_t:,} and {n_c:,} customers "
-                f"the smallest detectable difference is {smallest} ({power}), so no significant difference does "
-                "not mean no effect")
+        text = (
+            f"Groups too small to detect the observed {what} ({observed}): with {n_t:,} and {n_c:,} customers "
+            f"the smallest detectable difference is {smallest} ({power}), so no significant difference does "
+            "not mean no effect"
+        )
         if diff != 0 and variance is not None:
             need = required_customers(diff, variance, config=config)
             text += f"; about {need:,.0f} customers in total at this control share would detect it"

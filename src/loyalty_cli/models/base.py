@@ -90,12 +90,19 @@ class FittedModel:
         return cls(params={k: float(v) for k, v in params.items()})
 
     @classmethod
-    def from_fit(cls, result: MLEFit, *, n_customers: float, n_patterns: int, penalizer: float,
-                 **extra: Any) -> Self:
+    def from_fit(cls, result: MLEFit, *, n_customers: float, n_patterns: int, penalizer: float, **extra: Any) -> Self:
         """The model a maximum-likelihood fit found, with its statistics (``extra``: a model's own fields)."""
-        return cls(params=result.params, std_errors=result.std_errors, log_likelihood=result.log_likelihood,
-                   n_customers=int(round(n_customers)), n_patterns=int(n_patterns), converged=result.converged,
-                   iterations=result.iterations, penalizer=float(penalizer), **extra)
+        return cls(
+            params=result.params,
+            std_errors=result.std_errors,
+            log_likelihood=result.log_likelihood,
+            n_customers=int(round(n_customers)),
+            n_patterns=int(n_patterns),
+            converged=result.converged,
+            iterations=result.iterations,
+            penalizer=float(penalizer),
+            **extra,
+        )
 
     @property
     def param_array(self) -> FloatArray:
@@ -114,7 +121,6 @@ class FittedModel:
             "iterations": self.iterations,
             "penalizer": self.penalizer,
         }
-
 
 
 @dataclass(frozen=True)
@@ -144,13 +150,21 @@ class PurchaseModel(FittedModel):
 
         loglik_grad = None
         if cls._has_gradient:
+
             def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
                 ll, grads = cls._loglik_and_grad(p, data)
                 return float(data.w @ ll), grads @ data.w
 
         with np.errstate(all="ignore"):  # the optimiser may probe extreme values; non-finite is handled
-            result = fit_mle(cls.label, cls.param_names, cls._starts(data), n_customers,
-                             loglik=loglik, loglik_grad=loglik_grad, penalizer=penalizer)
+            result = fit_mle(
+                cls.label,
+                cls.param_names,
+                cls._starts(data),
+                n_customers,
+                loglik=loglik,
+                loglik_grad=loglik_grad,
+                penalizer=penalizer,
+            )
         return cls.from_fit(result, n_customers=n_customers, n_patterns=data.x.size, penalizer=penalizer)
 
     # ------------------------------------------------------------------------------------ model interface
@@ -200,8 +214,9 @@ class PurchaseModel(FittedModel):
         horizon, x, t_x, t_end = np.broadcast_arrays(horizon, x, t_x, t_end)
         return _finite(self._expected(horizon, x, t_x, t_end), "expected purchases", self.label)
 
-    def probability_no_purchase(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                                T: ArrayLike) -> FloatArray:
+    def probability_no_purchase(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
         """P(no purchase in (T, T + t] | x, t_x, T) = (1 - P(alive)) + P(alive) * P(none in t | alive)."""
         horizon = check_horizon(t)
         x, t_x, t_end = check_rfm(frequency, recency, T)

@@ -71,8 +71,9 @@ def _bg_loglik(p: FloatArray, d: Patterns, shift: int, grad: bool) -> tuple[Floa
     c_u = b + xu + shift
     has_death_term_u = (xu > 0) | (shift == 1)
     c1_u = np.where(has_death_term_u, c_u - 1.0, 1.0)
-    lead_u = (gammaln(r + xu) - gammaln(r) + r * np.log(alpha)
-              + gammaln(a + b) + gammaln(c_u) - gammaln(b) - gammaln(a + c_u))
+    lead_u = (
+        gammaln(r + xu) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) + gammaln(c_u) - gammaln(b) - gammaln(a + c_u)
+    )
     log_a_c1_u = np.where(has_death_term_u, np.log(a) - np.log(c1_u), -np.inf)
     rx = r + d.x
     log_at = np.log(alpha + d.T)
@@ -102,8 +103,7 @@ def _bg_p_alive(p: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, sh
     return np.where(has_death_term, expit(-log_odds_dead), 1.0)
 
 
-def _bg_expected(p: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
-                 shift: int) -> FloatArray:
+def _bg_expected(p: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, shift: int) -> FloatArray:
     r, alpha, a, b = (float(v) for v in p)
     c = b + x + shift
     log1mz = -np.log1p(t / (alpha + T))  # ln(1 - z), z = t / (alpha + T + t)
@@ -184,8 +184,7 @@ class BGNBDModel(_BetaGeometric):
             raise ModelError("n must be a whole number of purchases >= 0.", hint="Pass n = 0, 1, 2, ...")
         horizon, count = np.broadcast_arrays(horizon, count)
         q = horizon / (alpha + horizon)  # 1 - alpha/(alpha+t)
-        log_nb = (gammaln(r + count) - gammaln(r) - gammaln(count + 1.0)
-                  + r * (np.log(alpha) - np.log(alpha + horizon)))
+        log_nb = gammaln(r + count) - gammaln(r) - gammaln(count + 1.0) + r * (np.log(alpha) - np.log(alpha + horizon))
         with np.errstate(divide="ignore"):  # 0 * log(0) at t = 0, n = 0 is handled by where()
             log_nb = log_nb + np.where(count > 0, count * np.log(np.where(q > 0, q, 1.0)), 0.0)
             log_nb = np.where((q == 0) & (count > 0), -np.inf, log_nb)

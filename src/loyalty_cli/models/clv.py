@@ -40,8 +40,10 @@ def month_ends(months: int, *, unit_days: float, days_per_month: float = DAYS_PE
         raise ModelError(f"months must be a whole number >= 1, got {months!r}.", hint="E.g. 12 for one year.")
     for name, value in (("unit_days", unit_days), ("days_per_month", days_per_month)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-            raise ModelError(f"{name} must be a positive number of days, got {value!r}.",
-                             hint="unit_days is 1 for a model fitted in days and 7 for one fitted in weeks.")
+            raise ModelError(
+                f"{name} must be a positive number of days, got {value!r}.",
+                hint="unit_days is 1 for a model fitted in days and 7 for one fitted in weeks.",
+            )
     return np.arange(int(months) + 1, dtype=np.float64) * (float(days_per_month) / float(unit_days))
 
 
@@ -59,10 +61,10 @@ def discounted_clv(
     days_per_month: float = DAYS_PER_MONTH,
 ) -> NDArray[np.float64]:
     """Discounted expected spend of each customer over the next ``months`` months (see module docstring)."""
-    if not (isinstance(discount_monthly, int | float) and math.isfinite(discount_monthly)
-            and discount_monthly > -1.0):
-        raise ModelError(f"discount_monthly must be a rate > -1, got {discount_monthly!r}.",
-                         hint="E.g. 0.01 for 1% a month.")
+    if not (isinstance(discount_monthly, int | float) and math.isfinite(discount_monthly) and discount_monthly > -1.0):
+        raise ModelError(
+            f"discount_monthly must be a rate > -1, got {discount_monthly!r}.", hint="E.g. 0.01 for 1% a month."
+        )
     t_k = month_ends(months, unit_days=unit_days, days_per_month=days_per_month)
     x, t_x, t_end = check_rfm(frequency, recency, T)
     shape = x.shape

@@ -79,9 +79,7 @@ def _count(mask: NDArray[np.bool_]) -> str:
     return f"{n:,} customer" + ("" if n == 1 else "s")
 
 
-def check_rfm(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Validate and broadcast the BTYD inputs; return them as float arrays of one shape.
 
     Raises :class:`ModelError` for NaN/infinite values, negative values, non-integer frequency,
@@ -122,8 +120,7 @@ def check_horizon(t: ArrayLike) -> FloatArray:
     """A prediction horizon: finite and >= 0."""
     arr = _as_float("t", t)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ModelError("The prediction horizon t must be a finite, non-negative number of periods.",
-                         hint=UNITS_HINT)
+        raise ModelError("The prediction horizon t must be a finite, non-negative number of periods.", hint=UNITS_HINT)
     return arr
 
 
@@ -132,8 +129,10 @@ def check_weights(weights: ArrayLike | None, n: int) -> FloatArray:
         return np.ones(n)
     w = _as_float("weights", weights)
     if w.shape != (n,):
-        raise ModelError(f"weights must have one value per customer ({n:,}), got shape {w.shape}.",
-                         hint="Pass weights=None to count every row once.")
+        raise ModelError(
+            f"weights must have one value per customer ({n:,}), got shape {w.shape}.",
+            hint="Pass weights=None to count every row once.",
+        )
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ModelError("weights must be finite and non-negative.", hint="Weights are customer counts.")
     return w
@@ -179,12 +178,16 @@ def unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp
 def checked_params(label: str, names: Sequence[str], params: dict[str, float]) -> dict[str, float]:
     """A model's parameters by name, as floats, all given, positive and finite (else a ModelError)."""
     if set(params) != set(names):
-        raise ModelError(f"{label} needs parameters {', '.join(names)}; got {', '.join(params)}.",
-                         hint="Pass every parameter by name.")
+        raise ModelError(
+            f"{label} needs parameters {', '.join(names)}; got {', '.join(params)}.",
+            hint="Pass every parameter by name.",
+        )
     values = {k: float(params[k]) for k in names}
     if not all(math.isfinite(v) and v > 0 for v in values.values()):
-        raise ModelError(f"{label} parameters must be positive and finite: {values}.",
-                         hint="Refit the model, adding a penalizer if needed.")
+        raise ModelError(
+            f"{label} parameters must be positive and finite: {values}.",
+            hint="Refit the model, adding a penalizer if needed.",
+        )
     return values
 
 
@@ -316,8 +319,9 @@ def fit_mle(
     ``loglik_grad`` the gradient is taken by central finite differences in log space.
     ``starts`` are natural-space starting points, tried in order (stopping once two optima agree)."""
     if not (isinstance(penalizer, int | float) and math.isfinite(penalizer) and penalizer >= 0):
-        raise ModelError(f"penalizer must be a finite number >= 0, got {penalizer!r}.",
-                         hint="Typical values are 0 to 0.1.")
+        raise ModelError(
+            f"penalizer must be a finite number >= 0, got {penalizer!r}.", hint="Typical values are 0 to 0.1."
+        )
     scale = 1.0 / float(n_customers)
     penalizer = float(penalizer)
     evaluations = {"nonfinite": 0}
@@ -347,8 +351,14 @@ def fit_mle(
     results = []
     for start in starts:
         theta0 = np.clip(np.log(np.asarray(start, dtype=np.float64)), -LOG_BOUND + 1, LOG_BOUND - 1)
-        res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20})
+        res = minimize(
+            fun,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
+        )
         if not (np.all(np.isfinite(res.x)) and math.isfinite(res.fun)) or res.fun >= 1e99:
             continue
         results.append(res)
@@ -366,8 +376,11 @@ def fit_mle(
     _, grad = fun(theta)
     free = (theta > -LOG_BOUND + 1e-6) & (theta < LOG_BOUND - 1e-6)
     converged = bool(best.success) or float(np.max(np.abs(grad[free]), initial=0.0)) < 1e-5
-    at_edge = [f"{n} to {'0' if th < 0 else 'infinity'}" for n, th in zip(names, theta, strict=True)
-               if abs(th) > LOG_BOUND - 1e-3]
+    at_edge = [
+        f"{n} to {'0' if th < 0 else 'infinity'}"
+        for n, th in zip(names, theta, strict=True)
+        if abs(th) > LOG_BOUND - 1e-3
+    ]
     if at_edge:
         raise ModelError(
             f"{model} fit did not converge: {', '.join(at_edge)} (the data do not identify it).",
@@ -381,8 +394,10 @@ def fit_mle(
     params_arr = np.exp(theta)
     ll = float(loglik(params_arr))
     if not math.isfinite(ll) or not np.all(np.isfinite(params_arr)):
-        raise ModelError(f"{model} fit failed: the log-likelihood at the optimum is not finite.",
-                         hint="Add a penalizer (e.g. 0.001) or check the time unit of recency and T.")
+        raise ModelError(
+            f"{model} fit failed: the log-likelihood at the optimum is not finite.",
+            hint="Add a penalizer (e.g. 0.001) or check the time unit of recency and T.",
+        )
     std_errors = _std_errors(names, theta, loglik, loglik_grad, penalizer * float(n_customers))
     if not all(math.isfinite(v) for v in std_errors.values()):
         raise ModelError(

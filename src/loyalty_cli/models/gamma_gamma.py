@@ -52,14 +52,20 @@ def _check_spend_inputs(frequency: ArrayLike, monetary_value: ArrayLike) -> tupl
         m = np.asarray(monetary_value, dtype=np.float64)
         x, m = np.broadcast_arrays(x, m)
     except (TypeError, ValueError) as exc:
-        raise ModelError("frequency and monetary_value must be numeric arrays of the same length.",
-                         hint="Pass one value per customer.") from exc
+        raise ModelError(
+            "frequency and monetary_value must be numeric arrays of the same length.",
+            hint="Pass one value per customer.",
+        ) from exc
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(m))):
-        raise ModelError("frequency and monetary_value contain missing or infinite values.",
-                         hint="Use 0 as the mean repeat spend of customers without repeat purchases.")
+        raise ModelError(
+            "frequency and monetary_value contain missing or infinite values.",
+            hint="Use 0 as the mean repeat spend of customers without repeat purchases.",
+        )
     if np.any(x < 0) or np.any(x != np.floor(x)):
-        raise ModelError("frequency must be a whole number of repeat purchases >= 0.",
-                         hint="frequency counts repeat purchase periods (purchase days - 1).")
+        raise ModelError(
+            "frequency must be a whole number of repeat purchases >= 0.",
+            hint="frequency counts repeat purchase periods (purchase days - 1).",
+        )
     return x.astype(np.float64), m.astype(np.float64)
 
 
@@ -67,8 +73,15 @@ def _gg_loglik(p: FloatArray, x: FloatArray, m: FloatArray, grad: bool) -> tuple
     pp, q, v = (float(k) for k in p)
     px = pp * x
     log_m, log_x, log_vxm = np.log(m), np.log(x), np.log(v + x * m)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * math.log(v)
-          + (px - 1.0) * log_m + px * log_x - (px + q) * log_vxm)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * math.log(v)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_vxm
+    )
     if not grad:
         return ll, None
     dg = digamma(px + q)
@@ -79,8 +92,9 @@ def _gg_loglik(p: FloatArray, x: FloatArray, m: FloatArray, grad: bool) -> tuple
     return ll, g
 
 
-def _summed_loglik(x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[
-        Callable[[FloatArray], float], Callable[[FloatArray], tuple[float, FloatArray]]]:
+def _summed_loglik(
+    x: FloatArray, m: FloatArray, w: FloatArray
+) -> tuple[Callable[[FloatArray], float], Callable[[FloatArray], tuple[float, FloatArray]]]:
     """The weighted sum of :func:`_gg_loglik` and its gradient, for the fit: what depends on the data only is
     summed once, the gamma functions are evaluated per distinct x (few), and each evaluation makes one pass
     over the customers (log(v + x zbar) and its reciprocal)."""
@@ -99,17 +113,25 @@ def _summed_loglik(x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[
         log_vxm = np.log(vxm)
         s_x_log = float(w_x @ log_vxm)
         s_log = float(w @ log_vxm)
-        ll = (float(wx @ (gammaln(pxs + q) - gammaln(pxs))) + total * (q * math.log(v) - gammaln(q))
-              + pp * wx_m - w_logm - pp * s_x_log - q * s_log)
+        ll = (
+            float(wx @ (gammaln(pxs + q) - gammaln(pxs)))
+            + total * (q * math.log(v) - gammaln(q))
+            + pp * wx_m
+            - w_logm
+            - pp * s_x_log
+            - q * s_log
+        )
         if not grad:
             return ll, None
         dg = digamma(pxs + q)
         inv = 1.0 / vxm
-        g = np.array([
-            float(wx @ (xs * (dg - digamma(pxs)))) + wx_m - s_x_log,
-            float(wx @ dg) + total * (math.log(v) - digamma(q)) - s_log,
-            total * q / v - pp * float(w_x @ inv) - q * float(w @ inv),
-        ])
+        g = np.array(
+            [
+                float(wx @ (xs * (dg - digamma(pxs)))) + wx_m - s_x_log,
+                float(wx @ dg) + total * (math.log(v) - digamma(q)) - s_log,
+                total * q / v - pp * float(w_x @ inv) - q * float(w @ inv),
+            ]
+        )
         return ll, g
 
     def loglik(p: FloatArray) -> float:
@@ -158,13 +180,19 @@ class GammaGammaModel(FittedModel):
         """Log density of each customer's mean spend given x (only defined for x > 0 and zbar > 0)."""
         x, m = _check_spend_inputs(frequency, monetary_value)
         if np.any(x <= 0) or np.any(m <= 0):
-            raise ModelError("The Gamma-Gamma likelihood needs frequency > 0 and monetary_value > 0.",
-                             hint="Select the repeat customers with a positive mean spend first.")
+            raise ModelError(
+                "The Gamma-Gamma likelihood needs frequency > 0 and monetary_value > 0.",
+                hint="Select the repeat customers with a positive mean spend first.",
+            )
         return _gg_loglik(self.param_array, x.ravel(), m.ravel(), grad=False)[0].reshape(x.shape)
 
     def summary(self) -> dict[str, object]:
-        return {**super().summary(), "n_excluded": self.n_excluded, "population_mean": self.population_mean,
-                "frequency_spend_correlation": self.frequency_spend_correlation}
+        return {
+            **super().summary(),
+            "n_excluded": self.n_excluded,
+            "population_mean": self.population_mean,
+            "frequency_spend_correlation": self.frequency_spend_correlation,
+        }
 
 
 #: The spend model used by :func:`loyalty_cli.models.clv.discounted_clv`.
@@ -204,8 +232,10 @@ def fit_gamma_gamma(
             hint="Use a longer calibration period or more customers.",
         )
     if np.all(m == m[0]):
-        raise ModelError("Gamma-Gamma cannot be fitted: every repeat customer has the same mean spend.",
-                         hint="Check that monetary_value holds each customer's mean repeat spend.")
+        raise ModelError(
+            "Gamma-Gamma cannot be fitted: every repeat customer has the same mean spend.",
+            hint="Check that monetary_value holds each customer's mean repeat spend.",
+        )
     (xu, mu_), inverse, _ = unique_rows(x, m)
     counts = np.bincount(inverse, weights=w, minlength=xu.size)
     loglik, loglik_grad = _summed_loglik(xu, mu_, counts)
@@ -215,8 +245,20 @@ def fit_gamma_gamma(
     mean = float(counts @ mu_) / n
     starts = [(2.0, 3.0, mean), (6.0, 4.0, 0.5 * mean), (1.0, 1.5, 0.5 * mean)]
     with np.errstate(all="ignore"):
-        result = fit_mle("Gamma-Gamma", GammaGammaModel.param_names, starts, n,
-                         loglik=loglik, loglik_grad=loglik_grad, penalizer=penalizer)
-    return GammaGammaModel.from_fit(result, n_customers=n, n_patterns=xu.size, penalizer=penalizer,
-                                    n_excluded=int(round(n_excluded)),
-                                    frequency_spend_correlation=_weighted_correlation(xu, mu_, counts))
+        result = fit_mle(
+            "Gamma-Gamma",
+            GammaGammaModel.param_names,
+            starts,
+            n,
+            loglik=loglik,
+            loglik_grad=loglik_grad,
+            penalizer=penalizer,
+        )
+    return GammaGammaModel.from_fit(
+        result,
+        n_customers=n,
+        n_patterns=xu.size,
+        penalizer=penalizer,
+        n_excluded=int(round(n_excluded)),
+        frequency_spend_correlation=_weighted_correlation(xu, mu_, counts),
+    )

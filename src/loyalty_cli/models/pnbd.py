@@ -103,8 +103,11 @@ class ParetoNBDModel(PurchaseModel):
         alpha = 1.0 / max(rate, 1e-6)
         horizon = max(float(data.w @ data.T) / float(data.w.sum()), 1e-3)
         # not integers: integer s or r puts the 2F1 on its slow (degenerate) path when alpha and beta differ a lot
-        return [(0.8, 0.8 * alpha, 0.8, horizon), (0.4, 0.4 * alpha, 0.45, 0.5 * horizon),
-                (2.2, 2.2 * alpha, 1.7, 3 * horizon)]
+        return [
+            (0.8, 0.8 * alpha, 0.8, horizon),
+            (0.4, 0.4 * alpha, 0.45, 0.5 * horizon),
+            (2.2, 2.2 * alpha, 1.7, 3 * horizon),
+        ]
 
     @classmethod
     def _loglik(cls, p: FloatArray, data: Patterns) -> FloatArray:

@@ -33,8 +33,9 @@ __all__ = ["log_hyp2f1_1"]
 _TINY = 1e-300
 
 
-def _cf_hyp2f1_1(B: NDArray[np.float64], b: NDArray[np.float64], z: NDArray[np.float64], *, max_iter: int,
-                 tol: float) -> NDArray[np.float64]:
+def _cf_hyp2f1_1(
+    B: NDArray[np.float64], b: NDArray[np.float64], z: NDArray[np.float64], *, max_iter: int, tol: float
+) -> NDArray[np.float64]:
     """2F1(1, B; B+b; z) by the incomplete-beta continued fraction (modified Lentz), vectorised."""
     p = B + b - 1.0
     q = 1.0 - b
@@ -46,8 +47,10 @@ def _cf_hyp2f1_1(B: NDArray[np.float64], b: NDArray[np.float64], z: NDArray[np.f
     idx = np.arange(B.size)
     for m in range(1, max_iter + 1):
         m2 = 2.0 * m
-        for aa in (m * (q - m) * z / ((p + m2 - 1.0) * (p + m2)),
-                   -(p + m) * (p + q + m) * z / ((p + m2) * (p + m2 + 1.0))):
+        for aa in (
+            m * (q - m) * z / ((p + m2 - 1.0) * (p + m2)),
+            -(p + m) * (p + q + m) * z / ((p + m2) * (p + m2 + 1.0)),
+        ):
             d = 1.0 + aa * d
             d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
             c = 1.0 + aa / c

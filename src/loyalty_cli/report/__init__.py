@@ -5,5 +5,13 @@ from loyalty_cli.report.context import FileInfo, InputInfo, ReportMeta, build_co
 from loyalty_cli.report.render import render_html
 from loyalty_cli.report.sections import ReportData, ReportSettings, compute_report
 
-__all__ = ["FileInfo", "InputInfo", "ReportData", "ReportMeta", "ReportSettings", "build_context", "compute_report",
-           "render_html"]
+__all__ = [
+    "FileInfo",
+    "InputInfo",
+    "ReportData",
+    "ReportMeta",
+    "ReportSettings",
+    "build_context",
+    "compute_report",
+    "render_html",
+]

@@ -68,8 +68,9 @@ def bars(spec: Mapping[str, Any]) -> Markup:
             value = s["values"][i] or 0.0
             w = span * value / top_value
             y = y0 + 4 + j * 14
-            parts.append(f'<rect x="{_n(left)}" y="{_n(y)}" width="{_n(w)}" height="12" '
-                         f'fill="{PALETTE[j % len(PALETTE)]}"/>')
+            parts.append(
+                f'<rect x="{_n(left)}" y="{_n(y)}" width="{_n(w)}" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>'
+            )
             parts.append(_text(left + w + 4, y + 10, s["text"][i], cls="val"))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -88,8 +89,10 @@ def columns(spec: Mapping[str, Any]) -> Markup:
         h = span_h * (value or 0.0) / top_value
         x = left + i * step
         cls = f' class="{escape(classes[i])}"' if classes[i] else ""
-        parts.append(f'<rect{cls} x="{_n(x + step * 0.1)}" y="{_n(top + span_h - h)}" width="{_n(step * 0.8)}" '
-                     f'height="{_n(h)}" fill="{PALETTE[0]}"/>')
+        parts.append(
+            f'<rect{cls} x="{_n(x + step * 0.1)}" y="{_n(top + span_h - h)}" width="{_n(step * 0.8)}" '
+            f'height="{_n(h)}" fill="{PALETTE[0]}"/>'
+        )
         parts.append(_text(x + step / 2, top + span_h - h - 4, text, anchor="middle", cls="val"))
         parts.append(_text(x + step / 2, height - bottom + 16, label, anchor="middle"))
     if spec.get("x_title"):
@@ -122,25 +125,34 @@ def line(spec: Mapping[str, Any]) -> Markup:
     parts += _legend([s["name"] for s in series], left, 16)
     for k in range(5):  # y grid
         value = y_min + y_span * k / 4
-        parts.append(f'<line class="grid" x1="{_n(left)}" x2="{_n(WIDTH - right)}" y1="{_n(py(value))}" '
-                     f'y2="{_n(py(value))}"/>')
-        parts.append(_text(left - 6, py(value) + 4, _y_label(value, spec.get("y_format", "num")), anchor="end",
-                           cls="axis"))
+        parts.append(
+            f'<line class="grid" x1="{_n(left)}" x2="{_n(WIDTH - right)}" y1="{_n(py(value))}" y2="{_n(py(value))}"/>'
+        )
+        parts.append(
+            _text(left - 6, py(value) + 4, _y_label(value, spec.get("y_format", "num")), anchor="end", cls="axis")
+        )
     if spec.get("shade"):
         lo, hi, label = spec["shade"]
-        parts.append(f'<rect class="shade" x="{_n(px(lo))}" y="{_n(top)}" width="{_n(px(hi) - px(lo))}" '
-                     f'height="{_n(height - top - bottom)}"/>')
+        parts.append(
+            f'<rect class="shade" x="{_n(px(lo))}" y="{_n(top)}" width="{_n(px(hi) - px(lo))}" '
+            f'height="{_n(height - top - bottom)}"/>'
+        )
         parts.append(_text(px(lo) + 3, top + 12, label, cls="axis"))
     for x, label in spec.get("x_ticks", []):
         parts.append(_text(px(x), height - bottom + 16, label, anchor="middle", cls="axis"))
     for j, s in enumerate(series):
         colour = PALETTE[j % len(PALETTE)]
         if s.get("low") is not None:  # interval band (points with an interval only)
-            pts = [(x, lo, hi) for x, lo, hi in zip(s["x"], s["low"], s["high"], strict=True)
-                   if lo is not None and hi is not None]
+            pts = [
+                (x, lo, hi)
+                for x, lo, hi in zip(s["x"], s["low"], s["high"], strict=True)
+                if lo is not None and hi is not None
+            ]
             for x, lo, hi in pts:
-                parts.append(f'<line class="ci" x1="{_n(px(x))}" x2="{_n(px(x))}" y1="{_n(py(lo))}" '
-                             f'y2="{_n(py(hi))}" stroke="{colour}"/>')
+                parts.append(
+                    f'<line class="ci" x1="{_n(px(x))}" x2="{_n(px(x))}" y1="{_n(py(lo))}" '
+                    f'y2="{_n(py(hi))}" stroke="{colour}"/>'
+                )
         segment: list[str] = []
         runs: list[list[str]] = []
         for x, y in zip(s["x"], s["y"], strict=True):
@@ -180,8 +192,11 @@ def heatmap(spec: Mapping[str, Any]) -> Markup:
     height = top + cell_h * len(rows) + 8
     top_value = float(spec["max"]) or 1.0
     parts = _open(spec, height)
-    parts[0] = parts[0].replace(f'viewBox="0 0 {WIDTH} ', f'viewBox="0 0 {_n(width)} ').replace(
-        f'width="{WIDTH}"', f'width="{_n(width)}"')
+    parts[0] = (
+        parts[0]
+        .replace(f'viewBox="0 0 {WIDTH} ', f'viewBox="0 0 {_n(width)} ')
+        .replace(f'width="{WIDTH}"', f'width="{_n(width)}"')
+    )
     for j, col in enumerate(cols):
         parts.append(_text(left + cell_w * (j + 0.5), top - 8, col, anchor="middle", cls="axis"))
     show_text = cell_w >= 30
@@ -193,9 +208,11 @@ def heatmap(spec: Mapping[str, Any]) -> Markup:
                 continue
             x = left + j * cell_w
             share = value / top_value
-            parts.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(cell_w - 1)}" height="{_n(cell_h - 1)}" '
-                         f'fill="{_heat(share)}"><title>{escape(row)} {escape(col_label(cols, j))}: '
-                         f'{escape(texts[i][j])}</title></rect>')
+            parts.append(
+                f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(cell_w - 1)}" height="{_n(cell_h - 1)}" '
+                f'fill="{_heat(share)}"><title>{escape(row)} {escape(col_label(cols, j))}: '
+                f"{escape(texts[i][j])}</title></rect>"
+            )
             if show_text:
                 cls = "cell dark" if share >= 0.6 else "cell"
                 parts.append(_text(x + cell_w / 2, y + 13, texts[i][j], anchor="middle", cls=cls))

@@ -19,8 +19,14 @@ TEMPLATE = "report.html.j2"
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     # autoescape=True, not select_autoescape(): the latter does not escape .html.j2 templates.
-    env = Environment(loader=PackageLoader("loyalty_cli.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("loyalty_cli.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.globals["chart"] = render_chart
     return env
 

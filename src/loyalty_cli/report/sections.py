@@ -114,8 +114,14 @@ def _nps(data: ReportData, responses: pl.DataFrame, segmented: pl.DataFrame, set
             lazy.filter((pl.col("status") == "counted") & (pl.col("score") <= 6) & pl.col("comment").is_not_null())
             .sort(["responded_at", "customer_id", "comment"], descending=[True, False, False], nulls_last=True)
             .head(settings.top)
-            .select("survey_type", pl.col("responded_at").dt.date().alias("date"), "score", "customer_id",
-                    pl.col("segment").cast(pl.String), "comment")
+            .select(
+                "survey_type",
+                pl.col("responded_at").dt.date().alias("date"),
+                "score",
+                "customer_id",
+                pl.col("segment").cast(pl.String),
+                "comment",
+            )
         )
     tables = pl.collect_all(plans)
     data.nps_headline, data.nps_distribution, data.nps_trend, data.nps_segments = tables[:4]
@@ -127,17 +133,29 @@ def _contacts(contacts: pl.DataFrame, customers: pl.DataFrame, as_of: date) -> d
     ids = contacts.select(pl.col("customer_id").unique())
     buyers = ids.join(customers.select("customer_id"), on="customer_id", how="semi").height
     # prospects as the lifecycle counts them: known on the as-of date, no purchase before it
-    prospects = (lc.known_contacts(contacts.lazy(), as_of=as_of).select(pl.col("customer_id").unique())
-                 .join(customers.lazy().select("customer_id"), on="customer_id", how="anti").collect().height)
+    prospects = (
+        lc.known_contacts(contacts.lazy(), as_of=as_of)
+        .select(pl.col("customer_id").unique())
+        .join(customers.lazy().select("customer_id"), on="customer_id", how="anti")
+        .collect()
+        .height
+    )
     info = {"rows": contacts.height, "customers": ids.height, "with_purchase": buyers, "prospects": prospects}
     if "email_consent" in contacts.columns:
-        info["consent"] = contacts.filter(pl.col("email_consent").fill_null(False)).select(
-            pl.col("customer_id").n_unique()).item()
+        info["consent"] = (
+            contacts.filter(pl.col("email_consent").fill_null(False)).select(pl.col("customer_id").n_unique()).item()
+        )
     return info
 
 
-def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, settings: ReportSettings,
-               responses: pl.DataFrame | None, contacts: pl.DataFrame | None) -> None:
+def _lifecycle(
+    data: ReportData,
+    customers: pl.DataFrame,
+    activity: pl.DataFrame,
+    settings: ReportSettings,
+    responses: pl.DataFrame | None,
+    contacts: pl.DataFrame | None,
+) -> None:
     """Stages, actions and flags as ``loyalty lifecycle`` assigns them (no previous snapshot in the report)."""
     if data.churn_missing is not None:
         data.lifecycle_missing = f"the stages start from the churn status, which is not available: {data.churn_missing}"
@@ -146,12 +164,19 @@ def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame
     by = lc.lifecycle_window(customers, settings.second_purchase).by
     scores = m_nps.customer_scores(responses.lazy()).collect() if responses is not None else None
     try:
-        table = lc.lifecycle_stages(customers.lazy(), activity.lazy(), as_of=data.as_of, rules=rules,
-                                    churn_rules=settings.churn, window=settings.second_purchase,
-                                    scores=scores.lazy() if scores is not None else None,
-                                    contacts=contacts.lazy() if contacts is not None else None).collect()
+        table = lc.lifecycle_stages(
+            customers.lazy(),
+            activity.lazy(),
+            as_of=data.as_of,
+            rules=rules,
+            churn_rules=settings.churn,
+            window=settings.second_purchase,
+            scores=scores.lazy() if scores is not None else None,
+            contacts=contacts.lazy() if contacts is not None else None,
+        ).collect()
         data.lifecycle_summary, data.lifecycle_flags = pl.collect_all(
-            [lc.stage_summary(table.lazy(), rules=rules), lc.flag_summary(table.lazy(), rules=rules)])
+            [lc.stage_summary(table.lazy(), rules=rules), lc.flag_summary(table.lazy(), rules=rules)]
+        )
     except pl.exceptions.PolarsError as exc:  # a condition that reads but fails on the real columns
         data.lifecycle_missing = f"the lifecycle rules {rules.source} cannot be applied: {str(exc).splitlines()[0]}"
         return
@@ -159,7 +184,9 @@ def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame
         "people": table.height,
         "prospects": table.height - data.customers if contacts is not None else None,
         "by": by,
-        "window_sources": table.filter(pl.col("window_source").is_not_null())["window_source"].unique().sort()
+        "window_sources": table.filter(pl.col("window_source").is_not_null())["window_source"]
+        .unique()
+        .sort()
         .to_list(),
         "respondents": scores.height if scores is not None else None,
         "nps_matched": table.filter(pl.col("latest_nps").is_not_null()).height if scores is not None else None,
@@ -168,8 +195,15 @@ def _lifecycle(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame
     data.lifecycle_facts = facts
 
 
-def _program(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, settings: ReportSettings,
-             members: pl.DataFrame, points: pl.DataFrame | None, responses: pl.DataFrame | None) -> None:
+def _program(
+    data: ReportData,
+    customers: pl.DataFrame,
+    activity: pl.DataFrame,
+    settings: ReportSettings,
+    members: pl.DataFrame,
+    points: pl.DataFrame | None,
+    responses: pl.DataFrame | None,
+) -> None:
     """The figures of ``loyalty program`` (enrolment, points, tiers, members vs non-members) as its long table;
     the predicted CLV comparison reuses the report's CLV fit."""
     if members.is_empty():
@@ -178,9 +212,17 @@ def _program(data: ReportData, customers: pl.DataFrame, activity: pl.DataFrame, 
     answers = responses if responses is not None and data.nps_missing is None else None
     clv = data.clv
     data.program = pm.program_table(
-        customers, activity, members, as_of=data.as_of, config=settings.program, points=points, responses=answers,
+        customers,
+        activity,
+        members,
+        as_of=data.as_of,
+        config=settings.program,
+        points=points,
+        responses=answers,
         predictions=clv.customers if clv is not None else None,
-        predicted=f"predicted_clv_{clv.config.suffix}" if clv is not None else None, detail=False)
+        predicted=f"predicted_clv_{clv.config.suffix}" if clv is not None else None,
+        detail=False,
+    )
     data.program_points = points is not None
     data.program_missing = None
 
@@ -205,18 +247,24 @@ def compute_report(
     segmented = settings.segments.assign(rfm_scores(customers.lazy(), config=settings.rfm))
     period = settings.retention_period
     long = cohort_retention(customers.lazy(), activity.lazy(), period=period)  # type: ignore[arg-type]
-    per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days,
-                                                period=period))  # type: ignore[arg-type]
+    per_cohort = cohort_table(
+        long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days, period=period)
+    )  # type: ignore[arg-type]
     sp = settings.second_purchase
-    segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge = \
-        pl.collect_all([
-            segmented,
-            segment_summary(segmented, config=settings.rfm, order=settings.segments.names),
-            long, per_cohort,
-            activity.lazy().select(pl.col("net_cents").sum().alias("revenue_cents"),
-                            pl.col("purchases").sum().alias("purchase_orders")),
-            *second_purchase_tables(customers.lazy(), activity.lazy(), config=sp),
-        ])
+    segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge = (
+        pl.collect_all(
+            [
+                segmented,
+                segment_summary(segmented, config=settings.rfm, order=settings.segments.names),
+                long,
+                per_cohort,
+                activity.lazy().select(
+                    pl.col("net_cents").sum().alias("revenue_cents"), pl.col("purchases").sum().alias("purchase_orders")
+                ),
+                *second_purchase_tables(customers.lazy(), activity.lazy(), config=sp),
+            ]
+        )
+    )
     data = ReportData(
         as_of=as_of,
         customers=customers.height,
@@ -226,8 +274,10 @@ def compute_report(
         segments=seg_table,
         retention=long_df,
         cohorts=cohort_df,
-        retention_wide={metric: retention_wide(long_df, metric, period=period)  # type: ignore[arg-type]
-                        for metric in ("retention", "revenue_retention")},
+        retention_wide={
+            metric: retention_wide(long_df, metric, period=period)  # type: ignore[arg-type]
+            for metric in ("retention", "revenue_retention")
+        },
         second_summary=sp_sum.filter(pl.col("group") == ALL),
         second_shares=sp_shares,
         second_curve=sp_curve,
@@ -237,8 +287,10 @@ def compute_report(
     )
 
     if lacks_ipt(customers, settings.churn):
-        data.churn_missing = ("no customer bought on two different days, so there is no inter-purchase time for "
-                              f"the churn rules {settings.churn.source}")
+        data.churn_missing = (
+            "no customer bought on two different days, so there is no inter-purchase time for "
+            f"the churn rules {settings.churn.source}"
+        )
     else:
         status = churn_status(customers.lazy(), activity.lazy(), rules=settings.churn)
         status_df, rates = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period)])  # type: ignore[arg-type]
