@@ -2,9 +2,9 @@
 ``rules/`` so analysts can edit them.
 
 A map is checked when it is loaded, and every problem names the file and the rule:
-- each ``when`` is a SQL condition (parsed by Polars' SQL parser; nothing is ever ``eval``-ed) over
-  ``r``, ``f``, ``m``, ``fm`` (= (f + m + 1) // 2, the mean of F and M rounded half up) and the summary
-  columns;
+- each ``when`` is a condition in the allow-listed language of :func:`~loyalty_cli.rulefile.compile_condition`
+  (never SQL, never ``eval``-ed), type-checked, over ``r``, ``f``, ``m``, ``fm`` (= (f + m + 1) // 2, the mean
+  of F and M rounded half up) and the summary columns;
 - every cell of the score grid is covered (a final ``when = "true"`` is an explicit catch-all);
 - no cell is matched by two rules, unless the map says ``match = "first"`` (then the order decides);
 - every named segment is reachable: some cell reaches it before an earlier rule claims it.
@@ -23,23 +23,35 @@ from typing import Literal
 import polars as pl
 
 from loyalty_cli.errors import RulesError
-from loyalty_cli.rulefile import builtin_text, compile_condition, evaluate_condition, parse_toml, read_text
+from loyalty_cli.rulefile import (
+    CONDITION_SYNTAX,
+    builtin_text,
+    compile_condition,
+    evaluate_condition,
+    parse_toml,
+    read_text,
+)
 
 SCORES = ("r", "f", "m", "fm")
-SUMMARY_COLUMNS = (
-    "recency_days",
-    "tenure_days",
-    "orders",
-    "purchase_days",
-    "net_spend",
-    "gross_spend",
-    "returns_value",
-    "return_orders",
-    "repeat_spend",
-    "mean_order_value",
-    "first_category",
-    "first_channel",
-)
+SCORE_DTYPE = pl.Int8  # as rfm_scores gives them
+# The summary columns a condition may use, with their dtypes in the customer summary (a test keeps them equal):
+# conditions are type-checked against them when a map loads.
+SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "recency_days": pl.Int32(),
+    "tenure_days": pl.Int32(),
+    "orders": pl.UInt32(),
+    "purchase_days": pl.UInt32(),
+    "net_spend": pl.Float64(),
+    "gross_spend": pl.Float64(),
+    "returns_value": pl.Float64(),
+    "return_orders": pl.UInt32(),
+    "repeat_spend": pl.Float64(),
+    "mean_order_value": pl.Float64(),
+    "first_category": pl.String(),
+    "first_channel": pl.String(),
+}
+SUMMARY_COLUMNS = tuple(SUMMARY_SCHEMA)
+CONDITION_SCHEMA: dict[str, pl.DataType] = {**dict.fromkeys(SCORES, SCORE_DTYPE()), **SUMMARY_SCHEMA}
 DEFAULT_MAP = "rfm_grid"
 _SEGMENT_KEYS = {"name", "when", "description", "action"}
 _TOP_KEYS = {"name", "version", "description", "bins", "match", "segment", "source"}
@@ -71,12 +83,18 @@ class SegmentMap:
         return [s.name for s in self.segments]
 
     def assign(self, scored: pl.LazyFrame) -> pl.LazyFrame:
-        """Add a ``segment`` column to a frame with ``r_score, f_score, m_score`` and summary columns."""
+        """Add a ``segment`` column to a frame with ``r_score, f_score, m_score`` and summary columns. A summary
+        column the data lacks (``first_category`` without a category column) is empty, as in lifecycle rules:
+        a comparison with it is never true."""
+        have = set(scored.collect_schema().names())
+        used = set().union(*(s.expr.meta.root_names() for s in self.segments)) & set(SUMMARY_SCHEMA)
+        missing = sorted(used - have)
         scores = [
             pl.col("r_score").alias("r"),
             pl.col("f_score").alias("f"),
             pl.col("m_score").alias("m"),
             ((pl.col("f_score") + pl.col("m_score") + 1) // 2).alias("fm"),
+            *(pl.lit(None, dtype=SUMMARY_SCHEMA[c]).alias(c) for c in missing),
         ]
         chain = None
         for seg in self.segments:
@@ -86,7 +104,7 @@ class SegmentMap:
         return (
             scored.with_columns(scores)
             .with_columns(segment.cast(pl.Enum(self.names)).alias("segment"))
-            .drop(["r", "f", "m", "fm"])
+            .drop(["r", "f", "m", "fm", *missing])
         )
 
     def grid(self) -> pl.DataFrame:
@@ -99,7 +117,7 @@ class SegmentMap:
 def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
     base = [d for d in ("r", "f", "m") if d in dims or ("fm" in dims and d in "fm")]
     rows = list(itertools.product(range(1, bins + 1), repeat=len(base)))
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(base, pl.Int64), orient="row")
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(base, SCORE_DTYPE), orient="row")
     if "fm" in dims:
         frame = frame.with_columns(((pl.col("f") + pl.col("m") + 1) // 2).alias("fm"))
     return frame
@@ -107,9 +125,7 @@ def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
 
 def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
     if seg.partial:  # summary columns unknown on the grid: null, so the test says "could match"
-        cells = cells.with_columns(
-            pl.lit(None, dtype=pl.String if c.startswith("first_") else pl.Float64).alias(c) for c in SUMMARY_COLUMNS
-        )
+        cells = cells.with_columns(pl.lit(None, dtype=dtype).alias(c) for c, dtype in SUMMARY_SCHEMA.items())
     out = evaluate_condition(
         cells,
         seg.expr,
@@ -150,9 +166,9 @@ def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
     expr, roots = compile_condition(
         when,
         where=f"{where}: rule {name!r}",
-        columns=(*SCORES, *SUMMARY_COLUMNS),
+        columns=CONDITION_SCHEMA,
         example="r = 5 and f >= 4",
-        syntax_hint='Conditions are SQL, e.g. "r >= 4 and f in (2, 3)" or "r between 1 and 2".',
+        syntax_hint=f'e.g. "r >= 4 and f in (2, 3)" or "r between 1 and 2". {CONDITION_SYNTAX}',
         columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.",
     )
     return Segment(
@@ -170,7 +186,12 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
     data = parse_toml(text, source=source, keys=_TOP_KEYS, has="A map has")
     bins = data.get("bins")
     if bins not in (3, 4, 5, 10):
-        raise RulesError(f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}")
+        raise RulesError(
+            f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}",
+            hint="bins is the number of scores per dimension the conditions are written for (r = 5 is the best "
+            "recency only with bins = 5): 5 (quintiles, the usual RFM grid), 3 (tertiles), 4 (quartiles) or 10 "
+            "(deciles), the ones RFM scoring supports. Write the map for one of them.",
+        )
     match = data.get("match", "exclusive")
     if match not in ("exclusive", "first"):
         raise RulesError(f'{source}: match must be "exclusive" or "first", got {match!r}')

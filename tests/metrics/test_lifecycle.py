@@ -12,6 +12,7 @@ import pytest
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.metrics.churn import load_churn_rules
 from loyalty_cli.metrics.lifecycle import (
+    INPUT_SCHEMA,
     NOT_BEFORE,
     NOT_NOW,
     check_previous,
@@ -355,3 +356,61 @@ def test_load_errors(tmp_path: Path):
     path = tmp_path / "mine.toml"
     path.write_text(HEAD + rule("A", "true"))
     assert load_lifecycle_rules(path).stages == ["A"]
+
+
+def test_input_schema_is_what_lifecycle_inputs_gives(shop):
+    """Conditions are type-checked against INPUT_SCHEMA: it must be the real dtypes, with and without the
+    optional inputs (surveys, contacts, previous snapshot)."""
+    customers, activity = shop
+    for kwargs in (
+        {},
+        {"scores": SCORES.lazy(), "contacts": CONTACTS.lazy(), "previous": PREVIOUS.lazy()},
+    ):
+        inputs = lifecycle_inputs(
+            customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW, **kwargs
+        )
+        schema = inputs.collect_schema()
+        assert {c: schema[c] for c in INPUT_SCHEMA} == INPUT_SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (
+            "CAST(first_category AS INTEGER) > 1",
+            "my.toml: rule #1 (stage 'A'): condition 'CAST(first_category AS INTEGER) > 1' is not allowed: 'CAST' is "
+            "SQL, which conditions cannot use",
+        ),
+        (
+            "lower(orders) = 'x'",
+            "my.toml: rule #1 (stage 'A'): condition \"lower(orders) = 'x'\" cannot be evaluated: lower() needs "
+            "text, but orders is a number",
+        ),
+        (
+            "churn_status > 3",
+            "my.toml: rule #1 (stage 'A'): condition 'churn_status > 3' cannot be evaluated: it compares "
+            "churn_status (text) with 3 (a number)",
+        ),
+        (
+            "first_category in (1, 2)",
+            "my.toml: rule #1 (stage 'A'): condition 'first_category in (1, 2)' cannot be evaluated: 'in' compares "
+            "first_category (text) with 1 (a number)",
+        ),
+    ],
+)
+def test_conditions_that_would_fail_at_run_time_fail_when_loaded(when, message):
+    with pytest.raises(RulesError) as info:
+        parse_lifecycle_rules(HEAD + rule("A", when) + rule("B", "true"), source="my.toml")
+    assert info.value.message == message
+
+
+def test_text_and_number_conditions_run_on_the_real_inputs(shop):
+    customers, activity = shop
+    text = HEAD + rule("big", "orders - 5 < 0 and lower(churn_status) = 'lapsed' and latest_nps is null")
+    rules = parse_lifecycle_rules(text + rule("rest", "true"), source="my.toml")
+    inputs = lifecycle_inputs(
+        customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW
+    )
+    table = lifecycle_table(inputs, rules=rules).collect().sort("customer_id")
+    lapsed = {c for c, (stage, _, _) in EXPECTED.items() if stage == "lapsed"}
+    assert set(table.filter(pl.col("stage") == "big")["customer_id"]) == lapsed

@@ -103,3 +103,84 @@ def test_unknown_builtin_and_missing_file():
 
 def test_builtin_text_is_what_the_loader_reads():
     assert "Champions" in builtin_text("rfm_grid")
+
+
+def test_condition_dtypes_are_those_of_the_scored_summary(tmp_path):
+    """Conditions are type-checked against CONDITION_SCHEMA: it must hold the real dtypes of the summary
+    columns and of the scores (fm is computed from f and m, so it has their dtype)."""
+    from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores
+    from loyalty_cli.segments import CONDITION_SCHEMA, SUMMARY_SCHEMA
+    from loyalty_cli.stage1 import load_transactions
+
+    loaded = load_transactions([ROOT / "sample_data" / "transactions.csv"], as_of=None)
+    for method in ("quantile", "rank"):
+        schema = rfm_scores(loaded.customers.lazy(), config=RfmConfig(bins=5, method=method)).collect_schema()
+        assert {c: schema[c] for c in SUMMARY_SCHEMA} == SUMMARY_SCHEMA
+        assert {schema[f"{d}_score"] for d in "rfm"} == {CONDITION_SCHEMA["r"]}
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (
+            "CAST(first_category AS INTEGER) > 1",
+            "my.toml: rule 'A': condition 'CAST(first_category AS INTEGER) > 1' is not allowed: 'CAST' is SQL, "
+            "which conditions cannot use",
+        ),
+        (
+            "first_category > 3",
+            "my.toml: rule 'A': condition 'first_category > 3' cannot be evaluated: it compares first_category "
+            "(text) with 3 (a number)",
+        ),
+        (
+            "r IN (SELECT x FROM read_csv('/etc/hostname'))",
+            "my.toml: rule 'A': condition \"r IN (SELECT x FROM read_csv('/etc/hostname'))\" is not allowed: "
+            "'SELECT' is SQL, which conditions cannot use",
+        ),
+    ],
+)
+def test_conditions_that_would_fail_at_run_time_fail_when_loaded(when, message):
+    text = HEAD + 'match = "first"\n' + rule("A", when) + rule("B", "true")
+    with pytest.raises(RulesError) as info:
+        parse_segment_map(text, source="my.toml")
+    assert info.value.message == message
+
+
+def test_small_score_dtypes_do_not_overflow_in_conditions():
+    """Scores are Int8: r * 100 used to wrap around (5 * 100 = -12) and put customers in the wrong segment."""
+    text = HEAD + 'match = "first"\n' + rule("Top", "r * 100 >= 500") + rule("Rest", "true")
+    scored = pl.LazyFrame(
+        {"r_score": [5, 4], "f_score": [1, 1], "m_score": [1, 1]},
+        schema=dict.fromkeys(["r_score", "f_score", "m_score"], pl.Int8),
+    )
+    got = parse_segment_map(text, source="my.toml").assign(scored).collect()["segment"].cast(pl.String).to_list()
+    assert got == ["Top", "Rest"]
+
+
+def test_bins_outside_the_scores_says_what_is_allowed_and_why():
+    with pytest.raises(RulesError) as info:
+        parse_segment_map("bins = 7\n" + rule("A", "true"), source="my.toml")
+    assert info.value.message == "my.toml: bins must be 3, 4, 5 or 10 (the scores the map is written for), got 7"
+    assert info.value.hint == (
+        "bins is the number of scores per dimension the conditions are written for (r = 5 is the best recency "
+        "only with bins = 5): 5 (quintiles, the usual RFM grid), 3 (tertiles), 4 (quartiles) or 10 (deciles), "
+        "the ones RFM scoring supports. Write the map for one of them."
+    )
+
+
+def test_a_binary_map_is_not_read(tmp_path):
+    path = tmp_path / "map.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(RulesError, match=r"Could not read rules .*map.toml: it is not a text file"):
+        load_segment_rules(path)
+
+
+def test_a_summary_column_the_data_lacks_is_empty():
+    """Without a category column there is no first_category: a rule on it never fires (it used to raise a
+    ColumnNotFoundError traceback in segment, after rules check had passed)."""
+    text = HEAD + 'match = "first"\n' + rule("Books", "lower(first_category) = 'books'")
+    seg_map = parse_segment_map(text + rule("Rest", "true"), source="my.toml")
+    scored = pl.LazyFrame({"r_score": [5], "f_score": [1], "m_score": [1]})
+    assert seg_map.assign(scored).collect().to_dicts() == [
+        {"r_score": 5, "f_score": 1, "m_score": 1, "segment": "Rest"}
+    ]

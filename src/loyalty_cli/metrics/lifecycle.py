@@ -14,13 +14,14 @@ the other metrics rather than redefining them:
 - a previous lifecycle snapshot (``--previous``): the stage each customer had then, and whether they bought
   since its as-of date (for ``reactivated`` and the transition matrix).
 
-Rules (see the shipped file) are SQL conditions over :data:`INPUTS`, tried in order; the first that holds
+Rules (see the shipped file) are conditions over :data:`INPUTS`, tried in order; the first that holds
 gives the stage, action and theme. Flags are independent of the stage. A rules file is checked when loaded,
-and every problem names the file and the rule: each condition reads (Polars' SQL parser, never ``eval``),
-uses known columns and gives true/false; every kind of customer (every cell of a grid of the categorical
-inputs) is covered by a rule that tests only categorical inputs, e.g. a final catch-all ``when = "true"``;
-every rule and flag can be reached. Numeric inputs are unknown on the grid, so a rule that tests them "may
-match" (it can make a stage reachable but never covers a cell on its own), as in segment maps.
+and every problem names the file and the rule: each condition reads (the allow-listed language of
+:func:`~loyalty_cli.rulefile.compile_condition`: never SQL, never ``eval``), uses known columns with the
+right types (:data:`INPUT_SCHEMA`) and gives true/false; every kind of customer (every cell of a grid of
+the categorical inputs) is covered by a rule that tests only categorical inputs, e.g. a final catch-all
+``when = "true"``; every rule and flag can be reached. Numeric inputs are unknown on the grid, so a rule that
+tests them "may match" (it can make a stage reachable but never covers a cell on its own), as in segment maps.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io.writers import restore_neutralised
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
-from loyalty_cli.rulefile import builtin_text, compile_condition, evaluate_condition, parse_toml, rules_text
+from loyalty_cli.rulefile import (
+    CONDITION_SYNTAX,
+    builtin_text,
+    compile_condition,
+    evaluate_condition,
+    parse_toml,
+    rules_text,
+)
 
 DEFAULT_RULES = "lifecycle"
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
@@ -64,6 +72,15 @@ NUMBER_INPUTS = (
 )
 TEXT_INPUTS = ("first_category", "first_channel")
 INPUTS = (*BOOL_INPUTS, *CHOICE_INPUTS, *NUMBER_INPUTS, *TEXT_INPUTS)
+_NUMBER_DTYPES = {"net_spend": pl.Float64(), "repeat_spend": pl.Float64(), "mean_order_value": pl.Float64()}
+_NUMBER_DTYPES |= {"returns_value": pl.Float64(), "ipt_days": pl.Float64(), "latest_nps": pl.Int16()}
+_NUMBER_DTYPES |= {"orders": pl.UInt32(), "purchase_days": pl.UInt32()}
+# Each input's dtype in lifecycle_inputs (a test keeps them equal): conditions are type-checked against them.
+INPUT_SCHEMA: dict[str, pl.DataType] = {
+    **dict.fromkeys(BOOL_INPUTS, pl.Boolean()),
+    **dict.fromkeys((*CHOICE_INPUTS, *TEXT_INPUTS), pl.String()),
+    **{c: _NUMBER_DTYPES.get(c, pl.Int32()) for c in NUMBER_INPUTS},
+}
 EXACT_INPUTS = frozenset((*BOOL_INPUTS, *CHOICE_INPUTS))  # enumerated on the validation grid
 
 _TOP_KEYS = {"name", "version", "description", "rule", "flag"}
@@ -198,10 +215,7 @@ def _grid(stages: Sequence[str]) -> pl.DataFrame:
     schema = {n: (pl.Boolean if n in BOOL_INPUTS else pl.String) for n in names}
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     frame = frame.filter(~(pl.col("bought_since_previous") & pl.col("previous_stage").is_null()))  # not possible
-    return frame.with_columns(
-        *(pl.lit(None, dtype=pl.Float64).alias(c) for c in NUMBER_INPUTS),
-        *(pl.lit(None, dtype=pl.String).alias(c) for c in TEXT_INPUTS),
-    )
+    return frame.with_columns(pl.lit(None, dtype=INPUT_SCHEMA[c]).alias(c) for c in (*NUMBER_INPUTS, *TEXT_INPUTS))
 
 
 def _describe_cell(row: dict[str, object]) -> str:
@@ -231,9 +245,9 @@ def _condition(source: str, label: str, when: object, example: str) -> tuple[pl.
     expr, roots = compile_condition(
         when,
         where=f"{source}: {label}",
-        columns=INPUTS,
+        columns=INPUT_SCHEMA,
         example=example,
-        syntax_hint="Conditions are SQL, e.g. \"churn_status = 'active' and orders >= 5\".",
+        syntax_hint=f"e.g. \"churn_status = 'active' and orders >= 5\". {CONDITION_SYNTAX}",
         columns_hint=f"Columns: {', '.join(INPUTS)}.",
     )
     return expr, bool(roots - EXACT_INPUTS)
