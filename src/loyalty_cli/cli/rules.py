@@ -8,7 +8,7 @@ from typing import Annotated  # noqa: UP035
 import typer
 
 from loyalty_cli.cli.common import handle_errors
-from loyalty_cli.cli.console import Output
+from loyalty_cli.cli.console import Output, printable
 
 rules_app = typer.Typer(help="Show segment maps and check rules files (rules/*.toml).", no_args_is_help=True)
 
@@ -84,7 +84,12 @@ def rules_kind(path: Path) -> str:
     from loyalty_cli.rulefile import read_toml
     from loyalty_cli.schema import TABLES
 
-    data = read_toml(path, what="Rules")
+    data = read_toml(
+        path,
+        what="Rules",
+        hint="Check the file name and the folder you run loyalty from. The shipped files are in rules/: "
+        "rfm_grid.toml, rfm_tertiles.toml, rfm_r_fm.toml, churn.toml, lifecycle.toml, columns.toml.",
+    )
     if "lapsing" in data or "lapsed" in data:
         return "churn"
     if "rule" in data or "flag" in data:
@@ -128,7 +133,7 @@ def check(
                 f"{len(seg_map.segments)} segments, bins {seg_map.bins}, match {seg_map.match}, every cell "
                 "covered, every segment reachable"
             )
-        out.out.print(f"{path}: OK ({what})", markup=False)
+        out.out.print(printable(f"{path}: OK ({what})"), markup=False)
 
 
 def register(app: typer.Typer) -> None:
