@@ -24,14 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import socket
+import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from loyalty_cli.errors import ExitCode, LoyaltyError, RulesError
+from loyalty_cli.errors import DataError, ExitCode, LoyaltyError, RulesError
 from loyalty_cli.io.columns import SETTING_KEYS
 from loyalty_cli.rulefile import read_toml
 from loyalty_cli.schema import TABLES
@@ -66,6 +70,8 @@ RULES_OPTIONS: dict[str, dict[str, str]] = {
 REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
 #: options the pipeline sets itself
 RESERVED = {"output", "as-of", "quiet", "mapping", "on-bad-rows", "rejects", "help"}
+#: a step's name names its files (``<name>.rejects.csv``): a word that is safe in a file name on any system
+STEP_NAME = re.compile(r"\w[\w.-]{0,99}")
 
 
 class PipelineError(RulesError):
@@ -107,6 +113,11 @@ class Pipeline:
         object.__setattr__(self, "folder", self.path.resolve().parent)
 
     @property
+    def file(self) -> Path:
+        """The pipeline file's absolute path (``path.resolve()`` would be wrong once a run is in its folder)."""
+        return self.folder / self.path.name
+
+    @property
     def lock_path(self) -> Path:
         return self.folder / f".{self.path.name}.lock"
 
@@ -124,15 +135,7 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
         raise _fail(
             path, "top level", f"unknown key {sorted(unknown)[0]!r}", hint=f"Keys are {', '.join(sorted(TOP_KEYS))}."
         )
-    as_of = data.get("as_of", "latest")
-    if not isinstance(as_of, str | date):
-        raise _fail(path, "as_of", f"expected latest, today or a date, got {as_of!r}")
-    as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
-    if as_of not in ("latest", "today"):
-        try:
-            date.fromisoformat(as_of)
-        except ValueError:
-            raise _fail(path, "as_of", f"expected latest, today or a date like 2024-07-01, got {as_of!r}") from None
+    as_of = _as_of(path, data.get("as_of", "latest"))
     output_dir = data.get("output_dir", "out")
     if not isinstance(output_dir, str) or not output_dir:
         raise _fail(path, "output_dir", "expected a folder name in quotes")
@@ -156,6 +159,24 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
         steps.append(step)
     return Pipeline(
         path=path, as_of=as_of, output_dir=output_dir, on_bad_rows=on_bad_rows, inputs=inputs, steps=tuple(steps)
+    )
+
+
+def _as_of(path: Path, value: object) -> str:
+    """``latest``, ``today`` or an ISO date (a TOML date or YYYY-MM-DD in quotes, as ``--as-of`` takes)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and (value in ("latest", "today") or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        try:
+            return date.fromisoformat(value).isoformat() if value[0].isdigit() else value
+        except ValueError:
+            pass  # 2024-02-30
+    shown = repr(value) if isinstance(value, str) else value.isoformat() if isinstance(value, date | time) else value
+    raise _fail(
+        path,
+        "as_of",
+        f"expected latest, today or a date, got {shown}",
+        hint='Write as_of = "latest" (the day after the last transaction), "today" or a date such as 2024-07-01.',
     )
 
 
@@ -203,8 +224,13 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     if command not in COMMAND_INPUTS or command not in commands:
         known = [c for c in COMMAND_INPUTS if c in commands]
         raise _fail(path, f"step {i}", f"unknown command {command!r}", hint=f"Commands: {', '.join(known)}.")
-    if not isinstance(name, str) or not name or "/" in name:
-        raise _fail(path, where, "name must be a word (it names the step's files)")
+    if not (isinstance(name, str) and STEP_NAME.fullmatch(name)):
+        raise _fail(
+            path,
+            f"step {i}",
+            f"name {name!r} cannot name a file",
+            hint='Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".',
+        )
     for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
         if needed not in inputs:
             raise _fail(path, where, f"{command} needs [inputs.{needed}]")
@@ -309,43 +335,201 @@ def file_facts(path: Path) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------------------------------------------- lock
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 @contextmanager
 def pipeline_lock(path: Path) -> Iterator[None]:
-    """Hold ``path`` as a lock for the block. A lock left by a dead process on this host is taken over;
-    a live one raises :class:`LockedError`."""
-    me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = json.loads(path.read_text() or "{}")
-            except (OSError, ValueError):
-                holder = {}
-            pid, host = holder.get("pid"), holder.get("host")
-            if isinstance(pid, int) and host == socket.gethostname() and not _alive(pid):
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            raise LockedError(
-                f"Another run of this pipeline is in progress (lock {path}, process {pid} on {host})",
-                hint="Wait for it to finish. If no run is going on, delete the lock file.",
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
-        break
-    else:  # pragma: no cover - the stale lock came back between unlink and create
-        raise LockedError(f"Could not take the lock {path}", hint="Try again.")
+    """Hold ``path`` as a lock for the block: an operating-system lock (``flock``) on the file, released by the
+    system when the process ends however it ends, so a lock file left by a killed run, another host or a
+    full disk never blocks. The JSON inside (pid, host, started) only names the holder in the message of
+    the :class:`LockedError` another run gets."""
+    fd = _take_lock(path)
     try:
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": now()}
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same, only its message names nobody
+            pass
         yield
     finally:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)  # while still holding it (see _take_lock)
+        except OSError:  # pragma: no cover - left behind, it blocks nobody
+            pass
+        os.close(fd)
+
+
+def _take_lock(path: Path) -> int:
+    import fcntl
+
+    for _ in range(10):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(
+                f"Could not create the lock file {path}: {exc.strerror or exc}",
+                hint="The pipeline's folder must be writable by the user who runs it.",
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise LockedError(
+                f"Another run of this pipeline is in progress (lock {path}{holder})",
+                hint="Wait for it to finish: the lock is released when its process ends.",
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise DataError(f"Could not lock {path}: {exc.strerror or exc}", hint="Try again.") from None
+        # the run that held it may have removed the file before we locked it: then lock the new one
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise LockedError(f"Could not take the lock {path}", hint="Try again.")  # pragma: no cover
+
+
+def _holder(fd: int) -> str:
+    """``, process 12 on host since ...`` from a lock file's JSON; nothing when it is empty or garbage."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return ""
+    host, started = holder.get("host"), holder.get("started")
+    return (
+        f", process {holder['pid']}"
+        + (f" on {host}" if isinstance(host, str) else "")
+        + (f" since {started}" if isinstance(started, str) else "")
+    )
+
+
+def now() -> str:
+    """The time now in UTC, ISO 8601 to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------------------------ staging
+def _staging_key(pipeline: Pipeline) -> str:
+    """Names this pipeline's staging folders, apart from those of other pipelines writing beside it."""
+    return hashlib.sha256(str(pipeline.file).encode()).hexdigest()[:12]
+
+
+def new_staging(pipeline: Pipeline, output_dir: Path) -> Path:
+    """A fresh, empty staging folder beside ``output_dir`` (so on the same file system) for a run's outputs.
+    Staging folders that runs of this pipeline left there are removed first: the caller holds the lock, so
+    their runs are dead."""
+    key = _staging_key(pipeline)
+    parent = output_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for dead in parent.glob(f".*.loyalty-staging-{key}-*"):
+        shutil.rmtree(dead, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.loyalty-staging-{key}-", dir=parent))
+
+
+def staged_files(staging: Path) -> list[Path]:
+    """The files in a staging folder, relative to it, sorted."""
+    return sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def check_publish(staging: Path, output_dir: Path) -> None:
+    """Raise before anything moves if a staged file would replace a folder or go under a file."""
+    for rel in staged_files(staging):
+        target = output_dir / rel
+        blocker = next((output_dir / up for up in reversed(rel.parents[:-1]) if (output_dir / up).is_file()), None)
+        if blocker is None and target.is_dir() and not target.is_symlink():
+            blocker = target
+        if blocker is not None:
+            raise DataError(
+                f"Cannot write {target}: {blocker} is {'a folder' if blocker.is_dir() else 'a file'}",
+                hint="Move it away, or change the step's output.",
+            )
+
+
+def publish(staging: Path, output_dir: Path, replaces: object = None) -> list[Path]:
+    """Move every file of ``staging`` to the same place under ``output_dir`` (each an atomic rename on one
+    file system; a replaced file's permissions carry over), remove the files of the run it ``replaces`` (see
+    :func:`remove_stale`) that it did not write, make the changes durable, remove the staging folder. Other
+    files of ``output_dir`` are left alone."""
+    moved: list[Path] = []
+    folders: set[Path] = set()
+    try:
+        for rel in staged_files(staging):
+            source, target = staging / rel, output_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                before = target.lstat()
+            except FileNotFoundError:
+                before = None
+            if before is not None and stat.S_ISREG(before.st_mode):
+                os.chmod(source, stat.S_IMODE(before.st_mode))
+            os.replace(source, target)
+            moved.append(target)
+            folders.add(target.parent)
+        folders.update(p.parent for p in remove_stale(output_dir, replaces, set(moved)))
+        for folder in sorted(f for f in folders if f.is_dir()):
+            _fsync_folder(folder)
+    except OSError as exc:
+        raise DataError(
+            f"Could not move the outputs into {output_dir}: {exc.strerror or exc}",
+            hint="Check that the output folder is writable and on the same disk as its parent folder.",
+        ) from None
+    shutil.rmtree(staging, ignore_errors=True)
+    return moved
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - some systems cannot open a folder
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def last_ok_run(previous: object) -> dict[str, object] | None:
+    """From the summary a run finds in its output folder: the run whose outputs are there (that one if it
+    succeeded, else the one it named), as as-of date, start, end, inputs and the files it published."""
+    if not isinstance(previous, dict):
+        return None
+    if previous.get("status") == "ok":
+        steps = previous.get("steps")
+        outputs = (
+            [o for s in steps if isinstance(s, dict) for o in s.get("outputs") or []] if isinstance(steps, list) else []
+        )
+        return {
+            **{key: previous.get(key) for key in ("as_of", "started_at", "ended_at", "inputs")},
+            "outputs": sorted({o for o in outputs if isinstance(o, str)}),
+        }
+    carried = previous.get("last_ok_run")
+    return carried if isinstance(carried, dict) else None
+
+
+def remove_stale(output_dir: Path, previous: object, current: set[Path]) -> list[Path]:
+    """Remove the files an earlier run published (``previous``: their paths relative to ``output_dir``) that
+    this run did not write, so that the folder holds one run's outputs (a rejects file of last night's run
+    must not sit beside tonight's lists). Only plain files inside the folder; emptied folders go too."""
+    removed: list[Path] = []
+    for rel in previous if isinstance(previous, list) else []:
+        if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            continue
+        target = output_dir / rel
+        if target in current or target.is_symlink() or not target.is_file():
+            continue
+        target.unlink()
+        removed.append(target)
+        for folder in target.parents:
+            if folder == output_dir or not folder.is_relative_to(output_dir):
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty
+                break
+    return removed

@@ -72,7 +72,9 @@ def test_pipeline_writes_every_output_and_a_correct_summary(first_run):
     for name in ("segments.csv", "cuts.csv", "nudge_2024-12-01.csv", "nps.json", "run_summary.json"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "run_summary.json").read_text())
-    assert summary["as_of"] == "2024-12-01" and summary["status"] == "ok"
+    assert summary["as_of"] == "2024-12-01" and summary["status"] == "ok" and summary["last_ok_run"] is None
+    assert summary["started_at"] <= summary["ended_at"] and summary["started_at"].endswith("+00:00")
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["2024-12-01"]  # no staging folder left
     assert [(s["step"], s["status"], s["exit_code"]) for s in summary["steps"]] == [
         ("segment", "ok", 0),
         ("second-purchase", "ok", 0),
@@ -102,7 +104,11 @@ def test_two_runs_give_identical_bytes(first_run, tmp_path):
         if name != "run_summary.json":
             assert (first / name).read_bytes() == (second / name).read_bytes(), name
     a, b = (json.loads((d / "run_summary.json").read_text()) for d in (first, second))
-    assert a["steps"] == b["steps"] and a["inputs"] == b["inputs"]
+    # everything but where the pipeline file is and when the runs were
+    assert all(d["started_at"] <= d["ended_at"] for d in (a, b))
+    for key in ("pipeline", "started_at", "ended_at"):
+        del a[key], b[key]
+    assert a == b and a["steps"] and a["inputs"]["transactions"]
 
 
 FAILING = PIPELINE.replace('options = { cut_points = "{output_dir}/cuts.csv" }', "").replace(
@@ -117,10 +123,12 @@ def test_a_failing_step_stops_the_run_with_its_exit_code(tmp_path):
     result = run(str(pipeline))
     assert result.exit_code == 1, result.output
     out = tmp_path / "out" / "2024-12-01"
-    assert (out / "segments.csv").is_file() and not (out / "nps.json").exists()
+    # nothing of a failed run is published: only its summary
+    assert sorted(p.name for p in out.iterdir()) == ["run_summary.json"]
+    assert not list((tmp_path / "out").glob(".*"))  # no staging folder left
     summary = json.loads((out / "run_summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["ok", "failed", "skipped", "skipped"]
-    assert summary["status"] == "failed"
+    assert summary["status"] == "failed" and summary["last_ok_run"] is None
     assert "no_such_map.toml" in result.stderr
 
 
@@ -129,33 +137,317 @@ def test_keep_going_runs_the_other_steps_and_still_fails(tmp_path):
     result = run(str(pipeline), "--keep-going")
     assert result.exit_code == 1
     out = tmp_path / "out" / "2024-12-01"
-    assert (out / "nps.json").is_file() and (out / "nudge_2024-12-01.csv").is_file()
     summary = json.loads((out / "run_summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["ok", "failed", "ok", "ok"]
+    assert summary["status"] == "failed" and summary["steps"][3]["outputs"] == ["nps.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["run_summary.json"]  # published only when all succeed
 
 
-def test_a_live_lock_refuses_a_second_run(tmp_path):
+def _files(out: Path) -> dict[str, tuple[int, bytes]]:
+    """The outputs in a folder (not the summary): name -> (inode, bytes); a replaced file gets a new inode."""
+    return {
+        str(p.relative_to(out)): (p.stat().st_ino, p.read_bytes())
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "run_summary.json"
+    }
+
+
+def _summary(out: Path) -> dict:
+    return json.loads((out / "run_summary.json").read_text())
+
+
+def _last_ok(summary: dict) -> dict:
+    outputs = sorted(o for step in summary["steps"] for o in step["outputs"])
+    return {**{key: summary[key] for key in ("as_of", "started_at", "ended_at", "inputs")}, "outputs": outputs}
+
+
+def _first_run(tmp_path: Path) -> tuple[Path, Path, dict, dict]:
     pipeline = write(tmp_path, PIPELINE)
-    import socket
+    assert run(str(pipeline), "-q").exit_code == 0
+    out = tmp_path / "out" / "2024-12-01"
+    return pipeline, out, _files(out), _summary(out)
 
+
+def test_a_failed_run_leaves_every_previous_output_as_it_was(tmp_path):
+    pipeline, out, before, ok = _first_run(tmp_path)
+    write(tmp_path, PIPELINE + '\n[[steps]]\ncommand = "churn"\noptions = { rules = "no_such_rules.toml" }\n')
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 1
+    assert _files(out) == before  # the same files, not one replaced
+    summary = _summary(out)
+    assert summary["status"] == "failed" and summary["started_at"] <= summary["ended_at"]
+    assert summary["started_at"] >= ok["ended_at"]
+    assert [s["status"] for s in summary["steps"]] == ["ok", "ok", "ok", "failed"]
+    assert summary["last_ok_run"] == _last_ok(ok)  # whose outputs are in the folder
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2024-12-01"]  # no staging folder left
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_run_leaves_every_previous_output_and_says_interrupted(tmp_path, monkeypatch, signum):
+    import loyalty_cli.cli.run as run_module
+
+    pipeline, out, before, ok = _first_run(tmp_path)
+    calls = []
+    real = run_module._rows
+
+    def rows_then_interrupted(path):
+        calls.append(path)
+        if len(calls) == 2:  # the second step is done, the third not begun
+            os.kill(os.getpid(), signum)
+        return real(path)
+
+    monkeypatch.setattr(run_module, "_rows", rows_then_interrupted)
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 130
+    assert _files(out) == before
+    summary = _summary(out)
+    assert summary["status"] == "interrupted" and summary["ended_at"] and summary["last_ok_run"] == _last_ok(ok)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2024-12-01"]
+
+
+def test_while_a_run_goes_on_the_old_outputs_stay_and_the_summary_says_running(tmp_path, monkeypatch):
+    import loyalty_cli.cli.run as run_module
+
+    pipeline, out, before, ok = _first_run(tmp_path)
+    seen = []
+    real = run_module._rows
+
+    def look(path):
+        seen.append((_summary(out), _files(out)))
+        return real(path)
+
+    monkeypatch.setattr(run_module, "_rows", look)
+    assert run(str(pipeline), "-q").exit_code == 0
+    for summary, files in seen:
+        assert summary["status"] == "running" and summary["ended_at"] is None and summary["started_at"]
+        assert summary["as_of"] == "2024-12-01" and summary["last_ok_run"] == _last_ok(ok)
+        assert files == before
+    after = _files(out)
+    assert after.keys() == before.keys()
+    assert all(after[name][0] != before[name][0] and after[name][1] == before[name][1] for name in after)
+    summary = _summary(out)
+    assert summary["status"] == "ok" and summary["last_ok_run"] is None
+
+
+KILL_9 = """
+import os, signal, sys
+import loyalty_cli.cli.run as run_module
+from loyalty_cli.cli import app
+
+real, calls = run_module._rows, []
+
+def rows(path):
+    calls.append(path)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path)
+
+run_module._rows = rows
+app(["run", sys.argv[1], "-q"])
+"""
+
+
+def test_kill_9_leaves_the_old_outputs_a_running_summary_and_a_staging_folder_the_next_run_removes(tmp_path):
+    pipeline, out, before, ok = _first_run(tmp_path)
+    (tmp_path / "tmp").mkdir()  # the killed run cannot remove its temporary folder: keep it in tmp_path
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    killed = subprocess.run([sys.executable, "-c", KILL_9, str(pipeline)], capture_output=True, timeout=120, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _files(out) == before
+    summary = _summary(out)
+    assert summary["status"] == "running" and summary["last_ok_run"] == _last_ok(ok)
+    staging = [p for p in (tmp_path / "out").iterdir() if p.name != "2024-12-01"]
+    assert len(staging) == 1 and staging[0].name.startswith(".2024-12-01.")  # beside the output folder
+    assert (tmp_path / ".pipeline.toml.lock").exists()  # and its lock file, which no process holds
+    assert run(str(pipeline), "-q").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2024-12-01"]
+    assert _summary(out)["status"] == "ok" and _files(out).keys() == before.keys()
+
+
+def test_an_output_that_would_replace_a_folder_fails_before_anything_moves(tmp_path):
+    pipeline, out, before, ok = _first_run(tmp_path)
+    (out / "nps.json").unlink()
+    (out / "nps.json").mkdir()
+    del before["nps.json"]
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 1
+    assert f"Error: Cannot write {out / 'nps.json'}: {out / 'nps.json'} is a folder\n" in result.stderr
+    assert _files(out) == before
+    summary = _summary(out)
+    assert summary["status"] == "failed" and summary["error"].startswith("Cannot write")
+    assert summary["last_ok_run"] == _last_ok(ok)
+
+
+CLTV_STEP = '\n[[steps]]\ncommand = "cltv"\noutput = "clv.csv"\noptions = { tables = "{output_dir}/cltv" }\n'
+
+
+def test_outputs_of_the_last_run_that_this_run_does_not_write_go(tmp_path):
+    """A step taken out of the pipeline (or a rejects file of last night's run) does not stay beside the new
+    outputs; files the pipeline never wrote stay, and so does anything a garbled summary names outside."""
+    pipeline = write(tmp_path, PIPELINE + CLTV_STEP)
+    assert run(str(pipeline), "-q").exit_code == 0
+    out = tmp_path / "out" / "2024-12-01"
+    assert (out / "clv.csv").is_file() and (out / "cltv" / "parameters.csv").is_file()
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / "out" / "outside.txt").write_text("mine too")
+    summary = _summary(out)
+    summary["steps"][0]["outputs"] += ["../outside.txt", str(tmp_path / "out" / "outside.txt"), "notes.txt/.."]
+    (out / "run_summary.json").write_text(json.dumps(summary))
+    write(tmp_path, PIPELINE)
+    assert run(str(pipeline), "-q").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["cuts.csv", "notes.txt", "nps.json", "nudge_2024-12-01.csv", "run_summary.json", "segments.csv"]
+    )
+    assert (tmp_path / "out" / "outside.txt").read_text() == "mine too"
+
+
+def test_a_failed_run_removes_no_output_of_the_last_run(tmp_path):
+    pipeline = write(tmp_path, PIPELINE + CLTV_STEP)
+    assert run(str(pipeline), "-q").exit_code == 0
+    out = tmp_path / "out" / "2024-12-01"
+    before = _files(out)
+    write(tmp_path, FAILING)
+    assert run(str(pipeline), "-q").exit_code == 1
+    assert _files(out) == before
+
+
+def test_the_summary_names_the_pipeline_file_when_run_from_another_folder(tmp_path, monkeypatch):
+    (tmp_path / "jobs").mkdir()
+    write(tmp_path / "jobs", PIPELINE)
+    monkeypatch.chdir(tmp_path)
+    assert run("jobs/pipeline.toml", "-q").exit_code == 0
+    summary = _summary(tmp_path / "jobs" / "out" / "2024-12-01")
+    assert summary["pipeline"] == str((tmp_path / "jobs" / "pipeline.toml").resolve())
+
+
+def test_a_run_whose_inputs_fail_says_so_in_its_summary(tmp_path):
+    pipeline, out, before, ok = _first_run(tmp_path)
+    write(tmp_path, PIPELINE.replace(str(SAMPLE / "transactions.csv"), str(tmp_path / "gone.csv")))
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 1
+    assert f"Error: File not found: {tmp_path / 'gone.csv'}\n" in result.stderr
+    summary = _summary(out)
+    assert summary["status"] == "failed" and summary["steps"] == [] and summary["ended_at"]
+    assert summary["error"] == f"File not found: {tmp_path / 'gone.csv'}"
+    assert summary["last_ok_run"] == _last_ok(ok) and _files(out) == before
+
+
+HOLD_LOCK = """
+import fcntl, sys
+fh = open(sys.argv[1], "a+")
+fcntl.flock(fh, fcntl.LOCK_EX)
+fh.seek(0)
+fh.truncate()
+fh.write(sys.argv[2])
+fh.flush()
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def held_lock(tmp_path):
+    """A lock held by another live process (flock), with the given content; released when it ends."""
+    procs = []
+
+    def hold(content: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(tmp_path / ".pipeline.toml.lock"), content],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout.readline() == "locked\n"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def test_a_live_lock_refuses_a_second_run(tmp_path, held_lock):
+    pipeline = write(tmp_path, PIPELINE)
     lock = tmp_path / ".pipeline.toml.lock"
-    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    holder = held_lock(json.dumps({"pid": 4242, "host": "cron-7", "started": "2024-12-01T02:30:00+00:00"}))
+    staging = tmp_path / "out" / ".2024-12-01.loyalty-staging-x"
+    staging.mkdir(parents=True)  # the live run's staging folder: not touched
     result = run(str(pipeline))
     assert result.exit_code == 4
-    assert "Another run of this pipeline is in progress" in result.stderr
-    assert lock.exists() and not (tmp_path / "out").exists()
+    assert result.stderr == (
+        f"Error: Another run of this pipeline is in progress (lock {lock}, process 4242 on cron-7 since "
+        "2024-12-01T02:30:00+00:00)\nHint: Wait for it to finish: the lock is released when its process ends.\n"
+    )
+    assert lock.exists() and staging.is_dir() and not (tmp_path / "out" / "2024-12-01").exists()
+    assert holder.poll() is None
 
 
-def test_a_stale_lock_is_taken_over_and_released(tmp_path):
+@pytest.mark.parametrize("content", ["", "garbage{é", "[1, 2]", '{"pid": "x", "host": 3}'])
+def test_a_live_lock_with_garbage_content_still_refuses_without_a_traceback(tmp_path, held_lock, content):
+    pipeline = write(tmp_path, PIPELINE)
+    held_lock(content)
+    result = run(str(pipeline))
+    assert result.exit_code == 4
+    lock = tmp_path / ".pipeline.toml.lock"
+    assert result.stderr.startswith(f"Error: Another run of this pipeline is in progress (lock {lock})\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",  # written on a full disk
+        "not json at all",
+        '{"pid": 1, "host": "%HOST%"}',  # a pid now used by another process
+        '{"pid": %ME%, "host": "%HOST%"}',  # even this process's own pid
+        '{"pid": 12345, "host": "a-restarted-container"}',  # another host name
+        '{"pid": %DEAD%, "host": "%HOST%"}',  # a dead process on this host
+    ],
+)
+def test_a_stale_lock_file_does_not_block(tmp_path, content):
     import socket
 
-    pipeline = write(tmp_path, PIPELINE)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    pipeline = write(tmp_path, PIPELINE)
     lock = tmp_path / ".pipeline.toml.lock"
-    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
-    assert run(str(pipeline), "-q").exit_code == 0
+    text = content.replace("%HOST%", socket.gethostname()).replace("%ME%", str(os.getpid()))
+    lock.write_text(text.replace("%DEAD%", str(dead.pid)))
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 0, result.output
     assert not lock.exists()
+
+
+def test_a_lock_whose_message_cannot_be_written_still_holds_and_the_run_goes_on(tmp_path, monkeypatch):
+    import errno
+
+    import loyalty_cli.pipeline as pipeline_module
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline_module.os, "pwrite", full_disk)
+    result = run(str(write(tmp_path, PIPELINE)), "-q")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / ".pipeline.toml.lock").exists()
+
+
+def test_the_lock_names_its_holder_while_a_run_is_going_on(tmp_path, monkeypatch):
+    import socket
+
+    import loyalty_cli.cli.run as run_module
+
+    seen = []
+    real = run_module._rows
+
+    def look(path):
+        seen.append(json.loads((tmp_path / ".pipeline.toml.lock").read_text()))
+        return real(path)
+
+    monkeypatch.setattr(run_module, "_rows", look)
+    assert run(str(write(tmp_path, PIPELINE)), "-q").exit_code == 0
+    assert seen[0]["pid"] == os.getpid() and seen[0]["host"] == socket.gethostname() and seen[0]["started"]
 
 
 def test_sigterm_mid_write_leaves_no_partial_file(tmp_path):
@@ -243,6 +535,92 @@ def test_invalid_pipelines_name_file_step_and_key(tmp_path, change, message):
     assert result.exit_code == 1, result.output
     assert message in result.stderr
     assert str(pipeline) in result.stderr
+
+
+AS_OF_HINT = 'Write as_of = "latest" (the day after the last transaction), "today" or a date such as 2024-07-01.'
+NAME_HINT = 'Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".'
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "hint"),
+    [
+        (
+            ('as_of = "2024-12-01"', 'as_of = "yesterday"'),
+            "as_of: expected latest, today or a date, got 'yesterday'",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', 'as_of = "20241201"'),
+            "as_of: expected latest, today or a date, got '20241201'",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', 'as_of = "2024-W48-7"'),
+            "as_of: expected latest, today or a date, got '2024-W48-7'",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', 'as_of = "2024-02-30"'),
+            "as_of: expected latest, today or a date, got '2024-02-30'",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', "as_of = 2024-12-01T10:00:00"),
+            "as_of: expected latest, today or a date, got 2024-12-01T10:00:00",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', "as_of = 10:00:00"),
+            "as_of: expected latest, today or a date, got 10:00:00",
+            AS_OF_HINT,
+        ),
+        (
+            ('as_of = "2024-12-01"', "as_of = 20241201"),
+            "as_of: expected latest, today or a date, got 20241201",
+            AS_OF_HINT,
+        ),
+        (('command = "nps"', 'command = "nps"\nname = "a/b"'), "step 3: name 'a/b' cannot name a file", NAME_HINT),
+        (
+            ('command = "nps"', 'command = "nps"\nname = "..\\\\x"'),
+            "step 3: name '..\\\\x' cannot name a file",
+            NAME_HINT,
+        ),
+        (('command = "nps"', 'command = "nps"\nname = ".."'), "step 3: name '..' cannot name a file", NAME_HINT),
+        (
+            ('command = "nps"', 'command = "nps"\nname = "a\\u0000b"'),
+            "step 3: name 'a\\x00b' cannot name a file",
+            NAME_HINT,
+        ),
+        (
+            ('command = "nps"', 'command = "nps"\nname = "two words"'),
+            "step 3: name 'two words' cannot name a file",
+            NAME_HINT,
+        ),
+        (('command = "nps"', 'command = "nps"\nname = ""'), "step 3: name '' cannot name a file", NAME_HINT),
+        (('command = "nps"', 'command = "nps"\nname = 3'), "step 3: name 3 cannot name a file", NAME_HINT),
+        (
+            ('command = "nps"', 'command = "nps"\nname = "' + "x" * 101 + '"'),
+            f"step 3: name '{'x' * 101}' cannot name a file",
+            NAME_HINT,
+        ),
+    ],
+)
+def test_a_bad_as_of_or_step_name_is_an_error_with_a_hint(tmp_path, change, error, hint):
+    old, new = change
+    assert old in PIPELINE
+    pipeline = write(tmp_path, PIPELINE.replace(old, new, 1))
+    result = run(str(pipeline))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: {pipeline}: {error}\nHint: {hint}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["winback_at_risk", "at-risk.2024", "Q4", "émail_relance", "_x"])
+def test_good_step_names_pass(tmp_path, name):
+    pipeline = write(tmp_path, PIPELINE.replace('command = "nps"', f'command = "nps"\nname = "{name}"', 1))
+    result = run(str(pipeline), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"3. {name}: loyalty nps" in result.stdout
 
 
 def test_nps_step_needs_surveys(tmp_path):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loyalty_cli.cli.common import handle_errors
+from loyalty_cli.cli.console import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -91,7 +92,7 @@ class _Log:
             rows = f", {record['rows']:,} rows" if record.get("rows") is not None else ""
             outputs = f" -> {', '.join(record['outputs'])}" if record.get("outputs") else ""
             code = f" (exit {record['exit_code']})" if record["status"] == "failed" else ""
-            line = (
+            line = printable(
                 f"{record['step']} [{record['command']}]: {record['status']}{code}{rows}{outputs} "
                 f"({record['seconds']:.2f} s)"
             )
@@ -103,7 +104,7 @@ class _Log:
         if self.fmt == "json":
             print(json.dumps({"message": text, **fields}), file=sys.stderr, flush=True)
         else:
-            print(text, file=sys.stderr, flush=True)
+            print(printable(text, newlines=True), file=sys.stderr, flush=True)
 
 
 def _rows(path: Path) -> int | None:
@@ -132,7 +133,9 @@ def run(
     keep_going: Annotated[
         bool,
         typer.Option(
-            "--keep-going", help="Run the other steps after a step fails (the exit code still says it failed)."
+            "--keep-going",
+            help="Run the other steps after a step fails, to report every failure in one run (the exit code still "
+            "says it failed, and the outputs are still published only when every step succeeds).",
         ),
     ] = False,
     log_format: Annotated[
@@ -141,7 +144,8 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log failed steps only.")] = False,
 ) -> None:
     """Run a pipeline of commands (segment, cltv, nps, ...) as a scheduled job: inputs read once, one log
-    line per step, a run summary (JSON) beside the outputs, a lock against overlapping runs."""
+    line per step, outputs switched as a unit when every step succeeded, a run summary (JSON) beside them,
+    a lock against overlapping runs."""
     from loyalty_cli.errors import ExitCode, UsageError
     from loyalty_cli.pipeline import load_pipeline, pipeline_lock
 
@@ -159,11 +163,29 @@ def run(
         raise typer.Exit(code=int(code))
 
 
-def _prepare(pipeline: Pipeline, tmp: Path) -> tuple[Path, dict[str, str], Path, date | None]:
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait (blocked) until the block is done: the outputs switch and the summary says so."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _output_dir(pipeline: Pipeline, as_of: date | None, today: date) -> tuple[dict[str, str], Path]:
+    from loyalty_cli.pipeline import fill
+
+    values = {"as_of": as_of.isoformat() if as_of else "latest", "date": today.isoformat()}
+    return values, (pipeline.folder / fill(pipeline.output_dir, values)).resolve()
+
+
+def _prepare(pipeline: Pipeline, tmp: Path, today: date) -> tuple[Path, dict[str, str], Path, date | None]:
     """Write the mapping file, resolve the as-of date (reading the transactions once) and the output folder."""
     from loyalty_cli.io.readers import ReadOptions
     from loyalty_cli.io.writers import write_text
-    from loyalty_cli.pipeline import fill, input_paths, mapping_toml, resolve_as_of
+    from loyalty_cli.pipeline import input_paths, mapping_toml, resolve_as_of
     from loyalty_cli.stage1 import load_transactions
 
     mapping = write_text(mapping_toml(pipeline.inputs), tmp / "columns.toml")
@@ -178,92 +200,181 @@ def _prepare(pipeline: Pipeline, tmp: Path) -> tuple[Path, dict[str, str], Path,
             activity=True,
         )
         latest = loaded.as_of
-    as_of = resolve_as_of(pipeline.as_of, latest, date.today())
-    values = {"as_of": as_of.isoformat() if as_of else "latest", "date": date.today().isoformat()}
-    output_dir = (pipeline.folder / fill(pipeline.output_dir, values)).resolve()
-    values["output_dir"] = str(output_dir)
+    as_of = resolve_as_of(pipeline.as_of, latest, today)
+    values, output_dir = _output_dir(pipeline, as_of, today)
     return mapping, values, output_dir, as_of
 
 
+class _Summary:
+    """``run_summary.json`` in the output folder, rewritten at every change of state: ``running`` from the
+    moment the folder is known (so a run killed with ``kill -9`` never leaves one that says ``ok``), then
+    ``ok``, ``failed`` or ``interrupted``. ``last_ok_run`` names the run whose outputs the folder holds
+    when that is not this one."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        from loyalty_cli import __version__
+        from loyalty_cli.pipeline import now
+
+        self.pipeline = pipeline
+        self.path: Path | None = None
+        self.data: dict[str, Any] = {
+            "loyalty_version": __version__,
+            "pipeline": str(pipeline.file),
+            "status": "running",
+            "started_at": now(),
+            "ended_at": None,
+            "as_of": None,
+            "inputs": None,
+            "steps": [],
+            "error": None,
+            "last_ok_run": None,
+        }
+
+    def place(self, output_dir: Path, as_of: str | None) -> None:
+        """The output folder is known: take over what the summary there says about its outputs, and write."""
+        from loyalty_cli.pipeline import last_ok_run
+
+        if self.path is None:
+            self.path = output_dir / "run_summary.json"
+            try:
+                previous = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                previous = None
+            self.data["last_ok_run"] = last_ok_run(previous)
+        self.data["as_of"] = as_of
+        self.write()
+
+    def inputs(self) -> None:
+        """Size and SHA-256 of every input file (not when one cannot be listed: the error says why)."""
+        from loyalty_cli.errors import LoyaltyError
+        from loyalty_cli.pipeline import file_facts
+
+        try:
+            self.data["inputs"] = {
+                kind: [file_facts(p) for p in _input_files(self.pipeline, kind)] for kind in self.pipeline.inputs
+            }
+        except (LoyaltyError, OSError):
+            self.data["inputs"] = None
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        from loyalty_cli.pipeline import now
+
+        self.data.update(status=status, ended_at=now(), error=error)
+        self.write()
+
+    def write(self) -> None:
+        from loyalty_cli.io.writers import write_text
+
+        if self.path is not None:
+            write_text(json.dumps(self.data, indent=2) + "\n", self.path)
+
+
 def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_going: bool) -> int:
+    """Run the steps into a staging folder beside the output folder and move their outputs into place only
+    when every step succeeded: a failed, interrupted or killed run leaves the previous outputs as they were."""
+    import shutil
     import tempfile
 
-    from loyalty_cli import __version__
     from loyalty_cli.errors import ExitCode, LoyaltyError
-    from loyalty_cli.io.writers import write_text
-    from loyalty_cli.pipeline import file_facts, step_argv
+    from loyalty_cli.pipeline import check_publish, new_staging, publish, resolve_as_of, step_argv
     from loyalty_cli.stage1 import shared_reads
 
-    records: list[dict[str, Any]] = []
+    summary = _Summary(pipeline)
+    records: list[dict[str, Any]] = summary.data["steps"]
     first_failure = 0
-    with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, shared_reads():
-        try:
-            mapping, values, output_dir, as_of = _prepare(pipeline, Path(tmp))
-        except LoyaltyError as exc:
-            log.step(
-                {
-                    "step": "inputs",
-                    "command": "read",
-                    "status": "failed",
-                    "exit_code": int(exc.exit_code),
-                    "error": exc.message,
-                    "seconds": 0.0,
-                }
-            )
-            raise
-        output_dir.mkdir(parents=True, exist_ok=True)
-        log.message(
-            f"Pipeline {pipeline.path}: as of {values['as_of']}, {len(pipeline.steps)} steps, outputs in {output_dir}",
-            as_of=values["as_of"],
-            output_dir=str(output_dir),
-        )
-        for step in pipeline.steps:
-            record: dict[str, Any] = {"step": step.name, "command": step.command}
-            if first_failure and not keep_going:
-                records.append({**record, "status": "skipped", "exit_code": None, "outputs": []})
-                log.step({**records[-1], "seconds": 0.0})
-                continue
-            argv = step_argv(pipeline, step, as_of=as_of, output_dir=output_dir, mapping=mapping, values=values)
-            started, wall = time.time(), time.perf_counter()
+    today = date.today()
+    staging: Path | None = None
+    finished = False
+    try:
+        with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, shared_reads():
+            if pipeline.as_of != "latest" or "{as_of}" not in pipeline.output_dir:  # known before reading
+                values, output_dir = _output_dir(pipeline, resolve_as_of(pipeline.as_of, None, today), today)
+                summary.place(output_dir, None if pipeline.as_of == "latest" else values["as_of"])
             try:
-                result = commands[step.command].main(
-                    args=argv[1:], prog_name=f"loyalty {step.command}", standalone_mode=False
+                mapping, values, output_dir, as_of = _prepare(pipeline, Path(tmp), today)
+            except LoyaltyError as exc:
+                log.step(
+                    {
+                        "step": "inputs",
+                        "command": "read",
+                        "status": "failed",
+                        "exit_code": int(exc.exit_code),
+                        "error": exc.message,
+                        "seconds": 0.0,
+                    }
                 )
-                code = int(result) if isinstance(result, int) else 0
-            except typer.Exit as exc:
-                code = int(exc.exit_code)
-            except typer.Abort:
-                code = int(ExitCode.INTERRUPTED)
-            except typer.TyperException as exc:  # bad options for the command (click's usage errors)
-                show = getattr(exc, "show", None)
-                if show:
-                    show()
-                code = int(ExitCode.USAGE)
-            seconds = time.perf_counter() - wall
-            outputs = _outputs(argv, output_dir, started)
-            main_output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else None
-            rows = _rows(main_output) if main_output is not None and main_output.is_file() and code == 0 else None
-            record.update(
-                status="ok" if code == 0 else "failed",
-                exit_code=code,
-                rows=rows,
-                outputs=[str(p.relative_to(output_dir)) for p in outputs],
+                raise
+            summary.place(output_dir, values["as_of"])
+            staging = new_staging(pipeline, output_dir)
+            values["output_dir"] = str(staging)  # {output_dir} in options: the step writes into the staging folder
+            log.message(
+                f"Pipeline {pipeline.path}: as of {values['as_of']}, {len(pipeline.steps)} steps, "
+                f"outputs in {output_dir}",
+                as_of=values["as_of"],
+                output_dir=str(output_dir),
             )
-            records.append(record)
-            log.step({**record, "seconds": round(seconds, 3)})
-            if code == int(ExitCode.INTERRUPTED):
-                raise KeyboardInterrupt
-            if code and not first_failure:
-                first_failure = code
-        summary = {
-            "loyalty_version": __version__,
-            "pipeline": str(pipeline.path.resolve()),
-            "as_of": values["as_of"],
-            "inputs": {kind: [file_facts(p) for p in _input_files(pipeline, kind)] for kind in pipeline.inputs},
-            "steps": records,
-            "status": "ok" if not first_failure else "failed",
-        }
-        write_text(json.dumps(summary, indent=2) + "\n", output_dir / "run_summary.json")
+            for step in pipeline.steps:
+                record: dict[str, Any] = {"step": step.name, "command": step.command}
+                if first_failure and not keep_going:
+                    records.append({**record, "status": "skipped", "exit_code": None, "outputs": []})
+                    log.step({**records[-1], "seconds": 0.0})
+                    continue
+                argv = step_argv(pipeline, step, as_of=as_of, output_dir=staging, mapping=mapping, values=values)
+                started, wall = time.time(), time.perf_counter()
+                try:
+                    result = commands[step.command].main(
+                        args=argv[1:], prog_name=f"loyalty {step.command}", standalone_mode=False
+                    )
+                    code = int(result) if isinstance(result, int) else 0
+                except typer.Exit as exc:
+                    code = int(exc.exit_code)
+                except typer.Abort:
+                    code = int(ExitCode.INTERRUPTED)
+                except typer.TyperException as exc:  # bad options for the command (click's usage errors)
+                    show = getattr(exc, "show", None)
+                    if show:
+                        show()
+                    code = int(ExitCode.USAGE)
+                seconds = time.perf_counter() - wall
+                outputs = _outputs(argv, staging, started)
+                main_output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else None
+                rows = _rows(main_output) if main_output is not None and main_output.is_file() and code == 0 else None
+                record.update(
+                    status="ok" if code == 0 else "failed",
+                    exit_code=code,
+                    rows=rows,
+                    outputs=[str(p.relative_to(staging)) for p in outputs],
+                )
+                records.append(record)
+                log.step({**record, "seconds": round(seconds, 3)})
+                if code == int(ExitCode.INTERRUPTED):
+                    raise KeyboardInterrupt
+                if code and not first_failure:
+                    first_failure = code
+            summary.inputs()
+            if first_failure:
+                summary.finish("failed")
+            else:
+                with _no_interrupts():
+                    check_publish(staging, output_dir)
+                    replaces = (summary.data["last_ok_run"] or {}).get("outputs")
+                    summary.data["last_ok_run"] = None  # from here on the folder holds no whole run's outputs
+                    summary.write()
+                    publish(staging, output_dir, replaces)
+                    summary.finish("ok")
+            finished = True
+    except BaseException as exc:
+        if not finished:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            message = exc.message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
+            try:
+                summary.finish("interrupted" if interrupted else "failed", message)
+            except LoyaltyError:  # the folder cannot be written to: the error that got us here says more
+                pass
+        raise
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return first_failure
 
 
@@ -305,7 +416,7 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
         mapping = write_text(mapping_toml(pipeline.inputs), Path(tmp) / "columns.toml")
         for kind, spec in pipeline.inputs.items():
             scan = read_table(kind, list(spec.paths), ReadOptions(mapping_file=mapping))
-            typer.echo(f"{kind}: {len(scan.paths)} file(s); columns: {'; '.join(scan.mapping.describe())}")
+            typer.echo(printable(f"{kind}: {len(scan.paths)} file(s); columns: {'; '.join(scan.mapping.describe())}"))
         for step in pipeline.steps:
             for option, kind in RULES_OPTIONS.get(step.command, {}).items():
                 rules = step.options.get(option)
@@ -314,10 +425,10 @@ def _dry_run(pipeline: Pipeline, log: _Log) -> None:
         as_of = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
         out_dir = Path("<output_dir>")
         values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
-        typer.echo(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}")
+        typer.echo(printable(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}"))
         for i, step in enumerate(pipeline.steps, start=1):
             argv = step_argv(pipeline, step, as_of=as_of, output_dir=out_dir, mapping=Path("<mapping>"), values=values)
-            typer.echo(f"{i}. {step.name}: loyalty {' '.join(_quote(a) for a in argv)}")
+            typer.echo(printable(f"{i}. {step.name}: loyalty {' '.join(_quote(a) for a in argv)}"))
     log.message("Dry run: the pipeline, its inputs, columns and rules are valid; nothing was run.")
 
 
