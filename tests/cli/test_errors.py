@@ -122,7 +122,7 @@ def test_dates_in_no_known_format() -> None:
     assert_bad_input(
         segment("orders.csv", "-o", "out.csv"),
         "Could not recognise the dates in column 'order_date' of orders.csv",
-        "'next week', 'soon'",
+        "(e.g. 'next week' in row 2, 'soon' in row 3)",
         "Hint: Give the format with --date-format",
     )
 
@@ -549,3 +549,321 @@ def test_extra_tables_need_a_file_not_stdout(args, option):
     assert result.exit_code == 2, result.output
     assert f"Error: {option} needs a file name" in result.stderr
     assert result.stdout == ""
+
+
+# --- files that cannot be read as they are (issue 16): every command that reads them, and validate --------
+
+
+def run(*args: str) -> Result:
+    return RUNNER.invoke(app, list(args))
+
+
+def error_and_hint(result: Result, code: int = 1) -> tuple[str, str]:
+    """The 'Error:' line (the first: a message may go on) and the 'Hint:' line, after checking the exit code,
+    that nothing crashed and nothing went to stdout."""
+    assert_no_crash(result)
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    hints = [line for line in lines if line.startswith("Hint: ")]
+    assert len(errors) == 1 and len(hints) == 1, result.stderr
+    return errors[0], hints[0]
+
+
+ORDERS = "orders.csv"
+SURVEY_HEADER = "customer_id,responded_at,score\n"
+SURVEY_ROWS = "A,2024-01-01,9\nB,2024-01-02,3\n"
+
+
+def commands(kind: str, name: str) -> list[list[str]]:
+    """The commands that read a file of this kind: a transactions command, validate, and for surveys nps
+    (and program, which reads surveys beside the transactions)."""
+    write("tx.csv", HEADER + GOOD)
+    write("members.csv", "customer_id,enrolled_at\nA,2024-01-01\n")
+    if kind == "transactions":
+        return [["segment", name, "-o", "out.csv"], ["churn", name], ["validate", name]]
+    if kind == "surveys":
+        program = ["program", "tx.csv", "--members", "members.csv", "--surveys", name]
+        return [["nps", name], ["validate", name, "--kind", "surveys"], program]
+    return [["program", "tx.csv", "--members", name]]
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "field", "header", "where"),
+    [
+        ("transactions", "customer_id,order_date,amount,amount\nA,2024-01-01,10,20\n", "amount", "amount", "3 and 4"),
+        (
+            "transactions",
+            "customer_id,order_date,customer_id,amount\nA,2024-01-01,B,1\n",
+            "customer_id",
+            "customer_id",
+            "1 and 3",
+        ),
+        ("surveys", "customer_id,score,responded_at,score\nA,9,2024-01-01,3\n", "score", "score", "2 and 4"),
+        ("members", "customer_id,enrolled_at,tier,tier\nA,2024-01-01,Gold,Silver\n", "tier", "tier", "3 and 4"),
+    ],
+)
+def test_a_repeated_header_is_ambiguous(kind: str, content: str, field: str, header: str, where: str) -> None:
+    """Once the first copy was read silently (Polars renames the second 'amount_duplicated_0')."""
+    write("tx.csv", HEADER + GOOD)
+    write("export.csv", content)
+    for args in commands(kind, "export.csv"):
+        error, hint = error_and_hint(run(*args))
+        assert (
+            error == f"Error: Ambiguous column for {field} in export.csv: {header!r} appears 2 times (columns {where})"
+        )
+        assert hint == (
+            f"Hint: Rename or remove the extra {header!r} columns in the export: which one holds the data cannot be "
+            "told."
+        )
+
+
+def test_a_repeated_header_that_is_not_read_is_left_alone() -> None:
+    write(ORDERS, "customer_id,order_date,amount,note,note\nA,2024-01-01,10,x,y\nB,2024-01-02,5,,\n")
+    result = run("segment", ORDERS, "-o", "out.csv", "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_parquet_file_with_a_repeated_column() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [pa.array(["A"]), pa.array(["2024-01-01"]), pa.array([1.0]), pa.array([2.0])]
+    pq.write_table(
+        pa.Table.from_arrays(arrays, names=["customer_id", "order_date", "amount", "amount"]), "orders.parquet"
+    )
+    for args in (["segment", "orders.parquet"], ["validate", "orders.parquet"]):
+        error, hint = error_and_hint(run(*args))
+        assert error == "Error: Ambiguous column in orders.parquet: 'amount' appears 2 times (columns 3 and 4)"
+        assert hint.startswith("Hint: Rename or remove the extra 'amount' columns in the export")
+
+
+def gzipped(text: str) -> bytes:
+    import gzip
+
+    return gzip.compress(text.encode(), mtime=0)
+
+
+BIG = "".join(f"C{i},2024-01-{i % 28 + 1:02d},{i % 97 + 1}\n" for i in range(40_000))  # > the 256 KB sniffed
+
+
+@pytest.mark.parametrize("rows", ["A,2024-01-01,10\n" * 200, BIG], ids=["in-the-sniffed-part", "further-on"])
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_truncated_or_corrupt_gzip_file(rows: str, damage: str) -> None:
+    data = bytearray(gzipped(HEADER + rows))
+    if damage == "truncated":
+        data = data[: len(data) * 3 // 4]
+    else:  # the data decompresses, but not to what was compressed: the checksum at the end tells
+        data[-8:-4] = bytes(b ^ 0xFF for b in data[-8:-4])
+    write("orders.csv.gz", bytes(data))
+    write("surveys.csv.gz", gzipped(SURVEY_HEADER + SURVEY_ROWS))
+    for args in commands("transactions", "orders.csv.gz"):
+        error, hint = error_and_hint(run(*args))
+        assert error.startswith("Error: orders.csv.gz is a truncated or corrupt gzip file ("), error
+        assert hint == (
+            "Hint: Copy or download the file again (gzip -t orders.csv.gz checks it), or pass the uncompressed export."
+        )
+
+
+def test_a_truncated_gzip_survey_export() -> None:
+    data = gzipped(SURVEY_HEADER + "".join(f"C{i},2024-01-{i % 28 + 1:02d},{i % 11}\n" for i in range(40_000)))
+    write("tx.csv", HEADER + GOOD)
+    write("surveys.csv.gz", data[: len(data) // 2])
+    for args in commands("surveys", "surveys.csv.gz"):
+        error, _ = error_and_hint(run(*args))
+        assert error.startswith("Error: surveys.csv.gz is a truncated or corrupt gzip file ("), error
+
+
+def write_parquet(name: str, dates: list) -> None:
+    import polars as pl
+
+    pl.DataFrame(
+        {"customer_id": ["A", "B"][: len(dates)], "order_date": dates, "amount": [10.0, 20.0][: len(dates)]}
+    ).write_parquet(name)
+
+
+def test_parquet_whole_number_dates_are_read_as_yyyymmdd_like_csv_text() -> None:
+    write_parquet("orders.parquet", [20240105, 20240210])
+    write(ORDERS, HEADER + "A,20240105,10\nB,20240210,20\n")
+    outputs = []
+    for name in ("orders.parquet", ORDERS):
+        result = run("segment", name, "-o", f"{name}.out.csv")
+        assert result.exit_code == 0, result.output
+        assert "Dates in 'order_date' read as %Y%m%d" in result.stderr
+        outputs.append(Path(f"{name}.out.csv").read_text())
+    assert outputs[0] == outputs[1]
+    assert "last date\t2024-02-10" in run("validate", "orders.parquet").stdout
+
+
+def test_parquet_whole_numbers_that_are_not_dates_name_their_rows() -> None:
+    write_parquet("orders.parquet", [45296, 45297])  # Excel serial days
+    for args in (["segment", "orders.parquet"], ["validate", "orders.parquet"]):
+        error, hint = error_and_hint(run(*args))
+        assert error == (
+            "Error: Could not recognise the dates in column 'order_date' of orders.parquet "
+            "(e.g. '45296' in row 1, '45297' in row 2)"
+        )
+        assert hint.startswith("Hint: Give the format with --date-format in strftime codes")
+
+
+@pytest.mark.parametrize(("values", "dtype"), [([20240105.0, 20240210.0], "Float64"), ([True, False], "Boolean")])
+def test_parquet_dates_of_another_type_are_refused(values: list, dtype: str) -> None:
+    write_parquet("orders.parquet", values)
+    for args in (["segment", "orders.parquet"], ["validate", "orders.parquet"]):
+        error, hint = error_and_hint(run(*args))
+        what = f"numbers ({dtype})" if dtype == "Float64" else "true/false values (Boolean)"
+        assert error == f"Error: Column 'order_date' of orders.parquet holds {what}, not dates"
+        assert hint == (
+            "Hint: Export it as dates or as text such as 2024-01-05 (whole numbers such as 20240105 in an integer "
+            "column are read as yyyymmdd), or map the date column (e.g. --date-col)."
+        )
+
+
+def test_a_long_line_without_a_line_break() -> None:
+    write(ORDERS, "customer_id," + "x" * (10 * 1024 * 1024))
+    write("surveys.csv", "customer_id," + "x" * (300 * 1024))
+    write("tx.csv", HEADER + GOOD)
+    for name, args_list in (
+        (ORDERS, commands("transactions", ORDERS)),
+        ("surveys.csv", commands("surveys", "surveys.csv")),
+    ):
+        for args in args_list:
+            error, hint = error_and_hint(run(*args))
+            assert error == f"Error: No line break in the first 256 KB of {name}: is this a CSV?"
+            assert hint == (
+                "Hint: A CSV holds one row per line. Check that this is the export you meant (a JSON or XML "
+                "export, or a file whose line breaks were lost, has none)."
+            )
+
+
+def test_a_line_longer_than_the_csv_field_limit_is_a_clear_error() -> None:
+    write(ORDERS, HEADER + "A,2024-01-01," + "9" * 200_000 + "\nB,2024-01-02,5\n")
+    error, hint = error_and_hint(run("segment", ORDERS))
+    assert error.startswith(f"Error: Could not read the first lines of {ORDERS} as CSV (field larger than field limit")
+    assert hint.startswith("Hint: Check that this is the export you meant")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_exports_are_read_and_said(encoding: str) -> None:
+    """Once 'not a text file (it contains binary data)': Excel's 'Unicode text' and some Windows tools
+    write UTF-16, with or without a byte-order mark."""
+    write(ORDERS, (HEADER + GOOD).encode(encoding))
+    write("good.csv", HEADER + GOOD)
+    write("surveys.csv", (SURVEY_HEADER + SURVEY_ROWS).encode(encoding))
+    result = run("segment", ORDERS, "-o", "out.csv")
+    assert result.exit_code == 0, result.output
+    assert f"{ORDERS} is {encoding.upper()} text: read as such" in result.stderr
+    assert run("segment", "good.csv", "-o", "good.out.csv", "-q").exit_code == 0
+    assert Path("out.csv").read_text() == Path("good.out.csv").read_text()
+    assert run("validate", ORDERS).exit_code == 0
+    result = run("nps", "surveys.csv")
+    assert result.exit_code == 0, result.output
+    assert f"surveys.csv is {encoding.upper()} text: read as such" in result.stderr
+
+
+def test_rows_with_too_few_fields_are_named_like_rows_with_too_many() -> None:
+    """Polars reads the missing fields as empty: once 'missing amount', which does not say the row is short."""
+    write(ORDERS, HEADER + "A,2024-01-01,10\nB,2024-01-02\nC,2024-01-03,5\n")
+    write("tx.csv", HEADER + GOOD)
+    # A short row is found when it is rejected (here: '9' is no date); one short of its score only reads as
+    # a blank score (a non-response), which Polars does not tell apart.
+    write("surveys.csv", SURVEY_HEADER + "A,2024-01-01,9\nB,9\nC,2024-01-03,7\n")
+    for name, args_list in (
+        (ORDERS, commands("transactions", ORDERS)),
+        ("surveys.csv", commands("surveys", "surveys.csv")),
+    ):
+        for args in [*args_list, [*args_list[0], "--on-bad-rows", "skip"]]:
+            error, hint = error_and_hint(run(*args))
+            assert error == f"Error: {name}, line 3: 2 fields where the header has 3"
+            assert hint == (
+                "Hint: A value with the delimiter in it needs quotes; check the delimiter (--delimiter) and that the "
+                "export was not cut or joined."
+            )
+    assert not Path("out.csv").exists() and not Path("out.rejects.csv").exists()
+
+
+def test_an_empty_last_value_is_not_a_short_row() -> None:
+    write(ORDERS, "customer_id,order_date,amount,note\nA,2024-01-01,10,\nB,2024-01-02,,\n")
+    error, _ = error_and_hint(run("segment", ORDERS, "-q"))
+    assert error == "Error: 1 bad row in the transactions:"
+
+
+def test_dates_in_two_formats_name_their_rows_and_suggest_the_format_they_are_in() -> None:
+    iso = "".join(f"A{d},2024-01-{d:02d},1\n" for d in range(1, 8))
+    write(ORDERS, HEADER + iso + "B,13/01/2024,2\nC,soon,3\n")
+    for args in commands("transactions", ORDERS):
+        error, hint = error_and_hint(run(*args))
+        assert error == (
+            "Error: Could not recognise the dates in column 'order_date' of orders.csv: of 9 sampled values, 7 read "
+            "as %Y-%m-%d (e.g. '2024-01-01' in row 2), 1 read as %d/%m/%Y (e.g. '13/01/2024' in row 9), 1 in no "
+            "known format (e.g. 'soon' in row 10)"
+        )
+        assert hint == (
+            "Hint: Give the format with --date-format: --date-format '%Y-%m-%d' reads the 7 sampled values in that "
+            "format and rejects the others as bad rows, naming their rows. Values in two formats need fixing in the "
+            "export."
+        )
+
+
+def test_iso_dates_in_no_known_format_get_an_iso_hint() -> None:
+    """Once the hint said --date-format '%d/%m/%Y %H:%M' whatever the values."""
+    write(ORDERS, HEADER + "A,2024-01-05 14h30,1\nB,2024-01-06 09h00,2\n")
+    write("surveys.csv", SURVEY_HEADER + "A,2024-01-05 14h30,9\nB,2024-01-06 09h00,3\n")
+    write("tx.csv", HEADER + GOOD)
+    for name, args_list in (
+        (ORDERS, commands("transactions", ORDERS)),
+        ("surveys.csv", commands("surveys", "surveys.csv")),
+    ):
+        column = "order_date" if name == ORDERS else "responded_at"
+        for args in args_list:
+            error, hint = error_and_hint(run(*args))
+            assert error == (
+                f"Error: Could not recognise the dates in column {column!r} of {name} "
+                "(e.g. '2024-01-05 14h30' in row 2, '2024-01-06 09h00' in row 3)"
+            )
+            assert hint == (
+                "Hint: Give the format with --date-format in strftime codes, e.g. --date-format '%Y-%m-%d' for "
+                "'2024-01-05', then codes for the rest of '2024-01-05 14h30' (%H hours, %M minutes, %S seconds)."
+            )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Q", "'%Q' is not a date or time code"),
+        ("%Y-%m-%d %Q", "'%Q' is not a date or time code"),
+        ("%d/%m", "it has no year (%Y or %y)"),
+        ("%Y-%m-%", "'%' is not a date or time code"),
+    ],
+)
+def test_a_bad_date_format_option_is_a_usage_error(fmt: str, problem: str) -> None:
+    """Once exit 1 with every row 'unparseable': the parser reads nothing with an unknown code, silently."""
+    write(ORDERS, HEADER + GOOD)
+    write("surveys.csv", SURVEY_HEADER + SURVEY_ROWS)
+    for args in (["segment", ORDERS], ["validate", ORDERS], ["nps", "surveys.csv"]):
+        error, hint = error_and_hint(run(*args, "--date-format", fmt), code=2)
+        assert error == f"Error: Bad date format {fmt!r}: {problem}"
+        assert hint == "Hint: Use strftime codes, e.g. '%Y-%m-%d', '%d/%m/%Y %H:%M' or '%m/%d/%Y'."
+
+
+def test_good_date_format_options_pass() -> None:
+    write(ORDERS, HEADER + "A,05.01.2024 14:30:00,10\nB,06.01.2024 9:05:00,20\n")
+    for fmt in ("%d.%m.%Y %H:%M:%S", "%-d.%m.%Y %k:%M:%S", "%d.%m.%Y %T"):
+        result = run("segment", ORDERS, "--date-format", fmt, "-o", "out.csv", "-q")
+        assert result.exit_code == 0, (fmt, result.output)
+
+
+def test_a_bad_date_format_in_the_mapping_file_is_a_rules_error() -> None:
+    write(ORDERS, HEADER + GOOD)
+    write("surveys.csv", SURVEY_HEADER + SURVEY_ROWS)
+    write("map.toml", '[transactions]\ndate_format = "%Q"\n\n[surveys]\ndate_format = "%d/%m"\n')
+    for args, table, problem in (
+        (["segment", ORDERS], "transactions", "'%Q' is not a date or time code"),
+        (["validate", ORDERS], "transactions", "'%Q' is not a date or time code"),
+        (["nps", "surveys.csv"], "surveys", "it has no year (%Y or %y)"),
+    ):
+        error, hint = error_and_hint(run(*args, "--mapping", "map.toml"))
+        value = "%Q" if table == "transactions" else "%d/%m"
+        assert error == f"Error: map.toml: [{table}] date_format {value!r}: {problem}"
+        assert hint == "Hint: Use strftime codes, e.g. '%Y-%m-%d', '%d/%m/%Y %H:%M' or '%m/%d/%Y'."

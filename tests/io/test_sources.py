@@ -12,12 +12,16 @@ import pytest
 
 from loyalty_cli.errors import DataError, UsageError
 from loyalty_cli.io.sources import (
+    SNIFF_BYTES,
     WHITESPACE,
+    check_gzip,
     detect_format,
     expand_inputs,
+    first_ragged_line,
     inspect_source,
     sniff_header,
     sniff_separator,
+    sniff_unicode,
 )
 
 HEADER = "customer_id,order_date,amount\n"
@@ -132,9 +136,22 @@ def test_inspect_latin1_gzip_is_transcoded(tmp_path):
 
 def test_inspect_utf16_with_the_option(tmp_path):
     path = write(tmp_path / "t.csv", "customer_id\tcategory\nA\tCafé\n", "utf-16")
-    with pytest.raises(DataError, match="not a text file"):
-        inspect_source(path)
     src = inspect_source(path, encoding="utf-16")
+    assert src.separator == "\t"
+    assert src.encoding is None  # as given
+    assert src.read_path.read_text(encoding="utf-8") == "customer_id\tcategory\nA\tCafé\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "found"),
+    [("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32")],
+)
+def test_inspect_utf16_and_utf32_without_the_option(tmp_path, encoding, found):
+    """A byte-order mark, or every other byte NUL (UTF-16 without a mark), is read as such: once refused as
+    'not a text file (it contains binary data)'."""
+    path = write(tmp_path / "t.csv", "customer_id\tcategory\nA\tCafé\n", encoding)
+    src = inspect_source(path)
+    assert src.encoding == found
     assert src.separator == "\t"
     assert src.read_path.read_text(encoding="utf-8") == "customer_id\tcategory\nA\tCafé\n"
 
@@ -304,3 +321,84 @@ def test_expand_glob_matching_nothing(tmp_path):
 def test_expand_nothing_given():
     with pytest.raises(UsageError, match="No input files given"):
         expand_inputs([])
+
+
+# ---------------------------------------------------------------- files that cannot be read as they are (issue 16)
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        ("id,x\nA,1\n".encode("utf-16"), "utf-16"),
+        ("id,x\nA,1\n".encode("utf-16-le"), "utf-16-le"),
+        ("id,x\nA,1\n".encode("utf-16-be"), "utf-16-be"),
+        ("id,x\nA,1\n".encode("utf-32"), "utf-32"),
+        ("id,x\nA,1\n".encode("utf-8-sig"), None),
+        ("id,x\nCafé,1\n".encode("latin-1"), None),
+        (b"\x00\x01\x02\x03binary\x00\x00\x00", None),
+        (b"", None),
+    ],
+)
+def test_sniff_unicode(data, found):
+    assert sniff_unicode(data) == found
+
+
+def test_check_gzip(tmp_path):
+    data = gzip.compress(HEADER.encode() + b"A,2024-01-05,1\n" * 50_000)
+    (tmp_path / "ok.csv.gz").write_bytes(data)
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    check_gzip(tmp_path / "ok.csv.gz")
+    check_gzip(write(tmp_path / "plain.csv", HEADER))  # not gzip: nothing to check
+    with pytest.raises(DataError) as err:
+        check_gzip(tmp_path / "cut.csv.gz")
+    assert err.value.message.startswith(f"{tmp_path / 'cut.csv.gz'} is a truncated or corrupt gzip file (")
+
+
+def test_a_gzip_file_cut_in_the_sniffed_part(tmp_path):
+    data = gzip.compress(HEADER.encode() + b"A,2024-01-05,1\n" * 100)
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(data[:-10])
+    with pytest.raises(DataError, match="is a truncated or corrupt gzip file"):
+        inspect_source(path)
+
+
+def test_first_ragged_line_finds_short_lines_too(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\nB,2024-01-06\nC,2024-01-07,1,x\n")
+    src = inspect_source(path)
+    assert first_ragged_line(src) == (3, 2, 3)
+    assert first_ragged_line(src, records=1) is None  # the header and the first row only
+
+
+def test_no_line_break_in_the_sniffed_part(tmp_path):
+    path = write(tmp_path / "t.json", '{"rows": [' + '{"id": 1}, ' * SNIFF_BYTES + "]}")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert err.value.message == f"No line break in the first 256 KB of {path}: is this a CSV?"
+    write(tmp_path / "header.csv", "a," * 1000)  # a short file without one is a header (and no rows)
+    assert inspect_source(tmp_path / "header.csv").empty
+
+
+def test_headers_are_kept_as_written(tmp_path):
+    src = inspect_source(write(tmp_path / "t.csv", "id;amount;amount\nA;1;2\n"))
+    assert src.headers == ("id", "amount", "amount")
+    assert inspect_source(write(tmp_path / "n.csv", "1,2,3\n4,5,6\n")).headers == ()  # no header row
+    pl.DataFrame({"a": [1], "b": ["x"]}).write_parquet(tmp_path / "t.parquet")
+    assert inspect_source(tmp_path / "t.parquet").headers == ("a", "b")
+
+
+def test_utf16_without_a_mark_in_another_script_needs_the_option(tmp_path):
+    text = "顧客番号,注文日,金額\n顧客一,2024-01-05,1\n"
+    path = write(tmp_path / "t.csv", text, "utf-16-le")
+    with pytest.raises(DataError) as err:
+        inspect_source(path)
+    assert "pass --encoding utf-16-le (or utf-16-be)" in err.value.hint
+    assert inspect_source(path, encoding="utf-16-le").read_path.read_text(encoding="utf-8") == text
+
+
+def test_a_truncated_gzip_file_in_another_encoding(tmp_path):
+    """Transcoding streams the whole file: a cut further on than the sniffed part is found there."""
+    data = gzip.compress(("customer_id,category\n" + "A,Crème\n" * 100_000).encode("latin-1"))
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(DataError, match="is a truncated or corrupt gzip file"):
+        inspect_source(path, encoding="latin-1")

@@ -15,12 +15,16 @@ import gzip
 import io
 import shutil
 import tempfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty_cli.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Format = Literal["csv", "parquet"]
 
@@ -44,6 +48,8 @@ class Source:
     header: bool = True  # False: the first line is data; columns are named column_1, column_2, ...
     fields: int = 0  # fields of the first line (CSV)
     names: tuple[str, ...] = ()  # the header's column names of a whitespace-aligned file (read by position)
+    headers: tuple[str, ...] = ()  # the header's names as written, repeats included (CSV and Parquet)
+    encoding: str | None = None  # the encoding found from the bytes (UTF-16/32) when it is not the one given
 
     @property
     def scan_path(self) -> Path:
@@ -105,23 +111,92 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def first_ragged_line(src: Source) -> tuple[int, int, int] | None:
-    """The first line of a CSV whose number of fields differs from the first line's: (line number, its
-    fields, the expected fields). Streams the file; used only to explain a read error."""
-    if src.format != "csv" or src.whitespace:
+def first_ragged_line(src: Source, *, records: int | None = None) -> tuple[int, int, int] | None:
+    """The first line of a CSV whose number of fields differs from the first line's (more or fewer): (line
+    number, its fields, the expected fields), looking at the first ``records`` records when given. Streams
+    the file; used only to explain a read error or rejected rows. A truncated or corrupt gzip file raises
+    :class:`DataError` first (its garbage would look like ragged lines)."""
+    if src.format != "csv":
+        return None
+    check_gzip(src.path)
+    if src.whitespace:
         return None
     with _open_bytes(src.scan_path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, delimiter=src.separator)
         expected = None
-        for row in reader:
-            if not row:
-                continue
-            if expected is None:
-                expected = len(row)
-            elif len(row) != expected:
-                return reader.line_num, len(row), expected
+        try:
+            for i, row in enumerate(reader):
+                if records is not None and i > records:
+                    break
+                if not row:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                elif len(row) != expected:
+                    return reader.line_num, len(row), expected
+        except csv.Error:  # e.g. a field over the csv module's size limit: nothing more to say
+            return None
     return None
+
+
+def ragged_error(src: Source, *, records: int | None = None) -> DataError | None:
+    """The error for the first line of ``src`` whose fields do not match the header's (see
+    :func:`first_ragged_line`), or ``None``."""
+    found = first_ragged_line(src, records=records)
+    if found is None:
+        return None
+    line, fields, expected = found
+    return DataError(
+        f"{src.path}, line {line}: {fields} {'field' if fields == 1 else 'fields'} where the "
+        f"{'header' if src.header else 'first line'} has {expected}",
+        hint="A value with the delimiter in it needs quotes; check the delimiter (--delimiter) and that the "
+        "export was not cut or joined.",
+    )
+
+
+def short_rows_error(sources: Sequence[Source], rejects: pl.DataFrame, *, limit: int = 10) -> DataError | None:
+    """Polars reads the missing fields of a line with too few fields as empty, so such a line is a rejected
+    row (e.g. "missing amount", or a misplaced value) with its last column empty. Streaming each CSV file up to
+    the first ``limit`` such rows (this runs only when rows were rejected), the error naming the first line
+    whose fields do not match the header's, or ``None``."""
+    import polars as pl
+
+    for src in sources:
+        if src.format != "csv" or src.whitespace or not src.headers or src.headers[-1] not in rejects.columns:
+            continue
+        rows = rejects.filter((pl.col("source_file") == str(src.path)) & pl.col(src.headers[-1]).is_null())
+        if rows.height:
+            error = ragged_error(src, records=int(rows["source_row"].sort().head(limit).max()))  # type: ignore[arg-type]
+            if error is not None:
+                return error
+    return None
+
+
+# What reading a damaged gzip file raises: a truncated one EOFError, a bad header or checksum OSError
+# (BadGzipFile), bad compressed data zlib.error.
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _gzip_error(path: Path, exc: BaseException) -> DataError:
+    return DataError(
+        f"{path} is a truncated or corrupt gzip file ({exc})",
+        hint=f"Copy or download the file again (gzip -t {path} checks it), or pass the uncompressed export.",
+    )
+
+
+def check_gzip(path: Path) -> None:
+    """Raise :class:`DataError` when ``path`` is a gzip file that does not decompress to its end (truncated,
+    or corrupt: a checksum that does not match). Reads the whole file: for error paths only."""
+    with path.open("rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return
+    try:
+        with gzip.open(path, "rb") as gz:
+            while gz.read(1 << 20):
+                pass
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(path, exc) from None
 
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
@@ -174,6 +249,38 @@ def _decode_sample(raw: bytes, encoding: str, path: Path) -> str:
 
 def _looks_binary(raw: bytes) -> bool:
     return b"\x00" in raw[:8192]
+
+
+_BOMS = (  # longest first: the UTF-32 LE mark starts like the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def sniff_unicode(raw: bytes) -> str | None:
+    """``utf-16``/``utf-32`` for text that starts with their byte-order mark; ``utf-16-le``/``utf-16-be`` for
+    text without one whose every other byte is NUL (Latin text in UTF-16, as Excel's "Unicode text" and
+    some Windows tools write it); else ``None``."""
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            return name
+    head = raw[: 8192 - 8192 % 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for data, nul, name in ((even, odd, "utf-16-le"), (odd, even, "utf-16-be")):
+        if nul.count(0) >= 0.9 * len(nul) and data.count(0) <= 0.1 * len(data):
+            return name
+    return None
+
+
+def _normal_encoding(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name.lower()
 
 
 def _first_lines(sample: str) -> list[str]:
@@ -237,6 +344,8 @@ def _transcode(path: Path, encoding: str) -> Path:
                 f"{path} is not valid {encoding} text ({exc.reason})",
                 hint="Check the file's encoding and pass it with --encoding.",
             ) from None
+        except _GZIP_ERRORS as exc:
+            raise _gzip_error(path, exc) from None
     return target
 
 
@@ -249,39 +358,59 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         import pyarrow.parquet as pq
 
         try:
-            rows = pq.read_metadata(path).num_rows
+            meta = pq.read_metadata(path)
+            headers = tuple(meta.schema.to_arrow_schema().names)
         except Exception as exc:  # pyarrow raises several types for a corrupt footer
             raise DataError(f"{path} is not a readable Parquet file ({exc})", hint="Re-export the file.") from None
-        return Source(path=path, format="parquet", empty=rows == 0)
+        return Source(path=path, format="parquet", empty=meta.num_rows == 0, headers=headers)
     with _open_bytes(path) as fh:
         try:
             raw = fh.read(SNIFF_BYTES)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path} could not be read ({exc})", hint="Is the gzip file complete?") from None
-    if _looks_binary(raw) and not encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
+        except _GZIP_ERRORS as exc:
+            raise _gzip_error(path, exc) from None
+    # UTF-16/32 (a byte-order mark, or every other byte NUL) is read as such whatever encoding was given:
+    # no other encoding reads those bytes as text.
+    found = sniff_unicode(raw)
+    given = encoding
+    if found is not None and not _normal_encoding(encoding).startswith(found[:6]):
+        encoding = found
+    if _looks_binary(raw) and not _normal_encoding(encoding).startswith(("utf-16", "utf-32")):
         raise DataError(
             f"{path} is not a text file (it contains binary data)",
-            hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file.",
+            hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file. UTF-16 text is read as such "
+            "when it starts with a byte-order mark or is mostly Latin; else pass --encoding utf-16-le (or "
+            "utf-16-be).",
         )
     sample = _decode_sample(raw, encoding, path).lstrip("\ufeff")
     if not sample.strip():
         raise DataError(f"{path} has no header and no rows", hint="Check that the export finished writing.")
+    if len(raw) == SNIFF_BYTES and not any(ch in sample for ch in "\r\n"):
+        raise DataError(
+            f"No line break in the first {SNIFF_BYTES // 1024:,} KB of {path}: is this a CSV?",
+            hint="A CSV holds one row per line. Check that this is the export you meant (a JSON or XML export, "
+            "or a file whose line breaks were lost, has none).",
+        )
     if separator is not None and separator.lower() in ("whitespace", "space", "spaces"):
         separator = WHITESPACE
-    sep = separator if separator is not None else sniff_separator(sample)
     if separator is not None and len(separator) != 1 and separator != WHITESPACE:
         raise UsageError(f"--delimiter must be one character or 'whitespace', got {separator!r}")
-    header = sniff_header(sample, sep)
-    first = _first_lines(sample)
-    fields = len(split_fields(first[0], sep)) if first else 0
+    try:
+        sep = separator if separator is not None else sniff_separator(sample)
+        header = sniff_header(sample, sep)
+        first = _first_lines(sample)
+        split = split_fields(first[0], sep) if first else []
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit (128 KB)
+        raise DataError(
+            f"Could not read the first lines of {path} as CSV ({exc})",
+            hint="Check that this is the export you meant, its delimiter (--delimiter) and its quotes.",
+        ) from None
+    fields = len(split)
     lines = [line for line in sample.splitlines() if line.strip()]
     empty = len(lines) <= (1 if header else 0)
     read_path = None
-    if encoding.lower().replace("_", "-") not in _NATIVE_ENCODINGS:
+    if _normal_encoding(encoding) not in _NATIVE_ENCODINGS:
         read_path = _transcode(path, encoding)
-    elif raw[:2] == b"\x1f\x8b":
-        read_path = None
-    names = tuple(split_fields(first[0], sep)) if header and sep == WHITESPACE and first else ()
+    names = tuple(split) if header and sep == WHITESPACE else ()
     return Source(
         path=path,
         format="csv",
@@ -291,4 +420,6 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         header=header,
         fields=fields,
         names=names,
+        headers=tuple(split) if header else (),
+        encoding=encoding if encoding != given else None,
     )
