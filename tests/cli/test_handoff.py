@@ -3,7 +3,10 @@ the round trip: a segment list to Klaviyo with a 10% control group, then ``loyal
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
+from loyalty_cli.io import writers
 
 RUNNER = CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1"})
 ROOT = Path(__file__).parent.parent.parent
@@ -320,3 +324,86 @@ def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
     assert set(sent["loyalty_status"]) == {"lapsed"}
     assert "drop_reason" in dropped.columns and "reason" in dropped.columns
     assert sent.height + control.height + dropped.height == 1837  # every lapsed customer accounted for
+
+
+# --- the hand-off files as one set; outputs on a full disk -------------------------------------------------
+
+TARGETED = ("--target", "klaviyo", "--holdout-share", "0.2", "--seed", "spring", "-o", "list.csv")
+
+
+def test_a_plain_list_over_a_handoff_removes_its_control_group_and_manifest(small: Path):
+    tx = str(small / "tx.csv")
+    assert run("segment", tx, "--as-of", "2024-03-01", *TARGETED).exit_code == 0
+    result = run("segment", tx, "--as-of", "2024-03-01", "-o", "list.csv")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in Path().iterdir()) == ["list.csv"]
+    assert (
+        "Removed files of an earlier run that do not belong to this list: list.control.csv, list.dropped.csv, "
+        "list.manifest.json\n" in result.stderr
+    )
+    # uplift cannot compare the new list with the old control group any more
+    result = run("uplift", tx, "--manifest", "list.manifest.json", "--start", "2024-02-01")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: File not found: list.manifest.json\n")
+
+
+def test_a_handoff_on_a_full_disk_leaves_the_earlier_files(small: Path, monkeypatch: pytest.MonkeyPatch):
+    tx = str(small / "tx.csv")
+    assert run("segment", tx, "--as-of", "2024-03-01", *TARGETED).exit_code == 0
+    before = {p.name: p.read_bytes() for p in Path().iterdir()}
+    fdopen, opened = os.fdopen, []
+
+    def second_file_fills_the_disk(fd: int, mode: str = "rb", *args, **kwargs):
+        opened.append(fd)
+        if len(opened) == 2:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fdopen(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(writers.os, "fdopen", second_file_fills_the_disk)
+    result = run("segment", tx, "--as-of", "2024-02-15", *TARGETED, "-q")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Could not write list.csv: No space left on device\n"
+        "Hint: Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged.\n"
+    )
+    assert {p.name: p.read_bytes() for p in Path().iterdir()} == before
+
+
+def test_parquet_output_on_a_full_disk_is_a_clear_error(small: Path, monkeypatch: pytest.MonkeyPatch):
+    Path("out.parquet").write_bytes(b"old")
+
+    class FullDisk(io.FileIO):
+        def write(self, data) -> int:  # noqa: ANN001
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writers.os, "fdopen", lambda fd, mode="rb", *a, **k: FullDisk(fd, "wb"))
+    result = run("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "-o", "out.parquet", "-q")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Could not write out.parquet: No space left on device\n"
+        "Hint: Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged.\n"
+    )
+    assert sorted(p.name for p in Path().iterdir()) == ["out.parquet"]
+    assert Path("out.parquet").read_bytes() == b"old"
+
+
+def test_uplift_refuses_a_manifest_whose_control_group_changed(small: Path):
+    tx = str(small / "tx.csv")
+    assert run("segment", tx, "--as-of", "2024-03-01", *TARGETED).exit_code == 0
+    result = run("uplift", tx, "--manifest", "list.manifest.json", "--start", "2024-02-01", "-q")
+    assert result.exit_code == 0, result.stderr
+    result = run("uplift", tx, "--manifest", "list.manifest.json", "--start", "2024-02-01")
+    assert "Checked the 2 list files against list.manifest.json: rows and SHA-256 match\n" in result.stderr
+    # the control group is written again by another run (another seed), without the rest of the set
+    control = pl.read_csv("list.control.csv")
+    control.head(control.height - 1).write_csv("list.control.csv")
+    result = run("uplift", tx, "--manifest", "list.manifest.json", "--start", "2024-02-01")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: list.control.csv has changed since the manifest list.manifest.json was written (its content does not "
+        "match the size and SHA-256 recorded there)\n"
+        "Hint: The lists and the manifest must come from one run: write the list again with --holdout-share and "
+        "--seed (the same seed gives the same split), or compare the files as they are with --treatment and "
+        "--control.\n"
+    )

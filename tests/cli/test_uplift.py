@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -234,3 +235,22 @@ def test_ids_that_match_nothing_are_warned_about():
     result = run("tx.csv", "--treatment", "t.csv", "--control", "c.csv", "--start", "2024-03-01")
     assert result.exit_code == 0, result.stderr
     assert "Warning: None of the 3 customers of the lists appear in the transactions" in result.stderr
+
+
+def test_an_older_manifest_without_hashes_is_read_and_its_rows_checked():
+    manifest = {"files": {"treatment": [{"path": "treatment.csv", "rows": 40}], "control": [{"path": "control.csv"}]}}
+    Path("old.manifest.json").write_text(json.dumps(manifest))
+    result = run("tx.csv", "--manifest", "old.manifest.json", "--start", "2024-03-01")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "The manifest old.manifest.json records no content hashes (an older version wrote it): the hash check was "
+        "skipped; row counts match\n" in result.stderr
+    )
+    manifest["files"]["treatment"][0]["rows"] = 41
+    Path("old.manifest.json").write_text(json.dumps(manifest))
+    result = run("tx.csv", "--manifest", "old.manifest.json", "--start", "2024-03-01")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: treatment.csv has 40 rows, but the manifest old.manifest.json records 41: the file has changed "
+        "since the list was written\nHint: "
+    )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
 import io
 import json
+import os
 from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import DataError, LoyaltyError, UsageError
+from loyalty_cli.io import writers
 from loyalty_cli.io.targets import (
     DUPLICATE_EMAIL,
     FORMULA_EMAIL,
@@ -25,6 +29,7 @@ from loyalty_cli.io.targets import (
     UNREADABLE_CONSENT,
     ListSpec,
     attach_contacts,
+    check_manifest,
     email_problem,
     format_for_target,
     get_target,
@@ -32,6 +37,7 @@ from loyalty_cli.io.targets import (
     screen_rows,
     split_csv,
     write_list,
+    write_plain_list,
 )
 
 LIST = pl.DataFrame(
@@ -422,3 +428,163 @@ def test_read_lists_errors_name_the_file_and_rows(tmp_path: Path):
         read_lists([tmp_path / "blank.csv"])
     with pytest.raises(DataError, match="No column 'region'"):
         read_lists([tmp_path / "noid.csv"], by="region", id_col="Email Address")
+
+
+# --- a list's files as one set: all or nothing, and nothing of an earlier set left behind -----------------
+
+
+def loyal_table(n: int = 400, spend: float = 0.0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "email": [f"p{i}@shop.com" if i % 50 else None for i in range(n)],
+            "segment": ["=bad" if i == 7 else "Loyal" for i in range(n)],
+            "net_spend": [float(i) + spend for i in range(n)],
+        }
+    )
+
+
+SPEC = ListSpec(target="klaviyo", holdout_share=0.25, seed="spring", tag="segment", value="net_spend")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def earlier_set(tmp_path: Path) -> dict[str, bytes]:
+    write_list(loyal_table(), tmp_path / "loyal.csv", SPEC)
+    before = snapshot(tmp_path)
+    assert sorted(before) == [
+        "loyal.changes.csv",
+        "loyal.control.csv",
+        "loyal.csv",
+        "loyal.dropped.csv",
+        "loyal.manifest.json",
+    ]
+    return before
+
+
+def test_a_full_disk_part_way_leaves_the_earlier_set_complete(
+    tmp_path: Path, earlier_set: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = []
+    fdopen = os.fdopen
+
+    def third_file_fills_the_disk(fd: int, mode: str = "rb", *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        opened.append(fd)
+        if len(opened) == 3:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fdopen(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(writers.os, "fdopen", third_file_fills_the_disk)
+    with pytest.raises(LoyaltyError) as info:
+        write_list(loyal_table(spend=1.0), tmp_path / "loyal.csv", SPEC)
+    assert info.value.message == f"Could not write {tmp_path / 'loyal.control.csv'}: No space left on device"
+    assert snapshot(tmp_path) == earlier_set  # every old file as it was, no temporary file left
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt()])
+def test_a_failure_while_renaming_rolls_the_set_back(
+    tmp_path: Path, earlier_set: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    replace = os.replace
+    calls = []
+
+    def third_rename_fails(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise failure
+        replace(src, dst)
+
+    monkeypatch.setattr(writers.os, "replace", third_rename_fails)
+    with pytest.raises((LoyaltyError, KeyboardInterrupt)):
+        write_list(loyal_table(spend=1.0), tmp_path / "loyal.csv", SPEC)
+    assert len(calls) > 3  # two files were renamed, then put back
+    assert snapshot(tmp_path) == earlier_set
+
+
+def test_the_manifest_records_each_files_sha256(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    manifest = json.loads(earlier_set["loyal.manifest.json"])
+    for group in ("treatment", "control"):
+        (entry,) = manifest["files"][group]
+        data = earlier_set[entry["path"]]
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
+    assert check_manifest(tmp_path / "loyal.manifest.json") == (
+        f"Checked the 2 list files against {tmp_path / 'loyal.manifest.json'}: rows and SHA-256 match"
+    )
+
+
+def test_a_plain_list_over_a_handoff_set_removes_the_set(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    (tmp_path / "loyal.rejects.csv").write_text("kept")  # not part of the set
+    (tmp_path / "loyal.v2.csv").write_text("kept")
+    (tmp_path / "loyalty.csv").write_text("kept")
+    written, removed = write_plain_list(loyal_table(10), tmp_path / "loyal.csv")
+    assert written == tmp_path / "loyal.csv" and pl.read_csv(written).height == 10
+    assert [p.name for p in removed] == [
+        "loyal.changes.csv",
+        "loyal.control.csv",
+        "loyal.dropped.csv",
+        "loyal.manifest.json",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "loyal.csv",
+        "loyal.rejects.csv",
+        "loyal.v2.csv",
+        "loyalty.csv",
+    ]
+
+
+def test_a_plain_list_to_stdout_touches_no_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert write_plain_list(loyal_table(3), "-") == (None, [])
+    assert capsys.readouterr().out.startswith("customer_id,email,segment,net_spend\n")
+
+
+def test_a_set_without_a_control_group_removes_the_earlier_one(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    report = write_list(loyal_table(), tmp_path / "loyal.csv", ListSpec(target="klaviyo", tag="segment"))
+    assert [p.name for p in report.removed] == ["loyal.control.csv"]
+    manifest = json.loads((tmp_path / "loyal.manifest.json").read_text())
+    assert manifest["files"]["control"] == [] and manifest["holdout"] is None
+
+
+# --- the manifest checked against the files uplift reads ---------------------------------------------------
+
+
+def test_a_control_group_changed_after_the_manifest_is_refused(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    control = tmp_path / "loyal.control.csv"
+    control.write_bytes(earlier_set["loyal.control.csv"].replace(b"c00", b"x00", 1))  # same size, other content
+    with pytest.raises(DataError) as info:
+        check_manifest(tmp_path / "loyal.manifest.json")
+    assert info.value.message == (
+        f"{control} has changed since the manifest {tmp_path / 'loyal.manifest.json'} was written (its content "
+        "does not match the size and SHA-256 recorded there)"
+    )
+    assert info.value.hint and "--treatment and --control" in info.value.hint
+    control.unlink()
+    with pytest.raises(DataError, match="loyal.control.csv, listed in the manifest .* is missing"):
+        check_manifest(tmp_path / "loyal.manifest.json")
+
+
+def test_an_older_manifest_without_hashes_is_checked_by_rows(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    path = tmp_path / "loyal.manifest.json"
+    manifest = json.loads(earlier_set["loyal.manifest.json"])
+    for entry in manifest["files"]["treatment"] + manifest["files"]["control"]:
+        del entry["sha256"]
+    path.write_text(json.dumps(manifest))
+    assert check_manifest(path) == (
+        f"The manifest {path} records no content hashes (an older version wrote it): the hash check was skipped; "
+        "row counts match"
+    )
+    for entry in manifest["files"]["treatment"] + manifest["files"]["control"]:
+        del entry["bytes"]
+    path.write_text(json.dumps(manifest))
+    control = tmp_path / "loyal.control.csv"
+    control.write_text("\n".join(control.read_text().splitlines()[:-2]) + "\n")  # two customers fewer
+    rows = manifest["files"]["control"][0]["rows"]
+    with pytest.raises(DataError) as info:
+        check_manifest(path)
+    assert info.value.message == (
+        f"{control} has {rows - 2:,} rows, but the manifest {path} records {rows:,}: the file has changed since "
+        "the list was written"
+    )

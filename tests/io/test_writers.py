@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
+import signal
+import stat
+import subprocess
 import sys
+import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from loyalty_cli.errors import LoyaltyError, UsageError
+from loyalty_cli.errors import DataError, LoyaltyError, UsageError
 from loyalty_cli.io import writers
 from loyalty_cli.io.writers import atomic_write, neutralise_formulas, output_format, write_table, write_text
 
@@ -212,6 +218,29 @@ def test_neutralise_leaves_frames_without_text_alone() -> None:
     assert neutralise_formulas(df) is df
 
 
+def test_formula_like_headers_are_neutralised(tmp_path: Path) -> None:
+    """Headers come from the input too (rejects keep the raw columns, nps --by names a column)."""
+    df = pl.DataFrame(
+        {"=cmd|' /C calc'!A0": ["x"], "@SUM(A1)": [1], "-3.50": [2.5], "a=b": ["=1"], "\tTAB": [None], "+44": ["+44"]}
+    )
+    write_table(df, tmp_path / "out.csv")
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as fh:
+        header, row = list(csv.reader(fh))
+    assert header == ["'=cmd|' /C calc'!A0", "'@SUM(A1)", "-3.50", "a=b", "'\tTAB", "+44"]  # plain numbers stay
+    assert row == ["x", "1", "2.5", "'=1", "", "+44"]
+    assert neutralise_formulas(pl.DataFrame({"a": [1], "b": ["x"]})).columns == ["a", "b"]
+
+
+def test_headers_without_text_columns_are_neutralised() -> None:
+    assert neutralise_formulas(pl.DataFrame({"=1+1": [1], "n": [2]})).columns == ["'=1+1", "n"]
+
+
+def test_header_that_would_repeat_another_is_a_clear_error() -> None:
+    with pytest.raises(DataError, match=r"Two columns would both be written as \"'=a\"") as info:
+        neutralise_formulas(pl.DataFrame({"=a": [1], "'=a": [2]}))
+    assert info.value.hint == "Rename one of the two columns (in the input or with the column mapping)."
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=12)), min_size=1, max_size=8))
 def test_csv_round_trip_changes_only_formula_cells(values: list[str | None]) -> None:
@@ -328,3 +357,242 @@ def test_replaced_files_keep_their_permissions(old_file: Path) -> None:
     old_file.chmod(0o664)
     write_table(TABLE, old_file)
     assert old_file.stat().st_mode & 0o777 == 0o664
+
+
+# --- FIFOs, symbolic links and devices: written to, never replaced ------------------------------------------
+
+
+@pytest.fixture
+def devices_are_never_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A safety net for the tests below (which may run as root): a regression must fail, not replace /dev/null."""
+    replace = os.replace
+
+    def guarded(src: str, dst: str) -> None:
+        if os.path.abspath(dst).startswith("/dev/"):
+            raise AssertionError(f"tried to replace {dst}")
+        replace(src, dst)
+
+    monkeypatch.setattr(writers.os, "replace", guarded)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_is_written_through_to_its_reader(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_table(TABLE, fifo)
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "the reader got nothing: the FIFO was replaced"
+    assert got[0].decode().splitlines()[0] == "customer_id,segment,orders,net_spend,first_purchase"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert files_in(tmp_path) == ["out.csv"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_symlink_stays_a_link_and_its_target_is_replaced(old_file: Path) -> None:
+    old_file.chmod(0o640)
+    link = old_file.parent / "latest.csv"
+    os.symlink(old_file.name, link)  # relative, as ln -s makes it
+    write_table(TABLE, link)
+    assert link.is_symlink() and os.readlink(link) == old_file.name
+    assert read_csv_rows(old_file)[0]["customer_id"] == "17850"
+    assert old_file.stat().st_mode & 0o777 == 0o640
+    assert files_in(old_file.parent) == ["latest.csv", "segments.csv"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_dangling_symlink_gets_its_target_created(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    link = tmp_path / "latest.csv"
+    os.symlink("data/new.csv", link)
+    write_table(TABLE, link)
+    assert link.is_symlink() and read_csv_rows(tmp_path / "data" / "new.csv")[2]["customer_id"] == "12583"
+
+
+@pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="needs /dev/null")
+@pytest.mark.usefixtures("devices_are_never_replaced")
+def test_dev_null_and_links_to_it_are_written_through(tmp_path: Path) -> None:
+    assert write_table(TABLE, "/dev/null", fmt="csv") == Path("/dev/null")
+    assert Path("/dev/null").is_char_device()
+    link = tmp_path / "discard.parquet"
+    os.symlink("/dev/null", link)
+    write_table(TABLE, link)
+    assert link.is_symlink() and os.readlink(link) == "/dev/null"
+    assert files_in(tmp_path) == ["discard.parquet"]
+
+
+@pytest.mark.skipif(not os.path.islink("/dev/stdout"), reason="Linux /dev/stdout")
+@pytest.mark.usefixtures("devices_are_never_replaced")
+def test_dev_stdout_goes_to_standard_output(capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    write_table(TABLE, "/dev/stdout", fmt="csv")
+    assert capfdbinary.readouterr().out.startswith(b"customer_id,segment,")
+    assert os.path.islink("/dev/stdout")
+
+
+# --- a full disk and other operating-system failures --------------------------------------------------------
+
+
+class FullDisk(io.FileIO):
+    """A temporary file on a disk that fills up after ``room`` bytes."""
+
+    room = 100
+
+    def write(self, data) -> int:  # noqa: ANN001
+        if self.tell() + len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers.os, "fdopen", lambda fd, mode="rb", *a, **k: FullDisk(fd, "wb"))
+
+
+@pytest.mark.usefixtures("full_disk")
+@pytest.mark.parametrize("name", ["segments.parquet", "segments.csv", "segments.json"])
+def test_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path: Path, name: str) -> None:
+    old = tmp_path / name
+    old.write_bytes(b"old")
+    big = pl.concat([TABLE] * 200)
+    with pytest.raises(DataError) as info:
+        write_table(big, old)  # Polars' Parquet writer wraps the error in its own: the OSError is what counts
+    assert info.value.message == f"Could not write {old}: No space left on device"
+    assert info.value.hint == (
+        "Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged."
+    )
+    assert old.read_bytes() == b"old"
+    assert files_in(tmp_path) == [name]
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "hint"),
+    [
+        (errno.ENOSPC, "No space left on device", "Free some space"),
+        (errno.EDQUOT, "Disk quota exceeded", "Free some space"),
+        (errno.EROFS, "Read-only file system", "Write to a folder this user can write to"),
+        (errno.EACCES, "Permission denied", "Write to a folder this user can write to"),
+    ],
+)
+def test_os_errors_while_serialising(
+    old_file: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str, hint: str
+) -> None:
+    def fails(df: pl.DataFrame, fmt: str, fh) -> None:  # noqa: ANN001
+        fh.write(b"customer_id,segment\n")
+        raise OSError(code, words)
+
+    monkeypatch.setattr(writers, "_serialise", fails)
+    with pytest.raises(DataError) as info:
+        write_table(TABLE, old_file)
+    assert info.value.message == f"Could not write {old_file}: {words}"
+    assert info.value.hint and info.value.hint.startswith(hint)
+    assert old_file.read_text() == "old,content\n1,2\n"
+    assert files_in(old_file.parent) == ["segments.csv"]
+
+
+# --- temporary files: removed on an interrupt, and stale ones (their process gone) on the next run ----------
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_sigterm_while_writing_removes_the_temporary_file(tmp_path: Path) -> None:
+    (tmp_path / "out.csv").write_text("old\n")
+    script = (
+        "import os, signal, time\n"
+        "from loyalty_cli.io.writers import atomic_write\n"
+        "def write(fh):\n"
+        "    fh.write(b'half of it')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(5)\n"
+        f"atomic_write({str(tmp_path / 'out.csv')!r}, write)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr  # unwound like Ctrl-C, not killed
+    assert files_in(tmp_path) == ["out.csv"]
+    assert (tmp_path / "out.csv").read_text() == "old\n"
+
+
+def test_sigterm_handler_is_restored_and_a_program_handler_kept() -> None:
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    with writers.terminate_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with writers.terminate_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    host, me = writers.owner_tag().rsplit("-", 1)
+    stale = tmp_path / f".segments.csv.loyalty-{host}-{dead_pid()}-k2j4h8aa.tmp"
+    live = tmp_path / f".other.csv.loyalty-{host}-{me}-abcd1234.tmp"  # a run writing at this moment
+    elsewhere = tmp_path / f".segments.csv.loyalty-otherhost-{dead_pid()}-abcd1234.tmp"  # a shared folder
+    not_ours = [tmp_path / ".segments.csv.x8a2k1zz.tmp", tmp_path / "notes.loyalty-x-1-y.tmp"]
+    for path in (stale, live, elsewhere, *not_ours):
+        path.write_bytes(b"x" * 100)
+    write_table(TABLE, tmp_path / "segments.csv")
+    assert not stale.exists()
+    assert all(p.exists() for p in (live, elsewhere, *not_ours))
+
+
+def test_temporary_files_name_their_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(writers.os, "fsync", lambda fd: seen.extend(files_in(tmp_path)))
+    write_table(TABLE, tmp_path / "segments.csv")
+    assert len(seen) == 1 and writers.TEMP_FILE.match(seen[0])
+    assert f".segments.csv.loyalty-{writers.owner_tag()}-" in seen[0]
+
+
+def test_stale_rejects_workspaces_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.io.validate import collect_checked
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    host, me = writers.owner_tag().rsplit("-", 1)
+    stale = temp / f"loyalty-rejects-{host}-{dead_pid()}-a1b2c3d4"
+    live = temp / f"loyalty-rejects-{host}-{me}-e5f6g7h8"
+    old_style = temp / "loyalty-rejects-q9w8e7r6"  # no owner in the name: cannot tell, left alone
+    for folder in (stale, live, old_style):
+        folder.mkdir()
+        (folder / "rejects_0.parquet").write_bytes(b"x" * 1000)
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,order_date,amount\nc1,2024-01-02,10\n,2024-01-03,5\n")
+    os.utime(orders, (1_750_000_000, 1_750_000_000))
+    scan = read_transactions([orders], None)
+    _, (rejects,) = collect_checked([scan], [scan.rows], on_bad_rows="skip")
+    assert rejects.height == 1
+    assert sorted(p.name for p in temp.iterdir()) == sorted([live.name, old_style.name])
+
+
+def test_an_interrupt_while_reading_removes_the_rejects_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loyalty_cli.io import validate
+    from loyalty_cli.io.readers import read_transactions
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,order_date,amount\nc1,2024-01-02,10\n")
+    os.utime(orders, (1_750_000_000, 1_750_000_000))
+    scan = read_transactions([orders], None)
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        assert [p.name.startswith(f"loyalty-rejects-{writers.owner_tag()}-") for p in temp.iterdir()] == [True]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "_collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        validate.collect_checked([scan], [scan.rows])
+    assert list(temp.iterdir()) == []

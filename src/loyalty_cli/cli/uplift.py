@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -56,7 +57,7 @@ def _read_groups(
     out: Output,
 ) -> pl.DataFrame:
     """``customer_id, group`` (+ ``segment``): one row per customer, each in one group."""
-    from loyalty_cli.io.targets import manifest_files, read_groups
+    from loyalty_cli.io.targets import check_manifest, manifest_files, read_groups
 
     given = sum(x is not None for x in (groups, manifest)) + (treatment is not None or control is not None)
     if given != 1:
@@ -66,6 +67,7 @@ def _read_groups(
         )
     if manifest is not None:
         treatment, control = manifest_files(manifest)
+        out.note(check_manifest(manifest))
     if groups is None and (not treatment or not control):
         raise UsageError(
             "--treatment needs --control (and the other way round)",
@@ -75,7 +77,7 @@ def _read_groups(
         treatment=treatment, control=control, groups=groups, id_col=id_col, group_col=group_col, by=by
     )
     if repeated:
-        out.note(f"{repeated:,} repeated rows in the lists counted once")
+        out.note(f"{words.count(repeated, 'repeated row')} in the lists counted once")
     return rows
 
 
@@ -168,6 +170,7 @@ def uplift(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--treatment",
+            metavar="FILE",
             help="The list the campaign went to (files, folders or globs; repeatable).",
             rich_help_panel=LISTS,
             show_default=False,
@@ -177,6 +180,7 @@ def uplift(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--control",
+            metavar="FILE",
             help="The control group held out of it (NAME.control.csv; repeatable).",
             rich_help_panel=LISTS,
             show_default=False,
@@ -186,6 +190,7 @@ def uplift(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--groups",
+            metavar="FILE",
             help="Instead: one list with a column saying treatment or control (--group-col).",
             rich_help_panel=LISTS,
             show_default=False,
@@ -201,24 +206,26 @@ def uplift(
         ),
     ] = None,
     group_col: Annotated[
-        str, typer.Option("--group-col", help="The group column of --groups.", rich_help_panel=LISTS)
+        str, typer.Option("--group-col", metavar="NAME", help="The group column of --groups.", rich_help_panel=LISTS)
     ] = "group",
     list_id_col: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
             "--list-id-col",
+            metavar="NAME",
             help="Customer id column of the lists (default: customer_id, external_id, ...).",
             rich_help_panel=LISTS,
             show_default=False,
         ),
     ] = None,
     window: Annotated[
-        str, typer.Option("--window", help="Days after the start to compare, e.g. 30d, 8w or 30.")
+        str, typer.Option("--window", metavar="DAYS", help="Days after the start to compare, e.g. 30d, 8w or 30.")
     ] = "30d",
     by: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
             "--by",
+            metavar="COLUMN",
             help="Also compare per value of this list column (default: segment, stage or the tag column when "
             "the lists have one; none: overall only).",
             show_default=False,
@@ -315,20 +322,20 @@ def uplift(
             hint="Use an export that covers the days after the campaign start, or check --start.",
         )
     last_window_day = config.end - timedelta(days=1)
-    label = f"{days} days ({config.start} to {last_window_day})"
+    label = f"{words.count(days, 'day')} ({config.start} to {last_window_day})"
     if not complete:
         out.warn(
-            f"The window has not ended: the data (as of {end_of_data}) covers {observed} of its {days} days. "
+            f"The window has not ended: the data (as of {end_of_data}) covers {observed} of its {words.count(days, 'day')}. "
             f"Results are partial; rerun after {last_window_day} for the full window"
         )
     seen = activity_df["customer_id"].n_unique()
     if seen == 0:
         out.warn(
-            f"None of the {lists.height:,} customers of the lists appear in the transactions: check that the "
+            f"None of the {words.count(lists.height, 'customer')} of the lists appear in the transactions: check that the "
             "lists' customer ids match the transactions' customer column"
         )
     else:
-        out.note(f"{seen:,} of {lists.height:,} list customers have orders in the transactions")
+        out.note(f"{seen:,} of {words.count(lists.height, 'list customer')} have orders in the transactions")
     outcomes = campaign_outcomes(activity_df.lazy(), lists.lazy(), start=config.start, end=config.end).collect()
     stats_table = group_stats(outcomes.lazy(), by=segment).collect()
     table = uplift_table(stats_table, config).with_columns(
@@ -340,23 +347,26 @@ def uplift(
     overall = table.filter(pl.col("segment") == ALL).row(0, named=True)
     out.note(
         f"Window: {label}, as of {end_of_data}; {overall['treatment_customers']:,} treated, "
-        f"{overall['control_customers']:,} control customers"
+        f"{words.count(overall['control_customers'], 'control customer')}"
     )
-    for line in _verdict_lines(overall, config, f"{days} days"):
+    for line in _verdict_lines(overall, config, words.count(days, "day")):
         out.note(line, force=True)
     for warning in uplift_warnings(table, stats_table, config):
         out.warn(warning)
     if segment:
         small = table.filter((pl.col("segment") != ALL) & (pl.col("repurchase_verdict") == "too few customers"))
         if small.height:
-            out.note(f"{small.height} segment(s) with fewer than --min-n {min_n} customers in a group left empty")
+            out.note(
+                f"{words.count(small.height, 'segment')} with fewer than --min-n {words.count(min_n, 'customer')} "
+                "in a group left empty"
+            )
     if output:
         written = write_table(table, output, fmt=fmt)
         if written:
-            out.note(f"Wrote the uplift table ({table.height} rows) to {written}")
+            out.note(f"Wrote the uplift table ({words.count(table.height, 'row')}) to {written}")
     if outcomes_path is not None:
         write_table(outcomes.sort("group", "customer_id", descending=[True, False]), outcomes_path)
-        out.note(f"Wrote {outcomes.height:,} customer outcomes to {outcomes_path}")
+        out.note(f"Wrote {words.count(outcomes.height, 'customer outcome')} to {outcomes_path}")
     if output and out.quiet:
         return
     _show(out, table, to_stderr=output == "-", by=segment is not None)

@@ -17,18 +17,24 @@ what the tool's importer takes:
   :mod:`loyalty_cli.io.writers`.
 - **Size**: CSV files over the target's limit (Klaviyo 50 MB, Braze 500 MB, HubSpot 512 MB; MB = 10^6
   bytes) are split at row boundaries into ``<stem>.part01<suffix>``, ``.part02`` ... each with the header.
-- **Manifest**: ``<stem>.manifest.json`` lists every file written (rows, bytes), the counts, what was dropped
-  and why, and the control split (share, seed, hash method, counts).
+- **Manifest**: ``<stem>.manifest.json`` lists every file written (rows, bytes, SHA-256), the counts, what was
+  dropped and why, and the control split (share, seed, hash method, counts).
+- **One set**: the files are written together (temporary files first, renamed into place only when all are
+  written: a failure leaves the earlier set complete), and files of an earlier set of the same name that the new
+  one does not write (its parts, control group, dropped rows, changes; for a plain list, :func:`write_plain_list`,
+  its manifest too) are removed and reported.
 
 :func:`read_lists` reads lists back (for ``loyalty uplift``): any CSV/Parquet list with a customer id column
 (``customer_id``, Braze's ``external_id``, or a named one); :func:`read_groups` makes a campaign's treatment
 and control groups of them (two lists, one list with a group column, or the files of a manifest:
-:func:`manifest_files`).
+:func:`manifest_files`, checked against the rows and hashes it records by :func:`check_manifest`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +47,7 @@ import polars as pl
 from loyalty_cli.control import Split, assign_groups, check_share, split_summary
 from loyalty_cli.errors import DataError, UsageError
 from loyalty_cli.io.parse import parse_consent  # consent words, as the contacts reader reads them
-from loyalty_cli.io.writers import atomic_write, csv_ready, formula_like, neutralise_formulas, output_format
+from loyalty_cli.io.writers import FileSet, csv_ready, formula_like, neutralise_formulas, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 from loyalty_cli.schema import CONTACTS, TRANSACTIONS, normalise_header
 
@@ -464,9 +470,13 @@ class WrittenFile:
     path: Path
     rows: int
     bytes: int
+    sha256: str | None = None
 
     def to_dict(self, folder: Path) -> dict[str, Any]:
-        return {"path": _relative(self.path, folder), "rows": self.rows, "bytes": self.bytes}
+        entry: dict[str, Any] = {"path": _relative(self.path, folder), "rows": self.rows, "bytes": self.bytes}
+        if self.sha256 is not None:
+            entry["sha256"] = self.sha256
+        return entry
 
 
 @dataclass
@@ -510,42 +520,68 @@ def _part_paths(path: Path, n: int) -> list[Path]:
     return [path.with_name(f"{path.stem}.part{i:0{width}d}{path.suffix}") for i in range(1, n + 1)]
 
 
-def _stale_parts(path: Path, keep: set[Path]) -> list[Path]:
-    """Part files of an earlier run (``<stem>.partNN<suffix>``) that this run did not write, and the unsplit
-    file when this run split it: left behind they would be uploaded by mistake."""
-    pattern = re.compile(rf"^{re.escape(path.stem)}\.part\d+{re.escape(path.suffix)}$")
-    found = [p for p in path.parent.glob(f"{path.stem}.part*{path.suffix}") if pattern.match(p.name)]
-    if path not in keep and path.exists():
-        found.append(path)
-    return sorted(p for p in found if p not in keep)
+def set_members(path: Path) -> list[Path]:
+    """The files of a list's set named ``path`` that are in its folder now: the list or its parts
+    (``<stem>.partNN<suffix>``), the control group or its parts, ``<stem>.dropped.csv``, ``<stem>.changes.csv``
+    and ``<stem>.manifest.json``. A new set removes those it does not write again: left behind, a stale part
+    would be uploaded, and a stale control group or manifest read by ``uplift`` as belonging to the new list."""
+    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
+    pattern = re.compile(
+        rf"^{stem}(?:\.control)?(?:\.part\d+)?{suffix}$|^{stem}\.(?:dropped\.csv|changes\.csv|manifest\.json)$"
+    )
+    try:
+        names = [e.name for e in os.scandir(path.parent) if pattern.match(e.name) and not e.is_dir()]
+    except OSError:
+        return []
+    return sorted(path.parent / name for name in names)
 
 
-def _write_csv_parts(data: bytes, path: Path, max_bytes: int | None) -> list[WrittenFile]:
+def _add_csv_parts(files: FileSet, data: bytes, path: Path, max_bytes: int | None) -> list[WrittenFile]:
     parts = split_csv(data, max_bytes)
     written = []
     for (part, rows), target in zip(parts, _part_paths(path, len(parts)), strict=True):
-        atomic_write(target, lambda fh, part=part: fh.write(part))
-        written.append(WrittenFile(target, rows, len(part)))
+        done = files.add(target, lambda fh, part=part: fh.write(part))
+        written.append(WrittenFile(target, rows, done.bytes, done.sha256))
     return written
 
 
-def _write_one(
-    df: pl.DataFrame, path: Path, *, target: Target | None, fmt: str | None, max_bytes: int | None
+def _add_one(
+    files: FileSet, df: pl.DataFrame, path: Path, *, target: Target | None, fmt: str | None, max_bytes: int | None
 ) -> list[WrittenFile]:
     kind = output_format(path, fmt)
     if kind == "csv":
-        return _write_csv_parts(csv_bytes(df, neutralise=not (target and target.importer)), path, max_bytes)
-    _write_table(df, path, fmt=fmt)
-    return [WrittenFile(path, df.height, path.stat().st_size)]
+        return _add_csv_parts(files, csv_bytes(df, neutralise=not (target and target.importer)), path, max_bytes)
+    done = files.add_table(path, df, fmt=fmt)
+    return [WrittenFile(path, df.height, done.bytes, done.sha256)]
+
+
+def write_plain_list(
+    table: pl.DataFrame, output: str | Path, *, fmt: str | None = None
+) -> tuple[Path | None, list[Path]]:
+    """A list without hand-off options: the table as it is (``-`` = stdout), and the files of an earlier set of
+    the same name (:func:`set_members`: control group, parts, dropped rows, changes, manifest) removed with it,
+    in one commit. Returns the path written (None for stdout) and the files removed."""
+    if str(output) == "-":
+        return _write_table(table, output, fmt=fmt), []
+    path = Path(output)
+    with FileSet() as files:
+        files.add_table(path, table, fmt=fmt)
+        removed = files.commit(remove=[p for p in set_members(path) if p != path])
+    return path, removed
 
 
 def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListReport:
-    """Screen, split and format ``table`` for ``spec.target`` and write it (see the module docstring)."""
+    """Screen, split and format ``table`` for ``spec.target`` and write it (see the module docstring).
+
+    The files are written as one set (:class:`~loyalty_cli.io.writers.FileSet`): all of them, or, after an
+    error or an interrupt, none, the earlier set left complete. Files of an earlier set of the same name that
+    this one does not write are removed (``report.removed``)."""
     path = Path(output)
     spec.check(str(output))
     target = get_target(spec.target) if spec.target else None
     report = ListReport(target=target, rows_in=table.height)
     rows = table
+    dropped = None
     if target is not None:
         if spec.contacts is not None:
             rows = attach_contacts(rows, spec.contacts)
@@ -559,12 +595,8 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
             )
         if screened.consent_column:
             report.notes.append(f"Consent from column {screened.consent_column!r}: rows without a clear yes left out")
-        dropped_path = sibling(path, "dropped", ".csv")
         if screened.dropped.height:
-            _write_table(screened.dropped, dropped_path)
-            report.dropped_path = dropped_path
-        elif dropped_path.exists():
-            dropped_path.unlink()  # a stale one from an earlier run would contradict the manifest
+            dropped = screened.dropped
     control_rows = None
     if spec.holdout_share is not None:
         seed = str(spec.seed)
@@ -573,35 +605,33 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
         control_rows = grouped.filter(pl.col("_group") == "control").drop("_group")
         rows = grouped.filter(pl.col("_group") == "treatment").drop("_group")
     max_bytes = spec.max_bytes(target)
-    logs = []
-    frames = [(path, rows)] + ([(sibling(path, "control"), control_rows)] if control_rows is not None else [])
-    for where, frame in frames:
-        out = frame
-        if target is not None:
-            out, log = format_for_target(frame, target, tag=spec.tag, tag_value=spec.tag_value)
-            logs.append(log)
-        files = _write_one(out, where, target=target, fmt=spec.fmt, max_bytes=max_bytes)
-        (report.treatment if where == path else report.control).extend(files)
-        if output_format(where, spec.fmt) == "csv":
-            for stale in _stale_parts(where, {f.path for f in files}):
-                stale.unlink()
-                report.removed.append(stale)
-    if control_rows is None:  # a control group of an earlier run does not belong to this list
-        for stale in _stale_parts(sibling(path, "control"), set()):
-            stale.unlink()
-            report.removed.append(stale)
-    changes_path = sibling(path, "changes", ".csv")
-    log = pl.concat(logs) if logs else None
-    if log is not None and log.height:
-        _write_table(log, changes_path)
-        report.changes, report.changes_path = log.height, changes_path
-    elif changes_path.exists():
-        changes_path.unlink()
-    report.manifest = _write_manifest(path, report, spec, max_bytes)
+    with FileSet() as files:
+        if dropped is not None:
+            report.dropped_path = sibling(path, "dropped", ".csv")
+            files.add_table(report.dropped_path, dropped)
+        logs = []
+        frames = [(path, rows)] + ([(sibling(path, "control"), control_rows)] if control_rows is not None else [])
+        for where, frame in frames:
+            out = frame
+            if target is not None:
+                out, log = format_for_target(frame, target, tag=spec.tag, tag_value=spec.tag_value)
+                logs.append(log)
+            written = _add_one(files, out, where, target=target, fmt=spec.fmt, max_bytes=max_bytes)
+            (report.treatment if where == path else report.control).extend(written)
+        log = pl.concat(logs) if logs else None
+        if log is not None and log.height:
+            report.changes, report.changes_path = log.height, sibling(path, "changes", ".csv")
+            files.add_table(report.changes_path, log)
+        report.manifest = sibling(path, "manifest", ".json")
+        text = _manifest_text(path, report, max_bytes)
+        files.add(report.manifest, lambda fh: fh.write(text.encode("utf-8")))
+        keep = {f.path for f in (*report.treatment, *report.control)}
+        keep |= {p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None}
+        report.removed = files.commit(remove=[p for p in set_members(path) if p not in keep])
     return report
 
 
-def _write_manifest(path: Path, report: ListReport, spec: ListSpec, max_bytes: int | None) -> Path:
+def _manifest_text(path: Path, report: ListReport, max_bytes: int | None) -> str:
     folder = path.parent
     target = report.target
     manifest: dict[str, Any] = {
@@ -628,10 +658,7 @@ def _write_manifest(path: Path, report: ListReport, spec: ListSpec, max_bytes: i
             "datetime_format": target.datetime_format,
             "encoding": "utf-8",
         }
-    where = sibling(path, "manifest", ".json")
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    atomic_write(where, lambda fh: fh.write(text.encode("utf-8")))
-    return where
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- reading lists back -----------------------------------------------------------------------------------
@@ -761,18 +788,33 @@ TREATMENT_WORDS = ("treatment", "treated", "test", "target", "campaign", "t")
 CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "c")
 
 
-def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class ManifestFile:
+    """A list file as its manifest records it (rows, bytes and sha256 may be missing in older manifests)."""
+
+    path: Path
+    rows: int | None
+    bytes: int | None
+    sha256: str | None
+
+
+def read_manifest(manifest: Path) -> tuple[list[ManifestFile], list[ManifestFile]]:
     """The treatment and control files recorded in a list's manifest (paths relative to its folder)."""
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         files = data["files"]
-        treatment = [str(manifest.parent / f["path"]) for f in files["treatment"]]
-        control = [str(manifest.parent / f["path"]) for f in files["control"]]
+        treatment, control = (
+            [
+                ManifestFile(manifest.parent / f["path"], f.get("rows"), f.get("bytes"), f.get("sha256"))
+                for f in files[group]
+            ]
+            for group in ("treatment", "control")
+        )
     except FileNotFoundError:
         raise DataError(
             f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list."
         ) from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise DataError(
             f"{manifest} is not a list manifest written by loyalty",
             hint="Pass the .manifest.json written beside the list, or --treatment and --control.",
@@ -783,6 +825,76 @@ def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
             hint="Write the list with --holdout-share and --seed, or pass --control FILE.",
         )
     return treatment, control
+
+
+def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
+    """The treatment and control files recorded in a list's manifest, as paths."""
+    treatment, control = read_manifest(manifest)
+    return [str(f.path) for f in treatment], [str(f.path) for f in control]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _count_rows(path: Path) -> int:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+    return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
+
+
+def check_manifest(manifest: Path) -> str:
+    """Check that the treatment and control files are those the manifest recorded: each file's size and SHA-256
+    (manifests written since hashes were added) and its row count. A file that differs is a :class:`DataError`
+    naming it (a list rewritten without its control group, a file edited or cut); returns a note saying what
+    was checked (for an older manifest without hashes: that the hash check was skipped)."""
+    treatment, control = read_manifest(manifest)
+    files = [*treatment, *control]
+    hint = (
+        "The lists and the manifest must come from one run: write the list again with --holdout-share and "
+        "--seed (the same seed gives the same split), or compare the files as they are with --treatment and "
+        "--control."
+    )
+    for f in files:
+        try:
+            size = f.path.stat().st_size
+        except OSError:
+            raise DataError(f"{f.path}, listed in the manifest {manifest}, is missing", hint=hint) from None
+        changed = f.bytes is not None and size != f.bytes
+        if not changed and f.sha256 is not None:
+            try:
+                changed = _sha256(f.path) != f.sha256
+            except OSError as exc:
+                raise DataError(f"Could not read {f.path}: {exc.strerror or exc}", hint=hint) from None
+        if changed:
+            raise DataError(
+                f"{f.path} has changed since the manifest {manifest} was written (its content does not match "
+                "the size and SHA-256 recorded there)",
+                hint=hint,
+            )
+        if f.rows is not None:
+            try:
+                rows = _count_rows(f.path)
+            except (pl.exceptions.PolarsError, OSError, ValueError):
+                continue  # read_lists says what is wrong with the file
+            if rows != f.rows:
+                raise DataError(
+                    f"{f.path} has {rows:,} {'row' if rows == 1 else 'rows'}, but the manifest {manifest} records "
+                    f"{f.rows:,}: the file has changed since the list was written",
+                    hint=hint,
+                )
+    if all(f.sha256 is not None for f in files):
+        return f"Checked the {len(files)} list files against {manifest}: rows and SHA-256 match"
+    return (
+        f"The manifest {manifest} records no content hashes (an older version wrote it): the hash check was "
+        "skipped; row counts match"
+    )
 
 
 def read_groups(

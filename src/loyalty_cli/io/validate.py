@@ -5,11 +5,13 @@
 
 The rejected rows go through a temporary Parquet file rather than straight into memory: when one streaming
 query feeds both an aggregation and an in-memory result, Polars 2.1 buffers the whole input for the second
-(10M lines: 1.9 GB peak instead of 1.0 GB); a file sink streams.
+(10M lines: 1.9 GB peak instead of 1.0 GB); a file sink streams. The folder is removed when the collect ends
+or is interrupted (Ctrl-C); one left by a killed run (its process gone) is removed by the next run.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +21,14 @@ from typing import Literal
 import polars as pl
 
 from loyalty_cli.errors import DataError, LoyaltyError, format_rows
+from loyalty_cli.io.overlap import overlap_error
 from loyalty_cli.io.readers import Scan
-from loyalty_cli.io.sources import first_ragged_line
+from loyalty_cli.io.sources import first_ragged_line, short_rows_error
+from loyalty_cli.io.writers import owner_tag, remove_stale
 
 BadRows = Literal["error", "skip"]
+#: the temporary folder of the rejected rows, named for its process (see :func:`loyalty_cli.io.writers.owner_tag`)
+REJECTS_WORKSPACE = re.compile(r"^loyalty-rejects-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 _HINTS = {
     "missing customer id": "Rows without a customer id cannot be attributed to anyone.",
@@ -33,6 +39,10 @@ _HINTS = {
     "score outside 0-10": "NPS answers are 0-10; other scales are not converted. Fix the export, or map the "
     "right column with --score-col.",
     "unparseable score": "Scores are read from '9', '9.0', '9/10' or '9 - Very likely'.",
+    "out of range (beyond": "No line of a real export comes near a billion: is a barcode or an id in that column? "
+    "Map the right column, or fix the export.",
+    "in the future (more than a day after": "A date after the export was written is a typo or a placeholder "
+    "(such as 2999-12-31): fix it in the export.",
 }
 
 
@@ -94,13 +104,21 @@ def problems_error(problems: Sequence[Problem], table: str) -> DataError:
 
 
 def collect_checked(
-    scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, on_bad_rows: BadRows = "error"
+    scans: Sequence[Scan],
+    frames: Sequence[pl.LazyFrame],
+    *,
+    on_bad_rows: BadRows = "error",
+    stop_on_overlap: bool = True,
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
-    :class:`DataError` naming files, columns and rows (and nothing is returned to be written)."""
+    :class:`DataError` naming files, columns and rows (and nothing is returned to be written). Lines repeated
+    across the files of a scan are recorded in ``scan.overlap.found``; under that scan's ``error`` policy
+    they raise (before bad rows: a duplicate export is the cause of both) unless not ``stop_on_overlap``."""
     later = [(s, s.later) for s in scans if s.later is not None]
+    checks = [s.overlap for s in scans if s.overlap is not None]
     try:
-        workspace = tempfile.TemporaryDirectory(prefix="loyalty-rejects-")
+        remove_stale(Path(tempfile.gettempdir()), REJECTS_WORKSPACE)  # of runs killed before they cleaned up
+        workspace = tempfile.TemporaryDirectory(prefix=f"loyalty-rejects-{owner_tag()}-")
     except OSError as exc:
         raise LoyaltyError(
             f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
@@ -109,11 +127,21 @@ def collect_checked(
     with workspace as tmp:
         paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
         sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
-        out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later)], workspace=tmp)
+        out = _collect(scans, [*frames, *sinks, *(lf for _, lf in later), *(c.summary for c in checks)], workspace=tmp)
         rejects = [pl.read_parquet(p) for p in paths]
     results = out[: len(frames)]
-    for (scan, _), counted in zip(later, out[len(frames) + len(scans) :], strict=True):
+    for (scan, _), counted in zip(later, out[len(frames) + len(scans) : len(out) - len(checks)], strict=True):
         scan.left_out[:] = [int(counted.item())]
+    for check, summary in zip(checks, out[len(out) - len(checks) :], strict=True):
+        check.settle(summary)
+    if stop_on_overlap:
+        for scan in scans:
+            if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "error":
+                raise overlap_error(scan.overlap.found, scan.table)
+    for scan, rej in zip(scans, rejects, strict=True):  # lines with too few fields, as for too many
+        short = short_rows_error(scan.sources, rej) if rej.height else None
+        if short is not None:
+            raise short
     if on_bad_rows == "error":
         for scan, rej in zip(scans, rejects, strict=True):
             if rej.height:
@@ -126,7 +154,7 @@ def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace
     names it (and the first ragged line, when that is the cause)."""
     try:
         return pl.collect_all(frames, engine="streaming")
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a truncated or corrupt gzip file
         if workspace in str(exc):  # writing the rejected rows failed (e.g. a full disk), not reading
             raise LoyaltyError(
                 f"Could not write the rejected rows to {workspace}: {str(exc).splitlines()[0]}",

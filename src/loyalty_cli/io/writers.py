@@ -1,27 +1,41 @@
 """Write tables safely: CSV, Parquet or JSON by suffix or ``fmt``; ``-`` for stdout; atomic on disk.
 
 Atomic: the table is written to a temporary file in the target's folder, flushed to disk, then renamed
-over the target, so a killed run leaves the old file or the new one, never half of one.
+over the target, so a killed run leaves the old file or the new one, never half of one; several files can be
+written as one unit (:class:`FileSet`). A symbolic link's target is replaced, not the link; a FIFO or a device
+(``/dev/null``, ``/dev/stdout``) is written straight through. Temporary files name their host and process, so
+that stale ones (the process gone) are removed by a later run while those of a run going on are left alone.
+A failed write (full disk, read-only folder) is a :class:`DataError` naming the file.
 
-CSV cells that a spreadsheet would run as a formula (text starting with ``= + - @``, tab or carriage
-return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched, and
+CSV cells and headers that a spreadsheet would run as a formula (text starting with ``= + - @``, tab or
+carriage return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched, and
 text that is a plain number (``-3.50``, ``+44``, as in a rejects file) is left as it is.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
+import re
+import secrets
+import shutil
+import signal
+import socket
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import polars as pl
 
-from loyalty_cli.errors import LoyaltyError, UsageError
+from loyalty_cli.errors import DataError, UsageError
 
 Format = Literal["csv", "parquet", "json"]
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
@@ -46,18 +60,31 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
 
 
 def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
-    """Prefix an apostrophe to text cells that start like a formula. Numeric columns are left alone, and
-    so is text that is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
+    """Prefix an apostrophe to text cells and headers that start like a formula (headers come from the input
+    too: rejects keep its columns, ``--by`` names one). Numeric columns are left alone, and so is text that
+    is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
     text_cols = [
         name for name, dtype in df.schema.items() if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
     ]
-    if not text_cols:
-        return df
     exprs = []
     for c in text_cols:
         text = pl.col(c).cast(pl.String)
         exprs.append(pl.when(formula_like(text)).then("'" + text).otherwise(text).alias(c))
-    return df.with_columns(exprs)
+    names = pl.Series("name", df.columns, dtype=pl.String)
+    risky = names.filter(pl.select(formula_like(pl.lit(names))).to_series()).to_list()
+    if exprs:
+        df = df.with_columns(exprs)
+    if risky:
+        renames = {name: f"'{name}" for name in risky}
+        for name, new in renames.items():
+            if new in df.columns:
+                raise DataError(
+                    f"Two columns would both be written as {new!r} (a leading apostrophe keeps {name!r} from "
+                    "running as a formula in a spreadsheet)",
+                    hint="Rename one of the two columns (in the input or with the column mapping).",
+                )
+        df = df.rename(renames)
+    return df
 
 
 def formula_like(expr: pl.Expr) -> pl.Expr:
@@ -107,36 +134,305 @@ def _file_mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+# --- temporary files of our own, and telling stale ones from ones in use -----------------------------------
 
-    An operating-system failure (folder not writable, disk full, the target is a folder) raises a
-    :class:`LoyaltyError` naming the file, and leaves the old file, if any, as it was."""
-    target = Path(path)
+_HOST = re.sub(r"[^A-Za-z0-9]+", "_", socket.gethostname())[:32] or "host"
+#: a temporary file beside an output: ``.NAME.loyalty-<host>-<pid>-<random>.tmp``
+TEMP_FILE = re.compile(r"^\..+\.loyalty-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+_DESCRIPTOR = re.compile(r"^/(?:proc/[^/]+|dev)/fd/\d+$")  # /dev/stdout -> /proc/self/fd/1
+
+
+def owner_tag() -> str:
+    """``<host>-<pid>`` of this process, put in the name of every temporary file or folder we make, so that a
+    later run can tell one whose process is gone (stale: removed) from one in use by a run at the same moment."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def owner_gone(host: str, pid: int) -> bool:
+    """True when the process ``pid`` of ``host`` no longer exists. Another host's process cannot be seen (a
+    shared folder), so it counts as alive, as does one of another user (no permission to signal it)."""
+    if host != _HOST or pid <= 0 or pid == os.getpid() or os.name != "posix":  # Windows' os.kill would end it
+        return False
     try:
-        return _atomic_write(target, write)
-    except OSError as exc:
-        raise LoyaltyError(
-            f"Could not write {target}: {exc.strerror or exc}",
-            hint="Check the output path, that its folder is writable and that the disk has space.",
-        ) from None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
-def _atomic_write(target: Path, write: Callable[[BinaryIO], None]) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _file_mode(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def remove_stale(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Remove the files and folders in ``folder`` whose name matches ``pattern`` (with groups ``host`` and
+    ``pid``: see :func:`owner_tag`) and whose process is gone; returns them. Those of live processes, other
+    hosts and names without an owner are left alone; failures are ignored (another run may be at it too)."""
+    removed: list[Path] = []
     try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or not owner_gone(match["host"], int(match["pid"])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While files are written: SIGTERM (``kill``, a cron timeout) raises KeyboardInterrupt like Ctrl-C, so the
+    temporary files are removed on the way out (exit 130). Only in the main thread and only while SIGTERM has
+    its default action: a handler set by the program (``loyalty run``) or the caller is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# --- writing: one file or a set of files, all or nothing ----------------------------------------------------
+
+
+def write_error(path: Path, exc: OSError) -> DataError:
+    """``Could not write PATH: <the system's reason>`` with a hint for the usual causes."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = "Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged."
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "Write to a folder this user can write to (not a read-only disk); the old file, if any, is unchanged."
+    else:
+        hint = "Check the output path, that its folder is writable and that the disk has space."
+    return DataError(f"Could not write {path}: {reason}", hint=hint)
+
+
+def _names_a_descriptor(path: Path) -> bool:
+    """``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N`` or a link to one: an open file of this process (a
+    pipe, a terminal, or a file the shell opened for it), written to where it is."""
+    current = os.path.abspath(path)
+    for _ in range(40):
+        if _DESCRIPTOR.match(current):
+            return True
+        try:
+            link = os.readlink(current)
+        except OSError:
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return False
+
+
+def _destination(path: Path) -> tuple[Path, bool]:
+    """Where the bytes for ``path`` go and whether they go straight there: a regular file (or a new name) is
+    replaced atomically, a symbolic link's target rather than the link; anything else that can be written (a
+    FIFO, a device such as /dev/null, /dev/stdout) is written straight through, never replaced."""
+    if _names_a_descriptor(path):
+        return path, True
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = real.stat()
+    except FileNotFoundError:
+        return real, False
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    return real, not stat.S_ISREG(st.st_mode)
+
+
+@dataclass(frozen=True)
+class Written:
+    """One file of a :class:`FileSet`: its path as given, size and SHA-256 (hex) of the bytes written."""
+
+    path: Path
+    bytes: int
+    sha256: str
+
+
+class _Sink:
+    """The file a serialiser writes to: counts and hashes the bytes, and keeps the operating-system error of a
+    failed write (Polars' Parquet writer wraps it in an error of its own, which would hide a full disk)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.size = 0
+        self.hash = hashlib.sha256()
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            written = self._fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+        self.hash.update(data)
+        self.size += memoryview(data).nbytes
+        return written
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def writable(self) -> bool:
+        return True
+
+
+class FileSet:
+    """Files written as one unit (a list, its control group, its manifest ...), all or nothing.
+
+    Use as a context manager. :meth:`add` writes a file to a temporary one beside it (``.NAME.loyalty-<host>-
+    <pid>-<random>.tmp``, flushed to disk) and returns its size and hash; :meth:`commit` renames them all into
+    place and removes the files given as no longer belonging. Until the commit nothing a user sees has changed;
+    an error or an interrupt (Ctrl-C; SIGTERM, see :func:`terminate_as_interrupt`) before or during it removes
+    the temporary files and leaves the old files as they were (renames already done are rolled back). An
+    operating-system failure is a :class:`DataError` naming the file (:func:`write_error`).
+
+    Paths that are not regular files are not replaced: a symbolic link's target is replaced (the link stays),
+    and a FIFO, a device or /dev/stdout is written straight through when added (it cannot be staged). Stale
+    temporary files of our naming, whose process is gone, are removed from every folder written to."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path, Path]] = []  # (path as given, final path, temporary file)
+        self._temps: list[Path] = []
+        self._cleaned: set[Path] = set()
+        self._guard = terminate_as_interrupt()
+
+    def __enter__(self) -> FileSet:
+        self._guard.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for tmp in self._temps:
+                with suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+            self._temps.clear()
+        finally:
+            self._guard.__exit__(None, None, None)
+
+    def add_table(self, path: str | Path, df: pl.DataFrame, *, fmt: str | None = None) -> Written:
+        kind = output_format(path, fmt)
+        return self.add(path, lambda fh: _serialise(df, kind, fh))
+
+    def add(self, path: str | Path, write: Callable[[BinaryIO], object]) -> Written:
+        given = Path(path)
+        try:
+            final, through = _destination(given)
+            if through:
+                return self._write_through(given, write)
+            return self._stage(given, final, write)
+        except OSError as exc:
+            raise write_error(given, exc) from None
+
+    def _stage(self, given: Path, final: Path, write: Callable[[BinaryIO], object]) -> Written:
+        folder = final.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder not in self._cleaned:
+            remove_stale(folder, TEMP_FILE)
+            self._cleaned.add(folder)
+        mode = _file_mode(final)
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.loyalty-{owner_tag()}-", suffix=".tmp", dir=folder)
+        tmp = Path(name)
+        self._temps.append(tmp)
         with os.fdopen(fd, "wb") as fh:
             os.chmod(tmp, mode)
-            write(fh)
-            fh.flush()
+            sink = _serialise_to(fh, write)
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        self._staged.append((given, final, tmp))
+        return Written(given, sink.size, sink.hash.hexdigest())
+
+    @staticmethod
+    def _write_through(given: Path, write: Callable[[BinaryIO], object]) -> Written:
+        with os.fdopen(os.open(given, os.O_WRONLY | os.O_APPEND), "wb") as fh:
+            sink = _serialise_to(fh, write)
+        return Written(given, sink.size, sink.hash.hexdigest())
+
+    def _backup(self, path: Path) -> Path | None:
+        """A hard link to the file at ``path`` (no copy), to put it back if the commit fails; None when there
+        is no file or the file system cannot link."""
+        backup = path.with_name(f".{path.name}.loyalty-{owner_tag()}-{secrets.token_hex(4)}.tmp")
+        try:
+            os.link(path, backup, follow_symlinks=False)
+        except OSError:
+            return None
+        self._temps.append(backup)
+        return backup
+
+    def commit(self, remove: Iterable[Path] = ()) -> list[Path]:
+        """Rename every added file into place, then remove those of ``remove`` that exist (files of an earlier
+        set that no longer belong to it). All or nothing; returns the files removed."""
+        done: list[tuple[Path, Path | None, bool]] = []  # (path, backup of what was there, whether there was)
+        removed: list[Path] = []
+        current = Path()
+        try:
+            for given, final, tmp in self._staged:
+                current = given
+                existed = final.exists()
+                done.append((final, self._backup(final) if existed else None, existed))  # before: undone if cut
+                os.replace(tmp, final)
+            for path in remove:
+                current = path
+                if not path.is_symlink() and not path.is_file():
+                    continue
+                done.append((path, self._backup(path), True))
+                path.unlink()
+                removed.append(path)
+        except BaseException as exc:
+            self._roll_back(done)
+            if isinstance(exc, OSError):
+                raise write_error(current, exc) from None
+            raise
+        finally:
+            self._staged.clear()
+        return removed
+
+    @staticmethod
+    def _roll_back(done: list[tuple[Path, Path | None, bool]]) -> None:
+        for path, backup, existed in reversed(done):
+            with suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, path)
+                elif not existed:
+                    path.unlink(missing_ok=True)
+
+
+def _serialise_to(fh: BinaryIO, write: Callable[[BinaryIO], object]) -> _Sink:
+    """Run ``write`` on ``fh`` through a :class:`_Sink`, flushed; a failed write raises its ``OSError``."""
+    sink = _Sink(fh)
+    try:
+        write(sink)  # type: ignore[arg-type]
+        sink.flush()
+    except Exception:
+        if sink.error is not None:
+            raise sink.error from None
         raise
-    return target
+    return sink
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, fsync it, then rename it over ``path`` (see
+    :class:`FileSet`: symbolic links are followed, FIFOs and devices written straight through).
+
+    An operating-system failure (folder not writable, disk full, the target is a folder) raises a
+    :class:`DataError` naming the file, and leaves the old file, if any, as it was."""
+    with FileSet() as files:
+        files.add(path, write)
+        files.commit()
+    return Path(path)
 
 
 def write_table(df: pl.DataFrame, path: str | Path, *, fmt: str | None = None) -> Path | None:
