@@ -74,9 +74,9 @@ def test_long_table_with_hand_computed_figures() -> None:
     assert value[("members_vs_non_members", "net_spend_per_customer_365d", "non-members")] == 25
     assert set(table.filter(pl.col("section") == "members_vs_non_members")["metric"]) >= {
         "repeat_purchase_rate_365d",
-        "retained_on_or_after_3m",
-        "retained_on_or_after_6m",
-        "retained_on_or_after_12m",
+        "retained_3m_to_6m",
+        "retained_6m_to_9m",
+        "retained_12m_to_15m",
         "orders_per_customer_365d",
         "net_spend_per_customer_365d",
     }
@@ -164,9 +164,9 @@ def test_sample_data_end_to_end(tmp_path: Path) -> None:
     by_metric = {m: (lo, hi) for m, lo, hi in versus.select("metric", "ci_low", "ci_high").iter_rows()}
     assert set(by_metric) == {
         "repeat_purchase_rate_365d",
-        "retained_on_or_after_3m",
-        "retained_on_or_after_6m",
-        "retained_on_or_after_12m",
+        "retained_3m_to_6m",
+        "retained_6m_to_9m",
+        "retained_12m_to_15m",
         "orders_per_customer_365d",
         "net_spend_per_customer_365d",
         "nps",

@@ -185,10 +185,13 @@ def test_sample_data_outputs_and_figures():
         "--show",
         "on",
         "--show",
-        "on-or-after",
+        "within",
     )
     assert result.exit_code == 0, result.stderr
     assert "As of 2025-01-01 (data before that day); 3,000 customers in 24 monthly cohorts" in result.stderr
+    assert "Within: a purchase in any of the 3 months from k; a cell is blank until its last month (k+2) is over" in (
+        result.stderr
+    )
     assert "Repeat purchase rate within 90 days of the first purchase: 40.3% (988 of 2,450 customers" in result.stderr
     long = pl.read_parquet("long.parquet")
     cohorts = long.filter(pl.col("cohort") != "average")
@@ -203,9 +206,21 @@ def test_sample_data_outputs_and_figures():
     wide = pl.read_csv("wide.csv")
     assert wide.columns[:5] == ["metric", "cohort", "cohort_customers", "m0", "m1"]
     assert wide.filter(pl.col("metric") == "retention").height == 25
-    # piped: two matrices as tab-separated tables on stdout, labelled "on" and "on or after"
+    # the README's figures: month 1 and month 6 of the average cohort, "on" and "within 3 months"
+    avg = long.filter(pl.col("cohort") == "average").sort("period")
+    assert [round(avg[c][k], 3) for k in (1, 6) for c in ("retention", "retention_within")] == [
+        0.226,
+        0.378,
+        0.135,
+        0.242,
+    ]
+    assert long["horizon"].unique().to_list() == [3]
+    # a "within" cell is filled once its 3 months are over: the October 2024 cohort's m0 (Oct-Dec) only
+    assert cohorts.filter(pl.col("cohort") == "2024-10")["retention_within"].null_count() == 23
+    assert cohorts.filter(pl.col("cohort") == "2024-11")["retention_within"].null_count() == 24
+    # piped: two matrices as tab-separated tables on stdout, labelled "on" and "within"
     assert "# customer retention, active ON period k" in result.stdout
-    assert "# customer retention, active ON OR AFTER period k" in result.stdout
+    assert "# customer retention, active WITHIN 3 months from period k (k to k+2)" in result.stdout
     assert "cohort\tcohort_customers\trepeat_90d\tm0\tm1" in result.stdout
     assert "\n2024-12\t181\t\t1.0000\t\t" in result.stdout  # blank cells, not 0
 
@@ -235,12 +250,36 @@ def test_output_to_stdout_and_weeks():
     assert long["cohort"].unique().sort().to_list() == ["2024-W01", "average"]
 
 
+def test_horizon_option_and_final_cells():
+    # A (January cohort) buys in January and May; B (January) in January and February
+    Path("tx.csv").write_text(
+        "customer_id,order_date,amount\nA,2024-01-05,10\nA,2024-05-05,10\nB,2024-01-20,5\nB,2024-02-10,7\n"
+    )
+    for as_of in ("2024-04-01", "2024-08-01"):
+        result = run("tx.csv", "--as-of", as_of, "--horizon", "2", "-o", f"{as_of}.csv", "-q")
+        assert result.exit_code == 0, result.stderr
+    early, late = (pl.read_csv(f"{d}.csv").filter(pl.col("cohort") == "2024-01") for d in ("2024-04-01", "2024-08-01"))
+    # months k, k+1: k0 both, k1 (Feb-Mar) B, k2 (Mar-Apr) nobody, k3 (Apr-May) A, k4 (May-Jun) A, k5
+    # (Jun-Jul) nobody; filled once k+1 is over: as of April 1 up to k1 (March), as of August 1 up to k5 (July)
+    assert early["active_within_customers"].to_list() == [2, 1, None]
+    assert late["active_within_customers"].to_list() == [2, 1, 0, 1, 1, 0, None]
+    assert late["horizon"].unique().to_list() == [2]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["--period", "day"], 2, "Error: --period must be week, month or quarter, got 'day'"),
         (["--show", "heat"], 2, "Error: --show 'heat' is not a matrix"),
         (["--repeat-window", "0"], 2, "Error: --repeat-window must be at least 1 day, got 0"),
+        (["--horizon", "0"], 2, "Error: --horizon must be at least 1 month, got 0"),
+        (
+            ["--show", "on-or-after"],
+            2,
+            "Error: --show 'on-or-after' is gone: an open-ended 'on or after' cell changes with every later "
+            "purchase\nHint: Use --show within: a purchase in any of the --horizon periods from k, final once they "
+            "are over.",
+        ),
         (["--format", "csv"], 2, "Error: --format needs --output"),
         (["--wide", "wide.txt"], 2, "Error: Cannot tell the output format of wide.txt"),
         ([], 1, "Error: No customer made a purchase before the as-of date in tx.csv"),

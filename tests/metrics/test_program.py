@@ -230,8 +230,14 @@ def test_comparison_starts_and_windows(shop: dict[str, pl.LazyFrame]) -> None:
         ("D", "non-members", date(2023, 5, 1), False, 0, 0.0, True),
         ("E", "non-members", date(2024, 6, 1), False, 0, 0.0, False),
     ]
-    assert compared["retained_6m"].to_list() == [True, False, False, False, False]
-    assert compared["observed_12m"].to_list() == [True, True, True, True, False]
+    # retained from k months = a purchase in [start + k months, start + k + 3 months): A's 2024-02-01 is in
+    # months 12..14 after 2023-01-20 (not 6..8), C's 2023-06-01 in months 3..5 after 2023-01-15
+    assert compared["retained_3m_to_6m"].to_list() == [False, False, True, False, False]
+    assert compared["retained_6m_to_9m"].to_list() == [False, False, False, False, False]
+    assert compared["retained_12m_to_15m"].to_list() == [True, False, False, False, False]
+    # observed once start + k + 3 months is on or before as_of: D (2023-05-01 + 15 months = 2024-08-01) not
+    assert compared["observed_12m_to_15m"].to_list() == [True, True, True, False, False]
+    assert compared["observed_6m_to_9m"].to_list() == [True, True, True, True, False]
 
 
 def test_member_comparison_rates_means_and_intervals(shop: dict[str, pl.LazyFrame]) -> None:
@@ -248,14 +254,66 @@ def test_member_comparison_rates_means_and_intervals(shop: dict[str, pl.LazyFram
     assert get[("repeat_purchase_rate_365d", "non-members")][:2] == (0.5, 2)  # C yes, D no; E too recent
     d = get[("repeat_purchase_rate_365d", "difference")]
     assert d[0] == 0 and d[2] == pytest.approx(-(0.5 - 0.0945) * 2**0.5, abs=1e-3)
-    assert get[("retained_on_or_after_6m", "members")][:2] == (0.5, 2)
-    assert get[("retained_on_or_after_6m", "non-members")][:2] == (0.0, 2)
+    assert get[("retained_3m_to_6m", "members")][:2] == (0.0, 2)
+    assert get[("retained_3m_to_6m", "non-members")][:2] == (0.5, 2)  # C yes, D no
+    assert get[("retained_12m_to_15m", "members")][:2] == (0.5, 2)  # A yes, B no
+    assert get[("retained_12m_to_15m", "non-members")][:2] == (0.0, 1)  # D's 15 months are not over
     assert get[("orders_per_customer_365d", "members")][:2] == (0.5, 2)
     v, n, lo, hi = get[("net_spend_per_customer_365d", "members")]
     assert (v, n) == (25.0, 2)  # 50 and 0: sd 35.36, se 25
     assert lo == pytest.approx(25 - 1.959964 * 25) and hi == pytest.approx(25 + 1.959964 * 25)
     d = get[("net_spend_per_customer_365d", "difference")]
     assert d[0] == 0 and d[3] == pytest.approx(1.959964 * (25**2 + 25**2) ** 0.5)
+
+
+def _retention_flags(as_of: date, horizon: int = 3) -> list[tuple]:
+    """M (member, enrolled at its first purchase 2023-04-01) buys again 2023-07-01; X (non-member, first
+    purchase 2023-04-01) on 2023-09-30 (the last day of months 3..5) and 2023-10-01; Y (non-member, first
+    purchase 2023-04-01) only on 2024-01-15. Activity dated on or after as_of is not in the data."""
+    day = date(2023, 4, 1)
+    people = pl.LazyFrame(
+        {
+            "customer_id": ["M", "X", "Y"],
+            "member": [True, False, False],
+            "enrolled": [day, None, None],
+            "first_purchase": [day] * 3,
+            "last_purchase": [day] * 3,
+            "bought": [True] * 3,
+        }
+    )
+    rows = [("M", day), ("M", date(2023, 7, 1)), ("X", day), ("X", date(2023, 9, 30)), ("X", date(2023, 10, 1))]
+    rows += [("Y", day), ("Y", date(2024, 1, 15))]
+    activity = pl.LazyFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "day": [r[1] for r in rows],
+            "purchases": [1] * 7,
+            "net_cents": [100] * 7,
+        },
+        schema_overrides={"purchases": pl.UInt32},
+    ).filter(pl.col("day") < as_of)
+    config = pm.ProgramConfig(retention_months=(3,), retention_horizon_months=horizon)
+    name = pm.retained(3, config)
+    compared = pm.comparison_customers(people, activity, as_of=as_of, config=config).collect()
+    return compared.select("customer_id", name, name.replace("retained", "observed")).rows()
+
+
+def test_retention_from_k_months_is_final_once_observed() -> None:
+    assert pm.retained(3, pm.ProgramConfig()) == "retained_3m_to_6m"
+    # months 3..5 after 2023-04-01 end on 2023-09-30: observed as of 2023-10-01 (exclusive), not a day earlier
+    assert _retention_flags(date(2023, 10, 1)) == [("M", True, True), ("X", True, True), ("Y", False, True)]
+    assert [r[2] for r in _retention_flags(date(2023, 9, 30))] == [False, False, False]
+    # a year later nothing observed has changed: X's 2023-10-01 and Y's 2024-01-15 are after months 3..5
+    # (an open-ended "on or after 3 months" turned Y from no to yes)
+    assert _retention_flags(date(2024, 10, 1)) == _retention_flags(date(2023, 10, 1))
+    # a 1-month horizon: month 3 only (2023-07-01 .. 2023-07-31): M yes, X no
+    assert _retention_flags(date(2024, 10, 1), horizon=1) == [
+        ("M", True, True),
+        ("X", False, True),
+        ("Y", False, True),
+    ]
+    with pytest.raises(UsageError, match="The retention horizon must be 1 or more months, got 0"):
+        pm.ProgramConfig(retention_horizon_months=0)
 
 
 def test_empty_groups_give_no_figure(shop: dict[str, pl.LazyFrame]) -> None:

@@ -1,4 +1,5 @@
-"""Cohort retention: hand-computed matrices, null immature cells, true zeros, weighted averages, repeat rate."""
+"""Cohort retention: hand-computed matrices, null immature cells, true zeros, weighted averages, "within h"
+cells that are final once mature, repeat rate."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from loyalty_cli.metrics.customers import customer_activity, customer_summary
 from loyalty_cli.metrics.retention import (
     ALL,
     AVERAGE,
+    DEFAULT_HORIZON,
     METRICS,
+    check_horizon,
     cohort_retention,
     cohort_table,
     period_index,
@@ -35,9 +38,12 @@ def lines(rows) -> pl.LazyFrame:
     ).lazy()
 
 
-def build(rows, as_of: date, period: str = "month") -> pl.DataFrame:
-    tx = lines(rows)
-    return cohort_retention(customer_summary(tx, as_of=as_of), customer_activity(tx), period=period).collect()
+def build(rows, as_of: date, period: str = "month", horizon: int | None = None) -> pl.DataFrame:
+    """The long table as the command computes it: lines dated on or after as_of are not in the data."""
+    tx = lines(rows).filter(pl.col("order_date") < datetime.combine(as_of, datetime.min.time()))
+    return cohort_retention(
+        customer_summary(tx, as_of=as_of), customer_activity(tx), period=period, horizon=horizon
+    ).collect()
 
 
 def cells(long: pl.DataFrame, cohort: str, column: str) -> list:
@@ -106,11 +112,78 @@ def test_on_retention_immature_cells_are_null_and_true_zeros_stay(shop):
     assert_values(cells(shop, "2024-04", "retention"), [None, None, None])
 
 
-def test_on_or_after_never_increases(shop):
-    # January: A and B both buy again in March -> 2, 2, 2 although "on" dips to 1 in February
-    assert cells(shop, "2024-01", "active_or_later_customers") == [2, 2, 2]
-    # February: D buys in April (after the last complete period): counts for k = 1 "or later"
-    assert_values(cells(shop, "2024-02", "retention_on_or_after"), [1.0, 0.5, None])
+def test_within_horizon_hand_computed(shop):
+    # h = 2: a customer counts in cell k with a purchase in k or k + 1; the cell is filled once k + 1 is over
+    long = build(SHOP, AS_OF, horizon=2)
+    assert long["horizon"].unique().to_list() == [2]
+    # January (A: m0 m1 m2, B: m0 m2): k0 = Jan-Feb both, k1 = Feb-Mar both; k2 = Mar-Apr, April not over
+    assert cells(long, "2024-01", "mature_within") == [True, True, False]
+    assert cells(long, "2024-01", "active_within_customers") == [2, 2, None]
+    # February (C: m0, D: m0 and April): k0 = Feb-Mar both; k1 = Mar-Apr not over (D's April purchase does
+    # not count yet); April's cohort has no filled cell
+    assert cells(long, "2024-02", "active_within_customers") == [2, None, None]
+    assert_values(cells(long, "2024-02", "retention_within"), [1.0, None, None])
+    assert_values(cells(long, "2024-04", "retention_within"), [None, None, None])
+    avg = long.filter(pl.col("cohort") == AVERAGE).sort("period")
+    assert avg["cohorts_within"].to_list() == [2, 1, 0]  # fewer cohorts than "on" (2, 2, 1) pools
+    assert avg["mature_within"].to_list() == [True, True, False]
+    assert avg["active_within_customers"].to_list() == [4, 2, None]
+    assert_values(avg["retention_within"].to_list(), [1.0, 1.0, None])
+    # the default for months is 3: k .. k + 2, so only January's k0 (Jan-Mar) is over
+    assert shop["horizon"].unique().to_list() == [3]
+    assert_values(cells(shop, "2024-01", "retention_within"), [1.0, None, None])
+    assert_values(cells(shop, "2024-02", "retention_within"), [None, None, None])
+
+
+# January cohort: P buys Jan 10 and Jun 5, Q Jan 20 and Feb 15, R Jan 5 only; February cohort: S Feb 10, Mar 10.
+LATE = [
+    ("P", "2024-01-10", 10),
+    ("P", "2024-06-05", 10),
+    ("Q", "2024-01-20", 10),
+    ("Q", "2024-02-15", 10),
+    ("R", "2024-01-05", 10),
+    ("S", "2024-02-10", 10),
+    ("S", "2024-03-10", 10),
+]
+
+
+def test_within_cell_whose_horizon_ends_at_the_as_of_date():
+    # h = 2: January's k1 and February's k0 end on March 31. As of April 1 (exclusive) March is in the data:
+    # filled; as of March 31 it is not: empty, while January's k0 (Jan-Feb) is filled
+    april = build(LATE, date(2024, 4, 1), horizon=2)
+    assert cells(april, "2024-01", "active_within_customers") == [3, 1, None]  # k1: only Q (February)
+    assert cells(april, "2024-02", "active_within_customers") == [1, None, None]
+    march = build(LATE, date(2024, 3, 31), horizon=2)
+    assert cells(march, "2024-01", "active_within_customers") == [3, None]
+    assert cells(march, "2024-02", "active_within_customers") == [None, None]
+
+
+@pytest.mark.parametrize("horizon", [1, 2, 3])
+def test_mature_within_cells_do_not_change_when_the_as_of_date_moves_later(horizon):
+    # P comes back in June: an open-ended "on or after" January k1 was 1/3 as of April 1 and 2/3 as of
+    # July 1 while marked complete both times. A filled "within" cell is final.
+    early, late = build(LATE, date(2024, 4, 1), horizon=horizon), build(LATE, date(2024, 7, 1), horizon=horizon)
+    keys = ["cohort", "period"]
+    columns = ["active_within_customers", "retention_within"]
+    filled = early.filter(pl.col("mature_within") & (pl.col("cohort") != AVERAGE)).select(*keys, *columns)
+    assert filled.height >= 1
+    assert late.join(filled.select(keys), on=keys).select(*keys, *columns).sort(keys).equals(filled.sort(keys))
+    # as of July, h = 2: January k2 (Mar-Apr) 0, k3 (Apr-May) 0, k4 (May-Jun) P: the figure may rise again
+    if horizon == 2:
+        assert cells(late, "2024-01", "active_within_customers") == [3, 1, 0, 0, 1, None]
+        assert cells(late, "2024-02", "active_within_customers") == [1, 1, 0, 0, None, None]
+        avg = late.filter(pl.col("cohort") == AVERAGE).sort("period")
+        assert_values(avg["retention_within"].to_list(), [1.0, 0.5, 0.0, 0.0, 1 / 3, None])
+        assert avg["cohorts_within"].to_list() == [2, 2, 2, 2, 1, 0]
+
+
+def test_horizon_default_and_checks():
+    assert (
+        [check_horizon(None, p) for p in ("week", "month", "quarter")] == [13, 3, 2] == list(DEFAULT_HORIZON.values())
+    )
+    assert check_horizon(6, "month") == 6
+    with pytest.raises(UsageError, match="The retention horizon must be at least 1 month, got 0"):
+        check_horizon(0, "month")
 
 
 def test_average_is_customer_weighted_over_mature_cells(shop):
@@ -120,7 +193,6 @@ def test_average_is_customer_weighted_over_mature_cells(shop):
     # k = 1: (1 + 0) / (2 + 2): February's true zero pulls it down (50% if it were dropped)
     # k = 2: only January is mature: 2 / 2 (50% if February's unfinished April counted as 0)
     assert_values(avg["retention"].to_list(), [1.0, 0.25, 1.0])
-    assert_values(avg["retention_on_or_after"].to_list(), [1.0, 0.75, 1.0])
     assert avg["cohort_start"].to_list() == [None] * 3
 
 
@@ -234,21 +306,43 @@ def test_repeat_window_boundaries():
 
 @settings(max_examples=25, deadline=None)
 @given(
-    st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.integers(0, 200), st.integers(-20, 90)), min_size=1, max_size=30)
+    st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.integers(0, 200), st.integers(-20, 90)), min_size=1, max_size=30),
+    st.integers(1, 4),
 )
-def test_properties(rows):
-    """Period 0 is 100% wherever it is over; "on or after" never increases; "on" <= "on or after"."""
+def test_properties(rows, horizon):
+    """Period 0 is 100% wherever it is over; "within h" matches a plain count, is filled exactly when period
+    k + h - 1 is over, is >= "on", and equals "on" for h = 1."""
     tx = [(c, str(date.fromordinal(date(2023, 6, 1).toordinal() + d)), a) for c, d, a in rows]
-    long = build(tx, date(2024, 1, 1))
+    long = build(tx, date(2024, 1, 1), horizon=horizon)
     cohorts = long.filter(pl.col("cohort") != AVERAGE)
     assert (
         cohorts.filter((pl.col("period") == 0) & pl.col("mature"))["retention"].to_list()
         == [1.0] * cohorts.filter((pl.col("period") == 0) & pl.col("mature")).height
     )
-    for _, group in cohorts.sort("period").group_by("cohort"):
-        later = [v for v in group["active_or_later_customers"].to_list() if v is not None]
-        assert later == sorted(later, reverse=True)
-        for on, after in zip(group["active_customers"], group["active_or_later_customers"], strict=True):
-            assert (on is None) == (after is None)
-            assert on is None or on <= after
+    month = lambda day: day.year * 12 + day.month - 1  # noqa: E731
+    orders: dict[tuple[str, str], list[int]] = {}  # lines at the same timestamp are one order
+    for c, day, a in tx:
+        orders.setdefault((c, day), []).append(a)
+    bought: dict[str, set[int]] = {}
+    for (c, day), amounts in orders.items():
+        if sum(amounts) > 0 or (sum(amounts) == 0 and min(amounts) >= 0):  # a purchase (a free order too)
+            bought.setdefault(c, set()).add(month(date.fromisoformat(day)))
+    now = month(date(2024, 1, 1))
+    expected: dict[tuple[int, int], int] = {}
+    for months in bought.values():
+        first = min(months)
+        for k in range(now - first - horizon + 1):  # cells whose k + h - 1 is over
+            hit = any(first + k <= m < first + k + horizon for m in months)
+            expected[(first, k)] = expected.get((first, k), 0) + hit
+    got = {
+        (month(r["cohort_start"]), r["period"]): r["active_within_customers"]
+        for r in cohorts.filter(pl.col("mature_within")).iter_rows(named=True)
+    }
+    assert got == expected
+    for row in cohorts.iter_rows(named=True):
+        assert row["mature_within"] == (month(row["cohort_start"]) + row["period"] + horizon - 1 < now)
+        assert (row["active_within_customers"] is None) == (not row["mature_within"])
+        if row["mature_within"]:
+            assert row["mature"] and row["active_customers"] <= row["active_within_customers"]
+            assert horizon > 1 or row["active_customers"] == row["active_within_customers"]
     assert long.filter(~pl.col("mature"))["retention"].null_count() == long.filter(~pl.col("mature")).height

@@ -52,6 +52,7 @@ def program(
         list[str],
         typer.Option(
             "--members",
+            metavar="FILE",
             help="Members export: customer_id, enrolled_at (+ tier, tier_since, channel). A file, folder "
             "or glob (repeatable). Map its columns in a [members] table of the mapping file.",
             rich_help_panel=PROGRAM,
@@ -62,6 +63,7 @@ def program(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--points",
+            metavar="FILE",
             help="Points ledger: customer_id, at, points, type (earn/redeem/expire/adjust) (+ order_id); "
             "repeatable. Map its columns in a [points] table of the mapping file.",
             rich_help_panel=PROGRAM,
@@ -72,6 +74,7 @@ def program(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--surveys",
+            metavar="FILE",
             help="NPS survey export (repeatable): adds the NPS of members and non-members.",
             rich_help_panel=PROGRAM,
             show_default=False,
@@ -90,6 +93,7 @@ def program(
         str,
         typer.Option(
             "--period",
+            metavar="week|month|quarter",
             help="Periods of the enrolment and points tables: week, month or quarter.",
             rich_help_panel=PROGRAM,
         ),
@@ -135,6 +139,7 @@ def program(
         typer.Option(  # noqa: UP045
             "--output",
             "-o",
+            metavar="FILE",
             help="Write every figure as one long table (section, metric, group, period, value, n, "
             "ci_low, ci_high) here (.csv, .parquet, .json; - for stdout).",
             rich_help_panel=opt.OUTPUT,
@@ -150,8 +155,8 @@ def program(
     """Is the loyalty programme working? Enrolment rate (overall and by first-purchase cohort), active members,
     points earned, redeemed and expired per period, redemption rates, the outstanding balance and its value
     (--point-value), breakage, tiers and tier movement; then members against comparable non-members: repeat
-    purchase, retention on or after 3/6/12 months, orders and spend per customer, predicted CLV and NPS, each
-    with a 95% interval.
+    purchase, retention from 3/6/12 months (a purchase in the 3 months from then), orders and spend per
+    customer, predicted CLV and NPS, each with a 95% interval.
 
     Like for like: members are measured from enrolment (or their first purchase, when they enrolled before
     buying), non-members from their first purchase plus the members' median days to enrolment, and only

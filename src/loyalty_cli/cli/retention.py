@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -31,7 +32,7 @@ Examples:
 
   loyalty retention orders.parquet --period quarter -o retention.csv --wide retention_wide.csv
 
-  loyalty retention exports/ --show on --show on-or-after --show cumulative --as-of 2024-07-01
+  loyalty retention exports/ --show on --show within --horizon 6 --show cumulative --as-of 2024-07-01
 
   loyalty retention Online_Retail.csv --order-col InvoiceNo --repeat-window 60 --cohorts cohorts.csv
 """
@@ -39,7 +40,7 @@ Examples:
 # --show choices -> (metric of the long table, number format on a terminal)
 SHOW = {
     "on": ("retention", "share"),
-    "on-or-after": ("retention_on_or_after", "share"),
+    "within": ("retention_within", "share"),
     "counts": ("active_customers", "count"),
     "revenue": ("revenue_retention", "revenue"),
     "cumulative": ("cumulative_revenue_per_customer", "money"),
@@ -120,7 +121,10 @@ def retention(
     fmt: opt.Format = None,
     as_of: opt.AsOf = None,
     period: Annotated[
-        str, typer.Option("--period", help="Cohort and period length: week, month or quarter.")
+        str,
+        typer.Option(
+            "--period", metavar="week|month|quarter", help="Cohort and period length: week, month or quarter."
+        ),
     ] = "month",
     repeat_window: Annotated[
         int,
@@ -134,9 +138,20 @@ def retention(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--show",
-            help="Matrices to print: on (active in period k), on-or-after (active in k or later), "
-            "counts, revenue (revenue retention), cumulative (revenue per acquired customer). Repeatable; "
-            "default: on.",
+            metavar="MATRIX",
+            help="Matrices to print: on (active in period k), within (active in any of the --horizon periods "
+            "from k), counts, revenue (revenue retention), cumulative (revenue per acquired customer). "
+            "Repeatable; default: on.",
+        ),
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(  # noqa: UP045
+            "--horizon",
+            help="Periods in the 'within' window: a customer counts in period k with a purchase in any of "
+            "periods k .. k+N-1, and the cell is filled once period k+N-1 is over (then it never changes). "
+            "Default: 13 weeks, 3 months or 2 quarters.",
+            show_default=False,
         ),
     ] = None,
     wide: Annotated[
@@ -160,8 +175,9 @@ def retention(
     rejects: opt.Rejects = None,
     tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
-    """Acquisition cohorts by first-purchase period: customers active in each later period ("on" and "on or
-    after"), revenue retention, cumulative revenue per acquired customer, repeat purchase rate.
+    """Acquisition cohorts by first-purchase period: customers active in each later period ("on" period k,
+    and "within" the --horizon periods from k), revenue retention, cumulative revenue per acquired customer,
+    repeat purchase rate.
 
     Cells a cohort has not fully lived through by the as-of date are blank (null), never 0. The average row
     is customer-weighted over complete cells only, true zeros included. -o writes the long table (one row
@@ -173,11 +189,11 @@ def retention(
     from loyalty_cli.metrics.retention import (
         ALL,
         AVERAGE,
-        LABELS,
         PREFIX,
         check_period,
         cohort_retention,
         cohort_table,
+        label,
         repeat_rate,
         retention_wide,
         retention_wide_all,
@@ -188,8 +204,15 @@ def retention(
     period_name = check_period(period)
     if repeat_window < 1:
         raise UsageError(f"--repeat-window must be at least 1 day, got {repeat_window}")
+    if horizon is not None and horizon < 1:
+        raise UsageError(f"--horizon must be at least 1 {period_name}, got {horizon}")
     shown = show or ["on"]
     unknown = [s for s in shown if s not in SHOW]
+    if "on-or-after" in unknown:
+        raise UsageError(
+            "--show 'on-or-after' is gone: an open-ended 'on or after' cell changes with every later purchase",
+            hint="Use --show within: a purchase in any of the --horizon periods from k, final once they are over.",
+        )
     if unknown:
         raise UsageError(f"--show {unknown[0]!r} is not a matrix", hint=f"Use {', '.join(SHOW)}.")
     check_output(output, fmt, example="retention.parquet")
@@ -201,38 +224,46 @@ def retention(
     )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
-    long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name)
+    long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name, horizon=horizon)
     per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name))
     long_df, cohort_df = pl.collect_all([long, per_cohort])
     all_row = cohort_df.row(cohort_df.height - 1, named=True)
     assert all_row["cohort"] == ALL
     n_cohorts = cohort_df.height - 1
     as_of_day = long_df["as_of"][0]
+    within = long_df["horizon"][0]
     out.note(
-        f"As of {as_of_day} (data before that day); {all_row['customers']:,} customers in {n_cohorts:,} "
-        f"{period_name}ly cohorts; blank cells: periods not over yet (never counted as 0)"
+        f"As of {as_of_day} (data before that day); {words.count(all_row['customers'], 'customer')} in "
+        f"{words.count(n_cohorts, f'{period_name}ly cohort')}; blank cells: periods not over yet (never counted as 0)"
     )
+    if "within" in shown:
+        out.note(
+            f"Within: a purchase in any of the {words.count(within, period_name)} from k; a cell is blank until "
+            f"its last {period_name} (k+{within - 1}) is over"
+        )
     rate = all_row["repeat_rate"]
     out.note(
-        f"Repeat purchase rate within {repeat_window} days of the first purchase: "
+        f"Repeat purchase rate within {words.count(repeat_window, 'day')} of the first purchase: "
         + (
-            f"{rate:.1%} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
-            f"{repeat_window} days are over)"
+            f"{rate:.1%} ({all_row['repeat_customers']:,} of {words.count(all_row['window_closed'], 'customer')} "
+            f"whose {words.count(repeat_window, 'day')} are over)"
             if rate is not None
-            else f"none yet (no customer's {repeat_window} days are over)"
+            else f"none yet (no customer's {words.count(repeat_window, 'day')} are over)"
         )
     )
 
     if output:
         written = write_table(long_df, output, fmt=fmt)
         if written:
-            out.note(f"Wrote {long_df.height:,} rows (cohort x period, then the average rows) to {written}")
+            out.note(
+                f"Wrote {words.count(long_df.height, 'row')} (cohort x period, then the average rows) to {written}"
+            )
     if wide is not None:
         write_table(retention_wide_all(long_df, period=period_name), wide)
         out.note(f"Wrote the cohort x period matrices to {wide}")
     if cohorts is not None:
         write_table(cohort_df, cohorts)
-        out.note(f"Wrote {n_cohorts:,} cohorts to {cohorts}")
+        out.note(f"Wrote {words.count(n_cohorts, 'cohort')} to {cohorts}")
     to_stderr = output == "-"
     if output and out.quiet:
         return
@@ -246,7 +277,8 @@ def retention(
             retention_wide(long_df, metric, period=period_name),
             kind=kind,
             to_stderr=to_stderr,
-            title=f"{LABELS[metric]} ({unit}0 = first-purchase {period_name}; as of {as_of_day}; "
+            title=f"{label(metric, horizon=within, period=period_name)} ({unit}0 = first-purchase {period_name}; "
+            f"as of {as_of_day}; "
             f"{AVERAGE_MEANS[kind]}; blank = not over yet)",
             repeat=repeat,
             window=repeat_window,

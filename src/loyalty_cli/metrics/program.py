@@ -16,9 +16,11 @@ Definitions (the README repeats them):
 - Members vs non-members, like for like: members are measured from enrolment (or from their first
   purchase when they enrolled before buying), non-members from their first purchase plus the members'
   median days from first purchase to enrolment. A customer counts in a window only once it has closed
-  before ``as_of``. Repeat purchase = a purchase day in (start, start + window]; retention at k months
-  "on or after" = a purchase on or after start + k months, counted for customers whose month k ended
-  before ``as_of``. Orders and net spend per customer over (start, start + window]. Intervals: Wilson
+  before ``as_of``. Repeat purchase = a purchase day in (start, start + window]; retention from k months
+  over a horizon of h months (``retained_{k}m_to_{k+h}m``) = a purchase in [start + k months,
+  start + k + h months), counted for customers whose horizon ended before ``as_of`` (the same "within"
+  definition as cohort retention: final once counted, where an open-ended "on or after k months" would keep
+  growing with every later purchase). Orders and net spend per customer over (start, start + window]. Intervals: Wilson
   for rates, Newcombe for their difference, normal for means (Welch for the difference).
   Members choose to join, so these are correlations, not the programme's effect.
 """
@@ -65,6 +67,7 @@ class ProgramConfig:
     active_days: int = 365
     window_days: int = 365
     retention_months: tuple[int, ...] = (3, 6, 12)
+    retention_horizon_months: int = 3  # retained from k months = a purchase in months k .. k + 3 (exclusive)
     confidence: float = 0.95
     tiers_from: date | None = None  # default: one year before tiers_to
     tiers_to: date | None = None  # default: as_of
@@ -78,6 +81,8 @@ class ProgramConfig:
             raise UsageError(f"--window must be 1 or more days, got {self.window_days}")
         if not self.retention_months or any(k < 1 for k in self.retention_months):
             raise UsageError("Retention months must be 1 or more", hint="e.g. 3,6,12")
+        if self.retention_horizon_months < 1:
+            raise UsageError(f"The retention horizon must be 1 or more months, got {self.retention_horizon_months}")
         if not 0 < self.confidence < 1:
             raise UsageError(f"The confidence level must be between 0 and 1, got {self.confidence}")
 
@@ -108,6 +113,12 @@ def metric_kind(metric: str) -> Literal["share", "money", "number", "count"]:
     if metric.startswith(("orders_per", "median")) or metric == "nps":
         return "number"
     return "count"
+
+
+def retained(k: int, config: ProgramConfig) -> str:
+    """The name of the retention from k months: ``retained_3m_to_6m`` (a purchase in [start + 3 months,
+    start + 6 months))."""
+    return f"retained_{k}m_to_{k + config.retention_horizon_months}m"
 
 
 def _years_before(day: date, years: int) -> date:
@@ -396,8 +407,10 @@ def comparison_customers(
     ]
     checks = [(pl.col("start") + timedelta(days=window) < as_of).alias("window_closed")]
     for k in config.retention_months:
-        aggs.append((bought & (day >= pl.col("start").dt.offset_by(f"{k}mo"))).any().alias(f"retained_{k}m"))
-        checks.append((pl.col("start").dt.offset_by(f"{k + 1}mo") <= as_of).alias(f"observed_{k}m"))
+        end = k + config.retention_horizon_months
+        span = (day >= pl.col("start").dt.offset_by(f"{k}mo")) & (day < pl.col("start").dt.offset_by(f"{end}mo"))
+        aggs.append((bought & span).any().alias(retained(k, config)))
+        checks.append((pl.col("start").dt.offset_by(f"{end}mo") <= as_of).alias(f"observed_{k}m_to_{end}m"))
     per_customer = (
         base.join(activity.select("customer_id", "day", "purchases", "net_cents"), on="customer_id", how="left")
         .group_by("customer_id")
@@ -494,13 +507,15 @@ def _safe(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def member_comparison(compared: pl.LazyFrame, *, config: ProgramConfig) -> pl.LazyFrame:
-    """Members vs non-members from :func:`comparison_customers`: repeat purchase rate, retention on or
-    after k months, orders and net spend per customer in the window; members, non-members, difference."""
+    """Members vs non-members from :func:`comparison_customers`: repeat purchase rate, retention from k
+    months (:func:`retained`), orders and net spend per customer in the window; members, non-members,
+    difference."""
     z, w = config.z, config.window_days
     closed = pl.col("window_closed")
     parts = [_proportion(compared, f"repeat_purchase_rate_{w}d", "bought_again", closed, z)]
     for k in config.retention_months:
-        parts.append(_proportion(compared, f"retained_on_or_after_{k}m", f"retained_{k}m", pl.col(f"observed_{k}m"), z))
+        name = retained(k, config)
+        parts.append(_proportion(compared, name, name, pl.col(name.replace("retained", "observed", 1)), z))
     parts.append(_mean(compared, f"orders_per_customer_{w}d", "orders", closed, z))
     parts.append(_mean(compared, f"net_spend_per_customer_{w}d", "net_spend", closed, z))
     return _long(pl.concat(parts), "members_vs_non_members")

@@ -14,14 +14,20 @@ Definitions (the README repeats them):
   the cohort has not had the chance yet. A cohort acquired in the period that holds ``as_of`` has no
   mature cell at all (its size is still growing).
 - ``retention`` ("on"): share of the cohort with a purchase day in exactly period k. Period 0 is 100%.
-- ``retention_on_or_after`` ("on or after"): share of the cohort with a purchase day in period k or any
-  later period before as_of (their last purchase is in period >= k). It never increases with k.
+- ``retention_within`` ("within h"): share of the cohort with a purchase day in any of the ``horizon`` (h)
+  periods k .. k + h - 1. Its cell is mature (non-null) only when period k + h - 1 is over, so, like every
+  mature cell, it never changes when as_of moves later. The open-ended "on or after" (period k or any later
+  one) is never final: it grows with every later purchase, and older cohorts have had longer to show one,
+  so its columns do not compare cohorts like for like. With h = 1 it is "on". Unlike "on or after" it can
+  rise from k to k + 1 (a customer silent for h periods or more who comes back counts again).
+  Default h: :data:`DEFAULT_HORIZON` (about a quarter: 13 weeks, 3 months; 2 quarters, as 1 would be "on").
 - ``revenue``: net value (returns and cancellations included) of the cohort's customers in period k;
   ``revenue_retention`` = revenue in k / revenue in period 0 (null when period 0's revenue is <= 0);
   ``cumulative_revenue_per_customer`` = revenue of periods 0..k / cohort customers.
 - The ``average`` rows pool, for each k, the cohorts whose cell k is mature: customer-weighted (sum of
   active customers / sum of cohort customers), true zeros included, immature cells left out; revenue
-  retention is revenue-weighted the same way.
+  retention is revenue-weighted the same way. ``retention_within`` pools the cohorts whose "within" cell is
+  mature (``cohorts_within`` of them: fewer than ``cohorts`` for the last h - 1 periods).
 - Repeat purchase rate within N days (default 90): among customers whose window has closed (first purchase
   + N days is before as_of, so the whole window is in the data), the share with a second purchase day
   within N days of the first (a purchase on a later day: two orders on the first day are one purchase day,
@@ -43,22 +49,25 @@ PERIODS: tuple[str, ...] = ("week", "month", "quarter")
 AVERAGE = "average"  # the cohort label of the pooled rows of the long table
 ALL = "all"  # the cohort label of the row of all customers in the cohort table
 PREFIX = {"week": "w", "month": "m", "quarter": "q"}  # wide column names: m0, m1, ...
+#: periods in the "within" window by default: about a quarter, the usual gap between a repeat customer's
+#: purchases, so a customer buying once a quarter counts in every period; 2 quarters, since 1 would be "on"
+DEFAULT_HORIZON = {"week": 13, "month": 3, "quarter": 2}
 
 #: Metrics of the long table, in the order the wide table stacks them.
 METRICS: tuple[str, ...] = (
     "retention",
-    "retention_on_or_after",
+    "retention_within",
     "active_customers",
-    "active_or_later_customers",
+    "active_within_customers",
     "revenue",
     "revenue_retention",
     "cumulative_revenue_per_customer",
 )
 LABELS = {
     "retention": "customer retention, active ON period k",
-    "retention_on_or_after": "customer retention, active ON OR AFTER period k",
+    "retention_within": "customer retention, active WITHIN {horizon} {period}s from period k (k to k+{last})",
     "active_customers": "customers active ON period k",
-    "active_or_later_customers": "customers active ON OR AFTER period k",
+    "active_within_customers": "customers active WITHIN {horizon} {period}s from period k (k to k+{last})",
     "revenue": "net revenue in period k",
     "revenue_retention": "revenue retention (revenue in k / revenue in period 0)",
     "cumulative_revenue_per_customer": "cumulative net revenue per acquired customer",
@@ -69,6 +78,20 @@ def check_period(period: str) -> Period:
     if period not in PERIODS:
         raise UsageError(f"--period must be week, month or quarter, got {period!r}")
     return period  # type: ignore[return-value]
+
+
+def check_horizon(horizon: int | None, period: Period) -> int:
+    """The periods in the "within" window: ``horizon``, or the period's default."""
+    if horizon is None:
+        return DEFAULT_HORIZON[period]
+    if horizon < 1:
+        raise UsageError(f"The retention horizon must be at least 1 {period}, got {horizon}")
+    return horizon
+
+
+def label(metric: str, *, horizon: int, period: Period) -> str:
+    """The title of a metric of the long table (the "within" ones name their window)."""
+    return LABELS[metric].format(horizon=horizon, period=period, last=horizon - 1)
 
 
 def period_index(day: pl.Expr, period: Period) -> pl.Expr:
@@ -105,25 +128,28 @@ def _money(cents: pl.Expr) -> pl.Expr:
 
 
 def _cohorts(customers: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """customer_id, cohort (period index of the first purchase), last (of the last purchase), now (of as_of)."""
+    """customer_id, cohort (period index of the first purchase), now (of as_of), as_of."""
     return customers.select(
         "customer_id",
         period_index(pl.col("first_purchase"), period).alias("cohort"),
-        period_index(pl.col("last_purchase"), period).alias("last"),
         period_index(pl.col("as_of"), period).alias("now"),
         "as_of",
     )
 
 
-def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month") -> pl.LazyFrame:
+def cohort_retention(
+    customers: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month", horizon: int | None = None
+) -> pl.LazyFrame:
     """The long retention table: one row per cohort and period k, then the ``average`` rows.
 
     Columns: cohort (label), cohort_start, period (k), period_start, mature, cohorts (1, or the number of
-    cohorts pooled in an average row), cohort_customers, active_customers, retention,
-    active_or_later_customers, retention_on_or_after, revenue, revenue_retention,
+    cohorts pooled in an average row), cohort_customers, active_customers, retention, horizon (h, periods in
+    the "within" window; default :data:`DEFAULT_HORIZON`), mature_within (period k + h - 1 is over),
+    cohorts_within, active_within_customers, retention_within, revenue, revenue_retention,
     cumulative_revenue_per_customer, as_of. Every cohort has the same periods k = 0 .. K, where K is the last
     mature period of the oldest cohort; cells that are not mature are null."""
     period = check_period(period)
+    horizon = check_horizon(horizon, period)
     cust = _cohorts(customers, period)
     sizes = cust.group_by("cohort").agg(pl.len().alias("cohort_customers"), pl.col("now", "as_of").first())
     # every cohort gets k = 0 .. K (K = the oldest cohort's last mature period, at least 0)
@@ -134,63 +160,97 @@ def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period:
         .explode("period")
         .with_columns(pl.col("period").cast(pl.Int32))
     )
-    last_k = grid.select(pl.col("period").max().alias("last_k"))
-    cells = (
-        activity.join(cust.select("customer_id", "cohort"), on="customer_id", how="inner")
-        .with_columns((period_index(pl.col("day"), period) - pl.col("cohort")).alias("period"))
-        .filter(pl.col("period") >= 0)  # a return dated before the first purchase belongs to no cell
-        .group_by("cohort", "period")
-        .agg(
-            pl.col("customer_id").filter(pl.col("purchases") > 0).n_unique().alias("active"),
-            pl.col("net_cents").sum().alias("revenue_cents"),
+    # one pass over the activity (a row per customer and day), customers as row numbers (hashing string ids is
+    # the cost): each purchase day knows the period of the customer's previous purchase day ("previous")
+    previous = pl.when("bought").then(pl.col("period")).forward_fill().shift(1).over("cix", order_by="day")
+    days = (
+        activity.join(cust.select("customer_id", "cohort").with_row_index("cix"), on="customer_id", how="inner")
+        .select(
+            "cix",
+            "cohort",
+            "day",
+            (period_index(pl.col("day"), period) - pl.col("cohort")).alias("period"),
+            (pl.col("purchases") > 0).alias("bought"),
+            "net_cents",
         )
+        .filter(pl.col("period") >= 0)  # a return dated before the first purchase belongs to no cell
+        .with_columns(previous.alias("previous"))
     )
-    # "on or after": customers whose last purchase is in period >= k; last periods beyond the grid count in
-    # its last column, then a reverse cumulative sum over k
-    later = (
-        cust.join(last_k, how="cross")
-        .with_columns(pl.min_horizontal(pl.col("last") - pl.col("cohort"), pl.col("last_k")).alias("period"))
+    # The customer's first purchase day in a period counts them as active in it. "Within h": a purchase in
+    # period p counts the customer in the cells k = p - h + 1 .. p, from after their previous purchase period
+    # on, so the spans of one customer never overlap: customers counted in k = spans started by k - spans
+    # ended before k, and a span ends (at p) once for every customer active in p. One group-by over the days
+    # by cell and span start (``lag`` = p - start; null: no span), then, on its small result, each row adds
+    # its cell's active customers and revenue and its span starts (one consumer, so the days are read once).
+    first = pl.col("bought") & (pl.col("previous").is_null() | (pl.col("previous") < pl.col("period")))
+    lag = pl.col("period") - pl.max_horizontal(pl.col("previous").fill_null(-1) + 1, pl.col("period") - (horizon - 1))
+    spans = pl.col("lag").is_not_null()
+    cells = (
+        days.group_by("cohort", "period", pl.when(first).then(lag).alias("lag"))
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("net_cents").sum().alias("revenue_cents"))
+        .select(
+            "cohort",
+            pl.concat_list("period", pl.col("period") - pl.col("lag")).alias("period"),
+            pl.concat_list(pl.when(spans).then("n").otherwise(0), pl.lit(0, dtype=pl.Int64)).alias("active"),
+            pl.concat_list("revenue_cents", pl.lit(0, dtype=pl.Int64)).alias("revenue_cents"),
+            pl.concat_list(pl.lit(0, dtype=pl.Int64), pl.when(spans).then("n").otherwise(0)).alias("starts"),
+        )
+        .explode("period", "active", "revenue_cents", "starts")
+        .drop_nulls("period")
         .group_by("cohort", "period")
-        .agg(pl.len().alias("ended"))
+        .agg(pl.col("active", "revenue_cents", "starts").sum())
     )
     mature = (pl.col("cohort") + pl.col("period")) < pl.col("now")
+    mature_within = (pl.col("cohort") + pl.col("period") + (horizon - 1)) < pl.col("now")
     in_cell = pl.when(mature)
     table = (
         grid.join(cells, on=["cohort", "period"], how="left")
-        .join(later, on=["cohort", "period"], how="left")
-        .sort("cohort", "period")
         .with_columns(
             mature.alias("mature"),
+            mature_within.alias("mature_within"),
             pl.col("active").fill_null(0),
             pl.col("revenue_cents").fill_null(0),
-            pl.col("ended")
-            .fill_null(0)
-            .reverse()
+            (pl.col("starts").fill_null(0) - pl.col("active").fill_null(0))
             .cum_sum()
-            .reverse()
             .over("cohort", order_by="period")
-            .alias("active_or_later"),
+            .alias("_within"),
         )
         .with_columns(
             pl.col("revenue_cents").cum_sum().over("cohort", order_by="period").alias("cumulative_cents"),
             pl.col("revenue_cents").filter(pl.col("period") == 0).first().over("cohort").alias("revenue0_cents"),
         )
         .with_columns(
-            in_cell.then(pl.col(c)).alias(c)
-            for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents", "revenue0_cents")
+            *(
+                in_cell.then(pl.col(c)).alias(c)
+                for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")
+            ),
+            pl.when(mature_within).then(pl.col("_within") + pl.col("active")).alias("active_within"),
+            pl.col("cohort_customers").alias("within_customers"),
         )
     )
-    shaped = _shape(table.with_columns(pl.lit(1, dtype=pl.UInt32).alias("cohorts")), period)
+    shaped = _shape(
+        table.with_columns(
+            pl.lit(1, dtype=pl.UInt32).alias("cohorts"), pl.lit(1, dtype=pl.UInt32).alias("cohorts_within")
+        ),
+        period,
+        horizon,
+    )
     pooled = (
         table.filter(pl.col("mature"))
         .group_by("period")
         .agg(
             pl.len().cast(pl.UInt32).alias("cohorts"),
             pl.col("cohort_customers").sum(),
-            *(
-                pl.col(c).sum()
-                for c in ("active", "revenue_cents", "active_or_later", "cumulative_cents", "revenue0_cents")
-            ),
+            *(pl.col(c).sum() for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")),
+        )
+    )
+    pooled_within = (
+        table.filter(pl.col("mature_within"))
+        .group_by("period")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("cohorts_within"),
+            pl.col("cohort_customers").sum().alias("within_customers"),
+            pl.col("active_within").sum(),
         )
     )
     # an average row for every k (null where no cohort is mature yet)
@@ -198,14 +258,17 @@ def cohort_retention(customers: pl.LazyFrame, activity: pl.LazyFrame, *, period:
         table.select("period", "as_of")
         .unique()
         .join(pooled, on="period", how="left")
+        .join(pooled_within, on="period", how="left")
         .with_columns(
             pl.lit(None, dtype=pl.Int32).alias("cohort"),
             (pl.col("cohorts").fill_null(0) > 0).alias("mature"),
+            (pl.col("cohorts_within").fill_null(0) > 0).alias("mature_within"),
             pl.col("cohorts").fill_null(0),
+            pl.col("cohorts_within").fill_null(0),
             pl.col("cohort_customers").fill_null(0),
         )
     )
-    return pl.concat([shaped, _shape(average, period)], how="vertical").sort(
+    return pl.concat([shaped, _shape(average, period, horizon)], how="vertical").sort(
         pl.col("cohort_start").is_null(), "cohort_start", "period"
     )
 
@@ -214,7 +277,7 @@ def _share(num: str, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
 
 
-def _shape(frame: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+def _shape(frame: pl.LazyFrame, period: Period, horizon: int) -> pl.LazyFrame:
     start = period_start(pl.col("cohort"), period)
     return frame.select(
         pl.when(pl.col("cohort").is_null())
@@ -229,8 +292,11 @@ def _shape(frame: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         pl.col("cohort_customers").cast(pl.UInt32),
         pl.col("active").cast(pl.UInt32).alias("active_customers"),
         _share("active", "cohort_customers").alias("retention"),
-        pl.col("active_or_later").cast(pl.UInt32).alias("active_or_later_customers"),
-        _share("active_or_later", "cohort_customers").alias("retention_on_or_after"),
+        pl.lit(horizon, dtype=pl.UInt32).alias("horizon"),
+        pl.col("mature_within").fill_null(False),
+        pl.col("cohorts_within").cast(pl.UInt32),
+        pl.col("active_within").cast(pl.UInt32).alias("active_within_customers"),
+        _share("active_within", "within_customers").alias("retention_within"),
         _money(pl.col("revenue_cents")).alias("revenue"),
         _share("revenue_cents", "revenue0_cents").alias("revenue_retention"),
         (pl.col("cumulative_cents") / pl.col("cohort_customers") / 100).alias("cumulative_revenue_per_customer"),

@@ -125,7 +125,11 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
         ("RFM scores", f"{rfm.method}, {rfm.bins} bins; F = {rfm.column('f')}, M = {rfm.column('m')}"),
         ("Segments", settings.segments.source),
         ("Churn", f"{settings.churn.source}: {settings.churn.describe()}"),
-        ("Retention", f"{settings.retention_period}ly cohorts; repeat rate within {settings.repeat_window_days} days"),
+        (
+            "Retention",
+            f"{settings.retention_period}ly cohorts; 'within' = any of {data.retention['horizon'][0]} "
+            f"{settings.retention_period}s from k; repeat rate within {settings.repeat_window_days} days",
+        ),
         (
             "NPS",
             f"{nps.label} interval; groups under {nps.min_n} answers suppressed; "
@@ -418,22 +422,33 @@ def _retention(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
             }
         )
     avg = data.retention.filter(pl.col("cohort") == AVERAGE).sort("period").head(13)
+    horizon = data.retention["horizon"][0]
+    within = f"within {horizon} {period}s"
     tables.append(
         _table(
             f"Average cohort (periods over only), first {avg.height} {period}s",
-            ["period", "cohorts", "retention", "on or after", "revenue retention", "cumulative revenue per customer"],
+            [
+                "period",
+                "cohorts",
+                "retention",
+                f"cohorts ({within})",
+                within,
+                "revenue retention",
+                "cumulative revenue per customer",
+            ],
             [
                 [
                     str(r["period"]),
                     fmt_int(r["cohorts"]),
                     fmt_pct(r["retention"]),
-                    fmt_pct(r["retention_on_or_after"]),
+                    fmt_int(r["cohorts_within"]),
+                    fmt_pct(r["retention_within"]),
                     fmt_pct(r["revenue_retention"]),
                     fmt_money(r["cumulative_revenue_per_customer"]),
                 ]
                 for r in avg.iter_rows(named=True)
             ],
-            [True] * 6,
+            [True] * 7,
         )
     )
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
@@ -456,7 +471,10 @@ def _retention(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         tables=tables,
         notes=[
             "Cells a cohort has not lived through by the as-of date are blank, never 0. The average "
-            "row pools complete cells only."
+            "row pools complete cells only.",
+            f"Retention {within}: customers with a purchase in any of the {horizon} {period}s from period k "
+            f"(k to k+{horizon - 1}); shown once all of them are over, so it no longer changes as later data "
+            "comes in.",
         ],
     )
 
