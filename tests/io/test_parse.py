@@ -63,6 +63,48 @@ def test_parse_id_integer_column():
     assert apply(parse_id("x", pl.Int64), [17850, None, 4], pl.Int64) == ["17850", None, "4"]
 
 
+def test_parse_id_placeholders_are_missing_ids():
+    # What exports write for "no id" must not pool every anonymous row into one customer called "NULL".
+    values = ["NULL", "nan", "NaN", "N/A", "None", "-", "null", "#N/A", "", " n/a ", "NA", "\tNone\u00a0"]
+    assert apply(parse_id("x", pl.String), values) == [None] * len(values)
+    # Ids that only contain or resemble a placeholder stay ids.
+    values = ["-5", "null-1", "Nancy", "--", "NAN1", "n/a/b", "Anna"]
+    assert apply(parse_id("x", pl.String), values) == values
+    assert apply(parse_id("x", pl.String, lowercase=True), ["N/A", "Ann@Shop.com"]) == [None, "ann@shop.com"]
+
+
+def test_parse_id_float_nan_and_infinity_are_missing_ids():
+    values = [float("nan"), float("inf"), 17850.0, 1e30]
+    assert apply(parse_id("x", pl.Float64), values, pl.Float64) == [None, None, "17850", None]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "words"),
+    [
+        (pl.Boolean, "true/false values (Boolean)"),
+        (pl.Date, "dates or times (Date)"),
+        (pl.Datetime("us"), "dates or times (Datetime(time_unit='us', time_zone=None))"),
+        (pl.List(pl.Int64), "values of type List(Int64)"),
+    ],
+)
+def test_parse_id_refuses_a_column_that_cannot_hold_ids(dtype, words):
+    with pytest.raises(DataError) as err:
+        parse_id("customer_id", dtype, where="orders.parquet")
+    assert err.value.message == f"Column 'customer_id' of orders.parquet holds {words}, not ids"
+    assert err.value.hint == (
+        "Map the column that holds the ids (--customer-col; --email-col for emails), or export them as text or "
+        "whole numbers."
+    )
+
+
+@pytest.mark.parametrize("dtype", [pl.Int32, pl.UInt64, pl.Decimal(18, 0), pl.Categorical, pl.Null])
+def test_parse_id_other_id_column_types(dtype):
+    values = {pl.Null: [None], pl.Categorical: [" 17850 ", None]}.get(dtype, [17850, None])
+    expected = {pl.Null: [None]}.get(dtype, ["17850", None])
+    frame = pl.DataFrame({"x": pl.Series(values).cast(dtype)})
+    assert frame.select(parse_id("x", dtype))["x"].to_list() == expected
+
+
 def test_parse_text_trims_and_blanks_to_null():
     assert apply(parse_text("x"), ["  Shoes ", "", "  ", None, "A  B"]) == ["Shoes", None, None, None, "A  B"]
 

@@ -155,6 +155,26 @@ def test_transaction_profile():
     assert (p["first_date"], p["last_date"]) == (date(2024, 1, 1), date(2024, 1, 12))
 
 
+def test_sums_beyond_int64_do_not_wrap_around():
+    # Each order is within Int64 cents, but the customer's spend and the totals are not: in Int64 two orders
+    # of 5e16 gave a negative net spend. (The readers refuse such lines; a customer with 92 million lines at
+    # their bound would get there.)
+    big = 5 * 10**18
+    rows = [
+        ("A", "O1", datetime(2024, 1, 1), big, "X"),
+        ("A", "O2", datetime(2024, 1, 2), big, "X"),
+        ("B", "O3", datetime(2024, 1, 1), 100, "X"),
+        ("B", "C4", datetime(2024, 1, 2), -big, "X"),
+        ("B", "C5", datetime(2024, 1, 3), -big, "X"),
+    ]
+    s = summary(rows)
+    a, b = s.row(0, named=True), s.row(1, named=True)
+    assert (a["net_spend"], a["gross_spend"], a["repeat_spend"], a["mean_order_value"]) == (1e17, 1e17, 5e16, 5e16)
+    assert (b["net_spend"], b["returns_value"]) == (1.0 - 1e17, 1e17)
+    p = transaction_profile(lines(rows)).collect().row(0, named=True)
+    assert (p["net_revenue"], p["returns_value"]) == (1.0, 1e17)
+
+
 def reference_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame:
     """The straightforward formulation customer_summary replaced for speed (Date/Datetime windows); the
     optimised one must give identical frames."""

@@ -6,6 +6,7 @@ parsed column and name the rows that failed. Nothing here is ever clipped or gue
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -48,17 +49,46 @@ _SWAPPED["%d-%m-%Y"] = "%m-%d-%Y"
 _SWAPPED["%m-%d-%Y"] = "%d-%m-%Y"
 
 
-# Values the id and text parsers must change: padded, empty, or (ids) a whole number written with ".0".
+# What exports write in an id cell that holds no id (any case, spaces around allowed): such a cell is a
+# missing id, like a blank one, never one "customer" pooling every anonymous row. The one list for every
+# table with an id (transactions, surveys, contacts, members, points) and for emails.
+MISSING_ID_WORDS = ("null", "nan", "na", "n/a", "#n/a", "none", "-")
+_MISSING_ID = r"(?i)^\s*(?:" + "|".join(re.escape(w) for w in MISSING_ID_WORDS) + r")\s*$"
+# Values the id and text parsers must change: padded, empty, or (ids) a whole number written with ".0" or a
+# placeholder word.
 _NEEDS_WORK_TEXT = r"^\s|\s$|^$"
-_NEEDS_WORK_ID = r"^\s|\s$|^$|^-?\d+\.0+$"
+_NEEDS_WORK_ID = r"^\s|\s$|^$|^-?\d+\.0+$|^(?i:" + "|".join(re.escape(w) for w in MISSING_ID_WORDS) + r")$"
 
 
 def is_temporal(dtype: pl.DataType) -> bool:
     return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 
 
-def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False) -> pl.Expr:
-    """Ids as trimmed strings; ``17850.0`` -> ``17850`` (spreadsheets turn ids into floats); blank -> null."""
+def id_type_problem(dtype: pl.DataType) -> str | None:
+    """Why a column of this type cannot hold ids (``None`` when it can): text, whole numbers, floats (ids
+    made floats by a spreadsheet), decimals and categoricals can; true/false, dates and nested values cannot."""
+    if dtype in (pl.String, pl.Null, pl.Categorical, pl.Enum):
+        return None
+    if dtype.is_integer() or dtype.is_float() or dtype.is_decimal():
+        return None
+    if dtype == pl.Boolean:
+        return "true/false values (Boolean)"
+    if dtype.is_temporal():
+        return f"dates or times ({dtype})"
+    return f"values of type {dtype}"
+
+
+def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False, where: str | None = None) -> pl.Expr:
+    """Ids as trimmed strings; ``17850.0`` -> ``17850`` (spreadsheets turn ids into floats); blank, NaN and
+    the words of :data:`MISSING_ID_WORDS` (``NULL``, ``N/A``, ...) -> null. A column whose type cannot hold
+    ids (true/false, dates) is a :class:`DataError` naming ``col`` and ``where`` (the file)."""
+    problem = id_type_problem(dtype)
+    if problem is not None:
+        raise DataError(
+            f"Column {col!r}" + (f" of {where}" if where else "") + f" holds {problem}, not ids",
+            hint="Map the column that holds the ids (--customer-col; --email-col for emails), or export them as "
+            "text or whole numbers.",
+        )
     expr = pl.col(col)
     if dtype.is_float():
         expr = pl.when(expr == expr.floor()).then(expr.cast(pl.Int64, strict=False).cast(pl.String))
@@ -72,7 +102,7 @@ def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False) -> pl.Exp
     text = (
         pl.when(raw.str.contains(r"^\s*-?\d+\.0+\s*$"))
         .then(raw.str.replace(r"\.0+\s*$", "").str.strip_chars())
-        .when(raw.str.contains(r"\S"))
+        .when(raw.str.contains(r"\S") & ~raw.str.contains(_MISSING_ID))
         .then(raw.str.strip_chars())
     )
     # Most ids need nothing: one anchored regex picks the few that do, and only those go through the
@@ -86,6 +116,15 @@ def parse_text(col: str) -> pl.Expr:
     raw = pl.col(col).cast(pl.String)
     text = pl.when(raw.str.contains(r"\S")).then(raw.str.strip_chars())
     return pl.when(raw.str.contains(_NEEDS_WORK_TEXT)).then(text).otherwise(raw)
+
+
+def parse_free_text(col: str) -> pl.Expr:
+    """Optional free text such as a survey comment: :func:`parse_text`, and a cell holding only a placeholder
+    of :data:`MISSING_ID_WORDS` (``NA``, ``N/A``, ``null``, ``None``, ``-``, ...: any case) -> null, as for
+    ids, so that "no comment" never reaches a list as the text ``NA``. Text that merely contains such a word
+    ("N/A for me") stays as it is."""
+    text = parse_text(col)
+    return pl.when(~text.str.contains(_MISSING_ID)).then(text)
 
 
 TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt-in", "granted")
@@ -114,9 +153,19 @@ def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -
     return text.cast(pl.Float64, strict=False)
 
 
+# The largest amount (currency units) one line may carry, either way; readers reject lines beyond it. No
+# retail line comes near it (a billion is ~40,000 USD even in Vietnamese dong), while a barcode or an id
+# pasted into the amount column (12 or 13 digits) goes well over. In cents it is 1e11, so any sum of fewer
+# than 92 million lines (2**63 / 1e11) fits in Int64 and cannot wrap around, even if every line is at the
+# bound. The same bound holds for a points value.
+MAX_AMOUNT = 1_000_000_000
+MAX_CENTS = MAX_AMOUNT * 100
+
+
 def to_cents(amount: pl.Expr) -> pl.Expr:
     """Money as integer cents so sums are exact and do not depend on row order. NaN, infinity and values
-    beyond Int64 give null (not an error for the whole file): validation rejects those rows."""
+    beyond Int64 give null (not an error for the whole file): validation rejects those rows, and those
+    beyond :data:`MAX_CENTS`."""
     return (amount * 100).round(0).cast(pl.Int64, strict=False)
 
 
@@ -136,14 +185,18 @@ def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
     return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
 
 
-def detect_date_format(values: Sequence[str], *, column: str, where: str) -> str:
+def detect_date_format(values: Sequence[str], *, column: str, where: str, rows: Sequence[str] | None = None) -> str:
     """The format that reads every sampled value; day-first vs month-first decided by values above 12.
 
     When no format reads every value, values that *no* known format reads are bad rows (they are rejected
     later with their row numbers), provided one format reads more than half of the sample and every value
-    that some format reads. Values in two different formats still need ``--date-format``."""
-    sample = pl.Series(values, dtype=pl.String).str.strip_chars().str.replace(_TZ_SUFFIX, "${1}")
-    sample = sample.filter(sample.str.len_bytes() > 0)
+    that some format reads. Values in two different formats still need ``--date-format``. ``rows`` names
+    where each value is (e.g. ``row 12``), so that an error can point at the values it shows."""
+    raw = pl.Series(values, dtype=pl.String)
+    cleaned = raw.str.strip_chars().str.replace(_TZ_SUFFIX, "${1}")
+    filled = cleaned.str.len_bytes() > 0
+    sample = cleaned.filter(filled)
+    labels = pl.Series(list(rows), dtype=pl.String).filter(filled) if rows is not None else None
     if sample.is_empty():
         return DATE_FORMATS[0]
     readable: dict[str, pl.Series] = {}
@@ -159,11 +212,91 @@ def detect_date_format(values: Sequence[str], *, column: str, where: str) -> str
     if readable[best].sum() * 2 > sample.len() and not (some & ~readable[best]).any():
         _refuse_ambiguous(sample, best, readable[best], column=column, where=where)
         return best
-    bad = sample.filter(~readable[best]).head(3).to_list()
     raise DataError(
-        f"Could not recognise the dates in column {column!r} of {where} (e.g. {', '.join(map(repr, bad))})",
-        hint="Give the format with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'.",
+        _unrecognised(sample, labels, readable, column=column, where=where),
+        hint=_format_hint(sample, best, readable[best]),
     )
+
+
+def _unrecognised(
+    sample: pl.Series, labels: pl.Series | None, readable: dict[str, pl.Series], *, column: str, where: str
+) -> str:
+    """The message for dates no one format reads: the values in no known format, or how many each format
+    reads and how many none, each with examples (and their rows, with ``labels``)."""
+
+    def examples(mask: pl.Series, n: int) -> str:
+        shown = [repr(v) for v in sample.filter(mask).head(n)]
+        if labels is not None:
+            shown = [f"{v} in {label}" for v, label in zip(shown, labels.filter(mask).head(n), strict=True)]
+        return ", ".join(shown)
+
+    left = pl.Series([True] * sample.len())
+    groups: list[tuple[str, pl.Series]] = []  # each value under the first format that reads it
+    for fmt in DATE_FORMATS:
+        mine = left & readable[fmt]
+        if mine.any():
+            groups.append((fmt, mine))
+            left = left & ~mine
+    head = f"Could not recognise the dates in column {column!r} of {where}"
+    if not groups:
+        return f"{head} (e.g. {examples(left, 3)})"
+    groups.sort(key=lambda g: -int(g[1].sum()))
+    parts = [f"{int(m.sum()):,} read as {fmt} (e.g. {examples(m, 1)})" for fmt, m in groups]
+    if left.any():
+        parts.append(f"{int(left.sum()):,} in no known format (e.g. {examples(left, 3)})")
+    return f"{head}: of {sample.len():,} sampled values, " + ", ".join(parts)
+
+
+def _format_hint(sample: pl.Series, best: str, ok: pl.Series) -> str:
+    """How to give the format, from the values themselves: the format that reads most of them (both orders
+    when day and month cannot be told apart), else one shaped on the first value (ISO dates get an ISO
+    format, never a day-first one)."""
+    read = int(ok.sum())
+    if read:
+        other = _SWAPPED.get(best)
+        if (
+            other is not None
+            and not sample.filter(ok).str.strptime(pl.Datetime("us"), other, strict=False).null_count()
+        ):
+            month_first, day_first = (best, other) if best.index("%m") < best.index("%d") else (other, best)
+            which = f"--date-format '{month_first}' (month first) or '{day_first}' (day first)"
+        else:
+            which = f"--date-format '{best}'"
+        return (
+            f"Give the format with --date-format: {which} reads the {read:,} sampled "
+            f"{'value' if read == 1 else 'values'} in that format and "
+            "rejects the others as bad rows, naming their rows. Values in two formats need fixing in the export."
+        )
+    first = sample[0]
+    iso = re.match(r"(\d{4})([-/.])\d{1,2}\2\d{1,2}(?:([ T])\d{1,2}:\d{2}(:\d{2})?)?", first)
+    if iso:
+        fmt = f"%Y{iso[2]}%m{iso[2]}%d" + (f"{iso[3]}%H:%M" if iso[3] else "") + (":%S" if iso[4] else "")
+        shape = first[: iso.end()]
+        rest = "" if shape == first else f", then codes for the rest of {first!r} (%H hours, %M minutes, %S seconds)"
+        return f"Give the format with --date-format in strftime codes, e.g. --date-format '{fmt}' for {shape!r}{rest}."
+    return (
+        "Give the format with --date-format in strftime codes, e.g. --date-format '%d/%m/%Y %H:%M' for "
+        "'05/01/2024 14:30' or '%Y-%m-%d' for '2024-01-05'."
+    )
+
+
+# strftime codes the date parser (chrono) knows, with their padding flags (%-d, %_d, %0d).
+_FORMAT_CODE = re.compile(r"%(?:[-_0]?[YCyqmbBhdeaAwuUWGgVjDxFvHkIlPpMSRTXrZzcstn%+]|\.?[369]?f|:{1,3}z|#z)")
+_HAS_YEAR = re.compile(r"%[-_0]?[YyGgCDxFvcs+]")
+
+
+def date_format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` cannot read dates (``None`` when it can): an unknown ``%`` code (the parser would read
+    nothing, silently), or no year."""
+    if not fmt.strip():
+        return "it is empty"
+    rest = _FORMAT_CODE.sub("", fmt)
+    if "%" in rest:
+        code = rest[rest.index("%") : rest.index("%") + 2]
+        return f"{code!r} is not a date or time code"
+    if not _HAS_YEAR.search(fmt):
+        return "it has no year (%Y or %y)"
+    return None
 
 
 def _refuse_ambiguous(sample: pl.Series, fmt: str, ok: pl.Series, *, column: str, where: str) -> None:

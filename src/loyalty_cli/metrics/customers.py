@@ -16,6 +16,11 @@ Conventions (``docs`` and README repeat them):
   ``C``-prefixed cancellations) still count against net spend.
 - ``as_of`` is exclusive: lines dated on or after it are not in the data (the readers leave them out).
   ``recency_days`` = as_of - last purchase day, so a customer who bought the day before as_of has 1.
+- Money is integer cents. The readers refuse a line beyond ``MAX_CENTS`` either way, so any sum of fewer than
+  92 million lines fits in Int64 (an order, a customer-day). Sums that may span more cannot wrap around: a
+  customer's spend is summed in Float64 (exact while below 2**53 cents, 90 trillion currency units; beyond
+  that it loses cents, never its sign; as fast as Int64, where Int128 cost ~10% of the summary), and the
+  totals of :func:`transaction_profile` in Int128.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from datetime import date
 import polars as pl
 
 DAY = pl.col("order_date").dt.date()
+SPEND = pl.Float64  # the type of per-customer money sums (see the top)
 
 
 def order_table(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -88,6 +94,7 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     firsts = [c for c in ("category", "channel") if c in names]
     purchase = pl.col("is_purchase")
     value = pl.col("value_cents")
+    wide = value.cast(SPEND)  # summed over a customer's orders: cannot wrap (see the top)
     per_order = [pl.when(purchase).then(DAY.cast(pl.Int32)).alias("pday")]  # purchase day, as days since epoch
     if firsts or getattr(ts_type, "time_zone", None):
         # The first purchase *order* is needed (or local days may not follow timestamps): window over the
@@ -110,11 +117,11 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
         pl.col("pday").max().alias("last_purchase"),
         purchase.sum().cast(pl.UInt32).alias("orders"),
         (pl.col("pday").n_unique() - (pl.col("pday").null_count() > 0)).cast(pl.UInt32).alias("purchase_days"),
-        value.sum().alias("net_cents"),
-        pl.when(purchase).then(value).sum().alias("gross_cents"),
-        pl.when(value < 0).then(-value).sum().alias("returns_cents"),
+        wide.sum().alias("net_cents"),
+        pl.when(purchase).then(wide).sum().alias("gross_cents"),
+        pl.when(value < 0).then(-value).cast(SPEND).sum().alias("returns_cents"),
         (value < 0).sum().cast(pl.UInt32).alias("return_orders"),
-        pl.when(repeat).then(value).sum().alias("repeat_cents"),  # repeat implies a purchase
+        pl.when(repeat).then(wide).sum().alias("repeat_cents"),  # repeat implies a purchase
     ]
     if as_of is None:
         aggs.append(pl.col("order_date").max().alias("last_activity"))
@@ -209,8 +216,8 @@ def transaction_profile(lines: pl.LazyFrame) -> pl.LazyFrame:
         pl.len().alias("orders"),
         pl.col("is_purchase").sum().alias("purchase_orders"),
         (pl.col("value_cents") < 0).sum().alias("return_orders"),
-        (-pl.col("value_cents").filter(pl.col("value_cents") < 0).sum() / 100).alias("returns_value"),
-        (pl.col("value_cents").sum() / 100).alias("net_revenue"),
+        ((-pl.col("value_cents")).filter(pl.col("value_cents") < 0).cast(pl.Int128).sum() / 100).alias("returns_value"),
+        (pl.col("value_cents").cast(pl.Int128).sum() / 100).alias("net_revenue"),
         pl.col("customer_id").n_unique().alias("customers"),
         pl.col("customer_id").filter(pl.col("is_purchase")).n_unique().alias("buying_customers"),
         pl.col("order_date").min().dt.date().alias("first_date"),
