@@ -166,8 +166,7 @@ SURVEYS: tuple[Field, ...] = (
             "date",
             "timestamp",
         ),
-        required=True,
-        description="when the answer was given",
+        description="when the answer was given (optional: without it, no trend)",
     ),
     Field(
         "score",

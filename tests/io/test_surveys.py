@@ -179,3 +179,53 @@ def test_messy_latin1_export_with_the_documented_mapping(tmp_path):
         (str(data), 8, "unparseable score (expected 0-10)", QUESTION, "4/5"),
     ]
     assert rejects.columns[len(REJECT_COLUMNS)] == ""  # the unnamed index column comes back with the raw row
+
+
+# ---------------------------------------------------------------------------- no date column, comment placeholders
+
+
+def test_a_survey_without_a_date_column_is_read_with_empty_dates(tmp_path):
+    """Single-wave exports often have no date: the answers are read (``responded_at`` null, never a guessed
+    date), and an as-of date leaves none of them out (there is nothing to compare it with)."""
+    path = tmp_path / "wave.csv"
+    path.write_text("customer_id,score,comment\nA,9,great\nB,NA,\nC,3,slow\n")
+    scan = read_surveys([path], as_of=date(2000, 1, 1))
+    assert scan.mapping.columns == {"customer_id": "customer_id", "score": "score", "comment": "comment"}
+    rows, rejects = collect(scan)
+    assert rows.columns == ["customer_id", "responded_at", "score", "comment"]
+    assert rows.schema["responded_at"] == pl.Datetime("us")
+    assert rows.select("customer_id", "responded_at", "score").rows() == [
+        ("A", None, 9),
+        ("B", None, None),
+        ("C", None, 3),
+    ]
+    assert rejects.is_empty()
+    assert scan.left_out in ([], [0])
+
+
+PLACEHOLDERS = ["NA", "N/A", "n/a", "null", "NULL", "None", "-", "", "   ", " na ", "#N/A", "nan"]
+
+
+def test_comment_and_touchpoint_placeholders_are_missing(tmp_path):
+    """What exports write for "no comment" is no comment (the one placeholder list of ids), not the text 'NA';
+    text that merely contains such a word stays as it is."""
+    kept = ["N/A for me", "None of it worked", "-- fine --", "Nothing"]
+    comments = [*PLACEHOLDERS, *kept]
+    frame = pl.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(len(comments))],
+            "responded_at": ["2024-03-01"] * len(comments),
+            "score": ["9"] * len(comments),
+            "comment": comments,
+            "touchpoint": comments,
+        }
+    )
+    path = tmp_path / "s.csv"
+    frame.write_csv(path)
+    rows, _ = collect(read_surveys([path]))
+    expected = [None] * len(PLACEHOLDERS) + kept
+    assert rows["comment"].to_list() == expected
+    assert rows["touchpoint"].to_list() == expected
+    frame.write_parquet(tmp_path / "s.parquet")  # the same from a Parquet export
+    rows, _ = collect(read_surveys([tmp_path / "s.parquet"]))
+    assert rows["comment"].to_list() == expected

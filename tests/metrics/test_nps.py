@@ -435,3 +435,31 @@ def test_customer_scores_and_lists():
     assert detractor_list(valued, min_spend=150).collect().height == 0
     # The top 20% start at the 80th percentile of net spend: 100, 100, 300 -> 100 + 0.6 x 200 = 220.
     assert high_value_threshold(customers_frame()).collect().item() == pytest.approx(220.0)
+
+
+# --------------------------------------------------------------------------- answers without a date
+
+
+def test_answers_without_a_date_count_but_have_no_trend():
+    """A single-wave export without dates: the NPS, distribution and customer scores are computed; a
+    customer's answers all count as given at the same time, so a dedupe to one answer keeps the lower score
+    (the tie rule), whatever the row order; the trend has no period to put them in and is empty."""
+    lf = answers([9, 4, 10, 3, 7], customers=["A", "A", "B", None, None], when=[None] * 5)
+    for rows in (lf, lf.collect().reverse().lazy(), lf.drop("responded_at")):  # no column at all: the same
+        for dedupe in ("auto", "latest", "latest-per-period"):
+            out = prepare_responses(rows, config=NpsConfig(dedupe=dedupe)).collect()
+            assert out.schema["responded_at"] == pl.Datetime("us")
+            counted = out.filter(pl.col("status") == "counted").sort("score")
+            assert counted.select("customer_id", "score").rows() == [(None, 3), ("A", 4), (None, 7), ("B", 10)]
+            assert out.filter(pl.col("status") == "repeat")["score"].to_list() == [9]
+    assert table(lf).select("responses", "promoters", "detractors", "repeats", "nps").row(0) == (4, 1, 2, 1, -25.0)
+    assert table(lf, NpsConfig(dedupe="all", min_n=1))["responses"].to_list() == [5]
+    empty = trend(lf, ONE)
+    assert empty.is_empty()
+    assert empty.columns == trend(answers([9]), ONE).columns
+    scores = customer_scores(prepare_responses(lf, config=ONE)).collect()
+    assert scores.select("customer_id", "latest_score", "responded_at", "scored_responses").rows() == [
+        ("A", 4, None, 2),
+        ("B", 10, None, 1),
+    ]
+    assert detractor_list(scores.lazy()).collect()["customer_id"].to_list() == ["A"]

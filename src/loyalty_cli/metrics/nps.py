@@ -138,10 +138,14 @@ def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
     exported twice (same customer, time, score, comment, type, touchpoint and email) is always a
     ``duplicate``. Non-responses never replace a score.
     Ties at the same time: the lower score counts (then the comment, alphabetically), never the row order.
+    Answers without a date (a survey with no date column: ``responded_at`` null or missing) have no period and
+    count as given at the same time: ``latest`` and ``latest-per-period`` keep a customer's lowest score.
     """
     names = rows.collect_schema().names()
     if "customer_id" not in names:
         rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias("customer_id"))
+    if "responded_at" not in names:
+        rows = rows.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("responded_at"))
     survey_type = pl.col("survey_type").fill_null(NO_TYPE) if "survey_type" in names else pl.lit(ALL_TYPES)
     rows = rows.with_columns(
         survey_type.alias("survey_type"),
@@ -361,8 +365,10 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
     """One row per survey type and calendar period from its first to its last answer (periods without
     answers included, with 0), with the NPS table columns, ``complete`` (the period ended before
     ``as_of``; default: the day after the last answer) and the change from the previous period:
-    ``change`` (points), ``z``, ``p_value`` and ``significant`` (null when either period is suppressed)."""
+    ``change`` (points), ``z``, ``p_value`` and ``significant`` (null when either period is suppressed).
+    Answers without a date are in no period: a survey without dates has no trend (no rows)."""
     every = _EVERY[config.period]
+    responses = responses.filter(pl.col("period_start").is_not_null())
     counts = responses.group_by("survey_type", "period_start").agg(_counts(None))
     calendar = (
         responses.group_by("survey_type")
