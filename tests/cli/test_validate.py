@@ -287,8 +287,132 @@ def test_validate_contacts_with_bad_rows() -> None:
     )
     result = validate("contacts.csv", "--kind", "contacts", "--rejects", "bad.csv")
     assert result.exit_code == 1
-    assert facts(result)["rows rejected"] == "2"
+    assert facts(result)["rows rejected"] == "1"  # 'maybe' is no consent, not a bad row
     assert [(r["source_row"], r["reject_reason"]) for r in read_rows(Path("bad.csv"))] == [
         ("3", "missing customer id"),
-        ("4", "unparseable consent (expected yes/no, true/false or 1/0)"),
     ]
+
+
+# --- overlapping exports (issue 16) ------------------------------------------------------------------------
+
+OVERLAP_HEADER = "order_id,customer_id,order_date,amount,category\n"
+OVERLAP_DAY1 = (
+    "A1,c1,2024-01-04 10:00,10.00,shoes\n"
+    "A2,c2,2024-01-05 11:00,20.00,bags\n"
+    "A2,c2,2024-01-05 11:00,20.00,bags\n"  # two equal items of one order: not an overlap
+    "A3,c3,2024-01-06 09:30,30.00,hats\n"
+)
+OVERLAP_DAY2 = (
+    "A2,c2,2024-01-05 11:00,20.00,bags\n"  # repeated from day1
+    "A3,c3,2024-01-06 09:30,30.00,hats\n"  # repeated from day1
+    "A1,c1,2024-01-07 12:00,-10.00,shoes\n"  # a refund continuing A1: not a repeat
+    "A4,c1,2024-01-08 08:00,40.00,shoes\n"
+)
+OVERLAP_LINES = [
+    "  exports/day1.csv.gz repeats all 4 lines of exports/day1.csv (the same export twice)",
+    "  exports/day2.csv repeats 2 lines of exports/day1.csv (2024-01-05 to 2024-01-06)",
+]
+
+
+def _overlapping_exports() -> None:
+    import gzip
+
+    folder = Path("exports")
+    folder.mkdir()
+    (folder / "day1.csv").write_text(OVERLAP_HEADER + OVERLAP_DAY1)
+    (folder / "day1.csv.gz").write_bytes(gzip.compress((OVERLAP_HEADER + OVERLAP_DAY1).encode()))
+    (folder / "day2.csv").write_text(OVERLAP_HEADER + OVERLAP_DAY2)
+
+
+def test_validate_reports_overlapping_exports() -> None:
+    _overlapping_exports()
+    result = validate("exports")
+    assert result.exit_code == 1, result.output
+    got = facts(result)
+    assert (got["rows read"], got["rows rejected"], got["rows repeated from an earlier file"]) == ("12", "0", "6")
+    assert got["net revenue"] == "240.0"  # 80 three times: what every command refuses to compute
+    err = result.stderr.splitlines()
+    start = err.index("Warning: 6 of 12 rows repeat lines of an earlier file:")
+    assert err[start + 1 :] == [
+        *OVERLAP_LINES,
+        "  Remove the duplicate export, or pass --on-overlap keep-first to read each repeated line from the first "
+        "file that has it.",
+    ]
+
+
+def test_validate_with_keep_first_counts_each_line_once() -> None:
+    _overlapping_exports()
+    result = validate("exports", "--on-overlap", "keep-first")
+    assert result.exit_code == 0, result.output
+    got = facts(result)
+    assert (got["rows read"], got["rows repeated from an earlier file"], got["lines kept"]) == ("12", "6", "6")
+    assert got["net revenue"] == "110.0"  # 10 + 20 + 20 + 30 - 10 + 40
+    err = result.stderr.splitlines()
+    start = err.index(
+        "Left out 6 lines in 2 files of the transactions that repeat lines of an earlier file (keep-first):"
+    )
+    assert err[start + 1 : start + 3] == OVERLAP_LINES
+    assert err[-1] == "No bad rows."
+
+
+def test_validate_a_refund_in_a_later_file_is_not_an_overlap() -> None:
+    Path("exports").mkdir()
+    Path("exports/day1.csv").write_text(OVERLAP_HEADER + OVERLAP_DAY1)
+    Path("exports/day2.csv").write_text(OVERLAP_HEADER + OVERLAP_DAY2.split("\n", 2)[2])
+    result = validate("exports")
+    assert result.exit_code == 0, result.output
+    assert "rows repeated from an earlier file" not in facts(result)
+    assert facts(result)["net revenue"] == "110.0"
+
+
+def test_segment_stops_on_overlapping_exports() -> None:
+    _overlapping_exports()
+    result = RUNNER.invoke(app, ["segment", "exports", "-o", "segments.csv"])
+    assert result.exit_code == 1, result.output
+    err = result.stderr.splitlines()
+    start = err.index(
+        "Error: Overlapping files in the transactions: 6 lines in 2 files repeat lines of an earlier file:"
+    )
+    assert err[start + 1 :] == [
+        *OVERLAP_LINES,
+        "Hint: Remove the duplicate export from the input, or pass --on-overlap keep-first (on_overlap = "
+        '"keep-first" in a mapping file or a pipeline input) to read each repeated line from the first file (in '
+        "sorted path order) that has it.",
+    ]
+    assert not Path("segments.csv").exists()
+
+
+def test_segment_with_keep_first_sums_each_line_once() -> None:
+    _overlapping_exports()
+    result = RUNNER.invoke(app, ["segment", "exports", "--on-overlap", "keep-first", "-o", "segments.csv"])
+    assert result.exit_code == 0, result.output
+    spend = {r["customer_id"]: r["net_spend"] for r in read_rows(Path("segments.csv"))}
+    assert spend == {"c1": "40.0", "c2": "40.0", "c3": "30.0"}  # hand-computed, each line once
+    assert "Left out 6 lines in 2 files of the transactions that repeat lines of an earlier file (keep-first):" in (
+        result.stderr.splitlines()
+    )
+
+
+def test_on_overlap_takes_error_or_keep_first() -> None:
+    _overlapping_exports()
+    result = RUNNER.invoke(app, ["segment", "exports", "--on-overlap", "keep-last"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --on-overlap must be error or keep-first, got 'keep-last'")
+
+
+def test_pipeline_input_takes_on_overlap() -> None:
+    _overlapping_exports()
+    Path("p.toml").write_text(
+        'as_of = "latest"\noutput_dir = "out"\n[inputs.transactions]\npath = "exports/"\non_overlap = "keep-first"\n'
+        '[[steps]]\ncommand = "segment"\noutput = "segments.csv"\n'
+    )
+    result = RUNNER.invoke(app, ["run", "p.toml"])
+    assert result.exit_code == 0, result.output
+    spend = {r["customer_id"]: r["net_spend"] for r in read_rows(Path("out/segments.csv"))}
+    assert spend == {"c1": "40.0", "c2": "40.0", "c3": "30.0"}
+    Path("p.toml").write_text(Path("p.toml").read_text().replace('on_overlap = "keep-first"\n', ""))
+    result = RUNNER.invoke(app, ["run", "p.toml"])
+    assert result.exit_code == 1
+    assert "Error: Overlapping files in the transactions: 6 lines in 2 files repeat lines of an earlier file:" in (
+        result.stderr.splitlines()
+    )

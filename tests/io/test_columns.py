@@ -355,3 +355,48 @@ def test_read_surveys_detects_columns(tmp_path):
         "score": "NPS Score",
         "comment": "Why?",
     }
+
+
+SETTING_HINTS = {
+    "encoding": 'e.g. encoding = "latin-1" (or "utf-8", "cp1252").',
+    "separator": 'e.g. separator = ";" (or "\\t" for tab, "whitespace").',
+    "date_format": 'e.g. date_format = "%d/%m/%Y %H:%M".',
+    "cancel_prefix": 'e.g. cancel_prefix = "C" (or "" for none).',
+    "decimal_comma": "e.g. decimal_comma = true (no quotes; for amounts written 12,50).",
+    "customer_id": 'Put the column\'s header in quotes, e.g. customer_id = "CustomerId", got 5.',
+    "order_date": "Put the column's header in quotes, e.g. order_date = \"OrderDate\", got ['a'].",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("encoding = 5", "encoding must be text in quotes, got 5"),
+        ('encoding = "klingon"', "encoding: unknown encoding 'klingon'"),
+        ("separator = 5", "separator must be text in quotes, got 5"),
+        ('separator = ";;"', "separator must be one character or \"whitespace\", got ';;'"),
+        ("date_format = 5", "date_format must be text in quotes, got 5"),
+        ('date_format = "dd/mm/yyyy"', "date_format must be a strftime pattern such as %d/%m/%Y, got 'dd/mm/yyyy'"),
+        ("cancel_prefix = 5", "cancel_prefix must be text in quotes, got 5"),
+        ('decimal_comma = "false"', "decimal_comma must be true or false (without quotes), got 'false'"),
+        ("decimal_comma = 1", "decimal_comma must be true or false (without quotes), got 1"),
+        ("customer_id = 5", "customer_id must be a header name in quotes"),
+        ('order_date = ["a"]', "order_date must be a header name in quotes"),
+    ],
+)
+def test_mapping_values_of_the_wrong_type(tmp_path, text, message):
+    """Each used to be taken as it was: a number crashed the reader with a traceback, "false" read as true."""
+    path = write(tmp_path / "columns.toml", f"[transactions]\n{text}\n")
+    with pytest.raises(RulesError) as err:
+        load_mapping_file(path)
+    assert err.value.message == f"{path}: [transactions] {message}"
+    assert err.value.hint == SETTING_HINTS[text.split(" ")[0]]
+
+
+def test_mapping_settings_of_the_right_type_load(tmp_path):
+    text = '[transactions]\nseparator = "\\t"\nencoding = "cp1252"\ncancel_prefix = ""\n'
+    mapping = load_mapping_file(write(tmp_path / "columns.toml", text + '[surveys]\nseparator = "whitespace"\n'))
+    assert mapping.settings == {
+        "transactions": {"separator": "\t", "encoding": "cp1252", "cancel_prefix": ""},
+        "surveys": {"separator": "whitespace"},
+    }

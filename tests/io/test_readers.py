@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import tempfile
 import zipfile
 from datetime import date, datetime
@@ -13,8 +14,16 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from loyalty_cli.errors import DataError
-from loyalty_cli.io.readers import REJECT_COLUMNS, ReadOptions, read_contacts, read_surveys, read_transactions
+from loyalty_cli.errors import DataError, RulesError, UsageError
+from loyalty_cli.io.readers import (
+    REJECT_COLUMNS,
+    ReadOptions,
+    read_contacts,
+    read_members,
+    read_points,
+    read_surveys,
+    read_transactions,
+)
 from loyalty_cli.io.validate import collect_checked
 
 HEADER = "customer_id,order_date,amount\n"
@@ -22,6 +31,15 @@ HEADER = "customer_id,order_date,amount\n"
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
+    return path
+
+
+SAVED = 1_750_000_000  # 2025-06-15 15:06:40 UTC: when the exports of the future-date tests were "saved"
+
+
+def saved(path: Path) -> Path:
+    """Give ``path`` the modification time :data:`SAVED`, as an export written then would have."""
+    os.utime(path, (SAVED, SAVED))
     return path
 
 
@@ -273,7 +291,7 @@ def test_folder_with_a_header_only_file(tmp_path):
     write(tmp_path / "a.csv", HEADER + "A,2024-01-01,1\n")
     write(tmp_path / "b.csv", HEADER)
     scan = read_transactions([tmp_path])
-    assert scan.notes == (f"1 file(s) with no rows skipped: {tmp_path / 'b.csv'}",)
+    assert scan.notes == (f"1 file with no rows skipped: {tmp_path / 'b.csv'}",)
     assert [p.name for p in scan.paths] == ["a.csv"]
     rows, _ = collect(scan)
     assert rows["customer_id"].to_list() == ["A"]
@@ -386,10 +404,104 @@ def test_each_bad_row_kind(tmp_path):
 
 
 def test_without_as_of_later_dates_are_kept(tmp_path):
-    path = write(tmp_path / "orders.csv", HEADER + "A,2024-01-05,1\nB,2030-01-01,1\n")
+    # Up to a day after the file was saved (2025-06-15 15:06 UTC): the shop's local time may be ahead of UTC.
+    path = saved(write(tmp_path / "orders.csv", HEADER + "A,2024-01-05 10:00:00,1\nB,2025-06-16 15:06:40,1\n"))
     rows, rejects = read(path)
     assert rows["customer_id"].to_list() == ["A", "B"]
     assert rejects.height == 0
+
+
+FUTURE = "order date in the future (more than a day after the file was saved, 2025-06-15 15:06 UTC)"
+
+
+def test_dates_after_the_file_was_saved_are_bad_rows(tmp_path):
+    text = (
+        HEADER + "A,2025-06-15 23:00:00,1\nB,2025-06-16 15:06:41,1\nC,2999-12-31 00:00:00,1\nD,2024-01-05 00:00:00,1\n"
+    )
+    path = saved(write(tmp_path / "orders.csv", text))
+    rows, rejects = read(path)
+    assert rows["customer_id"].to_list() == ["A", "D"]
+    assert rejected(rejects) == [
+        ("orders.csv", 3, FUTURE, "order_date", "2025-06-16 15:06:41"),
+        ("orders.csv", 4, FUTURE, "order_date", "2999-12-31 00:00:00"),
+    ]
+    with pytest.raises(DataError) as err:
+        collect(read_transactions([path]), on_bad_rows="error")
+    assert err.value.message == (
+        f"2 bad rows in the transactions:\n  2 rows with {FUTURE} in {path}, column 'order_date' "
+        "(rows 3, 4; values '2025-06-16 15:06:41', '2999-12-31 00:00:00')"
+    )
+    assert err.value.hint.startswith("A date after the export was written is a typo or a placeholder")
+
+
+def test_an_as_of_in_the_past_leaves_rows_out_but_future_dates_are_still_bad(tmp_path):
+    text = HEADER + "A,2023-12-31,1\nB,2024-06-01,1\nC,2999-12-31,1\n"
+    scan = read_transactions([saved(write(tmp_path / "orders.csv", text))], as_of=date(2024, 1, 1))
+    rows, rejects = collect(scan)
+    assert rows["customer_id"].to_list() == ["A"]
+    assert scan.left_out == [1]  # B: after the as-of date, not bad
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(4, FUTURE)]
+
+
+def test_future_dates_in_parquet_native_dates_and_datetimes(tmp_path):
+    path = tmp_path / "t.parquet"
+    pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "order_date": [date(2025, 6, 16), date(2025, 6, 17), date(2999, 12, 31), date(2024, 1, 1)],
+            "amount": [1.0] * 4,
+        }
+    ).write_parquet(path)
+    rows, rejects = read(saved(path))
+    assert rows["customer_id"].to_list() == ["A", "D"]  # the 16th at 00:00 is within a day of the 15th 15:06
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(2, FUTURE), (3, FUTURE)]
+    path = tmp_path / "tz.parquet"
+    stamps = [datetime(2025, 6, 16, 16, 0), datetime(2025, 6, 16, 20, 0)]
+    frame = pl.DataFrame({"customer_id": ["A", "B"], "order_date": stamps, "amount": [1.0, 1.0]})
+    frame.with_columns(pl.col("order_date").dt.replace_time_zone("Pacific/Kiritimati")).write_parquet(path)
+    rows, rejects = read(saved(path))  # local wall-clock time (UTC+14) is compared, with a day's allowance
+    assert rows["customer_id"].to_list() == []
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(1, FUTURE), (2, FUTURE)]
+
+
+def test_each_file_of_a_folder_is_held_to_its_own_time(tmp_path):
+    saved(write(tmp_path / "a.csv", HEADER + "A,2025-06-20,1\n"))
+    write(tmp_path / "b.csv", HEADER + "B,2025-06-20,1\n")  # written now: 2025-06-20 is in its past
+    rows, rejects = read(tmp_path)
+    assert rows["customer_id"].to_list() == ["B"]
+    assert [(f, reason) for f, _, reason, _, _ in rejected(rejects)] == [("a.csv", FUTURE)]
+
+
+def test_a_file_time_that_is_no_real_time_is_replaced_by_the_time_of_the_run(tmp_path):
+    # A Nix store or a zip without times gives files the Unix epoch (or 1980): that is not when they were saved.
+    path = write(tmp_path / "orders.csv", HEADER + "A,2024-01-05,1\nB,2999-12-31,1\n")
+    os.utime(path, (1, 1))
+    rows, rejects = read(path)
+    assert rows["customer_id"].to_list() == ["A"]
+    ((_, row, reason, _, _),) = rejected(rejects)
+    assert row == 3 and reason.startswith("order date in the future (more than a day after this run, ")
+
+
+def test_future_dates_in_the_other_inputs(tmp_path):
+    later = "in the future (more than a day after the file was saved, 2025-06-15 15:06 UTC)"
+    path = saved(write(tmp_path / "s.csv", "customer_id,responded_at,score\nA,2025-06-01,9\nB,2999-01-01,7\n"))
+    _, rejects = collect(read_surveys([path]))
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(3, f"response date {later}")]
+    text = "customer_id,enrolled_at,tier,tier_since\nA,2025-01-01,Gold,2025-02-01\nB,2999-01-01,,\n"
+    text += "C,2025-01-01,Gold,2030-01-01\n"
+    _, rejects = collect(read_members([saved(write(tmp_path / "m.csv", text))]))
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [
+        (3, f"enrolment date {later}"),
+        (4, f"tier date {later}"),
+    ]
+    text = "customer_id,at,points,type\nA,2025-01-01,10,earn\nB,2999-01-01,10,earn\n"
+    _, rejects = collect(read_points([saved(write(tmp_path / "p.csv", text))]))
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(3, f"points date {later}")]
+    # A sign-up after the export is bad; a birthday is not checked (some CRMs export the next one).
+    text = "customer_id,signed_up_at,birthday\nA,2025-01-01,2025-09-01\nB,2999-01-01,\nC,,\n"
+    rows, rejects = collect(read_contacts([saved(write(tmp_path / "c.csv", text))]))
+    assert rows["customer_id"].to_list() == ["A", "C"]
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [(3, f"sign-up date {later}")]
 
 
 def test_as_of_is_exclusive(tmp_path):
@@ -537,6 +649,9 @@ def test_decimal_comma_amounts(tmp_path):
     assert rejected(rejects) == [("t.csv", 3, "unparseable amount", "Betrag", "1.250")]
 
 
+BEYOND = "out of range (beyond ±1,000,000,000)"
+
+
 def test_non_finite_and_huge_amounts_are_bad_rows(tmp_path):
     text = HEADER + "A,2024-01-05,10\nB,2024-01-05,inf\nC,2024-01-05,NaN\nD,2024-01-05,-inf\n"
     text += "E,2024-01-05,1e300\n"
@@ -546,7 +661,53 @@ def test_non_finite_and_huge_amounts_are_bad_rows(tmp_path):
         ("t.csv", 3, "unparseable amount", "amount", "inf"),
         ("t.csv", 4, "unparseable amount", "amount", "NaN"),
         ("t.csv", 5, "unparseable amount", "amount", "-inf"),
-        ("t.csv", 6, "amount out of range", "amount", "1e300"),
+        ("t.csv", 6, f"amount {BEYOND}", "amount", "1e300"),
+    ]
+
+
+def test_amounts_beyond_a_billion_are_bad_rows(tmp_path):
+    # Two lines of 5e16 summed to a negative spend in Int64 cents; a barcode pasted as an amount too.
+    text = HEADER + "A,2024-01-05,1000000000\nB,2024-01-05,-1000000000\nC,2024-01-05,1000000000.01\n"
+    text += "D,2024-01-05,50000000000000000\nE,2024-01-05,50000000000000000\nF,2024-01-05,-4006381333931\n"
+    path = write(tmp_path / "t.csv", text)
+    rows, rejects = read(path)
+    assert rows.select("customer_id", "amount_cents").rows() == [("A", 100_000_000_000), ("B", -100_000_000_000)]
+    assert [(r, reason, value) for _, r, reason, _, value in rejected(rejects)] == [
+        (4, f"amount {BEYOND}", "1000000000.01"),
+        (5, f"amount {BEYOND}", "50000000000000000"),
+        (6, f"amount {BEYOND}", "50000000000000000"),
+        (7, f"amount {BEYOND}", "-4006381333931"),
+    ]
+    with pytest.raises(DataError) as err:
+        collect(read_transactions([path]), on_bad_rows="error")
+    assert err.value.message == (
+        f"4 bad rows in the transactions:\n  4 rows with amount {BEYOND} in {path}, column 'amount' "
+        "(rows 4, 5, 6, 7; values '1000000000.01', '50000000000000000', '50000000000000000')"
+    )
+    assert err.value.hint.startswith("No line of a real export comes near a billion")
+
+
+def test_quantity_price_and_their_product_beyond_the_bound(tmp_path):
+    text = "customer_id,order_date,qty,price\nA,2024-01-05,2,1.10\nB,2024-01-05,4006381333931,1\n"
+    text += "C,2024-01-05,1,5e12\nD,2024-01-05,100000,20000\nE,2024-01-05,-100000,20000\n"
+    rows, rejects = read(write(tmp_path / "t.csv", text))
+    assert rows.rows() == [("A", datetime(2024, 1, 5), 220)]
+    assert rejected(rejects) == [
+        ("t.csv", 3, f"quantity {BEYOND}", "qty", "4006381333931"),
+        ("t.csv", 4, f"unit price {BEYOND}", "price", "5e12"),
+        ("t.csv", 5, f"amount {BEYOND}", "amount", None),  # 2e9: the product, no one column to show
+        ("t.csv", 6, f"amount {BEYOND}", "amount", None),
+    ]
+
+
+def test_points_beyond_the_bound_are_bad_rows(tmp_path):
+    text = "customer_id,at,points,type\nA,2024-01-01,1000000000,earn\nB,2024-01-01,4006381333931,earn\n"
+    text += "C,2024-01-01,-1e300,adjust\n"
+    rows, rejects = collect(read_points([write(tmp_path / "p.csv", text)]))
+    assert rows["points"].to_list() == [1e9]
+    assert [(r, reason) for _, r, reason, _, _ in rejected(rejects)] == [
+        (3, f"points {BEYOND}"),
+        (4, f"points {BEYOND}"),
     ]
 
 
@@ -572,6 +733,49 @@ def test_ids_are_normalised(tmp_path):
     path = write(tmp_path / "t.csv", text)
     rows, _ = read(path)
     assert rows["customer_id"].to_list() == ["17850", "00004", "17850"]
+
+
+PLACEHOLDERS = ["NULL", "nan", "NaN", "N/A", "None", "-", "null", "#N/A", ""]
+
+
+def test_id_placeholders_are_missing_ids_in_every_input(tmp_path):
+    # Anonymous rows must not become one big customer called "NULL".
+    text = HEADER + "A,2024-01-05,1\n" + "".join(f"{v},2024-01-05,1\n" for v in PLACEHOLDERS)
+    rows, rejects = read(write(tmp_path / "t.csv", text))
+    assert rows["customer_id"].to_list() == ["A"]
+    assert {reason for _, _, reason, _, _ in rejected(rejects)} == {"missing customer id"}
+    assert rejects.height == len(PLACEHOLDERS)
+    # Surveys: an answer without an id is anonymous, kept.
+    text = "customer_id,responded_at,score\nA,2024-01-05,9\n" + "".join(f"{v},2024-01-05,7\n" for v in PLACEHOLDERS)
+    rows, rejects = collect(read_surveys([write(tmp_path / "s.csv", text)]))
+    assert rows["customer_id"].to_list() == ["A"] + [None] * len(PLACEHOLDERS)
+    assert rejects.height == 0
+    inputs = {
+        "contacts": (read_contacts, "customer_id,email\n", ",a@b.c"),
+        "members": (read_members, "customer_id,enrolled_at\n", ",2024-01-05"),
+        "points": (read_points, "customer_id,at,points,type\n", ",2024-01-05,5,earn"),
+    }
+    for name, (reader, header, rest) in inputs.items():
+        path = write(tmp_path / f"{name}.csv", header + "".join(f"{v}{rest}\n" for v in ["A", *PLACEHOLDERS]))
+        rows, rejects = collect(reader([path]))
+        assert rows["customer_id"].to_list() == ["A"], name
+        assert set(rejects["reject_reason"]) == {"missing customer id"}, name
+
+
+def test_a_boolean_id_column_is_refused(tmp_path):
+    path = tmp_path / "t.parquet"
+    frame = pl.DataFrame({"customer_id": [True, False], "order_date": [date(2024, 1, 1)] * 2, "amount": [1.0, 2.0]})
+    frame.write_parquet(path)
+    with pytest.raises(DataError) as err:
+        read_transactions([path])
+    assert err.value.message == f"Column 'customer_id' of {path} holds true/false values (Boolean), not ids"
+    assert "--customer-col" in err.value.hint
+    path = tmp_path / "s.parquet"
+    pl.DataFrame({"customer_id": [date(2024, 1, 1)], "responded_at": [date(2024, 1, 1)], "score": [9]}).write_parquet(
+        path
+    )
+    with pytest.raises(DataError, match=r"Column 'customer_id' of .*s.parquet holds dates or times \(Date\)"):
+        read_surveys([path])
 
 
 def test_ambiguous_dates_in_a_file(tmp_path):
@@ -701,6 +905,7 @@ def test_read_contacts_consent(tmp_path):
             "signed_up_at": pl.Date,
             "birthday": pl.Date,
             "email_consent": pl.Boolean,
+            "email_consent_status": pl.String,
         }
     )
     assert rows.select("customer_id", "email_consent").rows() == [
@@ -710,13 +915,13 @@ def test_read_contacts_consent(tmp_path):
         ("4", False),
         ("5", True),
         ("6", False),
+        ("7", None),  # an unknown word is no consent, not a bad row (the hand-off says which value)
         ("8", None),
         ("9", True),
     ]
-    assert rows.row(0) == ("1", "ann@x.com", date(2024, 1, 1), date(1990, 5, 17), True)
+    assert rows.row(0) == ("1", "ann@x.com", date(2024, 1, 1), date(1990, 5, 17), True, "yes")
     assert rows["signed_up_at"].to_list()[2] is None
     assert rejected(rejects) == [
-        ("contacts.csv", 8, "unparseable consent (expected yes/no, true/false or 1/0)", "Accepts Marketing", "maybe"),
         ("contacts.csv", 11, "missing customer id", "Customer ID", None),
         ("contacts.csv", 12, "unparseable birthday", "Birthday", "17 May"),
     ]
@@ -727,7 +932,18 @@ def test_read_contacts_email_as_id(tmp_path):
     scan = read_contacts([path])
     assert scan.mapping.how["customer_id"] == "email as id"
     rows, _ = collect(scan)
-    assert rows.rows() == [("ann@x.com", "ann@x.com", True), ("b@x.com", "b@x.com", False)]
+    assert rows.rows() == [("ann@x.com", "ann@x.com", True, "Yes"), ("b@x.com", "b@x.com", False, "No")]
+
+
+def test_read_contacts_email_tool_statuses_are_no_consent_not_bad_rows(tmp_path):
+    """Mailchimp/Klaviyo/Braze statuses: only a clear yes is consent; the others, and words we do not know, keep
+    the contact (its email, its sign-up date) without consent, the value as written in email_consent_status."""
+    statuses = ["subscribed", "opted_in", "pending", "cleaned", "unsubscribed", "bounced", "non-subscribed", "maybe"]
+    text = "customer_id,email,email_consent\n" + "".join(f"{i},c{i}@x.com,{s}\n" for i, s in enumerate(statuses))
+    rows, rejects = collect(read_contacts([write(tmp_path / "contacts.csv", text)]))
+    assert rejected(rejects) == []
+    assert rows["email_consent"].to_list() == [True, True, False, False, False, False, False, None]
+    assert rows["email_consent_status"].to_list() == statuses
 
 
 # ================================================================ properties
@@ -789,3 +1005,47 @@ def test_rejected_rows_survive_the_round_trip_through_a_file(tmp_path):
     assert rejects.select("source_row", "reject_reason", "note").rows() == [
         (3, "missing customer id", " kept as given ")
     ]
+
+
+# ---------------------------------------------------------------- files that cannot be read as they are (issue 16)
+
+
+def test_a_repeated_header_that_is_read_is_refused(tmp_path):
+    path = write(tmp_path / "t.csv", "customer_id,order_date,amount,amount\nA,2024-01-05,1,2\n")
+    with pytest.raises(DataError) as err:
+        read_transactions([path])
+    assert err.value.message == f"Ambiguous column for amount in {path}: 'amount' appears 2 times (columns 3 and 4)"
+    path = write(tmp_path / "k.csv", "customer_id,order_date,amount,region,region\nA,2024-01-05,1,N,S\n")
+    with pytest.raises(DataError, match="Ambiguous column for region in .*: 'region' appears 2 times"):
+        read_transactions([path], ReadOptions(keep=("region",)))
+    assert read_transactions([path]).rows.collect().height == 1  # not read: left alone
+
+
+def test_whole_number_dates_in_parquet_are_read_as_yyyymmdd(tmp_path):
+    pl.DataFrame({"customer_id": ["A", "B"], "order_date": [20240105, 20241231], "amount": [1.0, 2.0]}).write_parquet(
+        tmp_path / "t.parquet"
+    )
+    scan = read_transactions([tmp_path / "t.parquet"])
+    assert scan.date_formats == {"order_date": "%Y%m%d"}
+    rows, rejects = collect(scan)
+    assert rows["order_date"].to_list() == [datetime(2024, 1, 5), datetime(2024, 12, 31)]
+    assert rejects.is_empty()
+
+
+def test_bad_date_formats(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER + "A,2024-01-05,1\n")
+    with pytest.raises(UsageError, match=r"Bad date format '%Q': '%Q' is not a date or time code"):
+        read_transactions([path], ReadOptions(date_format="%Q"))
+    mapping = write(tmp_path / "m.toml", '[transactions]\ndate_format = "%H:%M"\n')
+    with pytest.raises(RulesError) as err:
+        read_transactions([path], ReadOptions(mapping_file=mapping))
+    assert err.value.message == f"{mapping}: [transactions] date_format '%H:%M': it has no year (%Y or %y)"
+
+
+def test_dates_in_two_files_name_file_and_row(tmp_path):
+    write(tmp_path / "a.csv", HEADER + "A,2024-01-05,1\nB,2024-01-06,1\n")
+    write(tmp_path / "b.csv", HEADER + "A,05/01/2024,1\nB,06/01/2024,1\nC,later,1\n")
+    with pytest.raises(DataError) as err:
+        read_transactions([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert f"(e.g. '2024-01-05' in {tmp_path / 'a.csv'} row 2)" in err.value.message
+    assert f"(e.g. 'later' in {tmp_path / 'b.csv'} row 4)" in err.value.message

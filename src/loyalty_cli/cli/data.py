@@ -7,6 +7,7 @@ from typing import Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     describe_scan,
@@ -80,7 +81,9 @@ def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
 @handle_errors
 def validate(
     inputs: opt.Inputs,
-    kind: Annotated[str, typer.Option("--kind", help="transactions, surveys or contacts.")] = "transactions",
+    kind: Annotated[
+        str, typer.Option("--kind", metavar="KIND", help="transactions, surveys or contacts.")
+    ] = "transactions",
     as_of: opt.AsOf = None,
     rejects: opt.Rejects = None,
     quiet: opt.Quiet = False,
@@ -96,17 +99,18 @@ def validate(
     score_col: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--score-col", help="Score column (surveys).", rich_help_panel=opt.COLUMNS
+            "--score-col", metavar="NAME", help="Score column (surveys).", rich_help_panel=opt.COLUMNS
         ),
     ] = None,
     date_format: opt.DateFormat = None,
     delimiter: opt.Delimiter = None,
     encoding: opt.Encoding = "utf-8",
     decimal_comma: opt.DecimalComma = False,
+    on_overlap: opt.OnOverlap = "error",
 ) -> None:
     """Check an export without computing metrics: columns found, rows, customers, dates, orders vs lines,
-    returns netted, and every row that would be rejected, with why. Exit code 1 when rows would be
-    rejected."""
+    returns netted, every row that would be rejected, with why, and lines repeated across files. Exit code 1
+    when rows would be rejected or files overlap (unless --on-overlap keep-first)."""
     import polars as pl
 
     from loyalty_cli.errors import UsageError
@@ -134,16 +138,22 @@ def validate(
         delimiter=delimiter,
         encoding=encoding,
         decimal_comma=decimal_comma,
+        on_overlap=on_overlap,
         out=out,
     )
     scan = read_table(kind, inputs, options, as_of=to_date(as_of) if kind != "contacts" else None)
     describe_scan(scan, out)
     with out.status(f"Checking {kind} ..."):
-        (profile,), (rejected,) = collect_checked([scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip")
+        (profile,), (rejected,) = collect_checked(
+            [scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip", stop_on_overlap=False
+        )
     note_left_out([scan], out)
     later = sum(scan.left_out)  # rows dated on or after --as-of: read, then left out (not rejected)
+    overlaps = scan.overlap.found if scan.overlap is not None else []
+    repeated = sum(o.lines for o in overlaps)  # lines repeated across files: kept or (keep-first) left out
+    dropped = repeated if scan.overlap is not None and scan.overlap.policy == "keep-first" else 0
     kept = int(profile["lines"][0]) if kind == "transactions" else int(profile[0, 0])
-    total = kept + rejected.height + later
+    total = kept + rejected.height + later + dropped
     # Cast before transposing: a transpose would cast ints and dates to a common float (14944.0 for a date).
     facts = profile.select(pl.all().cast(pl.String)).transpose(
         include_header=True, header_name="fact", column_names=["value"]
@@ -153,6 +163,11 @@ def validate(
         [
             pl.DataFrame({"fact": ["rows read", "rows rejected"], "value": [f"{total}", f"{rejected.height}"]}),
             *([pl.DataFrame({"fact": ["rows on or after the as-of date"], "value": [f"{later}"]})] if later else []),
+            *(
+                [pl.DataFrame({"fact": ["rows repeated from an earlier file"], "value": [f"{repeated}"]})]
+                if repeated
+                else []
+            ),
             facts,
         ]
     )
@@ -161,11 +176,23 @@ def validate(
         title=f"{kind.capitalize()}: {', '.join(str(p) for p in scan.paths[:3])}"
         + (" ..." if len(scan.paths) > 3 else ""),
     )
+    overlapping = bool(overlaps) and not dropped
+    if overlapping:  # summed twice by every command (which stops): a problem, like a bad row
+        verb = "repeats a line" if repeated == 1 else "repeat lines"
+        out.warn(f"{repeated:,} of {words.count(total, 'row')} {verb} of an earlier file:")
+        for overlap in overlaps:
+            out.note(f"  {overlap.describe()}", force=True)
+        out.note(
+            "  Remove the duplicate export, or pass --on-overlap keep-first to read each repeated line from the "
+            "first file that has it.",
+            force=True,
+        )
     if rejected.height:
-        out.warn(f"{rejected.height:,} of {total:,} rows would be rejected:")
+        out.warn(f"{rejected.height:,} of {words.count(total, 'row')} would be rejected:")
         list_problems(rejected, out, always=True)
         if rejects is not None:
             write_rejects([rejected], rejects, out, describe=False)
+    if rejected.height or overlapping:
         raise typer.Exit(code=int(ExitCode.BAD_INPUT))
     out.note("No bad rows.")
 
@@ -182,11 +209,12 @@ Examples:
 @handle_errors
 def sample(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder to write transactions, surveys and contacts into.")
+        Path,
+        typer.Option("--output", "-o", metavar="DIR", help="Folder to write transactions, surveys and contacts into."),
     ],
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", metavar="csv|parquet", help="csv or parquet.")] = "csv",
     quiet: opt.Quiet = False,
 ) -> None:
     """Write a realistic synthetic shop: transactions (with returns and cancellations), an NPS survey and a

@@ -6,16 +6,27 @@ auto-detection by header name. Every choice is reported back so the user sees wh
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loyalty_cli.errors import DataError, RulesError
+from loyalty_cli.io.overlap import ON_OVERLAP
 from loyalty_cli.rulefile import read_toml
 from loyalty_cli.schema import TABLES, Field, normalise_header
 
-# Keys a mapping file may hold besides column names, per table.
-SETTING_KEYS = {"date_format", "separator", "encoding", "decimal_comma", "cancel_prefix"}
+# Keys a mapping file may hold besides column names, per table, with an example of each.
+SETTING_EXAMPLES = {
+    "date_format": '"%d/%m/%Y %H:%M"',
+    "separator": '";" (or "\\t" for tab, "whitespace")',
+    "encoding": '"latin-1" (or "utf-8", "cp1252")',
+    "decimal_comma": "true (no quotes; for amounts written 12,50)",
+    "cancel_prefix": '"C" (or "" for none)',
+    "on_overlap": '"keep-first" (or "error")',
+}
+SETTING_KEYS = set(SETTING_EXAMPLES)
+WHITESPACE_WORDS = ("whitespace", "space", "spaces")
 # Tables whose columns have no command-line options: they are mapped in the mapping file only.
 MAPPING_FILE_ONLY = ("members", "points")
 
@@ -55,10 +66,14 @@ def load_mapping_file(path: Path | None) -> MappingFile:
         known = {f.name for f in TABLES[table]}
         for key, value in entries.items():
             if key in SETTING_KEYS:
-                settings.setdefault(table, {})[key] = value
+                settings.setdefault(table, {})[key] = check_setting(f"{path}: [{table}] {key}", key, value)
             elif key in known:
                 if not isinstance(value, str) or not value:
-                    raise RulesError(f"{path}: [{table}] {key} must be a header name in quotes")
+                    raise RulesError(
+                        f"{path}: [{table}] {key} must be a header name in quotes",
+                        hint=f"Put the column's header in quotes, e.g. {key} = "
+                        f'"{key.replace("_", " ").title().replace(" ", "")}", got {value!r}.',
+                    )
                 columns.setdefault(table, {})[key] = value
             else:
                 raise RulesError(
@@ -66,6 +81,30 @@ def load_mapping_file(path: Path | None) -> MappingFile:
                     hint=f"Fields are {', '.join(sorted(known))}; settings are {', '.join(sorted(SETTING_KEYS))}.",
                 )
     return MappingFile(path=path, columns=columns, settings=settings)
+
+
+def check_setting(where: str, key: str, value: object) -> object:
+    """A reading setting (:data:`SETTING_KEYS`) with the type the readers need, else a ``RulesError`` starting
+    with ``where`` (e.g. ``columns.toml: [transactions] separator``)."""
+    hint = f"e.g. {key} = {SETTING_EXAMPLES[key]}."
+    if key == "decimal_comma":
+        if not isinstance(value, bool):
+            raise RulesError(f"{where} must be true or false (without quotes), got {value!r}", hint=hint)
+        return value
+    if not isinstance(value, str):
+        raise RulesError(f"{where} must be text in quotes, got {value!r}", hint=hint)
+    if key == "separator" and len(value) != 1 and value.lower() not in WHITESPACE_WORDS:
+        raise RulesError(f'{where} must be one character or "whitespace", got {value!r}', hint=hint)
+    if key == "encoding":
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise RulesError(f"{where}: unknown encoding {value!r}", hint=hint) from None
+    if key == "on_overlap" and value not in ON_OVERLAP:
+        raise RulesError(f"{where} must be error or keep-first, got {value!r}", hint=hint)
+    if key == "date_format" and "%" not in value:
+        raise RulesError(f"{where} must be a strftime pattern such as %d/%m/%Y, got {value!r}", hint=hint)
+    return value
 
 
 def _match(headers: Sequence[str], wanted: str, *, path: Path, fld: Field, source: str) -> str:

@@ -11,17 +11,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
-from loyalty_cli.errors import DataError
+from loyalty_cli.errors import DataError, RulesError, UsageError
 from loyalty_cli.io.columns import ColumnChoice, MappingFile, load_mapping_file, resolve_columns
+from loyalty_cli.io.overlap import OverlapCheck, find_overlaps
 from loyalty_cli.io.parse import (
+    MAX_AMOUNT,
+    MAX_CENTS,
+    date_format_problem,
     detect_date_format,
+    is_temporal,
     parse_consent,
     parse_date,
+    parse_free_text,
     parse_id,
     parse_number,
     parse_score,
@@ -29,8 +36,9 @@ from loyalty_cli.io.parse import (
     parse_text,
     to_cents,
 )
-from loyalty_cli.io.sources import Source, expand_inputs, inspect_source
+from loyalty_cli.io.sources import Source, check_gzip, expand_inputs, inspect_source
 from loyalty_cli.schema import TABLES, normalise_header
+from loyalty_cli.words import count
 
 DATE_SAMPLE_ROWS = 20_000
 DATE_SAMPLE_FILES = 8
@@ -51,6 +59,7 @@ class ReadOptions:
     decimal_comma: bool = False
     cancel_prefix: str = "C"  # invoice numbers like C536379 are cancellations (UCI Online Retail)
     keep: tuple[str, ...] = ()  # more columns to carry along as text, by header (e.g. a region for --by)
+    on_overlap: str = "error"  # lines repeated across files: error, or keep-first (see io/overlap.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class Scan:
     notes: tuple[str, ...]
     later: pl.LazyFrame | None = None  # one row: valid rows dated on or after as_of (left out, counted)
     left_out: list[int] = field(default_factory=list)  # that count, once collected (see collect_checked)
+    overlap: OverlapCheck | None = None  # several files: lines repeated across them (see io/overlap.py)
 
     @property
     def paths(self) -> list[Path]:
@@ -139,10 +149,55 @@ def _scan(src: Source) -> pl.LazyFrame:
 def _schema(src: Source) -> pl.Schema:
     try:
         schema = _scan(src).collect_schema()
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"Could not read {src.path}: {exc}", hint="Is it a CSV or Parquet file?") from None
+    except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a damaged gzip file
+        _read_error(src, exc)
     schema.pop("_row", None)
     return schema
+
+
+def _read_error(src: Source, exc: Exception) -> NoReturn:
+    """Raise the clear error for a file Polars could not read: a truncated or corrupt gzip file says so."""
+    if src.format == "csv":
+        check_gzip(src.path)
+    raise DataError(
+        f"Could not read {src.path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        hint="Check that it is a CSV or Parquet file, its delimiter (--delimiter), its encoding (--encoding) and "
+        "that every line has the same number of fields.",
+    ) from None
+
+
+def _date_type_problem(dtype: pl.DataType) -> str | None:
+    """Why a column of this type cannot hold dates (``None`` when it can). Dates, times and text can; so can
+    whole numbers, read like text (20240105 as yyyymmdd, as "20240105" in a CSV); other numbers cannot."""
+    if is_temporal(dtype) or dtype in (pl.String, pl.Null) or dtype.is_integer():
+        return None
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return None
+    if dtype.is_numeric():
+        return f"numbers ({dtype})"
+    if dtype == pl.Boolean:
+        return "true/false values (Boolean)"
+    return f"values of type {dtype}"
+
+
+def _repeated(src: Source, columns: Mapping[str, str] | None) -> None:
+    """A header written twice (``amount,amount``) is ambiguous: which copy holds the data cannot be told
+    (Polars would read the first and rename the others). Refused when a column read (``columns``: field ->
+    header) is repeated; with ``None``, any repeated column (a Parquet file with one cannot be read)."""
+    counts: dict[str, int] = {}
+    for h in src.headers:
+        counts[h] = counts.get(h, 0) + 1
+    pairs = columns.items() if columns is not None else [(None, h) for h in counts]
+    for name, header in pairs:
+        if counts.get(header, 0) > 1:
+            at = [str(i + 1) for i, h in enumerate(src.headers) if h == header]
+            where = ", ".join(at[:-1]) + " and " + at[-1]
+            raise DataError(
+                (f"Ambiguous column for {name} in {src.path}: " if name else f"Ambiguous column in {src.path}: ")
+                + f"{header!r} appears {counts[header]} times (columns {where})",
+                hint=f"Rename or remove the extra {header!r} columns in the export: which one holds the data "
+                "cannot be told.",
+            )
 
 
 def _date_formats(
@@ -159,7 +214,15 @@ def _date_formats(
         header = mapping.columns.get(name)
         if header is None:
             continue
-        text = [s for s in sources if schemas[s.path][header] == pl.String]
+        for s in sources:
+            problem = _date_type_problem(schemas[s.path][header])
+            if problem is not None:
+                raise DataError(
+                    f"Column {header!r} of {s.path} holds {problem}, not dates",
+                    hint="Export it as dates or as text such as 2024-01-05 (whole numbers such as 20240105 in an "
+                    "integer column are read as yyyymmdd), or map the date column (e.g. --date-col).",
+                )
+        text = [s for s in sources if not is_temporal(schemas[s.path][header])]  # text or whole numbers
         if not text:
             continue
         if given:
@@ -168,18 +231,23 @@ def _date_formats(
         k = min(DATE_SAMPLE_FILES, len(text))  # up to k files spread evenly, the first and the last included
         spread = sorted({round(i * (len(text) - 1) / max(k - 1, 1)) for i in range(k)})
         values: list[str] = []
+        rows: list[str] = []
         for i in spread:
             try:
-                frame = _scan(text[i]).select(pl.col(header)).head(DATE_SAMPLE_ROWS).collect()
-            except pl.exceptions.PolarsError as exc:
-                raise DataError(
-                    f"Could not read {text[i].path}: {str(exc).splitlines()[0]}",
-                    hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every line "
-                    "has the same number of fields.",
-                ) from None
-            values.extend(v for v in frame.to_series() if v is not None)
+                frame = (
+                    _scan(text[i])
+                    .select("_row", pl.col(header).cast(pl.String))
+                    .head(DATE_SAMPLE_ROWS)
+                    .collect()
+                    .drop_nulls(header)
+                )
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                _read_error(text[i], exc)
+            values.extend(frame[header])
+            at = "" if len(text) == 1 else f"{text[i].path} "
+            rows.extend(f"{at}row {r}" for r in frame["_row"])
         where = str(text[0].path) if len(text) == 1 else f"{len(text)} files"
-        formats[name] = detect_date_format(values, column=header, where=where)
+        formats[name] = detect_date_format(values, column=header, where=where, rows=rows)
     return formats
 
 
@@ -243,12 +311,53 @@ _OUTPUT_ORDER = [
 ]
 
 
-def _required_id(schema: pl.Schema, mapping: ColumnChoice, out: dict[str, pl.Expr], checks: list[_Check]) -> None:
-    """Parse the customer id into ``out`` with its check: a row without one cannot be attributed. An email used
-    as the id is lowercased."""
+def _required_id(
+    schema: pl.Schema, mapping: ColumnChoice, out: dict[str, pl.Expr], checks: list[_Check], src: Source
+) -> None:
+    """Parse the customer id into ``out`` with its check: a row without one (blank, ``NULL``, ``N/A``, ...:
+    see :func:`parse_id`) cannot be attributed. An email used as the id is lowercased."""
     col = mapping.columns["customer_id"]
-    out["customer_id"] = parse_id(col, schema[col], lowercase=mapping.how.get("customer_id") == "email as id")
+    lowercase = mapping.how.get("customer_id") == "email as id"
+    out["customer_id"] = parse_id(col, schema[col], lowercase=lowercase, where=str(src.path))
     checks.append(_Check(C("customer_id").is_null(), "missing customer id", "customer_id"))
+
+
+# Dates later than this after the file was last written cannot be real (a typo, or a placeholder such as
+# 2999-12-31, which would move the default as-of date): they are bad rows. A day covers any time zone of
+# the shop's local dates against the file's time (UTC) with room to spare.
+FUTURE_ALLOWANCE = timedelta(days=1)
+
+
+# A file time before this is no export time but a placeholder (the Unix epoch of a Nix store, the 1980 of a
+# zip without times): the time of the run stands in for it.
+_REAL_FILE_TIMES = datetime(1990, 1, 1)
+
+
+def _export_time(src: Source) -> tuple[datetime, str]:
+    """When ``src`` was written (UTC, naive like the parsed dates), and how to say it in a reason: its
+    modification time, or the time of this run when that cannot be read or is not a real one."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        saved = datetime.fromtimestamp(src.path.stat().st_mtime, tz=UTC).replace(tzinfo=None)
+    except (OSError, OverflowError, ValueError):
+        saved = _REAL_FILE_TIMES
+    if saved < _REAL_FILE_TIMES:
+        return now, f"this run, {now:%Y-%m-%d %H:%M} UTC"
+    return saved, f"the file was saved, {saved:%Y-%m-%d %H:%M} UTC"
+
+
+def _not_future(field: str, words: str, src: Source, checks: list[_Check]) -> None:
+    """The check that the parsed date ``field`` is at most :data:`FUTURE_ALLOWANCE` after the export time
+    (a literal compare, so cheap; null dates pass: they have their own checks)."""
+    saved, when = _export_time(src)
+    limit = pl.lit(saved + FUTURE_ALLOWANCE, dtype=pl.Datetime("us"))
+    checks.append(
+        _Check(
+            (C(field).cast(pl.Datetime("us")) > limit).fill_null(False),
+            f"{words} in the future (more than a day after {when})",
+            field,
+        )
+    )
 
 
 def _required_date(
@@ -259,28 +368,35 @@ def _required_date(
     formats: dict[str, str],
     out: dict[str, pl.Expr],
     checks: list[_Check],
+    src: Source,
     *,
     show_format: bool = True,
 ) -> None:
-    """Parse a required date column into ``out[field]`` with its two checks: missing, and unparseable (with
-    the expected format when ``show_format``)."""
+    """Parse a required date column into ``out[field]`` with its three checks: missing, unparseable (with
+    the expected format when ``show_format``), and in the future (after the file was saved)."""
     fmt = formats.get(field)
     out[field] = parse_date(cols[field], schema[cols[field]], fmt)
     checks.append(_Check(parse_text(cols[field]).is_null(), f"missing {words}", field, gate=False))
     expected = f" (expected {fmt})" if fmt and show_format else ""
     checks.append(_Check(C(field).is_null(), f"unparseable {words}{expected}", field))
+    _not_future(field, words, src, checks)
 
 
 def _transactions(
-    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+    schema: pl.Schema,
+    mapping: ColumnChoice,
+    options: ReadOptions,
+    formats: dict[str, str],
+    as_of: date | None,
+    src: Source,
 ) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     derived: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    _required_id(schema, mapping, out, checks)
+    _required_id(schema, mapping, out, checks, src)
 
-    _required_date("order_date", "order date", schema, cols, formats, out, checks)
+    _required_date("order_date", "order date", schema, cols, formats, out, checks, src)
 
     number_fields = ["amount"] if "amount" in cols else ["quantity", "unit_price"]
     for name in number_fields:
@@ -288,6 +404,8 @@ def _transactions(
         out[f"_{name}"] = parse_number(cols[name], schema[cols[name]], decimal_comma=options.decimal_comma)
         checks.append(_Check(parse_text(cols[name]).is_null(), f"missing {label}", name, gate=False))
         checks.append(_Check(C(f"_{name}").is_null() | ~C(f"_{name}").is_finite(), f"unparseable {label}", name))
+        if name != "amount":  # a barcode in one of the two is named on its column (the amount check follows)
+            checks.append(_Check(~C(f"_{name}").is_between(-MAX_AMOUNT, MAX_AMOUNT), _beyond(label), name))
     amount = C("_amount") if "amount" in cols else C("_quantity") * C("_unit_price")
     if "order_id" in cols:
         out["order_id"] = parse_text(cols["order_id"])
@@ -297,24 +415,39 @@ def _transactions(
             cancelled = pl.when(oid.str.starts_with(prefix)).then(oid.str.contains(rf"^{re.escape(prefix)}\d"))
             amount = pl.when(cancelled).then(-amount.abs()).otherwise(amount)
     derived["amount_cents"] = to_cents(amount)
-    checks.append(_Check(C("amount_cents").is_null(), "amount out of range", "amount"))
+    # Null cents: beyond Int64 altogether. The bound keeps every sum of fewer than 92 million lines exact.
+    out_of_range = C("amount_cents").is_null() | ~C("amount_cents").is_between(-MAX_CENTS, MAX_CENTS)
+    checks.append(_Check(out_of_range, _beyond("amount"), "amount"))
     for name in ("category", "channel"):
         if name in cols:
             out[name] = parse_text(cols[name])
     if "email" in cols:
-        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True, where=str(src.path))
     return _Plan(out, derived, checks)
 
 
+def _beyond(label: str) -> str:
+    """The reason for a number beyond :data:`MAX_AMOUNT` either way."""
+    return f"{label} out of range (beyond ±{MAX_AMOUNT:,})"
+
+
 def _surveys(
-    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+    schema: pl.Schema,
+    mapping: ColumnChoice,
+    options: ReadOptions,
+    formats: dict[str, str],
+    as_of: date | None,
+    src: Source,
 ) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    if "customer_id" in cols:
-        out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]])
-    _required_date("responded_at", "response date", schema, cols, formats, out, checks, show_format=False)
+    if "customer_id" in cols:  # optional: a missing id is an anonymous answer
+        out["customer_id"] = parse_id(cols["customer_id"], schema[cols["customer_id"]], where=str(src.path))
+    if "responded_at" in cols:
+        _required_date("responded_at", "response date", schema, cols, formats, out, checks, src, show_format=False)
+    else:  # a single-wave export without dates: no date is made up (no trend, nothing left out by as-of)
+        out["responded_at"] = pl.lit(None, dtype=pl.Datetime("us"))
     score, non_response = parse_score(cols["score"], schema[cols["score"]])
     out["_score"], out["_non_response"] = score, non_response
     checks.append(_Check(~C("_non_response") & C("_score").is_null(), "unparseable score (expected 0-10)", "score"))
@@ -323,11 +456,11 @@ def _surveys(
     derived = {"score": pl.when(~C("_non_response")).then(C("_score")).cast(pl.Int16, strict=False)}
     for name in ("comment", "touchpoint"):
         if name in cols:
-            out[name] = parse_text(cols[name])
+            out[name] = parse_free_text(cols[name])  # "NA" is no comment, not the text NA
     if "survey_type" in cols:
         out["survey_type"] = parse_survey_type(cols["survey_type"])
     if "email" in cols:
-        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True, where=str(src.path))
     return _Plan(out, derived, checks)
 
 
@@ -355,14 +488,19 @@ def _kept_columns(
 
 
 def _contacts(
-    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+    schema: pl.Schema,
+    mapping: ColumnChoice,
+    options: ReadOptions,
+    formats: dict[str, str],
+    as_of: date | None,
+    src: Source,
 ) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    _required_id(schema, mapping, out, checks)
+    _required_id(schema, mapping, out, checks, src)
     if "email" in cols:
-        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True)
+        out["email"] = parse_id(cols["email"], schema[cols["email"]], lowercase=True, where=str(src.path))
     for name in ("signed_up_at", "birthday"):
         if name in cols:
             out[name] = parse_date(cols[name], schema[cols[name]], formats.get(name)).cast(pl.Date)
@@ -373,15 +511,14 @@ def _contacts(
                     name,
                 )
             )
+    if "signed_up_at" in cols:  # not the birthday: some CRMs export the next one
+        _not_future("signed_up_at", "sign-up date", src, checks)
     if "email_consent" in cols:
-        out["email_consent"], blank = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
-        checks.append(
-            _Check(
-                ~blank & C("email_consent").is_null(),
-                "unparseable consent (expected yes/no, true/false or 1/0)",
-                "email_consent",
-            )
-        )
+        # Not a check: a status that is not a clear yes (pending, cleaned, ...) or a word we do not know is no
+        # consent (null when unknown), and the contact stays (its email, sign-up date). The value as written
+        # goes along in email_consent_status, so that a list left out can say why (io.targets).
+        out["email_consent"], _ = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
+        out["email_consent_status"] = parse_text(cols["email_consent"])
     return _Plan(out, {}, checks)
 
 
@@ -404,7 +541,12 @@ def read_table(
     """Read one kind of export lazily. Raises :class:`DataError` for anything wrong with the files
     themselves (missing, empty, unreadable, missing or ambiguous columns); bad *rows* go to ``rejects``."""
     options = options or ReadOptions()
+    if options.date_format is not None and (problem := date_format_problem(options.date_format)):
+        raise UsageError(f"Bad date format {options.date_format!r}: {problem}", hint=_FORMAT_HINT)
     mapping_file = load_mapping_file(options.mapping_file)
+    setting = mapping_file.settings.get(table, {}).get("date_format")
+    if isinstance(setting, str) and (problem := date_format_problem(setting)):
+        raise RulesError(f"{mapping_file.path}: [{table}] date_format {setting!r}: {problem}", hint=_FORMAT_HINT)
     options = _settings(options, mapping_file, table)
     paths = expand_inputs(inputs)
     sources = [inspect_source(p, separator=options.separator, encoding=options.encoding) for p in paths]
@@ -419,9 +561,14 @@ def read_table(
     if len(filled) < len(sources):
         skipped = [str(s.path) for s in sources if s.empty]
         notes.append(
-            f"{len(skipped)} file(s) with no rows skipped: {', '.join(skipped[:3])}"
+            f"{count(len(skipped), 'file')} with no rows skipped: {', '.join(skipped[:3])}"
             + (" ..." if len(skipped) > 3 else "")
         )
+    for src in sources:
+        if src.encoding is not None:
+            notes.append(f"{src.path} is {src.encoding.upper()} text: read as such")
+        if src.format == "parquet":
+            _repeated(src, None)
     first = filled[0]
     if not first.header:
         notes.append(
@@ -438,8 +585,10 @@ def read_table(
         derived_ok=_DERIVED.get(table),
     )
     needed = list(dict.fromkeys(mapping.columns.values()))
+    _repeated(first, mapping.columns)
     schemas = {first.path: schema}
     for src in filled[1:]:
+        _repeated(src, mapping.columns)
         other = _schema(src)
         missing = [h for h in needed if h not in other]
         if missing:
@@ -454,10 +603,12 @@ def read_table(
 
     row_parts, reject_parts, later_parts = [], [], []
     when = _DATE_FIELD.get(table)
-    cutoff = datetime(as_of.year, as_of.month, as_of.day) if as_of is not None and when else None
+    # Only when the date is there: answers of a survey without a date column cannot be left out by it.
+    cutoff = datetime(as_of.year, as_of.month, as_of.day) if as_of is not None and when in mapping.columns else None
     for src in filled:
-        plan = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of)
+        plan = _BUILDERS[table](schemas[src.path], mapping, options, formats, as_of, src)
         kept = _kept_columns(schemas[src.path], mapping, options.keep, table, src.path)
+        _repeated(src, kept)
         plan.parsed.update({name: parse_text(header) for name, header in kept.items()})
         # Each value is parsed once (phase 1, then phase 2 from phase 1); valid rows pay only for that and
         # a cheap gate; the wording of each reason is worked out on the rejected rows alone.
@@ -486,7 +637,11 @@ def read_table(
                 *raw_cols,
             )
         )
-    rows = row_parts[0] if len(row_parts) == 1 else pl.concat(row_parts, how="vertical")
+    rows, overlap = row_parts[0], None
+    if len(row_parts) > 1 and table in _OVERLAP_CHECKED:
+        rows, overlap = find_overlaps(row_parts, [s.path for s in filled], date_column=when, policy=options.on_overlap)
+    elif len(row_parts) > 1:
+        rows = pl.concat(row_parts, how="vertical")
     rejects = reject_parts[0] if len(reject_parts) == 1 else pl.concat(reject_parts, how="diagonal_relaxed")
     return Scan(
         table=table,
@@ -498,10 +653,14 @@ def read_table(
         as_of=as_of,
         notes=tuple(notes),
         later=pl.concat(later_parts).select(pl.col("rows").sum()) if later_parts else None,
+        overlap=overlap,
     )
 
 
 _DATE_FIELD = {"transactions": "order_date", "surveys": "responded_at"}
+_FORMAT_HINT = "Use strftime codes, e.g. '%Y-%m-%d', '%d/%m/%Y %H:%M' or '%m/%d/%Y'."
+# Inputs whose lines repeated across files are an error (or left out): a repeated transaction is counted twice.
+_OVERLAP_CHECKED = ("transactions",)
 
 
 def read_transactions(
@@ -546,13 +705,18 @@ POINT_TYPES: dict[str, tuple[str, ...]] = {  # canonical type -> words exports u
 
 
 def _members(
-    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+    schema: pl.Schema,
+    mapping: ColumnChoice,
+    options: ReadOptions,
+    formats: dict[str, str],
+    as_of: date | None,
+    src: Source,
 ) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    _required_id(schema, mapping, out, checks)
-    _required_date("enrolled_at", "enrolment date", schema, cols, formats, out, checks)
+    _required_id(schema, mapping, out, checks, src)
+    _required_date("enrolled_at", "enrolment date", schema, cols, formats, out, checks, src)
     if "tier" in cols:
         out["tier"] = parse_text(cols["tier"])
     if "tier_since" in cols:
@@ -564,22 +728,29 @@ def _members(
                 "tier_since",
             )
         )
+        _not_future("tier_since", "tier date", src, checks)
     if "channel" in cols:
         out["channel"] = parse_text(cols["channel"])
     return _Plan(out, {}, checks)
 
 
 def _points(
-    schema: pl.Schema, mapping: ColumnChoice, options: ReadOptions, formats: dict[str, str], as_of: date | None
+    schema: pl.Schema,
+    mapping: ColumnChoice,
+    options: ReadOptions,
+    formats: dict[str, str],
+    as_of: date | None,
+    src: Source,
 ) -> _Plan:
     cols = mapping.columns
     out: dict[str, pl.Expr] = {}
     checks: list[_Check] = []
-    _required_id(schema, mapping, out, checks)
-    _required_date("at", "points date", schema, cols, formats, out, checks)
+    _required_id(schema, mapping, out, checks, src)
+    _required_date("at", "points date", schema, cols, formats, out, checks, src)
     out["_points"] = parse_number(cols["points"], schema[cols["points"]], decimal_comma=options.decimal_comma)
     checks.append(_Check(parse_text(cols["points"]).is_null(), "missing points", "points", gate=False))
     checks.append(_Check(C("_points").is_null() | ~C("_points").is_finite(), "unparseable points", "points"))
+    checks.append(_Check(~C("_points").is_between(-MAX_AMOUNT, MAX_AMOUNT), _beyond("points"), "points"))
     raw_type = parse_text(cols["type"]).str.to_lowercase()
     kind = pl.lit(None, dtype=pl.String)
     for name, words in reversed(POINT_TYPES.items()):

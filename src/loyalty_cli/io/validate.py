@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import DataError, LoyaltyError, format_rows
+from loyalty_cli.errors import BadRowsError, DataError, LoyaltyError, format_rows
 from loyalty_cli.io.overlap import overlap_error
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.sources import first_ragged_line, short_rows_error
@@ -85,7 +85,7 @@ def summarise_rejects(rejects: pl.DataFrame, *, limit: int = 5) -> list[Problem]
     ]
 
 
-def problems_error(problems: Sequence[Problem], table: str) -> DataError:
+def problems_error(problems: Sequence[Problem], table: str) -> BadRowsError:
     total = sum(p.count for p in problems)
     lines = [f"{total:,} bad {'row' if total == 1 else 'rows'} in the {table}:"]
     lines += [f"  {p.describe()}" for p in problems[:10]]
@@ -96,11 +96,7 @@ def problems_error(problems: Sequence[Problem], table: str) -> DataError:
         for key, hint in _HINTS.items():
             if key in p.reason and hint not in hints:
                 hints.append(hint)
-    hints.append(
-        "To go on without them, pass --on-bad-rows skip: every rejected row is written with its "
-        "reason to a rejects file."
-    )
-    return DataError("\n".join(lines), hint=" ".join(hints))
+    return BadRowsError("\n".join(lines), hints)
 
 
 def collect_checked(
