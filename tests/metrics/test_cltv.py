@@ -10,6 +10,7 @@ import pytest
 from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics.cltv import (
     CltvConfig,
+    Horizon,
     calibration_summary,
     fit_cltv,
     holdout_actuals,
@@ -83,11 +84,41 @@ def test_value_tiers_top_20_next_30_rest_by_position():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"model": "lifetimes"}, {"unit": "month"}, {"horizon_months": 0}, {"discount_monthly": 1.5}, {"penalizer": -1.0}],
+    [
+        {"model": "lifetimes"},
+        {"unit": "month"},
+        {"horizon": (0, "month")},
+        {"horizon": (2, "year")},
+        {"horizon": (1.5, "month")},
+        {"horizon": (5300, "week")},  # over 100 years
+        {"discount_monthly": 1.5},
+        {"penalizer": -1.0},
+    ],
 )
 def test_config_rejects_bad_settings(kwargs):
     with pytest.raises(UsageError):
+        if "horizon" in kwargs:
+            kwargs = {"horizon": Horizon(*kwargs["horizon"])}
         CltvConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "unit", "suffix", "label", "units", "months"),
+    [
+        (Horizon(), "week", "12m", "12 months", 365.25 / 7, 12),
+        (Horizon(1, "month"), "day", "1m", "1 month", 365.25 / 12, 1),
+        (Horizon(39, "week"), "week", "39w", "39 weeks", 39, 273 / (365.25 / 12)),
+        (Horizon(39, "week"), "day", "39w", "39 weeks", 273, 273 / (365.25 / 12)),
+        (Horizon(90, "day"), "week", "90d", "90 days", 90 / 7, 90 / (365.25 / 12)),
+        (Horizon(1, "day"), "day", "1d", "1 day", 1, 1 / (365.25 / 12)),
+    ],
+)
+def test_horizon_in_days_weeks_or_months(horizon, unit, suffix, label, units, months):
+    config = CltvConfig(unit=unit, horizon=horizon)
+    assert (config.suffix, config.horizon.label) == (suffix, label)
+    assert config.horizon_units == pytest.approx(units, rel=1e-12)
+    assert config.horizon_months == pytest.approx(months, rel=1e-12)
+    assert CltvConfig().horizon_months == 12 and isinstance(CltvConfig().horizon_months, int)
 
 
 def test_fit_cltv_columns_units_and_order():
@@ -102,7 +133,7 @@ def test_fit_cltv_columns_units_and_order():
     before = date(2024, 7, 1)
     fit = fit_cltv(
         calibration_summary(act, before=before, unit="week").collect(),
-        CltvConfig(unit="week", horizon_months=6),
+        CltvConfig(unit="week", horizon=Horizon(6, "month")),
         as_of=before,
     )
     c = fit.customers
@@ -122,7 +153,34 @@ def test_fit_cltv_columns_units_and_order():
     # the discounted CLV is below the undiscounted expected value over the same horizon
     assert (c["predicted_clv_6m"] <= c["expected_purchases_6m"] * c["expected_spend"] + 1e-9).all()
     assert fit.totals()["customers"] == c.height
-    assert fit.parameters()["model"].to_list() == ["BG/NBD"] * 4 + ["Gamma-Gamma"] * 3
+    params = fit.parameters()
+    assert params["model"].to_list() == ["BG/NBD"] * 4 + ["Gamma-Gamma"] * 3
+    # the purchase model's parameters are in the model's time unit (alpha: weeks); Gamma-Gamma's in money
+    assert params.columns == ["model", "parameter", "value", "std_error", "unit"]
+    assert params["unit"].to_list() == ["week"] * 4 + [None] * 3
+    # a horizon in weeks: the columns say so, and the expected purchases are those of the next 13 weeks
+    weeks = fit_cltv(
+        calibration_summary(act, before=before, unit="day").collect(),
+        CltvConfig(unit="day", horizon=Horizon(13, "week")),
+        as_of=before,
+    )
+    assert {"predicted_clv_13w", "expected_purchases_13w", "p_no_purchase_13w"} <= set(weeks.customers.columns)
+    assert weeks.parameters()["unit"].to_list() == ["day"] * 4 + [None] * 3
+    c = weeks.customers
+    expected = weeks.purchase.expected_purchases(91.0, c["frequency"], c["recency_days"], c["T_days"])
+    assert c["expected_purchases_13w"].to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert set(weeks.totals()) >= {"expected_purchases_13w", "predicted_clv_13w"}
+    # BG/NBD's P(alive) = 1 for one-time buyers is said, with their number; MBG/NBD has no such note
+    one_time = int((c["frequency"] == 0).sum())
+    assert one_time > 0 and weeks.notes() == [
+        f"BG/NBD gives the {one_time:,} one-time buyers P(alive) = 1 by construction (it lets a customer drop out "
+        "only right after a repeat purchase), however long ago they bought; MBG/NBD and Pareto/NBD do not"
+    ]
+    assert c.filter(pl.col("frequency") == 0)["p_alive"].unique().to_list() == [1.0]
+    mbg = fit_cltv(
+        calibration_summary(act, before=before, unit="week").collect(), CltvConfig(model="mbgnbd"), as_of=before
+    )
+    assert mbg.notes() == [] and mbg.warnings == ()
 
 
 def test_calibration_summary_rows_line_up_without_optimisations_and_are_sorted():

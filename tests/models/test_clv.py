@@ -100,3 +100,68 @@ def test_invalid_discount(fitted):
     bg, gg = fitted
     with pytest.raises(ModelError, match="discount"):
         discounted_clv(bg, gg, [1], [1.0], [2.0], [10.0], discount_monthly=-1.0, unit_days=7)
+
+
+class _Linear:
+    """A stand-in purchase model: c purchases per time unit, whoever the customer (E[X(t)] = c t)."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def expected_purchases(self, t, frequency, recency, T):
+        return self.c * np.broadcast_to(np.asarray(t, dtype=float), np.broadcast_shapes(np.shape(t), np.shape(T)))
+
+
+class _FlatSpend:
+    def expected_spend(self, frequency, monetary_value):
+        return np.full(np.shape(frequency), 10.0)
+
+
+def test_partial_last_month_is_counted_pro_rata_and_discounted_at_its_month():
+    """Model time unit = one month (unit_days = days_per_month), 2 purchases a month at 10 each, 1% a month:
+    2.5 months = 20/1.01 + 20/1.01^2 + (half of month 3: 10)/1.01^3 = 49.1138."""
+    model, spend = _Linear(2.0), _FlatSpend()
+
+    def clv(months: float) -> float:
+        value = discounted_clv(model, spend, [0], [0.0], [5.0], [0.0], months=months, unit_days=30, days_per_month=30)
+        return float(value[0])
+
+    assert clv(2.5) == pytest.approx(20 / 1.01 + 20 / 1.01**2 + 10 / 1.01**3, rel=1e-12)
+    assert clv(2.5) == pytest.approx(49.1138, abs=1e-4)
+    assert clv(2) == pytest.approx(20 / 1.01 + 20 / 1.01**2, rel=1e-12)
+    # the whole months around it: 2 months + half of month 3's value, discounted as month 3 is
+    assert clv(2.5) - clv(2) == pytest.approx((clv(3) - clv(2)) / 2, rel=1e-12)
+    assert clv(0.25) == pytest.approx(5 / 1.01, rel=1e-12)  # a quarter of month 1, discounted at month 1
+
+
+def test_non_whole_month_horizon_on_the_cdnow_fit(fitted, cdnow_exact):
+    """13 weeks = 91 days = 2.99 months of 30.4375 days: months 1 and 2, then most of month 3 discounted at
+    month 3; it falls short of the 3-month CLV by the purchases between day 91 and day 91.31."""
+    bg, gg = fitted
+    x, t_x, T, zbar = cdnow_exact.rows(1, 3, 1516)
+    spend = gg.expected_spend(x, zbar)
+
+    def clv(months: float) -> np.ndarray:
+        return discounted_clv(bg, gg, x, t_x, T, zbar, months=months, unit_days=7)
+
+    def purchases(days: float) -> np.ndarray:
+        return bg.expected_purchases(days / 7, x, t_x, T)
+
+    month = 365.25 / 12
+    thirteen_weeks = 91 / month
+    np.testing.assert_allclose(
+        clv(3) - clv(thirteen_weeks), spend * (purchases(3 * month) - purchases(91)) / 1.01**3, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        clv(thirteen_weeks) - clv(2), spend * (purchases(91) - purchases(2 * month)) / 1.01**3, rtol=1e-9
+    )
+    undiscounted = discounted_clv(bg, gg, x, t_x, T, zbar, months=thirteen_weeks, discount_monthly=0.0, unit_days=7)
+    np.testing.assert_allclose(undiscounted, spend * purchases(91), rtol=1e-12)
+
+
+def test_month_ends_of_a_partial_month():
+    np.testing.assert_allclose(month_ends(2.5, unit_days=7, days_per_month=30.415), [0, 4.345, 8.69, 10.8625])
+    np.testing.assert_allclose(month_ends(0.5, unit_days=1, days_per_month=30), [0, 15])
+    for bad in (-1.0, float("nan"), float("inf"), 0.0):
+        with pytest.raises(ModelError, match="months"):
+            month_ends(bad, unit_days=7)

@@ -178,3 +178,44 @@ def test_invalid_prediction_inputs():
         BGNBDModel.from_params(r=1.0, alpha=-1.0, a=1.0, b=1.0)
     with pytest.raises(ModelError, match="whole number"):
         model.probability_of_purchases(1.0, 0.5)
+
+
+def test_boundary_fit_is_flagged(rare_dropout):
+    """Customers who almost never drop out drive BG/NBD's a to ~0.006 (b's standard error larger than b) and
+    P(alive) to ~1 for everyone: a converged fit, but one the data hardly determine. It says so."""
+    model = fit_purchase_model("bgnbd", *rare_dropout)
+    assert model.converged and model.params["a"] < 0.01
+    assert model.std_errors["b"] > model.params["b"]
+    assert model.boundary == (
+        f"a = {model.params['a']:.3g} is near its lower bound 0",
+        f"the standard error of a ({model.std_errors['a']:.3g}) is larger than a = {model.params['a']:.3g}",
+        f"the standard error of b ({model.std_errors['b']:.3g}) is larger than b = {model.params['b']:.3g}",
+    )
+    (warning,) = model.warnings
+    assert warning.startswith("The BG/NBD fit lies at a boundary of its parameters, so the data hardly determine")
+    assert "a near 0 means almost nobody is predicted to drop out" in warning
+    assert model.summary()["warnings"] == [warning]
+
+
+@pytest.mark.parametrize("name", PURCHASE_MODELS)
+def test_published_fits_are_not_flagged(name, cdnow):
+    assert fit_purchase_model(name, cdnow.x, cdnow.t_x, cdnow.T).warnings == ()
+
+
+def test_boundary_rules():
+    sound = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4}
+    se = {"r": 0.001, "alpha": 0.4, "a": 0.2, "b": 0.7}
+    assert BGNBDModel(params=sound, std_errors=se, n_customers=100).boundary == ()
+    assert BGNBDModel.from_params(**{**sound, "a": 0.001}).warnings == ()  # known parameters: no fit to doubt
+    # a small scale parameter (alpha, in time units) is no boundary; a small shape parameter is
+    small_alpha = BGNBDModel(params={**sound, "alpha": 0.001}, std_errors={**se, "alpha": 1e-4}, n_customers=100)
+    assert small_alpha.boundary == ()
+    assert BGNBDModel(params={**sound, "r": 0.009}, std_errors=se, n_customers=100).boundary == (
+        "r = 0.009 is near its lower bound 0",
+    )
+    assert BGNBDModel(params=sound, std_errors={**se, "alpha": float("inf")}, n_customers=100).boundary == (
+        "the standard error of alpha is not finite",
+    )
+    pnbd_se = {"r": 0.05, "alpha": 0.8, "s": 0.001, "beta": 6.0}
+    pnbd = ParetoNBDModel(params={"r": 0.5, "alpha": 10, "s": 0.005, "beta": 11}, std_errors=pnbd_se, n_customers=9)
+    assert pnbd.boundary == ("s = 0.005 is near its lower bound 0",)

@@ -44,11 +44,46 @@ VALUE_TIERS: tuple[tuple[str, float], ...] = (("high", 0.2), ("medium", 0.3), ("
 FREQUENCY_BUCKETS = 7
 
 
+HorizonUnit = Literal["day", "week", "month"]
+#: the letter of each horizon unit in column names (``predicted_clv_12m``, ``_39w``, ``_90d``)
+HORIZON_LETTERS: dict[str, str] = {"day": "d", "week": "w", "month": "m"}
+#: the longest horizon, in months
+MAX_HORIZON_MONTHS = 1200
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """How far ahead to predict: a whole number of days, weeks or months (a month is a twelfth of a year by
+    default, :attr:`CltvConfig.days_per_month`)."""
+
+    count: int = 12
+    unit: HorizonUnit = "month"
+
+    def __post_init__(self) -> None:
+        if self.unit not in HORIZON_LETTERS:
+            raise UsageError(f"Unknown horizon unit {self.unit!r}", hint="Use day, week or month.")
+        if not (isinstance(self.count, int) and not isinstance(self.count, bool) and self.count >= 1):
+            raise UsageError(f"The horizon must be a whole number of {self.unit}s >= 1, got {self.count!r}")
+
+    @property
+    def suffix(self) -> str:
+        """Column-name suffix: ``12m``, ``39w``, ``90d``."""
+        return f"{self.count}{HORIZON_LETTERS[self.unit]}"
+
+    @property
+    def label(self) -> str:
+        """In words: ``12 months``, ``1 week``."""
+        return f"{self.count} {self.unit}" + ("" if self.count == 1 else "s")
+
+    def days(self, days_per_month: float) -> float:
+        return self.count * {"day": 1.0, "week": 7.0, "month": days_per_month}[self.unit]
+
+
 @dataclass(frozen=True)
 class CltvConfig:
     model: str = "bgnbd"
     unit: Unit = "week"
-    horizon_months: int = 12
+    horizon: Horizon = Horizon()
     discount_monthly: float = 0.01
     penalizer: float = 0.0
     days_per_month: float = DAYS_PER_MONTH
@@ -58,8 +93,13 @@ class CltvConfig:
             raise UsageError(f"Unknown model {self.model!r}", hint=f"Choose one of: {', '.join(PURCHASE_MODELS)}.")
         if self.unit not in UNIT_DAYS:
             raise UsageError(f"Unknown time unit {self.unit!r}", hint="Use day or week.")
-        if not (isinstance(self.horizon_months, int) and 1 <= self.horizon_months <= 1200):
-            raise UsageError(f"The horizon must be 1 to 1200 whole months, got {self.horizon_months!r}")
+        if not isinstance(self.horizon, Horizon):
+            raise UsageError(f"The horizon must be a Horizon (a number of days, weeks or months), got {self.horizon!r}")
+        if self.horizon_months > MAX_HORIZON_MONTHS:
+            raise UsageError(
+                f"The horizon must be at most {MAX_HORIZON_MONTHS} months (100 years), got {self.horizon.label}",
+                hint="A horizon of a few months to a few years is usual, e.g. 12 months.",
+            )
         if not (math.isfinite(self.discount_monthly) and 0.0 <= self.discount_monthly < 1.0):
             raise UsageError(
                 f"The monthly discount rate must be in [0, 1), got {self.discount_monthly!r}",
@@ -75,12 +115,20 @@ class CltvConfig:
     @property
     def horizon_units(self) -> float:
         """The horizon in model time units."""
-        return self.horizon_months * self.days_per_month / self.unit_days
+        return self.horizon.days(self.days_per_month) / self.unit_days
+
+    @property
+    def horizon_months(self) -> int | float:
+        """The horizon in months: the whole number given for a horizon in months, else days / days_per_month
+        (39 weeks = 8.97 months: the CLV counts the last, partial month pro rata)."""
+        if self.horizon.unit == "month":
+            return self.horizon.count
+        return self.horizon.days(self.days_per_month) / self.days_per_month
 
     @property
     def suffix(self) -> str:
-        """Column-name suffix for the horizon, e.g. ``12m``."""
-        return f"{self.horizon_months}m"
+        """Column-name suffix for the horizon, e.g. ``12m``, ``39w``, ``90d``."""
+        return self.horizon.suffix
 
 
 def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
@@ -140,14 +188,41 @@ class CltvFit:
     customers: pl.DataFrame  # per-customer predictions, best first
 
     def parameters(self) -> pl.DataFrame:
-        """One row per parameter of both models: model, parameter, value, std_error."""
-        rows = [(self.purchase.label, k, v, self.purchase.std_errors[k]) for k, v in self.purchase.params.items()]
-        rows += [("Gamma-Gamma", k, v, self.spend.std_errors[k]) for k, v in self.spend.params.items()]
+        """One row per parameter of both models: model, parameter, value, std_error, unit (the purchase
+        model's time unit, ``week`` or ``day``, in which its rates and scale parameters are; empty for the
+        spend model, whose parameters are in money)."""
+        unit = self.config.unit
+        rows = [(self.purchase.label, k, v, self.purchase.std_errors[k], unit) for k, v in self.purchase.params.items()]
+        rows += [("Gamma-Gamma", k, v, self.spend.std_errors[k], None) for k, v in self.spend.params.items()]
         return pl.DataFrame(
             rows,
-            schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64, "std_error": pl.Float64},
+            schema={
+                "model": pl.String,
+                "parameter": pl.String,
+                "value": pl.Float64,
+                "std_error": pl.Float64,
+                "unit": pl.String,
+            },
             orient="row",
         )
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Doubts about the fits (boundary fits: :attr:`loyalty_cli.models.base.FittedModel.warnings`)."""
+        return self.purchase.warnings + self.spend.warnings
+
+    def notes(self) -> list[str]:
+        """What the reader of these predictions must know about the model: under BG/NBD, every one-time buyer
+        has P(alive) = 1, a property of the model, not of the data."""
+        notes = []
+        one_time = int((self.customers["frequency"] == 0).sum())
+        if self.purchase.name == "bgnbd" and one_time:
+            notes.append(
+                f"BG/NBD gives the {one_time:,} one-time buyers P(alive) = 1 by construction (it lets a customer "
+                "drop out only right after a repeat purchase), however long ago they bought; MBG/NBD and "
+                "Pareto/NBD do not"
+            )
+        return notes
 
     def totals(self) -> dict[str, float | int]:
         c, s = self.customers, self.config.suffix

@@ -6,7 +6,8 @@
   note "Deriving the Pareto/NBD model"), likelihood in log space.
 * :mod:`~loyalty_cli.models.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005, JMR 42(4);
   Fader & Hardie 2013 note).
-* :mod:`~loyalty_cli.models.clv`: discounted CLV over whole months with explicit time units.
+* :mod:`~loyalty_cli.models.clv`: discounted CLV over months (a last partial month pro rata) with explicit
+  time units.
 * :mod:`~loyalty_cli.models.fitting`: input checks, compression to patterns, the ML fitter.
 
 Inputs are per customer in one time unit (weeks usual): frequency = repeat purchase periods, recency =

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from loyalty_cli import words
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.fitting import (
     MLEFit,
@@ -35,13 +36,18 @@ from loyalty_cli.models.fitting import (
 
 FloatArray = NDArray[np.float64]
 
+#: A dimensionless shape parameter (of a Gamma or Beta mixing distribution) below this has put almost all of
+#: its distribution's mass at 0: the fit sits at the boundary of the parameter space (CDNOW's smallest is 0.24).
+SHAPE_FLOOR = 0.01
+
 
 def _finite(values: FloatArray, what: str, label: str) -> FloatArray:
     """Never hand NaN or inf to the caller: a numerical failure is a ModelError."""
     out = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(out)):
         raise ModelError(
-            f"{label} {what} could not be computed for {int(np.count_nonzero(~np.isfinite(out))):,} customers.",
+            f"{label} {what} could not be computed for "
+            f"{words.count(int(np.count_nonzero(~np.isfinite(out))), 'customer')}.",
             hint="The parameters are extreme for these inputs; check the time unit of recency and T or refit "
             "with a penalizer.",
         )
@@ -69,6 +75,11 @@ class FittedModel:
     name: ClassVar[str]
     label: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    #: the dimensionless shape parameters, whose lower bound 0 a fit can run into (scale parameters such as
+    #: alpha depend on the time unit and have no such floor)
+    shape_params: ClassVar[tuple[str, ...]] = ()
+    #: what a boundary fit makes unreliable, for :attr:`warnings`
+    boundary_effect: ClassVar[str] = "its predictions are unreliable"
 
     params: dict[str, float]
     std_errors: dict[str, float] = field(default_factory=dict)
@@ -108,6 +119,36 @@ class FittedModel:
     def param_array(self) -> FloatArray:
         return np.array([self.params[k] for k in self.param_names])
 
+    @property
+    def boundary(self) -> tuple[str, ...]:
+        """Why this fit lies at (or near) a boundary of the parameter space, one reason a parameter and test:
+        a shape parameter below :data:`SHAPE_FLOOR`, a standard error larger than its estimate, or a standard
+        error that is not finite. Empty for a sound fit and for a model built from known parameters."""
+        if self.n_customers == 0:
+            return ()
+        reasons: list[str] = []
+        for k in self.param_names:
+            value, se = self.params[k], self.std_errors.get(k, math.nan)
+            if k in self.shape_params and value < SHAPE_FLOOR:
+                reasons.append(f"{k} = {value:.3g} is near its lower bound 0")
+            if not math.isfinite(se):
+                reasons.append(f"the standard error of {k} is not finite")
+            elif se > value:
+                reasons.append(f"the standard error of {k} ({se:.3g}) is larger than {k} = {value:.3g}")
+        return tuple(reasons)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Doubts about this fit, as sentences to show the user (empty when there are none): today one, when
+        the fit lies at a boundary (:attr:`boundary`). The fit is still the maximum of the likelihood."""
+        reasons = self.boundary
+        if not reasons:
+            return ()
+        return (
+            f"The {self.label} fit lies at a boundary of its parameters, so the data hardly determine it: "
+            f"{'; '.join(reasons)}. {self.boundary_effect[0].upper()}{self.boundary_effect[1:]}.",
+        )
+
     def summary(self) -> dict[str, object]:
         """Parameters, standard errors and fit statistics as plain values (for reports)."""
         return {
@@ -120,12 +161,17 @@ class FittedModel:
             "converged": self.converged,
             "iterations": self.iterations,
             "penalizer": self.penalizer,
+            "warnings": list(self.warnings),
         }
 
 
 @dataclass(frozen=True)
 class PurchaseModel(FittedModel):
     """Base class of the purchase models: the vectorised predictions every one of them offers."""
+
+    boundary_effect: ClassVar[str] = (
+        "P(alive) and the expected purchases are unreliable; compare another purchase model or fit with a penalizer"
+    )
 
     @classmethod
     def fit(

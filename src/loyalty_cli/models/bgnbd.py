@@ -137,6 +137,11 @@ class _BetaGeometric(PurchaseModel):
     """Shared code of BG/NBD (_shift = 0) and MBG/NBD (_shift = 1)."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    shape_params: ClassVar[tuple[str, ...]] = ("r", "a", "b")
+    boundary_effect: ClassVar[str] = (
+        "P(alive) and the expected purchases are unreliable (a near 0 means almost nobody is predicted to drop "
+        "out, so P(alive) is near 1 for everyone); compare another purchase model or fit with a penalizer"
+    )
     _has_gradient: ClassVar[bool] = True
     _shift: ClassVar[int] = 0
 

@@ -3,11 +3,13 @@
 Definition (project metric definitions, section CLV; the discrete-time, monthly-discounted form of the
 expected residual value in Fader, Hardie & Lee 2005, "RFM and CLV")::
 
-    CLV = sum_{k=1..months} E[spend] * (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d)^k,
-    t_k = k * days_per_month / unit_days   (the end of month k in model time units)
+    CLV = sum_{k=1..ceil(months)} E[spend] * (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d)^k,
+    t_k = min(k, months) * days_per_month / unit_days   (the end of month k in model time units)
 
 where E[X(t)] is the purchase model's conditional expected number of purchases in (T, T + t] and
-E[spend] the spend model's expected spend per purchase.
+E[spend] the spend model's expected spend per purchase. A horizon that is not a whole number of months
+(39 weeks = 8.97 months) ends inside its last month: that month counts the purchases expected in its part
+inside the horizon, discounted at the month's rate (1 + d)^-ceil(months); whole months are unchanged.
 
 Units are explicit: ``unit_days`` (the length of the model's time unit in days: 1 for daily data, 7 for
 weekly) has no default, so a model fitted in weeks cannot silently be read in days (the lifetimes
@@ -34,17 +36,19 @@ __all__ = ["DAYS_PER_MONTH", "discounted_clv", "month_ends"]
 DAYS_PER_MONTH = 365.25 / 12
 
 
-def month_ends(months: int, *, unit_days: float, days_per_month: float = DAYS_PER_MONTH) -> NDArray[np.float64]:
-    """t_0 = 0, t_1, ..., t_months: month ends in model time units."""
-    if not (isinstance(months, int | np.integer) and months >= 1):
-        raise ModelError(f"months must be a whole number >= 1, got {months!r}.", hint="E.g. 12 for one year.")
+def month_ends(months: float, *, unit_days: float, days_per_month: float = DAYS_PER_MONTH) -> NDArray[np.float64]:
+    """t_0 = 0, t_1, ..., t_ceil(months): month ends in model time units, the last one cut at the horizon
+    when ``months`` is not whole (2.5 months: 0, 1, 2, 2.5 months)."""
+    if not (isinstance(months, int | float | np.integer | np.floating) and math.isfinite(months) and months > 0):
+        raise ModelError(f"months must be a positive number, got {months!r}.", hint="E.g. 12 for one year.")
     for name, value in (("unit_days", unit_days), ("days_per_month", days_per_month)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise ModelError(
                 f"{name} must be a positive number of days, got {value!r}.",
                 hint="unit_days is 1 for a model fitted in days and 7 for one fitted in weeks.",
             )
-    return np.arange(int(months) + 1, dtype=np.float64) * (float(days_per_month) / float(unit_days))
+    ends = np.minimum(np.arange(math.ceil(months) + 1, dtype=np.float64), float(months))
+    return ends * (float(days_per_month) / float(unit_days))
 
 
 def discounted_clv(
@@ -55,12 +59,13 @@ def discounted_clv(
     T: ArrayLike,
     monetary_value: ArrayLike,
     *,
-    months: int = 12,
+    months: float = 12,
     discount_monthly: float = 0.01,
     unit_days: float,
     days_per_month: float = DAYS_PER_MONTH,
 ) -> NDArray[np.float64]:
-    """Discounted expected spend of each customer over the next ``months`` months (see module docstring)."""
+    """Discounted expected spend of each customer over the next ``months`` months (see module docstring; a
+    last partial month counts pro rata, discounted at its month)."""
     if not (isinstance(discount_monthly, int | float) and math.isfinite(discount_monthly) and discount_monthly > -1.0):
         raise ModelError(
             f"discount_monthly must be a rate > -1, got {discount_monthly!r}.", hint="E.g. 0.01 for 1% a month."

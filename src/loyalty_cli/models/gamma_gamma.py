@@ -152,6 +152,8 @@ class GammaGammaModel(FittedModel):
     name: ClassVar[str] = "gamma_gamma"
     label: ClassVar[str] = "Gamma-Gamma"
     param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
+    shape_params: ClassVar[tuple[str, ...]] = ("p", "q")
+    boundary_effect: ClassVar[str] = "the expected spend per purchase is unreliable"
 
     n_excluded: int = 0
     frequency_spend_correlation: float = math.nan

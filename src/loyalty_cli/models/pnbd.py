@@ -95,6 +95,7 @@ class ParetoNBDModel(PurchaseModel):
     name: ClassVar[str] = "pnbd"
     label: ClassVar[str] = "Pareto/NBD"
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+    shape_params: ClassVar[tuple[str, ...]] = ("r", "s")
     _has_gradient: ClassVar[bool] = False
 
     @classmethod
