@@ -127,18 +127,54 @@ def parse_free_text(col: str) -> pl.Expr:
     return pl.when(~text.str.contains(_MISSING_ID)).then(text)
 
 
-TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt-in", "granted")
-FALSE_WORDS = ("false", "no", "n", "0", "f", "unsubscribed", "not subscribed", "opted out", "opt-out", "denied")
+# Consent words, compared as :func:`consent_word` writes them (lowercase; "_", "-" and spaces as one space: Braze's
+# "opted_in", Klaviyo's "NEVER_SUBSCRIBED", "Opt-In" all match). A clear yes:
+TRUE_WORDS = ("true", "yes", "y", "1", "t", "subscribed", "opted in", "opt in", "granted")
+# A plain no:
+FALSE_WORDS = ("false", "no", "n", "0", "f", "opted out", "opt out", "denied")
+# Statuses of email tools and shops that are not a yes, so no campaign may go to the address (Mailchimp: pending =
+# double opt-in not confirmed, cleaned = the address bounced, transactional, archived; Klaviyo: never subscribed,
+# suppressed; Shopify: not subscribed, pending, redacted, invalid; bounces and spam complaints of any tool).
+NO_CONSENT_STATUSES = (
+    "unsubscribed",
+    "not subscribed",
+    "non subscribed",
+    "never subscribed",
+    "pending",
+    "cleaned",
+    "bounced",
+    "hard bounced",
+    "soft bounced",
+    "complained",
+    "spam",
+    "spam complaint",
+    "suppressed",
+    "blocked",
+    "transactional",
+    "archived",
+    "redacted",
+    "invalid",
+)
+
+
+def consent_word(col: str, dtype: pl.DataType) -> pl.Expr:
+    """A consent cell as a word: trimmed, lowercased, runs of ``_``, ``-`` and spaces as one space; null when
+    blank. True/false columns give ``true``/``false``."""
+    raw = pl.col(col).cast(pl.String)
+    if dtype == pl.Boolean:
+        return raw
+    return raw.str.to_lowercase().str.replace_all(r"[\s_-]+", " ").str.strip_chars().replace("", None)
 
 
 def parse_consent(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(consent as a boolean, null when unreadable or blank; whether the cell was blank). Words of
-    :data:`TRUE_WORDS` and :data:`FALSE_WORDS`, any case, trimmed."""
+    """(consent as a boolean, null when blank or not a word we know; whether the cell was blank). True for
+    :data:`TRUE_WORDS`, false for :data:`FALSE_WORDS` and :data:`NO_CONSENT_STATUSES` (see :func:`consent_word`)."""
     if dtype == pl.Boolean:
         return pl.col(col), pl.col(col).is_null()
-    raw = pl.col(col).cast(pl.String).str.strip_chars().str.to_lowercase()
-    value = pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
-    return value, raw.is_null() | (raw == "")
+    word = consent_word(col, dtype)
+    no = [*FALSE_WORDS, *NO_CONSENT_STATUSES]
+    value = pl.when(word.is_in(list(TRUE_WORDS))).then(True).when(word.is_in(no)).then(False)
+    return value, word.is_null()
 
 
 def parse_number(col: str, dtype: pl.DataType, *, decimal_comma: bool = False) -> pl.Expr:

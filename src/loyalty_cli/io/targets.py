@@ -4,17 +4,21 @@
 what the tool's importer takes:
 
 - **Screening** (:func:`screen_rows`): when the list has a consent/opt-in column (or ``contacts`` bring
-  one), rows without a clear yes are dropped; emails are trimmed and lowercased; rows without a usable email
-  (missing, no ``@``, malformed, or starting like a formula) are dropped; duplicate emails keep one row, the
-  customer with the highest ``value`` (then the smallest customer id). Every dropped row goes to the
-  ``.dropped.csv`` file beside the output with its reason.
+  one), rows without a clear yes are dropped (the reason names an email tool's status such as ``pending``, or
+  shows a value we do not know: :func:`consent_problem`); emails are trimmed and lowercased; rows without a
+  usable email (missing, no ``@``, malformed; internationalised addresses are fine, and so are addresses that
+  start like a formula, written as the target needs) are dropped; duplicate emails keep one row, the customer
+  with the highest ``value`` (then the smallest customer id). Every dropped row goes to the ``.dropped.csv``
+  file beside the output with its reason.
 - **Control group** (optional): a deterministic share of the screened list (see :mod:`loyalty_cli.control`)
   is written to ``<stem>.control<suffix>`` instead.
 - **Formatting** (:func:`format_for_target`): the tool's header names, dates in a format its importer reads,
   the segment/stage/action in a tag or property column. Importer targets get text that starts like a
   formula *cleaned* (the leading ``= + - @``, tab, CR and spaces stripped; a quote prefix would be kept by
-  the importer), each change logged to ``<stem>.changes.csv``; the generic CSV keeps the OWASP apostrophe of
-  :mod:`loyalty_cli.io.writers`.
+  the importer), each change logged to ``<stem>.changes.csv``, except the email and id (keys: an importer
+  takes cells as data, so an address such as ``+4917...@example.com`` goes as it is); the generic CSV keeps the
+  OWASP apostrophe of :mod:`loyalty_cli.io.writers` on every text cell, emails too. No target writes the
+  consent column (every row left said yes).
 - **Size**: CSV files over the target's limit (Klaviyo 50 MB, Braze 500 MB, HubSpot 512 MB; MB = 10^6
   bytes) are split at row boundaries into ``<stem>.part01<suffix>``, ``.part02`` ... each with the header.
 - **Manifest**: ``<stem>.manifest.json`` lists every file written (rows, bytes, SHA-256), the counts, what was
@@ -44,19 +48,29 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from loyalty_cli import words
 from loyalty_cli.control import Split, assign_groups, check_share, split_summary
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.io.parse import parse_consent  # consent words, as the contacts reader reads them
+from loyalty_cli.io.parse import (  # consent words, as the contacts reader reads them
+    FALSE_WORDS,
+    NO_CONSENT_STATUSES,
+    TRUE_WORDS,
+    consent_word,
+    parse_consent,
+)
 from loyalty_cli.io.writers import FileSet, csv_ready, formula_like, neutralise_formulas, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 from loyalty_cli.schema import CONTACTS, TRANSACTIONS, normalise_header
 
 MB = 1_000_000
 TRIGGER_CHARS = "=+-@\t\r "  # stripped from the start of a risky cell (spaces too, so "= 1" -> "1")
-_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# The local part: RFC 5322 atext, and (RFC 6531, internationalised addresses) any character beyond ASCII that is
+# not a space, a separator or a control/format character (a zero-width space is one). Emails are lowercased first.
+_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~\-[^\x00-\x7F\p{C}\p{Z}]]+"
 # (No bounded repeats such as {0,61}: they blow the regex automaton up, 40x slower on a million emails.)
-_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?"
-EMAIL_PATTERN = rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:\p{{L}}{{2,}}|xn--[a-z0-9-]+)$"
+# Domain labels: letters, digits and marks (the vowel signs of Devanagari, ...), hyphens inside.
+_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?"
+EMAIL_PATTERN = rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:\p{{L}}[\p{{L}}\p{{M}}]+|xn--[a-z0-9-]+)$"
 MAX_EMAIL_LENGTH = 254
 CONSENT_ALIASES = next(f.aliases for f in CONTACTS if f.name == "email_consent")
 ID_ALIASES = ("customerid", "externalid", *TRANSACTIONS[0].aliases)
@@ -73,14 +87,15 @@ BY_CANDIDATES = (
     "tag",
 )
 
-# Reasons a row is dropped from a list (the .dropped.csv file and the counts use these words).
+# Reasons a row is dropped from a list (the .dropped.csv file and the counts use these words). A status that is
+# not a yes follows NO_CONSENT in brackets ("no email consent (pending)"), an unknown value UNREADABLE_CONSENT in
+# quotes ("unreadable consent value 'maybe'").
 NO_CONSENT = "no email consent"
 NO_CONSENT_RECORD = "no consent recorded"
 UNREADABLE_CONSENT = "unreadable consent value"
 NOT_IN_CONTACTS = "not in the contacts file"
 MISSING_EMAIL = "missing email"
 NO_AT = "email without @"
-FORMULA_EMAIL = "email starts with = + or -"
 INVALID_EMAIL = "invalid email"
 FORMULA_ID = "customer id starts like a formula"
 DUPLICATE_EMAIL = "duplicate email"
@@ -159,28 +174,49 @@ def normalise_email(col: str = "email") -> pl.Expr:
 
 
 def email_problem(col: str = "email", *, normalised: bool = False) -> pl.Expr:
-    """Why an email is unusable (null when it is fine): missing, no @, starts like a formula, malformed.
-    ``normalised``: ``col`` holds emails already trimmed and lowercased (:func:`normalise_email`)."""
+    """Why an email is unusable (null when it is fine): missing, no @, malformed (:data:`EMAIL_PATTERN`: one @,
+    dot-separated words before it, a dotted domain after it, no spaces or control characters; internationalised
+    addresses are fine). An address that starts like a formula (``+4917...@``, ``-dash@``) is a valid address:
+    kept, and written as the target needs (:func:`write_list`). ``normalised``: ``col`` holds emails already
+    trimmed and lowercased (:func:`normalise_email`)."""
     email = pl.col(col) if normalised else normalise_email(col)
     return (
         pl.when(email.is_null())
         .then(pl.lit(MISSING_EMAIL))
         .when(~email.str.contains("@", literal=True))
         .then(pl.lit(NO_AT))
-        .when(email.str.contains(r"^[=+\-]"))
-        .then(pl.lit(FORMULA_EMAIL))
         .when((email.str.len_chars() > MAX_EMAIL_LENGTH) | ~email.str.contains(EMAIL_PATTERN))
         .then(pl.lit(INVALID_EMAIL))
     )
 
 
+def consent_problem(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Why a consent cell is not a clear yes (null when it is): blank, a plain no, a status that is not a yes
+    (with the status), or a value we do not know (with the value). Words as :func:`~loyalty_cli.io.parse.consent_word`
+    writes them."""
+    word = consent_word(col, dtype)
+    return (
+        pl.when(word.is_null())
+        .then(pl.lit(NO_CONSENT_RECORD))
+        .when(word.is_in(list(TRUE_WORDS)))
+        .then(pl.lit(None, dtype=pl.String))
+        .when(word.is_in(list(FALSE_WORDS)))
+        .then(pl.lit(NO_CONSENT))
+        .when(word.is_in(list(NO_CONSENT_STATUSES)))
+        .then(pl.format(NO_CONSENT + " ({})", word))
+        .otherwise(pl.format(UNREADABLE_CONSENT + " '{}'", word))
+    )
+
+
 def attach_contacts(table: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
-    """Email and consent from a contacts table (``customer_id`` + ``email`` and/or ``email_consent``).
+    """Email and consent from a contacts table (``customer_id`` + ``email`` and/or ``email_consent``, with
+    ``email_consent_status``, the value as written, when the contacts reader read it).
 
     One row per contact id: the smallest email when an id has several, and consent only when every row of
     the id that states it says yes. The contact's email replaces the list's (the list's stays where the
-    contact has none); the contacts' consent replaces any consent column of the list, and customers missing
-    from the contacts get none (``_in_contacts`` says which)."""
+    contact has none); the contacts' consent replaces any consent column of the list as a word (``yes``, or the
+    first other word an id's rows state: ``no``, ``pending``, an unknown value; null when none states one), and
+    customers missing from the contacts get none (``_in_contacts`` says which)."""
     names = contacts.columns
     if "customer_id" not in names:
         raise DataError("The contacts file has no customer_id column", hint="Map it with the contacts' id column.")
@@ -188,7 +224,17 @@ def attach_contacts(table: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame
     if "email" in names:
         aggs.append(pl.col("email").min().alias("_contact_email"))
     if "email_consent" in names:
-        aggs.append(pl.col("email_consent").min().alias("_contact_consent"))
+        status = "email_consent_status" if "email_consent_status" in names else "email_consent"
+        yes, _ = parse_consent(status, contacts.schema[status])
+        contacts = contacts.with_columns(
+            consent_word(status, contacts.schema[status]).alias("_word"), yes.alias("_yes")
+        )
+        stated_no = pl.col("_word").is_not_null() & ~pl.col("_yes").fill_null(False)
+        aggs.append(
+            pl.coalesce(pl.col("_word").filter(stated_no).min(), pl.col("_word").filter(pl.col("_yes")).min()).alias(
+                "_contact_consent"
+            )
+        )
     per_id = contacts.group_by("customer_id").agg(aggs)
     joined = table.join(per_id, on="customer_id", how="left", maintain_order="left").with_columns(
         pl.col("_in_contacts").fill_null(False)
@@ -239,22 +285,18 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
     if "_in_contacts" in df.columns and consent == "email_consent":
         checks.append((~pl.col("_in_contacts"), NOT_IN_CONTACTS))
     if consent is not None:
-        value_expr, blank = parse_consent(consent, df.schema[consent])
-        checks += [
-            (value_expr.eq(False).fill_null(False), NO_CONSENT),
-            (blank, NO_CONSENT_RECORD),
-            (value_expr.is_null(), UNREADABLE_CONSENT),
-        ]
+        df = df.with_columns(consent_problem(consent, df.schema[consent]).alias("_consent"))
+        checks.append((pl.col("_consent").is_not_null(), "_consent"))
     if has_email:  # normalised once, its problem once: the reasons below refer to the columns
         df = df.with_columns(normalise_email(email).alias("_email"))
         df = df.with_columns(email_problem("_email", normalised=True).alias("_problem"))
         checks.append((pl.col("_problem").is_not_null(), "_problem"))
     if target.importer:
         checks.append((formula_like(pl.col("customer_id")).fill_null(False), FORMULA_ID))
-    for condition, why in reversed(checks):
-        then = pl.col("_problem") if why == "_problem" else pl.lit(why)
+    for condition, why in reversed(checks):  # a reason named "_..." is a column of reasons
+        then = pl.col(why) if why.startswith("_") else pl.lit(why)
         reason = pl.when(condition).then(then).otherwise(reason)
-    df = df.with_columns(reason.alias("_reason")).drop("_problem", strict=False)
+    df = df.with_columns(reason.alias("_reason")).drop("_problem", "_consent", strict=False)
     ok = df.filter(pl.col("_reason").is_null())
     dropped = [
         df.filter(pl.col("_reason").is_not_null()).select(
@@ -296,8 +338,9 @@ def format_for_target(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The list as the tool's importer takes it, and the log of cleaned cells (importer targets).
 
-    ``tag`` names the list's segment/stage/action column; ``tag_value`` is a fixed tag for lists without
-    one (the column is then called ``action``). Log columns: ``customer_id, column, original, cleaned``."""
+    ``tag`` names the list's segment/stage/action column (its ``<tag>_action`` column, e.g. ``segment_action``,
+    follows it, ``loyalty_`` prefixed as the tag is); ``tag_value`` is a fixed tag for lists without one (the
+    column is then called ``action``). Log columns: ``customer_id, column, original, cleaned``."""
     empty_log = pl.DataFrame(
         schema={"customer_id": pl.String, "column": pl.String, "original": pl.String, "cleaned": pl.String}
     )
@@ -306,16 +349,19 @@ def format_for_target(
     if tag_value is not None:
         tag_name = tag or "action"
         df = df.with_columns(pl.lit(tag_value).alias(tag_name))
+    consent = consent_column(df.columns)
+    if consent is not None:  # every row left has said yes (every target: the README says it is not written)
+        df = df.drop(consent)
     if not target.importer:
         return df, empty_log
-    consent = consent_column(df.columns)
-    if consent is not None:  # every row left has said yes
-        df = df.drop(consent)
     renames = {"customer_id": target.id_header}
     if "email" in df.columns:
         renames["email"] = target.email_header
     if tag_name and tag_name in df.columns:
         renames[tag_name] = target.tag_column(tag_name)
+    action = f"{tag_name}_action" if tag_name else None  # the tag's action (segment_action): after it, named like it
+    if action and action in df.columns:
+        renames[action] = target.tag_column(action) if target.tag_header is None else action
     df = df.rename({k: v for k, v in renames.items() if k != v})
     dates = []
     for name, dtype in df.schema.items():
@@ -334,7 +380,7 @@ def format_for_target(
         else [target.id_header, target.email_header]
     )
     tag_col = renames.get(tag_name or "", None)
-    first = [c for c in [*first, tag_col] if c and c in df.columns]
+    first = [c for c in [*first, tag_col, renames.get(action or "")] if c and c in df.columns]
     df = df.select(*first, pl.exclude(first))
     protected = {target.email_header, target.id_header}
     text_cols = [c for c, t in df.schema.items() if t == pl.String and c not in protected]
@@ -696,7 +742,7 @@ def read_lists(
     alias. ``group_col`` (e.g. ``group``) is kept when given; ``by`` names a segment column, else with
     ``auto_by`` the first of :data:`BY_CANDIDATES` that the files have is used."""
     from loyalty_cli.io.parse import parse_id, parse_text
-    from loyalty_cli.io.sources import expand_inputs, inspect_source
+    from loyalty_cli.io.sources import check_gzip, expand_inputs, inspect_source
 
     paths = expand_inputs(inputs)
     sources = [inspect_source(p) for p in paths]
@@ -763,7 +809,18 @@ def read_lists(
         raise DataError(
             f"No rows in {', '.join(str(p) for p in paths[:3])}", hint="The list files have a header but no customers."
         )
-    rows = pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
+    try:
+        rows = pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
+    except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a gzip file cut short or corrupt
+        read = [s for s in sources if not s.empty]
+        for src in read:
+            if src.format == "csv":
+                check_gzip(src.path)  # a damaged gzip file: the error names it
+        where = str(read[0].path) if len(read) == 1 else ", ".join(str(s.path) for s in read[:3])
+        raise DataError(
+            f"Could not read the list {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            hint="Lists are CSV or Parquet files with a header row; check that each file was copied whole.",
+        ) from None
     missing = rows.filter(pl.col("customer_id").is_null())
     if missing.height:
         first = missing.row(0, named=True)
@@ -890,7 +947,7 @@ def check_manifest(manifest: Path) -> str:
                     hint=hint,
                 )
     if all(f.sha256 is not None for f in files):
-        return f"Checked the {len(files)} list files against {manifest}: rows and SHA-256 match"
+        return f"Checked the {words.count(len(files), 'list file')} against {manifest}: rows and SHA-256 match"
     return (
         f"The manifest {manifest} records no content hashes (an older version wrote it): the hash check was "
         "skipped; row counts match"
@@ -928,7 +985,7 @@ def read_groups(
         if bad.height:
             values = bad["group"].unique(maintain_order=True).head(5).to_list()
             raise DataError(
-                f"{bad.height:,} rows of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
+                f"{words.count(bad.height, 'row')} of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
                 f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
                 hint="Values: treatment (or test, target) and control (or holdout).",
             )
