@@ -158,6 +158,76 @@ def test_contacts_are_read_with_the_commands_column_mapping(small: Path):
     assert pl.read_csv("list.csv").height == 49
 
 
+ESP_STATUSES = ["subscribed", "pending", "Cleaned", "unsubscribed", "bounced", "non-subscribed", "opted_in", "maybe"]
+
+
+def test_esp_consent_statuses_are_drops_with_their_status_not_an_abort(small: Path):
+    """Mailchimp, Klaviyo and Shopify statuses that are not a yes leave the row out with the status as the reason;
+    a value we do not know is left out with the value shown. Neither aborts the command."""
+    lines = ["customer_id,email,email_consent"]
+    lines += [f"c{i:02d},c{i:02d}@crm.example.com,{s}" for i, s in enumerate(ESP_STATUSES)]
+    lines += [f"c{i:02d},c{i:02d}@crm.example.com,yes" for i in range(len(ESP_STATUSES), 60)]
+    Path("crm.csv").write_text("\n".join(lines) + "\n")
+    result = run(
+        "segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "mailchimp", "--contacts", "crm.csv",
+        "-o", "list.csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    dropped = dict(pl.read_csv("list.dropped.csv").select("customer_id", "drop_reason").rows())
+    assert dropped == {
+        "c01": "no email consent (pending)",
+        "c02": "no email consent (cleaned)",
+        "c03": "no email consent (unsubscribed)",
+        "c04": "no email consent (bounced)",
+        "c05": "no email consent (non subscribed)",
+        "c07": "unreadable consent value 'maybe'",
+    }
+    assert "c00" in set(pl.read_csv("list.csv")["customer_id"]) and "c06" in set(pl.read_csv("list.csv")["customer_id"])
+    assert "1 no email consent (pending)" in result.stderr and "1 unreadable consent value 'maybe'" in result.stderr
+    manifest = json.loads(Path("list.manifest.json").read_text())
+    assert manifest["dropped"]["no email consent (cleaned)"] == 1
+
+
+def test_many_unknown_consent_values_keep_the_note_short(small: Path):
+    lines = ["customer_id,email,email_consent"] + [f"c{i:02d},c{i:02d}@crm.example.com,v{i:02d}" for i in range(15)]
+    lines += [f"c{i:02d},c{i:02d}@crm.example.com,yes" for i in range(15, 60)]
+    Path("crm.csv").write_text("\n".join(lines) + "\n")
+    result = run(
+        "segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "klaviyo", "--contacts", "crm.csv",
+        "-o", "list.csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    note = next(line for line in result.stderr.splitlines() if line.startswith("Left out"))
+    assert note.startswith("Left out 15 of 60 rows (list.dropped.csv): 1 unreadable consent value 'v00', ")
+    assert note.endswith("1 unreadable consent value 'v09', 5 for 5 other reasons")
+    assert pl.read_csv("list.dropped.csv").height == 15  # the file has every row and value
+
+
+def test_on_bad_rows_skip_applies_to_the_contacts_file(small: Path):
+    """A contacts row that cannot be read (no id, a date typo) is rejected like any bad row: --on-bad-rows skip
+    goes on without it and writes it to a rejects file; without the option the error names file and rows."""
+    text = (small / "contacts.csv").read_text().replace("email_consent\n", "email_consent,signed_up_at\n", 1)
+    rows = text.splitlines()
+    rows = [rows[0]] + [f"{r},2023-01-01" for r in rows[1:]] + [",nobody@crm.example.com,yes,2023-01-01"]
+    rows[3] = rows[3].replace("2023-01-01", "2023-13-45")  # c02: a date typo
+    Path("crm.csv").write_text("\n".join(rows) + "\n")
+    args = ("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "hubspot", "--contacts", "crm.csv")
+    result = run(*args, "-o", "list.csv")
+    assert result.exit_code == 1
+    assert "Error: 2 bad rows in the contacts" in result.stderr and "crm.csv" in result.stderr
+    assert not Path("list.csv").exists()
+    result = run(*args, "-o", "list.csv", "--on-bad-rows", "skip")
+    assert result.exit_code == 0, result.stderr
+    rejects = pl.read_csv("list.rejects.contacts.csv", infer_schema=False)
+    assert sorted(rejects["reject_reason"].to_list()) == ["missing customer id", "unparseable signed up at"]
+    assert "2 rejected rows written to list.rejects.contacts.csv" in result.stderr
+    # c02's contact row is gone: c02 is not in the contacts; the others as before
+    assert "7 no email consent" not in result.stderr
+    assert "Left out 12 of 60 rows (list.dropped.csv): 6 no email consent, 6 not in the contacts file" in (
+        result.stderr
+    )
+
+
 def test_second_purchase_to_mailchimp_tags_the_action(small: Path):
     result = run("second-purchase", str(SAMPLE), "--target", "mailchimp", "--max-file-mb", "0.01", "-o", "nudge.csv")
     assert result.exit_code == 0, result.stderr
@@ -347,6 +417,42 @@ def test_a_plain_list_over_a_handoff_removes_its_control_group_and_manifest(smal
     assert result.stderr.startswith("Error: File not found: list.manifest.json\n")
 
 
+def test_files_only_named_like_a_list_set_are_never_removed(small: Path):
+    tx = str(small / "tx.csv")
+    mine = {"vip.part7.csv": "user data\n", "vip.changes.csv": "my changes\n"}
+    for name, text in mine.items():
+        Path(name).write_text(text)
+    holdout = ("--holdout-share", "0.1", "--seed", "1", "-o", "vip.csv")
+    result = run("segment", tx, "--as-of", "2024-03-01", *holdout)
+    assert result.exit_code == 0, result.stderr
+    assert {name: Path(name).read_text() for name in mine} == mine
+    assert "Removed files" not in result.stderr
+    assert (
+        "Left vip.changes.csv, vip.part7.csv as they are: named like files of this list's set, but no manifest of "
+        "an earlier run (vip.manifest.json) lists them. Delete them if an earlier run left them: they would not "
+        "belong to this list.\n" in result.stderr
+    )
+    # a plain list over that set: its control group and manifest go (the manifest lists them), the user's files stay
+    result = run("segment", tx, "--as-of", "2024-03-01", "-o", "vip.csv")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in Path().iterdir()) == ["vip.changes.csv", "vip.csv", "vip.part7.csv"]
+    assert "Removed files of an earlier run that do not belong to this list: vip.control.csv, vip.manifest.json\n" in (
+        result.stderr
+    )
+    assert (
+        "Left vip.changes.csv, vip.part7.csv as they are: named like files of this list's set, but the earlier "
+        "run's manifest (vip.manifest.json) does not list them. Delete them if an earlier run left them: they would "
+        "not belong to this list.\n" in result.stderr
+    )
+    # a manifest of the user's own is not removed by a plain list either
+    Path("vip.manifest.json").write_text('{"mine": true}\n')
+    result = run("segment", tx, "--as-of", "2024-03-01", "-o", "vip.csv")
+    assert result.exit_code == 0, result.stderr
+    assert Path("vip.manifest.json").read_text() == '{"mine": true}\n'
+    assert "Removed files" not in result.stderr
+    assert "but vip.manifest.json was not written by loyalty for vip.csv. Delete them" in result.stderr
+
+
 def test_a_handoff_on_a_full_disk_leaves_the_earlier_files(small: Path, monkeypatch: pytest.MonkeyPatch):
     tx = str(small / "tx.csv")
     assert run("segment", tx, "--as-of", "2024-03-01", *TARGETED).exit_code == 0
@@ -366,6 +472,32 @@ def test_a_handoff_on_a_full_disk_leaves_the_earlier_files(small: Path, monkeypa
     assert result.stderr == (
         "Error: Could not write list.csv: No space left on device\n"
         "Hint: Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged.\n"
+    )
+    assert {p.name: p.read_bytes() for p in Path().iterdir()} == before
+
+
+def test_a_handoff_where_the_old_files_cannot_be_kept_aside_changes_nothing(
+    small: Path, monkeypatch: pytest.MonkeyPatch
+):
+    tx = str(small / "tx.csv")
+    assert run("segment", tx, "--as-of", "2024-03-01", *TARGETED).exit_code == 0
+    before = {p.name: p.read_bytes() for p in Path().iterdir()}
+
+    def no_link(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise PermissionError(errno.EPERM, "Operation not permitted")  # fs.protected_hardlinks, SMB
+
+    def no_space(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writers.os, "link", no_link)
+    monkeypatch.setattr(writers.shutil, "copyfileobj", no_space)
+    result = run("segment", tx, "--as-of", "2024-02-15", *TARGETED, "-q")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Could not write list.dropped.csv: the file there could not be kept aside to put back if the set of "
+        "files fails part-way (no hard link, and a copy failed: No space left on device)\n"
+        "Hint: Nothing was changed. Free some space (the copy needs as much as the old file), or write to another "
+        "folder.\n"
     )
     assert {p.name: p.read_bytes() for p in Path().iterdir()} == before
 
@@ -407,3 +539,34 @@ def test_uplift_refuses_a_manifest_whose_control_group_changed(small: Path):
         "--seed (the same seed gives the same split), or compare the files as they are with --treatment and "
         "--control.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "first"),
+    [
+        ("klaviyo", ["Email Address", "customer_id", "loyalty_segment", "loyalty_segment_action"]),
+        ("braze", ["external_id", "email", "loyalty_segment", "loyalty_segment_action"]),
+        ("hubspot", ["Email", "customer_id", "loyalty_segment", "loyalty_segment_action"]),
+        ("mailchimp", ["Email Address", "customer_id", "Tags", "segment_action"]),
+        ("generic", ["customer_id", "email", "segment", "segment_action"]),
+    ],
+)
+def test_segment_lists_carry_the_action_beside_the_tag_for_every_target(small: Path, target: str, first: list[str]):
+    Path("hand.toml").write_text(
+        'bins = 5\n[[segment]]\nname = "Recent"\nwhen = "r >= 3"\naction = "Thank them: early access"\n'
+        '[[segment]]\nname = "Old"\nwhen = "r <= 2"\naction = "+10% off to come back"\n'
+    )
+    args = ("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--rules", "hand.toml", "-q")
+    result = run(*args, "--target", target, "-o", "list.csv")
+    assert result.exit_code == 0, result.stderr
+    out = pl.read_csv("list.csv")
+    assert out.columns[:4] == first
+    tag, action = first[2], first[3]
+    assert sorted(set(out.select(tag, action).rows())) == (
+        [("Old", "'+10% off to come back"), ("Recent", "Thank them: early access")]
+        if target == "generic"  # the spreadsheet CSV keeps the text, formula-safe with its apostrophe
+        else [("Old", "10% off to come back"), ("Recent", "Thank them: early access")]
+    )
+    if target != "generic":  # importers get the formula-like action cleaned, and the change logged
+        changes = pl.read_csv("list.changes.csv")
+        assert set(changes["column"]) == {action} and set(changes["cleaned"]) == {"10% off to come back"}

@@ -399,13 +399,16 @@ def test_write_list_splits_over_the_limit_and_lists_the_parts(tmp_path: Path):
         }
     )
     out = tmp_path / "big.csv"
-    out.write_text("stale")  # an unsplit file of an earlier run must not stay beside the parts
-    (tmp_path / "big.part09.csv").write_text("stale")
+    out.write_text("stale")  # an unsplit file of an earlier run (the -o file) must not stay beside the parts
+    (tmp_path / "big.part09.csv").write_text("user data")  # no manifest of ours lists it: left, and said
     report = write_list(table, out, ListSpec(target="klaviyo", tag="segment", max_file_mb=0.004))
     names = sorted(p.name for p in tmp_path.iterdir())
     parts = [f"big.part{i:02d}.csv" for i in range(1, len(report.treatment) + 1)]
-    assert len(parts) >= 3 and names == sorted([*parts, "big.manifest.json"])
-    assert sorted(p.name for p in report.removed) == ["big.csv", "big.part09.csv"]
+    assert len(parts) >= 3 and names == sorted([*parts, "big.manifest.json", "big.part09.csv"])
+    assert [p.name for p in report.removed] == ["big.csv"]
+    assert (tmp_path / "big.part09.csv").read_text() == "user data"
+    assert report.notes[-1].startswith(f"Left {tmp_path / 'big.part09.csv'} as it is: named like a file")
+    (tmp_path / "big.part09.csv").unlink()
     sizes = [(tmp_path / p).stat().st_size for p in parts]
     assert max(sizes) <= 4000
     back = pl.concat([pl.read_csv(tmp_path / p) for p in parts])
@@ -624,8 +627,8 @@ def test_a_plain_list_over_a_handoff_set_removes_the_set(tmp_path: Path, earlier
     (tmp_path / "loyal.rejects.csv").write_text("kept")  # not part of the set
     (tmp_path / "loyal.v2.csv").write_text("kept")
     (tmp_path / "loyalty.csv").write_text("kept")
-    written, removed = write_plain_list(loyal_table(10), tmp_path / "loyal.csv")
-    assert written == tmp_path / "loyal.csv" and pl.read_csv(written).height == 10
+    written, removed, notes = write_plain_list(loyal_table(10), tmp_path / "loyal.csv")
+    assert written == tmp_path / "loyal.csv" and pl.read_csv(written).height == 10 and notes == []
     assert [p.name for p in removed] == [
         "loyal.changes.csv",
         "loyal.control.csv",
@@ -641,8 +644,73 @@ def test_a_plain_list_over_a_handoff_set_removes_the_set(tmp_path: Path, earlier
 
 
 def test_a_plain_list_to_stdout_touches_no_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert write_plain_list(loyal_table(3), "-") == (None, [])
+    assert write_plain_list(loyal_table(3), "-") == (None, [], [])
     assert capsys.readouterr().out.startswith("customer_id,email,segment,net_spend\n")
+
+
+def left_note(names: list[Path], reason: str) -> str:
+    them = "it" if len(names) == 1 else "them"
+    return (
+        f"Left {', '.join(str(p) for p in names)} as {'it is' if len(names) == 1 else 'they are'}: named like "
+        f"{'a file' if len(names) == 1 else 'files'} of this list's set, but {reason}. Delete {them} if an earlier "
+        f"run left {them}: {'it' if len(names) == 1 else 'they'} would not belong to this list."
+    )
+
+
+def test_files_only_named_like_a_set_are_left_without_its_manifest(tmp_path: Path) -> None:
+    mine = {"loyal.part7.csv": "user data", "loyal.changes.csv": "my changes", "loyal.control.part02.csv": "mine"}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    report = write_list(loyal_table(), tmp_path / "loyal.csv", ListSpec(holdout_share=0.25, seed="spring"))
+    assert report.removed == []
+    assert {name: (tmp_path / name).read_text() for name in mine} == mine
+    names = [tmp_path / name for name in sorted(mine)]
+    reason = f"no manifest of an earlier run ({tmp_path / 'loyal.manifest.json'}) lists them"
+    assert report.notes == [left_note(names, reason)]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        '{"files": {"treatment": [{"path": "loyal.csv"}], "control": [{"path": "loyal.control.csv"}]}}\n',
+        "my notes, not JSON\n",
+        "other.csv",  # a manifest of ours, but of another list
+    ],
+)
+def test_a_plain_list_leaves_a_manifest_not_written_for_it(
+    tmp_path: Path, earlier_set: dict[str, bytes], manifest: str
+) -> None:
+    if manifest == "other.csv":
+        data = json.loads(earlier_set["loyal.manifest.json"])
+        manifest = json.dumps({**data, "output": "other.csv"})
+    (tmp_path / "loyal.manifest.json").write_text(manifest)
+    written, removed, notes = write_plain_list(loyal_table(10), tmp_path / "loyal.csv")
+    assert removed == []
+    assert (tmp_path / "loyal.manifest.json").read_text() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(earlier_set)
+    names = [tmp_path / n for n in sorted(earlier_set) if n != "loyal.csv"]
+    where = tmp_path / "loyal.manifest.json"
+    assert notes == [left_note(names, f"{where} was not written by loyalty for loyal.csv")]
+
+
+def test_only_the_files_the_earlier_manifest_lists_are_removed(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:
+    (tmp_path / "loyal.part7.csv").write_text("user data")
+    data = json.loads(earlier_set["loyal.manifest.json"])
+    data["files"]["control"].append({"path": "loyal.v2.csv"})  # not named like the set: never removed
+    data["files"]["dropped"] = "../loyal.dropped.csv"
+    (tmp_path / "loyal.manifest.json").write_text(json.dumps(data))
+    (tmp_path / "loyal.v2.csv").write_text("kept")
+    _, removed, notes = write_plain_list(loyal_table(10), tmp_path / "loyal.csv")
+    assert [p.name for p in removed] == ["loyal.changes.csv", "loyal.control.csv", "loyal.manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "loyal.csv",
+        "loyal.dropped.csv",
+        "loyal.part7.csv",
+        "loyal.v2.csv",
+    ]
+    assert (tmp_path / "loyal.part7.csv").read_text() == "user data"
+    reason = f"the earlier run's manifest ({tmp_path / 'loyal.manifest.json'}) does not list them"
+    assert notes == [left_note([tmp_path / "loyal.dropped.csv", tmp_path / "loyal.part7.csv"], reason)]
 
 
 def test_a_set_without_a_control_group_removes_the_earlier_one(tmp_path: Path, earlier_set: dict[str, bytes]) -> None:

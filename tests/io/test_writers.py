@@ -328,6 +328,131 @@ def test_failed_rename_of_a_new_file_creates_nothing(tmp_path: Path, monkeypatch
     assert files_in(tmp_path) == []
 
 
+# --- a set of files: the old files are kept aside until the new ones are all in place ---------------------------
+
+
+@pytest.fixture
+def old_pair(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("OLD a.csv")
+    b.write_text("OLD b.csv")
+    a.chmod(0o640)
+    return a, b
+
+
+def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.link fails as for a file of another user under fs.protected_hardlinks=1 (or on SMB, some FUSE)."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(writers.os, "link", refused)
+
+
+def write_pair(a: Path, b: Path, remove: list[Path] | None = None) -> list[Path]:
+    with writers.FileSet() as files:
+        files.add(a, lambda fh: fh.write(b"NEW a"))
+        files.add(b, lambda fh: fh.write(b"NEW b"))
+        return files.commit(remove=remove or [])
+
+
+def test_a_set_without_hard_links_is_rolled_back_from_copies(
+    old_pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = old_pair
+    no_hard_links(monkeypatch)
+    replace, calls = os.replace, []
+
+    def second_rename_fails(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        replace(src, dst)
+
+    monkeypatch.setattr(writers.os, "replace", second_rename_fails)
+    with pytest.raises(DataError, match=r"Could not write .*b\.csv: Input/output error"):
+        write_pair(a, b)
+    assert (a.read_text(), b.read_text()) == ("OLD a.csv", "OLD b.csv")  # not NEW a | OLD b.csv
+    assert stat.S_IMODE(a.stat().st_mode) == 0o640
+    assert files_in(a.parent) == ["a.csv", "b.csv"]
+
+
+def test_a_set_without_hard_links_is_written(old_pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = old_pair
+    gone = a.parent / "gone.csv"
+    gone.write_text("OLD gone")
+    no_hard_links(monkeypatch)
+    assert write_pair(a, b, remove=[gone]) == [gone]
+    assert (a.read_text(), b.read_text()) == ("NEW a", "NEW b")
+    assert stat.S_IMODE(a.stat().st_mode) == 0o640
+    assert files_in(a.parent) == ["a.csv", "b.csv"]  # no copy left behind
+
+
+def test_a_removed_file_without_hard_links_is_put_back(
+    old_pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = old_pair
+    first, second = a.parent / "x.csv", a.parent / "y.csv"
+    first.write_text("OLD x")
+    second.write_text("OLD y")
+    no_hard_links(monkeypatch)
+    unlink = os.unlink
+
+    def second_removal_fails(path: str | Path, *args: object, **kwargs: object) -> None:
+        if Path(path) == second:
+            raise OSError(errno.EIO, "Input/output error")
+        unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writers.os, "unlink", second_removal_fails)
+    with pytest.raises(DataError, match=r"Could not write .*y\.csv: Input/output error"):
+        write_pair(a, b, remove=[first, second])
+    assert {p.name: p.read_text() for p in a.parent.iterdir()} == {
+        "a.csv": "OLD a.csv",
+        "b.csv": "OLD b.csv",
+        "x.csv": "OLD x",
+        "y.csv": "OLD y",
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device"),
+            "Free some space (the copy needs as much as the old file), or write to another folder.",
+        ),
+        (  # another user's file that this user may replace (a group-writable folder) but not read
+            PermissionError(errno.EACCES, "Permission denied"),
+            "Write to another folder, or remove the old file (or have its owner make it readable) first.",
+        ),
+    ],
+)
+def test_a_set_whose_old_file_cannot_be_kept_aside_is_refused_before_any_rename(
+    old_pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, error: OSError, fix: str
+) -> None:
+    a, b = old_pair
+    no_hard_links(monkeypatch)
+    copyfileobj, renames = writers.shutil.copyfileobj, []
+
+    def second_copy_fails(src: io.BufferedReader, dst: object, *args: object) -> None:
+        if Path(src.name) == b:
+            raise error
+        copyfileobj(src, dst, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writers.shutil, "copyfileobj", second_copy_fails)
+    monkeypatch.setattr(writers.os, "replace", lambda src, dst: renames.append(dst))
+    with pytest.raises(DataError) as info:
+        write_pair(a, b)
+    assert info.value.message == (
+        f"Could not write {b}: the file there could not be kept aside to put back if the set of files fails "
+        f"part-way (no hard link, and a copy failed: {error.strerror})"
+    )
+    assert info.value.hint == f"Nothing was changed. {fix}"
+    assert renames == []
+    assert (a.read_text(), b.read_text()) == ("OLD a.csv", "OLD b.csv")
+    assert files_in(a.parent) == ["a.csv", "b.csv"]
+
+
 def test_target_that_is_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "out.csv").mkdir()
     with pytest.raises(LoyaltyError, match="Could not write .*out.csv"):

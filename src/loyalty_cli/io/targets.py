@@ -26,7 +26,8 @@ what the tool's importer takes:
 - **One set**: the files are written together (temporary files first, renamed into place only when all are
   written: a failure leaves the earlier set complete), and files of an earlier set of the same name that the new
   one does not write (its parts, control group, dropped rows, changes; for a plain list, :func:`write_plain_list`,
-  its manifest too) are removed and reported.
+  its manifest too) are removed and reported: those its manifest lists (:func:`set_members`); files only named
+  like them are left, with a note.
 
 :func:`read_lists` reads lists back (for ``loyalty uplift``): any CSV/Parquet list with a customer id column
 (``customer_id``, Braze's ``external_id``, or a named one); :func:`read_groups` makes a campaign's treatment
@@ -40,10 +41,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -566,20 +567,92 @@ def _part_paths(path: Path, n: int) -> list[Path]:
     return [path.with_name(f"{path.stem}.part{i:0{width}d}{path.suffix}") for i in range(1, n + 1)]
 
 
-def set_members(path: Path) -> list[Path]:
-    """The files of a list's set named ``path`` that are in its folder now: the list or its parts
+@dataclass(frozen=True)
+class SetMembers:
+    """The files in a list's folder named like its set (:func:`set_members`): ``ours``, written by an earlier run
+    (its manifest lists them), which a new set may remove, and ``others``, only named like them, left alone."""
+
+    path: Path  # the list
+    ours: list[Path]
+    others: list[Path]
+    manifest: Path
+    manifest_state: Literal["ours", "other", "missing"]  # the earlier manifest: ours for this list, not, or none
+
+    def left_note(self, keep: Collection[Path] = ()) -> str | None:
+        """A note naming the ``others`` (less ``keep``, the files the new set writes), or None."""
+        left = [p for p in self.others if p not in keep]
+        if not left:
+            return None
+        one = len(left) == 1
+        them = "it" if one else "them"
+        reason = {
+            "ours": f"the earlier run's manifest ({self.manifest}) does not list {them}",
+            "other": f"{self.manifest} was not written by loyalty for {self.path.name}",
+            "missing": f"no manifest of an earlier run ({self.manifest}) lists {them}",
+        }[self.manifest_state]
+        return (
+            f"Left {', '.join(str(p) for p in left)} as {'it is' if one else 'they are'}: named like "
+            f"{'a file' if one else 'files'} of this list's set, but {reason}. Delete {them} if an earlier run left "
+            f"{them}: {'it' if one else 'they'} would not belong to this list."
+        )
+
+
+def _manifest_listing(manifest: Path, path: Path) -> set[str] | None:
+    """The names of the files that ``manifest`` lists in ``path``'s folder, when it is a manifest we wrote for the
+    list ``path`` (:func:`_manifest_text`: its ``output`` is the list's name, its files a treatment and a control
+    list of entries with a path, the dropped and changes files a path or null, counts as numbers); else None."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = data["files"]
+        entries = [entry["path"] for group in ("treatment", "control") for entry in files[group]]
+        singles = [files["dropped"], files["changes"]]
+        ours = (
+            data["output"] == path.name
+            and isinstance(data["rows_in"], int)
+            and isinstance(data["rows_written"], int)
+            and all(isinstance(p, str) for p in entries)
+            and all(p is None or isinstance(p, str) for p in singles)
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not ours:
+        return None
+    folder = os.path.abspath(path.parent)
+    listed = {os.path.normpath(os.path.join(folder, p)) for p in [*entries, *singles] if p is not None}
+    return {os.path.basename(p) for p in listed if os.path.dirname(p) == folder} | {manifest.name}
+
+
+def set_members(path: Path) -> SetMembers:
+    """The files in the folder of the list ``path`` named like its set: the list or its parts
     (``<stem>.partNN<suffix>``), the control group or its parts, ``<stem>.dropped.csv``, ``<stem>.changes.csv``
-    and ``<stem>.manifest.json``. A new set removes those it does not write again: left behind, a stale part
-    would be uploaded, and a stale control group or manifest read by ``uplift`` as belonging to the new list."""
+    and ``<stem>.manifest.json``; split into those an earlier run wrote and the others.
+
+    A new set removes those of an earlier run that it does not write again: left behind, a stale part would be
+    uploaded, and a stale control group or manifest read by ``uplift`` as belonging to the new list. Only files
+    that the earlier ``<stem>.manifest.json`` lists are an earlier run's (when it is a manifest we wrote for this
+    list), and ``path`` itself (the output: a run replaces it); a file of the user's that is only named like one
+    (``vip.part7.csv``, ``vip.changes.csv``) is never removed."""
     stem, suffix = re.escape(path.stem), re.escape(path.suffix)
     pattern = re.compile(
         rf"^{stem}(?:\.control)?(?:\.part\d+)?{suffix}$|^{stem}\.(?:dropped\.csv|changes\.csv|manifest\.json)$"
     )
+    manifest = sibling(path, "manifest", ".json")
+    listed = _manifest_listing(manifest, path)
+    state: Literal["ours", "other", "missing"] = (
+        "ours" if listed is not None else "other" if os.path.lexists(manifest) else "missing"
+    )
     try:
-        names = [e.name for e in os.scandir(path.parent) if pattern.match(e.name) and not e.is_dir()]
+        names = sorted(e.name for e in os.scandir(path.parent) if pattern.match(e.name) and not e.is_dir())
     except OSError:
-        return []
-    return sorted(path.parent / name for name in names)
+        names = []
+    ours = {path.name, *(listed or ())}
+    return SetMembers(
+        path=path,
+        ours=[path.parent / name for name in names if name in ours],
+        others=[path.parent / name for name in names if name not in ours],
+        manifest=manifest,
+        manifest_state=state,
+    )
 
 
 def _add_csv_parts(files: FileSet, data: bytes, path: Path, max_bytes: int | None) -> list[WrittenFile]:
@@ -603,17 +676,20 @@ def _add_one(
 
 def write_plain_list(
     table: pl.DataFrame, output: str | Path, *, fmt: str | None = None
-) -> tuple[Path | None, list[Path]]:
+) -> tuple[Path | None, list[Path], list[str]]:
     """A list without hand-off options: the table as it is (``-`` = stdout), and the files of an earlier set of
-    the same name (:func:`set_members`: control group, parts, dropped rows, changes, manifest) removed with it,
-    in one commit. Returns the path written (None for stdout) and the files removed."""
+    the same name (:func:`set_members`: control group, parts, dropped rows, changes, manifest, as its manifest
+    lists them) removed with it, in one commit. Returns the path written (None for stdout), the files removed,
+    and notes (files named like the set's but not an earlier run's, left as they are)."""
     if str(output) == "-":
-        return _write_table(table, output, fmt=fmt), []
+        return _write_table(table, output, fmt=fmt), [], []
     path = Path(output)
+    members = set_members(path)
     with FileSet() as files:
         files.add_table(path, table, fmt=fmt)
-        removed = files.commit(remove=[p for p in set_members(path) if p != path])
-    return path, removed
+        removed = files.commit(remove=[p for p in members.ours if p != path])
+    note = members.left_note({path})
+    return path, removed, [note] if note else []
 
 
 def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListReport:
@@ -673,7 +749,11 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
         files.add(report.manifest, lambda fh: fh.write(text.encode("utf-8")))
         keep = {f.path for f in (*report.treatment, *report.control)}
         keep |= {p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None}
-        report.removed = files.commit(remove=[p for p in set_members(path) if p not in keep])
+        members = set_members(path)
+        report.removed = files.commit(remove=[p for p in members.ours if p not in keep])
+    note = members.left_note(keep)
+    if note:
+        report.notes.append(note)
     return report
 
 

@@ -298,8 +298,9 @@ class FileSet:
     <pid>-<random>.tmp``, flushed to disk) and returns its size and hash; :meth:`commit` renames them all into
     place and removes the files given as no longer belonging. Until the commit nothing a user sees has changed;
     an error or an interrupt (Ctrl-C; SIGTERM, see :func:`terminate_as_interrupt`) before or during it removes
-    the temporary files and leaves the old files as they were (renames already done are rolled back). An
-    operating-system failure is a :class:`DataError` naming the file (:func:`write_error`).
+    the temporary files and leaves the old files as they were (renames already done are rolled back from the old
+    files, kept aside first: :meth:`_backup`). An operating-system failure is a :class:`DataError` naming the file
+    (:func:`write_error`).
 
     Paths that are not regular files are not replaced: a symbolic link's target is replaced (the link stays),
     and a FIFO, a device or /dev/stdout is written straight through when added (it cannot be staged). Stale
@@ -361,36 +362,65 @@ class FileSet:
             sink = _serialise_to(fh, write)
         return Written(given, sink.size, sink.hash.hexdigest())
 
-    def _backup(self, path: Path) -> Path | None:
-        """A hard link to the file at ``path`` (no copy), to put it back if the commit fails; None when there
-        is no file or the file system cannot link."""
+    def _backup(self, given: Path, path: Path, *, verb: str = "write") -> Path | None:
+        """The file at ``path`` kept aside under a temporary name, to put back if the commit fails: a hard link
+        (no copy), else, where the file system or its settings refuse one (a file of another user under
+        ``fs.protected_hardlinks``, SMB, some FUSE), a copy with its mode and times. None when there is no file.
+        A file that cannot be kept aside is a :class:`DataError`: the commit must not replace it."""
         backup = path.with_name(f".{path.name}.loyalty-{owner_tag()}-{secrets.token_hex(4)}.tmp")
         try:
             os.link(path, backup, follow_symlinks=False)
-        except OSError:
+        except FileNotFoundError:
             return None
+        except OSError:
+            self._temps.append(backup)
+            try:
+                _copy_aside(path, backup)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                with suppress(OSError):
+                    backup.unlink(missing_ok=True)
+                if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                    fix = "Free some space (the copy needs as much as the old file), or write to another folder."
+                else:
+                    fix = "Write to another folder, or remove the old file (or have its owner make it readable) first."
+                raise DataError(
+                    f"Could not {verb} {given}: the file there could not be kept aside to put back if the set of "
+                    f"files fails part-way (no hard link, and a copy failed: {exc.strerror or exc})",
+                    hint=f"Nothing was changed. {fix}",
+                ) from None
+            return backup
         self._temps.append(backup)
         return backup
 
     def commit(self, remove: Iterable[Path] = ()) -> list[Path]:
         """Rename every added file into place, then remove those of ``remove`` that exist (files of an earlier
-        set that no longer belong to it). All or nothing; returns the files removed."""
+        set that no longer belong to it). All or nothing: every file replaced or removed is kept aside first
+        (:meth:`_backup`), before the first rename, and put back if a later step fails; a file that cannot be
+        kept aside stops the commit with nothing changed. Returns the files removed."""
+        # (path as given, final path, temporary file; None: a file to remove)
+        steps: list[tuple[Path, Path, Path | None]] = [*self._staged, *((path, path, None) for path in remove)]
+        kept: list[Path | None] = []
         done: list[tuple[Path, Path | None, bool]] = []  # (path, backup of what was there, whether there was)
         removed: list[Path] = []
         current = Path()
         try:
-            for given, final, tmp in self._staged:
+            for given, final, tmp in steps:
                 current = given
-                existed = final.exists()
-                done.append((final, self._backup(final) if existed else None, existed))  # before: undone if cut
-                os.replace(tmp, final)
-            for path in remove:
-                current = path
-                if not path.is_symlink() and not path.is_file():
+                if tmp is None and not final.is_symlink() and not final.is_file():
+                    kept.append(None)  # nothing to remove
                     continue
-                done.append((path, self._backup(path), True))
-                path.unlink()
-                removed.append(path)
+                kept.append(self._backup(given, final, verb="write" if tmp is not None else "remove"))
+            for (given, final, tmp), backup in zip(steps, kept, strict=True):
+                current = given
+                if tmp is not None:
+                    done.append((final, backup, backup is not None))  # before: undone if cut
+                    os.replace(tmp, final)
+                elif backup is not None:
+                    done.append((final, backup, True))
+                    os.unlink(final)
+                    removed.append(final)
         except BaseException as exc:
             self._roll_back(done)
             if isinstance(exc, OSError):
@@ -408,6 +438,25 @@ class FileSet:
                     os.replace(backup, path)
                 elif not existed:
                     path.unlink(missing_ok=True)
+
+
+def _copy_aside(path: Path, copy: Path) -> None:
+    """Copy the file (or symbolic link) at ``path`` to the new name ``copy`` in its folder: its bytes, flushed to
+    disk, with its mode and times (and its owner and group where this user may set them)."""
+    if path.is_symlink():
+        os.symlink(os.readlink(path), copy)
+        return
+    st = os.stat(path)
+    with open(path, "rb") as src, open(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+    shutil.copystat(path, copy)
+    try:
+        os.chown(copy, st.st_uid, st.st_gid)
+    except OSError:
+        with suppress(OSError):
+            os.chown(copy, -1, st.st_gid)  # a group of this user's
 
 
 def _serialise_to(fh: BinaryIO, write: Callable[[BinaryIO], object]) -> _Sink:
