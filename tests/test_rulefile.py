@@ -202,10 +202,10 @@ def test_syntax_errors_name_the_token(when, detail):
         ("prospect or 'x'", "'or' needs true/false, but 'x' is text"),
         ("r = null", "r = null compares with null, which is never true; write 'x is null'"),
         ("greatest(r, 'a') = 1", "greatest() mixes r (a number) with 'a' (text)"),
-        ("least(r) = 1", "least() takes at least 2 argument(s), got 1 in least(r)"),
+        ("least(r) = 1", "least() takes at least 2 arguments, got 1 in least(r)"),
         ("round(net_spend, 1.5) > 1", "round()'s digits must be a whole number 0 to 15, got 1.5"),
         ("round(net_spend, f) > 1", "round()'s digits must be a whole number 0 to 15, got f"),
-        ("lower() = 'x'", "lower() takes 1 argument(s), got 0 in lower()"),
+        ("lower() = 'x'", "lower() takes 1 argument, got 0 in lower()"),
     ],
 )
 def test_type_errors_are_found_when_the_rules_load(when, detail):
@@ -266,3 +266,19 @@ def test_missing_binary_and_non_utf8_files_are_clear(tmp_path):
     with pytest.raises(RulesError) as info:
         read_text(tmp_path, what="Rules")
     assert info.value.message == f"Could not read rules {tmp_path}: Is a directory"
+
+
+# --- found in review ------------------------------------------------------------------------------------------
+
+
+def test_function_calls_count_towards_the_depth_limit() -> None:
+    assert "nested more than 64 levels deep" in error("abs(" * 150 + "r" + ")" * 150 + " > 3").message
+
+
+def test_whole_number_arithmetic_never_wraps_around() -> None:
+    hits = FRAME.select(compile_("orders * 4611686018427387904 > 0").alias("hit"))["hit"].to_list()
+    assert hits == [True, True, True, False, None, True, True, True]
+    hits = FRAME.select(compile_("r * 100 - 1 = 499").alias("hit"))["hit"].to_list()
+    assert hits == [False, True, None, False, False, True, False, None]
+    hits = FRAME.select(compile_("r + 1 in (5, 6)").alias("hit"))["hit"].to_list()
+    assert hits == [False, True, None, False, False, True, True, None]

@@ -243,3 +243,73 @@ def test_members_and_points(data: SampleData) -> None:
             nulls_last=False,
         )
     )
+
+
+# ``loyalty sample``: the default is the shipped shop; existing files are kept unless --force.
+
+SHIPPED = Path(__file__).parent.parent / "sample_data"
+FILES = ("transactions", "surveys", "contacts", "members", "points")
+
+
+def _sample(*args: str):  # noqa: ANN202 - a click Result
+    from typer.testing import CliRunner
+
+    from loyalty_cli.cli import app
+
+    return CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, ["sample", *args])
+
+
+def test_the_default_writes_the_shipped_sample_byte_for_byte(tmp_path: Path) -> None:
+    from loyalty_cli import sample
+    from loyalty_cli.cli import data
+
+    assert (data.SAMPLE_CUSTOMERS, data.SAMPLE_SEED) == (sample.SAMPLE_CUSTOMERS, sample.SAMPLE_SEED)
+    result = _sample("-o", str(tmp_path / "sample_data"))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "sample_data").iterdir()) == sorted(p.name for p in SHIPPED.iterdir())
+    for name in FILES:
+        assert (tmp_path / "sample_data" / f"{name}.csv").read_bytes() == (SHIPPED / f"{name}.csv").read_bytes(), name
+
+
+def test_existing_files_are_kept_without_force(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "surveys.csv").write_text("mine\n")
+    (folder / "notes.txt").write_text("not ours\n")
+    result = _sample("-o", str(folder), "--customers", "50")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        f"Error: {folder} already holds surveys.csv: loyalty sample would overwrite it\n"
+        "Hint: Pass --force to overwrite the sample's files (transactions, surveys, contacts, members, points), "
+        "or write to another folder with -o.\n"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "surveys.csv"]  # nothing written
+    assert (folder / "surveys.csv").read_text() == "mine\n"
+    # Another format writes other files; --force overwrites.
+    assert _sample("-o", str(folder), "--customers", "50", "--format", "parquet").exit_code == 0
+    again = _sample("-o", str(folder), "--customers", "50", "--format", "parquet")
+    assert (
+        again.exit_code == 2
+        and "already holds transactions.parquet, surveys.parquet, contacts.parquet, " in again.stderr
+    )
+    forced = _sample("-o", str(folder), "--customers", "50", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert (folder / "surveys.csv").read_text().startswith("customer_id,responded_at,score,")
+    assert (folder / "notes.txt").read_text() == "not ours\n"
+
+
+def test_help_names_the_five_files() -> None:
+    result = _sample("--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for name in FILES:
+        assert f"{name}.csv" in text, name
+    assert "--force" in text
+
+
+def test_a_file_in_the_way_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "shop").write_text("a file\n")
+    result = _sample("-o", str(tmp_path / "shop"), "--customers", "10")
+    assert result.exit_code == 1, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.stderr.startswith(f"Error: Could not write {tmp_path / 'shop'}: File exists\nHint: ")

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from loyalty_cli import words
 from loyalty_cli.errors import DataError, UsageError
 
 HASH_METHOD = "fnv1a64+fmix64 of '<seed>:<customer_id>' (UTF-8); u = (hash >> 11) / 2**53; control when u < share"
@@ -55,7 +56,7 @@ def stable_hash(ids: pl.Series, seed: str) -> np.ndarray:
     """64-bit hash (uint64) of ``f"{seed}:{id}"`` for every id; see the module docstring."""
     if ids.null_count():
         raise DataError(
-            f"{ids.null_count():,} customers without an id cannot be put in a group",
+            f"{words.count(ids.null_count(), 'customer')} without an id cannot be put in a group",
             hint="Every row of a list needs a customer id.",
         )
     arr: Any = ids.cast(pl.String).rechunk().to_arrow()

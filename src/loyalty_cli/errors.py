@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     MODEL = 3  # a model did not converge or there is not enough data for it
     LOCKED = 4  # another run of the same pipeline holds its lock
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # stdout closed by its reader (e.g. piped into head): 128 + SIGPIPE, as Unix tools end
 
 
 class LoyaltyError(Exception):
@@ -31,6 +32,22 @@ class LoyaltyError(Exception):
 
 class DataError(LoyaltyError):
     """The input data cannot be read or fails validation."""
+
+
+class BadRowsError(DataError):
+    """Rows that fail validation, under the policy that stops on them. The hint says how to fix them (``fixes``),
+    then how to go on without them (``skip``): on the command line unless the caller words it for where it
+    runs (:meth:`going_on`: a pipeline file)."""
+
+    SKIP = "pass --on-bad-rows skip: every rejected row is written with its reason to a rejects file"
+
+    def __init__(self, message: str, fixes: Sequence[str] = (), *, skip: str = SKIP) -> None:
+        self.fixes = tuple(fixes)
+        super().__init__(message, hint=" ".join([*self.fixes, f"To go on without them, {skip}."]))
+
+    def going_on(self, skip: str) -> BadRowsError:
+        """The same error with ``skip`` (e.g. 'set ... in the pipeline file') as the way to go on."""
+        return BadRowsError(self.message, self.fixes, skip=skip)
 
 
 class RulesError(LoyaltyError):

@@ -39,6 +39,7 @@ from loyalty_cli.errors import DataError, ExitCode, LoyaltyError, RulesError
 from loyalty_cli.io.columns import SETTING_KEYS
 from loyalty_cli.rulefile import read_toml
 from loyalty_cli.schema import TABLES
+from loyalty_cli.words import did_you_mean
 
 INPUT_KINDS = ("transactions", "surveys", "contacts", "members", "points")
 TOP_KEYS = {"as_of", "output_dir", "on_bad_rows", "inputs", "steps"}
@@ -133,7 +134,10 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
     unknown = set(data) - TOP_KEYS
     if unknown:
         raise _fail(
-            path, "top level", f"unknown key {sorted(unknown)[0]!r}", hint=f"Keys are {', '.join(sorted(TOP_KEYS))}."
+            path,
+            "top level",
+            f"unknown key {sorted(unknown)[0]!r}",
+            hint=f"{did_you_mean(sorted(unknown)[0], TOP_KEYS)}Keys are {', '.join(sorted(TOP_KEYS))}.",
         )
     as_of = _as_of(path, data.get("as_of", "latest"))
     output_dir = data.get("output_dir", "out")
@@ -187,7 +191,12 @@ def _inputs(path: Path, raw: object) -> dict[str, Input]:
     for kind, spec in raw.items():
         where = f"[inputs.{kind}]"
         if kind not in INPUT_KINDS:
-            raise _fail(path, where, "unknown input", hint=f"Inputs are {', '.join(INPUT_KINDS)}.")
+            raise _fail(
+                path,
+                where,
+                "unknown input",
+                hint=f"{did_you_mean(kind, INPUT_KINDS)}Inputs are {', '.join(INPUT_KINDS)}.",
+            )
         if not isinstance(spec, dict) or "path" not in spec:
             raise _fail(path, where, 'needs path = "..." (a file, folder or glob, or a list of them)')
         paths = spec["path"]
@@ -202,7 +211,8 @@ def _inputs(path: Path, raw: object) -> dict[str, Input]:
                     path,
                     f"{where} {key}",
                     "unknown key",
-                    hint=f"Columns: {', '.join(sorted(fields))}; settings: {', '.join(sorted(SETTING_KEYS))}.",
+                    hint=f"{did_you_mean(key, [*fields, *SETTING_KEYS])}Columns: {', '.join(sorted(fields))}; "
+                    f"settings: {', '.join(sorted(SETTING_KEYS))}.",
                 )
             if key in fields and not (isinstance(value, str) and value):
                 raise _fail(path, f"{where} {key}", "expected a column header in quotes")
@@ -219,11 +229,19 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     unknown = set(raw) - STEP_KEYS
     if unknown:
         raise _fail(
-            path, where, f"unknown key {sorted(unknown)[0]!r}", hint=f"Keys are {', '.join(sorted(STEP_KEYS))}."
+            path,
+            where,
+            f"unknown key {sorted(unknown)[0]!r}",
+            hint=f"{did_you_mean(sorted(unknown)[0], STEP_KEYS)}Keys are {', '.join(sorted(STEP_KEYS))}.",
         )
     if command not in COMMAND_INPUTS or command not in commands:
         known = [c for c in COMMAND_INPUTS if c in commands]
-        raise _fail(path, f"step {i}", f"unknown command {command!r}", hint=f"Commands: {', '.join(known)}.")
+        raise _fail(
+            path,
+            f"step {i}",
+            f"unknown command {command!r}",
+            hint=f"{did_you_mean(command, known)}Commands: {', '.join(known)}.",
+        )
     if not (isinstance(name, str) and STEP_NAME.fullmatch(name)):
         raise _fail(
             path,
@@ -237,6 +255,13 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     output = raw.get("output")
     if output is not None and not (isinstance(output, str) and output):
         raise _fail(path, f"{where} output", "expected a file name in quotes")
+    if output is not None and _climbs_out(output):
+        raise _fail(
+            path,
+            f"{where} output",
+            f"{output!r} is outside output_dir",
+            hint='A step writes into output_dir: name a file or a folder in it, e.g. output = "segments.csv".',
+        )
     options = raw.get("options", {})
     if not isinstance(options, dict):
         raise _fail(path, f"{where} options", "expected a table, e.g. options = { bins = 4 }")
@@ -254,11 +279,51 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
                 path,
                 f"{where} options.{key}",
                 f"{command} has no option --{flag}",
-                hint=f"See loyalty {command} --help.",
+                hint=f"{did_you_mean(key, [o.replace('-', '_') for o in commands[command] - RESERVED])}"
+                f"See loyalty {command} --help.",
             )
         if not isinstance(value, str | int | float | bool | list):
             raise _fail(path, f"{where} options.{key}", "expected a string, number, true/false or a list")
+        for item in value if isinstance(value, list) else [value]:
+            if (
+                isinstance(item, str)
+                and "{output_dir}" in item
+                and _climbs_out(item.split("{output_dir}", 1)[1].lstrip("/"))
+            ):
+                raise _fail(
+                    path,
+                    f"{where} options.{key}",
+                    f"{item!r} is outside output_dir",
+                    hint="Name a file or folder in it after {output_dir}/, or a path outside it without {output_dir}.",
+                )
     return Step(name=name, command=command, output=output, options=options)
+
+
+def _climbs_out(relative: str) -> bool:
+    """Whether a path meant to be inside the output folder (placeholders filled as a run fills them) is absolute,
+    climbs out with ``..`` or names the folder again (``{output_dir}``)."""
+    filled = Path(fill(relative, {"as_of": "2000-01-01", "date": "2000-01-01"}))
+    return "{output_dir}" in relative or filled.is_absolute() or ".." in filled.parts
+
+
+def staged_path(folder: Path, relative: str) -> Path:
+    """``folder / relative``, checked to stay inside ``folder`` once links are followed (the run-time side of the
+    load-time check on a step's output)."""
+    path = folder / relative
+    if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder)):
+        raise PipelineError(
+            f"Cannot write {path}: {relative!r} is outside the output folder {folder}",
+            hint="Name a file or a folder inside output_dir, with no link out of it.",
+        )
+    return path
+
+
+def fixed_folder(pipeline: Pipeline) -> Path:
+    """The part of ``output_dir`` before its first placeholder (the pipeline's folder when it starts with one):
+    known before the inputs are read, it holds the summary of a run that failed before its folder was known."""
+    template = pipeline.output_dir
+    head = template[: template.find("{")] if "{" in template else template + "/"
+    return (pipeline.folder / head[: head.rfind("/") + 1]).resolve()
 
 
 def resolve_as_of(policy: str, latest: date | None, today: date) -> date | None:
@@ -299,7 +364,7 @@ def step_argv(
             for p in input_paths(pipeline, kind):
                 argv += [flag, p]
     if step.output:
-        argv += ["--output", str(output_dir / fill(step.output, values))]
+        argv += ["--output", str(staged_path(output_dir, fill(step.output, values)))]
     if as_of is not None:
         argv += ["--as-of", as_of.isoformat()]
     argv += ["--quiet", "--mapping", str(mapping), "--on-bad-rows", pipeline.on_bad_rows]
@@ -314,6 +379,8 @@ def step_argv(
         else:
             for item in value if isinstance(value, list) else [value]:
                 text = fill(str(item), values)
+                if "{output_dir}" in str(item):
+                    staged_path(Path(values["output_dir"]), os.path.relpath(text, values["output_dir"]))
                 argv += [flag, text]
     return argv
 
@@ -335,13 +402,24 @@ def file_facts(path: Path) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------------------------------------------- lock
+BUSY = (
+    "Another run of this pipeline is in progress",
+    "Wait for it to finish: the lock is released when its process ends.",
+)
+
+
+def output_lock_path(output_dir: Path) -> Path:
+    """The lock of an output folder, beside it: runs of different pipelines that share the folder take turns."""
+    return output_dir.parent / f".{output_dir.name}.loyalty.lock"
+
+
 @contextmanager
-def pipeline_lock(path: Path) -> Iterator[None]:
+def pipeline_lock(path: Path, busy: tuple[str, str] = BUSY) -> Iterator[None]:
     """Hold ``path`` as a lock for the block: an operating-system lock (``flock``) on the file, released by the
     system when the process ends however it ends, so a lock file left by a killed run, another host or a
     full disk never blocks. The JSON inside (pid, host, started) only names the holder in the message of
-    the :class:`LockedError` another run gets."""
-    fd = _take_lock(path)
+    the :class:`LockedError` another run gets (``busy``: its message and hint)."""
+    fd = _take_lock(path, busy)
     try:
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": now()}
         try:
@@ -358,7 +436,7 @@ def pipeline_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _take_lock(path: Path) -> int:
+def _take_lock(path: Path, busy: tuple[str, str]) -> int:
     import fcntl
 
     for _ in range(10):
@@ -374,10 +452,7 @@ def _take_lock(path: Path) -> int:
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
-            raise LockedError(
-                f"Another run of this pipeline is in progress (lock {path}{holder})",
-                hint="Wait for it to finish: the lock is released when its process ends.",
-            ) from None
+            raise LockedError(f"{busy[0]} (lock {path}{holder})", hint=busy[1]) from None
         except OSError as exc:
             os.close(fd)
             raise DataError(f"Could not lock {path}: {exc.strerror or exc}", hint="Try again.") from None
@@ -440,7 +515,7 @@ def check_publish(staging: Path, output_dir: Path) -> None:
     for rel in staged_files(staging):
         target = output_dir / rel
         blocker = next((output_dir / up for up in reversed(rel.parents[:-1]) if (output_dir / up).is_file()), None)
-        if blocker is None and target.is_dir() and not target.is_symlink():
+        if blocker is None and target.is_dir():  # a folder, or a link to one
             blocker = target
         if blocker is not None:
             raise DataError(
@@ -451,24 +526,26 @@ def check_publish(staging: Path, output_dir: Path) -> None:
 
 def publish(staging: Path, output_dir: Path, replaces: object = None) -> list[Path]:
     """Move every file of ``staging`` to the same place under ``output_dir`` (each an atomic rename on one
-    file system; a replaced file's permissions carry over), remove the files of the run it ``replaces`` (see
-    :func:`remove_stale`) that it did not write, make the changes durable, remove the staging folder. Other
-    files of ``output_dir`` are left alone."""
+    file system; a replaced file's permissions carry over; a symbolic link's target is replaced and the link
+    kept, as ``-o`` does), remove the files of the run it ``replaces`` (see :func:`remove_stale`) that it did
+    not write, make the changes durable, remove the staging folder. Other files of ``output_dir`` are left
+    alone."""
     moved: list[Path] = []
     folders: set[Path] = set()
     try:
         for rel in staged_files(staging):
             source, target = staging / rel, output_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
+            real = Path(os.path.realpath(target)) if target.is_symlink() else target
             try:
-                before = target.lstat()
+                before = real.stat()
             except FileNotFoundError:
                 before = None
             if before is not None and stat.S_ISREG(before.st_mode):
                 os.chmod(source, stat.S_IMODE(before.st_mode))
-            os.replace(source, target)
+            _move(source, real)
             moved.append(target)
-            folders.add(target.parent)
+            folders.add(real.parent)
         folders.update(p.parent for p in remove_stale(output_dir, replaces, set(moved)))
         for folder in sorted(f for f in folders if f.is_dir()):
             _fsync_folder(folder)
@@ -479,6 +556,34 @@ def publish(staging: Path, output_dir: Path, replaces: object = None) -> list[Pa
         ) from None
     shutil.rmtree(staging, ignore_errors=True)
     return moved
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename ``source`` over ``target``; when a link took ``target`` to another file system, copy it to a
+    temporary file beside ``target`` first (flushed to disk), then rename that: atomic all the same."""
+    import errno
+
+    try:
+        os.replace(source, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    from loyalty_cli.io.writers import owner_tag
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.loyalty-{owner_tag()}-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, source.open("rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+            os.fchmod(fh.fileno(), stat.S_IMODE(source.stat().st_mode))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    source.unlink()
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -510,6 +615,27 @@ def last_ok_run(previous: object) -> dict[str, object] | None:
         }
     carried = previous.get("last_ok_run")
     return carried if isinstance(carried, dict) else None
+
+
+def published_runs(previous: object) -> dict[str, dict[str, object]]:
+    """From the summary a run finds in its output folder: for each pipeline (by file) that publishes into the
+    folder, its last successful run there (as :func:`last_ok_run` gives it): the one the summary is about, and
+    the others it carried in ``other_pipelines``. Garbled entries are dropped."""
+    if not isinstance(previous, dict):
+        return {}
+    carried = previous.get("other_pipelines")
+    runs = {
+        name: {**run, "outputs": sorted({o for o in run.get("outputs") or [] if isinstance(o, str)})}
+        for name, run in (carried.items() if isinstance(carried, dict) else [])
+        if isinstance(name, str) and isinstance(run, dict) and isinstance(run.get("outputs") or [], list)
+    }
+    owner = previous.get("pipeline")
+    if isinstance(owner, str):
+        runs.pop(owner, None)
+        own = last_ok_run(previous)
+        if own is not None and isinstance(own.get("outputs") or [], list):
+            runs[owner] = {**own, "outputs": sorted({o for o in own.get("outputs") or [] if isinstance(o, str)})}
+    return runs
 
 
 def remove_stale(output_dir: Path, previous: object, current: set[Path]) -> list[Path]:

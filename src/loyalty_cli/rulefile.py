@@ -325,10 +325,12 @@ class _Parser:
             if tok.word not in FUNCTIONS:
                 raise _ConditionError("forbidden", f"{tok.text!r} is not a function conditions can use")
             args = []
+            self.nested()  # a call nests as parentheses do: its arguments count towards the depth limit
             if self.tok.text != ")":
                 args.append(self.or_())
                 while self.accept(",") is not None:
                     args.append(self.or_())
+            self.depth -= 1
             close = self.expect(")")
             return _Node("call", tok.pos, close.pos + 1, tok.word, tuple(args))
         raise self.fail("a column, a number or 'text'")
@@ -434,6 +436,10 @@ class _Compiler:
         for arg, kind in zip(node.args, (lk, rk), strict=True):
             self.want(arg, kind, {"number"}, f"{node.value!r}")
         kind = "int" if lk == rk == "int" else "float"
+        if node.value in ("+", "-", "*") and kind == "int":
+            # Whole numbers are added and multiplied as Float64: exact below 2**53 and never wrapping around
+            # (Int64 would: orders * 4611686018427387904 turned negative for some customers).
+            left, right, kind = left.cast(pl.Float64), right.cast(pl.Float64), "float"
         if node.value == "+":
             return left + right, kind
         if node.value == "-":
@@ -488,7 +494,9 @@ class _Compiler:
         low, high = counts.get(name, (1, 1))
         if not low <= len(args) <= high:
             many = f"{low}" if low == high else (f"{low} or {high}" if high < 99 else f"at least {low}")
-            raise self.type_error(f"{name}() takes {many} argument(s), got {len(args)} in {self.show(node)}")
+            raise self.type_error(
+                f"{name}() takes {many} argument{'' if high == 1 else 's'}, got {len(args)} in {self.show(node)}"
+            )
         if name == "round" and len(args) == 2:
             digits = args[1]
             if digits.kind != "lit" or digits.value[1] != "int" or not 0 <= digits.value[0] <= 15:
@@ -573,6 +581,8 @@ def compile_condition(
                 hint="Conditions are not SQL: no queries, casts or file and table functions. " + CONDITION_SYNTAX,
             ) from None
         raise RulesError(f"{where}: cannot read condition {when!r} ({exc.detail})", hint=syntax_hint) from None
+    except RecursionError:  # the depth limits should stop this first; never a traceback if one is missed
+        raise RulesError(f"{where}: condition {when!r} is nested too deeply", hint=syntax_hint) from None
     if kind != "bool":
         raise RulesError(
             f"{where}: condition {when!r} is not true/false",

@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from loyalty_cli.io.writers import write_table
+from loyalty_cli.io.writers import write_error, write_table
 
 # category, SKU prefix, number of SKUs, median price, share of favourites, rate and dropout multipliers
 # (in SKU text order: SKU numbers then sort like SKU names)
@@ -86,6 +86,10 @@ REDEEM_SHARE = 0.7
 EXPIRY_DAYS = 365
 TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 1500))  # tier, points earned to reach it
 MEMBER_CHANNELS = ("store", "web", "app")
+# The shop shipped in sample_data/ (and the README's figures): generate_sample's defaults.
+SAMPLE_CUSTOMERS = 3000
+SAMPLE_SEED = 7
+TABLES = ("transactions", "surveys", "contacts", "members", "points")  # the files write_sample writes, in order
 
 
 @dataclass(frozen=True)
@@ -313,7 +317,11 @@ def _surveys(
 
 
 def generate_sample(
-    *, customers: int = 2000, seed: int = 7, start: date = date(2023, 1, 1), end: date = date(2024, 12, 31)
+    *,
+    customers: int = SAMPLE_CUSTOMERS,
+    seed: int = SAMPLE_SEED,
+    start: date = date(2023, 1, 1),
+    end: date = date(2024, 12, 31),
 ) -> SampleData:
     """Simulate ``customers`` buyers (plus 15% prospects) between ``start`` and ``end``; see the module doc.
 
@@ -458,15 +466,22 @@ def write_sample(data: SampleData, folder: Path, *, fmt: Literal["csv", "parquet
     """Writes transactions.<ext>, surveys.<ext>, contacts.<ext> (and members.<ext>, points.<ext> when the
     data has them) into folder (create it). Returns paths."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, no permission, ...
+        raise write_error(folder, exc) from None
     paths = []
-    for name in ("transactions", "surveys", "contacts", "members", "points"):
+    for name, path in zip(TABLES, sample_paths(folder, fmt), strict=True):
         df: pl.DataFrame | None = getattr(data, name)
         if df is None:
             continue
         if fmt == "csv":  # "2024-05-01 13:45:00" rather than Polars' ISO "2024-05-01T13:45:00.000000"
             df = df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%d %H:%M:%S"))
-        path = folder / f"{name}.{fmt}"
         write_table(df, path, fmt=fmt)
         paths.append(path)
     return paths
+
+
+def sample_paths(folder: Path, fmt: Literal["csv", "parquet"] = "csv") -> list[Path]:
+    """The files ``write_sample`` writes into ``folder`` (those of ``TABLES``), whether they exist or not."""
+    return [Path(folder) / f"{name}.{fmt}" for name in TABLES]

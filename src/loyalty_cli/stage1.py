@@ -3,6 +3,9 @@
 Every transaction-based command starts here: :func:`load_transactions` reads the files (one pass, with the
 rejected rows) and returns the customer summary and, when asked, the customer x day activity table. Stage 2
 (scores, models, cohorts, lists) works on those DataFrames, whose size grows with customers, not rows.
+Customers with orders but no purchase (only returns) are in no customer table: the same pass counts them and
+their net value (:attr:`Loaded.no_purchase`), and :meth:`Loaded.left_out_note` says it, as the scan says the
+rows dated on or after the as-of date.
 
 Inside :func:`shared_reads` (``loyalty run``), loads are remembered: every step of a pipeline that reads the
 same files with the same settings and as-of date gets the same tables without reading the files again.
@@ -22,7 +25,8 @@ import polars as pl
 from loyalty_cli.io.readers import ReadOptions, Scan, read_transactions
 from loyalty_cli.io.sources import expand_inputs
 from loyalty_cli.io.validate import BadRows, collect_checked
-from loyalty_cli.metrics.customers import customer_activity, customer_summary
+from loyalty_cli.metrics.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.words import count
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,26 @@ class Loaded:
     customers: pl.DataFrame  # customer_summary: one row per customer with a purchase before as_of
     activity: pl.DataFrame | None  # customer_activity: one row per customer and day with orders
     rejects: list[pl.DataFrame]
+    # one row about the customers with orders but no purchase (only returns), in no table above:
+    # customers, return_orders, net_cents, net_value (see summary_with_no_purchase)
+    no_purchase: pl.DataFrame
 
     @property
     def as_of(self) -> date | None:
         """The as-of date used (given, or the day after the last transaction); None without customers."""
         return self.customers["as_of"][0] if self.customers.height else None
+
+    def left_out_note(self) -> str | None:
+        """How many customers had orders but no purchase (left out of the customer tables), and their net value."""
+        row = self.no_purchase.row(0, named=True)
+        return no_purchase_note(row["customers"], row["net_cents"])
+
+
+def no_purchase_note(customers: int, net_cents: int) -> str | None:
+    """``33 customers with no purchase, only returns, left out: -10,411.24`` (None for nobody)."""
+    if not customers:
+        return None
+    return f"{count(customers, 'customer')} with no purchase, only returns, left out: {net_cents / 100:,.2f}"
 
 
 _cache: ContextVar[dict[tuple[object, ...], Loaded] | None] = ContextVar("loyalty_stage1_cache", default=None)
@@ -84,11 +103,17 @@ def load_transactions(
     scan = read_transactions(inputs, options, as_of=as_of)
     if on_scan is not None:
         on_scan(scan)
-    frames = [customer_summary(scan.rows, as_of=as_of)]
+    frames = list(summary_with_no_purchase(scan.rows, as_of=as_of))  # one plan: the lines are read once
     if activity or cache is not None:  # a pipeline keeps both: later steps may need the activity
         frames.append(customer_activity(scan.rows))
     results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
-    loaded = Loaded(scan=scan, customers=results[0], activity=results[1] if len(results) > 1 else None, rejects=rejects)
+    loaded = Loaded(
+        scan=scan,
+        customers=results[0],
+        activity=results[2] if len(results) > 2 else None,
+        rejects=rejects,
+        no_purchase=results[1],
+    )
     if cache is not None and key is not None:
         cache[key] = loaded
         if as_of is None and loaded.as_of is not None:  # the same data under its resolved as-of date

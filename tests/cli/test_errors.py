@@ -372,7 +372,8 @@ def test_skip_with_stdout_output_writes_rejects_to_the_current_folder() -> None:
     write("orders.csv", MIXED)
     result = segment("orders.csv", "-o", "-", "--on-bad-rows", "skip", "-q")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].startswith("customer_id,segment,r_score,f_score,m_score,rfm_cell")
+    header = result.stdout.splitlines()[0]
+    assert header.startswith("customer_id,segment,segment_action,r_score,f_score,m_score,rfm_cell")
     assert len(result.stdout.splitlines()) == 3
     assert rejects_of(Path("rejects.csv")) == EXPECTED_REJECTS
 
@@ -471,7 +472,7 @@ def test_help(args: list[str]) -> None:
             assert command in result.stdout
         assert (
             "Exit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, 130 "
-            "interrupted." in " ".join(result.stdout.split())
+            "interrupted, 141 output pipe closed by its reader." in " ".join(result.stdout.split())
         )
 
 

@@ -550,3 +550,93 @@ def test_sample_stages_are_those_of_loyalty_lifecycle():
         ("advocate", 46, pytest.approx(89.1304, abs=1e-4)),
     ]
     assert by_stage["responses"].sum() == 651
+
+
+# ---------------------------------------------------------------------------- a survey without dates
+
+# A single-wave export with no date column. A answered twice (9, then 4 with 'NA' for a comment), C wrote
+# 'N/A', one anonymous answer. Counted (one answer per customer; without dates, the lower score): A 4, B 10,
+# C 3, D 6, anonymous 8 -> 1 promoter, 1 passive, 3 detractors of 5: NPS -40.
+DATELESS = """customer_id,score,comment,touchpoint
+A,9,great,web
+A,4,NA,web
+B,10,,store
+C,3,N/A,store
+D,6,slow delivery,web
+,8,NA,web
+"""
+
+
+def test_a_survey_without_dates_gives_nps_lists_and_no_trend():
+    write("wave.csv", DATELESS)
+    result = nps("wave.csv", "--min-n", "1", "--by", "touchpoint", "-o", "nps.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "all: NPS -40.0 (95% adjusted-wald interval" in result.stderr
+    assert (
+        "wave.csv has no response date column: no trend (it needs dates); the answers of one customer cannot be "
+        "told apart in time, so where --dedupe keeps one answer per customer it keeps the lowest score" in result.stderr
+    )
+    assert "# Trend" not in result.stdout + result.stderr
+    assert "Scores 0-10" in result.stdout
+    table = pl.read_csv("nps.csv").select("touchpoint", "responses", "detractors", "repeats")
+    assert table.rows() == [("store", 2, 1, 0), ("web", 3, 2, 1)]
+
+    result = nps("wave.csv", "--list", "detractors", "-o", "call_back.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    listed = pl.read_csv("call_back.csv", infer_schema=False)
+    assert listed.select("customer_id", "latest_score", "responded_at", "comment").rows() == [
+        ("A", "4", None, None),  # 'NA' and 'N/A' are no comment, never the text NA
+        ("C", "3", None, None),
+        ("D", "6", None, "slow delivery"),
+    ]
+
+    # --as-of cannot leave out answers without a date: said, not silent; all 5 still count.
+    result = nps("wave.csv", "--as-of", "2020-01-01", "--min-n", "1", "-o", "n.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "--as-of 2020-01-01 leaves no answer out: the surveys have no dates" in result.stderr
+    assert pl.read_csv("n.csv")["responses"].to_list() == [5]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trend", "trend.csv"], "Error: --trend needs response dates: wave.csv has no date column"),
+        (["--by", "period"], "Error: --by period needs response dates: wave.csv has no date column"),
+    ],
+)
+def test_a_survey_without_dates_refuses_what_needs_them(args, message):
+    write("wave.csv", DATELESS)
+    result = nps("wave.csv", *args, "-o", "x.csv", "-q")
+    assert_error(result, 2, message, "Hint: Map the response date column with --date-col")
+    assert not Path("x.csv").exists() and not Path("trend.csv").exists()
+
+
+def test_the_report_nps_section_without_dates(work):
+    """The report's NPS section works on a dateless survey: the headline, distribution and comments, and a
+    sentence instead of the trend."""
+    from loyalty_cli.io.readers import ReadOptions, read_surveys
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.metrics.churn import load_churn_rules
+    from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
+    from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, ReportSettings, build_context, compute_report
+    from loyalty_cli.segments import load_segment_rules
+    from loyalty_cli.stage1 import load_transactions
+
+    data = ROOT / "tests" / "report" / "data"
+    pl.read_csv(data / "surveys.csv").drop("responded_at").write_csv("wave.csv")
+    loaded = load_transactions([data / "transactions.csv"], ReadOptions(), as_of=None, activity=True)
+    settings = ReportSettings(segments=load_segment_rules(None), churn=load_churn_rules(None), nps=NpsConfig(min_n=5))
+    scan = read_surveys(["wave.csv"], ReadOptions(), as_of=loaded.as_of)
+    (responses,), _ = collect_checked([scan], [prepare_responses(scan.rows, config=settings.nps)])
+    report = compute_report(loaded.customers, loaded.activity, settings=settings, responses=responses)
+    meta = ReportMeta(inputs=(InputInfo("transactions", ("t.csv",), ("fixture",)),), files=(FileInfo("r.html", "r"),))
+    section = next(s for s in build_context(report, settings, meta)["sections"] if s["id"] == "nps")
+    assert section["available"]
+    no_dates = "The surveys have no response dates: no trend, and every answer counts whatever the as-of date."
+    assert no_dates in section["intro"]
+    assert not [c for c in section["charts"] if c["id"].startswith("nps-trend")]
+    assert [c for c in section["charts"] if c["id"].startswith("nps-distribution")]
+    titles = [t["title"] for t in section["tables"]]
+    assert not [t for t in titles if t.startswith("Trend")]
+    comments = next(t for t in section["tables"] if t["title"].startswith("Latest detractor comments"))
+    assert comments["rows"] and all(row[1] == "" for row in comments["rows"])  # the date column: empty, not 'None'

@@ -142,3 +142,104 @@ def test_binary_and_missing_rules_files():
         "shipped files are in rules/: rfm_grid.toml, rfm_tertiles.toml, rfm_r_fm.toml, churn.toml, lifecycle.toml, "
         "columns.toml.\n",
     )
+
+
+# --- examples, pipelines and "did you mean" ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["rules"], ["rules", "show"], ["rules", "check"]])
+def test_rules_help_has_examples(args):
+    result = run(*args, "--help")
+    assert result.exit_code == 0
+    shown = " ".join(result.stdout.split())
+    assert "Examples:" in shown
+    assert f"loyalty {' '.join(args)} " in shown.split("Examples:", 1)[1]
+
+
+PIPELINE = (
+    'as_of = "2024-01-10"\noutput_dir = "out"\n[inputs.transactions]\npath = "tx.csv"\n'
+    '[[steps]]\ncommand = "segment"\noutput = "segments.csv"\noptions = { rules = "map.toml" }\n'
+)
+
+
+def test_rules_check_checks_a_pipeline_with_the_pipeline_loader():
+    """Used to: the pipeline was read as a segment map ("unknown key(s) as_of, inputs, ...")."""
+    Path("map.toml").write_text('bins = 5\nmatch = "first"\n[[segment]]\nname = "All"\nwhen = "true"\n')
+    Path("pipeline.toml").write_text(PIPELINE)
+    result = run("rules", "check", "pipeline.toml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "pipeline.toml: OK (pipeline: 1 step (segment), inputs transactions; every key, command and option known; "
+        "rules file map.toml checked; loyalty run --dry-run also reads the inputs)\n"
+    )
+
+
+def test_rules_check_of_a_pipeline_checks_the_rules_files_its_steps_name():
+    Path("map.toml").write_text('bins = 7\n[[segment]]\nname = "A"\nwhen = "true"\n')
+    Path("pipeline.toml").write_text(PIPELINE)
+    result = run("rules", "check", "pipeline.toml")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: map.toml: bins must be 3, 4, 5 or 10")
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "suggestion"),
+    [
+        (PIPELINE.replace("[[steps]]", "[[step]]"), "top level: unknown key 'step'", "Did you mean 'steps'?"),
+        (
+            PIPELINE.replace('output = "s', 'outptu = "s'),
+            "step 1 (segment): unknown key 'outptu'",
+            "Did you mean 'output'?",
+        ),
+        (PIPELINE.replace('"segment"', '"segmnet"'), "step 1: unknown command 'segmnet'", "Did you mean 'segment'?"),
+        (
+            PIPELINE.replace("rules = ", "rule = "),
+            "step 1 (segment) options.rule: segment has no option --rule",
+            "Did you mean 'rules'?",
+        ),
+        (
+            PIPELINE.replace("inputs.transactions", "inputs.transaction"),
+            "[inputs.transaction]: unknown input",
+            "Did you mean 'transactions'?",
+        ),
+    ],
+)
+def test_pipeline_typos_get_a_suggestion(text, error, suggestion):
+    Path("pipeline.toml").write_text(text)
+    for args in (["rules", "check", "pipeline.toml"], ["run", "pipeline.toml", "--dry-run"]):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        message, hint = result.stderr.splitlines()[:2]
+        assert message == f"Error: pipeline.toml: {error}"
+        assert hint.startswith(f"Hint: {suggestion} "), hint
+
+
+def test_a_misspelt_segment_gets_a_suggestion():
+    """Used to: an empty list, silently."""
+    result = run("segment", "tx.csv", "--segment", "Champion", "-o", "out.csv")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "Error: Unknown segment 'Champion'\nHint: Did you mean 'Champions'? Segments: Champions, "
+    )
+    assert not Path("out.csv").exists()
+
+
+def test_a_misspelt_map_name_gets_a_suggestion():
+    result = run("rules", "show", "rfm_gird")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: No segment map called 'rfm_gird'\nHint: Did you mean 'rfm_grid'? ")
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "hint"),
+    [
+        (["churn", "tx.csv", "--status", "lapsng"], "Unknown status 'lapsng'", "Did you mean 'lapsing'? Statuses: "),
+        (["lifecycle", "tx.csv", "--stage", "Loyl"], "Unknown stage 'Loyl'", "Did you mean 'loyal'? Stages: "),
+    ],
+)
+def test_misspelt_list_filters_get_a_suggestion(args, error, hint):
+    result = run(*args)
+    assert result.exit_code == 2
+    message, shown = result.stderr.splitlines()[:2]
+    assert message == f"Error: {error}"
+    assert shown.startswith(f"Hint: {hint}"), shown

@@ -256,9 +256,10 @@ def test_kill_9_leaves_the_old_outputs_a_running_summary_and_a_staging_folder_th
     assert _files(out) == before
     summary = _summary(out)
     assert summary["status"] == "running" and summary["last_ok_run"] == _last_ok(ok)
-    staging = [p for p in (tmp_path / "out").iterdir() if p.name != "2024-12-01"]
+    staging = [p for p in (tmp_path / "out").iterdir() if p.name not in ("2024-12-01", ".2024-12-01.loyalty.lock")]
     assert len(staging) == 1 and staging[0].name.startswith(".2024-12-01.")  # beside the output folder
-    assert (tmp_path / ".pipeline.toml.lock").exists()  # and its lock file, which no process holds
+    assert (tmp_path / ".pipeline.toml.lock").exists()  # and its lock files, which no process holds
+    assert (tmp_path / "out" / ".2024-12-01.loyalty.lock").exists()
     assert run(str(pipeline), "-q").exit_code == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2024-12-01"]
     assert _summary(out)["status"] == "ok" and _files(out).keys() == before.keys()
@@ -658,3 +659,300 @@ def test_the_transactions_are_read_once_per_run(tmp_path, monkeypatch, as_of):
     )
     assert run(str(write(tmp_path, text)), "-q").exit_code == 0
     assert len(calls) == 1  # segment, second-purchase, nps (its --transactions), cltv and churn share one read
+
+
+# --- JSON logs: every line a record, errors in the record of the step that failed --------------------------
+def json_lines(stderr: str) -> list[dict]:
+    """Every stderr line parsed as JSON (fails on the first line that is not), each with a UTC timestamp."""
+    from datetime import datetime
+
+    records = [json.loads(line) for line in stderr.splitlines()]
+    for record in records:
+        assert datetime.fromisoformat(record["time"]).utcoffset().total_seconds() == 0, record
+        assert record["level"] in ("info", "warning", "error"), record
+    return records
+
+
+def test_json_log_every_line_parses_and_the_failed_step_holds_its_error(tmp_path):
+    """A failing step (a rules file that does not exist) and a step with a warning (second-purchase on an export
+    that starts after the customers' history), with --keep-going: nothing but JSON on stderr."""
+    recent = tmp_path / "recent.csv"
+    lines = (SAMPLE / "transactions.csv").read_text().splitlines(keepends=True)
+    recent.write_text(lines[0] + "".join(line for line in lines[1:] if line.split(",")[2] >= "2023-10-01"))
+    pipeline = write(tmp_path, FAILING.replace(str(SAMPLE / "transactions.csv"), str(recent)))
+    result = run(str(pipeline), "--log-format", "json", "--keep-going")
+    assert result.exit_code == 1
+    records = json_lines(result.stderr)
+    steps = {r["step"]: r for r in records if "step" in r}
+    assert list(steps) == ["segment", "broken", "second-purchase", "nps"]
+    broken = steps["broken"]
+    assert (broken["status"], broken["level"], broken["exit_code"]) == ("failed", "error", 1)
+    assert broken["error"] == "Rules file not found: no_such_map.toml"
+    assert broken["hint"].startswith("Built-in maps: ")
+    second = steps["second-purchase"]
+    assert (second["status"], second["level"], second["error"]) == ("ok", "warning", None)
+    assert [w[:58] for w in second["warnings"]] == ["The customers' history may start before the data: 239 of t"]
+    assert steps["segment"]["level"] == "info" and steps["segment"]["warnings"] == []
+    # the run summary keeps the same
+    summary = _summary(tmp_path / "out" / "2024-12-01")
+    assert summary["steps"][1]["error"] == broken["error"] and summary["steps"][1]["hint"] == broken["hint"]
+    assert summary["steps"][2]["warnings"] == second["warnings"]
+
+
+def test_json_log_a_bad_option_value_is_a_record_too(tmp_path):
+    pipeline = write(tmp_path, PIPELINE.replace('command = "nps"', 'command = "nps"\noptions = { min_n = "many" }'))
+    result = run(str(pipeline), "--log-format", "json")
+    assert result.exit_code == 2
+    failed = [r for r in json_lines(result.stderr) if r.get("status") == "failed"]
+    assert len(failed) == 1 and failed[0]["error"].startswith("Invalid value for '--min-n': ")
+    assert failed[0]["hint"] == "See loyalty nps --help."
+
+
+def test_json_log_errors_before_the_steps(tmp_path, held_lock):
+    # an invalid pipeline file
+    pipeline = write(tmp_path, PIPELINE.replace('on_bad_rows = "skip"', 'on_bad_rows = "skip"\ncolour = true'))
+    result = run(str(pipeline), "--log-format", "json")
+    assert result.exit_code == 1
+    [record] = json_lines(result.stderr)
+    assert record["level"] == "error" and record["exit_code"] == 1
+    assert record["error"] == f"{pipeline}: top level: unknown key 'colour'" and record["hint"].startswith("Keys are")
+    # inputs that cannot be read: one record, that of the inputs
+    write(tmp_path, PIPELINE.replace(str(SAMPLE / "transactions.csv"), str(tmp_path / "gone.csv")))
+    result = run(str(pipeline), "--log-format", "json")
+    assert result.exit_code == 1
+    [record] = json_lines(result.stderr)
+    assert (record["step"], record["status"], record["level"]) == ("inputs", "failed", "error")
+    assert record["error"] == f"File not found: {tmp_path / 'gone.csv'}" and "hint" in record
+    # another run holds the lock
+    write(tmp_path, PIPELINE)
+    held_lock("")
+    result = run(str(pipeline), "--log-format", "json")
+    assert result.exit_code == 4
+    [record] = json_lines(result.stderr)
+    assert record["error"].startswith("Another run of this pipeline is in progress") and record["exit_code"] == 4
+
+
+# --- bad rows in a pipeline: the hint names the pipeline file's key -------------------------------------------
+def test_bad_rows_hint_names_the_pipeline_key(tmp_path):
+    bad = tmp_path / "orders.csv"
+    bad_line = "999999,C000001,2024-06-01 10:00:00,X,Y,web,1,ten,ten,\n"
+    bad.write_text((SAMPLE / "transactions.csv").read_text() + bad_line)
+    text = PIPELINE.replace('on_bad_rows = "skip"\n', "").replace(str(SAMPLE / "transactions.csv"), str(bad))
+    pipeline = write(tmp_path, text)
+    skip = (
+        f'To go on without them, set on_bad_rows = "skip" in {pipeline}: each step writes the rows it rejects, '
+        "with their reasons, to <step>.rejects.csv in the output folder."
+    )
+    result = run(str(pipeline))
+    assert result.exit_code == 1
+    assert "Error: 1 bad row in the transactions:" in result.stderr
+    assert result.stderr.endswith(f"{skip}\n") and "--on-bad-rows" not in result.stderr
+    # in a step (the surveys are read by the nps step), and in the JSON log
+    surveys = tmp_path / "surveys.csv"
+    surveys.write_text((SAMPLE / "surveys.csv").read_text() + "C000001,2024-06-01 10:00:00,11,,relational,annual\n")
+    write(tmp_path, PIPELINE.replace('on_bad_rows = "skip"\n', "").replace(str(SAMPLE / "surveys.csv"), str(surveys)))
+    result = run(str(pipeline))
+    assert result.exit_code == 1
+    assert "Error: 1 bad row in the surveys:" in result.stderr and result.stderr.count(skip) == 1
+    assert "--on-bad-rows" not in result.stderr
+    result = run(str(pipeline), "--log-format", "json")
+    [nps] = [r for r in json_lines(result.stderr) if r.get("step") == "nps"]
+    assert nps["error"].startswith("1 bad row in the surveys:") and nps["hint"].endswith(skip)
+    assert _summary(tmp_path / "out" / "2024-12-01")["steps"][2]["hint"] == nps["hint"]
+
+
+# --- review of issue 16.11: shared output folders, escaping outputs, summaries, symlinks ----------------------
+def _small(step: str, output_dir: str = "out", as_of: str = "2024-12-01", transactions: Path | None = None) -> str:
+    return (
+        f'as_of = "{as_of}"\noutput_dir = "{output_dir}"\n\n'
+        f'[inputs.transactions]\npath = "{transactions or SAMPLE / "transactions.csv"}"\n{step}'
+    )
+
+
+SEGMENTS_STEP = '\n[[steps]]\ncommand = "segment"\noutput = "segments.csv"\n'
+NUDGE_STEP = '\n[[steps]]\ncommand = "second-purchase"\noutput = "nudge.csv"\n'
+RETENTION_STEP = '\n[[steps]]\ncommand = "retention"\noutput = "retention.csv"\n'
+
+
+def test_two_pipelines_sharing_an_output_folder_never_remove_each_others_files(tmp_path):
+    nightly = write(tmp_path, _small(SEGMENTS_STEP + NUDGE_STEP), "nightly.toml")
+    weekly = write(tmp_path, _small(RETENTION_STEP), "weekly.toml")
+    out = tmp_path / "out"
+    assert run(str(nightly), "-q").exit_code == 0
+    assert run(str(weekly), "-q").exit_code == 0
+    assert sorted(_files(out)) == ["nudge.csv", "retention.csv", "segments.csv"]
+    summary = _summary(out)
+    assert summary["pipeline"] == str(weekly) and summary["status"] == "ok" and summary["last_ok_run"] is None
+    assert summary["other_pipelines"][str(nightly)]["outputs"] == ["nudge.csv", "segments.csv"]
+    assert run(str(nightly), "-q").exit_code == 0  # again: weekly's file stays
+    assert sorted(_files(out)) == ["nudge.csv", "retention.csv", "segments.csv"]
+    assert _summary(out)["other_pipelines"][str(weekly)]["outputs"] == ["retention.csv"]
+    # a run still removes what its own pipeline published before and no longer writes, after another's run
+    assert run(str(weekly), "-q").exit_code == 0
+    write(tmp_path, _small(SEGMENTS_STEP), "nightly.toml")
+    assert run(str(nightly), "-q").exit_code == 0
+    assert sorted(_files(out)) == ["retention.csv", "segments.csv"]
+    # a file the other pipeline published last is no longer this one's to remove
+    write(
+        tmp_path, _small(RETENTION_STEP + SEGMENTS_STEP.replace("segment\n", "segment\nname = 'seg'\n")), "weekly.toml"
+    )
+    assert run(str(weekly), "-q").exit_code == 0
+    write(tmp_path, _small(NUDGE_STEP), "nightly.toml")
+    assert run(str(nightly), "-q").exit_code == 0
+    assert sorted(_files(out)) == ["nudge.csv", "retention.csv", "segments.csv"]
+
+
+def test_two_pipelines_sharing_an_output_folder_do_not_run_at_once(tmp_path, held_lock):
+    pipeline = write(tmp_path, _small(SEGMENTS_STEP), "other.toml")
+    (tmp_path / "out").mkdir()
+    lock = tmp_path / ".out.loyalty.lock"  # beside the output folder, as its staging folders
+    procs = []
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock), ""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    procs.append(proc)
+    try:
+        assert proc.stdout.readline() == "locked\n"
+        result = run(str(pipeline))
+        assert result.exit_code == 4
+        assert result.stderr == (
+            f"Error: Another run is writing to {tmp_path / 'out'} (lock {lock})\n"
+            "Hint: Wait for it to finish, or give each pipeline its own output_dir.\n"
+        )
+        assert not (tmp_path / "out" / "segments.csv").exists()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert run(str(pipeline), "-q").exit_code == 0 and not lock.exists()
+
+
+OUTSIDE_HINT = 'A step writes into output_dir: name a file or a folder in it, e.g. output = "segments.csv".'
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        ("../escaped.csv", "'../escaped.csv' is outside output_dir"),
+        ("lists/../../escaped.csv", "'lists/../../escaped.csv' is outside output_dir"),
+        ("%ABS%", "'%ABS%' is outside output_dir"),
+        ("{output_dir}/escaped.csv", "'{output_dir}/escaped.csv' is outside output_dir"),
+    ],
+)
+def test_a_step_output_outside_the_output_folder_is_refused_on_load(tmp_path, output, problem):
+    absolute = str(tmp_path / "escaped.csv")
+    output, problem = output.replace("%ABS%", absolute), problem.replace("%ABS%", absolute)
+    failing = '\n[[steps]]\ncommand = "churn"\noptions = { rules = "no_such_rules.toml" }\n'
+    pipeline = write(tmp_path, _small(f'\n[[steps]]\ncommand = "segment"\noutput = "{output}"\n' + failing))
+    result = run(str(pipeline))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: {pipeline}: step 1 (segment) output: {problem}\nHint: {OUTSIDE_HINT}\n"
+    assert not (tmp_path / "escaped.csv").exists() and not (tmp_path / "out").exists()
+
+
+def test_an_option_path_under_output_dir_cannot_climb_out_of_it(tmp_path):
+    step = '\n[[steps]]\ncommand = "segment"\noutput = "s.csv"\noptions = { cut_points = "{output_dir}/../c.csv" }\n'
+    pipeline = write(tmp_path, _small(step))
+    result = run(str(pipeline))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: {pipeline}: step 1 (segment) options.cut_points: '{{output_dir}}/../c.csv' is outside output_dir\n"
+        "Hint: Name a file or folder in it after {output_dir}/, or a path outside it without {output_dir}.\n"
+    )
+
+
+def test_a_staged_path_that_resolves_outside_the_staging_folder_is_refused(tmp_path):
+    from loyalty_cli.pipeline import PipelineError, staged_path
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "link").symlink_to(tmp_path)
+    assert staged_path(staging, "lists/a.csv") == staging / "lists" / "a.csv"
+    with pytest.raises(PipelineError, match="is outside the output folder"):
+        staged_path(staging, "link/a.csv")
+    with pytest.raises(PipelineError, match="is outside the output folder"):
+        staged_path(staging, "../a.csv")
+
+
+def test_an_input_failure_writes_the_summary_to_the_fixed_part_of_the_output_folder(tmp_path):
+    bad = tmp_path / "orders.csv"
+    text = (SAMPLE / "transactions.csv").read_text()
+    bad.write_text(text + "999999,C000001,not a date,X,Y,web,1,1.0,1.0,\n")
+    pipeline = write(tmp_path, _small(SEGMENTS_STEP, output_dir="out2/{as_of}", as_of="latest", transactions=bad))
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 1
+    assert "\nError: 1 bad row in the transactions:" in result.stderr
+    summary = _summary(tmp_path / "out2")
+    assert summary["status"] == "failed" and summary["steps"] == [] and summary["ended_at"]
+    assert summary["error"].startswith("1 bad row in the transactions:") and summary["as_of"] is None
+    assert summary["pipeline"] == str(pipeline) and summary["last_ok_run"] is None
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["run_summary.json"]
+    # the next run that gets to its folder writes its summary there, and takes the stale one away
+    bad.write_text(text)
+    assert run(str(pipeline), "-q").exit_code == 0
+    [dated] = list((tmp_path / "out2").iterdir())
+    assert _summary(dated)["status"] == "ok" and (dated / "segments.csv").is_file()
+
+
+def test_an_input_failure_with_no_fixed_folder_writes_the_summary_beside_the_pipeline(tmp_path):
+    pipeline = write(
+        tmp_path, _small(SEGMENTS_STEP, output_dir="{as_of}", as_of="latest", transactions=tmp_path / "gone.csv")
+    )
+    assert run(str(pipeline), "-q").exit_code == 1
+    assert _summary(tmp_path)["error"] == f"File not found: {tmp_path / 'gone.csv'}"
+
+
+def test_publish_replaces_the_target_of_a_symlinked_output_and_keeps_the_link(tmp_path):
+    pipeline = write(tmp_path, _small(SEGMENTS_STEP + NUDGE_STEP))
+    assert run(str(pipeline), "-q").exit_code == 0
+    out = tmp_path / "out"
+    expected = (out / "segments.csv").read_bytes()
+    (tmp_path / "shared").mkdir()
+    target = tmp_path / "shared" / "segments.csv"
+    target.write_text("old list\n")
+    target.chmod(0o640)
+    (out / "segments.csv").unlink()
+    (out / "segments.csv").symlink_to(target)
+    (out / "nudge.csv").unlink()
+    (out / "nudge.csv").symlink_to(tmp_path / "shared" / "new_nudge.csv")  # a link to no file yet
+    assert run(str(pipeline), "-q").exit_code == 0
+    assert (out / "segments.csv").is_symlink() and (out / "segments.csv").resolve() == target
+    assert target.read_bytes() == expected and (target.stat().st_mode & 0o777) == 0o640
+    assert (out / "nudge.csv").is_symlink() and (tmp_path / "shared" / "new_nudge.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["new_nudge.csv", "segments.csv"]
+
+
+def test_an_output_linked_to_a_folder_fails_before_anything_moves(tmp_path):
+    pipeline = write(tmp_path, _small(SEGMENTS_STEP))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "out" / "segments.csv").symlink_to(tmp_path / "folder")
+    result = run(str(pipeline), "-q")
+    assert result.exit_code == 1
+    link = tmp_path / "out" / "segments.csv"
+    assert f"Error: Cannot write {link}: {link} is a folder\n" in result.stderr
+    assert link.is_symlink() and list((tmp_path / "folder").iterdir()) == []
+
+
+def test_publish_through_a_link_to_another_file_system_copies_then_renames(tmp_path, monkeypatch):
+    import errno
+
+    import loyalty_cli.pipeline as pipeline_module
+
+    staging, out, shared = tmp_path / "staging", tmp_path / "out", tmp_path / "shared"
+    for folder in (staging, out, shared):
+        folder.mkdir()
+    (staging / "list.csv").write_text("new\n")
+    (shared / "list.csv").write_text("old\n")
+    (out / "list.csv").symlink_to(shared / "list.csv")
+    real = os.replace
+
+    def cross_device(src, dst):
+        if Path(src).parent == staging:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst)
+
+    monkeypatch.setattr(pipeline_module.os, "replace", cross_device)
+    assert pipeline_module.publish(staging, out) == [out / "list.csv"]
+    assert (out / "list.csv").is_symlink() and (shared / "list.csv").read_text() == "new\n"
+    assert sorted(p.name for p in shared.iterdir()) == ["list.csv"] and not staging.exists()

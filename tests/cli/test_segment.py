@@ -44,7 +44,7 @@ def test_segment_writes_one_row_per_customer_with_scores_and_segment():
     assert result.exit_code == 0, result.stderr
     out = pl.read_csv("out.csv").sort("customer_id")
     assert out.height == 10
-    assert out.columns[:7] == ["customer_id", "segment", "r_score", "f_score", "m_score", "rfm_cell", "first_purchase"]
+    assert out.columns[:7] == ["customer_id", "segment", "segment_action", "r_score", "f_score", "m_score", "rfm_cell"]
     assert out["recency_days"].to_list() == list(range(1, 11))
     assert out["orders"].to_list() == ORDERS
     assert out["r_score"].to_list() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
@@ -70,7 +70,7 @@ def test_segment_writes_one_row_per_customer_with_scores_and_segment():
         (1, 6),
     ]
     assert "As of 2024-01-30 (data before that day); 10 customers" in result.stderr
-    assert "F: score(s) 3, 2 hold no customers" in result.stderr
+    assert "F: scores 3, 2 hold no customers" in result.stderr
     # piped: plain tab-separated tables on stdout
     assert "segment\tcustomers\tshare_customers" in result.stdout
 
@@ -95,6 +95,55 @@ def test_segment_rows_are_sorted_by_segment_then_value_then_id():
     )
     assert run("segment", "ties.csv", "--as-of", "2024-01-30", "-o", "ties_out.csv").exit_code == 0
     assert pl.read_csv("ties_out.csv")["customer_id"].to_list() == ["q", "a", "m", "z"]
+
+
+HAND_MAP = (
+    'bins = 5\n[[segment]]\nname = "Recent"\nwhen = "r >= 4"\naction = "Thank them: early access"\n'
+    '[[segment]]\nname = "Fading"\nwhen = "r = 3"\naction = "Reconnect with a <b>10%</b> offer"\n'
+    '[[segment]]\nname = "Gone"\nwhen = "r <= 2"\n'
+)
+HAND_ACTIONS = {"Recent": "Thank them: early access", "Fading": "Reconnect with a <b>10%</b> offer", "Gone": None}
+
+
+def test_segment_lists_and_summary_carry_each_segments_action():
+    Path("hand.toml").write_text(HAND_MAP)
+    args = ("segment", "tx.csv", "--as-of", "2024-01-30", "--rules", "hand.toml")
+    result = run(*args, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    out = pl.read_csv("out.csv")
+    assert out.columns[:3] == ["customer_id", "segment", "segment_action"]
+    assert out["segment"].value_counts().sort("segment").rows() == [("Fading", 2), ("Gone", 4), ("Recent", 4)]
+    assert [HAND_ACTIONS[s] for s in out["segment"]] == out["segment_action"].to_list()
+    assert run(*args, "--segment", "Fading", "-o", "f.parquet", "-q").exit_code == 0  # other formats, --segment
+    assert pl.read_parquet("f.parquet")["segment_action"].to_list() == ["Reconnect with a <b>10%</b> offer"] * 2
+    # piped: the action is the summary's last column, one row per segment of the map
+    lines = result.stdout.split("# Segments")[1].splitlines()
+    assert lines[1].split("\t")[0] == "segment" and lines[1].split("\t")[-1] == "action"
+    assert [(r.split("\t")[0], r.split("\t")[-1]) for r in lines[2:5]] == [
+        ("Recent", "Thank them: early access"),
+        ("Fading", "Reconnect with a <b>10%</b> offer"),
+        ("Gone", ""),
+    ]
+
+
+def test_segment_actions_on_a_terminal_are_a_table_of_their_own(monkeypatch: pytest.MonkeyPatch):
+    from loyalty_cli.cli import console
+
+    monkeypatch.setattr(console, "_is_tty", lambda stream: True)
+    monkeypatch.delenv("CI", raising=False)
+    Path("hand.toml").write_text(HAND_MAP)
+    result = run("segment", "tx.csv", "--as-of", "2024-01-30", "--rules", "hand.toml")
+    assert result.exit_code == 0, result.stderr
+    numbers, actions = result.stdout.split("Segments (as of 2024-01-30, 10 customers)")[1].split(
+        "Actions per segment (hand.toml)"
+    )
+    assert "share_customers" in numbers and "action" not in numbers and "Thank them" not in numbers
+    rows = [line.split("│")[1:4] for line in actions.splitlines() if "│" in line]  # the body (the header has ┃)
+    assert [tuple(cell.strip() for cell in row) for row in rows] == [
+        ("Recent", "4", "Thank them: early access"),
+        ("Fading", "2", "Reconnect with a <b>10%</b> offer"),
+        ("Gone", "4", ""),
+    ]
 
 
 def test_segment_filter_and_formats():

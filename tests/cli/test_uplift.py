@@ -126,7 +126,7 @@ def test_per_segment_rows_and_min_n():
     assert table["segment"].to_list() == ["(all)", "At Risk", "Loyal"]
     assert table.select("treatment_customers", "control_customers").rows() == [(40, 40), (20, 20), (20, 20)]
     assert table["repurchase_verdict"].to_list()[1:] == ["too few customers"] * 2
-    assert "2 segment(s) with fewer than --min-n 25 customers in a group left empty" in result.stderr
+    assert "2 segments with fewer than --min-n 25 customers in a group left empty" in result.stderr
 
 
 def test_one_list_with_a_group_column():

@@ -416,3 +416,71 @@ def test_pipeline_input_takes_on_overlap() -> None:
     assert "Error: Overlapping files in the transactions: 6 lines in 2 files repeat lines of an earlier file:" in (
         result.stderr.splitlines()
     )
+
+
+# --- customers with only returns ----------------------------------------------------------------------------
+
+# UCI Online Retail layout. 12346 only cancelled (-1 x 7.65, -3 x 4.25: -20.40), never bought in the data; 17850
+# bought 15.30 and cancelled 5.10 (net 10.20); 13047 bought 6.78 and 22.20 (28.98). Whole data: net 18.78, three
+# return orders; the customers with a purchase: 39.18 and one return order.
+RETURNS_ONLY = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/13/2010 8:26,2.55,17850.0,United Kingdom\n"
+    "536366,71053,WHITE METAL LANTERN,2,12/14/2010 9:00,3.39,13047.0,United Kingdom\n"
+    "C536367,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,12/15/2010 10:00,2.55,17850.0,United Kingdom\n"
+    "C536368,22752,SET 7 BABUSHKA NESTING BOXES,-1,12/16/2010 11:00,7.65,12346.0,United Kingdom\n"
+    "C536369,21730,GLASS STAR FROSTED T-LIGHT HOLDER,-3,12/17/2010 12:00,4.25,12346.0,United Kingdom\n"
+    "536370,22633,HAND WARMER UNION JACK,12,12/18/2010 13:00,1.85,13047.0,United Kingdom\n"
+)
+RETURNS_ONLY_NOTE = "1 customer with no purchase, only returns, left out: -20.40"
+
+
+def test_validate_counts_customers_with_only_returns() -> None:
+    Path("retail.csv").write_text(RETURNS_ONLY)
+    result = validate("retail.csv")
+    assert result.exit_code == 0, result.output
+    got = facts(result)
+    assert (got["customers"], got["customers with a purchase"], got["return orders"]) == ("3", "2", "3")
+    assert Decimal(got["net revenue"]) == Decimal("18.78")
+    assert got["customers with no purchase (only returns)"] == "1"
+    assert Decimal(got["net value of customers with no purchase"]) == Decimal("-20.40")
+    assert result.stderr.count("1 customer with no purchase, only returns (net -20.40): the other commands") == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segment", "-o", "out.csv"],
+        ["churn"],
+        ["retention"],
+        ["second-purchase"],
+        ["lifecycle"],
+        ["cltv"],
+        ["report", "-o", "report.html"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_every_command_says_once_who_has_only_returns(command: list[str]) -> None:
+    """Stage 1 leaves them out of every customer table: each command says so once, with their net value."""
+    Path("retail.csv").write_text(RETURNS_ONLY)
+    result = RUNNER.invoke(app, [command[0], "retail.csv", *command[1:]])
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines().count(RETURNS_ONLY_NOTE) == 1, result.stderr
+
+
+def test_nps_with_transactions_says_who_has_only_returns() -> None:
+    Path("retail.csv").write_text(RETURNS_ONLY)
+    Path("survey.csv").write_text("customer_id,responded_at,score\n17850,2010-12-17,9\n13047,2010-12-18,3\n")
+    result = RUNNER.invoke(app, ["nps", "survey.csv", "--transactions", "retail.csv", "--min-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines().count(RETURNS_ONLY_NOTE) == 1, result.stderr
+
+
+def test_segment_totals_add_up_with_the_customers_left_out() -> None:
+    Path("retail.csv").write_text(RETURNS_ONLY)
+    result = RUNNER.invoke(app, ["segment", "retail.csv", "-o", "out.csv"])
+    assert result.exit_code == 0, result.output
+    spend = {r["customer_id"]: Decimal(r["net_spend"]) for r in read_rows(Path("out.csv"))}
+    assert spend == {"17850": Decimal("10.2"), "13047": Decimal("28.98")}
+    # the table (39.18) and the customers left out (-20.40) make validate's net revenue (18.78)
+    assert sum(spend.values()) + Decimal("-20.40") == Decimal("18.78")

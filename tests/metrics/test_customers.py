@@ -16,6 +16,7 @@ from loyalty_cli.metrics.customers import (
     customer_activity,
     customer_summary,
     order_table,
+    summary_with_no_purchase,
     transaction_profile,
 )
 
@@ -153,6 +154,38 @@ def test_transaction_profile():
     assert p["returns_value"] == 14.0 and p["net_revenue"] == 58.0
     assert (p["customers"], p["buying_customers"]) == (4, 3)
     assert (p["first_date"], p["last_date"]) == (date(2024, 1, 1), date(2024, 1, 12))
+
+
+# E returned two items without ever buying (an Online Retail cancellation of an order before the data starts)
+RETURNS_ONLY = [
+    *SHOP,
+    ("E", "C9", datetime(2024, 1, 4), -1200, "X"),
+    ("E", "C10", datetime(2024, 1, 6), -300, "Y"),
+]
+
+
+def test_customers_with_no_purchase_are_counted_not_dropped_silently():
+    summary_lf, left_lf = summary_with_no_purchase(lines(RETURNS_ONLY), as_of=date(2024, 1, 15))
+    s, left = pl.collect_all([summary_lf, left_lf])
+    assert s.sort("customer_id")["customer_id"].to_list() == ["A", "B", "D"]
+    # C (an order refunded inside itself: net 0) and E (two cancellations: -12.00 and -3.00)
+    assert left.rows(named=True) == [{"customers": 2, "return_orders": 2, "net_cents": -1500, "net_value": -15.0}]
+    # together they are the whole data: the profile's net revenue and return orders
+    p = transaction_profile(lines(RETURNS_ONLY)).collect().row(0, named=True)
+    assert s["net_spend"].sum() + left["net_value"].item() == p["net_revenue"] == 43.0
+    assert s["return_orders"].sum() + left["return_orders"].item() == p["return_orders"] == 4
+    assert (p["no_purchase_customers"], p["no_purchase_net"]) == (2, -15.0)
+    assert p["customers"] - p["buying_customers"] == p["no_purchase_customers"]
+    # nobody left out: one row of zeros
+    _, none = summary_with_no_purchase(lines(SHOP[:5]), as_of=None)
+    assert none.collect().rows() == [(0, 0, 0, 0.0)]
+
+
+def test_no_purchase_row_shares_the_summary_plan():
+    """Collected together, the summary and the no-purchase row read the lines once (a cached sub-plan)."""
+    summary_lf, left_lf = summary_with_no_purchase(lines(RETURNS_ONLY), as_of=None)
+    plan = pl.explain_all([summary_lf, left_lf])
+    assert "CACHE" in plan and plan.count("DF [") == 1, plan
 
 
 def test_sums_beyond_int64_do_not_wrap_around():

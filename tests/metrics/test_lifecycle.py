@@ -329,7 +329,7 @@ def rule(stage: str, when: str, action: str = "do it") -> str:
         ),
         (
             HEAD + rule("A", "prospect") + rule("B", "churn_status in ('active', 'lapsing')"),
-            "my.toml: no rule covers 336 kind(s) of customer, e.g. prospect = false, one_time = true, "
+            "my.toml: no rule covers 336 kinds of customer, e.g. prospect = false, one_time = true, "
             "window_closed = true, churn_status = 'lapsed'",
         ),
         (HEAD + rule("A", "prospect") + rule("B", "not prospect and orders >= 0"), "my.toml: no rule covers"),

@@ -128,3 +128,38 @@ def test_scores_do_not_depend_on_row_order():
     for seed in range(3):
         shuffled = rows.collect().sample(fraction=1.0, shuffle=True, seed=seed).lazy()
         assert scores(shuffled).sort("customer_id").equals(base)
+
+
+def test_segment_summary_carries_each_segments_action_in_map_order():
+    from loyalty_cli.segments import parse_segment_map
+
+    seg_map = parse_segment_map(
+        'bins = 5\n[[segment]]\nname = "Old"\nwhen = "r <= 2"\naction = "Win back"\n'
+        '[[segment]]\nname = "Recent"\nwhen = "r >= 3"\naction = "Say <thanks> & upsell"\n',
+        source="hand.toml",
+    )
+    assert seg_map.actions == {"Old": "Win back", "Recent": "Say <thanks> & upsell"}
+    segmented = seg_map.assign(rfm_scores(customers(recency=list(range(1, 11))), config=RfmConfig()))
+    per_row = segmented.select("segment", seg_map.action_of()).collect()  # each customer's: for lists
+    assert per_row.columns == ["segment", "segment_action"]
+    assert (
+        per_row.select(pl.col("segment").cast(pl.String), "segment_action").rows()
+        == [("Recent", "Say <thanks> & upsell")] * 6 + [("Old", "Win back")] * 4
+    )
+    as_text = pl.DataFrame({"segment": ["Old", None]}).select(seg_map.action_of())  # names as text too
+    assert as_text["segment_action"].to_list() == ["Win back", None]
+    table = segment_summary(segmented, config=RfmConfig(), order=seg_map.names, actions=seg_map.actions).collect()
+    assert table.columns[-1] == "action"
+    assert table.select("segment", "customers", "action").rows() == [
+        ("Old", 4, "Win back"),
+        ("Recent", 6, "Say <thanks> & upsell"),
+    ]
+    # a segment that holds nobody keeps its action; without actions the table is as before
+    empty = segment_summary(
+        segmented.filter(pl.col("segment") == "Recent"),
+        config=RfmConfig(),
+        order=seg_map.names,
+        actions=seg_map.actions,
+    ).collect()
+    assert empty.select("segment", "customers", "action").rows()[0] == ("Old", 0, "Win back")
+    assert "action" not in segment_summary(segmented, config=RfmConfig(), order=seg_map.names).collect_schema().names()

@@ -20,6 +20,7 @@ from loyalty_cli.metrics.second_purchase import (
     Window,
     action_list,
     first_year_value,
+    history_start,
     km_curve,
     repurchase_shares,
     second_purchase_gaps,
@@ -459,3 +460,70 @@ def test_cdnow_second_purchase_facts():
     spend = dict(zip(buckets["bucket"].cast(pl.String), buckets["mean_spend_365d"], strict=True))
     assert spend["0-30"] == pytest.approx(230.73, abs=0.01)  # whole cohort: 218
     assert spend["never"] == pytest.approx(30.59, abs=0.01)  # whole cohort: 30.5
+
+
+# --- a history that starts before the data -----------------------------------------------------------------
+START = date(2023, 1, 1)
+
+
+def first_buyers(per_day: dict[range, int], *, as_of: date = date(2024, 3, 1)) -> pl.LazyFrame:
+    """``n`` one-time buyers whose first purchase is on each day of a range of days after START."""
+    days = [START + timedelta(days=day) for days, n in per_day.items() for day in days for _ in range(n)]
+    return customers([(f"c{i}", day, None, "X") for i, day in enumerate(days)], as_of=as_of)
+
+
+def start_row(frame: pl.LazyFrame, **kwargs) -> dict:
+    return history_start(frame, **kwargs).collect().row(0, named=True)
+
+
+def test_history_that_starts_before_the_data():
+    # days 0-29: 2 first purchases a day (60); days 30-89: 1 a day (60): 60 of 120 in the first 30 days (50%,
+    # z = (60 - 40) / sqrt(120 x 1/3 x 2/3) = 3.87)
+    row = start_row(first_buyers({range(30): 2, range(30, 400): 1}))
+    assert row == {
+        "data_start": START,
+        "start_buyers": 60,
+        "early_buyers": 120,
+        "start_share": 0.5,
+        "observed_365d": 60 + 30,  # first purchase on or before 2023-03-01 (day 59): 2024-02-29 - 365 days
+        "observed_365d_from_start": 60,
+        "truncated": True,
+    }
+    # a shop that opens (or a cohort acquired over months): as many first purchases a day later on
+    row = start_row(first_buyers({range(400): 1}))
+    assert (row["start_share"], row["truncated"]) == (pytest.approx(1 / 3), False)
+    # 40% is flagged when it is not chance: 180 of 450 is (z = 30 / 10), 179 of 449 is not, nor 30 of 75
+    later = {range(30, 90): 4, range(89, 90): 30}
+    assert start_row(first_buyers({range(30): 6, **later}))["truncated"] is True
+    assert start_row(first_buyers({range(29): 6, range(29, 30): 5, **later}))["truncated"] is False
+    assert start_row(first_buyers({range(30): 1, range(30, 75): 1}))["truncated"] is False  # z = 5 / 4.08
+    # nobody after the first 30 days
+    row = start_row(first_buyers({range(30): 2}))
+    assert (row["start_share"], row["truncated"]) == (1.0, True)
+
+
+def test_history_start_cannot_tell():
+    # fewer than min_n first purchases in the first 30 days; data shorter than 90 days; no customers
+    assert start_row(first_buyers({range(10): 2}))["truncated"] is None  # 20 < 30
+    assert start_row(first_buyers({range(10): 2}), min_n=20)["truncated"] is True
+    assert start_row(first_buyers({range(30): 2}, as_of=START + timedelta(days=89)))["truncated"] is None
+    assert start_row(first_buyers({range(30): 2}, as_of=START + timedelta(days=90)))["truncated"] is True
+    empty = history_start(first_buyers({})).collect()
+    assert empty.height == 1 and empty["truncated"][0] is None and empty["start_buyers"][0] == 0
+
+
+def test_history_start_on_known_data():
+    """The CDNOW cohort (acquired over 12 weeks) is not flagged; the same data from its 5th week is: everyone
+    who bought in the first four weeks and again later looks like a new customer in week 5."""
+    rows = [line.split() for line in (DATA / "CDNOW_sample.txt").read_text().splitlines() if line.strip()]
+    raw = pl.DataFrame(
+        {
+            "customer_id": [r[1] for r in rows],
+            "order_date": [datetime.strptime(r[2], "%Y%m%d") for r in rows],
+            "amount_cents": [round(float(r[4]) * 100) for r in rows],
+        }
+    ).lazy()
+    whole = start_row(customer_summary(raw, as_of=date(1998, 7, 1)))
+    assert whole["truncated"] is False and whole["start_share"] == pytest.approx(759 / 2357)
+    late = customer_summary(raw.filter(pl.col("order_date") >= datetime(1997, 2, 1)), as_of=date(1998, 7, 1))
+    assert start_row(late)["truncated"] is True

@@ -406,3 +406,85 @@ def test_output_must_be_html(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(DATA / "transactions.csv"), "-o", str(tmp_path / "r.csv")])
     assert result.exit_code == 2
     assert "the report is an HTML file" in result.output
+
+
+def test_each_segment_shows_its_action_escaped(tmp_path: Path) -> None:
+    (tmp_path / "map.toml").write_text(
+        'bins = 5\n[[segment]]\nname = "Recent"\nwhen = "r >= 3"\naction = "Thank them & ask for a <b>review</b>"\n'
+        f'[[segment]]\nname = "Old <i>"\nwhen = "r <= 2"\naction = "{XSS}"\n'
+    )
+    _, html = run_report(tmp_path, str(DATA / "transactions.csv"), "--rules", str(tmp_path / "map.toml"))
+    section = html.split('<section id="segments">')[1].split("</section>")[0]
+    rows = re.findall(r"<tr><td>(.*?)</td>.*?<td>([^<]*)</td></tr>", section)
+    assert rows == [
+        ("Recent", "Thank them &amp; ask for a &lt;b&gt;review&lt;/b&gt;"),
+        ("Old &lt;i&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ]
+    assert "<script" not in html and "<b>review" not in html
+
+
+# UCI Online Retail layout: 12346 only cancelled (-7.65 and -12.75), never bought; 17850 bought 15.30 and cancelled
+# 5.10; 13047 bought 6.78 and 22.20. `loyalty validate` finds net revenue 18.78 and 3 return orders; the customers
+# with a purchase hold 39.18 (the tables) and 1 return order; 12346 holds -20.40 and 2.
+RETURNS_ONLY = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/13/2010 8:26,2.55,17850.0,United Kingdom\n"
+    "536366,71053,WHITE METAL LANTERN,2,12/14/2010 9:00,3.39,13047.0,United Kingdom\n"
+    "C536367,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,12/15/2010 10:00,2.55,17850.0,United Kingdom\n"
+    "C536368,22752,SET 7 BABUSHKA NESTING BOXES,-1,12/16/2010 11:00,7.65,12346.0,United Kingdom\n"
+    "C536369,21730,GLASS STAR FROSTED T-LIGHT HOLDER,-3,12/17/2010 12:00,4.25,12346.0,United Kingdom\n"
+    "536370,22633,HAND WARMER UNION JACK,12,12/18/2010 13:00,1.85,13047.0,United Kingdom\n"
+)
+
+
+def test_headline_totals_match_validate_and_name_the_customers_left_out(tmp_path: Path) -> None:
+    (tmp_path / "retail.csv").write_text(RETURNS_ONLY)
+    _, html = run_report(tmp_path, str(tmp_path / "retail.csv"))
+    header = html.split('<header id="header">')[1].split("</header>")[0]
+    # the counts of `loyalty validate` (3 return orders), and who is in no table, with their net value
+    assert "<dd>2 customers; 3 purchase orders; 3 return or cancellation orders</dd>" in header
+    assert (
+        '<dd class="note">1 customer with no purchase, only returns, left out: -20.40 '
+        "(2 return or cancellation orders)</dd>" in header
+    )
+    keys = dict(re.findall(r'"label">(.*?)</div><div class="value">.*?</div><div class="note">(.*?)</div>', html))
+    values = dict(re.findall(r'<div class="label">(.*?)</div><div class="value">(.*?)</div>', html))
+    assert values["Net revenue"] == "18.78"  # validate's net revenue
+    assert keys["Net revenue"] == (
+        "returns included: 39.18 from the 2 customers in the tables, -20.40 from 1 customer with no purchase, "
+        "only returns, in none"
+    )
+    assert keys["Customers"] == "bought before 2010-12-19; 1 customer with no purchase, only returns, left out"
+    segments = html.split('<section id="segments">')[1].split("</section>")[0]
+    revenue = re.findall(r"<tr><td>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>", segments)
+    assert sum(float(v.replace(",", "")) for v in revenue) == pytest.approx(39.18)
+    assert (
+        "Net revenue of the 2 customers with a purchase: 39.18 (1 customer with no purchase, only returns, "
+        "left out: -20.40)" in segments
+    )
+
+
+def test_report_counts_the_customers_left_out_as_stage_1_does(tmp_path: Path) -> None:
+    (tmp_path / "retail.csv").write_text(RETURNS_ONLY)
+    loaded = load_transactions([tmp_path / "retail.csv"], ReadOptions(), as_of=None, activity=True)
+    assert loaded.activity is not None
+    assert loaded.no_purchase.rows(named=True) == [
+        {"customers": 1, "return_orders": 2, "net_cents": -2040, "net_value": -20.4}
+    ]
+    data = compute_report(loaded.customers, loaded.activity, settings=small_settings(), no_purchase=loaded.no_purchase)
+    assert (data.no_purchase_customers, data.no_purchase_cents, data.no_purchase_return_orders) == (1, -2040, 2)
+    assert (data.revenue_cents, data.tables_cents, data.return_orders) == (1878, 3918, 3)
+    assert data.tables_cents == round(loaded.customers["net_spend"].sum() * 100)
+
+
+def test_customers_left_out_are_listed_beside_rejected_rows(tmp_path: Path) -> None:
+    (tmp_path / "retail.csv").write_text(
+        RETURNS_ONLY + "536371,22633,HAND WARMER UNION JACK,1,12/18/2010 14:00,1.85,,United Kingdom\n"
+    )
+    _, html = run_report(tmp_path, str(tmp_path / "retail.csv"), "--on-bad-rows", "skip")
+    header = html.split('<header id="header">')[1].split("</header>")[0]
+    dropped = re.findall(r'<dd class="note">(.*?)</dd>', header)
+    assert dropped[:2] == [
+        "1 row rejected: missing customer id (column CustomerID)",
+        "1 customer with no purchase, only returns, left out: -20.40 (2 return or cancellation orders)",
+    ]

@@ -22,12 +22,14 @@ from loyalty_cli.cli import retention as retention_cmd
 from loyalty_cli.cli import run as run_cmd
 from loyalty_cli.cli import second_purchase as second_purchase_cmd
 from loyalty_cli.cli import uplift as uplift_cmd
+from loyalty_cli.cli.console import HelpGroup
 
 app = typer.Typer(
     name="loyalty",
+    cls=HelpGroup,
     help="Customer loyalty analytics from shop, CRM and survey exports: RFM segments, NPS, churn, "
     "retention, CLV.\n\nExit codes: 0 ok, 1 bad data or rules, 2 usage, 3 model failure, 4 pipeline locked, "
-    "130 interrupted.",
+    "130 interrupted, 141 output pipe closed by its reader.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -8,6 +8,7 @@ from typing import Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -20,6 +21,7 @@ from loyalty_cli.cli.common import (
     list_options,
     load_transactions_checked,
     parse_days,
+    parse_duration,
     to_date,
     transaction_columns,
 )
@@ -30,12 +32,12 @@ Examples:
 
   loyalty cltv sample_data/transactions.csv -o clv.csv
 
-  loyalty cltv orders.parquet --model pnbd --unit day --horizon-months 24 --discount 0.008
+  loyalty cltv orders.parquet --model pnbd --unit day --horizon 39w --discount 0.008
 
   loyalty cltv sample_data/transactions.csv --holdout 26w --tables checks/
 
-  loyalty cltv CDNOW_sample.txt --customer-col column_1 --date-col column_3 --amount-col column_5
-  --calibration-end 1997-09-30
+  loyalty cltv CDNOW_sample.txt --customer-col column_1 --date-col column_3 --amount-col column_5 \\
+    --calibration-end 1997-09-30
 """
 
 MODEL = "Model"
@@ -53,22 +55,36 @@ def cltv(
         str,
         typer.Option(
             "--model",
+            metavar="MODEL",
             help="Purchase model: bgnbd (BG/NBD), mbgnbd (MBG/NBD: one-time "
             "buyers can be inactive) or pnbd (Pareto/NBD).",
             rich_help_panel=MODEL,
         ),
     ] = "bgnbd",
     unit: Annotated[
-        str, typer.Option("--unit", help="Time unit of the model: day or week.", rich_help_panel=MODEL)
+        str,
+        typer.Option("--unit", metavar="day|week", help="Time unit of the model: day or week.", rich_help_panel=MODEL),
     ] = "week",
-    horizon_months: Annotated[
-        int,
-        typer.Option(
-            "--horizon-months",
-            help="Predict this many months ahead (a month is 1/12 of a year).",
+    horizon: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            "--horizon",
+            metavar="12m|39w|90d",
+            help="Predict this far ahead, in months, weeks or days (default: 12m). A month is 1/12 of a year; "
+            "a last partial month counts pro rata.",
             rich_help_panel=MODEL,
+            show_default=False,
         ),
-    ] = 12,
+    ] = None,
+    horizon_months: Annotated[
+        int | None,
+        typer.Option(  # noqa: UP045
+            "--horizon-months",
+            help="Predict this many months ahead: the same as --horizon Nm.",
+            rich_help_panel=MODEL,
+            show_default=False,
+        ),
+    ] = None,
     discount: Annotated[
         float,
         typer.Option(
@@ -87,6 +103,7 @@ def cltv(
         str | None,
         typer.Option(  # noqa: UP045
             "--holdout",
+            metavar="DAYS",
             help="Check the model: fit on the data before the last 90d (or 13w) and compare its "
             "predictions for that period with what happened.",
             rich_help_panel=MODEL,
@@ -121,14 +138,21 @@ def cltv(
     import polars as pl
 
     from loyalty_cli.errors import UsageError
-    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check
+    from loyalty_cli.metrics.cltv import CltvConfig, Horizon, calibration_summary, fit_cltv, holdout_check
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
+    if horizon is not None and horizon_months is not None:
+        raise UsageError("Give --horizon or --horizon-months, not both", hint="e.g. --horizon 12m or --horizon 39w.")
+    if horizon is not None:
+        count, horizon_unit = parse_duration(horizon, "--horizon", units="dwm")
+        ahead = Horizon(count, horizon_unit)  # type: ignore[arg-type]
+    else:
+        ahead = Horizon(12 if horizon_months is None else horizon_months, "month")
     config = CltvConfig(
         model=model,
-        unit=unit,
-        horizon_months=horizon_months,  # type: ignore[arg-type]
+        unit=unit,  # type: ignore[arg-type]
+        horizon=ahead,
         discount_monthly=discount,
         penalizer=penalizer,
     )
@@ -162,7 +186,7 @@ def cltv(
             hint="Use a shorter --holdout or another --calibration-end.",
         )
     summary = calibration_summary(activity.lazy(), before=fit_end, unit=config.unit).collect()
-    with out.status(f"Fitting {config.model} and Gamma-Gamma on {summary.height:,} customers ..."):
+    with out.status(f"Fitting {config.model} and Gamma-Gamma on {words.count(summary.height, 'customer')} ..."):
         fit = fit_cltv(summary, config, as_of=fit_end)
     check = holdout_check(fit, activity, as_of=end) if checking else None
 
@@ -184,31 +208,45 @@ def cltv(
         f", checked on {fit_end} to {end - timedelta(days=1)}" if checking else ""
     )
     out.note(
-        f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon_months} "
-        f"months, discount {config.discount_monthly:.2%} a month"
+        f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon.label}, "
+        f"discount {config.discount_monthly:.2%} a month"
     )
     if output:
         lists.write(
-            table, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="value_tier", value=f"predicted_clv_{s}"
+            table,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            tag="value_tier",
+            value=f"predicted_clv_{s}",
+            policy=policy,
+            rejects=rejects,
         )
     if tables:
         _write_tables(fit, check, tables, out)
+    for warning in fit.warnings:  # once, even with --quiet
+        out.warn(warning)
     if output and out.quiet:
         return
     to_stderr = output == "-"
     p, g = fit.purchase, fit.spend
     out.table(
         fit.parameters(),
-        title=f"Parameters ({p.n_customers:,} customers, {p.n_patterns:,} patterns)",
+        title=f"Parameters ({words.count(p.n_customers, 'customer')}, {words.count(p.n_patterns, 'pattern')})",
         formats={"value": ".4g", "std_error": ".3g"},
         to_stderr=to_stderr,
     )
+    outcome = "at a boundary (see the warning) after" if p.warnings else "converged in"
     out.note(
-        f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, converged in {p.iterations} iterations. "
-        f"Gamma-Gamma: {g.n_customers:,} repeat customers with positive spend, {g.n_excluded:,} others given "
+        f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, {outcome} {words.count(p.iterations, 'iteration')}. "
+        f"Gamma-Gamma: {words.count(g.n_customers, 'repeat customer')} with positive spend, "
+        f"{words.count(g.n_excluded, 'other')} given "
         f"the population mean {g.population_mean:,.2f}; frequency/spend correlation "
         f"{g.frequency_spend_correlation:.2f} (the model assumes ~0)"
     )
+    for note in fit.notes():
+        out.note(f"{note} (--model mbgnbd or pnbd)")
     totals = fit.totals()
     out.table(pl.DataFrame([totals]), title=f"Totals (as of {fit_end})", to_stderr=to_stderr)
     if top:
@@ -222,7 +260,8 @@ def cltv(
                 "expected_spend",
                 "historical_value",
             ),
-            title=f"Top {min(top, table.height)} customers by predicted {config.horizon_months}-month CLV",
+            title=f"Top {words.count(min(top, table.height), 'customer')} by predicted "
+            f"{config.horizon.count}-{config.horizon.unit} CLV",
             formats={"p_alive": ".3f"},
             to_stderr=to_stderr,
         )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import ExitCode, LoyaltyError, UsageError
@@ -38,10 +39,26 @@ def handle_errors(func: F) -> F:
             Output().error(exc)
             raise typer.Exit(code=int(exc.exit_code)) from None
         except KeyboardInterrupt:
-            Output().err.print("Interrupted.")
+            Output().note("Interrupted.", force=True)
             raise typer.Exit(code=int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # The reader went away (``loyalty segment ... | head``): stop quietly, as Unix tools do, and keep
+            # Python from failing again when it flushes stdout at exit.
+            _silence_stdout()
+            raise typer.Exit(code=int(ExitCode.BROKEN_PIPE)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (e.g. a test runner's buffer)
+        pass
 
 
 def check_output(output: str | None, fmt: str | None, *, example: str) -> None:
@@ -80,6 +97,33 @@ def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
     return days
 
 
+#: the unit letters of :func:`parse_duration`, with an example each
+DURATION_UNITS: dict[str, tuple[str, str]] = {"d": ("day", "90d"), "w": ("week", "39w"), "m": ("month", "12m")}
+
+
+def parse_duration(value: str, option: str, *, units: str = "dwm", bare: str | None = None) -> tuple[int, str]:
+    """A length of time as given on the command line, kept in its unit: ``39w`` -> (39, "week"); ``units``
+    are the letters accepted (d days, w weeks, m months); a bare number is a ``bare`` (e.g. "day") or, when
+    ``bare`` is None, an error. The count is a whole number >= 1. :func:`parse_days` is the days-only form."""
+    import re
+
+    letters = [u for u in "mwd" if u in units]
+    names = [DURATION_UNITS[u][0] + "s" for u in reversed(letters)]
+    names_text = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    examples = [DURATION_UNITS[u][1] for u in letters]
+    example = ", ".join(examples[:-1]) + f" or {examples[-1]}" if len(examples) > 1 else examples[0]
+    match = re.fullmatch(rf"(\d+)\s*([{units}]?)", value.strip().lower())
+    if not match or (not match[2] and bare is None):
+        raise UsageError(
+            f"{option} {value!r}: expected a whole number of {names_text}"
+            + ("" if bare else " with its unit")
+            + f", e.g. {example}"
+        )
+    if int(match[1]) < 1:
+        raise UsageError(f"{option} {value!r}: expected at least 1, e.g. {example}")
+    return int(match[1]), DURATION_UNITS[match[2]][0] if match[2] else str(bare)
+
+
 def to_date(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
 
@@ -102,6 +146,7 @@ class TransactionColumns:
     delimiter: str | None = None
     encoding: str = "utf-8"
     decimal_comma: bool = False
+    on_overlap: str = "error"
 
     def read_options(self, out: Output) -> ReadOptions:
         return read_options(
@@ -120,6 +165,7 @@ class TransactionColumns:
             delimiter=self.delimiter,
             encoding=self.encoding,
             decimal_comma=self.decimal_comma,
+            on_overlap=self.on_overlap,
             out=out,
         )
 
@@ -141,6 +187,7 @@ _TRANSACTION_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("delimiter", opt.Delimiter),
     ("encoding", opt.Encoding),
     ("decimal_comma", opt.DecimalComma),
+    ("on_overlap", opt.OnOverlap),
 )
 
 
@@ -185,9 +232,13 @@ def read_options(
     encoding: str,
     decimal_comma: bool,
     out: Output,
+    on_overlap: str = "error",
 ) -> ReadOptions:
+    from loyalty_cli.io.overlap import ON_OVERLAP
     from loyalty_cli.io.readers import ReadOptions
 
+    if on_overlap not in ON_OVERLAP:
+        raise UsageError(f"--on-overlap must be error or keep-first, got {on_overlap!r}")
     if mapping is None and DEFAULT_MAPPING.is_file():
         mapping = DEFAULT_MAPPING
         out.note(f"Column mapping from {DEFAULT_MAPPING}")
@@ -200,6 +251,7 @@ def read_options(
         separator=delimiter,
         encoding=encoding,
         decimal_comma=decimal_comma,
+        on_overlap=on_overlap,
     )
 
 
@@ -211,7 +263,7 @@ def check_bad_rows(value: str) -> str:
 
 def describe_scan(scan: Scan, out: Output) -> None:
     files = scan.paths
-    shown = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0]} ... {files[-1]})"
+    shown = str(files[0]) if len(files) == 1 else f"{words.count(len(files), 'file')} ({files[0]} ... {files[-1]})"
     out.note(f"Reading {scan.table} from {shown}")
     out.note("Columns: " + "; ".join(scan.mapping.describe()))
     for name, fmt in scan.date_formats.items():
@@ -219,12 +271,23 @@ def describe_scan(scan: Scan, out: Output) -> None:
     out.lines(scan.notes)
 
 
-def note_left_out(scans: Sequence[Scan], out: Output) -> None:
-    """After collecting: say how many rows were dated on or after the as-of date (left out, not bad)."""
-    for scan in scans:
+def note_left_out(scans: Sequence[Scan | Loaded], out: Output) -> None:
+    """After collecting: say how many rows were dated on or after the as-of date (left out, not bad), how
+    many lines repeated across files ``--on-overlap keep-first`` left out, and for stage 1 (a ``Loaded``) how
+    many customers had no purchase, only returns (in no customer table)."""
+    from loyalty_cli.io.overlap import overlap_note
+    from loyalty_cli.stage1 import Loaded
+
+    for item in scans:
+        scan = item.scan if isinstance(item, Loaded) else item
         note = scan.left_out_note()
         if note:
             out.note(note)
+        if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "keep-first":
+            out.note(overlap_note(scan.overlap.found, scan.table))
+        customers = item.left_out_note() if isinstance(item, Loaded) else None
+        if customers:
+            out.note(customers)
 
 
 def load_transactions_checked(
@@ -252,7 +315,7 @@ def load_transactions_checked(
             activity=activity,
             on_scan=lambda scan: describe_scan(scan, out),
         )
-    note_left_out([loaded.scan], out)
+    note_left_out([loaded], out)
     if policy == "skip":
         write_rejects(loaded.rejects, rejects_path(rejects, output), out)
     if loaded.customers.is_empty():
@@ -300,8 +363,8 @@ def list_problems(table: pl.DataFrame, out: Output, *, always: bool = False) -> 
         count, files = rest.get((p.reason, p.column), (0, set()))
         rest[(p.reason, p.column)] = (count + p.count, files | {p.file})
     for (reason, column), (count, files) in rest.items():
-        where = f"{len(files)} other file{'s' if len(files) > 1 else ''}" + (f", column {column!r}" if column else "")
-        out.note(f"  {count:,} more {'row' if count == 1 else 'rows'} with {reason} in {where}", force=always)
+        where = words.count(len(files), "other file") + (f", column {column!r}" if column else "")
+        out.note(f"  {words.count(count, 'more row')} with {reason} in {where}", force=always)
 
 
 def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, describe: bool = True) -> None:
@@ -316,8 +379,7 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
     table = pl.concat(found, how="diagonal_relaxed")
     write_table(table, path)
     out.warn(
-        f"{table.height:,} rejected {'row' if table.height == 1 else 'rows'} written to {path}"
-        + (":" if describe and not out.quiet else "")
+        f"{words.count(table.height, 'rejected row')} written to {path}" + (":" if describe and not out.quiet else "")
     )
     if describe:
         list_problems(table, out)
@@ -385,6 +447,20 @@ def read_side(
     return rows, scan, rejected
 
 
+def contacts_rejects_path(rejects: Path | None, output: str | None) -> Path:
+    """Where a list's ``--contacts`` rows rejected under ``--on-bad-rows skip`` go: beside the command's own
+    rejects (:func:`rejects_path`, written before the list), ``list.rejects.csv`` -> ``list.rejects.contacts.csv``."""
+    path = rejects_path(rejects, output)
+    return path.with_name(f"{path.stem}.contacts{path.suffix}")
+
+
+def _note_removed(removed: Sequence[Path], out: Output) -> None:
+    if removed:
+        out.note(
+            "Removed files of an earlier run that do not belong to this list: " + ", ".join(str(p) for p in removed)
+        )
+
+
 def write_customer_list(
     table: pl.DataFrame,
     output: str,
@@ -401,6 +477,8 @@ def write_customer_list(
     tag_value: str | None = None,
     value: str | None = None,
     describe: Callable[[int], str] | None = None,
+    policy: str = "error",
+    rejects: Path | None = None,
 ) -> None:
     """Write a command's customer list to ``output``, with the email hand-off options when given.
 
@@ -408,7 +486,8 @@ def write_customer_list(
     ``churn``, ``lifecycle`` too), with the shared options ``opt.Target, opt.HoldoutShare, opt.HoldoutSeed,
     opt.MaxFileMb, opt.Contacts`` passed through:
 
-    - none given: ``write_table`` as before (``-`` = stdout) and ``Wrote <describe(n)> to FILE``;
+    - none given: the table as it is (``-`` = stdout) and ``Wrote <describe(n)> to FILE``; files of an earlier
+      hand-off of the same name (control group, parts, manifest ...) are removed with it and named on stderr;
     - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
       cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
     - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
@@ -418,27 +497,32 @@ def write_customer_list(
     property column; ``tag_value``: a fixed tag for lists without one (e.g. ``"second-purchase nudge"``);
     ``value``: the column whose highest value wins among duplicate emails (e.g. ``"net_spend"``);
     ``describe``: how to word n rows (default ``"n customers"``); ``contacts``: the ``--contacts`` file, read
-    with ``mapping`` (the command's column mapping), or its rows when the command read them already. Call
-    :func:`check_list_options` early to fail before the work on bad options."""
-    from loyalty_cli.io.targets import write_list
-    from loyalty_cli.io.writers import write_table
+    with ``mapping`` (the command's column mapping) and ``policy`` (``--on-bad-rows``: under ``skip`` its bad
+    rows go to :func:`contacts_rejects_path` of ``rejects``), or its rows when the command read them already.
+    Call :func:`check_list_options` early to fail before the work on bad options."""
+    from loyalty_cli.io.targets import write_list, write_plain_list
 
-    describe = describe or (lambda n: f"{n:,} customers")
+    describe = describe or (lambda n: words.count(n, "customer"))
     if target is None and holdout_share is None:
         check_list_options(output, fmt, seed=seed, max_file_mb=max_file_mb, contacts=contacts)
-        written = write_table(table, output, fmt=fmt)
+        written, removed, notes = write_plain_list(table, output, fmt=fmt)
         if written:
             out.note(f"Wrote {describe(table.height)} to {written}")
+        _note_removed(removed, out)
+        out.lines(notes)
         return
     check_list_options(
         output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, contacts=contacts
     )
-    # the --contacts file, read with the command's mapping: a consent column named only there must count
-    contact_rows = (
-        read_side("contacts", [contacts], mapping=mapping, as_of=None, policy="error", out=out)[0]
-        if isinstance(contacts, Path)
-        else contacts
-    )
+    # the --contacts file, read with the command's mapping (a consent column named only there must count) and its
+    # --on-bad-rows: rows that cannot be read are skipped and written beside the command's rejects
+    contact_rows = contacts
+    if isinstance(contacts, Path):
+        contact_rows, _, rejected = read_side(
+            "contacts", [contacts], mapping=mapping, as_of=None, policy=policy, out=out
+        )
+        if policy == "skip":
+            write_rejects(rejected, contacts_rejects_path(rejects, output), out)
     spec = _list_spec(
         fmt=fmt,
         target=target,
@@ -458,13 +542,15 @@ def write_customer_list(
     where = (
         str(files[0].path)
         if len(files) == 1
-        else f"{len(files)} parts of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
+        else f"{words.count(len(files), 'part')} of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
     )
     treated = sum(f.rows for f in files)
     out.note(f"{label}: wrote {describe(treated)} to {where}")
     if report.split is not None:
         split, control = report.split, report.control
-        shown = str(control[0].path) if len(control) == 1 else f"{len(control)} parts: {control[0].path} ..."
+        shown = (
+            str(control[0].path) if len(control) == 1 else f"{words.count(len(control), 'part')}: {control[0].path} ..."
+        )
         total = split.treatment + split.control
         out.note(
             f"Control group: {describe(split.control)} ({split.control_share:.1%} of {total:,}; --holdout-share "
@@ -472,17 +558,20 @@ def write_customer_list(
         )
     if report.dropped:
         total = sum(report.dropped.values())
+        # the most frequent reasons; many unknown consent values would each be one (the file has them all)
+        reasons = [f"{n:,} {reason}" for reason, n in list(report.dropped.items())[:MAX_PROBLEMS]]
+        if len(report.dropped) > MAX_PROBLEMS:
+            rest = list(report.dropped.values())[MAX_PROBLEMS:]
+            reasons.append(f"{sum(rest):,} for {words.count(len(rest), 'other reason')}")
         out.note(
-            f"Left out {total:,} of {report.rows_in:,} rows ({report.dropped_path}): "
-            + ", ".join(f"{n:,} {reason}" for reason, n in report.dropped.items())
+            f"Left out {total:,} of {words.count(report.rows_in, 'row')} ({report.dropped_path}): " + ", ".join(reasons)
         )
     if report.changes:
         out.warn(
-            f"Cleaned {report.changes:,} cell{'s' if report.changes != 1 else ''} that started like a formula "
+            f"Cleaned {words.count(report.changes, 'cell')} that started like a formula "
             f"(= + - @, tab or CR stripped), logged in {report.changes_path}"
         )
-    if report.removed:
-        out.note("Removed files of an earlier run that this one replaces: " + ", ".join(str(p) for p in report.removed))
+    _note_removed(report.removed, out)
     if report.written == 0:
         out.warn("No customer left to write: every row was left out (see the dropped file)")
     out.note(f"Manifest: {report.manifest}")
@@ -524,7 +613,7 @@ class ListOptions:
     ) -> None:
         """Write the list (see :func:`write_customer_list`; ``mapping``: the command's column mapping, for the
         ``--contacts`` file; ``contact_rows``: contacts the command read already; ``how``: tag, tag_value, value,
-        describe)."""
+        describe, policy and rejects (the command's ``--on-bad-rows`` and ``--rejects``, for the contacts file))."""
         write_customer_list(
             table,
             output,

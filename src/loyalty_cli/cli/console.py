@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer._click import Command, Context
+from typer.core import TyperArgument, TyperGroup
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,23 +56,59 @@ def printable_frame(df: pl.DataFrame) -> pl.DataFrame:
     return df.rename({n: printable(n) for n in df.columns if printable(n) != n})
 
 
+class Relay(Protocol):
+    """Takes the messages of a command instead of stderr (see :func:`relay_messages`)."""
+
+    def message(self, level: str, text: str) -> bool:
+        """A note or warning (``level``); True: taken, not printed."""
+
+    def error(self, exc: LoyaltyError) -> LoyaltyError | None:
+        """An error: the one to print (the same, or worded for where the command runs), or None: taken."""
+
+
+_RELAY: ContextVar[Relay | None] = ContextVar("loyalty_relay", default=None)
+
+
+@contextmanager
+def relay_messages(relay: Relay) -> Iterator[None]:
+    """For the block, every note, warning and error an :class:`Output` shows goes to ``relay`` first (``loyalty
+    run`` puts a step's messages in its log record, and words its errors for the pipeline file)."""
+    token = _RELAY.set(relay)
+    try:
+        yield
+    finally:
+        _RELAY.reset(token)
+
+
+def _taken(level: str, text: str) -> bool:
+    relay = _RELAY.get()
+    return relay is not None and relay.message(level, text)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Rich exits 1 when its reader goes away; let the command's error boundary end it quietly instead."""
+        raise BrokenPipeError
+
+
 def _is_tty(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
 
 class Output:
-    """Where a command's words and tables go. ``quiet`` silences notes, never errors or data."""
+    """Where a command's words and tables go. ``quiet`` silences notes, never warnings, errors or data (the
+    commands also skip their summary tables under ``--quiet`` when ``-o`` holds the data)."""
 
     def __init__(self, *, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.err = Console(stderr=True, soft_wrap=True, highlight=False)
-        self.out = Console(soft_wrap=True, highlight=False)
+        self.err = _Console(stderr=True, soft_wrap=True, highlight=False)
+        self.out = _Console(soft_wrap=True, highlight=False)
         self.tty = _is_tty(sys.stdout) and not os.environ.get("CI")
 
     def note(self, message: str, *, force: bool = False) -> None:
         """A message on stderr; ``--quiet`` silences it unless ``force``."""
-        if force or not self.quiet:
+        if (force or not self.quiet) and not _taken("note", message):
             self.err.print(_message(message))
 
     def status(self, message: str) -> AbstractContextManager[object]:
@@ -79,12 +118,17 @@ class Output:
         return self.err.status(_message(message))
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]Warning:[/] {_message(message)}")
+        if not _taken("warning", message):
+            self.err.print(f"[yellow]Warning:[/] {_message(message)}")
 
     def error(self, exc: LoyaltyError) -> None:
-        self.err.print(f"[bold red]Error:[/] {_message(exc.message)}")
-        if exc.hint:
-            self.err.print(f"[bold]Hint:[/] {_message(exc.hint)}")
+        relay = _RELAY.get()
+        shown = exc if relay is None else relay.error(exc)
+        if shown is None:
+            return
+        self.err.print(f"[bold red]Error:[/] {_message(shown.message)}")
+        if shown.hint:
+            self.err.print(f"[bold]Hint:[/] {_message(shown.hint)}")
 
     def drawn(self, *, to_stderr: bool = False) -> bool:
         """Whether tables are drawn (a terminal, not CI) rather than written as tab-separated values."""
@@ -138,3 +182,79 @@ def _cell(value: object, fmt: str | None) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return escape(printable(str(value)))
+
+
+# --- help -------------------------------------------------------------------------------------------------------
+# typer renders help text as rich markup, so "[surveys]" in a help text would vanish as an unknown tag, and it
+# shows each option's Python type ("<list[str]>", "<bool>", "<%Y-%m-%d>"). The root command's group class walks
+# every command once, when typer builds them: help texts are escaped (they are plain text, never markup), a flag
+# shows nothing after its name, an option shows its declared metavar (what a person types: NAME, FILE ...) or
+# one derived from its type, and an argument shows its metavar alone.
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone (``FILE...``), without typer's Python type."""
+
+    def display_type_rich(self, ctx: object) -> str | None:  # noqa: ARG002
+        return None
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+
+
+def _typed(param: object) -> str:
+    """What a person types for a parameter declared without a metavar, from its type."""
+    from typing import get_args
+
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None:
+        return "TEXT"
+    if desc.is_datetime:
+        return "YYYY-MM-DD" if desc.parameter_info.formats == ["%Y-%m-%d"] else "DATE"
+    if desc.is_path:
+        return "FILE"
+    kind = get_args(desc.annotation)[0] if desc.is_list else desc.annotation
+    return {int: "N", float: "NUMBER"}.get(kind, "TEXT")
+
+
+def _flowing(text: str) -> str:
+    """A docstring's paragraphs as flowing text: typer keeps a docstring's line breaks inside a paragraph in
+    rich mode, so a terminal showed them as ragged lines."""
+    import inspect
+    import re
+
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
+
+
+def plain_help(command: Command, help_names: Sequence[str]) -> None:
+    """Help as written and metavars a person can read, on ``command`` and every command under it
+    (``help_names``: the names of the help option, which click adds to each command when it is first asked)."""
+    if getattr(command, "_plain_help", False):
+        return
+    command._plain_help = True  # type: ignore[attr-defined]
+    if command.help:
+        command.help = _flowing(command.help)
+    for field in ("help", "epilog", "short_help"):
+        if getattr(command, field, None):
+            setattr(command, field, escape(getattr(command, field)))
+    help_option = command.get_help_option(Context(command, help_option_names=list(help_names)))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = _typed(param) + ("..." if isinstance(param, TyperArgument) and param.nargs != 1 else "")
+        if type(param) is TyperArgument:
+            param.__class__ = _Argument
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub, help_names)
+
+
+class HelpGroup(TyperGroup):
+    """The root command: :func:`plain_help` on everything under it once typer has built it."""
+
+    def __init__(self, **attrs: object) -> None:
+        super().__init__(**attrs)  # type: ignore[arg-type]
+        plain_help(self, (self.context_settings or {}).get("help_option_names", ["--help"]))

@@ -40,6 +40,8 @@ _FACT_LABELS = {
     "returns_value": "returns value",
     "net_revenue": "net revenue",
     "buying_customers": "customers with a purchase",
+    "no_purchase_customers": "customers with no purchase (only returns)",
+    "no_purchase_net": "net value of customers with no purchase",
     "first_date": "first date",
     "last_date": "last date",
     "non_response": "non-responses",
@@ -148,6 +150,12 @@ def validate(
             [scan], [_profile_lines(kind, scan.rows)], on_bad_rows="skip", stop_on_overlap=False
         )
     note_left_out([scan], out)
+    if kind == "transactions" and profile["no_purchase_customers"][0]:  # stage 1 keeps customers with a purchase
+        n, net = int(profile["no_purchase_customers"][0]), float(profile["no_purchase_net"][0])
+        out.note(
+            f"{words.count(n, 'customer')} with no purchase, only returns (net {net:,.2f}): the other commands "
+            "leave them out of their customer tables (net revenue and return orders here include them)"
+        )
     later = sum(scan.left_out)  # rows dated on or after --as-of: read, then left out (not rejected)
     overlaps = scan.overlap.found if scan.overlap is not None else []
     repeated = sum(o.lines for o in overlaps)  # lines repeated across files: kept or (keep-first) left out
@@ -197,12 +205,16 @@ def validate(
     out.note("No bad rows.")
 
 
+# loyalty_cli.sample's SAMPLE_CUSTOMERS and SAMPLE_SEED (the shipped shop; a test checks), without importing
+# NumPy for --help.
+SAMPLE_CUSTOMERS, SAMPLE_SEED = 3000, 7
+
 SAMPLE_EXAMPLES = """
 Examples:
 
-  loyalty sample -o sample_data
+  loyalty sample -o my_sample
 
-  loyalty sample --customers 1000000 --seed 1 --format parquet -o /tmp/big
+  loyalty sample --customers 20000 --seed 1 --format parquet -o big_sample
 """
 
 
@@ -210,21 +222,41 @@ Examples:
 def sample(
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", metavar="DIR", help="Folder to write transactions, surveys and contacts into."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Folder to write transactions, surveys, contacts, members and points into (created if missing).",
+        ),
     ],
-    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
+    customers: Annotated[
+        int, typer.Option("--customers", min=1, help="Number of customers (prospects come on top).")
+    ] = SAMPLE_CUSTOMERS,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = SAMPLE_SEED,
     fmt: Annotated[str, typer.Option("--format", metavar="csv|parquet", help="csv or parquet.")] = "csv",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the five files when the folder has them.")] = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Write a realistic synthetic shop: transactions (with returns and cancellations), an NPS survey and a
-    contacts file with prospects."""
+    """Write a realistic synthetic shop into a folder: transactions.csv (order lines, with returns and
+    cancellations), surveys.csv (NPS answers), contacts.csv (customers and prospects), members.csv (loyalty
+    programme members and their tiers) and points.csv (the points ledger); .parquet with --format parquet. The
+    defaults write the shop shipped in sample_data/ (3,000 customers, seed 7), byte for byte. Files already
+    there are not overwritten without --force (exit code 2)."""
     from loyalty_cli.errors import UsageError
-    from loyalty_cli.sample import generate_sample, write_sample
+    from loyalty_cli.sample import generate_sample, sample_paths, write_sample
 
     out = Output(quiet=quiet)
     if fmt not in ("csv", "parquet"):
         raise UsageError(f"--format must be csv or parquet, got {fmt!r}")
+    # Checked before anything is written: the shipped sample_data/ is one `-o sample_data` away.
+    existing = [p.name for p in sample_paths(output, fmt) if p.exists() or p.is_symlink()]  # type: ignore[arg-type]
+    if existing and not force:
+        raise UsageError(
+            f"{output} already holds {', '.join(existing)}: loyalty sample would overwrite "
+            + ("it" if len(existing) == 1 else "them"),
+            hint="Pass --force to overwrite the sample's files (transactions, surveys, contacts, members, points), "
+            "or write to another folder with -o.",
+        )
     data = generate_sample(customers=customers, seed=seed)
     for path in write_sample(data, output, fmt=fmt):  # type: ignore[arg-type]
         out.note(f"Wrote {path}")

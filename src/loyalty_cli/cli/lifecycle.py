@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -46,6 +47,8 @@ Examples:
   loyalty lifecycle orders.csv --contacts crm.csv -o todo.csv --summary stages.csv
 
   loyalty lifecycle orders.csv --surveys nps.csv --stage lapsed --stage lapsing -o winback.csv
+
+  loyalty lifecycle orders.csv --as-of 2024-07-01 -o last_month.parquet
 
   loyalty lifecycle orders.csv --previous last_month.parquet -o this_month.parquet --transitions moves.csv
 """
@@ -97,6 +100,7 @@ def lifecycle(
         typer.Option(  # noqa: UP045
             "--output",
             "-o",
+            metavar="FILE",
             help="Write the to-do list (one row per customer and prospect: stage, action, flags and "
             "the inputs that decided) here (.csv, .parquet, .json; - for stdout).",
             rich_help_panel=opt.OUTPUT,
@@ -108,6 +112,7 @@ def lifecycle(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--surveys",
+            metavar="FILE",
             help="NPS survey export (repeatable): the latest answer per customer makes advocates "
             "(active + 9-10) and the detractor VIP and promoter flags. Columns detected or mapped in "
             "rules/columns.toml.",
@@ -119,6 +124,7 @@ def lifecycle(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--contacts",
+            metavar="FILE",
             help="Contacts/CRM export (repeatable): contacts with no purchase are prospects; emails fill "
             "in; with --target also consent.",
             rich_help_panel=INPUTS_PANEL,
@@ -139,6 +145,7 @@ def lifecycle(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--stage",
+            metavar="STAGE",
             help="Write only customers in this stage (repeatable), e.g. for an email hand-off.",
             show_default=False,
         ),
@@ -147,6 +154,7 @@ def lifecycle(
         str | None,
         typer.Option(  # noqa: UP045
             "--rules",
+            metavar="FILE",
             help="Lifecycle rules TOML (stages, actions, flags); default: the built-in rules/lifecycle.toml.",
             show_default=False,
         ),
@@ -155,6 +163,7 @@ def lifecycle(
         str | None,
         typer.Option(  # noqa: UP045
             "--churn-rules",
+            metavar="FILE",
             help="Churn rules TOML (lapsing/lapsed thresholds, value tiers); default: the built-in rules/churn.toml.",
             show_default=False,
         ),
@@ -163,6 +172,7 @@ def lifecycle(
         str,
         typer.Option(
             "--window",
+            metavar="WINDOW",
             help="The second-purchase window that separates new from one-time lapsing buyers: "
             "percentiles of the repeaters' days to second purchase (p25-p75), per first-order category, or days "
             "after the first purchase (20-45).",
@@ -222,7 +232,10 @@ def lifecycle(
     life_rules = lc.load_lifecycle_rules(rules)
     unknown = [s for s in stages or [] if s not in life_rules.stages]
     if unknown:
-        raise UsageError(f"Unknown stage {unknown[0]!r}", hint=f"Stages: {', '.join(life_rules.stages)}.")
+        raise UsageError(
+            f"Unknown stage {unknown[0]!r}",
+            hint=f"{words.did_you_mean(unknown[0], life_rules.stages)}Stages: {', '.join(life_rules.stages)}.",
+        )
     if stages:
         given = {"--surveys": bool(surveys), "--contacts": bool(contacts), "--previous": previous is not None}
         reachable = life_rules.reachable(
@@ -250,7 +263,7 @@ def lifecycle(
             activity=True,
             on_scan=lambda scan: describe_scan(scan, out),
         )
-    note_left_out([loaded.scan], out)
+    note_left_out([loaded], out)
     if loaded.customers.is_empty():
         if policy == "skip":
             write_rejects(loaded.rejects, rejects_path(rejects, output), out)
@@ -337,9 +350,9 @@ def lifecycle(
             tag="stage",
             value="net_spend",
             describe=lambda n: (
-                f"{n:,} {'customer' if n == 1 else 'customers'} and prospects"
+                words.count(n, "customer or prospect", "customers and prospects")
                 if contact_rows is not None
-                else f"{n:,} {'customer' if n == 1 else 'customers'}"
+                else words.count(n, "customer")
             ),
         )
     if summary_path is not None:
@@ -390,8 +403,8 @@ def _describe(
     buyers = customers.height
     prospects = table.height - buyers
     out.note(
-        f"As of {as_of_day} (data before that day): {buyers:,} customers"
-        + (f" and {prospects:,} prospects (contacts with no purchase)" if contacts is not None else "")
+        f"As of {as_of_day} (data before that day): {words.count(buyers, 'customer')}"
+        + (f" and {words.count(prospects, 'prospect')} (contacts with no purchase)" if contacts is not None else "")
         + f"; stages from {life_rules.source}; churn status and value tiers from {churn.source}"
     )
     sources = table.filter(pl.col("window_source").is_not_null())["window_source"].unique().sort().to_list()
@@ -409,7 +422,7 @@ def _describe(
     if contacts is not None:
         later = contacts_left_out(contacts, customers, as_of=as_of_day)
         if later:
-            out.note(f"{later:,} contacts who signed up on or after the as-of date left out")
+            out.note(f"{words.count(later, 'contact')} who signed up on or after the as-of date left out")
     if not surveys:
         used = life_rules.uses("nps_category") + life_rules.uses("latest_nps")
         if used:
@@ -421,7 +434,7 @@ def _describe(
     elif scores is not None:
         matched = table.filter(pl.col("latest_nps").is_not_null()).height
         out.note(
-            f"Latest NPS answer for {matched:,} of the {scores.height:,} respondents"
+            f"Latest NPS answer for {matched:,} of the {words.count(scores.height, 'respondent')}"
             + (" (the others are not among the customers and contacts)" if matched < scores.height else "")
         )
         if scores.height and not matched:
@@ -437,7 +450,10 @@ def _describe(
         dates = previous["previous_as_of"].unique().sort().to_list()
         shown = str(dates[0]) if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
         found = table.filter(pl.col("previous_stage").is_not_null()).height
-        out.note(f"Previous snapshot as of {shown}: {previous.height:,} people, {found:,} of them found now")
+        out.note(
+            f"Previous snapshot as of {shown}: {words.count(previous.height, 'person', 'people')}, "
+            f"{found:,} of them found now"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_LIST_OPTIONS,
@@ -63,6 +64,7 @@ SurveyCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
         "--customer-col",
+        metavar="NAME",
         help="Respondent's customer id column (leave out for anonymous surveys).",
         rich_help_panel=opt.COLUMNS,
     ),
@@ -70,37 +72,43 @@ SurveyCol = Annotated[
 ResponseDateCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--date-col", help="Response date column.", rich_help_panel=opt.COLUMNS
+        "--date-col",
+        metavar="NAME",
+        help="Response date column (optional: without one, no trend).",
+        rich_help_panel=opt.COLUMNS,
     ),
 ]
 ScoreCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--score-col", help="0-10 score column.", rich_help_panel=opt.COLUMNS
+        "--score-col", metavar="NAME", help="0-10 score column.", rich_help_panel=opt.COLUMNS
     ),
 ]
 CommentCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--comment-col", help="Free-text comment column.", rich_help_panel=opt.COLUMNS
+        "--comment-col", metavar="NAME", help="Free-text comment column.", rich_help_panel=opt.COLUMNS
     ),
 ]
 TypeCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--survey-type-col", help="Survey type column (relational/transactional).", rich_help_panel=opt.COLUMNS
+        "--survey-type-col",
+        metavar="NAME",
+        help="Survey type column (relational/transactional).",
+        rich_help_panel=opt.COLUMNS,
     ),
 ]
 TouchpointCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--touchpoint-col", help="Touchpoint column.", rich_help_panel=opt.COLUMNS
+        "--touchpoint-col", metavar="NAME", help="Touchpoint column.", rich_help_panel=opt.COLUMNS
     ),
 ]
 EmailCol = Annotated[
     str | None,
     typer.Option(  # noqa: UP045
-        "--email-col", help="Respondent's email column.", rich_help_panel=opt.COLUMNS
+        "--email-col", metavar="NAME", help="Respondent's email column.", rich_help_panel=opt.COLUMNS
     ),
 ]
 
@@ -115,6 +123,7 @@ def nps(
         str | None,
         typer.Option(  # noqa: UP045
             "--list",
+            metavar="LIST",
             help="What -o writes instead of the NPS table: promoters (latest score 9-10: ask for a review "
             "or referral), detractors (latest score 0-6, with comment; with --transactions only high-value ones, "
             "most valuable first: call them back) or customers (every respondent's latest score and category). "
@@ -144,22 +153,26 @@ def nps(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--by",
+            metavar="COLUMN",
             help="Break NPS down by this column (repeatable): any survey column (e.g. touchpoint), period, "
             "or with --transactions segment, stage (lifecycle stage, as `loyalty lifecycle` gives it), "
             "first_category, first_channel. -o then writes the breakdown.",
         ),
     ] = None,
-    period: Annotated[str, typer.Option("--period", help="Trend period: week, month, quarter or year.")] = "quarter",
+    period: Annotated[
+        str, typer.Option("--period", metavar="PERIOD", help="Trend period: week, month, quarter or year.")
+    ] = "quarter",
     survey_type: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--survey-type", help="Keep only this survey type (e.g. relational)."
+            "--survey-type", metavar="TYPE", help="Keep only this survey type (e.g. relational)."
         ),
     ] = None,
     dedupe: Annotated[
         str,
         typer.Option(
             "--dedupe",
+            metavar="HOW",
             help="Repeat answers of a customer: latest (one per customer and survey type), "
             "latest-per-period (one per --period), all, or auto (all for transactional surveys, else "
             "latest-per-period).",
@@ -169,6 +182,7 @@ def nps(
         str,
         typer.Option(
             "--interval",
+            metavar="METHOD",
             help="Confidence interval: adjusted-wald (good at small n), wald or bootstrap.",
             rich_help_panel=STATS,
         ),
@@ -198,6 +212,7 @@ def nps(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--transactions",
+            metavar="FILE",
             help="Transactions export (file, folder or glob; repeatable): adds NPS by RFM "
             "segment (and --by stage), revenue-weighted NPS and value to the lists. Its columns are detected or "
             "mapped in rules/columns.toml.",
@@ -207,7 +222,10 @@ def nps(
     rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--rules", help="Segment map for --transactions (default rfm_grid).", rich_help_panel="Customers"
+            "--rules",
+            metavar="MAP",
+            help="Segment map for --transactions (default rfm_grid).",
+            rich_help_panel="Customers",
         ),
     ] = None,
     min_spend: Annotated[
@@ -233,6 +251,7 @@ def nps(
     date_format: opt.DateFormat = None,
     delimiter: opt.Delimiter = None,
     encoding: opt.Encoding = "utf-8",
+    on_overlap: opt.OnOverlap = "error",
 ) -> None:
     """NPS per survey type with its confidence interval and n, the 0-10 distribution, the trend with a test
     of each change, breakdowns (--by; RFM segments and lifecycle stages with --transactions) and closed-loop
@@ -315,6 +334,7 @@ def nps(
         delimiter=delimiter,
         encoding=encoding,
         decimal_comma=False,
+        on_overlap=on_overlap,  # for --transactions
         out=out,
     )
     derived = (*CUSTOMER_BY, "period", "survey_type")  # not read from the survey file as they are
@@ -322,6 +342,9 @@ def nps(
     day = to_date(as_of)
     scan = read_surveys(inputs, options, as_of=day)
     describe_scan(scan, out)
+    dated = "responded_at" in scan.mapping.columns
+    if not dated:
+        _check_dateless(scan, trend_file=trend_file, by=by, as_of=day, transactions=bool(transactions), out=out)
     customers = loaded = None
     tx_rejects: list[pl.DataFrame] = []
     if transactions and seg_map is not None:
@@ -329,13 +352,13 @@ def nps(
         with out.status("Reading transactions ..."):
             loaded = load_transactions(
                 transactions,
-                ReadOptions(mapping_file=options.mapping_file),
+                ReadOptions(mapping_file=options.mapping_file, on_overlap=on_overlap),
                 as_of=day,
                 on_bad_rows=policy,
                 activity=by_stage,  # type: ignore[arg-type]
                 on_scan=lambda tx_scan: describe_scan(tx_scan, out),
             )
-        note_left_out([loaded.scan], out)
+        note_left_out([loaded], out)
         tx_rejects = loaded.rejects
         customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=RfmConfig(bins=seg_map.bins))).collect()
     with out.status("Reading surveys ..."):
@@ -353,7 +376,7 @@ def nps(
             hint="Check the score column (--score-col), --survey-type and --as-of; blank and NA "
             "scores are non-responses.",
         )
-    _describe_responses(responses, config, out)
+    _describe_responses(responses, config, out, dated=dated)
 
     lazy = responses.lazy()
     if customers is not None and seg_map is not None:
@@ -384,9 +407,10 @@ def nps(
     plans = {
         "headline": m.nps_table(lazy, config=config, weight=weight),
         "distribution": m.score_distribution(lazy),
-        "trend": m.nps_trend(lazy, config=config, as_of=day),
         "scores": _email_first(scores),
     }
+    if dated:
+        plans["trend"] = m.nps_trend(lazy, config=config, as_of=day)
     if by:
         plans["by"] = m.nps_table(lazy, config=config, by=by, weight=weight)
     if customers is not None and "segment" not in by:
@@ -415,6 +439,8 @@ def nps(
             tag="nps_category",
             value="net_spend",
             describe=lambda n: f"{n:,} {list_[:-1] if n == 1 else list_}",
+            policy=policy,
+            rejects=rejects,
         )
         if list_ == "detractors" and customers is not None:
             out.note(
@@ -425,8 +451,8 @@ def nps(
         table = tables.get("by", tables["headline"])
         written = write_table(table, output, fmt=fmt)
         if written:
-            out.note(f"Wrote the NPS table ({table.height:,} rows) to {written}")
-    if trend_file:
+            out.note(f"Wrote the NPS table ({words.count(table.height, 'row')}) to {written}")
+    if trend_file and "trend" in tables:  # no dates: refused before anything was read
         write_table(tables["trend"], trend_file)
         out.note(f"Wrote the trend to {trend_file}")
     if output and out.quiet:
@@ -453,7 +479,9 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
         return pl.DataFrame(schema={"customer_id": pl.String, "stage": pl.Enum(life_rules.stages)})
     check_ipt(loaded, churn, hint="Break NPS down by segment instead, or see `loyalty lifecycle --churn-rules`.")
     cutoff = datetime(as_of.year, as_of.month, as_of.day)  # the answers read up to the surveys' own as-of date
-    scores = customer_scores(responses.lazy().filter(pl.col("responded_at") < cutoff))
+    # Answers without a date (a survey with no date column) are not left out by any as-of date, as when read.
+    before = pl.col("responded_at").is_null() | (pl.col("responded_at") < cutoff)
+    scores = customer_scores(responses.lazy().filter(before))
     table = (
         lc.lifecycle_stages(
             customers.lazy(),
@@ -473,6 +501,34 @@ def _lifecycle_stages(loaded: Loaded, responses: pl.DataFrame, out: Output) -> p
         "the advocates' NPS is high by construction"
     )
     return table.select("customer_id", pl.col("stage").cast(pl.Enum(life_rules.stages)))
+
+
+def _check_dateless(
+    scan: Scan, *, trend_file: Path | None, by: list[str], as_of: date | None, transactions: bool, out: Output
+) -> None:
+    """A survey without a response date column (a single-wave export): refuse what needs dates (the trend
+    file, --by period) before anything is read, and say what is left out and how answers are deduped."""
+    from loyalty_cli.errors import UsageError
+
+    where = ", ".join(str(p) for p in scan.paths[:3]) + (" ..." if len(scan.paths) > 3 else "")
+    hint = "Map the response date column with --date-col (or responded_at in the [surveys] table of the mapping file)"
+    if trend_file is not None:
+        raise UsageError(
+            f"--trend needs response dates: {where} has no date column", hint=f"{hint}, or leave --trend out."
+        )
+    if "period" in by:
+        raise UsageError(
+            f"--by period needs response dates: {where} has no date column", hint=f"{hint}, or leave --by period out."
+        )
+    out.note(
+        f"{where} has no response date column: no trend (it needs dates); the answers of one customer cannot be "
+        "told apart in time, so where --dedupe keeps one answer per customer it keeps the lowest score"
+    )
+    if as_of is not None:
+        out.note(
+            f"--as-of {as_of} leaves no answer out: the surveys have no dates"
+            + (" (it applies to the orders of --transactions)" if transactions else "")
+        )
 
 
 def _only_type(responses: pl.DataFrame, survey_type: str | None, scan: Scan) -> pl.DataFrame:
@@ -497,22 +553,26 @@ def _only_type(responses: pl.DataFrame, survey_type: str | None, scan: Scan) -> 
     return responses.filter(pl.col("survey_type") == wanted)
 
 
-def _describe_responses(responses: pl.DataFrame, config: NpsConfig, out: Output) -> None:
+def _describe_responses(responses: pl.DataFrame, config: NpsConfig, out: Output, *, dated: bool = True) -> None:
     import polars as pl
 
     counts = dict(responses.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
     total = responses.height
     out.note(
-        f"{total:,} answers: {counts.get('counted', 0):,} counted, {counts.get('non-response', 0):,} "
-        f"non-responses (blank or NA score: not in n), {counts.get('duplicate', 0):,} duplicates (the same "
-        f"answer twice), {counts.get('repeat', 0):,} earlier answers of repeat responders dropped"
+        f"{words.count(total, 'answer')}: {counts.get('counted', 0):,} counted, "
+        f"{words.count(counts.get('non-response', 0), 'non-response')} (blank or NA score: not in n), "
+        f"{words.count(counts.get('duplicate', 0), 'duplicate')} (the same answer twice), "
+        f"{words.count(counts.get('repeat', 0), 'earlier answer' if dated else 'other answer')} of repeat "
+        "responders dropped"
     )
     types = sorted(responses["survey_type"].unique().to_list())
     policies = "; ".join(f"{t}: {config.policy(t)}" for t in types)
-    out.note(f"Dedupe {config.dedupe} ({policies}); periods: {config.period}")
+    out.note(f"Dedupe {config.dedupe} ({policies})" + (f"; periods: {config.period}" if dated else ""))
     anonymous = responses.filter(pl.col("customer_id").is_null() & (pl.col("status") == "counted")).height
     if anonymous:
-        out.note(f"{anonymous:,} anonymous answers (no customer id) are counted as they are (cannot be deduped)")
+        out.note(
+            f"{words.count(anonymous, 'anonymous answer')} (no customer id) counted as they are (cannot be deduped)"
+        )
     if len(types) > 1:
         out.note(f"Survey types {', '.join(types)} are reported separately, never pooled")
     scores = responses.filter(pl.col("status") == "counted")["score"]
@@ -583,7 +643,9 @@ def _show(
     if customers is not None:
         scores = tables["scores"]
         matched = scores.filter(pl.col("segment") != "(no purchase)").height
-        out.note(f"{matched:,} of {scores.height:,} respondents found among the customers of the transactions")
+        out.note(
+            f"{matched:,} of {words.count(scores.height, 'respondent')} found among the customers of the transactions"
+        )
         if scores.height and not matched:
             out.warn("No respondent matched a customer: do both files use the same customer ids?")
     out.table(
@@ -601,6 +663,9 @@ def _show(
         *[pl.col(f"{k}_{t}").alias(f"{t} {k}") for t in types for k in ("responses", "share")],
     )
     out.table(wide, title="Scores 0-10", formats={f"{t} share": ".1%" for t in types}, to_stderr=to_stderr)
+    if "trend" not in tables:  # a survey without dates: said with the notes
+        _show_breakdowns(tables, config, by, out, to_stderr=to_stderr)
+        return
     trend = tables["trend"]
     test = (
         pl.when(pl.col("significant"))
@@ -627,6 +692,12 @@ def _show(
         formats=FORMATS,
         to_stderr=to_stderr,
     )
+    _show_breakdowns(tables, config, by, out, to_stderr=to_stderr)
+
+
+def _show_breakdowns(
+    tables: dict[str, pl.DataFrame], config: NpsConfig, by: list[str], out: Output, *, to_stderr: bool
+) -> None:
     by_title = ", ".join("lifecycle stage" if b == "stage" else b for b in by)
     for name, title in (("by", f"NPS by {by_title}"), ("segments", "NPS by RFM segment")):
         if name in tables:

@@ -12,17 +12,29 @@ COLUMNS = "Columns and file format"
 OUTPUT = "Output"
 
 Inputs = Annotated[
-    list[str], typer.Argument(help="CSV or Parquet files, folders of them, or globs (quote globs).", show_default=False)
+    list[str],
+    typer.Argument(
+        metavar="FILE...", help="CSV or Parquet files, folders of them, or globs (quote globs).", show_default=False
+    ),
 ]
 Output = Annotated[
     str | None,
     typer.Option(
-        "--output", "-o", help="Write the table here (.csv, .parquet, .json; - for stdout).", rich_help_panel=OUTPUT
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the table here (.csv, .parquet, .json; - for stdout).",
+        rich_help_panel=OUTPUT,
     ),
 ]
 Format = Annotated[
     str | None,
-    typer.Option("--format", help="csv, parquet or json (default: from the file suffix).", rich_help_panel=OUTPUT),
+    typer.Option(
+        "--format",
+        metavar="csv|parquet|json",
+        help="csv, parquet or json (default: from the file suffix).",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 AsOf = Annotated[
     datetime | None,
@@ -33,13 +45,33 @@ AsOf = Annotated[
         show_default=False,
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors and data still show).")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No notes on stderr, and with -o no summary tables either (the data is in the file): silent unless "
+        "there is a warning or an error. Without -o the table is the data and still prints.",
+    ),
+]
 OnBadRows = Annotated[
     str,
     typer.Option(
         "--on-bad-rows",
+        metavar="error|skip",
         help="error: stop at bad rows (default). skip: leave them out and write "
         "them, with the reason, to the rejects file.",
+        rich_help_panel=COLUMNS,
+    ),
+]
+OnOverlap = Annotated[
+    str,
+    typer.Option(
+        "--on-overlap",
+        metavar="error|keep-first",
+        help="Lines repeated exactly across the input files (a copy and its .gz, exports that cover the same "
+        "days): error (default) stops; keep-first reads each from the first file, in sorted path order, that "
+        "has it.",
         rich_help_panel=COLUMNS,
     ),
 ]
@@ -59,22 +91,38 @@ Mapping = Annotated[
         rich_help_panel=COLUMNS,
     ),
 ]
-CustomerCol = Annotated[str | None, typer.Option("--customer-col", help="Customer id column.", rich_help_panel=COLUMNS)]
-DateCol = Annotated[str | None, typer.Option("--date-col", help="Order date column.", rich_help_panel=COLUMNS)]
+CustomerCol = Annotated[
+    str | None, typer.Option("--customer-col", metavar="NAME", help="Customer id column.", rich_help_panel=COLUMNS)
+]
+DateCol = Annotated[
+    str | None, typer.Option("--date-col", metavar="NAME", help="Order date column.", rich_help_panel=COLUMNS)
+]
 AmountCol = Annotated[
-    str | None, typer.Option("--amount-col", help="Amount column (or map quantity and price).", rich_help_panel=COLUMNS)
+    str | None,
+    typer.Option(
+        "--amount-col", metavar="NAME", help="Amount column (or map quantity and price).", rich_help_panel=COLUMNS
+    ),
 ]
-OrderCol = Annotated[str | None, typer.Option("--order-col", help="Order/invoice id column.", rich_help_panel=COLUMNS)]
-QuantityCol = Annotated[str | None, typer.Option("--quantity-col", help="Quantity column.", rich_help_panel=COLUMNS)]
-PriceCol = Annotated[str | None, typer.Option("--price-col", help="Unit price column.", rich_help_panel=COLUMNS)]
+OrderCol = Annotated[
+    str | None, typer.Option("--order-col", metavar="NAME", help="Order/invoice id column.", rich_help_panel=COLUMNS)
+]
+QuantityCol = Annotated[
+    str | None, typer.Option("--quantity-col", metavar="NAME", help="Quantity column.", rich_help_panel=COLUMNS)
+]
+PriceCol = Annotated[
+    str | None, typer.Option("--price-col", metavar="NAME", help="Unit price column.", rich_help_panel=COLUMNS)
+]
 CategoryCol = Annotated[
-    str | None, typer.Option("--category-col", help="Product category column.", rich_help_panel=COLUMNS)
+    str | None, typer.Option("--category-col", metavar="NAME", help="Product category column.", rich_help_panel=COLUMNS)
 ]
-EmailCol = Annotated[str | None, typer.Option("--email-col", help="Email column.", rich_help_panel=COLUMNS)]
+EmailCol = Annotated[
+    str | None, typer.Option("--email-col", metavar="NAME", help="Email column.", rich_help_panel=COLUMNS)
+]
 DateFormat = Annotated[
     str | None,
     typer.Option(
         "--date-format",
+        metavar="FORMAT",
         help="strftime format of text dates, e.g. '%d/%m/%Y %H:%M' (default: detected).",
         rich_help_panel=COLUMNS,
     ),
@@ -83,6 +131,7 @@ Delimiter = Annotated[
     str | None,
     typer.Option(
         "--delimiter",
+        metavar="CHAR",
         help="CSV delimiter, or whitespace for columns aligned with spaces (default: detected).",
         rich_help_panel=COLUMNS,
     ),
@@ -90,7 +139,10 @@ Delimiter = Annotated[
 Encoding = Annotated[
     str,
     typer.Option(
-        "--encoding", help="Text encoding: utf-8 (with or without BOM), latin-1, cp1252, ...", rich_help_panel=COLUMNS
+        "--encoding",
+        metavar="ENCODING",
+        help="Text encoding: utf-8 (with or without BOM), latin-1, cp1252, ...",
+        rich_help_panel=COLUMNS,
     ),
 ]
 DecimalComma = Annotated[
@@ -103,6 +155,7 @@ Target = Annotated[
     str | None,
     typer.Option(
         "--target",
+        metavar="TOOL",
         help="Write the list for an email tool: mailchimp, klaviyo, braze, hubspot "
         "or generic (spreadsheet CSV). Its header names and date format; emails trimmed, "
         "lowercased and deduplicated; rows without a usable email or consent left out (listed "
@@ -115,6 +168,7 @@ HoldoutShare = Annotated[
     float | None,
     typer.Option(
         "--holdout-share",
+        metavar="SHARE",
         help="Keep this share of the list (e.g. 0.1) out of the campaign "
         "as a control group, written to NAME.control.csv; chosen by a hash of the customer id "
         "and --seed, so a customer is in the same group on every run.",
@@ -126,6 +180,7 @@ HoldoutSeed = Annotated[
     str | None,
     typer.Option(
         "--seed",
+        metavar="WORD",
         help="Seed of the control group split (any word or number, e.g. the "
         "campaign's name): the same seed gives the same split.",
         rich_help_panel=LISTS,
@@ -136,6 +191,7 @@ MaxFileMb = Annotated[
     float | None,
     typer.Option(
         "--max-file-mb",
+        metavar="MB",
         help="Split CSV lists into numbered parts of at most this many MB "
         "(default: the target's limit: Klaviyo 50, Braze 500, HubSpot 512).",
         rich_help_panel=LISTS,

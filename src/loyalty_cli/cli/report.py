@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -39,8 +40,9 @@ Examples:
 """
 
 
-def _dropped(rejects: list[pl.DataFrame], scan: Scan) -> tuple[str, ...]:
-    """Rows left out and why: rejected rows by reason and column, and rows dated on or after the as-of date."""
+def _dropped(rejects: list[pl.DataFrame], scan: Scan, more: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Rows left out and why: rejected rows by reason and column, rows dated on or after the as-of date, and
+    ``more`` (what else was left out: customers with no purchase)."""
     import polars as pl
 
     lines = []
@@ -53,13 +55,11 @@ def _dropped(rejects: list[pl.DataFrame], scan: Scan) -> tuple[str, ...]:
             .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True)
         )
         for reason, column, n in counts.iter_rows():
-            lines.append(
-                f"{n:,} {'row' if n == 1 else 'rows'} rejected: {reason}" + (f" (column {column})" if column else "")
-            )
+            lines.append(f"{words.count(n, 'row')} rejected: {reason}" + (f" (column {column})" if column else ""))
     if scan.left_out and scan.left_out[0]:
         n = scan.left_out[0]
-        lines.append(f"{n:,} {'row' if n == 1 else 'rows'} dated on or after the as-of date left out")
-    return tuple(lines) or ("no row left out",)
+        lines.append(f"{words.count(n, 'row')} dated on or after the as-of date left out")
+    return (*lines, *more) or ("no row left out",)
 
 
 def _info(kind: str, rows: pl.DataFrame, scan: Scan, rejected: list[pl.DataFrame]) -> InputInfo:
@@ -68,10 +68,10 @@ def _info(kind: str, rows: pl.DataFrame, scan: Scan, rejected: list[pl.DataFrame
 
     people = rows["customer_id"].drop_nulls().n_unique()
     counts = {
-        "surveys": (f"{rows.height:,} answers", f"{people:,} identified respondents"),
-        "contacts": (f"{rows.height:,} rows", f"{people:,} customers"),
-        "members": (f"{people:,} members", f"{rows.height:,} rows"),
-        "points": (f"{rows.height:,} ledger rows", f"{people:,} customers"),
+        "surveys": (words.count(rows.height, "answer"), words.count(people, "identified respondent")),
+        "contacts": (words.count(rows.height, "row"), words.count(people, "customer")),
+        "members": (words.count(people, "member"), words.count(rows.height, "row")),
+        "points": (words.count(rows.height, "ledger row"), words.count(people, "customer")),
     }[kind]
     return InputInfo(kind, tuple(str(p) for p in scan.paths), counts, _dropped(rejected, scan))
 
@@ -85,6 +85,7 @@ def report(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="The HTML file to write (e.g. report.html).",
             rich_help_panel=opt.OUTPUT,
             show_default=False,
@@ -94,6 +95,7 @@ def report(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--surveys",
+            metavar="FILE",
             help="NPS survey export (file, folder or glob; repeatable): adds the NPS section. Columns "
             "detected or mapped in the [surveys] table of the mapping file.",
             show_default=False,
@@ -103,6 +105,7 @@ def report(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--contacts",
+            metavar="FILE",
             help="Contacts export (customer_id, email, consent): adds contact counts and prospects.",
             show_default=False,
         ),
@@ -111,6 +114,7 @@ def report(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--members",
+            metavar="FILE",
             help="Loyalty programme members (customer_id, enrolled_at + tier, tier_since, channel; "
             "repeatable): adds the loyalty programme section. Columns detected or mapped in the [members] table of "
             "the mapping file.",
@@ -121,6 +125,7 @@ def report(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--points",
+            metavar="FILE",
             help="Points ledger (customer_id, at, points, type; repeatable; with --members): adds points, "
             "liability and breakage. Columns detected or mapped in the [points] table.",
             show_default=False,
@@ -138,19 +143,23 @@ def report(
     rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file."
+            "--rules",
+            metavar="MAP",
+            help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.",
         ),
     ] = None,
     churn_rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--churn-rules", help="Churn rules TOML (default: the built-in rules/churn.toml)."
+            "--churn-rules", metavar="FILE", help="Churn rules TOML (default: the built-in rules/churn.toml)."
         ),
     ] = None,
     lifecycle_rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--lifecycle-rules", help="Lifecycle rules TOML (default: the built-in rules/lifecycle.toml)."
+            "--lifecycle-rules",
+            metavar="FILE",
+            help="Lifecycle rules TOML (default: the built-in rules/lifecycle.toml).",
         ),
     ] = None,
     quiet: opt.Quiet = False,
@@ -241,16 +250,19 @@ def report(
             contacts=rows.get("contacts"),
             members=rows.get("members"),
             points=rows.get("points"),
+            no_purchase=loaded.no_purchase,
         )
+    gone = loaded.left_out_note()  # customers with no purchase, only returns: in no table
+    returns = words.count(data.no_purchase_return_orders, "return or cancellation order")
     transactions = InputInfo(
         "transactions",
         tuple(str(p) for p in loaded.scan.paths),
         (
-            f"{data.customers:,} customers",
-            f"{data.purchase_orders:,} purchase orders",
-            f"{data.return_orders:,} return or cancellation orders",
+            words.count(data.customers, "customer"),
+            words.count(data.purchase_orders, "purchase order"),
+            words.count(data.return_orders, "return or cancellation order"),
         ),
-        _dropped(loaded.rejects, loaded.scan),
+        _dropped(loaded.rejects, loaded.scan, (f"{gone} ({returns})",) if gone else ()),
     )
     meta = ReportMeta(inputs=(transactions, *infos), files=(FileInfo(output, "this report"),))
     context = build_context(data, settings, meta)

@@ -182,7 +182,6 @@ def retention(
     Cells a cohort has not fully lived through by the as-of date are blank (null), never 0. The average row
     is customer-weighted over complete cells only, true zeros included. -o writes the long table (one row
     per cohort and period)."""
-    import polars as pl
 
     from loyalty_cli.errors import UsageError
     from loyalty_cli.io.writers import write_table
@@ -224,9 +223,12 @@ def retention(
     )
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
-    long = cohort_retention(customers.lazy(), activity.lazy(), period=period_name, horizon=horizon)
-    per_cohort = cohort_table(long, repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name))
-    long_df, cohort_df = pl.collect_all([long, per_cohort])
+    # The long table is collected first: built again inside one collect_all with the cohort table, its plan
+    # was evaluated twice (1M lines: 27 s against 16 s before 'within'; collected first, the cohort table
+    # takes under a second).
+    long_df = cohort_retention(customers.lazy(), activity.lazy(), period=period_name, horizon=horizon).collect()
+    repeat = repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name)
+    cohort_df = cohort_table(long_df.lazy(), repeat).collect()
     all_row = cohort_df.row(cohort_df.height - 1, named=True)
     assert all_row["cohort"] == ALL
     n_cohorts = cohort_df.height - 1

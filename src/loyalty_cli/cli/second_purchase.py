@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -85,7 +86,7 @@ def _pct(value: float | None) -> str:
 
 
 def _buyers(n: int) -> str:
-    return f"{n:,} one-time buyer{'' if n == 1 else 's'}"
+    return words.count(n, "one-time buyer")
 
 
 def _money(value: float | None) -> str:
@@ -109,7 +110,7 @@ def _report(
     overall = summary.filter(pl.col("group") == ALL).row(0, named=True)
     n, reps = overall["first_buyers"], overall["repeaters"]
     out.note(
-        f"As of {as_of} (data before that day): {n:,} first-time buyers, {reps:,} bought again on a later "
+        f"As of {as_of} (data before that day): {words.count(n, 'first-time buyer')}, {reps:,} bought again on a later "
         f"day, {n - reps:,} have not (yet): they are censored at the as-of date, not counted as lost"
     )
     heads = shares.filter((pl.col("group") == ALL) & pl.col("within_days").is_in([30, 60, 90]))
@@ -120,8 +121,9 @@ def _report(
     )
     if overall["repeaters_median_gap_days"] is not None:
         out.note(
-            f"Repeaters only ({reps:,}, one-time buyers left out): median {overall['repeaters_median_gap_days']:g}"
-            f" days, mean {overall['repeaters_mean_gap_days']:.1f} days to the second purchase"
+            f"Repeaters only ({reps:,}, one-time buyers left out): median "
+            f"{overall['repeaters_median_gap_days']:g} days, mean {overall['repeaters_mean_gap_days']:.1f} days to the "
+            "second purchase"
         )
     empty = [f"p{p}" for p in (25, 50, 75, 90) if overall[f"p{p}_days"] is None]
     if empty and n >= config.min_n and overall["km_not_repurchased"] is not None:
@@ -132,8 +134,8 @@ def _report(
         )
     if overall["window_from_days"] is None:
         out.warn(
-            f"No second-purchase window: fewer than --min-n {config.min_n} repeaters. Lower --min-n or give "
-            "--window in days, e.g. --window 20-45"
+            f"No second-purchase window: fewer than --min-n {words.count(config.min_n, 'repeater')}. Lower --min-n "
+            "or give --window in days, e.g. --window 20-45"
         )
     else:
         source = config.window.describe()
@@ -141,7 +143,8 @@ def _report(
             f"Window: {source} = days {overall['window_from_days']}-{overall['window_to_days']} after the first "
             "purchase"
             + (
-                f" (per {config.by}; groups with fewer than {config.min_n} repeaters use the (all) window)"
+                f" (per {config.by}; groups with fewer than {words.count(config.min_n, 'repeater')} use the (all) "
+                "window)"
                 if config.by and config.window.kind == "percentile"
                 else ""
             )
@@ -149,16 +152,16 @@ def _report(
     all_buckets = buckets.filter(pl.col("group") == ALL)
     out.note(
         f"Value: net spend of the first purchase day and the {VALUE_DAYS} days after it, "
-        f"{all_buckets['customers'].sum():,} customers observed {VALUE_DAYS} days ('{NEVER}' = no second "
+        f"{words.count(all_buckets['customers'].sum(), 'customer')} observed {VALUE_DAYS} days ('{NEVER}' = no second "
         f"purchase within them): "
         + ", ".join(f"{r['bucket']} {_money(r['mean_spend_365d'])}" for r in all_buckets.iter_rows(named=True))
         + ". A correlation, not what a nudge earns: customers who come back early may simply be keener"
     )
-    out.note(f"Numbers from fewer than --min-n {config.min_n} customers are left empty")
+    out.note(f"Numbers from fewer than --min-n {words.count(config.min_n, 'customer')} are left empty")
     open_now = int((actions["status"] == "open").sum())
     out.note(
         f"To nudge: {_buyers(actions.height)}, {open_now:,} in their window now, "
-        f"{actions.height - open_now:,} whose window opens and closes within {config.closing_days} days"
+        f"{actions.height - open_now:,} whose window opens and closes within {words.count(config.closing_days, 'day')}"
     )
 
 
@@ -213,6 +216,7 @@ def second_purchase(
         typer.Option(  # noqa: UP045
             "--output",
             "-o",
+            metavar="FILE",
             help="Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json; - for stdout).",
             rich_help_panel=opt.OUTPUT,
         ),
@@ -223,6 +227,7 @@ def second_purchase(
         str | None,
         typer.Option(  # noqa: UP045
             "--by",
+            metavar="COLUMN",
             help="Group by a customer-summary column, e.g. first_category (category of the first order) or "
             "first_channel.",
             show_default=False,
@@ -241,6 +246,7 @@ def second_purchase(
         str,
         typer.Option(
             "--window",
+            metavar="WINDOW",
             help="The second-purchase window: percentiles of the repeaters' days to second purchase "
             "(p25-p75) or days after the first purchase (20-45).",
         ),
@@ -249,6 +255,7 @@ def second_purchase(
         str,
         typer.Option(
             "--closing",
+            metavar="DAYS",
             help="Also list one-time buyers whose window is not open yet but opens and closes within "
             "this time (set it to how often you run this), e.g. 14d or 2w.",
         ),
@@ -302,7 +309,11 @@ def second_purchase(
     import polars as pl
 
     from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, second_purchase_tables
+    from loyalty_cli.metrics.second_purchase import (
+        SecondPurchaseConfig,
+        history_start_caveat,
+        second_purchase_tables,
+    )
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)
@@ -326,11 +337,14 @@ def second_purchase(
     customers, activity = loaded.customers, loaded.activity
     assert activity is not None
     config = dataclasses.replace(config, by=resolve_by(by, customers.columns, out))
-    summary, shares, curve, buckets, actions = pl.collect_all(
+    summary, shares, curve, buckets, actions, history = pl.collect_all(
         second_purchase_tables(customers.lazy(), activity.lazy(), config=config)
     )
     as_of_day = customers["as_of"][0]
     _report(out, summary, shares, buckets, actions, config, as_of_day)
+    caveat = history_start_caveat(history.row(0, named=True))
+    if caveat:
+        out.warn(caveat)
     if output:
         lists.write(
             actions,
@@ -341,6 +355,8 @@ def second_purchase(
             tag_value="second-purchase nudge",
             value="net_spend",
             describe=lambda n: f"{_buyers(n)} to nudge",
+            policy=policy,
+            rejects=rejects,
         )
     for path, table, what in (
         (summary_path, summary, "timing summary"),

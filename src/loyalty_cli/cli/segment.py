@@ -7,6 +7,7 @@ from typing import Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -63,13 +64,15 @@ def segment(
     rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--rules", help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file."
+            "--rules",
+            metavar="MAP",
+            help="Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.",
         ),
     ] = None,
     segments: Annotated[
         list[str] | None,
         typer.Option(  # noqa: UP045
-            "--segment", help="Keep only this segment (repeatable), e.g. for an email hand-off."
+            "--segment", metavar="NAME", help="Keep only this segment (repeatable), e.g. for an email hand-off."
         ),
     ] = None,
     bins: Annotated[int, typer.Option("--bins", help="Scores per dimension: 3, 4, 5 or 10.")] = 5,
@@ -77,6 +80,7 @@ def segment(
         str,
         typer.Option(
             "--method",
+            metavar="METHOD",
             help="quantile (ties share a score), rank (equal bins, ties by customer id) or fixed (--breaks).",
         ),
     ] = "quantile",
@@ -84,11 +88,16 @@ def segment(
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--breaks",
+            metavar="DIM=CUTS",
             help="Fixed cut points per dimension for --method fixed, e.g. r=30,60,90,180 (repeat for f and m).",
         ),
     ] = None,
-    frequency: Annotated[str, typer.Option("--frequency", help="F counts orders or purchase days.")] = "orders",
-    monetary: Annotated[str, typer.Option("--monetary", help="M is total net spend or mean order value.")] = "total",
+    frequency: Annotated[
+        str, typer.Option("--frequency", metavar="orders|days", help="F counts orders or purchase days.")
+    ] = "orders",
+    monetary: Annotated[
+        str, typer.Option("--monetary", metavar="total|mean", help="M is total net spend or mean order value.")
+    ] = "total",
     cut_points: Annotated[
         Path | None,
         typer.Option(  # noqa: UP045
@@ -130,7 +139,10 @@ def segment(
         )
     unknown = [s for s in segments or [] if s not in seg_map.names]
     if unknown:
-        raise UsageError(f"Unknown segment {unknown[0]!r}", hint=f"Segments: {', '.join(seg_map.names)}.")
+        raise UsageError(
+            f"Unknown segment {unknown[0]!r}",
+            hint=f"{words.did_you_mean(unknown[0], seg_map.names)}Segments: {', '.join(seg_map.names)}.",
+        )
     check_output(output, fmt, example="segments.parquet")
     lists.check(output, fmt)
     check_table_path(cut_points, "--cut-points")
@@ -141,16 +153,17 @@ def segment(
     customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=config)).collect()
     as_of_day = customers["as_of"][0]
     out.note(
-        f"As of {as_of_day} (data before that day); {customers.height:,} customers; "
+        f"As of {as_of_day} (data before that day); {words.count(customers.height, 'customer')}; "
         f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
         f"segments from {seg_map.source}"
     )
     lazy = customers.lazy()
-    summary = segment_summary(lazy, config=config, order=seg_map.names).collect()
+    summary = segment_summary(lazy, config=config, order=seg_map.names, actions=seg_map.actions).collect()
     cuts = rfm_cut_points(lazy, config=config).collect()
 
     first = ["customer_id", "email"] if "email" in customers.columns else ["customer_id"]
-    # Sorted by segment in map order, then by value (highest first), then id; written with the segment as text.
+    # Sorted by segment in map order, then by value (highest first), then id; written with the segment as text and
+    # its action (the tactic of the map) beside it.
     # The segment (an Enum) and the value's dense rank make one integer key: sorting 1M rows on (Enum, Float,
     # String) took 0.6 s, (integer, String) takes 0.25 s, in the same order.
     value_rank = pl.col(config.column("m")).rank("dense", descending=True).cast(pl.UInt64)
@@ -158,6 +171,7 @@ def segment(
     table = customers.sort(order, "customer_id").select(
         *first,
         pl.col("segment").cast(pl.String),
+        seg_map.action_of("segment").alias("segment_action"),
         "r_score",
         "f_score",
         "m_score",
@@ -168,7 +182,15 @@ def segment(
         table = table.filter(pl.col("segment").is_in(segments))
     if output:
         lists.write(
-            table, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="segment", value=config.column("m")
+            table,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            tag="segment",
+            value=config.column("m"),
+            policy=policy,
+            rejects=rejects,
         )
     if cut_points:
         write_table(cuts, cut_points)
@@ -180,16 +202,25 @@ def segment(
         empty = cuts.filter((pl.col("dimension") == dim) & (pl.col("customers") == 0))["score"].to_list()
         if empty:
             out.note(
-                f"{dim.upper()}: score(s) {', '.join(map(str, empty))} hold no customers: ties merged "
-                "those bins (tied values always share a score)"
+                f"{dim.upper()}: {'score' if len(empty) == 1 else 'scores'} {', '.join(map(str, empty))} "
+                "hold no customers: ties merged those bins (tied values always share a score)"
             )
     out.table(cuts.drop("column"), title=f"Cut points (as of {as_of_day})", to_stderr=to_stderr)
+    # The action is long text: a drawn table gets it in a table of its own, so the numbers stay readable; piped, it
+    # is the summary's last column (one row per segment, machine-readable).
+    drawn = out.drawn(to_stderr=to_stderr)
     out.table(
-        summary,
-        title=f"Segments (as of {as_of_day}, {customers.height:,} customers)",
+        summary.drop("action") if drawn else summary,
+        title=f"Segments (as of {as_of_day}, {words.count(customers.height, 'customer')})",
         formats={"share_customers": ".1%", "share_revenue": ".1%"},
         to_stderr=to_stderr,
     )
+    if drawn:
+        out.table(
+            summary.select("segment", "customers", "action"),
+            title=f"Actions per segment ({seg_map.source})",
+            to_stderr=to_stderr,
+        )
 
 
 def register(app: typer.Typer) -> None:

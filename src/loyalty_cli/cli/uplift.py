@@ -33,13 +33,16 @@ if TYPE_CHECKING:
     from loyalty_cli.metrics.uplift import UpliftConfig
 
 EXAMPLES = """
-Examples:
+Examples (the lists first, as of the campaign start; then, once the orders cover the window, the uplift):
 
-  loyalty uplift orders.csv --treatment at_risk.csv --control at_risk.control.csv --start 2025-01-06
+  loyalty segment orders.csv --as-of 2024-10-01 --segment "At Risk" --holdout-share 0.1 --seed at-risk-2024-10 \\
+    -o at_risk.csv
 
-  loyalty uplift orders.csv --manifest at_risk.manifest.json --start 2025-01-06 --window 60d -o uplift.csv
+  loyalty uplift orders.csv --treatment at_risk.csv --control at_risk.control.csv --start 2024-10-01
 
-  loyalty uplift orders.csv --groups campaign.csv --group-col group --start 2025-01-06 --by none
+  loyalty uplift orders.csv --manifest at_risk.manifest.json --start 2024-10-01 --window 60d -o uplift.csv
+
+  loyalty uplift orders.csv --groups campaign.csv --group-col group --start 2024-10-01 --by none
 """
 
 LISTS = "Lists"
@@ -107,8 +110,8 @@ def _verdict_lines(row: dict, config: UpliftConfig, window: str) -> list[str]:
             n = row["treatment_customers"]
             lines.append(
                 f"Incremental revenue: about {row['incremental_revenue']:+,.2f} ({conf} "
-                f"{row['revenue_diff_low'] * n:+,.2f} to {row['revenue_diff_high'] * n:+,.2f}) from {n:,} "
-                "treated customers"
+                f"{row['revenue_diff_low'] * n:+,.2f} to {row['revenue_diff_high'] * n:+,.2f}) from "
+                f"{words.count(n, 'treated customer')}"
             )
     return lines
 
@@ -325,14 +328,14 @@ def uplift(
     label = f"{words.count(days, 'day')} ({config.start} to {last_window_day})"
     if not complete:
         out.warn(
-            f"The window has not ended: the data (as of {end_of_data}) covers {observed} of its {words.count(days, 'day')}. "
-            f"Results are partial; rerun after {last_window_day} for the full window"
+            f"The window has not ended: the data (as of {end_of_data}) covers {observed} of its "
+            f"{words.count(days, 'day')}. Results are partial; rerun after {last_window_day} for the full window"
         )
     seen = activity_df["customer_id"].n_unique()
     if seen == 0:
         out.warn(
-            f"None of the {words.count(lists.height, 'customer')} of the lists appear in the transactions: check that the "
-            "lists' customer ids match the transactions' customer column"
+            f"None of the {words.count(lists.height, 'customer')} of the lists appear in the transactions: check "
+            "that the lists' customer ids match the transactions' customer column"
         )
     else:
         out.note(f"{seen:,} of {words.count(lists.height, 'list customer')} have orders in the transactions")

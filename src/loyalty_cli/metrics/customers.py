@@ -5,7 +5,9 @@ outputs, so this module keeps a narrow interface (it will also run on other engi
 
 - :func:`order_table`: lines collapsed to orders (by ``order_id`` when present, else by customer and
   timestamp), with the order's net value and whether it counts as a purchase.
-- :func:`customer_summary`: one row per customer with at least one purchase.
+- :func:`customer_summary`: one row per customer with at least one purchase;
+  :func:`summary_with_no_purchase` adds, from the same plan, one row about the customers it leaves out
+  (orders, but no purchase: only returns or cancellations), so that no total changes without a word.
 - :func:`btyd_summary`: the frequency/recency/T/monetary view of the summary that BTYD models use.
 - :func:`customer_activity`: one row per customer and day with orders (the customer x period activity
   table: retention, churn gaps and holdout checks group it by period).
@@ -79,7 +81,19 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     net_spend, gross_spend, returns_value, return_orders, repeat_spend, mean_order_value,
     [first_category], [first_channel], as_of, recency_days, tenure_days.
 
-    ``as_of=None`` means the day after the last order in the data (it is in the ``as_of`` column)."""
+    ``as_of=None`` means the day after the last order in the data (it is in the ``as_of`` column).
+    Customers with orders but no purchase are not in it: :func:`summary_with_no_purchase` counts them."""
+    return summary_with_no_purchase(lines, as_of=as_of)[0]
+
+
+def summary_with_no_purchase(lines: pl.LazyFrame, *, as_of: date | None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """:func:`customer_summary`, and one row about the customers it leaves out: those with orders before
+    ``as_of`` but no purchase (only returns or cancellations, or orders refunded in full):
+    ``customers, return_orders, net_cents`` (Int128) and ``net_value`` (money, <= 0).
+
+    Both come from one plan: collected together (``pl.collect_all``) they share the customer group-by, so the
+    lines are read once. With them, the summary's totals add up to the whole data's (net revenue, return
+    orders: :func:`transaction_profile`)."""
     # Performance notes (10M lines, streaming engine): the plan is lines -> orders (group-by) -> one window
     # (the customer's first purchase) -> customers (group-by with simple when/then aggregations only).
     # - Days and timestamps are carried as plain integers (days since epoch, the datetime's physical
@@ -142,7 +156,12 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     extra = [f"first_{c}" for c in firsts]
     day_number = pl.col("as_of").cast(pl.Int32)
-    return (
+    no_purchase = customers.filter(pl.col("first_purchase").is_null()).select(
+        pl.len().cast(pl.UInt32).alias("customers"),
+        pl.col("return_orders").sum().cast(pl.UInt32).alias("return_orders"),
+        pl.col("net_cents").cast(pl.Int128).sum().alias("net_cents"),  # whole cents (see the top): exact
+    )
+    summary = (
         customers.with_columns(_resolve_as_of(as_of).alias("as_of"))
         .filter(pl.col("first_purchase").is_not_null())
         .with_columns(
@@ -168,6 +187,7 @@ def customer_summary(lines: pl.LazyFrame, *, as_of: date | None) -> pl.LazyFrame
             "tenure_days",
         )
     )
+    return summary, no_purchase.with_columns((pl.col("net_cents") / 100).round(2).alias("net_value"))
 
 
 def btyd_summary(customers: pl.LazyFrame, *, unit_days: float = 1.0, end: date | None = None) -> pl.LazyFrame:
@@ -209,9 +229,19 @@ def customer_activity(lines: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def transaction_profile(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """One row describing valid transaction lines: lines, orders, purchases, returns, customers, dates."""
+    """One row describing valid transaction lines: lines, orders, purchases, returns, customers, dates, and the
+    customers with no purchase (only returns: the customer summary leaves them out) with their net value."""
     orders = order_table(lines)
-    return orders.select(
+    no_purchase = (
+        orders.group_by("customer_id")
+        .agg(pl.col("is_purchase").any().alias("bought"), pl.col("value_cents").cast(pl.Int128).sum().alias("net"))
+        .filter(~pl.col("bought"))
+        .select(
+            pl.len().alias("no_purchase_customers"),
+            (pl.col("net").sum() / 100).alias("no_purchase_net"),
+        )
+    )
+    totals = orders.select(
         pl.col("lines").sum().alias("lines"),
         pl.len().alias("orders"),
         pl.col("is_purchase").sum().alias("purchase_orders"),
@@ -222,4 +252,8 @@ def transaction_profile(lines: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("customer_id").filter(pl.col("is_purchase")).n_unique().alias("buying_customers"),
         pl.col("order_date").min().dt.date().alias("first_date"),
         pl.col("order_date").max().dt.date().alias("last_date"),
+    )
+    first = ["lines", "orders", "purchase_orders", "return_orders", "returns_value", "net_revenue", "customers"]
+    return pl.concat([totals, no_purchase], how="horizontal").select(
+        *first, "buying_customers", "no_purchase_customers", "no_purchase_net", "first_date", "last_date"
     )

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import polars as pl
 
+from loyalty_cli import words
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io.writers import restore_neutralised
 from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
@@ -364,7 +365,7 @@ def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
     if uncovered:
         example = _describe_cell(grid.row(uncovered[0], named=True))
         raise RulesError(
-            f"{source}: no rule covers {len(uncovered):,} kind(s) of customer, e.g. {example}",
+            f"{source}: no rule covers {words.count(len(uncovered), 'kind')} of customer, e.g. {example}",
             hint='End the rules with a catch-all: [[rule]] with when = "true" (rules that test numbers such as '
             "orders cannot cover a kind of customer on their own).",
         )
@@ -666,7 +667,7 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
     )
     if bad.height:
         raise DataError(
-            f"The previous snapshot {source} has {bad.height:,} row(s) without a customer id, stage or "
+            f"The previous snapshot {source} has {words.count(bad.height, 'row')} without a customer id, stage or "
             f"readable as_of date (YYYY-MM-DD), e.g. row {bad['row'][0]}",
             hint="Pass a file written by `loyalty lifecycle -o`.",
         )

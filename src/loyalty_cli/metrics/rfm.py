@@ -140,9 +140,16 @@ def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFram
     return pl.concat(rows)
 
 
-def segment_summary(segmented: pl.LazyFrame, *, config: RfmConfig, order: Sequence[str]) -> pl.LazyFrame:
-    """Per segment: customers, share of customers and of net revenue, mean R/F/M values. Segments of the
-    map that hold nobody are listed with 0 so the table always shows the whole map, in map order."""
+def segment_summary(
+    segmented: pl.LazyFrame,
+    *,
+    config: RfmConfig,
+    order: Sequence[str],
+    actions: Mapping[str, str | None] | None = None,
+) -> pl.LazyFrame:
+    """Per segment: customers, share of customers and of net revenue, mean R/F/M values, and with ``actions``
+    (segment name -> the tactic for it) the segment's ``action`` last. Segments of the map that hold nobody are
+    listed with 0 so the table always shows the whole map, in map order."""
     r, f, m = (config.column(d) for d in DIMENSIONS)
     stats = segmented.group_by(pl.col("segment").cast(pl.String)).agg(
         pl.len().alias("customers"),
@@ -151,7 +158,10 @@ def segment_summary(segmented: pl.LazyFrame, *, config: RfmConfig, order: Sequen
         pl.col(f).mean().alias(f"mean_{f}"),
         pl.col(m).mean().alias(f"mean_{m}"),
     )
-    names = pl.LazyFrame({"segment": list(order)}, schema={"segment": pl.String})
+    per_name: dict[str, list[str | None]] = {"segment": list(order)}
+    if actions is not None:
+        per_name["action"] = [actions.get(name) for name in order]
+    names = pl.LazyFrame(per_name, schema=dict.fromkeys(per_name, pl.String))
     return (
         names.join(stats, on="segment", how="left", maintain_order="left")
         .with_columns(pl.col("customers").fill_null(0), pl.col("revenue").fill_null(0.0))
@@ -160,6 +170,14 @@ def segment_summary(segmented: pl.LazyFrame, *, config: RfmConfig, order: Sequen
             (pl.col("revenue") / pl.col("revenue").sum()).alias("share_revenue"),
         )
         .select(
-            "segment", "customers", "share_customers", "revenue", "share_revenue", f"mean_{r}", f"mean_{f}", f"mean_{m}"
+            "segment",
+            "customers",
+            "share_customers",
+            "revenue",
+            "share_revenue",
+            f"mean_{r}",
+            f"mean_{f}",
+            f"mean_{m}",
+            *list(per_name)[1:],  # the action
         )
     )

@@ -24,6 +24,14 @@ Definitions (the README repeats them):
 - The window: ``[from, to]`` days after the first purchase, from percentiles of the repeaters' gap
   (default p25-p75; pXX = the smallest gap g with at least XX% of repeaters at or below g) or fixed days.
   Per group; a group with fewer than ``min_n`` repeaters uses the window of all customers.
+- A history that starts before the data (a left-truncated export, e.g. a shop's orders of the last two years,
+  not since it opened): a customer who bought before the data starts shows a later purchase as "first", and
+  the first days of the data collect most such customers. Flagged when the first 30 days of the data hold at
+  least 40% of the first purchases of its first 90 days (a steady flow of new customers gives a third), more
+  than chance would give (z >= 3 against a third), with at least ``min_n`` of them and 90 days of data. A
+  shop that opens, or a cohort acquired over a few months, shows no such step. Those customers overstate the
+  shares (the 365-day share most: it counts only customers first seen in the data's first year) and the
+  value by timing.
 - 365-day value: net spend (returns included) of the first purchase day and the 365 days after it
   (``spend``), and of those 365 days alone (``repeat_spend``), for customers observed 365 days, by when their
   second purchase came (0-30, 31-60, 61-90, 91-180, 181-365 days, never = none within 365 days). A
@@ -40,6 +48,7 @@ from typing import Literal
 
 import polars as pl
 
+from loyalty_cli import words
 from loyalty_cli.errors import UsageError
 
 WITHIN_DAYS = (7, 14, 30, 60, 90, 180, 365)
@@ -51,6 +60,10 @@ BUCKET_NAMES = (*(name for _, name in BUCKETS), NEVER)
 ALL = "(all)"  # the group of every customer
 MISSING = "(missing)"  # the group of customers whose --by value is empty
 EPS = 1e-9  # S(t) <= 1 - p up to rounding: 1 - 1/4 must count as reaching 0.75
+#: a history that starts before the data: the first START_DAYS days of the data hold at least START_PCT% of the
+#: first purchases of its first EARLY_DAYS days, START_Z standard errors above a steady flow (see
+#: :func:`history_start`)
+START_DAYS, EARLY_DAYS, START_PCT, START_Z = 30, 90, 40, 3.0
 
 
 @dataclass(frozen=True)
@@ -300,6 +313,65 @@ def timing_summary(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> 
     )
 
 
+def history_start(customers: pl.LazyFrame, *, min_n: int = 30) -> pl.LazyFrame:
+    """Whether the customers' history starts before the data (see the module notes). One row:
+    ``data_start`` (the first purchase day in the data), ``start_buyers`` (customers whose first purchase falls
+    in its first 30 days), ``early_buyers`` (in its first 90 days), ``start_share`` (start / early buyers; a
+    steady flow of new customers gives a third), ``observed_365d`` (customers observed 365 days: the base of the
+    365-day share and of the value by timing), ``observed_365d_from_start`` (of them, first purchase in the
+    first 30 days), and ``truncated``: true when the start share is at least 40% and 3 standard errors above a
+    third, false when not, null when the data is too short (< 90 days) or small (< ``min_n`` start buyers) to
+    tell."""
+    first = pl.col("first_purchase")
+    start = first.min()
+    day = (first - start).dt.total_days()
+    observed = (pl.col("as_of") - first).dt.total_days() - 1 >= VALUE_DAYS
+    counts = customers.filter(first.is_not_null()).select(
+        start.alias("data_start"),
+        (day < START_DAYS).sum().cast(pl.Int64).alias("start_buyers"),
+        (day < EARLY_DAYS).sum().cast(pl.Int64).alias("early_buyers"),
+        observed.sum().cast(pl.Int64).alias("observed_365d"),
+        (observed & (day < START_DAYS)).sum().cast(pl.Int64).alias("observed_365d_from_start"),
+        ((pl.col("as_of").max() - start).dt.total_days() >= EARLY_DAYS).alias("_long_enough"),
+    )
+    k, n = pl.col("start_buyers"), pl.col("early_buyers")
+    p = START_DAYS / EARLY_DAYS  # the share of a steady flow
+    z = (k - n * p) / (n * p * (1 - p)).sqrt()  # binomial: how far above a steady flow, in standard errors
+    return counts.select(
+        "data_start",
+        "start_buyers",
+        "early_buyers",
+        pl.when(n > 0).then(k / n).alias("start_share"),
+        "observed_365d",
+        "observed_365d_from_start",
+        pl.when(pl.col("_long_enough") & (k >= min_n))
+        .then((k * 100 >= n * START_PCT) & (z >= START_Z))
+        .alias("truncated"),
+    )
+
+
+def history_start_caveat(row: dict[str, object]) -> str | None:
+    """What a flagged :func:`history_start` row means, in words (None when it is not flagged)."""
+    if row["truncated"] is not True:
+        return None
+    start, early, share = row["start_buyers"], row["early_buyers"], row["start_share"]
+    observed, from_start = row["observed_365d"], row["observed_365d_from_start"]
+    most = (
+        f"; the {VALUE_DAYS}-day share most ({from_start:,} of the {words.count(observed, 'customer')} it counts "
+        f"first bought in those {START_DAYS} days)"
+        if observed
+        else ""
+    )
+    return (
+        f"The customers' history may start before the data: {start:,} of the {early:,} first purchases in the "
+        f"first {EARLY_DAYS} days of the data (from {row['data_start']}) fall in its first {START_DAYS} days "
+        f"({share:.1%}; a steady flow of new customers gives {START_DAYS / EARLY_DAYS:.0%}). A customer who bought "
+        "before the data starts shows a later purchase as the first, so the shares bought again and the value by "
+        f"timing overstate how often first-time buyers come back{most}. Read the order history from the shop's "
+        "first order if you can."
+    )
+
+
 def first_year_value(activity: pl.LazyFrame, *, days: int = VALUE_DAYS) -> pl.LazyFrame:
     """Per customer with a purchase: ``customer_id, first_purchase, first_day_cents, after_first_cents``: the
     net value (returns included) of the first purchase day, and of the ``days`` days after it (day 1 to day
@@ -430,7 +502,8 @@ def second_purchase_tables(
     customers: pl.LazyFrame, activity: pl.LazyFrame, *, config: SecondPurchaseConfig
 ) -> list[pl.LazyFrame]:
     """The plans of ``loyalty second-purchase``, to collect together: the timing summary, the repurchase
-    shares, the Kaplan-Meier curve, value by timing and the action list (in that order)."""
+    shares, the Kaplan-Meier curve, value by timing, the action list and whether the history starts before
+    the data (:func:`history_start`), in that order."""
     summary = timing_summary(customers, config=config)
     return [
         summary,
@@ -438,4 +511,5 @@ def second_purchase_tables(
         km_curve(customers, by=config.by),
         value_by_bucket(customers, first_year_value(activity), by=config.by, min_n=config.min_n),
         action_list(customers, summary, config=config),
+        history_start(customers, min_n=config.min_n),
     ]

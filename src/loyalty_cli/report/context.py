@@ -17,6 +17,7 @@ import polars as pl
 from loyalty_cli.metrics import program as pm
 from loyalty_cli.metrics.retention import AVERAGE
 from loyalty_cli.report.sections import ReportData, ReportSettings
+from loyalty_cli.words import count
 
 TITLE = "Customer loyalty report"
 
@@ -63,7 +64,7 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    return count(n, word)
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -132,7 +133,7 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
         ),
         (
             "NPS",
-            f"{nps.label} interval; groups under {nps.min_n} answers suppressed; "
+            f"{nps.label} interval; groups under {plural(nps.min_n, 'answer')} suppressed; "
             f"dedupe {nps.dedupe}; trend by {nps.period}",
         ),
         (
@@ -142,8 +143,8 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
         ),
         (
             "Second purchase",
-            f"window {sp.window.describe()}; numbers from fewer than {sp.min_n} customers left "
-            f"empty; nudge list closing {sp.closing_days} days",
+            f"window {sp.window.describe()}; numbers from fewer than {plural(sp.min_n, 'customer')} left "
+            f"empty; nudge list closing {plural(sp.closing_days, 'day')}",
         ),
         (
             "Lifecycle",
@@ -160,14 +161,22 @@ def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, s
     window = settings.repeat_window_days
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
     rate = all_row["repeat_rate"]
+    customers_note, revenue_note = f"bought before {data.as_of}", "returns included"
+    if data.no_purchase_customers:  # in no table: say so, and how the net revenue splits
+        who = f"{plural(data.no_purchase_customers, 'customer')} with no purchase, only returns"
+        customers_note += f"; {who}, left out"
+        revenue_note += (
+            f": {fmt_money(data.tables_cents / 100)} from the {plural(data.customers, 'customer')} in the tables, "
+            f"{fmt_money(data.no_purchase_cents / 100)} from {who}, in none"
+        )
     keys = [
-        {"label": "Customers", "value": fmt_int(data.customers), "note": f"bought before {data.as_of}"},
-        {"label": "Net revenue", "value": fmt_money(data.revenue_cents / 100), "note": "returns included"},
+        {"label": "Customers", "value": fmt_int(data.customers), "note": customers_note},
+        {"label": "Net revenue", "value": fmt_money(data.revenue_cents / 100), "note": revenue_note},
         {
             "label": f"Repeat rate ({window} days)",
             "value": fmt_pct(rate) if rate is not None else "n/a",
-            "note": f"second purchase day within {window} days: {all_row['repeat_customers']:,} of "
-            f"{all_row['window_closed']:,} customers whose window is over",
+            "note": f"second purchase day within {plural(window, 'day')}: {all_row['repeat_customers']:,} of "
+            f"{plural(all_row['window_closed'], 'customer')} whose window is over",
         },
     ]
     if data.nps_headline is None:
@@ -218,7 +227,7 @@ def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, s
 
 def _segments(data: ReportData) -> dict[str, Any]:
     seg = data.segments
-    cols = seg.columns  # segment, customers, share_customers, revenue, share_revenue, mean_r, mean_f, mean_m
+    cols = seg.columns  # segment, customers, share_customers, revenue, share_revenue, mean_r, mean_f, mean_m, action
     chart = {
         "kind": "bars",
         "id": "segments",
@@ -247,14 +256,23 @@ def _segments(data: ReportData) -> dict[str, Any]:
             fmt_num(r[5]),
             fmt_num(r[6]),
             fmt_money(r[7]),
+            r[8] or "",
         ]
         for r in seg.iter_rows()
     ]
+    note = ""
+    if data.no_purchase_customers:  # the column sums to less than the key number: say what it leaves out
+        note = (
+            f"Net revenue of the {plural(data.customers, 'customer')} with a purchase: "
+            f"{fmt_money(data.tables_cents / 100)} ({plural(data.no_purchase_customers, 'customer')} with no "
+            f"purchase, only returns, left out: {fmt_money(data.no_purchase_cents / 100)})"
+        )
     table = _table(
         "Segments",
-        ["segment", "customers", "share", "net revenue", "revenue share", cols[5], cols[6], cols[7]],
+        ["segment", "customers", "share", "net revenue", "revenue share", cols[5], cols[6], cols[7], "action"],
         rows,
-        [False] + [True] * 7,
+        [False] + [True] * 7 + [False],
+        note,
     )
     return _section("segments", "RFM segments", charts=[chart], tables=[table])
 
@@ -266,10 +284,13 @@ def _nps(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     config = settings.nps
     c = data.nps_counts
     intro = [
-        f"{c['counted']:,} answers counted; left out: {c['non-response']:,} non-responses (blank or NA "
-        f"score), {c['duplicate']:,} duplicates, {c['repeat']:,} earlier answers of repeat responders. "
+        f"{plural(c['counted'], 'answer')} counted; left out: {plural(c['non-response'], 'non-response')} (blank "
+        f"or NA score), {plural(c['duplicate'], 'duplicate')}, {plural(c['repeat'], 'earlier answer')} of repeat "
+        "responders. "
         "Survey types are never pooled."
     ]
+    if data.nps_trend.is_empty():  # every answer is undated: a survey export without a date column
+        intro.append("The surveys have no response dates: no trend, and every answer counts whatever the as-of date.")
     stat_cols = ["responses", "promoters", "passives", "detractors", "NPS", "interval", "revenue-weighted"]
 
     def stats(row: dict[str, Any]) -> list[str]:
@@ -311,6 +332,8 @@ def _nps(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
             }
         )
         t = trend.filter(pl.col("survey_type") == survey_type).sort("period_start")
+        if t.is_empty():  # no dates: said in the intro
+            continue
         labels = [p if complete else f"{p} (partial)" for p, complete in zip(t["period"], t["complete"], strict=True)]
         x = list(range(t.height))
         step = max(1, -(-len(x) // 8))
@@ -369,7 +392,7 @@ def _nps(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         rows = [
             [
                 r["survey_type"],
-                str(r["date"]),
+                "" if r["date"] is None else str(r["date"]),
                 str(r["score"]),
                 r["customer_id"] or "(anonymous)",
                 r["segment"] or "",
@@ -454,11 +477,11 @@ def _retention(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
     rate = all_row["repeat_rate"]
     intro = [
-        f"{all_row['customers']:,} customers in {data.cohorts.height - 1:,} {period}ly cohorts (by first "
-        f"purchase). Repeat purchase rate within {settings.repeat_window_days} days: "
+        f"{plural(all_row['customers'], 'customer')} in {plural(data.cohorts.height - 1, f'{period}ly cohort')} "
+        f"(by first purchase). Repeat purchase rate within {plural(settings.repeat_window_days, 'day')}: "
         + (
-            f"{fmt_pct(rate)} ({all_row['repeat_customers']:,} of {all_row['window_closed']:,} customers whose "
-            "window is over)."
+            f"{fmt_pct(rate)} ({all_row['repeat_customers']:,} of {plural(all_row['window_closed'], 'customer')} "
+            "whose window is over)."
             if rate is not None
             else "none yet (no window is over)."
         )
@@ -541,14 +564,14 @@ def _churn(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     lapsing = by.get("lapsing")
     if lapsing is not None:
         intro.append(
-            f"Value at risk: the {lapsing['customers']:,} lapsing customers spent "
+            f"Value at risk: the {plural(lapsing['customers'], 'lapsing customer')} spent "
             f"{fmt_money(lapsing['net_spend'])} so far ({fmt_pct(lapsing['share_net_spend'])} of all net "
             f"spend; {lapsing['high_value']:,} high value): still within reach of a win-back."
         )
     lapsed = by.get("lapsed")
     if lapsed is not None:
         intro.append(
-            f"Already lapsed: {lapsed['customers']:,} customers holding {fmt_money(lapsed['net_spend'])} "
+            f"Already lapsed: {plural(lapsed['customers'], 'customer')} holding {fmt_money(lapsed['net_spend'])} "
             f"({fmt_pct(lapsed['share_net_spend'])}) of net spend."
         )
     return _section(
@@ -616,7 +639,7 @@ def _clv(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     )
     top = table.head(settings.top)
     top_table = _table(
-        f"Top {top.height} customers by predicted CLV",
+        f"Top {plural(top.height, 'customer')} by predicted CLV",
         ["customer", "tier", "predicted CLV", "expected purchases", "P(alive)", "expected spend", "historical value"],
         [
             [
@@ -634,7 +657,7 @@ def _clv(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     )
     p = fit.purchase
     intro = [
-        f"{p.label} + Gamma-Gamma fitted on {p.n_customers:,} customers (log-likelihood "
+        f"{p.label} + Gamma-Gamma fitted on {plural(p.n_customers, 'customer')} (log-likelihood "
         f"{p.log_likelihood:,.2f}); predicted {fit.config.horizon_months}-month CLV "
         f"{fmt_money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
         f"expected purchase days, mean P(alive) {fmt_num(totals['mean_p_alive'], 2)}."
@@ -708,6 +731,8 @@ def _second_purchase(data: ReportData, settings: ReportSettings) -> dict[str, An
             f"({settings.second_purchase.window.describe()}); {plural(data.second_nudge, 'one-time buyer')} "
             "to nudge now (loyalty second-purchase -o writes the list)."
         )
+    if data.second_caveat:
+        intro.append(f"Caveat: {data.second_caveat}")
     return _section("second-purchase", "Second purchase", intro=intro, charts=[chart], tables=tables)
 
 
@@ -772,9 +797,9 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         )
     prospects = facts["prospects"]
     intro = [
-        f"{facts['people']:,} people: {data.customers:,} customers"
+        f"{count(facts['people'], 'person', 'people')}: {plural(data.customers, 'customer')}"
         + (
-            f" and {prospects:,} prospects (contacts with no purchase before {data.as_of})"
+            f" and {plural(prospects, 'prospect')} (contacts with no purchase before {data.as_of})"
             if prospects is not None
             else " (no prospects: pass --contacts FILE)"
         )
@@ -802,7 +827,9 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
                 + " can never apply. Pass --surveys FILE."
             )
     else:
-        notes.append(f"Latest NPS answer for {facts['nps_matched']:,} of the {facts['respondents']:,} respondents.")
+        notes.append(
+            f"Latest NPS answer for {facts['nps_matched']:,} of the {plural(facts['respondents'], 'respondent')}."
+        )
     used = rules.uses("previous_stage") + rules.uses("bought_since_previous")
     if used:
         notes.append(
@@ -1022,8 +1049,8 @@ def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) 
     if data.contacts is not None:
         c = data.contacts
         contacts_note = (
-            f"{c['customers']:,} contacts, {c['with_purchase']:,} with a purchase, "
-            f"{c['prospects']:,} prospects (no purchase yet)"
+            f"{plural(c['customers'], 'contact')}, {c['with_purchase']:,} with a purchase, "
+            f"{plural(c['prospects'], 'prospect')} (no purchase yet)"
             + (f", {c['consent']:,} with email consent" if "consent" in c else "")
         )
     else:

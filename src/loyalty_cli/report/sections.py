@@ -24,7 +24,12 @@ from loyalty_cli.metrics.churn import ChurnRules, churn_rates, churn_status, lac
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, calibration_summary, fit_cltv
 from loyalty_cli.metrics.retention import cohort_retention, cohort_table, repeat_rate, retention_wide
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores, segment_summary
-from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, second_purchase_tables
+from loyalty_cli.metrics.second_purchase import (
+    ALL,
+    SecondPurchaseConfig,
+    history_start_caveat,
+    second_purchase_tables,
+)
 from loyalty_cli.segments import SegmentMap
 
 
@@ -51,9 +56,9 @@ class ReportData:
 
     as_of: date
     customers: int
-    revenue_cents: int
+    revenue_cents: int  # net revenue of the whole data (as `loyalty validate`), returns included
     purchase_orders: int
-    return_orders: int
+    return_orders: int  # of the whole data (as `loyalty validate`)
     segments: pl.DataFrame
     retention: pl.DataFrame  # the long table
     cohorts: pl.DataFrame
@@ -68,6 +73,7 @@ class ReportData:
     second_curve: pl.DataFrame | None = None
     second_value: pl.DataFrame | None = None
     second_nudge: int = 0
+    second_caveat: str | None = None  # the history starts before the data
     nps_headline: pl.DataFrame | None = None
     nps_distribution: pl.DataFrame | None = None
     nps_trend: pl.DataFrame | None = None
@@ -84,6 +90,15 @@ class ReportData:
     program: pl.DataFrame | None = None  # the long table of ``loyalty program`` (section, metric, group, ...)
     program_points: bool = False  # a points ledger was given
     program_missing: str | None = "no members given (--members FILE)"
+    # customers with orders but no purchase (only returns): in no table; revenue_cents includes their net value
+    no_purchase_customers: int = 0
+    no_purchase_cents: int = 0
+    no_purchase_return_orders: int = 0
+
+    @property
+    def tables_cents(self) -> int:
+        """Net revenue of the customers in the tables (those with a purchase)."""
+        return self.revenue_cents - self.no_purchase_cents
 
 
 def _clv(activity: pl.DataFrame, as_of: date, config: CltvConfig) -> tuple[CltvFit | None, str | None]:
@@ -236,8 +251,11 @@ def compute_report(
     contacts: pl.DataFrame | None = None,
     members: pl.DataFrame | None = None,
     points: pl.DataFrame | None = None,
+    no_purchase: pl.DataFrame | None = None,
 ) -> ReportData:
     """All sections' tables. ``customers``/``activity``: stage-1 tables (at least one customer);
+    ``no_purchase``: stage 1's row about the customers with no purchase (:attr:`loyalty_cli.stage1.Loaded.
+    no_purchase`), for their return orders (their count and net value come from ``activity``);
     ``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` output; ``contacts``: read contacts;
     ``members``/``points``: :func:`loyalty_cli.io.readers.read_members` / ``read_points`` rows (as of the
     same day; ``points`` is used only with ``members``)."""
@@ -246,31 +264,43 @@ def compute_report(
     as_of: date = customers["as_of"][0]
     segmented = settings.segments.assign(rfm_scores(customers.lazy(), config=settings.rfm))
     period = settings.retention_period
-    long = cohort_retention(customers.lazy(), activity.lazy(), period=period)  # type: ignore[arg-type]
+    # collected on its own first: inside the one collect_all below its plan was evaluated twice
+    long = cohort_retention(customers.lazy(), activity.lazy(), period=period).collect().lazy()  # type: ignore[arg-type]
     per_cohort = cohort_table(
         long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days, period=period)
     )  # type: ignore[arg-type]
     sp = settings.second_purchase
-    segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge = (
+    # customers with orders but no purchase: in the activity, not in the summary (nor in any table)
+    no_purchase_day = pl.col("_buyer").is_null()
+    buyers = customers.lazy().select("customer_id", pl.lit(True).alias("_buyer"))
+    segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge, sp_start = (
         pl.collect_all(
             [
                 segmented,
-                segment_summary(segmented, config=settings.rfm, order=settings.segments.names),
+                segment_summary(
+                    segmented, config=settings.rfm, order=settings.segments.names, actions=settings.segments.actions
+                ),
                 long,
                 per_cohort,
-                activity.lazy().select(
-                    pl.col("net_cents").sum().alias("revenue_cents"), pl.col("purchases").sum().alias("purchase_orders")
+                activity.lazy()
+                .join(buyers, on="customer_id", how="left")
+                .select(
+                    pl.col("net_cents").sum().alias("revenue_cents"),
+                    pl.col("purchases").sum().alias("purchase_orders"),
+                    pl.col("customer_id").filter(no_purchase_day).n_unique().alias("no_purchase_customers"),
+                    pl.col("net_cents").filter(no_purchase_day).sum().alias("no_purchase_cents"),
                 ),
                 *second_purchase_tables(customers.lazy(), activity.lazy(), config=sp),
             ]
         )
     )
+    left_returns = int(no_purchase["return_orders"].sum()) if no_purchase is not None else 0
     data = ReportData(
         as_of=as_of,
         customers=customers.height,
         revenue_cents=int(totals["revenue_cents"][0] or 0),
         purchase_orders=int(totals["purchase_orders"][0] or 0),
-        return_orders=int(customers["return_orders"].sum()),
+        return_orders=int(customers["return_orders"].sum()) + left_returns,
         segments=seg_table,
         retention=long_df,
         cohorts=cohort_df,
@@ -283,7 +313,11 @@ def compute_report(
         second_curve=sp_curve,
         second_value=sp_value,
         second_nudge=sp_nudge.height,
+        second_caveat=history_start_caveat(sp_start.row(0, named=True)),
         segmented=segmented_df.with_columns(pl.col("segment").cast(pl.String)),
+        no_purchase_customers=int(totals["no_purchase_customers"][0]),
+        no_purchase_cents=int(totals["no_purchase_cents"][0] or 0),
+        no_purchase_return_orders=left_returns,
     )
 
     if lacks_ipt(customers, settings.churn):
