@@ -201,6 +201,25 @@ def test_sample_data_with_a_model():
     assert {"email", "p_alive", "predicted_value", "worth_costly_offer"} <= set(out.columns)
 
 
+@pytest.mark.parametrize("period", ["week", "quarter"])
+def test_written_tables_are_the_metrics_on_the_sample(period):
+    # the command collects the status once and derives the list and the rates from it: the files hold what the
+    # metric functions give when composed lazily, for every customer and every period
+    from loyalty_cli.io.readers import read_transactions
+    from loyalty_cli.metrics.churn import churn_rates, churn_status, load_churn_rules
+    from loyalty_cli.metrics.customers import customer_activity, customer_summary
+
+    result = run(str(SAMPLE), "-o", "churn.parquet", "--rates", "rates.parquet", "--period", period, "-q")
+    assert result.exit_code == 0, result.stderr
+    tx = read_transactions([SAMPLE]).rows
+    activity = customer_activity(tx)
+    status = churn_status(customer_summary(tx, as_of=None), activity, rules=load_churn_rules())
+    want_status, want_rates = pl.collect_all([status, churn_rates(status, activity, period=period)])
+    assert pl.read_parquet("rates.parquet").equals(want_rates)
+    got = pl.read_parquet("churn.parquet").select(want_status.columns).sort("customer_id")
+    assert got.equals(want_status.sort("customer_id"))
+
+
 def test_bgnbd_leaves_one_time_buyers_empty_and_model_failures_exit_3():
     result = run(str(SAMPLE), "--model", "bgnbd", "-o", "bg.csv", "--top", "0")
     assert result.exit_code == 0, result.stderr

@@ -14,6 +14,7 @@ from loyalty_cli.errors import RulesError, UsageError
 from loyalty_cli.metrics.churn import (
     churn_rates,
     churn_status,
+    churn_tables,
     load_churn_rules,
     model_predictions,
     parse_churn_rules,
@@ -362,6 +363,32 @@ def test_churn_rate_matches_a_brute_force_replay(rules):
         == expected
     )
     assert sum(r[3] for r in expected) > 5 and sum(r[4] for r in expected) > 0  # the fixture exercises both
+
+
+@pytest.mark.parametrize("period", ["week", "month", "quarter"])
+@pytest.mark.parametrize("rules", [FIXED, RULES], ids=["fixed-days", "ipt-multiplier"])
+def test_churn_tables_collects_the_status_once_and_matches_the_lazy_composition(rules, period):
+    # customers listed out of id order, some with a single purchase period, returns and one-day gaps
+    rng = random.Random(11)
+    rows = []
+    for i in rng.sample(range(60), 60):
+        day = date(2023, 1, 1) + timedelta(days=rng.randint(0, 400))
+        for _ in range(rng.choice([1, 1, 2, 3, 8])):
+            rows.append((f"c{i:02d}", day, rng.choice([10, 25, -5])))
+            day += timedelta(days=rng.choice([1, 3, 20, 45, 90]))
+    rows = [r for r in rows if r[1] < date(2024, 3, 10)] + [("c99", date(2023, 6, 1), 10)]
+    tx = lines(rows)
+    customers, activity = customer_summary(tx, as_of=date(2024, 3, 10)), customer_activity(tx)
+    status, rates = churn_tables(customers, activity, rules=rules, period=period)
+    assert isinstance(status, pl.DataFrame) and isinstance(rates, pl.DataFrame)
+    lazy = churn_status(customers, activity, rules=rules)
+    lazy_status, lazy_rates = pl.collect_all([lazy, churn_rates(lazy, activity, period=period)])
+    assert status.sort("customer_id").equals(lazy_status.sort("customer_id"))
+    assert rates.equals(lazy_rates)
+    # the rates from the collected status read it as a table: no status plan (its window and joins) inside
+    plan = churn_rates(status, activity, period=period).explain()
+    assert "own_ipt_days" not in plan and "population_ipt" not in plan
+    assert rates["churned"].sum() > 0  # the fixture has churn to count
 
 
 # ------------------------------------------------------------------------------------------------ models

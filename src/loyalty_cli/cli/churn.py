@@ -7,6 +7,7 @@ from typing import Annotated  # noqa: UP035
 
 import typer
 
+from loyalty_cli import words
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
@@ -61,13 +62,16 @@ def churn(
     rules: Annotated[
         str | None,
         typer.Option(  # noqa: UP045
-            "--rules", help="Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml."
+            "--rules",
+            metavar="FILE",
+            help="Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml.",
         ),
     ] = None,
     statuses: Annotated[
         list[str] | None,
         typer.Option(  # noqa: UP045
             "--status",
+            metavar="STATUS",
             help="Write only customers with this status (active, lapsing, lapsed; repeatable), e.g. "
             "for a win-back hand-off.",
         ),
@@ -76,6 +80,7 @@ def churn(
         str | None,
         typer.Option(  # noqa: UP045
             "--model",
+            metavar="MODEL",
             help="Also give each customer P(alive) and a 12-month predicted value from a BTYD model: "
             "bgnbd, mbgnbd or pnbd (BG/NBD cannot judge one-time buyers).",
         ),
@@ -83,10 +88,14 @@ def churn(
     rank_by: Annotated[
         str,
         typer.Option(
-            "--rank-by", help="Rank and tier customers by historical net spend or by predicted value (needs --model)."
+            "--rank-by",
+            metavar="historical|predicted",
+            help="Rank and tier customers by historical net spend or by predicted value (needs --model).",
         ),
     ] = "historical",
-    period: Annotated[str, typer.Option("--period", help="Churn rate per week, month or quarter.")] = "month",
+    period: Annotated[
+        str, typer.Option("--period", metavar="week|month|quarter", help="Churn rate per week, month or quarter.")
+    ] = "month",
     rates: Annotated[
         Path | None,
         typer.Option(  # noqa: UP045
@@ -113,8 +122,7 @@ def churn(
     from loyalty_cli.io.writers import write_table
     from loyalty_cli.metrics.churn import (
         STATUSES,
-        churn_rates,
-        churn_status,
+        churn_tables,
         load_churn_rules,
         model_predictions,
         rank_by_value,
@@ -128,7 +136,10 @@ def churn(
     period_name = check_period(period)
     unknown = [s for s in statuses or [] if s not in STATUSES]
     if unknown:
-        raise UsageError(f"Unknown status {unknown[0]!r}", hint=f"Statuses: {', '.join(STATUSES)}.")
+        raise UsageError(
+            f"Unknown status {unknown[0]!r}",
+            hint=f"{words.did_you_mean(unknown[0], STATUSES)}Statuses: {', '.join(STATUSES)}.",
+        )
     if model is not None and model not in PURCHASE_MODELS:
         raise UsageError(f"--model must be one of {', '.join(PURCHASE_MODELS)}, got {model!r}")
     if rank_by not in ("historical", "predicted"):
@@ -153,12 +164,12 @@ def churn(
         hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 "
         "in a copy of rules/churn.toml (--rules FILE).",
     )
-    status = churn_status(customers.lazy(), activity.lazy(), rules=churn_rules)
-    table, by_period = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period_name)])
+    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates)
+    table, by_period = churn_tables(customers.lazy(), activity.lazy(), rules=churn_rules, period=period_name)
     as_of_day = table["as_of"][0]
     out.note(
-        f"As of {as_of_day} (data before that day); {table.height:,} customers; rules {churn_rules.source}: "
-        f"{churn_rules.describe()}"
+        f"As of {as_of_day} (data before that day); {words.count(table.height, 'customer')}; "
+        f"rules {churn_rules.source}: {churn_rules.describe()}"
     )
     value = "net_spend"
     if model is not None:
@@ -167,7 +178,7 @@ def churn(
         table = table.join(result.predictions, on="customer_id", how="left")
         label = getattr(result.model, "label", model)
         out.note(
-            f"P(alive) from {label} ({model}) fitted on {table.height:,} customers; predicted_value = "
+            f"P(alive) from {label} ({model}) fitted on {words.count(table.height, 'customer')}; predicted_value = "
             "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)"
         )
         if model == "bgnbd":
@@ -190,7 +201,17 @@ def churn(
     ranked = ranked.select(*lead, pl.exclude(*lead))
     chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
     if output:
-        lists.write(chosen, output, fmt=fmt, out=out, mapping=options.mapping_file, tag="status", value="net_spend")
+        lists.write(
+            chosen,
+            output,
+            fmt=fmt,
+            out=out,
+            mapping=options.mapping_file,
+            tag="status",
+            value="net_spend",
+            policy=policy,
+            rejects=rejects,
+        )
     if rates is not None:
         write_table(by_period, rates)
         out.note(f"Wrote the churn rate per {period_name} to {rates}")
@@ -223,7 +244,7 @@ def churn(
         if top and rows.height:
             out.table(
                 rows.head(top).select(cols),
-                title=f"Top {min(top, rows.height)} of {rows.height:,} {name} customers by {basis} "
+                title=f"Top {min(top, rows.height)} of {words.count(rows.height, f'{name} customer')} by {basis} "
                 "(worth_costly_offer false: low value, a reminder at most)",
                 formats={"p_alive": ".2f"},
                 to_stderr=to_stderr,

@@ -425,8 +425,29 @@ def status_summary(ranked: pl.LazyFrame) -> pl.LazyFrame:
 
 
 # ------------------------------------------------------------------------------------------- churn rates
-def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month") -> pl.LazyFrame:
+def churn_tables(
+    customers: pl.LazyFrame, activity: pl.LazyFrame, *, rules: ChurnRules, period: Period = "month"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The status table (:func:`churn_status`) and the churn rates (:func:`churn_rates`), each intermediate
+    computed once.
+
+    The status is collected first, then the rates' per-customer purchase periods, and the rates are derived
+    from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates' plan: the
+    lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and the
+    purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s)."""
+    period = check_period(period)
+    status = churn_status(customers, activity, rules=rules).collect()
+    segments = _purchase_periods(status, activity, period).collect()
+    return status, _rates(segments.lazy(), period).collect()
+
+
+def churn_rates(
+    status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month"
+) -> pl.LazyFrame:
     """Churn rate per calendar period, replaying each customer's purchase days against their lapsed threshold.
+
+    ``status`` should be the collected status table: a lazy one is recomputed by the branches of this plan
+    (:func:`churn_tables` collects it, and the purchase periods, once).
 
     A customer is *lapsed at* the start of day s when s - (their last purchase day before s) > their
     lapsed threshold. At the start of each period (a boundary): customers_at_start = acquired before it and
@@ -438,12 +459,22 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
     purchase periods q < q' a customer is lapsed at boundaries m .. q', where m is the first boundary on or
     after the day they cross the threshold."""
     period = check_period(period)
-    base = status.filter(pl.col("lapsed_after_days").is_not_null()).select(
-        "customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now")
+    return _rates(_purchase_periods(status, activity, period), period)
+
+
+def _purchase_periods(status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """One row per customer (with a lapsed threshold) and period with a purchase: q, the period's last
+    purchase day, m (the first boundary at which they are lapsed if they buy nothing more), the next purchase
+    period (q_next, m_next), end (q_next, or the period holding as_of) and whether q is their first."""
+    base = (
+        status.lazy()
+        .filter(pl.col("lapsed_after_days").is_not_null())
+        .select("customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now"))
     )
     day_no = pl.col("day").cast(pl.Int32)
-    segments = (
-        activity.filter(pl.col("purchases") > 0)
+    return (
+        activity.lazy()
+        .filter(pl.col("purchases") > 0)
         .join(base, on="customer_id", how="inner")
         .group_by("customer_id", period_index(pl.col("day"), period).alias("q"))
         .agg(day_no.max().alias("last_day"), pl.col("lapsed_after_days").first(), pl.col("now").first())
@@ -465,6 +496,10 @@ def churn_rates(status: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period 
             pl.coalesce("q_next", "now").alias("end"),
         )
     )
+
+
+def _rates(segments: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """The churn rate table from :func:`_purchase_periods` (see :func:`churn_rates`)."""
     one = pl.lit(1, dtype=pl.Int64)
     # stocks at boundaries, as +1/-1 steps: acquired from first period + 1; lapsed on [m, end]
     steps = (
