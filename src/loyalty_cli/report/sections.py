@@ -20,7 +20,7 @@ from loyalty_cli.errors import DataError, ModelError
 from loyalty_cli.metrics import lifecycle as lc
 from loyalty_cli.metrics import nps as m_nps
 from loyalty_cli.metrics import program as pm
-from loyalty_cli.metrics.churn import ChurnRules, churn_rates, churn_status, lacks_ipt, rank_by_value, status_summary
+from loyalty_cli.metrics.churn import ChurnRules, churn_tables, lacks_ipt, rank_by_value, status_summary
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, calibration_summary, fit_cltv
 from loyalty_cli.metrics.retention import cohort_retention, cohort_table, repeat_rate, retention_wide
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores, segment_summary
@@ -326,8 +326,7 @@ def compute_report(
             f"the churn rules {settings.churn.source}"
         )
     else:
-        status = churn_status(customers.lazy(), activity.lazy(), rules=settings.churn)
-        status_df, rates = pl.collect_all([status, churn_rates(status, activity.lazy(), period=period)])  # type: ignore[arg-type]
+        status_df, rates = churn_tables(customers.lazy(), activity.lazy(), rules=settings.churn, period=period)  # type: ignore[arg-type]
         ranked = rank_by_value(status_df.lazy(), rules=settings.churn)
         data.churn_summary = status_summary(ranked).collect()
         data.churn_rates = rates
