@@ -193,7 +193,7 @@ def test_an_interrupted_run_leaves_every_previous_output_and_says_interrupted(tm
     def rows_then_interrupted(path):
         calls.append(path)
         if len(calls) == 2:  # the second step is done, the third not begun
-            os.kill(os.getpid(), signum)
+            signal.raise_signal(signum)  # delivered to this thread now, not to whichever thread the OS picks
         return real(path)
 
     monkeypatch.setattr(run_module, "_rows", rows_then_interrupted)
@@ -459,7 +459,7 @@ def test_sigterm_mid_write_leaves_no_partial_file(tmp_path):
 
     def write_then_get_killed(fh):
         fh.write(b"customer_id\nA\n")
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # delivered to this thread now
         fh.write(b"B\n")  # never reached
 
     with _terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
