@@ -51,6 +51,13 @@ def test_one_row_table_is_one_row(work: Path) -> None:
     assert "Wrote the NPS table (1 row) to nps_table.csv" in result.stderr
 
 
+def test_one_empty_score_holds_no_customers(work: Path) -> None:
+    sample = Path(__file__).parent.parent.parent / "sample_data" / "transactions.csv"
+    result = invoke("segment", str(sample), "-o", "segments.csv")
+    assert result.exit_code == 0, result.output
+    assert "F: score 2 holds no customers" in result.stderr
+
+
 def test_one_step_pipeline_is_one_step(work: Path) -> None:
     Path("pipeline.toml").write_text(
         'output_dir = "out"\n[inputs.transactions]\npath = "tx.csv"\n'
@@ -78,6 +85,7 @@ NOT_A_HAND_PLURAL = (
     "needs at least {} repeat customers",  # models: a minimum of 2 or more
     "{} members enrolled before",  # report: formatted figures, not numbers
     "{} of customers",  # report: a rate of customers
+    "{} no customers: ties merged",  # cli/segment: "score 2 holds no customers", the subject agrees
 )
 
 

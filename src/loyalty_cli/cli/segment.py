@@ -201,9 +201,10 @@ def segment(
     for dim in ("r", "f", "m"):
         empty = cuts.filter((pl.col("dimension") == dim) & (pl.col("customers") == 0))["score"].to_list()
         if empty:
+            scores = ", ".join(map(str, empty))
+            subject = f"score {scores} holds" if len(empty) == 1 else f"scores {scores} hold"
             out.note(
-                f"{dim.upper()}: {'score' if len(empty) == 1 else 'scores'} {', '.join(map(str, empty))} "
-                "hold no customers: ties merged those bins (tied values always share a score)"
+                f"{dim.upper()}: {subject} no customers: ties merged those bins (tied values always share a score)"
             )
     out.table(cuts.drop("column"), title=f"Cut points (as of {as_of_day})", to_stderr=to_stderr)
     # The action is long text: a drawn table gets it in a table of its own, so the numbers stay readable; piped, it
