@@ -109,18 +109,23 @@ class Pipeline:
     inputs: dict[str, Input]
     steps: tuple[Step, ...]
     folder: Path = field(init=False)
+    name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "folder", self.path.resolve().parent)
+        # resolved once, at load time: a pipeline run through a symlink is the same pipeline as its target
+        resolved = self.path.resolve()
+        object.__setattr__(self, "folder", resolved.parent)
+        object.__setattr__(self, "name", resolved.name)
 
     @property
     def file(self) -> Path:
-        """The pipeline file's absolute path (``path.resolve()`` would be wrong once a run is in its folder)."""
-        return self.folder / self.path.name
+        """The pipeline file's absolute path, links resolved (resolved when loaded: a relative ``path`` would
+        be wrong once a run is in its folder)."""
+        return self.folder / self.name
 
     @property
     def lock_path(self) -> Path:
-        return self.folder / f".{self.path.name}.lock"
+        return self.folder / f".{self.name}.lock"
 
 
 def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> PipelineError:
@@ -359,6 +364,10 @@ def step_argv(
     """The command line of one step (paths absolute, as-of fixed)."""
     positional, extra = COMMAND_INPUTS[step.command]
     argv = [step.command, *input_paths(pipeline, positional)]
+    if "target" in step.options and "contacts" not in step.options and "contacts" in pipeline.inputs:
+        # a hand-off step takes the pipeline's contacts (emails and consent) unless it names its own: without
+        # them its list would not be screened for consent
+        extra = {**extra, "contacts": "--contacts"}
     for kind, flag in extra.items():
         if kind in pipeline.inputs:
             for p in input_paths(pipeline, kind):

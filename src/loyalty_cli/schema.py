@@ -206,7 +206,20 @@ CONTACTS: tuple[Field, ...] = (
     Field(
         "email_consent",
         "text",
-        ("emailconsent", "acceptsmarketing", "marketingconsent", "optin", "subscribed", "consent"),
+        (
+            "emailconsent",
+            "acceptsmarketing",
+            "acceptsemailmarketing",  # Shopify's customer export
+            "emailmarketingconsent",  # Klaviyo's profile export
+            "emailmarketingstatus",
+            "emailsubscriptionstatus",
+            "subscriptionstatus",
+            "marketingstatus",
+            "marketingconsent",
+            "optin",
+            "subscribed",
+            "consent",
+        ),
         description="may we email them (true/false, yes/no, 1/0)",
     ),
 )

@@ -570,3 +570,46 @@ def test_segment_lists_carry_the_action_beside_the_tag_for_every_target(small: P
     if target != "generic":  # importers get the formula-like action cleaned, and the change logged
         changes = pl.read_csv("list.changes.csv")
         assert set(changes["column"]) == {action} and set(changes["cleaned"]) == {"10% off to come back"}
+
+
+# --- found in review: consent that real exports write ------------------------------------------------------------
+
+
+def _contacts_as(header: str, *, as_float: bool = False) -> Path:
+    contacts = pl.read_csv(CONTACTS, infer_schema=False).rename({"email_consent": header})
+    if as_float:
+        contacts = contacts.with_columns((pl.col(header) == "yes").cast(pl.Float64))
+        contacts.write_parquet("contacts.parquet")
+        return Path("contacts.parquet")
+    contacts.write_csv("contacts.csv")
+    return Path("contacts.csv")
+
+
+@pytest.mark.parametrize("header", ["Accepts Email Marketing", "Email Marketing Consent", "email_consent"])
+def test_shopify_and_klaviyo_consent_headers_screen_the_list(header: str):
+    expected = run("segment", str(SAMPLE), "--target", "mailchimp", "--contacts", str(CONTACTS), "-o", "ref.csv")
+    assert expected.exit_code == 0, expected.output
+    contacts = _contacts_as(header)
+    result = run("segment", str(SAMPLE), "--target", "mailchimp", "--contacts", str(contacts), "-o", "list.csv")
+    assert result.exit_code == 0, result.output
+    assert "Consent from column 'email_consent'" in result.stderr
+    assert Path("list.csv").read_bytes() == Path("ref.csv").read_bytes()
+
+
+def test_consent_as_float_ones_and_zeros_is_read():
+    expected = run("segment", str(SAMPLE), "--target", "klaviyo", "--contacts", str(CONTACTS), "-o", "ref.csv")
+    contacts = _contacts_as("email_consent", as_float=True)
+    result = run("segment", str(SAMPLE), "--target", "klaviyo", "--contacts", str(contacts), "-o", "list.csv")
+    assert result.exit_code == 0, result.output
+    assert "unreadable consent value" not in result.stderr
+    assert Path("list.csv").read_bytes() == Path("ref.csv").read_bytes() and expected.exit_code == 0
+
+
+def test_an_unrecognised_consent_like_column_is_named():
+    contacts = _contacts_as("Accepts SMS or Email Permission")
+    result = run("segment", str(SAMPLE), "--target", "mailchimp", "--contacts", str(contacts), "-o", "list.csv")
+    assert result.exit_code == 0, result.output
+    assert (
+        "No email consent column recognised in contacts.csv, but 'Accepts SMS or Email Permission' looks like one"
+        in " ".join(result.stderr.split())
+    )

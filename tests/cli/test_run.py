@@ -956,3 +956,37 @@ def test_publish_through_a_link_to_another_file_system_copies_then_renames(tmp_p
     assert pipeline_module.publish(staging, out) == [out / "list.csv"]
     assert (out / "list.csv").is_symlink() and (shared / "list.csv").read_text() == "new\n"
     assert sorted(p.name for p in shared.iterdir()) == ["list.csv"] and not staging.exists()
+
+
+# --- found in review ---------------------------------------------------------------------------------------------
+
+
+def test_a_hand_off_step_is_screened_with_the_pipelines_contacts(tmp_path):
+    pipeline = write(
+        tmp_path,
+        f'as_of = "2025-01-01"\noutput_dir = "out"\n'
+        f'[inputs.transactions]\npath = "{SAMPLE / "transactions.csv"}"\n'
+        f'[inputs.contacts]\npath = "{SAMPLE / "contacts.csv"}"\n'
+        '[[steps]]\nname = "mc"\ncommand = "segment"\noutput = "list.csv"\noptions = { target = "mailchimp" }\n',
+    )
+    result = run(str(pipeline))
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    assert (out / "list.dropped.csv").is_file()  # the sample's contacts say no for some customers
+    dropped = (out / "list.dropped.csv").read_text()
+    assert "no email consent" in dropped
+
+
+def test_a_pipeline_run_through_a_link_is_the_same_pipeline(tmp_path):
+    real = write(tmp_path, PIPELINE)
+    (tmp_path / "cron").mkdir()
+    link = tmp_path / "cron" / "nightly.toml"
+    link.symlink_to(real)
+    assert run(str(link), "-q").exit_code == 0
+    summary = _summary(tmp_path / "out" / "2024-12-01")
+    assert summary["pipeline"] == str(real)
+    assert run(str(real), "-q").exit_code == 0
+    assert (
+        "other_pipelines" not in _summary(tmp_path / "out" / "2024-12-01")
+        or not _summary(tmp_path / "out" / "2024-12-01")["other_pipelines"]
+    )

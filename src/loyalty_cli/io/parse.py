@@ -163,7 +163,10 @@ def consent_word(col: str, dtype: pl.DataType) -> pl.Expr:
     raw = pl.col(col).cast(pl.String)
     if dtype == pl.Boolean:
         return raw
-    return raw.str.to_lowercase().str.replace_all(r"[\s_-]+", " ").str.strip_chars().replace("", None)
+    if dtype.is_numeric():  # 1/0 flags, also as 1.0/0.0 in a float column (a 0/1 column with blanks)
+        return pl.when(pl.col(col) == 1).then(pl.lit("1")).when(pl.col(col) == 0).then(pl.lit("0")).otherwise(raw)
+    word = raw.str.to_lowercase().str.replace_all(r"[\s_-]+", " ").str.strip_chars().replace("", None)
+    return word.str.replace(r"^([01])\.0+$", "${1}")
 
 
 def parse_consent(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:

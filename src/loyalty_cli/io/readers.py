@@ -531,6 +531,22 @@ _DATE_FIELDS = {
 }
 
 
+_CONSENT_LIKE = re.compile(r"consent|marketing|subscri|opt.?in|permission", re.IGNORECASE)
+
+
+def _unmapped_consent_note(path: Path, headers: Sequence[str]) -> list[str]:
+    """A note when a contacts file has no email consent column we recognise but one that looks like it: without
+    a consent column every contact with an email may be written to a list."""
+    like = [h for h in headers if _CONSENT_LIKE.search(h)]
+    if not like:
+        return []
+    return [
+        f"No email consent column recognised in {path}, but {', '.join(map(repr, like))} looks like one: if it "
+        f"is, map it (email_consent = {like[0]!r} in the [contacts] table of the mapping file); without it, lists "
+        "are not screened for consent"
+    ]
+
+
 def read_table(
     table: str,
     inputs: Sequence[str | Path],
@@ -600,6 +616,8 @@ def read_table(
     formats = _date_formats(filled, schemas, mapping, _DATE_FIELDS[table], options.date_format)
     if "amount" not in mapping.columns and table == "transactions":
         notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
+    if table == "contacts" and "email_consent" not in mapping.columns:
+        notes.extend(_unmapped_consent_note(first.path, schema.names()))
 
     row_parts, reject_parts, later_parts = [], [], []
     when = _DATE_FIELD.get(table)
