@@ -568,8 +568,9 @@ def publish(staging: Path, output_dir: Path, replaces: object = None) -> list[Pa
 
 
 def _move(source: Path, target: Path) -> None:
-    """Rename ``source`` over ``target``; when a link took ``target`` to another file system, copy it to a
-    temporary file beside ``target`` first (flushed to disk), then rename that: atomic all the same."""
+    """Rename ``source`` over ``target``; when a link took ``target`` to another file system, write it there
+    as every output is written (:func:`~loyalty_cli.io.writers.atomic_write`: a temporary file beside it,
+    flushed, renamed): atomic all the same."""
     import errno
 
     try:
@@ -578,20 +579,10 @@ def _move(source: Path, target: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    from loyalty_cli.io.writers import owner_tag
+    from loyalty_cli.io.writers import atomic_write
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.loyalty-{owner_tag()}-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, source.open("rb") as src:
-            shutil.copyfileobj(src, fh, 1 << 20)
-            os.fchmod(fh.fileno(), stat.S_IMODE(source.stat().st_mode))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    with source.open("rb") as src:
+        atomic_write(target, lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
     source.unlink()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -82,11 +83,15 @@ def check_table_path(path: Path | str | None, option: str) -> None:
         output_format(path)
 
 
+def _duration_match(value: str, units: str) -> re.Match[str] | None:
+    """A whole number and an optional unit letter of ``units`` (``14d``, ``2w``, ``14``): the one syntax of
+    :func:`parse_days` and :func:`parse_duration`."""
+    return re.fullmatch(rf"(\d+)\s*([{units}]?)", value.strip().lower())
+
+
 def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
     """A length of time as given on the command line: ``14d``, ``2w`` or ``14`` (days) -> days."""
-    import re
-
-    match = re.fullmatch(r"(\d+)\s*([dw]?)", value.strip().lower())
+    match = _duration_match(value, "dw")
     days = int(match[1]) * (7 if match[2] == "w" else 1) if match else -1
     if days < minimum:
         raise UsageError(
@@ -105,14 +110,12 @@ def parse_duration(value: str, option: str, *, units: str = "dwm", bare: str | N
     """A length of time as given on the command line, kept in its unit: ``39w`` -> (39, "week"); ``units``
     are the letters accepted (d days, w weeks, m months); a bare number is a ``bare`` (e.g. "day") or, when
     ``bare`` is None, an error. The count is a whole number >= 1. :func:`parse_days` is the days-only form."""
-    import re
-
     letters = [u for u in "mwd" if u in units]
     names = [DURATION_UNITS[u][0] + "s" for u in reversed(letters)]
     names_text = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
     examples = [DURATION_UNITS[u][1] for u in letters]
     example = ", ".join(examples[:-1]) + f" or {examples[-1]}" if len(examples) > 1 else examples[0]
-    match = re.fullmatch(rf"(\d+)\s*([{units}]?)", value.strip().lower())
+    match = _duration_match(value, units)
     if not match or (not match[2] and bare is None):
         raise UsageError(
             f"{option} {value!r}: expected a whole number of {names_text}"
