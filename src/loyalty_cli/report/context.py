@@ -63,10 +63,6 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
-def plural(n: int, word: str) -> str:
-    return count(n, word)
-
-
 def _r(value: float | None, digits: int = 4) -> float | None:
     """A chart number, rounded so the context (and the golden file) is stable and small."""
     return None if value is None else round(float(value), digits)
@@ -133,7 +129,7 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
         ),
         (
             "NPS",
-            f"{nps.label} interval; groups under {plural(nps.min_n, 'answer')} suppressed; "
+            f"{nps.label} interval; groups under {count(nps.min_n, 'answer')} suppressed; "
             f"dedupe {nps.dedupe}; trend by {nps.period}",
         ),
         (
@@ -143,8 +139,8 @@ def _header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dic
         ),
         (
             "Second purchase",
-            f"window {sp.window.describe()}; numbers from fewer than {plural(sp.min_n, 'customer')} left "
-            f"empty; nudge list closing {plural(sp.closing_days, 'day')}",
+            f"window {sp.window.describe()}; numbers from fewer than {count(sp.min_n, 'customer')} left "
+            f"empty; nudge list closing {count(sp.closing_days, 'day')}",
         ),
         (
             "Lifecycle",
@@ -163,10 +159,10 @@ def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, s
     rate = all_row["repeat_rate"]
     customers_note, revenue_note = f"bought before {data.as_of}", "returns included"
     if data.no_purchase_customers:  # in no table: say so, and how the net revenue splits
-        who = f"{plural(data.no_purchase_customers, 'customer')} with no purchase, only returns"
+        who = f"{count(data.no_purchase_customers, 'customer')} with no purchase, only returns"
         customers_note += f"; {who}, left out"
         revenue_note += (
-            f": {fmt_money(data.tables_cents / 100)} from the {plural(data.customers, 'customer')} in the tables, "
+            f": {fmt_money(data.tables_cents / 100)} from the {count(data.customers, 'customer')} in the tables, "
             f"{fmt_money(data.no_purchase_cents / 100)} from {who}, in none"
         )
     keys = [
@@ -175,8 +171,8 @@ def _key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, s
         {
             "label": f"Repeat rate ({window} days)",
             "value": fmt_pct(rate) if rate is not None else "n/a",
-            "note": f"second purchase day within {plural(window, 'day')}: {all_row['repeat_customers']:,} of "
-            f"{plural(all_row['window_closed'], 'customer')} whose window is over",
+            "note": f"second purchase day within {count(window, 'day')}: {all_row['repeat_customers']:,} of "
+            f"{count(all_row['window_closed'], 'customer')} whose window is over",
         },
     ]
     if data.nps_headline is None:
@@ -263,8 +259,8 @@ def _segments(data: ReportData) -> dict[str, Any]:
     note = ""
     if data.no_purchase_customers:  # the column sums to less than the key number: say what it leaves out
         note = (
-            f"Net revenue of the {plural(data.customers, 'customer')} with a purchase: "
-            f"{fmt_money(data.tables_cents / 100)} ({plural(data.no_purchase_customers, 'customer')} with no "
+            f"Net revenue of the {count(data.customers, 'customer')} with a purchase: "
+            f"{fmt_money(data.tables_cents / 100)} ({count(data.no_purchase_customers, 'customer')} with no "
             f"purchase, only returns, left out: {fmt_money(data.no_purchase_cents / 100)})"
         )
     table = _table(
@@ -284,8 +280,8 @@ def _nps(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     config = settings.nps
     c = data.nps_counts
     intro = [
-        f"{plural(c['counted'], 'answer')} counted; left out: {plural(c['non-response'], 'non-response')} (blank "
-        f"or NA score), {plural(c['duplicate'], 'duplicate')}, {plural(c['repeat'], 'earlier answer')} of repeat "
+        f"{count(c['counted'], 'answer')} counted; left out: {count(c['non-response'], 'non-response')} (blank "
+        f"or NA score), {count(c['duplicate'], 'duplicate')}, {count(c['repeat'], 'earlier answer')} of repeat "
         "responders. "
         "Survey types are never pooled."
     ]
@@ -477,10 +473,10 @@ def _retention(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
     rate = all_row["repeat_rate"]
     intro = [
-        f"{plural(all_row['customers'], 'customer')} in {plural(data.cohorts.height - 1, f'{period}ly cohort')} "
-        f"(by first purchase). Repeat purchase rate within {plural(settings.repeat_window_days, 'day')}: "
+        f"{count(all_row['customers'], 'customer')} in {count(data.cohorts.height - 1, f'{period}ly cohort')} "
+        f"(by first purchase). Repeat purchase rate within {count(settings.repeat_window_days, 'day')}: "
         + (
-            f"{fmt_pct(rate)} ({all_row['repeat_customers']:,} of {plural(all_row['window_closed'], 'customer')} "
+            f"{fmt_pct(rate)} ({all_row['repeat_customers']:,} of {count(all_row['window_closed'], 'customer')} "
             "whose window is over)."
             if rate is not None
             else "none yet (no window is over)."
@@ -564,14 +560,14 @@ def _churn(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     lapsing = by.get("lapsing")
     if lapsing is not None:
         intro.append(
-            f"Value at risk: the {plural(lapsing['customers'], 'lapsing customer')} spent "
+            f"Value at risk: the {count(lapsing['customers'], 'lapsing customer')} spent "
             f"{fmt_money(lapsing['net_spend'])} so far ({fmt_pct(lapsing['share_net_spend'])} of all net "
             f"spend; {lapsing['high_value']:,} high value): still within reach of a win-back."
         )
     lapsed = by.get("lapsed")
     if lapsed is not None:
         intro.append(
-            f"Already lapsed: {plural(lapsed['customers'], 'customer')} holding {fmt_money(lapsed['net_spend'])} "
+            f"Already lapsed: {count(lapsed['customers'], 'customer')} holding {fmt_money(lapsed['net_spend'])} "
             f"({fmt_pct(lapsed['share_net_spend'])}) of net spend."
         )
     return _section(
@@ -639,7 +635,7 @@ def _clv(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     )
     top = table.head(settings.top)
     top_table = _table(
-        f"Top {plural(top.height, 'customer')} by predicted CLV",
+        f"Top {count(top.height, 'customer')} by predicted CLV",
         ["customer", "tier", "predicted CLV", "expected purchases", "P(alive)", "expected spend", "historical value"],
         [
             [
@@ -657,7 +653,7 @@ def _clv(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     )
     p = fit.purchase
     intro = [
-        f"{p.label} + Gamma-Gamma fitted on {plural(p.n_customers, 'customer')} (log-likelihood "
+        f"{p.label} + Gamma-Gamma fitted on {count(p.n_customers, 'customer')} (log-likelihood "
         f"{p.log_likelihood:,.2f}); predicted {fit.config.horizon_months}-month CLV "
         f"{fmt_money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
         f"expected purchase days, mean P(alive) {fmt_num(totals['mean_p_alive'], 2)}."
@@ -728,7 +724,7 @@ def _second_purchase(data: ReportData, settings: ReportSettings) -> dict[str, An
     else:
         intro.append(
             f"Window: days {window[0]}-{window[1]} after the first purchase "
-            f"({settings.second_purchase.window.describe()}); {plural(data.second_nudge, 'one-time buyer')} "
+            f"({settings.second_purchase.window.describe()}); {count(data.second_nudge, 'one-time buyer')} "
             "to nudge now (loyalty second-purchase -o writes the list)."
         )
     if data.second_caveat:
@@ -797,9 +793,9 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         )
     prospects = facts["prospects"]
     intro = [
-        f"{count(facts['people'], 'person', 'people')}: {plural(data.customers, 'customer')}"
+        f"{count(facts['people'], 'person', 'people')}: {count(data.customers, 'customer')}"
         + (
-            f" and {plural(prospects, 'prospect')} (contacts with no purchase before {data.as_of})"
+            f" and {count(prospects, 'prospect')} (contacts with no purchase before {data.as_of})"
             if prospects is not None
             else " (no prospects: pass --contacts FILE)"
         )
@@ -808,7 +804,7 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     ]
     flag_counts = {r["flag"]: r["customers"] for r in flags.iter_rows(named=True)}
     if flag_counts:
-        intro.append("Flags: " + "; ".join(f"{plural(n, 'customer')} {name}" for name, n in flag_counts.items()) + ".")
+        intro.append("Flags: " + "; ".join(f"{count(n, 'customer')} {name}" for name, n in flag_counts.items()) + ".")
     notes = [
         f"New vs one-time lapsing: the second-purchase window ({settings.second_purchase.window.describe()}"
         + (", per first-order category" if facts["by"] else "")
@@ -817,7 +813,7 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         + "."
     ]
     if facts["contacts_later"]:
-        notes.append(f"{plural(facts['contacts_later'], 'contact')} who signed up on or after the as-of date left out.")
+        notes.append(f"{count(facts['contacts_later'], 'contact')} who signed up on or after the as-of date left out.")
     if facts["respondents"] is None:
         used = rules.uses("nps_category") + rules.uses("latest_nps")
         if used:
@@ -828,7 +824,7 @@ def _lifecycle(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
             )
     else:
         notes.append(
-            f"Latest NPS answer for {facts['nps_matched']:,} of the {plural(facts['respondents'], 'respondent')}."
+            f"Latest NPS answer for {facts['nps_matched']:,} of the {count(facts['respondents'], 'respondent')}."
         )
     used = rules.uses("previous_stage") + rules.uses("bought_since_previous")
     if used:
@@ -1049,8 +1045,8 @@ def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) 
     if data.contacts is not None:
         c = data.contacts
         contacts_note = (
-            f"{plural(c['customers'], 'contact')}, {c['with_purchase']:,} with a purchase, "
-            f"{plural(c['prospects'], 'prospect')} (no purchase yet)"
+            f"{count(c['customers'], 'contact')}, {c['with_purchase']:,} with a purchase, "
+            f"{count(c['prospects'], 'prospect')} (no purchase yet)"
             + (f", {c['consent']:,} with email consent" if "consent" in c else "")
         )
     else:
