@@ -255,7 +255,7 @@ def compute_report(
 ) -> ReportData:
     """All sections' tables. ``customers``/``activity``: stage-1 tables (at least one customer);
     ``no_purchase``: stage 1's row about the customers with no purchase (:attr:`loyalty_cli.stage1.Loaded.
-    no_purchase`), for their return orders (their count and net value come from ``activity``);
+    no_purchase`): their count, net value and return orders (none when not given);
     ``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` output; ``contacts``: read contacts;
     ``members``/``points``: :func:`loyalty_cli.io.readers.read_members` / ``read_points`` rows (as of the
     same day; ``points`` is used only with ``members``)."""
@@ -270,9 +270,6 @@ def compute_report(
         long, repeat_rate(customers.lazy(), window_days=settings.repeat_window_days, period=period)
     )  # type: ignore[arg-type]
     sp = settings.second_purchase
-    # customers with orders but no purchase: in the activity, not in the summary (nor in any table)
-    no_purchase_day = pl.col("_buyer").is_null()
-    buyers = customers.lazy().select("customer_id", pl.lit(True).alias("_buyer"))
     segmented_df, seg_table, long_df, cohort_df, totals, sp_sum, sp_shares, sp_curve, sp_value, sp_nudge, sp_start = (
         pl.collect_all(
             [
@@ -282,19 +279,17 @@ def compute_report(
                 ),
                 long,
                 per_cohort,
-                activity.lazy()
-                .join(buyers, on="customer_id", how="left")
-                .select(
+                activity.lazy().select(
                     pl.col("net_cents").sum().alias("revenue_cents"),
                     pl.col("purchases").sum().alias("purchase_orders"),
-                    pl.col("customer_id").filter(no_purchase_day).n_unique().alias("no_purchase_customers"),
-                    pl.col("net_cents").filter(no_purchase_day).sum().alias("no_purchase_cents"),
                 ),
                 *second_purchase_tables(customers.lazy(), activity.lazy(), config=sp),
             ]
         )
     )
-    left_returns = int(no_purchase["return_orders"].sum()) if no_purchase is not None else 0
+    # customers with orders but no purchase (in no table): stage 1 counted them in the same read
+    left = no_purchase if no_purchase is not None and no_purchase.height else None
+    left_returns = int(left["return_orders"][0]) if left is not None else 0
     data = ReportData(
         as_of=as_of,
         customers=customers.height,
@@ -315,8 +310,8 @@ def compute_report(
         second_nudge=sp_nudge.height,
         second_caveat=history_start_caveat(sp_start.row(0, named=True)),
         segmented=segmented_df.with_columns(pl.col("segment").cast(pl.String)),
-        no_purchase_customers=int(totals["no_purchase_customers"][0]),
-        no_purchase_cents=int(totals["no_purchase_cents"][0] or 0),
+        no_purchase_customers=int(left["customers"][0]) if left is not None else 0,
+        no_purchase_cents=int(left["net_cents"][0] or 0) if left is not None else 0,
         no_purchase_return_orders=left_returns,
     )
 
