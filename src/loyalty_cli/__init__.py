@@ -21,8 +21,8 @@ _LAZY = {
     "read_surveys": "loyalty_cli.io.readers",
     "read_contacts": "loyalty_cli.io.readers",
     "write_table": "loyalty_cli.io.writers",
-    "customer_summary": "loyalty_cli.metrics.customers",
-    "btyd_summary": "loyalty_cli.metrics.customers",
+    "customer_summary": "loyalty_cli.stage1.customers",
+    "btyd_summary": "loyalty_cli.stage1.customers",
     "rfm_scores": "loyalty_cli.metrics.rfm",
     "load_segment_rules": "loyalty_cli.segments",
 }

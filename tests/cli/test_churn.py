@@ -207,7 +207,7 @@ def test_written_tables_are_the_metrics_on_the_sample(period):
     # metric functions give when composed lazily, for every customer and every period
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.metrics.churn import churn_rates, churn_status, load_churn_rules
-    from loyalty_cli.metrics.customers import customer_activity, customer_summary
+    from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
     result = run(str(SAMPLE), "-o", "churn.parquet", "--rates", "rates.parquet", "--period", period, "-q")
     assert result.exit_code == 0, result.stderr

@@ -644,7 +644,7 @@ def test_the_example_pipeline_is_valid():
 
 @pytest.mark.parametrize("as_of", ["2024-12-01", "latest"])
 def test_the_transactions_are_read_once_per_run(tmp_path, monkeypatch, as_of):
-    import loyalty_cli.stage1 as stage1
+    import loyalty_cli.stage1.load as stage1
 
     calls = []
     real = stage1.read_transactions

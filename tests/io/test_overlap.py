@@ -14,8 +14,8 @@ from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io import readers
 from loyalty_cli.io.readers import ReadOptions, read_transactions
 from loyalty_cli.io.validate import collect_checked
-from loyalty_cli.metrics.customers import customer_summary
 from loyalty_cli.stage1 import load_transactions
+from loyalty_cli.stage1.customers import customer_summary
 
 HEADER = "order_id,customer_id,order_date,amount,category\n"
 DAY1 = (

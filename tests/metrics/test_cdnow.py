@@ -13,7 +13,7 @@ import pytest
 
 from loyalty_cli.io.readers import read_transactions
 from loyalty_cli.io.validate import collect_checked
-from loyalty_cli.metrics.customers import btyd_summary, customer_summary
+from loyalty_cli.stage1.customers import btyd_summary, customer_summary
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -21,7 +21,7 @@ from loyalty_cli.metrics.churn import (
     rank_by_value,
     status_summary,
 )
-from loyalty_cli.metrics.customers import customer_activity, customer_summary
+from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 ROOT = Path(__file__).parent.parent.parent
 AS_OF = date(2024, 7, 1)

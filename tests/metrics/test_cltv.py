@@ -122,8 +122,8 @@ def test_horizon_in_days_weeks_or_months(horizon, unit, suffix, label, units, mo
 
 
 def test_fit_cltv_columns_units_and_order():
-    from loyalty_cli.metrics.customers import customer_activity
     from loyalty_cli.sample import generate_sample
+    from loyalty_cli.stage1.customers import customer_activity
 
     tx = generate_sample(customers=600, seed=3).transactions
     lines = tx.lazy().select(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_cli.metrics.customers import (
+from loyalty_cli.stage1.customers import (
     _resolve_as_of,
     btyd_summary,
     customer_activity,

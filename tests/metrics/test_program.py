@@ -17,7 +17,7 @@ import pytest
 
 from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics import program as pm
-from loyalty_cli.metrics.customers import customer_activity, customer_summary
+from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 AS_OF = date(2024, 7, 1)
 TX = [

@@ -8,9 +8,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_cli.metrics.customers import customer_summary
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores
 from loyalty_cli.segments import load_segment_rules
+from loyalty_cli.stage1.customers import customer_summary
 
 AS_OF = date(2024, 7, 1)
 START = datetime(2024, 1, 1)

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty_cli.errors import UsageError
-from loyalty_cli.metrics.customers import customer_activity, customer_summary
 from loyalty_cli.metrics.retention import (
     ALL,
     AVERAGE,
@@ -27,6 +26,7 @@ from loyalty_cli.metrics.retention import (
     retention_wide,
     retention_wide_all,
 )
+from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 
 def lines(rows) -> pl.LazyFrame:

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty_cli.errors import UsageError
-from loyalty_cli.metrics.customers import customer_activity, customer_summary
 from loyalty_cli.metrics.second_purchase import (
     ALL,
     MISSING,
@@ -27,6 +26,7 @@ from loyalty_cli.metrics.second_purchase import (
     timing_summary,
     value_by_bucket,
 )
+from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 AS_OF = date(2024, 3, 1)  # exclusive: the last day in the data is 2024-02-29
 

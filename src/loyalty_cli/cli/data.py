@@ -54,7 +54,7 @@ _FACT_LABELS = {
 def _profile_lines(kind: str, rows):  # noqa: ANN001, ANN202 - a LazyFrame
     import polars as pl
 
-    from loyalty_cli.metrics.customers import transaction_profile
+    from loyalty_cli.stage1.customers import transaction_profile
 
     if kind == "transactions":
         return transaction_profile(rows)

@@ -277,7 +277,6 @@ def uplift(
     from loyalty_cli.io.readers import read_transactions
     from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.customers import customer_activity
     from loyalty_cli.metrics.uplift import (
         ALL,
         UpliftConfig,
@@ -287,6 +286,7 @@ def uplift(
         uplift_warnings,
         window_coverage,
     )
+    from loyalty_cli.stage1.customers import customer_activity
 
     out = Output(quiet=quiet)
     policy = check_bad_rows(on_bad_rows)

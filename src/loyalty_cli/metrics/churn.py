@@ -1,7 +1,7 @@
 """Churn in a non-contractual shop (nobody says they left): active, lapsing and lapsed customers.
 
-Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.metrics.customers.
-customer_summary`) and the customer x day activity table (:func:`~loyalty_cli.metrics.customers.
+Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.stage1.customers.
+customer_summary`) and the customer x day activity table (:func:`~loyalty_cli.stage1.customers.
 customer_activity`, for the gaps between purchase days); never from raw lines.
 
 Definitions (the README repeats them; thresholds live in ``rules/churn.toml``):

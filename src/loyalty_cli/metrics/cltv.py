@@ -24,7 +24,6 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.metrics.customers import btyd_columns
 from loyalty_cli.models import (
     DAYS_PER_MONTH,
     PURCHASE_MODELS,
@@ -35,6 +34,7 @@ from loyalty_cli.models import (
     fit_purchase_model,
 )
 from loyalty_cli.models.fitting import unique_rows
+from loyalty_cli.stage1.customers import btyd_columns
 
 Unit = Literal["day", "week"]
 UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}

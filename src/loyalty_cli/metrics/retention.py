@@ -1,8 +1,8 @@
 """Cohort retention: acquisition cohorts, customer and revenue retention, repeat purchase rate.
 
-Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.metrics.customers.
+Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.stage1.customers.
 customer_summary`: cohort = period of the first purchase, ``as_of``) and the customer x day activity table
-(:func:`~loyalty_cli.metrics.customers.customer_activity`: purchases and net value per day); never from raw
+(:func:`~loyalty_cli.stage1.customers.customer_activity`: purchases and net value per day); never from raw
 lines.
 
 Definitions (the README repeats them):

@@ -1,7 +1,7 @@
 """Time to second purchase: when first-time buyers come back, and who to nudge now.
 
-Stage 2: everything here starts from the per-customer summary (:func:`~loyalty_cli.metrics.customers.
-customer_summary`) and, for value, the customer x day activity table (:func:`~loyalty_cli.metrics.customers.
+Stage 2: everything here starts from the per-customer summary (:func:`~loyalty_cli.stage1.customers.
+customer_summary`) and, for value, the customer x day activity table (:func:`~loyalty_cli.stage1.customers.
 customer_activity`); never from raw lines.
 
 Definitions (the README repeats them):
@@ -375,7 +375,7 @@ def history_start_caveat(row: dict[str, object]) -> str | None:
 def first_year_value(activity: pl.LazyFrame, *, days: int = VALUE_DAYS) -> pl.LazyFrame:
     """Per customer with a purchase: ``customer_id, first_purchase, first_day_cents, after_first_cents``: the
     net value (returns included) of the first purchase day, and of the ``days`` days after it (day 1 to day
-    ``days`` included), from :func:`~loyalty_cli.metrics.customers.customer_activity`."""
+    ``days`` included), from :func:`~loyalty_cli.stage1.customers.customer_activity`."""
     day = pl.col("day")
     first = pl.when(pl.col("purchases") > 0).then(day).min().over("customer_id")
     after = (day > pl.col("first_purchase")) & (day <= pl.col("first_purchase") + pl.duration(days=days))

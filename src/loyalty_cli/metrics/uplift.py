@@ -1,6 +1,6 @@
 """Campaign uplift: did the customers who got the campaign buy more than the control group?
 
-The outcome of each customer comes from the activity table (:func:`loyalty_cli.metrics.customers.
+The outcome of each customer comes from the activity table (:func:`loyalty_cli.stage1.customers.
 customer_activity`: customer x day purchases and net value) over the window ``[start, start + window)``:
 
 - **repurchased**: at least one purchase day in the window (a day with a purchase order);

@@ -25,7 +25,7 @@ import polars as pl
 from loyalty_cli.io.readers import ReadOptions, Scan, read_transactions
 from loyalty_cli.io.sources import expand_inputs
 from loyalty_cli.io.validate import BadRows, collect_checked
-from loyalty_cli.metrics.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
 from loyalty_cli.words import count
 
 
