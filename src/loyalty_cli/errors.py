@@ -60,6 +60,25 @@ class UsageError(LoyaltyError):
     exit_code = ExitCode.USAGE
 
 
+class ConfigError(UsageError):
+    """A setting of a command's config that cannot work (exit 2). ``name`` is the config field; the message
+    starts with it as a :func:`setting` reference, which each front end words its own way (``--bins`` on the
+    command line, ``bins`` in a pipeline file)."""
+
+    def __init__(self, name: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{setting(name)} {message}", hint)
+        self.name = name
+
+
+def setting(name: str) -> str:
+    """A reference to a command's setting in a message, e.g. ``setting("as_of")`` in a hint. The library never
+    writes a flag: the CLI renders the reference as its option (``--as-of``), a pipeline as its key."""
+    return f"{SETTING_OPEN}{name}{SETTING_CLOSE}"
+
+
+SETTING_OPEN, SETTING_CLOSE = "\u27e8", "\u27e9"  # the mathematical angle brackets: no export or flag uses them
+
+
 class ModelError(LoyaltyError):
     """A model could not be fitted."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +21,8 @@ from loyalty_cli.errors import ExitCode, LoyaltyError, UsageError
 if TYPE_CHECKING:
     import polars as pl
 
+    from loyalty_cli.app.inputs import Inputs, InputSpec
+    from loyalty_cli.app.messages import Message
     from loyalty_cli.io.readers import ReadOptions, Scan
     from loyalty_cli.metrics.churn import ChurnRules
     from loyalty_cli.stage1 import Loaded
@@ -264,33 +266,53 @@ def check_bad_rows(value: str) -> str:
     return value
 
 
-def describe_scan(scan: Scan, out: Output) -> None:
-    files = scan.paths
-    shown = str(files[0]) if len(files) == 1 else f"{words.count(len(files), 'file')} ({files[0]} ... {files[-1]})"
-    out.note(f"Reading {scan.table} from {shown}")
-    out.note("Columns: " + "; ".join(scan.mapping.describe()))
-    for name, fmt in scan.date_formats.items():
-        out.note(f"Dates in {scan.mapping.columns[name]!r} read as {fmt}")
-    out.lines(scan.notes)
+def shown(out: Output) -> Callable[[Message], None]:
+    """A listener that shows an application's messages on stderr as they come (notes silenced by --quiet
+    unless ``always``)."""
+
+    def show(message: Message) -> None:
+        if message.level == "warning":
+            out.warn(message.text)
+        else:
+            out.note(message.text, force=message.always)
+
+    return show
 
 
-def note_left_out(scans: Sequence[Scan | Loaded], out: Output) -> None:
-    """After collecting: say how many rows were dated on or after the as-of date (left out, not bad), how
-    many lines repeated across files ``--on-overlap keep-first`` left out, and for stage 1 (a ``Loaded``) how
-    many customers had no purchase, only returns (in no customer table)."""
-    from loyalty_cli.io.overlap import overlap_note
+def show_messages(messages: Sequence[Message], out: Output) -> None:
+    """Show messages an application function returned (see :func:`shown`)."""
+    show = shown(out)
+    for message in messages:
+        show(message)
+
+
+def describe_scan(scan: Scan, out: Output) -> None:  # until every command loads through load()
+    from loyalty_cli.app import inputs
+    from loyalty_cli.app.messages import Messages
+
+    inputs.describe_scan(scan, Messages(listener=shown(out)))
+
+
+def note_left_out(scans: Sequence[Scan | Loaded], out: Output) -> None:  # until every command loads through load()
+    from loyalty_cli.app import inputs
+    from loyalty_cli.app.messages import Messages
     from loyalty_cli.stage1 import Loaded
 
+    messages = Messages(listener=shown(out))
     for item in scans:
-        scan = item.scan if isinstance(item, Loaded) else item
-        note = scan.left_out_note()
-        if note:
-            out.note(note)
-        if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "keep-first":
-            out.note(overlap_note(scan.overlap.found, scan.table))
-        customers = item.left_out_note() if isinstance(item, Loaded) else None
-        if customers:
-            out.note(customers)
+        inputs.note_left_out(item.scan if isinstance(item, Loaded) else item, messages)
+        if isinstance(item, Loaded):
+            messages.notes([item.left_out_note()])
+
+
+def load(spec: InputSpec, out: Output, *, what: str = "transactions") -> Inputs:
+    """:func:`~loyalty_cli.app.inputs.load_inputs`, saying how the inputs are read as it goes (a spinner on a
+    terminal meanwhile)."""
+    from loyalty_cli.app.inputs import load_inputs
+    from loyalty_cli.app.messages import Messages
+
+    with out.status(f"Reading {what} ..."):
+        return load_inputs(spec, Messages(listener=shown(out)))
 
 
 def load_transactions_checked(
@@ -306,27 +328,20 @@ def load_transactions_checked(
 ) -> Loaded:
     """Stage 1 for a command: read the transactions once (shared within ``loyalty run``), say how they were
     read, write the rejects under ``--on-bad-rows skip``, and stop when nobody bought before the as-of date."""
-    from loyalty_cli.errors import DataError
-    from loyalty_cli.stage1 import load_transactions
+    from loyalty_cli.app.inputs import InputSpec
 
-    with out.status("Reading transactions ..."):
-        loaded = load_transactions(
-            inputs,
-            options,
-            as_of=as_of,
-            on_bad_rows=policy,  # type: ignore[arg-type]
-            activity=activity,
-            on_scan=lambda scan: describe_scan(scan, out),
-        )
-    note_left_out([loaded], out)
+    spec = InputSpec(
+        transactions=inputs,
+        options=options,
+        as_of=as_of,
+        on_bad_rows=policy,  # type: ignore[arg-type]
+        activity=activity,
+    )
+    loaded = load(spec, out)
     if policy == "skip":
-        write_rejects(loaded.rejects, rejects_path(rejects, output), out)
-    if loaded.customers.is_empty():
-        raise DataError(
-            "No customer made a purchase before the as-of date in " + ", ".join(str(p) for p in loaded.scan.paths[:3]),
-            hint="Check --as-of, the date and amount columns, and the rejects file if rows were skipped.",
-        )
-    return loaded
+        write_rejects([loaded.rejects["transactions"]], rejects_path(rejects, output), out)
+    assert loaded.loaded is not None
+    return loaded.loaded
 
 
 def check_ipt(loaded: Loaded, rules: ChurnRules, *, hint: str) -> None:
@@ -482,7 +497,7 @@ def write_customer_list(
     describe: Callable[[int], str] | None = None,
     policy: str = "error",
     rejects: Path | None = None,
-) -> None:
+) -> list[Path]:
     """Write a command's customer list to ``output``, with the email hand-off options when given.
 
     The one call every list-writing command makes (``segment``, ``second-purchase``, ``cltv``; ``nps``,
@@ -513,19 +528,21 @@ def write_customer_list(
             out.note(f"Wrote {describe(table.height)} to {written}")
         _note_removed(removed, out)
         out.lines(notes)
-        return
+        return [written] if written else []
     check_list_options(
         output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, contacts=contacts
     )
     # the --contacts file, read with the command's mapping (a consent column named only there must count) and its
     # --on-bad-rows: rows that cannot be read are skipped and written beside the command's rejects
     contact_rows = contacts
+    files: list[Path] = []
     if isinstance(contacts, Path):
         contact_rows, _, rejected = read_side(
             "contacts", [contacts], mapping=mapping, as_of=None, policy=policy, out=out
         )
-        if policy == "skip":
-            write_rejects(rejected, contacts_rejects_path(rejects, output), out)
+        if policy == "skip" and any(r.height for r in rejected):
+            files.append(contacts_rejects_path(rejects, output))
+            write_rejects(rejected, files[-1], out)
     spec = _list_spec(
         fmt=fmt,
         target=target,
@@ -578,6 +595,9 @@ def write_customer_list(
     if report.written == 0:
         out.warn("No customer left to write: every row was left out (see the dropped file)")
     out.note(f"Manifest: {report.manifest}")
+    files += [f.path for f in [*report.treatment, *report.control]]
+    files += [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
+    return files
 
 
 @dataclass(frozen=True)
@@ -613,11 +633,11 @@ class ListOptions:
         mapping: Path | None,
         contact_rows: pl.DataFrame | None = None,
         **how: Any,
-    ) -> None:
+    ) -> list[Path]:
         """Write the list (see :func:`write_customer_list`; ``mapping``: the command's column mapping, for the
         ``--contacts`` file; ``contact_rows``: contacts the command read already; ``how``: tag, tag_value, value,
         describe, policy and rejects (the command's ``--on-bad-rows`` and ``--rejects``, for the contacts file))."""
-        write_customer_list(
+        return write_customer_list(
             table,
             output,
             fmt=fmt,
@@ -630,6 +650,11 @@ class ListOptions:
             contacts=contact_rows if contact_rows is not None else self.contacts,
             **how,
         )
+
+
+def list_spec(options: Mapping[str, Any]) -> ListOptions:
+    """The list options among a command's flat options (see :func:`loyalty_cli.cli.command.flat`)."""
+    return ListOptions(**{f.name: options.get(f.name) for f in fields(ListOptions)})
 
 
 #: the placeholder default of a command's ``lists`` parameter (replaced by :func:`list_options`)

@@ -15,6 +15,8 @@ from rich.table import Table
 from typer._click import Command, Context
 from typer.core import TyperArgument, TyperGroup
 
+from loyalty_cli.cli.flags import render, rendered
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -108,6 +110,7 @@ class Output:
 
     def note(self, message: str, *, force: bool = False) -> None:
         """A message on stderr; ``--quiet`` silences it unless ``force``."""
+        message = render(message)
         if (force or not self.quiet) and not _taken("note", message):
             self.err.print(_message(message))
 
@@ -118,11 +121,13 @@ class Output:
         return self.err.status(_message(message))
 
     def warn(self, message: str) -> None:
+        message = render(message)
         if not _taken("warning", message):
             self.err.print(f"[yellow]Warning:[/] {_message(message)}")
 
     def error(self, exc: LoyaltyError) -> None:
         relay = _RELAY.get()
+        exc = rendered(exc)
         shown = exc if relay is None else relay.error(exc)
         if shown is None:
             return

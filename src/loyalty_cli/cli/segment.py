@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
 from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     NO_LIST_OPTIONS,
@@ -19,11 +20,15 @@ from loyalty_cli.cli.common import (
     check_table_path,
     handle_errors,
     list_options,
-    load_transactions_checked,
-    to_date,
+    list_spec,
+    show_messages,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.segment import SegmentConfig, SegmentResult
 
 EXAMPLES = """
 Examples:
@@ -111,117 +116,93 @@ def segment(
     tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
-    import polars as pl
+    execute(SEGMENT, flat(locals()), Output(quiet=quiet))
 
-    from loyalty_cli.errors import RulesError, UsageError
-    from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
-    from loyalty_cli.segments import load_segment_rules
 
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    if method not in ("quantile", "rank", "fixed"):
-        raise UsageError(f"--method must be quantile, rank or fixed, got {method!r}")
-    if frequency not in ("orders", "days") or monetary not in ("total", "mean"):
-        raise UsageError("--frequency is orders or days; --monetary is total or mean")
-    config = RfmConfig(
-        bins=bins,
-        method=method,
-        frequency=frequency,
-        monetary=monetary,  # type: ignore[arg-type]
-        breaks=_parse_breaks(breaks),
+def _configure(options: Options) -> SegmentConfig:
+    from loyalty_cli.app.segment import SegmentConfig
+
+    check_bad_rows(options["on_bad_rows"])
+    config = SegmentConfig(
+        rules=options["rules"],
+        segments=tuple(options["segments"] or ()),
+        bins=options["bins"],
+        method=options["method"],
+        breaks=_parse_breaks(options["breaks"]),
+        frequency=options["frequency"],
+        monetary=options["monetary"],
     )
-    seg_map = load_segment_rules(rules)
-    if seg_map.bins != config.bins:
-        raise RulesError(
-            f"The segment map {seg_map.source} is written for {seg_map.bins} scores, but --bins is {config.bins}",
-            hint=f"Use --bins {seg_map.bins}, or a map for {config.bins} scores (loyalty rules show).",
-        )
-    unknown = [s for s in segments or [] if s not in seg_map.names]
-    if unknown:
-        raise UsageError(
-            f"Unknown segment {unknown[0]!r}",
-            hint=f"{words.did_you_mean(unknown[0], seg_map.names)}Segments: {', '.join(seg_map.names)}.",
-        )
+    output, fmt = options["output"], options["fmt"]
     check_output(output, fmt, example="segments.parquet")
-    lists.check(output, fmt)
-    check_table_path(cut_points, "--cut-points")
-    options = tx.read_options(out)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out
-    )
-    customers = seg_map.assign(rfm_scores(loaded.customers.lazy(), config=config)).collect()
-    as_of_day = customers["as_of"][0]
-    out.note(
-        f"As of {as_of_day} (data before that day); {words.count(customers.height, 'customer')}; "
-        f"scores {config.method}, {config.bins} bins; F = {config.column('f')}, M = {config.column('m')}; "
-        f"segments from {seg_map.source}"
-    )
-    lazy = customers.lazy()
-    summary = segment_summary(lazy, config=config, order=seg_map.names, actions=seg_map.actions).collect()
-    cuts = rfm_cut_points(lazy, config=config).collect()
+    list_spec(options).check(output, fmt)
+    check_table_path(options["cut_points"], "--cut-points")
+    return config
 
-    first = ["customer_id", "email"] if "email" in customers.columns else ["customer_id"]
-    # Sorted by segment in map order, then by value (highest first), then id; written with the segment as text and
-    # its action (the tactic of the map) beside it.
-    # The segment (an Enum) and the value's dense rank make one integer key: sorting 1M rows on (Enum, Float,
-    # String) took 0.6 s, (integer, String) takes 0.25 s, in the same order.
-    value_rank = pl.col(config.column("m")).rank("dense", descending=True).cast(pl.UInt64)
-    order = pl.col("segment").to_physical().cast(pl.UInt64) * (1 << 32) + value_rank
-    table = customers.sort(order, "customer_id").select(
-        *first,
-        pl.col("segment").cast(pl.String),
-        seg_map.action_of("segment").alias("segment_action"),
-        "r_score",
-        "f_score",
-        "m_score",
-        "rfm_cell",
-        pl.exclude(*first, "segment", "r_score", "f_score", "m_score", "rfm_cell"),
-    )
-    if segments:
-        table = table.filter(pl.col("segment").is_in(segments))
+
+def _deliver(result: SegmentResult, options: Options, out: Output) -> list[Path]:
+    from loyalty_cli.io.writers import write_table
+
+    output, cut_points = options["output"], options["cut_points"]
+    show_messages(result.messages, out)
+    written: list[Path] = []
     if output:
-        lists.write(
-            table,
+        written += list_spec(options).write(
+            result.customers,
             output,
-            fmt=fmt,
+            fmt=options["fmt"],
             out=out,
-            mapping=options.mapping_file,
+            mapping=options["mapping"],
             tag="segment",
-            value=config.column("m"),
-            policy=policy,
-            rejects=rejects,
+            value=result.value_column,
+            policy=options["on_bad_rows"],
+            rejects=options["rejects"],
         )
     if cut_points:
-        write_table(cuts, cut_points)
+        write_table(result.cut_points, cut_points)
         out.note(f"Wrote cut points to {cut_points}")
-    to_stderr = output == "-"
-    if output and out.quiet:
-        return
-    for dim in ("r", "f", "m"):
-        empty = cuts.filter((pl.col("dimension") == dim) & (pl.col("customers") == 0))["score"].to_list()
-        if empty:
-            scores = ", ".join(map(str, empty))
-            subject = f"score {scores} holds" if len(empty) == 1 else f"scores {scores} hold"
-            out.note(
-                f"{dim.upper()}: {subject} no customers: ties merged those bins (tied values always share a score)"
-            )
-    out.table(cuts.drop("column"), title=f"Cut points (as of {as_of_day})", to_stderr=to_stderr)
+        written.append(Path(cut_points))
+    if not (output and out.quiet):
+        _show(result, out, to_stderr=output == "-")
+    return written
+
+
+def _show(result: SegmentResult, out: Output, *, to_stderr: bool) -> None:
+    from loyalty_cli.app.segment import empty_scores
+
+    out.lines(empty_scores(result.cut_points))
+    title = f"as of {result.as_of}"
+    out.table(result.cut_points.drop("column"), title=f"Cut points ({title})", to_stderr=to_stderr)
     # The action is long text: a drawn table gets it in a table of its own, so the numbers stay readable; piped, it
     # is the summary's last column (one row per segment, machine-readable).
     drawn = out.drawn(to_stderr=to_stderr)
+    summary = result.summary
     out.table(
         summary.drop("action") if drawn else summary,
-        title=f"Segments (as of {as_of_day}, {words.count(customers.height, 'customer')})",
+        title=f"Segments ({title}, {words.count(result.scored, 'customer')})",
         formats={"share_customers": ".1%", "share_revenue": ".1%"},
         to_stderr=to_stderr,
     )
     if drawn:
         out.table(
             summary.select("segment", "customers", "action"),
-            title=f"Actions per segment ({seg_map.source})",
+            title=f"Actions per segment ({result.source})",
             to_stderr=to_stderr,
         )
+
+
+SEGMENT = Command(
+    name="segment",
+    configure=_configure,
+    inputs=lambda options, config, out: transaction_spec(options, out),
+    compute=lambda inputs, config: _compute(inputs, config),
+    deliver=_deliver,
+)
+
+
+def _compute(inputs: Inputs, config: SegmentConfig) -> SegmentResult:
+    from loyalty_cli.app.segment import segment as segment_customers
+
+    return segment_customers(inputs, config)
 
 
 def register(app: typer.Typer) -> None:

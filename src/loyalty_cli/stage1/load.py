@@ -13,10 +13,10 @@ same files with the same settings and as-of date gets the same tables without re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +40,8 @@ class Loaded:
     # one row about the customers with orders but no purchase (only returns), in no table above:
     # customers, return_orders, net_cents, net_value (see summary_with_no_purchase)
     no_purchase: pl.DataFrame
+    # named plans over the valid lines collected in the same pass (see load_transactions' ``lines``)
+    lines: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
     def as_of(self) -> date | None:
@@ -91,12 +93,14 @@ def load_transactions(
     as_of: date | None,
     on_bad_rows: BadRows = "error",
     activity: bool = False,
+    lines: Mapping[str, Callable[[pl.LazyFrame], pl.LazyFrame]] | None = None,
     on_scan: Callable[[Scan], None] | None = None,
 ) -> Loaded:
-    """Read transactions once: the customer summary (and the activity table when ``activity``).
-    ``on_scan`` is called with the scan before the files are read (e.g. to print the column mapping)."""
+    """Read transactions once: the customer summary (and the activity table when ``activity``); ``lines``:
+    more named plans over the valid lines, collected in the same pass (never shared within a pipeline).
+    ``on_scan`` is called with the scan before the files are read (e.g. to say how the columns were mapped)."""
     options = options or ReadOptions()
-    cache = _cache.get()
+    cache = _cache.get() if not lines else None
     key = _key(inputs, options, as_of, on_bad_rows) if cache is not None else None
     if cache is not None and key in cache:  # a pipeline's loads always keep the activity table
         return cache[key]
@@ -104,15 +108,19 @@ def load_transactions(
     if on_scan is not None:
         on_scan(scan)
     frames = list(summary_with_no_purchase(scan.rows, as_of=as_of))  # one plan: the lines are read once
-    if activity or cache is not None:  # a pipeline keeps both: later steps may need the activity
+    keep_activity = activity or cache is not None  # a pipeline keeps both: later steps may need the activity
+    if keep_activity:
         frames.append(customer_activity(scan.rows))
+    named = dict(lines or {})
+    frames.extend(plan(scan.rows) for plan in named.values())
     results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
     loaded = Loaded(
         scan=scan,
         customers=results[0],
-        activity=results[2] if len(results) > 2 else None,
+        activity=results[2] if keep_activity else None,
         rejects=rejects,
         no_purchase=results[1],
+        lines=dict(zip(named, results[3 if keep_activity else 2 :], strict=True)),
     )
     if cache is not None and key is not None:
         cache[key] = loaded

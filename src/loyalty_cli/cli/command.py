@@ -1,0 +1,83 @@
+"""How a command runs, the same from its command line and from a ``loyalty run`` step.
+
+A :class:`Command` is four steps: ``configure`` turns the option values (by parameter name) into the
+application's config and checks the outputs, before anything is read; ``inputs`` says what to read;
+``compute`` is the application function; ``deliver`` writes the outputs and shows the tables, and returns the
+files it wrote. :func:`execute` runs them: the Typer command passes its parameters, ``loyalty run`` a step's
+options from the pipeline file (with the inputs of the pipeline, read once for all its steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loyalty_cli.cli.common import TransactionColumns, check_bad_rows, load, rejects_path, to_date, write_rejects
+from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    from loyalty_cli.app.inputs import Inputs, InputSpec
+
+Options = Mapping[str, Any]
+
+
+def transaction_rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
+    """Under --on-bad-rows skip: the rejected transaction lines in ``--rejects`` (default: beside the output)."""
+    path = rejects_path(options.get("rejects"), options.get("output"))
+    rejected = inputs.rejects.get("transactions")
+    if rejected is None or not rejected.height:
+        return []
+    write_rejects([rejected], path, out)
+    return [path]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command as both front ends run it (see the module docstring). ``rejects`` writes the rejected rows
+    of its inputs under --on-bad-rows skip, right after reading (a later failure keeps them)."""
+
+    name: str
+    configure: Callable[[Options], Any]
+    inputs: Callable[[Options, Any, Output], InputSpec]
+    compute: Callable[[Inputs, Any], Any]
+    deliver: Callable[[Any, Options, Output], list[Path]]
+    rejects: Callable[[Inputs, Options, Output], list[Path]] = transaction_rejects
+    reading: str = "transactions"  # what the spinner says is being read
+
+
+def execute(command: Command, options: Options, out: Output) -> list[Path]:
+    """Configure (fail before reading), read, compute, write and show: the files written."""
+    config = command.configure(options)
+    spec = command.inputs(options, config, out)
+    inputs = load(spec, out, what=command.reading)
+    written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []
+    result = command.compute(inputs, config)
+    return [*written, *command.deliver(result, options, out)]
+
+
+def flat(options: Options) -> dict[str, Any]:
+    """A Typer command's parameters with the option bundles (``tx``, ``lists``) spread into plain names, as a
+    pipeline step gives them."""
+    values = dict(options)
+    for bundle in ("tx", "lists"):
+        if bundle in values:
+            values.update(vars(values.pop(bundle)))
+    return values
+
+
+def transaction_spec(options: Options, out: Output, **more: Any) -> InputSpec:
+    """The transactions of a command (its ``inputs`` argument), read with its column options, as-of date and
+    bad-rows policy; ``more``: other :class:`InputSpec` fields (``activity=True``, side inputs ...)."""
+    from loyalty_cli.app.inputs import InputSpec
+
+    policy = check_bad_rows(options.get("on_bad_rows", "error"))
+    tx = TransactionColumns(**{f.name: options[f.name] for f in fields(TransactionColumns) if f.name in options})
+    return InputSpec(
+        transactions=list(options["inputs"]),
+        options=tx.read_options(out),
+        as_of=to_date(options.get("as_of")),
+        on_bad_rows=policy,  # type: ignore[arg-type]
+        **more,
+    )
