@@ -12,7 +12,9 @@ PACKAGE = Path(__file__).parent.parent / "src" / "loyalty_cli"
 
 # layer -> the loyalty_cli packages and modules it must never import
 FORBIDDEN = {
-    "io": {"metrics", "models", "report", "cli", "stage1", "pipeline", "segments"},
+    "io": {"metrics", "models", "report", "cli", "stage1", "pipeline", "segments", "handoff"},
+    # the list hand-off builds on io (parsing, atomic writes), errors, schema and words only
+    "handoff": {"metrics", "models", "report", "cli", "app", "pipeline", "stage1", "rulefile", "segments", "sample"},
     "metrics": {"report", "cli", "pipeline"},
     "models": {"metrics", "report", "cli", "pipeline", "io"},
     "report": {"cli"},

@@ -412,7 +412,7 @@ def _list_spec(
     max_file_mb: float | None,
     **more: Any,
 ) -> Any:
-    from loyalty_cli.io.targets import ListSpec
+    from loyalty_cli.handoff.write import ListSpec
 
     return ListSpec(target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, fmt=fmt, **more)
 
@@ -429,7 +429,7 @@ def check_list_options(
 ) -> None:
     """Fail on list options that cannot work (exit 2) before any data is read. Optional:
     :func:`write_customer_list` checks the same, but only after the command has done its work."""
-    from loyalty_cli.io.targets import get_target
+    from loyalty_cli.handoff.targets import get_target
 
     if target is not None:
         get_target(target)
@@ -518,7 +518,7 @@ def write_customer_list(
     with ``mapping`` (the command's column mapping) and ``policy`` (``--on-bad-rows``: under ``skip`` its bad
     rows go to :func:`contacts_rejects_path` of ``rejects``), or its rows when the command read them already.
     Call :func:`check_list_options` early to fail before the work on bad options."""
-    from loyalty_cli.io.targets import write_list, write_plain_list
+    from loyalty_cli.handoff.write import write_list, write_plain_list
 
     describe = describe or (lambda n: words.count(n, "customer"))
     if target is None and holdout_share is None:

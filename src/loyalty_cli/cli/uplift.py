@@ -60,7 +60,7 @@ def _read_groups(
     out: Output,
 ) -> pl.DataFrame:
     """``customer_id, group`` (+ ``segment``): one row per customer, each in one group."""
-    from loyalty_cli.io.targets import check_manifest, manifest_files, read_groups
+    from loyalty_cli.handoff.readback import check_manifest, manifest_files, read_groups
 
     given = sum(x is not None for x in (groups, manifest)) + (treatment is not None or control is not None)
     if given != 1:

@@ -516,7 +516,7 @@ def _contacts(
     if "email_consent" in cols:
         # Not a check: a status that is not a clear yes (pending, cleaned, ...) or a word we do not know is no
         # consent (null when unknown), and the contact stays (its email, sign-up date). The value as written
-        # goes along in email_consent_status, so that a list left out can say why (io.targets).
+        # goes along in email_consent_status, so that a list left out can say why (handoff.screening).
         out["email_consent"], _ = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
         out["email_consent_status"] = parse_text(cols["email_consent"])
     return _Plan(out, {}, checks)

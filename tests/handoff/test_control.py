@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_cli.control import (
+from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.handoff.control import (
     CONTROL,
     TREATMENT,
     assign_groups,
@@ -19,7 +20,6 @@ from loyalty_cli.control import (
     stable_hash,
     unit_interval,
 )
-from loyalty_cli.errors import DataError, UsageError
 
 MASK = 0xFFFFFFFFFFFFFFFF
 
