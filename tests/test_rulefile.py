@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import RulesError
-from loyalty_cli.rulefile import CONDITION_SYNTAX, FUNCTIONS, compile_condition, read_text, read_toml
+from loyalty_cli.io.userfiles import read_text, read_toml
+from loyalty_cli.rules.conditions import compile_condition
+from loyalty_cli.rules.grammar import CONDITION_SYNTAX, FUNCTIONS
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = {

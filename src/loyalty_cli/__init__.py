@@ -1,7 +1,7 @@
 """loyalty-cli: customer loyalty analytics from shop, CRM and survey exports.
 
 The library comes first; the ``loyalty`` command is a thin layer over it. Heavy modules are imported
-lazily so that ``loyalty --help`` starts fast.
+lazily so that the command's help starts fast.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _LAZY = {
     "customer_summary": "loyalty_cli.stage1.customers",
     "btyd_summary": "loyalty_cli.stage1.customers",
     "rfm_scores": "loyalty_cli.metrics.rfm",
-    "load_segment_rules": "loyalty_cli.segments",
+    "load_segment_rules": "loyalty_cli.rules.segments",
 }
 
 __all__ = ["__version__", *_LAZY]

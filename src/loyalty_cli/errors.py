@@ -16,6 +16,15 @@ class ExitCode(IntEnum):
     BROKEN_PIPE = 141  # stdout closed by its reader (e.g. piped into head): 128 + SIGPIPE, as Unix tools end
 
 
+SETTING_OPEN, SETTING_CLOSE = "\u27e8", "\u27e9"  # the mathematical angle brackets: no export or flag uses them
+
+
+def setting(name: str) -> str:
+    """A reference to a command's setting in a message, e.g. ``setting("as_of")`` in a hint. The library never
+    writes a flag: the CLI renders the reference as its option, a pipeline as its key."""
+    return f"{SETTING_OPEN}{name}{SETTING_CLOSE}"
+
+
 class LoyaltyError(Exception):
     """Base class: a message saying what is wrong and where, and a hint saying how to fix it."""
 
@@ -36,18 +45,22 @@ class DataError(LoyaltyError):
 
 class BadRowsError(DataError):
     """Rows that fail validation, under the policy that stops on them. The hint says how to fix them (``fixes``),
-    then how to go on without them (``skip``): on the command line unless the caller words it for where it
+    then how to go on without them (``skip``): the on-bad-rows setting unless the caller words it for where it
     runs (:meth:`going_on`: a pipeline file)."""
 
-    SKIP = "pass --on-bad-rows skip: every rejected row is written with its reason to a rejects file"
+    SKIP = f"pass {setting('on_bad_rows')} skip: every rejected row is written with its reason to a rejects file"
+    GO_ON = "To go on without them, "
 
     def __init__(self, message: str, fixes: Sequence[str] = (), *, skip: str = SKIP) -> None:
         self.fixes = tuple(fixes)
-        super().__init__(message, hint=" ".join([*self.fixes, f"To go on without them, {skip}."]))
+        super().__init__(message, hint=" ".join([*self.fixes, f"{self.GO_ON}{skip}."]))
 
     def going_on(self, skip: str) -> BadRowsError:
-        """The same error with ``skip`` (e.g. 'set ... in the pipeline file') as the way to go on."""
-        return BadRowsError(self.message, self.fixes, skip=skip)
+        """The same error with ``skip`` (e.g. 'set ... in the pipeline file') as the way to go on. The fixes are
+        taken from the hint as it stands, so settings a front end has worded already (the fixes may name some)
+        stay worded."""
+        fixes = (self.hint or "").rpartition(self.GO_ON)[0].rstrip()
+        return BadRowsError(self.message, [fixes] if fixes else [], skip=skip)
 
 
 class RulesError(LoyaltyError):
@@ -62,21 +75,12 @@ class UsageError(LoyaltyError):
 
 class ConfigError(UsageError):
     """A setting of a command's config that cannot work (exit 2). ``name`` is the config field; the message
-    starts with it as a :func:`setting` reference, which each front end words its own way (``--bins`` on the
-    command line, ``bins`` in a pipeline file)."""
+    starts with it as a :func:`setting` reference, which each front end words its own way (the option of that name
+    on the command line, the key ``bins`` in a pipeline file)."""
 
     def __init__(self, name: str, message: str, hint: str | None = None) -> None:
         super().__init__(f"{setting(name)} {message}", hint)
         self.name = name
-
-
-def setting(name: str) -> str:
-    """A reference to a command's setting in a message, e.g. ``setting("as_of")`` in a hint. The library never
-    writes a flag: the CLI renders the reference as its option (``--as-of``), a pipeline as its key."""
-    return f"{SETTING_OPEN}{name}{SETTING_CLOSE}"
-
-
-SETTING_OPEN, SETTING_CLOSE = "\u27e8", "\u27e9"  # the mathematical angle brackets: no export or flag uses them
 
 
 class ModelError(LoyaltyError):

@@ -206,7 +206,9 @@ def test_written_tables_are_the_metrics_on_the_sample(period):
     # the command collects the status once and derives the list and the rates from it: the files hold what the
     # metric functions give when composed lazily, for every customer and every period
     from loyalty_cli.io.readers import read_transactions
-    from loyalty_cli.metrics.churn import churn_rates, churn_status, load_churn_rules
+    from loyalty_cli.metrics.churn import churn_status
+    from loyalty_cli.metrics.churn_rates import churn_rates
+    from loyalty_cli.rules.churn import load_churn_rules
     from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
     result = run(str(SAMPLE), "-o", "churn.parquet", "--rates", "rates.parquet", "--period", period, "-q")

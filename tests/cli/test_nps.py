@@ -614,23 +614,16 @@ def test_a_survey_without_dates_refuses_what_needs_them(args, message):
 def test_the_report_nps_section_without_dates(work):
     """The report's NPS section works on a dateless survey: the headline, distribution and comments, and a
     sentence instead of the trend."""
-    from loyalty_cli.io.readers import ReadOptions, read_surveys
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.metrics.churn import load_churn_rules
-    from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-    from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, ReportSettings, build_context, compute_report
-    from loyalty_cli.segments import load_segment_rules
-    from loyalty_cli.stage1 import load_transactions
+    from loyalty_cli.app.inputs import InputSpec, load_inputs
+    from loyalty_cli.app.report import ReportConfig, report
+    from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, build_context
 
     data = ROOT / "tests" / "report" / "data"
     pl.read_csv(data / "surveys.csv").drop("responded_at").write_csv("wave.csv")
-    loaded = load_transactions([data / "transactions.csv"], ReadOptions(), as_of=None, activity=True)
-    settings = ReportSettings(segments=load_segment_rules(None), churn=load_churn_rules(None), nps=NpsConfig(min_n=5))
-    scan = read_surveys(["wave.csv"], ReadOptions(), as_of=loaded.as_of)
-    (responses,), _ = collect_checked([scan], [prepare_responses(scan.rows, config=settings.nps)])
-    report = compute_report(loaded.customers, loaded.activity, settings=settings, responses=responses)
+    spec = InputSpec(transactions=[str(data / "transactions.csv")], surveys=["wave.csv"], activity=True)
+    result = report(load_inputs(spec), ReportConfig(min_n=5))
     meta = ReportMeta(inputs=(InputInfo("transactions", ("t.csv",), ("fixture",)),), files=(FileInfo("r.html", "r"),))
-    section = next(s for s in build_context(report, settings, meta)["sections"] if s["id"] == "nps")
+    section = next(s for s in build_context(result.data, result.settings, meta)["sections"] if s["id"] == "nps")
     assert section["available"]
     no_dates = "The surveys have no response dates: no trend, and every answer counts whatever the as-of date."
     assert no_dates in section["intro"]

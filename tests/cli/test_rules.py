@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
-from loyalty_cli.rulefile import CONDITION_SYNTAX
+from loyalty_cli.rules.grammar import CONDITION_SYNTAX
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 RUNNER = CliRunner(env=ENV)

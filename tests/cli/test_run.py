@@ -423,7 +423,7 @@ def test_a_stale_lock_file_does_not_block(tmp_path, content):
 def test_a_lock_whose_message_cannot_be_written_still_holds_and_the_run_goes_on(tmp_path, monkeypatch):
     import errno
 
-    import loyalty_cli.pipeline as pipeline_module
+    import loyalty_cli.pipeline.locks as pipeline_module
 
     def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -937,7 +937,7 @@ def test_an_output_linked_to_a_folder_fails_before_anything_moves(tmp_path):
 def test_publish_through_a_link_to_another_file_system_copies_then_renames(tmp_path, monkeypatch):
     import errno
 
-    import loyalty_cli.pipeline as pipeline_module
+    import loyalty_cli.pipeline.staging as pipeline_module
 
     staging, out, shared = tmp_path / "staging", tmp_path / "out", tmp_path / "shared"
     for folder in (staging, out, shared):

@@ -78,7 +78,7 @@ HAND_PLURAL = re.compile(
 # counts that agree by construction, and words that are not counts: whole f-strings, then parts of one
 AGREE = {"{} files", "all {} files"}  # io/readers: more than one file on these branches
 NOT_A_HAND_PLURAL = (
-    " ({} identifies rows by {})",  # handoff/readback: not a count
+    " ({} identifies rows by {})",  # io/targets: not a count
     "with {} and {} customers",  # metrics/uplift: two groups' sizes together
     "about {} customers in total",  # metrics/uplift: an estimate
     "needs at least {} customers",  # models: a minimum of 2 or more

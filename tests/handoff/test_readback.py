@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError
 from loyalty_cli.handoff.readback import read_lists
 
@@ -27,7 +28,7 @@ def test_read_lists_errors_name_the_file_and_rows(tmp_path: Path):
     (tmp_path / "noid.csv").write_text("Email Address,Tags\na@x.com,New\n")
     with pytest.raises(DataError, match="No customer id column in the list") as err:
         read_lists([tmp_path / "noid.csv"])
-    assert "--list-id-col" in (err.value.hint or "") and "'Email Address'" in (err.value.hint or "")
+    assert "--list-id-col" in render(err.value.hint or "") and "'Email Address'" in (err.value.hint or "")
     (tmp_path / "blank.csv").write_text("customer_id\nc1\nc2\n \nc4\n")
     with pytest.raises(DataError, match=r"1 row without a customer id in the list .*blank.csv \(first: row 4\)"):
         read_lists([tmp_path / "blank.csv"])

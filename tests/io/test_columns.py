@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io.columns import MappingFile, load_mapping_file, option_stem, resolve_columns
 from loyalty_cli.io.readers import ReadOptions, read_surveys, read_transactions
@@ -117,7 +118,7 @@ def test_ambiguous_headers():
     with pytest.raises(DataError) as err:
         resolve(["Customer ID", "customer_id", "order_date", "amount"])
     assert err.value.message == "Ambiguous column for customer_id in orders.csv: 'Customer ID', 'customer_id'"
-    assert err.value.hint == "Choose one with --customer-col or in the mapping file."
+    assert render(err.value.hint) == "Choose one with --customer-col or in the mapping file."
 
 
 def test_an_option_settles_an_ambiguity():
@@ -131,7 +132,7 @@ def test_missing_required_column():
     with pytest.raises(DataError) as err:
         resolve(["customer_id", "amount"])
     assert err.value.message == "No order_date column in orders.csv (when the order was placed)"
-    assert err.value.hint == (
+    assert render(err.value.hint) == (
         "Name it with --date-col COLUMN or in rules/columns.toml. Columns in the file: 'customer_id', 'amount'."
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.io import readers
 from loyalty_cli.io.readers import ReadOptions, read_transactions
@@ -56,7 +57,7 @@ def _spend(inputs: list[Path], on_overlap: str = "error") -> dict[str, float]:
 def _error(inputs: list[Path]) -> str:
     with pytest.raises(DataError) as info:
         _spend(inputs)
-    return str(info.value)
+    return render(str(info.value))
 
 
 HINT = (

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError
 from loyalty_cli.io.parse import (
     DATE_FORMATS,
@@ -91,7 +92,7 @@ def test_parse_id_refuses_a_column_that_cannot_hold_ids(dtype, words):
     with pytest.raises(DataError) as err:
         parse_id("customer_id", dtype, where="orders.parquet")
     assert err.value.message == f"Column 'customer_id' of orders.parquet holds {words}, not ids"
-    assert err.value.hint == (
+    assert render(err.value.hint) == (
         "Map the column that holds the ids (--customer-col; --email-col for emails), or export them as text or "
         "whole numbers."
     )
@@ -232,7 +233,7 @@ def test_truly_ambiguous_dates_ask_for_a_format():
     assert err.value.message == (
         "Dates in column 'Date' of orders.csv can be read day-first or month-first (e.g. '01/02/2024')"
     )
-    assert err.value.hint == (
+    assert render(err.value.hint) == (
         "Say which with --date-format '%m/%d/%Y' (month first) or --date-format '%d/%m/%Y' (day first)."
     )
 
@@ -240,8 +241,8 @@ def test_truly_ambiguous_dates_ask_for_a_format():
 def test_ambiguous_dash_dates_label_day_and_month_first_correctly():
     with pytest.raises(DataError) as err:
         detect_date_format(["01-02-2024", "03-04-2024"], column="Date", where="orders.csv")
-    assert "--date-format" in err.value.hint
-    assert err.value.hint == (
+    assert "--date-format" in render(err.value.hint)
+    assert render(err.value.hint) == (
         "Say which with --date-format '%m-%d-%Y' (month first) or --date-format '%d-%m-%Y' (day first)."
     )
 
@@ -252,7 +253,7 @@ def test_unrecognised_dates():
     assert err.value.message == (
         "Could not recognise the dates in column 'When' of orders.csv (e.g. 'yesterday', 'last week')"
     )
-    assert "--date-format" in err.value.hint
+    assert "--date-format" in render(err.value.hint)
 
 
 def test_two_formats_in_one_column_are_not_guessed():

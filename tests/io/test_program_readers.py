@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError
 from loyalty_cli.io.readers import ReadOptions, read_members, read_points
 from loyalty_cli.io.validate import collect_checked
@@ -61,7 +62,7 @@ def test_members_need_an_enrolment_column(tmp_path: Path) -> None:
     path.write_text("customer_id,tier\nA,Gold\n")
     with pytest.raises(DataError, match="No enrolled_at column") as info:
         read_members([path])
-    assert info.value.hint is not None and info.value.hint.startswith(
+    assert info.value.hint is not None and render(info.value.hint).startswith(
         "Name it in a [members] table of the mapping file (--mapping, default rules/columns.toml), e.g. "
         'enrolled_at = "Header". Columns in the file:'
     )

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, RulesError, UsageError
 from loyalty_cli.io.readers import (
     REJECT_COLUMNS,
@@ -157,7 +158,7 @@ def test_invalid_utf8_without_the_option(tmp_path):
         read_transactions([path])
     assert str(path) in err.value.message
     assert err.value.message.startswith(f"{path} is not valid utf-8 text")
-    assert "--encoding" in err.value.hint
+    assert "--encoding" in render(err.value.hint)
 
 
 def test_invalid_utf8_after_the_sniffed_bytes(tmp_path):
@@ -168,7 +169,7 @@ def test_invalid_utf8_after_the_sniffed_bytes(tmp_path):
         with pytest.raises(DataError) as err:
             read(path, options)
         assert err.value.message.startswith(f"Could not read {path}")
-        assert "--encoding" in err.value.hint
+        assert "--encoding" in render(err.value.hint)
 
 
 def test_parquet_native_types(tmp_path):
@@ -532,7 +533,7 @@ def test_strict_mode_names_file_column_count_and_row(tmp_path):
     assert err.value.message == (
         f"1 bad row in the transactions:\n  1 row with missing customer id in {path}, column 'customer_id' (row 3)"
     )
-    assert err.value.hint == (
+    assert render(err.value.hint) == (
         "Rows without a customer id cannot be attributed to anyone. To go on without them, pass "
         "--on-bad-rows skip: every rejected row is written with its reason to a rejects file."
     )
@@ -554,7 +555,7 @@ def test_strict_mode_lists_the_first_rows_and_values(tmp_path):
         f"  7 rows with unparseable amount in {path}, column 'amount' "
         "(rows 3, 4, 6, 7, 8 (first 5 of 7); values '1,5', 'x', '12,50')"
     )
-    assert "--decimal-comma" in err.value.hint
+    assert "--decimal-comma" in render(err.value.hint)
 
 
 def test_strict_mode_names_each_file(tmp_path):
@@ -769,7 +770,7 @@ def test_a_boolean_id_column_is_refused(tmp_path):
     with pytest.raises(DataError) as err:
         read_transactions([path])
     assert err.value.message == f"Column 'customer_id' of {path} holds true/false values (Boolean), not ids"
-    assert "--customer-col" in err.value.hint
+    assert "--customer-col" in render(err.value.hint)
     path = tmp_path / "s.parquet"
     pl.DataFrame({"customer_id": [date(2024, 1, 1)], "responded_at": [date(2024, 1, 1)], "score": [9]}).write_parquet(
         path
@@ -785,7 +786,7 @@ def test_ambiguous_dates_in_a_file(tmp_path):
     assert err.value.message == (
         f"Dates in column 'order_date' of {path} can be read day-first or month-first (e.g. '01/02/2024')"
     )
-    assert "--date-format" in err.value.hint
+    assert "--date-format" in render(err.value.hint)
     rows, _ = read(path, ReadOptions(date_format="%d/%m/%Y"))
     assert rows["order_date"].to_list() == [datetime(2024, 2, 1), datetime(2024, 4, 3)]
 

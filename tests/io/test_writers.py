@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, LoyaltyError, UsageError
 from loyalty_cli.io import writers
 from loyalty_cli.io.writers import atomic_write, neutralise_formulas, output_format, write_table, write_text
@@ -88,7 +89,7 @@ def test_output_format() -> None:
 def test_unknown_suffix_is_a_usage_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(UsageError, match="Cannot tell the output format") as info:
         write_table(TABLE, tmp_path / name)
-    assert info.value.hint and "--format" in info.value.hint
+    assert info.value.hint and "--format" in render(info.value.hint)
     assert int(info.value.exit_code) == 2
     assert files_in(tmp_path) == []
 

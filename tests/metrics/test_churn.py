@@ -11,16 +11,9 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import RulesError, UsageError
-from loyalty_cli.metrics.churn import (
-    churn_rates,
-    churn_status,
-    churn_tables,
-    load_churn_rules,
-    model_predictions,
-    parse_churn_rules,
-    rank_by_value,
-    status_summary,
-)
+from loyalty_cli.metrics.churn import churn_status, model_predictions, rank_by_value, status_summary
+from loyalty_cli.metrics.churn_rates import churn_rates, churn_tables
+from loyalty_cli.rules.churn import load_churn_rules, parse_churn_rules
 from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 ROOT = Path(__file__).parent.parent.parent

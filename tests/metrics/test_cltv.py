@@ -201,3 +201,51 @@ def test_calibration_summary_rows_line_up_without_optimisations_and_are_sorted()
     assert plain.equals(plan.collect().sort("customer_id"))
     assert (plain["recency"] == (plain["last_purchase"] - plain["first_purchase"]).dt.total_days()).all()
     assert (plain["frequency"] == plain["purchase_days"] - 1).all()
+
+
+def _sample_activity(customers: int = 600) -> pl.LazyFrame:
+    from loyalty_cli.sample import generate_sample
+    from loyalty_cli.stage1.customers import customer_activity
+
+    tx = generate_sample(customers=customers, seed=3).transactions
+    return customer_activity(
+        tx.lazy().select(
+            "customer_id",
+            "order_id",
+            "order_date",
+            (pl.col("amount") * 100).round().cast(pl.Int64).alias("amount_cents"),
+        )
+    )
+
+
+def test_fit_cltv_models_is_the_summary_and_the_fit():
+    """The one composition: the same numbers as :func:`calibration_summary` + :func:`fit_cltv`."""
+    from loyalty_cli.metrics.cltv import fit_cltv_models
+
+    act, before, config = _sample_activity(), date(2024, 7, 1), CltvConfig(model="mbgnbd")
+    summary = calibration_summary(act, before=before, unit="week").collect()
+    models = fit_cltv_models(act.collect(), config, before=before)
+    fit = fit_cltv(summary, config, as_of=before)
+    assert models.summary.sort("customer_id").equals(summary.sort("customer_id")) and models.spend_error is None
+    assert models.fitted().customers.equals(fit.customers) and models.fitted().as_of == before
+    assert models.purchase.params == fit.purchase.params
+    assert models.warnings == fit.warnings
+
+
+def test_fit_cltv_models_keeps_the_purchase_model_when_the_spend_model_fails():
+    """Repeat purchase days worth nothing: P(alive) can still be predicted, spend cannot."""
+    from loyalty_cli.errors import DataError, ModelError, setting
+    from loyalty_cli.metrics.cltv import fit_cltv_models
+
+    act = _sample_activity()
+    first = pl.col("day") == pl.col("day").filter(pl.col("purchases") > 0).min().over("customer_id")
+    free = act.with_columns(pl.when(first).then(pl.col("net_cents")).otherwise(0).alias("net_cents")).collect()
+    models = fit_cltv_models(free, CltvConfig(), before=date(2024, 7, 1))
+    assert models.fit is None and isinstance(models.spend_error, ModelError)
+    assert "Gamma-Gamma needs at least 10 repeat customers with a positive mean spend" in models.spend_error.message
+    assert models.purchase.name == "bgnbd" and models.warnings == models.purchase.warnings
+    with pytest.raises(ModelError, match="Gamma-Gamma"):
+        models.fitted()
+    with pytest.raises(DataError, match="No customer made a purchase before 2020-01-01") as nobody:
+        fit_cltv_models(free, CltvConfig(), before=date(2020, 1, 1))
+    assert nobody.value.hint == f"Check {setting('as_of')} or {setting('holdout')}."

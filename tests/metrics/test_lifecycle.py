@@ -10,9 +10,7 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import DataError, RulesError
-from loyalty_cli.metrics.churn import load_churn_rules
 from loyalty_cli.metrics.lifecycle import (
-    INPUT_SCHEMA,
     NOT_BEFORE,
     NOT_NOW,
     check_previous,
@@ -20,13 +18,13 @@ from loyalty_cli.metrics.lifecycle import (
     flag_summary,
     lifecycle_inputs,
     lifecycle_table,
-    load_lifecycle_rules,
-    parse_lifecycle_rules,
     stage_summary,
     transition_matrix,
     transitions,
 )
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, Window
+from loyalty_cli.rules.churn import load_churn_rules
+from loyalty_cli.rules.lifecycle import INPUT_SCHEMA, load_lifecycle_rules, parse_lifecycle_rules
 from loyalty_cli.stage1 import load_transactions
 
 AS_OF = date(2024, 7, 1)
@@ -257,11 +255,18 @@ def test_transition_matrix_of_two_snapshots():
 
 
 def test_check_previous():
+    from loyalty_cli.io.snapshots import restore_text  # as read back: trimmed, the CSV writer's guard taken off
+
+    def read_back(frame: pl.DataFrame) -> pl.DataFrame:
+        return restore_text(frame, ("customer_id", "stage"))
+
     raw = pl.DataFrame({"customer_id": ["1", "'-2"], "stage": ["new", "lapsed"], "as_of": ["2024-06-01"] * 2})
-    frame = check_previous(raw, source="prev.csv", as_of=AS_OF)
+    frame = check_previous(read_back(raw), source="prev.csv", as_of=AS_OF)
     assert frame.rows() == [("1", "new", date(2024, 6, 1)), ("-2", "lapsed", date(2024, 6, 1))]
     # only the apostrophe our CSVs put before formula-like text goes: an id that starts with ' stays
-    quoted = check_previous(raw.with_columns(pl.Series("customer_id", ["'abc", "'=x"])), source="prev.csv", as_of=AS_OF)
+    quoted = check_previous(
+        read_back(raw.with_columns(pl.Series("customer_id", ["'abc", "'=x"]))), source="prev.csv", as_of=AS_OF
+    )
     assert quoted["customer_id"].to_list() == ["'abc", "=x"]
     with pytest.raises(DataError, match="prev.csv has no column 'as_of'"):
         check_previous(raw.drop("as_of"), source="prev.csv", as_of=AS_OF)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores
-from loyalty_cli.segments import load_segment_rules
+from loyalty_cli.rules.segments import load_segment_rules
 from loyalty_cli.stage1.customers import customer_summary
 
 AS_OF = date(2024, 7, 1)

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import RulesError
-from loyalty_cli.segments import builtin_maps, builtin_text, load_segment_rules, parse_segment_map
+from loyalty_cli.rules.files import builtin_text
+from loyalty_cli.rules.segments import builtin_maps, load_segment_rules, parse_segment_map
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -109,7 +110,7 @@ def test_condition_dtypes_are_those_of_the_scored_summary(tmp_path):
     """Conditions are type-checked against CONDITION_SCHEMA: it must hold the real dtypes of the summary
     columns and of the scores (fm is computed from f and m, so it has their dtype)."""
     from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores
-    from loyalty_cli.segments import CONDITION_SCHEMA, SUMMARY_SCHEMA
+    from loyalty_cli.rules.segments import CONDITION_SCHEMA, SUMMARY_SCHEMA
     from loyalty_cli.stage1 import load_transactions
 
     loaded = load_transactions([ROOT / "sample_data" / "transactions.csv"], as_of=None)

@@ -18,22 +18,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from loyalty_cli.app.inputs import InputSpec, load_inputs
+from loyalty_cli.app.report import ReportConfig, report
 from loyalty_cli.cli import app
-from loyalty_cli.io.readers import ReadOptions, read_contacts, read_members, read_points, read_surveys
-from loyalty_cli.io.validate import collect_checked
-from loyalty_cli.metrics.churn import load_churn_rules
-from loyalty_cli.metrics.lifecycle import builtin_lifecycle_text
-from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
-from loyalty_cli.report import (
-    FileInfo,
-    InputInfo,
-    ReportMeta,
-    ReportSettings,
-    build_context,
-    compute_report,
-)
-from loyalty_cli.segments import load_segment_rules
+from loyalty_cli.io.readers import ReadOptions
+from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, build_context
+from loyalty_cli.rules.lifecycle import builtin_lifecycle_text
 from loyalty_cli.stage1 import load_transactions
 
 DATA = Path(__file__).parent / "data"
@@ -42,14 +32,9 @@ AS_OF = date(2025, 1, 1)
 XSS = "<script>alert(1)</script>"
 
 
-def small_settings() -> ReportSettings:
+def small_config() -> ReportConfig:
     """Thresholds lowered so that the 80-customer fixture fills every section."""
-    return ReportSettings(
-        segments=load_segment_rules(None),
-        churn=load_churn_rules(None),
-        nps=NpsConfig(min_n=5),
-        second_purchase=SecondPurchaseConfig(min_n=5),
-    )
+    return ReportConfig(min_n=5)
 
 
 def context_for(
@@ -61,33 +46,23 @@ def context_for(
     members: Path | None = None,
     points: Path | None = None,
 ) -> dict:
-    loaded = load_transactions([transactions], ReadOptions(), as_of=as_of, activity=True)
-    assert loaded.activity is not None
-    settings = small_settings()
-    responses = contact_rows = member_rows = point_rows = None
-    if surveys is not None:
-        scan = read_surveys([surveys], ReadOptions(), as_of=as_of)
-        (responses,), _ = collect_checked([scan], [prepare_responses(scan.rows, config=settings.nps)])
-    if contacts is not None:
-        contact_rows = read_contacts([contacts], ReadOptions()).rows.collect()
-    if members is not None:
-        member_rows = read_members([members], ReadOptions(), as_of=as_of).rows.collect()
-    if points is not None:
-        point_rows = read_points([points], ReadOptions(), as_of=as_of).rows.collect()
-    data = compute_report(
-        loaded.customers,
-        loaded.activity,
-        settings=settings,
-        responses=responses,
-        contacts=contact_rows,
-        members=member_rows,
-        points=point_rows,
+    config = small_config()
+    spec = InputSpec(
+        transactions=[str(transactions)],
+        as_of=as_of,
+        activity=True,
+        survey_config=config.nps,
+        **{
+            kind: [str(path)] if path is not None else []
+            for kind, path in (("surveys", surveys), ("contacts", contacts), ("members", members), ("points", points))
+        },
     )
+    result = report(load_inputs(spec), config)
     meta = ReportMeta(
         inputs=(InputInfo("transactions", (transactions.name,), ("fixture",)),),
         files=(FileInfo("report.html", "this report"),),
     )
-    return build_context(data, settings, meta)
+    return build_context(result.data, result.settings, meta)
 
 
 def run_report(tmp_path: Path, *args: str, name: str = "report.html") -> tuple[Path, str]:
@@ -471,7 +446,8 @@ def test_report_counts_the_customers_left_out_as_stage_1_does(tmp_path: Path) ->
     assert loaded.no_purchase.rows(named=True) == [
         {"customers": 1, "return_orders": 2, "net_cents": -2040, "net_value": -20.4}
     ]
-    data = compute_report(loaded.customers, loaded.activity, settings=small_settings(), no_purchase=loaded.no_purchase)
+    spec = InputSpec(transactions=[str(tmp_path / "retail.csv")], activity=True)
+    data = report(load_inputs(spec), small_config()).data
     assert (data.no_purchase_customers, data.no_purchase_cents, data.no_purchase_return_orders) == (1, -2040, 2)
     assert (data.revenue_cents, data.tables_cents, data.return_orders) == (1878, 3918, 3)
     assert data.tables_cents == round(loaded.customers["net_spend"].sum() * 100)

@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from loyalty_cli.app.messages import Messages
-from loyalty_cli.errors import DataError, setting
+from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.readers import ReadOptions, Scan
 from loyalty_cli.words import count
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from loyalty_cli.io.validate import BadRows
+    from loyalty_cli.metrics.nps import NpsConfig
     from loyalty_cli.stage1 import Loaded
 
 #: the inputs besides the transactions, in the order they are read
@@ -42,12 +45,32 @@ class InputSpec:
     contacts: Sequence[str] = ()
     members: Sequence[str] = ()
     points: Sequence[str] = ()
+    previous: str | None = None  # an earlier lifecycle output (a snapshot), read after the others
     options: ReadOptions = field(default_factory=ReadOptions)
     as_of: date | None = None
     on_bad_rows: BadRows = "error"
     activity: bool = False
     need_customers: bool = True
     lines: Mapping[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = field(default_factory=dict)
+    # a campaign's treatment and control lists (``tables["lists"]``), read before the transactions
+    lists: CampaignLists | None = None
+    # False: no stage 1 (no customer tables, nor their note): the transactions give only ``activity`` (when
+    # asked) and the ``lines`` plans, collected in one pass
+    summary: bool = True
+    # ``loyalty validate``: read only this kind, with ``options``, to check it: ``lines`` are plans over its
+    # valid rows; every bad row is kept in ``rejects`` and lines repeated across files are recorded in the
+    # scan, not raised
+    check: str | None = None
+    # per side kind, its own read options (its columns and file settings; default: the mapping file of
+    # ``options`` only)
+    side_options: Mapping[str, ReadOptions] = field(default_factory=dict)
+    # how the survey answers are prepared (:func:`~loyalty_cli.metrics.nps.prepare_responses`; None: the defaults)
+    survey_config: NpsConfig | None = None
+    # True: the side kinds are read up to ``as_of`` as given (None: every row), not up to the transactions' as-of
+    # date, and scanned (said, and checked by ``check_scan``) before the transactions are read
+    sides_first: bool = False
+    # per side kind, a check of its scan (e.g. of its columns) before any row of it is read: raises, or says
+    check_scan: Mapping[str, Callable[[Scan, Messages], None]] = field(default_factory=dict)
 
     def paths(self, kind: str) -> Sequence[str]:
         return getattr(self, kind)
@@ -86,7 +109,12 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
     tables: dict[str, pl.DataFrame] = {}
     scans: dict[str, Scan] = {}
     rejects: dict[str, pl.DataFrame] = {}
-    loaded = _transactions(spec, messages) if spec.transactions else None
+    if spec.check is not None:
+        return _checked(spec, messages)
+    tables.update(_lists(spec.lists, messages))
+    side = [kind for kind in SIDE_KINDS if spec.paths(kind)]
+    scanned = _scanned_first(spec, side, messages)
+    loaded = _transactions(spec, messages) if spec.transactions and spec.summary else None
     if loaded is not None:
         tables["customers"] = loaded.customers
         if loaded.activity is not None:
@@ -94,18 +122,112 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
         tables.update(loaded.lines)
         scans["transactions"] = loaded.scan
         rejects["transactions"] = _joined(loaded.rejects)
+    elif spec.transactions:  # no stage 1: the plans only
+        found, scans["transactions"], rejects["transactions"] = _plans(spec, "transactions", messages)
+        tables.update(found)
     as_of = loaded.as_of if loaded is not None and loaded.as_of is not None else spec.as_of
-    side = [kind for kind in SIDE_KINDS if spec.paths(kind)]
     if side:
-        read = _side(spec, side, as_of, messages)
+        read = _side(spec, side, as_of, messages, scanned)
         for kind, (rows, scan, rejected) in read.items():
             tables[kind], scans[kind], rejects[kind] = rows, scan, rejected
+    if spec.previous is not None:
+        tables["previous"] = _previous(spec.previous, as_of)
     return Inputs(spec=spec, loaded=loaded, tables=tables, scans=scans, rejects=rejects, as_of=as_of)
 
 
 def _joined(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     found = [f for f in frames if f.height]
     return pl.concat(found, how="diagonal_relaxed") if found else pl.DataFrame()
+
+
+def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl.DataFrame], Scan, pl.DataFrame]:
+    """One kind read with ``spec.options`` for named plans over its valid rows, without stage 1: the activity
+    table when asked, and the ``lines`` plans; collected in one pass with the rejected rows. Under ``check``
+    every bad row is kept and lines repeated across files are recorded in the scan, not raised."""
+    from loyalty_cli.io.readers import read_table
+    from loyalty_cli.io.validate import collect_checked
+    from loyalty_cli.stage1.customers import customer_activity
+
+    scan = read_table(kind, spec.paths(kind), spec.options, as_of=None if kind == "contacts" else spec.as_of)
+    describe_scan(scan, messages)
+    plans = {**({"activity": customer_activity} if spec.activity else {}), **spec.lines}
+    checking = spec.check is not None
+    results, rejected = collect_checked(
+        [scan],
+        [plan(scan.rows) for plan in plans.values()],
+        on_bad_rows="skip" if checking else spec.on_bad_rows,
+        stop_on_overlap=not checking,
+    )
+    note_left_out(scan, messages)
+    return dict(zip(plans, results, strict=True)), scan, _joined(rejected)
+
+
+def _checked(spec: InputSpec, messages: Messages) -> Inputs:
+    """``check``: the one kind read for its plans, nothing else."""
+    kind = str(spec.check)
+    found, scan, rejected = _plans(spec, kind, messages)
+    return Inputs(spec=spec, loaded=None, tables=found, scans={kind: scan}, rejects={kind: rejected}, as_of=spec.as_of)
+
+
+@dataclass(frozen=True)
+class CampaignLists:
+    """A campaign's lists (``InputSpec.lists``), given one of three ways: the ``treatment`` and ``control``
+    files, one list of both with a ``group_col`` column (``groups``), or the ``manifest`` written with a list
+    (its files, checked against it). ``id_col``: the lists' customer id column (None: found); ``by``: their
+    segment column (None: found when they have one; ``none``: none). Checked when built."""
+
+    treatment: Sequence[str] = ()
+    control: Sequence[str] = ()
+    groups: Sequence[str] = ()
+    manifest: str | Path | None = None
+    id_col: str | None = None
+    group_col: str = "group"
+    by: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.treatment or self.control) + bool(self.groups) + (self.manifest is not None) != 1:
+            raise UsageError(
+                f"Give the lists as {setting('treatment')} and {setting('control')}, or {setting('groups')}, or "
+                f"{setting('manifest')} (one of them)",
+                hint=f"e.g. {setting('treatment')} at_risk.csv {setting('control')} at_risk.control.csv",
+            )
+        if not self.groups and self.manifest is None:
+            _both(self.treatment, self.control)
+
+
+def _both(treatment: Sequence[str], control: Sequence[str]) -> None:
+    if not treatment or not control:
+        raise UsageError(
+            f"{setting('treatment')} needs {setting('control')} (and the other way round)",
+            hint=f"The control list is the one written to NAME.control.csv by {setting('holdout_share')}.",
+        )
+
+
+def _lists(lists: CampaignLists | None, messages: Messages) -> dict[str, pl.DataFrame]:
+    """``lists``: ``customer_id, group`` (+ ``segment``), one row per customer of the lists, each in one group
+    (nothing without lists)."""
+    from pathlib import Path
+
+    from loyalty_cli.handoff.readback import check_manifest, manifest_files, read_groups
+
+    if lists is None:
+        return {}
+    treatment, control = list(lists.treatment), list(lists.control)
+    if lists.manifest is not None:
+        treatment, control = manifest_files(Path(lists.manifest))
+        messages.note(check_manifest(Path(lists.manifest)))
+        _both(treatment, control)
+    rows, repeated = read_groups(
+        treatment=treatment,
+        control=control,
+        groups=list(lists.groups) if lists.groups else None,
+        id_col=lists.id_col,
+        group_col=lists.group_col,
+        by=lists.by,
+    )
+    if repeated:
+        messages.note(f"{count(repeated, 'repeated row')} in the lists counted once")
+    return {"lists": rows}
 
 
 def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
@@ -131,18 +253,48 @@ def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
 
 
 def _side(
-    spec: InputSpec, kinds: Sequence[str], as_of: date | None, messages: Messages
+    spec: InputSpec,
+    kinds: Sequence[str],
+    as_of: date | None,
+    messages: Messages,
+    scanned: dict[str, tuple[Scan, pl.LazyFrame]] | None = None,
 ) -> dict[str, tuple[pl.DataFrame, Scan, pl.DataFrame]]:
     """The other inputs, their columns detected or taken from the mapping file, read up to the as-of date
-    and collected in one pass. Survey rows come prepared (:func:`prepare_responses`)."""
-    from loyalty_cli.io import readers
+    and collected in one pass. Survey rows come prepared (:func:`prepare_responses`). ``scanned``: the scans
+    made already (:attr:`InputSpec.sides_first`)."""
     from loyalty_cli.io.validate import collect_checked
 
-    options = ReadOptions(mapping_file=spec.options.mapping_file)
-    scans: dict[str, Scan] = {}
-    frames: list[pl.LazyFrame] = []
+    scanned = scanned if scanned is not None else _scan_side(spec, kinds, as_of, messages)
+    scans = {kind: scan for kind, (scan, _) in scanned.items()}
+    frames = [frame for _, frame in scanned.values()]
+    rows, rejected = collect_checked(list(scans.values()), frames, on_bad_rows=spec.on_bad_rows)
+    for scan in scans.values():
+        note_left_out(scan, messages)
+    return {
+        kind: (table, scan, _joined([bad]))
+        for (kind, scan), table, bad in zip(scans.items(), rows, rejected, strict=True)
+    }
+
+
+def _scanned_first(
+    spec: InputSpec, kinds: Sequence[str], messages: Messages
+) -> dict[str, tuple[Scan, pl.LazyFrame]] | None:
+    """The side kinds scanned before the transactions, up to the as-of date given (:attr:`InputSpec.sides_first`);
+    else None: they are scanned after the transactions, up to the transactions' as-of date."""
+    return _scan_side(spec, kinds, spec.as_of, messages) if kinds and spec.sides_first else None
+
+
+def _scan_side(
+    spec: InputSpec, kinds: Sequence[str], as_of: date | None, messages: Messages
+) -> dict[str, tuple[Scan, pl.LazyFrame]]:
+    """Each other input's scan (its read options: :attr:`InputSpec.side_options`, else the mapping file) and
+    rows to collect, said and checked (:attr:`InputSpec.check_scan`) before any row is read."""
+    from loyalty_cli.io import readers
+
+    default = ReadOptions(mapping_file=spec.options.mapping_file)
+    scanned: dict[str, tuple[Scan, pl.LazyFrame]] = {}
     for kind in kinds:
-        paths = spec.paths(kind)
+        paths, options = spec.paths(kind), spec.side_options.get(kind, default)
         if kind == "contacts":
             scan = readers.read_contacts(paths, options)
         else:
@@ -152,17 +304,39 @@ def _side(
         if kind == "surveys":
             from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
 
-            frame = prepare_responses(frame, config=NpsConfig())
+            frame = prepare_responses(frame, config=spec.survey_config or NpsConfig())
         describe_scan(scan, messages)
-        scans[kind] = scan
-        frames.append(frame)
-    rows, rejected = collect_checked(list(scans.values()), frames, on_bad_rows=spec.on_bad_rows)
-    for scan in scans.values():
-        note_left_out(scan, messages)
-    return {
-        kind: (table, scan, _joined([bad]))
-        for (kind, scan), table, bad in zip(scans.items(), rows, rejected, strict=True)
-    }
+        if kind in spec.check_scan:
+            spec.check_scan[kind](scan, messages)
+        scanned[kind] = (scan, frame)
+    return scanned
+
+
+def _previous(path: str, as_of: date | None) -> pl.DataFrame:
+    """A previous lifecycle snapshot (an earlier ``loyalty lifecycle -o`` file, CSV, Parquet or JSON) as
+    ``customer_id, previous_stage, previous_as_of`` (:func:`~loyalty_cli.metrics.lifecycle.check_previous`)."""
+    from pathlib import Path
+
+    from loyalty_cli.errors import UsageError
+    from loyalty_cli.io.snapshots import read_snapshot
+    from loyalty_cli.metrics.lifecycle import check_previous
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"Previous snapshot not found: {file}",
+            hint="Pass a file written by an earlier `loyalty lifecycle -o FILE`.",
+        )
+    try:
+        frame = read_snapshot(file, text=("customer_id", "stage"))
+    except UsageError as exc:
+        raise UsageError(f"{setting('previous')}: {exc.message}", hint=exc.hint) from None
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(
+            f"Could not read the previous snapshot {file}: {str(exc).splitlines()[0]}",
+            hint="Pass a file written by `loyalty lifecycle -o` (.csv, .parquet or .json).",
+        ) from None
+    return check_previous(frame, source=str(file), as_of=as_of)
 
 
 def describe_scan(scan: Scan, messages: Messages) -> None:

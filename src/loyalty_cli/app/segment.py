@@ -12,7 +12,7 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, RulesError, UsageError, setting
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
-from loyalty_cli.segments import SegmentMap, load_segment_rules
+from loyalty_cli.rules.segments import SegmentMap, load_segment_rules
 from loyalty_cli.words import count, did_you_mean
 
 
@@ -77,11 +77,11 @@ class SegmentResult:
     messages: list[Message]
 
 
-def segment(inputs: Inputs, config: SegmentConfig) -> SegmentResult:
+def segment(inputs: Inputs, config: SegmentConfig, messages: Messages | None = None) -> SegmentResult:
     rfm, seg_map = config.rfm, config.segment_map
     customers = seg_map.assign(rfm_scores(inputs.customers.lazy(), config=rfm)).collect()
     as_of_day = customers["as_of"][0]
-    messages = Messages()
+    messages = messages if messages is not None else Messages()
     messages.note(
         f"As of {as_of_day} (data before that day); {count(customers.height, 'customer')}; "
         f"scores {rfm.method}, {rfm.bins} bins; F = {rfm.column('f')}, M = {rfm.column('m')}; "

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated, Any  # noqa: UP035
 
 import typer
 
 from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
+    DEFAULT_MAPPING,
     NO_COLUMN_OPTIONS,
     NO_LIST_OPTIONS,
     ListOptions,
     TransactionColumns,
     check_bad_rows,
-    check_ipt,
     check_output,
     check_table_path,
     handle_errors,
     list_options,
-    load_transactions_checked,
-    to_date,
+    list_spec,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
+
+if TYPE_CHECKING:
+    from loyalty_cli.app.churn import ChurnConfig, ChurnResult
+    from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.messages import Messages
 
 EXAMPLES = """
 Examples:
@@ -37,18 +42,6 @@ Examples:
 
   loyalty churn orders.csv --rules my_churn.toml --period quarter --as-of 2024-07-01
 """
-
-LIST_COLUMNS = (
-    "customer_id",
-    "value_rank",
-    "value_tier",
-    "worth_costly_offer",
-    "recency_days",
-    "ipt_days",
-    "net_spend",
-    "predicted_value",
-    "p_alive",
-)
 
 
 @handle_errors
@@ -116,120 +109,76 @@ def churn(
     customers ranked by value with a value tier, and the churn rate per period.
 
     -o writes one row per customer (all, or --status ones), ranked by value within each status."""
-    import polars as pl
 
-    from loyalty_cli.errors import DataError, UsageError
-    from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.churn import (
-        STATUSES,
-        churn_tables,
-        load_churn_rules,
-        model_predictions,
-        rank_by_value,
-        status_summary,
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
+
+
+def _configure(options: Options) -> ChurnConfig:
+    from loyalty_cli.app.churn import ChurnConfig
+
+    check_bad_rows(options["on_bad_rows"])
+    config = ChurnConfig(
+        rules=None if options["rules"] is None else str(options["rules"]),
+        statuses=tuple(options["statuses"] or ()),
+        model=options["model"],
+        rank_by=options["rank_by"],
+        period=options["period"],
+        top=options["top"],
     )
-    from loyalty_cli.metrics.retention import check_period
-    from loyalty_cli.models import PURCHASE_MODELS
-
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    period_name = check_period(period)
-    unknown = [s for s in statuses or [] if s not in STATUSES]
-    if unknown:
-        raise UsageError(
-            f"Unknown status {unknown[0]!r}",
-            hint=f"{words.did_you_mean(unknown[0], STATUSES)}Statuses: {', '.join(STATUSES)}.",
-        )
-    if model is not None and model not in PURCHASE_MODELS:
-        raise UsageError(f"--model must be one of {', '.join(PURCHASE_MODELS)}, got {model!r}")
-    if rank_by not in ("historical", "predicted"):
-        raise UsageError(f"--rank-by must be historical or predicted, got {rank_by!r}")
-    if rank_by == "predicted" and model is None:
-        raise UsageError("--rank-by predicted needs --model", hint="e.g. --model pnbd --rank-by predicted")
-    if top < 0:
-        raise UsageError(f"--top must be 0 or more, got {top}")
+    output, fmt = options["output"], options["fmt"]
     check_output(output, fmt, example="churn.parquet")
-    lists.check(output, fmt)
-    check_table_path(rates, "--rates")
-    churn_rules = load_churn_rules(rules)
-    options = tx.read_options(out)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    customers, activity = loaded.customers, loaded.activity
-    assert activity is not None
-    check_ipt(
-        loaded,
-        churn_rules,
-        hint="Use fixed thresholds instead: [lapsing] days = 60 and [lapsed] days = 180 "
-        "in a copy of rules/churn.toml (--rules FILE).",
-    )
-    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates)
-    table, by_period = churn_tables(customers.lazy(), activity.lazy(), rules=churn_rules, period=period_name)
-    as_of_day = table["as_of"][0]
-    out.note(
-        f"As of {as_of_day} (data before that day); {words.count(table.height, 'customer')}; "
-        f"rules {churn_rules.source}: {churn_rules.describe()}"
-    )
-    value = "net_spend"
-    if model is not None:
-        with out.status(f"Fitting {model} ..."):
-            result = model_predictions(activity, as_of=as_of_day, model=model)
-        table = table.join(result.predictions, on="customer_id", how="left")
-        label = getattr(result.model, "label", model)
-        out.note(
-            f"P(alive) from {label} ({model}) fitted on {words.count(table.height, 'customer')}; predicted_value = "
-            "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)"
-        )
-        if model == "bgnbd":
-            one_time = int((table["purchase_days"] == 1).sum())
-            out.note(
-                f"BG/NBD gives every one-time buyer P(alive) = 1 however long ago they bought: left empty "
-                f"for {one_time:,} one-time buyers (their status comes from the rule; --model mbgnbd or "
-                "pnbd judges them)"
-            )
-        if result.note:
-            out.warn(result.note)
-            if rank_by == "predicted":
-                raise DataError(f"Cannot rank by predicted value: {result.note}", hint="Use --rank-by historical.")
-        if rank_by == "predicted":
-            value = "predicted_value"
-    ranked = rank_by_value(table.lazy(), rules=churn_rules, value=value).collect()
-    summary = status_summary(ranked.lazy()).collect()
-    first = ["customer_id", "email"] if "email" in ranked.columns else ["customer_id"]
-    lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
-    ranked = ranked.select(*lead, pl.exclude(*lead))
-    chosen = ranked.filter(pl.col("status").is_in(statuses)) if statuses else ranked
+    list_spec(options).check(output, fmt)
+    check_table_path(options["rates"], "--rates")
+    return config
+
+
+def _mapping(options: Options) -> Any:
+    """The column mapping the transactions were read with (--mapping, else rules/columns.toml when there is
+    one; a pipeline gives its own), for a --contacts file."""
+    mapping = options["mapping"]
+    return DEFAULT_MAPPING if mapping is None and DEFAULT_MAPPING.is_file() else mapping
+
+
+def _deliver(result: ChurnResult, options: Options, out: Output) -> list[Path]:
+    from loyalty_cli.io.writers import write_table
+
+    output, rates = options["output"], options["rates"]
+    written: list[Path] = []
     if output:
-        lists.write(
-            chosen,
+        written += list_spec(options).write(
+            result.customers,
             output,
-            fmt=fmt,
+            fmt=options["fmt"],
             out=out,
-            mapping=options.mapping_file,
+            mapping=_mapping(options),
             tag="status",
             value="net_spend",
-            policy=policy,
-            rejects=rejects,
+            policy=options["on_bad_rows"],
+            rejects=options["rejects"],
         )
     if rates is not None:
-        write_table(by_period, rates)
-        out.note(f"Wrote the churn rate per {period_name} to {rates}")
-    to_stderr = output == "-"
-    if output and out.quiet:
-        return
-    basis = "predicted value" if value == "predicted_value" else "historical net spend"
+        write_table(result.rates, rates)
+        out.note(f"Wrote the churn rate per {result.period} to {rates}")
+        written.append(Path(rates))
+    if not (output and out.quiet):
+        _show(result, out, to_stderr=output == "-")
+    return written
+
+
+def _show(result: ChurnResult, out: Output, *, to_stderr: bool) -> None:
+    basis = "predicted value" if result.value_column == "predicted_value" else "historical net spend"
     out.table(
-        summary,
-        title=f"Customers by status (as of {as_of_day}; value tiers by {basis})",
+        result.summary,
+        title=f"Customers by status (as of {result.as_of}; value tiers by {basis})",
         formats={"share_customers": ".1%", "share_net_spend": ".1%"},
         to_stderr=to_stderr,
     )
+    by_period = result.rates
     shown_rates = by_period.tail(12)
     if by_period.height:
         out.table(
             shown_rates.drop("period_start"),
-            title=f"Churn rate per {period_name}: customers at the start who are lapsed at the end"
+            title=f"Churn rate per {result.period}: customers at the start who are lapsed at the end"
             + (
                 f" (last {shown_rates.height} of {by_period.height}; all with --rates)"
                 if by_period.height > shown_rates.height
@@ -238,17 +187,30 @@ def churn(
             formats={"churn_rate": ".1%"},
             to_stderr=to_stderr,
         )
-    cols = [c for c in LIST_COLUMNS if c in ranked.columns]
-    for name in ("lapsing", "lapsed"):
-        rows = ranked.filter(pl.col("status") == name)
-        if top and rows.height:
-            out.table(
-                rows.head(top).select(cols),
-                title=f"Top {min(top, rows.height)} of {words.count(rows.height, f'{name} customer')} by {basis} "
-                "(worth_costly_offer false: low value, a reminder at most)",
-                formats={"p_alive": ".2f"},
-                to_stderr=to_stderr,
-            )
+    for name, rows in result.at_risk.items():
+        total = result.counts[name]
+        out.table(
+            rows,
+            title=f"Top {rows.height} of {words.count(total, f'{name} customer')} by {basis} "
+            "(worth_costly_offer false: low value, a reminder at most)",
+            formats={"p_alive": ".2f"},
+            to_stderr=to_stderr,
+        )
+
+
+COMMAND = Command(
+    name="churn",
+    configure=_configure,
+    inputs=lambda options, config, out: transaction_spec(options, out, activity=True),
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
+    deliver=_deliver,
+)
+
+
+def _compute(inputs: Inputs, config: ChurnConfig, messages: Messages) -> ChurnResult:
+    from loyalty_cli.app.churn import churn as churn_tables
+
+    return churn_tables(inputs, config, messages)
 
 
 def register(app: typer.Typer) -> None:

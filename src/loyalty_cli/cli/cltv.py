@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
 from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     NO_LIST_OPTIONS,
@@ -19,13 +20,23 @@ from loyalty_cli.cli.common import (
     check_output,
     handle_errors,
     list_options,
-    load_transactions_checked,
+    list_spec,
     parse_days,
     parse_duration,
+    show_messages,
     to_date,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
+from loyalty_cli.errors import UsageError, setting
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loyalty_cli.app.cltv import CltvResult, CltvSettings
+    from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.messages import Messages
+    from loyalty_cli.metrics.cltv import Holdout
 
 EXAMPLES = """
 Examples:
@@ -135,121 +146,85 @@ def cltv(
     """Predicted customer lifetime value: expected purchases, P(alive), expected spend and discounted CLV per
     customer, from a BG/NBD-family purchase model and the Gamma-Gamma spend model fitted by maximum
     likelihood. With --holdout or --calibration-end, a check of the predictions against a later period."""
-    import polars as pl
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
 
-    from loyalty_cli.errors import UsageError
-    from loyalty_cli.metrics.cltv import CltvConfig, Horizon, calibration_summary, fit_cltv, holdout_check
 
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    if horizon is not None and horizon_months is not None:
-        raise UsageError("Give --horizon or --horizon-months, not both", hint="e.g. --horizon 12m or --horizon 39w.")
-    if horizon is not None:
-        count, horizon_unit = parse_duration(horizon, "--horizon", units="dwm")
-        ahead = Horizon(count, horizon_unit)  # type: ignore[arg-type]
-    else:
-        ahead = Horizon(12 if horizon_months is None else horizon_months, "month")
-    config = CltvConfig(
-        model=model,
-        unit=unit,  # type: ignore[arg-type]
-        horizon=ahead,
-        discount_monthly=discount,
-        penalizer=penalizer,
+def _configure(options: Options) -> CltvSettings:
+    import dataclasses
+
+    from loyalty_cli.app.cltv import CltvSettings
+    from loyalty_cli.metrics.cltv import Horizon
+
+    check_bad_rows(options["on_bad_rows"])
+    horizon, months = options["horizon"], options["horizon_months"]
+    if horizon is not None and months is None:  # with both, the settings refuse the pair (before the text)
+        horizon = Horizon(*parse_duration(str(horizon), setting("horizon"), units="dwm"))  # type: ignore[arg-type]
+    config = CltvSettings(
+        model=options["model"],
+        unit=options["unit"],
+        horizon=horizon,
+        horizon_months=months,
+        discount=float(options["discount"]),
+        penalizer=float(options["penalizer"]),
     )
-    if holdout and calibration_end:
-        raise UsageError("Give --holdout or --calibration-end, not both")
-    holdout_days = parse_days(holdout, "--holdout", minimum=1) if holdout else None
-    if top < 0:
+    # the check's settings after the models': a command line with errors in both is told the models' first
+    holdout, calibration_end = options["holdout"] or None, _day(options["calibration_end"])
+    if holdout is not None and calibration_end is None:  # with both, the settings refuse the pair
+        holdout = parse_days(str(holdout), setting("holdout"), minimum=1)
+    config = dataclasses.replace(config, holdout=holdout, calibration_end=calibration_end)
+    if options["top"] < 0:
         raise UsageError("--top must be >= 0")
+    output, fmt = options["output"], options["fmt"]
     check_output(output, fmt, example="clv.parquet")
-    lists.check(output, fmt)
-    options = tx.read_options(out)
-    given_as_of = to_date(as_of)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=given_as_of, policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    activity = loaded.activity
-    assert activity is not None and loaded.as_of is not None
-    end = loaded.as_of
-    first_day = activity["day"].min()
-    fit_end = end
-    if holdout_days is not None:
-        fit_end = end - timedelta(days=holdout_days)
-    elif calibration_end is not None:
-        fit_end = calibration_end.date() + timedelta(days=1)
-    checking = holdout_days is not None or calibration_end is not None
-    # with a check, at least one day is left after the calibration period (the last data day is end - 1)
-    if fit_end > end - timedelta(days=1 if checking else 0) or fit_end <= first_day:  # type: ignore[operator]
-        raise UsageError(
-            f"The calibration period must end between {first_day} and {end - timedelta(days=2)}, "
-            f"so that the check has data; it ends on {fit_end - timedelta(days=1)}",
-            hint="Use a shorter --holdout or another --calibration-end.",
-        )
-    summary = calibration_summary(activity.lazy(), before=fit_end, unit=config.unit).collect()
-    with out.status(f"Fitting {config.model} and Gamma-Gamma on {words.count(summary.height, 'customer')} ..."):
-        fit = fit_cltv(summary, config, as_of=fit_end)
-    check = holdout_check(fit, activity, as_of=end) if checking else None
+    list_spec(options).check(output, fmt)
+    return config
 
-    s = config.suffix
-    table = fit.customers
-    if check is not None:
-        table = table.join(
-            check.customers.select(
-                "customer_id",
-                pl.col("predicted_purchases").alias("holdout_predicted_purchases"),
-                pl.col("actual_purchases").alias("holdout_actual_purchases"),
-                pl.col("actual_value").alias("holdout_actual_value"),
-            ),
-            on="customer_id",
-            how="left",
-            maintain_order="left",
-        )
-    period = f"fitted on data before {fit_end}" + (
-        f", checked on {fit_end} to {end - timedelta(days=1)}" if checking else ""
-    )
-    out.note(
-        f"{fit.purchase.label} + Gamma-Gamma, {period}; unit {config.unit}; horizon {config.horizon.label}, "
-        f"discount {config.discount_monthly:.2%} a month"
-    )
+
+def _day(value: object) -> date | None:
+    """A day given as a datetime (the command line), a date or ISO text (a pipeline file)."""
+    if value is None or isinstance(value, datetime):
+        return to_date(value)
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _deliver(result: CltvResult, options: Options, out: Output) -> list[Path]:
+    output, tables = options["output"], options["tables"]
+    written: list[Path] = []
     if output:
-        lists.write(
-            table,
+        written += list_spec(options).write(
+            result.customers,
             output,
-            fmt=fmt,
+            fmt=options["fmt"],
             out=out,
-            mapping=options.mapping_file,
+            mapping=options["mapping"],
             tag="value_tier",
-            value=f"predicted_clv_{s}",
-            policy=policy,
-            rejects=rejects,
+            value=result.value_column,
+            policy=options["on_bad_rows"],
+            rejects=options["rejects"],
         )
     if tables:
-        _write_tables(fit, check, tables, out)
-    for warning in fit.warnings:  # once, even with --quiet
-        out.warn(warning)
-    if output and out.quiet:
-        return
-    to_stderr = output == "-"
-    p, g = fit.purchase, fit.spend
+        written += _write_tables(result.tables, Path(tables), out)
+    show_messages(result.warnings, out)  # once, even with --quiet
+    if not (output and out.quiet):
+        _show(result, options["top"], out, to_stderr=output == "-")
+    return written
+
+
+def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None:
+    import polars as pl
+
+    fit, table, s = result.fit, result.customers, result.fit.config.suffix
+    p = fit.purchase
     out.table(
         fit.parameters(),
         title=f"Parameters ({words.count(p.n_customers, 'customer')}, {words.count(p.n_patterns, 'pattern')})",
         formats={"value": ".4g", "std_error": ".3g"},
         to_stderr=to_stderr,
     )
-    outcome = "at a boundary (see the warning) after" if p.warnings else "converged in"
-    out.note(
-        f"{p.label}: log-likelihood {p.log_likelihood:,.2f}, {outcome} {words.count(p.iterations, 'iteration')}. "
-        f"Gamma-Gamma: {words.count(g.n_customers, 'repeat customer')} with positive spend, "
-        f"{words.count(g.n_excluded, 'other')} given "
-        f"the population mean {g.population_mean:,.2f}; frequency/spend correlation "
-        f"{g.frequency_spend_correlation:.2f} (the model assumes ~0)"
-    )
-    for note in fit.notes():
-        out.note(f"{note} (--model mbgnbd or pnbd)")
-    totals = fit.totals()
-    out.table(pl.DataFrame([totals]), title=f"Totals (as of {fit_end})", to_stderr=to_stderr)
+    show_messages(result.model_notes, out)
+    out.table(pl.DataFrame([fit.totals()]), title=f"Totals (as of {fit.as_of})", to_stderr=to_stderr)
     if top:
+        horizon = fit.config.horizon
         out.table(
             table.head(top).select(
                 "customer_id",
@@ -261,70 +236,76 @@ def cltv(
                 "historical_value",
             ),
             title=f"Top {words.count(min(top, table.height), 'customer')} by predicted "
-            f"{config.horizon.count}-{config.horizon.unit} CLV",
+            f"{horizon.count}-{horizon.unit} CLV",
             formats={"p_alive": ".3f"},
             to_stderr=to_stderr,
         )
-    if check is not None:
-        hs = check.summary
-        out.table(
-            pl.DataFrame(
-                [
-                    {
-                        k: hs[k]
-                        for k in (
-                            "customers",
-                            "holdout_days",
-                            "actual_purchases",
-                            "predicted_purchases",
-                            "purchases_ratio",
-                            "mae",
-                            "rmse",
-                            "actual_value",
-                            "predicted_value",
-                        )
-                    }
-                ]
-            ),
-            title="Holdout check: repeat purchase days",
-            formats={"purchases_ratio": ".3f", "mae": ".3f", "rmse": ".3f"},
-            to_stderr=to_stderr,
-        )
-        out.table(
-            check.by_frequency,
-            title="Holdout purchases per customer, by calibration frequency",
-            formats={"actual_mean": ".3f", "predicted_mean": ".3f"},
-            to_stderr=to_stderr,
-        )
-        step = max(1, -(-check.tracking.height // 12))
-        shown = check.tracking.filter(((pl.col("week") % step) == 0) | (pl.col("week") == check.tracking.height))
-        out.table(
-            shown,
-            title=f"Tracking: cumulative repeat purchase days (every {step} weeks; all weeks with --tables)",
-            formats={"expected_cumulative": ",.1f"},
-            to_stderr=to_stderr,
-        )
+    if result.check is not None:
+        _show_check(result.check, out, to_stderr=to_stderr)
 
 
-def _write_tables(fit: object, check: object, folder: Path, out: Output) -> None:
+#: the holdout summary's figures shown in the terminal (the --tables file has them all)
+CHECK_SHOWN = (
+    "customers",
+    "holdout_days",
+    "actual_purchases",
+    "predicted_purchases",
+    "purchases_ratio",
+    "mae",
+    "rmse",
+    "actual_value",
+    "predicted_value",
+)
+
+
+def _show_check(check: Holdout, out: Output, *, to_stderr: bool) -> None:
     import polars as pl
 
-    from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.cltv import CltvFit, Holdout
+    out.table(
+        pl.DataFrame([{k: check.summary[k] for k in CHECK_SHOWN}]),
+        title="Holdout check: repeat purchase days",
+        formats={"purchases_ratio": ".3f", "mae": ".3f", "rmse": ".3f"},
+        to_stderr=to_stderr,
+    )
+    out.table(
+        check.by_frequency,
+        title="Holdout purchases per customer, by calibration frequency",
+        formats={"actual_mean": ".3f", "predicted_mean": ".3f"},
+        to_stderr=to_stderr,
+    )
+    step = max(1, -(-check.tracking.height // 12))
+    shown = check.tracking.filter(((pl.col("week") % step) == 0) | (pl.col("week") == check.tracking.height))
+    out.table(
+        shown,
+        title=f"Tracking: cumulative repeat purchase days (every {step} weeks; all weeks with --tables)",
+        formats={"expected_cumulative": ",.1f"},
+        to_stderr=to_stderr,
+    )
 
-    assert isinstance(fit, CltvFit)
-    frames: dict[str, pl.DataFrame] = {
-        "parameters.csv": fit.parameters(),
-        "totals.csv": pl.DataFrame([fit.totals()]),
-    }
-    if isinstance(check, Holdout):
-        frames["holdout_summary.csv"] = pl.DataFrame([check.summary])
-        frames["holdout_by_frequency.csv"] = check.by_frequency
-        frames["tracking.csv"] = check.tracking
+
+def _write_tables(tables: dict[str, pl.DataFrame], folder: Path, out: Output) -> list[Path]:
+    from loyalty_cli.io.writers import write_table
+
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
+    for name, frame in tables.items():
         write_table(frame, folder / name)
-    out.note(f"Wrote {', '.join(frames)} to {folder}")
+    out.note(f"Wrote {', '.join(tables)} to {folder}")
+    return [folder / name for name in tables]
+
+
+COMMAND = Command(
+    name="cltv",
+    configure=_configure,
+    inputs=lambda options, config, out: transaction_spec(options, out, activity=True),
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
+    deliver=_deliver,
+)
+
+
+def _compute(inputs: Inputs, config: CltvSettings, messages: Messages) -> CltvResult:
+    from loyalty_cli.app.cltv import cltv as predict
+
+    return predict(inputs, config, messages)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,8 @@
 
 A :class:`Command` is four steps: ``configure`` turns the option values (by parameter name) into the
 application's config and checks the outputs, before anything is read; ``inputs`` says what to read;
-``compute`` is the application function; ``deliver`` writes the outputs and shows the tables, and returns the
+``compute`` is the application function
+(its notes shown as they come); ``deliver`` writes the outputs and shows the tables, and returns the
 files it wrote. :func:`execute` runs them: the Typer command passes its parameters, ``loyalty run`` a step's
 options from the pipeline file (with the inputs of the pipeline, read once for all its steps).
 """
@@ -14,7 +15,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loyalty_cli.cli.common import TransactionColumns, check_bad_rows, load, rejects_path, to_date, write_rejects
+from loyalty_cli.app.messages import Messages
+from loyalty_cli.cli.common import (
+    TransactionColumns,
+    check_bad_rows,
+    load,
+    rejects_path,
+    shown,
+    to_date,
+    write_rejects,
+)
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
@@ -41,7 +51,7 @@ class Command:
     name: str
     configure: Callable[[Options], Any]
     inputs: Callable[[Options, Any, Output], InputSpec]
-    compute: Callable[[Inputs, Any], Any]
+    compute: Callable[[Inputs, Any, Messages], Any]
     deliver: Callable[[Any, Options, Output], list[Path]]
     rejects: Callable[[Inputs, Options, Output], list[Path]] = transaction_rejects
     reading: str = "transactions"  # what the spinner says is being read
@@ -51,19 +61,23 @@ def execute(command: Command, options: Options, out: Output) -> list[Path]:
     """Configure (fail before reading), read, compute, write and show: the files written."""
     config = command.configure(options)
     spec = command.inputs(options, config, out)
+    if "mapping" in options:  # the mapping the inputs are read with (rules/columns.toml when none was given)
+        options = {**options, "mapping": spec.options.mapping_file}
     inputs = load(spec, out, what=command.reading)
     written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []
-    result = command.compute(inputs, config)
+    result = command.compute(inputs, config, Messages(listener=shown(out)))  # notes shown as they come
     return [*written, *command.deliver(result, options, out)]
 
 
 def flat(options: Options) -> dict[str, Any]:
     """A Typer command's parameters with the option bundles (``tx``, ``lists``) spread into plain names, as a
-    pipeline step gives them."""
+    pipeline step gives them. A command's own parameter keeps its value over a bundle's field of the same name
+    (``lifecycle --contacts`` is an input, not the list option its bundle leaves out)."""
     values = dict(options)
     for bundle in ("tx", "lists"):
         if bundle in values:
-            values.update(vars(values.pop(bundle)))
+            for name, value in vars(values.pop(bundle)).items():
+                values.setdefault(name, value)
     return values
 
 

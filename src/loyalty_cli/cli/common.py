@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
     from loyalty_cli.io.readers import ReadOptions, Scan
-    from loyalty_cli.metrics.churn import ChurnRules
+    from loyalty_cli.rules.churn import ChurnRules
     from loyalty_cli.stage1 import Loaded
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -535,14 +535,14 @@ def write_customer_list(
     # the --contacts file, read with the command's mapping (a consent column named only there must count) and its
     # --on-bad-rows: rows that cannot be read are skipped and written beside the command's rejects
     contact_rows = contacts
-    files: list[Path] = []
+    paths: list[Path] = []
     if isinstance(contacts, Path):
         contact_rows, _, rejected = read_side(
             "contacts", [contacts], mapping=mapping, as_of=None, policy=policy, out=out
         )
         if policy == "skip" and any(r.height for r in rejected):
-            files.append(contacts_rejects_path(rejects, output))
-            write_rejects(rejected, files[-1], out)
+            paths.append(contacts_rejects_path(rejects, output))
+            write_rejects(rejected, paths[-1], out)
     spec = _list_spec(
         fmt=fmt,
         target=target,
@@ -595,9 +595,9 @@ def write_customer_list(
     if report.written == 0:
         out.warn("No customer left to write: every row was left out (see the dropped file)")
     out.note(f"Manifest: {report.manifest}")
-    files += [f.path for f in [*report.treatment, *report.control]]
-    files += [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
-    return files
+    paths += [f.path for f in [*report.treatment, *report.control]]
+    paths += [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
+    return paths
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ import re
 from loyalty_cli.errors import SETTING_CLOSE, SETTING_OPEN, LoyaltyError
 
 #: settings whose option is not ``--`` + the name with dashes
-FLAGS: dict[str, str] = {}
+FLAGS: dict[str, str] = {
+    "stages": "--stage",  # lifecycle
+    "fmt": "--format",  # every command that writes a table
+}
 
 _REFERENCE = re.compile(f"{SETTING_OPEN}([a-z][a-z0-9_]*){SETTING_CLOSE}")
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated  # noqa: UP035
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any  # noqa: UP035
 
 import typer
 
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
     check_output,
-    describe_scan,
     handle_errors,
-    load_transactions_checked,
-    note_left_out,
     rejects_path,
-    to_date,
     transaction_columns,
     write_rejects,
 )
@@ -27,7 +25,9 @@ from loyalty_cli.cli.console import Output
 if TYPE_CHECKING:
     import polars as pl
 
-    from loyalty_cli.io.readers import Scan
+    from loyalty_cli.app.inputs import Inputs, InputSpec
+    from loyalty_cli.app.messages import Messages
+    from loyalty_cli.app.program import ProgramConfig, ProgramResult
 
 EXAMPLES = """
 Examples:
@@ -42,6 +42,7 @@ Examples:
 """
 PROGRAM = "Programme"
 SHOWN_PERIODS = 12
+SIDE = ("members", "points", "surveys")  # the other inputs, each with its own rejects file
 
 
 @handle_errors
@@ -165,109 +166,69 @@ def program(
 
     The column options apply to the transactions; map the other files in rules/columns.toml ([members],
     [points], [surveys])."""
-    from loyalty_cli.errors import LoyaltyError
-    from loyalty_cli.io.readers import ReadOptions, read_members, read_points, read_surveys
-    from loyalty_cli.io.validate import collect_checked
-    from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics import program as pm
-    from loyalty_cli.metrics.retention import check_period
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
 
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    period_name = check_period(period)
-    config = pm.ProgramConfig(
-        period=period_name,
-        point_value=point_value,
-        active_days=active_days,
-        window_days=window,
-        tiers_from=to_date(tiers_from),
-        tiers_to=to_date(tiers_to),
-    )
-    check_output(output, fmt, example="programme.csv")
-    options = tx.read_options(out)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    customers, activity = loaded.customers, loaded.activity
-    assert activity is not None
-    as_of_day: date = customers["as_of"][0]
-    config.tier_dates(as_of_day)  # a bad --tiers-from/--tiers-to stops here, before the other files are read
 
+def _day(value: date | datetime | str | None) -> date | None:
+    """A date option: a datetime from the command line, a date or ISO text from a pipeline file."""
+    if value is None or type(value) is date:
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value))
+
+
+def _configure(options: Options) -> ProgramConfig:
+    from loyalty_cli.app.program import ProgramConfig
+
+    check_bad_rows(options["on_bad_rows"])
+    config = ProgramConfig(
+        period=options["period"],
+        point_value=options["point_value"],
+        window=options["window"],
+        active_days=options["active_days"],
+        tiers_from=_day(options["tiers_from"]),
+        tiers_to=_day(options["tiers_to"]),
+    )
+    check_output(options["output"], options["fmt"], example="programme.csv")
+    return config
+
+
+def _inputs(options: Options, config: Any, out: Output) -> InputSpec:
     # The other inputs: the same mapping file (their columns and file settings are in its [members], [points]
     # and [surveys] tables; the file options are the transactions'), read up to the same as-of date.
-    other = ReadOptions(mapping_file=options.mapping_file)
-    scans = {"members": read_members(members, other, as_of=as_of_day)}
-    if points:
-        scans["points"] = read_points(points, other, as_of=as_of_day)
-    if surveys:
-        scans["surveys"] = read_surveys(surveys, other, as_of=as_of_day)
-    for scan in scans.values():
-        describe_scan(scan, out)
-    frames, rejected = collect_checked(list(scans.values()), [s.rows for s in scans.values()], on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out(list(scans.values()), out)
-    if policy == "skip":
-        base = rejects_path(rejects, output)
-        for name, rej in zip(scans, rejected, strict=True):
-            write_rejects([rej], base.with_name(f"{base.stem}.{name}{base.suffix}"), out)
-    rows = dict(zip(scans, frames, strict=True))
-    if rows["members"].is_empty():
-        raise LoyaltyError(
-            f"No member enrolled before the as-of date {as_of_day} in {_where(scans['members'])}",
-            hint="Check --as-of and the enrolment date column.",
-        )
-
-    responses = None
-    if "surveys" in rows:
-        from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-
-        responses = prepare_responses(rows["surveys"].lazy(), config=NpsConfig()).collect()
-    fit, column, clv_note = None, None, None
-    try:
-        from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
-
-        with out.status("Fitting the CLV models ..."):
-            cltv_config = CltvConfig()
-            summary = calibration_summary(activity.lazy(), before=as_of_day, unit=cltv_config.unit).collect()
-            fit = fit_cltv(summary, cltv_config, as_of=as_of_day)
-        column = f"predicted_clv_{cltv_config.suffix}"
-        clv_note = (
-            f"{column}: {fit.purchase.label} + Gamma-Gamma fitted on every customer, expected net spend "
-            f"over the {cltv_config.horizon_months} months after {as_of_day}, discounted "
-            f"{cltv_config.discount_monthly:.0%} a month"
-        )
-    except LoyaltyError as exc:
-        clv_note = f"No predicted CLV comparison: the models could not be fitted ({exc.message})"
-    table = pm.program_table(
-        customers,
-        activity,
-        rows["members"],
-        as_of=as_of_day,
-        config=config,
-        points=rows.get("points"),
-        responses=responses,
-        predictions=fit.customers if fit is not None else None,
-        predicted=column,
-    )
-
-    if output:
-        written = write_table(table, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {table.height:,} figures to {written}")
-    if output and out.quiet:
-        return
-    _show(
-        table,
-        out,
-        config=config,
-        as_of=as_of_day,
-        to_stderr=output == "-",
-        clv_note=clv_note,
-        has_points="points" in rows,
-    )
+    return transaction_spec(options, out, activity=True, **{kind: list(options[kind] or ()) for kind in SIDE})
 
 
-def _where(scan: Scan) -> str:
-    return ", ".join(str(p) for p in scan.paths[:3])
+def _rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
+    """Under --on-bad-rows skip: the rejected transaction lines in --rejects (default: beside the output), those
+    of each other input beside them, ``<stem>.<kind><suffix>``."""
+    base = rejects_path(options["rejects"], options["output"])
+    written = []
+    for kind, path in [("transactions", base), *((k, base.with_name(f"{base.stem}.{k}{base.suffix}")) for k in SIDE)]:
+        rejected = inputs.rejects.get(kind)
+        if rejected is not None and rejected.height:
+            write_rejects([rejected], path, out)
+            written.append(path)
+    return written
+
+
+def _compute(inputs: Inputs, config: ProgramConfig, messages: Messages) -> ProgramResult:
+    from loyalty_cli.app.program import program as programme
+
+    return programme(inputs, config, messages)
+
+
+def _deliver(result: ProgramResult, options: Options, out: Output) -> list[Path]:
+    from loyalty_cli.io.writers import write_table
+
+    output = options["output"]
+    written = write_table(result.table, output, fmt=options["fmt"]) if output else None
+    if written:
+        out.note(f"Wrote {result.table.height:,} figures to {written}")
+    if not (output and out.quiet):
+        _show(result, out, to_stderr=output == "-")
+    return [Path(written)] if written else []
 
 
 def _display(value: float | None, metric: str) -> str:
@@ -301,20 +262,12 @@ def _interval(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _show(
-    table: pl.DataFrame,
-    out: Output,
-    *,
-    config: object,
-    as_of: date,
-    to_stderr: bool,
-    clv_note: str | None,
-    has_points: bool,
-) -> None:
+def _show(result: ProgramResult, out: Output, *, to_stderr: bool) -> None:
     import polars as pl
 
     from loyalty_cli.metrics import program as pm
 
+    table, as_of = result.table, result.as_of
     section = pl.col("section")
     head = _with_text(table.filter(section.is_in(["programme", "points"])), "figure")
     out.table(head.select("metric", "figure", "n"), title=f"Loyalty programme as of {as_of}", to_stderr=to_stderr)
@@ -327,7 +280,7 @@ def _show(
             f"(last {cohorts.height})",
             to_stderr=to_stderr,
         )
-    if has_points:
+    if result.points:
         by_period = (
             table.filter(section == "points_by_period")
             .pivot("metric", index="period", values="value", aggregate_function="first")
@@ -360,16 +313,22 @@ def _show(
         for group in (pm.MEMBERS, pm.OTHERS, pm.DIFFERENCE):
             cols += [pl.col(f"figure_{group}").alias(group), pl.col(f"interval_{group}").alias(f"{group} 95% CI")]
         cols += [pl.col(f"n_{pm.MEMBERS}").alias(f"n {pm.MEMBERS}"), pl.col(f"n_{pm.OTHERS}").alias(f"n {pm.OTHERS}")]
-        window = getattr(config, "window_days", 365)
         out.table(
             wide.select("metric", *cols),
             title=f"Members vs non-members, like for like: members from enrolment, non-members from an "
-            f"equivalent date after their first purchase; {window}-day windows closed before {as_of}",
+            f"equivalent date after their first purchase; {result.window}-day windows closed before {as_of}",
             to_stderr=to_stderr,
         )
-    if clv_note:
-        out.note(clv_note)
-    out.note(pm.CAVEAT)
+
+
+COMMAND = Command(
+    name="program",
+    configure=_configure,
+    inputs=_inputs,
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
+    deliver=_deliver,
+    rejects=_rejects,
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,31 +3,34 @@ lifecycle stages, loyalty programme)."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated  # noqa: UP035
 
 import typer
 
-from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_rejects, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
     check_bad_rows,
     handle_errors,
-    load_transactions_checked,
-    read_side,
     rejects_path,
-    to_date,
     transaction_columns,
     write_rejects,
 )
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
-    import polars as pl
+    from loyalty_cli.app.inputs import Inputs, InputSpec
+    from loyalty_cli.app.report import ReportConfig, ReportResult
 
-    from loyalty_cli.io.readers import Scan
-    from loyalty_cli.report import InputInfo
+#: the inputs besides the transactions, in the order they are read (as ``app.inputs.SIDE_KINDS``, which
+#: ``loyalty --help`` must not import: it imports polars)
+SIDE_KINDS = ("surveys", "contacts", "members", "points")
+#: the rules files of the sections
+_RULES = ("rules", "churn_rules", "lifecycle_rules")
 
 EXAMPLES = """
 Examples:
@@ -38,42 +41,6 @@ Examples:
 
   loyalty report orders.csv --members members.csv --points ledger.csv --point-value 0.01 -o report.html
 """
-
-
-def _dropped(rejects: list[pl.DataFrame], scan: Scan, more: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Rows left out and why: rejected rows by reason and column, rows dated on or after the as-of date, and
-    ``more`` (what else was left out: customers with no purchase)."""
-    import polars as pl
-
-    lines = []
-    found = [r for r in rejects if r.height]
-    if found:
-        table = pl.concat(found, how="diagonal_relaxed")
-        counts = (
-            table.group_by("reject_reason", "reject_column")
-            .len()
-            .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True)
-        )
-        for reason, column, n in counts.iter_rows():
-            lines.append(f"{words.count(n, 'row')} rejected: {reason}" + (f" (column {column})" if column else ""))
-    if scan.left_out and scan.left_out[0]:
-        n = scan.left_out[0]
-        lines.append(f"{words.count(n, 'row')} dated on or after the as-of date left out")
-    return (*lines, *more) or ("no row left out",)
-
-
-def _info(kind: str, rows: pl.DataFrame, scan: Scan, rejected: list[pl.DataFrame]) -> InputInfo:
-    """How the header shows one of the other inputs: what was read, how much, what was left out."""
-    from loyalty_cli.report import InputInfo
-
-    people = rows["customer_id"].drop_nulls().n_unique()
-    counts = {
-        "surveys": (words.count(rows.height, "answer"), words.count(people, "identified respondent")),
-        "contacts": (words.count(rows.height, "row"), words.count(people, "customer")),
-        "members": (words.count(people, "member"), words.count(rows.height, "row")),
-        "points": (words.count(rows.height, "ledger row"), words.count(people, "customer")),
-    }[kind]
-    return InputInfo(kind, tuple(str(p) for p in scan.paths), counts, _dropped(rejected, scan))
 
 
 @handle_errors
@@ -172,109 +139,87 @@ def report(
     actions (prospects with --contacts), the loyalty programme (with --members, and --points for points,
     liability and breakage). Opens offline (no network, no script); the same inputs and --as-of give the same
     file, byte for byte. Column options apply to the transactions; the other inputs use the mapping file."""
-    from loyalty_cli.errors import UsageError
-    from loyalty_cli.io.writers import write_text
-    from loyalty_cli.metrics.churn import load_churn_rules
-    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
-    from loyalty_cli.metrics.program import ProgramConfig
-    from loyalty_cli.metrics.rfm import RfmConfig
-    from loyalty_cli.report import (
-        FileInfo,
-        InputInfo,
-        ReportMeta,
-        ReportSettings,
-        build_context,
-        compute_report,
-        render_html,
-    )
-    from loyalty_cli.segments import load_segment_rules
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
 
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
+
+def _configure(options: Options) -> ReportConfig:
+    from loyalty_cli.app.report import ReportConfig
+    from loyalty_cli.errors import UsageError
+
+    check_bad_rows(options["on_bad_rows"])
+    output = str(options["output"])
     if output == "-" or not output.lower().endswith((".html", ".htm")):
         raise UsageError(f"-o {output}: the report is an HTML file", hint="e.g. -o report.html")
-    seg_map = load_segment_rules(rules)
-    settings = ReportSettings(
-        segments=seg_map,
-        churn=load_churn_rules(churn_rules),
-        rfm=RfmConfig(bins=seg_map.bins),
-        lifecycle=load_lifecycle_rules(lifecycle_rules),
-        program=ProgramConfig(point_value=point_value),
-    )
-    options = tx.read_options(out)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    customers, activity = loaded.customers, loaded.activity
-    assert activity is not None
-    day = loaded.as_of
-    missing = {
-        "surveys": "not given: pass --surveys FILE for the NPS section",
-        "contacts": "not given: pass --contacts FILE for contact counts and prospects",
-        "members": "not given: pass --members FILE for the loyalty programme section",
-        "points": "not given: pass --points FILE (with --members) for points, liability and breakage",
-    }
-    given = {"surveys": surveys, "contacts": contacts, "members": members, "points": points}
-    if points and not members:
+    rules = {name: None if options[name] is None else str(options[name]) for name in _RULES}
+    value = options["point_value"]
+    return ReportConfig(**rules, point_value=None if value is None else float(value))
+
+
+def _inputs(options: Options, config: ReportConfig, out: Output) -> InputSpec:
+    """The transactions with their activity table, and the other inputs given (the points only with the
+    members: the programme section starts from them)."""
+    sides = {kind: [str(p) for p in options[kind] or ()] for kind in SIDE_KINDS}
+    spec = transaction_spec(options, out, activity=True, survey_config=config.nps)
+    if sides["points"] and not sides["members"]:
         out.warn(
             "--points without --members: the points ledger is not read (the programme section starts from "
             "the members); pass --members FILE"
         )
-        given["points"] = None
-        missing["points"] = "given without --members, so not read: pass --members FILE too"
-    rows: dict[str, pl.DataFrame] = {}
-    infos: list[InputInfo] = []
-    extra_rejects: list[pl.DataFrame] = []
-    for kind, paths in given.items():
-        if not paths:
-            infos.append(InputInfo(kind, missing=missing[kind]))
-            continue
-        rows[kind], scan, rejected = read_side(
-            kind, paths, mapping=options.mapping_file, as_of=day if kind != "contacts" else None, policy=policy, out=out
-        )
-        infos.append(_info(kind, rows[kind], scan, rejected))
-        extra_rejects += rejected
-    if policy == "skip" and any(r.height for r in extra_rejects):
-        write_rejects(
-            extra_rejects,
-            rejects_path(rejects, output).with_name(rejects_path(rejects, output).stem + ".other.csv"),
-            out,
-        )
+        sides["points"] = []
+    return dataclasses.replace(spec, **sides)
 
-    with out.status("Computing the report ..."):
-        data = compute_report(
-            customers,
-            activity,
-            settings=settings,
-            responses=rows.get("surveys"),
-            contacts=rows.get("contacts"),
-            members=rows.get("members"),
-            points=rows.get("points"),
-            no_purchase=loaded.no_purchase,
-        )
-    gone = loaded.left_out_note()  # customers with no purchase, only returns: in no table
-    returns = words.count(data.no_purchase_return_orders, "return or cancellation order")
-    transactions = InputInfo(
-        "transactions",
-        tuple(str(p) for p in loaded.scan.paths),
-        (
-            words.count(data.customers, "customer"),
-            words.count(data.purchase_orders, "purchase order"),
-            words.count(data.return_orders, "return or cancellation order"),
-        ),
-        _dropped(loaded.rejects, loaded.scan, (f"{gone} ({returns})",) if gone else ()),
+
+def _rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
+    """The rejected transaction lines (--rejects, default beside the report), and those of the other inputs
+    beside them (``<rejects>.other.csv``)."""
+    written = transaction_rejects(inputs, options, out)
+    path = rejects_path(options.get("rejects"), options["output"])
+    other = path.with_name(path.stem + ".other.csv")
+    rejected = [inputs.rejects[kind] for kind in SIDE_KINDS if kind in inputs.rejects]
+    if any(frame.height for frame in rejected):
+        write_rejects(rejected, other, out)
+        written.append(other)
+    return written
+
+
+def _deliver(result: ReportResult, options: Options, out: Output) -> list[Path]:
+    """The page, written atomically; a note for each section that is not available, and what was written."""
+    from loyalty_cli.io.writers import write_text
+    from loyalty_cli.report import FileInfo, ReportMeta, build_context, input_infos, render_html
+
+    output = str(options["output"])
+    data = result.data
+    unread = bool(options["points"]) and not options["members"]
+    meta = ReportMeta(
+        inputs=input_infos(result.reads, data, points_unread=unread), files=(FileInfo(output, "this report"),)
     )
-    meta = ReportMeta(inputs=(transactions, *infos), files=(FileInfo(output, "this report"),))
-    context = build_context(data, settings, meta)
+    context = build_context(data, result.settings, meta)
     for section in context["sections"]:
         if not section["available"]:
             out.note(section["missing"])
     html = render_html(context)
     write_text(html, output)
     out.note(
-        f"As of {day}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "
+        f"As of {result.as_of}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "
         f"{len(context['charts'])} charts) to {output}"
     )
+    return [Path(output)]
+
+
+def _compute(inputs: Inputs, config: ReportConfig) -> ReportResult:
+    from loyalty_cli.app.report import report as report_sections
+
+    return report_sections(inputs, config)
+
+
+COMMAND = Command(
+    name="report",
+    configure=_configure,
+    inputs=_inputs,
+    compute=lambda inputs, config, messages: _compute(inputs, config),  # the sections' notes: on the page
+    deliver=_deliver,
+    rejects=_rejects,
+)
 
 
 def register(app: typer.Typer) -> None:

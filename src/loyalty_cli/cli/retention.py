@@ -9,6 +9,7 @@ import typer
 
 from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     TransactionColumns,
@@ -16,14 +17,16 @@ from loyalty_cli.cli.common import (
     check_output,
     check_table_path,
     handle_errors,
-    load_transactions_checked,
-    to_date,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.messages import Messages
+    from loyalty_cli.app.retention import RetentionConfig, RetentionResult
 
 EXAMPLES = """
 Examples:
@@ -37,14 +40,8 @@ Examples:
   loyalty retention Online_Retail.csv --order-col InvoiceNo --repeat-window 60 --cohorts cohorts.csv
 """
 
-# --show choices -> (metric of the long table, number format on a terminal)
-SHOW = {
-    "on": ("retention", "share"),
-    "within": ("retention_within", "share"),
-    "counts": ("active_customers", "count"),
-    "revenue": ("revenue_retention", "revenue"),
-    "cumulative": ("cumulative_revenue_per_customer", "money"),
-}
+# --show choices -> number format on a terminal (the metric of each: loyalty_cli.app.retention.MATRICES)
+KINDS = {"on": "share", "within": "share", "counts": "count", "revenue": "revenue", "cumulative": "money"}
 AVERAGE_MEANS = {
     "share": "average = customer-weighted over complete cells",
     "count": "average row = sum over complete cells",
@@ -183,108 +180,86 @@ def retention(
     is customer-weighted over complete cells only, true zeros included. -o writes the long table (one row
     per cohort and period)."""
 
-    from loyalty_cli.errors import UsageError
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
+
+
+def _shown(options: Options) -> tuple[str, ...]:
+    return tuple(options["show"] or ("on",))
+
+
+def _configure(options: Options) -> RetentionConfig:
+    from loyalty_cli.app.retention import RetentionConfig
+
+    check_bad_rows(options["on_bad_rows"])
+    config = RetentionConfig(
+        period=options["period"],
+        repeat_window=options["repeat_window"],
+        horizon=options["horizon"],
+        show=_shown(options),
+    )
+    check_output(options["output"], options["fmt"], example="retention.parquet")
+    check_table_path(options["wide"], "--wide")
+    check_table_path(options["cohorts"], "--cohorts")
+    return config
+
+
+def _deliver(result: RetentionResult, options: Options, out: Output) -> list[Path]:
     from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.retention import (
-        ALL,
-        AVERAGE,
-        PREFIX,
-        check_period,
-        cohort_retention,
-        cohort_table,
-        label,
-        repeat_rate,
-        retention_wide,
-        retention_wide_all,
-    )
 
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    period_name = check_period(period)
-    if repeat_window < 1:
-        raise UsageError(f"--repeat-window must be at least 1 day, got {repeat_window}")
-    if horizon is not None and horizon < 1:
-        raise UsageError(f"--horizon must be at least 1 {period_name}, got {horizon}")
-    shown = show or ["on"]
-    unknown = [s for s in shown if s not in SHOW]
-    if "on-or-after" in unknown:
-        raise UsageError(
-            "--show 'on-or-after' is gone: an open-ended 'on or after' cell changes with every later purchase",
-            hint="Use --show within: a purchase in any of the --horizon periods from k, final once they are over.",
-        )
-    if unknown:
-        raise UsageError(f"--show {unknown[0]!r} is not a matrix", hint=f"Use {', '.join(SHOW)}.")
-    check_output(output, fmt, example="retention.parquet")
-    check_table_path(wide, "--wide")
-    check_table_path(cohorts, "--cohorts")
-    options = tx.read_options(out)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=to_date(as_of), policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    customers, activity = loaded.customers, loaded.activity
-    assert activity is not None
-    # The long table is collected first: built again inside one collect_all with the cohort table, its plan
-    # was evaluated twice (1M lines: 27 s against 16 s before 'within'; collected first, the cohort table
-    # takes under a second).
-    long_df = cohort_retention(customers.lazy(), activity.lazy(), period=period_name, horizon=horizon).collect()
-    repeat = repeat_rate(customers.lazy(), window_days=repeat_window, period=period_name)
-    cohort_df = cohort_table(long_df.lazy(), repeat).collect()
-    all_row = cohort_df.row(cohort_df.height - 1, named=True)
-    assert all_row["cohort"] == ALL
-    n_cohorts = cohort_df.height - 1
-    as_of_day = long_df["as_of"][0]
-    within = long_df["horizon"][0]
-    out.note(
-        f"As of {as_of_day} (data before that day); {words.count(all_row['customers'], 'customer')} in "
-        f"{words.count(n_cohorts, f'{period_name}ly cohort')}; blank cells: periods not over yet (never counted as 0)"
-    )
-    if "within" in shown:
-        out.note(
-            f"Within: a purchase in any of the {words.count(within, period_name)} from k; a cell is blank until "
-            f"its last {period_name} (k+{within - 1}) is over"
-        )
-    rate = all_row["repeat_rate"]
-    out.note(
-        f"Repeat purchase rate within {words.count(repeat_window, 'day')} of the first purchase: "
-        + (
-            f"{rate:.1%} ({all_row['repeat_customers']:,} of {words.count(all_row['window_closed'], 'customer')} "
-            f"whose {words.count(repeat_window, 'day')} are over)"
-            if rate is not None
-            else f"none yet (no customer's {words.count(repeat_window, 'day')} are over)"
-        )
-    )
-
+    output, wide, cohorts = options["output"], options["wide"], options["cohorts"]
+    files: list[Path] = []
     if output:
-        written = write_table(long_df, output, fmt=fmt)
+        written = write_table(result.long, output, fmt=options["fmt"])
         if written:
             out.note(
-                f"Wrote {words.count(long_df.height, 'row')} (cohort x period, then the average rows) to {written}"
+                f"Wrote {words.count(result.long.height, 'row')} (cohort x period, then the average rows) to {written}"
             )
+            files.append(Path(written))
     if wide is not None:
-        write_table(retention_wide_all(long_df, period=period_name), wide)
+        write_table(result.wide(), wide)
         out.note(f"Wrote the cohort x period matrices to {wide}")
+        files.append(Path(wide))
     if cohorts is not None:
-        write_table(cohort_df, cohorts)
-        out.note(f"Wrote {words.count(n_cohorts, 'cohort')} to {cohorts}")
-    to_stderr = output == "-"
-    if output and out.quiet:
-        return
-    repeat = dict(zip(cohort_df["cohort"].to_list(), cohort_df["repeat_rate"].to_list(), strict=True))
-    repeat[AVERAGE] = repeat.pop(ALL, None)
-    unit = PREFIX[period_name]
+        write_table(result.cohorts, cohorts)
+        out.note(f"Wrote {words.count(result.cohort_count, 'cohort')} to {cohorts}")
+        files.append(Path(cohorts))
+    if not (output and out.quiet):
+        _show(result, _shown(options), out, to_stderr=output == "-")
+    return files
+
+
+def _show(result: RetentionResult, shown: tuple[str, ...], out: Output, *, to_stderr: bool) -> None:
+    from loyalty_cli.app.retention import MATRICES
+    from loyalty_cli.metrics.retention import PREFIX, label
+
+    period = result.period
     for name in shown:
-        metric, kind = SHOW[name]
+        metric, kind = MATRICES[name], KINDS[name]
         _show_matrix(
             out,
-            retention_wide(long_df, metric, period=period_name),
+            result.matrices[name],
             kind=kind,
             to_stderr=to_stderr,
-            title=f"{label(metric, horizon=within, period=period_name)} ({unit}0 = first-purchase {period_name}; "
-            f"as of {as_of_day}; "
-            f"{AVERAGE_MEANS[kind]}; blank = not over yet)",
-            repeat=repeat,
-            window=repeat_window,
+            title=f"{label(metric, horizon=result.horizon, period=period)} ({PREFIX[period]}0 = first-purchase "
+            f"{period}; as of {result.as_of}; {AVERAGE_MEANS[kind]}; blank = not over yet)",
+            repeat=result.repeat,
+            window=result.repeat_window,
         )
+
+
+COMMAND = Command(
+    name="retention",
+    configure=_configure,
+    inputs=lambda options, config, out: transaction_spec(options, out, activity=True),
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
+    deliver=_deliver,
+)
+
+
+def _compute(inputs: Inputs, config: RetentionConfig, messages: Messages) -> RetentionResult:
+    from loyalty_cli.app.retention import retention as retention_tables
+
+    return retention_tables(inputs, config, messages)
 
 
 def register(app: typer.Typer) -> None:

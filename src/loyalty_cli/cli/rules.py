@@ -77,7 +77,7 @@ def show(
     """List the built-in maps, or show one map: its segments, conditions and actions, and its grid."""
     import polars as pl
 
-    from loyalty_cli.segments import builtin_maps, load_segment_rules
+    from loyalty_cli.rules.segments import builtin_maps, load_segment_rules
 
     out = Output()
     if name is None:
@@ -114,8 +114,8 @@ def show(
 def rules_kind(path: Path) -> str:
     """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle``, ``columns`` or
     ``pipeline``."""
+    from loyalty_cli.io.userfiles import read_toml
     from loyalty_cli.pipeline import TOP_KEYS
-    from loyalty_cli.rulefile import read_toml
     from loyalty_cli.schema import TABLES
 
     data = read_toml(
@@ -152,9 +152,9 @@ def check(
     run): keys, inputs, commands and their options, and the rules files the steps name (loyalty run --dry-run
     also reads the inputs). Exit code 1 on the first problem."""
     from loyalty_cli.io.columns import load_mapping_file
-    from loyalty_cli.metrics.churn import load_churn_rules
-    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
-    from loyalty_cli.segments import load_segment_rules
+    from loyalty_cli.rules.churn import load_churn_rules
+    from loyalty_cli.rules.lifecycle import load_lifecycle_rules
+    from loyalty_cli.rules.segments import load_segment_rules
 
     out = Output()
     for path in files:

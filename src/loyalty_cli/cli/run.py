@@ -17,12 +17,14 @@ import typer
 from loyalty_cli import words
 from loyalty_cli.cli.common import handle_errors
 from loyalty_cli.cli.console import printable, relay_messages
+from loyalty_cli.cli.flags import rendered
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from loyalty_cli.errors import LoyaltyError
-    from loyalty_cli.pipeline import Pipeline
+    from loyalty_cli.io.columns import MappingFile
+    from loyalty_cli.pipeline import Pipeline, Step
 
 EXAMPLES = """
 Examples:
@@ -57,6 +59,16 @@ def _option_names(command: Any) -> set[str]:
     return names
 
 
+def _parameter_names(command: Any) -> dict[str, str]:
+    """A command's option names (without dashes, underscores for dashes) -> its parameter names."""
+    names = {param.name: param.name for param in command.params}
+    for param in command.params:
+        for opt in [*param.opts, *param.secondary_opts]:
+            if opt.startswith("--"):
+                names[opt[2:].replace("-", "_")] = param.name
+    return names
+
+
 def pipeline_commands() -> dict[str, set[str]]:
     """What the pipeline loader checks steps against: each command's option names (without dashes)."""
     return {name: _option_names(cmd) for name, cmd in _commands().items()}
@@ -65,31 +77,20 @@ def pipeline_commands() -> dict[str, set[str]]:
 def check_step_rules(pipeline: Pipeline) -> list[str]:
     """Load every rules file (or built-in map) the steps name, from the pipeline's folder as a run does, with
     the checks each kind makes on load; the files checked, in step order."""
-    from loyalty_cli.metrics.churn import load_churn_rules
-    from loyalty_cli.metrics.lifecycle import load_lifecycle_rules
-    from loyalty_cli.pipeline import RULES_OPTIONS
-    from loyalty_cli.segments import load_segment_rules
+    from loyalty_cli.pipeline import RULES_OPTIONS, from_folder
+    from loyalty_cli.rules.churn import load_churn_rules
+    from loyalty_cli.rules.lifecycle import load_lifecycle_rules
+    from loyalty_cli.rules.segments import load_segment_rules
 
     loaders = {"segments": load_segment_rules, "churn": load_churn_rules, "lifecycle": load_lifecycle_rules}
     checked: list[str] = []
-    with _in_folder(pipeline.folder):
-        for step in pipeline.steps:
-            for option, kind in RULES_OPTIONS.get(step.command, {}).items():
-                rules = step.options.get(option)
-                if isinstance(rules, str):
-                    loaders[kind](rules)
-                    checked.append(rules)
+    for step in pipeline.steps:
+        for option, kind in RULES_OPTIONS.get(step.command, {}).items():
+            rules = step.options.get(option)
+            if isinstance(rules, str):
+                loaders[kind](from_folder(pipeline, rules) if (pipeline.folder / rules).exists() else rules)
+                checked.append(rules)
     return list(dict.fromkeys(checked))
-
-
-@contextmanager
-def _in_folder(folder: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 @contextmanager
@@ -162,7 +163,10 @@ class _Log:
             raise
         except LoyaltyError as exc:
             if exc is not self.reported:
-                self._emit({"level": "error", "error": exc.message, "hint": exc.hint, "exit_code": int(exc.exit_code)})
+                shown = rendered(exc)
+                self._emit(
+                    {"level": "error", "error": shown.message, "hint": shown.hint, "exit_code": int(exc.exit_code)}
+                )
             raise typer.Exit(code=int(exc.exit_code)) from None
         except KeyboardInterrupt:
             self._emit({"level": "error", "error": "Interrupted", "exit_code": int(ExitCode.INTERRUPTED)})
@@ -184,6 +188,8 @@ class _Log:
 def _for_pipeline(exc: LoyaltyError, pipeline: Pipeline) -> LoyaltyError:
     """An error worded for a pipeline: rows are skipped with the pipeline file's key, not the command's flag."""
     from loyalty_cli.errors import BadRowsError
+
+    exc = rendered(exc)
 
     if isinstance(exc, BadRowsError):
         return exc.going_on(
@@ -278,9 +284,9 @@ def run(
         commands = _commands()
         pipeline = load_pipeline(pipeline_file, {name: _option_names(cmd) for name, cmd in commands.items()})
         if dry_run:
-            _dry_run(pipeline, log)
+            _dry_run(pipeline, log, commands)
             return
-        with pipeline_lock(pipeline.lock_path), _terminate_as_interrupt(), _in_folder(pipeline.folder):
+        with pipeline_lock(pipeline.lock_path), _terminate_as_interrupt():
             code = _execute(pipeline, commands, log, keep_going=keep_going)
     if code != ExitCode.OK:
         raise typer.Exit(code=int(code))
@@ -304,14 +310,13 @@ def _output_dir(pipeline: Pipeline, as_of: date | None, today: date) -> tuple[di
     return values, (pipeline.folder / fill(pipeline.output_dir, values)).resolve()
 
 
-def _prepare(pipeline: Pipeline, tmp: Path, today: date) -> tuple[Path, dict[str, str], Path, date | None]:
-    """Write the mapping file, resolve the as-of date (reading the transactions once) and the output folder."""
+def _prepare(pipeline: Pipeline, today: date) -> tuple[MappingFile, dict[str, str], Path, date | None]:
+    """The inputs' column mapping, the as-of date (reading the transactions once) and the output folder."""
     from loyalty_cli.io.readers import ReadOptions
-    from loyalty_cli.io.writers import write_text
-    from loyalty_cli.pipeline import input_paths, mapping_toml, resolve_as_of
+    from loyalty_cli.pipeline import input_paths, pipeline_mapping, resolve_as_of
     from loyalty_cli.stage1 import load_transactions
 
-    mapping = write_text(mapping_toml(pipeline.inputs), tmp / "columns.toml")
+    mapping = pipeline_mapping(pipeline)
     given = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
     latest = None
     if "transactions" in pipeline.inputs and pipeline.as_of != "today":
@@ -328,137 +333,30 @@ def _prepare(pipeline: Pipeline, tmp: Path, today: date) -> tuple[Path, dict[str
     return mapping, values, output_dir, as_of
 
 
-class _Summary:
-    """``run_summary.json`` in the output folder, rewritten at every change of state: ``running`` from the
-    moment the folder is known (so a run killed with ``kill -9`` never leaves one that says ``ok``), then
-    ``ok``, ``failed`` or ``interrupted``. ``last_ok_run`` names the run of this pipeline whose outputs the
-    folder holds when that is not this one; ``other_pipelines`` the same for each other pipeline that
-    publishes into the folder, so that no run removes their files. From the moment the folder is known the run
-    holds its lock (``locks``): runs of pipelines that share it take turns. A run that fails before its folder
-    is known writes its summary to the fixed part of ``output_dir`` (:func:`fixed_folder`)."""
-
-    def __init__(self, pipeline: Pipeline, locks: ExitStack) -> None:
-        from loyalty_cli import __version__
-        from loyalty_cli.pipeline import now
-
-        self.pipeline, self.locks = pipeline, locks
-        self.path: Path | None = None
-        self.data: dict[str, Any] = {
-            "loyalty_version": __version__,
-            "pipeline": str(pipeline.file),
-            "status": "running",
-            "started_at": now(),
-            "ended_at": None,
-            "as_of": None,
-            "inputs": None,
-            "steps": [],
-            "error": None,
-            "last_ok_run": None,
-            "other_pipelines": {},
-        }
-
-    def place(self, output_dir: Path, as_of: str | None) -> None:
-        """The output folder is known: lock it, take over what the summary there says about its outputs (of
-        this pipeline and of the others), and write."""
-        from loyalty_cli.errors import DataError
-        from loyalty_cli.pipeline import fixed_folder, output_lock_path, pipeline_lock, published_runs
-
-        if self.path is None:
-            try:
-                output_dir.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DataError(
-                    f"Could not create the folder {output_dir.parent}: {exc.strerror or exc}",
-                    hint="Set output_dir to a folder that the user who runs the pipeline can write to.",
-                ) from None
-            busy = (
-                f"Another run is writing to {output_dir}",
-                "Wait for it to finish, or give each pipeline its own output_dir.",
-            )
-            self.locks.enter_context(pipeline_lock(output_lock_path(output_dir), busy))
-            self.path = output_dir / "run_summary.json"
-            published = published_runs(self._read(self.path))
-            self.data["last_ok_run"] = published.pop(self.data["pipeline"], None)
-            self.data["other_pipelines"] = published
-            early = fixed_folder(self.pipeline) / "run_summary.json"  # of a run that failed before its folder
-            stale = self._read(early) if early != self.path else None
-            if isinstance(stale, dict) and stale.get("pipeline") == self.data["pipeline"]:
-                early.unlink(missing_ok=True)
-        self.data["as_of"] = as_of
-        self.write()
-
-    @staticmethod
-    def _read(path: Path) -> Any:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def replaces(self) -> list[str]:
-        """Before this run's outputs are published: the files of this pipeline's last run to remove when this
-        one did not write them (none that another pipeline published), which from now on are no longer
-        another pipeline's either when this run writes them. The folder holds no whole run's outputs now."""
-        mine = {o for step in self.data["steps"] for o in step.get("outputs") or []}
-        others = self.data["other_pipelines"]
-        theirs = {o for run in others.values() for o in run["outputs"]}
-        for run in others.values():
-            run["outputs"] = [o for o in run["outputs"] if o not in mine]
-        replaced = [o for o in (self.data["last_ok_run"] or {}).get("outputs") or [] if o not in theirs]
-        self.data["last_ok_run"] = None
-        self.write()
-        return replaced
-
-    def inputs(self) -> None:
-        """Size and SHA-256 of every input file (not when one cannot be listed: the error says why)."""
-        from loyalty_cli.errors import LoyaltyError
-        from loyalty_cli.pipeline import file_facts
-
-        try:
-            self.data["inputs"] = {
-                kind: [file_facts(p) for p in _input_files(self.pipeline, kind)] for kind in self.pipeline.inputs
-            }
-        except (LoyaltyError, OSError):
-            self.data["inputs"] = None
-
-    def finish(self, status: str, error: str | None = None) -> None:
-        from loyalty_cli.pipeline import fixed_folder, now
-
-        if self.path is None:  # the run ends before its folder is known
-            self.path = fixed_folder(self.pipeline) / "run_summary.json"
-        self.data.update(status=status, ended_at=now(), error=error)
-        self.write()
-
-    def write(self) -> None:
-        from loyalty_cli.io.writers import write_text
-
-        if self.path is not None:
-            write_text(json.dumps(self.data, indent=2) + "\n", self.path)
-
-
 def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_going: bool) -> int:
     """Run the steps into a staging folder beside the output folder and move their outputs into place only
     when every step succeeded: a failed, interrupted or killed run leaves the previous outputs as they were."""
     import shutil
-    import tempfile
 
-    from loyalty_cli.errors import ExitCode, LoyaltyError, UsageError
-    from loyalty_cli.pipeline import LockedError, check_publish, new_staging, publish, resolve_as_of, step_argv
+    from loyalty_cli.errors import ExitCode, LoyaltyError
+    from loyalty_cli.pipeline import LockedError, check_publish, new_staging, publish, resolve_as_of, step_values
+    from loyalty_cli.pipeline.summary import RunSummary
     from loyalty_cli.stage1 import shared_reads
 
     locks = ExitStack()  # the output folder's lock, taken when the folder is known, released last
-    summary = _Summary(pipeline, locks)
+    summary = RunSummary(pipeline, locks)
     records: list[dict[str, Any]] = summary.data["steps"]
     first_failure = 0
     today = date.today()
     staging: Path | None = None
     finished = False
     try:
-        with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, shared_reads():
+        with shared_reads():
             if pipeline.as_of != "latest" or "{as_of}" not in pipeline.output_dir:  # known before reading
                 values, output_dir = _output_dir(pipeline, resolve_as_of(pipeline.as_of, None, today), today)
                 summary.place(output_dir, None if pipeline.as_of == "latest" else values["as_of"])
             try:
-                mapping, values, output_dir, as_of = _prepare(pipeline, Path(tmp), today)
+                mapping, values, output_dir, as_of = _prepare(pipeline, today)
             except LoyaltyError as exc:
                 shown = _for_pipeline(exc, pipeline)
                 log.step(
@@ -492,27 +390,13 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
                     )
                     log.step({**records[-1], "seconds": 0.0})
                     continue
-                argv = step_argv(pipeline, step, as_of=as_of, output_dir=staging, mapping=mapping, values=values)
-                started, wall = time.time(), time.perf_counter()
-                try:
-                    with relay_messages(messages):
-                        result = commands[step.command].main(
-                            args=argv[1:], prog_name=f"loyalty {step.command}", standalone_mode=False
-                        )
-                    code = int(result) if isinstance(result, int) else 0
-                except typer.Exit as exc:
-                    code = int(exc.exit_code)
-                except typer.Abort:
-                    code = int(ExitCode.INTERRUPTED)
-                except typer.TyperException as exc:  # bad options for the command (click's usage errors)
-                    messages.failure = UsageError(exc.format_message(), hint=f"See loyalty {step.command} --help.")
-                    show = getattr(exc, "show", None)
-                    if show and not messages.take:
-                        show()
-                    code = int(ExitCode.USAGE)
+                found = step_values(pipeline, step, as_of=as_of, output_dir=staging, values=values)
+                wall = time.perf_counter()
+                with relay_messages(messages):
+                    code, written = _run_step(pipeline, step, found, mapping, _parameter_names(commands[step.command]))
                 seconds = time.perf_counter() - wall
-                outputs = _outputs(argv, staging, started)
-                main_output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else None
+                outputs = _in_order(written, found, staging)
+                main_output = Path(str(found["output"])) if "output" in found else None
                 rows = _rows(main_output) if main_output is not None and main_output.is_file() and code == 0 else None
                 record.update(
                     status="ok" if code == 0 else "failed",
@@ -539,7 +423,7 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
     except BaseException as exc:
         if not finished and not isinstance(exc, LockedError):  # another run has the folder: its summary stays
             interrupted = isinstance(exc, KeyboardInterrupt)
-            message = exc.message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
+            message = rendered(exc).message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
             try:
                 summary.finish("interrupted" if interrupted else "failed", message)
             except LoyaltyError:  # the folder cannot be written to: the error that got us here says more
@@ -552,53 +436,95 @@ def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_go
     return first_failure
 
 
-def _input_files(pipeline: Pipeline, kind: str) -> list[Path]:
-    from loyalty_cli.io.sources import expand_inputs
-    from loyalty_cli.pipeline import input_paths
+def _run_step(
+    pipeline: Pipeline, step: Step, found: dict[str, object], mapping: MappingFile, names: dict[str, str]
+) -> tuple[int, list[Path]]:
+    """Run one step as its command (no command line: see :mod:`loyalty_cli.cli.steps`): its exit code and
+    the files it wrote. Errors are shown (and relayed to the step's record) as the command shows them."""
+    from loyalty_cli.cli.command import execute
+    from loyalty_cli.cli.console import Output
+    from loyalty_cli.cli.steps import step_command, typed_options
 
-    return sorted(p.resolve() for p in expand_inputs(input_paths(pipeline, kind)))
+    command, function = step_command(step.command)
+    written: list[Path] = []
+
+    @handle_errors
+    def run_it() -> None:
+        options = typed_options(function, names, found, pipeline.folder, command=step.command)
+        written.extend(execute(command, {**options, "mapping": mapping}, Output(quiet=True)))
+
+    try:
+        run_it()
+    except typer.Exit as exc:
+        return int(exc.exit_code), written
+    return 0, written
 
 
-def _outputs(argv: list[str], output_dir: Path, started: float) -> list[Path]:
-    """Files in the output folder that the step wrote: its arguments that name files written since it began."""
-    found: list[Path] = []
-    for arg in argv:
-        path = Path(os.path.normpath(arg))
-        if not (path.is_absolute() and path.is_relative_to(output_dir)):
-            continue
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        found += [f for f in files if f.is_file() and f.stat().st_mtime >= started - 1 and f not in found]
-    return found
+def _in_order(written: list[Path], found: dict[str, object], staging: Path) -> list[Path]:
+    """The files a step wrote in the output folder, in the order of its options (the output first), each
+    folder's files sorted, each file once."""
+    files = [Path(os.path.normpath(p)) for p in written]
+    inside = [p for p in dict.fromkeys(files) if p.is_file() and p.is_relative_to(staging)]
+    named = [
+        Path(os.path.normpath(str(v)))
+        for value in found.values()
+        for v in (value if isinstance(value, list) else [value])
+        if isinstance(v, str | Path)
+    ]
+
+    def rank(path: Path) -> tuple[int, str]:
+        for i, name in enumerate(named):
+            if path == name or path.is_relative_to(name):
+                return i, str(path)
+        return len(named), str(path)
+
+    return sorted(inside, key=rank)
 
 
-def _dry_run(pipeline: Pipeline, log: _Log) -> None:
-    """Check that the inputs exist and map, and that rules files load; print the plan."""
-    import tempfile
-
+def _dry_run(pipeline: Pipeline, log: _Log, commands: dict[str, Any]) -> None:
+    """Check that the inputs exist and map, and that every step's options make a valid config (its rules
+    files loaded, its outputs known); print the plan, each step as the command a person would type."""
+    from loyalty_cli.cli.steps import step_command, typed_options
     from loyalty_cli.io.readers import ReadOptions, read_table
-    from loyalty_cli.pipeline import step_argv
+    from loyalty_cli.pipeline import input_paths, pipeline_mapping, step_values
 
-    with tempfile.TemporaryDirectory(prefix="loyalty-run-") as tmp, _in_folder(pipeline.folder):
-        from loyalty_cli.io.writers import write_text
-        from loyalty_cli.pipeline import mapping_toml
-
-        mapping = write_text(mapping_toml(pipeline.inputs), Path(tmp) / "columns.toml")
-        for kind, spec in pipeline.inputs.items():
-            scan = read_table(kind, list(spec.paths), ReadOptions(mapping_file=mapping))
-            typer.echo(
-                printable(
-                    f"{kind}: {words.count(len(scan.paths), 'file')}; columns: {'; '.join(scan.mapping.describe())}"
-                )
-            )
-        check_step_rules(pipeline)
-        as_of = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
-        out_dir = Path("<output_dir>")
-        values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
-        typer.echo(printable(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}"))
-        for i, step in enumerate(pipeline.steps, start=1):
-            argv = step_argv(pipeline, step, as_of=as_of, output_dir=out_dir, mapping=Path("<mapping>"), values=values)
-            typer.echo(printable(f"{i}. {step.name}: loyalty {' '.join(_quote(a) for a in argv)}"))
+    mapping = pipeline_mapping(pipeline)
+    for kind in pipeline.inputs:
+        scan = read_table(kind, input_paths(pipeline, kind), ReadOptions(mapping_file=mapping))
+        typer.echo(
+            printable(f"{kind}: {words.count(len(scan.paths), 'file')}; columns: {'; '.join(scan.mapping.describe())}")
+        )
+    as_of = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
+    out_dir = Path("<output_dir>")
+    values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
+    typer.echo(printable(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}"))
+    for i, step in enumerate(pipeline.steps, start=1):
+        found = step_values(pipeline, step, as_of=as_of, output_dir=out_dir, values=values)
+        command, function = step_command(step.command)
+        options = typed_options(
+            function, _parameter_names(commands[step.command]), found, pipeline.folder, command=step.command
+        )
+        command.configure({**options, "mapping": mapping})
+        typer.echo(
+            printable(f"{i}. {step.name}: loyalty {' '.join(_quote(a) for a in _command_line(step.command, found))}")
+        )
     log.message("Dry run: the pipeline, its inputs, columns and rules are valid; nothing was run.")
+
+
+def _listed(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def _command_line(command: str, found: dict[str, object]) -> list[str]:
+    """The command line a person would type for a step (``--dry-run`` shows it), from its option values by
+    option name (:func:`loyalty_cli.pipeline.step_values`)."""
+    argv = [command, *map(str, _listed(found["inputs"]))]
+    for key, value in found.items():
+        if key == "inputs" or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        argv += [flag] if value is True else [a for item in _listed(value) for a in (flag, str(item))]
+    return argv
 
 
 def _quote(arg: str) -> str:

@@ -10,6 +10,7 @@ import typer
 
 from loyalty_cli import words
 from loyalty_cli.cli import options as opt
+from loyalty_cli.cli.command import Command, Options, execute, flat, transaction_spec
 from loyalty_cli.cli.common import (
     NO_COLUMN_OPTIONS,
     NO_LIST_OPTIONS,
@@ -20,18 +21,20 @@ from loyalty_cli.cli.common import (
     check_table_path,
     handle_errors,
     list_options,
-    load_transactions_checked,
+    list_spec,
     parse_days,
-    to_date,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import UsageError, setting
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, Window
+    from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.messages import Messages
+    from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings
+    from loyalty_cli.metrics.second_purchase import Window
 
 EXAMPLES = """
 Examples:
@@ -58,110 +61,8 @@ def parse_window(value: str) -> Window:
     if match := re.fullmatch(r"(\d+)d?-(\d+)d?", text):
         return Window("days", int(match[1]), int(match[2]))
     raise UsageError(
-        f"--window {value!r}: expected percentiles like p25-p75 or days like 20-45",
+        f"{setting('window')} {value!r}: expected percentiles like p25-p75 or days like 20-45",
         hint="Percentiles are of the repeaters' days to second purchase; days count from the first purchase.",
-    )
-
-
-def resolve_by(by: str | None, names: list[str], out: Output) -> str | None:
-    """The summary column to group by: as given, or ``first_<by>`` for ``category`` and ``channel``."""
-    if by is None or by in names:
-        return by
-    if f"first_{by}" in names:
-        out.note(f"--by {by}: grouping by first_{by} (that of the first order)")
-        return f"first_{by}"
-    field = by.removeprefix("first_")
-    if field in ("category", "channel"):
-        raise DataError(
-            f"--by {by}: the transactions have no {field} column",
-            hint=f"Name it with --{field}-col COLUMN (its value on the first order is used)."
-            if field == "category"
-            else "Map a channel column in rules/columns.toml.",
-        )
-    raise UsageError(f"--by {by!r}: no such column in the customer summary", hint=f"Columns: {', '.join(names)}.")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
-def _buyers(n: int) -> str:
-    return words.count(n, "one-time buyer")
-
-
-def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
-
-
-def _report(
-    out: Output,
-    summary: pl.DataFrame,
-    shares: pl.DataFrame,
-    buckets: pl.DataFrame,
-    actions: pl.DataFrame,
-    config: SecondPurchaseConfig,
-    as_of: object,
-) -> None:
-    """The notes on stderr: what was counted, the headline numbers, what empty cells mean."""
-    import polars as pl
-
-    from loyalty_cli.metrics.second_purchase import ALL, NEVER, VALUE_DAYS
-
-    overall = summary.filter(pl.col("group") == ALL).row(0, named=True)
-    n, reps = overall["first_buyers"], overall["repeaters"]
-    out.note(
-        f"As of {as_of} (data before that day): {words.count(n, 'first-time buyer')}, {reps:,} bought again on a later "
-        f"day, {n - reps:,} have not (yet): they are censored at the as-of date, not counted as lost"
-    )
-    heads = shares.filter((pl.col("group") == ALL) & pl.col("within_days").is_in([30, 60, 90]))
-    out.note(
-        "Bought again within 30 / 60 / 90 days: "
-        + " / ".join(f"{_pct(r['share'])} of {r['observed']:,}" for r in heads.iter_rows(named=True))
-        + " first-time buyers observed that long"
-    )
-    if overall["repeaters_median_gap_days"] is not None:
-        out.note(
-            f"Repeaters only ({reps:,}, one-time buyers left out): median "
-            f"{overall['repeaters_median_gap_days']:g} days, mean {overall['repeaters_mean_gap_days']:.1f} days to the "
-            "second purchase"
-        )
-    empty = [f"p{p}" for p in (25, 50, 75, 90) if overall[f"p{p}_days"] is None]
-    if empty and n >= config.min_n and overall["km_not_repurchased"] is not None:
-        out.note(
-            f"{', '.join(empty)} (all first-time buyers) empty: the Kaplan-Meier curve never gets that low "
-            f"({overall['km_not_repurchased']:.1%} had not bought again by day {overall['km_last_day']}, "
-            "the longest time observed)"
-        )
-    if overall["window_from_days"] is None:
-        out.warn(
-            f"No second-purchase window: fewer than --min-n {words.count(config.min_n, 'repeater')}. Lower --min-n "
-            "or give --window in days, e.g. --window 20-45"
-        )
-    else:
-        source = config.window.describe()
-        out.note(
-            f"Window: {source} = days {overall['window_from_days']}-{overall['window_to_days']} after the first "
-            "purchase"
-            + (
-                f" (per {config.by}; groups with fewer than {words.count(config.min_n, 'repeater')} use the (all) "
-                "window)"
-                if config.by and config.window.kind == "percentile"
-                else ""
-            )
-        )
-    all_buckets = buckets.filter(pl.col("group") == ALL)
-    out.note(
-        f"Value: net spend of the first purchase day and the {VALUE_DAYS} days after it, "
-        f"{words.count(all_buckets['customers'].sum(), 'customer')} observed {VALUE_DAYS} days ('{NEVER}' = no second "
-        f"purchase within them): "
-        + ", ".join(f"{r['bucket']} {_money(r['mean_spend_365d'])}" for r in all_buckets.iter_rows(named=True))
-        + ". A correlation, not what a nudge earns: customers who come back early may simply be keener"
-    )
-    out.note(f"Numbers from fewer than --min-n {words.count(config.min_n, 'customer')} are left empty")
-    open_now = int((actions["status"] == "open").sum())
-    out.note(
-        f"To nudge: {_buyers(actions.height)}, {open_now:,} in their window now, "
-        f"{actions.height - open_now:,} whose window opens and closes within {words.count(config.closing_days, 'day')}"
     )
 
 
@@ -304,72 +205,78 @@ def second_purchase(
 ) -> None:
     """Time to second purchase with right censoring (Kaplan-Meier), the window where second purchases
     happen, 365-day value by timing, and the one-time buyers to nudge now."""
-    import dataclasses
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
 
-    import polars as pl
 
-    from loyalty_cli.io.writers import write_table
-    from loyalty_cli.metrics.second_purchase import (
-        SecondPurchaseConfig,
-        history_start_caveat,
-        second_purchase_tables,
+#: the extra tables: option (parameter name), flag, the result's table and what it is
+TABLES = (
+    ("summary_path", "--summary", "summary", "timing summary"),
+    ("shares_path", "--shares", "shares", "shares"),
+    ("curve_path", "--curve", "curve", "Kaplan-Meier curve"),
+    ("value_path", "--value", "value", "value by timing"),
+)
+
+
+def _configure(options: Options) -> SecondPurchaseSettings:
+    from loyalty_cli.app.second_purchase import SecondPurchaseSettings
+
+    check_bad_rows(options["on_bad_rows"])
+    config = SecondPurchaseSettings(
+        by=options["by"],
+        min_n=options["min_n"],
+        window=parse_window(str(options["window"])),
+        closing=parse_days(str(options["closing"]), setting("closing")),
     )
-
-    out = Output(quiet=quiet)
-    policy = check_bad_rows(on_bad_rows)
-    config = SecondPurchaseConfig(
-        min_n=min_n, window=parse_window(window), closing_days=parse_days(closing, "--closing")
-    )
+    output, fmt = options["output"], options["fmt"]
     check_output(output, fmt, example="nudge.csv")
-    lists.check(output, fmt)
-    for path, name in (
-        (summary_path, "--summary"),
-        (shares_path, "--shares"),
-        (curve_path, "--curve"),
-        (value_path, "--value"),
-    ):
-        check_table_path(path, name)
-    options = tx.read_options(out)
-    day = to_date(as_of)
-    loaded = load_transactions_checked(
-        inputs, options, as_of=day, policy=policy, rejects=rejects, output=output, out=out, activity=True
-    )
-    customers, activity = loaded.customers, loaded.activity
-    assert activity is not None
-    config = dataclasses.replace(config, by=resolve_by(by, customers.columns, out))
-    summary, shares, curve, buckets, actions, history = pl.collect_all(
-        second_purchase_tables(customers.lazy(), activity.lazy(), config=config)
-    )
-    as_of_day = customers["as_of"][0]
-    _report(out, summary, shares, buckets, actions, config, as_of_day)
-    caveat = history_start_caveat(history.row(0, named=True))
-    if caveat:
-        out.warn(caveat)
+    list_spec(options).check(output, fmt)
+    for name, flag, _, _ in TABLES:
+        check_table_path(options[name], flag)
+    return config
+
+
+def _deliver(result: SecondPurchaseResult, options: Options, out: Output) -> list[Path]:
+    from loyalty_cli.io.writers import write_table
+
+    output = options["output"]
+    written: list[Path] = []
     if output:
-        lists.write(
-            actions,
+        written += list_spec(options).write(
+            result.actions,
             output,
-            fmt=fmt,
+            fmt=options["fmt"],
             out=out,
-            mapping=options.mapping_file,
+            mapping=options["mapping"],
             tag_value="second-purchase nudge",
             value="net_spend",
-            describe=lambda n: f"{_buyers(n)} to nudge",
-            policy=policy,
-            rejects=rejects,
+            describe=lambda n: f"{words.count(n, 'one-time buyer')} to nudge",
+            policy=options["on_bad_rows"],
+            rejects=options["rejects"],
         )
-    for path, table, what in (
-        (summary_path, summary, "timing summary"),
-        (shares_path, shares, "shares"),
-        (curve_path, curve, "Kaplan-Meier curve"),
-        (value_path, buckets, "value by timing"),
-    ):
+    for name, _, table, what in TABLES:
+        path = options[name]
         if path is not None:
-            write_table(table, path)
+            write_table(getattr(result, table), path)
             out.note(f"Wrote the {what} to {path}")
-    if output and out.quiet:
-        return
-    _show(out, summary, buckets, by=config.by, as_of=as_of_day, to_stderr=output == "-")
+            written.append(Path(path))
+    if not (output and out.quiet):
+        _show(out, result.summary, result.value, by=result.config.by, as_of=result.as_of, to_stderr=output == "-")
+    return written
+
+
+COMMAND = Command(
+    name="second-purchase",
+    configure=_configure,
+    inputs=lambda options, config, out: transaction_spec(options, out, activity=True),
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
+    deliver=_deliver,
+)
+
+
+def _compute(inputs: Inputs, config: SecondPurchaseSettings, messages: Messages) -> SecondPurchaseResult:
+    from loyalty_cli.app.second_purchase import second_purchase as timing
+
+    return timing(inputs, config, messages)
 
 
 def register(app: typer.Typer) -> None:

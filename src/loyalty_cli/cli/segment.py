@@ -21,13 +21,13 @@ from loyalty_cli.cli.common import (
     handle_errors,
     list_options,
     list_spec,
-    show_messages,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
     from loyalty_cli.app.inputs import Inputs
+    from loyalty_cli.app.messages import Messages
     from loyalty_cli.app.segment import SegmentConfig, SegmentResult
 
 EXAMPLES = """
@@ -116,7 +116,7 @@ def segment(
     tx: TransactionColumns = NO_COLUMN_OPTIONS,
 ) -> None:
     """RFM scores and named segments, one row per customer, and a table of segment sizes and revenue."""
-    execute(SEGMENT, flat(locals()), Output(quiet=quiet))
+    execute(COMMAND, flat(locals()), Output(quiet=quiet))
 
 
 def _configure(options: Options) -> SegmentConfig:
@@ -143,7 +143,6 @@ def _deliver(result: SegmentResult, options: Options, out: Output) -> list[Path]
     from loyalty_cli.io.writers import write_table
 
     output, cut_points = options["output"], options["cut_points"]
-    show_messages(result.messages, out)
     written: list[Path] = []
     if output:
         written += list_spec(options).write(
@@ -190,19 +189,19 @@ def _show(result: SegmentResult, out: Output, *, to_stderr: bool) -> None:
         )
 
 
-SEGMENT = Command(
+COMMAND = Command(
     name="segment",
     configure=_configure,
     inputs=lambda options, config, out: transaction_spec(options, out),
-    compute=lambda inputs, config: _compute(inputs, config),
+    compute=lambda inputs, config, messages: _compute(inputs, config, messages),
     deliver=_deliver,
 )
 
 
-def _compute(inputs: Inputs, config: SegmentConfig) -> SegmentResult:
+def _compute(inputs: Inputs, config: SegmentConfig, messages: Messages) -> SegmentResult:
     from loyalty_cli.app.segment import segment as segment_customers
 
-    return segment_customers(inputs, config)
+    return segment_customers(inputs, config, messages)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 One module per job (import each thing from its module; this package re-exports nothing):
 
-- :mod:`~loyalty_cli.handoff.targets`: the email tools a list can be written for (``--target``), what each
+- :mod:`~loyalty_cli.handoff.targets`: the email tools a list can be written for (the target setting), what each
   importer wants (headers, date formats, size limit).
 - :mod:`~loyalty_cli.handoff.screening`: rows left out before a list goes anywhere: consent, unusable emails,
   duplicate emails, ids that start like a formula; the reasons the ``.dropped.csv`` file gives.

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from loyalty_cli import words
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import ConfigError, DataError, setting
 
 HASH_METHOD = "fnv1a64+fmix64 of '<seed>:<customer_id>' (UTF-8); u = (hash >> 11) / 2**53; control when u < share"
 TREATMENT = "treatment"
@@ -86,9 +86,10 @@ def unit_interval(ids: pl.Series, seed: str) -> np.ndarray:
 
 def check_share(share: float) -> float:
     if not 0.0 < share < 1.0:
-        raise UsageError(
-            f"--holdout-share must be between 0 and 1 (exclusive), got {share:g}",
-            hint="e.g. --holdout-share 0.1 keeps 10% of the list as a control group.",
+        raise ConfigError(
+            "holdout_share",
+            f"must be between 0 and 1 (exclusive), got {share:g}",
+            hint=f"e.g. {setting('holdout_share')} 0.1 keeps 10% of the list as a control group.",
         )
     return share
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from loyalty_cli import words
-from loyalty_cli.errors import DataError
+from loyalty_cli.errors import DataError, setting
 from loyalty_cli.io.parse import parse_id, parse_text
 from loyalty_cli.io.sources import Source, check_gzip, expand_inputs, inspect_source
 from loyalty_cli.schema import TRANSACTIONS, normalise_header
@@ -170,7 +170,7 @@ def _id_header(src: Source, headers: list[str], id_col: str | None, shown: str) 
             raise DataError(
                 f"No customer id column in the list {src.path}",
                 hint="Lists written by loyalty keep customer_id (Braze: external_id); name "
-                f"another with --list-id-col. Columns in the file: {shown}.",
+                f"another with {setting('list_id_col')}. Columns in the file: {shown}.",
             )
     return idc
 
@@ -226,12 +226,14 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestFile], list[ManifestFile
     except (ValueError, KeyError, TypeError, AttributeError):
         raise DataError(
             f"{manifest} is not a list manifest written by loyalty",
-            hint="Pass the .manifest.json written beside the list, or --treatment and --control.",
+            hint="Pass the .manifest.json written beside the list, or "
+            f"{setting('treatment')} and {setting('control')}.",
         ) from None
     if not control:
         raise DataError(
             f"The manifest {manifest} records no control group",
-            hint="Write the list with --holdout-share and --seed, or pass --control FILE.",
+            hint=f"Write the list with {setting('holdout_share')} and {setting('seed')}, or pass "
+            f"{setting('control')} FILE.",
         )
     return treatment, control
 
@@ -266,9 +268,9 @@ def check_manifest(manifest: Path) -> str:
     treatment, control = read_manifest(manifest)
     files = [*treatment, *control]
     hint = (
-        "The lists and the manifest must come from one run: write the list again with --holdout-share and "
-        "--seed (the same seed gives the same split), or compare the files as they are with --treatment and "
-        "--control."
+        "The lists and the manifest must come from one run: write the list again with "
+        f"{setting('holdout_share')} and {setting('seed')} (the same seed gives the same split), or compare the "
+        f"files as they are with {setting('treatment')} and {setting('control')}."
     )
     for f in files:
         try:

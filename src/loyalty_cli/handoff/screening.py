@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from loyalty_cli.errors import DataError
+from loyalty_cli.errors import DataError, setting
 from loyalty_cli.handoff.targets import Target
 from loyalty_cli.io.parse import (  # consent words, as the contacts reader reads them
     FALSE_WORDS,
@@ -176,8 +176,8 @@ def screen_rows(table: pl.DataFrame, *, target: Target, value: str | None = None
     if not has_email and target.needs_email:
         raise DataError(
             f"The list has no email column, which {target.label} needs to identify contacts",
-            hint="Add emails with --contacts FILE (a contacts export with customer_id and email), or map the "
-            "transactions' email column with --email-col.",
+            hint=f"Add emails with {setting('contacts')} FILE (a contacts export with customer_id and email), or "
+            f"map the transactions' email column with {setting('email_col')}.",
         )
     consent = consent_column(table.columns)
     df = table.with_row_index("_row")

@@ -1,4 +1,4 @@
-"""The email tools a list can be written for (``--target``): Mailchimp, Klaviyo, Braze, HubSpot, or a generic
+"""The email tools a list can be written for (the target setting): Mailchimp, Klaviyo, Braze, HubSpot, or a generic
 spreadsheet CSV.
 
 A :class:`Target` says what one tool's importer wants: its header names for the email and the customer id, where
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import UsageError, setting
 
-MB = 1_000_000  # the unit of Target.max_mb and --max-file-mb: 10^6 bytes
+MB = 1_000_000  # the unit of Target.max_mb and of the max-file-mb setting: 10^6 bytes
 
 
 @dataclass(frozen=True)
@@ -67,5 +67,5 @@ TARGETS: dict[str, Target] = {
 def get_target(name: str) -> Target:
     key = name.strip().lower()
     if key not in TARGETS:
-        raise UsageError(f"Unknown --target {name!r}", hint=f"Targets: {', '.join(TARGETS)}.")
+        raise UsageError(f"Unknown {setting('target')} {name!r}", hint=f"Targets: {', '.join(TARGETS)}.")
     return TARGETS[key]

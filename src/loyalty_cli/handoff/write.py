@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import ConfigError, UsageError, setting
 from loyalty_cli.handoff.control import Split, assign_groups, check_share, split_summary
 from loyalty_cli.handoff.formatting import format_for_target
 from loyalty_cli.handoff.screening import attach_contacts, screen_rows
@@ -74,7 +74,7 @@ def split_csv(data: bytes, max_bytes: int | None) -> list[tuple[bytes, int]]:
     longest = int(np.diff(np.concatenate([[header_end], rows_end])).max())
     if capacity < longest:
         raise UsageError(
-            f"--max-file-mb {max_bytes / MB:g} is too small: the header and the longest row take "
+            f"{setting('max_file_mb')} {max_bytes / MB:g} is too small: the header and the longest row take "
             f"{header_end + longest:,} bytes",
             hint="Give a larger size limit.",
         )
@@ -110,18 +110,22 @@ class ListSpec:
     def check(self, output: str | None) -> None:
         """Options that cannot work, found before any data is read."""
         if self.contacts is not None and self.target is None:
-            raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
+            raise UsageError(
+                f"{setting('contacts')} needs {setting('target')}",
+                hint=f"e.g. {setting('target')} generic {setting('contacts')} contacts.csv",
+            )
         if not self.active:
-            for name, given in (("--seed", self.seed), ("--max-file-mb", self.max_file_mb)):
+            for name, given in (("seed", self.seed), ("max_file_mb", self.max_file_mb)):
                 if given is not None:
                     raise UsageError(
-                        f"{name} needs --target or --holdout-share",
-                        hint="e.g. --target klaviyo --holdout-share 0.1 --seed spring-2025",
+                        f"{setting(name)} needs {setting('target')} or {setting('holdout_share')}",
+                        hint=f"e.g. {setting('target')} klaviyo {setting('holdout_share')} 0.1 {setting('seed')} "
+                        "spring-2025",
                     )
             return
         if not output or output == "-":
             raise UsageError(
-                "--target and --holdout-share need -o FILE",
+                f"{setting('target')} and {setting('holdout_share')} need -o FILE",
                 hint="They write several files beside it (control group, dropped rows, manifest).",
             )
         kind = output_format(output, self.fmt)
@@ -130,19 +134,22 @@ class ListSpec:
             raise UsageError(f"{target.label} imports CSV files, not {kind}", hint="Use -o NAME.csv.")
         if self.max_file_mb is not None:
             if self.max_file_mb <= 0:
-                raise UsageError("--max-file-mb must be > 0")
+                raise ConfigError("max_file_mb", "must be > 0")
             if kind != "csv":
-                raise UsageError("--max-file-mb splits CSV files only", hint="Use -o NAME.csv.")
+                raise UsageError(f"{setting('max_file_mb')} splits CSV files only", hint="Use -o NAME.csv.")
         if self.holdout_share is not None:
             check_share(self.holdout_share)
             if self.seed is None or not str(self.seed).strip():
                 raise UsageError(
-                    "--holdout-share needs --seed",
-                    hint="Any word or number, e.g. --seed spring-2025: the same seed gives the same "
+                    f"{setting('holdout_share')} needs {setting('seed')}",
+                    hint=f"Any word or number, e.g. {setting('seed')} spring-2025: the same seed gives the same "
                     "split; use a new one per campaign for a fresh control group.",
                 )
         elif self.seed is not None:
-            raise UsageError("--seed needs --holdout-share", hint="e.g. --holdout-share 0.1 --seed spring-2025")
+            raise UsageError(
+                f"{setting('seed')} needs {setting('holdout_share')}",
+                hint=f"e.g. {setting('holdout_share')} 0.1 {setting('seed')} spring-2025",
+            )
 
     def max_bytes(self, target: Target | None) -> int | None:
         mb = self.max_file_mb if self.max_file_mb is not None else (target.max_mb if target else None)

@@ -1,6 +1,6 @@
 """Which column of an export holds which canonical field: explicit options, a mapping file, or detection.
 
-Order of precedence: options (``--customer-col``), then the mapping file (``rules/columns.toml``), then
+Order of precedence: the column options (e.g. the customer column), then the mapping file (``rules/columns.toml``), then
 auto-detection by header name. Every choice is reported back so the user sees what was picked.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loyalty_cli.errors import DataError, RulesError
+from loyalty_cli.errors import DataError, RulesError, setting
 from loyalty_cli.io.overlap import ON_OVERLAP
-from loyalty_cli.rulefile import read_toml
+from loyalty_cli.io.userfiles import read_toml
 from loyalty_cli.schema import TABLES, Field, normalise_header
 
 # Keys a mapping file may hold besides column names, per table, with an example of each.
@@ -49,11 +49,19 @@ class MappingFile:
     settings: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> setting -> value
 
 
-def load_mapping_file(path: Path | None) -> MappingFile:
-    """Read a ``columns.toml``: one table per input kind, ``field = "Header"`` lines, optional settings."""
+def load_mapping_file(path: Path | MappingFile | None) -> MappingFile:
+    """Read a ``columns.toml``: one table per input kind, ``field = "Header"`` lines, optional settings (a
+    mapping given as data, e.g. a pipeline's inputs, is taken as it is)."""
+    if isinstance(path, MappingFile):
+        return path
     if path is None:
         return MappingFile(path=None)
-    data = read_toml(path, what="Mapping")
+    return mapping_from_tables(read_toml(path, what="Mapping"), path)
+
+
+def mapping_from_tables(data: dict[str, object], path: Path) -> MappingFile:
+    """A mapping from its tables as a ``columns.toml`` holds them (``path``: the file they came from, named in
+    every error), checked the same way."""
     columns: dict[str, dict[str, str]] = {}
     settings: dict[str, dict[str, object]] = {}
     for table, entries in data.items():
@@ -153,7 +161,7 @@ def resolve_columns(
             if len(hits) > 1:
                 raise DataError(
                     f"Ambiguous column for {fld.name} in {path}: {', '.join(repr(h) for h in hits)}",
-                    hint=f"Choose one with --{option_stem(fld.name)}-col or in the mapping file.",
+                    hint=f"Choose one with {setting(option_setting(fld.name))} or in the mapping file.",
                 )
             if hits:
                 chosen[fld.name] = hits[0]
@@ -169,10 +177,10 @@ def resolve_columns(
             continue
         if fld.name in derived_ok and all(f in chosen for f in derived_ok[fld.name]):
             continue
-        option = f"--{option_stem(fld.name)}-col"
+        option = setting(option_setting(fld.name))
         how_to = (
-            f"Name it in a [{table}] table of the mapping file (--mapping, default rules/columns.toml), e.g. "
-            f'{fld.name} = "Header"'
+            f"Name it in a [{table}] table of the mapping file ({setting('mapping')}, default "
+            f'rules/columns.toml), e.g. {fld.name} = "Header"'
             if table in MAPPING_FILE_ONLY
             else f"Name it with {option} COLUMN or in rules/columns.toml"
         )
@@ -193,3 +201,9 @@ def option_stem(field_name: str) -> str:
         "unit_price": "price",
         "responded_at": "date",
     }.get(field_name, field_name.replace("_", "-"))
+
+
+def option_setting(field_name: str) -> str:
+    """The setting that names the column of a field: customer_id -> customer_col, email_consent ->
+    email_consent_col."""
+    return option_stem(field_name).replace("-", "_") + "_col"

@@ -22,7 +22,7 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import DataError, UsageError, setting
 
 OnOverlap = Literal["error", "keep-first"]
 ON_OVERLAP: tuple[str, ...] = ("error", "keep-first")
@@ -144,7 +144,7 @@ def overlap_error(overlaps: Sequence[Overlap], table: str, *, limit: int = 10) -
         lines.append(f"  ... and {len(overlaps) - limit} more")
     return DataError(
         "\n".join(lines),
-        hint="Remove the duplicate export from the input, or pass --on-overlap keep-first (on_overlap = "
+        hint=f"Remove the duplicate export from the input, or pass {setting('on_overlap')} keep-first (on_overlap = "
         '"keep-first" in a mapping file or a pipeline input) to read each repeated line from the first file (in '
         "sorted path order) that has it.",
     )

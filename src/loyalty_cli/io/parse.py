@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from loyalty_cli.errors import DataError
+from loyalty_cli.errors import DataError, setting
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 # A zone suffix only counts after a time (":MM" or ":SS.fff"): the "-2024" of "05-01-2024" is not one.
@@ -86,7 +86,8 @@ def parse_id(col: str, dtype: pl.DataType, *, lowercase: bool = False, where: st
     if problem is not None:
         raise DataError(
             f"Column {col!r}" + (f" of {where}" if where else "") + f" holds {problem}, not ids",
-            hint="Map the column that holds the ids (--customer-col; --email-col for emails), or export them as "
+            hint=f"Map the column that holds the ids ({setting('customer_col')}; {setting('email_col')} for emails), "
+            "or export them as "
             "text or whole numbers.",
         )
     expr = pl.col(col)
@@ -224,12 +225,15 @@ def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
     return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
 
 
+_DATE_FORMAT = setting("date_format")
+
+
 def detect_date_format(values: Sequence[str], *, column: str, where: str, rows: Sequence[str] | None = None) -> str:
     """The format that reads every sampled value; day-first vs month-first decided by values above 12.
 
     When no format reads every value, values that *no* known format reads are bad rows (they are rejected
     later with their row numbers), provided one format reads more than half of the sample and every value
-    that some format reads. Values in two different formats still need ``--date-format``. ``rows`` names
+    that some format reads. Values in two different formats still need the date-format setting. ``rows`` names
     where each value is (e.g. ``row 12``), so that an error can point at the values it shows."""
     raw = pl.Series(values, dtype=pl.String)
     cleaned = raw.str.strip_chars().str.replace(_TZ_SUFFIX, "${1}")
@@ -298,11 +302,11 @@ def _format_hint(sample: pl.Series, best: str, ok: pl.Series) -> str:
             and not sample.filter(ok).str.strptime(pl.Datetime("us"), other, strict=False).null_count()
         ):
             month_first, day_first = (best, other) if best.index("%m") < best.index("%d") else (other, best)
-            which = f"--date-format '{month_first}' (month first) or '{day_first}' (day first)"
+            which = f"{_DATE_FORMAT} '{month_first}' (month first) or '{day_first}' (day first)"
         else:
-            which = f"--date-format '{best}'"
+            which = f"{_DATE_FORMAT} '{best}'"
         return (
-            f"Give the format with --date-format: {which} reads the {read:,} sampled "
+            f"Give the format with {_DATE_FORMAT}: {which} reads the {read:,} sampled "
             f"{'value' if read == 1 else 'values'} in that format and "
             "rejects the others as bad rows, naming their rows. Values in two formats need fixing in the export."
         )
@@ -312,9 +316,11 @@ def _format_hint(sample: pl.Series, best: str, ok: pl.Series) -> str:
         fmt = f"%Y{iso[2]}%m{iso[2]}%d" + (f"{iso[3]}%H:%M" if iso[3] else "") + (":%S" if iso[4] else "")
         shape = first[: iso.end()]
         rest = "" if shape == first else f", then codes for the rest of {first!r} (%H hours, %M minutes, %S seconds)"
-        return f"Give the format with --date-format in strftime codes, e.g. --date-format '{fmt}' for {shape!r}{rest}."
+        return (
+            f"Give the format with {_DATE_FORMAT} in strftime codes, e.g. {_DATE_FORMAT} '{fmt}' for {shape!r}{rest}."
+        )
     return (
-        "Give the format with --date-format in strftime codes, e.g. --date-format '%d/%m/%Y %H:%M' for "
+        f"Give the format with {_DATE_FORMAT} in strftime codes, e.g. {_DATE_FORMAT} '%d/%m/%Y %H:%M' for "
         "'05/01/2024 14:30' or '%Y-%m-%d' for '2024-01-05'."
     )
 
@@ -349,7 +355,8 @@ def _refuse_ambiguous(sample: pl.Series, fmt: str, ok: pl.Series, *, column: str
     month_first, day_first = (fmt, other) if fmt.index("%m") < fmt.index("%d") else (other, fmt)
     raise DataError(
         f"Dates in column {column!r} of {where} can be read day-first or month-first (e.g. {readable[0]!r})",
-        hint=f"Say which with --date-format '{month_first}' (month first) or --date-format '{day_first}' (day first).",
+        hint=f"Say which with {_DATE_FORMAT} '{month_first}' (month first) or {_DATE_FORMAT} '{day_first}' "
+        "(day first).",
     )
 
 

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import polars as pl
 
-from loyalty_cli.errors import DataError, RulesError, UsageError
+from loyalty_cli.errors import DataError, RulesError, UsageError, setting
 from loyalty_cli.io.columns import ColumnChoice, MappingFile, load_mapping_file, resolve_columns
 from loyalty_cli.io.overlap import OverlapCheck, find_overlaps
 from loyalty_cli.io.parse import (
@@ -52,13 +52,13 @@ class ReadOptions:
     """How to read an export. ``columns`` maps canonical fields to headers (from command-line options)."""
 
     columns: Mapping[str, str | None] = field(default_factory=dict)
-    mapping_file: Path | None = None
+    mapping_file: Path | MappingFile | None = None  # a columns.toml, or a mapping given as data
     date_format: str | None = None
     separator: str | None = None
     encoding: str = "utf-8"
     decimal_comma: bool = False
     cancel_prefix: str = "C"  # invoice numbers like C536379 are cancellations (UCI Online Retail)
-    keep: tuple[str, ...] = ()  # more columns to carry along as text, by header (e.g. a region for --by)
+    keep: tuple[str, ...] = ()  # more columns to carry along as text, by header (e.g. a region to group by)
     on_overlap: str = "error"  # lines repeated across files: error, or keep-first (see io/overlap.py)
 
 
@@ -161,7 +161,8 @@ def _read_error(src: Source, exc: Exception) -> NoReturn:
         check_gzip(src.path)
     raise DataError(
         f"Could not read {src.path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-        hint="Check that it is a CSV or Parquet file, its delimiter (--delimiter), its encoding (--encoding) and "
+        hint=f"Check that it is a CSV or Parquet file, its delimiter ({setting('delimiter')}), its encoding "
+        f"({setting('encoding')}) and "
         "that every line has the same number of fields.",
     ) from None
 
@@ -220,7 +221,7 @@ def _date_formats(
                 raise DataError(
                     f"Column {header!r} of {s.path} holds {problem}, not dates",
                     hint="Export it as dates or as text such as 2024-01-05 (whole numbers such as 20240105 in an "
-                    "integer column are read as yyyymmdd), or map the date column (e.g. --date-col).",
+                    f"integer column are read as yyyymmdd), or map the date column (e.g. {setting('date_col')}).",
                 )
         text = [s for s in sources if not is_temporal(schemas[s.path][header])]  # text or whole numbers
         if not text:
@@ -468,7 +469,7 @@ def _kept_columns(
     schema: pl.Schema, mapping: ColumnChoice, keep: Sequence[str], table: str, path: Path
 ) -> dict[str, str]:
     """Output name -> header for the extra columns asked for (``ReadOptions.keep``, e.g. a survey's region
-    for ``--by``), matched like mapped columns: exactly, else ignoring case, spaces and punctuation. Names of
+    to group by), matched like mapped columns: exactly, else ignoring case, spaces and punctuation. Names of
     canonical columns that are mapped already are skipped (they are in the rows anyway)."""
     headers = list(schema.names())
     found: dict[str, str] = {}
@@ -516,7 +517,7 @@ def _contacts(
     if "email_consent" in cols:
         # Not a check: a status that is not a clear yes (pending, cleaned, ...) or a word we do not know is no
         # consent (null when unknown), and the contact stays (its email, sign-up date). The value as written
-        # goes along in email_consent_status, so that a list left out can say why (handoff.screening).
+        # goes along in email_consent_status, so that a list left out can say why (io.targets).
         out["email_consent"], _ = parse_consent(cols["email_consent"], schema[cols["email_consent"]])
         out["email_consent_status"] = parse_text(cols["email_consent"])
     return _Plan(out, {}, checks)

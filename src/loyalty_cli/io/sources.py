@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 
 if TYPE_CHECKING:
     import polars as pl
@@ -150,8 +150,8 @@ def ragged_error(src: Source, *, records: int | None = None) -> DataError | None
     return DataError(
         f"{src.path}, line {line}: {fields} {'field' if fields == 1 else 'fields'} where the "
         f"{'header' if src.header else 'first line'} has {expected}",
-        hint="A value with the delimiter in it needs quotes; check the delimiter (--delimiter) and that the "
-        "export was not cut or joined.",
+        hint=f"A value with the delimiter in it needs quotes; check the delimiter ({setting('delimiter')}) and "
+        "that the export was not cut or joined.",
     )
 
 
@@ -243,7 +243,8 @@ def _decode_sample(raw: bytes, encoding: str, path: Path) -> str:
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not valid {encoding} text (byte 0x{raw[exc.start]:02x} at position {exc.start:,})",
-            hint="Exports from Excel or older systems are often latin-1: pass --encoding latin-1 (or cp1252).",
+            hint="Exports from Excel or older systems are often latin-1: pass "
+            f"{setting('encoding')} latin-1 (or cp1252).",
         ) from None
 
 
@@ -342,7 +343,7 @@ def _transcode(path: Path, encoding: str) -> Path:
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"{path} is not valid {encoding} text ({exc.reason})",
-                hint="Check the file's encoding and pass it with --encoding.",
+                hint=f"Check the file's encoding and pass it with {setting('encoding')}.",
             ) from None
         except _GZIP_ERRORS as exc:
             raise _gzip_error(path, exc) from None
@@ -378,7 +379,7 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         raise DataError(
             f"{path} is not a text file (it contains binary data)",
             hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file. UTF-16 text is read as such "
-            "when it starts with a byte-order mark or is mostly Latin; else pass --encoding utf-16-le (or "
+            f"when it starts with a byte-order mark or is mostly Latin; else pass {setting('encoding')} utf-16-le (or "
             "utf-16-be).",
         )
     sample = _decode_sample(raw, encoding, path).lstrip("\ufeff")
@@ -393,7 +394,7 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
     if separator is not None and separator.lower() in ("whitespace", "space", "spaces"):
         separator = WHITESPACE
     if separator is not None and len(separator) != 1 and separator != WHITESPACE:
-        raise UsageError(f"--delimiter must be one character or 'whitespace', got {separator!r}")
+        raise ConfigError("delimiter", f"must be one character or 'whitespace', got {separator!r}")
     try:
         sep = separator if separator is not None else sniff_separator(sample)
         header = sniff_header(sample, sep)
@@ -402,7 +403,7 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
     except csv.Error as exc:  # e.g. a field longer than the csv module's limit (128 KB)
         raise DataError(
             f"Could not read the first lines of {path} as CSV ({exc})",
-            hint="Check that this is the export you meant, its delimiter (--delimiter) and its quotes.",
+            hint=f"Check that this is the export you meant, its delimiter ({setting('delimiter')}) and its quotes.",
         ) from None
     fields = len(split)
     lines = [line for line in sample.splitlines() if line.strip()]

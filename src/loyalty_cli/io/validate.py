@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import BadRowsError, DataError, LoyaltyError, format_rows
+from loyalty_cli.errors import BadRowsError, DataError, LoyaltyError, format_rows, setting
 from loyalty_cli.io.overlap import overlap_error
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.sources import first_ragged_line, short_rows_error
@@ -32,12 +32,13 @@ REJECTS_WORKSPACE = re.compile(r"^loyalty-rejects-(?P<host>[A-Za-z0-9_]+)-(?P<pi
 
 _HINTS = {
     "missing customer id": "Rows without a customer id cannot be attributed to anyone.",
-    "unparseable order date": "Check --date-format (the format detected from the first rows is in the message).",
-    "unparseable amount": "Amounts must be plain numbers; for '12,50' pass --decimal-comma.",
+    "unparseable order date": f"Check {setting('date_format')} (the format detected from the first rows is in "
+    "the message).",
+    "unparseable amount": f"Amounts must be plain numbers; for '12,50' pass {setting('decimal_comma')}.",
     "unparseable quantity": "Quantities must be plain numbers.",
-    "unparseable unit price": "Prices must be plain numbers; for '12,50' pass --decimal-comma.",
+    "unparseable unit price": f"Prices must be plain numbers; for '12,50' pass {setting('decimal_comma')}.",
     "score outside 0-10": "NPS answers are 0-10; other scales are not converted. Fix the export, or map the "
-    "right column with --score-col.",
+    f"right column with {setting('score_col')}.",
     "unparseable score": "Scores are read from '9', '9.0', '9/10' or '9 - Very likely'.",
     "out of range (beyond": "No line of a real export comes near a billion: is a barcode or an id in that column? "
     "Map the right column, or fix the export.",
@@ -164,12 +165,13 @@ def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace
                     raise DataError(
                         f"{src.path}, line {line}: {found} fields where the "
                         f"{'header' if src.header else 'first line'} has {expected}",
-                        hint="A value with the delimiter in it needs quotes; check the delimiter (--delimiter) "
+                        hint="A value with the delimiter in it needs quotes; check the delimiter "
+                        f"({setting('delimiter')}) "
                         "and that the export was not cut or joined.",
                     ) from None
         names = ", ".join(str(p) for s in scans for p in s.paths[:3])
         raise DataError(
             f"Could not read {names}: {str(exc).splitlines()[0]}",
-            hint="Check the delimiter (--delimiter), the encoding (--encoding) and that every "
+            hint=f"Check the delimiter ({setting('delimiter')}), the encoding ({setting('encoding')}) and that every "
             "line has the same number of fields.",
         ) from None

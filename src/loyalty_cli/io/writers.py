@@ -35,7 +35,7 @@ from typing import BinaryIO, Literal
 
 import polars as pl
 
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import DataError, UsageError, setting
 
 Format = Literal["csv", "parquet", "json"]
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
@@ -54,14 +54,14 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
     if suffix not in _SUFFIXES:
         raise UsageError(
             f"Cannot tell the output format of {path}",
-            hint="End the name in .csv, .parquet or .json, or pass --format.",
+            hint=f"End the name in .csv, .parquet or .json, or pass {setting('fmt')}.",
         )
     return _SUFFIXES[suffix]
 
 
 def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
     """Prefix an apostrophe to text cells and headers that start like a formula (headers come from the input
-    too: rejects keep its columns, ``--by`` names one). Numeric columns are left alone, and so is text that
+    too: rejects keep its columns, a group-by setting names one). Numeric columns are left alone, and so is text that
     is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
     text_cols = [
         name for name, dtype in df.schema.items() if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)

@@ -4,7 +4,8 @@ Stage 2: everything starts from the per-customer summary (:func:`~loyalty_cli.st
 customer_summary`) and the customer x day activity table (:func:`~loyalty_cli.stage1.customers.
 customer_activity`, for the gaps between purchase days); never from raw lines.
 
-Definitions (the README repeats them; thresholds live in ``rules/churn.toml``):
+Definitions (the README repeats them; thresholds live in ``rules/churn.toml``, read by
+:mod:`loyalty_cli.rules.churn`):
 
 - *Days since the last purchase* is the summary's ``recency_days`` (as_of - last purchase day).
 - A *gap* is the number of days between two consecutive purchase days of a customer. The customer's own
@@ -21,10 +22,7 @@ Definitions (the README repeats them; thresholds live in ``rules/churn.toml``):
   ``[value] high`` quantile of all customers (default 0.8), ``medium`` at or above the ``medium`` quantile
   (0.5), else ``low`` (quantiles interpolate linearly; ties share a tier). Lapsing and lapsed customers in a
   tier outside ``[value] costly_offer`` are marked as not worth a costly win-back offer.
-- Churn rate by period: of the customers *at the start* of a period (acquired before it and not lapsed),
-  the share who are lapsed at its end. Each customer's history is replayed with today's thresholds (their
-  IPT as of the as-of date), so a past period can move a little as new purchases change an IPT. Only
-  periods that are over before the as-of date are reported.
+- Churn rate by period: :mod:`loyalty_cli.metrics.churn_rates`.
 
 Optional model-based P(alive) (:func:`model_predictions`): fitted by a BTYD model on the summary. BG/NBD
 gives every one-time buyer P(alive) = 1 however long ago they bought, so under BG/NBD their P(alive) is left
@@ -33,85 +31,16 @@ empty (use MBG/NBD or Pareto/NBD, or the rule, for them).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import ModelError, RulesError
-from loyalty_cli.metrics.retention import Period, check_period, period_index, period_label, period_start
-from loyalty_cli.rulefile import parse_toml, rules_text
+from loyalty_cli.errors import ModelError
+from loyalty_cli.rules.churn import STATUSES, TIERS, ChurnRules, Threshold
 
-STATUSES: tuple[str, ...] = ("active", "lapsing", "lapsed")
 STATUS = pl.Enum(list(STATUSES))
-TIERS: tuple[str, ...] = ("high", "medium", "low")
 TIER = pl.Enum(list(TIERS))
-DEFAULT_RULES = "churn"
-
-_TOP_KEYS = {"name", "version", "description", "ipt", "lapsing", "lapsed", "value"}
-_IPT_KEYS = {"own", "min_gaps"}
-_THRESHOLD_KEYS = {"multiplier", "days", "percentile", "min_days", "max_days"}
-_VALUE_KEYS = {"high", "medium", "costly_offer"}
-_KINDS = ("multiplier", "days", "percentile")
-
-
-# --------------------------------------------------------------------------------------------------- rules
-@dataclass(frozen=True)
-class Threshold:
-    """Days since the last purchase beyond which a customer is lapsing (or lapsed)."""
-
-    kind: Literal["multiplier", "days", "percentile"]
-    value: float
-    min_days: float | None = None
-    max_days: float | None = None
-
-    @property
-    def uses_ipt(self) -> bool:
-        return self.kind == "multiplier"
-
-    def describe(self) -> str:
-        """The rule in words, e.g. ``1.5 x IPT (at least 14 days)``."""
-        if self.kind == "days":
-            return f"fixed {self.value:g} days"
-        if self.kind == "percentile":
-            return f"p{self.value:g} of repeat customers' IPT"
-        bounds = [
-            f"at least {self.min_days:g} days" if self.min_days is not None else "",
-            f"at most {self.max_days:g} days" if self.max_days is not None else "",
-        ]
-        shown = ", ".join(b for b in bounds if b)
-        return f"{self.value:g} x IPT" + (f" ({shown})" if shown else "")
-
-
-@dataclass(frozen=True)
-class ChurnRules:
-    source: str
-    name: str
-    version: str
-    description: str
-    lapsing: Threshold
-    lapsed: Threshold
-    own_ipt: Literal["median", "mean"] = "median"
-    min_gaps: int = 2
-    high: float = 0.8
-    medium: float = 0.5
-    costly_offer: tuple[str, ...] = ("high", "medium")
-
-    @property
-    def uses_ipt(self) -> bool:
-        return self.lapsing.uses_ipt or self.lapsed.uses_ipt
-
-    def describe(self) -> str:
-        text = f"lapsing after {self.lapsing.describe()}, lapsed after {self.lapsed.describe()}"
-        if self.uses_ipt:
-            text += (
-                f"; IPT = the customer's own {self.own_ipt} gap with {self.min_gaps}+ gaps, else the "
-                "population's (median of repeat customers' IPT)"
-            )
-        return text
 
 
 def lacks_ipt(customers: pl.DataFrame, rules: ChurnRules) -> bool:
@@ -120,137 +49,6 @@ def lacks_ipt(customers: pl.DataFrame, rules: ChurnRules) -> bool:
     population's."""
     needs = any(t.kind in ("multiplier", "percentile") for t in (rules.lapsing, rules.lapsed))
     return needs and customers.height > 0 and not (customers["purchase_days"] >= 2).any()
-
-
-def _number(source: str, key: str, value: object, *, minimum: float = 0.0, strict: bool = True) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < minimum
-        or (strict and value == minimum)
-    ):
-        sign = ">" if strict else ">="
-        raise RulesError(
-            f"{source}: {key} must be a number {sign} {minimum:g}, got {value!r}",
-            hint="e.g. multiplier = 1.5, days = 60 or percentile = 90.",
-        )
-    return float(value)
-
-
-def _table(source: str, data: dict[str, object], key: str, allowed: set[str]) -> dict[str, object]:
-    raw = data.get(key, {})
-    if not isinstance(raw, dict):
-        raise RulesError(f"{source}: [{key}] must be a table", hint=f"Write it as a [{key}] section.")
-    unknown = set(raw) - allowed
-    if unknown:
-        raise RulesError(
-            f"{source}: [{key}] has unknown key(s) {', '.join(sorted(unknown))}",
-            hint=f"[{key}] takes {', '.join(sorted(allowed))}.",
-        )
-    return raw
-
-
-def _threshold(source: str, data: dict[str, object], key: str) -> Threshold:
-    raw = _table(source, data, key, _THRESHOLD_KEYS)
-    kinds = [k for k in _KINDS if k in raw]
-    if len(kinds) != 1:
-        found = f"got {', '.join(kinds)}" if kinds else "got none"
-        raise RulesError(
-            f"{source}: [{key}] needs exactly one of multiplier, days or percentile ({found})",
-            hint=f"e.g. [{key}] multiplier = 3 (x the inter-purchase time) or days = 180.",
-        )
-    kind = kinds[0]
-    value = _number(source, f"[{key}] {kind}", raw[kind])
-    if kind == "percentile" and value >= 100:
-        raise RulesError(
-            f"{source}: [{key}] percentile must be between 0 and 100, got {raw[kind]!r}", hint="e.g. percentile = 90."
-        )
-    bounds: dict[str, float | None] = {"min_days": None, "max_days": None}
-    for bound in bounds:
-        if bound in raw:
-            if kind != "multiplier":
-                raise RulesError(
-                    f"{source}: [{key}] {bound} only goes with multiplier",
-                    hint=f"Remove {bound}, or use multiplier = ...",
-                )
-            bounds[bound] = _number(source, f"[{key}] {bound}", raw[bound], strict=False)
-    low, high = bounds["min_days"], bounds["max_days"]
-    if low is not None and high is not None and low > high:
-        raise RulesError(f"{source}: [{key}] min_days ({low:g}) is above max_days ({high:g})")
-    return Threshold(kind=kind, value=value, min_days=low, max_days=high)  # type: ignore[arg-type]
-
-
-def parse_churn_rules(text: str, *, source: str) -> ChurnRules:
-    """Parse and check churn rules; every problem names the file and the key."""
-    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="Churn rules have")
-    for key in ("lapsing", "lapsed"):
-        if key not in data:
-            raise RulesError(f"{source}: no [{key}] section", hint=f"Add [{key}] with multiplier, days or percentile.")
-    lapsing, lapsed = _threshold(source, data, "lapsing"), _threshold(source, data, "lapsed")
-    if lapsing.kind == lapsed.kind and lapsed.value <= lapsing.value:
-        raise RulesError(
-            f"{source}: [lapsed] {lapsed.kind} ({lapsed.value:g}) must be above [lapsing] "
-            f"{lapsing.kind} ({lapsing.value:g})",
-            hint="A customer is lapsing first, then lapsed.",
-        )
-    # bounds that put the lapsed threshold below the lapsing one for everybody, whatever their IPT
-    least = lapsing.value if lapsing.kind == "days" else lapsing.min_days
-    most = lapsed.value if lapsed.kind == "days" else lapsed.max_days
-    if least is not None and most is not None and most <= least:
-        raise RulesError(
-            f"{source}: [lapsed] is at most {most:g} days, but [lapsing] is at least {least:g}: "
-            "nobody could be lapsing",
-            hint="A customer is lapsing first, then lapsed: raise [lapsed] "
-            "max_days or days, or lower [lapsing] min_days or days.",
-        )
-    ipt = _table(source, data, "ipt", _IPT_KEYS)
-    own = ipt.get("own", "median")
-    if own not in ("median", "mean"):
-        raise RulesError(f'{source}: [ipt] own must be "median" or "mean", got {own!r}')
-    min_gaps = ipt.get("min_gaps", 2)
-    if isinstance(min_gaps, bool) or not isinstance(min_gaps, int) or min_gaps < 1:
-        raise RulesError(
-            f"{source}: [ipt] min_gaps must be a whole number >= 1, got {min_gaps!r}",
-            hint="e.g. min_gaps = 2 (a customer's own IPT needs two gaps, i.e. three purchases).",
-        )
-    value = _table(source, data, "value", _VALUE_KEYS)
-    high = _number(source, "[value] high", value.get("high", 0.8))
-    medium = _number(source, "[value] medium", value.get("medium", 0.5))
-    if not medium < high < 1:
-        raise RulesError(
-            f"{source}: [value] needs 0 < medium < high < 1 (quantiles of all customers), got "
-            f"medium = {medium:g}, high = {high:g}",
-            hint="e.g. high = 0.8, medium = 0.5.",
-        )
-    costly = value.get("costly_offer", ["high", "medium"])
-    if not isinstance(costly, list) or any(t not in TIERS for t in costly):
-        raise RulesError(
-            f"{source}: [value] costly_offer must be a list of tiers (high, medium, low), got {costly!r}",
-            hint='e.g. costly_offer = ["high", "medium"].',
-        )
-    for key in ("name", "version", "description"):
-        if key in data and not isinstance(data[key], str | int | float):
-            raise RulesError(f"{source}: {key} must be text, got {data[key]!r}")
-    return ChurnRules(
-        source=source,
-        name=str(data.get("name", Path(source).stem)),
-        version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(),
-        lapsing=lapsing,
-        lapsed=lapsed,
-        own_ipt=own,
-        min_gaps=min_gaps,
-        high=high,
-        medium=medium,  # type: ignore[arg-type]
-        costly_offer=tuple(t for t in TIERS if t in costly),
-    )
-
-
-def load_churn_rules(spec: str | Path | None = None) -> ChurnRules:
-    """The built-in rules (``None`` or ``"churn"``) or a TOML file."""
-    text, source = rules_text(spec, default=DEFAULT_RULES, what="Churn rules")
-    return parse_churn_rules(text, source=source)
 
 
 # ---------------------------------------------------------------------------------------------- statuses
@@ -420,176 +218,6 @@ def status_summary(ranked: pl.LazyFrame) -> pl.LazyFrame:
         .sort("status")
         .select(
             "status", "customers", "share_customers", "net_spend", "share_net_spend", "high_value", "worth_costly_offer"
-        )
-    )
-
-
-# ------------------------------------------------------------------------------------------- churn rates
-def churn_tables(
-    customers: pl.LazyFrame, activity: pl.LazyFrame, *, rules: ChurnRules, period: Period = "month"
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The status table (:func:`churn_status`) and the churn rates (:func:`churn_rates`), each intermediate
-    computed once.
-
-    The status is collected first, then the rates' per-customer purchase periods, and the rates are derived
-    from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates' plan: the
-    lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and the
-    purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s)."""
-    period = check_period(period)
-    status = churn_status(customers, activity, rules=rules).collect()
-    segments = _purchase_periods(status, activity, period).collect()
-    return status, _rates(segments.lazy(), period).collect()
-
-
-def churn_rates(
-    status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month"
-) -> pl.LazyFrame:
-    """Churn rate per calendar period, replaying each customer's purchase days against their lapsed threshold.
-
-    ``status`` should be the collected status table: a lazy one is recomputed by the branches of this plan
-    (:func:`churn_tables` collects it, and the purchase periods, once).
-
-    A customer is *lapsed at* the start of day s when s - (their last purchase day before s) > their
-    lapsed threshold. At the start of each period (a boundary): customers_at_start = acquired before it and
-    not lapsed. Per period: new_customers (first purchase in it), churned (at the start, lapsed at the end),
-    reactivated (lapsed at the start, not at the end), lapsed_at_end, active_at_end, churn_rate = churned /
-    customers_at_start. Only periods over before as_of are reported.
-
-    Computed from one row per customer and purchase period (no customer x period grid): between two
-    purchase periods q < q' a customer is lapsed at boundaries m .. q', where m is the first boundary on or
-    after the day they cross the threshold."""
-    period = check_period(period)
-    return _rates(_purchase_periods(status, activity, period), period)
-
-
-def _purchase_periods(status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """One row per customer (with a lapsed threshold) and period with a purchase: q, the period's last
-    purchase day, m (the first boundary at which they are lapsed if they buy nothing more), the next purchase
-    period (q_next, m_next), end (q_next, or the period holding as_of) and whether q is their first."""
-    base = (
-        status.lazy()
-        .filter(pl.col("lapsed_after_days").is_not_null())
-        .select("customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now"))
-    )
-    day_no = pl.col("day").cast(pl.Int32)
-    return (
-        activity.lazy()
-        .filter(pl.col("purchases") > 0)
-        .join(base, on="customer_id", how="inner")
-        .group_by("customer_id", period_index(pl.col("day"), period).alias("q"))
-        .agg(day_no.max().alias("last_day"), pl.col("lapsed_after_days").first(), pl.col("now").first())
-        .with_columns(
-            # first day lapsed: last + floor(threshold) + 1 (capped to stay a valid date)
-            (
-                pl.col("last_day").cast(pl.Int64)
-                + pl.col("lapsed_after_days").floor().clip(upper_bound=1e6).cast(pl.Int64)
-                + 1
-            ).alias("lapse_day"),
-        )
-        .with_columns(
-            (period_index((pl.col("lapse_day") - 1).cast(pl.Int32).cast(pl.Date), period) + 1).alias("m"),
-            pl.col("q").shift(-1).over("customer_id", order_by="q").alias("q_next"),
-            (pl.col("q") == pl.col("q").min().over("customer_id")).alias("first"),
-        )
-        .with_columns(
-            pl.col("m").shift(-1).over("customer_id", order_by="q").alias("m_next"),
-            pl.coalesce("q_next", "now").alias("end"),
-        )
-    )
-
-
-def _rates(segments: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """The churn rate table from :func:`_purchase_periods` (see :func:`churn_rates`)."""
-    one = pl.lit(1, dtype=pl.Int64)
-    # stocks at boundaries, as +1/-1 steps: acquired from first period + 1; lapsed on [m, end]
-    steps = (
-        pl.concat(
-            [
-                segments.filter("first").select(
-                    (pl.col("q") + 1).alias("p"), one.alias("acquired"), pl.lit(0, dtype=pl.Int64).alias("lapsed")
-                ),
-                segments.filter(pl.col("m") <= pl.col("end")).select(
-                    pl.col("m").alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), one.alias("lapsed")
-                ),
-                segments.filter(pl.col("m") <= pl.col("end")).select(
-                    (pl.col("end") + 1).alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), (-one).alias("lapsed")
-                ),
-            ]
-        )
-        .group_by("p")
-        .agg(pl.col("acquired").sum(), pl.col("lapsed").sum())
-    )
-    flows = (
-        pl.concat(
-            [
-                segments.filter("first").select(
-                    pl.col("q").alias("p"),
-                    one.alias("new_customers"),
-                    (pl.col("m") == pl.col("q") + 1).cast(pl.Int64).alias("new_lapsed"),
-                    pl.lit(0, dtype=pl.Int64).alias("reactivated"),
-                ),
-                segments.filter(
-                    pl.col("q_next").is_not_null()
-                    & (pl.col("m") <= pl.col("q_next"))
-                    & (pl.col("m_next") > pl.col("q_next") + 1)
-                ).select(
-                    pl.col("q_next").alias("p"),
-                    pl.lit(0, dtype=pl.Int64).alias("new_customers"),
-                    pl.lit(0, dtype=pl.Int64).alias("new_lapsed"),
-                    one.alias("reactivated"),
-                ),
-            ]
-        )
-        .group_by("p")
-        .agg(pl.all().sum())
-    )
-    bounds = segments.select(pl.col("q").min().alias("lo"), pl.col("now").max().alias("hi"))
-    boundaries = (
-        bounds.select(pl.int_ranges("lo", pl.col("hi") + 1).alias("p"))
-        .explode("p")
-        .filter(pl.col("p").is_not_null())
-        .with_columns(pl.col("p").cast(pl.Int32))
-        .join(steps.with_columns(pl.col("p").cast(pl.Int32)), on="p", how="left")
-        .sort("p")
-        .select(
-            "p",
-            pl.col("acquired").fill_null(0).cum_sum().alias("acquired_at"),
-            pl.col("lapsed").fill_null(0).cum_sum().alias("lapsed_at"),
-        )
-    )
-    return (
-        boundaries.join(flows.with_columns(pl.col("p").cast(pl.Int32)), on="p", how="left")
-        .sort("p")
-        .with_columns(
-            pl.col("new_customers", "new_lapsed", "reactivated").fill_null(0),
-            pl.col("lapsed_at").shift(-1).alias("lapsed_at_end"),
-            pl.col("acquired_at").shift(-1).alias("acquired_at_end"),
-        )
-        .filter(pl.col("lapsed_at_end").is_not_null())  # the period holding as_of is not over
-        .with_columns(
-            (pl.col("acquired_at") - pl.col("lapsed_at")).alias("customers_at_start"),
-            (pl.col("lapsed_at_end") - pl.col("lapsed_at") + pl.col("reactivated") - pl.col("new_lapsed")).alias(
-                "churned"
-            ),
-            (pl.col("acquired_at_end") - pl.col("lapsed_at_end")).alias("active_at_end"),
-        )
-        .select(
-            period_label(period_start(pl.col("p"), period), period).alias("period"),
-            period_start(pl.col("p"), period).alias("period_start"),
-            *(
-                pl.col(c).cast(pl.UInt32)
-                for c in (
-                    "customers_at_start",
-                    "new_customers",
-                    "churned",
-                    "reactivated",
-                    "lapsed_at_end",
-                    "active_at_end",
-                )
-            ),
-            pl.when(pl.col("customers_at_start") > 0)
-            .then(pl.col("churned") / pl.col("customers_at_start"))
-            .alias("churn_rate"),
         )
     )
 

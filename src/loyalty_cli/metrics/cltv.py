@@ -9,7 +9,7 @@ Conventions (lifetimes' and the literature's, so published numbers reproduce):
   (days, or weeks = days / 7).
 - monetary value = mean net value of the repeat purchase days (per-day sums; the first day is excluded);
   0 without repeat purchases.
-- The calibration period is the data before ``calibration_as_of`` (exclusive, like ``--as-of``); the
+- The calibration period is the data before ``calibration_as_of`` (exclusive, like the as-of date); the
   holdout is [calibration_as_of, as_of). Customers first seen in the holdout are not in the check.
 """
 
@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from loyalty_cli.errors import DataError, UsageError
+from loyalty_cli.errors import DataError, ModelError, UsageError, setting
 from loyalty_cli.models import (
     DAYS_PER_MONTH,
     PURCHASE_MODELS,
@@ -241,7 +241,7 @@ def fit_cltv(
     """Fit the purchase and spend models on a calibration summary (:func:`calibration_summary`) and predict
     every customer; ``purchase``: a purchase model already fitted on this summary (it is not fitted again)."""
     if summary.is_empty():
-        raise DataError(f"No customer made a purchase before {as_of}", hint="Check --as-of or --holdout.")
+        raise _nobody_before(as_of)
     x = summary["frequency"].to_numpy().astype(np.float64)
     t_x = summary["recency"].to_numpy()
     t_end = summary["T"].to_numpy()
@@ -296,6 +296,55 @@ def fit_cltv(
         )
     )
     return CltvFit(config=config, purchase=purchase, spend=spend, as_of=as_of, customers=customers)
+
+
+def _nobody_before(day: date) -> DataError:
+    return DataError(
+        f"No customer made a purchase before {day}", hint=f"Check {setting('as_of')} or {setting('holdout')}."
+    )
+
+
+@dataclass(frozen=True)
+class CltvModels:
+    """The CLV models fitted on the activity before a day (:func:`fit_cltv_models`): the calibration summary
+    they were fitted on, the purchase model, and the full fit (both models, the per-customer predictions),
+    or, when the spend model could not be fitted, None and its error (the purchase model alone still gives
+    P(alive))."""
+
+    summary: pl.DataFrame
+    purchase: PurchaseModel
+    fit: CltvFit | None
+    spend_error: ModelError | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Doubts about the fits (boundary fits), as text: the purchase model's, then the spend model's."""
+        return self.fit.warnings if self.fit is not None else self.purchase.warnings
+
+    def fitted(self) -> CltvFit:
+        """The full fit; raises the spend model's :class:`ModelError` when it could not be fitted."""
+        if self.fit is None:
+            assert self.spend_error is not None
+            raise self.spend_error
+        return self.fit
+
+
+def fit_cltv_models(activity: pl.DataFrame | pl.LazyFrame, config: CltvConfig, *, before: date) -> CltvModels:
+    """The one composition of the CLV fit: the calibration summary of the customer x day ``activity`` before
+    ``before`` (:func:`calibration_summary`), the purchase model fitted on it, then the spend model and the
+    predictions (:func:`fit_cltv`). Raises :class:`DataError` when nobody bought before ``before`` and
+    :class:`ModelError` when the purchase model cannot be fitted; a spend model that cannot be fitted is in
+    the result (:attr:`CltvModels.spend_error`; :meth:`CltvModels.fitted` raises it)."""
+    summary = calibration_summary(activity.lazy(), before=before, unit=config.unit).collect()
+    if summary.is_empty():
+        raise _nobody_before(before)
+    x, t_x, t_end = (summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
+    purchase = fit_purchase_model(config.model, x, t_x, t_end, penalizer=config.penalizer)  # type: ignore[arg-type]
+    try:
+        fit = fit_cltv(summary, config, as_of=before, purchase=purchase)
+    except ModelError as exc:
+        return CltvModels(summary=summary, purchase=purchase, fit=None, spend_error=exc)
+    return CltvModels(summary=summary, purchase=purchase, fit=fit)
 
 
 # ------------------------------------------------------------------------------------------------ holdout

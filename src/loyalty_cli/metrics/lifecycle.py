@@ -1,5 +1,6 @@
 """Lifecycle stages: one stage and one action per customer (and per contact who never bought), from ordered
-rules kept as TOML in ``rules/lifecycle.toml``, so the output is a to-do list.
+rules kept as TOML in ``rules/lifecycle.toml`` (read and checked by :mod:`loyalty_cli.rules.lifecycle`), so the
+output is a to-do list.
 
 Stage 2: everything starts from the per-customer summary and the customer x day activity table, and reuses
 the other metrics rather than redefining them:
@@ -11,389 +12,31 @@ the other metrics rather than redefining them:
   days since the first purchase exceed its last day (as in the nudge list);
 - the latest NPS answer: :func:`~loyalty_cli.metrics.nps.customer_scores`;
 - prospects: contacts with no purchase before the as-of date;
-- a previous lifecycle snapshot (``--previous``): the stage each customer had then, and whether they bought
+- a previous lifecycle snapshot (the ``previous`` setting): the stage each customer had then, and whether they bought
   since its as-of date (for ``reactivated`` and the transition matrix).
 
-Rules (see the shipped file) are conditions over :data:`INPUTS`, tried in order; the first that holds
-gives the stage, action and theme. Flags are independent of the stage. A rules file is checked when loaded,
-and every problem names the file and the rule: each condition reads (the allow-listed language of
-:func:`~loyalty_cli.rulefile.compile_condition`: never SQL, never ``eval``), uses known columns with the
-right types (:data:`INPUT_SCHEMA`) and gives true/false; every kind of customer (every cell of a grid of
-the categorical inputs) is covered by a rule that tests only categorical inputs, e.g. a final catch-all
-``when = "true"``; every rule and flag can be reached. Numeric inputs are unknown on the grid, so a rule that
-tests them "may match" (it can make a stage reachable but never covers a cell on its own), as in segment maps.
+:func:`lifecycle_inputs` gives every customer the columns the rules' conditions read
+(:data:`~loyalty_cli.rules.lifecycle.INPUTS`); the rules, tried in order, give the stage, action and theme
+(the first that holds), and the flags (independent of the stage).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
 from loyalty_cli import words
-from loyalty_cli.errors import DataError, RulesError
-from loyalty_cli.io.writers import restore_neutralised
-from loyalty_cli.metrics.churn import STATUSES, TIERS, ChurnRules, churn_status, rank_by_value
+from loyalty_cli.errors import DataError, setting
+from loyalty_cli.metrics.churn import churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
-from loyalty_cli.rulefile import (
-    CONDITION_SYNTAX,
-    builtin_text,
-    compile_condition,
-    evaluate_condition,
-    parse_toml,
-    rules_text,
-)
+from loyalty_cli.rules.churn import ChurnRules
+from loyalty_cli.rules.lifecycle import TEXT_INPUTS, LifecycleRules
 
-DEFAULT_RULES = "lifecycle"
-NPS_CATEGORIES = ("promoter", "passive", "detractor")
-OTHER_STAGE = "(other)"  # on the validation grid: a previous stage that no rule names
 NOT_BEFORE = "(not in previous)"  # transition matrix: customer absent from the previous snapshot
 NOT_NOW = "(not in this snapshot)"
-
-BOOL_INPUTS = ("prospect", "one_time", "window_closed", "bought_since_previous")
-CHOICE_INPUTS = ("churn_status", "value_tier", "nps_category", "previous_stage")
-NUMBER_INPUTS = (
-    "recency_days",
-    "tenure_days",
-    "days_since_first",
-    "orders",
-    "purchase_days",
-    "net_spend",
-    "repeat_spend",
-    "mean_order_value",
-    "returns_value",
-    "ipt_days",
-    "window_from_days",
-    "window_to_days",
-    "latest_nps",
-)
-TEXT_INPUTS = ("first_category", "first_channel")
-INPUTS = (*BOOL_INPUTS, *CHOICE_INPUTS, *NUMBER_INPUTS, *TEXT_INPUTS)
-_NUMBER_DTYPES = {"net_spend": pl.Float64(), "repeat_spend": pl.Float64(), "mean_order_value": pl.Float64()}
-_NUMBER_DTYPES |= {"returns_value": pl.Float64(), "ipt_days": pl.Float64(), "latest_nps": pl.Int16()}
-_NUMBER_DTYPES |= {"orders": pl.UInt32(), "purchase_days": pl.UInt32()}
-# Each input's dtype in lifecycle_inputs (a test keeps them equal): conditions are type-checked against them.
-INPUT_SCHEMA: dict[str, pl.DataType] = {
-    **dict.fromkeys(BOOL_INPUTS, pl.Boolean()),
-    **dict.fromkeys((*CHOICE_INPUTS, *TEXT_INPUTS), pl.String()),
-    **{c: _NUMBER_DTYPES.get(c, pl.Int32()) for c in NUMBER_INPUTS},
-}
-EXACT_INPUTS = frozenset((*BOOL_INPUTS, *CHOICE_INPUTS))  # enumerated on the validation grid
-
-_TOP_KEYS = {"name", "version", "description", "rule", "flag"}
-_RULE_KEYS = {"stage", "when", "action", "theme", "description"}
-_FLAG_KEYS = {"name", "when", "action", "description"}
-
-
-# --------------------------------------------------------------------------------------------------- rules
-@dataclass(frozen=True)
-class Rule:
-    position: int  # 1-based, in file order
-    stage: str
-    when: str
-    expr: pl.Expr
-    action: str
-    theme: str
-    description: str
-    partial: bool  # tests numeric or text inputs: may or may not hold for a grid cell
-
-    @property
-    def label(self) -> str:
-        return f"rule #{self.position} (stage {self.stage!r})"
-
-
-@dataclass(frozen=True)
-class Flag:
-    name: str
-    when: str
-    expr: pl.Expr
-    action: str
-    description: str
-    partial: bool
-
-    @property
-    def label(self) -> str:
-        return f"flag {self.name!r}"
-
-
-@dataclass(frozen=True)
-class LifecycleRules:
-    name: str
-    source: str  # file path, or "built-in lifecycle"
-    version: str
-    description: str
-    rules: tuple[Rule, ...]
-    flags: tuple[Flag, ...]
-
-    @property
-    def stages(self) -> list[str]:
-        """Stage names in the order of their first rule."""
-        return list(dict.fromkeys(r.stage for r in self.rules))
-
-    def uses(self, column: str) -> list[str]:
-        """Labels of the rules and flags whose condition reads ``column``."""
-        return [x.label for x in (*self.rules, *self.flags) if column in x.expr.meta.root_names()]
-
-    def reachable(self, *, surveys: bool, contacts: bool, previous: bool) -> list[str]:
-        """Stages some kind of customer can reach when some inputs are missing (no surveys: no NPS; no
-        contacts: no prospects; no previous snapshot: no previous stage)."""
-        grid = _grid(self.stages)
-        if not surveys:
-            grid = grid.filter(pl.col("nps_category").is_null())
-        if not contacts:
-            grid = grid.filter(~pl.col("prospect"))
-        if not previous:
-            grid = grid.filter(pl.col("previous_stage").is_null())
-        claimed = [False] * grid.height
-        found = []
-        for rule in self.rules:
-            may, sure = _evaluate(grid, self.source, rule.label, rule.when, rule.expr, rule.partial)
-            if any(m and not c for m, c in zip(may, claimed, strict=True)):
-                found.append(rule.stage)
-            claimed = [c or x for c, x in zip(claimed, sure, strict=True)]
-        return list(dict.fromkeys(found))
-
-    def assign(self, inputs: pl.LazyFrame) -> pl.LazyFrame:
-        """Add ``stage, action, theme, rule`` (the condition that decided) and ``flags, flag_actions``
-        (``; ``-separated, null when none) to a frame with the :data:`INPUTS` columns."""
-        chain = None
-        for i, rule in enumerate(self.rules):
-            chain = (pl.when(rule.expr) if chain is None else chain.when(rule.expr)).then(pl.lit(i, pl.Int32))
-        assert chain is not None
-        index = pl.col("_rule")
-
-        def pick(values: list[str]) -> pl.Expr:
-            return index.replace_strict(list(range(len(values))), values, default=None, return_dtype=pl.String)
-
-        rules = self.rules
-        flagged = [pl.when(f.expr).then(pl.lit(f.name)) for f in self.flags]
-        flag_actions = [pl.when(f.expr).then(pl.lit(f.action)) for f in self.flags]
-
-        def joined(parts: list[pl.Expr]) -> pl.Expr:
-            if not parts:
-                return pl.lit(None, dtype=pl.String)
-            text = pl.concat_str(parts, separator="; ", ignore_nulls=True)
-            return pl.when(text != "").then(text)
-
-        return (
-            inputs.with_columns(chain.otherwise(None).alias("_rule"))
-            .with_columns(
-                pick([r.stage for r in rules]).cast(pl.Enum(self.stages)).alias("stage"),
-                pick([r.action for r in rules]).alias("action"),
-                pick([r.theme for r in rules]).alias("theme"),
-                pick([r.when for r in rules]).alias("rule"),
-                (index + 1).alias("rule_number"),
-                joined(flagged).alias("flags"),
-                joined(flag_actions).alias("flag_actions"),
-            )
-            .drop("_rule")
-        )
-
-
-def _grid(stages: Sequence[str]) -> pl.DataFrame:
-    """Every combination of the categorical inputs a real customer can have (prospects have no purchase
-    data); numeric and text inputs are null (unknown)."""
-    nps = [None, *NPS_CATEGORIES]
-    previous = [None, *stages, OTHER_STAGE]
-    names = (
-        "prospect",
-        "one_time",
-        "window_closed",
-        "churn_status",
-        "value_tier",
-        "nps_category",
-        "previous_stage",
-        "bought_since_previous",
-    )
-    rows = [
-        *itertools.product([True], [None], [None], [None], [None], nps, previous, [False]),
-        *itertools.product([False], [True, False], [True, False], STATUSES, TIERS, nps, previous, [True, False]),
-    ]
-    schema = {n: (pl.Boolean if n in BOOL_INPUTS else pl.String) for n in names}
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
-    frame = frame.filter(~(pl.col("bought_since_previous") & pl.col("previous_stage").is_null()))  # not possible
-    return frame.with_columns(pl.lit(None, dtype=INPUT_SCHEMA[c]).alias(c) for c in (*NUMBER_INPUTS, *TEXT_INPUTS))
-
-
-def _describe_cell(row: dict[str, object]) -> str:
-    shown = []
-    for key in (
-        "prospect",
-        "one_time",
-        "window_closed",
-        "churn_status",
-        "value_tier",
-        "nps_category",
-        "previous_stage",
-        "bought_since_previous",
-    ):
-        value = row[key]
-        if value is None:
-            if row["prospect"] and key not in ("nps_category", "previous_stage"):
-                continue
-            shown.append(f"{key} empty")
-        else:
-            shown.append(f"{key} = {str(value).lower() if isinstance(value, bool) else repr(value)}")
-    return ", ".join(shown)
-
-
-def _condition(source: str, label: str, when: object, example: str) -> tuple[pl.Expr, bool]:
-    """The compiled condition and whether it reads inputs the check grid cannot hold exactly."""
-    expr, roots = compile_condition(
-        when,
-        where=f"{source}: {label}",
-        columns=INPUT_SCHEMA,
-        example=example,
-        syntax_hint=f"e.g. \"churn_status = 'active' and orders >= 5\". {CONDITION_SYNTAX}",
-        columns_hint=f"Columns: {', '.join(INPUTS)}.",
-    )
-    return expr, bool(roots - EXACT_INPUTS)
-
-
-def _text(source: str, label: str, raw: dict[str, object], key: str, *, required: bool) -> str:
-    value = raw.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise RulesError(
-            f"{source}: {label} needs {key} as text, got {value!r}",
-            hint=f'e.g. {key} = "cross-sell".' if key == "action" else None,
-        )
-    return value.strip()
-
-
-def _entries(source: str, data: dict[str, object], key: str) -> list[dict[str, object]]:
-    raw = data.get(key, [])
-    if not isinstance(raw, list) or any(not isinstance(r, dict) for r in raw):
-        raise RulesError(f"{source}: {key} must be a list of [[{key}]] tables", hint=f"Write [[{key}]] sections.")
-    return raw  # type: ignore[return-value]
-
-
-def _evaluate(
-    grid: pl.DataFrame, source: str, label: str, when: str, expr: pl.Expr, partial: bool
-) -> tuple[list[bool], list[bool]]:
-    """(may hold, surely holds) per grid cell."""
-    out = evaluate_condition(
-        grid,
-        expr,
-        where=f"{source}: {label}",
-        when=when,
-        hint="Compare text columns with quoted text (churn_status = 'active') and numbers with numbers (orders >= 5).",
-    )
-    may = [bool(v) for v in out.fill_null(partial)]
-    sure = [bool(v) for v in out.fill_null(False)] if not partial else [False] * grid.height
-    return may, sure
-
-
-def parse_lifecycle_rules(text: str, *, source: str) -> LifecycleRules:
-    """Parse and check lifecycle rules (see the module docstring for the checks)."""
-    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="Lifecycle rules have")
-    raw_rules = _entries(source, data, "rule")
-    if not raw_rules:
-        raise RulesError(f"{source}: no rules", hint="Add [[rule]] tables with stage, when and action.")
-    rules = []
-    for i, raw in enumerate(raw_rules, start=1):
-        stage = raw.get("stage")
-        label = f"rule #{i}" + (f" (stage {stage!r})" if isinstance(stage, str) and stage.strip() else "")
-        bad_keys = set(raw) - _RULE_KEYS
-        if bad_keys:
-            raise RulesError(
-                f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
-                hint=f"A rule has {', '.join(sorted(_RULE_KEYS))}.",
-            )
-        stage = _text(source, label, raw, "stage", required=True)
-        expr, partial = _condition(source, label, raw.get("when"), "churn_status = 'active'")
-        rules.append(
-            Rule(
-                position=i,
-                stage=stage,
-                when=str(raw["when"]).strip(),
-                expr=expr,
-                action=_text(source, label, raw, "action", required=True),
-                theme=_text(source, label, raw, "theme", required=False),
-                description=_text(source, label, raw, "description", required=False),
-                partial=partial,
-            )
-        )
-    flags = []
-    for i, raw in enumerate(_entries(source, data, "flag"), start=1):
-        name = raw.get("name")
-        label = f"flag {name!r}" if isinstance(name, str) and name.strip() else f"flag #{i}"
-        bad_keys = set(raw) - _FLAG_KEYS
-        if bad_keys:
-            raise RulesError(
-                f"{source}: {label} has unknown key(s) {', '.join(sorted(bad_keys))}",
-                hint=f"A flag has {', '.join(sorted(_FLAG_KEYS))}.",
-            )
-        name = _text(source, label, raw, "name", required=True)
-        if ";" in name:
-            raise RulesError(f"{source}: {label}: a flag name cannot hold ';' (it separates flags)")
-        if any(f.name == name for f in flags):
-            raise RulesError(f"{source}: flag {name!r} is defined twice", hint="Give each flag its own name.")
-        expr, partial = _condition(source, label, raw.get("when"), "nps_category = 'promoter'")
-        flags.append(
-            Flag(
-                name=name,
-                when=str(raw["when"]).strip(),
-                expr=expr,
-                action=_text(source, label, raw, "action", required=True),
-                description=_text(source, label, raw, "description", required=False),
-                partial=partial,
-            )
-        )
-    for key in ("name", "version", "description"):
-        if key in data and not isinstance(data[key], str | int | float):
-            raise RulesError(f"{source}: {key} must be text, got {data[key]!r}")
-
-    stages = list(dict.fromkeys(r.stage for r in rules))
-    grid = _grid(stages)
-    claimed = [False] * grid.height
-    for rule in rules:
-        may, sure = _evaluate(grid, source, rule.label, rule.when, rule.expr, rule.partial)
-        if not any(m and not c for m, c in zip(may, claimed, strict=True)):
-            why = "earlier rules take every customer it matches" if any(may) else "no kind of customer matches it"
-            raise RulesError(
-                f"{source}: {rule.label} can never be reached: {why}",
-                hint="Move it up, narrow the rules before it, or remove it.",
-            )
-        claimed = [c or s for c, s in zip(claimed, sure, strict=True)]
-    uncovered = [i for i, c in enumerate(claimed) if not c]
-    if uncovered:
-        example = _describe_cell(grid.row(uncovered[0], named=True))
-        raise RulesError(
-            f"{source}: no rule covers {words.count(len(uncovered), 'kind')} of customer, e.g. {example}",
-            hint='End the rules with a catch-all: [[rule]] with when = "true" (rules that test numbers such as '
-            "orders cannot cover a kind of customer on their own).",
-        )
-    for flag in flags:
-        may, _ = _evaluate(grid, source, flag.label, flag.when, flag.expr, flag.partial)
-        if not any(may):
-            raise RulesError(
-                f"{source}: {flag.label} can never be set: no kind of customer matches it",
-                hint="Check the values it compares with, e.g. nps_category = 'detractor'.",
-            )
-    return LifecycleRules(
-        name=str(data.get("name", Path(source).stem)),
-        source=source,
-        version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(),
-        rules=tuple(rules),
-        flags=tuple(flags),
-    )
-
-
-def builtin_lifecycle_text() -> str:
-    return builtin_text(DEFAULT_RULES)
-
-
-def load_lifecycle_rules(spec: str | Path | None = None) -> LifecycleRules:
-    """The built-in rules (``None`` or ``"lifecycle"``) or a TOML file."""
-    text, source = rules_text(spec, default=DEFAULT_RULES, what="Lifecycle rules")
-    return parse_lifecycle_rules(text, source=source)
 
 
 # -------------------------------------------------------------------------------------------------- inputs
@@ -583,7 +226,7 @@ def lifecycle_stages(
     previous: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """The to-do list as ``loyalty lifecycle`` gives it (:func:`lifecycle_table` of :func:`lifecycle_inputs`),
-    with the window of :func:`lifecycle_window`; the command, ``nps --by stage`` and the report all use it."""
+    with the window of :func:`lifecycle_window`; the command, NPS by stage and the report all use it."""
     inputs = lifecycle_inputs(
         customers,
         activity,
@@ -645,9 +288,11 @@ def flag_summary(table: pl.LazyFrame, *, rules: LifecycleRules) -> pl.LazyFrame:
     return pl.concat(parts)
 
 
-def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.DataFrame:
+def check_previous(previous: pl.DataFrame, *, source: str, as_of: date | None) -> pl.DataFrame:
     """A previous lifecycle output as ``customer_id, previous_stage, previous_as_of``: one row per customer,
-    with a stage and an as-of date not after ``as_of``. Problems raise :class:`DataError` naming ``source``."""
+    with a stage and an as-of date not after ``as_of``. Problems raise :class:`DataError` naming ``source``.
+    ``customer_id`` and ``stage`` come as read back (:func:`loyalty_cli.io.snapshots.read_snapshot`: trimmed
+    text, the CSV writer's formula guard taken off)."""
     missing = [c for c in ("customer_id", "stage", "as_of") if c not in previous.columns]
     if missing:
         raise DataError(
@@ -658,8 +303,8 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
     if previous.schema["as_of"] != pl.Date:
         as_of_col = as_of_col.cast(pl.String).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     frame = previous.select(
-        restore_neutralised(pl.col("customer_id").cast(pl.String).str.strip_chars()).alias("customer_id"),
-        restore_neutralised(pl.col("stage").cast(pl.String).str.strip_chars()).alias("previous_stage"),
+        pl.col("customer_id").cast(pl.String),
+        pl.col("stage").cast(pl.String).alias("previous_stage"),
         as_of_col.alias("previous_as_of"),
     )
     bad = frame.with_row_index("row", offset=2).filter(
@@ -675,14 +320,14 @@ def check_previous(previous: pl.DataFrame, *, source: str, as_of: date) -> pl.Da
     if dupes.height:
         raise DataError(
             f"The previous snapshot {source} has customer {dupes['customer_id'][0]!r} more than once",
-            hint="Pass the full output of one `loyalty lifecycle` run (no --stage filter needed, "
+            hint=f"Pass the full output of one `loyalty lifecycle` run (no {setting('stages')} filter needed, "
             "but one row per customer).",
         )
     latest = frame["previous_as_of"].max()
-    if latest is not None and latest > as_of:  # type: ignore[operator]
+    if latest is not None and as_of is not None and latest > as_of:  # type: ignore[operator]
         raise DataError(
             f"The previous snapshot {source} is as of {latest}, after this run's as-of date {as_of}",
-            hint="Pass an older snapshot, or --as-of a later date.",
+            hint=f"Pass an older snapshot, or {setting('as_of')} a later date.",
         )
     return frame
 

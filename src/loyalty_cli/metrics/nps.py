@@ -32,20 +32,18 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import ConfigError, UsageError, setting
+from loyalty_cli.metrics.periods import EVERY, PERIODS, Period, period_label, truncate_to_period
 
 Interval = Literal["adjusted-wald", "wald", "bootstrap"]
 Dedupe = Literal["auto", "latest", "latest-per-period", "all"]
-Period = Literal["week", "month", "quarter", "year"]
 
 INTERVALS: tuple[str, ...] = ("adjusted-wald", "wald", "bootstrap")
 DEDUPES: tuple[str, ...] = ("auto", "latest", "latest-per-period", "all")
-PERIODS: tuple[str, ...] = ("week", "month", "quarter", "year")
 CATEGORIES = pl.Enum(["detractor", "passive", "promoter"])
 STATUSES = pl.Enum(["counted", "non-response", "duplicate", "repeat"])
 ALL_TYPES = "all"  # survey_type when the export has no survey type column
 NO_TYPE = "unspecified"  # survey_type when the column is there but blank
-_EVERY = {"week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
 # Columns that identify an answer: two rows equal on all of these are one answer exported twice.
 _ANSWER = ("customer_id", "responded_at", "score", "comment", "survey_type", "touchpoint", "email")
 
@@ -64,20 +62,21 @@ class NpsConfig:
 
     def __post_init__(self) -> None:
         if self.interval not in INTERVALS:
-            raise UsageError(f"--interval must be one of {', '.join(INTERVALS)}, got {self.interval!r}")
+            raise ConfigError("interval", f"must be one of {', '.join(INTERVALS)}, got {self.interval!r}")
         if self.dedupe not in DEDUPES:
-            raise UsageError(f"--dedupe must be one of {', '.join(DEDUPES)}, got {self.dedupe!r}")
+            raise ConfigError("dedupe", f"must be one of {', '.join(DEDUPES)}, got {self.dedupe!r}")
         if self.period not in PERIODS:
-            raise UsageError(f"--period must be one of {', '.join(PERIODS)}, got {self.period!r}")
+            raise ConfigError("period", f"must be one of {', '.join(PERIODS)}, got {self.period!r}")
         if not 0.5 <= self.confidence < 1:
-            raise UsageError(
-                f"--confidence must be at least 0.5 and below 1, got {self.confidence}",
-                hint="e.g. --confidence 0.95 for a 95% interval.",
+            raise ConfigError(
+                "confidence",
+                f"must be at least 0.5 and below 1, got {self.confidence}",
+                hint=f"e.g. {setting('confidence')} 0.95 for a 95% interval.",
             )
         if self.min_n < 1:
-            raise UsageError(f"--min-n must be at least 1, got {self.min_n}")
+            raise ConfigError("min_n", f"must be at least 1, got {self.min_n}")
         if self.bootstrap_samples < 100:
-            raise UsageError(f"--bootstrap-samples must be at least 100, got {self.bootstrap_samples}")
+            raise ConfigError("bootstrap_samples", f"must be at least 100, got {self.bootstrap_samples}")
 
     @property
     def z(self) -> float:
@@ -111,22 +110,6 @@ def nps_category(score: pl.Expr) -> pl.Expr:
     )
 
 
-def period_start(ts: pl.Expr, period: Period) -> pl.Expr:
-    """The first day of the calendar period (ISO weeks start on Monday)."""
-    return ts.dt.truncate(_EVERY[period]).dt.date()
-
-
-def period_label(start: pl.Expr, period: Period) -> pl.Expr:
-    """``2024-W05``, ``2024-03``, ``2024-Q1``, ``2024``."""
-    if period == "week":
-        return start.dt.strftime("%G-W%V")
-    if period == "month":
-        return start.dt.strftime("%Y-%m")
-    if period == "quarter":
-        return pl.format("{}-Q{}", start.dt.year(), start.dt.quarter())
-    return start.dt.strftime("%Y")
-
-
 def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
     """Survey rows (as :func:`loyalty_cli.io.readers.read_surveys` returns them) with ``survey_type``
     filled in, ``period_start``/``period``, ``nps_category``, ``dedupe`` (the policy applied) and
@@ -149,7 +132,7 @@ def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
     survey_type = pl.col("survey_type").fill_null(NO_TYPE) if "survey_type" in names else pl.lit(ALL_TYPES)
     rows = rows.with_columns(
         survey_type.alias("survey_type"),
-        period_start(pl.col("responded_at"), config.period).alias("period_start"),
+        truncate_to_period(pl.col("responded_at"), config.period).alias("period_start"),
     ).with_columns(period_label(pl.col("period_start"), config.period).alias("period"))
     if config.dedupe == "auto":
         policy = (
@@ -367,7 +350,7 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
     ``as_of``; default: the day after the last answer) and the change from the previous period:
     ``change`` (points), ``z``, ``p_value`` and ``significant`` (null when either period is suppressed).
     Answers without a date are in no period: a survey without dates has no trend (no rows)."""
-    every = _EVERY[config.period]
+    every = EVERY[config.period]
     responses = responses.filter(pl.col("period_start").is_not_null())
     counts = responses.group_by("survey_type", "period_start").agg(_counts(None))
     calendar = (
@@ -524,3 +507,127 @@ def detractor_list(scores: pl.LazyFrame, *, min_spend: float | None = None) -> p
     if min_spend is not None:
         detractors = detractors.filter(pl.col("net_spend") >= min_spend)
     return detractors.sort("net_spend", "responded_at", "customer_id", descending=[True, True, False], nulls_last=True)
+
+
+# ---------------------------------------------------------------------------------------- the tables of a run
+
+LISTS = ("promoters", "detractors", "customers")  # the closed-loop lists of :func:`customer_list`
+
+
+def answer_counts(responses: pl.DataFrame) -> dict[str, int]:
+    """How many answers have each ``status`` (:data:`STATUSES`, every one listed, 0 when none)."""
+    counts = dict(responses.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
+    return {status: int(counts.get(status, 0)) for status in STATUSES.categories}
+
+
+def only_survey_type(responses: pl.DataFrame, survey_type: str | None, *, typed: bool) -> pl.DataFrame:
+    """The answers of one survey type (given in any case, spaces around ignored; None: every answer). A type
+    that is not there is a usage error naming the types there are; ``typed``: the surveys have a survey type
+    column (else the error says to map it)."""
+    if survey_type is None:
+        return responses
+    types = sorted(responses["survey_type"].unique().to_list())
+    wanted = survey_type.strip().lower()
+    if wanted not in types:
+        if not typed:
+            raise UsageError(
+                f"{setting('survey_type')} {survey_type}: the surveys have no survey type column",
+                hint=f"Map it with {setting('survey_type_col')}, or leave {setting('survey_type')} out.",
+            )
+        raise UsageError(
+            f"{setting('survey_type')} {survey_type}: no such survey type in the surveys",
+            hint=f"Survey types: {', '.join(types)}.",
+        )
+    return responses.filter(pl.col("survey_type") == wanted)
+
+
+def looks_like_five_point(responses: pl.DataFrame) -> bool:
+    """At least 20 counted answers and none above 5: probably a 1-5 scale read as 0-10 (never converted)."""
+    scores = responses.filter(pl.col("status") == "counted")["score"]
+    return scores.len() >= 20 and scores.max() <= 5  # type: ignore[operator]
+
+
+def with_respondent_columns(
+    frame: pl.LazyFrame, *, customers: pl.LazyFrame | None = None, stages: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Answers or respondents with the customer columns (:func:`with_customers`, when ``customers`` are given)
+    and the lifecycle stage (:func:`with_stages`, when ``stages`` are given)."""
+    if customers is not None:
+        frame = with_customers(frame, customers)
+    if stages is not None:
+        frame = with_stages(frame, stages)
+    return frame
+
+
+def respondent_table(
+    responses: pl.LazyFrame, *, customers: pl.LazyFrame | None = None, stages: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """One row per identified respondent (:func:`customer_scores`: the latest scored answer), with the customer
+    columns and stage when given (:func:`with_respondent_columns`), ``customer_id`` and ``email`` first."""
+    scores = with_respondent_columns(customer_scores(responses), customers=customers, stages=stages)
+    first = ["customer_id", "email"] if "email" in scores.collect_schema().names() else ["customer_id"]
+    return scores.select(*first, pl.exclude(*first))
+
+
+def detractor_comments(answers: pl.LazyFrame, *, top: int) -> pl.LazyFrame:
+    """The ``top`` latest counted answers of 0-6 with a comment: ``survey_type, date, score, customer_id``,
+    ``segment`` (as text, when the answers have one) and ``comment``."""
+    names = answers.collect_schema().names()
+    segment = [pl.col("segment").cast(pl.String)] if "segment" in names else []
+    return (
+        answers.filter((pl.col("status") == "counted") & (pl.col("score") <= 6) & pl.col("comment").is_not_null())
+        .sort(["responded_at", "customer_id", "comment"], descending=[True, False, False], nulls_last=True)
+        .head(top)
+        .select(
+            "survey_type",
+            pl.col("responded_at").dt.date().alias("date"),
+            "score",
+            "customer_id",
+            *segment,
+            "comment",
+        )
+    )
+
+
+def nps_tables(
+    answers: pl.LazyFrame,
+    *,
+    config: NpsConfig,
+    as_of: date | None = None,
+    by: Sequence[str] = (),
+    weight: str | None = None,
+    trend: bool = True,
+    segments: bool = False,
+    comments: int = 0,
+) -> dict[str, pl.LazyFrame]:
+    """The plans of an NPS summary over prepared answers (with the customer columns for ``weight`` and
+    ``segments``): ``headline`` (:func:`nps_table` per survey type), ``distribution``
+    (:func:`score_distribution`), ``trend`` (:func:`nps_trend` up to ``as_of``, when ``trend``), ``by`` (the
+    breakdown by ``by``, when given), ``segments`` (by RFM segment, when ``segments``) and ``comments`` (the
+    ``comments`` latest detractor comments, when asked and the answers have comments)."""
+    plans = {
+        "headline": nps_table(answers, config=config, weight=weight),
+        "distribution": score_distribution(answers),
+    }
+    if trend:
+        plans["trend"] = nps_trend(answers, config=config, as_of=as_of)
+    if by:
+        plans["by"] = nps_table(answers, config=config, by=by, weight=weight)
+    if segments:
+        plans["segments"] = nps_table(answers, config=config, by=["segment"], weight=weight)
+    if comments and "comment" in answers.collect_schema().names():
+        plans["comments"] = detractor_comments(answers, top=comments)
+    return plans
+
+
+def customer_list(scores: pl.DataFrame, kind: str, *, min_spend: float | None = None) -> pl.DataFrame:
+    """A closed-loop list (:data:`LISTS`) from the respondent table (:func:`respondent_table`): ``promoters``
+    (:func:`promoter_list`), ``detractors`` (:func:`detractor_list`, those who spent at least ``min_spend``
+    when the table has ``net_spend``) or ``customers`` (every respondent)."""
+    if kind == "promoters":
+        return promoter_list(scores.lazy()).collect()
+    if kind == "detractors":
+        return detractor_list(scores.lazy(), min_spend=min_spend).collect()
+    if kind == "customers":
+        return scores
+    raise ValueError(f"unknown list {kind!r}")

@@ -34,8 +34,8 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import UsageError
-from loyalty_cli.metrics.retention import Period, period_index, period_label, period_start
+from loyalty_cli.errors import ConfigError, UsageError, setting
+from loyalty_cli.metrics.periods import Period, period_index, period_label, period_start
 
 COLUMNS = ("section", "metric", "group", "period", "value", "n", "ci_low", "ci_high")
 SCHEMA = pl.Schema(
@@ -74,11 +74,11 @@ class ProgramConfig:
 
     def __post_init__(self) -> None:
         if self.point_value is not None and not (self.point_value >= 0 and self.point_value < float("inf")):
-            raise UsageError(f"--point-value must be 0 or more, got {self.point_value!r}", hint="e.g. 0.01")
+            raise ConfigError("point_value", f"must be 0 or more, got {self.point_value!r}", hint="e.g. 0.01")
         if self.active_days < 1:
-            raise UsageError(f"--active-days must be 1 or more, got {self.active_days}")
+            raise ConfigError("active_days", f"must be 1 or more, got {self.active_days}")
         if self.window_days < 1:
-            raise UsageError(f"--window must be 1 or more days, got {self.window_days}")
+            raise ConfigError("window", f"must be 1 or more days, got {self.window_days}")
         if not self.retention_months or any(k < 1 for k in self.retention_months):
             raise UsageError("Retention months must be 1 or more", hint="e.g. 3,6,12")
         if self.retention_horizon_months < 1:
@@ -95,7 +95,7 @@ class ProgramConfig:
         if to > as_of:
             raise UsageError(
                 f"The tier movement must end by the as-of date {as_of}, got {to}",
-                hint="Data on or after the as-of date is not read: use an earlier --tiers-to.",
+                hint=f"Data on or after the as-of date is not read: use an earlier {setting('tiers_to')}.",
             )
         start = self.tiers_from or _years_before(to, 1)
         if start >= to:

@@ -38,14 +38,11 @@ Money is summed in integer cents and turned into currency units at the end.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import polars as pl
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import ConfigError, UsageError
+from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
 
-Period = Literal["week", "month", "quarter"]
-PERIODS: tuple[str, ...] = ("week", "month", "quarter")
 AVERAGE = "average"  # the cohort label of the pooled rows of the long table
 ALL = "all"  # the cohort label of the row of all customers in the cohort table
 PREFIX = {"week": "w", "month": "m", "quarter": "q"}  # wide column names: m0, m1, ...
@@ -74,12 +71,6 @@ LABELS = {
 }
 
 
-def check_period(period: str) -> Period:
-    if period not in PERIODS:
-        raise UsageError(f"--period must be week, month or quarter, got {period!r}")
-    return period  # type: ignore[return-value]
-
-
 def check_horizon(horizon: int | None, period: Period) -> int:
     """The periods in the "within" window: ``horizon``, or the period's default."""
     if horizon is None:
@@ -92,35 +83,6 @@ def check_horizon(horizon: int | None, period: Period) -> int:
 def label(metric: str, *, horizon: int, period: Period) -> str:
     """The title of a metric of the long table (the "within" ones name their window)."""
     return LABELS[metric].format(horizon=horizon, period=period, last=horizon - 1)
-
-
-def period_index(day: pl.Expr, period: Period) -> pl.Expr:
-    """A calendar period as an integer that grows by one per period (months: year x 12 + month - 1)."""
-    if period == "week":  # 1970-01-01 was a Thursday: + 3 makes weeks start on Monday
-        return (day.cast(pl.Int32) + 3) // 7
-    month = day.dt.month().cast(pl.Int32) - 1
-    year = day.dt.year().cast(pl.Int32)
-    if period == "month":
-        return year * 12 + month
-    return year * 4 + month // 3
-
-
-def period_start(index: pl.Expr, period: Period) -> pl.Expr:
-    """The first day of the period with this index (the inverse of :func:`period_index`)."""
-    if period == "week":
-        return (index * 7 - 3).cast(pl.Date)
-    if period == "month":
-        return pl.date(index // 12, index % 12 + 1, 1)
-    return pl.date(index // 4, (index % 4) * 3 + 1, 1)
-
-
-def period_label(start: pl.Expr, period: Period) -> pl.Expr:
-    """``2024-03`` (month), ``2024-Q1`` (quarter), ``2024-W09`` (ISO week of the Monday)."""
-    if period == "month":
-        return start.dt.strftime("%Y-%m")
-    if period == "quarter":
-        return pl.concat_str(start.dt.year().cast(pl.String), pl.lit("-Q"), start.dt.quarter().cast(pl.String))
-    return start.dt.strftime("%G-W%V")
 
 
 def _money(cents: pl.Expr) -> pl.Expr:
@@ -312,7 +274,7 @@ def repeat_rate(customers: pl.LazyFrame, *, window_days: int = 90, period: Perio
     window has closed)."""
     period = check_period(period)
     if window_days < 1:
-        raise UsageError(f"--repeat-window must be at least 1 day, got {window_days}")
+        raise ConfigError("repeat_window", f"must be at least 1 day, got {window_days}")
     closed = pl.col("tenure_days") > window_days  # first + window <= as_of - 1: the window is all in the data
     repeated = closed & ((pl.col("second_purchase") - pl.col("first_purchase")).dt.total_days() <= window_days)
     aggs = [

@@ -19,11 +19,12 @@ from typing import Literal
 
 import polars as pl
 
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import ConfigError, UsageError, setting
 
 Method = Literal["quantile", "rank", "fixed"]
 DIMENSIONS = ("r", "f", "m")
 BIN_CHOICES = (3, 4, 5, 10)
+_BREAKS = setting("breaks")
 
 
 @dataclass(frozen=True)
@@ -36,24 +37,24 @@ class RfmConfig:
 
     def __post_init__(self) -> None:
         if self.bins not in BIN_CHOICES:
-            raise UsageError(f"--bins must be one of {', '.join(map(str, BIN_CHOICES))}, got {self.bins}")
+            raise ConfigError("bins", f"must be one of {', '.join(map(str, BIN_CHOICES))}, got {self.bins}")
         if self.method == "fixed":
             missing = [d for d in DIMENSIONS if d not in self.breaks]
             if missing:
                 raise UsageError(
-                    f"--method fixed needs breaks for {', '.join(missing)}",
-                    hint="e.g. --breaks r=30,60,90,180 --breaks f=1,2,3,5 --breaks m=50,100,250,500",
+                    f"{setting('method')} fixed needs breaks for {', '.join(missing)}",
+                    hint=f"e.g. {_BREAKS} r=30,60,90,180 {_BREAKS} f=1,2,3,5 {_BREAKS} m=50,100,250,500",
                 )
         for dim, cuts in self.breaks.items():
             if dim not in DIMENSIONS:
-                raise UsageError(f"--breaks: unknown dimension {dim!r}", hint="Use r, f or m.")
+                raise UsageError(f"{_BREAKS}: unknown dimension {dim!r}", hint="Use r, f or m.")
             if list(cuts) != sorted(set(cuts)):
-                raise UsageError(f"--breaks {dim}: cut points must be strictly increasing, got {list(cuts)}")
+                raise UsageError(f"{_BREAKS} {dim}: cut points must be strictly increasing, got {list(cuts)}")
             if len(cuts) + 1 != self.bins:
                 raise UsageError(
-                    f"--breaks {dim} has {len(cuts)} cut points, which make {len(cuts) + 1} scores, "
-                    f"but --bins is {self.bins}",
-                    hint=f"Give {self.bins - 1} cut points per dimension, or change --bins.",
+                    f"{_BREAKS} {dim} has {len(cuts)} cut points, which make {len(cuts) + 1} scores, "
+                    f"but {setting('bins')} is {self.bins}",
+                    hint=f"Give {self.bins - 1} cut points per dimension, or change {setting('bins')}.",
                 )
 
     def column(self, dim: str) -> str:

@@ -49,7 +49,7 @@ from typing import Literal
 import polars as pl
 
 from loyalty_cli import words
-from loyalty_cli.errors import UsageError
+from loyalty_cli.errors import UsageError, setting
 
 WITHIN_DAYS = (7, 14, 30, 60, 90, 180, 365)
 PERCENTILES = (25, 50, 75, 90)
@@ -58,7 +58,7 @@ BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (365, "1
 NEVER = "never"
 BUCKET_NAMES = (*(name for _, name in BUCKETS), NEVER)
 ALL = "(all)"  # the group of every customer
-MISSING = "(missing)"  # the group of customers whose --by value is empty
+MISSING = "(missing)"  # the group of customers whose value of the grouping column is empty
 EPS = 1e-9  # S(t) <= 1 - p up to rounding: 1 - 1/4 must count as reaching 0.75
 #: a history that starts before the data: the first START_DAYS days of the data hold at least START_PCT% of the
 #: first purchases of its first EARLY_DAYS days, START_Z standard errors above a steady flow (see
@@ -77,13 +77,13 @@ class Window:
     def __post_init__(self) -> None:
         if self.kind == "percentile" and not 0 < self.low <= self.high <= 100:
             raise UsageError(
-                f"--window p{self.low}-p{self.high}: percentiles must satisfy 0 < low <= high <= 100",
-                hint="e.g. --window p25-p75",
+                f"{setting('window')} p{self.low}-p{self.high}: percentiles must satisfy 0 < low <= high <= 100",
+                hint=f"e.g. {setting('window')} p25-p75",
             )
         if self.kind == "days" and not 0 <= self.low <= self.high:
             raise UsageError(
-                f"--window {self.low}-{self.high}: days must satisfy 0 <= from <= to",
-                hint="e.g. --window 20-60 (days after the first purchase)",
+                f"{setting('window')} {self.low}-{self.high}: days must satisfy 0 <= from <= to",
+                hint=f"e.g. {setting('window')} 20-60 (days after the first purchase)",
             )
 
     def describe(self) -> str:
@@ -101,9 +101,9 @@ class SecondPurchaseConfig:
 
     def __post_init__(self) -> None:
         if self.min_n < 1:
-            raise UsageError(f"--min-n must be at least 1, got {self.min_n}")
+            raise UsageError(f"{setting('min_n')} must be at least 1, got {self.min_n}")
         if self.closing_days < 0:
-            raise UsageError(f"--closing must be 0 days or more, got {self.closing_days}")
+            raise UsageError(f"{setting('closing')} must be 0 days or more, got {self.closing_days}")
 
 
 def group_column(by: str | None) -> pl.Expr:
@@ -238,7 +238,7 @@ def _counts(customers: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.Lazy
 
 def _window_columns(config: SecondPurchaseConfig) -> list[pl.Expr]:
     """``window_from_days, window_to_days, window_source`` over :func:`_counts`: the group's own percentiles
-    with --min-n repeaters, else those of ``(all)``, else none; or the fixed window."""
+    with ``min_n`` repeaters or more, else those of ``(all)``, else none; or the fixed window."""
     window, min_n = config.window, config.min_n
     if window.kind != "percentile":
         return [

@@ -26,7 +26,7 @@ Per segment (and ``(all)``), treatment vs control:
   so and how many customers it would take at the same control share.
 
 Segments with fewer than ``min_n`` customers in either group keep their counts and leave every other number
-empty. Randomisation (the hash split of :mod:`loyalty_cli.handoff.control`) is what makes the difference causal.
+empty. Randomisation (the hash split of :mod:`loyalty_cli.control`) is what makes the difference causal.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""The HTML report: section tables (``sections``), a formatted context (``context``), inline SVG charts
-(``charts``) and the Jinja2 page (``render``). Pure functions: the CLI reads the inputs and writes the file."""
+"""The HTML report, rendering only: the plain data of every section (``data``, filled by
+:mod:`loyalty_cli.app.report` from the commands' results), the formatted context (``context``, one module per
+section), inline SVG charts (``charts``) and the Jinja2 page (``render``). Pure functions: the front end
+writes the file."""
 
-from loyalty_cli.report.context import FileInfo, InputInfo, ReportMeta, build_context
+from loyalty_cli.report.context import build_context
+from loyalty_cli.report.data import FileInfo, InputInfo, InputRead, ReportData, ReportMeta, ReportSettings
+from loyalty_cli.report.header import input_infos
 from loyalty_cli.report.render import render_html
-from loyalty_cli.report.sections import ReportData, ReportSettings, compute_report
 
 __all__ = [
     "FileInfo",
     "InputInfo",
+    "InputRead",
     "ReportData",
     "ReportMeta",
     "ReportSettings",
     "build_context",
-    "compute_report",
+    "input_infos",
     "render_html",
 ]

@@ -4,7 +4,7 @@ No JavaScript, no fonts, no network: each function returns one ``<svg class="cha
 :class:`markupsafe.Markup`. Every text from the data goes through :func:`markupsafe.escape`, and every
 coordinate is printed with a fixed number of decimals, so the same spec always gives the same bytes.
 
-Spec kinds (built by :mod:`loyalty_cli.report.context`):
+Spec kinds (built by the section modules of :mod:`loyalty_cli.report`):
 
 - ``bars``: horizontal grouped bars; ``labels``, ``series`` = [{name, values (0..1 shares), text}].
 - ``columns``: vertical bars; ``labels``, ``values``, ``text``, optional ``classes`` (one CSS class per bar).
@@ -16,6 +16,7 @@ Spec kinds (built by :mod:`loyalty_cli.report.context`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -105,75 +106,101 @@ def _y_label(value: float, fmt: str) -> str:
     return f"{value:.0%}" if fmt == "pct" else f"{value:,.0f}"
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """The drawing area of a line chart and its scales: data coordinates to SVG coordinates."""
+
+    x_min: float
+    x_span: float
+    y_min: float
+    y_max: float
+    left: float = 60.0
+    right: float = 20.0
+    top: float = 28.0
+    bottom: float = 44.0
+    height: float = 260.0
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> _Plot:
+        xs = [x for s in spec["series"] for x in s["x"]] + [t[0] for t in spec.get("x_ticks", [])]
+        x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
+        return cls(x_min, (x_max - x_min) or 1.0, float(spec.get("y_min", 0.0)), float(spec["y_max"]))
+
+    @property
+    def y_span(self) -> float:
+        return (self.y_max - self.y_min) or 1.0
+
+    def px(self, x: float) -> float:
+        return self.left + (WIDTH - self.left - self.right) * (x - self.x_min) / self.x_span
+
+    def py(self, y: float) -> float:
+        inner = self.height - self.top - self.bottom
+        return self.top + inner * (1 - (min(max(y, self.y_min), self.y_max) - self.y_min) / self.y_span)
+
+
 def line(spec: Mapping[str, Any]) -> Markup:
     series = spec["series"]
-    left, right, top, bottom = 60.0, 20.0, 28.0, 44.0
-    height = 260.0
-    xs = [x for s in series for x in s["x"]] + [t[0] for t in spec.get("x_ticks", [])]
-    x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    x_span = (x_max - x_min) or 1.0
-    y_min, y_max = float(spec.get("y_min", 0.0)), float(spec["y_max"])
-    y_span = (y_max - y_min) or 1.0
-
-    def px(x: float) -> float:
-        return left + (WIDTH - left - right) * (x - x_min) / x_span
-
-    def py(y: float) -> float:
-        return top + (height - top - bottom) * (1 - (min(max(y, y_min), y_max) - y_min) / y_span)
-
+    plot = _Plot.of(spec)
+    left, right, height = plot.left, plot.right, plot.height
     parts = _open(spec, height)
     parts += _legend([s["name"] for s in series], left, 16)
-    for k in range(5):  # y grid
-        value = y_min + y_span * k / 4
-        parts.append(
-            f'<line class="grid" x1="{_n(left)}" x2="{_n(WIDTH - right)}" y1="{_n(py(value))}" y2="{_n(py(value))}"/>'
-        )
-        parts.append(
-            _text(left - 6, py(value) + 4, _y_label(value, spec.get("y_format", "num")), anchor="end", cls="axis")
-        )
-    if spec.get("shade"):
-        lo, hi, label = spec["shade"]
-        parts.append(
-            f'<rect class="shade" x="{_n(px(lo))}" y="{_n(top)}" width="{_n(px(hi) - px(lo))}" '
-            f'height="{_n(height - top - bottom)}"/>'
-        )
-        parts.append(_text(px(lo) + 3, top + 12, label, cls="axis"))
-    for x, label in spec.get("x_ticks", []):
-        parts.append(_text(px(x), height - bottom + 16, label, anchor="middle", cls="axis"))
+    parts += _line_axes(spec, plot)
     for j, s in enumerate(series):
-        colour = PALETTE[j % len(PALETTE)]
-        if s.get("low") is not None:  # interval band (points with an interval only)
-            pts = [
-                (x, lo, hi)
-                for x, lo, hi in zip(s["x"], s["low"], s["high"], strict=True)
-                if lo is not None and hi is not None
-            ]
-            for x, lo, hi in pts:
-                parts.append(
-                    f'<line class="ci" x1="{_n(px(x))}" x2="{_n(px(x))}" y1="{_n(py(lo))}" '
-                    f'y2="{_n(py(hi))}" stroke="{colour}"/>'
-                )
-        segment: list[str] = []
-        runs: list[list[str]] = []
-        for x, y in zip(s["x"], s["y"], strict=True):
-            if y is None:
-                if segment:
-                    runs.append(segment)
-                segment = []
-                continue
-            segment.append(f"{_n(px(x))},{_n(py(y))}")
-        if segment:
-            runs.append(segment)
-        for run in runs:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
-        if s.get("markers"):
-            for x, y in zip(s["x"], s["y"], strict=True):
-                if y is not None:
-                    parts.append(f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="3" fill="{colour}"/>')
+        parts += _line_series(s, PALETTE[j % len(PALETTE)], plot)
     if spec.get("x_title"):
         parts.append(_text((left + WIDTH - right) / 2, height - 6, spec["x_title"], anchor="middle", cls="axis"))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _line_axes(spec: Mapping[str, Any], plot: _Plot) -> list[str]:
+    """The y grid with its labels, the shaded x range (``shade``) and the x tick labels."""
+    left, right, top, bottom, height = plot.left, plot.right, plot.top, plot.bottom, plot.height
+    parts = []
+    for k in range(5):  # y grid
+        value = plot.y_min + plot.y_span * k / 4
+        y = _n(plot.py(value))
+        parts.append(f'<line class="grid" x1="{_n(left)}" x2="{_n(WIDTH - right)}" y1="{y}" y2="{y}"/>')
+        parts.append(
+            _text(left - 6, plot.py(value) + 4, _y_label(value, spec.get("y_format", "num")), anchor="end", cls="axis")
+        )
+    if spec.get("shade"):
+        lo, hi, label = spec["shade"]
+        parts.append(
+            f'<rect class="shade" x="{_n(plot.px(lo))}" y="{_n(top)}" width="{_n(plot.px(hi) - plot.px(lo))}" '
+            f'height="{_n(height - top - bottom)}"/>'
+        )
+        parts.append(_text(plot.px(lo) + 3, top + 12, label, cls="axis"))
+    for x, label in spec.get("x_ticks", []):
+        parts.append(_text(plot.px(x), height - bottom + 16, label, anchor="middle", cls="axis"))
+    return parts
+
+
+def _line_series(s: Mapping[str, Any], colour: str, plot: _Plot) -> list[str]:
+    """One series: its interval band (points with an interval only), its line (broken where y is missing) and
+    its markers."""
+    px, py = plot.px, plot.py
+    parts = []
+    if s.get("low") is not None:
+        for x, lo, hi in zip(s["x"], s["low"], s["high"], strict=True):
+            if lo is not None and hi is not None:
+                parts.append(
+                    f'<line class="ci" x1="{_n(px(x))}" x2="{_n(px(x))}" y1="{_n(py(lo))}" '
+                    f'y2="{_n(py(hi))}" stroke="{colour}"/>'
+                )
+    runs: list[list[str]] = [[]]
+    for x, y in zip(s["x"], s["y"], strict=True):
+        if y is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{_n(px(x))},{_n(py(y))}")
+    for run in (r for r in runs if r):
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
+    if s.get("markers"):
+        for x, y in zip(s["x"], s["y"], strict=True):
+            if y is not None:
+                parts.append(f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="3" fill="{colour}"/>')
+    return parts
 
 
 def _heat(x: float) -> str:

@@ -82,7 +82,8 @@ def _key(
         stat = path.stat()
         files.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
     mapping = options.mapping_file
-    mapping_state = (str(mapping), mapping.stat().st_mtime_ns) if mapping and mapping.is_file() else None
+    on_disk = isinstance(mapping, Path) and mapping.is_file()  # a mapping given as data is in repr(options)
+    mapping_state = (str(mapping), mapping.stat().st_mtime_ns) if on_disk else None  # type: ignore[union-attr]
     return (tuple(files), repr(options), mapping_state, as_of, on_bad_rows)
 
 

@@ -2,7 +2,7 @@
 ``rules/`` so analysts can edit them.
 
 A map is checked when it is loaded, and every problem names the file and the rule:
-- each ``when`` is a condition in the allow-listed language of :func:`~loyalty_cli.rulefile.compile_condition`
+- each ``when`` is a condition in the allow-listed language of :func:`~loyalty_cli.rules.conditions.compile_condition`
   (never SQL, never ``eval``-ed), type-checked, over ``r``, ``f``, ``m``, ``fm`` (= (f + m + 1) // 2, the mean
   of F and M rounded half up) and the summary columns;
 - every cell of the score grid is covered (a final ``when = "true"`` is an explicit catch-all);
@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
 from loyalty_cli.errors import RulesError
-from loyalty_cli.rulefile import (
-    CONDITION_SYNTAX,
-    builtin_text,
-    compile_condition,
-    evaluate_condition,
-    parse_toml,
-    read_text,
-)
+from loyalty_cli.io.userfiles import read_text
+from loyalty_cli.rules.conditions import Claims, Vocabulary
+from loyalty_cli.rules.files import builtin_names, builtin_text, check_keys, header, parse_toml
+from loyalty_cli.rules.grammar import CONDITION_SYNTAX
 from loyalty_cli.words import did_you_mean
 
 SCORES = ("r", "f", "m", "fm")
@@ -56,6 +51,13 @@ CONDITION_SCHEMA: dict[str, pl.DataType] = {**dict.fromkeys(SCORES, SCORE_DTYPE(
 DEFAULT_MAP = "rfm_grid"
 _SEGMENT_KEYS = {"name", "when", "description", "action"}
 _TOP_KEYS = {"name", "version", "description", "bins", "match", "segment", "source"}
+VOCABULARY = Vocabulary(
+    columns=CONDITION_SCHEMA,
+    exact=frozenset(SCORES),
+    syntax_hint=f'e.g. "r >= 4 and f in (2, 3)" or "r between 1 and 2". {CONDITION_SYNTAX}',
+    columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.",
+    grid_hint="Compare scores with numbers, e.g. 'r >= 4 and f = 1'.",
+)
 
 
 @dataclass(frozen=True)
@@ -136,23 +138,16 @@ def _cells(bins: int, dims: tuple[str, ...]) -> pl.DataFrame:
     return frame
 
 
-def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> list[bool]:
-    if seg.partial:  # summary columns unknown on the grid: null, so the test says "could match"
-        cells = cells.with_columns(pl.lit(None, dtype=dtype).alias(c) for c, dtype in SUMMARY_SCHEMA.items())
-    out = evaluate_condition(
-        cells,
-        seg.expr,
-        where=f"{where}: rule {seg.name!r}",
-        when=seg.when,
-        hint="Compare scores with numbers, e.g. 'r >= 4 and f = 1'.",
-    )
-    return [bool(v) for v in out.fill_null(seg.partial)]
+def _matches(cells: pl.DataFrame, seg: Segment, where: str) -> tuple[list[bool], list[bool]]:
+    """(may match, surely matches) per score cell: summary columns are unknown on the grid (null), so a rule
+    that tests them "may match"."""
+    return VOCABULARY.on_grid(cells, seg.expr, where=f"{where}: rule {seg.name!r}", when=seg.when, partial=seg.partial)
 
 
 def _first_match(cells: pl.DataFrame, segs: list[Segment]) -> list[str | None]:
     result: list[str | None] = [None] * cells.height
     for seg in segs:
-        for i, hit in enumerate(_matches(cells, seg, seg.name)):
+        for i, hit in enumerate(_matches(cells, seg, seg.name)[0]):
             if hit and result[i] is None:
                 result[i] = seg.name
     return result
@@ -166,37 +161,23 @@ def _describe_cells(cells: pl.DataFrame, idx: list[int], limit: int = 6) -> str:
 
 
 def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
-    unknown = set(raw) - _SEGMENT_KEYS
     label = raw.get("name", f"#{position}")
-    if unknown:
-        raise RulesError(
-            f"{where}: rule {label!r} has unknown key(s) {', '.join(sorted(unknown))}",
-            hint=f"A rule has {', '.join(sorted(_SEGMENT_KEYS))}.",
-        )
+    check_keys(raw, _SEGMENT_KEYS, where=f"{where}: rule {label!r} has", has="A rule has")
     name, when = raw.get("name"), raw.get("when")
     if not isinstance(name, str) or not name.strip():
         raise RulesError(f"{where}: rule #{position} has no name", hint='Add name = "Champions".')
-    expr, roots = compile_condition(
-        when,
-        where=f"{where}: rule {name!r}",
-        columns=CONDITION_SCHEMA,
-        example="r = 5 and f >= 4",
-        syntax_hint=f'e.g. "r >= 4 and f in (2, 3)" or "r between 1 and 2". {CONDITION_SYNTAX}',
-        columns_hint=f"Use scores {', '.join(SCORES)} or summary columns {', '.join(SUMMARY_COLUMNS)}.",
-    )
+    expr, partial = VOCABULARY.compile(when, where=f"{where}: rule {name!r}", example="r = 5 and f >= 4")
     return Segment(
         name=name.strip(),
         when=str(when),
         expr=expr,
         description=str(raw.get("description", "")),
         action=str(raw.get("action", "")),
-        partial=bool(roots - set(SCORES)),
+        partial=partial,
     )
 
 
-def parse_segment_map(text: str, *, source: str) -> SegmentMap:
-    """Parse and check a segment map (see the module docstring for the checks)."""
-    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="A map has")
+def _bins(source: str, data: dict[str, Any]) -> int:
     bins = data.get("bins")
     if bins not in (3, 4, 5, 10):
         raise RulesError(
@@ -205,9 +186,11 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
             "recency only with bins = 5): 5 (quintiles, the usual RFM grid), 3 (tertiles), 4 (quartiles) or 10 "
             "(deciles), the ones RFM scoring supports. Write the map for one of them.",
         )
-    match = data.get("match", "exclusive")
-    if match not in ("exclusive", "first"):
-        raise RulesError(f'{source}: match must be "exclusive" or "first", got {match!r}')
+    return bins  # type: ignore[return-value]
+
+
+def _segments(source: str, data: dict[str, Any]) -> tuple[Segment, ...]:
+    """The [[segment]] rules, compiled, each with its own name."""
     raw_segments = data.get("segment")
     if not isinstance(raw_segments, list) or not raw_segments:
         raise RulesError(f"{source}: no segments", hint="Add [[segment]] tables with name and when.")
@@ -220,58 +203,78 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
                 hint="Give each rule its own name, or merge the conditions with 'or'.",
             )
         seen.add(seg.name)
-    used = set().union(*(set(s.expr.meta.root_names()) for s in segments)) & set(SCORES)
-    dims = tuple(d for d in SCORES if d in used) or ("r",)
-    cells = _cells(bins, dims)
-    hits = {s.name: _matches(cells, s, source) for s in segments}
-    exact = [s for s in segments if not s.partial]
+    return segments
 
-    if match == "exclusive":
-        partial = [s.name for s in segments if s.partial]
-        if partial:
-            raise RulesError(
-                f"{source}: rule {partial[0]!r} tests summary columns, so it may overlap others",
-                hint='Set match = "first" at the top and order the rules.',
-            )
-        for a, b in itertools.combinations(exact, 2):
-            both = [i for i in range(cells.height) if hits[a.name][i] and hits[b.name][i]]
-            if both:
-                raise RulesError(
-                    f"{source}: rules {a.name!r} and {b.name!r} both match {_describe_cells(cells, both)}",
-                    hint='Make the conditions exclusive, or set match = "first" so the first rule wins.',
-                )
-    uncovered = [i for i in range(cells.height) if not any(hits[s.name][i] for s in exact)]
-    if uncovered:
+
+Matches = list[tuple[list[bool], list[bool]]]  # (may match, surely matches) per cell, per segment
+
+
+def _check_exclusive(source: str, segments: tuple[Segment, ...], cells: pl.DataFrame, matches: Matches) -> None:
+    """With match = "exclusive": no rule tests summary columns, and no two rules match one cell."""
+    partial = [s.name for s in segments if s.partial]
+    if partial:
         raise RulesError(
-            f"{source}: no rule covers {_describe_cells(cells, uncovered)}",
+            f"{source}: rule {partial[0]!r} tests summary columns, so it may overlap others",
+            hint='Set match = "first" at the top and order the rules.',
+        )
+    for (a, (hits_a, _)), (b, (hits_b, _)) in itertools.combinations(zip(segments, matches, strict=True), 2):
+        both = [i for i in range(cells.height) if hits_a[i] and hits_b[i]]
+        if both:
+            raise RulesError(
+                f"{source}: rules {a.name!r} and {b.name!r} both match {_describe_cells(cells, both)}",
+                hint='Make the conditions exclusive, or set match = "first" so the first rule wins.',
+            )
+
+
+def _check_cover_and_reach(
+    source: str, segments: tuple[Segment, ...], cells: pl.DataFrame, matches: Matches, bins: int
+) -> None:
+    """Every score cell is covered by a rule that tests scores only; every segment is reached by a cell that no
+    earlier rule takes."""
+    claims = Claims(cells.height)
+    reached = [claims.add(may, sure) for may, sure in matches]
+    if claims.uncovered:
+        raise RulesError(
+            f"{source}: no rule covers {_describe_cells(cells, claims.uncovered)}",
             hint='Extend a rule, or add a last catch-all rule with when = "true".',
         )
-    claimed = [False] * cells.height
-    for seg in segments:
-        reached = [i for i in range(cells.height) if hits[seg.name][i] and not claimed[i]]
-        if not reached and not seg.partial:
-            why = (
-                "earlier rules take every cell it matches"
-                if any(hits[seg.name])
-                else f"it matches no score cell (scores run 1 to {bins})"
-            )
-            raise RulesError(
-                f"{source}: segment {seg.name!r} can never be reached: {why}",
-                hint="Move it up, narrow the rules before it, or remove it.",
-            )
-        if seg.partial and not any(hits[seg.name][i] and not claimed[i] for i in range(cells.height)):
+    for seg, (may, _), ok in zip(segments, matches, reached, strict=True):
+        if ok:
+            continue
+        if seg.partial:
             raise RulesError(
                 f"{source}: segment {seg.name!r} can never be reached",
                 hint="Move it up, or narrow the rules before it.",
             )
-        if not seg.partial:
-            for i in reached:
-                claimed[i] = True
+        why = (
+            "earlier rules take every cell it matches"
+            if any(may)
+            else f"it matches no score cell (scores run 1 to {bins})"
+        )
+        raise RulesError(
+            f"{source}: segment {seg.name!r} can never be reached: {why}",
+            hint="Move it up, narrow the rules before it, or remove it.",
+        )
+
+
+def parse_segment_map(text: str, *, source: str) -> SegmentMap:
+    """Parse and check a segment map (see the module docstring for the checks)."""
+    data = parse_toml(text, source=source, keys=_TOP_KEYS, has="A map has")
+    bins = _bins(source, data)
+    match = data.get("match", "exclusive")
+    if match not in ("exclusive", "first"):
+        raise RulesError(f'{source}: match must be "exclusive" or "first", got {match!r}')
+    segments = _segments(source, data)
+    used = set().union(*(set(s.expr.meta.root_names()) for s in segments)) & set(SCORES)
+    dims = tuple(d for d in SCORES if d in used) or ("r",)
+    cells = _cells(bins, dims)
+    matches = [_matches(cells, s, source) for s in segments]
+    if match == "exclusive":
+        _check_exclusive(source, segments, cells, matches)
+    _check_cover_and_reach(source, segments, cells, matches, bins)
     return SegmentMap(
-        name=str(data.get("name", Path(source).stem)),
         source=source,
-        version=str(data.get("version", "1")),
-        description=str(data.get("description", "")).strip(),
+        **header(source, data, check=False),
         bins=int(bins),
         match=match,
         segments=segments,
@@ -280,10 +283,8 @@ def parse_segment_map(text: str, *, source: str) -> SegmentMap:
 
 
 def builtin_maps() -> list[str]:
-    folder = resources.files("loyalty_cli") / "rules"
-    return sorted(
-        p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml") and p.name.startswith("rfm_")
-    )
+    """The names of the built-in segment maps (``rules/rfm_*.toml``)."""
+    return builtin_names("rfm_")
 
 
 def load_segment_rules(spec: str | Path | None = None) -> SegmentMap:

@@ -1,0 +1,187 @@
+"""``churn``: each customer's status (active, lapsing, lapsed) with the reason, ranked by value with a value
+tier, the status summary and the churn rate per period; optionally P(alive) and a predicted value from a BTYD
+model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from loyalty_cli.app.inputs import Inputs
+from loyalty_cli.app.messages import Message, Messages
+from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
+from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_by_value, status_summary
+from loyalty_cli.metrics.churn_rates import churn_tables
+from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
+from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
+from loyalty_cli.words import count, did_you_mean
+
+#: the columns of the lists of lapsing and lapsed customers shown beside the summary (those present)
+LIST_COLUMNS = (
+    "customer_id",
+    "value_rank",
+    "value_tier",
+    "worth_costly_offer",
+    "recency_days",
+    "ipt_days",
+    "net_spend",
+    "predicted_value",
+    "p_alive",
+)
+#: the statuses whose most valuable customers are listed (win-back candidates)
+AT_RISK = ("lapsing", "lapsed")
+#: what the hint of :func:`check_ipt` suggests to a churn user
+FIXED_DAYS = "[lapsing] days = 60 and [lapsed] days = 180"
+
+
+@dataclass(frozen=True)
+class ChurnConfig:
+    """``rules``: a churn rules file (None: the built-in ``churn`` rules), loaded when built (:attr:`rule_set`);
+    ``statuses``: keep only these statuses in :attr:`ChurnResult.customers`; ``model``: a BTYD model
+    (bgnbd, mbgnbd, pnbd) for P(alive) and a 12-month predicted value; ``rank_by``: historical (net spend) or
+    predicted (needs ``model``); ``period``: of the churn rates; ``top``: customers per at-risk list."""
+
+    rules: str | None = None
+    statuses: Sequence[str] = ()
+    model: str | None = None
+    rank_by: str = "historical"
+    period: str = "month"
+    top: int = 10
+    rule_set: ChurnRules = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from loyalty_cli.models import PURCHASE_MODELS
+
+        if self.period not in TABLE_PERIODS:
+            raise ConfigError("period", f"must be week, month or quarter, got {self.period!r}")
+        unknown = [s for s in self.statuses if s not in STATUSES]
+        if unknown:
+            raise UsageError(
+                f"Unknown status {unknown[0]!r}",
+                hint=f"{did_you_mean(unknown[0], STATUSES)}Statuses: {', '.join(STATUSES)}.",
+            )
+        if self.model is not None and self.model not in PURCHASE_MODELS:
+            raise ConfigError("model", f"must be one of {', '.join(PURCHASE_MODELS)}, got {self.model!r}")
+        if self.rank_by not in ("historical", "predicted"):
+            raise ConfigError("rank_by", f"must be historical or predicted, got {self.rank_by!r}")
+        if self.rank_by == "predicted" and self.model is None:
+            raise UsageError(
+                f"{setting('rank_by')} predicted needs {setting('model')}",
+                hint=f"e.g. {setting('model')} pnbd {setting('rank_by')} predicted",
+            )
+        if self.top < 0:
+            raise ConfigError("top", f"must be 0 or more, got {self.top}")
+        object.__setattr__(self, "rule_set", load_churn_rules(self.rules))
+
+
+@dataclass(frozen=True)
+class ChurnResult:
+    """``ranked``: one row per customer (id, email, status, value tier and rank, worth_costly_offer, reason,
+    the numbers behind the status, with the model's columns), by status then value; ``customers``: the same,
+    only the chosen statuses (the list to hand off); ``summary``: one row per status; ``rates``: the churn
+    rate per ``period``; ``value_column``: what ranks customers (net_spend or predicted_value); ``at_risk``:
+    the ``top`` most valuable lapsing and lapsed customers (:data:`LIST_COLUMNS`), for statuses that have any;
+    ``counts``: customers per status."""
+
+    ranked: pl.DataFrame
+    customers: pl.DataFrame
+    summary: pl.DataFrame
+    rates: pl.DataFrame
+    as_of: date
+    period: Period
+    value_column: str
+    at_risk: dict[str, pl.DataFrame]
+    counts: dict[str, int]
+    rules: ChurnRules
+    messages: list[Message]
+
+
+def check_ipt(inputs: Inputs, rules: ChurnRules, *, hint: str) -> None:
+    """Stop with a clear error when ``rules`` need an inter-purchase time and nobody bought on two different
+    days (:func:`~loyalty_cli.metrics.churn.lacks_ipt`); ``hint``: what the caller's user can do instead."""
+    if lacks_ipt(inputs.customers, rules):
+        paths = inputs.scans["transactions"].paths
+        raise DataError(
+            f"No customer in {', '.join(str(p) for p in paths[:3])} bought on two different days, so there is "
+            f"no inter-purchase time for the churn rules {rules.source}",
+            hint=hint,
+        )
+
+
+def churn(inputs: Inputs, config: ChurnConfig, messages: Messages | None = None) -> ChurnResult:
+    """The churn tables of ``inputs`` (customers and activity). ``messages``: where the notes go as they come
+    (a listener shows them before a failure of the model); the result holds them all the same."""
+    rules, period = config.rule_set, config.period
+    messages = messages if messages is not None else Messages()
+    check_ipt(
+        inputs,
+        rules,
+        hint=f"Use fixed thresholds instead: {FIXED_DAYS} in a copy of rules/churn.toml ({setting('rules')} FILE).",
+    )
+    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates)
+    table, rates = churn_tables(inputs.customers.lazy(), inputs.activity.lazy(), rules=rules, period=period)  # type: ignore[arg-type]
+    as_of_day = table["as_of"][0]
+    messages.note(
+        f"As of {as_of_day} (data before that day); {count(table.height, 'customer')}; "
+        f"rules {rules.source}: {rules.describe()}"
+    )
+    value = "net_spend"
+    if config.model is not None:
+        table = _with_predictions(table, inputs.activity, as_of_day, config, messages)
+        value = "predicted_value" if config.rank_by == "predicted" else value
+    ranked = rank_by_value(table.lazy(), rules=rules, value=value).collect()
+    first = ["customer_id", "email"] if "email" in ranked.columns else ["customer_id"]
+    lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
+    ranked = ranked.select(*lead, pl.exclude(*lead))
+    counts = dict(ranked.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
+    shown = [c for c in LIST_COLUMNS if c in ranked.columns]
+    at_risk = {
+        name: ranked.filter(pl.col("status") == name).head(config.top).select(shown)
+        for name in AT_RISK
+        if config.top and counts.get(name)
+    }
+    return ChurnResult(
+        ranked=ranked,
+        customers=ranked.filter(pl.col("status").is_in(list(config.statuses))) if config.statuses else ranked,
+        summary=status_summary(ranked.lazy()).collect(),
+        rates=rates,
+        as_of=as_of_day,
+        period=period,  # type: ignore[arg-type]
+        value_column=value,
+        at_risk=at_risk,
+        counts={name: counts.get(name, 0) for name in STATUSES},
+        rules=rules,
+        messages=messages.items,
+    )
+
+
+def _with_predictions(
+    table: pl.DataFrame, activity: pl.DataFrame, as_of: date, config: ChurnConfig, messages: Messages
+) -> pl.DataFrame:
+    """The status table with P(alive) and the predicted value of ``config.model``, and the notes saying what
+    they are; a spend model that cannot be fitted is a warning, or an error when ranking by predicted value."""
+    model = str(config.model)
+    result = model_predictions(activity, as_of=as_of, model=model)
+    table = table.join(result.predictions, on="customer_id", how="left")
+    label = getattr(result.model, "label", model)
+    messages.note(
+        f"P(alive) from {label} ({model}) fitted on {count(table.height, 'customer')}; predicted_value = "
+        "expected net spend over the next 12 months (Gamma-Gamma spend, discounted 1% a month)"
+    )
+    if model == "bgnbd":
+        one_time = int((table["purchase_days"] == 1).sum())
+        messages.note(
+            f"BG/NBD gives every one-time buyer P(alive) = 1 however long ago they bought: left empty for "
+            f"{one_time:,} one-time buyers (their status comes from the rule; {setting('model')} mbgnbd or pnbd "
+            "judges them)"
+        )
+    if result.note:
+        messages.warn(result.note)
+        if config.rank_by == "predicted":
+            raise DataError(
+                f"Cannot rank by predicted value: {result.note}", hint=f"Use {setting('rank_by')} historical."
+            )
+    return table

@@ -1,0 +1,318 @@
+"""``report``: every section of the HTML report, each from its command's application function, run once on the
+shared inputs (the transactions with the customer x day activity; the surveys, contacts, members and points when
+given).
+
+A section that cannot be computed (nobody bought on two days for the churn rules, a CLV model that does not
+fit, no scored answer, no member before the as-of date) keeps the reason instead of its tables: one missing
+input or failed model never stops the report. The page is rendered by :mod:`loyalty_cli.report` from the plain
+data of the result (:attr:`ReportResult.data`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from loyalty_cli.app.churn import ChurnConfig, ChurnResult, churn
+from loyalty_cli.app.cltv import CltvResult, CltvSettings, cltv
+from loyalty_cli.app.inputs import SIDE_KINDS, Inputs
+from loyalty_cli.app.lifecycle import LifecycleConfig, LifecycleResult, lifecycle
+from loyalty_cli.app.nps import NpsSummary, nps_summary
+from loyalty_cli.app.program import ProgramConfig, ProgramResult, program
+from loyalty_cli.app.retention import MATRICES, RetentionConfig, RetentionResult, retention
+from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings, second_purchase
+from loyalty_cli.app.segment import SegmentConfig, SegmentResult, segment
+from loyalty_cli.errors import ConfigError, DataError, ModelError
+from loyalty_cli.metrics.churn import lacks_ipt
+from loyalty_cli.metrics.lifecycle import known_contacts
+from loyalty_cli.metrics.nps import NpsConfig, answer_counts
+from loyalty_cli.metrics.second_purchase import ALL
+from loyalty_cli.report.data import InputRead, ReportData, ReportSettings
+from loyalty_cli.rules.segments import load_segment_rules
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """``rules``: the segment map (a built-in name or a .toml file; None: the default map, its scores as many
+    as it is written for); ``churn_rules``, ``lifecycle_rules``: rules files (None: the built-in ones);
+    ``point_value``: money per point (values the programme's outstanding points); ``period``: of the cohorts
+    and the churn rates; ``repeat_window``: days after the first purchase for the repeat purchase rate;
+    ``min_n``: NPS groups, second-purchase windows and numbers from fewer answers or customers are left
+    empty; ``top``: rows of the top-customer and comment tables. Checked when built: each section's config is
+    built then (its rules loaded), before any data is read."""
+
+    rules: str | None = None
+    churn_rules: str | None = None
+    lifecycle_rules: str | None = None
+    point_value: float | None = None
+    period: str = "month"
+    repeat_window: int = 90
+    min_n: int = 30
+    top: int = 10
+    segment: SegmentConfig = field(init=False, repr=False, compare=False)
+    churn: ChurnConfig = field(init=False, repr=False, compare=False)
+    lifecycle: LifecycleConfig = field(init=False, repr=False, compare=False)
+    program: ProgramConfig = field(init=False, repr=False, compare=False)
+    retention: RetentionConfig = field(init=False, repr=False, compare=False)
+    second_purchase: SecondPurchaseSettings = field(init=False, repr=False, compare=False)
+    nps: NpsConfig = field(init=False, repr=False, compare=False)
+    cltv: CltvSettings = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.top < 1:
+            raise ConfigError("top", f"must be at least 1, got {self.top}")
+        sections = {
+            "segment": SegmentConfig(rules=self.rules, bins=load_segment_rules(self.rules).bins),
+            "churn": ChurnConfig(rules=self.churn_rules, period=self.period),
+            "lifecycle": LifecycleConfig(rules=self.lifecycle_rules, churn_rules=self.churn_rules, min_n=self.min_n),
+            "program": ProgramConfig(point_value=self.point_value, detail=False),
+            "retention": RetentionConfig(period=self.period, repeat_window=self.repeat_window, show=("on", "revenue")),
+            "second_purchase": SecondPurchaseSettings(min_n=self.min_n),
+            "nps": NpsConfig(min_n=self.min_n),
+            "cltv": CltvSettings(),
+        }
+        for name, config in sections.items():
+            object.__setattr__(self, name, config)
+
+    def settings(self) -> ReportSettings:
+        """The rules and parameters the sections use, as the page's header shows them."""
+        return ReportSettings(
+            segments=self.segment.segment_map,
+            churn=self.churn.rule_set,
+            rfm=self.segment.rfm,
+            nps=self.nps,
+            cltv=self.cltv.models,
+            second_purchase=self.second_purchase.timing,
+            lifecycle=self.lifecycle.lifecycle_rules,
+            program=self.program.figures,
+            retention_period=self.period,
+            repeat_window_days=self.repeat_window,
+            top=self.top,
+        )
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Each section's result from its command's application function; None when its input was not given or
+    it could not be computed, the reason then in ``missing`` (by section: churn, clv, nps, lifecycle,
+    program). ``contacts``: the contact counts (None without contacts); ``totals``: the key numbers of the
+    whole data (as ``loyalty validate`` counts them) and of the customers with no purchase, in no table;
+    ``reads``: what each input read held, by kind; ``settings``: the rules and parameters used."""
+
+    as_of: date
+    segment: SegmentResult
+    retention: RetentionResult
+    second_purchase: SecondPurchaseResult
+    churn: ChurnResult | None
+    cltv: CltvResult | None
+    nps: NpsSummary | None
+    lifecycle: LifecycleResult | None
+    program: ProgramResult | None
+    contacts: dict[str, int] | None
+    totals: dict[str, int]
+    missing: dict[str, str]
+    reads: dict[str, InputRead]
+    settings: ReportSettings
+
+    @property
+    def data(self) -> ReportData:
+        """The plain data the page renders (:mod:`loyalty_cli.report`)."""
+        timing, kept, stages, members = self.second_purchase, self.retention, self.lifecycle, self.program
+        return ReportData(
+            as_of=self.as_of,
+            **self.totals,
+            segments=self.segment.summary,
+            retention=kept.long,
+            cohorts=kept.cohorts,
+            retention_wide={MATRICES[name]: matrix for name, matrix in kept.matrices.items()},
+            churn_summary=self.churn.summary if self.churn is not None else None,
+            churn_rates=self.churn.rates if self.churn is not None else None,
+            churn_missing=self.missing.get("churn"),
+            clv=self.cltv.fit if self.cltv is not None else None,
+            clv_missing=self.missing.get("clv"),
+            second_summary=timing.summary.filter(pl.col("group") == ALL),
+            second_shares=timing.shares,
+            second_curve=timing.curve,
+            second_value=timing.value,
+            second_nudge=timing.actions.height,
+            second_caveat=timing.caveat,
+            **_nps_tables(self.nps),
+            nps_missing=self.missing.get("nps"),
+            contacts=self.contacts,
+            lifecycle_summary=stages.summary if stages is not None else None,
+            lifecycle_flags=stages.flags if stages is not None else None,
+            lifecycle_facts=dataclasses.asdict(stages.facts) if stages is not None else {},
+            lifecycle_missing=self.missing.get("lifecycle"),
+            program=members.table if members is not None else None,
+            program_points=members.points if members is not None else False,
+            program_missing=self.missing.get("program"),
+        )
+
+
+def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
+    """Every section of the report on ``inputs`` (customers and activity, the other kinds read)."""
+    as_of = inputs.as_of
+    assert as_of is not None
+    segments = segment(inputs, config.segment)
+    statuses, no_churn = _churn(inputs, config)
+    fit, no_clv = _cltv(inputs, config)
+    answers, no_nps = _nps(inputs, config, segments.customers)
+    stages, no_stages = _lifecycle(inputs, config, no_churn)
+    members, no_members = _program(inputs, config, fit, answers)
+    missing = {"churn": no_churn, "clv": no_clv, "nps": no_nps, "lifecycle": no_stages, "program": no_members}
+    return ReportResult(
+        as_of=as_of,
+        segment=segments,
+        retention=retention(inputs, config.retention),
+        second_purchase=second_purchase(inputs, config.second_purchase),
+        churn=statuses,
+        cltv=fit,
+        nps=answers,
+        lifecycle=stages,
+        program=members,
+        contacts=_contacts(inputs, as_of),
+        totals=_totals(inputs),
+        missing={name: why for name, why in missing.items() if why is not None},
+        reads=_reads(inputs),
+        settings=config.settings(),
+    )
+
+
+def _churn(inputs: Inputs, config: ReportConfig) -> tuple[ChurnResult | None, str | None]:
+    rules = config.churn.rule_set
+    if lacks_ipt(inputs.customers, rules):
+        return None, (
+            "no customer bought on two different days, so there is no inter-purchase time for "
+            f"the churn rules {rules.source}"
+        )
+    return churn(inputs, config.churn), None
+
+
+def _cltv(inputs: Inputs, config: ReportConfig) -> tuple[CltvResult | None, str | None]:
+    try:
+        return cltv(inputs, config.cltv), None
+    except (ModelError, DataError) as exc:
+        return None, f"the CLV model could not be fitted: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+
+
+def _nps(inputs: Inputs, config: ReportConfig, customers: pl.DataFrame) -> tuple[NpsSummary | None, str | None]:
+    """The NPS tables of the answers matched to the segmented ``customers`` (None without surveys)."""
+    responses = inputs.get("surveys")
+    if responses is None:
+        return None, None
+    if not answer_counts(responses)["counted"]:
+        return None, "the surveys have no scored answer before the as-of date"
+    summary = nps_summary(responses, config=config.nps, customers=customers, as_of=inputs.as_of, comments=config.top)
+    return summary, None
+
+
+def _nps_tables(summary: NpsSummary | None) -> dict[str, object]:
+    if summary is None:
+        return {}
+    return {
+        "nps_headline": summary.headline,
+        "nps_distribution": summary.distribution,
+        "nps_trend": summary.trend,
+        "nps_segments": summary.segments,
+        "nps_comments": summary.comments,
+        "nps_counts": summary.counts,
+    }
+
+
+def _lifecycle(inputs: Inputs, config: ReportConfig, no_churn: str | None) -> tuple[LifecycleResult | None, str | None]:
+    """The stages as ``loyalty lifecycle`` assigns them (no previous snapshot in the report)."""
+    if no_churn is not None:
+        return None, f"the stages start from the churn status, which is not available: {no_churn}"
+    try:
+        return lifecycle(inputs, config.lifecycle), None
+    except DataError as exc:  # a condition that reads but fails on the real columns
+        return None, exc.message[:1].lower() + exc.message[1:]
+
+
+def _program(
+    inputs: Inputs, config: ReportConfig, fit: CltvResult | None, answers: NpsSummary | None
+) -> tuple[ProgramResult | None, str | None]:
+    """The figures of ``loyalty program`` (None without members); the predicted CLV compared is the report's
+    fit, the NPS compared only when the NPS section has one."""
+    members = inputs.get("members")
+    if members is None:
+        return None, None
+    if members.is_empty():
+        return None, f"no member enrolled before the as-of date {inputs.as_of} in the members file"
+    if answers is None:
+        inputs = dataclasses.replace(inputs, tables={k: v for k, v in inputs.tables.items() if k != "surveys"})
+    return program(inputs, config.program, clv=fit.fit if fit is not None else None), None
+
+
+def _contacts(inputs: Inputs, as_of: date) -> dict[str, int] | None:
+    """The contacts: rows, people, those with a purchase, prospects (as the lifecycle counts them: known on the
+    as-of date, no purchase before it) and, when known, those with email consent."""
+    contacts = inputs.get("contacts")
+    if contacts is None:
+        return None
+    buyers = inputs.customers.lazy().select("customer_id")
+    ids = contacts.select(pl.col("customer_id").unique())
+    known = known_contacts(contacts.lazy(), as_of=as_of).select(pl.col("customer_id").unique())
+    info = {
+        "rows": contacts.height,
+        "customers": ids.height,
+        "with_purchase": ids.join(buyers.collect(), on="customer_id", how="semi").height,
+        "prospects": known.join(buyers, on="customer_id", how="anti").collect().height,
+    }
+    if "email_consent" in contacts.columns:
+        consenting = contacts.filter(pl.col("email_consent").fill_null(False))
+        info["consent"] = consenting.select(pl.col("customer_id").n_unique()).item()
+    return info
+
+
+def _totals(inputs: Inputs) -> dict[str, int]:
+    """The customers, net revenue (cents), purchase and return orders of the whole data, and the customers with
+    orders but no purchase (only returns), whom stage 1 counted in the same read."""
+    customers = inputs.customers
+    revenue, purchases = inputs.activity.select(pl.col("net_cents").sum(), pl.col("purchases").sum()).row(0)
+    loaded = inputs.loaded
+    left = loaded.no_purchase if loaded is not None and loaded.no_purchase.height else None
+    left_returns = int(left["return_orders"][0]) if left is not None else 0
+    return {
+        "customers": customers.height,
+        "revenue_cents": int(revenue or 0),
+        "purchase_orders": int(purchases or 0),
+        "return_orders": int(customers["return_orders"].sum()) + left_returns,
+        "no_purchase_customers": int(left["customers"][0]) if left is not None else 0,
+        "no_purchase_cents": int(left["net_cents"][0] or 0) if left is not None else 0,
+        "no_purchase_return_orders": left_returns,
+    }
+
+
+def _reads(inputs: Inputs) -> dict[str, InputRead]:
+    """What each input read held: its files, rows and people, rejected rows and rows left out as dated on or
+    after the as-of date (the transactions: with stage 1's note on the customers with no purchase)."""
+    reads = {}
+    for kind in ("transactions", *SIDE_KINDS):
+        if kind not in inputs.scans:
+            continue
+        scan, rows = inputs.scans[kind], inputs.get(kind)
+        reads[kind] = InputRead(
+            kind,
+            tuple(str(p) for p in scan.paths),
+            rows=rows.height if rows is not None else 0,
+            people=rows["customer_id"].drop_nulls().n_unique() if rows is not None else 0,
+            rejected=_rejected(inputs.rejects.get(kind)),
+            left_out=scan.left_out[0] if scan.left_out else 0,
+            note=inputs.loaded.left_out_note() if kind == "transactions" and inputs.loaded is not None else None,
+        )
+    return reads
+
+
+def _rejected(rows: pl.DataFrame | None) -> tuple[tuple[str, str | None, int], ...]:
+    """The rejected rows per reason and column, the most first."""
+    if rows is None or not rows.height:
+        return ()
+    counts = (
+        rows.group_by("reject_reason", "reject_column")
+        .len()
+        .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True)
+    )
+    return tuple(counts.iter_rows())

@@ -1,0 +1,182 @@
+"""Churn rate by period: of the customers *at the start* of a period (acquired before it and not lapsed), the
+share who are lapsed at its end. Each customer's history is replayed with today's thresholds (their IPT as of
+the as-of date, from :func:`~loyalty_cli.metrics.churn.churn_status`), so a past period can move a little as
+new purchases change an IPT. Only periods that are over before the as-of date are reported.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from loyalty_cli.metrics.churn import churn_status
+from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
+from loyalty_cli.rules.churn import ChurnRules
+
+
+def churn_tables(
+    customers: pl.LazyFrame, activity: pl.LazyFrame, *, rules: ChurnRules, period: Period = "month"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The status table (:func:`churn_status`) and the churn rates (:func:`churn_rates`), each intermediate
+    computed once.
+
+    The status is collected first, then the rates' per-customer purchase periods, and the rates are derived
+    from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates' plan: the
+    lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and the
+    purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s)."""
+    period = check_period(period)
+    status = churn_status(customers, activity, rules=rules).collect()
+    segments = _purchase_periods(status, activity, period).collect()
+    return status, _rates(segments.lazy(), period).collect()
+
+
+def churn_rates(
+    status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month"
+) -> pl.LazyFrame:
+    """Churn rate per calendar period, replaying each customer's purchase days against their lapsed threshold.
+
+    ``status`` should be the collected status table: a lazy one is recomputed by the branches of this plan
+    (:func:`churn_tables` collects it, and the purchase periods, once).
+
+    A customer is *lapsed at* the start of day s when s - (their last purchase day before s) > their
+    lapsed threshold. At the start of each period (a boundary): customers_at_start = acquired before it and
+    not lapsed. Per period: new_customers (first purchase in it), churned (at the start, lapsed at the end),
+    reactivated (lapsed at the start, not at the end), lapsed_at_end, active_at_end, churn_rate = churned /
+    customers_at_start. Only periods over before as_of are reported.
+
+    Computed from one row per customer and purchase period (no customer x period grid): between two
+    purchase periods q < q' a customer is lapsed at boundaries m .. q', where m is the first boundary on or
+    after the day they cross the threshold."""
+    period = check_period(period)
+    return _rates(_purchase_periods(status, activity, period), period)
+
+
+def _purchase_periods(status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """One row per customer (with a lapsed threshold) and period with a purchase: q, the period's last
+    purchase day, m (the first boundary at which they are lapsed if they buy nothing more), the next purchase
+    period (q_next, m_next), end (q_next, or the period holding as_of) and whether q is their first."""
+    base = (
+        status.lazy()
+        .filter(pl.col("lapsed_after_days").is_not_null())
+        .select("customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now"))
+    )
+    day_no = pl.col("day").cast(pl.Int32)
+    return (
+        activity.lazy()
+        .filter(pl.col("purchases") > 0)
+        .join(base, on="customer_id", how="inner")
+        .group_by("customer_id", period_index(pl.col("day"), period).alias("q"))
+        .agg(day_no.max().alias("last_day"), pl.col("lapsed_after_days").first(), pl.col("now").first())
+        .with_columns(
+            # first day lapsed: last + floor(threshold) + 1 (capped to stay a valid date)
+            (
+                pl.col("last_day").cast(pl.Int64)
+                + pl.col("lapsed_after_days").floor().clip(upper_bound=1e6).cast(pl.Int64)
+                + 1
+            ).alias("lapse_day"),
+        )
+        .with_columns(
+            (period_index((pl.col("lapse_day") - 1).cast(pl.Int32).cast(pl.Date), period) + 1).alias("m"),
+            pl.col("q").shift(-1).over("customer_id", order_by="q").alias("q_next"),
+            (pl.col("q") == pl.col("q").min().over("customer_id")).alias("first"),
+        )
+        .with_columns(
+            pl.col("m").shift(-1).over("customer_id", order_by="q").alias("m_next"),
+            pl.coalesce("q_next", "now").alias("end"),
+        )
+    )
+
+
+def _rates(segments: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """The churn rate table from :func:`_purchase_periods` (see :func:`churn_rates`)."""
+    one = pl.lit(1, dtype=pl.Int64)
+    # stocks at boundaries, as +1/-1 steps: acquired from first period + 1; lapsed on [m, end]
+    steps = (
+        pl.concat(
+            [
+                segments.filter("first").select(
+                    (pl.col("q") + 1).alias("p"), one.alias("acquired"), pl.lit(0, dtype=pl.Int64).alias("lapsed")
+                ),
+                segments.filter(pl.col("m") <= pl.col("end")).select(
+                    pl.col("m").alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), one.alias("lapsed")
+                ),
+                segments.filter(pl.col("m") <= pl.col("end")).select(
+                    (pl.col("end") + 1).alias("p"), pl.lit(0, dtype=pl.Int64).alias("acquired"), (-one).alias("lapsed")
+                ),
+            ]
+        )
+        .group_by("p")
+        .agg(pl.col("acquired").sum(), pl.col("lapsed").sum())
+    )
+    flows = (
+        pl.concat(
+            [
+                segments.filter("first").select(
+                    pl.col("q").alias("p"),
+                    one.alias("new_customers"),
+                    (pl.col("m") == pl.col("q") + 1).cast(pl.Int64).alias("new_lapsed"),
+                    pl.lit(0, dtype=pl.Int64).alias("reactivated"),
+                ),
+                segments.filter(
+                    pl.col("q_next").is_not_null()
+                    & (pl.col("m") <= pl.col("q_next"))
+                    & (pl.col("m_next") > pl.col("q_next") + 1)
+                ).select(
+                    pl.col("q_next").alias("p"),
+                    pl.lit(0, dtype=pl.Int64).alias("new_customers"),
+                    pl.lit(0, dtype=pl.Int64).alias("new_lapsed"),
+                    one.alias("reactivated"),
+                ),
+            ]
+        )
+        .group_by("p")
+        .agg(pl.all().sum())
+    )
+    bounds = segments.select(pl.col("q").min().alias("lo"), pl.col("now").max().alias("hi"))
+    boundaries = (
+        bounds.select(pl.int_ranges("lo", pl.col("hi") + 1).alias("p"))
+        .explode("p")
+        .filter(pl.col("p").is_not_null())
+        .with_columns(pl.col("p").cast(pl.Int32))
+        .join(steps.with_columns(pl.col("p").cast(pl.Int32)), on="p", how="left")
+        .sort("p")
+        .select(
+            "p",
+            pl.col("acquired").fill_null(0).cum_sum().alias("acquired_at"),
+            pl.col("lapsed").fill_null(0).cum_sum().alias("lapsed_at"),
+        )
+    )
+    return (
+        boundaries.join(flows.with_columns(pl.col("p").cast(pl.Int32)), on="p", how="left")
+        .sort("p")
+        .with_columns(
+            pl.col("new_customers", "new_lapsed", "reactivated").fill_null(0),
+            pl.col("lapsed_at").shift(-1).alias("lapsed_at_end"),
+            pl.col("acquired_at").shift(-1).alias("acquired_at_end"),
+        )
+        .filter(pl.col("lapsed_at_end").is_not_null())  # the period holding as_of is not over
+        .with_columns(
+            (pl.col("acquired_at") - pl.col("lapsed_at")).alias("customers_at_start"),
+            (pl.col("lapsed_at_end") - pl.col("lapsed_at") + pl.col("reactivated") - pl.col("new_lapsed")).alias(
+                "churned"
+            ),
+            (pl.col("acquired_at_end") - pl.col("lapsed_at_end")).alias("active_at_end"),
+        )
+        .select(
+            period_label(period_start(pl.col("p"), period), period).alias("period"),
+            period_start(pl.col("p"), period).alias("period_start"),
+            *(
+                pl.col(c).cast(pl.UInt32)
+                for c in (
+                    "customers_at_start",
+                    "new_customers",
+                    "churned",
+                    "reactivated",
+                    "lapsed_at_end",
+                    "active_at_end",
+                )
+            ),
+            pl.when(pl.col("customers_at_start") > 0)
+            .then(pl.col("churned") / pl.col("customers_at_start"))
+            .alias("churn_rate"),
+        )
+    )

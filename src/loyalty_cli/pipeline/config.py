@@ -1,0 +1,323 @@
+"""A pipeline file: loaded and checked (every key, input, command and option), and its values (as-of
+policy, placeholders, input paths)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+from loyalty_cli.errors import RulesError
+from loyalty_cli.io.columns import SETTING_KEYS
+from loyalty_cli.io.userfiles import read_toml
+from loyalty_cli.schema import TABLES
+from loyalty_cli.words import did_you_mean
+
+INPUT_KINDS = ("transactions", "surveys", "contacts", "members", "points")
+
+
+TOP_KEYS = {"as_of", "output_dir", "on_bad_rows", "inputs", "steps"}
+
+
+STEP_KEYS = {"command", "name", "output", "options"}
+
+
+#: what each command reads: its positional input, then the inputs it takes as options of the same name when
+#: the pipeline has them
+COMMAND_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "segment": ("transactions", ()),
+    "cltv": ("transactions", ()),
+    "second-purchase": ("transactions", ()),
+    "retention": ("transactions", ()),
+    "churn": ("transactions", ()),
+    "nps": ("surveys", ("transactions",)),
+    "lifecycle": ("transactions", ("surveys", "contacts")),
+    "report": ("transactions", ("surveys", "contacts", "members", "points")),
+    "program": ("transactions", ("members", "points", "surveys")),
+}
+
+
+#: the rules options of each command and the kind of rules file each takes (checked by a dry run)
+RULES_OPTIONS: dict[str, dict[str, str]] = {
+    "segment": {"rules": "segments"},
+    "nps": {"rules": "segments"},
+    "churn": {"rules": "churn"},
+    "lifecycle": {"rules": "lifecycle", "churn_rules": "churn"},
+    "report": {"rules": "segments", "churn_rules": "churn", "lifecycle_rules": "lifecycle"},
+}
+
+
+#: inputs a command cannot run without, beside its positional one
+REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
+
+
+#: options the pipeline sets itself
+RESERVED = {"output", "as-of", "quiet", "mapping", "on-bad-rows", "rejects", "help"}
+
+
+#: a step's name names its files (``<name>.rejects.csv``): a word that is safe in a file name on any system
+STEP_NAME = re.compile(r"\w[\w.-]{0,99}")
+
+
+class PipelineError(RulesError):
+    """An invalid pipeline file (exit 1): the message names the file, the step and the key."""
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: str
+    paths: tuple[str, ...]  # as written, relative to the pipeline's folder
+    mapping: dict[str, object]  # columns and settings, as in a [kind] table of rules/columns.toml
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: str
+    output: str | None
+    options: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    path: Path
+    as_of: str  # "latest", "today" or an ISO date
+    output_dir: str
+    on_bad_rows: str
+    inputs: dict[str, Input]
+    steps: tuple[Step, ...]
+    folder: Path = field(init=False)
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # resolved once, at load time: a pipeline run through a symlink is the same pipeline as its target
+        resolved = self.path.resolve()
+        object.__setattr__(self, "folder", resolved.parent)
+        object.__setattr__(self, "name", resolved.name)
+
+    @property
+    def file(self) -> Path:
+        """The pipeline file's absolute path, links resolved (resolved when loaded: a relative ``path`` would
+        be wrong once a run is in its folder)."""
+        return self.folder / self.name
+
+    @property
+    def lock_path(self) -> Path:
+        return self.folder / f".{self.name}.lock"
+
+
+def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> PipelineError:
+    return PipelineError(f"{path}: {where}: {problem}", hint=hint)
+
+
+def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
+    """Parse and validate a pipeline file. ``commands`` maps each command name to its option names
+    (without dashes), so unknown commands and options are caught before anything runs."""
+    data = read_toml(path, what="Pipeline", error=PipelineError)
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise _fail(
+            path,
+            "top level",
+            f"unknown key {sorted(unknown)[0]!r}",
+            hint=f"{did_you_mean(sorted(unknown)[0], TOP_KEYS)}Keys are {', '.join(sorted(TOP_KEYS))}.",
+        )
+    as_of = _as_of(path, data.get("as_of", "latest"))
+    output_dir = data.get("output_dir", "out")
+    if not isinstance(output_dir, str) or not output_dir:
+        raise _fail(path, "output_dir", "expected a folder name in quotes")
+    on_bad_rows = data.get("on_bad_rows", "error")
+    if on_bad_rows not in ("error", "skip"):
+        raise _fail(path, "on_bad_rows", f"expected error or skip, got {on_bad_rows!r}")
+    inputs = _inputs(path, data.get("inputs", {}))
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise _fail(path, "steps", "no steps", hint="Add [[steps]] tables with a command and its output.")
+    steps: list[Step] = []
+    for i, raw in enumerate(raw_steps, start=1):
+        step = _step(path, i, raw, commands, inputs)
+        if any(s.name == step.name for s in steps):
+            raise _fail(
+                path,
+                f"step {i} ({step.name})",
+                "the name is used by an earlier step",
+                hint='Give each step a unique name = "...".',
+            )
+        steps.append(step)
+    return Pipeline(
+        path=path, as_of=as_of, output_dir=output_dir, on_bad_rows=on_bad_rows, inputs=inputs, steps=tuple(steps)
+    )
+
+
+def _as_of(path: Path, value: object) -> str:
+    """``latest``, ``today`` or an ISO date (a TOML date or YYYY-MM-DD in quotes, as the as-of setting takes)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and (value in ("latest", "today") or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        try:
+            return date.fromisoformat(value).isoformat() if value[0].isdigit() else value
+        except ValueError:
+            pass  # 2024-02-30
+    shown = repr(value) if isinstance(value, str) else value.isoformat() if isinstance(value, date | time) else value
+    raise _fail(
+        path,
+        "as_of",
+        f"expected latest, today or a date, got {shown}",
+        hint='Write as_of = "latest" (the day after the last transaction), "today" or a date such as 2024-07-01.',
+    )
+
+
+def _inputs(path: Path, raw: object) -> dict[str, Input]:
+    if not isinstance(raw, dict):
+        raise _fail(path, "inputs", "expected [inputs.transactions], [inputs.surveys] or [inputs.contacts] tables")
+    out: dict[str, Input] = {}
+    for kind, spec in raw.items():
+        where = f"[inputs.{kind}]"
+        if kind not in INPUT_KINDS:
+            raise _fail(
+                path,
+                where,
+                "unknown input",
+                hint=f"{did_you_mean(kind, INPUT_KINDS)}Inputs are {', '.join(INPUT_KINDS)}.",
+            )
+        if not isinstance(spec, dict) or "path" not in spec:
+            raise _fail(path, where, 'needs path = "..." (a file, folder or glob, or a list of them)')
+        paths = spec["path"]
+        paths = [paths] if isinstance(paths, str) else paths
+        if not (isinstance(paths, list) and paths and all(isinstance(p, str) and p for p in paths)):
+            raise _fail(path, f"{where} path", "expected a path in quotes or a list of them")
+        fields = {f.name for f in TABLES[kind]}
+        mapping = {k: v for k, v in spec.items() if k != "path"}
+        for key, value in mapping.items():
+            if key not in fields and key not in SETTING_KEYS:
+                raise _fail(
+                    path,
+                    f"{where} {key}",
+                    "unknown key",
+                    hint=f"{did_you_mean(key, [*fields, *SETTING_KEYS])}Columns: {', '.join(sorted(fields))}; "
+                    f"settings: {', '.join(sorted(SETTING_KEYS))}.",
+                )
+            if key in fields and not (isinstance(value, str) and value):
+                raise _fail(path, f"{where} {key}", "expected a column header in quotes")
+        out[kind] = Input(kind=kind, paths=tuple(paths), mapping=mapping)
+    return out
+
+
+def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs: dict[str, Input]) -> Step:
+    if not isinstance(raw, dict):
+        raise _fail(path, f"step {i}", "expected a [[steps]] table")
+    command = raw.get("command")
+    name = raw.get("name", command)
+    where = f"step {i} ({name})"
+    unknown = set(raw) - STEP_KEYS
+    if unknown:
+        raise _fail(
+            path,
+            where,
+            f"unknown key {sorted(unknown)[0]!r}",
+            hint=f"{did_you_mean(sorted(unknown)[0], STEP_KEYS)}Keys are {', '.join(sorted(STEP_KEYS))}.",
+        )
+    if command not in COMMAND_INPUTS or command not in commands:
+        known = [c for c in COMMAND_INPUTS if c in commands]
+        raise _fail(
+            path,
+            f"step {i}",
+            f"unknown command {command!r}",
+            hint=f"{did_you_mean(command, known)}Commands: {', '.join(known)}.",
+        )
+    if not (isinstance(name, str) and STEP_NAME.fullmatch(name)):
+        raise _fail(
+            path,
+            f"step {i}",
+            f"name {name!r} cannot name a file",
+            hint='Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".',
+        )
+    for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
+        if needed not in inputs:
+            raise _fail(path, where, f"{command} needs [inputs.{needed}]")
+    output = raw.get("output")
+    if output is not None and not (isinstance(output, str) and output):
+        raise _fail(path, f"{where} output", "expected a file name in quotes")
+    if output is not None and _climbs_out(output):
+        raise _fail(
+            path,
+            f"{where} output",
+            f"{output!r} is outside output_dir",
+            hint='A step writes into output_dir: name a file or a folder in it, e.g. output = "segments.csv".',
+        )
+    options = raw.get("options", {})
+    if not isinstance(options, dict):
+        raise _fail(path, f"{where} options", "expected a table, e.g. options = { bins = 4 }")
+    for key, value in options.items():
+        flag = key.replace("_", "-")
+        if flag in RESERVED:
+            raise _fail(
+                path,
+                f"{where} options.{key}",
+                "is set by the pipeline",
+                hint="Use the step's output, the pipeline's as_of, on_bad_rows and inputs instead.",
+            )
+        if flag not in commands[command]:
+            raise _fail(
+                path,
+                f"{where} options.{key}",
+                f"{command} has no option --{flag}",
+                hint=f"{did_you_mean(key, [o.replace('-', '_') for o in commands[command] - RESERVED])}"
+                f"See the help of loyalty {command} for its options.",
+            )
+        if not isinstance(value, str | int | float | bool | list):
+            raise _fail(path, f"{where} options.{key}", "expected a string, number, true/false or a list")
+        for item in value if isinstance(value, list) else [value]:
+            if (
+                isinstance(item, str)
+                and "{output_dir}" in item
+                and _climbs_out(item.split("{output_dir}", 1)[1].lstrip("/"))
+            ):
+                raise _fail(
+                    path,
+                    f"{where} options.{key}",
+                    f"{item!r} is outside output_dir",
+                    hint="Name a file or folder in it after {output_dir}/, or a path outside it without {output_dir}.",
+                )
+    return Step(name=name, command=command, output=output, options=options)
+
+
+def _climbs_out(relative: str) -> bool:
+    """Whether a path meant to be inside the output folder (placeholders filled as a run fills them) is absolute,
+    climbs out with ``..`` or names the folder again (``{output_dir}``)."""
+    filled = Path(fill(relative, {"as_of": "2000-01-01", "date": "2000-01-01"}))
+    return "{output_dir}" in relative or filled.is_absolute() or ".." in filled.parts
+
+
+def resolve_as_of(policy: str, latest: date | None, today: date) -> date | None:
+    """The as-of date of a run: fixed, today, or ``latest`` (the day after the last transaction)."""
+    if policy == "today":
+        return today
+    if policy == "latest":
+        return latest
+    return date.fromisoformat(policy)
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """Replace {as_of}, {date} and {output_dir} in a path."""
+    out = text
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+def from_folder(pipeline: Pipeline, path: str) -> str:
+    """A path written in the pipeline file, taken from the pipeline's folder: as written when it is absolute or
+    the folder is the working directory (so messages name it as the user wrote it), else joined to the folder."""
+    if Path(path).is_absolute() or Path.cwd().resolve() == pipeline.folder:
+        return path
+    return os.path.normpath(pipeline.folder / path)
+
+
+def input_paths(pipeline: Pipeline, kind: str) -> list[str]:
+    """The paths (and globs) of an input, relative ones taken from the pipeline's folder."""
+    import os.path
+
+    return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p) for p in pipeline.inputs[kind].paths]

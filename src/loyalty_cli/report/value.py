@@ -1,0 +1,165 @@
+"""The sections on what customers are worth and when they come back: CLV and the second purchase."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from loyalty_cli.report.data import ReportData, ReportSettings
+from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct, make_section, make_table, rounded
+from loyalty_cli.words import count
+
+
+def _histogram(values: pl.Series, bins: int = 12) -> tuple[list[str], list[int]]:
+    """Counts of values in equal-width bins from 0 to the 99th percentile (the last bin holds the rest)."""
+    clean = values.drop_nulls().sort()
+    if clean.is_empty():
+        return [], []
+    top = float(clean.quantile(0.99, interpolation="nearest") or 0.0)  # type: ignore[arg-type]
+    width = top / bins if top > 0 else 1.0
+    counts = [0] * bins
+    index = (clean / width).floor().cast(pl.Int64).clip(0, bins - 1)
+    for k, n in index.value_counts().sort(index.name).iter_rows():
+        counts[k] = int(n)
+    labels = [f"{k * width:,.0f}-{(k + 1) * width:,.0f}" for k in range(bins - 1)] + [f"{(bins - 1) * width:,.0f}+"]
+    return labels, counts
+
+
+def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    if data.clv is None:
+        return make_section("clv", "Customer lifetime value", missing=f"CLV: not available: {data.clv_missing}")
+    fit = data.clv
+    s = fit.config.suffix
+    table = fit.customers
+    labels, counts = _histogram(table[f"predicted_clv_{s}"])
+    total = max(sum(counts), 1)
+    chart = {
+        "kind": "columns",
+        "id": "clv-distribution",
+        "title": f"Customers by predicted {fit.config.horizon_months}-month CLV",
+        "labels": labels,
+        "values": [rounded(n / total) for n in counts],
+        "text": [fmt_int(n) for n in counts],
+        "x_title": f"predicted CLV ({fit.config.horizon_months} months)",
+    }
+    totals = fit.totals()
+    tiers = (
+        table.group_by("value_tier")
+        .agg(pl.len().alias("customers"), pl.col(f"predicted_clv_{s}").sum().alias("clv"))
+        .with_columns(pl.col("value_tier").replace_strict({"high": 0, "medium": 1, "low": 2}, default=3).alias("_o"))
+        .sort("_o")
+    )
+    tier_table = make_table(
+        "Value tiers",
+        ["tier", "customers", "predicted CLV", "share"],
+        [
+            [
+                r["value_tier"],
+                fmt_int(r["customers"]),
+                fmt_money(r["clv"]),
+                fmt_pct(r["clv"] / totals[f"predicted_clv_{s}"]) if totals[f"predicted_clv_{s}"] else "",
+            ]
+            for r in tiers.iter_rows(named=True)
+        ],
+        [False, True, True, True],
+    )
+    top = table.head(settings.top)
+    top_table = make_table(
+        f"Top {count(top.height, 'customer')} by predicted CLV",
+        ["customer", "tier", "predicted CLV", "expected purchases", "P(alive)", "expected spend", "historical value"],
+        [
+            [
+                r["customer_id"],
+                r["value_tier"],
+                fmt_money(r[f"predicted_clv_{s}"]),
+                fmt_num(r[f"expected_purchases_{s}"], 2),
+                fmt_num(r["p_alive"], 3),
+                fmt_money(r["expected_spend"]),
+                fmt_money(r["historical_value"]),
+            ]
+            for r in top.iter_rows(named=True)
+        ],
+        [False, False] + [True] * 5,
+    )
+    p = fit.purchase
+    intro = [
+        f"{p.label} + Gamma-Gamma fitted on {count(p.n_customers, 'customer')} (log-likelihood "
+        f"{p.log_likelihood:,.2f}); predicted {fit.config.horizon_months}-month CLV "
+        f"{fmt_money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
+        f"expected purchase days, mean P(alive) {fmt_num(totals['mean_p_alive'], 2)}."
+    ]
+    return make_section("clv", "Customer lifetime value", intro=intro, charts=[chart], tables=[tier_table, top_table])
+
+
+def second_purchase_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
+    assert data.second_summary is not None and data.second_curve is not None and data.second_shares is not None
+    row = data.second_summary.row(0, named=True)
+    curve = data.second_curve.sort("day")
+    window = (row["window_from_days"], row["window_to_days"])
+    x = [int(d) for d in curve["day"]]
+    last = max(x) if x else 1
+    ticks = [[d, f"{d}"] for d in (0, 30, 60, 90, 180, 365, 730) if d <= last]
+    chart = {
+        "kind": "line",
+        "id": "second-purchase-curve",
+        "title": "Share of first-time buyers who bought again, by days since the first purchase (Kaplan-Meier)",
+        "series": [
+            {"name": "bought again (Kaplan-Meier)", "x": x, "y": [rounded(v) for v in curve["repurchased_share"]]}
+        ],
+        "x_ticks": ticks,
+        "y_max": 1.0,
+        "y_format": "pct",
+        "x_title": "days since the first purchase",
+        "shade": [window[0], window[1], f"window {window[0]}-{window[1]} days"] if window[0] is not None else None,
+    }
+    shares = data.second_shares.sort("within_days")
+    table = make_table(
+        "Bought again within N days (customers observed N days)",
+        ["within", "observed", "bought again", "share"],
+        [
+            [f"{r['within_days']} days", fmt_int(r["observed"]), fmt_int(r["returned"]), fmt_pct(r["share"])]
+            for r in shares.iter_rows(named=True)
+        ],
+        [False, True, True, True],
+    )
+    tables = [table]
+    if data.second_value is not None:
+        v = data.second_value
+        tables.append(
+            make_table(
+                "Net spend of the first purchase day and the 365 days after it, by days to the second "
+                "purchase (a correlation, not the effect of a nudge)",
+                ["second purchase", "customers", "share", "mean spend", "median spend"],
+                [
+                    [
+                        str(r["bucket"]),
+                        fmt_int(r["customers"]),
+                        fmt_pct(r["share_customers"]),
+                        fmt_money(r["mean_spend_365d"]),
+                        fmt_money(r["median_spend_365d"]),
+                    ]
+                    for r in v.iter_rows(named=True)
+                ],
+                [False, True, True, True, True],
+            )
+        )
+    pcts = ", ".join(
+        f"p{p} {row[f'p{p}_days']} days" if row[f"p{p}_days"] is not None else f"p{p} not reached"
+        for p in (25, 50, 75, 90)
+    )
+    intro = [
+        f"{row['first_buyers']:,} first-time buyers, {row['repeaters']:,} bought again; over all first-time "
+        f"buyers: {pcts}."
+    ]
+    if window[0] is None:
+        intro.append(f"No second-purchase window: fewer than {settings.second_purchase.min_n} repeaters.")
+    else:
+        intro.append(
+            f"Window: days {window[0]}-{window[1]} after the first purchase "
+            f"({settings.second_purchase.window.describe()}); {count(data.second_nudge, 'one-time buyer')} "
+            "to nudge now (loyalty second-purchase -o writes the list)."
+        )
+    if data.second_caveat:
+        intro.append(f"Caveat: {data.second_caveat}")
+    return make_section("second-purchase", "Second purchase", intro=intro, charts=[chart], tables=tables)

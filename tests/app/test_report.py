@@ -1,0 +1,124 @@
+"""The report's application function: every section from its command's own application function, run once on
+the shared inputs, and the reason instead of the tables where a section cannot be computed."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from loyalty_cli.app.churn import ChurnConfig, churn
+from loyalty_cli.app.cltv import CltvSettings, cltv
+from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
+from loyalty_cli.app.lifecycle import LifecycleConfig, lifecycle
+from loyalty_cli.app.report import ReportConfig, ReportResult, report
+from loyalty_cli.app.retention import RetentionConfig, retention
+from loyalty_cli.app.segment import SegmentConfig, segment
+from loyalty_cli.errors import ConfigError, RulesError, setting
+from loyalty_cli.report import ReportMeta, build_context
+
+DATA = Path(__file__).parent.parent / "report" / "data"
+SIDES = ("surveys", "contacts", "members", "points")
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    spec = InputSpec(
+        transactions=[str(DATA / "transactions.csv")],
+        **{kind: [str(DATA / f"{kind}.csv")] for kind in SIDES},
+        as_of=date(2025, 1, 1),
+        activity=True,
+    )
+    return load_inputs(spec)
+
+
+@pytest.fixture(scope="module")
+def result(inputs: Inputs) -> ReportResult:
+    return report(inputs, ReportConfig(min_n=5))
+
+
+def test_every_section_is_there(result: ReportResult) -> None:
+    assert result.missing == {}
+    assert None not in (result.churn, result.cltv, result.nps, result.lifecycle, result.program, result.contacts)
+    assert list(result.reads) == ["transactions", *SIDES]
+    context = build_context(result.data, result.settings, ReportMeta(inputs=()))
+    assert [s["id"] for s in context["sections"] if s["available"]] == [
+        "segments",
+        "nps",
+        "retention",
+        "churn",
+        "clv",
+        "second-purchase",
+        "lifecycle",
+        "program",
+    ]
+
+
+def test_the_sections_are_the_commands_own_results(inputs: Inputs, result: ReportResult) -> None:
+    assert result.segment.summary.equals(segment(inputs, SegmentConfig()).summary)
+    statuses = churn(inputs, ChurnConfig())
+    assert result.data.churn_summary is not None and result.data.churn_summary.equals(statuses.summary)
+    assert result.churn is not None and result.churn.counts == statuses.counts
+    assert result.data.cohorts.equals(retention(inputs, RetentionConfig()).cohorts)
+    fit = cltv(inputs, CltvSettings()).fit
+    assert result.data.clv is not None and result.data.clv.totals() == fit.totals()
+    stages = lifecycle(inputs, LifecycleConfig(min_n=5, surveys=True, contacts=True))
+    assert result.lifecycle is not None and result.lifecycle.summary.equals(stages.summary)
+    # the 79 customers of the fixture, as the lifecycle counts them beside its prospects
+    assert result.totals["customers"] == stages.facts.customers == 79
+
+
+def test_the_key_numbers_are_counted_by_hand(tmp_path: Path) -> None:
+    # a: 10.00 on two days (a repeat customer); b: 5.00 then a return of 2.00; c: only a return (in no table)
+    (tmp_path / "tx.csv").write_text(
+        "customer_id,order_id,order_date,amount\n"
+        "a,1,2024-01-05,4.00\na,2,2024-02-05,6.00\nb,3,2024-03-05,5.00\nb,4,2024-03-20,-2.00\nc,5,2024-04-01,-3.00\n"
+    )
+    found = report(load_inputs(InputSpec(transactions=[str(tmp_path / "tx.csv")], activity=True)), ReportConfig())
+    assert found.totals == {
+        "customers": 2,
+        "revenue_cents": 1000,  # 4 + 6 + 5 - 2 - 3
+        "purchase_orders": 3,
+        "return_orders": 2,
+        "no_purchase_customers": 1,
+        "no_purchase_cents": -300,
+        "no_purchase_return_orders": 1,
+    }
+    assert found.data.tables_cents == 1300
+    # one repeat customer: nothing for the CLV model, and no NPS nor programme without their inputs
+    assert set(found.missing) == {"clv"} and found.missing["clv"].startswith("the CLV model could not be fitted")
+    assert found.nps is None and found.program is None and found.contacts is None
+
+
+def test_a_section_that_cannot_be_computed_says_why(tmp_path: Path) -> None:
+    (tmp_path / "tx.csv").write_text("customer_id,order_date,amount\na,2024-01-05,10\nb,2024-02-05,20\n")
+    (tmp_path / "sv.csv").write_text("customer_id,responded_at,score\na,2024-01-10,\n")
+    spec = InputSpec(transactions=[str(tmp_path / "tx.csv")], surveys=[str(tmp_path / "sv.csv")], activity=True)
+    found = report(load_inputs(spec), ReportConfig())
+    assert found.missing["churn"].startswith("no customer bought on two different days")
+    assert found.missing["lifecycle"] == (
+        "the stages start from the churn status, which is not available: " + found.missing["churn"]
+    )
+    assert found.missing["nps"] == "the surveys have no scored answer before the as-of date"
+    assert found.churn is None and found.lifecycle is None and found.nps is None
+    assert found.data.second_summary is not None and found.data.second_summary.height == 1
+    assert found.reads["surveys"].rows == 1 and found.reads["surveys"].people == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [({"top": 0}, "top"), ({"point_value": -1.0}, "point_value"), ({"period": "year"}, "period")],
+)
+def test_the_config_rejects_a_bad_value_naming_the_setting(values: dict, name: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ReportConfig(**values)
+    assert raised.value.message.startswith(setting(name))
+
+
+def test_the_rules_are_loaded_when_the_config_is_built(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="nope.toml"):
+        ReportConfig(lifecycle_rules=str(tmp_path / "nope.toml"))
+    config = ReportConfig(rules="rfm_tertiles")
+    assert config.segment.rfm.bins == config.settings().rfm.bins == 3
+    assert config.settings().segments is config.segment.segment_map
