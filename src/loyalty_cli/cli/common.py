@@ -23,9 +23,7 @@ if TYPE_CHECKING:
 
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
-    from loyalty_cli.io.readers import ReadOptions, Scan
-    from loyalty_cli.rules.churn import ChurnRules
-    from loyalty_cli.stage1 import Loaded
+    from loyalty_cli.io.readers import ReadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAPPING = Path("rules") / "columns.toml"
@@ -286,25 +284,6 @@ def show_messages(messages: Sequence[Message], out: Output) -> None:
         show(message)
 
 
-def describe_scan(scan: Scan, out: Output) -> None:  # until every command loads through load()
-    from loyalty_cli.app import inputs
-    from loyalty_cli.app.messages import Messages
-
-    inputs.describe_scan(scan, Messages(listener=shown(out)))
-
-
-def note_left_out(scans: Sequence[Scan | Loaded], out: Output) -> None:  # until every command loads through load()
-    from loyalty_cli.app import inputs
-    from loyalty_cli.app.messages import Messages
-    from loyalty_cli.stage1 import Loaded
-
-    messages = Messages(listener=shown(out))
-    for item in scans:
-        inputs.note_left_out(item.scan if isinstance(item, Loaded) else item, messages)
-        if isinstance(item, Loaded):
-            messages.notes([item.left_out_note()])
-
-
 def load(spec: InputSpec, out: Output, *, what: str = "transactions") -> Inputs:
     """:func:`~loyalty_cli.app.inputs.load_inputs`, saying how the inputs are read as it goes (a spinner on a
     terminal meanwhile)."""
@@ -313,48 +292,6 @@ def load(spec: InputSpec, out: Output, *, what: str = "transactions") -> Inputs:
 
     with out.status(f"Reading {what} ..."):
         return load_inputs(spec, Messages(listener=shown(out)))
-
-
-def load_transactions_checked(
-    inputs: Sequence[str],
-    options: ReadOptions,
-    *,
-    as_of: date | None,
-    policy: str,
-    rejects: Path | None,
-    output: str | None,
-    out: Output,
-    activity: bool = False,
-) -> Loaded:
-    """Stage 1 for a command: read the transactions once (shared within ``loyalty run``), say how they were
-    read, write the rejects under ``--on-bad-rows skip``, and stop when nobody bought before the as-of date."""
-    from loyalty_cli.app.inputs import InputSpec
-
-    spec = InputSpec(
-        transactions=inputs,
-        options=options,
-        as_of=as_of,
-        on_bad_rows=policy,  # type: ignore[arg-type]
-        activity=activity,
-    )
-    loaded = load(spec, out)
-    if policy == "skip":
-        write_rejects([loaded.rejects["transactions"]], rejects_path(rejects, output), out)
-    assert loaded.loaded is not None
-    return loaded.loaded
-
-
-def check_ipt(loaded: Loaded, rules: ChurnRules, *, hint: str) -> None:
-    """Stop with a clear error when the churn rules need an inter-purchase time and nobody has one."""
-    from loyalty_cli.errors import DataError
-    from loyalty_cli.metrics.churn import lacks_ipt
-
-    if lacks_ipt(loaded.customers, rules):
-        raise DataError(
-            f"No customer in {', '.join(str(p) for p in loaded.scan.paths[:3])} bought on two "
-            f"different days, so there is no inter-purchase time for the churn rules {rules.source}",
-            hint=hint,
-        )
 
 
 def rejects_path(rejects: Path | None, output: str | None) -> Path:
@@ -438,33 +375,6 @@ def check_list_options(
     _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
 
 
-def read_side(
-    kind: str, paths: Sequence[str | Path], *, mapping: Path | None, as_of: date | None, policy: str, out: Output
-) -> tuple[pl.DataFrame, Scan, list[pl.DataFrame]]:
-    """A command's other input (``surveys``, ``contacts``, ``members`` or ``points``), its columns detected or
-    taken from the mapping file (the column options are the transactions'), read up to the as-of date and
-    said on stderr: (rows, scan, rejected rows). Survey rows come prepared (:func:`prepare_responses`)."""
-    from loyalty_cli.io import readers
-    from loyalty_cli.io.validate import collect_checked
-
-    options = readers.ReadOptions(mapping_file=mapping)
-    if kind == "contacts":
-        scan = readers.read_contacts(paths, options)
-    else:
-        read = {"surveys": readers.read_surveys, "members": readers.read_members, "points": readers.read_points}
-        scan = read[kind](paths, options, as_of=as_of)
-    frame = scan.rows
-    if kind == "surveys":
-        from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-
-        frame = prepare_responses(frame, config=NpsConfig())
-    describe_scan(scan, out)
-    with out.status(f"Reading {kind} ..."):
-        (rows,), rejected = collect_checked([scan], [frame], on_bad_rows=policy)  # type: ignore[arg-type]
-    note_left_out([scan], out)
-    return rows, scan, rejected
-
-
 def contacts_rejects_path(rejects: Path | None, output: str | None) -> Path:
     """Where a list's ``--contacts`` rows rejected under ``--on-bad-rows skip`` go: beside the command's own
     rejects (:func:`rejects_path`, written before the list), ``list.rejects.csv`` -> ``list.rejects.contacts.csv``."""
@@ -537,12 +447,19 @@ def write_customer_list(
     contact_rows = contacts
     paths: list[Path] = []
     if isinstance(contacts, Path):
-        contact_rows, _, rejected = read_side(
-            "contacts", [contacts], mapping=mapping, as_of=None, policy=policy, out=out
+        from loyalty_cli.app.inputs import InputSpec
+        from loyalty_cli.io.readers import ReadOptions
+
+        wanted = InputSpec(
+            contacts=[str(contacts)],
+            options=ReadOptions(mapping_file=mapping),
+            on_bad_rows=policy,  # type: ignore[arg-type]
         )
-        if policy == "skip" and any(r.height for r in rejected):
+        read = load(wanted, out, what="contacts")
+        contact_rows, rejected = read.tables["contacts"], read.rejects["contacts"]
+        if policy == "skip" and rejected.height:
             paths.append(contacts_rejects_path(rejects, output))
-            write_rejects(rejected, paths[-1], out)
+            write_rejects([rejected], paths[-1], out)
     spec = _list_spec(
         fmt=fmt,
         target=target,
