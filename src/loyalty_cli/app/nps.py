@@ -17,10 +17,9 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig
 from loyalty_cli.app.messages import Message, Messages
-from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
+from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.metrics import nps as m
-from loyalty_cli.metrics.periods import PERIODS
 from loyalty_cli.rules.segments import SegmentMap, load_segment_rules
 from loyalty_cli.words import count
 
@@ -78,19 +77,7 @@ class NpsCommandConfig:
         object.__setattr__(self, "lifecycle", LifecycleConfig() if "stage" in self.by else None)
 
     def _stats(self) -> m.NpsConfig:
-        for name, allowed in (("interval", m.INTERVALS), ("dedupe", m.DEDUPES), ("period", PERIODS)):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if not 0.5 <= self.confidence < 1:
-            raise ConfigError(
-                "confidence",
-                f"must be at least 0.5 and below 1, got {self.confidence}",
-                hint=f"e.g. {setting('confidence')} 0.95 for a 95% interval.",
-            )
-        if self.min_n < 1:
-            raise ConfigError("min_n", f"must be at least 1, got {self.min_n}")
-        if self.bootstrap_samples < 100:
-            raise ConfigError("bootstrap_samples", f"must be at least 100, got {self.bootstrap_samples}")
+        """The statistics settings, checked by :class:`~loyalty_cli.metrics.nps.NpsConfig`."""
         return m.NpsConfig(
             interval=self.interval,  # type: ignore[arg-type]
             confidence=float(self.confidence),
