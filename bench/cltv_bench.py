@@ -24,7 +24,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv, holdout_check
+from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
+from loyalty_cli.metrics.cltv_holdout import holdout_check
 
 START = date(2023, 1, 1)
 DAYS = 548  # 18 months of data; as_of = START + DAYS

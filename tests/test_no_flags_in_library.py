@@ -1,8 +1,9 @@
 """The library never writes a command-line flag (issue 17): a message names a setting with
 :func:`loyalty_cli.errors.setting`, and the CLI words it as its option (:func:`loyalty_cli.cli.flags.render`).
 
-Every string constant of a swept module (docstrings and the parts of f-strings included) is checked for a
-``--`` followed by a letter, and every f-string for a ``--`` followed by a value (``f"--{name}"``)."""
+Every module outside cli/ is checked, with no exception: every string constant (docstrings and the parts of
+f-strings included) for a ``--`` followed by a letter, and every f-string for a ``--`` followed by a value
+(``f"--{name}"``)."""
 
 from __future__ import annotations
 
@@ -18,28 +19,11 @@ from loyalty_cli.errors import BadRowsError, setting
 
 PACKAGE = Path(loyalty_cli.__file__).parent
 
-# Every module outside cli/ is swept but these: others are editing them, and their sweep comes next. Once they
-# are done, drop the list.
-REMAINING = ("app/report.py", "app/uplift.py", "app/validate.py", "report")
-
-# Flag text the library still writes, waiting for a decision: a module and a part of the line that holds it. Each
-# is checked to be still there, so that fixing one means removing it here.
-PENDING = {
-    # shown by report/program.py too, which words no setting references yet (the report's sweep)
-    "metrics/program.py": "hold out a random control group (--holdout-share on the list commands)",
-    # the step option the user wrote, as its flag: asserted by tests/cli/test_rules.py and tests/cli/test_run.py
-    "pipeline/config.py": 'f"{command} has no option --{flag}"',
-}
-
 FLAG = re.compile(r"--[A-Za-z]")
 
 
-def _remaining(path: Path) -> bool:
-    return any(path == PACKAGE / entry or path.is_relative_to(PACKAGE / entry) for entry in REMAINING)
-
-
 def _modules() -> list[Path]:
-    return [p for p in sorted(PACKAGE.rglob("*.py")) if not p.is_relative_to(PACKAGE / "cli") and not _remaining(p)]
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if not p.is_relative_to(PACKAGE / "cli")]
 
 
 def _flags(path: Path, name: str) -> list[str]:
@@ -63,27 +47,16 @@ def _flags(path: Path, name: str) -> list[str]:
     return [f"{name}:{line}: {hit}" for line, hit in sorted(hits, key=lambda h: h[0])]
 
 
-def test_the_swept_modules_exist() -> None:
-    """A module renamed or moved would silently drop out of the list (and into the check)."""
-    assert all((PACKAGE / entry).exists() for entry in REMAINING)
-    assert all((PACKAGE / module).is_file() for module in PENDING)
+def test_every_module_outside_the_cli_is_checked() -> None:
     modules = _modules()
     assert all(not p.is_relative_to(PACKAGE / "cli") for p in modules)
-    assert {PACKAGE / "errors.py", PACKAGE / "pipeline" / "config.py", PACKAGE / "app" / "nps.py"} <= set(modules)
-    assert PACKAGE / "app" / "report.py" not in modules
-
-
-def _pending(hit: str) -> bool:
-    module, _, rest = hit.partition(":")
-    fragment = PENDING.get(Path(module).relative_to("loyalty_cli").as_posix())
-    return fragment is not None and fragment in rest.partition(": ")[2]
+    swept = {"errors.py", "pipeline/config.py", "app/nps.py", "app/report.py", "report/header.py", "metrics/program.py"}
+    assert {PACKAGE / module for module in swept} <= set(modules)
 
 
 def test_no_flag_in_the_library() -> None:
     hits = [hit for path in _modules() for hit in _flags(path, str(path.relative_to(PACKAGE.parent)))]
-    written = [hit for hit in hits if not _pending(hit)]
-    assert not written, "Flags written by the library (use errors.setting(name)):\n" + "\n".join(written)
-    assert len(hits) == len(PENDING), "a pending flag is gone: remove it from PENDING"
+    assert not hits, "Flags written by the library (use errors.setting(name)):\n" + "\n".join(hits)
 
 
 def test_the_check_finds_flags(tmp_path: Path) -> None:

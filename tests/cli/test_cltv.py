@@ -278,7 +278,7 @@ def test_usage_errors(args, message):
 
 @pytest.mark.parametrize(("text", "days"), [("90d", 90), ("13w", 91), ("30", 30), (" 2W ", 14)])
 def test_parse_days(text, days):
-    from loyalty_cli.cli.common import parse_days
+    from loyalty_cli.durations import parse_days
 
     assert parse_days(text, "--holdout", minimum=1) == days
 
@@ -293,14 +293,14 @@ def test_parse_days(text, days):
     ],
 )
 def test_parse_duration(text, units, parsed):
-    from loyalty_cli.cli.common import parse_duration
+    from loyalty_cli.durations import parse_duration
 
     assert parse_duration(text, "--holdout", units=units, bare="day") == parsed
 
 
 @pytest.mark.parametrize("text", ["", "0d", "3m", "-5d", "1.5w"])
 def test_parse_days_rejects(text):
-    from loyalty_cli.cli.common import parse_days
+    from loyalty_cli.durations import parse_days
     from loyalty_cli.errors import UsageError
 
     with pytest.raises(UsageError, match="--holdout"):

@@ -538,6 +538,22 @@ def test_invalid_pipelines_name_file_step_and_key(tmp_path, change, message):
     assert str(pipeline) in result.stderr
 
 
+def test_the_pipeline_loader_words_an_option_as_its_caller_asks(tmp_path):
+    """pipeline/ writes no flag: the CLI hands over each command's options as a pipeline file names them and how
+    to word one (as its flag, above); without that, the loader names the key."""
+    from loyalty_cli.cli.run import pipeline_commands
+    from loyalty_cli.pipeline import PipelineError, load_pipeline
+
+    commands = pipeline_commands()
+    assert {"cut_points", "as_of", "on_bad_rows"} <= commands["segment"]
+    pipeline = write(tmp_path, PIPELINE.replace("options = { cut_points", "options = { cut_pionts", 1))
+    with pytest.raises(PipelineError, match="segment has no option 'cut_pionts'") as caught:
+        load_pipeline(pipeline, commands)
+    assert caught.value.hint is not None and "Did you mean 'cut_points'?" in caught.value.hint
+    with pytest.raises(PipelineError, match="segment has no option <cut_pionts>"):
+        load_pipeline(pipeline, commands, flag=lambda key: f"<{key}>")
+
+
 AS_OF_HINT = 'Write as_of = "latest" (the day after the last transaction), "today" or a date such as 2024-07-01.'
 NAME_HINT = 'Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".'
 

@@ -9,10 +9,8 @@ import pytest
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError
+from loyalty_cli.io.dates import DATE_FORMATS, detect_date_format, parse_date
 from loyalty_cli.io.parse import (
-    DATE_FORMATS,
-    detect_date_format,
-    parse_date,
     parse_id,
     parse_number,
     parse_score,

@@ -12,18 +12,16 @@ import pytest
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, UsageError
-from loyalty_cli.io.sources import (
+from loyalty_cli.io.sniff import (
     SNIFF_BYTES,
     WHITESPACE,
     check_gzip,
     detect_format,
-    expand_inputs,
-    first_ragged_line,
-    inspect_source,
     sniff_header,
     sniff_separator,
     sniff_unicode,
 )
+from loyalty_cli.io.sources import expand_inputs, first_ragged_line, inspect_source
 
 HEADER = "customer_id,order_date,amount\n"
 

@@ -8,14 +8,8 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import UsageError
-from loyalty_cli.metrics.cltv import (
-    CltvConfig,
-    Horizon,
-    calibration_summary,
-    fit_cltv,
-    holdout_actuals,
-    value_tier,
-)
+from loyalty_cli.metrics.cltv import CltvConfig, Horizon, calibration_summary, fit_cltv, value_tier
+from loyalty_cli.metrics.cltv_holdout import holdout_actuals
 
 # customer x day activity (see customer_activity): purchases that day and the day's net value in cents
 ACTIVITY = pl.DataFrame(

@@ -17,15 +17,17 @@ from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics.nps import (
     NpsConfig,
     bootstrap_interval,
-    customer_scores,
-    detractor_list,
-    high_value_threshold,
     nps_category,
     nps_table,
     nps_trend,
     prepare_responses,
-    promoter_list,
     score_distribution,
+)
+from loyalty_cli.metrics.nps_lists import (
+    customer_scores,
+    detractor_list,
+    high_value_threshold,
+    promoter_list,
     with_customers,
     with_stages,
 )

@@ -9,15 +9,14 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import UsageError, setting
-from loyalty_cli.metrics.nps import (
-    NpsConfig,
+from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
+from loyalty_cli.metrics.nps_lists import (
     answer_counts,
     customer_list,
     detractor_comments,
     looks_like_five_point,
     nps_tables,
     only_survey_type,
-    prepare_responses,
     respondent_table,
 )
 

@@ -18,6 +18,7 @@ import pytest
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics import program as pm
+from loyalty_cli.metrics import program_comparison as pc
 from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 AS_OF = date(2024, 7, 1)
@@ -217,7 +218,7 @@ def test_tiers_and_movement(shop: dict[str, pl.LazyFrame]) -> None:
 
 
 def test_comparison_starts_and_windows(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(
+    compared = pc.comparison_customers(
         shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig()
     ).collect()
     # A from enrolment, B from its first purchase (enrolled before it), C D E from their first purchase (the
@@ -242,8 +243,8 @@ def test_comparison_starts_and_windows(shop: dict[str, pl.LazyFrame]) -> None:
 
 
 def test_member_comparison_rates_means_and_intervals(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
-    out = pm.member_comparison(compared, config=pm.ProgramConfig()).collect()
+    compared = pc.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
+    out = pc.member_comparison(compared, config=pm.ProgramConfig()).collect()
     get = {
         (m, g): (v, n, lo, hi)
         for m, g, v, n, lo, hi in out.select("metric", "group", "value", "n", "ci_low", "ci_high").iter_rows()
@@ -295,7 +296,7 @@ def _retention_flags(as_of: date, horizon: int = 3) -> list[tuple]:
     ).filter(pl.col("day") < as_of)
     config = pm.ProgramConfig(retention_months=(3,), retention_horizon_months=horizon)
     name = pm.retained(3, config)
-    compared = pm.comparison_customers(people, activity, as_of=as_of, config=config).collect()
+    compared = pc.comparison_customers(people, activity, as_of=as_of, config=config).collect()
     return compared.select("customer_id", name, name.replace("retained", "observed")).rows()
 
 
@@ -318,13 +319,13 @@ def test_retention_from_k_months_is_final_once_observed() -> None:
 
 
 def test_empty_groups_give_no_figure(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(
+    compared = pc.comparison_customers(
         shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig(window_days=600)
     ).collect()
-    out = pm.member_comparison(compared.lazy(), config=pm.ProgramConfig(window_days=600)).collect()
+    out = pc.member_comparison(compared.lazy(), config=pm.ProgramConfig(window_days=600)).collect()
     row = out.filter(pl.col("metric") == "repeat_purchase_rate_600d", pl.col("group") == "non-members")
     assert row.select("value", "n", "ci_low").row(0) == (None, 0, None)  # no 600-day window has closed yet
-    out = pm.member_comparison(
+    out = pc.member_comparison(
         compared.lazy().filter(pl.col("group") == "members"), config=pm.ProgramConfig()
     ).collect()
     row = out.filter(pl.col("metric") == "net_spend_per_customer_365d", pl.col("group") == "non-members")
@@ -332,9 +333,9 @@ def test_empty_groups_give_no_figure(shop: dict[str, pl.LazyFrame]) -> None:
 
 
 def test_nps_and_clv_comparisons(shop: dict[str, pl.LazyFrame]) -> None:
-    compared = pm.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
+    compared = pc.comparison_customers(shop["people"], shop["activity"], as_of=AS_OF, config=pm.ProgramConfig())
     scores = pl.LazyFrame({"customer_id": ["A", "B", "C", "D", "F"], "latest_score": [10, 6, 9, 9, 0]})
-    out = pm.nps_comparison(compared, scores, config=pm.ProgramConfig()).collect()
+    out = pc.nps_comparison(compared, scores, config=pm.ProgramConfig()).collect()
     assert out.select("group", "value", "n").rows() == [
         ("members", 0.0, 2),
         ("non-members", 100.0, 2),
@@ -343,7 +344,7 @@ def test_nps_and_clv_comparisons(shop: dict[str, pl.LazyFrame]) -> None:
     members = out.row(0, named=True)  # adjusted Wald: p = d = 1.75 / 5 -> 0 +/- 1.96 * 100 * sqrt(0.7 / 5)
     assert members["ci_high"] == pytest.approx(1.959964 * 100 * (0.7 / 5) ** 0.5)
     predictions = pl.LazyFrame({"customer_id": ["A", "B", "C", "D", "E"], "clv": [10.0, 20.0, 1.0, 3.0, 5.0]})
-    out = pm.clv_comparison(compared, predictions, column="clv", config=pm.ProgramConfig()).collect()
+    out = pc.clv_comparison(compared, predictions, column="clv", config=pm.ProgramConfig()).collect()
     assert out.select("metric", "group", "value", "n").rows() == [
         ("mean_clv", "members", 15.0, 2),
         ("mean_clv", "non-members", 3.0, 3),
@@ -374,9 +375,9 @@ def test_generator_member_effect_is_recovered_within_the_interval() -> None:
     customers, activity, members_df = sample_shop(2500, seed=5, as_of=as_of)
     members = members_df.lazy()
     people = pm.program_customers(customers.lazy(), pm.member_table(members, as_of=as_of))
-    compared = pm.comparison_customers(people, activity.lazy(), as_of=as_of, config=pm.ProgramConfig())
+    compared = pc.comparison_customers(people, activity.lazy(), as_of=as_of, config=pm.ProgramConfig())
     out = (
-        pm.member_comparison(compared, config=pm.ProgramConfig())
+        pc.member_comparison(compared, config=pm.ProgramConfig())
         .filter(pl.col("metric") == "repeat_purchase_rate_365d")
         .collect()
     )
@@ -409,7 +410,7 @@ def test_program_table_is_the_same_to_the_last_digit_whatever_the_row_order() ->
             pl.concat([f.head(f.height // 3), f.tail(f.height - f.height // 3)], rechunk=False) for f in shuffled
         ]
         tables.append(
-            pm.program_table(
+            pc.program_table(
                 chunked[0],
                 chunked[1],
                 members,
@@ -424,7 +425,7 @@ def test_program_table_is_the_same_to_the_last_digit_whatever_the_row_order() ->
 
 
 def test_members_nps_never_mixes_relational_and_transactional_answers() -> None:
-    from loyalty_cli.metrics.program import headline_answers
+    from loyalty_cli.metrics.program_comparison import headline_answers
 
     both = pl.DataFrame({"customer_id": ["A", "B", "C"], "survey_type": ["relational", "transactional", None]})
     assert headline_answers(both)["customer_id"].to_list() == ["A"]

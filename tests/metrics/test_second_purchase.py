@@ -17,15 +17,13 @@ from loyalty_cli.metrics.second_purchase import (
     MISSING,
     SecondPurchaseConfig,
     Window,
-    action_list,
-    first_year_value,
     history_start,
     km_curve,
     repurchase_shares,
     second_purchase_gaps,
     timing_summary,
-    value_by_bucket,
 )
+from loyalty_cli.metrics.second_purchase_value import action_list, first_year_value, value_by_bucket
 from loyalty_cli.stage1.customers import customer_activity, customer_summary
 
 AS_OF = date(2024, 3, 1)  # exclusive: the last day in the data is 2024-02-29

@@ -21,8 +21,10 @@ from typer.testing import CliRunner
 from loyalty_cli.app.inputs import InputSpec, load_inputs
 from loyalty_cli.app.report import ReportConfig, report
 from loyalty_cli.cli import app
+from loyalty_cli.cli.flags import render
+from loyalty_cli.errors import SETTING_OPEN, setting
 from loyalty_cli.io.readers import ReadOptions
-from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, build_context
+from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, build_context, worded
 from loyalty_cli.rules.lifecycle import builtin_lifecycle_text
 from loyalty_cli.stage1 import load_transactions
 
@@ -45,7 +47,10 @@ def context_for(
     contacts: Path | None = None,
     members: Path | None = None,
     points: Path | None = None,
+    words: bool = True,
 ) -> dict:
+    """The context of the fixture's report, its references to settings worded as the page shows them (the
+    command's options), unless not ``words``."""
     config = small_config()
     spec = InputSpec(
         transactions=[str(transactions)],
@@ -62,7 +67,8 @@ def context_for(
         inputs=(InputInfo("transactions", (transactions.name,), ("fixture",)),),
         files=(FileInfo("report.html", "this report"),),
     )
-    return build_context(result.data, result.settings, meta)
+    context = build_context(result.data, result.settings, meta)
+    return worded(context, render) if words else context
 
 
 def run_report(tmp_path: Path, *args: str, name: str = "report.html") -> tuple[Path, str]:
@@ -330,6 +336,19 @@ def test_missing_inputs_say_what_is_missing(tmp_path: Path) -> None:
     assert "(no prospects: pass --contacts FILE)" in html  # the lifecycle section still shows its stages
     assert "No surveys: nobody has a latest NPS" in html
     assert '<section id="segments">' in html and 'data-chart="segments"' in html
+    assert SETTING_OPEN not in html
+
+
+def test_the_context_refers_to_settings_and_the_page_words_them() -> None:
+    """The report package writes no flag: what to pass for a missing input is a reference to the setting, worded
+    by the caller of the rendering (the CLI: as its option)."""
+    context = context_for(DATA / "transactions.csv", words=False)
+    program = _section(context, "program")
+    assert program["missing"] == f"Loyalty programme: not available: no members given ({setting('members')} FILE)"
+    assert "--" not in program["missing"]
+    assert worded(context, render) == context_for(DATA / "transactions.csv")
+    pipeline = worded(program, lambda text: text.replace(setting("members"), "the members input"))
+    assert pipeline["missing"].endswith("no members given (the members input FILE)")
 
 
 def test_points_without_members_are_not_read(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, UsageError, setting
-from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Holdout, Horizon, fit_cltv_models, holdout_check
+from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon, fit_cltv_models
+from loyalty_cli.metrics.cltv_holdout import Holdout, holdout_check
 from loyalty_cli.words import count
 
 

@@ -103,7 +103,7 @@ def stages(
 ) -> Stages:
     """Each customer's (and, with ``contacts``, each prospect's) stage as ``loyalty lifecycle`` gives it
     (``config``: the built-in rules and window when None); ``scores``: the latest NPS answer per respondent
-    (:func:`~loyalty_cli.metrics.nps.customer_scores`); ``previous``: a snapshot as
+    (:func:`~loyalty_cli.metrics.nps_lists.customer_scores`); ``previous``: a snapshot as
     :func:`~loyalty_cli.metrics.lifecycle.check_previous` gives it. Rules whose conditions fail on the real
     columns raise :class:`DataError`."""
     config = config if config is not None else LifecycleConfig()
@@ -204,7 +204,7 @@ class LifecycleResult:
 
 def lifecycle(inputs: Inputs, config: LifecycleConfig, messages: Messages | None = None) -> LifecycleResult:
     from loyalty_cli.app.churn import FIXED_DAYS, check_ipt
-    from loyalty_cli.metrics.nps import customer_scores
+    from loyalty_cli.metrics.nps_lists import customer_scores
 
     as_of = inputs.as_of
     assert as_of is not None

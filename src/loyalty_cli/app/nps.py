@@ -19,7 +19,8 @@ from loyalty_cli.app.lifecycle import LifecycleConfig
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.readers import Scan
-from loyalty_cli.metrics import nps as m
+from loyalty_cli.metrics import nps_lists as m
+from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.rules.segments import SegmentMap, load_segment_rules
 from loyalty_cli.words import count
 
@@ -34,7 +35,7 @@ class NpsCommandConfig:
     """``interval`` ... ``bootstrap_seed``: how answers are counted and how uncertain the result is said to be
     (:attr:`stats`, a :class:`~loyalty_cli.metrics.nps.NpsConfig`); ``by``: the breakdown columns (any survey
     column, ``period``, and with the transactions :data:`CUSTOMER_BY`); ``survey_type``: keep only this type;
-    ``list_``: the closed-loop list wanted (:data:`~loyalty_cli.metrics.nps.LISTS`, None: none); ``trend``: a
+    ``list_``: the closed-loop list wanted (:data:`~loyalty_cli.metrics.nps_lists.LISTS`, None: none); ``trend``: a
     trend table is wanted (refused on surveys without dates); ``transactions``: the respondents are matched to
     the customers of transactions, segmented with the ``rules`` map; ``min_spend``: the least net spend of a
     high-value detractor (None: where the top 20% of customers start). Checked when built: the segment map
@@ -55,7 +56,7 @@ class NpsCommandConfig:
     transactions: bool = False
     rules: str | None = None
     min_spend: float | None = None
-    stats: m.NpsConfig = field(init=False, repr=False, compare=False)
+    stats: NpsConfig = field(init=False, repr=False, compare=False)
     segment_map: SegmentMap | None = field(init=False, repr=False, compare=False)
     lifecycle: LifecycleConfig | None = field(init=False, repr=False, compare=False)
 
@@ -76,9 +77,9 @@ class NpsCommandConfig:
         object.__setattr__(self, "segment_map", load_segment_rules(self.rules) if self.transactions else None)
         object.__setattr__(self, "lifecycle", LifecycleConfig() if "stage" in self.by else None)
 
-    def _stats(self) -> m.NpsConfig:
+    def _stats(self) -> NpsConfig:
         """The statistics settings, checked by :class:`~loyalty_cli.metrics.nps.NpsConfig`."""
-        return m.NpsConfig(
+        return NpsConfig(
             interval=self.interval,  # type: ignore[arg-type]
             confidence=float(self.confidence),
             min_n=self.min_n,
@@ -128,7 +129,7 @@ def survey_check(config: NpsCommandConfig, *, as_of: date | None) -> Callable[[S
 
 @dataclass(frozen=True)
 class NpsSummary:
-    """The NPS tables (:func:`~loyalty_cli.metrics.nps.nps_tables`): ``headline`` (one row per survey type),
+    """The NPS tables (:func:`~loyalty_cli.metrics.nps_lists.nps_tables`): ``headline`` (one row per survey type),
     ``distribution`` (0-10), ``trend`` (per period, with the change test; None when not asked, empty without
     response dates), ``by`` (the breakdown asked for), ``segments`` (by RFM segment), ``comments`` (the latest
     detractor comments); ``counts``: the answers per status."""
@@ -145,7 +146,7 @@ class NpsSummary:
 def nps_summary(
     responses: pl.DataFrame,
     *,
-    config: m.NpsConfig,
+    config: NpsConfig,
     customers: pl.DataFrame | None = None,
     stages: pl.DataFrame | None = None,
     as_of: date | None = None,
@@ -154,7 +155,7 @@ def nps_summary(
     comments: int = 0,
 ) -> NpsSummary:
     """The NPS tables of prepared answers (:func:`~loyalty_cli.metrics.nps.prepare_responses`, at least one
-    counted: see :func:`~loyalty_cli.metrics.nps.answer_counts`). With ``customers`` (the segmented customer
+    counted: see :func:`~loyalty_cli.metrics.nps_lists.answer_counts`). With ``customers`` (the segmented customer
     summary) the answers are matched to them: revenue-weighted NPS and, when ``segments``, NPS by segment; with
     ``stages`` (``customer_id, stage``) by stage. The trend's last period is complete before ``as_of`` (None:
     the day after the last answer); ``comments``: how many detractor comments. The report calls it as
@@ -176,7 +177,7 @@ def _answers(responses: pl.DataFrame, customers: pl.DataFrame | None, stages: pl
 
 def _plans(
     answers: pl.LazyFrame,
-    config: m.NpsConfig,
+    config: NpsConfig,
     *,
     customers: bool,
     as_of: date | None,
@@ -226,7 +227,7 @@ class NpsResult:
     respondents: pl.DataFrame
     customer_list: pl.DataFrame | None
     list_note: str | None
-    stats: m.NpsConfig
+    stats: NpsConfig
     by: tuple[str, ...]
     said: list[Message]
     messages: list[Message]
@@ -292,7 +293,7 @@ def nps(inputs: Inputs, config: NpsCommandConfig, messages: Messages | None = No
 
 
 def _describe(
-    responses: pl.DataFrame, counts: dict[str, int], stats: m.NpsConfig, messages: Messages, *, dated: bool
+    responses: pl.DataFrame, counts: dict[str, int], stats: NpsConfig, messages: Messages, *, dated: bool
 ) -> None:
     """How the answers were counted: per status, the dedupe policy per survey type, the anonymous answers."""
     messages.note(
@@ -385,7 +386,7 @@ def _list_note(kind: str | None, min_spend: float | None, *, top: bool) -> str |
     return f"High-value detractors: net spend of at least {min_spend:,.2f}" + (" (top 20% of customers)" if top else "")
 
 
-def _said(headline: pl.DataFrame, stats: m.NpsConfig, respondents: pl.DataFrame | None) -> list[Message]:
+def _said(headline: pl.DataFrame, stats: NpsConfig, respondents: pl.DataFrame | None) -> list[Message]:
     """The NPS of each survey type in words, and (``respondents`` matched to customers) how many were found."""
     said = Messages()
     for row in headline.iter_rows(named=True):

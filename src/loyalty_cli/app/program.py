@@ -1,5 +1,5 @@
 """``program``: is the loyalty programme working? Enrolment, points, tiers, members vs non-members, as one
-long table (:func:`loyalty_cli.metrics.program.program_table`)."""
+long table (:func:`loyalty_cli.metrics.program_comparison.program_table`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, LoyaltyError, UsageError, setting
 from loyalty_cli.metrics import program as pm
 from loyalty_cli.metrics.periods import TABLE_PERIODS
+from loyalty_cli.metrics.program_comparison import program_table
 
 if TYPE_CHECKING:
     from loyalty_cli.metrics.cltv import CltvFit
@@ -96,7 +97,7 @@ def program(
         predictions, column = clv.customers, f"predicted_clv_{clv.config.suffix}"
     else:
         predictions, column = _predicted_clv(inputs.activity, as_of, messages)
-    table = pm.program_table(
+    table = program_table(
         inputs.customers,
         inputs.activity,
         members,

@@ -27,7 +27,8 @@ from loyalty_cli.app.segment import SegmentConfig, SegmentResult, segment
 from loyalty_cli.errors import ConfigError, DataError, ModelError
 from loyalty_cli.metrics.churn import lacks_ipt
 from loyalty_cli.metrics.lifecycle import known_contacts
-from loyalty_cli.metrics.nps import NpsConfig, answer_counts
+from loyalty_cli.metrics.nps import NpsConfig
+from loyalty_cli.metrics.nps_lists import answer_counts
 from loyalty_cli.metrics.second_purchase import ALL
 from loyalty_cli.report.data import InputRead, ReportData, ReportSettings
 from loyalty_cli.rules.segments import load_segment_rules

@@ -20,8 +20,8 @@ from loyalty_cli.metrics.second_purchase import (
     SecondPurchaseConfig,
     Window,
     history_start_caveat,
-    second_purchase_tables,
 )
+from loyalty_cli.metrics.second_purchase_value import second_purchase_tables
 from loyalty_cli.words import count
 
 
@@ -49,7 +49,7 @@ class SecondPurchaseSettings:
 
 @dataclass(frozen=True)
 class SecondPurchaseResult:
-    """The tables of :func:`~loyalty_cli.metrics.second_purchase.second_purchase_tables`: ``summary`` (timing per
+    """The tables of :func:`~loyalty_cli.metrics.second_purchase_value.second_purchase_tables`: ``summary`` (timing per
     group, ``(all)`` first), ``shares``, ``curve`` (Kaplan-Meier), ``value`` (by days to second purchase) and
     ``actions`` (the one-time buyers to nudge); ``caveat``: the history may start before the data (None: it
     does not seem to); ``config``: the settings used, ``by`` resolved to a column; ``messages``: the notes and

@@ -21,13 +21,12 @@ from loyalty_cli.cli.common import (
     handle_errors,
     list_options,
     list_spec,
-    parse_days,
-    parse_duration,
     show_messages,
     to_date,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
+from loyalty_cli.durations import parse_days, parse_duration
 from loyalty_cli.errors import UsageError, setting
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from loyalty_cli.app.cltv import CltvResult, CltvSettings
     from loyalty_cli.app.inputs import Inputs
     from loyalty_cli.app.messages import Messages
-    from loyalty_cli.metrics.cltv import Holdout
+    from loyalty_cli.metrics.cltv_holdout import Holdout
 
 EXAMPLES = """
 Examples:

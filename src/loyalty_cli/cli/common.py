@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
+    from loyalty_cli.handoff.summary import Line
     from loyalty_cli.io.readers import ReadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,50 +81,6 @@ def check_table_path(path: Path | str | None, option: str) -> None:
         if str(path) == "-":
             raise UsageError(f"{option} needs a file name", hint="Only -o/--output can write to stdout.")
         output_format(path)
-
-
-def _duration_match(value: str, units: str) -> re.Match[str] | None:
-    """A whole number and an optional unit letter of ``units`` (``14d``, ``2w``, ``14``): the one syntax of
-    :func:`parse_days` and :func:`parse_duration`."""
-    return re.fullmatch(rf"(\d+)\s*([{units}]?)", value.strip().lower())
-
-
-def parse_days(value: str, option: str, *, minimum: int = 0) -> int:
-    """A length of time as given on the command line: ``14d``, ``2w`` or ``14`` (days) -> days."""
-    match = _duration_match(value, "dw")
-    days = int(match[1]) * (7 if match[2] == "w" else 1) if match else -1
-    if days < minimum:
-        raise UsageError(
-            f"{option} {value!r}: expected a number of days of at least {minimum}, e.g. 14d, 2w or 14"
-            if match
-            else f"{option} {value!r}: expected a number of days, e.g. 14d, 2w or 14"
-        )
-    return days
-
-
-#: the unit letters of :func:`parse_duration`, with an example each
-DURATION_UNITS: dict[str, tuple[str, str]] = {"d": ("day", "90d"), "w": ("week", "39w"), "m": ("month", "12m")}
-
-
-def parse_duration(value: str, option: str, *, units: str = "dwm", bare: str | None = None) -> tuple[int, str]:
-    """A length of time as given on the command line, kept in its unit: ``39w`` -> (39, "week"); ``units``
-    are the letters accepted (d days, w weeks, m months); a bare number is a ``bare`` (e.g. "day") or, when
-    ``bare`` is None, an error. The count is a whole number >= 1. :func:`parse_days` is the days-only form."""
-    letters = [u for u in "mwd" if u in units]
-    names = [DURATION_UNITS[u][0] + "s" for u in reversed(letters)]
-    names_text = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-    examples = [DURATION_UNITS[u][1] for u in letters]
-    example = ", ".join(examples[:-1]) + f" or {examples[-1]}" if len(examples) > 1 else examples[0]
-    match = _duration_match(value, units)
-    if not match or (not match[2] and bare is None):
-        raise UsageError(
-            f"{option} {value!r}: expected a whole number of {names_text}"
-            + ("" if bare else " with its unit")
-            + f", e.g. {example}"
-        )
-    if int(match[1]) < 1:
-        raise UsageError(f"{option} {value!r}: expected at least 1, e.g. {example}")
-    return int(match[1]), DURATION_UNITS[match[2]][0] if match[2] else str(bare)
 
 
 def to_date(value: datetime | None) -> date | None:
@@ -382,11 +338,10 @@ def contacts_rejects_path(rejects: Path | None, output: str | None) -> Path:
     return path.with_name(f"{path.stem}.contacts{path.suffix}")
 
 
-def _note_removed(removed: Sequence[Path], out: Output) -> None:
-    if removed:
-        out.note(
-            "Removed files of an earlier run that do not belong to this list: " + ", ".join(str(p) for p in removed)
-        )
+def show_lines(lines: Sequence[Line], out: Output) -> None:
+    """Show a summary's lines (:mod:`loyalty_cli.handoff.summary`): notes (silenced by --quiet), warnings."""
+    for line in lines:
+        (out.warn if line.level == "warning" else out.note)(line.text)
 
 
 def write_customer_list(
@@ -428,16 +383,14 @@ def write_customer_list(
     with ``mapping`` (the command's column mapping) and ``policy`` (``--on-bad-rows``: under ``skip`` its bad
     rows go to :func:`contacts_rejects_path` of ``rejects``), or its rows when the command read them already.
     Call :func:`check_list_options` early to fail before the work on bad options."""
+    from loyalty_cli.handoff.summary import list_summary, plain_summary
     from loyalty_cli.handoff.write import write_list, write_plain_list
 
     describe = describe or (lambda n: words.count(n, "customer"))
     if target is None and holdout_share is None:
         check_list_options(output, fmt, seed=seed, max_file_mb=max_file_mb, contacts=contacts)
         written, removed, notes = write_plain_list(table, output, fmt=fmt)
-        if written:
-            out.note(f"Wrote {describe(table.height)} to {written}")
-        _note_removed(removed, out)
-        out.lines(notes)
+        show_lines(plain_summary(written, table.height, removed, notes, describe=describe), out)
         return [written] if written else []
     check_list_options(
         output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, contacts=contacts
@@ -472,46 +425,7 @@ def write_customer_list(
         value=value,
     )
     report = write_list(table, output, spec)
-    out.lines(report.notes)
-    label = f"{report.target.label} list" if report.target else "List"
-    files = report.treatment
-    limit = (spec.max_bytes(report.target) or 0) / 1e6
-    where = (
-        str(files[0].path)
-        if len(files) == 1
-        else f"{words.count(len(files), 'part')} of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
-    )
-    treated = sum(f.rows for f in files)
-    out.note(f"{label}: wrote {describe(treated)} to {where}")
-    if report.split is not None:
-        split, control = report.split, report.control
-        shown = (
-            str(control[0].path) if len(control) == 1 else f"{words.count(len(control), 'part')}: {control[0].path} ..."
-        )
-        total = split.treatment + split.control
-        out.note(
-            f"Control group: {describe(split.control)} ({split.control_share:.1%} of {total:,}; --holdout-share "
-            f"{split.share:g}, --seed {split.seed}) held out in {shown}: do not send them the campaign"
-        )
-    if report.dropped:
-        total = sum(report.dropped.values())
-        # the most frequent reasons; many unknown consent values would each be one (the file has them all)
-        reasons = [f"{n:,} {reason}" for reason, n in list(report.dropped.items())[:MAX_PROBLEMS]]
-        if len(report.dropped) > MAX_PROBLEMS:
-            rest = list(report.dropped.values())[MAX_PROBLEMS:]
-            reasons.append(f"{sum(rest):,} for {words.count(len(rest), 'other reason')}")
-        out.note(
-            f"Left out {total:,} of {words.count(report.rows_in, 'row')} ({report.dropped_path}): " + ", ".join(reasons)
-        )
-    if report.changes:
-        out.warn(
-            f"Cleaned {words.count(report.changes, 'cell')} that started like a formula "
-            f"(= + - @, tab or CR stripped), logged in {report.changes_path}"
-        )
-    _note_removed(report.removed, out)
-    if report.written == 0:
-        out.warn("No customer left to write: every row was left out (see the dropped file)")
-    out.note(f"Manifest: {report.manifest}")
+    show_lines(list_summary(report, max_bytes=spec.max_bytes(report.target), describe=describe), out)
     paths += [f.path for f in [*report.treatment, *report.control]]
     paths += [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
     return paths

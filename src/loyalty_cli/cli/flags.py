@@ -24,6 +24,12 @@ def flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
+def option(key: str) -> str:
+    """A command's option as a pipeline file names it, as its flag: ``cut_points`` -> ``--cut-points``. The key is
+    the option's own name, not a setting's: :data:`FLAGS` does not apply."""
+    return "--" + key.replace("_", "-")
+
+
 def render(text: str) -> str:
     """``Check ⟨as_of⟩`` -> ``Check --as-of``."""
     return _REFERENCE.sub(lambda m: flag(m[1]), text) if SETTING_OPEN in text else text

@@ -184,6 +184,7 @@ def _rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
 
 def _deliver(result: ReportResult, options: Options, out: Output) -> list[Path]:
     """The page, written atomically; a note for each section that is not available, and what was written."""
+    from loyalty_cli.cli.flags import render
     from loyalty_cli.io.writers import write_text
     from loyalty_cli.report import FileInfo, ReportMeta, build_context, input_infos, render_html
 
@@ -197,7 +198,7 @@ def _deliver(result: ReportResult, options: Options, out: Output) -> list[Path]:
     for section in context["sections"]:
         if not section["available"]:
             out.note(section["missing"])
-    html = render_html(context)
+    html = render_html(context, words=render)
     write_text(html, output)
     out.note(
         f"As of {result.as_of}; wrote the report ({len(html.encode('utf-8')) / 1024:,.0f} KB, "

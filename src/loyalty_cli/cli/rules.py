@@ -181,10 +181,11 @@ def check(
 
 def _check_pipeline(path: Path) -> str:
     """A pipeline through the loader ``loyalty run`` uses, and the rules files its steps name."""
+    from loyalty_cli.cli.flags import option as option_flag
     from loyalty_cli.cli.run import check_step_rules, pipeline_commands
     from loyalty_cli.pipeline import load_pipeline
 
-    pipeline = load_pipeline(path, pipeline_commands())
+    pipeline = load_pipeline(path, pipeline_commands(), flag=option_flag)
     rules = check_step_rules(pipeline)
     steps = ", ".join(dict.fromkeys(s.command for s in pipeline.steps))
     return (

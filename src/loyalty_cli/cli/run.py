@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
-import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +15,7 @@ import typer
 from loyalty_cli import words
 from loyalty_cli.cli.common import handle_errors
 from loyalty_cli.cli.console import printable, relay_messages
+from loyalty_cli.cli.flags import option as option_flag
 from loyalty_cli.cli.flags import rendered
 
 if TYPE_CHECKING:
@@ -51,11 +50,12 @@ def _commands() -> dict[str, Any]:
 
 
 def _option_names(command: Any) -> set[str]:
+    """A command's options as a pipeline file names them: ``--cut-points`` is ``cut_points``."""
     names: set[str] = set()
     for param in command.params:
         for opt in [*param.opts, *param.secondary_opts]:
             if opt.startswith("--"):
-                names.add(opt[2:])
+                names.add(opt[2:].replace("-", "_"))
     return names
 
 
@@ -70,7 +70,8 @@ def _parameter_names(command: Any) -> dict[str, str]:
 
 
 def pipeline_commands() -> dict[str, set[str]]:
-    """What the pipeline loader checks steps against: each command's option names (without dashes)."""
+    """What the pipeline loader checks steps against: each command's options as a pipeline file names them
+    (``cut_points``); the loader words them with :func:`loyalty_cli.cli.flags.option`."""
     return {name: _option_names(cmd) for name, cmd in _commands().items()}
 
 
@@ -229,19 +230,11 @@ class _StepMessages:
 
 
 def _rows(path: Path) -> int | None:
-    import polars as pl
+    """The rows of a step's main output (:func:`loyalty_cli.pipeline.runner.count_rows`), looked up here at each
+    run so that a test can replace it."""
+    from loyalty_cli.pipeline.runner import count_rows
 
-    from loyalty_cli.io.writers import output_format
-
-    try:
-        kind = output_format(path)
-        if kind == "csv":
-            return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
-        if kind == "parquet":
-            return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-        return len(json.loads(path.read_text(encoding="utf-8")))
-    except Exception:  # a count is a courtesy: never fail a step over it
-        return None
+    return count_rows(path)
 
 
 @handle_errors
@@ -282,7 +275,9 @@ def run(
     log = _Log(log_format, quiet)
     with log.errors():
         commands = _commands()
-        pipeline = load_pipeline(pipeline_file, {name: _option_names(cmd) for name, cmd in commands.items()})
+        pipeline = load_pipeline(
+            pipeline_file, {name: _option_names(cmd) for name, cmd in commands.items()}, flag=option_flag
+        )
         if dry_run:
             _dry_run(pipeline, log, commands)
             return
@@ -292,148 +287,20 @@ def run(
         raise typer.Exit(code=int(code))
 
 
-@contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait (blocked) until the block is done: the outputs switch and the summary says so."""
-    signals = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _output_dir(pipeline: Pipeline, as_of: date | None, today: date) -> tuple[dict[str, str], Path]:
-    from loyalty_cli.pipeline import fill
-
-    values = {"as_of": as_of.isoformat() if as_of else "latest", "date": today.isoformat()}
-    return values, (pipeline.folder / fill(pipeline.output_dir, values)).resolve()
-
-
-def _prepare(pipeline: Pipeline, today: date) -> tuple[MappingFile, dict[str, str], Path, date | None]:
-    """The inputs' column mapping, the as-of date (reading the transactions once) and the output folder."""
-    from loyalty_cli.io.readers import ReadOptions
-    from loyalty_cli.pipeline import input_paths, pipeline_mapping, resolve_as_of
-    from loyalty_cli.stage1 import load_transactions
-
-    mapping = pipeline_mapping(pipeline)
-    given = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
-    latest = None
-    if "transactions" in pipeline.inputs and pipeline.as_of != "today":
-        loaded = load_transactions(
-            input_paths(pipeline, "transactions"),
-            ReadOptions(mapping_file=mapping),
-            as_of=given,
-            on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
-            activity=True,
-        )
-        latest = loaded.as_of
-    as_of = resolve_as_of(pipeline.as_of, latest, today)
-    values, output_dir = _output_dir(pipeline, as_of, today)
-    return mapping, values, output_dir, as_of
-
-
 def _execute(pipeline: Pipeline, commands: dict[str, Any], log: _Log, *, keep_going: bool) -> int:
-    """Run the steps into a staging folder beside the output folder and move their outputs into place only
-    when every step succeeded: a failed, interrupted or killed run leaves the previous outputs as they were."""
-    import shutil
+    """Run the pipeline (:func:`loyalty_cli.pipeline.runner.run_pipeline`), each step as its command, its messages
+    in its record (:class:`_StepMessages`), errors worded for the pipeline."""
+    from loyalty_cli.pipeline.runner import run_pipeline
 
-    from loyalty_cli.errors import ExitCode, LoyaltyError
-    from loyalty_cli.pipeline import LockedError, check_publish, new_staging, publish, resolve_as_of, step_values
-    from loyalty_cli.pipeline.summary import RunSummary
-    from loyalty_cli.stage1 import shared_reads
+    def run_step(step: Step, found: dict[str, object], mapping: MappingFile) -> tuple[int, list[Path], dict[str, Any]]:
+        messages = _StepMessages(pipeline, take=log.fmt == "json")
+        with relay_messages(messages):
+            code, written = _run_step(pipeline, step, found, mapping, _parameter_names(commands[step.command]))
+        return code, written, messages.fields()
 
-    locks = ExitStack()  # the output folder's lock, taken when the folder is known, released last
-    summary = RunSummary(pipeline, locks)
-    records: list[dict[str, Any]] = summary.data["steps"]
-    first_failure = 0
-    today = date.today()
-    staging: Path | None = None
-    finished = False
-    try:
-        with shared_reads():
-            if pipeline.as_of != "latest" or "{as_of}" not in pipeline.output_dir:  # known before reading
-                values, output_dir = _output_dir(pipeline, resolve_as_of(pipeline.as_of, None, today), today)
-                summary.place(output_dir, None if pipeline.as_of == "latest" else values["as_of"])
-            try:
-                mapping, values, output_dir, as_of = _prepare(pipeline, today)
-            except LoyaltyError as exc:
-                shown = _for_pipeline(exc, pipeline)
-                log.step(
-                    {
-                        "step": "inputs",
-                        "command": "read",
-                        "status": "failed",
-                        "exit_code": int(exc.exit_code),
-                        "error": shown.message,
-                        "hint": shown.hint,
-                        "seconds": 0.0,
-                    }
-                )
-                log.reported = shown
-                raise shown from None
-            summary.place(output_dir, values["as_of"])
-            staging = new_staging(pipeline, output_dir)
-            values["output_dir"] = str(staging)  # {output_dir} in options: the step writes into the staging folder
-            log.message(
-                f"Pipeline {pipeline.path}: as of {values['as_of']}, {words.count(len(pipeline.steps), 'step')}, "
-                f"outputs in {output_dir}",
-                as_of=values["as_of"],
-                output_dir=str(output_dir),
-            )
-            for step in pipeline.steps:
-                record: dict[str, Any] = {"step": step.name, "command": step.command}
-                messages = _StepMessages(pipeline, take=log.fmt == "json")
-                if first_failure and not keep_going:
-                    records.append(
-                        {**record, "status": "skipped", "exit_code": None, "outputs": [], **messages.fields()}
-                    )
-                    log.step({**records[-1], "seconds": 0.0})
-                    continue
-                found = step_values(pipeline, step, as_of=as_of, output_dir=staging, values=values)
-                wall = time.perf_counter()
-                with relay_messages(messages):
-                    code, written = _run_step(pipeline, step, found, mapping, _parameter_names(commands[step.command]))
-                seconds = time.perf_counter() - wall
-                outputs = _in_order(written, found, staging)
-                main_output = Path(str(found["output"])) if "output" in found else None
-                rows = _rows(main_output) if main_output is not None and main_output.is_file() and code == 0 else None
-                record.update(
-                    status="ok" if code == 0 else "failed",
-                    exit_code=code,
-                    rows=rows,
-                    outputs=[str(p.relative_to(staging)) for p in outputs],
-                    **messages.fields(),
-                )
-                records.append(record)
-                log.step({**record, "seconds": round(seconds, 3)})
-                if code == int(ExitCode.INTERRUPTED):
-                    raise KeyboardInterrupt
-                if code and not first_failure:
-                    first_failure = code
-            summary.inputs()
-            if first_failure:
-                summary.finish("failed")
-            else:
-                with _no_interrupts():
-                    check_publish(staging, output_dir)
-                    publish(staging, output_dir, summary.replaces())
-                    summary.finish("ok")
-            finished = True
-    except BaseException as exc:
-        if not finished and not isinstance(exc, LockedError):  # another run has the folder: its summary stays
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            message = rendered(exc).message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
-            try:
-                summary.finish("interrupted" if interrupted else "failed", message)
-            except LoyaltyError:  # the folder cannot be written to: the error that got us here says more
-                pass
-        raise
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        locks.close()
-    return first_failure
+    return run_pipeline(
+        pipeline, run_step, log, keep_going=keep_going, worded=lambda exc: _for_pipeline(exc, pipeline), rows=_rows
+    )
 
 
 def _run_step(
@@ -458,27 +325,6 @@ def _run_step(
     except typer.Exit as exc:
         return int(exc.exit_code), written
     return 0, written
-
-
-def _in_order(written: list[Path], found: dict[str, object], staging: Path) -> list[Path]:
-    """The files a step wrote in the output folder, in the order of its options (the output first), each
-    folder's files sorted, each file once."""
-    files = [Path(os.path.normpath(p)) for p in written]
-    inside = [p for p in dict.fromkeys(files) if p.is_file() and p.is_relative_to(staging)]
-    named = [
-        Path(os.path.normpath(str(v)))
-        for value in found.values()
-        for v in (value if isinstance(value, list) else [value])
-        if isinstance(v, str | Path)
-    ]
-
-    def rank(path: Path) -> tuple[int, str]:
-        for i, name in enumerate(named):
-            if path == name or path.is_relative_to(name):
-                return i, str(path)
-        return len(named), str(path)
-
-    return sorted(inside, key=rank)
 
 
 def _dry_run(pipeline: Pipeline, log: _Log, commands: dict[str, Any]) -> None:

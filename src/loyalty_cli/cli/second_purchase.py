@@ -22,10 +22,10 @@ from loyalty_cli.cli.common import (
     handle_errors,
     list_options,
     list_spec,
-    parse_days,
     transaction_columns,
 )
 from loyalty_cli.cli.console import Output
+from loyalty_cli.durations import parse_days
 from loyalty_cli.errors import UsageError, setting
 
 if TYPE_CHECKING:

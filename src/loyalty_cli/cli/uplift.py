@@ -182,7 +182,7 @@ def _day(value: date | datetime | str) -> date:
 def _configure(options: Options) -> UpliftConfig:
     from loyalty_cli.app.inputs import CampaignLists
     from loyalty_cli.app.uplift import UpliftConfig
-    from loyalty_cli.cli.common import parse_days
+    from loyalty_cli.durations import parse_days
 
     check_bad_rows(options["on_bad_rows"])
     window = options["window"]

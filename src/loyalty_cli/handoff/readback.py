@@ -19,7 +19,8 @@ import polars as pl
 from loyalty_cli import words
 from loyalty_cli.errors import DataError, setting
 from loyalty_cli.io.parse import parse_id, parse_text
-from loyalty_cli.io.sources import Source, check_gzip, expand_inputs, inspect_source
+from loyalty_cli.io.sniff import check_gzip
+from loyalty_cli.io.sources import Source, expand_inputs, inspect_source
 from loyalty_cli.schema import TRANSACTIONS, normalise_header
 
 ID_ALIASES = ("customerid", "externalid", *TRANSACTIONS[0].aliases)

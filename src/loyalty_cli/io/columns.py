@@ -139,6 +139,25 @@ def resolve_columns(
     """Pick the header for every field. ``derived_ok`` lists required fields that other fields can replace
     (amount <- quantity x unit_price)."""
     fields = TABLES[table]
+    chosen, how = _named_columns(headers, fields, table, path, options, mapping_file)
+    _detect_columns(headers, fields, path, chosen, how)
+    if table in ("transactions", "contacts") and "customer_id" not in chosen and "email" in chosen:
+        chosen["customer_id"] = chosen["email"]
+        how["customer_id"] = "email as id"
+    _require_columns(headers, fields, table, path, chosen, derived_ok or {})
+    ordered = {f.name: chosen[f.name] for f in fields if f.name in chosen}
+    return ColumnChoice(columns=ordered, how={k: how[k] for k in ordered})
+
+
+def _named_columns(
+    headers: Sequence[str],
+    fields: Sequence[Field],
+    table: str,
+    path: Path,
+    options: Mapping[str, str | None],
+    mapping_file: MappingFile,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers named for fields by the options, else by the mapping file (field -> header, field -> how)."""
     chosen: dict[str, str] = {}
     how: dict[str, str] = {}
     file_cols = mapping_file.columns.get(table, {})
@@ -151,6 +170,13 @@ def resolve_columns(
                 headers, file_cols[fld.name], path=path, fld=fld, source=f"mapping file {mapping_file.path}"
             )
             how[fld.name] = "mapping file"
+    return chosen, how
+
+
+def _detect_columns(
+    headers: Sequence[str], fields: Sequence[Field], path: Path, chosen: dict[str, str], how: dict[str, str]
+) -> None:
+    """Add to ``chosen`` the header found by its aliases for each field not named (a header is taken once)."""
     taken = set(chosen.values())
     norm = {h: normalise_header(h) for h in headers}
     for fld in fields:
@@ -168,10 +194,17 @@ def resolve_columns(
                 how[fld.name] = "detected"
                 taken.add(hits[0])
                 break
-    if table in ("transactions", "contacts") and "customer_id" not in chosen and "email" in chosen:
-        chosen["customer_id"] = chosen["email"]
-        how["customer_id"] = "email as id"
-    derived_ok = derived_ok or {}
+
+
+def _require_columns(
+    headers: Sequence[str],
+    fields: Sequence[Field],
+    table: str,
+    path: Path,
+    chosen: Mapping[str, str],
+    derived_ok: Mapping[str, Sequence[str]],
+) -> None:
+    """The error for the first required field without a column (and that other columns cannot replace)."""
     for fld in fields:
         if not fld.required or fld.name in chosen:
             continue
@@ -188,8 +221,6 @@ def resolve_columns(
             f"No {fld.name} column in {path} ({fld.description})",
             hint=f"{how_to}. Columns in the file: {', '.join(repr(h) for h in headers)}.",
         )
-    ordered = {f.name: chosen[f.name] for f in fields if f.name in chosen}
-    return ColumnChoice(columns=ordered, how={k: how[k] for k in ordered})
 
 
 def option_stem(field_name: str) -> str:

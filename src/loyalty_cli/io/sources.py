@@ -8,31 +8,41 @@ natively (latin-1, cp1252, ...) are transcoded to a temporary UTF-8 file once, i
 from __future__ import annotations
 
 import atexit
-import codecs
 import csv
 import glob
-import gzip
 import io
 import shutil
 import tempfile
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
+from loyalty_cli.io.sniff import (
+    CSV_SUFFIXES,
+    GZIP_ERRORS,
+    PARQUET_SUFFIXES,
+    SNIFF_BYTES,
+    WHITESPACE,
+    Format,
+    check_gzip,
+    decode_sample,
+    detect_format,
+    first_lines,
+    gzip_error,
+    looks_binary,
+    normal_encoding,
+    open_bytes,
+    sniff_header,
+    sniff_separator,
+    sniff_unicode,
+    split_fields,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
-Format = Literal["csv", "parquet"]
-
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
-PARQUET_SUFFIXES = (".parquet", ".pq")
-SEPARATORS = (",", ";", "\t", "|")
-SNIFF_BYTES = 256 * 1024
-WHITESPACE = "whitespace"  # the separator of files aligned with runs of spaces
 _NATIVE_ENCODINGS = {"utf8", "utf-8", "utf_8", "utf-8-sig", "utf8-sig", "utf_8_sig"}
 
 
@@ -121,7 +131,7 @@ def first_ragged_line(src: Source, *, records: int | None = None) -> tuple[int, 
     check_gzip(src.path)
     if src.whitespace:
         return None
-    with _open_bytes(src.scan_path) as raw:
+    with open_bytes(src.scan_path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, delimiter=src.separator)
         expected = None
@@ -173,159 +183,6 @@ def short_rows_error(sources: Sequence[Source], rejects: pl.DataFrame, *, limit:
     return None
 
 
-# What reading a damaged gzip file raises: a truncated one EOFError, a bad header or checksum OSError
-# (BadGzipFile), bad compressed data zlib.error.
-_GZIP_ERRORS = (OSError, EOFError, zlib.error)
-
-
-def _gzip_error(path: Path, exc: BaseException) -> DataError:
-    return DataError(
-        f"{path} is a truncated or corrupt gzip file ({exc})",
-        hint=f"Copy or download the file again (gzip -t {path} checks it), or pass the uncompressed export.",
-    )
-
-
-def check_gzip(path: Path) -> None:
-    """Raise :class:`DataError` when ``path`` is a gzip file that does not decompress to its end (truncated,
-    or corrupt: a checksum that does not match). Reads the whole file: for error paths only."""
-    with path.open("rb") as fh:
-        if fh.read(2) != b"\x1f\x8b":
-            return
-    try:
-        with gzip.open(path, "rb") as gz:
-            while gz.read(1 << 20):
-                pass
-    except _GZIP_ERRORS as exc:
-        raise _gzip_error(path, exc) from None
-
-
-def _open_bytes(path: Path) -> io.BufferedIOBase:
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def _check_magic(path: Path) -> Format:
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if head.startswith(b"PK\x03\x04"):
-        raise DataError(
-            f"{path} looks like an Excel workbook or a zip archive, not a CSV or Parquet file",
-            hint="Save the sheet as CSV (File > Save as > CSV UTF-8) and pass that file.",
-        )
-    if head.startswith(b"\x1f\x8b"):
-        return "csv"
-    return "csv"
-
-
-def detect_format(path: Path) -> Format:
-    name = path.name.lower()
-    sniffed = _check_magic(path)
-    if name.endswith(PARQUET_SUFFIXES):
-        if sniffed != "parquet":
-            raise DataError(
-                f"{path} has a Parquet name but is not a Parquet file",
-                hint="Re-export the file, or rename it to .csv if it holds comma-separated text.",
-            )
-        return "parquet"
-    return sniffed
-
-
-def _decode_sample(raw: bytes, encoding: str, path: Path) -> str:
-    try:
-        return codecs.getincrementaldecoder(encoding)().decode(raw, final=False)
-    except LookupError:
-        raise UsageError(f"Unknown encoding {encoding!r}", hint="Use e.g. utf-8, latin-1 or cp1252.") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path} is not valid {encoding} text (byte 0x{raw[exc.start]:02x} at position {exc.start:,})",
-            hint="Exports from Excel or older systems are often latin-1: pass "
-            f"{setting('encoding')} latin-1 (or cp1252).",
-        ) from None
-
-
-def _looks_binary(raw: bytes) -> bool:
-    return b"\x00" in raw[:8192]
-
-
-_BOMS = (  # longest first: the UTF-32 LE mark starts like the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def sniff_unicode(raw: bytes) -> str | None:
-    """``utf-16``/``utf-32`` for text that starts with their byte-order mark; ``utf-16-le``/``utf-16-be`` for
-    text without one whose every other byte is NUL (Latin text in UTF-16, as Excel's "Unicode text" and
-    some Windows tools write it); else ``None``."""
-    for bom, name in _BOMS:
-        if raw.startswith(bom):
-            return name
-    head = raw[: 8192 - 8192 % 2]
-    if len(head) < 4:
-        return None
-    even, odd = head[0::2], head[1::2]
-    for data, nul, name in ((even, odd, "utf-16-le"), (odd, even, "utf-16-be")):
-        if nul.count(0) >= 0.9 * len(nul) and data.count(0) <= 0.1 * len(data):
-            return name
-    return None
-
-
-def _normal_encoding(name: str) -> str:
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return name.lower()
-
-
-def _first_lines(sample: str) -> list[str]:
-    lines = sample.splitlines()
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample may cut the last line
-    return [line for line in lines[:50] if line.strip()]
-
-
-def split_fields(line: str, separator: str) -> list[str]:
-    if separator == WHITESPACE:
-        return line.split()
-    return next(csv.reader([line], delimiter=separator))
-
-
-def sniff_header(sample: str, separator: str) -> bool:
-    """Whether the first line is a header: a header names its columns, so some field has a letter; a first
-    line of only numbers and dates (``00004 0001 19970101 2 29.33``) is data."""
-    lines = _first_lines(sample)
-    if not lines:
-        return True
-    return any(ch.isalpha() for field in split_fields(lines[0], separator) for ch in field)
-
-
-def sniff_separator(sample: str) -> str:
-    """The delimiter that splits the first lines into the same number (> 1) of fields, the most fields;
-    runs of whitespace (``WHITESPACE``) when no single character does."""
-    lines = _first_lines(sample)
-    if not lines:
-        return ","
-    best, best_score = ",", (0, 0)
-    for sep in SEPARATORS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=sep)]
-        consistent = all(c == counts[0] for c in counts)
-        score = (int(consistent and counts[0] > 1), counts[0])
-        if score > best_score:
-            best, best_score = sep, score
-    if best_score[0] == 0:
-        counts = [len(line.split()) for line in lines]
-        if counts[0] > 1 and all(c == counts[0] for c in counts):
-            return WHITESPACE
-    return best
-
-
 _tmpdir: tempfile.TemporaryDirectory[str] | None = None
 
 
@@ -336,7 +193,7 @@ def _transcode(path: Path, encoding: str) -> Path:
         _tmpdir = tempfile.TemporaryDirectory(prefix="loyalty-")
         atexit.register(_tmpdir.cleanup)
     target = Path(_tmpdir.name) / f"{len(list(Path(_tmpdir.name).iterdir()))}-{path.name}.utf8.csv"
-    with _open_bytes(path) as raw, target.open("w", encoding="utf-8", newline="") as out:
+    with open_bytes(path) as raw, target.open("w", encoding="utf-8", newline="") as out:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         try:
             shutil.copyfileobj(text, out, length=1 << 20)
@@ -345,8 +202,8 @@ def _transcode(path: Path, encoding: str) -> Path:
                 f"{path} is not valid {encoding} text ({exc.reason})",
                 hint=f"Check the file's encoding and pass it with {setting('encoding')}.",
             ) from None
-        except _GZIP_ERRORS as exc:
-            raise _gzip_error(path, exc) from None
+        except GZIP_ERRORS as exc:
+            raise gzip_error(path, exc) from None
     return target
 
 
@@ -356,60 +213,16 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         raise DataError(f"{path} is empty (0 bytes)", hint="Check that the export finished writing.")
     fmt = detect_format(path)
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            meta = pq.read_metadata(path)
-            headers = tuple(meta.schema.to_arrow_schema().names)
-        except Exception as exc:  # pyarrow raises several types for a corrupt footer
-            raise DataError(f"{path} is not a readable Parquet file ({exc})", hint="Re-export the file.") from None
-        return Source(path=path, format="parquet", empty=meta.num_rows == 0, headers=headers)
-    with _open_bytes(path) as fh:
-        try:
-            raw = fh.read(SNIFF_BYTES)
-        except _GZIP_ERRORS as exc:
-            raise _gzip_error(path, exc) from None
-    # UTF-16/32 (a byte-order mark, or every other byte NUL) is read as such whatever encoding was given:
-    # no other encoding reads those bytes as text.
-    found = sniff_unicode(raw)
+        return _parquet_source(path)
     given = encoding
-    if found is not None and not _normal_encoding(encoding).startswith(found[:6]):
-        encoding = found
-    if _looks_binary(raw) and not _normal_encoding(encoding).startswith(("utf-16", "utf-32")):
-        raise DataError(
-            f"{path} is not a text file (it contains binary data)",
-            hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file. UTF-16 text is read as such "
-            f"when it starts with a byte-order mark or is mostly Latin; else pass {setting('encoding')} utf-16-le (or "
-            "utf-16-be).",
-        )
-    sample = _decode_sample(raw, encoding, path).lstrip("\ufeff")
-    if not sample.strip():
-        raise DataError(f"{path} has no header and no rows", hint="Check that the export finished writing.")
-    if len(raw) == SNIFF_BYTES and not any(ch in sample for ch in "\r\n"):
-        raise DataError(
-            f"No line break in the first {SNIFF_BYTES // 1024:,} KB of {path}: is this a CSV?",
-            hint="A CSV holds one row per line. Check that this is the export you meant (a JSON or XML export, "
-            "or a file whose line breaks were lost, has none).",
-        )
-    if separator is not None and separator.lower() in ("whitespace", "space", "spaces"):
-        separator = WHITESPACE
-    if separator is not None and len(separator) != 1 and separator != WHITESPACE:
-        raise ConfigError("delimiter", f"must be one character or 'whitespace', got {separator!r}")
-    try:
-        sep = separator if separator is not None else sniff_separator(sample)
-        header = sniff_header(sample, sep)
-        first = _first_lines(sample)
-        split = split_fields(first[0], sep) if first else []
-    except csv.Error as exc:  # e.g. a field longer than the csv module's limit (128 KB)
-        raise DataError(
-            f"Could not read the first lines of {path} as CSV ({exc})",
-            hint=f"Check that this is the export you meant, its delimiter ({setting('delimiter')}) and its quotes.",
-        ) from None
+    sample, encoding = _text_sample(path, encoding)
+    separator = _separator_option(separator)
+    sep, header, split = _dialect(path, sample, separator)
     fields = len(split)
     lines = [line for line in sample.splitlines() if line.strip()]
     empty = len(lines) <= (1 if header else 0)
     read_path = None
-    if _normal_encoding(encoding) not in _NATIVE_ENCODINGS:
+    if normal_encoding(encoding) not in _NATIVE_ENCODINGS:
         read_path = _transcode(path, encoding)
     names = tuple(split) if header and sep == WHITESPACE else ()
     return Source(
@@ -424,3 +237,71 @@ def inspect_source(path: Path, *, separator: str | None = None, encoding: str = 
         headers=tuple(split) if header else (),
         encoding=encoding if encoding != given else None,
     )
+
+
+def _parquet_source(path: Path) -> Source:
+    """A Parquet file: its columns and whether it has rows, from its footer."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+        headers = tuple(meta.schema.to_arrow_schema().names)
+    except Exception as exc:  # pyarrow raises several types for a corrupt footer
+        raise DataError(f"{path} is not a readable Parquet file ({exc})", hint="Re-export the file.") from None
+    return Source(path=path, format="parquet", empty=meta.num_rows == 0, headers=headers)
+
+
+def _text_sample(path: Path, encoding: str) -> tuple[str, str]:
+    """The first :data:`SNIFF_BYTES` of a CSV as text, and the encoding they are read in; a clear error for a
+    file that is not text, has nothing in it or no line break."""
+    with open_bytes(path) as fh:
+        try:
+            raw = fh.read(SNIFF_BYTES)
+        except GZIP_ERRORS as exc:
+            raise gzip_error(path, exc) from None
+    # UTF-16/32 (a byte-order mark, or every other byte NUL) is read as such whatever encoding was given:
+    # no other encoding reads those bytes as text.
+    found = sniff_unicode(raw)
+    if found is not None and not normal_encoding(encoding).startswith(found[:6]):
+        encoding = found
+    if looks_binary(raw) and not normal_encoding(encoding).startswith(("utf-16", "utf-32")):
+        raise DataError(
+            f"{path} is not a text file (it contains binary data)",
+            hint="Pass a CSV (comma, semicolon or tab separated) or a Parquet file. UTF-16 text is read as such "
+            f"when it starts with a byte-order mark or is mostly Latin; else pass {setting('encoding')} utf-16-le (or "
+            "utf-16-be).",
+        )
+    sample = decode_sample(raw, encoding, path).lstrip("\ufeff")
+    if not sample.strip():
+        raise DataError(f"{path} has no header and no rows", hint="Check that the export finished writing.")
+    if len(raw) == SNIFF_BYTES and not any(ch in sample for ch in "\r\n"):
+        raise DataError(
+            f"No line break in the first {SNIFF_BYTES // 1024:,} KB of {path}: is this a CSV?",
+            hint="A CSV holds one row per line. Check that this is the export you meant (a JSON or XML export, "
+            "or a file whose line breaks were lost, has none).",
+        )
+    return sample, encoding
+
+
+def _separator_option(separator: str | None) -> str | None:
+    """The delimiter given (whitespace under any of its names), checked."""
+    if separator is not None and separator.lower() in ("whitespace", "space", "spaces"):
+        separator = WHITESPACE
+    if separator is not None and len(separator) != 1 and separator != WHITESPACE:
+        raise ConfigError("delimiter", f"must be one character or 'whitespace', got {separator!r}")
+    return separator
+
+
+def _dialect(path: Path, sample: str, separator: str | None) -> tuple[str, bool, list[str]]:
+    """The delimiter (the one given, or sniffed), whether the first line is a header, and its fields."""
+    try:
+        sep = separator if separator is not None else sniff_separator(sample)
+        header = sniff_header(sample, sep)
+        first = first_lines(sample)
+        split = split_fields(first[0], sep) if first else []
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit (128 KB)
+        raise DataError(
+            f"Could not read the first lines of {path} as CSV ({exc})",
+            hint=f"Check that this is the export you meant, its delimiter ({setting('delimiter')}) and its quotes.",
+        ) from None
+    return sep, header, split

@@ -113,14 +113,7 @@ def collect_checked(
     they raise (before bad rows: a duplicate export is the cause of both) unless not ``stop_on_overlap``."""
     later = [(s, s.later) for s in scans if s.later is not None]
     checks = [s.overlap for s in scans if s.overlap is not None]
-    try:
-        remove_stale(Path(tempfile.gettempdir()), REJECTS_WORKSPACE)  # of runs killed before they cleaned up
-        workspace = tempfile.TemporaryDirectory(prefix=f"loyalty-rejects-{owner_tag()}-")
-    except OSError as exc:
-        raise LoyaltyError(
-            f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
-            hint="Point TMPDIR at a writable folder with some free space.",
-        ) from None
+    workspace = _rejects_workspace()
     with workspace as tmp:
         paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
         sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
@@ -131,6 +124,27 @@ def collect_checked(
         scan.left_out[:] = [int(counted.item())]
     for check, summary in zip(checks, out[len(out) - len(checks) :], strict=True):
         check.settle(summary)
+    _raise_problems(scans, rejects, on_bad_rows=on_bad_rows, stop_on_overlap=stop_on_overlap)
+    return results, rejects
+
+
+def _rejects_workspace() -> tempfile.TemporaryDirectory[str]:
+    """A new temporary folder for the rejected rows (those left by runs killed before they cleaned up removed)."""
+    try:
+        remove_stale(Path(tempfile.gettempdir()), REJECTS_WORKSPACE)  # of runs killed before they cleaned up
+        return tempfile.TemporaryDirectory(prefix=f"loyalty-rejects-{owner_tag()}-")
+    except OSError as exc:
+        raise LoyaltyError(
+            f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
+            hint="Point TMPDIR at a writable folder with some free space.",
+        ) from None
+
+
+def _raise_problems(
+    scans: Sequence[Scan], rejects: Sequence[pl.DataFrame], *, on_bad_rows: BadRows, stop_on_overlap: bool
+) -> None:
+    """Raise the first problem of the collected scans: lines repeated across files (under the error policy,
+    when ``stop_on_overlap``), then lines with too few fields, then (under ``error``) bad rows."""
     if stop_on_overlap:
         for scan in scans:
             if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "error":
@@ -143,7 +157,6 @@ def collect_checked(
         for scan, rej in zip(scans, rejects, strict=True):
             if rej.height:
                 raise problems_error(summarise_rejects(rej), scan.table)
-    return results, rejects
 
 
 def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace: str) -> list[pl.DataFrame]:

@@ -10,7 +10,7 @@ the other metrics rather than redefining them:
 - the second-purchase window (per first-order category when there is one):
   :func:`~loyalty_cli.metrics.second_purchase.timing_summary`; a one-time buyer's window is *closed* when the
   days since the first purchase exceed its last day (as in the nudge list);
-- the latest NPS answer: :func:`~loyalty_cli.metrics.nps.customer_scores`;
+- the latest NPS answer: :func:`~loyalty_cli.metrics.nps_lists.customer_scores`;
 - prospects: contacts with no purchase before the as-of date;
 - a previous lifecycle snapshot (the ``previous`` setting): the stage each customer had then, and whether they bought
   since its as-of date (for ``reactivated`` and the transition matrix).
@@ -77,7 +77,7 @@ def lifecycle_inputs(
     nps_responded_at, previous_as_of, as_of``.
 
     ``window.by`` groups the second-purchase window (e.g. ``first_category``); ``scores`` is
-    :func:`~loyalty_cli.metrics.nps.customer_scores`; ``contacts`` has ``customer_id`` (+ ``email``,
+    :func:`~loyalty_cli.metrics.nps_lists.customer_scores`; ``contacts`` has ``customer_id`` (+ ``email``,
     ``signed_up_at``: contacts who signed up on or after ``as_of`` are left out); ``previous`` has
     ``customer_id, previous_stage, previous_as_of``."""
     names = customers.collect_schema().names()

@@ -239,6 +239,20 @@ def required_customers(diff: float, variance_factor: float, *, config: UpliftCon
     return z * z * variance_factor / (diff * diff)
 
 
+def _few_buyers(row: dict, srow: dict) -> list[str]:
+    """The warning when a group has fewer than :data:`FEW_BUYERS` buyers in the window (none: an empty list)."""
+    notes: list[str] = []
+    buyers = {"treatment": srow["treatment_repurchasers"], "control": srow["control_repurchasers"]}
+    few = {g: b for g, b in buyers.items() if b < FEW_BUYERS}
+    if few and row["repurchase_diff"] is not None:
+        which = " and ".join(f"{b:,} {g}" for g, b in few.items())
+        notes.append(
+            f"Only {which} customer{'s' if sum(few.values()) != 1 else ''} bought in the window: the "
+            "intervals rest on very few purchases and may be too narrow"
+        )
+    return notes
+
+
 def uplift_warnings(table: pl.DataFrame, stats_table: pl.DataFrame, config: UpliftConfig) -> list[str]:
     """Warnings about the ``(all)`` row when an observed difference is below its MDE (the groups had less than
     the configured power for an effect of that size):
@@ -278,15 +292,7 @@ def uplift_warnings(table: pl.DataFrame, stats_table: pl.DataFrame, config: Upli
             pooled_var * (1 / (1 - share) + 1 / share) if pooled_var is not None else None,
         ),
     ]
-    notes: list[str] = []
-    buyers = {"treatment": srow["treatment_repurchasers"], "control": srow["control_repurchasers"]}
-    few = {g: b for g, b in buyers.items() if b < FEW_BUYERS}
-    if few and row["repurchase_diff"] is not None:
-        which = " and ".join(f"{b:,} {g}" for g, b in few.items())
-        notes.append(
-            f"Only {which} customer{'s' if sum(few.values()) != 1 else ''} bought in the window: the "
-            "intervals rest on very few purchases and may be too narrow"
-        )
+    notes: list[str] = _few_buyers(row, srow)
     for key, what, scale, shown, mde_shown, variance in metrics:
         diff, mde, p = row[f"{key}_diff"], row[f"{key}_mde"], row[f"{key}_p_value"]
         if diff is None or mde is None or p is None or abs(diff) >= mde:

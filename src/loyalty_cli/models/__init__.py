@@ -8,7 +8,8 @@
   Fader & Hardie 2013 note).
 * :mod:`~loyalty_cli.models.clv`: discounted CLV over months (a last partial month pro rata) with explicit
   time units.
-* :mod:`~loyalty_cli.models.fitting`: input checks, compression to patterns, the ML fitter.
+* :mod:`~loyalty_cli.models.checks`: the input checks.
+* :mod:`~loyalty_cli.models.fitting`: compression to patterns, the ML fitter.
 
 Inputs are per customer in one time unit (weeks usual): frequency = repeat purchase periods, recency =
 age at the last purchase, T = age at the end of the observation. Every failure is a
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 from loyalty_cli.models.base import PurchaseModel
 from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
+from loyalty_cli.models.checks import check_rfm
 from loyalty_cli.models.clv import DAYS_PER_MONTH, discounted_clv, month_ends
-from loyalty_cli.models.fitting import MLEFit, check_rfm, compress, fit_mle
+from loyalty_cli.models.fitting import MLEFit, compress, fit_mle
 from loyalty_cli.models.gamma_gamma import GammaGammaModel, SpendModel, fit_gamma_gamma
 from loyalty_cli.models.pnbd import ParetoNBDModel
 from loyalty_cli.models.purchase import MODEL_CLASSES, PURCHASE_MODELS, PurchaseModelName, fit_purchase_model

@@ -23,16 +23,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from loyalty_cli import words
 from loyalty_cli.errors import ModelError
-from loyalty_cli.models.fitting import (
-    MLEFit,
-    check_enough_data,
-    check_horizon,
-    check_rfm,
-    checked_params,
-    compress,
-    fit_mle,
-    unique_rows,
-)
+from loyalty_cli.models.checks import check_horizon, check_rfm
+from loyalty_cli.models.fitting import MLEFit, check_enough_data, checked_params, compress, fit_mle, unique_rows
 
 FloatArray = NDArray[np.float64]
 

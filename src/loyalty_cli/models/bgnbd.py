@@ -58,7 +58,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.base import FloatArray, Patterns, PurchaseModel
-from loyalty_cli.models.fitting import check_horizon
+from loyalty_cli.models.checks import check_horizon
 
 __all__ = ["BGNBDModel", "MBGNBDModel"]
 

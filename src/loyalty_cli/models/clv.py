@@ -28,7 +28,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.base import PurchaseModel
-from loyalty_cli.models.fitting import check_rfm, unique_rows
+from loyalty_cli.models.checks import check_rfm
+from loyalty_cli.models.fitting import unique_rows
 from loyalty_cli.models.gamma_gamma import SpendModel
 
 __all__ = ["DAYS_PER_MONTH", "discounted_clv", "month_ends"]

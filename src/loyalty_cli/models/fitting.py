@@ -1,4 +1,4 @@
-"""Input checks, pattern compression and the generic maximum-likelihood fitter shared by the BTYD models.
+"""Pattern compression and the generic maximum-likelihood fitter shared by the BTYD models.
 
 Every model is fitted the same way:
 
@@ -31,19 +31,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
 from loyalty_cli.errors import ModelError
+from loyalty_cli.models.checks import UNITS_HINT, FloatArray, check_rfm, check_weights
 
 __all__ = [
     "LOG_BOUND",
     "MIN_CUSTOMERS",
     "MLEFit",
-    "check_rfm",
-    "check_horizon",
     "compress",
     "unique_rows",
     "fit_mle",
@@ -55,87 +55,9 @@ LOG_BOUND = 15.0
 #: Fewer customers than this cannot support a 3- or 4-parameter model.
 MIN_CUSTOMERS = 10
 
-UNITS_HINT = (
-    "recency and T must be in the same time unit (e.g. both in weeks: days / 7), measured from each "
-    "customer's first purchase; frequency counts repeat purchase periods."
-)
 
-FloatArray = NDArray[np.float64]
 LogLik = Callable[[FloatArray], float]
 LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
-
-
-# ---------------------------------------------------------------------------------------------- input checks
-def _as_float(name: str, values: ArrayLike) -> FloatArray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"{name} must be numeric.", hint=UNITS_HINT) from exc
-    return arr
-
-
-def _count(mask: NDArray[np.bool_]) -> str:
-    n = int(np.count_nonzero(mask))
-    return f"{n:,} customer" + ("" if n == 1 else "s")
-
-
-def check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Validate and broadcast the BTYD inputs; return them as float arrays of one shape.
-
-    Raises :class:`ModelError` for NaN/infinite values, negative values, non-integer frequency,
-    recency > T, or recency != 0 for a customer with no repeat purchase."""
-    x = _as_float("frequency", frequency)
-    t_x = _as_float("recency", recency)
-    t_end = _as_float("T", T)
-    try:
-        x, t_x, t_end = np.broadcast_arrays(x, t_x, t_end)
-    except ValueError as exc:
-        raise ModelError("frequency, recency and T must have the same length.", hint=UNITS_HINT) from exc
-    bad = ~(np.isfinite(x) & np.isfinite(t_x) & np.isfinite(t_end))
-    if bad.any():
-        raise ModelError(
-            f"frequency, recency and T contain missing or infinite values ({_count(bad)}).",
-            hint="Drop or fill those customers before fitting; every customer needs all three values.",
-        )
-    bad = (x < 0) | (t_x < 0) | (t_end < 0)
-    if bad.any():
-        raise ModelError(f"frequency, recency and T must not be negative ({_count(bad)}).", hint=UNITS_HINT)
-    bad = x != np.floor(x)
-    if bad.any():
-        raise ModelError(f"frequency must be a whole number of repeat purchases ({_count(bad)}).", hint=UNITS_HINT)
-    bad = t_x > t_end * (1.0 + 1e-12)
-    if bad.any():
-        raise ModelError(f"recency is larger than T for {_count(bad)}.", hint=UNITS_HINT)
-    bad = (x == 0) & (t_x != 0)
-    if bad.any():
-        raise ModelError(
-            f"recency must be 0 for customers without repeat purchases ({_count(bad)}).",
-            hint="recency is the age at the last purchase (last - first purchase), not the time since it; "
-            + UNITS_HINT,
-        )
-    return x.astype(np.float64), np.minimum(t_x, t_end).astype(np.float64), t_end.astype(np.float64)
-
-
-def check_horizon(t: ArrayLike) -> FloatArray:
-    """A prediction horizon: finite and >= 0."""
-    arr = _as_float("t", t)
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ModelError("The prediction horizon t must be a finite, non-negative number of periods.", hint=UNITS_HINT)
-    return arr
-
-
-def check_weights(weights: ArrayLike | None, n: int) -> FloatArray:
-    if weights is None:
-        return np.ones(n)
-    w = _as_float("weights", weights)
-    if w.shape != (n,):
-        raise ModelError(
-            f"weights must have one value per customer ({n:,}), got shape {w.shape}.",
-            hint="Pass weights=None to count every row once.",
-        )
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ModelError("weights must be finite and non-negative.", hint="Weights are customer counts.")
-    return w
 
 
 # ---------------------------------------------------------------------------------------------- compression
@@ -301,6 +223,63 @@ def _std_errors(
     return {n: float(math.sqrt(v)) for n, v in zip(names, variances, strict=True)}
 
 
+def _check_penalizer(penalizer: float) -> None:
+    if not (isinstance(penalizer, int | float) and math.isfinite(penalizer) and penalizer >= 0):
+        raise ModelError(
+            f"penalizer must be a finite number >= 0, got {penalizer!r}.", hint="Typical values are 0 to 0.1."
+        )
+
+
+def _run_starts(
+    fun: Callable[[FloatArray], tuple[float, FloatArray]],
+    starts: Sequence[Sequence[float]],
+    n_params: int,
+    max_iter: int,
+) -> list[Any]:
+    """The L-BFGS-B runs with a finite optimum, one per start in order, stopping once two optima agree."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * n_params
+    results = []
+    for start in starts:
+        theta0 = np.clip(np.log(np.asarray(start, dtype=np.float64)), -LOG_BOUND + 1, LOG_BOUND - 1)
+        res = minimize(
+            fun,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
+        )
+        if not (np.all(np.isfinite(res.x)) and math.isfinite(res.fun)) or res.fun >= 1e99:
+            continue
+        results.append(res)
+        if len(results) >= 2:
+            best2 = sorted(results, key=lambda r: r.fun)[:2]
+            if abs(best2[0].fun - best2[1].fun) <= 1e-9 * (1 + abs(best2[0].fun)):
+                break
+    return results
+
+
+def _check_optimum(model: str, names: Sequence[str], theta: FloatArray, grad: FloatArray, best: Any) -> None:
+    """A :class:`ModelError` when a log-parameter reached the box or the optimiser did not converge."""
+    free = (theta > -LOG_BOUND + 1e-6) & (theta < LOG_BOUND - 1e-6)
+    converged = bool(best.success) or float(np.max(np.abs(grad[free]), initial=0.0)) < 1e-5
+    at_edge = [
+        f"{n} to {'0' if th < 0 else 'infinity'}"
+        for n, th in zip(names, theta, strict=True)
+        if abs(th) > LOG_BOUND - 1e-3
+    ]
+    if at_edge:
+        raise ModelError(
+            f"{model} fit did not converge: {', '.join(at_edge)} (the data do not identify it).",
+            hint="Add a penalizer (e.g. 0.001 to 0.1) or use more data; check the time unit of recency and T.",
+        )
+    if not converged:
+        raise ModelError(
+            f"{model} fit did not converge ({best.message}).",
+            hint="Add a penalizer (e.g. 0.001) or check the time unit of recency and T (weeks are usual).",
+        )
+
+
 def fit_mle(
     model: str,
     names: Sequence[str],
@@ -318,10 +297,7 @@ def fit_mle(
     ``loglik_grad(p)`` returns it together with its gradient with respect to ``p``. Without
     ``loglik_grad`` the gradient is taken by central finite differences in log space.
     ``starts`` are natural-space starting points, tried in order (stopping once two optima agree)."""
-    if not (isinstance(penalizer, int | float) and math.isfinite(penalizer) and penalizer >= 0):
-        raise ModelError(
-            f"penalizer must be a finite number >= 0, got {penalizer!r}.", hint="Typical values are 0 to 0.1."
-        )
+    _check_penalizer(penalizer)
     scale = 1.0 / float(n_customers)
     penalizer = float(penalizer)
     evaluations = {"nonfinite": 0}
@@ -347,25 +323,7 @@ def fit_mle(
         return objective(theta), finite_difference_gradient(objective, theta)
 
     fun = objective_grad if loglik_grad is not None else fd_objective
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
-    results = []
-    for start in starts:
-        theta0 = np.clip(np.log(np.asarray(start, dtype=np.float64)), -LOG_BOUND + 1, LOG_BOUND - 1)
-        res = minimize(
-            fun,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
-        )
-        if not (np.all(np.isfinite(res.x)) and math.isfinite(res.fun)) or res.fun >= 1e99:
-            continue
-        results.append(res)
-        if len(results) >= 2:
-            best2 = sorted(results, key=lambda r: r.fun)[:2]
-            if abs(best2[0].fun - best2[1].fun) <= 1e-9 * (1 + abs(best2[0].fun)):
-                break
+    results = _run_starts(fun, starts, len(names), max_iter)
     if not results:
         raise ModelError(
             f"{model} fit failed: the log-likelihood is not finite at any starting point.",
@@ -374,23 +332,7 @@ def fit_mle(
     best = min(results, key=lambda r: r.fun)
     theta = np.asarray(best.x, dtype=np.float64)
     _, grad = fun(theta)
-    free = (theta > -LOG_BOUND + 1e-6) & (theta < LOG_BOUND - 1e-6)
-    converged = bool(best.success) or float(np.max(np.abs(grad[free]), initial=0.0)) < 1e-5
-    at_edge = [
-        f"{n} to {'0' if th < 0 else 'infinity'}"
-        for n, th in zip(names, theta, strict=True)
-        if abs(th) > LOG_BOUND - 1e-3
-    ]
-    if at_edge:
-        raise ModelError(
-            f"{model} fit did not converge: {', '.join(at_edge)} (the data do not identify it).",
-            hint="Add a penalizer (e.g. 0.001 to 0.1) or use more data; check the time unit of recency and T.",
-        )
-    if not converged:
-        raise ModelError(
-            f"{model} fit did not converge ({best.message}).",
-            hint="Add a penalizer (e.g. 0.001) or check the time unit of recency and T (weeks are usual).",
-        )
+    _check_optimum(model, names, theta, grad, best)
     params_arr = np.exp(theta)
     ll = float(loglik(params_arr))
     if not math.isfinite(ll) or not np.all(np.isfinite(params_arr)):

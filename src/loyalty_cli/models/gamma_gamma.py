@@ -39,7 +39,8 @@ from scipy.special import digamma, gammaln
 
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.base import FittedModel
-from loyalty_cli.models.fitting import MIN_CUSTOMERS, check_weights, fit_mle, unique_rows
+from loyalty_cli.models.checks import check_weights
+from loyalty_cli.models.fitting import MIN_CUSTOMERS, fit_mle, unique_rows
 
 __all__ = ["GammaGammaModel", "SpendModel", "fit_gamma_gamma"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -53,8 +54,8 @@ RULES_OPTIONS: dict[str, dict[str, str]] = {
 REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
 
 
-#: options the pipeline sets itself
-RESERVED = {"output", "as-of", "quiet", "mapping", "on-bad-rows", "rejects", "help"}
+#: options the pipeline sets itself, as a pipeline file would name them
+RESERVED = {"output", "as_of", "quiet", "mapping", "on_bad_rows", "rejects", "help"}
 
 
 #: a step's name names its files (``<name>.rejects.csv``): a word that is safe in a file name on any system
@@ -112,9 +113,16 @@ def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> Pipe
     return PipelineError(f"{path}: {where}: {problem}", hint=hint)
 
 
-def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
-    """Parse and validate a pipeline file. ``commands`` maps each command name to its option names
-    (without dashes), so unknown commands and options are caught before anything runs."""
+def _quoted(key: str) -> str:
+    """An option named in a message, in neutral words: the key in quotes."""
+    return repr(key)
+
+
+def load_pipeline(path: Path, commands: dict[str, set[str]], *, flag: Callable[[str], str] = _quoted) -> Pipeline:
+    """Parse and validate a pipeline file. ``commands`` maps each command name to its option names as a pipeline
+    file writes them (``cut_points``), so unknown commands and options are caught before anything runs. ``flag``
+    words an option a message names, from its key: the front end's own spelling (by default the key in
+    quotes)."""
     data = read_toml(path, what="Pipeline", error=PipelineError)
     unknown = set(data) - TOP_KEYS
     if unknown:
@@ -137,7 +145,7 @@ def load_pipeline(path: Path, commands: dict[str, set[str]]) -> Pipeline:
         raise _fail(path, "steps", "no steps", hint="Add [[steps]] tables with a command and its output.")
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps, start=1):
-        step = _step(path, i, raw, commands, inputs)
+        step = _step(path, i, raw, commands, inputs, flag)
         if any(s.name == step.name for s in steps):
             raise _fail(
                 path,
@@ -205,35 +213,20 @@ def _inputs(path: Path, raw: object) -> dict[str, Input]:
     return out
 
 
-def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs: dict[str, Input]) -> Step:
+def _step(
+    path: Path,
+    i: int,
+    raw: object,
+    commands: dict[str, set[str]],
+    inputs: dict[str, Input],
+    flag: Callable[[str], str],
+) -> Step:
     if not isinstance(raw, dict):
         raise _fail(path, f"step {i}", "expected a [[steps]] table")
     command = raw.get("command")
     name = raw.get("name", command)
     where = f"step {i} ({name})"
-    unknown = set(raw) - STEP_KEYS
-    if unknown:
-        raise _fail(
-            path,
-            where,
-            f"unknown key {sorted(unknown)[0]!r}",
-            hint=f"{did_you_mean(sorted(unknown)[0], STEP_KEYS)}Keys are {', '.join(sorted(STEP_KEYS))}.",
-        )
-    if command not in COMMAND_INPUTS or command not in commands:
-        known = [c for c in COMMAND_INPUTS if c in commands]
-        raise _fail(
-            path,
-            f"step {i}",
-            f"unknown command {command!r}",
-            hint=f"{did_you_mean(command, known)}Commands: {', '.join(known)}.",
-        )
-    if not (isinstance(name, str) and STEP_NAME.fullmatch(name)):
-        raise _fail(
-            path,
-            f"step {i}",
-            f"name {name!r} cannot name a file",
-            hint='Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".',
-        )
+    _check_step_head(path, i, raw, commands, name)
     for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
         if needed not in inputs:
             raise _fail(path, where, f"{command} needs [inputs.{needed}]")
@@ -251,37 +244,72 @@ def _step(path: Path, i: int, raw: object, commands: dict[str, set[str]], inputs
     if not isinstance(options, dict):
         raise _fail(path, f"{where} options", "expected a table, e.g. options = { bins = 4 }")
     for key, value in options.items():
-        flag = key.replace("_", "-")
-        if flag in RESERVED:
-            raise _fail(
-                path,
-                f"{where} options.{key}",
-                "is set by the pipeline",
-                hint="Use the step's output, the pipeline's as_of, on_bad_rows and inputs instead.",
-            )
-        if flag not in commands[command]:
-            raise _fail(
-                path,
-                f"{where} options.{key}",
-                f"{command} has no option --{flag}",
-                hint=f"{did_you_mean(key, [o.replace('-', '_') for o in commands[command] - RESERVED])}"
-                f"See the help of loyalty {command} for its options.",
-            )
-        if not isinstance(value, str | int | float | bool | list):
-            raise _fail(path, f"{where} options.{key}", "expected a string, number, true/false or a list")
-        for item in value if isinstance(value, list) else [value]:
-            if (
-                isinstance(item, str)
-                and "{output_dir}" in item
-                and _climbs_out(item.split("{output_dir}", 1)[1].lstrip("/"))
-            ):
-                raise _fail(
-                    path,
-                    f"{where} options.{key}",
-                    f"{item!r} is outside output_dir",
-                    hint="Name a file or folder in it after {output_dir}/, or a path outside it without {output_dir}.",
-                )
+        _check_option(path, f"{where} options.{key}", command, key, value, commands[command], flag)
     return Step(name=name, command=command, output=output, options=options)
+
+
+def _check_step_head(path: Path, i: int, raw: dict[str, object], commands: dict[str, set[str]], name: object) -> None:
+    """A step's keys, command and name."""
+    unknown = set(raw) - STEP_KEYS
+    if unknown:
+        raise _fail(
+            path,
+            f"step {i} ({name})",
+            f"unknown key {sorted(unknown)[0]!r}",
+            hint=f"{did_you_mean(sorted(unknown)[0], STEP_KEYS)}Keys are {', '.join(sorted(STEP_KEYS))}.",
+        )
+    command = raw.get("command")
+    if command not in COMMAND_INPUTS or command not in commands:
+        known = [c for c in COMMAND_INPUTS if c in commands]
+        raise _fail(
+            path,
+            f"step {i}",
+            f"unknown command {command!r}",
+            hint=f"{did_you_mean(command, known)}Commands: {', '.join(known)}.",  # type: ignore[arg-type]
+        )
+    if not (isinstance(name, str) and STEP_NAME.fullmatch(name)):
+        raise _fail(
+            path,
+            f"step {i}",
+            f"name {name!r} cannot name a file",
+            hint='Use letters, digits, _ - and . (not first), e.g. name = "winback_at_risk".',
+        )
+
+
+def _check_option(
+    path: Path, where: str, command: str, key: str, value: object, known: set[str], flag: Callable[[str], str]
+) -> None:
+    """One of a step's options: the command has it, the pipeline does not set it, its value is of a TOML kind a
+    command line could give, and a path in ``{output_dir}`` stays inside it."""
+    option = key.replace("-", "_")
+    if option in RESERVED:
+        raise _fail(
+            path,
+            where,
+            "is set by the pipeline",
+            hint="Use the step's output, the pipeline's as_of, on_bad_rows and inputs instead.",
+        )
+    if option not in known:
+        raise _fail(
+            path,
+            where,
+            f"{command} has no option {flag(option)}",
+            hint=f"{did_you_mean(key, sorted(known - RESERVED))}See the help of loyalty {command} for its options.",
+        )
+    if not isinstance(value, str | int | float | bool | list):
+        raise _fail(path, where, "expected a string, number, true/false or a list")
+    for item in value if isinstance(value, list) else [value]:
+        if (
+            isinstance(item, str)
+            and "{output_dir}" in item
+            and _climbs_out(item.split("{output_dir}", 1)[1].lstrip("/"))
+        ):
+            raise _fail(
+                path,
+                where,
+                f"{item!r} is outside output_dir",
+                hint="Name a file or folder in it after {output_dir}/, or a path outside it without {output_dir}.",
+            )
 
 
 def _climbs_out(relative: str) -> bool:

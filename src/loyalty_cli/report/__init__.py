@@ -6,7 +6,7 @@ writes the file."""
 from loyalty_cli.report.context import build_context
 from loyalty_cli.report.data import FileInfo, InputInfo, InputRead, ReportData, ReportMeta, ReportSettings
 from loyalty_cli.report.header import input_infos
-from loyalty_cli.report.render import render_html
+from loyalty_cli.report.render import render_html, worded
 
 __all__ = [
     "FileInfo",
@@ -18,4 +18,5 @@ __all__ = [
     "build_context",
     "input_infos",
     "render_html",
+    "worded",
 ]

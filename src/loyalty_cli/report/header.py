@@ -7,21 +7,24 @@ from typing import Any
 
 import polars as pl
 
+from loyalty_cli.errors import setting
 from loyalty_cli.report.data import InputInfo, InputRead, ReportData, ReportMeta, ReportSettings
 from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct
 from loyalty_cli.report.nps import NO_SURVEYS
 from loyalty_cli.report.program import program_figures, program_rule
 from loyalty_cli.words import count
 
-#: the inputs besides the transactions, in the header's order, and what to pass when one is not given
+#: the inputs besides the transactions, in the header's order, and what to pass when one is not given (the
+#: settings as references, worded when the page is rendered)
 NOT_GIVEN = {
-    "surveys": "not given: pass --surveys FILE for the NPS section",
-    "contacts": "not given: pass --contacts FILE for contact counts and prospects",
-    "members": "not given: pass --members FILE for the loyalty programme section",
-    "points": "not given: pass --points FILE (with --members) for points, liability and breakage",
+    "surveys": f"not given: pass {setting('surveys')} FILE for the NPS section",
+    "contacts": f"not given: pass {setting('contacts')} FILE for contact counts and prospects",
+    "members": f"not given: pass {setting('members')} FILE for the loyalty programme section",
+    "points": f"not given: pass {setting('points')} FILE (with {setting('members')}) for points, liability and "
+    "breakage",
 }
 #: the points ledger given without the members: it is not read
-POINTS_UNREAD = "given without --members, so not read: pass --members FILE too"
+POINTS_UNREAD = f"given without {setting('members')}, so not read: pass {setting('members')} FILE too"
 
 
 def input_infos(

@@ -6,6 +6,7 @@ from typing import Any
 
 import polars as pl
 
+from loyalty_cli.errors import setting
 from loyalty_cli.report.data import ReportData, ReportSettings
 from loyalty_cli.report.format import fmt_int, fmt_money, fmt_pct, make_section, make_table, rounded
 from loyalty_cli.words import count
@@ -78,7 +79,7 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
         + (
             f" and {count(prospects, 'prospect')} (contacts with no purchase before {data.as_of})"
             if prospects is not None
-            else " (no prospects: pass --contacts FILE)"
+            else f" (no prospects: pass {setting('contacts')} FILE)"
         )
         + f". Each gets the stage and action of the first rule of {rules.source} that holds; flags are "
         "independent of the stage. loyalty lifecycle -o writes the list."
@@ -101,7 +102,7 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
             notes.append(
                 "No surveys: nobody has a latest NPS, so "
                 + ", ".join(dict.fromkeys(used))
-                + " can never apply. Pass --surveys FILE."
+                + f" can never apply. Pass {setting('surveys')} FILE."
             )
     else:
         notes.append(
@@ -111,6 +112,6 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
     if used:
         notes.append(
             "The report takes no previous snapshot, so " + ", ".join(dict.fromkeys(used)) + " never "
-            "applies here: loyalty lifecycle --previous FILE finds reactivated customers and transitions."
+            f"applies here: loyalty lifecycle {setting('previous')} FILE finds reactivated customers and transitions."
         )
     return make_section("lifecycle", "Lifecycle stages", intro=intro, charts=[chart], tables=tables, notes=notes)

@@ -7,13 +7,14 @@ from typing import Any
 
 import polars as pl
 
+from loyalty_cli.errors import setting
 from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.report.data import ReportData, ReportSettings
 from loyalty_cli.report.format import fmt_int, fmt_num, fmt_pct, make_section, make_table, rounded
 from loyalty_cli.words import count
 
 #: why there is no NPS section when no surveys were given
-NO_SURVEYS = "no surveys given (--surveys FILE)"
+NO_SURVEYS = f"no surveys given ({setting('surveys')} FILE)"
 STAT_COLUMNS = ["responses", "promoters", "passives", "detractors", "NPS", "interval", "revenue-weighted"]
 
 

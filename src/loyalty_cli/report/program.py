@@ -7,12 +7,13 @@ from typing import Any
 
 import polars as pl
 
+from loyalty_cli.errors import setting
 from loyalty_cli.metrics import program as pm
 from loyalty_cli.report.data import ReportData, ReportSettings
 from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct, make_section, make_table, rounded
 
 #: why there is no programme section when no members were given
-NO_MEMBERS = "no members given (--members FILE)"
+NO_MEMBERS = f"no members given ({setting('members')} FILE)"
 
 PROGRAM_LABELS = {
     "customers": "customers (bought before the as-of date)",
@@ -44,7 +45,7 @@ def program_rule(settings: ReportSettings) -> tuple[str, str]:
     value = (
         f"point value {c.point_value:g}"
         if c.point_value is not None
-        else "no point value (liability not valued; --point-value)"
+        else f"no point value (liability not valued; {setting('point_value')})"
     )
     return (
         "Programme",
@@ -156,7 +157,7 @@ def _program_intro(
             f"liability {value('liability')} at {config.point_value:g} a point "
             f"({value('liability_after_breakage')} after breakage)"
             if "liability" in fig
-            else "liability not valued (pass --point-value, the money per point)"
+            else f"liability not valued (pass {setting('point_value')}, the money per point)"
         )
         intro.append(
             f"Points: {value('points_earned')} earned, {value('points_redeemed')} redeemed, "
@@ -164,7 +165,9 @@ def _program_intro(
             f"earned); {value('outstanding_points')} points outstanding; {liability}."
         )
     else:
-        intro.append("Points, liability and breakage: not available: no points ledger given (--points FILE).")
+        intro.append(
+            f"Points, liability and breakage: not available: no points ledger given ({setting('points')} FILE)."
+        )
     return intro
 
 

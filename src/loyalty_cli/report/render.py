@@ -6,11 +6,13 @@ The page has no script, no external stylesheet, font or image: CSS is inline and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from loyalty_cli.errors import SETTING_OPEN
 from loyalty_cli.report.charts import render_chart
 
 TEMPLATE = "report.html.j2"
@@ -31,6 +33,22 @@ def environment() -> Environment:
     return env
 
 
-def render_html(context: dict[str, Any]) -> str:
-    """The report page for a context from :func:`loyalty_cli.report.context.build_context`."""
-    return environment().get_template(TEMPLATE).render(**context)
+def worded(value: Any, words: Callable[[str], str]) -> Any:
+    """``value`` (a context, or any part of it) with every text that refers to a setting
+    (:func:`loyalty_cli.errors.setting`, e.g. what to pass for an input not given) worded by ``words``, the
+    front end's wording: on the command line, the setting's option."""
+    if isinstance(value, str):
+        return words(value) if SETTING_OPEN in value else value
+    if isinstance(value, dict):
+        return {key: worded(item, words) for key, item in value.items()}
+    if isinstance(value, list):
+        return [worded(item, words) for item in value]
+    if isinstance(value, tuple):
+        return tuple(worded(item, words) for item in value)
+    return value
+
+
+def render_html(context: dict[str, Any], *, words: Callable[[str], str]) -> str:
+    """The report page for a context from :func:`loyalty_cli.report.context.build_context`, its references to
+    settings worded by ``words`` (the caller's wording, e.g. as the command's options: :func:`worded`)."""
+    return environment().get_template(TEMPLATE).render(**worded(context, words))
