@@ -177,6 +177,8 @@ def _as_of(path: Path, value: object) -> str:
     )
 
 
+# Complexity 21: one check per thing an [inputs.KIND] table can get wrong, in the order a person fixes them;
+# split up, the checks would only pass the same five values around.
 def _inputs(path: Path, raw: object) -> dict[str, Input]:
     if not isinstance(raw, dict):
         raise _fail(path, "inputs", "expected [inputs.transactions], [inputs.surveys] or [inputs.contacts] tables")

@@ -151,6 +151,9 @@ def _inputs_failed(exc: LoyaltyError, log: RunLog, worded: Callable[[LoyaltyErro
     return shown
 
 
+# Complexity 26: the run's states (staging, steps, publishing, the summary) and the ways out of each (a failed
+# step, an error before the folder is known, an interrupt, a lock) share the staging folder and the summary;
+# the except and finally blocks must see them all, so they stay in one function.
 def run_pipeline(
     pipeline: Pipeline,
     run_step: StepRunner,
