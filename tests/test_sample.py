@@ -191,7 +191,7 @@ def test_programme_does_not_change_the_other_tables() -> None:
     """Members and points come from a random stream of their own: the shop is the same with or without them."""
     import numpy as np
 
-    from loyalty_cli.sample import _programme
+    from loyalty_cli.sample_programme import _programme
 
     a = generate_sample(customers=500, seed=2)
     members, points = _programme(np.random.default_rng([2, 1]), a.transactions, a.contacts, END)

@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, LoyaltyError, UsageError
-from loyalty_cli.io import writers
+from loyalty_cli.io import tempfiles, writers
 from loyalty_cli.io.writers import atomic_write, neutralise_formulas, output_format, write_table, write_text
 
 TABLE = pl.DataFrame(
@@ -645,19 +645,19 @@ def test_sigterm_while_writing_removes_the_temporary_file(tmp_path: Path) -> Non
 
 def test_sigterm_handler_is_restored_and_a_program_handler_kept() -> None:
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    with writers.terminate_as_interrupt():
+    with tempfiles.terminate_as_interrupt():
         assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        with writers.terminate_as_interrupt():
+        with tempfiles.terminate_as_interrupt():
             assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
-    host, me = writers.owner_tag().rsplit("-", 1)
+    host, me = tempfiles.owner_tag().rsplit("-", 1)
     stale = tmp_path / f".segments.csv.loyalty-{host}-{dead_pid()}-k2j4h8aa.tmp"
     live = tmp_path / f".other.csv.loyalty-{host}-{me}-abcd1234.tmp"  # a run writing at this moment
     elsewhere = tmp_path / f".segments.csv.loyalty-otherhost-{dead_pid()}-abcd1234.tmp"  # a shared folder
@@ -673,8 +673,8 @@ def test_temporary_files_name_their_process(tmp_path: Path, monkeypatch: pytest.
     seen: list[str] = []
     monkeypatch.setattr(writers.os, "fsync", lambda fd: seen.extend(files_in(tmp_path)))
     write_table(TABLE, tmp_path / "segments.csv")
-    assert len(seen) == 1 and writers.TEMP_FILE.match(seen[0])
-    assert f".segments.csv.loyalty-{writers.owner_tag()}-" in seen[0]
+    assert len(seen) == 1 and tempfiles.TEMP_FILE.match(seen[0])
+    assert f".segments.csv.loyalty-{tempfiles.owner_tag()}-" in seen[0]
 
 
 def test_stale_rejects_workspaces_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -684,7 +684,7 @@ def test_stale_rejects_workspaces_are_removed(tmp_path: Path, monkeypatch: pytes
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    host, me = writers.owner_tag().rsplit("-", 1)
+    host, me = tempfiles.owner_tag().rsplit("-", 1)
     stale = temp / f"loyalty-rejects-{host}-{dead_pid()}-a1b2c3d4"
     live = temp / f"loyalty-rejects-{host}-{me}-e5f6g7h8"
     old_style = temp / "loyalty-rejects-q9w8e7r6"  # no owner in the name: cannot tell, left alone
@@ -715,7 +715,7 @@ def test_an_interrupt_while_reading_removes_the_rejects_workspace(
     scan = read_transactions([orders], None)
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        assert [p.name.startswith(f"loyalty-rejects-{writers.owner_tag()}-") for p in temp.iterdir()] == [True]
+        assert [p.name.startswith(f"loyalty-rejects-{tempfiles.owner_tag()}-") for p in temp.iterdir()] == [True]
         raise KeyboardInterrupt
 
     monkeypatch.setattr(validate, "_collect", interrupted)

@@ -367,9 +367,9 @@ def test_config_checks() -> None:
 
 def test_generator_member_effect_is_recovered_within_the_interval() -> None:
     """The synthetic shop enrols buyers who buy again within 365 days of their anchor day with probability
-    0.6, others with 0.2 (sample.MEMBER_ENROL): given the pooled repeat rate r of the compared customers,
+    0.6, others with 0.2 (sample_programme.MEMBER_ENROL): given the pooled repeat rate r of the compared customers,
     members should show 0.6r / (0.6r + 0.2(1 - r)) and non-members 0.4r / (0.4r + 0.8(1 - r))."""
-    from loyalty_cli.sample import MEMBER_ENROL
+    from loyalty_cli.sample_programme import MEMBER_ENROL
 
     as_of = date(2025, 1, 1)
     customers, activity, members_df = sample_shop(2500, seed=5, as_of=as_of)

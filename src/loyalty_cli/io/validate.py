@@ -24,10 +24,10 @@ from loyalty_cli.errors import BadRowsError, DataError, LoyaltyError, format_row
 from loyalty_cli.io.overlap import overlap_error
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.sources import first_ragged_line, short_rows_error
-from loyalty_cli.io.writers import owner_tag, remove_stale
+from loyalty_cli.io.tempfiles import owner_tag, remove_stale
 
 BadRows = Literal["error", "skip"]
-#: the temporary folder of the rejected rows, named for its process (see :func:`loyalty_cli.io.writers.owner_tag`)
+#: the temporary folder of the rejected rows, named for its process (see :func:`loyalty_cli.io.tempfiles.owner_tag`)
 REJECTS_WORKSPACE = re.compile(r"^loyalty-rejects-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 _HINTS = {

@@ -21,14 +21,11 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import stat
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -36,6 +33,7 @@ from typing import BinaryIO, Literal
 import polars as pl
 
 from loyalty_cli.errors import DataError, UsageError, setting
+from loyalty_cli.io.tempfiles import TEMP_FILE, owner_tag, remove_stale, terminate_as_interrupt, write_error
 
 Format = Literal["csv", "parquet", "json"]
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
@@ -134,90 +132,10 @@ def _file_mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
-# --- temporary files of our own, and telling stale ones from ones in use -----------------------------------
-
-_HOST = re.sub(r"[^A-Za-z0-9]+", "_", socket.gethostname())[:32] or "host"
-#: a temporary file beside an output: ``.NAME.loyalty-<host>-<pid>-<random>.tmp``
-TEMP_FILE = re.compile(r"^\..+\.loyalty-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
 _DESCRIPTOR = re.compile(r"^/(?:proc/[^/]+|dev)/fd/\d+$")  # /dev/stdout -> /proc/self/fd/1
 
 
-def owner_tag() -> str:
-    """``<host>-<pid>`` of this process, put in the name of every temporary file or folder we make, so that a
-    later run can tell one whose process is gone (stale: removed) from one in use by a run at the same moment."""
-    return f"{_HOST}-{os.getpid()}"
-
-
-def owner_gone(host: str, pid: int) -> bool:
-    """True when the process ``pid`` of ``host`` no longer exists. Another host's process cannot be seen (a
-    shared folder), so it counts as alive, as does one of another user (no permission to signal it)."""
-    if host != _HOST or pid <= 0 or pid == os.getpid() or os.name != "posix":  # Windows' os.kill would end it
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def remove_stale(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
-    """Remove the files and folders in ``folder`` whose name matches ``pattern`` (with groups ``host`` and
-    ``pid``: see :func:`owner_tag`) and whose process is gone; returns them. Those of live processes, other
-    hosts and names without an owner are left alone; failures are ignored (another run may be at it too)."""
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = pattern.match(entry.name)
-        if match is None or not owner_gone(match["host"], int(match["pid"])):
-            continue
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            continue
-        removed.append(Path(entry.path))
-    return removed
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While files are written: SIGTERM (``kill``, a cron timeout) raises KeyboardInterrupt like Ctrl-C, so the
-    temporary files are removed on the way out (exit 130). Only in the main thread and only while SIGTERM has
-    its default action: a handler set by the program (``loyalty run``) or the caller is left alone."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 # --- writing: one file or a set of files, all or nothing ----------------------------------------------------
-
-
-def write_error(path: Path, exc: OSError) -> DataError:
-    """``Could not write PATH: <the system's reason>`` with a hint for the usual causes."""
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        hint = "Free some space (or raise the quota), or write to another disk; the old file, if any, is unchanged."
-    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        hint = "Write to a folder this user can write to (not a read-only disk); the old file, if any, is unchanged."
-    else:
-        hint = "Check the output path, that its folder is writable and that the disk has space."
-    return DataError(f"Could not write {path}: {reason}", hint=hint)
 
 
 def _names_a_descriptor(path: Path) -> bool:
