@@ -78,7 +78,7 @@ def pipeline_commands() -> dict[str, set[str]]:
 def check_step_rules(pipeline: Pipeline) -> list[str]:
     """Load every rules file (or built-in map) the steps name, from the pipeline's folder as a run does, with
     the checks each kind makes on load; the files checked, in step order."""
-    from loyalty_cli.pipeline import RULES_OPTIONS, from_folder
+    from loyalty_cli.pipeline import RULES_OPTIONS, local_file
     from loyalty_cli.rules.churn import load_churn_rules
     from loyalty_cli.rules.lifecycle import load_lifecycle_rules
     from loyalty_cli.rules.segments import load_segment_rules
@@ -89,7 +89,7 @@ def check_step_rules(pipeline: Pipeline) -> list[str]:
         for option, kind in RULES_OPTIONS.get(step.command, {}).items():
             rules = step.options.get(option)
             if isinstance(rules, str):
-                loaders[kind](from_folder(pipeline, rules) if (pipeline.folder / rules).exists() else rules)
+                loaders[kind](local_file(pipeline, rules))
                 checked.append(rules)
     return list(dict.fromkeys(checked))
 

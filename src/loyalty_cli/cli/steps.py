@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from typing import Any
 
 from loyalty_cli.cli.command import Command
 from loyalty_cli.errors import UsageError
+from loyalty_cli.pipeline.config import from_folder
 
 #: the command of each pipeline step: its module in loyalty_cli.cli and its Typer function
 STEP_COMMANDS: dict[str, tuple[str, str]] = {
@@ -87,9 +87,7 @@ def typed_options(
 def _from(folder: Path, value: Any) -> Any:
     if isinstance(value, list):
         return [_from(folder, v) for v in value]
-    if isinstance(value, Path) and not value.is_absolute() and Path.cwd().resolve() != folder:
-        return Path(os.path.normpath(folder / value))
-    return value
+    return Path(from_folder(folder, str(value))) if isinstance(value, Path) else value
 
 
 def _typed(kind: Any, value: Any, key: str) -> Any:

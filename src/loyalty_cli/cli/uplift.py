@@ -236,45 +236,38 @@ def _deliver(result: UpliftResult, options: Options, out: Output) -> list[Path]:
 
 
 def _show(out: Output, table: pl.DataFrame, *, to_stderr: bool, by: bool) -> None:
-    import polars as pl
-
     drop = [] if by else ["segment"]
-    rate = table.select(
-        "segment",
-        pl.col("treatment_customers").alias("treated"),
-        pl.col("control_customers").alias("control"),
-        pl.col("treatment_repurchase_rate").alias("rate_treated"),
-        pl.col("control_repurchase_rate").alias("rate_control"),
-        pl.col("repurchase_diff").alias("diff"),
-        pl.col("repurchase_diff_low").alias("ci_low"),
-        pl.col("repurchase_diff_high").alias("ci_high"),
-        pl.col("repurchase_p_value").alias("p_value"),
-        pl.col("repurchase_verdict").alias("verdict"),
-    )
     pct = {c: ".1%" for c in ("rate_treated", "rate_control", "diff", "ci_low", "ci_high")}
     out.table(
-        rate.drop(drop),
+        _outcome(table, "repurchase", "repurchase_rate", "rate").drop(drop),
         title="Repurchase rate (share of customers with a purchase in the window)",
         formats={**pct, "p_value": ".3g"},
         to_stderr=to_stderr,
     )
-    revenue = table.select(
-        "segment",
-        pl.col("treatment_customers").alias("treated"),
-        pl.col("control_customers").alias("control"),
-        pl.col("treatment_revenue_per_customer").alias("per_treated"),
-        pl.col("control_revenue_per_customer").alias("per_control"),
-        pl.col("revenue_diff").alias("diff"),
-        pl.col("revenue_diff_low").alias("ci_low"),
-        pl.col("revenue_diff_high").alias("ci_high"),
-        pl.col("revenue_p_value").alias("p_value"),
-        pl.col("revenue_verdict").alias("verdict"),
-    )
     out.table(
-        revenue.drop(drop),
+        _outcome(table, "revenue", "revenue_per_customer", "per").drop(drop),
         title="Net revenue per customer in the window (every customer, zeros included)",
         formats={"p_value": ".3g"},
         to_stderr=to_stderr,
+    )
+
+
+def _outcome(table: pl.DataFrame, outcome: str, per_group: str, short: str) -> pl.DataFrame:
+    """One outcome's columns of the uplift table under short headers: the groups' sizes and values, the
+    difference with its interval, p-value and verdict."""
+    import polars as pl
+
+    return table.select(
+        "segment",
+        pl.col("treatment_customers").alias("treated"),
+        pl.col("control_customers").alias("control"),
+        pl.col(f"treatment_{per_group}").alias(f"{short}_treated"),
+        pl.col(f"control_{per_group}").alias(f"{short}_control"),
+        pl.col(f"{outcome}_diff").alias("diff"),
+        pl.col(f"{outcome}_diff_low").alias("ci_low"),
+        pl.col(f"{outcome}_diff_high").alias("ci_high"),
+        pl.col(f"{outcome}_p_value").alias("p_value"),
+        pl.col(f"{outcome}_verdict").alias("verdict"),
     )
 
 

@@ -40,6 +40,7 @@ from loyalty_cli.pipeline.config import (
     from_folder,
     input_paths,
     load_pipeline,
+    local_file,
     resolve_as_of,
 )
 from loyalty_cli.pipeline.locks import BUSY, LockedError, output_lock_path, pipeline_lock
@@ -77,6 +78,7 @@ __all__ = [
     "file_facts",
     "fill",
     "from_folder",
+    "local_file",
     "fixed_folder",
     "input_paths",
     "last_ok_run",

@@ -338,12 +338,18 @@ def fill(text: str, values: dict[str, str]) -> str:
     return out
 
 
-def from_folder(pipeline: Pipeline, path: str) -> str:
-    """A path written in the pipeline file, taken from the pipeline's folder: as written when it is absolute or
+def from_folder(folder: Path, path: str) -> str:
+    """A path written in a pipeline file, taken from the pipeline's ``folder``: as written when it is absolute or
     the folder is the working directory (so messages name it as the user wrote it), else joined to the folder."""
-    if Path(path).is_absolute() or Path.cwd().resolve() == pipeline.folder:
+    if Path(path).is_absolute() or Path.cwd().resolve() == folder:
         return path
-    return os.path.normpath(pipeline.folder / path)
+    return os.path.normpath(folder / path)
+
+
+def local_file(pipeline: Pipeline, value: str) -> str:
+    """An option value that may name a file (a rules file) or not (a built-in map): taken from the pipeline's
+    folder when a file of that name is there, else as written (a missing file is named as the user wrote it)."""
+    return from_folder(pipeline.folder, value) if (pipeline.folder / value).exists() else value
 
 
 def input_paths(pipeline: Pipeline, kind: str) -> list[str]:

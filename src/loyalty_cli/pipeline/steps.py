@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from loyalty_cli.io.columns import MappingFile, mapping_from_tables
-from loyalty_cli.pipeline.config import COMMAND_INPUTS, Pipeline, Step, fill, from_folder, input_paths
+from loyalty_cli.pipeline.config import COMMAND_INPUTS, Pipeline, Step, fill, input_paths, local_file
 from loyalty_cli.pipeline.staging import staged_path
 
 
@@ -60,4 +60,4 @@ def _step_value(pipeline: Pipeline, item: object, values: dict[str, str]) -> obj
     if "{output_dir}" in item:
         staged_path(Path(values["output_dir"]), os.path.relpath(text, values["output_dir"]))
         return text
-    return from_folder(pipeline, text) if (pipeline.folder / text).exists() else text
+    return local_file(pipeline, text)
