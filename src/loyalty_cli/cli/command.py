@@ -10,10 +10,11 @@ options from the pipeline file (with the inputs of the pipeline, read once for a
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loyalty_cli.app.messages import Messages
 from loyalty_cli.cli.common import (
@@ -28,9 +29,12 @@ from loyalty_cli.cli.common import (
 from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from loyalty_cli.app.inputs import Inputs, InputSpec
 
 Options = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def transaction_rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
@@ -67,6 +71,37 @@ def execute(command: Command, options: Options, out: Output) -> list[Path]:
     written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []
     result = command.compute(inputs, config, Messages(listener=shown(out)))  # notes shown as they come
     return [*written, *command.deliver(result, options, out)]
+
+
+def app_function(name: str, *, messages: bool = True) -> Callable[[Inputs, Any, Messages], Any]:
+    """A command's ``compute``: the application function ``loyalty_cli.app.<name>.<name>``, imported when the
+    command runs (so ``loyalty --help`` stays light); ``messages=False`` for one that takes none (its notes are
+    in its result)."""
+
+    def compute(inputs: Inputs, config: Any, said: Messages) -> Any:
+        function = getattr(importlib.import_module(f"loyalty_cli.app.{name}"), name)
+        return function(inputs, config, said) if messages else function(inputs, config)
+
+    return compute
+
+
+def config_of(cls: type[T], options: Options, **given: Any) -> T:
+    """``cls`` (an application config dataclass) from the options of its fields' names; ``given``: the fields
+    whose values the command turns from its options itself (a tuple from a repeated option, parsed text ...)."""
+    names = [f.name for f in fields(cls) if f.init and f.name not in given]  # type: ignore[arg-type]
+    return cls(**{name: options[name] for name in names if name in options}, **given)
+
+
+def write_file(table: pl.DataFrame, path: Path | str | None, what: str, out: Output) -> list[Path]:
+    """An extra table a command writes when asked (``--cut-points FILE`` and the like), said on stderr as
+    ``Wrote <what> to PATH``: the file, or nothing without a path."""
+    if path is None:
+        return []
+    from loyalty_cli.io.writers import write_table
+
+    write_table(table, path)
+    out.note(f"Wrote {what} to {path}")
+    return [Path(path)]
 
 
 def flat(options: Options) -> dict[str, Any]:

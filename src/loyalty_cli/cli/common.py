@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
     from loyalty_cli.handoff.summary import Line
+    from loyalty_cli.handoff.write import ListSpec
+    from loyalty_cli.io.columns import MappingFile
     from loyalty_cli.io.readers import ReadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,21 +222,21 @@ def check_bad_rows(value: str) -> str:
     return value
 
 
-def shown(out: Output) -> Callable[[Message], None]:
+def shown(out: Output) -> Callable[[Message | Line], None]:
     """A listener that shows an application's messages on stderr as they come (notes silenced by --quiet
     unless ``always``)."""
 
-    def show(message: Message) -> None:
+    def show(message: Message | Line) -> None:
         if message.level == "warning":
             out.warn(message.text)
         else:
-            out.note(message.text, force=message.always)
+            out.note(message.text, force=getattr(message, "always", False))
 
     return show
 
 
-def show_messages(messages: Sequence[Message], out: Output) -> None:
-    """Show messages an application function returned (see :func:`shown`)."""
+def show_messages(messages: Sequence[Message | Line], out: Output) -> None:
+    """Show the messages an application function or the list hand-off returned (see :func:`shown`)."""
     show = shown(out)
     for message in messages:
         show(message)
@@ -296,141 +298,6 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
         list_problems(table, out)
 
 
-def _list_spec(
-    *,
-    fmt: str | None,
-    target: str | None,
-    holdout_share: float | None,
-    seed: str | None,
-    max_file_mb: float | None,
-    **more: Any,
-) -> Any:
-    from loyalty_cli.handoff.write import ListSpec
-
-    return ListSpec(target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, fmt=fmt, **more)
-
-
-def check_list_options(
-    output: str | None,
-    fmt: str | None,
-    *,
-    target: str | None = None,
-    holdout_share: float | None = None,
-    seed: str | None = None,
-    max_file_mb: float | None = None,
-    contacts: Path | None = None,
-) -> None:
-    """Fail on list options that cannot work (exit 2) before any data is read. Optional:
-    :func:`write_customer_list` checks the same, but only after the command has done its work."""
-    from loyalty_cli.handoff.targets import get_target
-
-    if target is not None:
-        get_target(target)
-    if contacts is not None and target is None:
-        raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
-    _list_spec(fmt=fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb).check(output)
-
-
-def contacts_rejects_path(rejects: Path | None, output: str | None) -> Path:
-    """Where a list's ``--contacts`` rows rejected under ``--on-bad-rows skip`` go: beside the command's own
-    rejects (:func:`rejects_path`, written before the list), ``list.rejects.csv`` -> ``list.rejects.contacts.csv``."""
-    path = rejects_path(rejects, output)
-    return path.with_name(f"{path.stem}.contacts{path.suffix}")
-
-
-def show_lines(lines: Sequence[Line], out: Output) -> None:
-    """Show a summary's lines (:mod:`loyalty_cli.handoff.summary`): notes (silenced by --quiet), warnings."""
-    for line in lines:
-        (out.warn if line.level == "warning" else out.note)(line.text)
-
-
-def write_customer_list(
-    table: pl.DataFrame,
-    output: str,
-    *,
-    fmt: str | None,
-    out: Output,
-    target: str | None = None,
-    holdout_share: float | None = None,
-    seed: str | None = None,
-    max_file_mb: float | None = None,
-    contacts: Path | pl.DataFrame | None = None,
-    mapping: Path | None = None,
-    tag: str | None = None,
-    tag_value: str | None = None,
-    value: str | None = None,
-    describe: Callable[[int], str] | None = None,
-    policy: str = "error",
-    rejects: Path | None = None,
-) -> list[Path]:
-    """Write a command's customer list to ``output``, with the email hand-off options when given.
-
-    The one call every list-writing command makes (``segment``, ``second-purchase``, ``cltv``; ``nps``,
-    ``churn``, ``lifecycle`` too), with the shared options ``opt.Target, opt.HoldoutShare, opt.HoldoutSeed,
-    opt.MaxFileMb, opt.Contacts`` passed through:
-
-    - none given: the table as it is (``-`` = stdout) and ``Wrote <describe(n)> to FILE``; files of an earlier
-      hand-off of the same name (control group, parts, manifest ...) are removed with it and named on stderr;
-    - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
-      cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
-    - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
-    - either: ``<stem>.manifest.json`` (files, counts, reasons, split). Notes and counts go to stderr.
-
-    ``tag``: the list's segment/stage/action column (e.g. ``"segment"``), written as the tool's tag or
-    property column; ``tag_value``: a fixed tag for lists without one (e.g. ``"second-purchase nudge"``);
-    ``value``: the column whose highest value wins among duplicate emails (e.g. ``"net_spend"``);
-    ``describe``: how to word n rows (default ``"n customers"``); ``contacts``: the ``--contacts`` file, read
-    with ``mapping`` (the command's column mapping) and ``policy`` (``--on-bad-rows``: under ``skip`` its bad
-    rows go to :func:`contacts_rejects_path` of ``rejects``), or its rows when the command read them already.
-    Call :func:`check_list_options` early to fail before the work on bad options."""
-    from loyalty_cli.handoff.summary import list_summary, plain_summary
-    from loyalty_cli.handoff.write import write_list, write_plain_list
-
-    describe = describe or (lambda n: words.count(n, "customer"))
-    if target is None and holdout_share is None:
-        check_list_options(output, fmt, seed=seed, max_file_mb=max_file_mb, contacts=contacts)
-        written, removed, notes = write_plain_list(table, output, fmt=fmt)
-        show_lines(plain_summary(written, table.height, removed, notes, describe=describe), out)
-        return [written] if written else []
-    check_list_options(
-        output, fmt, target=target, holdout_share=holdout_share, seed=seed, max_file_mb=max_file_mb, contacts=contacts
-    )
-    # the --contacts file, read with the command's mapping (a consent column named only there must count) and its
-    # --on-bad-rows: rows that cannot be read are skipped and written beside the command's rejects
-    contact_rows = contacts
-    paths: list[Path] = []
-    if isinstance(contacts, Path):
-        from loyalty_cli.app.inputs import InputSpec
-        from loyalty_cli.io.readers import ReadOptions
-
-        wanted = InputSpec(
-            contacts=[str(contacts)],
-            options=ReadOptions(mapping_file=mapping),
-            on_bad_rows=policy,  # type: ignore[arg-type]
-        )
-        read = load(wanted, out, what="contacts")
-        contact_rows, rejected = read.tables["contacts"], read.rejects["contacts"]
-        if policy == "skip" and rejected.height:
-            paths.append(contacts_rejects_path(rejects, output))
-            write_rejects([rejected], paths[-1], out)
-    spec = _list_spec(
-        fmt=fmt,
-        target=target,
-        holdout_share=holdout_share,
-        seed=seed,
-        max_file_mb=max_file_mb,
-        contacts=contact_rows,
-        tag=tag,
-        tag_value=tag_value,
-        value=value,
-    )
-    report = write_list(table, output, spec)
-    show_lines(list_summary(report, max_bytes=spec.max_bytes(report.target), describe=describe), out)
-    paths += [f.path for f in [*report.treatment, *report.control]]
-    paths += [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
-    return paths
-
-
 @dataclass(frozen=True)
 class ListOptions:
     """The email hand-off options of a list-writing command (``--target``, ``--holdout-share``, ``--seed``,
@@ -442,17 +309,20 @@ class ListOptions:
     max_file_mb: float | None = None
     contacts: Path | None = None
 
+    def spec(self, fmt: str | None, **more: Any) -> ListSpec:
+        from loyalty_cli.handoff.write import ListSpec
+
+        return ListSpec(self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, **more)
+
     def check(self, output: str | None, fmt: str | None) -> None:
-        """Before reading anything (see :func:`check_list_options`)."""
-        check_list_options(
-            output,
-            fmt,
-            target=self.target,
-            holdout_share=self.holdout_share,
-            seed=self.seed,
-            max_file_mb=self.max_file_mb,
-            contacts=self.contacts,
-        )
+        """Fail on options that cannot work (exit 2) before any data is read (:meth:`write` checks again)."""
+        from loyalty_cli.handoff.targets import get_target
+
+        if self.target is not None:
+            get_target(self.target)
+        if self.contacts is not None and self.target is None:
+            raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
+        self.spec(fmt).check(output)
 
     def write(
         self,
@@ -461,26 +331,54 @@ class ListOptions:
         *,
         fmt: str | None,
         out: Output,
-        mapping: Path | None,
+        mapping: Path | MappingFile | None,
         contact_rows: pl.DataFrame | None = None,
+        policy: str = "error",
+        rejects: Path | None = None,
+        describe: Callable[[int], str] | None = None,
         **how: Any,
     ) -> list[Path]:
-        """Write the list (see :func:`write_customer_list`; ``mapping``: the command's column mapping, for the
-        ``--contacts`` file; ``contact_rows``: contacts the command read already; ``how``: tag, tag_value, value,
-        describe, policy and rejects (the command's ``--on-bad-rows`` and ``--rejects``, for the contacts file))."""
-        return write_customer_list(
-            table,
-            output,
-            fmt=fmt,
-            out=out,
-            target=self.target,
-            holdout_share=self.holdout_share,
-            seed=self.seed,
-            max_file_mb=self.max_file_mb,
-            mapping=mapping,
-            contacts=contact_rows if contact_rows is not None else self.contacts,
-            **how,
-        )
+        """Write a command's customer list to ``output`` with these options; the files written.
+
+        - none given: the table as it is (``-`` = stdout) and ``Wrote <describe(n)> to FILE``; files of an
+          earlier hand-off of the same name (control group, parts, manifest ...) are removed and named;
+        - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
+          cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
+        - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
+        - either: ``<stem>.manifest.json`` (files, counts, reasons, split).
+
+        ``how``: ``tag`` (the segment/stage/action column, written as the tool's tag), ``tag_value`` (a fixed
+        tag for lists without one), ``value`` (the column whose highest value wins among duplicate emails);
+        ``describe``: how to word n rows (default ``n customers``). The ``--contacts`` file is read with the
+        command's ``mapping`` and ``policy`` (``--on-bad-rows``: under skip its bad rows go beside the command's
+        ``rejects``, ``list.rejects.csv`` -> ``list.rejects.contacts.csv``), unless the command read its
+        ``contact_rows`` already."""
+        from loyalty_cli.handoff.summary import list_summary, plain_summary
+        from loyalty_cli.handoff.write import write_list, write_plain_list
+
+        describe = describe or (lambda n: words.count(n, "customer"))
+        self.check(output, fmt)
+        if self.target is None and self.holdout_share is None:
+            written, removed, notes = write_plain_list(table, output, fmt=fmt)
+            show_messages(plain_summary(written, table.height, removed, notes, describe=describe), out)
+            return [written] if written else []
+        paths: list[Path] = []
+        if contact_rows is None and self.contacts is not None:
+            from loyalty_cli.app.inputs import InputSpec
+            from loyalty_cli.io.readers import ReadOptions
+
+            wanted = InputSpec(contacts=[str(self.contacts)], options=ReadOptions(mapping_file=mapping))
+            read = load(replace(wanted, on_bad_rows=policy), out, what="contacts")  # type: ignore[arg-type]
+            contact_rows, rejected = read.tables["contacts"], read.rejects["contacts"]
+            if policy == "skip" and rejected.height:
+                path = rejects_path(rejects, output)
+                paths.append(path.with_name(f"{path.stem}.contacts{path.suffix}"))
+                write_rejects([rejected], paths[-1], out)
+        spec = self.spec(fmt, contacts=contact_rows, **how)
+        report = write_list(table, output, spec)
+        show_messages(list_summary(report, max_bytes=spec.max_bytes(report.target), describe=describe), out)
+        paths += [f.path for f in [*report.treatment, *report.control]]
+        return paths + [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
 
 
 def list_spec(options: Mapping[str, Any]) -> ListOptions:
@@ -500,3 +398,26 @@ _LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
 #: ``lists: ListOptions``: the email hand-off options (a command with its own --contacts input leaves that out)
 list_options = option_bundle("lists", ListOptions, _LIST_OPTIONS)
 list_options_without_contacts = option_bundle("lists", ListOptions, _LIST_OPTIONS[:-1])
+
+
+def check_list_output(options: Mapping[str, Any], *, example: str) -> None:
+    """Before reading anything, for a command whose ``-o`` writes a customer list: ``--on-bad-rows``, the
+    output's suffix (or ``--format``) and the email hand-off options."""
+    check_bad_rows(options["on_bad_rows"])
+    check_output(options["output"], options["fmt"], example=example)
+    list_spec(options).check(options["output"], options["fmt"])
+
+
+def write_list(table: pl.DataFrame, options: Mapping[str, Any], out: Output, **how: Any) -> list[Path]:
+    """Write a command's customer list to its ``-o`` with its hand-off options (see :meth:`ListOptions.write`;
+    ``how``: tag, tag_value, value, describe, contact_rows)."""
+    return list_spec(options).write(
+        table,
+        options["output"],
+        fmt=options["fmt"],
+        out=out,
+        mapping=options.get("mapping"),
+        policy=options.get("on_bad_rows", "error"),
+        rejects=options.get("rejects"),
+        **how,
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 COLUMNS = "Columns and file format"
 OUTPUT = "Output"
+F = TypeVar("F", bound=Callable[..., Any])
 
 Inputs = Annotated[
     list[str],
@@ -209,3 +213,44 @@ Contacts = Annotated[
         show_default=False,
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Opt:
+    """A command's own option, declared in one line beside its siblings (see :func:`declare`)."""
+
+    help: str
+    metavar: str | None = None
+    panel: str | None = None
+    flag: str | None = None
+    more: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> Any:
+        flag = self.flag or "--" + name.rstrip("_").replace("_", "-")
+        return typer.Option(flag, metavar=self.metavar, help=self.help, rich_help_panel=self.panel, **self.more)
+
+
+def o(help: str, metavar: str | None = None, *, panel: str | None = None, flag: str | None = None, **more: Any) -> Opt:
+    """One option: its help, metavar, help panel, flag (default: ``--`` and the parameter's name with dashes)
+    and any other :func:`typer.Option` setting."""
+    return Opt(help, metavar, panel, flag, more)
+
+
+def declare(**options: Opt) -> Callable[[F], F]:
+    """Give a command's plain parameters (``bins: int = 5``) their options, by parameter name: the command's
+    signature stays one line per option and the help reads as a table under its decorator."""
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)
+        unknown = set(options) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"{func.__name__} has no parameter {', '.join(sorted(unknown))}")
+        parameters = [
+            p.replace(annotation=Annotated[p.annotation, options[p.name].option(p.name)]) if p.name in options else p
+            for p in signature.parameters.values()
+        ]
+        func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        func.__annotations__ = {p.name: p.annotation for p in parameters}
+        return func
+
+    return decorate
