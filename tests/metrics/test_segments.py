@@ -72,6 +72,13 @@ def rule(name, when):
         (HEAD + rule("A", "r >= 1") + rule("B", "r = 6"), "my.toml: segment 'B' can never be reached: it matches"),
         (HEAD + rule("A", "r >= 3") + rule("A", "r <= 2"), "my.toml: segment 'A' is defined twice"),
         ("bins = 7\n" + rule("A", "true"), "my.toml: bins must be 3, 4, 5 or 10"),
+        (
+            "bins = 5.0\n" + rule("A", "true"),
+            "my.toml: bins must be 3, 4, 5 or 10 (the scores the map is written for), got 5.0",
+        ),
+        ("bins = true\n" + rule("A", "true"), "got True"),
+        (HEAD + "segment = [1]\n", "my.toml: segment must be a list of [[segment]] tables"),
+        (HEAD + 'segment = ["a"]\n', "my.toml: segment must be a list of [[segment]] tables"),
         (HEAD + rule("A", "orders > 1") + rule("B", "true"), "tests summary columns"),
         (HEAD + 'segment = "x"\n', "my.toml: no segments"),
         (HEAD + '[[segment]]\nname = "A"\nwhen = "true"\ncolour = "red"\n', "unknown key(s) colour"),

@@ -24,7 +24,7 @@ import polars as pl
 from loyalty_cli.errors import RulesError
 from loyalty_cli.io.userfiles import read_text
 from loyalty_cli.rules.conditions import Claims, Vocabulary
-from loyalty_cli.rules.files import builtin_names, builtin_text, check_keys, header, parse_toml
+from loyalty_cli.rules.files import builtin_names, builtin_text, check_keys, entries, header, parse_toml
 from loyalty_cli.rules.grammar import CONDITION_SYNTAX
 from loyalty_cli.words import did_you_mean
 
@@ -179,7 +179,7 @@ def _compile(where: str, raw: dict[str, object], position: int) -> Segment:
 
 def _bins(source: str, data: dict[str, Any]) -> int:
     bins = data.get("bins")
-    if bins not in (3, 4, 5, 10):
+    if type(bins) is not int or bins not in (3, 4, 5, 10):  # not 5.0, not true
         raise RulesError(
             f"{source}: bins must be 3, 4, 5 or 10 (the scores the map is written for), got {bins!r}",
             hint="bins is the number of scores per dimension the conditions are written for (r = 5 is the best "
@@ -191,9 +191,9 @@ def _bins(source: str, data: dict[str, Any]) -> int:
 
 def _segments(source: str, data: dict[str, Any]) -> tuple[Segment, ...]:
     """The [[segment]] rules, compiled, each with its own name."""
-    raw_segments = data.get("segment")
-    if not isinstance(raw_segments, list) or not raw_segments:
+    if not isinstance(data.get("segment"), list) or not data["segment"]:
         raise RulesError(f"{source}: no segments", hint="Add [[segment]] tables with name and when.")
+    raw_segments = entries(source, data, "segment")  # each a table
     segments = tuple(_compile(source, raw, i + 1) for i, raw in enumerate(raw_segments))
     seen: set[str] = set()
     for seg in segments:
