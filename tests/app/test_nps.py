@@ -12,7 +12,8 @@ import pytest
 
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.messages import Messages
-from loyalty_cli.app.nps import NpsCommandConfig, nps, nps_summary, survey_check
+from loyalty_cli.app.nps import NpsCommandConfig, nps, survey_check
+from loyalty_cli.app.nps_summary import nps_summary
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.io.readers import ReadOptions
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_scores

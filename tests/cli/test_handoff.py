@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
-from loyalty_cli.io import writers
+from loyalty_cli.io import destinations, writers
 
 RUNNER = CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1"})
 ROOT = Path(__file__).parent.parent.parent
@@ -490,7 +490,7 @@ def test_a_handoff_where_the_old_files_cannot_be_kept_aside_changes_nothing(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(writers.os, "link", no_link)
-    monkeypatch.setattr(writers.shutil, "copyfileobj", no_space)
+    monkeypatch.setattr(destinations.shutil, "copyfileobj", no_space)
     result = run("segment", tx, "--as-of", "2024-02-15", *TARGETED, "-q")
     assert result.exit_code == 1
     assert result.stderr == (

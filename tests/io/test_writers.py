@@ -24,8 +24,9 @@ from polars.testing import assert_frame_equal
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, LoyaltyError, UsageError
-from loyalty_cli.io import tempfiles, writers
-from loyalty_cli.io.writers import atomic_write, neutralise_formulas, output_format, write_table, write_text
+from loyalty_cli.io import destinations, tempfiles, writers
+from loyalty_cli.io.formulas import neutralise_formulas
+from loyalty_cli.io.writers import atomic_write, output_format, write_table, write_text
 
 TABLE = pl.DataFrame(
     {
@@ -433,14 +434,14 @@ def test_a_set_whose_old_file_cannot_be_kept_aside_is_refused_before_any_rename(
 ) -> None:
     a, b = old_pair
     no_hard_links(monkeypatch)
-    copyfileobj, renames = writers.shutil.copyfileobj, []
+    copyfileobj, renames = destinations.shutil.copyfileobj, []
 
     def second_copy_fails(src: io.BufferedReader, dst: object, *args: object) -> None:
         if Path(src.name) == b:
             raise error
         copyfileobj(src, dst, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(writers.shutil, "copyfileobj", second_copy_fails)
+    monkeypatch.setattr(destinations.shutil, "copyfileobj", second_copy_fails)
     monkeypatch.setattr(writers.os, "replace", lambda src, dst: renames.append(dst))
     with pytest.raises(DataError) as info:
         write_pair(a, b)

@@ -16,7 +16,6 @@ from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import UsageError
 from loyalty_cli.metrics.nps import (
     NpsConfig,
-    bootstrap_interval,
     nps_category,
     nps_table,
     nps_trend,
@@ -31,6 +30,7 @@ from loyalty_cli.metrics.nps_lists import (
     with_customers,
     with_stages,
 )
+from loyalty_cli.metrics.nps_stats import bootstrap_interval
 
 Z95 = 1.959964  # two-sided 95% normal critical value
 ONE = NpsConfig(min_n=1)  # no suppression: the small examples below show their score

@@ -2,13 +2,13 @@
 change, breakdowns (survey columns, and with the transactions RFM segments and lifecycle stages) and the
 closed-loop lists.
 
-:func:`nps_summary` is the one composition of the NPS tables (score, margin, trend, per segment, change tests:
-the command and the report use it); :func:`nps` is the command: the answers of one survey type, the
-respondents matched to the customers and their lifecycle stages, the tables, the list and what to say."""
+:func:`nps` is the command: the answers of one survey type, the respondents matched to the customers and their
+lifecycle stages, the tables (composed as for the report: :mod:`loyalty_cli.app.nps_summary`), the list and
+what to say."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -17,6 +17,7 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig
 from loyalty_cli.app.messages import Message, Messages
+from loyalty_cli.app.nps_summary import NpsSummary, collect_tables, matched_answers, table_plans
 from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.metrics import nps_lists as m
@@ -128,94 +129,6 @@ def survey_check(config: NpsCommandConfig, *, as_of: date | None) -> Callable[[S
 
 
 @dataclass(frozen=True)
-class NpsSummary:
-    """The NPS tables (:func:`~loyalty_cli.metrics.nps_lists.nps_tables`): ``headline`` (one row per survey type),
-    ``distribution`` (0-10), ``trend`` (per period, with the change test; None when not asked, empty without
-    response dates), ``by`` (the breakdown asked for), ``segments`` (by RFM segment), ``comments`` (the latest
-    detractor comments); ``counts``: the answers per status."""
-
-    headline: pl.DataFrame
-    distribution: pl.DataFrame
-    trend: pl.DataFrame | None
-    by: pl.DataFrame | None
-    segments: pl.DataFrame | None
-    comments: pl.DataFrame | None
-    counts: dict[str, int]
-
-
-def nps_summary(
-    responses: pl.DataFrame,
-    *,
-    config: NpsConfig,
-    customers: pl.DataFrame | None = None,
-    stages: pl.DataFrame | None = None,
-    as_of: date | None = None,
-    by: Sequence[str] = (),
-    segments: bool = True,
-    comments: int = 0,
-) -> NpsSummary:
-    """The NPS tables of prepared answers (:func:`~loyalty_cli.metrics.nps.prepare_responses`, at least one
-    counted: see :func:`~loyalty_cli.metrics.nps_lists.answer_counts`). With ``customers`` (the segmented customer
-    summary) the answers are matched to them: revenue-weighted NPS and, when ``segments``, NPS by segment; with
-    ``stages`` (``customer_id, stage``) by stage. The trend's last period is complete before ``as_of`` (None:
-    the day after the last answer); ``comments``: how many detractor comments. The report calls it as
-    ``nps_summary(responses, config=settings.nps, customers=segmented, as_of=as_of, comments=settings.top)``."""
-    answers = _answers(responses, customers, stages)
-    plans = _plans(
-        answers, config, customers=customers is not None, as_of=as_of, by=by, segments=segments, comments=comments
-    )
-    return _summary(_collect(plans), m.answer_counts(responses))
-
-
-def _answers(responses: pl.DataFrame, customers: pl.DataFrame | None, stages: pl.DataFrame | None) -> pl.LazyFrame:
-    return m.with_respondent_columns(
-        responses.lazy(),
-        customers=customers.lazy() if customers is not None else None,
-        stages=stages.lazy() if stages is not None else None,
-    )
-
-
-def _plans(
-    answers: pl.LazyFrame,
-    config: NpsConfig,
-    *,
-    customers: bool,
-    as_of: date | None,
-    by: Sequence[str],
-    segments: bool,
-    trend: bool = True,
-    comments: int = 0,
-) -> dict[str, pl.LazyFrame]:
-    """The plans of the NPS tables: weighted by net spend, and by segment, when matched to customers."""
-    return m.nps_tables(
-        answers,
-        config=config,
-        as_of=as_of,
-        by=by,
-        weight="net_spend" if customers else None,
-        trend=trend,
-        segments=customers and segments,
-        comments=comments,
-    )
-
-
-def _collect(plans: Mapping[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
-    return dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
-
-
-def _summary(tables: Mapping[str, pl.DataFrame], counts: dict[str, int]) -> NpsSummary:
-    return NpsSummary(
-        headline=tables["headline"],
-        distribution=tables["distribution"],
-        trend=tables.get("trend"),
-        by=tables.get("by"),
-        segments=tables.get("segments"),
-        comments=tables.get("comments"),
-        counts=counts,
-    )
-
-
-@dataclass(frozen=True)
 class NpsResult:
     """``tables``: the NPS tables (no trend without response dates, no segment table when ``by`` has the
     segment); ``respondents``: one row per identified respondent (latest score, and the customer columns and
@@ -257,10 +170,10 @@ def nps(inputs: Inputs, config: NpsCommandConfig, messages: Messages | None = No
     _describe(responses, counts, config.stats, messages, dated=dated)
     customers = _customers(inputs, config, messages)
     stages = _stages(inputs, config, every_type, messages)
-    answers = _answers(responses, customers, stages)
+    answers = matched_answers(responses, customers, stages)
     _check_by(answers, config.by)
     matched = customers is not None
-    plans = _plans(
+    plans = table_plans(
         answers,
         config.stats,
         customers=matched,
@@ -276,12 +189,12 @@ def nps(inputs: Inputs, config: NpsCommandConfig, messages: Messages | None = No
     )
     if customers is not None and config.min_spend is None and not customers.is_empty():
         plans["threshold"] = m.high_value_threshold(customers.lazy())
-    tables = _collect(plans)
+    tables = collect_tables(plans)
     top = "threshold" in tables
     min_spend = float(tables["threshold"].item()) if top else config.min_spend
     respondents = tables["respondents"]
     return NpsResult(
-        tables=_summary(tables, counts),
+        tables=NpsSummary.from_tables(tables, counts),
         respondents=respondents,
         customer_list=m.customer_list(respondents, config.list_, min_spend=min_spend) if config.list_ else None,
         list_note=_list_note(config.list_, min_spend, top=top) if matched else None,
@@ -409,3 +322,30 @@ def _said(headline: pl.DataFrame, stats: NpsConfig, respondents: pl.DataFrame | 
         if respondents.height and not matched:
             said.warn("No respondent matched a customer: do both files use the same customer ids?")
     return said.items
+
+
+def scores_by_type(distribution: pl.DataFrame) -> pl.DataFrame:
+    """The 0-10 distribution (:attr:`NpsSummary.distribution`) with the survey types side by side, in the order
+    they come: ``score, category``, then ``<type> responses, <type> share`` per type."""
+    types = distribution["survey_type"].unique(maintain_order=True).to_list()
+    wide = distribution.pivot(on="survey_type", index=["score", "nps_category"], values=["responses", "share"])
+    return wide.select(
+        "score",
+        pl.col("nps_category").cast(pl.String).alias("category"),
+        *[pl.col(f"{k}_{t}").alias(f"{t} {k}") for t in types for k in ("responses", "share")],
+    )
+
+
+def trend_in_words(trend: pl.DataFrame, min_n: int) -> pl.DataFrame:
+    """The trend (:attr:`NpsSummary.trend`) to read: ``survey_type, period`` (a period not complete marked
+    ``(partial)``), ``responses, nps, ci_low, ci_high, change, p_value`` and ``change_test``: significant, not
+    significant, or ``n < min_n`` when a period has too few answers to be tested."""
+    significant = pl.col("significant")
+    test = pl.when(significant).then(pl.lit("significant")).when(~significant).then(pl.lit("not significant"))
+    period = pl.when(pl.col("complete")).then(pl.col("period")).otherwise(pl.col("period") + " (partial)")
+    return trend.select(
+        "survey_type",
+        period.alias("period"),
+        *("responses", "nps", "ci_low", "ci_high", "change", "p_value"),
+        test.when(pl.col("suppressed")).then(pl.lit(f"n < {min_n}")).alias("change_test"),
+    )

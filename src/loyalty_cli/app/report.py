@@ -19,7 +19,7 @@ from loyalty_cli.app.churn import ChurnConfig, ChurnResult, churn
 from loyalty_cli.app.cltv import CltvResult, CltvSettings, cltv
 from loyalty_cli.app.inputs import SIDE_KINDS, Inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, LifecycleResult, lifecycle
-from loyalty_cli.app.nps import NpsSummary, nps_summary
+from loyalty_cli.app.nps_summary import NpsSummary, nps_summary
 from loyalty_cli.app.program import ProgramConfig, ProgramResult, program
 from loyalty_cli.app.retention import MATRICES, RetentionConfig, RetentionResult, retention
 from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings, second_purchase

@@ -7,7 +7,7 @@
   tab, CR and spaces stripped: :data:`TRIGGER_CHARS`; a quote prefix would be kept by the importer), each change
   logged (the ``<stem>.changes.csv`` file), except the email and id (keys: an importer takes cells as data, so an
   address such as ``+4917...@example.com`` goes as it is). The generic CSV keeps our names and types here, and
-  gets the OWASP apostrophe of :mod:`loyalty_cli.io.writers` on every text cell, emails too, when it is written
+  gets the OWASP apostrophe of :mod:`loyalty_cli.io.formulas` on every text cell, emails too, when it is written
   (:func:`loyalty_cli.handoff.write.csv_bytes`).
 - **Consent**: no target writes the consent column (every row left said yes).
 """
@@ -18,7 +18,7 @@ import polars as pl
 
 from loyalty_cli.handoff.screening import consent_column
 from loyalty_cli.handoff.targets import Target
-from loyalty_cli.io.writers import formula_like
+from loyalty_cli.io.formulas import formula_like
 
 TRIGGER_CHARS = "=+-@\t\r "  # stripped from the start of a risky cell (spaces too, so "= 1" -> "1")
 

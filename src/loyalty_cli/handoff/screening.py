@@ -26,6 +26,7 @@ import polars as pl
 
 from loyalty_cli.errors import DataError, setting
 from loyalty_cli.handoff.targets import Target
+from loyalty_cli.io.formulas import formula_like
 from loyalty_cli.io.parse import (  # consent words, as the contacts reader reads them
     FALSE_WORDS,
     NO_CONSENT_STATUSES,
@@ -33,7 +34,6 @@ from loyalty_cli.io.parse import (  # consent words, as the contacts reader read
     consent_word,
     parse_consent,
 )
-from loyalty_cli.io.writers import formula_like
 from loyalty_cli.schema import CONTACTS, normalise_header
 
 # The local part: RFC 5322 atext, and (RFC 6531, internationalised addresses) any character beyond ASCII that is

@@ -39,7 +39,8 @@ from loyalty_cli.handoff.formatting import format_for_target
 from loyalty_cli.handoff.screening import attach_contacts, screen_rows
 from loyalty_cli.handoff.sets import set_members, sibling
 from loyalty_cli.handoff.targets import MB, Target, get_target
-from loyalty_cli.io.writers import FileSet, csv_ready, neutralise_formulas, output_format
+from loyalty_cli.io.formulas import neutralise_formulas
+from loyalty_cli.io.writers import FileSet, csv_ready, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 
 # --- CSV bytes and size splitting ---------------------------------------------------------------------
@@ -47,7 +48,7 @@ from loyalty_cli.io.writers import write_table as _write_table
 
 def csv_bytes(df: pl.DataFrame, *, neutralise: bool) -> bytes:
     """UTF-8 CSV (no BOM: some importers read it into the first header). ``neutralise``: the spreadsheet
-    apostrophe of :func:`loyalty_cli.io.writers.neutralise_formulas` (the generic target)."""
+    apostrophe of :func:`loyalty_cli.io.formulas.neutralise_formulas` (the generic target)."""
     df = csv_ready(df)
     if neutralise:
         df = neutralise_formulas(df)

@@ -2,7 +2,7 @@
 
 The format comes from the suffix (CSV, Parquet or JSON, as :func:`~loyalty_cli.io.writers.output_format`
 names it); CSV cells are read as text. The CSV writer puts an apostrophe before text that starts like a
-spreadsheet formula (:func:`~loyalty_cli.io.writers.neutralise_formulas`): :func:`restore_text` takes it off
+spreadsheet formula (:func:`~loyalty_cli.io.formulas.neutralise_formulas`): :func:`restore_text` takes it off
 again, so an id reads back as it was written.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from loyalty_cli.io.writers import output_format, restore_neutralised
+from loyalty_cli.io.formulas import restore_neutralised
+from loyalty_cli.io.writers import output_format
 
 
 def read_snapshot(path: Path, *, text: Sequence[str] = ()) -> pl.DataFrame:

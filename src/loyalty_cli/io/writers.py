@@ -5,11 +5,11 @@ over the target, so a killed run leaves the old file or the new one, never half 
 written as one unit (:class:`FileSet`). A symbolic link's target is replaced, not the link; a FIFO or a device
 (``/dev/null``, ``/dev/stdout``) is written straight through. Temporary files name their host and process, so
 that stale ones (the process gone) are removed by a later run while those of a run going on are left alone.
-A failed write (full disk, read-only folder) is a :class:`DataError` naming the file.
+A failed write (full disk, read-only folder) is a :class:`DataError` naming the file. Where the bytes go is
+decided in :mod:`loyalty_cli.io.destinations`.
 
-CSV cells and headers that a spreadsheet would run as a formula (text starting with ``= + - @``, tab or
-carriage return) get a leading apostrophe (OWASP's advice). Numbers stay numbers: only text columns are touched, and
-text that is a plain number (``-3.50``, ``+44``, as in a rejects file) is left as it is.
+CSV cells and headers that a spreadsheet would run as a formula get a leading apostrophe
+(:func:`~loyalty_cli.io.formulas.neutralise_formulas`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ import errno
 import hashlib
 import io
 import os
-import re
 import secrets
-import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -33,12 +30,12 @@ from typing import BinaryIO, Literal
 import polars as pl
 
 from loyalty_cli.errors import DataError, UsageError, setting
+from loyalty_cli.io.destinations import copy_aside, destination, file_mode
+from loyalty_cli.io.formulas import neutralise_formulas
 from loyalty_cli.io.tempfiles import TEMP_FILE, owner_tag, remove_stale, terminate_as_interrupt, write_error
 
 Format = Literal["csv", "parquet", "json"]
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
-FORMULA_START = r"^[=+\-@\t\r]"
-PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # a spreadsheet reads it as a number
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> Format:
@@ -55,48 +52,6 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
             hint=f"End the name in .csv, .parquet or .json, or pass {setting('fmt')}.",
         )
     return _SUFFIXES[suffix]
-
-
-def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
-    """Prefix an apostrophe to text cells and headers that start like a formula (headers come from the input
-    too: rejects keep its columns, a group-by setting names one). Numeric columns are left alone, and so is text that
-    is a plain number (``-3.50``): a spreadsheet reads it as that number, not a formula."""
-    text_cols = [
-        name for name, dtype in df.schema.items() if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
-    ]
-    exprs = []
-    for c in text_cols:
-        text = pl.col(c).cast(pl.String)
-        exprs.append(pl.when(formula_like(text)).then("'" + text).otherwise(text).alias(c))
-    names = pl.Series("name", df.columns, dtype=pl.String)
-    risky = names.filter(pl.select(formula_like(pl.lit(names))).to_series()).to_list()
-    if exprs:
-        df = df.with_columns(exprs)
-    if risky:
-        renames = {name: f"'{name}" for name in risky}
-        for name, new in renames.items():
-            if new in df.columns:
-                raise DataError(
-                    f"Two columns would both be written as {new!r} (a leading apostrophe keeps {name!r} from "
-                    "running as a formula in a spreadsheet)",
-                    hint="Rename one of the two columns (in the input or with the column mapping).",
-                )
-        df = df.rename(renames)
-    return df
-
-
-def formula_like(expr: pl.Expr) -> pl.Expr:
-    """Text a spreadsheet would run as a formula (plain numbers such as -3.50 are not)."""
-    text = expr.cast(pl.String)
-    return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
-
-
-def restore_neutralised(expr: pl.Expr) -> pl.Expr:
-    """Text as it was before :func:`neutralise_formulas`: the apostrophe is dropped only before text that
-    starts like a formula (= + - @, tab, CR), where such an apostrophe is added, so an id such as 'abc is kept."""
-    text = expr.cast(pl.String)
-    rest = text.str.slice(1)
-    return pl.when(text.str.starts_with("'") & rest.str.contains(FORMULA_START)).then(rest).otherwise(text)
 
 
 def csv_ready(df: pl.DataFrame) -> pl.DataFrame:
@@ -118,55 +73,7 @@ def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO) -> None:
         fh.write(b"\n")
 
 
-def _file_mode(target: Path) -> int:
-    """The mode the written file gets: that of the file it replaces, else what ``open`` would give
-    (0o666 less the umask). ``mkstemp`` alone would leave every output readable by its owner only."""
-    try:
-        st = target.stat()
-    except FileNotFoundError:
-        st = None
-    if st is not None and stat.S_ISREG(st.st_mode):
-        return stat.S_IMODE(st.st_mode)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_DESCRIPTOR = re.compile(r"^/(?:proc/[^/]+|dev)/fd/\d+$")  # /dev/stdout -> /proc/self/fd/1
-
-
 # --- writing: one file or a set of files, all or nothing ----------------------------------------------------
-
-
-def _names_a_descriptor(path: Path) -> bool:
-    """``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N`` or a link to one: an open file of this process (a
-    pipe, a terminal, or a file the shell opened for it), written to where it is."""
-    current = os.path.abspath(path)
-    for _ in range(40):
-        if _DESCRIPTOR.match(current):
-            return True
-        try:
-            link = os.readlink(current)
-        except OSError:
-            return False
-        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
-    return False
-
-
-def _destination(path: Path) -> tuple[Path, bool]:
-    """Where the bytes for ``path`` go and whether they go straight there: a regular file (or a new name) is
-    replaced atomically, a symbolic link's target rather than the link; anything else that can be written (a
-    FIFO, a device such as /dev/null, /dev/stdout) is written straight through, never replaced."""
-    if _names_a_descriptor(path):
-        return path, True
-    real = Path(os.path.realpath(path)) if path.is_symlink() else path
-    try:
-        st = real.stat()
-    except FileNotFoundError:
-        return real, False
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    return real, not stat.S_ISREG(st.st_mode)
 
 
 @dataclass(frozen=True)
@@ -250,7 +157,7 @@ class FileSet:
     def add(self, path: str | Path, write: Callable[[BinaryIO], object]) -> Written:
         given = Path(path)
         try:
-            final, through = _destination(given)
+            final, through = destination(given)
             if through:
                 return self._write_through(given, write)
             return self._stage(given, final, write)
@@ -263,7 +170,7 @@ class FileSet:
         if folder not in self._cleaned:
             remove_stale(folder, TEMP_FILE)
             self._cleaned.add(folder)
-        mode = _file_mode(final)
+        mode = file_mode(final)
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.loyalty-{owner_tag()}-", suffix=".tmp", dir=folder)
         tmp = Path(name)
         self._temps.append(tmp)
@@ -293,7 +200,7 @@ class FileSet:
         except OSError:
             self._temps.append(backup)
             try:
-                _copy_aside(path, backup)
+                copy_aside(path, backup)
             except FileNotFoundError:
                 return None
             except OSError as exc:
@@ -356,25 +263,6 @@ class FileSet:
                     os.replace(backup, path)
                 elif not existed:
                     path.unlink(missing_ok=True)
-
-
-def _copy_aside(path: Path, copy: Path) -> None:
-    """Copy the file (or symbolic link) at ``path`` to the new name ``copy`` in its folder: its bytes, flushed to
-    disk, with its mode and times (and its owner and group where this user may set them)."""
-    if path.is_symlink():
-        os.symlink(os.readlink(path), copy)
-        return
-    st = os.stat(path)
-    with open(path, "rb") as src, open(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-        dst.flush()
-        os.fsync(dst.fileno())
-    shutil.copystat(path, copy)
-    try:
-        os.chown(copy, st.st_uid, st.st_gid)
-    except OSError:
-        with suppress(OSError):
-            os.chown(copy, -1, st.st_gid)  # a group of this user's
 
 
 def _serialise_to(fh: BinaryIO, write: Callable[[BinaryIO], object]) -> _Sink:

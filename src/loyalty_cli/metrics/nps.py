@@ -3,24 +3,16 @@ of each change, and breakdowns. Per-customer latest scores, the closed-loop list
 :mod:`loyalty_cli.metrics.nps_lists`.
 
 Definitions (``metrics.md``): promoters answer 9-10, passives 7-8, detractors 0-6; NPS = %P - %D, in points
-from -100 to 100. With p and d the promoter and detractor shares of n answers:
-
-- SE = sqrt((p + d - (p - d)^2) / n) (x 100 in points).
-- Intervals: ``adjusted-wald`` (default): the Wald interval after adding 3/4 to the promoter and the
-  detractor counts and 3 to n, which behaves at small n (5 promoters out of 5: 62.5 +/- 45, not 100 +/- 0);
-  ``wald``: NPS +/- z SE; ``bootstrap``: percentiles of NPS over resamples of the answers. Bounds are
-  clipped to [-100, 100] (the point estimate never is).
-- Change between two periods: z = (NPS2 - NPS1) / sqrt(SE1^2 + SE2^2), two-sided normal p-value;
-  ``significant`` when p < 1 - confidence.
-- Groups with fewer than ``min_n`` counted answers keep their counts but get no shares, score or interval
-  (``suppressed``).
+from -100 to 100, with its standard error and interval (``adjusted-wald``, ``wald`` or ``bootstrap``), a change
+between two periods ``significant`` when its two-sided p-value is below 1 - confidence, and groups with fewer
+than ``min_n`` counted answers ``suppressed``: the statistics are in :mod:`loyalty_cli.metrics.nps_stats`.
 
 Relational and transactional answers are never pooled: every table is per ``survey_type`` (``"all"`` when
 the export has no such column). Every answer gets a ``status``: ``counted``, ``non-response`` (blank/NA
 score: excluded from n, counted), ``duplicate`` (the same answer exported twice) or ``repeat`` (an earlier
 answer of the same customer dropped by the dedupe policy).
 
-Pure functions over LazyFrames, no I/O; the bootstrap runs vectorised in NumPy inside the plan.
+Pure functions over LazyFrames, no I/O.
 """
 
 from __future__ import annotations
@@ -30,10 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import ConfigError, setting
+from loyalty_cli.metrics.nps_stats import category_counts, two_sided_p, with_stats
 from loyalty_cli.metrics.periods import EVERY, PERIODS, Period, period_label, truncate_to_period
 
 Interval = Literal["adjusted-wald", "wald", "bootstrap"]
@@ -175,146 +167,6 @@ def prepare_responses(rows: pl.LazyFrame, *, config: NpsConfig) -> pl.LazyFrame:
     )
 
 
-def _counts(weight: str | None) -> list[pl.Expr]:
-    counted = pl.col("status") == "counted"
-    category = pl.col("nps_category")
-    aggs = [
-        counted.sum().alias("responses"),
-        (counted & (category == "promoter")).sum().alias("promoters"),
-        (counted & (category == "passive")).sum().alias("passives"),
-        (counted & (category == "detractor")).sum().alias("detractors"),
-        (pl.col("status") == "non-response").sum().alias("non_responses"),
-        (pl.col("status") == "duplicate").sum().alias("duplicates"),
-        (pl.col("status") == "repeat").sum().alias("repeats"),
-    ]
-    if weight is not None:
-        # Money weights summed in whole cents: exact, so the answers' order never changes a digit.
-        w = pl.when(counted & (pl.col(weight) > 0)).then((pl.col(weight) * 100).round().cast(pl.Int64)).otherwise(0)
-        aggs += [
-            (counted & (pl.col(weight) > 0)).sum().alias("_w_n"),
-            w.sum().alias("_w_total"),
-            pl.when(category == "promoter").then(w).otherwise(0).sum().alias("_w_promoters"),
-            pl.when(category == "detractor").then(w).otherwise(0).sum().alias("_w_detractors"),
-        ]
-    return aggs
-
-
-def _with_stats(counts: pl.LazyFrame, *, config: NpsConfig, weight: str | None = None) -> pl.LazyFrame:
-    """Shares, NPS, SE and interval from ``responses, promoters, passives, detractors`` columns."""
-    n = pl.col("responses").cast(pl.Float64)
-    prom, det = pl.col("promoters").cast(pl.Float64), pl.col("detractors").cast(pl.Float64)
-    p, d = prom / n, det / n
-    z = config.z
-    if config.interval == "bootstrap":
-        bounds = pl.struct("promoters", "passives", "detractors").map_batches(
-            lambda s: _bootstrap_batch(s, config), return_dtype=pl.Struct({"lo": pl.Float64, "hi": pl.Float64})
-        )
-        low, high = bounds.struct.field("lo"), bounds.struct.field("hi")
-    else:
-        if config.interval == "adjusted-wald":
-            n_adj = n + 3
-            p_adj, d_adj = (prom + 0.75) / n_adj, (det + 0.75) / n_adj
-        else:
-            n_adj, p_adj, d_adj = n, p, d
-        centre = 100 * (p_adj - d_adj)
-        margin = z * 100 * ((p_adj + d_adj - (p_adj - d_adj) ** 2).clip(lower_bound=0) / n_adj).sqrt()
-        low, high = centre - margin, centre + margin
-    shown = pl.col("responses") >= config.min_n
-
-    def keep(expr: pl.Expr) -> pl.Expr:
-        return pl.when(shown).then(expr)  # min_n >= 1, so never a division by 0
-
-    stats = [
-        keep(p).alias("share_promoters"),
-        keep(pl.col("passives") / n).alias("share_passives"),
-        keep(d).alias("share_detractors"),
-        keep(100 * (p - d)).alias("nps"),
-        keep(100 * ((p + d - (p - d) ** 2).clip(lower_bound=0) / n).sqrt()).alias("se"),
-        keep(low.clip(-100, 100)).alias("ci_low"),
-        keep(high.clip(-100, 100)).alias("ci_high"),
-        (~shown).alias("suppressed"),
-        pl.lit(config.label).alias("ci_method"),
-    ]
-    weighted: list[str] = []
-    if weight is not None:
-        wn = pl.col("_w_total")
-        stats.append(
-            pl.when((pl.col("_w_n") >= config.min_n) & (wn > 0))
-            .then(100 * (pl.col("_w_promoters") - pl.col("_w_detractors")) / wn)
-            .alias(f"nps_weighted_by_{weight}")
-        )
-        stats.append((pl.col("_w_total") / 100).alias(f"{weight}_total"))
-        weighted = [f"nps_weighted_by_{weight}", f"{weight}_total"]
-    names = counts.collect_schema().names()
-    groups = names[: names.index("responses")]
-    return counts.with_columns(stats).select(
-        *groups,
-        "responses",
-        "promoters",
-        "passives",
-        "detractors",
-        "share_promoters",
-        "share_passives",
-        "share_detractors",
-        "nps",
-        "se",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-        "suppressed",
-        *weighted,
-        "non_responses",
-        "duplicates",
-        "repeats",
-    )
-
-
-def _bootstrap_batch(counts: pl.Series, config: NpsConfig) -> pl.Series:
-    frame = counts.struct.unnest()
-    low, high = bootstrap_interval(
-        frame["promoters"].to_numpy(),
-        frame["passives"].to_numpy(),
-        frame["detractors"].to_numpy(),
-        confidence=config.confidence,
-        samples=config.bootstrap_samples,
-        seed=config.seed,
-    )
-    return pl.DataFrame({"lo": low, "hi": high}, nan_to_null=True).to_struct()
-
-
-def bootstrap_interval(
-    promoters: np.ndarray,
-    passives: np.ndarray,
-    detractors: np.ndarray,
-    *,
-    confidence: float,
-    samples: int,
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of NPS for each group of counts (NaN where there are no answers).
-
-    Resampling n answers with replacement gives multinomial counts; they are drawn as P* ~ Bin(n, p), then
-    D* ~ Bin(n - P*, d / (1 - p)), by inverting the binomial CDF at the same seeded uniforms for every
-    group. All groups and samples in one vectorised step, and a group's interval depends only on its counts
-    and the seed (not on which other groups are in the table or in what order)."""
-    from scipy.stats import binom
-
-    prom = np.asarray(promoters, dtype=np.float64)[:, None]
-    det = np.asarray(detractors, dtype=np.float64)[:, None]
-    n = prom + np.asarray(passives, dtype=np.float64)[:, None] + det
-    u = 1.0 - np.random.default_rng(seed).random((2, samples))  # in (0, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n > 0, prom / n, 0.0)
-        q = np.where(n - prom > 0, det / (n - prom), 0.0)  # P(detractor | not a promoter)
-        prom_star = binom.ppf(u[0][None, :], n, p)
-        det_star = binom.ppf(u[1][None, :], n - prom_star, q)
-        scores = 100 * (prom_star - det_star) / n
-    alpha = 1 - confidence
-    low, high = np.quantile(scores, [alpha / 2, 1 - alpha / 2], axis=1)
-    empty = n[:, 0] == 0
-    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
-
-
 def nps_table(
     responses: pl.LazyFrame, *, config: NpsConfig, by: Sequence[str] = (), weight: str | None = None
 ) -> pl.LazyFrame:
@@ -323,8 +175,8 @@ def nps_table(
     ``net_spend``, summed in cents), also the NPS with each counted answer weighted by it (answers with no
     or non-positive weight left out)."""
     keys = ["survey_type", *[b for b in by if b != "survey_type"]]
-    counts = responses.group_by(keys).agg(_counts(weight)).sort(keys, nulls_last=True)
-    return _with_stats(counts, config=config, weight=weight)
+    counts = responses.group_by(keys).agg(category_counts(weight)).sort(keys, nulls_last=True)
+    return with_stats(counts, config=config, weight=weight)
 
 
 def score_distribution(responses: pl.LazyFrame) -> pl.LazyFrame:
@@ -353,7 +205,7 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
     Answers without a date are in no period: a survey without dates has no trend (no rows)."""
     every = EVERY[config.period]
     responses = responses.filter(pl.col("period_start").is_not_null())
-    counts = responses.group_by("survey_type", "period_start").agg(_counts(None))
+    counts = responses.group_by("survey_type", "period_start").agg(category_counts(None))
     calendar = (
         responses.group_by("survey_type")
         .agg(pl.col("period_start").min().alias("_lo"), pl.col("period_start").max().alias("_hi"))
@@ -368,7 +220,7 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
         .select("survey_type", "period", "period_start", *zero)
         .sort("survey_type", "period_start")
     )
-    table = _with_stats(table, config=config)
+    table = with_stats(table, config=config)
     if as_of is None:
         last = responses.select((pl.col("responded_at").max().dt.date() + pl.duration(days=1)).alias("_as_of"))
         table = table.join(last, how="cross")
@@ -384,7 +236,7 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
             change.alias("change"),
             z.alias("z"),
         )
-        .with_columns(pl.col("z").map_batches(_two_sided_p, return_dtype=pl.Float64).alias("p_value"))
+        .with_columns(pl.col("z").map_batches(two_sided_p, return_dtype=pl.Float64).alias("p_value"))
         .with_columns((pl.col("p_value") < 1 - config.confidence).alias("significant"))
         .select(
             "survey_type",
@@ -395,10 +247,3 @@ def nps_trend(responses: pl.LazyFrame, *, config: NpsConfig, as_of: date | None 
         )
         .sort("survey_type", "period_start")
     )
-
-
-def _two_sided_p(z: pl.Series) -> pl.Series:
-    from scipy.special import ndtr
-
-    values = z.cast(pl.Float64).to_numpy()
-    return pl.Series(z.name, 2 * ndtr(-np.abs(values)), nan_to_null=True)
