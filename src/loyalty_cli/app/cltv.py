@@ -9,6 +9,7 @@ import polars as pl
 
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
+from loyalty_cli.durations import parse_days, parse_duration
 from loyalty_cli.errors import ConfigError, UsageError, setting
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon, fit_cltv_models
 from loyalty_cli.metrics.cltv_holdout import Holdout, holdout_check
@@ -20,15 +21,16 @@ class CltvSettings:
     """``model``, ``unit``, ``discount`` (monthly), ``penalizer``: the models (:class:`CltvConfig`);
     ``horizon`` or ``horizon_months`` (default: 12 months): how far ahead to predict; ``holdout`` (days) or
     ``calibration_end`` (its last day): check the predictions on the data after the calibration period.
-    Checked when built (:attr:`models` is the models' config)."""
+    ``horizon`` and ``holdout`` may be given as a person writes them (``39w``, ``26w``; an empty holdout is
+    none). Checked when built, the models' settings before the check's (:attr:`models` is the models' config)."""
 
     model: str = "bgnbd"
     unit: str = "week"
-    horizon: Horizon | None = None
+    horizon: Horizon | str | None = None
     horizon_months: int | None = None
     discount: float = 0.01
     penalizer: float = 0.0
-    holdout: int | None = None
+    holdout: int | str | None = None
     calibration_end: date | None = None
     models: CltvConfig = field(init=False, repr=False, compare=False)
 
@@ -38,17 +40,23 @@ class CltvSettings:
                 f"Give {setting('horizon')} or {setting('horizon_months')}, not both",
                 hint=f"e.g. {setting('horizon')} 12m or {setting('horizon')} 39w.",
             )
+        if isinstance(self.horizon, str):
+            object.__setattr__(self, "horizon", Horizon(*parse_duration(self.horizon, setting("horizon"))))
         ahead = self.horizon or Horizon(12 if self.horizon_months is None else self.horizon_months, "month")
         models = CltvConfig(
             model=self.model,
             unit=self.unit,  # type: ignore[arg-type]
-            horizon=ahead,
+            horizon=ahead,  # type: ignore[arg-type]
             discount_monthly=self.discount,
             penalizer=self.penalizer,
         )
+        if self.holdout == "":
+            object.__setattr__(self, "holdout", None)
         if self.holdout is not None and self.calibration_end is not None:
             raise UsageError(f"Give {setting('holdout')} or {setting('calibration_end')}, not both")
-        if self.holdout is not None and self.holdout < 1:
+        if isinstance(self.holdout, str):
+            object.__setattr__(self, "holdout", parse_days(self.holdout, setting("holdout"), minimum=1))
+        if self.holdout is not None and self.holdout < 1:  # type: ignore[operator]
             raise ConfigError("holdout", f"must be at least 1 day, got {self.holdout}")
         object.__setattr__(self, "models", models)
 

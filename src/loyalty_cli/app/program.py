@@ -74,6 +74,10 @@ class ProgramResult:
     window: int
     messages: list[Message]
 
+    def section(self, *names: str) -> pl.DataFrame:
+        """The rows of :attr:`table` in these sections (``"tiers"``, ``"members_vs_non_members"`` ...)."""
+        return self.table.filter(pl.col("section").is_in(names))
+
 
 def program(
     inputs: Inputs, config: ProgramConfig, messages: Messages | None = None, *, clv: CltvFit | None = None

@@ -86,6 +86,13 @@ class RetentionResult:
     def cohort_count(self) -> int:
         return self.cohorts.height - 1
 
+    def matrix(self, name: str) -> pl.DataFrame:
+        """The ``name`` matrix with each cohort's repeat purchase rate after its size: cohort, cohort_customers,
+        ``repeat_<window>d``, then the periods."""
+        matrix = self.matrices[name]
+        rate = pl.col("cohort").replace_strict(self.repeat, default=None, return_dtype=pl.Float64)
+        return matrix.select(*matrix.columns[:2], rate.alias(f"repeat_{self.repeat_window}d"), *matrix.columns[2:])
+
     def wide(self) -> pl.DataFrame:
         """Every metric of the long table as a cohort x period matrix, stacked (:func:`retention_wide_all`)."""
         return retention_wide_all(self.long, period=self.period)

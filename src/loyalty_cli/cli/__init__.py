@@ -11,17 +11,21 @@ from typing import Annotated
 import typer
 
 from loyalty_cli import __version__
-from loyalty_cli.cli import churn as churn_cmd
-from loyalty_cli.cli import cltv as cltv_cmd
-from loyalty_cli.cli import data, rules, segment
-from loyalty_cli.cli import lifecycle as lifecycle_cmd
-from loyalty_cli.cli import nps as nps_cmd
-from loyalty_cli.cli import program as program_cmd
-from loyalty_cli.cli import report as report_cmd
-from loyalty_cli.cli import retention as retention_cmd
-from loyalty_cli.cli import run as run_cmd
-from loyalty_cli.cli import second_purchase as second_purchase_cmd
-from loyalty_cli.cli import uplift as uplift_cmd
+from loyalty_cli.cli import (
+    churn,
+    cltv,
+    data,
+    lifecycle,
+    nps,
+    program,
+    report,
+    retention,
+    rules,
+    run,
+    second_purchase,
+    segment,
+    uplift,
+)
 from loyalty_cli.cli.console import HelpGroup
 
 app = typer.Typer(
@@ -52,19 +56,24 @@ def _root(
     """Customer loyalty analytics from shop, CRM and survey exports."""
 
 
-segment.register(app)
-cltv_cmd.register(app)
-data.register(app)
-rules.register(app)
-run_cmd.register(app)
-nps_cmd.register(app)
-second_purchase_cmd.register(app)
-retention_cmd.register(app)
-churn_cmd.register(app)
-lifecycle_cmd.register(app)
-report_cmd.register(app)
-uplift_cmd.register(app)
-program_cmd.register(app)
+# the commands, in the order `loyalty --help` lists them in their panels: (function, examples, panel)
+for function, examples, panel in (
+    (segment.segment, segment.EXAMPLES, "Analyse"),
+    (cltv.cltv, cltv.EXAMPLES, "Analyse"),
+    (data.validate, data.VALIDATE_EXAMPLES, "Data"),
+    (data.sample, data.SAMPLE_EXAMPLES, "Data"),
+    (run.run, run.EXAMPLES, "Automate"),
+    (nps.nps, nps.EXAMPLES, "Analyse"),
+    (second_purchase.second_purchase, second_purchase.EXAMPLES, "Analyse"),
+    (retention.retention, retention.EXAMPLES, "Analyse"),
+    (churn.churn, churn.EXAMPLES, "Analyse"),
+    (lifecycle.lifecycle, lifecycle.EXAMPLES, "Analyse"),
+    (report.report, report.EXAMPLES, "Report"),
+    (uplift.uplift, uplift.EXAMPLES, "Analyse"),
+    (program.program, program.EXAMPLES, "Analyse"),
+):
+    app.command(function.__name__.replace("_", "-"), epilog=examples, rich_help_panel=panel)(function)
+app.add_typer(rules.rules_app, name="rules", rich_help_panel="Rules")
 
 
 def main() -> None:

@@ -37,14 +37,23 @@ Options = Mapping[str, Any]
 T = TypeVar("T")
 
 
-def transaction_rejects(inputs: Inputs, options: Options, out: Output) -> list[Path]:
-    """Under --on-bad-rows skip: the rejected transaction lines in ``--rejects`` (default: beside the output)."""
-    path = rejects_path(options.get("rejects"), options.get("output"))
-    rejected = inputs.rejects.get("transactions")
-    if rejected is None or not rejected.height:
-        return []
-    write_rejects([rejected], path, out)
-    return [path]
+def rejects_of(*kinds: str) -> Callable[[Inputs, Options, Output], list[Path]]:
+    """A command's ``rejects``: under --on-bad-rows skip, the rejected rows of these input kinds, in this order,
+    in one file: ``--rejects`` (default: beside the output, see :func:`~loyalty_cli.cli.common.rejects_path`)."""
+
+    def write(inputs: Inputs, options: Options, out: Output) -> list[Path]:
+        frames = [inputs.rejects[kind] for kind in kinds if kind in inputs.rejects]
+        if not any(frame.height for frame in frames):
+            return []
+        path = rejects_path(options.get("rejects"), options.get("output"))
+        write_rejects(frames, path, out)
+        return [path]
+
+    return write
+
+
+#: the rejected transaction lines (most commands' only input)
+transaction_rejects = rejects_of("transactions")
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,17 @@ def write_file(table: pl.DataFrame, path: Path | str | None, what: str, out: Out
     write_table(table, path)
     out.note(f"Wrote {what} to {path}")
     return [Path(path)]
+
+
+def write_output(table: pl.DataFrame, options: Options, what: str, out: Output) -> list[Path]:
+    """A command's table in ``-o`` (with ``--format``), said as ``Wrote <what> to PATH`` unless it went to
+    stdout: the file written, if any."""
+    from loyalty_cli.io.writers import write_table
+
+    path = write_table(table, options["output"], fmt=options["fmt"]) if options["output"] else None
+    if path:
+        out.note(f"Wrote {what} to {path}")
+    return [path] if path else []
 
 
 def flat(options: Options) -> dict[str, Any]:

@@ -222,17 +222,26 @@ class Opt:
     help: str
     metavar: str | None = None
     panel: str | None = None
-    flag: str | None = None
+    flag: str | tuple[str, ...] | None = None
     more: dict[str, Any] = field(default_factory=dict)
 
     def option(self, name: str) -> Any:
-        flag = self.flag or "--" + name.rstrip("_").replace("_", "-")
-        return typer.Option(flag, metavar=self.metavar, help=self.help, rich_help_panel=self.panel, **self.more)
+        flags = (
+            (self.flag,) if isinstance(self.flag, str) else self.flag or ("--" + name.rstrip("_").replace("_", "-"),)
+        )
+        return typer.Option(*flags, metavar=self.metavar, help=self.help, rich_help_panel=self.panel, **self.more)
 
 
-def o(help: str, metavar: str | None = None, *, panel: str | None = None, flag: str | None = None, **more: Any) -> Opt:
-    """One option: its help, metavar, help panel, flag (default: ``--`` and the parameter's name with dashes)
-    and any other :func:`typer.Option` setting."""
+def o(
+    help: str,
+    metavar: str | None = None,
+    *,
+    panel: str | None = None,
+    flag: str | tuple[str, ...] | None = None,
+    **more: Any,
+) -> Opt:
+    """One option: its help, metavar, help panel, flag or flags (default: ``--`` and the parameter's name with
+    dashes) and any other :func:`typer.Option` setting."""
     return Opt(help, metavar, panel, flag, more)
 
 

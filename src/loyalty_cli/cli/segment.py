@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
 from loyalty_cli import words
 from loyalty_cli.cli import command, common
 from loyalty_cli.cli import options as opt
@@ -136,7 +134,3 @@ COMMAND = command.Command(
     compute=command.app_function("segment"),
     deliver=_deliver,
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("segment", epilog=EXAMPLES, rich_help_panel="Analyse")(segment)
