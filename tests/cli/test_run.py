@@ -452,8 +452,8 @@ def test_the_lock_names_its_holder_while_a_run_is_going_on(tmp_path, monkeypatch
 
 
 def test_sigterm_mid_write_leaves_no_partial_file(tmp_path):
-    from loyalty_cli.cli.run import _terminate_as_interrupt
     from loyalty_cli.io.writers import atomic_write
+    from loyalty_cli.pipeline.runner import terminate_as_interrupt as _terminate_as_interrupt
 
     target = tmp_path / "list.csv"
 
@@ -541,7 +541,7 @@ def test_invalid_pipelines_name_file_step_and_key(tmp_path, change, message):
 def test_the_pipeline_loader_words_an_option_as_its_caller_asks(tmp_path):
     """pipeline/ writes no flag: the CLI hands over each command's options as a pipeline file names them and how
     to word one (as its flag, above); without that, the loader names the key."""
-    from loyalty_cli.cli.run import pipeline_commands
+    from loyalty_cli.cli.steps import pipeline_commands
     from loyalty_cli.pipeline import PipelineError, load_pipeline
 
     commands = pipeline_commands()

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated  # noqa: UP035
+from typing import TYPE_CHECKING
 
 import typer
 
+from loyalty_cli.cli import command, common
 from loyalty_cli.cli import options as opt
-from loyalty_cli.cli.command import Command, Options, execute, flat
-from loyalty_cli.cli.common import handle_errors, list_problems, read_options, show_messages, to_date, write_rejects
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import ExitCode
 
 if TYPE_CHECKING:
-    from loyalty_cli.app.inputs import Inputs, InputSpec
+    from loyalty_cli.app.inputs import InputSpec
     from loyalty_cli.app.validate import ValidateConfig, ValidateResult
 
 
@@ -29,12 +28,14 @@ Examples:
 """
 
 
-@handle_errors
+@common.handle_errors
+@opt.declare(
+    kind=opt.o("transactions, surveys or contacts.", "KIND"),
+    score_col=opt.o("Score column (surveys).", "NAME", panel=opt.COLUMNS),
+)
 def validate(
     inputs: opt.Inputs,
-    kind: Annotated[
-        str, typer.Option("--kind", metavar="KIND", help="transactions, surveys or contacts.")
-    ] = "transactions",
+    kind: str = "transactions",
     as_of: opt.AsOf = None,
     rejects: opt.Rejects = None,
     quiet: opt.Quiet = False,
@@ -47,12 +48,7 @@ def validate(
     price_col: opt.PriceCol = None,
     category_col: opt.CategoryCol = None,
     email_col: opt.EmailCol = None,
-    score_col: Annotated[
-        str | None,
-        typer.Option(  # noqa: UP045
-            "--score-col", metavar="NAME", help="Score column (surveys).", rich_help_panel=opt.COLUMNS
-        ),
-    ] = None,
+    score_col: str | None = None,
     date_format: opt.DateFormat = None,
     delimiter: opt.Delimiter = None,
     encoding: opt.Encoding = "utf-8",
@@ -62,16 +58,16 @@ def validate(
     """Check an export without computing metrics: columns found, rows, customers, dates, orders vs lines,
     returns netted, every row that would be rejected, with why, and lines repeated across files. Exit code 1
     when rows would be rejected or files overlap (unless --on-overlap keep-first)."""
-    execute(COMMAND, flat(locals()), Output(quiet=quiet))
+    command.execute(COMMAND, command.flat(locals()), Output(quiet=quiet))
 
 
-def _configure(options: Options) -> ValidateConfig:
+def _configure(options: command.Options) -> ValidateConfig:
     from loyalty_cli.app.validate import ValidateConfig
 
     return ValidateConfig(kind=options["kind"])
 
 
-def _inputs(options: Options, config: ValidateConfig, out: Output) -> InputSpec:
+def _inputs(options: command.Options, config: ValidateConfig, out: Output) -> InputSpec:
     from loyalty_cli.app.inputs import InputSpec
 
     columns = {
@@ -86,48 +82,42 @@ def _inputs(options: Options, config: ValidateConfig, out: Output) -> InputSpec:
         "score": options["score_col"],
     }
     settings = ("mapping", "date_format", "delimiter", "encoding", "decimal_comma", "on_overlap")
-    read = read_options(columns=columns, **{name: options[name] for name in settings}, out=out)
+    read = common.read_options(columns=columns, **{name: options[name] for name in settings}, out=out)
     return InputSpec(
         **{config.kind: list(options["inputs"])},
         options=read,
-        as_of=to_date(options["as_of"]) if config.kind != "contacts" else None,
+        as_of=common.to_date(options["as_of"]) if config.kind != "contacts" else None,
         on_bad_rows="skip",
         check=config.kind,
         lines=config.lines,
     )
 
 
-def _deliver(result: ValidateResult, options: Options, out: Output) -> list[Path]:
+def _deliver(result: ValidateResult, options: command.Options, out: Output) -> list[Path]:
     """The facts, then the problems; exit code 1 when there are any (the rejects file written first)."""
-    show_messages(result.notes, out)
+    common.show_messages(result.notes, out)
     out.table(result.facts, title=result.title)
-    show_messages(result.verdict, out)
+    common.show_messages(result.verdict, out)
     written: list[Path] = []
     if result.rejected.height:
-        list_problems(result.rejected, out, always=True)
+        common.list_problems(result.rejected, out, always=True)
         if options["rejects"] is not None:
-            write_rejects([result.rejected], options["rejects"], out, describe=False)
+            common.write_rejects([result.rejected], options["rejects"], out, describe=False)
             written.append(Path(options["rejects"]))
     if not result.ok:
         raise typer.Exit(code=int(ExitCode.BAD_INPUT))
     return written
 
 
-COMMAND = Command(
+COMMAND = command.Command(
     name="validate",
     configure=_configure,
     inputs=_inputs,
-    compute=lambda inputs, config, messages: _compute(inputs, config),
+    compute=command.app_function("validate", messages=False),
     deliver=_deliver,
     rejects=lambda inputs, options, out: [],  # the rows that would be rejected are the report: see _deliver
     reading="the export",
 )
-
-
-def _compute(inputs: Inputs, config: ValidateConfig) -> ValidateResult:
-    from loyalty_cli.app.validate import validate as check_export
-
-    return check_export(inputs, config)
 
 
 # loyalty_cli.sample's SAMPLE_CUSTOMERS and SAMPLE_SEED (the shipped shop; a test checks), without importing
@@ -143,23 +133,24 @@ Examples:
 """
 
 
-@handle_errors
+@common.handle_errors
+@opt.declare(
+    output=opt.o(
+        "Folder to write transactions, surveys, contacts, members and points into (created if missing).",
+        "DIR",
+        flag=("--output", "-o"),
+    ),
+    customers=opt.o("Number of customers (prospects come on top).", min=1),
+    seed=opt.o("Random seed (same seed, same data)."),
+    fmt=opt.o("csv or parquet.", "csv|parquet", flag="--format"),
+    force=opt.o("Overwrite the five files when the folder has them."),
+)
 def sample(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="DIR",
-            help="Folder to write transactions, surveys, contacts, members and points into (created if missing).",
-        ),
-    ],
-    customers: Annotated[
-        int, typer.Option("--customers", min=1, help="Number of customers (prospects come on top).")
-    ] = SAMPLE_CUSTOMERS,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = SAMPLE_SEED,
-    fmt: Annotated[str, typer.Option("--format", metavar="csv|parquet", help="csv or parquet.")] = "csv",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the five files when the folder has them.")] = False,
+    output: Path,
+    customers: int = SAMPLE_CUSTOMERS,
+    seed: int = SAMPLE_SEED,
+    fmt: str = "csv",
+    force: bool = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Write a realistic synthetic shop into a folder: transactions.csv (order lines, with returns and
@@ -185,8 +176,3 @@ def sample(
     data = generate_sample(customers=customers, seed=seed)
     for path in write_sample(data, output, fmt=fmt):  # type: ignore[arg-type]
         out.note(f"Wrote {path}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("validate", epilog=VALIDATE_EXAMPLES, rich_help_panel="Data")(validate)
-    app.command("sample", epilog=SAMPLE_EXAMPLES, rich_help_panel="Data")(sample)

@@ -1,52 +1,127 @@
 """A pipeline step run as its command, without a command line.
 
-``loyalty run`` takes a step's options from the pipeline file (option names without dashes, TOML values),
-types them as the command's own parameters are typed (the Typer function's annotations: no command line is
-built or parsed), and runs the command's :class:`~loyalty_cli.cli.command.Command` with
-:func:`~loyalty_cli.cli.command.execute`, the inputs shared by every step (read once, see
-:func:`loyalty_cli.stage1.shared_reads`).
+``loyalty run`` takes a step's option values by option name (:func:`loyalty_cli.pipeline.step_values`), types
+them as the command's Typer function types its parameters (no command line is built or parsed) and runs the
+command's :class:`~loyalty_cli.cli.command.Command` with :func:`~loyalty_cli.cli.command.execute`, on the inputs
+read once for every step (:func:`loyalty_cli.stage1.shared_reads`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loyalty_cli.cli.command import Command
+import typer
+
+from loyalty_cli.cli import command, common
+from loyalty_cli.cli.console import Output, relay_messages
+from loyalty_cli.cli.flags import option as option_flag
+from loyalty_cli.cli.flags import rendered
 from loyalty_cli.errors import UsageError
-from loyalty_cli.pipeline.config import from_folder
+from loyalty_cli.pipeline.config import from_folder, listed
 
-#: the command of each pipeline step: its module in loyalty_cli.cli and its Typer function
-STEP_COMMANDS: dict[str, tuple[str, str]] = {
-    "segment": ("segment", "segment"),
-    "cltv": ("cltv", "cltv"),
-    "second-purchase": ("second_purchase", "second_purchase"),
-    "retention": ("retention", "retention"),
-    "churn": ("churn", "churn"),
-    "nps": ("nps", "nps"),
-    "lifecycle": ("lifecycle", "lifecycle"),
-    "report": ("report", "report"),
-    "program": ("program", "program"),
-}
+if TYPE_CHECKING:
+    from loyalty_cli.errors import LoyaltyError
+    from loyalty_cli.io.columns import MappingFile
+    from loyalty_cli.pipeline import Pipeline, Step
+
+EXPECTED = {bool: "a valid boolean", int: "a valid integer", float: "a valid float"}
 
 
-def step_command(name: str) -> tuple[Command, Callable[..., Any]]:
-    """A step's :class:`Command` and the Typer function that declares its options."""
-    module_name, function = STEP_COMMANDS[name]
-    module = importlib.import_module(f"loyalty_cli.cli.{module_name}")
-    return module.COMMAND, getattr(module, function)
+@functools.cache
+def option_names() -> dict[str, dict[str, str]]:
+    """Each command's options as a pipeline file names them (``--cut-points``: ``cut_points``) -> its parameters."""
+    import typer.main
+
+    from loyalty_cli.cli import app
+
+    return {
+        name: {
+            flag[2:].replace("-", "_"): param.name
+            for param in cmd.params
+            for flag in [*param.opts, *param.secondary_opts]
+            if flag.startswith("--")
+        }
+        for name, cmd in typer.main.get_command(app).commands.items()  # type: ignore[attr-defined]
+    }
 
 
-def parameters(function: Callable[..., Any]) -> dict[str, tuple[type | Any, Any]]:
-    """A Typer function's parameters: name -> (the type of its value, its default)."""
-    signature = inspect.signature(function, eval_str=True)
-    return {name: (_value_type(p.annotation), p.default) for name, p in signature.parameters.items()}
+def pipeline_commands() -> dict[str, set[str]]:
+    """What the pipeline loader checks steps against: each command's options as a pipeline file names them
+    (``cut_points``); the loader words them with :func:`loyalty_cli.cli.flags.option`."""
+    return {name: set(options) for name, options in option_names().items()}
+
+
+class Steps:
+    """The steps of ``pipeline`` as their commands: each step's :class:`~loyalty_cli.cli.command.Command` and
+    options (:meth:`options`), and each step run (a :class:`~loyalty_cli.pipeline.runner.StepRunner`)."""
+
+    def __init__(self, pipeline: Pipeline, *, take: bool) -> None:
+        self.pipeline, self.take = pipeline, take  # take: a step's messages go to its record only (a JSON log)
+
+    def options(
+        self, step: Step, found: dict[str, object], mapping: MappingFile
+    ) -> tuple[command.Command, dict[str, Any]]:
+        """The step's command and its options: every parameter of the command's Typer function (its default unless
+        ``found``, by option name) typed as the command line would type it (a value of the wrong type is a
+        :class:`UsageError` naming the option), and ``mapping``, the columns of the pipeline's inputs."""
+        name = step.command.replace("-", "_")  # loyalty_cli.cli.second_purchase.second_purchase
+        module = importlib.import_module(f"loyalty_cli.cli.{name}")
+        params = inspect.signature(getattr(module, name), eval_str=True).parameters
+        options: dict[str, Any] = {key: p.default for key, p in params.items()}
+        for key, value in found.items():
+            parameter = option_names()[step.command].get(key, key)
+            try:
+                options[parameter] = _typed(_value_type(params[parameter].annotation), value, key, self.pipeline.folder)
+            except UsageError as exc:
+                raise UsageError(exc.message, hint=f"See loyalty {step.command} --help.") from None
+        return module.COMMAND, {**options, "mapping": mapping}
+
+    def __call__(self, step: Step, found: dict[str, object], mapping: MappingFile) -> tuple[int, list[Path], dict]:
+        """Run a step as its command: its exit code, the files it wrote and its messages (:class:`_Messages`);
+        errors are shown (and relayed to its messages) as the command shows them."""
+        messages = _Messages(self.pipeline, take=self.take)
+        written: list[Path] = []
+
+        @common.handle_errors
+        def run() -> None:
+            cmd, options = self.options(step, found, mapping)
+            written.extend(command.execute(cmd, options, Output(quiet=True)))
+
+        with relay_messages(messages):
+            try:
+                run()
+            except typer.Exit as exc:
+                return int(exc.exit_code), written, messages.fields
+        return 0, written, messages.fields
+
+
+class _Messages:
+    """A step's notes, warnings and error (see :func:`loyalty_cli.cli.console.relay_messages`), for its record
+    in the log and the run summary (``fields``). In a JSON log they appear there only (``take``); in a text log
+    they are printed as well, as the command prints them. Errors are worded for the pipeline."""
+
+    def __init__(self, pipeline: Pipeline, *, take: bool) -> None:
+        from loyalty_cli.pipeline.runner import no_messages
+
+        self.pipeline, self.take, self.fields = pipeline, take, no_messages()
+
+    def message(self, level: str, text: str) -> bool:
+        self.fields["warnings" if level == "warning" else "notes"].append(text)
+        return self.take
+
+    def error(self, exc: LoyaltyError) -> LoyaltyError | None:
+        from loyalty_cli.pipeline.runner import pipeline_error
+
+        failure = pipeline_error(rendered(exc), self.pipeline)
+        self.fields.update(error=failure.message, hint=failure.hint)
+        return None if self.take else failure
 
 
 def _value_type(annotation: Any) -> Any:
@@ -59,70 +134,31 @@ def _value_type(annotation: Any) -> Any:
     return annotation
 
 
-def typed_options(
-    function: Callable[..., Any],
-    names: Mapping[str, str],
-    given: Mapping[str, Any],
-    folder: Path | None = None,
-    *,
-    command: str,
-) -> dict[str, Any]:
-    """Every parameter of the command (its default unless ``given``), ``given`` by option name (``names``:
-    option name -> parameter name) and typed as the command line would type it; a value of the wrong type is a
-    :class:`UsageError` naming the option. A relative path is taken from ``folder`` (the pipeline's)."""
-    params = parameters(function)
-    options = {name: default for name, (_, default) in params.items()}
-    for key, value in given.items():
-        name = names.get(key, key)
-        kind, _ = params[name]
-        try:
-            options[name] = _typed(kind, value, key)
-        except UsageError as exc:
-            raise UsageError(exc.message, hint=f"See loyalty {command} --help.") from None
-        if folder is not None:
-            options[name] = _from(folder, options[name])
-    return options
-
-
-def _from(folder: Path, value: Any) -> Any:
-    if isinstance(value, list):
-        return [_from(folder, v) for v in value]
-    return Path(from_folder(folder, str(value))) if isinstance(value, Path) else value
-
-
-def _typed(kind: Any, value: Any, key: str) -> Any:
+def _typed(kind: Any, value: Any, key: str, folder: Path) -> Any:
+    """A value of the pipeline file as the command line types a value of ``kind`` for the option ``key``, a
+    relative path taken from ``folder`` (the pipeline's)."""
     if value is None:
         return None
     if typing.get_origin(kind) is list:
-        (item,) = typing.get_args(kind)
-        return [_typed(item, v, key) for v in (value if isinstance(value, list) else [value])]
+        return [_typed(typing.get_args(kind)[0], item, key, folder) for item in listed(value)]
     if isinstance(value, list):  # one value: a list of one (e.g. an input of the pipeline with one path)
         if len(value) != 1:
             raise UsageError(f"{key} = {value!r}: expected one value, not a list")
         value = value[0]
     try:
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if kind is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if kind is Path:
-            return Path(str(value))
+        if kind in EXPECTED and (kind is bool) != isinstance(value, bool):
+            raise ValueError
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
         if kind is datetime:
             return value if isinstance(value, datetime) else datetime.strptime(str(value), "%Y-%m-%d")
-        return str(value)
+        if kind is Path:
+            return Path(from_folder(folder, str(value)))
+        return kind(value) if kind in EXPECTED else str(value)
     except (TypeError, ValueError):  # worded as the command line words it
-        expected = {bool: "a valid boolean", int: "a valid integer", float: "a valid float"}
         problem = (
-            f"{value!r} does not match the format '%Y-%m-%d'."
+            "does not match the format '%Y-%m-%d'"
             if kind is datetime
-            else f"{value!r} is not {expected.get(kind, 'a valid value')}."
+            else f"is not {EXPECTED.get(kind, 'a valid value')}"
         )
-        raise UsageError(f"Invalid value for '--{key.replace('_', '-')}': {problem}") from None
+        raise UsageError(f"Invalid value for '{option_flag(key)}': {value!r} {problem}.") from None

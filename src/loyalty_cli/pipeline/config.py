@@ -108,6 +108,11 @@ class Pipeline:
     def lock_path(self) -> Path:
         return self.folder / f".{self.name}.lock"
 
+    @property
+    def fixed_as_of(self) -> date | None:
+        """The as-of date the file fixes (None for latest and today)."""
+        return None if self.as_of in ("latest", "today") else date.fromisoformat(self.as_of)
+
 
 def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> PipelineError:
     return PipelineError(f"{path}: {where}: {problem}", hint=hint)
@@ -300,7 +305,7 @@ def _check_option(
         )
     if not isinstance(value, str | int | float | bool | list):
         raise _fail(path, where, "expected a string, number, true/false or a list")
-    for item in value if isinstance(value, list) else [value]:
+    for item in listed(value):
         if (
             isinstance(item, str)
             and "{output_dir}" in item
@@ -354,6 +359,27 @@ def local_file(pipeline: Pipeline, value: str) -> str:
 
 def input_paths(pipeline: Pipeline, kind: str) -> list[str]:
     """The paths (and globs) of an input, relative ones taken from the pipeline's folder."""
-    import os.path
-
     return [p if Path(p).is_absolute() else os.path.normpath(pipeline.folder / p) for p in pipeline.inputs[kind].paths]
+
+
+def listed(value: object) -> list[object]:
+    """An option's values: a list as it is, one value as a list of one."""
+    return value if isinstance(value, list) else [value]
+
+
+def check_rules(pipeline: Pipeline) -> list[str]:
+    """Load every rules file (or built-in map) the steps name, from the pipeline's folder as a run does, with
+    the checks each kind makes on load; the files checked, in step order."""
+    from loyalty_cli.rules.churn import load_churn_rules
+    from loyalty_cli.rules.lifecycle import load_lifecycle_rules
+    from loyalty_cli.rules.segments import load_segment_rules
+
+    loaders = {"segments": load_segment_rules, "churn": load_churn_rules, "lifecycle": load_lifecycle_rules}
+    checked: list[str] = []
+    for step in pipeline.steps:
+        for option, kind in RULES_OPTIONS.get(step.command, {}).items():
+            rules = step.options.get(option)
+            if isinstance(rules, str):
+                loaders[kind](local_file(pipeline, rules))
+                checked.append(rules)
+    return list(dict.fromkeys(checked))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loyalty_cli import words
-from loyalty_cli.errors import ExitCode, LoyaltyError
-from loyalty_cli.pipeline.config import Pipeline, Step, fill, input_paths, resolve_as_of
-from loyalty_cli.pipeline.locks import LockedError
+from loyalty_cli.errors import BadRowsError, ExitCode, LoyaltyError
+from loyalty_cli.pipeline.config import Pipeline, Step, fill, input_paths, listed, resolve_as_of
+from loyalty_cli.pipeline.locks import LockedError, pipeline_lock
 from loyalty_cli.pipeline.staging import check_publish, new_staging, publish
 from loyalty_cli.pipeline.steps import pipeline_mapping, step_values
 from loyalty_cli.pipeline.summary import RunSummary
@@ -57,6 +57,31 @@ class RunLog(Protocol):
         """A line about the run, with its facts as fields."""
 
 
+def step_line(record: dict[str, Any]) -> str:
+    """A step's record as a line of a text log: ``segment [segment]: ok, 3,000 rows -> segments.csv (0.52 s)``."""
+    rows = f", {words.count(record['rows'], 'row')}" if record.get("rows") is not None else ""
+    outputs = f" -> {', '.join(record['outputs'])}" if record.get("outputs") else ""
+    code = f" (exit {record['exit_code']})" if record["status"] == "failed" else ""
+    return (
+        f"{record['step']} [{record['command']}]: {record['status']}{code}{rows}{outputs} ({record['seconds']:.2f} s)"
+    )
+
+
+def level(record: dict[str, Any]) -> str:
+    """The level of a step's record in a log: error (failed), warning (with warnings) or info."""
+    return "error" if record["status"] == "failed" else "warning" if record.get("warnings") else "info"
+
+
+def pipeline_error(exc: LoyaltyError, pipeline: Pipeline) -> LoyaltyError:
+    """An error worded for a pipeline: rows are skipped with the pipeline file's key, not a command's option."""
+    if isinstance(exc, BadRowsError):
+        return exc.going_on(
+            f'set on_bad_rows = "skip" in {pipeline.path}: each step writes the rows it rejects, with their '
+            "reasons, to <step>.rejects.csv in the output folder"
+        )
+    return exc
+
+
 def count_rows(path: Path) -> int | None:
     """The rows of a step's main output (None when it cannot be counted)."""
     import polars as pl
@@ -72,6 +97,20 @@ def count_rows(path: Path) -> int | None:
         return len(json.loads(path.read_text(encoding="utf-8")))
     except Exception:  # a count is a courtesy: never fail a step over it
         return None
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, a cron timeout) unwinds like Ctrl-C: temporary files are removed, the locks released."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -96,13 +135,12 @@ def _prepare(pipeline: Pipeline, today: date) -> tuple[MappingFile, dict[str, st
     from loyalty_cli.stage1 import load_transactions
 
     mapping = pipeline_mapping(pipeline)
-    given = None if pipeline.as_of in ("latest", "today") else date.fromisoformat(pipeline.as_of)
     latest = None
     if "transactions" in pipeline.inputs and pipeline.as_of != "today":
         loaded = load_transactions(
             input_paths(pipeline, "transactions"),
             ReadOptions(mapping_file=mapping),
-            as_of=given,
+            as_of=pipeline.fixed_as_of,
             on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
             activity=True,
         )
@@ -118,10 +156,7 @@ def in_order(written: list[Path], found: dict[str, object], staging: Path) -> li
     files = [Path(os.path.normpath(p)) for p in written]
     inside = [p for p in dict.fromkeys(files) if p.is_file() and p.is_relative_to(staging)]
     named = [
-        Path(os.path.normpath(str(v)))
-        for value in found.values()
-        for v in (value if isinstance(value, list) else [value])
-        if isinstance(v, str | Path)
+        Path(os.path.normpath(str(v))) for value in found.values() for v in listed(value) if isinstance(v, str | Path)
     ]
 
     def rank(path: Path) -> tuple[int, str]:
@@ -133,9 +168,8 @@ def in_order(written: list[Path], found: dict[str, object], staging: Path) -> li
     return sorted(inside, key=rank)
 
 
-def _inputs_failed(exc: LoyaltyError, log: RunLog, worded: Callable[[LoyaltyError], LoyaltyError]) -> LoyaltyError:
-    """The inputs cannot be read: a record for them, and the error (worded for the pipeline) to raise."""
-    shown = worded(exc)
+def _inputs_failed(exc: LoyaltyError, log: RunLog, shown: LoyaltyError) -> LoyaltyError:
+    """The inputs cannot be read: a record for them, and the error (``shown``: worded for the pipeline) to raise."""
     log.step(
         {
             "step": "inputs",
@@ -165,11 +199,19 @@ def run_pipeline(
 ) -> int:
     """Run the steps into a staging folder beside the output folder and move their outputs into place only
     when every step succeeded: a failed, interrupted or killed run leaves the previous outputs as they were.
-    ``keep_going``: run the other steps after one failed; ``worded``: an error as the front end words it for
-    the pipeline; ``rows``: the rows of a step's main output. Returns the first failed step's exit code (0: ok)."""
+    One run of a pipeline at a time (its lock); SIGTERM stops a run as Ctrl-C does. ``keep_going``: run the
+    other steps after one failed; ``worded``: an error as the front end words it (then for the pipeline,
+    :func:`pipeline_error`); ``rows``: the rows of a step's main output. Returns the first failed step's exit code
+    (0: ok)."""
     from loyalty_cli.stage1 import shared_reads
 
-    locks = ExitStack()  # the output folder's lock, taken when the folder is known, released last
+    def shown(exc: LoyaltyError) -> LoyaltyError:
+        return pipeline_error(worded(exc), pipeline)
+
+    # released in reverse: the output folder's lock (taken when the folder is known), SIGTERM, the pipeline's lock
+    locks = ExitStack()
+    locks.enter_context(pipeline_lock(pipeline.lock_path))
+    locks.enter_context(terminate_as_interrupt())
     summary = RunSummary(pipeline, locks)
     records: list[dict[str, Any]] = summary.data["steps"]
     first_failure = 0
@@ -184,7 +226,7 @@ def run_pipeline(
             try:
                 mapping, values, output_dir, as_of = _prepare(pipeline, today)
             except LoyaltyError as exc:
-                raise _inputs_failed(exc, log, worded) from None
+                raise _inputs_failed(exc, log, shown(exc)) from None
             summary.place(output_dir, values["as_of"])
             staging = new_staging(pipeline, output_dir)
             values["output_dir"] = str(staging)  # {output_dir} in options: the step writes into the staging folder
@@ -232,7 +274,7 @@ def run_pipeline(
     except BaseException as exc:
         if not finished and not isinstance(exc, LockedError):  # another run has the folder: its summary stays
             interrupted = isinstance(exc, KeyboardInterrupt)
-            message = worded(exc).message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
+            message = shown(exc).message if isinstance(exc, LoyaltyError) else None if interrupted else repr(exc)
             try:
                 summary.finish("interrupted" if interrupted else "failed", message)
             except LoyaltyError:  # the folder cannot be written to: the error that got us here says more

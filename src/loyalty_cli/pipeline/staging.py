@@ -44,9 +44,9 @@ def file_facts(path: Path) -> dict[str, object]:
     return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def now() -> str:
-    """The time now in UTC, ISO 8601 to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def now(timespec: str = "seconds") -> str:
+    """The time now in UTC, ISO 8601 to the second (or ``timespec``)."""
+    return datetime.now(UTC).isoformat(timespec=timespec)
 
 
 def _staging_key(pipeline: Pipeline) -> str:

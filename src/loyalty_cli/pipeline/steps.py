@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 from loyalty_cli.io.columns import MappingFile, mapping_from_tables
-from loyalty_cli.pipeline.config import COMMAND_INPUTS, Pipeline, Step, fill, input_paths, local_file
+from loyalty_cli.pipeline.config import COMMAND_INPUTS, Pipeline, Step, fill, input_paths, listed, local_file
 from loyalty_cli.pipeline.staging import staged_path
 
 
@@ -41,13 +42,9 @@ def step_values(
     if pipeline.on_bad_rows == "skip":
         found["rejects"] = str(output_dir / f"{step.name}.rejects.csv")
     for key, value in step.options.items():
-        items = [_step_value(pipeline, item, values) for item in _listed(value)]
+        items = [_step_value(pipeline, item, values) for item in listed(value)]
         found[key] = items if isinstance(value, list) else items[0]
     return found
-
-
-def _listed(value: object) -> list[object]:
-    return value if isinstance(value, list) else [value]
 
 
 def _step_value(pipeline: Pipeline, item: object, values: dict[str, str]) -> object:
@@ -61,3 +58,12 @@ def _step_value(pipeline: Pipeline, item: object, values: dict[str, str]) -> obj
         staged_path(Path(values["output_dir"]), os.path.relpath(text, values["output_dir"]))
         return text
     return local_file(pipeline, text)
+
+
+def plan(pipeline: Pipeline) -> Iterator[tuple[Step, dict[str, object]]]:
+    """Each step with its option values as a dry run shows them (see :func:`step_values`): the as-of date the
+    file fixes (none for latest and today), the outputs in a folder named ``<output_dir>``."""
+    out_dir = Path("<output_dir>")
+    values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
+    for step in pipeline.steps:
+        yield step, step_values(pipeline, step, as_of=pipeline.fixed_as_of, output_dir=out_dir, values=values)
