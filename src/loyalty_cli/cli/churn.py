@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 
@@ -28,7 +28,7 @@ Examples:
 
 @common.handle_errors
 @common.transaction_columns
-@common.list_options
+@campaign.list_options
 @opt.declare(
     rules=opt.o("Churn rules TOML (thresholds, value tiers); default: the built-in rules/churn.toml.", "FILE"),
     statuses=opt.o(
@@ -60,7 +60,7 @@ def churn(
     period: str = "month",
     rates: Path | None = None,
     top: int = 10,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -78,7 +78,7 @@ def _configure(options: command.Options) -> ChurnConfig:
     from loyalty_cli.app.churn import ChurnConfig
 
     config = command.config_of(ChurnConfig, options, statuses=tuple(options["statuses"] or ()))
-    common.check_list_output(options, example="churn.parquet")
+    campaign.check_list_output(options, example="churn.parquet")
     common.check_table_path(options["rates"], "--rates")
     return config
 
@@ -86,7 +86,7 @@ def _configure(options: command.Options) -> ChurnConfig:
 def _deliver(result: ChurnResult, options: command.Options, out: Output) -> list[Path]:
     # options["mapping"]: the mapping the transactions were read with (execute sets it), for a --contacts file
     output = options["output"]
-    written = common.write_list(result.customers, options, out, tag="status", value="net_spend") if output else []
+    written = campaign.write_list(result.customers, options, out, tag="status", value="net_spend") if output else []
     written += command.write_file(result.rates, options["rates"], f"the churn rate per {result.period}", out)
     if not (output and out.quiet):
         _show(result, out, to_stderr=output == "-")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 
@@ -37,7 +37,7 @@ CHECK_SHOWN = (
 
 @common.handle_errors
 @common.transaction_columns
-@common.list_options
+@campaign.list_options
 @opt.declare(
     model=opt.o(
         "Purchase model: bgnbd (BG/NBD), mbgnbd (MBG/NBD: one-time buyers can be inactive) or pnbd (Pareto/NBD).",
@@ -85,7 +85,7 @@ def cltv(
     calibration_end: datetime | None = None,
     top: int = 10,
     tables: Path | None = None,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -105,14 +105,16 @@ def _configure(options: command.Options) -> CltvSettings:
     config = command.config_of(CltvSettings, options, calibration_end=common.to_date(options["calibration_end"]))
     if options["top"] < 0:
         raise UsageError("--top must be >= 0")
-    common.check_list_output(options, example="clv.parquet")
+    campaign.check_list_output(options, example="clv.parquet")
     return config
 
 
 def _deliver(result: CltvResult, options: command.Options, out: Output) -> list[Path]:
     output, folder = options["output"], options["tables"]
     written = (
-        common.write_list(result.customers, options, out, tag="value_tier", value=result.value_column) if output else []
+        campaign.write_list(result.customers, options, out, tag="value_tier", value=result.value_column)
+        if output
+        else []
     )
     if folder:
         from loyalty_cli.io.writers import write_table

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
     from loyalty_cli.handoff.summary import Line
-    from loyalty_cli.handoff.write import ListSpec
-    from loyalty_cli.io.columns import MappingFile
     from loyalty_cli.io.readers import ReadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -296,128 +294,3 @@ def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, de
     )
     if describe:
         list_problems(table, out)
-
-
-@dataclass(frozen=True)
-class ListOptions:
-    """The email hand-off options of a list-writing command (``--target``, ``--holdout-share``, ``--seed``,
-    ``--max-file-mb``, ``--contacts``), declared once by :func:`list_options`."""
-
-    target: str | None = None
-    holdout_share: float | None = None
-    seed: str | None = None
-    max_file_mb: float | None = None
-    contacts: Path | None = None
-
-    def spec(self, fmt: str | None, **more: Any) -> ListSpec:
-        from loyalty_cli.handoff.write import ListSpec
-
-        return ListSpec(self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, **more)
-
-    def check(self, output: str | None, fmt: str | None) -> None:
-        """Fail on options that cannot work (exit 2) before any data is read (:meth:`write` checks again)."""
-        from loyalty_cli.handoff.targets import get_target
-
-        if self.target is not None:
-            get_target(self.target)
-        if self.contacts is not None and self.target is None:
-            raise UsageError("--contacts needs --target", hint="e.g. --target generic --contacts contacts.csv")
-        self.spec(fmt).check(output)
-
-    def write(
-        self,
-        table: pl.DataFrame,
-        output: str,
-        *,
-        fmt: str | None,
-        out: Output,
-        mapping: Path | MappingFile | None,
-        contact_rows: pl.DataFrame | None = None,
-        policy: str = "error",
-        rejects: Path | None = None,
-        describe: Callable[[int], str] | None = None,
-        **how: Any,
-    ) -> list[Path]:
-        """Write a command's customer list to ``output`` with these options; the files written.
-
-        - none given: the table as it is (``-`` = stdout) and ``Wrote <describe(n)> to FILE``; files of an
-          earlier hand-off of the same name (control group, parts, manifest ...) are removed and named;
-        - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
-          cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
-        - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
-        - either: ``<stem>.manifest.json`` (files, counts, reasons, split).
-
-        ``how``: ``tag`` (the segment/stage/action column, written as the tool's tag), ``tag_value`` (a fixed
-        tag for lists without one), ``value`` (the column whose highest value wins among duplicate emails);
-        ``describe``: how to word n rows (default ``n customers``). The ``--contacts`` file is read with the
-        command's ``mapping`` and ``policy`` (``--on-bad-rows``: under skip its bad rows go beside the command's
-        ``rejects``, ``list.rejects.csv`` -> ``list.rejects.contacts.csv``), unless the command read its
-        ``contact_rows`` already."""
-        from loyalty_cli.handoff.summary import list_summary, plain_summary
-        from loyalty_cli.handoff.write import write_list, write_plain_list
-
-        describe = describe or (lambda n: words.count(n, "customer"))
-        self.check(output, fmt)
-        if self.target is None and self.holdout_share is None:
-            written, removed, notes = write_plain_list(table, output, fmt=fmt)
-            show_messages(plain_summary(written, table.height, removed, notes, describe=describe), out)
-            return [written] if written else []
-        paths: list[Path] = []
-        if contact_rows is None and self.contacts is not None:
-            from loyalty_cli.app.inputs import InputSpec
-            from loyalty_cli.io.readers import ReadOptions
-
-            wanted = InputSpec(contacts=[str(self.contacts)], options=ReadOptions(mapping_file=mapping))
-            read = load(replace(wanted, on_bad_rows=policy), out, what="contacts")  # type: ignore[arg-type]
-            contact_rows, rejected = read.tables["contacts"], read.rejects["contacts"]
-            if policy == "skip" and rejected.height:
-                path = rejects_path(rejects, output)
-                paths.append(path.with_name(f"{path.stem}.contacts{path.suffix}"))
-                write_rejects([rejected], paths[-1], out)
-        spec = self.spec(fmt, contacts=contact_rows, **how)
-        report = write_list(table, output, spec)
-        show_messages(list_summary(report, max_bytes=spec.max_bytes(report.target), describe=describe), out)
-        paths += [f.path for f in [*report.treatment, *report.control]]
-        return paths + [p for p in (report.dropped_path, report.changes_path, report.manifest) if p is not None]
-
-
-def list_spec(options: Mapping[str, Any]) -> ListOptions:
-    """The list options among a command's flat options (see :func:`loyalty_cli.cli.command.flat`)."""
-    return ListOptions(**{f.name: options.get(f.name) for f in fields(ListOptions)})
-
-
-#: the placeholder default of a command's ``lists`` parameter (replaced by :func:`list_options`)
-NO_LIST_OPTIONS = ListOptions()
-_LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("target", opt.Target),
-    ("holdout_share", opt.HoldoutShare),
-    ("seed", opt.HoldoutSeed),
-    ("max_file_mb", opt.MaxFileMb),
-    ("contacts", opt.Contacts),
-)
-#: ``lists: ListOptions``: the email hand-off options (a command with its own --contacts input leaves that out)
-list_options = option_bundle("lists", ListOptions, _LIST_OPTIONS)
-list_options_without_contacts = option_bundle("lists", ListOptions, _LIST_OPTIONS[:-1])
-
-
-def check_list_output(options: Mapping[str, Any], *, example: str) -> None:
-    """Before reading anything, for a command whose ``-o`` writes a customer list: ``--on-bad-rows``, the
-    output's suffix (or ``--format``) and the email hand-off options."""
-    check_bad_rows(options["on_bad_rows"])
-    check_output(options["output"], options["fmt"], example=example)
-    list_spec(options).check(options["output"], options["fmt"])
-
-
-def write_list(table: pl.DataFrame, options: Mapping[str, Any], out: Output, **how: Any) -> list[Path]:
-    """Write a command's customer list to its ``-o`` with its hand-off options (see :meth:`ListOptions.write`;
-    ``how``: tag, tag_value, value, describe, contact_rows)."""
-    return list_spec(options).write(
-        table,
-        options["output"],
-        fmt=options["fmt"],
-        out=out,
-        mapping=options.get("mapping"),
-        policy=options.get("on_bad_rows", "error"),
-        rejects=options.get("rejects"),
-        **how,
-    )

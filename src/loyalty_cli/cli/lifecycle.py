@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 
@@ -41,7 +41,7 @@ Todo = Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help
 
 @common.handle_errors
 @common.transaction_columns
-@common.list_options_without_contacts
+@campaign.list_options_without_contacts
 @opt.declare(
     surveys=opt.o(
         "NPS survey export (repeatable): the latest answer per customer makes advocates (active + 9-10) and the "
@@ -95,7 +95,7 @@ def lifecycle(
     min_n: int = 30,
     summary: Path | None = None,
     transitions: Path | None = None,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -118,7 +118,7 @@ def _configure(options: command.Options) -> LifecycleConfig:
     from loyalty_cli.errors import UsageError
 
     window = parse_window(options["window"])
-    common.check_list_output(_lists(options), example="todo.csv")
+    campaign.check_list_output(_lists(options), example="todo.csv")
     common.check_table_path(options["summary"], "--summary")
     common.check_table_path(options["transitions"], "--transitions")
     if options["transitions"] is not None and options["previous"] is None:
@@ -140,7 +140,7 @@ def _deliver(result: LifecycleResult, options: command.Options, out: Output) -> 
     written: list[Path] = []
     if output:
         contact_rows = result.contacts if options["target"] else None
-        written = common.write_list(
+        written = campaign.write_list(
             result.todo,
             _lists(options),
             out,

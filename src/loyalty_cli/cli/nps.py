@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 
@@ -52,7 +52,7 @@ SURVEY_COLUMNS = {
 
 
 @common.handle_errors
-@common.list_options
+@campaign.list_options
 @opt.declare(
     list_=opt.o(
         "What -o writes instead of the NPS table: promoters (latest score 9-10: ask for a review "
@@ -123,7 +123,7 @@ def nps(
     transactions: list[str] | None = None,
     rules: str | None = None,
     min_spend: float | None = None,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -167,7 +167,7 @@ def _configure(options: command.Options) -> NpsCommandConfig:
         raise UsageError(
             f"{'--format' if fmt else '--list'} needs --output", hint="e.g. -o promoters.csv, or -o - for stdout."
         )
-    lists = common.list_spec(options)
+    lists = campaign.list_spec(options)
     handoff = ["--" + name.replace("_", "-") for name, value in vars(lists).items() if value is not None]
     if handoff and list_ is None:
         raise UsageError(
@@ -220,7 +220,7 @@ def _deliver(result: NpsResult, options: command.Options, out: Output) -> list[P
     if output and result.customer_list is not None:
         # The list's nps_category is the tag (e.g. Mailchimp's Tags: promoter); duplicate emails keep the
         # customer with the highest net spend (with --transactions), else the smallest customer id.
-        written += common.write_list(
+        written += campaign.write_list(
             result.customer_list,
             options,
             out,

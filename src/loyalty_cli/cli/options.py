@@ -153,7 +153,7 @@ DecimalComma = Annotated[
     bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).", rich_help_panel=COLUMNS)
 ]
 
-# Email hand-off and control groups (commands that write a customer list; see cli.common.write_customer_list).
+# Email hand-off and control groups (commands that write a customer list; see cli/campaign.py).
 LISTS = "Email hand-off and control group"
 Target = Annotated[
     str | None,

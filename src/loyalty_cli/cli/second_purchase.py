@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 from loyalty_cli.errors import UsageError, setting
@@ -49,7 +49,7 @@ def parse_window(value: str) -> Window:
 
 @common.handle_errors
 @common.transaction_columns
-@common.list_options
+@campaign.list_options
 @opt.declare(
     output=opt.o(
         "Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json; - for stdout).",
@@ -95,7 +95,7 @@ def second_purchase(
     shares: Path | None = None,
     curve: Path | None = None,
     value: Path | None = None,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -112,7 +112,7 @@ def _configure(options: command.Options) -> SecondPurchaseSettings:
 
     window, closing = parse_window(str(options["window"])), parse_days(str(options["closing"]), setting("closing"))
     config = command.config_of(SecondPurchaseSettings, options, window=window, closing=closing)
-    common.check_list_output(options, example="nudge.csv")
+    campaign.check_list_output(options, example="nudge.csv")
     for name in TABLES:
         common.check_table_path(options[name], f"--{name}")
     return config
@@ -121,7 +121,9 @@ def _configure(options: command.Options) -> SecondPurchaseSettings:
 def _deliver(result: SecondPurchaseResult, options: command.Options, out: Output) -> list[Path]:
     output, written = options["output"], []
     if output:
-        written = common.write_list(result.actions, options, out, tag_value=NUDGE, value="net_spend", describe=_nudged)
+        written = campaign.write_list(
+            result.actions, options, out, tag_value=NUDGE, value="net_spend", describe=_nudged
+        )
     for name, what in TABLES.items():
         written += command.write_file(getattr(result, name), options[name], f"the {what}", out)
     if not (output and out.quiet):

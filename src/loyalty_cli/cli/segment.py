@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty_cli import words
-from loyalty_cli.cli import command, common
+from loyalty_cli.cli import campaign, command, common
 from loyalty_cli.cli import options as opt
 from loyalty_cli.cli.console import Output
 
@@ -43,7 +43,7 @@ def _parse_breaks(values: list[str] | None) -> dict[str, list[float]]:
 
 @common.handle_errors
 @common.transaction_columns
-@common.list_options
+@campaign.list_options
 @opt.declare(
     rules=opt.o("Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.", "MAP"),
     segments=opt.o("Keep only this segment (repeatable), e.g. for an email hand-off.", "NAME", flag="--segment"),
@@ -71,7 +71,7 @@ def segment(
     frequency: str = "orders",
     monetary: str = "total",
     cut_points: Path | None = None,
-    lists: common.ListOptions = common.NO_LIST_OPTIONS,
+    lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,
@@ -87,7 +87,7 @@ def _configure(options: command.Options) -> SegmentConfig:
     config = command.config_of(
         SegmentConfig, options, segments=tuple(options["segments"] or ()), breaks=_parse_breaks(options["breaks"])
     )
-    common.check_list_output(options, example="segments.parquet")
+    campaign.check_list_output(options, example="segments.parquet")
     common.check_table_path(options["cut_points"], "--cut-points")
     return config
 
@@ -95,7 +95,7 @@ def _configure(options: command.Options) -> SegmentConfig:
 def _deliver(result: SegmentResult, options: command.Options, out: Output) -> list[Path]:
     output, cut_points = options["output"], options["cut_points"]
     written = (
-        common.write_list(result.customers, options, out, tag="segment", value=result.value_column) if output else []
+        campaign.write_list(result.customers, options, out, tag="segment", value=result.value_column) if output else []
     )
     written += command.write_file(result.cut_points, cut_points, "cut points", out)
     if not (output and out.quiet):
