@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from loyalty_cli.io.validate import BadRows
     from loyalty_cli.metrics.nps import NpsConfig
     from loyalty_cli.stage1 import Loaded
+    from loyalty_cli.stage1.partitioned import Parts
 
 #: the inputs besides the transactions, in the order they are read
 SIDE_KINDS = ("surveys", "contacts", "members", "points")
@@ -71,6 +72,11 @@ class InputSpec:
     sides_first: bool = False
     # per side kind, a check of its scan (e.g. of its columns) before any row of it is read: raises, or says
     check_scan: Mapping[str, Callable[[Scan, Messages], None]] = field(default_factory=dict)
+    # the memory budget of reading the transactions, in bytes (None: none, one pass): beyond the working set
+    # estimated from the files, stage 1 takes several passes over customer partitions, with the same tables (see
+    # loyalty_cli.stage1.passes); ``on_pass(i, n)`` is told the start of each (0: the read that writes them)
+    memory_limit: int | None = None
+    on_pass: Callable[[int, int], None] | None = None
 
     def paths(self, kind: str) -> Sequence[str]:
         return getattr(self, kind)
@@ -88,6 +94,7 @@ class Inputs:
     scans: dict[str, Scan]
     rejects: dict[str, pl.DataFrame]
     as_of: date | None
+    passes: int = 1  # the transactions were read in this many passes over customer partitions (memory_limit)
 
     @property
     def customers(self) -> pl.DataFrame:
@@ -115,6 +122,7 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
     side = [kind for kind in SIDE_KINDS if spec.paths(kind)]
     scanned = _scanned_first(spec, side, messages)
     loaded = _transactions(spec, messages) if spec.transactions and spec.summary else None
+    passes = loaded.passes if loaded is not None else 1
     if loaded is not None:
         tables["customers"] = loaded.customers
         if loaded.activity is not None:
@@ -123,7 +131,7 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
         scans["transactions"] = loaded.scan
         rejects["transactions"] = _joined(loaded.rejects)
     elif spec.transactions:  # no stage 1: the plans only
-        found, scans["transactions"], rejects["transactions"] = _plans(spec, "transactions", messages)
+        found, scans["transactions"], rejects["transactions"], passes = _plans(spec, "transactions", messages)
         tables.update(found)
     as_of = loaded.as_of if loaded is not None and loaded.as_of is not None else spec.as_of
     if side:
@@ -132,7 +140,7 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
             tables[kind], scans[kind], rejects[kind] = rows, scan, rejected
     if spec.previous is not None:
         tables["previous"] = _previous(spec.previous, as_of)
-    return Inputs(spec=spec, loaded=loaded, tables=tables, scans=scans, rejects=rejects, as_of=as_of)
+    return Inputs(spec=spec, loaded=loaded, tables=tables, scans=scans, rejects=rejects, as_of=as_of, passes=passes)
 
 
 def _joined(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -140,18 +148,25 @@ def _joined(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(found, how="diagonal_relaxed") if found else pl.DataFrame()
 
 
-def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl.DataFrame], Scan, pl.DataFrame]:
+def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl.DataFrame], Scan, pl.DataFrame, int]:
     """One kind read with ``spec.options`` for named plans over its valid rows, without stage 1: the activity
-    table when asked, and the ``lines`` plans; collected in one pass with the rejected rows. Under ``check``
-    every bad row is kept and lines repeated across files are recorded in the scan, not raised."""
+    table when asked, and the ``lines`` plans; collected in one pass with the rejected rows (and the passes
+    taken: the transactions' activity table in several within ``memory_limit``). Under ``check`` every bad row
+    is kept and lines repeated across files are recorded in the scan, not raised."""
     from loyalty_cli.io.readers import read_table
     from loyalty_cli.io.validate import collect_checked
     from loyalty_cli.stage1.customers import customer_activity
 
     scan = read_table(kind, spec.paths(kind), spec.options, as_of=None if kind == "contacts" else spec.as_of)
     describe_scan(scan, messages)
-    plans = {**({"activity": customer_activity} if spec.activity else {}), **spec.lines}
     checking = spec.check is not None
+    passes = _activity_passes(spec, scan, messages) if kind == "transactions" and not checking else 1
+    if passes > 1:
+        parts = _partitioned_activity(spec, scan, passes)
+        found = {**({"activity": parts.activity} if parts.activity is not None else {}), **parts.lines}
+        note_left_out(scan, messages)
+        return found, scan, _joined(parts.rejects), passes
+    plans = {**({"activity": customer_activity} if spec.activity else {}), **spec.lines}
     results, rejected = collect_checked(
         [scan],
         [plan(scan.rows) for plan in plans.values()],
@@ -159,13 +174,40 @@ def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl
         stop_on_overlap=not checking,
     )
     note_left_out(scan, messages)
-    return dict(zip(plans, results, strict=True)), scan, _joined(rejected)
+    return dict(zip(plans, results, strict=True)), scan, _joined(rejected), passes
+
+
+def _activity_passes(spec: InputSpec, scan: Scan, messages: Messages) -> int:
+    """The passes the transactions' activity table takes within ``memory_limit`` (1 without one, or without it)."""
+    from loyalty_cli.stage1.load import passes_note
+    from loyalty_cli.stage1.passes import estimate, plan_passes
+
+    if spec.memory_limit is None or not spec.activity:
+        return 1
+    passes = plan_passes(estimate(scan, activity=True, summary=False), spec.memory_limit)
+    messages.notes([passes_note(passes, spec.memory_limit)])
+    return passes
+
+
+def _partitioned_activity(spec: InputSpec, scan: Scan, passes: int) -> Parts:
+    from loyalty_cli.stage1.partitioned import collect_partitioned
+
+    return collect_partitioned(
+        scan,
+        passes=passes,
+        as_of=spec.as_of,
+        on_bad_rows=spec.on_bad_rows,
+        summary=False,
+        activity=True,
+        lines=spec.lines,
+        on_pass=spec.on_pass,
+    )
 
 
 def _checked(spec: InputSpec, messages: Messages) -> Inputs:
     """``check``: the one kind read for its plans, nothing else."""
     kind = str(spec.check)
-    found, scan, rejected = _plans(spec, kind, messages)
+    found, scan, rejected, _ = _plans(spec, kind, messages)
     return Inputs(spec=spec, loaded=None, tables=found, scans={kind: scan}, rejects={kind: rejected}, as_of=spec.as_of)
 
 
@@ -232,6 +274,13 @@ def _lists(lists: CampaignLists | None, messages: Messages) -> dict[str, pl.Data
 
 def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
     from loyalty_cli.stage1 import load_transactions
+    from loyalty_cli.stage1.load import passes_note
+
+    def on_pass(i: int, passes: int) -> None:
+        if i == 0:  # before the long read: how it goes
+            messages.notes([passes_note(passes, spec.memory_limit)])
+        if spec.on_pass is not None:
+            spec.on_pass(i, passes)
 
     loaded = load_transactions(
         spec.transactions,
@@ -241,6 +290,8 @@ def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
         activity=spec.activity,
         lines=spec.lines,
         on_scan=lambda scan: describe_scan(scan, messages),
+        memory_limit=spec.memory_limit,
+        on_pass=on_pass,
     )
     note_left_out(loaded.scan, messages)
     messages.notes([loaded.left_out_note()])

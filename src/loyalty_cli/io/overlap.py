@@ -72,6 +72,16 @@ class OverlapCheck:
     paths: tuple[Path, ...]
     policy: str = "error"
     found: list[Overlap] = field(default_factory=list)
+    # the lines of every file with the rank of their file (``_file``), before the check: the check of one part of
+    # them (e.g. the lines of some customers, a repeat having the customer of the line it repeats) is
+    # :meth:`resolve` on that part, and the check of all is the :func:`merged_summary` of the parts' summaries
+    tagged: pl.LazyFrame | None = None
+    date_column: str | None = None
+
+    def resolve(self, tagged: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        """The rows (the policy applied) and the summary of some of :attr:`tagged`'s lines (all of them or a
+        part holding every copy of each line it has)."""
+        return resolve_overlaps(tagged, date_column=self.date_column, policy=self.policy)
 
     def settle(self, summary: pl.DataFrame) -> list[Overlap]:
         """Record the collected summary; the overlaps found."""
@@ -91,20 +101,45 @@ def find_overlaps(
         raise UsageError(f"on_overlap must be error or keep-first, got {policy!r}")
     order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
     rank = {i: r for r, i in enumerate(order)}
-    columns = parts[0].collect_schema().names()
     tagged = pl.concat(
         [part.with_columns(pl.lit(rank[i], dtype=pl.UInt32).alias(_FILE)) for i, part in enumerate(parts)],
         how="vertical",
-    ).with_columns(pl.col(_FILE).min().over(columns).alias(_FIRST))
+    )
+    rows, summary = resolve_overlaps(tagged, date_column=date_column, policy=policy)
+    if policy != "keep-first":
+        rows = pl.concat(parts, how="vertical")
+    check = OverlapCheck(
+        summary=summary, paths=tuple(paths[i] for i in order), policy=policy, tagged=tagged, date_column=date_column
+    )
+    return rows, check
+
+
+def resolve_overlaps(
+    tagged: pl.LazyFrame, *, date_column: str | None, policy: str = "error"
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The rows and the summary of lines tagged with the rank of their file (``_file``, see
+    :func:`find_overlaps`): under ``keep-first`` the rows keep each line only from the first file that has it,
+    otherwise they are all the lines (without ``_file``)."""
+    columns = [c for c in tagged.collect_schema().names() if c != _FILE]
+    checked = tagged.with_columns(pl.col(_FILE).min().over(columns).alias(_FIRST))
     day = pl.col(date_column).cast(pl.Date) if date_column else pl.lit(None, dtype=pl.Date)
-    summary = tagged.group_by(_FIRST, _FILE).agg(
+    summary = checked.group_by(_FIRST, _FILE).agg(
         pl.len().alias("lines"), day.min().alias("start"), day.max().alias("end")
     )
     if policy == "keep-first":
-        rows = tagged.filter(pl.col(_FILE) == pl.col(_FIRST)).select(columns)
-    else:
-        rows = pl.concat(parts, how="vertical")
-    return rows, OverlapCheck(summary=summary, paths=tuple(paths[i] for i in order), policy=policy)
+        return checked.filter(pl.col(_FILE) == pl.col(_FIRST)).select(columns), summary
+    return tagged.select(columns), summary
+
+
+def merged_summary(summaries: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The summary of all the lines from the summaries of parts of them that share no line (see
+    :meth:`OverlapCheck.resolve`)."""
+    return (
+        pl.concat(summaries, how="vertical")
+        .group_by(_FIRST, _FILE)
+        .agg(pl.col("lines").sum(), pl.col("start").min(), pl.col("end").max())
+        .sort(_FIRST, _FILE)
+    )
 
 
 def describe_overlaps(summary: pl.DataFrame, paths: Sequence[Path]) -> list[Overlap]:

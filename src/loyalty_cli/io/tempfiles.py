@@ -1,7 +1,7 @@
 """Temporary files of our own: named for their host and process (:func:`owner_tag`), so that stale ones (the
 process gone) are removed by a later run (:func:`remove_stale`) while those of a run going on are left alone;
-SIGTERM unwinds like Ctrl-C while they exist (:func:`terminate_as_interrupt`); a failed write is a
-:class:`DataError` naming the file (:func:`write_error`)."""
+a temporary folder of one kind is made by :func:`owned_workspace`; SIGTERM unwinds like Ctrl-C while they exist
+(:func:`terminate_as_interrupt`); a failed write is a :class:`DataError` naming the file (:func:`write_error`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import re
 import shutil
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from loyalty_cli.errors import DataError
+from loyalty_cli.errors import DataError, LoyaltyError
 
 # --- telling stale temporary files from ones in use -----------------------------------
 
@@ -67,6 +68,25 @@ def remove_stale(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
             continue
         removed.append(Path(entry.path))
     return removed
+
+
+def workspace_pattern(kind: str) -> re.Pattern[str]:
+    """The names of the temporary folders of one ``kind`` (see :func:`owned_workspace`)."""
+    return re.compile(rf"^loyalty-{re.escape(kind)}-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+
+
+def owned_workspace(kind: str, purpose: str) -> tempfile.TemporaryDirectory[str]:
+    """A new temporary folder ``loyalty-<kind>-<host>-<pid>-<random>`` in the system's temporary folder (TMPDIR),
+    removed when its ``with`` block ends or is interrupted; those of the same kind left by runs killed before they
+    cleaned up are removed first. ``purpose`` words what it holds in the error when it cannot be made."""
+    try:
+        remove_stale(Path(tempfile.gettempdir()), workspace_pattern(kind))
+        return tempfile.TemporaryDirectory(prefix=f"loyalty-{kind}-{owner_tag()}-")
+    except OSError as exc:
+        raise LoyaltyError(
+            f"Could not create a temporary folder for {purpose}: {exc.strerror or exc}",
+            hint="Point TMPDIR at a writable folder with some free space.",
+        ) from None
 
 
 @contextmanager

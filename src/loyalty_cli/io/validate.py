@@ -106,11 +106,14 @@ def collect_checked(
     *,
     on_bad_rows: BadRows = "error",
     stop_on_overlap: bool = True,
+    check: bool = True,
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Collect ``frames`` and every scan's rejects in one pass. Under ``error`` any rejected row raises a
     :class:`DataError` naming files, columns and rows (and nothing is returned to be written). Lines repeated
     across the files of a scan are recorded in ``scan.overlap.found``; under that scan's ``error`` policy
-    they raise (before bad rows: a duplicate export is the cause of both) unless not ``stop_on_overlap``."""
+    they raise (before bad rows: a duplicate export is the cause of both) unless not ``stop_on_overlap``.
+    Not ``check``: nothing is raised, the caller raises with :func:`raise_problems` once it knows the rest (the
+    partitioned stage 1 knows the lines repeated across files only after its passes)."""
     later = [(s, s.later) for s in scans if s.later is not None]
     checks = [s.overlap for s in scans if s.overlap is not None]
     workspace = _rejects_workspace()
@@ -124,7 +127,8 @@ def collect_checked(
         scan.left_out[:] = [int(counted.item())]
     for check, summary in zip(checks, out[len(out) - len(checks) :], strict=True):
         check.settle(summary)
-    _raise_problems(scans, rejects, on_bad_rows=on_bad_rows, stop_on_overlap=stop_on_overlap)
+    if check:
+        raise_problems(scans, rejects, on_bad_rows=on_bad_rows, stop_on_overlap=stop_on_overlap)
     return results, rejects
 
 
@@ -140,8 +144,8 @@ def _rejects_workspace() -> tempfile.TemporaryDirectory[str]:
         ) from None
 
 
-def _raise_problems(
-    scans: Sequence[Scan], rejects: Sequence[pl.DataFrame], *, on_bad_rows: BadRows, stop_on_overlap: bool
+def raise_problems(
+    scans: Sequence[Scan], rejects: Sequence[pl.DataFrame], *, on_bad_rows: BadRows, stop_on_overlap: bool = True
 ) -> None:
     """Raise the first problem of the collected scans: lines repeated across files (under the error policy,
     when ``stop_on_overlap``), then lines with too few fields, then (under ``error``) bad rows."""

@@ -94,6 +94,14 @@ def summary_with_no_purchase(lines: pl.LazyFrame, *, as_of: date | None) -> tupl
     Both come from one plan: collected together (``pl.collect_all``) they share the customer group-by, so the
     lines are read once. With them, the summary's totals add up to the whole data's (net revenue, return
     orders: :func:`transaction_profile`)."""
+    summary, no_purchase, _ = summary_parts(lines, as_of=as_of)
+    return summary, no_purchase
+
+
+def summary_parts(lines: pl.LazyFrame, *, as_of: date | None) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """:func:`summary_with_no_purchase`, and one row from the same plan: ``as_of``, the as-of date used (given,
+    or the day after the last order of these lines, also when its customer made no purchase; null without
+    orders). The partitioned stage 1 takes the latest of its parts' (:func:`at_as_of`)."""
     # Performance notes (10M lines, streaming engine): the plan is lines -> orders (group-by) -> one window
     # (the customer's first purchase) -> customers (group-by with simple when/then aggregations only).
     # - Days and timestamps are carried as plain integers (days since epoch, the datetime's physical
@@ -155,7 +163,6 @@ def summary_with_no_purchase(lines: pl.LazyFrame, *, as_of: date | None) -> tupl
     ]
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     extra = [f"first_{c}" for c in firsts]
-    day_number = pl.col("as_of").cast(pl.Int32)
     no_purchase = customers.filter(pl.col("first_purchase").is_null()).select(
         pl.len().cast(pl.UInt32).alias("customers"),
         pl.col("return_orders").sum().cast(pl.UInt32).alias("return_orders"),
@@ -167,8 +174,7 @@ def summary_with_no_purchase(lines: pl.LazyFrame, *, as_of: date | None) -> tupl
         .with_columns(
             *money,
             (pl.col("net_cents") / pl.col("orders") / 100).alias("mean_order_value"),
-            (day_number - pl.col("last_purchase")).alias("recency_days"),  # Int32 - Int32: Int32
-            (day_number - pl.col("first_purchase")).alias("tenure_days"),
+            *_days_to(pl.col("as_of")),
         )
         .select(
             *leading,
@@ -187,7 +193,40 @@ def summary_with_no_purchase(lines: pl.LazyFrame, *, as_of: date | None) -> tupl
             "tenure_days",
         )
     )
-    return summary, no_purchase.with_columns((pl.col("net_cents") / 100).round(2).alias("net_value"))
+    end = customers.select(_resolve_as_of(as_of).alias("as_of"))
+    return summary, no_purchase.with_columns(_net_value()), end
+
+
+def _net_value() -> pl.Expr:
+    return (pl.col("net_cents") / 100).round(2).alias("net_value")
+
+
+def _days_to(as_of: pl.Expr) -> list[pl.Expr]:
+    """``recency_days`` and ``tenure_days``: days from the last and the first purchase to ``as_of`` (Int32; the
+    purchase days as days since the epoch or as dates)."""
+    day_number = as_of.cast(pl.Int32)
+    return [
+        (day_number - pl.col("last_purchase").cast(pl.Int32)).alias("recency_days"),  # Int32 - Int32: Int32
+        (day_number - pl.col("first_purchase").cast(pl.Int32)).alias("tenure_days"),
+    ]
+
+
+def at_as_of(summary: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """A customer summary's columns that depend on the as-of date (``as_of``, ``recency_days``, ``tenure_days``)
+    for another as-of date: a part's summary at the date of all the parts (the partitioned stage 1)."""
+    day = pl.lit(as_of, dtype=pl.Date)
+    return summary.with_columns(day.alias("as_of"), *_days_to(day))
+
+
+def combined_no_purchase(rows: list[pl.DataFrame]) -> pl.DataFrame:
+    """The row of :func:`summary_with_no_purchase` about the customers of several parts that share none: the
+    counts and the net cents summed, the net value from the sum."""
+    both = pl.concat(rows, how="vertical")
+    return both.select(
+        pl.col("customers").sum().cast(pl.UInt32),
+        pl.col("return_orders").sum().cast(pl.UInt32),
+        pl.col("net_cents").sum().cast(pl.Int128),
+    ).with_columns(_net_value())
 
 
 def btyd_summary(customers: pl.LazyFrame, *, unit_days: float = 1.0, end: date | None = None) -> pl.LazyFrame:

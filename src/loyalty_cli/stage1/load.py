@@ -9,6 +9,13 @@ rows dated on or after the as-of date.
 
 Inside :func:`shared_reads` (``loyalty run``), loads are remembered: every step of a pipeline that reads the
 same files with the same settings and as-of date gets the same tables without reading the files again.
+
+With a memory budget (``memory_limit``), stage 1 runs in as many passes over customer partitions as the
+working set estimated from the inputs needs (:mod:`loyalty_cli.stage1.passes`,
+:mod:`loyalty_cli.stage1.partitioned`), with the same tables: the same rows, values and types. In passes they
+come sorted by customer id (the activity table by customer and day); in one pass in the group-by's order, which
+is not fixed (sorting them would cost 5-40% of stage 1 and changes the last digits of float sums downstream that
+depend on row order: see the partitioned module).
 """
 
 from __future__ import annotations
@@ -25,7 +32,10 @@ import polars as pl
 from loyalty_cli.io.readers import ReadOptions, Scan, read_transactions
 from loyalty_cli.io.sources import expand_inputs
 from loyalty_cli.io.validate import BadRows, collect_checked
+from loyalty_cli.memory import format_size
 from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.stage1.partitioned import collect_partitioned
+from loyalty_cli.stage1.passes import estimate, plan_passes
 from loyalty_cli.words import count
 
 
@@ -42,6 +52,8 @@ class Loaded:
     no_purchase: pl.DataFrame
     # named plans over the valid lines collected in the same pass (see load_transactions' ``lines``)
     lines: dict[str, pl.DataFrame] = field(default_factory=dict)
+    passes: int = 1  # over customer partitions, for ``memory_limit`` (bytes; None: no budget)
+    memory_limit: int | None = None
 
     @property
     def as_of(self) -> date | None:
@@ -52,6 +64,18 @@ class Loaded:
         """How many customers had orders but no purchase (left out of the customer tables), and their net value."""
         row = self.no_purchase.row(0, named=True)
         return no_purchase_note(row["customers"], row["net_cents"])
+
+    def passes_note(self) -> str | None:
+        """``Stage 1 in 4 passes for a memory budget of 1.0 GB`` (None in one pass)."""
+        return passes_note(self.passes, self.memory_limit)
+
+
+def passes_note(passes: int, memory_limit: int | None) -> str | None:
+    """``Stage 1 in 4 passes for a memory budget of 1.0 GB`` (None for one pass)."""
+    if passes <= 1:
+        return None
+    budget = f" for a memory budget of {format_size(memory_limit)}" if memory_limit is not None else ""
+    return f"Stage 1 in {passes} passes over customer partitions{budget}"
 
 
 def no_purchase_note(customers: int, net_cents: int) -> str | None:
@@ -87,6 +111,25 @@ def _key(
     return (tuple(files), repr(options), mapping_state, as_of, on_bad_rows)
 
 
+def _one_pass(
+    scan: Scan,
+    *,
+    as_of: date | None,
+    on_bad_rows: BadRows,
+    activity: bool,
+    lines: Mapping[str, Callable[[pl.LazyFrame], pl.LazyFrame]],
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, dict[str, pl.DataFrame], list[pl.DataFrame]]:
+    """Stage 1 in one read, every table from one plan: the customers, the no-purchase row, the activity table
+    (when asked), the ``lines`` plans and the rejected rows."""
+    frames = list(summary_with_no_purchase(scan.rows, as_of=as_of))  # one plan: the lines are read once
+    if activity:
+        frames.append(customer_activity(scan.rows))
+    frames.extend(plan(scan.rows) for plan in lines.values())
+    results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
+    found = dict(zip(lines, results[3 if activity else 2 :], strict=True))
+    return results[0], results[1], results[2] if activity else None, found, rejects
+
+
 def load_transactions(
     inputs: Sequence[str | Path],
     options: ReadOptions | None = None,
@@ -96,10 +139,17 @@ def load_transactions(
     activity: bool = False,
     lines: Mapping[str, Callable[[pl.LazyFrame], pl.LazyFrame]] | None = None,
     on_scan: Callable[[Scan], None] | None = None,
+    memory_limit: int | None = None,
+    passes: int | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> Loaded:
     """Read transactions once: the customer summary (and the activity table when ``activity``); ``lines``:
     more named plans over the valid lines, collected in the same pass (never shared within a pipeline).
-    ``on_scan`` is called with the scan before the files are read (e.g. to say how the columns were mapped)."""
+    ``on_scan`` is called with the scan before the files are read (e.g. to say how the columns were mapped).
+    ``memory_limit`` (bytes; None: no budget): stage 1 takes as many passes over customer partitions as the
+    estimated working set needs (a budget none can meet is a ``ConfigError``); ``passes`` sets their number
+    instead; ``on_pass(i, n)`` is told each one's start (see :func:`collect_partitioned`). The tables are the
+    same in one pass or several (in passes sorted by customer id, and day)."""
     options = options or ReadOptions()
     cache = _cache.get() if not lines else None
     key = _key(inputs, options, as_of, on_bad_rows) if cache is not None else None
@@ -108,20 +158,34 @@ def load_transactions(
     scan = read_transactions(inputs, options, as_of=as_of)
     if on_scan is not None:
         on_scan(scan)
-    frames = list(summary_with_no_purchase(scan.rows, as_of=as_of))  # one plan: the lines are read once
     keep_activity = activity or cache is not None  # a pipeline keeps both: later steps may need the activity
-    if keep_activity:
-        frames.append(customer_activity(scan.rows))
     named = dict(lines or {})
-    frames.extend(plan(scan.rows) for plan in named.values())
-    results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
+    if passes is None:
+        passes = plan_passes(estimate(scan, activity=keep_activity), memory_limit) if memory_limit is not None else 1
+    if passes > 1:
+        parts = collect_partitioned(
+            scan,
+            passes=passes,
+            as_of=as_of,
+            on_bad_rows=on_bad_rows,
+            activity=keep_activity,
+            lines=named,
+            on_pass=on_pass,
+        )
+        assert parts.customers is not None and parts.no_purchase is not None
+        found = (parts.customers, parts.no_purchase, parts.activity, parts.lines, parts.rejects)
+    else:
+        found = _one_pass(scan, as_of=as_of, on_bad_rows=on_bad_rows, activity=keep_activity, lines=named)
+    customers, no_purchase, table, collected, rejects = found
     loaded = Loaded(
         scan=scan,
-        customers=results[0],
-        activity=results[2] if keep_activity else None,
+        customers=customers,
+        activity=table,
         rejects=rejects,
-        no_purchase=results[1],
-        lines=dict(zip(named, results[3 if keep_activity else 2 :], strict=True)),
+        no_purchase=no_purchase,
+        lines=collected,
+        passes=passes,
+        memory_limit=memory_limit,
     )
     if cache is not None and key is not None:
         cache[key] = loaded
