@@ -8,7 +8,7 @@ once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -113,18 +113,76 @@ def _kept_columns(
     return found
 
 
-def read_table(
+@dataclass(frozen=True)
+class FilePlan:
+    """How one file of an input is parsed: the file, its columns as read, and its plan (parse expressions,
+    checks, outputs)."""
+
+    source: Source
+    schema: pl.Schema
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """How an input is read, decided before any row is: every file's plan, the column mapping, the date
+    formats, the notes, and the as-of date rows are cut at. Polars runs it lazily (:func:`read_table`); another
+    engine may run the same per-file plans on its own reads (``loyalty_cli.spark``)."""
+
+    table: str
+    files: tuple[FilePlan, ...]
+    mapping: ColumnChoice
+    date_formats: dict[str, str]
+    notes: tuple[str, ...]
+    as_of: date | None
+    on_overlap: str
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return tuple(f.source for f in self.files)
+
+    @property
+    def date_field(self) -> str | None:
+        """The date column rows are dated by (lines repeated across files are reported by its days)."""
+        return DATE_FIELD.get(self.table)
+
+    @property
+    def cutoff(self) -> datetime | None:
+        """Valid rows dated on or after this are left out and counted (None: none are). Only when the date is
+        there: answers of a survey without a date column cannot be left out by it."""
+        when, as_of = self.date_field, self.as_of
+        if as_of is None or when not in self.mapping.columns:
+            return None
+        return datetime(as_of.year, as_of.month, as_of.day)
+
+    @property
+    def overlap_checked(self) -> bool:
+        """Whether lines repeated across the files are looked for (several files of transactions)."""
+        return len(self.files) > 1 and self.table in _OVERLAP_CHECKED
+
+
+#: how the files of an input are found and inspected: (inputs, the read options) -> sources
+Inspect = Callable[[Sequence[str | Path], ReadOptions], list[Source]]
+
+
+def _inspect_local(inputs: Sequence[str | Path], options: ReadOptions) -> list[Source]:
+    return [inspect_source(p, separator=options.separator, encoding=options.encoding) for p in expand_inputs(inputs)]
+
+
+def plan_table(
     table: str,
     inputs: Sequence[str | Path],
     options: ReadOptions | None = None,
     *,
     as_of: date | None = None,
-) -> Scan:
-    """Read one kind of export lazily. Raises :class:`DataError` for anything wrong with the files
-    themselves (missing, empty, unreadable, missing or ambiguous columns); bad *rows* go to ``rejects``."""
+    inspect: Inspect | None = None,
+) -> TablePlan:
+    """Plan the reading of one kind of export: its files (found and inspected by ``inspect``, default: local
+    files, folders and globs), the column mapping, the date formats and each file's :class:`Plan`. Raises
+    :class:`DataError` for anything wrong with the files themselves (missing, empty, unreadable, missing or
+    ambiguous columns)."""
     options, mapping_file = _checked_options(table, options)
-    paths = expand_inputs(inputs)
-    sources = [inspect_source(p, separator=options.separator, encoding=options.encoding) for p in paths]
+    sources = (inspect or _inspect_local)(inputs, options)
     filled = _filled(sources)
     notes = _source_notes(sources, filled)
     first = filled[0]
@@ -143,26 +201,40 @@ def read_table(
         notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
     if table == "contacts" and "email_consent" not in mapping.columns:
         notes.extend(unmapped_consent_note(first.path, schema.names()))
-
-    row_parts, reject_parts, later_parts = [], [], []
-    when = DATE_FIELD.get(table)
-    # Only when the date is there: answers of a survey without a date column cannot be left out by it.
-    cutoff = datetime(as_of.year, as_of.month, as_of.day) if as_of is not None and when in mapping.columns else None
+    files = []
     for src in filled:
         plan = BUILDERS[table](schemas[src.path], mapping, options, formats, as_of, src)
         kept = _kept_columns(schemas[src.path], mapping, options.keep, table, src.path)
         refuse_repeated(src, kept)
         plan.parsed.update({name: parse_text(header) for name, header in kept.items()})
-        lf = _parsed(src, plan)
+        files.append(FilePlan(src, schemas[src.path], plan))
+    return TablePlan(table, tuple(files), mapping, formats, tuple(notes), as_of, options.on_overlap)
+
+
+def read_table(
+    table: str,
+    inputs: Sequence[str | Path],
+    options: ReadOptions | None = None,
+    *,
+    as_of: date | None = None,
+) -> Scan:
+    """Read one kind of export lazily. Raises :class:`DataError` for anything wrong with the files
+    themselves (missing, empty, unreadable, missing or ambiguous columns); bad *rows* go to ``rejects``."""
+    planned = plan_table(table, inputs, options, as_of=as_of)
+    row_parts, reject_parts, later_parts = [], [], []
+    when, cutoff = planned.date_field, planned.cutoff
+    for file in planned.files:
+        lf = parse_frame(scan(file.source), file.plan)
         valid = lf.filter(~pl.col("_bad"))
         if cutoff is not None:  # data after the as-of date is not in the data: left out and counted
             later_parts.append(valid.filter(C(when) >= cutoff).select(pl.len().alias("rows")))
             valid = valid.filter(C(when) < cutoff)
-        row_parts.append(valid.select(C(name).alias(name) for name in plan.outputs))
-        reject_parts.append(_rejected(lf, src, schemas[src.path], plan, mapping))
+        row_parts.append(valid.select(C(name).alias(name) for name in file.plan.outputs))
+        reject_parts.append(rejected_rows(lf, file.source, file.schema, file.plan, planned.mapping))
     rows, overlap = row_parts[0], None
-    if len(row_parts) > 1 and table in _OVERLAP_CHECKED:
-        rows, overlap = find_overlaps(row_parts, [s.path for s in filled], date_column=when, policy=options.on_overlap)
+    if planned.overlap_checked:
+        paths = [f.source.path for f in planned.files]
+        rows, overlap = find_overlaps(row_parts, paths, date_column=when, policy=planned.on_overlap)
     elif len(row_parts) > 1:
         rows = pl.concat(row_parts, how="vertical")
     rejects = reject_parts[0] if len(reject_parts) == 1 else pl.concat(reject_parts, how="diagonal_relaxed")
@@ -170,11 +242,11 @@ def read_table(
         table=table,
         rows=rows,
         rejects=rejects,
-        sources=tuple(filled),
-        mapping=mapping,
-        date_formats=formats,
+        sources=planned.sources,
+        mapping=planned.mapping,
+        date_formats=planned.date_formats,
         as_of=as_of,
-        notes=tuple(notes),
+        notes=planned.notes,
         later=pl.concat(later_parts).select(pl.col("rows").sum()) if later_parts else None,
         overlap=overlap,
     )
@@ -249,21 +321,21 @@ def _schemas(
     return schemas
 
 
-def _parsed(src: Source, plan: Plan) -> pl.LazyFrame:
-    """The file with the plan's columns parsed and ``_bad`` set on the rows failing a check."""
+def parse_frame(raw: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """The rows of a file as read (``raw``: its columns, and ``_row``) with the plan's columns parsed and
+    ``_bad`` set on the rows failing a check. Row-local: any slice of a file's rows gives the same rows."""
     # Each value is parsed once (phase 1, then phase 2 from phase 1); valid rows pay only for that and
     # a cheap gate; the wording of each reason is worked out on the rejected rows alone.
     gate = pl.any_horizontal([c.failed for c in plan.checks if c.gate]).fill_null(True)
     return (
-        scan(src)
-        .with_columns(expr.alias(f"_c_{name}") for name, expr in plan.parsed.items())
+        raw.with_columns(expr.alias(f"_c_{name}") for name, expr in plan.parsed.items())
         .with_columns(expr.alias(f"_c_{name}") for name, expr in plan.derived.items())
         .with_columns(gate.alias("_bad"))
     )
 
 
-def _rejected(lf: pl.LazyFrame, src: Source, schema: pl.Schema, plan: Plan, mapping: ColumnChoice) -> pl.LazyFrame:
-    """The rejected rows of one file: where, why, and the raw columns as text."""
+def rejected_rows(lf: pl.LazyFrame, src: Source, schema: pl.Schema, plan: Plan, mapping: ColumnChoice) -> pl.LazyFrame:
+    """The rejected rows of one file (``lf``: :func:`parse_frame`'s): where, why, and the raw columns as text."""
     raw_cols = [pl.col(h).cast(pl.String) for h in schema.names() if h not in REJECT_COLUMNS]
     return (
         lf.filter(pl.col("_bad"))
@@ -322,12 +394,17 @@ def read_points(inputs: Sequence[str | Path], options: ReadOptions | None = None
 
 __all__ = [
     "TABLES",
+    "FilePlan",
     "ReadOptions",
     "Scan",
+    "TablePlan",
     "read_contacts",
     "read_members",
     "read_points",
     "read_surveys",
+    "parse_frame",
+    "plan_table",
     "read_table",
+    "rejected_rows",
     "read_transactions",
 ]

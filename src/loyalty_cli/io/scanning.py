@@ -26,8 +26,6 @@ def scan(src: Source) -> pl.LazyFrame:
     if src.format == "parquet":
         return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=offset)
     if src.whitespace:  # one text column, split on runs of whitespace: named by the header, or column_1, ...
-        fields = pl.col("_line").str.strip_chars().str.replace_all(r"\s+", "\x1f").str.split("\x1f")
-        names = src.names or tuple(f"column_{i + 1}" for i in range(src.fields))
         return pl.scan_csv(
             src.scan_path,
             separator="\x1f",
@@ -39,7 +37,7 @@ def scan(src: Source) -> pl.LazyFrame:
             row_index_offset=offset,
             raise_if_empty=False,
             skip_rows=src.header_rows,
-        ).select("_row", *(fields.list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names)))
+        ).select("_row", *whitespace_fields(src))
     return pl.scan_csv(
         src.scan_path,
         separator=src.separator,
@@ -49,6 +47,14 @@ def scan(src: Source) -> pl.LazyFrame:
         row_index_offset=offset,
         raise_if_empty=False,
     )
+
+
+def whitespace_fields(src: Source) -> list[pl.Expr]:
+    """The columns of a whitespace-aligned file from its lines (``_line``): split on runs of whitespace, named
+    by the header, or column_1, ..."""
+    fields = pl.col("_line").str.strip_chars().str.replace_all(r"\s+", "\x1f").str.split("\x1f")
+    names = src.names or tuple(f"column_{i + 1}" for i in range(src.fields))
+    return [fields.list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names)]
 
 
 def schema_of(src: Source) -> pl.Schema:
