@@ -219,7 +219,9 @@ def test_cdnow_39_week_horizon_matches_the_holdout_prediction(cdnow):
     (folder, _) = cdnow
     twelve = pl.read_csv(folder / "clv.csv").select("customer_id", "predicted_clv_12m")
     both = clv.join(twelve, on="customer_id")
-    assert (both["predicted_clv_39w"] < both["predicted_clv_12m"]).all()
+    assert (both["predicted_clv_39w"] <= both["predicted_clv_12m"]).all()  # CSV money in cents: tiny ones tie
+    big = both.filter(pl.col("predicted_clv_12m") >= 0.1)
+    assert (big["predicted_clv_39w"] < big["predicted_clv_12m"]).all()
 
 
 def test_horizon_in_days_months_and_the_old_option():

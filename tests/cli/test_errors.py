@@ -412,7 +412,7 @@ def test_skip_over_several_files_names_each_file() -> None:
         (["--on-bad-rows", "maybe"], "Error: --on-bad-rows must be error or skip, got 'maybe'"),
         (["--frequency", "weeks"], "Error: --frequency is orders or days; --monetary is total or mean"),
         (["--method", "fixed", "--breaks", "r30"], "Error: --breaks 'r30': expected DIM=N,N,..."),
-        (["-o", "out.xlsx"], "Error: Cannot tell the output format of out.xlsx"),
+        (["-o", "out.xls"], "Error: Cannot tell the output format of out.xls"),
         (["-o", "out.csv", "--format", "xml"], "Error: Unknown format 'xml'"),
         (["--segment", "Nobody"], "Error: Unknown segment 'Nobody'"),
     ],

@@ -89,8 +89,16 @@ def test_segment_to_klaviyo_with_a_control_group(small: Path):
         "list.manifest.json",
     ]
     treat, control = pl.read_csv("list.csv"), pl.read_csv("list.control.csv")
-    assert treat.columns[:3] == ["Email Address", "customer_id", "loyalty_segment"]
-    assert treat["first_purchase"].str.contains(r"^\d{4}-\d\d-\d\d 12:00:00$").all()
+    assert treat.columns == [  # the id, email, tag and the fields a template uses, not the whole RFM table
+        "Email Address",
+        "customer_id",
+        "loyalty_segment",
+        "loyalty_segment_action",
+        "last_purchase",
+        "orders",
+        "net_spend",
+    ]
+    assert treat["last_purchase"].str.contains(r"^\d{4}-\d\d-\d\d 12:00:00$").all()
     assert treat.height + control.height == 58  # c05 has no email; c07 and c08 share one
     dropped = pl.read_csv("list.dropped.csv")
     assert dropped.select("drop_reason", "customer_id", "kept_customer_id").rows() == [
@@ -100,6 +108,10 @@ def test_segment_to_klaviyo_with_a_control_group(small: Path):
     manifest = json.loads(Path("list.manifest.json").read_text())
     assert manifest["holdout"]["control"] == control.height and manifest["holdout"]["seed"] == "spring"
     assert f"Klaviyo list: wrote {treat.height} customers to list.csv" in result.stderr
+    assert (
+        "Columns: Email Address, customer_id, loyalty_segment, loyalty_segment_action, last_purchase, orders, "
+        "net_spend (more with --columns)\n" in result.stderr
+    )
     assert (
         f"Control group: {control.height} customers ({control.height / 58:.1%} of 58; --holdout-share 0.2, "
         "--seed spring) held out in list.control.csv" in result.stderr
@@ -267,6 +279,8 @@ def test_cltv_lists_need_emails_from_contacts_except_for_braze(small: Path):
         (["--contacts", "c.csv", "-o", "l.csv"], "--contacts needs --target"),
         (["--seed", "1", "-o", "l.csv"], "--seed needs --target or --holdout-share"),
         (["--holdout-share", "1", "--seed", "1", "-o", "l.csv"], "--holdout-share must be between 0 and 1"),
+        (["--columns", "orders", "-o", "l.csv"], "--columns needs --target"),
+        (["--target", "generic", "--columns", ",", "-o", "l.csv"], "--columns ',' names no column"),
     ],
 )
 @pytest.mark.parametrize("command", ["segment", "second-purchase", "cltv"])
@@ -368,7 +382,8 @@ def test_round_trip_segment_to_klaviyo_then_uplift():
 
 
 def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
-    """A list with its own `reason` column (churn) goes through screening: the drop reason is `drop_reason`."""
+    """A list with its own `reason` column (churn, asked for with --columns) goes through screening: the drop
+    reason is `drop_reason`."""
     contacts = ROOT / "sample_data" / "contacts.csv"
     result = run(
         "churn",
@@ -385,6 +400,8 @@ def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
         "0.1",
         "--seed",
         "spring",
+        "--columns",
+        "reason",
         "-q",
     )
     assert result.exit_code == 0, result.output
@@ -394,6 +411,82 @@ def test_churn_winback_list_to_klaviyo_keeps_its_reason_column():
     assert set(sent["loyalty_status"]) == {"lapsed"}
     assert "drop_reason" in dropped.columns and "reason" in dropped.columns
     assert sent.height + control.height + dropped.height == 1837  # every lapsed customer accounted for
+
+
+# --- the columns of a list for an email tool (--columns) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "header"),
+    [
+        (
+            ["churn", str(SAMPLE)],
+            "customer_id,email,status,value_tier,worth_costly_offer,last_purchase,orders,net_spend",
+        ),
+        (
+            ["cltv", str(SAMPLE), "--top", "0"],
+            "customer_id,value_tier,predicted_clv_12m,p_alive,last_purchase,orders,historical_value",
+        ),
+        (
+            ["lifecycle", str(SAMPLE)],
+            "customer_id,email,stage,action,flags,value_tier,last_purchase,orders,net_spend,as_of",
+        ),
+        (
+            ["nps", str(ROOT / "sample_data" / "surveys.csv"), "--transactions", str(SAMPLE), "--list", "promoters"],
+            "customer_id,email,nps_category,latest_score,responded_at,segment,last_purchase,net_spend",
+        ),
+        (
+            ["second-purchase", str(SAMPLE)],
+            "customer_id,email,action,first_purchase,first_category,nudge_date,window_closes,net_spend",
+        ),
+    ],
+)
+def test_each_commands_list_carries_the_fields_a_template_uses(command: list[str], header: str):
+    """The default columns of the README's table, on the sample shop (the generic target keeps our names)."""
+    result = run(*command, "--target", "generic", "-o", "list.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    text = Path("list.csv").read_text()
+    assert text.splitlines()[0] == header
+    money = pl.read_csv("list.csv").select(
+        pl.col(c for c in header.split(",") if c in ("net_spend", "predicted_clv_12m"))
+    )
+    for name in money.columns:  # in cents: no float noise
+        assert (money[name] * 100 - (money[name] * 100).round()).abs().max() < 1e-6, name
+
+
+def test_columns_adds_fields_in_its_order(small: Path):
+    """c03: orders of 13.00 and 8.50 (mean 10.75); c04: 14.00 and 9.50; --columns repeatable and comma-separated."""
+    args = ("segment", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "hubspot", "-o", "l.csv", "-q")
+    result = run(*args, "--columns", "mean_order_value,first_purchase", "--columns", "recency_days,orders")
+    assert result.exit_code == 0, result.stderr
+    out = pl.read_csv("l.csv").filter(pl.col("customer_id").is_in(["c03", "c04"])).sort("customer_id")
+    assert out.columns == [
+        "Email",
+        "customer_id",
+        "loyalty_segment",
+        "loyalty_segment_action",
+        "last_purchase",
+        "orders",
+        "net_spend",
+        "mean_order_value",
+        "first_purchase",
+        "recency_days",
+    ]
+    assert out.select("net_spend", "mean_order_value", "first_purchase", "recency_days").rows() == [
+        (21.5, 10.75, "2024-01-04", 26),  # last purchase 2024-02-04, as of 2024-03-01 (29 February)
+        (23.5, 11.75, "2024-01-05", 25),
+    ]
+
+
+def test_a_column_the_list_does_not_have_stops_before_any_file_is_written(small: Path):
+    args = ("churn", str(small / "tx.csv"), "--as-of", "2024-03-01", "--target", "klaviyo", "-o", "l.csv")
+    result = run(*args, "--columns", "reason,comment")
+    assert result.exit_code == 2
+    assert "Error: --columns: the list has no column 'comment'\nHint: Its columns: customer_id, email, status, " in (
+        result.stderr
+    )
+    assert "; or --columns all.\n" in result.stderr
+    assert list(Path().iterdir()) == []
 
 
 # --- the hand-off files as one set; outputs on a full disk -------------------------------------------------

@@ -40,22 +40,24 @@ def test_a_hand_off_list_in_parts_with_a_control_group_dropped_rows_and_cleaned_
         split=Split(share=0.25, seed="s", treatment=3, control=1),
         manifest=Path("l.manifest.json"),
         notes=["first"],
+        columns=["Email Address", "customer_id", "Tags"],
     )
     lines = list_summary(report, max_bytes=2_000_000)
-    assert [line.level for line in lines] == ["note"] * 4 + ["warning", "note"]
+    assert [line.level for line in lines] == ["note"] * 5 + ["warning", "note"]
     assert lines[0].text == "first"
     assert (
         lines[1].text
         == f"{target.label} list: wrote 3 customers to 2 parts of at most 2 MB: l.part1.csv ... l.part2.csv"
     )
-    assert render(lines[2].text) == (
+    assert render(lines[2].text) == "Columns: Email Address, customer_id, Tags (more with --columns)"
+    assert render(lines[3].text) == (
         "Control group: 1 customer (25.0% of 4; --holdout-share 0.25, --seed s) held out in l.control.csv: "
         "do not send them the campaign"
     )
-    assert lines[3].text.startswith(f"Left out {sum(dropped.values())} of 500 rows (l.dropped.csv): 20 reason 0, ")
-    assert lines[3].text.endswith(", 19 for 2 other reasons")
-    assert lines[4].text.startswith("Cleaned 1 cell that started like a formula")
-    assert lines[5] == Line("note", "Manifest: l.manifest.json")
+    assert lines[4].text.startswith(f"Left out {sum(dropped.values())} of 500 rows (l.dropped.csv): 20 reason 0, ")
+    assert lines[4].text.endswith(", 19 for 2 other reasons")
+    assert lines[5].text.startswith("Cleaned 1 cell that started like a formula")
+    assert lines[6] == Line("note", "Manifest: l.manifest.json")
 
 
 def test_an_empty_list_warns():

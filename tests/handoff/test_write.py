@@ -144,12 +144,79 @@ def test_holdout_without_target_keeps_the_format(tmp_path: Path):
         (ListSpec(target="generic", max_file_mb=0), "l.csv", "must be > 0"),
         (ListSpec(target="generic", max_file_mb=1), "l.json", "splits CSV files only"),
         (ListSpec(max_file_mb=1), "l.csv", "--max-file-mb needs --target"),
+        (ListSpec(holdout_share=0.1, seed="x", columns=("orders",)), "l.csv", "--columns needs --target"),
     ],
 )
 def test_spec_checks(spec, output, message):
     with pytest.raises(UsageError) as info:
         spec.check(output)
     assert re.search(message, render(str(info.value)))
+
+
+# --- the columns of a list for a target, its numbers rounded -----------------------------------------------
+
+
+def churn_table() -> pl.DataFrame:
+    """A churn list as the command makes it (fewer columns): two customers, a shared email, noisy money."""
+    return pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "email": ["a@shop.com", "b@shop.com", "B@shop.com"],
+            "status": ["lapsing", "lapsed", "lapsed"],
+            "value_tier": ["high", "low", "high"],
+            "worth_costly_offer": [True, False, None],
+            "reason": ["40 days since ...", "90 days since ...", "95 days since ..."],
+            "ipt_days": [16.333333333333332, 6.5, 30.0],
+            "orders": [3, 1, 2],
+            "net_spend": [185.91199999999998, -0.125, 200.005],
+            "mean_order_value": [61.97066666666666, -0.125, 100.0025],
+            "last_purchase": [date(2024, 11, 21), date(2024, 9, 1), date(2024, 8, 30)],
+            "as_of": [date(2025, 1, 1)] * 3,
+        }
+    )
+
+
+def test_a_list_for_a_target_carries_the_columns_a_campaign_needs(tmp_path: Path):
+    out = tmp_path / "winback.csv"
+    report = write_list(churn_table(), out, ListSpec(target="klaviyo", tag="status", value="net_spend"))
+    # c3 and c2 share an email: c3 has the higher net spend and stays; money in cents, half away from zero
+    assert out.read_text() == (
+        "Email Address,customer_id,loyalty_status,value_tier,worth_costly_offer,last_purchase,orders,net_spend\n"
+        "a@shop.com,c1,lapsing,high,true,2024-11-21 12:00:00,3,185.91\n"
+        "b@shop.com,c3,lapsed,high,,2024-08-30 12:00:00,2,200.01\n"
+    )
+    assert report.columns == out.read_text().splitlines()[0].split(",")
+    dropped = pl.read_csv(tmp_path / "winback.dropped.csv")  # every column of the table, money in cents
+    assert dropped.columns == ["drop_reason", "kept_customer_id", *churn_table().columns]
+    assert dropped.select("customer_id", "net_spend", "ipt_days").row(0) == ("c2", -0.13, 6.5)
+
+
+def test_more_columns_when_asked_or_all_of_them(tmp_path: Path):
+    spec = ListSpec(target="generic", tag="status", value="net_spend", columns=("mean_order_value", "ipt_days"))
+    write_list(churn_table().head(1), tmp_path / "l.csv", spec)
+    assert (tmp_path / "l.csv").read_text() == (
+        "customer_id,email,status,value_tier,worth_costly_offer,last_purchase,orders,net_spend,mean_order_value,"
+        "ipt_days\nc1,a@shop.com,lapsing,high,true,2024-11-21,3,185.91,61.97,16.3333\n"
+    )
+    write_list(churn_table().head(1), tmp_path / "all.csv", ListSpec(target="generic", tag="status", columns=("all",)))
+    assert pl.read_csv(tmp_path / "all.csv").columns == churn_table().columns
+
+
+def test_a_column_the_list_does_not_have_is_refused_before_anything_is_written(tmp_path: Path):
+    spec = ListSpec(target="mailchimp", tag="status", columns=("ipt_days", "comment", "score"))
+    with pytest.raises(UsageError) as info:
+        write_list(churn_table(), tmp_path / "l.csv", spec)
+    assert render(info.value.message) == "--columns: the list has no column 'comment', 'score'"
+    assert render(info.value.hint or "").startswith("Its columns: customer_id, email, status, value_tier, ")
+    assert render(info.value.hint or "").endswith(", last_purchase, as_of; or --columns all.")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_list_without_a_target_keeps_every_column_and_its_numbers(tmp_path: Path):
+    """A holdout without a target writes the table as it is: every column (numbers rounded as any CSV)."""
+    write_list(churn_table(), tmp_path / "l.parquet", ListSpec(holdout_share=0.5, seed="s"))
+    back = pl.concat([pl.read_parquet(tmp_path / "l.parquet"), pl.read_parquet(tmp_path / "l.control.parquet")])
+    assert back.sort("customer_id").equals(churn_table())
 
 
 # --- a list's files as one set: all or nothing, and nothing of an earlier set left behind -----------------

@@ -86,7 +86,7 @@ def test_output_format() -> None:
     assert output_format("a.csv", "parquet") == "parquet"
 
 
-@pytest.mark.parametrize("name", ["out.xlsx", "out", "out.csv.bak", "out.tsv"])
+@pytest.mark.parametrize("name", ["out.xls", "out", "out.csv.bak", "out.tsv"])
 def test_unknown_suffix_is_a_usage_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(UsageError, match="Cannot tell the output format") as info:
         write_table(TABLE, tmp_path / name)
@@ -605,7 +605,7 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path: Path, nam
 def test_os_errors_while_serialising(
     old_file: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str, hint: str
 ) -> None:
-    def fails(df: pl.DataFrame, fmt: str, fh) -> None:  # noqa: ANN001
+    def fails(df: pl.DataFrame, fmt: str, fh, *sheet: str) -> None:  # noqa: ANN001
         fh.write(b"customer_id,segment\n")
         raise OSError(code, words)
 

@@ -409,7 +409,7 @@ def test_each_segment_shows_its_action_escaped(tmp_path: Path) -> None:
     )
     _, html = run_report(tmp_path, str(DATA / "transactions.csv"), "--rules", str(tmp_path / "map.toml"))
     section = html.split('<section id="segments">')[1].split("</section>")[0]
-    rows = re.findall(r"<tr><td>(.*?)</td>.*?<td>([^<]*)</td></tr>", section)
+    rows = re.findall(r'<tr><td>(.*?)</td>.*?<td class="long">([^<]*)</td></tr>', section)  # the action wraps
     assert rows == [
         ("Recent", "Thank them &amp; ask for a &lt;b&gt;review&lt;/b&gt;"),
         ("Old &lt;i&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;"),

@@ -10,6 +10,7 @@ data of the result (:attr:`ReportResult.data`)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,6 +26,7 @@ from loyalty_cli.app.retention import MATRICES, RetentionConfig, RetentionResult
 from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings, second_purchase
 from loyalty_cli.app.segment import SegmentConfig, SegmentResult, segment
 from loyalty_cli.errors import ConfigError, DataError, ModelError
+from loyalty_cli.metrics import periods
 from loyalty_cli.metrics.churn import lacks_ipt
 from loyalty_cli.metrics.lifecycle import known_contacts
 from loyalty_cli.metrics.nps import NpsConfig
@@ -32,6 +34,9 @@ from loyalty_cli.metrics.nps_lists import answer_counts
 from loyalty_cli.metrics.second_purchase import ALL
 from loyalty_cli.report.data import InputRead, ReportData, ReportSettings
 from loyalty_cli.rules.segments import load_segment_rules
+
+#: an ISO 4217 currency code (any case: shown upper-cased)
+CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,9 @@ class ReportConfig:
     ``point_value``: money per point (values the programme's outstanding points); ``period``: of the cohorts
     and the churn rates; ``repeat_window``: days after the first purchase for the repeat purchase rate;
     ``min_n``: NPS groups, second-purchase windows and numbers from fewer answers or customers are left
-    empty; ``top``: rows of the top-customer and comment tables. Checked when built: each section's config is
-    built then (its rules loaded), before any data is read."""
+    empty; ``top``: rows of the top-customer and comment tables; ``currency``: an ISO 4217 code (``EUR``)
+    shown on money (None: plain numbers). Checked when built: each section's config is built then (its rules
+    loaded), before any data is read."""
 
     rules: str | None = None
     churn_rules: str | None = None
@@ -52,6 +58,7 @@ class ReportConfig:
     repeat_window: int = 90
     min_n: int = 30
     top: int = 10
+    currency: str | None = None
     segment: SegmentConfig = field(init=False, repr=False, compare=False)
     churn: ChurnConfig = field(init=False, repr=False, compare=False)
     lifecycle: LifecycleConfig = field(init=False, repr=False, compare=False)
@@ -64,6 +71,12 @@ class ReportConfig:
     def __post_init__(self) -> None:
         if self.top < 1:
             raise ConfigError("top", f"must be at least 1, got {self.top}")
+        if self.currency is not None:
+            if not CURRENCY.fullmatch(self.currency):
+                raise ConfigError(
+                    "currency", f"must be a three-letter currency code such as EUR, USD or GBP, got {self.currency!r}"
+                )
+            object.__setattr__(self, "currency", self.currency.upper())
         sections = {
             "segment": SegmentConfig(rules=self.rules, bins=load_segment_rules(self.rules).bins),
             "churn": ChurnConfig(rules=self.churn_rules, period=self.period),
@@ -91,6 +104,7 @@ class ReportConfig:
             retention_period=self.period,
             repeat_window_days=self.repeat_window,
             top=self.top,
+            currency=self.currency,
         )
 
 
@@ -116,6 +130,7 @@ class ReportResult:
     missing: dict[str, str]
     reads: dict[str, InputRead]
     settings: ReportSettings
+    recent: pl.DataFrame | None = None
 
     @property
     def data(self) -> ReportData:
@@ -149,6 +164,7 @@ class ReportResult:
             program=members.table if members is not None else None,
             program_points=members.points if members is not None else False,
             program_missing=self.missing.get("program"),
+            recent=self.recent,
         )
 
 
@@ -178,6 +194,7 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
         missing={name: why for name, why in missing.items() if why is not None},
         reads=_reads(inputs),
         settings=config.settings(),
+        recent=recent_periods(inputs, config.retention.period),
     )
 
 
@@ -287,6 +304,56 @@ def _totals(inputs: Inputs) -> dict[str, int]:
     }
 
 
+def recent_periods(inputs: Inputs, period: str) -> pl.DataFrame | None:
+    """The last two complete periods before the as-of date, the latest last, for the report's summary: the
+    period's label, first day and the day after it, ``covered`` (the data starts on or before its first day;
+    else its figures are partial and nothing is compared with it), the customers with a purchase in it, the new
+    customers (their first purchase in it), purchase orders and net revenue in cents. None when the data does
+    not cover the latest one (or has no purchase)."""
+    activity, as_of = inputs.activity, inputs.as_of
+    first = activity["day"].min() if activity.height else None
+    if first is None or as_of is None:
+        return None
+    kind = periods.check_period(period)
+    now = pl.select(periods.period_index(pl.lit(as_of), kind)).item()
+    starts = pl.select(*(periods.period_start(pl.lit(now - k), kind).alias(f"p{k}") for k in (2, 1, 0))).row(0)
+    labels = pl.select(*(periods.period_label(pl.lit(d), kind).alias(f"p{i}") for i, d in enumerate(starts))).row(0)
+    buyers = inputs.customers.select("customer_id", pl.col("first_purchase").cast(pl.Date))
+    rows = []
+    for label, start, end in zip(labels, starts, starts[1:], strict=False):
+        days = activity.filter(pl.col("day").is_between(start, end, closed="left"))
+        rows.append(
+            {
+                "period": label,
+                "period_start": start,
+                "period_end": end,
+                "covered": first <= start,
+                "customers": days.filter(pl.col("purchases") > 0)["customer_id"].n_unique(),
+                "new_customers": buyers.filter(pl.col("first_purchase").is_between(start, end, closed="left")).height,
+                "purchase_orders": int(days["purchases"].sum()),
+                "net_cents": int(days["net_cents"].sum()),
+            }
+        )
+    return pl.DataFrame(rows) if rows[-1]["covered"] else None
+
+
+#: the date of each input's rows that the header shows as the range read
+DATE_COLUMNS = {"surveys": "responded_at", "contacts": "signed_up_at", "members": "enrolled_at", "points": "at"}
+
+
+def _dates(inputs: Inputs, kind: str) -> tuple[date | None, date | None]:
+    """The first and last day of an input's rows (the transactions: of the purchase and return days)."""
+    if kind == "transactions":
+        table, column = inputs.get("activity"), "day"
+    else:
+        table, column = inputs.get(kind), DATE_COLUMNS.get(kind, "")
+    if table is None or column not in table.columns or not table.height:
+        return None, None
+    day = pl.col(column).cast(pl.Date)
+    first, last = table.select(day.min().alias("first"), day.max().alias("last")).row(0)
+    return first, last
+
+
 def _reads(inputs: Inputs) -> dict[str, InputRead]:
     """What each input read held: its files, rows and people, rejected rows and rows left out as dated on or
     after the as-of date (the transactions: with stage 1's note on the customers with no purchase)."""
@@ -295,6 +362,7 @@ def _reads(inputs: Inputs) -> dict[str, InputRead]:
         if kind not in inputs.scans:
             continue
         scan, rows = inputs.scans[kind], inputs.get(kind)
+        first, last = _dates(inputs, kind)
         reads[kind] = InputRead(
             kind,
             tuple(str(p) for p in scan.paths),
@@ -303,6 +371,8 @@ def _reads(inputs: Inputs) -> dict[str, InputRead]:
             rejected=_rejected(inputs.rejects.get(kind)),
             left_out=scan.left_out[0] if scan.left_out else 0,
             note=inputs.loaded.left_out_note() if kind == "transactions" and inputs.loaded is not None else None,
+            first=first,
+            last=last,
         )
     return reads
 

@@ -1,6 +1,7 @@
 """The email hand-off and control group options of the commands whose ``-o`` writes a customer list
-(``--target``, ``--holdout-share``, ``--seed``, ``--max-file-mb``, ``--contacts``): declared once, checked before
-anything is read, and the one way such a list is written (:mod:`loyalty_cli.handoff` does the work)."""
+(``--target``, ``--holdout-share``, ``--seed``, ``--max-file-mb``, ``--columns``, ``--contacts``): declared once,
+checked before anything is read, and the one way such a list is written (:mod:`loyalty_cli.handoff` does the
+work)."""
 
 from __future__ import annotations
 
@@ -33,18 +34,21 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ListOptions:
     """The email hand-off options of a list-writing command (``--target``, ``--holdout-share``, ``--seed``,
-    ``--max-file-mb``, ``--contacts``), declared once by :func:`list_options`."""
+    ``--max-file-mb``, ``--columns``, ``--contacts``), declared once by :func:`list_options`."""
 
     target: str | None = None
     holdout_share: float | None = None
     seed: str | None = None
     max_file_mb: float | None = None
+    columns: list[str] | None = None
     contacts: Path | None = None
 
     def spec(self, fmt: str | None, **more: Any) -> ListSpec:
+        from loyalty_cli.handoff.columns import parse_columns
         from loyalty_cli.handoff.write import ListSpec
 
-        return ListSpec(self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, **more)
+        columns = parse_columns(self.columns)
+        return ListSpec(self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, columns=columns, **more)
 
     def check(self, output: str | None, fmt: str | None) -> None:
         """Fail on options that cannot work (exit 2) before any data is read (:meth:`write` checks again)."""
@@ -74,8 +78,9 @@ class ListOptions:
 
         - none given: the table as it is (``-`` = stdout) and ``Wrote <describe(n)> to FILE``; files of an
           earlier hand-off of the same name (control group, parts, manifest ...) are removed and named;
-        - ``--target``: the tool's headers and date format, consent and email screening, duplicates, formula
-          cleaning (logged), size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
+        - ``--target``: the id, email, tag and template fields (and ``--columns``: :mod:`loyalty_cli.handoff.columns`),
+          the tool's headers and date format, consent and email screening, duplicates, formula cleaning (logged),
+          size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
         - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
         - either: ``<stem>.manifest.json`` (files, counts, reasons, split).
 
@@ -125,7 +130,8 @@ _LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("holdout_share", opt.HoldoutShare),
     ("seed", opt.HoldoutSeed),
     ("max_file_mb", opt.MaxFileMb),
-    ("contacts", opt.Contacts),
+    ("columns", opt.ListColumns),
+    ("contacts", opt.Contacts),  # last: a command with its own --contacts input leaves it out
 )
 #: ``lists: ListOptions``: the email hand-off options (a command with its own --contacts input leaves that out)
 list_options = option_bundle("lists", ListOptions, _LIST_OPTIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,30 +94,49 @@ def _deliver(result: ChurnResult, options: command.Options, out: Output) -> list
     return written
 
 
+#: drawn headers of the churn tables (the files and piped output keep the column names)
+HEADERS = {
+    "share_customers": "share",
+    "share_net_spend": "share of spend",
+    "customers_at_start": "at start",
+    "new_customers": "new",
+    "churn_rate": "churn rate",
+    "customer_id": "customer",
+    "value_rank": "rank",
+    "value_tier": "tier",
+    "recency_days": "days since last",
+    "ipt_days": "IPT days",
+    "p_alive": "P(alive)",
+    "predicted_value": "predicted value",
+}
+
+
 def _show(result: ChurnResult, out: Output, *, to_stderr: bool) -> None:
+    show = functools.partial(out.table, headers=HEADERS, to_stderr=to_stderr)
     basis = "predicted value" if result.value_column == "predicted_value" else "historical net spend"
-    out.table(
+    show(
         result.summary,
         title=f"Customers by status (as of {result.as_of}; value tiers by {basis})",
         formats={"share_customers": ".1%", "share_net_spend": ".1%"},
-        to_stderr=to_stderr,
     )
     rates, shown = result.rates.height, result.rates.tail(12)
     if rates:
-        out.table(
+        show(
             shown.drop("period_start"),
             title=f"Churn rate per {result.period}: customers at the start who are lapsed at the end"
             + (f" (last {shown.height} of {rates}; all with --rates)" if rates > shown.height else ""),
             formats={"churn_rate": ".1%"},
-            to_stderr=to_stderr,
+            drop=("active_at_end", "lapsed_at_end", "new_customers", "reactivated"),
+            whole="--rates FILE writes every column",
         )
     for name, rows in result.at_risk.items():
-        out.table(
+        show(
             rows,
             title=f"Top {rows.height} of {words.count(result.counts[name], f'{name} customer')} by {basis} "
             "(worth_costly_offer false: low value, a reminder at most)",
-            formats={"p_alive": ".2f"},
-            to_stderr=to_stderr,
+            formats={"p_alive": ".2f", "ipt_days": ",.1f"},
+            drop=("ipt_days", "recency_days", "value_rank"),
+            whole="-o FILE writes every customer with every column",
         )
 
 

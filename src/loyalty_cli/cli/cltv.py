@@ -133,8 +133,21 @@ def _deliver(result: CltvResult, options: command.Options, out: Output) -> list[
 def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None:
     import polars as pl
 
-    show = functools.partial(out.table, to_stderr=to_stderr)
     fit, table, check, s = result.fit, result.customers, result.check, result.fit.config.suffix
+    headers = {
+        "customer_id": "customer",
+        "value_tier": "tier",
+        f"predicted_clv_{s}": f"predicted CLV {s}",
+        f"expected_purchases_{s}": f"purchases {s}",
+        "p_alive": "P(alive)",
+        "mean_p_alive": "mean P(alive)",
+        "actual_purchases": "actual",
+        "predicted_purchases": "predicted",
+        "purchases_ratio": "ratio",
+        "mae": "MAE",
+        "rmse": "RMSE",
+    }
+    show = functools.partial(out.table, headers=headers, to_stderr=to_stderr, whole="--tables DIR writes every column")
     p, horizon = fit.purchase, fit.config.horizon
     patterns = f"{words.count(p.n_customers, 'customer')}, {words.count(p.n_patterns, 'pattern')}"
     show(fit.parameters(), title=f"Parameters ({patterns})", formats={"value": ".4g", "std_error": ".3g"})
@@ -147,6 +160,8 @@ def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None
             table.head(top).select(*columns, "expected_spend", "historical_value"),
             title=f"Top {shown} by predicted {horizon.count}-{horizon.unit} CLV",
             formats={"p_alive": ".3f"},
+            drop=("expected_spend", f"expected_purchases_{s}", "value_tier"),
+            whole="-o FILE writes every customer with every column",
         )
     if check is None:
         return
@@ -156,6 +171,7 @@ def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None
         pl.DataFrame([check.summary]).select(CHECK_SHOWN),
         title="Holdout check: repeat purchase days",
         formats={"purchases_ratio": ".3f", "mae": ".3f", "rmse": ".3f"},
+        drop=("rmse", "holdout_days", "customers"),
     )
     show(
         check.by_frequency,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer._click import Command, Context
 from typer.core import TyperArgument, TyperGroup
 
@@ -107,12 +111,17 @@ class Output:
         self.err = _Console(stderr=True, soft_wrap=True, highlight=False)
         self.out = _Console(soft_wrap=True, highlight=False)
         self.tty = _is_tty(sys.stdout) and not os.environ.get("CI")
+        # Messages on a terminal wrap at its width between words; piped (a log, a test), a message stays one line.
+        self.wrap = _is_tty(sys.stderr) and not os.environ.get("CI")
 
     def note(self, message: str, *, force: bool = False) -> None:
         """A message on stderr; ``--quiet`` silences it unless ``force``."""
         message = render(message)
         if (force or not self.quiet) and not _taken("note", message):
-            self.err.print(_message(message))
+            self._say(_message(message))
+
+    def _say(self, text: str) -> None:
+        self.err.print(text, soft_wrap=not self.wrap)
 
     def status(self, message: str) -> AbstractContextManager[object]:
         """A spinner on stderr while work runs, only on a terminal and without --quiet."""
@@ -123,7 +132,7 @@ class Output:
     def warn(self, message: str) -> None:
         message = render(message)
         if not _taken("warning", message):
-            self.err.print(f"[yellow]Warning:[/] {_message(message)}")
+            self._say(f"[yellow]Warning:[/] {_message(message)}")
 
     def error(self, exc: LoyaltyError) -> None:
         relay = _RELAY.get()
@@ -131,13 +140,17 @@ class Output:
         shown = exc if relay is None else relay.error(exc)
         if shown is None:
             return
-        self.err.print(f"[bold red]Error:[/] {_message(shown.message)}")
+        self._say(f"[bold red]Error:[/] {_message(shown.message)}")
         if shown.hint:
-            self.err.print(f"[bold]Hint:[/] {_message(shown.hint)}")
+            self._say(f"[bold]Hint:[/] {_message(shown.hint)}")
 
     def drawn(self, *, to_stderr: bool = False) -> bool:
         """Whether tables are drawn (a terminal, not CI) rather than written as tab-separated values."""
         return self.tty or (to_stderr and _is_tty(sys.stderr) and not os.environ.get("CI"))
+
+    def console(self, *, to_stderr: bool = False) -> Console:
+        """Where tables go: stdout, or stderr when stdout holds the data (``-o -``)."""
+        return self.err if to_stderr else self.out
 
     def table(
         self,
@@ -146,11 +159,23 @@ class Output:
         title: str | None = None,
         formats: dict[str, str] | None = None,
         to_stderr: bool = False,
+        headers: dict[str, str] | None = None,
+        drop: Sequence[str | tuple[str, ...]] = (),
+        whole: str | None = None,
+        nowrap: Sequence[str] = (),
     ) -> None:
         """A table: rich on a terminal, tab-separated values when piped (machine-readable, one row a line, text
-        that a spreadsheet would run as a formula neutralised as in CSV files)."""
+        that a spreadsheet would run as a formula neutralised as in CSV files).
+
+        Drawn, it fits the terminal's width and cuts no number, header or word: ``formats`` are the number
+        formats of columns (a format spec such as ``.1%`` or ``,.2f``, or a template such as ``{:,.0f} d``),
+        ``headers`` their shorter names (others show their name with spaces for underscores, so a header wraps
+        between words); text wraps between words, except in the columns of ``nowrap``. When the columns cannot
+        all fit, those of ``drop`` go first (a tuple of names together; then the last ones), and a line under the
+        table names them and ``whole``, where they are written in full. Piped, the table is written as it is:
+        every column under its own name, booleans as ``true``/``false`` as drawn."""
         formats = formats or {}
-        console = self.err if to_stderr else self.out
+        console = self.console(to_stderr=to_stderr)
         if not self.drawn(to_stderr=to_stderr):
             from loyalty_cli.io.writers import csv_ready, neutralise_formulas
 
@@ -160,12 +185,27 @@ class Output:
             console.file.write(text)
             console.file.flush()
             return
-        table = Table(title=escape(printable(title)) if title else None, title_justify="left", header_style="bold")
-        for name, dtype in df.schema.items():
-            table.add_column(escape(printable(name)), justify="right" if dtype.is_numeric() else "left")
-        for row in df.iter_rows():
-            table.add_row(*(_cell(v, formats.get(n)) for n, v in zip(df.columns, row, strict=True)))
+        columns = [
+            _Column.of(name, (headers or {}).get(name, name.replace("_", " ")), df[name], formats.get(name))
+            for name in df.columns
+        ]
+        for column in columns:
+            if column.name in nowrap:
+                column.need = column.fill
+        shown, widths = fit(columns, console.width, drop=drop)
+        if title:
+            console.print(Text(printable(title), style="table.title"), soft_wrap=False)
+        table = Table(header_style="bold")
+        for column, width in zip(shown, widths, strict=True):
+            table.add_column(
+                Text(column.header), justify="right" if column.right else "left", width=width, overflow="fold"
+            )
+        for row in zip(*(c.cells for c in shown), strict=True):
+            table.add_row(*map(Text, row))
         console.print(table)
+        left_out = [c.header for c in columns if c not in shown]
+        if left_out:
+            console.print(Text(left_out_line(left_out, console.width, whole), style="dim"), soft_wrap=False)
 
     def lines(self, lines: Sequence[str]) -> None:
         for line in lines:
@@ -177,16 +217,107 @@ def _message(text: str) -> str:
     return escape(printable(text, newlines=True))
 
 
-def _cell(value: object, fmt: str | None) -> str:
+def cell(value: object, fmt: str | None = None) -> str:
+    """A value as a drawn table shows it: numbers in ``fmt`` (a format spec, or a template with ``{}``), else
+    money-like floats with two decimals and thousands separators, counts with separators; booleans as
+    ``true``/``false`` (the words piped output and files use); nothing for a missing value."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if fmt and isinstance(value, int | float):
-        return format(value, fmt)
+        return fmt.format(value) if "{" in fmt else format(value, fmt)
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return escape(printable(str(value)))
+    return printable(str(value))
+
+
+#: a number as text (a figure formatted before it reaches the table: ``-1,234.50``, ``+28.9``, ``39.2%``) or
+#: nothing: a text column of them is aligned to the right, as numbers are
+_NUMBER = re.compile(r"([+-]?[0-9][0-9,]*(\.[0-9]+)?%?)?")
+
+#: the longest word of a text cell that sets its column's width; a longer one (a URL, a path) is folded
+_LONGEST_WORD = 30
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(w) for w in text.split()), default=0)
+
+
+@dataclass(eq=False)
+class _Column:
+    """A column as drawn: its header, its cells as text, and the widths it needs (no number, header or word
+    cut), it takes for its cells on one line (``fill``) and for its header on one line too (``want``)."""
+
+    name: str
+    header: str
+    cells: list[str]
+    right: bool
+    need: int
+    fill: int
+    want: int
+
+    @classmethod
+    def of(cls, name: str, header: str, values: pl.Series, fmt: str | None) -> _Column:
+        import polars as pl
+
+        header = printable(header)
+        cells = [cell(v, fmt) for v in values.to_list()]
+        right = values.dtype.is_numeric() or (values.dtype == pl.String and all(map(_NUMBER.fullmatch, cells)))
+        longest = max(map(cell_len, cells), default=0)
+        need = longest if right else min(max(map(_longest_word, cells), default=0), _LONGEST_WORD)
+        need = max(need, _longest_word(header), 1)
+        return cls(name, header, cells, right, need, max(need, longest), max(need, longest, cell_len(header)))
+
+
+def table_width(widths: Sequence[int]) -> int:
+    """The width of a drawn table whose columns hold ``widths`` characters: a space either side of each and a
+    line between columns and at both edges."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def fit(
+    columns: Sequence[_Column], width: int, *, drop: Sequence[str | tuple[str, ...]] = ()
+) -> tuple[list[_Column], list[int]]:
+    """The columns that fit ``width`` and the width of each: every column at its ``need`` at least, those of
+    ``drop`` (by name; a tuple of names together) left out first, then the last ones, never the first. The room
+    left goes first to cells that would wrap (a line per row: first to the column with the most wrapped cells for
+    the room it takes), then to headers that would (a line once), in proportion to what each lacks."""
+    shown = list(columns)
+    order = [[c for c in columns if c.name in ((names,) if isinstance(names, str) else names)] for names in drop]
+    while len(shown) > 1 and table_width([c.need for c in shown]) > width:
+        gone = next((group for group in order if any(c in shown for c in group)), [shown[-1]])
+        shown = [c for c in shown if c not in gone]
+    widths = [c.need for c in shown]
+    while (room := width - table_width(widths)) > 0:  # the cells first: the column that unwraps most rows a character
+        lacking = {i: c.fill - widths[i] for i, c in enumerate(shown) if c.fill > widths[i]}
+        if not lacking:
+            break
+        i = max(lacking, key=lambda i: sum(cell_len(v) > widths[i] for v in shown[i].cells) / lacking[i])
+        widths[i] += min(room, lacking[i])
+    return shown, _widen(widths, [c.want for c in shown], width - table_width(widths))
+
+
+def _widen(widths: list[int], target: list[int], room: int) -> list[int]:
+    """``widths`` grown towards ``target`` by ``room`` characters at most, in proportion to what each lacks."""
+    lacking = [max(0, t - w) for w, t in zip(widths, target, strict=True)]
+    total = sum(lacking)
+    if room <= 0 or not total:
+        return widths
+    if total <= room:
+        return [w + lack for w, lack in zip(widths, lacking, strict=True)]
+    extra = [room * lack // total for lack in lacking]
+    for i in sorted(range(len(widths)), key=lambda i: -lacking[i])[: room - sum(extra)]:
+        extra[i] += 1
+    return [w + e for w, e in zip(widths, extra, strict=True)]
+
+
+def left_out_line(headers: Sequence[str], width: int, whole: str | None) -> str:
+    """What a drawn table left out to fit the terminal, and where to find it."""
+    where = whole or f"a wider terminal shows {'them' if len(headers) > 1 else 'it'}, and so does piped output"
+    return f"Not shown, to fit {width} columns: {', '.join(headers)}; {where}."
 
 
 # --- help -------------------------------------------------------------------------------------------------------

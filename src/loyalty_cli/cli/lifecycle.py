@@ -163,13 +163,16 @@ def _show(result: LifecycleResult, out: Output, *, to_stderr: bool) -> None:
         title=f"Lifecycle stages (as of {result.as_of}; {result.facts.people:,} people; one row per rule: "
         "the first rule that holds decides)",
         formats={"share_customers": ".1%", "share_net_spend": ".1%"},
+        headers={"share_customers": "share", "share_net_spend": "share of spend"},
+        whole="--summary FILE writes every column",
         to_stderr=to_stderr,
     )
     if result.flags.height:
         out.table(result.flags, title="Flags (beside the stage)", to_stderr=to_stderr)
     if result.transitions is not None:
         title = "Transitions: previous stage (rows) to stage now (columns), customers"
-        out.table(result.transitions, title=title, to_stderr=to_stderr)
+        whole = "--transitions FILE writes the whole matrix"
+        out.table(result.transitions, title=title, whole=whole, to_stderr=to_stderr)
 
 
 COMMAND = command.Command(

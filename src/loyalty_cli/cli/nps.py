@@ -268,25 +268,33 @@ def _stat_columns(table: pl.DataFrame) -> pl.DataFrame:
     return table.select(*keys, *(pl.col(c).alias(name) for c, name in _SHOWN.items() if c in table.columns))
 
 
+#: drawn headers (piped output and the files keep the column names)
+HEADERS = {"nps": "NPS", "ci_low": "CI low", "ci_high": "CI high", "p_value": "p-value", "change_test": "test"}
+#: the columns a drawn table leaves out first when the terminal is too narrow for all
+DROP = ("passives", "revenue_weighted", "detractors", "promoters")
+
+
 def _show(result: NpsResult, out: Output, *, to_stderr: bool) -> None:
     from loyalty_cli.app.nps import scores_by_type, trend_in_words
 
     common.show_messages(result.said, out)
     stats, tables = result.stats, result.tables
     scores = scores_by_type(tables.distribution)
+    every = "-o FILE writes every column"
     shown = [
-        (_stat_columns(tables.headline), f"NPS ({stats.label} interval)", FORMATS),
-        (scores, "Scores 0-10", {c: ".1%" for c in scores.columns if c.endswith(" share")}),
+        (_stat_columns(tables.headline), f"NPS ({stats.label} interval)", FORMATS, DROP, every),
+        (scores, "Scores 0-10", {c: ".1%" for c in scores.columns if c.endswith(" share")}, (), None),
     ]
     if tables.trend is not None:  # a survey without dates has none: said with the notes
         title = f"Trend by {stats.period} (change from the previous {stats.period}, two-sample z-test)"
-        shown.append((trend_in_words(tables.trend, stats.min_n), title, FORMATS))
+        drop = ("ci_low", "ci_high", "p_value")
+        shown.append((trend_in_words(tables.trend, stats.min_n), title, FORMATS, drop, "--trend FILE writes them"))
     by = ", ".join("lifecycle stage" if b == "stage" else b for b in result.by)
-    for table, title in ((tables.by, f"NPS by {by}"), (tables.segments, "NPS by RFM segment")):
+    for table, title, whole in ((tables.by, f"NPS by {by}", every), (tables.segments, "NPS by RFM segment", None)):
         if table is not None:
-            shown.append((_stat_columns(table), title, FORMATS))
-    for table, title, formats in shown:
-        out.table(table, title=title, formats=formats, to_stderr=to_stderr)
+            shown.append((_stat_columns(table), title, FORMATS, DROP, whole))
+    for table, title, formats, drop, whole in shown:
+        out.table(table, title=title, formats=formats, headers=HEADERS, drop=drop, whole=whole, to_stderr=to_stderr)
 
 
 COMMAND = command.Command(

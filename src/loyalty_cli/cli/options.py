@@ -27,7 +27,7 @@ Output = Annotated[
         "--output",
         "-o",
         metavar="FILE",
-        help="Write the table here (.csv, .parquet, .json; - for stdout).",
+        help="Write the table here (.csv, .parquet, .json, .xlsx; - for stdout).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -35,8 +35,8 @@ Format = Annotated[
     str | None,
     typer.Option(
         "--format",
-        metavar="csv|parquet|json",
-        help="csv, parquet or json (default: from the file suffix).",
+        metavar="csv|parquet|json|xlsx",
+        help="csv, parquet, json or xlsx (default: from the file suffix).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -209,6 +209,18 @@ Contacts = Annotated[
         help="Contacts export (customer_id, email, consent) for --target: "
         "emails come from it, and with a consent column only customers who said yes are "
         "written.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
+]
+ListColumns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--columns",
+        metavar="A,B",
+        help="With --target: more columns of the command's table for the list (comma-separated; repeatable), or "
+        "all. By default a list carries the id, email, tag and the few fields a template uses (net spend, last "
+        "purchase ...).",
         rich_help_panel=LISTS,
         show_default=False,
     ),

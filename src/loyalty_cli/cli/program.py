@@ -156,10 +156,12 @@ def _show(result: ProgramResult, out: Output, *, to_stderr: bool) -> None:
 
     from loyalty_cli.metrics import program as pm
 
-    show = functools.partial(out.table, to_stderr=to_stderr)
+    show = functools.partial(out.table, to_stderr=to_stderr, whole="-o FILE writes every figure")
     section, as_of, n, group = result.section, result.as_of, pl.col("n"), pl.col("group")
+    # drawn, a metric's name reads as words and wraps between them (files and piped output keep the name)
+    metric = pl.col("metric").str.replace_all("_", " ") if out.drawn(to_stderr=to_stderr) else pl.col("metric")
     head, cohorts = section("programme", "points"), section("enrolment_by_cohort").tail(SHOWN_PERIODS)
-    show(head.select("metric", _text(head, "figure"), "n"), title=f"Loyalty programme as of {as_of}")
+    show(head.select(metric, _text(head, "figure"), "n"), title=f"Loyalty programme as of {as_of}")
     if cohorts.height:
         show(
             cohorts.select("period", n.alias("new_customers"), _text(cohorts, "enrolled")),
@@ -173,6 +175,7 @@ def _show(result: ProgramResult, out: Output, *, to_stderr: bool) -> None:
             points,
             title=f"Points per period (last {points.height}; redeemed and expired as positive numbers; balance at the "
             "end of the period)",
+            formats=dict.fromkeys(points.columns[1:], ",.0f"),
         )
     tiers, moves = section("tiers"), section("tier_movement")
     if tiers.height:
@@ -195,9 +198,11 @@ def _show(result: ProgramResult, out: Output, *, to_stderr: bool) -> None:
             pl.col(f"{k}_{g}").alias(f"{g}{s}") for g in groups for k, s in (("figure", ""), ("interval", " 95% CI"))
         ]
         show(
-            wide.select("metric", *shown, *(pl.col(f"n_{g}").alias(f"n {g}") for g in groups[:2])),
+            wide.select(metric, *shown, *(pl.col(f"n_{g}").alias(f"n {g}") for g in groups[:2])),
             title=f"Members vs non-members, like for like: members from enrolment, non-members from an "
             f"equivalent date after their first purchase; {result.window}-day windows closed before {as_of}",
+            nowrap=[f"{g} 95% CI" for g in groups],
+            drop=(("n members", "n non-members"), f"{pm.MEMBERS} 95% CI", f"{pm.OTHERS} 95% CI"),
         )
 
 

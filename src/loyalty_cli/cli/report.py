@@ -24,6 +24,8 @@ Examples:
   loyalty report orders.parquet --surveys nps.csv --contacts crm.csv -o report.html --as-of 2024-07-01
 
   loyalty report orders.csv --members members.csv --points ledger.csv --point-value 0.01 -o report.html
+
+  loyalty report orders.csv --currency EUR -o report.html
 """
 
 
@@ -51,6 +53,11 @@ Examples:
     rules=opt.o("Segment map: a built-in name (rfm_grid, rfm_tertiles, rfm_r_fm) or a .toml file.", "MAP"),
     churn_rules=opt.o("Churn rules TOML (default: the built-in rules/churn.toml).", "FILE"),
     lifecycle_rules=opt.o("Lifecycle rules TOML (default: the built-in rules/lifecycle.toml).", "FILE"),
+    currency=opt.o(
+        "Currency of the amounts, a three-letter code (e.g. EUR): shown on every amount of money. Default: "
+        "plain numbers.",
+        "CODE",
+    ),
 )
 def report(
     inputs: opt.Inputs,
@@ -64,6 +71,7 @@ def report(
     rules: str | None = None,
     churn_rules: str | None = None,
     lifecycle_rules: str | None = None,
+    currency: str | None = None,
     quiet: opt.Quiet = False,
     on_bad_rows: opt.OnBadRows = "error",
     rejects: opt.Rejects = None,

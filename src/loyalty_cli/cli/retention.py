@@ -12,7 +12,7 @@ from loyalty_cli.cli.console import Output
 
 if TYPE_CHECKING:
     import polars as pl
-    from rich.table import Table
+    from rich.console import Console
 
     from loyalty_cli.app.retention import RetentionConfig, RetentionResult
 
@@ -29,14 +29,17 @@ Examples:
 """
 
 #: --show choice -> the number format of its cells on a terminal and what its average row is (the metric of
-#: each: loyalty_cli.app.retention.MATRICES)
+#: each: loyalty_cli.app.retention.MATRICES). The shares are drawn in percent without the sign, which the title
+#: gives: the matrix is wide.
 STYLES = {
-    "on": (".1%", "average = customer-weighted"),
-    "within": (".1%", "average = customer-weighted"),
+    "on": ("{:.1f}", "average = customer-weighted"),
+    "within": ("{:.1f}", "average = customer-weighted"),
     "counts": (",.0f", "average row = sum"),
-    "revenue": (".1%", "average = revenue-weighted"),
+    "revenue": ("{:.1f}", "average = revenue-weighted"),
     "cumulative": (",.2f", "average = customer-weighted"),
 }
+#: the cohorts a drawn matrix shows at most, the most recent (then the average row): two years of months
+DRAWN_COHORTS = 24
 
 
 @common.handle_errors
@@ -124,41 +127,82 @@ def _show(result: RetentionResult, shown: tuple[str, ...], out: Output, *, to_st
     period = result.period
     for name in shown:
         fmt, average = STYLES[name]
+        drawn = out.drawn(to_stderr=to_stderr)
         title = (
-            f"{label(MATRICES[name], horizon=result.horizon, period=period)} ({PREFIX[period]}0 = first-purchase "
-            f"{period}; as of {result.as_of}; {average} over complete cells; blank = not over yet)"
+            f"{label(MATRICES[name], horizon=result.horizon, period=period)}{', %' if drawn and '{' in fmt else ''} "
+            f"({PREFIX[period]}0 = first-purchase {period}; as of {result.as_of}; {average} over complete cells; "
+            "blank = not over yet)"
         )
         matrix = result.matrix(name)
-        if out.drawn(to_stderr=to_stderr):
-            (out.err if to_stderr else out.out).print(_heat_table(matrix, title, fmt))
+        if drawn:
+            _draw(matrix, title, fmt, out.console(to_stderr=to_stderr))
         else:
             out.table(matrix, title=title, to_stderr=to_stderr)
 
 
-def _heat_table(matrix: pl.DataFrame, title: str, fmt: str) -> Table:
-    """The matrix drawn, periods 1 on coloured from pale to deep green as their value goes from 0 to the highest."""
-    from rich.markup import escape
+def _draw(matrix: pl.DataFrame, title: str, fmt: str, console: Console) -> None:
+    """The matrix drawn to fit the terminal: the most recent :data:`DRAWN_COHORTS` cohorts and the average row,
+    the periods from 0 that fit, periods 1 on coloured from pale to deep green as their value goes from 0 to the
+    highest; then a line naming what was left out and where the whole matrix is written."""
     from rich.table import Table
+    from rich.text import Text
 
-    top = max((v for c in matrix.columns[4:] for v in matrix[c] if v is not None), default=0.0)
+    from loyalty_cli.cli.console import cell_len, printable, table_width
 
-    def text(value: object, spec: str = fmt) -> str:
-        return "" if value is None else format(value, spec)
+    percent = "{" in fmt
 
-    def heated(value: float) -> str:
+    def text(value: float | None) -> str:
+        return "" if value is None else fmt.format(100 * value) if percent else format(value, fmt)
+
+    rows = matrix.tail(DRAWN_COHORTS + 1)
+    size, repeat, *periods = matrix.columns[1:]
+    cells = {
+        "cohort": [printable(c) for c in rows["cohort"]],
+        size: ["" if v is None else f"{v:,.0f}" for v in rows[size]],
+        repeat: ["" if v is None else f"{100 * v:.1f}" if percent else f"{v:.1%}" for v in rows[repeat]],
+    }
+    headers = {"cohort": "cohort", size: "customers", repeat: repeat.replace("_", " ")}
+    for name in periods:
+        cells[name], headers[name] = [text(v) for v in rows[name]], name
+
+    def width(name: str) -> int:  # no header word and no cell cut
+        return max([*map(cell_len, headers[name].split()), *map(cell_len, cells[name])])
+
+    widths = [width("cohort"), width(size), width(repeat)]
+    for name in periods:
+        if table_width([*widths, width(name)]) > console.width:
+            break
+        widths.append(width(name))
+    kept = periods[: len(widths) - 3]
+    if table_width(widths) - widths[2] + cell_len(headers[repeat]) <= console.width:  # its header on one line
+        widths[2] = max(widths[2], cell_len(headers[repeat]))
+    top = max((v for k in kept[1:] for v in rows[k] if v is not None), default=0.0)
+
+    def heated(value: float | None, shown: str) -> Text:
+        if value is None:
+            return Text("")
         x = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
         rgb = ",".join(str(round(a + (b - a) * x)) for a, b in ((247, 35), (252, 139), (245, 69)))
-        return f"[{'black' if x < 0.6 else 'white'} on rgb({rgb})]{text(value)}[/]"
+        return Text(shown, style=f"{'black' if x < 0.6 else 'white'} on rgb({rgb})")
 
-    table = Table(title=escape(title), title_justify="left", header_style="bold")
-    for name in matrix.columns:
-        table.add_column(escape(name), justify="left" if name == "cohort" else "right")
-    for i, (cohort, customers, repeat, *cells) in enumerate(matrix.iter_rows()):
-        periods = [text(v) if v is None or k == 0 else heated(v) for k, v in enumerate(cells)]
-        table.add_row(
-            escape(cohort), text(customers, ",.0f"), text(repeat, ".1%"), *periods, end_section=i == matrix.height - 2
-        )
-    return table
+    table = Table(header_style="bold")
+    for name, columns in zip(["cohort", size, repeat, *kept], widths, strict=True):
+        table.add_column(Text(headers[name]), justify="left" if name == "cohort" else "right", width=columns)
+    for i in range(rows.height):
+        values = [Text(cells[name][i]) for name in ("cohort", size, repeat)]
+        values += [heated(rows[k][i], cells[k][i]) if j else Text(cells[k][i]) for j, k in enumerate(kept)]
+        table.add_row(*values, end_section=i == rows.height - 2)
+    console.print(Text(printable(title), style="table.title"), soft_wrap=False)
+    console.print(table)
+    left = []
+    if len(kept) < len(periods):
+        gone = periods[len(kept)]
+        left.append(f"periods {gone}-{periods[-1]}" if gone != periods[-1] else f"period {gone}")
+    if matrix.height > rows.height:
+        left.append(f"the {words.count(matrix.height - rows.height, 'cohort')} before {cells['cohort'][0]}")
+    if left:
+        note = f"Not shown, to fit {console.width} columns: {' and '.join(left)}; -o FILE or --wide FILE writes the "
+        console.print(Text(note + "whole matrix.", style="dim"), soft_wrap=False)
 
 
 COMMAND = command.Command(

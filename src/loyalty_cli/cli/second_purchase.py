@@ -155,15 +155,39 @@ def _show(result: SecondPurchaseResult, out: Output, *, to_stderr: bool) -> None
     )
     value = result.value.with_columns(pl.col("bucket").cast(pl.String)).drop("total_spend_365d")
     formats = {**dict.fromkeys(within, ".1%"), "rep_mean": ".1f", "rep_median": "g", "share_customers": ".1%"}
+    drawn = out.drawn(to_stderr=to_stderr)
+    repeaters = "repeaters median and mean = repeaters only" if drawn else "rep_* = repeaters only"
     titles = (
         f"Bought again within N days, share of first-time buyers observed N days (as of {result.as_of})",
-        "Days to second purchase: p25-p90 of all first-time buyers (Kaplan-Meier; empty = never reached), rep_* = "
-        "repeaters only, window = days after the first purchase",
+        "Days to second purchase: p25-p90 of all first-time buyers (Kaplan-Meier; empty = never reached), "
+        f"{repeaters}, window = days after the first purchase",
         "Net spend of the first order and the 365 days after it, by days to second purchase (customers observed 365 "
         "days; a correlation)",
     )
-    for table, title in zip((shares, timing, value), titles, strict=True):
-        out.table(table if by else table.drop("group"), title=title, formats=formats, to_stderr=to_stderr)
+    drops: tuple[tuple[str, ...], ...] = ((), ("window_of", "repeaters", "buyers"), ("median_spend_365d",))
+    for table, title, drop in zip((shares, timing, value), titles, drops, strict=True):
+        out.table(
+            table if by else table.drop("group"),
+            title=title,
+            formats=formats,
+            headers=HEADERS,
+            drop=drop,
+            whole="--summary, --shares and --value FILE write every column",
+            to_stderr=to_stderr,
+        )
+
+
+#: drawn headers of the tables (piped output and the files keep the column names)
+HEADERS = {
+    "first_buyers": "buyers",
+    "rep_median": "repeaters median",
+    "rep_mean": "repeaters mean",
+    "window_of": "window of",
+    "share_customers": "share",
+    "mean_spend_365d": "mean 365d",
+    "median_spend_365d": "median 365d",
+    "mean_repeat_spend_365d": "mean repeat 365d",
+}
 
 
 COMMAND = command.Command(

@@ -108,7 +108,9 @@ def _show(result: SegmentResult, out: Output, *, to_stderr: bool) -> None:
 
     out.lines(empty_scores(result.cut_points))
     title = f"as of {result.as_of}"
-    out.table(result.cut_points.drop("column"), title=f"Cut points ({title})", to_stderr=to_stderr)
+    out.table(
+        result.cut_points.drop("column"), title=f"Cut points ({title})", formats={"share": ".1%"}, to_stderr=to_stderr
+    )
     # The action is long text: a drawn table gets it in a table of its own, so the numbers stay readable; piped, it
     # is the summary's last column (one row per segment, machine-readable).
     drawn = out.drawn(to_stderr=to_stderr)
@@ -116,7 +118,9 @@ def _show(result: SegmentResult, out: Output, *, to_stderr: bool) -> None:
     out.table(
         summary.drop("action") if drawn else summary,
         title=f"Segments ({title}, {words.count(result.scored, 'customer')})",
-        formats={"share_customers": ".1%", "share_revenue": ".1%"},
+        formats={"share_customers": ".1%", "share_revenue": ".1%", "mean_recency_days": ",.1f"},
+        headers={"share_customers": "share", "share_revenue": "share of revenue"},
+        drop=("mean_orders", "mean_net_spend", "mean_recency_days"),
         to_stderr=to_stderr,
     )
     if drawn:

@@ -128,6 +128,18 @@ _OUTCOMES = (
 _DIFFERENCE = {"diff": "diff", "diff_low": "ci_low", "diff_high": "ci_high", "p_value": "p_value", "verdict": "verdict"}
 
 
+#: drawn headers of the short names (the title says which outcome; piped output keeps the short names)
+HEADERS = {
+    "treated": "n treated",
+    "control": "n control",
+    **{f"{short}_{group}": group for _, _, short, _ in _OUTCOMES for group in ("treated", "control")},
+    "diff": "uplift",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "p_value": "p-value",
+}
+
+
 def _show(result: UpliftResult, out: Output, *, to_stderr: bool) -> None:
     """Each outcome's columns of the uplift table under short headers: the groups' sizes and values, the
     difference with its interval, p-value and verdict (per segment when the lists have one)."""
@@ -139,7 +151,13 @@ def _show(result: UpliftResult, out: Output, *, to_stderr: bool) -> None:
         table = result.table.select("segment", *headers).rename(headers)
         formats = {**(pct if outcome == "repurchase" else {}), "p_value": ".3g"}
         out.table(
-            table if result.by_segment else table.drop("segment"), title=title, formats=formats, to_stderr=to_stderr
+            table if result.by_segment else table.drop("segment"),
+            title=title,
+            formats=formats,
+            headers=HEADERS,
+            drop=(("treated", "control"), "p_value", ("ci_low", "ci_high")),
+            whole="-o FILE writes every column",
+            to_stderr=to_stderr,
         )
 
 

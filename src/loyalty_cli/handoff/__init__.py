@@ -6,6 +6,8 @@ One module per job (import each thing from its module; this package re-exports n
   importer wants (headers, date formats, size limit).
 - :mod:`~loyalty_cli.handoff.screening`: rows left out before a list goes anywhere: consent, unusable emails,
   duplicate emails, ids that start like a formula; the reasons the ``.dropped.csv`` file gives.
+- :mod:`~loyalty_cli.handoff.columns`: the columns a list for a tool carries: id, email, tag, the fields a template
+  uses (by kind of list), and those asked for.
 - :mod:`~loyalty_cli.handoff.formatting`: a screened list as a tool's importer takes it: header names, dates,
   the tag column, formula-like text cleaned and logged.
 - :mod:`~loyalty_cli.handoff.control`: the deterministic treatment/control split (the documented hash).

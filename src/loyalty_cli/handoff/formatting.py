@@ -1,7 +1,7 @@
 """A screened list as an email tool's importer takes it (:func:`format_for_target`).
 
 - **Names**: the tool's header names (:class:`~loyalty_cli.handoff.targets.Target`), the segment/stage/action in
-  a tag or property column, the email and id first.
+  a tag or property column, the email and id first, then the tag (the generic CSV: our names, in that order).
 - **Values**: dates in a format its importer reads; lists joined, categories as text.
 - **Formula cleaning**: importer targets get text that starts like a formula *cleaned* (the leading ``= + - @``,
   tab, CR and spaces stripped: :data:`TRIGGER_CHARS`; a quote prefix would be kept by the importer), each change
@@ -42,8 +42,9 @@ def format_for_target(
     consent = consent_column(df.columns)
     if consent is not None:  # every row left has said yes (every target: the README says it is not written)
         df = df.drop(consent)
-    if not target.importer:
-        return df, empty_log
+    if not target.importer:  # our names; the id, email and tag first all the same
+        first = [c for c in ("customer_id", "email", tag_name, f"{tag_name}_action") if c and c in df.columns]
+        return df.select(*first, pl.exclude(first)), empty_log
     renames, action = _header_names(df.columns, target, tag_name)
     df = df.rename({k: v for k, v in renames.items() if k != v})
     df = df.with_columns(_as_text(df.schema, target))

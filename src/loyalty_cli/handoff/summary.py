@@ -100,12 +100,15 @@ def list_summary(
     report: ListReport, *, max_bytes: int | None, describe: Callable[[int], str] = _customers
 ) -> list[Line]:
     """The lines of a hand-off list (:func:`~loyalty_cli.handoff.write.write_list`), in the order they are shown:
-    the writer's notes, where the list went (``max_bytes``: the size limit its parts were split at), the control
-    group, the rows left out, the cells cleaned, the files removed, an empty list, the manifest."""
+    the writer's notes, where the list went (``max_bytes``: the size limit its parts were split at), its columns
+    (a target's list), the control group, the rows left out, the cells cleaned, the files removed, an empty
+    list, the manifest."""
     label = f"{report.target.label} list" if report.target else "List"
     treated = sum(f.rows for f in report.treatment)
     lines = [Line("note", note) for note in report.notes]
     lines.append(Line("note", f"{label}: wrote {describe(treated)} to {_where(report, max_bytes)}"))
+    if report.target is not None:
+        lines.append(Line("note", f"Columns: {', '.join(report.columns)} (more with {setting('columns')})"))
     lines += _control(report, describe) + _dropped(report)
     if report.changes:
         lines.append(

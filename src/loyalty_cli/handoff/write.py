@@ -7,6 +7,8 @@ tool's importer takes (:class:`ListSpec` says how):
   row goes to the ``.dropped.csv`` file beside the output with its reason.
 - **Control group** (optional): a deterministic share of the screened list (see :mod:`loyalty_cli.handoff.control`)
   is written to ``<stem>.control<suffix>`` instead.
+- **Columns** (:mod:`loyalty_cli.handoff.columns`): for a target, the id, email, tag and the fields a template
+  uses (plus the columns asked for), not the whole analysis table; numbers rounded for reading (money to cents).
 - **Formatting** (:mod:`loyalty_cli.handoff.formatting`): the tool's header names and date formats, the tag
   column, formula-like text cleaned and logged to ``<stem>.changes.csv`` (importer targets) or given the OWASP
   apostrophe (the generic CSV: :func:`csv_bytes`).
@@ -34,12 +36,14 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import ConfigError, UsageError, setting
+from loyalty_cli.handoff.columns import list_columns
 from loyalty_cli.handoff.control import Split, assign_groups, check_share, split_summary
 from loyalty_cli.handoff.formatting import format_for_target
 from loyalty_cli.handoff.screening import attach_contacts, screen_rows
 from loyalty_cli.handoff.sets import set_members, sibling
 from loyalty_cli.handoff.targets import MB, Target, get_target
 from loyalty_cli.io.formulas import neutralise_formulas
+from loyalty_cli.io.precision import readable_numbers
 from loyalty_cli.io.writers import FileSet, csv_ready, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 
@@ -47,9 +51,10 @@ from loyalty_cli.io.writers import write_table as _write_table
 
 
 def csv_bytes(df: pl.DataFrame, *, neutralise: bool) -> bytes:
-    """UTF-8 CSV (no BOM: some importers read it into the first header). ``neutralise``: the spreadsheet
+    """UTF-8 CSV (no BOM: some importers read it into the first header), numbers rounded for reading
+    (:func:`~loyalty_cli.io.precision.readable_numbers`: money to cents). ``neutralise``: the spreadsheet
     apostrophe of :func:`loyalty_cli.io.formulas.neutralise_formulas` (the generic target)."""
-    df = csv_ready(df)
+    df = csv_ready(readable_numbers(df))
     if neutralise:
         df = neutralise_formulas(df)
     return df.write_csv().encode("utf-8")
@@ -103,6 +108,7 @@ class ListSpec:
     tag_value: str | None = None  # a fixed tag when the list has no such column
     value: str | None = None  # duplicates keep the customer with the highest value
     contacts: pl.DataFrame | None = None  # customer_id + email / email_consent
+    columns: tuple[str, ...] = ()  # more columns for a target (names; "all": every column), see handoff.columns
 
     @property
     def active(self) -> bool:
@@ -114,6 +120,11 @@ class ListSpec:
             raise UsageError(
                 f"{setting('contacts')} needs {setting('target')}",
                 hint=f"e.g. {setting('target')} generic {setting('contacts')} contacts.csv",
+            )
+        if self.columns and self.target is None:
+            raise UsageError(
+                f"{setting('columns')} needs {setting('target')}",
+                hint="Without a target the list has every column of the command's table.",
             )
         if not self.active:
             for name, given in (("seed", self.seed), ("max_file_mb", self.max_file_mb)):
@@ -133,6 +144,12 @@ class ListSpec:
         target = get_target(self.target) if self.target else None
         if target is not None and target.importer and kind != "csv":
             raise UsageError(f"{target.label} imports CSV files, not {kind}", hint="Use -o NAME.csv.")
+        if kind == "xlsx":
+            raise UsageError(
+                "A list for an email tool or with a control group is written as CSV or Parquet, not as an Excel file",
+                hint="Email tools import CSV, and uplift reads the groups back: use -o NAME.csv. Without "
+                f"{setting('target')} and {setting('holdout_share')}, -o NAME.xlsx writes the list as it is.",
+            )
         if self.max_file_mb is not None:
             if self.max_file_mb <= 0:
                 raise ConfigError("max_file_mb", "must be > 0")
@@ -187,6 +204,7 @@ class ListReport:
     manifest: Path | None = None
     removed: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the list's header (a target's names)
 
     @property
     def written(self) -> int:
@@ -258,6 +276,9 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
     dropped = None
     if target is not None:
         rows, dropped = _screen(rows, spec, target, report)
+        rows = rows.select(
+            list_columns(rows.columns, tag=spec.tag, tag_value=spec.tag_value, value=spec.value, asked=spec.columns)
+        )
     control_rows = None
     if spec.holdout_share is not None:
         seed = str(spec.seed)
@@ -278,6 +299,7 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
                 out, log = format_for_target(frame, target, tag=spec.tag, tag_value=spec.tag_value)
                 logs.append(log)
             written = _add_one(files, out, where, target=target, fmt=spec.fmt, max_bytes=max_bytes)
+            report.columns = report.columns or out.columns
             (report.treatment if where == path else report.control).extend(written)
         log = pl.concat(logs) if logs else None
         if log is not None and log.height:

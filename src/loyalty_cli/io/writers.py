@@ -1,4 +1,5 @@
-"""Write tables safely: CSV, Parquet or JSON by suffix or ``fmt``; ``-`` for stdout; atomic on disk.
+"""Write tables safely: CSV, Parquet, JSON or Excel (:mod:`loyalty_cli.io.excel`) by suffix or ``fmt``; ``-``
+for stdout; atomic on disk.
 
 Atomic: the table is written to a temporary file in the target's folder, flushed to disk, then renamed
 over the target, so a killed run leaves the old file or the new one, never half of one; several files can be
@@ -9,7 +10,10 @@ A failed write (full disk, read-only folder) is a :class:`DataError` naming the 
 decided in :mod:`loyalty_cli.io.destinations`.
 
 CSV cells and headers that a spreadsheet would run as a formula get a leading apostrophe
-(:func:`~loyalty_cli.io.formulas.neutralise_formulas`).
+(:func:`~loyalty_cli.io.formulas.neutralise_formulas`); in an Excel file text is a text cell, never a formula.
+
+CSV and JSON numbers are rounded for reading (money to cents, other decimals to 4 places, p-values to 4
+significant digits: :func:`~loyalty_cli.io.precision.readable_numbers`); Parquet keeps full precision.
 """
 
 from __future__ import annotations
@@ -32,16 +36,23 @@ import polars as pl
 from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.destinations import copy_aside, destination, file_mode
 from loyalty_cli.io.formulas import neutralise_formulas
+from loyalty_cli.io.precision import readable_numbers
 from loyalty_cli.io.tempfiles import TEMP_FILE, owner_tag, remove_stale, terminate_as_interrupt, write_error
 
-Format = Literal["csv", "parquet", "json"]
-_SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+Format = Literal["csv", "parquet", "json", "xlsx"]
+_SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".xlsx": "xlsx",
+}
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> Format:
     if fmt:
-        if fmt not in ("csv", "parquet", "json"):
-            raise UsageError(f"Unknown format {fmt!r}", hint="Use csv, parquet or json.")
+        if fmt not in ("csv", "parquet", "json", "xlsx"):
+            raise UsageError(f"Unknown format {fmt!r}", hint="Use csv, parquet, json or xlsx.")
         return fmt  # type: ignore[return-value]
     if str(path) == "-":
         return "csv"
@@ -49,7 +60,7 @@ def output_format(path: str | Path, fmt: str | None = None) -> Format:
     if suffix not in _SUFFIXES:
         raise UsageError(
             f"Cannot tell the output format of {path}",
-            hint=f"End the name in .csv, .parquet or .json, or pass {setting('fmt')}.",
+            hint=f"End the name in .csv, .parquet, .json or .xlsx, or pass {setting('fmt')}.",
         )
     return _SUFFIXES[suffix]
 
@@ -63,13 +74,18 @@ def csv_ready(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(cols) if cols else df
 
 
-def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO) -> None:
+def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO, name: str = "data") -> None:
+    """``df`` in ``fmt`` to ``fh``; ``name``: the sheet of an Excel file (the file's stem)."""
     if fmt == "csv":
-        neutralise_formulas(csv_ready(df)).write_csv(fh)
+        neutralise_formulas(csv_ready(readable_numbers(df))).write_csv(fh)
     elif fmt == "parquet":
         df.write_parquet(fh)
+    elif fmt == "xlsx":
+        from loyalty_cli.io.excel import write_xlsx
+
+        write_xlsx(df, fh, sheet=name)
     else:
-        fh.write(df.write_json().encode("utf-8"))
+        fh.write(readable_numbers(df).write_json().encode("utf-8"))
         fh.write(b"\n")
 
 
@@ -152,7 +168,7 @@ class FileSet:
 
     def add_table(self, path: str | Path, df: pl.DataFrame, *, fmt: str | None = None) -> Written:
         kind = output_format(path, fmt)
-        return self.add(path, lambda fh: _serialise(df, kind, fh))
+        return self.add(path, lambda fh: _serialise(df, kind, fh, Path(path).stem))
 
     def add(self, path: str | Path, write: Callable[[BinaryIO], object]) -> Written:
         given = Path(path)
@@ -303,7 +319,7 @@ def write_table(df: pl.DataFrame, path: str | Path, *, fmt: str | None = None) -
             out.write(buffer.getvalue())
             out.flush()
         return None
-    return atomic_write(path, lambda fh: _serialise(df, kind, fh))
+    return atomic_write(path, lambda fh: _serialise(df, kind, fh, Path(path).stem))
 
 
 def write_text(text: str, path: str | Path) -> Path:

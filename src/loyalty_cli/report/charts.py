@@ -1,259 +1,325 @@
-"""Static inline SVG charts from plain chart specs (dicts of labels and numbers).
+"""Static SVG charts from plain chart specs (dicts of labels and numbers), drawn by Altair (Vega-Lite) and
+rendered to SVG by vl-convert, with no JavaScript in the page.
 
-No JavaScript, no fonts, no network: each function returns one ``<svg class="chart">`` element as
-:class:`markupsafe.Markup`. Every text from the data goes through :func:`markupsafe.escape`, and every
-coordinate is printed with a fixed number of decimals, so the same spec always gives the same bytes.
+Each function returns one ``<svg class="chart">`` element as :class:`markupsafe.Markup`. Vega's SVG writer
+escapes every text it draws (labels, titles from the data), and the same spec always gives the same bytes
+(vl-convert is pinned; text is measured with the Liberation Sans it bundles, metric-compatible with Arial and
+Helvetica, which the page names first). Every chart has a visible title, axis titles with their units and a
+legend where colour means something.
 
-Spec kinds (built by the section modules of :mod:`loyalty_cli.report`):
+Spec kinds (built by the section modules of :mod:`loyalty_cli.report`); every spec has ``id``, ``title``
+(optional ``subtitle``):
 
-- ``bars``: horizontal grouped bars; ``labels``, ``series`` = [{name, values (0..1 shares), text}].
-- ``columns``: vertical bars; ``labels``, ``values``, ``text``, optional ``classes`` (one CSS class per bar).
-- ``line``: lines over a numeric x; ``series`` = [{name, x, y, low?, high?}], ``x_ticks`` = [[x, label]],
-  ``y_max``, ``y_format`` (``pct`` or ``num``), optional ``shade`` = [x_from, x_to, label].
-- ``heatmap``: ``rows``, ``cols`` (labels), ``values`` (0..1 or null), ``text``, ``max`` (colour scale top).
+- ``bars``: horizontal grouped bars; ``labels``, ``series`` = [{name, values, text}], ``x_title``,
+  ``x_format`` (``pct``, ``num`` or ``money``).
+- ``columns``: vertical bars; ``labels``, ``values``, ``text``, ``x_title``, ``y_title``, ``y_format``,
+  optional ``classes`` (one per bar: the colour, e.g. ``detractor``) with ``class_title`` (the legend's).
+- ``line``: lines over ``x`` (``x_kind`` ``ordinal``: labels in order, or ``quantitative``: numbers);
+  ``series`` = [{name, x, y, low?, high?}], ``x_title``, ``y_title``, ``y_format``, optional ``y_domain``
+  ([low, high]: else from 0), ``x_ticks`` (the x values to label), ``shade`` = [x_from, x_to, label],
+  ``zero_line``, ``markers`` and ``interpolate`` (``step-after`` for a survival curve).
+- ``heatmap``: ``rows``, ``cols`` (labels), ``values`` (null: no cell), ``text``, ``max`` (the colour scale's
+  top), ``x_title``, ``y_title``, ``legend_title``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
 
-WIDTH = 760
+#: the fonts the charts name: vl-convert measures text with its bundled Liberation Sans; browsers draw it with
+#: Liberation Sans, Arial or Helvetica (the same widths)
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 PALETTE = ("#2f6db5", "#e07b24", "#3a9a5b", "#b53a3a", "#7a56b0", "#8c6d31")
+#: the colour of a bar's class by its first word (NPS categories: "detractor (0-6)")
+CLASS_COLOURS = {"detractor": "#c0392b", "passive": "#a0a4aa", "promoter": "#3a9a5b"}
+#: number formats of the axes (d3-format) by the spec's format name
+AXIS_FORMATS = {"pct": ".0%", "num": ",~r", "money": ",~r", "int": ",d"}
+#: a chart is drawn at its own size and shown at most this much smaller (then its box scrolls) or larger
+MIN_SCALE, MAX_SCALE = 0.8, 1.3
+TITLE_WIDTH, SUBTITLE_WIDTH = 64, 90  # characters per line (titles are wrapped, never cut)
+VEGA_LITE = "6.4"  # the Vega-Lite version vl-convert renders (Altair 6.3's schema)
+
+CONFIG: dict[str, Any] = {
+    "font": FONT,
+    "aria": False,  # the page's <svg> has a role and a label; the marks need none (and it keeps the file small)
+    "background": "white",
+    "padding": {"left": 6, "right": 14, "top": 6, "bottom": 6},
+    "view": {"stroke": None},
+    "title": {
+        "anchor": "start",
+        "frame": "group",
+        "fontSize": 15,
+        "fontWeight": 600,
+        "color": "#222",
+        "subtitleFontSize": 12,
+        "subtitleColor": "#555",
+        "subtitlePadding": 4,
+        "offset": 12,
+    },
+    "axis": {
+        "labelFontSize": 12,
+        "titleFontSize": 12,
+        "titleFontWeight": "normal",
+        "titleColor": "#444",
+        "labelColor": "#333",
+        "gridColor": "#e6e9ee",
+        "domainColor": "#888",
+        "tickColor": "#888",
+        "titlePadding": 8,
+    },
+    "legend": {
+        "labelFontSize": 12,
+        "titleFontSize": 12,
+        "titleFontWeight": "normal",
+        "titleColor": "#444",
+        "labelColor": "#333",
+        "orient": "top",
+        "symbolType": "square",
+    },
+    "text": {"fontSize": 11, "color": "#333"},
+}
 
 
-def _n(x: float) -> str:
-    """A coordinate: one decimal, no negative zero."""
-    text = f"{x:.1f}"
-    return "0.0" if text == "-0.0" else text
+def _lines(text: str, width: int) -> str | list[str]:
+    """A title wrapped at word boundaries (Vega draws a list as lines)."""
+    lines = textwrap.wrap(text, width) or [""]
+    return lines[0] if len(lines) == 1 else lines
 
 
-def _open(spec: Mapping[str, Any], height: float) -> list[str]:
-    title = escape(spec["title"])
-    return [
-        f'<svg class="chart" data-chart="{escape(spec["id"])}" role="img" aria-label="{title}" '
-        f'viewBox="0 0 {WIDTH} {_n(height)}" width="{WIDTH}" height="{_n(height)}">',
-        f"<title>{title}</title>",
+def _title(spec: Mapping[str, Any]) -> dict[str, Any]:
+    title: dict[str, Any] = {"text": _lines(spec["title"], TITLE_WIDTH)}
+    if spec.get("subtitle"):
+        title["subtitle"] = _lines(spec["subtitle"], SUBTITLE_WIDTH)
+    return title
+
+
+def _format(name: str | None) -> str:
+    return AXIS_FORMATS.get(name or "num", ",~r")
+
+
+def _data(rows: Sequence[Mapping[str, Any]]) -> Any:
+    import altair as alt
+
+    return alt.Data(values=[dict(r) for r in rows])
+
+
+def bars(spec: Mapping[str, Any]) -> Any:
+    """Horizontal grouped bars (shares by segment or stage), the value written at each bar's end."""
+    import altair as alt
+
+    labels, series = list(spec["labels"]), spec["series"]
+    names = [s["name"] for s in series]
+    rows = [
+        {"label": label, "series": s["name"], "value": s["values"][i] or 0.0, "text": s["text"][i]}
+        for i, label in enumerate(labels)
+        for s in series
     ]
+    top = max([r["value"] for r in rows] + [1e-9])
+    fmt = _format(spec.get("x_format", "pct"))
+    base = alt.Chart(_data(rows)).encode(
+        y=alt.Y("label:N", sort=labels, title=spec.get("y_title"), axis=alt.Axis(labelLimit=240)),
+        yOffset=alt.YOffset("series:N", sort=names),
+    )
+    x = alt.X(
+        "value:Q",
+        title=spec["x_title"],
+        scale=alt.Scale(domain=[0, top * 1.18], nice=True),
+        axis=alt.Axis(format=fmt, tickCount=6),
+    )
+    colour = alt.Color(
+        "series:N",
+        sort=names,
+        scale=alt.Scale(domain=names, range=list(PALETTE[: len(names)])),
+        legend=alt.Legend(title=None) if len(names) > 1 else None,
+    )
+    layer = alt.layer(
+        base.mark_bar(height={"band": 0.9}).encode(x=x, color=colour),
+        base.mark_text(align="left", baseline="middle", dx=4).encode(x="value:Q", text="text:N"),
+    )
+    return layer.properties(width=460, height={"step": 15, "for": "offset"})
 
 
-def _text(x: float, y: float, label: object, *, anchor: str = "start", cls: str = "lbl") -> str:
-    return f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" class="{cls}">{escape(label)}</text>'
+def columns(spec: Mapping[str, Any]) -> Any:
+    """Vertical bars over labels in order (a distribution), the value written above each bar."""
+    import altair as alt
 
-
-def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
-    parts = []
-    for i, name in enumerate(names):
-        px = x + i * 190
-        parts.append(f'<rect x="{_n(px)}" y="{_n(y - 9)}" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>')
-        parts.append(_text(px + 14, y, name))
-    return parts
-
-
-def bars(spec: Mapping[str, Any]) -> Markup:
-    labels, series = spec["labels"], spec["series"]
-    row_h = 8 + 14 * len(series)
-    left, right, top = 170.0, 70.0, 28.0
-    height = top + row_h * len(labels) + 10
-    span = WIDTH - left - right
-    top_value = max([v for s in series for v in s["values"] if v is not None] + [1e-9])
-    parts = _open(spec, height)
-    parts += _legend([s["name"] for s in series], left, 16)
-    for i, label in enumerate(labels):
-        y0 = top + i * row_h
-        parts.append(_text(left - 6, y0 + row_h / 2 + 3, label, anchor="end"))
-        for j, s in enumerate(series):
-            value = s["values"][i] or 0.0
-            w = span * value / top_value
-            y = y0 + 4 + j * 14
-            parts.append(
-                f'<rect x="{_n(left)}" y="{_n(y)}" width="{_n(w)}" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>'
-            )
-            parts.append(_text(left + w + 4, y + 10, s["text"][i], cls="val"))
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def columns(spec: Mapping[str, Any]) -> Markup:
-    labels, values, texts = spec["labels"], spec["values"], spec["text"]
-    classes = spec.get("classes") or ["" for _ in labels]
-    left, right, top, bottom = 20.0, 20.0, 22.0, 40.0
-    height = 220.0
-    span_h = height - top - bottom
-    step = (WIDTH - left - right) / max(len(labels), 1)
-    top_value = max([v for v in values if v is not None] + [1e-9])
-    parts = _open(spec, height)
-    for i, (label, value, text) in enumerate(zip(labels, values, texts, strict=True)):
-        h = span_h * (value or 0.0) / top_value
-        x = left + i * step
-        cls = f' class="{escape(classes[i])}"' if classes[i] else ""
-        parts.append(
-            f'<rect{cls} x="{_n(x + step * 0.1)}" y="{_n(top + span_h - h)}" width="{_n(step * 0.8)}" '
-            f'height="{_n(h)}" fill="{PALETTE[0]}"/>'
+    labels = list(spec["labels"])
+    classes = spec.get("classes")
+    rows = [
+        {"label": label, "value": value or 0.0, "text": text, "class": classes[i] if classes else ""}
+        for i, (label, value, text) in enumerate(zip(labels, spec["values"], spec["text"], strict=True))
+    ]
+    longest = max((len(str(label)) for label in labels), default=0)
+    base = alt.Chart(_data(rows)).encode(
+        x=alt.X(
+            "label:N",
+            sort=labels,
+            title=spec["x_title"],
+            axis=alt.Axis(labelAngle=-35 if longest > 6 else 0, labelLimit=120),
         )
-        parts.append(_text(x + step / 2, top + span_h - h - 4, text, anchor="middle", cls="val"))
-        parts.append(_text(x + step / 2, height - bottom + 16, label, anchor="middle"))
-    if spec.get("x_title"):
-        parts.append(_text(WIDTH / 2, height - 6, spec["x_title"], anchor="middle", cls="axis"))
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    )
+    y = alt.Y("value:Q", title=spec["y_title"], axis=alt.Axis(format=_format(spec.get("y_format")), tickCount=5))
+    if classes:
+        order = list(dict.fromkeys(classes))
+        colour: Any = alt.Color(
+            "class:N",
+            sort=order,
+            scale=alt.Scale(domain=order, range=[CLASS_COLOURS.get(c.split()[0], PALETTE[0]) for c in order]),
+            legend=alt.Legend(title=spec.get("class_title")),
+        )
+    else:
+        colour = alt.value(PALETTE[0])
+    layer = alt.layer(
+        base.mark_bar().encode(y=y, color=colour),
+        base.mark_text(baseline="bottom", dy=-3).encode(y="value:Q", text="text:N"),
+    )
+    step = 44 if longest <= 6 else 48
+    return layer.properties(width={"step": step}, height=220)
 
 
-def _y_label(value: float, fmt: str) -> str:
-    return f"{value:.0%}" if fmt == "pct" else f"{value:,.0f}"
+def line(spec: Mapping[str, Any]) -> Any:
+    """Lines over periods or days: each point's interval as a bar when given, a shaded x range, a zero line."""
+    import altair as alt
 
-
-@dataclass(frozen=True)
-class _Plot:
-    """The drawing area of a line chart and its scales: data coordinates to SVG coordinates."""
-
-    x_min: float
-    x_span: float
-    y_min: float
-    y_max: float
-    left: float = 60.0
-    right: float = 20.0
-    top: float = 28.0
-    bottom: float = 44.0
-    height: float = 260.0
-
-    @classmethod
-    def of(cls, spec: Mapping[str, Any]) -> _Plot:
-        xs = [x for s in spec["series"] for x in s["x"]] + [t[0] for t in spec.get("x_ticks", [])]
-        x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
-        return cls(x_min, (x_max - x_min) or 1.0, float(spec.get("y_min", 0.0)), float(spec["y_max"]))
-
-    @property
-    def y_span(self) -> float:
-        return (self.y_max - self.y_min) or 1.0
-
-    def px(self, x: float) -> float:
-        return self.left + (WIDTH - self.left - self.right) * (x - self.x_min) / self.x_span
-
-    def py(self, y: float) -> float:
-        inner = self.height - self.top - self.bottom
-        return self.top + inner * (1 - (min(max(y, self.y_min), self.y_max) - self.y_min) / self.y_span)
-
-
-def line(spec: Mapping[str, Any]) -> Markup:
     series = spec["series"]
-    plot = _Plot.of(spec)
-    left, right, height = plot.left, plot.right, plot.height
-    parts = _open(spec, height)
-    parts += _legend([s["name"] for s in series], left, 16)
-    parts += _line_axes(spec, plot)
-    for j, s in enumerate(series):
-        parts += _line_series(s, PALETTE[j % len(PALETTE)], plot)
-    if spec.get("x_title"):
-        parts.append(_text((left + WIDTH - right) / 2, height - 6, spec["x_title"], anchor="middle", cls="axis"))
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def _line_axes(spec: Mapping[str, Any], plot: _Plot) -> list[str]:
-    """The y grid with its labels, the shaded x range (``shade``) and the x tick labels."""
-    left, right, top, bottom, height = plot.left, plot.right, plot.top, plot.bottom, plot.height
-    parts = []
-    for k in range(5):  # y grid
-        value = plot.y_min + plot.y_span * k / 4
-        y = _n(plot.py(value))
-        parts.append(f'<line class="grid" x1="{_n(left)}" x2="{_n(WIDTH - right)}" y1="{y}" y2="{y}"/>')
-        parts.append(
-            _text(left - 6, plot.py(value) + 4, _y_label(value, spec.get("y_format", "num")), anchor="end", cls="axis")
-        )
+    names = [s["name"] for s in series]
+    ordinal = spec.get("x_kind", "ordinal") == "ordinal"
+    rows = []
+    for s in series:
+        for i, (x, y) in enumerate(zip(s["x"], s["y"], strict=True)):
+            row = {"series": s["name"], "x": x, "y": y}
+            if s.get("low") is not None:
+                row["low"], row["high"] = s["low"][i], s["high"][i]
+            rows.append(row)
+    order = list(dict.fromkeys(r["x"] for r in rows)) if ordinal else None
+    ticks = spec.get("x_ticks")
+    x_axis = alt.Axis(
+        values=list(ticks) if ticks else alt.Undefined,
+        labelAngle=0,
+        labelOverlap=True,
+        labelFlush=not ordinal,
+        grid=not ordinal,
+    )
+    x = alt.X("x:O" if ordinal else "x:Q", sort=order, title=spec["x_title"], axis=x_axis)
+    y_fmt = _format(spec.get("y_format"))
+    domain = spec.get("y_domain")
+    scale = alt.Scale(domain=list(domain), nice=True, zero=False) if domain else alt.Scale(zero=True, nice=True)
+    y = alt.Y("y:Q", title=spec["y_title"], scale=scale, axis=alt.Axis(format=y_fmt, tickCount=6))
+    colour = alt.Color(
+        "series:N",
+        sort=names,
+        scale=alt.Scale(domain=names, range=list(PALETTE[: len(names)])),
+        legend=alt.Legend(title=None) if len(names) > 1 else None,
+    )
+    base = alt.Chart(_data(rows)).encode(x=x)
+    layers = []
     if spec.get("shade"):
         lo, hi, label = spec["shade"]
-        parts.append(
-            f'<rect class="shade" x="{_n(plot.px(lo))}" y="{_n(top)}" width="{_n(plot.px(hi) - plot.px(lo))}" '
-            f'height="{_n(height - top - bottom)}"/>'
-        )
-        parts.append(_text(plot.px(lo) + 3, top + 12, label, cls="axis"))
-    for x, label in spec.get("x_ticks", []):
-        parts.append(_text(plot.px(x), height - bottom + 16, label, anchor="middle", cls="axis"))
-    return parts
-
-
-def _line_series(s: Mapping[str, Any], colour: str, plot: _Plot) -> list[str]:
-    """One series: its interval band (points with an interval only), its line (broken where y is missing) and
-    its markers."""
-    px, py = plot.px, plot.py
-    parts = []
-    if s.get("low") is not None:
-        for x, lo, hi in zip(s["x"], s["low"], s["high"], strict=True):
-            if lo is not None and hi is not None:
-                parts.append(
-                    f'<line class="ci" x1="{_n(px(x))}" x2="{_n(px(x))}" y1="{_n(py(lo))}" '
-                    f'y2="{_n(py(hi))}" stroke="{colour}"/>'
-                )
-    runs: list[list[str]] = [[]]
-    for x, y in zip(s["x"], s["y"], strict=True):
-        if y is None:
-            runs.append([])
-        else:
-            runs[-1].append(f"{_n(px(x))},{_n(py(y))}")
-    for run in (r for r in runs if r):
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
-    if s.get("markers"):
-        for x, y in zip(s["x"], s["y"], strict=True):
-            if y is not None:
-                parts.append(f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="3" fill="{colour}"/>')
-    return parts
-
-
-def _heat(x: float) -> str:
-    """Pale to deep green as x goes from 0 to 1 (the terminal's retention colours)."""
-    x = max(0.0, min(1.0, x))
-    r, g, b = (round(a + (c - a) * x) for a, c in ((247, 35), (252, 139), (245, 69)))
-    return f"rgb({r},{g},{b})"
-
-
-def heatmap(spec: Mapping[str, Any]) -> Markup:
-    rows, cols, values, texts = spec["rows"], spec["cols"], spec["values"], spec["text"]
-    left, top = 110.0, 34.0
-    cell_w = max(14.0, min(46.0, (WIDTH - left - 10) / max(len(cols), 1)))
-    cell_h = 18.0
-    width = left + cell_w * len(cols) + 10
-    height = top + cell_h * len(rows) + 8
-    top_value = float(spec["max"]) or 1.0
-    parts = _open(spec, height)
-    parts[0] = (
-        parts[0]
-        .replace(f'viewBox="0 0 {WIDTH} ', f'viewBox="0 0 {_n(width)} ')
-        .replace(f'width="{WIDTH}"', f'width="{_n(width)}"')
-    )
-    for j, col in enumerate(cols):
-        parts.append(_text(left + cell_w * (j + 0.5), top - 8, col, anchor="middle", cls="axis"))
-    show_text = cell_w >= 30
-    for i, row in enumerate(rows):
-        y = top + i * cell_h
-        parts.append(_text(left - 6, y + 13, row, anchor="end", cls="axis"))
-        for j, value in enumerate(values[i]):
-            if value is None:
-                continue
-            x = left + j * cell_w
-            share = value / top_value
-            parts.append(
-                f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(cell_w - 1)}" height="{_n(cell_h - 1)}" '
-                f'fill="{_heat(share)}"><title>{escape(row)} {escape(col_label(cols, j))}: '
-                f"{escape(texts[i][j])}</title></rect>"
+        shade = alt.Chart(_data([{"from": lo, "to": hi, "label": label}]))
+        layers.append(shade.mark_rect(color=PALETTE[0], opacity=0.09).encode(x="from:Q", x2="to:Q"))
+        layers.append(
+            shade.mark_text(align="left", baseline="top", dx=4, dy=4, y=0, color="#2f4f7f").encode(
+                x="from:Q", text="label:N"
             )
-            if show_text:
-                cls = "cell dark" if share >= 0.6 else "cell"
-                parts.append(_text(x + cell_w / 2, y + 13, texts[i][j], anchor="middle", cls=cls))
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        )
+    if spec.get("zero_line") and domain and domain[0] < 0 < domain[1]:
+        layers.append(alt.Chart(_data([{"zero": 0}])).mark_rule(color="#999", strokeDash=[4, 3]).encode(y="zero:Q"))
+    if any("low" in r for r in rows):
+        layers.append(
+            base.mark_rule(strokeWidth=7, opacity=0.28).encode(y=alt.Y("low:Q", scale=scale), y2="high:Q", color=colour)
+        )
+    line_mark = base.mark_line(  # a period with no value breaks the line (never drawn as 0)
+        strokeWidth=2, invalid="break-paths-filter-domains", interpolate=spec.get("interpolate", "linear")
+    )
+    layers.append(line_mark.encode(y=y, color=colour))
+    if spec.get("markers") or any(s.get("markers") for s in series):
+        layers.append(base.mark_point(filled=True, size=36, opacity=1).encode(y=y, color=colour))
+    return alt.layer(*layers).properties(width=560, height=230)
 
 
-def col_label(cols: Sequence[str], j: int) -> str:
-    return str(cols[j])
+def heatmap(spec: Mapping[str, Any]) -> Any:
+    """A cohort x period matrix: each cell coloured and written; a colour legend; cells not lived are blank."""
+    import altair as alt
+
+    rows_, cols = list(spec["rows"]), list(spec["cols"])
+    top = float(spec["max"]) or 1.0
+    rows = [
+        {"row": row, "col": col, "value": value, "text": spec["text"][i][j]}
+        for i, row in enumerate(rows_)
+        for j, (col, value) in enumerate(zip(cols, spec["values"][i], strict=True))
+        if value is not None
+    ]
+    base = alt.Chart(_data(rows)).encode(
+        x=alt.X("col:O", sort=cols, title=spec["x_title"], axis=alt.Axis(orient="top", labelAngle=0, ticks=False)),
+        y=alt.Y("row:O", sort=rows_, title=spec["y_title"], axis=alt.Axis(ticks=False)),
+    )
+    colour = alt.Color(
+        "value:Q",
+        scale=alt.Scale(scheme="greens", domain=[0, top], clamp=True),
+        legend=alt.Legend(
+            title=spec["legend_title"], format=".0%", orient="top", gradientLength=180, direction="horizontal"
+        ),
+    )
+    dark = f"datum.value >= {top * 0.55!r}"
+    layer = alt.layer(
+        base.mark_rect(stroke="white", strokeWidth=1).encode(color=colour),
+        base.mark_text(fontSize=10).encode(
+            text="text:N", color=alt.condition(dark, alt.value("white"), alt.value("#1d2b22"))
+        ),
+    )
+    return layer.properties(width={"step": 30}, height={"step": 19})
 
 
-KINDS = {"bars": bars, "columns": columns, "line": line, "heatmap": heatmap}
+KINDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "bars": bars,
+    "columns": columns,
+    "line": line,
+    "heatmap": heatmap,
+}
+
+_ROOT = re.compile(r'^<svg [^>]*width="([\d.]+)" height="([\d.]+)" viewBox="([^"]+)">')
+_IDS = re.compile(r'( id="|url\(#|href="#)([A-Za-z_][\w.-]*)')
+_DEFINED = re.compile(r' id="([A-Za-z_][\w.-]*)"')
+
+
+def vega_lite(spec: Mapping[str, Any], *, validate: bool = False) -> dict[str, Any]:
+    """The Vega-Lite specification of a chart spec (Altair); ``validate``: check it against the schema (the
+    tests do; it costs a third of the drawing time)."""
+    chart = KINDS[spec["kind"]](spec).properties(title=_title(spec))
+    return chart.configure(**CONFIG).to_dict(validate=validate)  # type: ignore[no-any-return]
+
+
+def to_svg(vl_spec: Mapping[str, Any]) -> str:
+    """The SVG vl-convert writes for a Vega-Lite specification."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(dict(vl_spec), vl_version=VEGA_LITE)  # type: ignore[no-any-return]
 
 
 def render_chart(spec: Mapping[str, Any]) -> Markup:
-    """The SVG of one chart spec."""
-    return KINDS[spec["kind"]](spec)
+    """The SVG of one chart spec: its root element named (``data-chart``), labelled (its title) and sized to
+    scale with the page (``width: 100%`` between :data:`MIN_SCALE` and :data:`MAX_SCALE` of its own size, its
+    viewBox kept); its ids (a legend's gradient) named after the chart and numbered in order, so charts never
+    share one and the same spec gives the same bytes whatever was drawn before it."""
+    svg = to_svg(vega_lite(spec))
+    found = _ROOT.match(svg)
+    if found is None:  # pragma: no cover - vl-convert's output changed: the pin in pyproject.toml says which
+        raise ValueError("unexpected SVG from vl-convert: no root element with width, height and viewBox")
+    width, height, box = float(found.group(1)), float(found.group(2)), found.group(3)
+    cid = str(spec["id"])
+    body = svg[found.end() :]
+    # Vega numbers its ids (gradient_0, ...) on a counter that runs on across charts: renumber them in order
+    names = {name: f"{cid}-{k}" for k, name in enumerate(dict.fromkeys(_DEFINED.findall(body)))}
+    body = _IDS.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)), body)
+    title = escape(spec["title"])
+    root = (
+        f'<svg class="chart" data-chart="{escape(cid)}" role="img" aria-label="{title}" viewBox="{box}" '
+        f'width="{width:g}" height="{height:g}" style="min-width:{width * MIN_SCALE:.0f}px;'
+        f'max-width:{width * MAX_SCALE:.0f}px">'
+    )
+    return Markup(f"{root}<title>{title}</title>{body}")

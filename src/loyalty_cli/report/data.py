@@ -15,6 +15,7 @@ from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.metrics.program import ProgramConfig
 from loyalty_cli.metrics.rfm import RfmConfig
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
+from loyalty_cli.report.format import Money
 from loyalty_cli.rules.churn import ChurnRules
 from loyalty_cli.rules.lifecycle import LifecycleRules, load_lifecycle_rules
 from loyalty_cli.rules.segments import SegmentMap
@@ -35,6 +36,12 @@ class ReportSettings:
     retention_period: str = "month"
     repeat_window_days: int = 90
     top: int = 10  # rows of the top-customer and comment tables
+    currency: str | None = None  # an ISO code shown on money (None: plain numbers)
+
+    @property
+    def money(self) -> Money:
+        """How money is shown: with the currency, when one was given."""
+        return Money(self.currency)
 
 
 @dataclass
@@ -77,6 +84,9 @@ class ReportData:
     program: pl.DataFrame | None = None  # the long table of ``loyalty program`` (section, metric, group, ...)
     program_points: bool = False  # a points ledger was given
     program_missing: str | None = None
+    # the last two complete periods before the as-of date (the summary): one row each, the latest last
+    # (:func:`loyalty_cli.app.report.recent_periods`); None when the data does not cover one whole period
+    recent: pl.DataFrame | None = None
     # customers with orders but no purchase (only returns): in no table; revenue_cents includes their net value
     no_purchase_customers: int = 0
     no_purchase_cents: int = 0
@@ -101,6 +111,8 @@ class InputRead:
     rejected: tuple[tuple[str, str | None, int], ...] = ()
     left_out: int = 0
     note: str | None = None
+    first: date | None = None  # the first and last day of the rows read (None: no date)
+    last: date | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +120,11 @@ class InputInfo:
     """One input as the header shows it: what was read, how much, and what was left out and why."""
 
     kind: str  # transactions, surveys, contacts, members, points
-    files: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # as the header shows them: a folder of many files is one line
     counts: tuple[str, ...] = ()  # e.g. ("3,000 customers", "12,345 purchase orders")
     dropped: tuple[str, ...] = ()  # e.g. ("12 rows: missing customer id",)
     missing: str | None = None  # not given: what to pass
+    dates: str = ""  # the days its rows cover, e.g. "orders from 2023-01-01 to 2024-12-31"
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import polars as pl
 
 from loyalty_cli.errors import setting
 from loyalty_cli.report.data import InputInfo, InputRead, ReportData, ReportMeta, ReportSettings
-from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct
+from loyalty_cli.report.format import fmt_int, fmt_num, fmt_pct
 from loyalty_cli.report.nps import NO_SURVEYS
 from loyalty_cli.report.program import program_figures, program_rule
 from loyalty_cli.words import count
@@ -38,7 +39,8 @@ def input_infos(
         count(data.purchase_orders, "purchase order"),
         count(data.return_orders, "return or cancellation order"),
     )
-    infos = [InputInfo("transactions", tx.files, counts, _dropped(tx, (f"{tx.note} ({returns})",) if tx.note else ()))]
+    dropped = _dropped(tx, (f"{tx.note} ({returns})",) if tx.note else ())
+    infos = [InputInfo("transactions", files_read(tx.files), counts, dropped, dates=_dates(tx, "orders"))]
     for kind, missing in NOT_GIVEN.items():
         if kind in reads:
             infos.append(_info(reads[kind]))
@@ -68,7 +70,37 @@ def _info(read: InputRead) -> InputInfo:
         "members": (count(people, "member"), count(rows, "row")),
         "points": (count(rows, "ledger row"), count(people, "customer")),
     }[read.kind]
-    return InputInfo(read.kind, read.files, counts, _dropped(read))
+    return InputInfo(read.kind, files_read(read.files), counts, _dropped(read), dates=_dates(read, DATED[read.kind]))
+
+
+#: what the dates of each input are
+DATED = {"surveys": "answers", "contacts": "sign-ups", "members": "enrolments", "points": "ledger rows"}
+
+
+def _dates(read: InputRead, what: str) -> str:
+    """The days the rows of an input cover: ``orders from 2023-01-01 to 2024-12-31`` (empty without dates)."""
+    if read.first is None:
+        return ""
+    return f"{what} from {read.first} to {read.last}" if read.first != read.last else f"{what} on {read.first}"
+
+
+#: a folder with more files than this is shown as one line: the folder and its file count
+FOLDER_FILES = 3
+
+
+def files_read(files: Sequence[str]) -> tuple[str, ...]:
+    """The files of an input as the header lists them: each file, except that a folder holding more than
+    :data:`FOLDER_FILES` of them is one line, ``exports/ (305 files)``; in the order first read."""
+    folders: dict[str, list[str]] = {}
+    for path in files:
+        folders.setdefault(str(PurePath(path).parent), []).append(path)
+    lines: list[str] = []
+    for folder, paths in folders.items():
+        if len(paths) > FOLDER_FILES:
+            lines.append(f"{PurePath(folder).as_posix().rstrip('/')}/ ({count(len(paths), 'file')})")
+        else:
+            lines.extend(paths)
+    return tuple(lines)
 
 
 def contacts_note(data: ReportData) -> str:
@@ -91,6 +123,7 @@ def header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dict
             "counts": list(i.counts),
             "dropped": list(i.dropped),
             "missing": i.missing or "",
+            "dates": i.dates,
         }
         for i in meta.inputs
     ]
@@ -135,6 +168,7 @@ def header(data: ReportData, settings: ReportSettings, meta: ReportMeta) -> dict
 
 def key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, str]]:
     window = settings.repeat_window_days
+    money = settings.money
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
     rate = all_row["repeat_rate"]
     customers_note, revenue_note = f"bought before {data.as_of}", "returns included"
@@ -142,12 +176,12 @@ def key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, st
         who = f"{count(data.no_purchase_customers, 'customer')} with no purchase, only returns"
         customers_note += f"; {who}, left out"
         revenue_note += (
-            f": {fmt_money(data.tables_cents / 100)} from the {count(data.customers, 'customer')} in the tables, "
-            f"{fmt_money(data.no_purchase_cents / 100)} from {who}, in none"
+            f": {money(data.tables_cents / 100)} from the {count(data.customers, 'customer')} in the tables, "
+            f"{money(data.no_purchase_cents / 100)} from {who}, in none"
         )
     keys = [
         {"label": "Customers", "value": fmt_int(data.customers), "note": customers_note},
-        {"label": "Net revenue", "value": fmt_money(data.revenue_cents / 100), "note": revenue_note},
+        {"label": "Net revenue", "value": money(data.revenue_cents / 100), "note": revenue_note},
         {
             "label": f"Repeat rate ({window} days)",
             "value": fmt_pct(rate) if rate is not None else "n/a",
@@ -183,7 +217,7 @@ def key_numbers(data: ReportData, settings: ReportSettings) -> list[dict[str, st
         keys.append(
             {
                 "label": f"Predicted CLV ({data.clv.config.horizon_months} months)",
-                "value": fmt_money(total),
+                "value": money(total),
                 "note": "all customers, discounted",
             }
         )

@@ -25,7 +25,9 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
     chart = {
         "kind": "bars",
         "id": "lifecycle-stages",
-        "title": "Share of people and of net spend by lifecycle stage",
+        "title": "People and net spend by lifecycle stage",
+        "subtitle": "Each stage's share of all people (customers and prospects) and of all net spend; in "
+        "brackets: people",
         "labels": by_stage["stage"].to_list(),
         "series": [
             {
@@ -42,11 +44,15 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
                 "text": [fmt_pct(v) for v in by_stage["share_net_spend"]],
             },
         ],
+        "x_title": "share of all people or net spend (%)",
+        "x_format": "pct",
+        "y_title": "lifecycle stage",
     }
+    money = settings.money
     tables = [
         make_table(
             "Stages and actions (one row per rule, in rule order)",
-            ["stage", "action", "customers", "share", "net spend", "share of net spend"],
+            ["stage", "action", "customers", "share", money.header("net spend"), "share of net spend"],
             [
                 [
                     r["stage"],
@@ -59,18 +65,20 @@ def lifecycle_section(data: ReportData, settings: ReportSettings) -> dict[str, A
                 for r in summary.iter_rows(named=True)
             ],
             [False, False, True, True, True, True],
+            long=[1],
         )
     ]
     if flags.height:
         tables.append(
             make_table(
                 "Flags (beside the stage)",
-                ["flag", "action", "customers", "net spend"],
+                ["flag", "action", "customers", money.header("net spend")],
                 [
                     [r["flag"], r["action"], fmt_int(r["customers"]), fmt_money(r["net_spend"])]
                     for r in flags.iter_rows(named=True)
                 ],
                 [False, False, True, True],
+                long=[1],
             )
         )
     prospects = facts["prospects"]

@@ -3,6 +3,7 @@ of each change, NPS by RFM segment and the latest detractor comments."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -10,11 +11,13 @@ import polars as pl
 from loyalty_cli.errors import setting
 from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.report.data import ReportData, ReportSettings
-from loyalty_cli.report.format import fmt_int, fmt_num, fmt_pct, make_section, make_table, rounded
+from loyalty_cli.report.format import every_nth, fmt_int, fmt_num, fmt_pct, make_section, make_table, rounded
 from loyalty_cli.words import count
 
 #: why there is no NPS section when no surveys were given
 NO_SURVEYS = f"no surveys given ({setting('surveys')} FILE)"
+#: the scores of each NPS category, as the distribution's legend names them
+CATEGORY_SCORES = {"detractor": "0-6", "passive": "7-8", "promoter": "9-10"}
 STAT_COLUMNS = ["responses", "promoters", "passives", "detractors", "NPS", "interval", "revenue-weighted"]
 
 
@@ -41,12 +44,14 @@ def nps_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
         )
     ]
     charts: list[dict[str, Any]] = []
-    for i, survey_type in enumerate(data.nps_headline["survey_type"].to_list()):
-        charts.append(_distribution(data.nps_distribution, i, survey_type))
+    for i, (survey_type, answers) in enumerate(data.nps_headline.select("survey_type", "responses").iter_rows()):
+        charts.append(_distribution(data.nps_distribution, i, survey_type, answers))
         trend = data.nps_trend.filter(pl.col("survey_type") == survey_type).sort("period_start")
         if trend.is_empty():  # no dates: said in the intro
             continue
-        charts.append(_trend_chart(trend, i, survey_type, config))
+        chart = _trend_chart(trend, i, survey_type, config)
+        if chart is not None:
+            charts.append(chart)
         tables.append(_trend_table(trend, survey_type, config))
     seg_rows = [
         [r["survey_type"], r["segment"] if r["segment"] is not None else "", *_stats(r, config)]
@@ -77,43 +82,58 @@ def _stats(row: dict[str, Any], config: NpsConfig) -> list[str]:
     ]
 
 
-def _distribution(dist: pl.DataFrame, i: int, survey_type: str) -> dict[str, Any]:
+def _distribution(dist: pl.DataFrame, i: int, survey_type: str, answers: int) -> dict[str, Any]:
     part = dist.filter(pl.col("survey_type") == survey_type).sort("score")
     return {
         "kind": "columns",
         "id": f"nps-distribution-{i}",
-        "title": f"Scores 0-10: {survey_type}",
+        "title": f"Scores 0-10: {survey_type} survey",
+        "subtitle": f"Share of the {count(answers, 'answer')} counted at each score",
         "labels": [str(s) for s in part["score"]],
         "values": [rounded(v) for v in part["share"]],
         "text": [fmt_pct(v, 0) for v in part["share"]],
-        "classes": [str(k) for k in part["nps_category"].cast(pl.String)],
-        "x_title": "score",
+        "classes": [f"{k} ({CATEGORY_SCORES.get(str(k), '')})" for k in part["nps_category"].cast(pl.String)],
+        "class_title": "answer",
+        "x_title": "score (0 = not at all likely to recommend, 10 = extremely likely)",
+        "y_title": "share of answers (%)",
+        "y_format": "pct",
     }
 
 
-def _trend_chart(t: pl.DataFrame, i: int, survey_type: str, config: NpsConfig) -> dict[str, Any]:
-    labels = [p if complete else f"{p} (partial)" for p, complete in zip(t["period"], t["complete"], strict=True)]
-    x = list(range(t.height))
-    step = max(1, -(-len(x) // 8))
+def nps_domain(lows: list[float | None], highs: list[float | None]) -> list[float]:
+    """The NPS axis of a trend: the intervals with some room, on multiples of 10, within -100..100."""
+    found = [v for v in (*lows, *highs) if v is not None]
+    if not found:
+        return [-100.0, 100.0]
+    low = max(-100.0, math.floor((min(found) - 5) / 10) * 10)
+    high = min(100.0, math.ceil((max(found) + 5) / 10) * 10)
+    return [float(low), float(high)]
+
+
+def _trend_chart(t: pl.DataFrame, i: int, survey_type: str, config: NpsConfig) -> dict[str, Any] | None:
+    """The NPS of each period with its interval as a bar (None when no period has enough answers)."""
+    if t["nps"].drop_nulls().is_empty():
+        return None
+    labels = [p if complete else f"{p}*" for p, complete in zip(t["period"], t["complete"], strict=True)]
+    y = [rounded(v, 2) for v in t["nps"]]
+    low = [rounded(v, 2) if v is not None else None for v in t["ci_low"]]
+    high = [rounded(v, 2) if v is not None else None for v in t["ci_high"]]
+    notes = [f"bars: the {config.label} interval", f"gaps: fewer than {count(config.min_n, 'answer')}"]
+    if not all(t["complete"]):
+        notes.append(f"*: {config.period} not over by the as-of date")
     return {
         "kind": "line",
         "id": f"nps-trend-{i}",
-        "title": f"NPS by {config.period} with its interval: {survey_type}",
-        "series": [
-            {
-                "name": f"NPS ({survey_type})",
-                "x": x,
-                "y": [rounded(v, 2) for v in t["nps"]],
-                "low": [rounded(v, 2) for v in t["ci_low"]],
-                "high": [rounded(v, 2) for v in t["ci_high"]],
-                "markers": True,
-            }
-        ],
-        "x_ticks": [[k, labels[k]] for k in x[::step]],
-        "y_min": -100,
-        "y_max": 100,
+        "title": f"NPS by {config.period}: {survey_type} survey",
+        "subtitle": "; ".join(notes),
+        "x_kind": "ordinal",
+        "series": [{"name": f"NPS ({survey_type})", "x": labels, "y": y, "low": low, "high": high, "markers": True}],
+        "x_ticks": every_nth(labels),
+        "y_domain": nps_domain(low + y, high + y),
+        "zero_line": True,
         "y_format": "num",
         "x_title": config.period,
+        "y_title": "NPS (-100 to 100)",
     }
 
 
@@ -157,4 +177,5 @@ def _comments(comments: pl.DataFrame) -> dict[str, Any]:
         ["survey type", "date", "score", "customer", "segment", "comment"],
         rows,
         [False, False, True, False, False, False],
+        long=[5],
     )

@@ -10,8 +10,9 @@ import polars as pl
 from loyalty_cli.errors import setting
 from loyalty_cli.metrics import program as pm
 from loyalty_cli.report.data import ReportData, ReportSettings
-from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct, make_section, make_table, rounded
+from loyalty_cli.report.format import Money, fmt_int, fmt_num, fmt_pct, make_section, make_table, rounded
 
+PLAIN = Money()
 #: why there is no programme section when no members were given
 NO_MEMBERS = f"no members given ({setting('members')} FILE)"
 
@@ -72,14 +73,16 @@ def _program_label(metric: str) -> str:
     return metric.replace("_", " ")
 
 
-def _program_value(value: float | None, metric: str) -> str:
+def _program_value(value: float | None, metric: str, money: Money = PLAIN) -> str:
+    """A figure as its kind shows (money with the currency, when one was given)."""
     if value is None:
         return ""
     kind = pm.metric_kind(metric)
-    return {"share": fmt_pct, "money": fmt_money, "number": fmt_num, "count": fmt_int}[kind](value)
+    return {"share": fmt_pct, "money": money, "number": fmt_num, "count": fmt_int}[kind](value)
 
 
 def _program_interval(row: dict[str, Any]) -> str:
+    """An interval, its money without the currency (the value beside it shows it)."""
     low, high = (_program_value(row[k], row["metric"]) for k in ("ci_low", "ci_high"))
     return f"{low} to {high}" if low and high else ""
 
@@ -101,12 +104,13 @@ def program_section(data: ReportData, settings: ReportSettings) -> dict[str, Any
             [
                 [
                     _program_label(r["metric"]),
-                    _program_value(r["value"], r["metric"]),
+                    _program_value(r["value"], r["metric"], settings.money),
                     fmt_int(r["n"]) if r["n"] is not None else "",
                 ]
                 for r in head.iter_rows(named=True)
             ],
             [False, True, True],
+            long=[0],
         )
     ]
     tiers = table.filter(pl.col("section") == "tiers")
@@ -122,7 +126,7 @@ def program_section(data: ReportData, settings: ReportSettings) -> dict[str, Any
     by_metric: dict[str, dict[str, dict[str, Any]]] = {}
     for r in table.filter(pl.col("section") == "members_vs_non_members").iter_rows(named=True):
         by_metric.setdefault(r["metric"], {})[r["group"]] = r
-    tables.append(_versus_table(by_metric, data, config))
+    tables.append(_versus_table(by_metric, data, config, settings.money))
     rates = [m for m in by_metric if m.startswith(("repeat_purchase_rate", "retained"))]
     charts = [_versus_chart(by_metric, rates)] if rates else []
     notes = [
@@ -132,18 +136,18 @@ def program_section(data: ReportData, settings: ReportSettings) -> dict[str, Any
         "(Newcombe for the difference), means normal ones (Welch for the difference).",
         pm.CAVEAT,
     ]
-    intro = _program_intro(data, config, program_figures(table))
+    intro = _program_intro(data, config, program_figures(table), settings.money)
     return make_section("program", "Loyalty programme", intro=intro, charts=charts, tables=tables, notes=notes)
 
 
 def _program_intro(
-    data: ReportData, config: pm.ProgramConfig, fig: dict[str, tuple[float | None, int | None]]
+    data: ReportData, config: pm.ProgramConfig, fig: dict[str, tuple[float | None, int | None]], money: Money
 ) -> list[str]:
     """The members and their activity, then the points (or why there are none) in words."""
     active = config.active_days
 
     def value(metric: str) -> str:
-        return _program_value(fig[metric][0], metric) if metric in fig else "n/a"
+        return _program_value(fig[metric][0], metric, money) if metric in fig else "n/a"
 
     intro = [
         f"{value('members')} members enrolled before {data.as_of} ({value('members_who_bought')} bought, "
@@ -172,7 +176,7 @@ def _program_intro(
 
 
 def _versus_table(
-    by_metric: dict[str, dict[str, dict[str, Any]]], data: ReportData, config: pm.ProgramConfig
+    by_metric: dict[str, dict[str, dict[str, Any]]], data: ReportData, config: pm.ProgramConfig, money: Money
 ) -> dict[str, Any]:
     """Members vs non-members: each metric's value and interval per group and their difference, and the n's."""
     rows = []
@@ -180,7 +184,7 @@ def _versus_table(
         row = [PROGRAM_LABELS.get(metric, metric.replace("_", " "))]
         for group in (pm.MEMBERS, pm.OTHERS, pm.DIFFERENCE):
             g = groups.get(group)
-            row += [_program_value(g["value"], metric), _program_interval(g)] if g else ["", ""]
+            row += [_program_value(g["value"], metric, money), _program_interval(g)] if g else ["", ""]
         row += [
             fmt_int(groups[g]["n"]) if g in groups and groups[g]["n"] is not None else ""
             for g in (pm.MEMBERS, pm.OTHERS)
@@ -203,6 +207,7 @@ def _versus_table(
         ],
         rows,
         [False] + [True] * 8,
+        long=[0],
     )
 
 
@@ -210,9 +215,13 @@ def _versus_chart(by_metric: dict[str, dict[str, dict[str, Any]]], rates: list[s
     return {
         "kind": "bars",
         "id": "program-members",
-        "title": "Members vs non-members, like for like: repeat "
-        "purchase and retention (correlations, not the programme's effect)",
+        "title": "Members vs non-members, like for like",
+        "subtitle": "Repeat purchase and retention rates over the same windows: correlations, not the "
+        "programme's effect",
         "labels": [m.replace("_", " ") for m in rates],
+        "x_title": "customers (%)",
+        "x_format": "pct",
+        "y_title": "rate",
         "series": [
             {
                 "name": group,

@@ -8,17 +8,42 @@ import polars as pl
 
 from loyalty_cli.metrics.retention import AVERAGE
 from loyalty_cli.report.data import ReportData, ReportSettings
-from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct, make_section, make_table, rounded
+from loyalty_cli.report.format import (
+    every_nth,
+    fmt_int,
+    fmt_money,
+    fmt_num,
+    fmt_pct,
+    make_section,
+    make_table,
+    rounded,
+)
 from loyalty_cli.words import count
 
+#: the RFM columns of the segment table in words (``mean_recency_days``: mean days since the last purchase)
+RFM_WORDS = {
+    "recency_days": "days since the last purchase",
+    "orders": "orders",
+    "purchase_days": "purchase days",
+    "net_spend": "net spend",
+    "mean_order_value": "order value",
+}
 
-def segments_section(data: ReportData) -> dict[str, Any]:
+
+def _mean(column: str) -> str:
+    name = column.removeprefix("mean_")
+    return f"mean {RFM_WORDS.get(name, name.replace('_', ' '))}"
+
+
+def segments_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     seg = data.segments
+    money = settings.money
     cols = seg.columns  # segment, customers, share_customers, revenue, share_revenue, mean_r, mean_f, mean_m, action
     chart = {
         "kind": "bars",
         "id": "segments",
-        "title": "Share of customers and of net revenue by RFM segment",
+        "title": "Customers and net revenue by RFM segment",
+        "subtitle": "Each segment's share of all customers and of all net revenue",
         "labels": seg["segment"].to_list(),
         "series": [
             {
@@ -32,6 +57,9 @@ def segments_section(data: ReportData) -> dict[str, Any]:
                 "text": [fmt_pct(v) for v in seg["share_revenue"]],
             },
         ],
+        "x_title": "share of all customers or net revenue (%)",
+        "x_format": "pct",
+        "y_title": "RFM segment",
     }
     rows = [
         [
@@ -51,15 +79,26 @@ def segments_section(data: ReportData) -> dict[str, Any]:
     if data.no_purchase_customers:  # the column sums to less than the key number: say what it leaves out
         note = (
             f"Net revenue of the {count(data.customers, 'customer')} with a purchase: "
-            f"{fmt_money(data.tables_cents / 100)} ({count(data.no_purchase_customers, 'customer')} with no "
-            f"purchase, only returns, left out: {fmt_money(data.no_purchase_cents / 100)})"
+            f"{money(data.tables_cents / 100)} ({count(data.no_purchase_customers, 'customer')} with no "
+            f"purchase, only returns, left out: {money(data.no_purchase_cents / 100)})"
         )
     table = make_table(
         "Segments",
-        ["segment", "customers", "share", "net revenue", "revenue share", cols[5], cols[6], cols[7], "action"],
+        [
+            "segment",
+            "customers",
+            "share",
+            money.header("net revenue"),
+            "revenue share",
+            _mean(cols[5]),
+            _mean(cols[6]),
+            money.header(_mean(cols[7])),
+            "action",
+        ],
         rows,
         [False] + [True] * 7 + [False],
         note,
+        long=[8],
     )
     return make_section("segments", "RFM segments", charts=[chart], tables=[table])
 
@@ -67,12 +106,23 @@ def segments_section(data: ReportData) -> dict[str, Any]:
 def retention_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     period = settings.retention_period
     charts, tables = [], []
-    titles = {
-        "retention": "Customers active in period k (share of the cohort)",
-        "revenue_retention": "Revenue in period k / revenue in period 0",
+    titles = {  # title, subtitle, legend
+        "retention": (
+            f"Customer retention by {period}ly cohort",
+            f"Share of each cohort (customers by the {period} of their first purchase) who bought in {period} k "
+            f"after it. Blank: {period} k is not over yet.",
+            "customers active",
+        ),
+        "revenue_retention": (
+            f"Revenue retention by {period}ly cohort",
+            f"Each cohort's revenue in {period} k as a share of its revenue in {period} 0. Blank: {period} k is "
+            "not over yet.",
+            f"of {period} 0 revenue",
+        ),
     }
     for metric, wide in data.retention_wide.items():
         periods = [c for c in wide.columns if c not in ("cohort", "cohort_customers")]
+        ks = [c.lstrip("mwq") for c in periods]  # m0, m1 ...: the axis title says what k counts
         values = [[rounded(v) for v in row] for row in wide.select(periods).iter_rows()]
         texts = [[fmt_pct(v, 0) for v in row] for row in wide.select(periods).iter_rows()]
         cells = [
@@ -89,12 +139,16 @@ def retention_section(data: ReportData, settings: ReportSettings) -> dict[str, A
             {
                 "kind": "heatmap",
                 "id": f"retention-{metric.replace('_', '-')}",
-                "title": f"{titles[metric]}; cohort (customers); blank = not over yet",
+                "title": titles[metric][0],
+                "subtitle": titles[metric][1],
                 "rows": rows,
-                "cols": periods,
+                "cols": ks,
                 "values": values,
                 "text": texts,
                 "max": rounded(top),
+                "x_title": f"{period}s since the first purchase (k)",
+                "y_title": "cohort (customers)",
+                "legend_title": titles[metric][2],
             }
         )
     avg = data.retention.filter(pl.col("cohort") == AVERAGE).sort("period").head(13)
@@ -110,7 +164,7 @@ def retention_section(data: ReportData, settings: ReportSettings) -> dict[str, A
                 f"cohorts ({within})",
                 within,
                 "revenue retention",
-                "cumulative revenue per customer",
+                settings.money.header("cumulative revenue per customer"),
             ],
             [
                 [
@@ -163,7 +217,8 @@ def churn_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     chart = {
         "kind": "bars",
         "id": "churn-status",
-        "title": "Customers and net spend by status",
+        "title": "Customers and net spend by churn status",
+        "subtitle": "Each status's share of all customers and of all net spend",
         "labels": list(by),
         "series": [
             {
@@ -177,30 +232,48 @@ def churn_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
                 "text": [fmt_pct(r["share_net_spend"]) for r in by.values()],
             },
         ],
+        "x_title": "share of all customers or net spend (%)",
+        "x_format": "pct",
+        "y_title": "status",
     }
     rates = data.churn_rates.sort("period_start")
     charts = [chart]
     if rates.height:
-        x = list(range(rates.height))
-        step = max(1, -(-len(x) // 8))
-        top = max([v for v in rates["churn_rate"] if v is not None] + [0.05])
+        period = settings.retention_period
+        labels = rates["period"].to_list()
         charts.append(
             {
                 "kind": "line",
                 "id": "churn-rate",
-                "title": f"Churn rate per {settings.retention_period}",
+                "title": f"Churn rate by {period}",
+                "subtitle": f"Share of the customers active at the start of each {period} who lapsed during it",
+                "x_kind": "ordinal",
                 "series": [
-                    {"name": "churn rate", "x": x, "y": [rounded(v) for v in rates["churn_rate"]], "markers": True}
+                    {
+                        "name": "churn rate",
+                        "x": labels,
+                        "y": [rounded(v) for v in rates["churn_rate"]],
+                        "markers": True,
+                    }
                 ],
-                "x_ticks": [[k, rates["period"][k]] for k in x[::step]],
-                "y_max": rounded(min(1.0, top * 1.2)),
+                "x_ticks": every_nth(labels),
                 "y_format": "pct",
-                "x_title": settings.retention_period,
+                "x_title": period,
+                "y_title": "churn rate (%)",
             }
         )
+    money = settings.money
     table = make_table(
         "Customers by status",
-        ["status", "customers", "share", "net spend", "share of net spend", "high value", "worth a costly offer"],
+        [
+            "status",
+            "customers",
+            "share",
+            money.header("net spend"),
+            "share of net spend",
+            "high value",
+            "worth a costly offer",
+        ],
         [
             [
                 s,
@@ -220,13 +293,13 @@ def churn_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     if lapsing is not None:
         intro.append(
             f"Value at risk: the {count(lapsing['customers'], 'lapsing customer')} spent "
-            f"{fmt_money(lapsing['net_spend'])} so far ({fmt_pct(lapsing['share_net_spend'])} of all net "
+            f"{money(lapsing['net_spend'])} so far ({fmt_pct(lapsing['share_net_spend'])} of all net "
             f"spend; {lapsing['high_value']:,} high value): still within reach of a win-back."
         )
     lapsed = by.get("lapsed")
     if lapsed is not None:
         intro.append(
-            f"Already lapsed: {count(lapsed['customers'], 'customer')} holding {fmt_money(lapsed['net_spend'])} "
+            f"Already lapsed: {count(lapsed['customers'], 'customer')} holding {money(lapsed['net_spend'])} "
             f"({fmt_pct(lapsed['share_net_spend'])}) of net spend."
         )
     return make_section(

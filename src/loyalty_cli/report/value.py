@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -10,20 +11,48 @@ from loyalty_cli.report.data import ReportData, ReportSettings
 from loyalty_cli.report.format import fmt_int, fmt_money, fmt_num, fmt_pct, make_section, make_table, rounded
 from loyalty_cli.words import count
 
+#: bin widths are one of these times a power of ten
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
-def _histogram(values: pl.Series, bins: int = 12) -> tuple[list[str], list[int]]:
-    """Counts of values in equal-width bins from 0 to the 99th percentile (the last bin holds the rest)."""
+
+def nice_step(top: float, bins: int = 10) -> float:
+    """A round bin width (1, 2, 2.5 or 5 times a power of ten) giving at most ``bins`` bins from 0 to ``top``."""
+    if top <= 0:
+        return 1.0
+    raw = top / bins
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in NICE_STEPS if m * power >= raw * (1 - 1e-9))
+
+
+def _edge(value: float, step: float) -> str:
+    """A bin edge with the decimals its width needs (none for whole steps)."""
+    decimals = 0
+    while decimals < 6 and abs(round(step, decimals) - step) > 1e-9 * max(step, 1.0):
+        decimals += 1
+    return f"{value:,.{decimals}f}"
+
+
+def histogram(values: pl.Series, bins: int = 12, upto: float = 0.95) -> tuple[list[str], list[int]]:
+    """Counts of values in round bins from 0 (:func:`nice_step`, up to the ``upto`` quantile; the last bin,
+    ``N+``, holds everything from its lower edge up; negative values count in the first)."""
     clean = values.drop_nulls().sort()
     if clean.is_empty():
         return [], []
-    top = float(clean.quantile(0.99, interpolation="nearest") or 0.0)  # type: ignore[arg-type]
-    width = top / bins if top > 0 else 1.0
-    counts = [0] * bins
-    index = (clean / width).floor().cast(pl.Int64).clip(0, bins - 1)
-    for k, n in index.value_counts().sort(index.name).iter_rows():
-        counts[k] = int(n)
-    labels = [f"{k * width:,.0f}-{(k + 1) * width:,.0f}" for k in range(bins - 1)] + [f"{(bins - 1) * width:,.0f}+"]
-    return labels, counts
+    top = float(clean.quantile(upto, interpolation="nearest") or 0.0)  # type: ignore[arg-type]
+    step = nice_step(top, bins)
+    n = max(1, math.ceil(top / step - 1e-9))
+    index = (clean / step).floor().cast(pl.Int64).clip(0, n - 1)
+    counts = [0] * n
+    for k, c in index.value_counts().sort(index.name).iter_rows():
+        counts[k] = int(c)
+    labels = [f"{_edge(k * step, step)}-{_edge((k + 1) * step, step)}" for k in range(n - 1)]
+    return [*labels, f"{_edge((n - 1) * step, step)}+"], counts
+
+
+def day_ticks(last: int) -> list[int]:
+    """Days to label on an axis from 0 to ``last``: every 30 days, 90 beyond 8 months, 365 beyond 3 years."""
+    step = 30 if last <= 240 else 90 if last <= 1095 else 365
+    return list(range(0, last + 1, step))
 
 
 def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
@@ -32,16 +61,22 @@ def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     fit = data.clv
     s = fit.config.suffix
     table = fit.customers
-    labels, counts = _histogram(table[f"predicted_clv_{s}"])
-    total = max(sum(counts), 1)
+    money = settings.money
+    horizon = fit.config.horizon_months
+    labels, counts = histogram(table[f"predicted_clv_{s}"])
     chart = {
         "kind": "columns",
         "id": "clv-distribution",
-        "title": f"Customers by predicted {fit.config.horizon_months}-month CLV",
+        "title": f"Customers by predicted {horizon}-month CLV",
+        "subtitle": f"{count(sum(counts), 'customer')}; the last bin holds everyone from {labels[-1][:-1]} up"
+        if labels
+        else "no customer",
         "labels": labels,
-        "values": [rounded(n / total) for n in counts],
+        "values": counts,
         "text": [fmt_int(n) for n in counts],
-        "x_title": f"predicted CLV ({fit.config.horizon_months} months)",
+        "x_title": money.header(f"predicted {horizon}-month CLV"),
+        "y_title": "customers",
+        "y_format": "int",
     }
     totals = fit.totals()
     tiers = (
@@ -52,7 +87,7 @@ def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     )
     tier_table = make_table(
         "Value tiers",
-        ["tier", "customers", "predicted CLV", "share"],
+        ["tier", "customers", money.header("predicted CLV"), "share"],
         [
             [
                 r["value_tier"],
@@ -67,7 +102,15 @@ def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     top = table.head(settings.top)
     top_table = make_table(
         f"Top {count(top.height, 'customer')} by predicted CLV",
-        ["customer", "tier", "predicted CLV", "expected purchases", "P(alive)", "expected spend", "historical value"],
+        [
+            "customer",
+            "tier",
+            money.header("predicted CLV"),
+            "expected purchases",
+            "P(alive)",
+            money.header("expected spend"),
+            money.header("historical value"),
+        ],
         [
             [
                 r["customer_id"],
@@ -86,7 +129,7 @@ def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     intro = [
         f"{p.label} + Gamma-Gamma fitted on {count(p.n_customers, 'customer')} (log-likelihood "
         f"{p.log_likelihood:,.2f}); predicted {fit.config.horizon_months}-month CLV "
-        f"{fmt_money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
+        f"{money(totals[f'predicted_clv_{s}'])} in total, {fmt_num(totals[f'expected_purchases_{s}'])} "
         f"expected purchase days, mean P(alive) {fmt_num(totals['mean_p_alive'], 2)}."
     ]
     return make_section("clv", "Customer lifetime value", intro=intro, charts=[chart], tables=[tier_table, top_table])
@@ -94,24 +137,28 @@ def clv_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
 
 def second_purchase_section(data: ReportData, settings: ReportSettings) -> dict[str, Any]:
     assert data.second_summary is not None and data.second_curve is not None and data.second_shares is not None
+    money = settings.money
     row = data.second_summary.row(0, named=True)
     curve = data.second_curve.sort("day")
     window = (row["window_from_days"], row["window_to_days"])
     x = [int(d) for d in curve["day"]]
     last = max(x) if x else 1
-    ticks = [[d, f"{d}"] for d in (0, 30, 60, 90, 180, 365, 730) if d <= last]
     chart = {
         "kind": "line",
         "id": "second-purchase-curve",
-        "title": "Share of first-time buyers who bought again, by days since the first purchase (Kaplan-Meier)",
+        "title": "First-time buyers who bought again, by days since their first purchase",
+        "subtitle": "Kaplan-Meier estimate (customers not yet observed that long count until they drop out)"
+        + ("; shaded: the second-purchase window" if window[0] is not None else ""),
+        "x_kind": "quantitative",
+        "interpolate": "step-after",
         "series": [
             {"name": "bought again (Kaplan-Meier)", "x": x, "y": [rounded(v) for v in curve["repurchased_share"]]}
         ],
-        "x_ticks": ticks,
-        "y_max": 1.0,
+        "x_ticks": day_ticks(last),
         "y_format": "pct",
         "x_title": "days since the first purchase",
-        "shade": [window[0], window[1], f"window {window[0]}-{window[1]} days"] if window[0] is not None else None,
+        "y_title": "bought again (% of first-time buyers)",
+        "shade": [window[0], window[1], f"window: days {window[0]}-{window[1]}"] if window[0] is not None else None,
     }
     shares = data.second_shares.sort("within_days")
     table = make_table(
@@ -130,7 +177,13 @@ def second_purchase_section(data: ReportData, settings: ReportSettings) -> dict[
             make_table(
                 "Net spend of the first purchase day and the 365 days after it, by days to the second "
                 "purchase (a correlation, not the effect of a nudge)",
-                ["second purchase", "customers", "share", "mean spend", "median spend"],
+                [
+                    "second purchase",
+                    "customers",
+                    "share",
+                    money.header("mean spend"),
+                    money.header("median spend"),
+                ],
                 [
                     [
                         str(r["bucket"]),
