@@ -1,18 +1,16 @@
-"""The commands give byte-identical outputs when their stage 1 runs on Spark (here through the seam's stage 1
-replaced by the Spark one, until the CLI has ``--engine spark``): every file written, and what is printed."""
+"""The commands give byte-identical outputs with ``--engine spark``: every file written, and what is printed."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import loyalty_cli.stage1
+import loyalty_cli.spark
 from loyalty_cli.cli import app
-from loyalty_cli.spark import SparkSettings, load_transactions_spark
+from loyalty_cli.spark import SparkSettings
 
 from .conftest import ROOT, SAMPLE, bad_sample
 
@@ -72,24 +70,16 @@ def test_a_command_writes_the_same_files_on_spark(
     polars = run(args, tmp_path / "polars")
 
     calls = []
-    settings = replace(spark_settings, bucket_lines=1_000_000)  # one bucket: the parity tests split them
+    on_spark = loyalty_cli.spark.load_transactions_spark
 
-    def on_spark(inputs, options=None, *, as_of, on_bad_rows="error", activity=False, lines=None, on_scan=None, **_):
-        calls.append(inputs)
-        return load_transactions_spark(
-            inputs,
-            options,
-            as_of=as_of,
-            on_bad_rows=on_bad_rows,
-            activity=activity,
-            lines=lines,
-            on_scan=on_scan,
-            settings=settings,
-        )
+    def counted(*args, **kwargs):
+        calls.append(kwargs["settings"])
+        return on_spark(*args, **kwargs)
 
-    monkeypatch.setattr(loyalty_cli.stage1, "load_transactions", on_spark)
+    monkeypatch.setattr(loyalty_cli.spark, "load_transactions_spark", counted)
+    args += ["--engine", "spark", "--spark-master", spark_settings.master]
     spark = run(args, tmp_path / "spark")
-    assert len(calls) == 1
+    assert len(calls) == 1 and calls[0].master == spark_settings.master  # stage 1 ran on Spark
     assert polars[0] == spark[0] == 0
     assert polars[2].keys() == spark[2].keys() and "out.csv" in spark[2]
     for file in polars[2]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from loyalty_cli.io.validate import BadRows
     from loyalty_cli.metrics.nps import NpsConfig
+    from loyalty_cli.spark.session import SparkSettings
     from loyalty_cli.stage1 import Loaded
     from loyalty_cli.stage1.partitioned import Parts
 
@@ -77,6 +78,9 @@ class InputSpec:
     # loyalty_cli.stage1.passes); ``on_pass(i, n)`` is told the start of each (0: the read that writes them)
     memory_limit: int | None = None
     on_pass: Callable[[int, int], None] | None = None
+    # where stage 1 runs: None, Polars in this process; Spark settings (loyalty_cli.spark.SparkSettings): stage 1
+    # on Spark, the customer-sized tables back here (the memory budget does not apply there)
+    spark: SparkSettings | None = None
 
     def paths(self, kind: str) -> Sequence[str]:
         return getattr(self, kind)
@@ -131,6 +135,8 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
         scans["transactions"] = loaded.scan
         rejects["transactions"] = _joined(loaded.rejects)
     elif spec.transactions:  # no stage 1: the plans only
+        if spec.spark is not None:
+            messages.note("The transactions are read here, not on Spark: this command needs no customer summary")
         found, scans["transactions"], rejects["transactions"], passes = _plans(spec, "transactions", messages)
         tables.update(found)
     as_of = loaded.as_of if loaded is not None and loaded.as_of is not None else spec.as_of
@@ -282,17 +288,23 @@ def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
         if spec.on_pass is not None:
             spec.on_pass(i, passes)
 
-    loaded = load_transactions(
-        spec.transactions,
-        spec.options,
-        as_of=spec.as_of,
-        on_bad_rows=spec.on_bad_rows,
-        activity=spec.activity,
-        lines=spec.lines,
-        on_scan=lambda scan: describe_scan(scan, messages),
-        memory_limit=spec.memory_limit,
-        on_pass=on_pass,
-    )
+    common = {"as_of": spec.as_of, "on_bad_rows": spec.on_bad_rows, "activity": spec.activity, "lines": spec.lines}
+    if spec.spark is not None:  # the engine's seam: only here does a command's stage 1 run elsewhere
+        from loyalty_cli.spark import load_transactions_spark
+
+        on_scan = lambda scan: describe_scan(scan, messages)  # noqa: E731
+        loaded = load_transactions_spark(
+            spec.transactions, spec.options, **common, on_scan=on_scan, settings=spec.spark
+        )
+    else:
+        loaded = load_transactions(
+            spec.transactions,
+            spec.options,
+            **common,
+            on_scan=lambda scan: describe_scan(scan, messages),
+            memory_limit=spec.memory_limit,
+            on_pass=on_pass,
+        )
     note_left_out(loaded.scan, messages)
     messages.notes([loaded.left_out_note()])
     if spec.need_customers and loaded.customers.is_empty():

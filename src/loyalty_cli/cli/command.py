@@ -148,5 +148,6 @@ def transaction_spec(options: Options, out: Output, **more: Any) -> InputSpec:
         options=tx.read_options(out),
         as_of=to_date(options.get("as_of")),
         on_bad_rows=policy,  # type: ignore[arg-type]
+        **tx.engine_settings(),
         **more,
     )

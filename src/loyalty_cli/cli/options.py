@@ -153,6 +153,51 @@ DecimalComma = Annotated[
     bool, typer.Option("--decimal-comma", help="Numbers use a decimal comma (12,50).", rich_help_panel=COLUMNS)
 ]
 
+# Where stage 1 runs (commands that read transactions; see cli.common.TransactionColumns.engine_settings).
+ENGINE = "Engine and memory"
+MemoryLimit = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        metavar="SIZE",
+        help="Memory budget of reading the transactions (e.g. 1GB, 512MB; none: no budget). Beyond it they are "
+        "read in several passes over customer partitions, with the same results. Default: half the machine's "
+        "available memory.",
+        rich_help_panel=ENGINE,
+        show_default=False,
+    ),
+]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        metavar="polars|spark",
+        help="Where stage 1 (lines -> customers) runs: polars, in this process, or spark, for exports that "
+        "outgrow one machine (pip install 'loyalty-cli[spark]'; Java 17).",
+        rich_help_panel=ENGINE,
+    ),
+]
+SparkMaster = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark (default local[*]; yarn, spark://host:7077 ...).",
+        rich_help_panel=ENGINE,
+        show_default=False,
+    ),
+]
+SparkRemote = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-remote",
+        metavar="sc://HOST:PORT",
+        help="Spark Connect server for --engine spark (default: the SPARK_REMOTE variable, when set).",
+        rich_help_panel=ENGINE,
+        show_default=False,
+    ),
+]
+
 # Email hand-off and control groups (commands that write a customer list; see cli/campaign.py).
 LISTS = "Email hand-off and control group"
 Target = Annotated[
