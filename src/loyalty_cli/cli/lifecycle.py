@@ -34,7 +34,7 @@ INPUTS = "More inputs"
 SHOWN = ("stage", "action", "customers", "share_customers", "net_spend", "share_net_spend")
 TODO = (
     "Write the to-do list (one row per customer and prospect: stage, action, flags and the inputs that decided) here "
-    "(.csv, .parquet, .json; - for stdout)."
+    "(.csv, .parquet, .json, .xlsx; - for stdout)."
 )
 Todo = Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help=TODO, rich_help_panel=opt.OUTPUT)]
 

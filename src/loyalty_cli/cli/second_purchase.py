@@ -52,7 +52,7 @@ def parse_window(value: str) -> Window:
 @campaign.list_options
 @opt.declare(
     output=opt.o(
-        "Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json; - for stdout).",
+        "Write the action list (one-time buyers to nudge) here (.csv, .parquet, .json, .xlsx; - for stdout).",
         "FILE",
         panel=opt.OUTPUT,
         flag=("--output", "-o"),

@@ -114,9 +114,9 @@ def _export_time(src: Source) -> tuple[datetime, str]:
     now = datetime.now(UTC).replace(tzinfo=None)
     try:
         saved = datetime.fromtimestamp(src.path.stat().st_mtime, tz=UTC).replace(tzinfo=None)
-    except (OSError, OverflowError, ValueError):
-        saved = _REAL_FILE_TIMES
-    if saved < _REAL_FILE_TIMES:
+    except (OSError, OverflowError, ValueError):  # unreadable: no export time, as for a placeholder
+        saved = None
+    if saved is None or saved < _REAL_FILE_TIMES:
         return now, f"this run, {now:%Y-%m-%d %H:%M} UTC"
     return saved, f"the file was saved, {saved:%Y-%m-%d %H:%M} UTC"
 
