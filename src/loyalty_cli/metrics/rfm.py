@@ -141,6 +141,14 @@ def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFram
     return pl.concat(rows)
 
 
+def _stable_sum(column: str) -> pl.Expr:
+    """A group's float sum that is the same whatever order its rows come in: the values sorted, then added one
+    after the other. Polars' own sum (and a sort before it, which the optimiser may drop) depends on the rows'
+    order and chunks, so the revenue of a segment changed in its last digits from run to run, and with the
+    customers' order (stage 1 in passes)."""
+    return pl.col(column).cast(pl.Float64).sort().cum_sum().last()
+
+
 def segment_summary(
     segmented: pl.LazyFrame,
     *,
@@ -154,10 +162,8 @@ def segment_summary(
     r, f, m = (config.column(d) for d in DIMENSIONS)
     stats = segmented.group_by(pl.col("segment").cast(pl.String)).agg(
         pl.len().alias("customers"),
-        pl.col("net_spend").sum().alias("revenue"),
-        pl.col(r).mean().alias(f"mean_{r}"),
-        pl.col(f).mean().alias(f"mean_{f}"),
-        pl.col(m).mean().alias(f"mean_{m}"),
+        _stable_sum("net_spend").alias("revenue"),
+        *((_stable_sum(c) / pl.len()).alias(f"mean_{c}") for c in (r, f, m)),
     )
     per_name: dict[str, list[str | None]] = {"segment": list(order)}
     if actions is not None:
