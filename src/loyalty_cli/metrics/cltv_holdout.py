@@ -122,10 +122,12 @@ def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdo
         .group_by("calibration_frequency", "_order")
         .agg(
             pl.len().alias("customers"),
-            # each group's values sorted before they are summed: a float mean does not depend on the order the
-            # group-by's threads deliver the rows (it changed the last digits from run to run)
-            pl.col("actual_purchases").sort().mean().alias("actual_mean"),
-            pl.col("predicted_purchases").sort().mean().alias("predicted_mean"),
+            # each group's values sorted, then added in sequence: a float mean that does not depend on the order
+            # the group-by's threads deliver the rows (Polars' sum depends on it, even after a sort)
+            *(
+                (pl.col(c).cast(pl.Float64).sort().cum_sum().last() / pl.len()).alias(f"{c.split('_')[0]}_mean")
+                for c in ("actual_purchases", "predicted_purchases")
+            ),
         )
         .sort("_order")
         .drop("_order")
