@@ -110,9 +110,10 @@ def read_lists(
 def _scan_list(src: Source) -> pl.LazyFrame:
     """One list file, with its row numbers in ``_row`` (as a spreadsheet shows them: the header is row 1)."""
     if src.format == "parquet":
-        return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=1)
+        return pl.scan_parquet(src.scan_path, glob=False, row_index_name="_row", row_index_offset=1)
     return pl.scan_csv(
         src.scan_path,
+        glob=False,  # a file, even when its name has [ ] * or ?
         separator=src.separator,
         has_header=src.header,
         infer_schema=False,
@@ -258,7 +259,7 @@ def _count_rows(path: Path) -> int:
         import pyarrow.parquet as pq
 
         return int(pq.read_metadata(path).num_rows)
-    return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
+    return int(pl.scan_csv(path, infer_schema=False, glob=False).select(pl.len()).collect().item())
 
 
 def check_manifest(manifest: Path) -> str:

@@ -24,10 +24,11 @@ DATE_SAMPLE_FILES = 8
 def scan(src: Source) -> pl.LazyFrame:
     offset = 1 + src.header_rows  # row numbers as a spreadsheet shows them (header = row 1)
     if src.format == "parquet":
-        return pl.scan_parquet(src.scan_path, row_index_name="_row", row_index_offset=offset)
+        return pl.scan_parquet(src.scan_path, glob=False, row_index_name="_row", row_index_offset=offset)
     if src.whitespace:  # one text column, split on runs of whitespace: named by the header, or column_1, ...
         return pl.scan_csv(
             src.scan_path,
+            glob=False,  # a file, even when its name has [ ] * or ?
             separator="\x1f",
             has_header=False,
             new_columns=["_line"],
@@ -40,6 +41,7 @@ def scan(src: Source) -> pl.LazyFrame:
         ).select("_row", *whitespace_fields(src))
     return pl.scan_csv(
         src.scan_path,
+        glob=False,  # a file, even when its name has [ ] * or ?
         separator=src.separator,
         has_header=src.header,
         infer_schema=False,
