@@ -155,6 +155,9 @@ def _dry_run(steps: Steps, log: _Log) -> None:
         columns = "; ".join(scan.mapping.describe())
         typer.echo(printable(f"{kind}: {words.count(len(scan.paths), 'file')}; columns: {columns}"))
     typer.echo(printable(f"as of: {pipeline.as_of}; outputs in {pipeline.output_dir}"))
+    if pipeline.engine_options:  # the pipeline's own keys, as its file writes them
+        settings = ", ".join(f"{key} = {json.dumps(value)}" for key, value in pipeline.engine_options.items())
+        typer.echo(printable(f"engine: {settings} (for every step that reads transactions)"))
     for i, (step, found) in enumerate(plan(pipeline), start=1):
         command, options = steps.options(step, found, mapping)
         command.configure(options)

@@ -7,6 +7,8 @@ the pipeline file's folder, so a cron job can run it from anywhere::
     as_of = "latest"                  # latest (day after the last transaction), today, or 2024-07-01
     output_dir = "out/{as_of}"        # placeholders: {as_of}, {date} (the day of the run), {output_dir}
     on_bad_rows = "skip"              # error (default) or skip (rejected rows go to <step>.rejects.csv)
+    memory_limit = "1GB"              # optional, for every step that reads transactions (a step's options win);
+                                      # also engine = "spark", spark_master = "yarn", spark_remote = "sc://..."
 
     [inputs.transactions]             # also surveys, contacts, members and points
     path = "exports/orders/"          # a file, a folder, a glob, or a list of them
@@ -25,6 +27,7 @@ The package: :mod:`~loyalty_cli.pipeline.config` (the file, loaded and checked),
 
 from loyalty_cli.pipeline.config import (
     COMMAND_INPUTS,
+    ENGINE_KEYS,
     INPUT_KINDS,
     REQUIRED_EXTRAS,
     RESERVED,
@@ -58,11 +61,12 @@ from loyalty_cli.pipeline.staging import (
     staged_files,
     staged_path,
 )
-from loyalty_cli.pipeline.steps import pipeline_mapping, step_values
+from loyalty_cli.pipeline.steps import engine_values, pipeline_mapping, step_values
 
 __all__ = [
     "BUSY",
     "COMMAND_INPUTS",
+    "ENGINE_KEYS",
     "INPUT_KINDS",
     "Input",
     "LockedError",
@@ -77,6 +81,7 @@ __all__ = [
     "TOP_KEYS",
     "check_publish",
     "check_rules",
+    "engine_values",
     "file_facts",
     "fill",
     "from_folder",

@@ -19,7 +19,11 @@ from loyalty_cli.words import did_you_mean
 INPUT_KINDS = ("transactions", "surveys", "contacts", "members", "points")
 
 
-TOP_KEYS = {"as_of", "output_dir", "on_bad_rows", "inputs", "steps"}
+#: where stage 1 runs, set once for every step that reads transactions (a step's own options win)
+ENGINE_KEYS = ("memory_limit", "engine", "spark_master", "spark_remote")
+
+
+TOP_KEYS = {"as_of", "output_dir", "on_bad_rows", "inputs", "steps", *ENGINE_KEYS}
 
 
 STEP_KEYS = {"command", "name", "output", "options"}
@@ -89,6 +93,8 @@ class Pipeline:
     on_bad_rows: str
     inputs: dict[str, Input]
     steps: tuple[Step, ...]
+    #: the pipeline's engine settings as written (keys of :data:`ENGINE_KEYS` the file sets)
+    engine_options: dict[str, str] = field(default_factory=dict)
     folder: Path = field(init=False)
     name: str = field(init=False)
 
@@ -112,6 +118,18 @@ class Pipeline:
     def fixed_as_of(self) -> date | None:
         """The as-of date the file fixes (None for latest and today)."""
         return None if self.as_of in ("latest", "today") else date.fromisoformat(self.as_of)
+
+    @property
+    def engine(self) -> str:
+        """Where stage 1 runs: polars (the default) or spark."""
+        return self.engine_options.get("engine", "polars")
+
+    @property
+    def memory_limit(self) -> int | None:
+        """The memory budget the file sets, in bytes (None: none set, or none)."""
+        from loyalty_cli.memory import parse_memory_limit
+
+        return parse_memory_limit(self.engine_options.get("memory_limit"))
 
 
 def _fail(path: Path, where: str, problem: str, hint: str | None = None) -> PipelineError:
@@ -144,6 +162,7 @@ def load_pipeline(path: Path, commands: dict[str, set[str]], *, flag: Callable[[
     on_bad_rows = data.get("on_bad_rows", "error")
     if on_bad_rows not in ("error", "skip"):
         raise _fail(path, "on_bad_rows", f"expected error or skip, got {on_bad_rows!r}")
+    engine_options = _engine_options(path, data)
     inputs = _inputs(path, data.get("inputs", {}))
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -160,8 +179,59 @@ def load_pipeline(path: Path, commands: dict[str, set[str]], *, flag: Callable[[
             )
         steps.append(step)
     return Pipeline(
-        path=path, as_of=as_of, output_dir=output_dir, on_bad_rows=on_bad_rows, inputs=inputs, steps=tuple(steps)
+        path=path,
+        as_of=as_of,
+        output_dir=output_dir,
+        on_bad_rows=on_bad_rows,
+        inputs=inputs,
+        steps=tuple(steps),
+        engine_options=engine_options,
     )
+
+
+def _engine_options(path: Path, data: dict[str, object]) -> dict[str, str]:
+    """The top-level ``memory_limit``, ``engine``, ``spark_master`` and ``spark_remote``, checked as a command
+    checks its options, the values as written (a size in bytes as its digits)."""
+    from loyalty_cli.errors import ConfigError
+    from loyalty_cli.memory import parse_memory_limit
+
+    found: dict[str, str] = {}
+    if "memory_limit" in data:
+        value = data["memory_limit"]
+        hint = 'Write memory_limit = "1GB" (also 512MB, 1.5GiB, a number of bytes, or "none" for no budget).'
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise _fail(path, "memory_limit", f"expected a size in quotes, got {value!r}", hint=hint)
+        try:
+            parse_memory_limit(value)
+        except ConfigError:
+            problem = f"expected a size such as 1GB or none, got {value!r}"
+            raise _fail(path, "memory_limit", problem, hint=hint) from None
+        found["memory_limit"] = str(value)
+    if "engine" in data:
+        if data["engine"] not in ("polars", "spark"):
+            raise _fail(path, "engine", f"expected polars or spark, got {data['engine']!r}")
+        found["engine"] = str(data["engine"])
+    for key in ("spark_master", "spark_remote"):
+        if key not in data:
+            continue
+        value = data[key]
+        if not (isinstance(value, str) and value.strip()):
+            raise _fail(path, key, f"expected a URL in quotes, got {value!r}")
+        if found.get("engine") != "spark":
+            raise _fail(path, key, 'needs engine = "spark"', hint=f'Add engine = "spark" beside {key}, or remove it.')
+        found[key] = value
+    if "spark_master" in found and "spark_remote" in found:
+        raise _fail(
+            path,
+            "spark_remote",
+            "give a Spark master or a Spark Connect remote, not both",
+            hint="Keep spark_master (local[*], yarn, spark://host:7077) or spark_remote (sc://host:15002).",
+        )
+    if "spark_remote" in found and not found["spark_remote"].startswith("sc://"):
+        raise _fail(
+            path, "spark_remote", f"expected a Spark Connect URL such as sc://host:15002, got {found['spark_remote']!r}"
+        )
+    return found
 
 
 def _as_of(path: Path, value: object) -> str:

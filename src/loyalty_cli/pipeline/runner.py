@@ -91,9 +91,9 @@ def count_rows(path: Path) -> int | None:
     try:
         kind = output_format(path)
         if kind == "csv":
-            return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
+            return int(pl.scan_csv(path, infer_schema=False, glob=False).select(pl.len()).collect().item())
         if kind == "parquet":
-            return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+            return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
         return len(json.loads(path.read_text(encoding="utf-8")))
     except Exception:  # a count is a courtesy: never fail a step over it
         return None
@@ -137,13 +137,21 @@ def _prepare(pipeline: Pipeline, today: date) -> tuple[MappingFile, dict[str, st
     mapping = pipeline_mapping(pipeline)
     latest = None
     if "transactions" in pipeline.inputs and pipeline.as_of != "today":
-        loaded = load_transactions(
-            input_paths(pipeline, "transactions"),
-            ReadOptions(mapping_file=mapping),
-            as_of=pipeline.fixed_as_of,
-            on_bad_rows=pipeline.on_bad_rows,  # type: ignore[arg-type]
-            activity=True,
-        )
+        common: dict[str, Any] = {
+            "as_of": pipeline.fixed_as_of,
+            "on_bad_rows": pipeline.on_bad_rows,
+            "activity": True,
+        }
+        paths, options = input_paths(pipeline, "transactions"), ReadOptions(mapping_file=mapping)
+        if pipeline.engine == "spark":  # the pipeline's engine: the steps on Spark share this read
+            from loyalty_cli.spark import SparkSettings, load_transactions_spark
+
+            settings = SparkSettings(
+                master=pipeline.engine_options.get("spark_master"), remote=pipeline.engine_options.get("spark_remote")
+            )
+            loaded = load_transactions_spark(paths, options, **common, settings=settings)
+        else:
+            loaded = load_transactions(paths, options, **common, memory_limit=pipeline.memory_limit)
         latest = loaded.as_of
     as_of = resolve_as_of(pipeline.as_of, latest, today)
     values, output_dir = _output_dir(pipeline, as_of, today)

@@ -41,10 +41,25 @@ def step_values(
     found.update(quiet=True, on_bad_rows=pipeline.on_bad_rows)
     if pipeline.on_bad_rows == "skip":
         found["rejects"] = str(output_dir / f"{step.name}.rejects.csv")
+    found.update(engine_values(pipeline, step))
     for key, value in step.options.items():
         items = [_step_value(pipeline, item, values) for item in listed(value)]
         found[key] = items if isinstance(value, list) else items[0]
     return found
+
+
+def engine_values(pipeline: Pipeline, step: Step) -> dict[str, str]:
+    """The pipeline's engine settings a step takes: every one for a step that reads transactions, less those
+    its own options set; its own engine, when it differs, drops the pipeline's Spark master and remote, and its
+    own master or remote drops both of the pipeline's (they would conflict)."""
+    if COMMAND_INPUTS[step.command][0] != "transactions":
+        return {}
+    own = {key.replace("-", "_"): value for key, value in step.options.items()}
+    taken = {key: value for key, value in pipeline.engine_options.items() if key not in own}
+    if own.keys() & {"spark_master", "spark_remote"} or own.get("engine", pipeline.engine) != pipeline.engine:
+        taken.pop("spark_master", None)
+        taken.pop("spark_remote", None)
+    return taken
 
 
 def _step_value(pipeline: Pipeline, item: object, values: dict[str, str]) -> object:
