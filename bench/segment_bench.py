@@ -71,7 +71,7 @@ def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
     import polars as pl
 
     rng = np.random.default_rng(seed)
-    n_orders = rows // 2
+    n_orders = rows  # more than enough (orders have 1-3 lines): the list is cut at exactly `rows` lines below
     customers = max(rows // 10, 1)
     cust = (customers * rng.random(n_orders) ** 2).astype(np.int64)  # skewed: a few heavy buyers, a long tail
     start = np.datetime64("2023-01-01T00:00:00", "s")
