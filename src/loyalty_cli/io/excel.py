@@ -38,6 +38,7 @@ from typing import Any, BinaryIO, Literal
 import polars as pl
 
 from loyalty_cli.errors import UsageError
+from loyalty_cli.io.precision import MONEY_WORDS, NOT_MONEY, SHARE_WORDS
 from loyalty_cli.words import count
 
 MAX_ROWS = 1_048_576  # rows of a sheet, the header included
@@ -60,9 +61,7 @@ _FORMATS: dict[str, str] = {
     "duration": "[h]:mm:ss",
     "decimal": "#,##0.00##",
 }
-_SHARE_WORDS = {"share", "rate", "retention", "lift"}
-_MONEY_WORDS = {"spend", "revenue", "value", "clv", "monetary", "sales", "amount", "price", "liability"}
-_NOT_MONEY = {"nps", "score", "rank", "tier", "var"}  # nps_weighted_by_net_spend, revenue_var ...
+_SHARE_WORDS = SHARE_WORDS | {"lift"}  # a lift shows as a percentage too
 _EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's dates (1900 system, from 1 March 1900 on)
 _FIRST_DATE = date(1900, 3, 1)
 _PER_MICRO = {"ns": 1_000, "us": 1, "ms": 0.001}  # a Duration's ticks per microsecond
@@ -83,7 +82,7 @@ def number_style(name: str, dtype: pl.DataType) -> Style:
         return "general"
     if set(words) & _SHARE_WORDS or (words[0] == "p" and len(words) > 1):
         return "percent"
-    if words != ["value"] and set(words) & _MONEY_WORDS and not set(words) & _NOT_MONEY:
+    if words != ["value"] and set(words) & MONEY_WORDS and not set(words) & NOT_MONEY:
         return "money"
     return "decimal"
 

@@ -37,9 +37,10 @@ DECIMALS = 4
 P_VALUE_DIGITS = 4
 
 Kind = Literal["money", "p_value", "decimal"]
-_SHARE_WORDS = {"share", "rate", "retention"}
-_MONEY_WORDS = {"spend", "revenue", "value", "clv", "monetary", "sales", "amount", "price", "liability"}
-_NOT_MONEY = {"nps", "score", "rank", "tier", "var"}
+#: the words of a column name that make it a share or rate, money, or never money (also for io/excel.py)
+SHARE_WORDS = {"share", "rate", "retention"}
+MONEY_WORDS = {"spend", "revenue", "value", "clv", "monetary", "sales", "amount", "price", "liability"}
+NOT_MONEY = {"nps", "score", "rank", "tier", "var"}
 ROW_LABEL = "metric"  # a long table: each row's figure named here
 PARAMETERS = "parameter"  # a table of model parameters: kept in full
 REJECTS = "reject_reason"  # rejected input rows: kept as read
@@ -59,9 +60,9 @@ def number_kind(name: str) -> Kind | None:
     words = name.lower().split("_")
     if words[-2:] == ["p", "value"]:
         return "p_value"
-    if set(words) & _SHARE_WORDS or (words[0] == "p" and len(words) > 1):
+    if set(words) & SHARE_WORDS or (words[0] == "p" and len(words) > 1):
         return "decimal"
-    if set(words) & _MONEY_WORDS and not set(words) & _NOT_MONEY:
+    if set(words) & MONEY_WORDS and not set(words) & NOT_MONEY:
         return "money"
     return "decimal"
 
