@@ -178,13 +178,17 @@ def main() -> None:
                 results.append(row)
                 print(json.dumps(row), flush=True)
                 src.unlink()
+    print_results(results, args.json)
+
+
+def print_results(results: list[dict], path: Path | None) -> None:
+    """The results as one table on stdout, and as JSON in ``path`` when given (also for spark_bench.py)."""
     import polars as pl
 
-    table = pl.DataFrame(results)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200):
-        print(table)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250):
+        print(pl.DataFrame(results))
+    if path:
+        path.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

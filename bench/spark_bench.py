@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from segment_bench import generate  # noqa: E402  (the same data as segment_bench.py)
+from segment_bench import generate, print_results  # noqa: E402  (the same data as segment_bench.py)
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -222,13 +222,7 @@ def main() -> None:
             results.append(row)
             print(json.dumps(row), flush=True)
             src.unlink()
-    import polars as pl
-
-    table = pl.DataFrame(results)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250):
-        print(table)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    print_results(results, args.json)
     if not all(r["identical"] for r in results):
         raise SystemExit("the Spark and Polars outputs differ")
 

@@ -112,21 +112,15 @@ class TransactionColumns:
     spark_remote: str | None = None
 
     def engine_settings(self) -> dict[str, Any]:
-        """The :class:`InputSpec` fields of where stage 1 runs: ``memory_limit`` (bytes; default: from the
-        machine's available memory) on Polars, ``spark`` settings on Spark."""
-        from loyalty_cli.memory import default_memory_limit, parse_memory_limit
+        """The :class:`InputSpec` fields of where stage 1 runs (see :func:`loyalty_cli.engines.engine_fields`)."""
+        from loyalty_cli.engines import engine_fields
 
-        if self.engine not in ("polars", "spark"):
-            raise UsageError(f"--engine must be polars or spark, got {self.engine!r}")
-        if self.engine == "polars":
-            given = "--spark-master" if self.spark_master else "--spark-remote" if self.spark_remote else None
-            if given:
-                raise UsageError(f"{given} needs --engine spark")
-            limit = default_memory_limit() if self.memory_limit is None else parse_memory_limit(self.memory_limit)
-            return {"memory_limit": limit}
-        from loyalty_cli.spark.session import SparkSettings
-
-        return {"spark": SparkSettings(master=self.spark_master, remote=self.spark_remote)}
+        return engine_fields(
+            engine=self.engine,
+            memory_limit=self.memory_limit,
+            spark_master=self.spark_master,
+            spark_remote=self.spark_remote,
+        )
 
     def read_options(self, out: Output) -> ReadOptions:
         return read_options(

@@ -11,8 +11,6 @@ or is interrupted (Ctrl-C); one left by a killed run (its process gone) is remov
 
 from __future__ import annotations
 
-import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +22,9 @@ from loyalty_cli.errors import BadRowsError, DataError, LoyaltyError, format_row
 from loyalty_cli.io.overlap import overlap_error
 from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.sources import first_ragged_line, short_rows_error
-from loyalty_cli.io.tempfiles import owner_tag, remove_stale
+from loyalty_cli.io.tempfiles import owned_workspace
 
 BadRows = Literal["error", "skip"]
-#: the temporary folder of the rejected rows, named for its process (see :func:`loyalty_cli.io.tempfiles.owner_tag`)
-REJECTS_WORKSPACE = re.compile(r"^loyalty-rejects-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 _HINTS = {
     "missing customer id": "Rows without a customer id cannot be attributed to anyone.",
@@ -116,7 +112,7 @@ def collect_checked(
     partitioned stage 1 knows the lines repeated across files only after its passes)."""
     later = [(s, s.later) for s in scans if s.later is not None]
     checks = [s.overlap for s in scans if s.overlap is not None]
-    workspace = _rejects_workspace()
+    workspace = owned_workspace("rejects", "the rejected rows")  # of runs killed before: removed first
     with workspace as tmp:
         paths = [Path(tmp) / f"rejects_{i}.parquet" for i in range(len(scans))]
         sinks = [s.rejects.sink_parquet(p, lazy=True) for s, p in zip(scans, paths, strict=True)]
@@ -130,18 +126,6 @@ def collect_checked(
     if check:
         raise_problems(scans, rejects, on_bad_rows=on_bad_rows, stop_on_overlap=stop_on_overlap)
     return results, rejects
-
-
-def _rejects_workspace() -> tempfile.TemporaryDirectory[str]:
-    """A new temporary folder for the rejected rows (those left by runs killed before they cleaned up removed)."""
-    try:
-        remove_stale(Path(tempfile.gettempdir()), REJECTS_WORKSPACE)  # of runs killed before they cleaned up
-        return tempfile.TemporaryDirectory(prefix=f"loyalty-rejects-{owner_tag()}-")
-    except OSError as exc:
-        raise LoyaltyError(
-            f"Could not create a temporary folder for the rejected rows: {exc.strerror or exc}",
-            hint="Point TMPDIR at a writable folder with some free space.",
-        ) from None
 
 
 def raise_problems(
