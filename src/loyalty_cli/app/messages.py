@@ -2,7 +2,8 @@
 
 A :class:`Messages` collects them; a front end that shows them as they happen (a terminal, a cron log)
 passes a ``listener`` that receives each one when it is added, so the words keep their order with the work
-(the column mapping is said before a long read, not after it)."""
+(the column mapping is said before a long read, not after it). A long step says what it is doing with
+:meth:`Messages.phase` (a terminal shows it on its progress line; nothing keeps it)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,17 @@ class Message:
 
 @dataclass
 class Messages:
-    """The messages of one command, in order; ``listener`` (optional) is told each one as it is added."""
+    """The messages of one command, in order; ``listener`` (optional) is told each one as it is added;
+    ``on_phase`` (optional) is told each phase of the work (:meth:`phase`)."""
 
     listener: Callable[[Message], None] | None = None
     items: list[Message] = field(default_factory=list)
+    on_phase: Callable[[str], None] | None = None
+
+    def phase(self, text: str) -> None:
+        """What the work is doing now (``Fitting the BG/NBD model``): for a progress line, not a message."""
+        if self.on_phase is not None:
+            self.on_phase(text)
 
     def add(self, message: Message) -> None:
         self.items.append(message)

@@ -76,10 +76,16 @@ def execute(command: Command, options: Options, out: Output) -> list[Path]:
     spec = command.inputs(options, config, out)
     if "mapping" in options:  # the mapping the inputs are read with (rules/columns.toml when none was given)
         options = {**options, "mapping": spec.options.mapping_file}
-    inputs = load(spec, out, what=command.reading)
-    written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []
-    result = command.compute(inputs, config, Messages(listener=shown(out)))  # notes shown as they come
-    return [*written, *command.deliver(result, options, out)]
+    with out.progress():  # on a terminal: a line saying what runs, and since when
+        inputs = load(spec, out, what=command.reading)
+        written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []
+        out.phase(f"Computing {command.name}")
+        said = Messages(listener=shown(out), on_phase=out.phase)  # notes shown as they come
+        result = command.compute(inputs, config, said)
+        out.phase("Writing")
+        if options.get("output") == "-":
+            out.end_progress()  # the data goes to stdout
+        return [*written, *command.deliver(result, options, out)]
 
 
 def app_function(name: str, *, messages: bool = True) -> Callable[[Inputs, Any, Messages], Any]:

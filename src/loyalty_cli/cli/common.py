@@ -262,11 +262,18 @@ def show_messages(messages: Sequence[Message | Line], out: Output) -> None:
 def load(spec: InputSpec, out: Output, *, what: str = "transactions") -> Inputs:
     """:func:`~loyalty_cli.app.inputs.load_inputs`, saying how the inputs are read as it goes (a spinner on a
     terminal meanwhile)."""
+    from dataclasses import replace
+
     from loyalty_cli.app.inputs import load_inputs
     from loyalty_cli.app.messages import Messages
 
+    def on_pass(i: int, passes: int) -> None:  # a read in passes (memory_limit): which one runs
+        out.phase(f"Reading {what}: " + (f"{passes} partitions" if i == 0 else f"pass {i} of {passes}"))
+
+    if spec.on_pass is None:
+        spec = replace(spec, on_pass=on_pass)
     with out.status(f"Reading {what} ..."):
-        return load_inputs(spec, Messages(listener=shown(out)))
+        return load_inputs(spec, Messages(listener=shown(out), on_phase=out.phase))
 
 
 def rejects_path(rejects: Path | None, output: str | None) -> Path:

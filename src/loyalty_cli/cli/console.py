@@ -23,6 +23,7 @@ from loyalty_cli.cli.flags import render, rendered
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.progress import Progress, TaskID
 
     from loyalty_cli.errors import LoyaltyError
 
@@ -113,6 +114,7 @@ class Output:
         self.tty = _is_tty(sys.stdout) and not os.environ.get("CI")
         # Messages on a terminal wrap at its width between words; piped (a log, a test), a message stays one line.
         self.wrap = _is_tty(sys.stderr) and not os.environ.get("CI")
+        self._progress: tuple[Progress, TaskID] | None = None
 
     def note(self, message: str, *, force: bool = False) -> None:
         """A message on stderr; ``--quiet`` silences it unless ``force``."""
@@ -124,10 +126,53 @@ class Output:
         self.err.print(text, soft_wrap=not self.wrap)
 
     def status(self, message: str) -> AbstractContextManager[object]:
-        """A spinner on stderr while work runs, only on a terminal and without --quiet."""
+        """A spinner on stderr while work runs, only on a terminal and without --quiet (within :meth:`progress`,
+        its line says ``message`` instead)."""
+        if self._progress is not None:
+            self.phase(message)
+            return nullcontext()
         if self.quiet or not _is_tty(sys.stderr) or os.environ.get("CI"):
             return nullcontext()
         return self.err.status(_message(message))
+
+    @contextmanager
+    def progress(self) -> Iterator[None]:
+        """For a command's run: on a terminal (not --quiet, not CI), one line on stderr with a spinner, what the
+        work is doing (:meth:`phase`) and the time since the start; messages print above it, and it is gone
+        when the block ends or a table is drawn on stdout. Piped, nothing."""
+        if self.quiet or self._progress is not None or not _is_tty(sys.stderr) or os.environ.get("CI"):
+            yield
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        # stdout is never redirected into the line: it may hold the data (-o -)
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        bar.start()
+        self._progress = (bar, bar.add_task("Starting"))
+        try:
+            yield
+        finally:
+            self.end_progress()
+
+    def phase(self, text: str) -> None:
+        """What the work is doing now, on the :meth:`progress` line (nothing without one)."""
+        if self._progress is not None:
+            bar, task = self._progress
+            bar.update(task, description=_message(text), refresh=True)
+
+    def end_progress(self) -> None:
+        """Take the :meth:`progress` line away (before anything is written on stdout)."""
+        if self._progress is not None:
+            bar, self._progress = self._progress[0], None
+            bar.stop()
 
     def warn(self, message: str) -> None:
         message = render(message)
@@ -176,6 +221,8 @@ class Output:
         every column under its own name, booleans as ``true``/``false`` as drawn."""
         formats = formats or {}
         console = self.console(to_stderr=to_stderr)
+        if not to_stderr:
+            self.end_progress()  # the tables on stdout come after the work
         if not self.drawn(to_stderr=to_stderr):
             from loyalty_cli.io.writers import csv_ready, neutralise_formulas
 
