@@ -17,6 +17,7 @@ from loyalty_cli.cli import (
     data,
     lifecycle,
     nps,
+    plan_test,
     program,
     report,
     retention,
@@ -70,6 +71,7 @@ for function, examples, panel in (
     (lifecycle.lifecycle, lifecycle.EXAMPLES, "Analyse"),
     (report.report, report.EXAMPLES, "Report"),
     (uplift.uplift, uplift.EXAMPLES, "Analyse"),
+    (plan_test.plan_test, plan_test.EXAMPLES, "Analyse"),
     (program.program, program.EXAMPLES, "Analyse"),
 ):
     app.command(function.__name__.replace("_", "-"), epilog=examples, rich_help_panel=panel)(function)

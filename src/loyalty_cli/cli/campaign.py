@@ -1,5 +1,6 @@
 """The email hand-off and control group options of the commands whose ``-o`` writes a customer list
-(``--target``, ``--holdout-share``, ``--seed``, ``--max-file-mb``, ``--columns``, ``--contacts``): declared once,
+(``--target``, ``--holdout-share``, ``--seed``, ``--arms``, ``--arm-shares``, ``--max-file-mb``, ``--columns``,
+``--contacts``): declared once,
 checked before anything is read, and the one way such a list is written (:mod:`loyalty_cli.handoff` does the
 work)."""
 
@@ -34,21 +35,27 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ListOptions:
     """The email hand-off options of a list-writing command (``--target``, ``--holdout-share``, ``--seed``,
-    ``--max-file-mb``, ``--columns``, ``--contacts``), declared once by :func:`list_options`."""
+    ``--arms``, ``--arm-shares``, ``--max-file-mb``, ``--columns``, ``--contacts``), declared once by
+    :func:`list_options`."""
 
     target: str | None = None
     holdout_share: float | None = None
     seed: str | None = None
+    arms: str | None = None
+    arm_shares: str | None = None
     max_file_mb: float | None = None
     columns: list[str] | None = None
     contacts: Path | None = None
 
     def spec(self, fmt: str | None, **more: Any) -> ListSpec:
+        from loyalty_cli.handoff.arms import parse_arms
         from loyalty_cli.handoff.columns import parse_columns
         from loyalty_cli.handoff.write import ListSpec
 
-        columns = parse_columns(self.columns)
-        return ListSpec(self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, columns=columns, **more)
+        columns, arms = parse_columns(self.columns), parse_arms(self.arms, self.arm_shares)
+        return ListSpec(
+            self.target, self.holdout_share, self.seed, self.max_file_mb, fmt, columns=columns, arms=arms, **more
+        )
 
     def check(self, output: str | None, fmt: str | None) -> None:
         """Fail on options that cannot work (exit 2) before any data is read (:meth:`write` checks again)."""
@@ -82,6 +89,8 @@ class ListOptions:
           the tool's headers and date format, consent and email screening, duplicates, formula cleaning (logged),
           size splitting, ``<stem>.dropped.csv``, ``<stem>.changes.csv``;
         - ``--holdout-share/--seed``: the control group in ``<stem>.control<suffix>``;
+        - ``--arms/--arm-shares/--seed``: each arm in ``<stem>.<arm><suffix>`` with an ``arm`` column (nothing at
+          ``output`` itself), the arm ``control`` held out;
         - either: ``<stem>.manifest.json`` (files, counts, reasons, split).
 
         ``how``: ``tag`` (the segment/stage/action column, written as the tool's tag), ``tag_value`` (a fixed
@@ -95,7 +104,7 @@ class ListOptions:
 
         describe = describe or (lambda n: words.count(n, "customer"))
         self.check(output, fmt)
-        if self.target is None and self.holdout_share is None:
+        if self.target is None and self.holdout_share is None and self.arms is None:
             written, removed, notes = write_plain_list(table, output, fmt=fmt)
             show_messages(plain_summary(written, table.height, removed, notes, describe=describe), out)
             return [written] if written else []
@@ -129,6 +138,8 @@ _LIST_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("target", opt.Target),
     ("holdout_share", opt.HoldoutShare),
     ("seed", opt.HoldoutSeed),
+    ("arms", opt.Arms),
+    ("arm_shares", opt.ArmShares),
     ("max_file_mb", opt.MaxFileMb),
     ("columns", opt.ListColumns),
     ("contacts", opt.Contacts),  # last: a command with its own --contacts input leaves it out

@@ -236,6 +236,29 @@ HoldoutSeed = Annotated[
         show_default=False,
     ),
 ]
+Arms = Annotated[
+    str | None,
+    typer.Option(
+        "--arms",
+        metavar="A,B,control",
+        help="Split the list into test arms instead (names, comma-separated), each written to NAME.<arm>.csv "
+        "with an arm column, by the hash of --holdout-share with --seed: the arm control is the control group "
+        "(the same customers as --holdout-share with its share and seed), the others get the campaign. Not with "
+        "--holdout-share.",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
+]
+ArmShares = Annotated[
+    str | None,
+    typer.Option(
+        "--arm-shares",
+        metavar="0.4,0.4,0.2",
+        help="The arms' shares of the list, in the order of --arms, summing to 1 (default: equal shares).",
+        rich_help_panel=LISTS,
+        show_default=False,
+    ),
+]
 MaxFileMb = Annotated[
     float | None,
     typer.Option(

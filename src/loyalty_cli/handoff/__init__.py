@@ -13,6 +13,8 @@ One module per job (import each thing from its module; this package re-exports n
 - :mod:`~loyalty_cli.handoff.control`: the deterministic treatment/control split (the documented hash).
 - :mod:`~loyalty_cli.handoff.sets`: the files of a list's set, and which of them an earlier run wrote (what a new
   set may remove).
+- :mod:`~loyalty_cli.handoff.arms`: test arms: a list split into named arms by shares with the control group's hash,
+  the arm ``control`` held out.
 - :mod:`~loyalty_cli.handoff.write`: writing a list (``write_list``: screen, split off the control group, format,
   split by size, manifest) or a plain one (``write_plain_list``), as one set of files.
 - :mod:`~loyalty_cli.handoff.readback`: lists and manifests read back for ``loyalty uplift``: treatment and

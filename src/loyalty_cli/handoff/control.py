@@ -11,7 +11,9 @@ The hash, precisely (so any other tool can reproduce a split):
 3. ``h`` = MurmurHash3's 64-bit finaliser (fmix64) of ``h``, which spreads FNV's weak low bits;
 4. ``u = (h >> 11) / 2**53``, uniform on [0, 1); the customer is in the **control** group when ``u < share``.
 
-The hash runs vectorised over the ids' bytes (one NumPy step per byte position, not per customer).
+The hash runs vectorised over the ids' bytes (one NumPy step per byte position, not per customer). The same ``u``
+splits a list into named test arms by shares (:mod:`loyalty_cli.handoff.arms`), the control arm taking
+``u < its share``: the control group of this module for the same share and seed.
 """
 
 from __future__ import annotations

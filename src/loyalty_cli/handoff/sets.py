@@ -79,10 +79,22 @@ def _manifest_listing(manifest: Path, path: Path) -> set[str] | None:
     return {os.path.basename(p) for p in listed if os.path.dirname(p) == folder} | {manifest.name}
 
 
+def _arm_names(manifest: Path) -> list[str]:
+    """The arms an earlier manifest records (``arms.arms[].name``: :mod:`loyalty_cli.handoff.arms`), those named
+    as arms are (letters, digits, ``_`` and ``-``); none when it records none or cannot be read."""
+    try:
+        arms = json.loads(manifest.read_text(encoding="utf-8")).get("arms") or {}
+        names = [entry["name"] for entry in arms["arms"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return [n for n in names if isinstance(n, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", n)]
+
+
 def set_members(path: Path) -> SetMembers:
     """The files in the folder of the list ``path`` named like its set: the list or its parts
-    (``<stem>.partNN<suffix>``), the control group or its parts, ``<stem>.dropped.csv``, ``<stem>.changes.csv``
-    and ``<stem>.manifest.json``; split into those an earlier run wrote and the others.
+    (``<stem>.partNN<suffix>``), the control group or its parts, the arms the earlier manifest records
+    (``<stem>.<arm><suffix>`` or their parts), ``<stem>.dropped.csv``, ``<stem>.changes.csv`` and
+    ``<stem>.manifest.json``; split into those an earlier run wrote and the others.
 
     A new set removes those of an earlier run that it does not write again: left behind, a stale part would be
     uploaded, and a stale control group or manifest read by ``uplift`` as belonging to the new list. Only files
@@ -90,10 +102,11 @@ def set_members(path: Path) -> SetMembers:
     list), and ``path`` itself (the output: a run replaces it); a file of the user's that is only named like one
     (``vip.part7.csv``, ``vip.changes.csv``) is never removed."""
     stem, suffix = re.escape(path.stem), re.escape(path.suffix)
-    pattern = re.compile(
-        rf"^{stem}(?:\.control)?(?:\.part\d+)?{suffix}$|^{stem}\.(?:dropped\.csv|changes\.csv|manifest\.json)$"
-    )
     manifest = sibling(path, "manifest", ".json")
+    groups = "|".join(["control", *(re.escape(name) for name in _arm_names(manifest))])
+    pattern = re.compile(
+        rf"^{stem}(?:\.(?:{groups}))?(?:\.part\d+)?{suffix}$|^{stem}\.(?:dropped\.csv|changes\.csv|manifest\.json)$"
+    )
     listed = _manifest_listing(manifest, path)
     state: Literal["ours", "other", "missing"] = (
         "ours" if listed is not None else "other" if os.path.lexists(manifest) else "missing"

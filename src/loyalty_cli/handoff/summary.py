@@ -13,7 +13,7 @@ from typing import Literal
 
 from loyalty_cli import words
 from loyalty_cli.errors import setting
-from loyalty_cli.handoff.write import ListReport
+from loyalty_cli.handoff.write import ListReport, WrittenFile
 
 #: at most this many reasons for rows left out are named one by one; the rest are counted together
 MAX_REASONS = 10
@@ -58,6 +58,10 @@ def _where(report: ListReport, max_bytes: int | None) -> str:
     files = report.treatment
     if len(files) == 1:
         return str(files[0].path)
+    return _parts(files, max_bytes)
+
+
+def _parts(files: Sequence[WrittenFile], max_bytes: int | None) -> str:
     limit = (max_bytes or 0) / 1e6
     return f"{words.count(len(files), 'part')} of at most {limit:g} MB: {files[0].path} ... {files[-1].path}"
 
@@ -76,6 +80,29 @@ def _control(report: ListReport, describe: Callable[[int], str]) -> list[Line]:
             "do not send them the campaign",
         )
     ]
+
+
+def _arms(report: ListReport, max_bytes: int | None, describe: Callable[[int], str]) -> list[Line]:
+    """One line per arm (its customers, realised share and files), the control arm said to be held out."""
+    split = report.arms
+    if split is None:
+        return []
+    lines = [
+        Line(
+            "note",
+            f"Arms ({setting('arms')} {','.join(split.arms.names)}, {setting('arm_shares')} "
+            f"{','.join(f'{s:g}' for s in split.arms.shares)}, {setting('seed')} {split.seed}; {split.total:,} in all; "
+            f"each arm's customers in the column arm):",
+        )
+    ]
+    for name, share in zip(split.arms.names, split.arms.shares, strict=True):
+        files = report.arm_files.get(name, [])
+        n = split.count(name)
+        where = str(files[0].path) if len(files) == 1 else _parts(files, max_bytes)
+        held = ": the control group, do not send them the campaign" if name == split.arms.control else ""
+        realised = n / split.total if split.total else 0.0
+        lines.append(Line("note", f"  {name}: {describe(n)} ({realised:.1%}, share {share:g}) in {where}{held}"))
+    return lines
 
 
 def _dropped(report: ListReport) -> list[Line]:
@@ -101,15 +128,18 @@ def list_summary(
 ) -> list[Line]:
     """The lines of a hand-off list (:func:`~loyalty_cli.handoff.write.write_list`), in the order they are shown:
     the writer's notes, where the list went (``max_bytes``: the size limit its parts were split at), its columns
-    (a target's list), the control group, the rows left out, the cells cleaned, the files removed, an empty
+    (a target's list), its arms or control group, the rows left out, the cells cleaned, the files removed, an empty
     list, the manifest."""
     label = f"{report.target.label} list" if report.target else "List"
     treated = sum(f.rows for f in report.treatment)
     lines = [Line("note", note) for note in report.notes]
-    lines.append(Line("note", f"{label}: wrote {describe(treated)} to {_where(report, max_bytes)}"))
+    if report.arms is None:
+        lines.append(Line("note", f"{label}: wrote {describe(treated)} to {_where(report, max_bytes)}"))
+    else:
+        lines.append(Line("note", f"{label}: wrote {describe(report.written)} in {len(report.arms.arms.names)} arms"))
     if report.target is not None:
         lines.append(Line("note", f"Columns: {', '.join(report.columns)} (more with {setting('columns')})"))
-    lines += _control(report, describe) + _dropped(report)
+    lines += _arms(report, max_bytes, describe) + _control(report, describe) + _dropped(report)
     if report.changes:
         lines.append(
             Line(

@@ -7,6 +7,9 @@ tool's importer takes (:class:`ListSpec` says how):
   row goes to the ``.dropped.csv`` file beside the output with its reason.
 - **Control group** (optional): a deterministic share of the screened list (see :mod:`loyalty_cli.handoff.control`)
   is written to ``<stem>.control<suffix>`` instead.
+- **Arms** (optional, instead of a holdout share): the screened list split into named arms by shares with the same
+  hash (:mod:`loyalty_cli.handoff.arms`), each arm in ``<stem>.<arm><suffix>`` with an ``arm`` column, and nothing
+  at ``<stem><suffix>`` itself (each arm gets its own email); the arm ``control`` is the control group.
 - **Columns** (:mod:`loyalty_cli.handoff.columns`): for a target, the id, email, tag and the fields a template
   uses (plus the columns asked for), not the whole analysis table; numbers rounded for reading (money to cents).
 - **Formatting** (:mod:`loyalty_cli.handoff.formatting`): the tool's header names and date formats, the tag
@@ -16,7 +19,9 @@ tool's importer takes (:class:`ListSpec` says how):
   bytes) are split at row boundaries into ``<stem>.part01<suffix>``, ``.part02`` ... each with the header
   (:func:`split_csv`).
 - **Manifest**: ``<stem>.manifest.json`` lists every file written (rows, bytes, SHA-256), the counts, what was
-  dropped and why, and the control split (share, seed, hash method, counts); ``loyalty uplift`` reads it back
+  dropped and why, and the control split (share, seed, hash method, counts) or the arms (names, shares, seed,
+  counts, each arm's files: the treated arms' files under ``treatment``, the control arm's under ``control``);
+  ``loyalty uplift`` reads it back
   (:mod:`loyalty_cli.handoff.readback`).
 - **One set**: the files are written together (temporary files first, renamed into place only when all are
   written: a failure leaves the earlier set complete), and files of an earlier set of the same name that the new
@@ -36,8 +41,9 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.errors import ConfigError, UsageError, setting
+from loyalty_cli.handoff.arms import Arms, ArmSplit, split_list
 from loyalty_cli.handoff.columns import list_columns
-from loyalty_cli.handoff.control import Split, assign_groups, check_share, split_summary
+from loyalty_cli.handoff.control import CONTROL, Split, check_share
 from loyalty_cli.handoff.formatting import format_for_target
 from loyalty_cli.handoff.screening import attach_contacts, screen_rows
 from loyalty_cli.handoff.sets import set_members, sibling
@@ -109,10 +115,11 @@ class ListSpec:
     value: str | None = None  # duplicates keep the customer with the highest value
     contacts: pl.DataFrame | None = None  # customer_id + email / email_consent
     columns: tuple[str, ...] = ()  # more columns for a target (names; "all": every column), see handoff.columns
+    arms: Arms | None = None  # a split into named arms (instead of holdout_share), see handoff.arms
 
     @property
     def active(self) -> bool:
-        return self.target is not None or self.holdout_share is not None
+        return self.target is not None or self.holdout_share is not None or self.arms is not None
 
     def check(self, output: str | None) -> None:
         """Options that cannot work, found before any data is read."""
@@ -130,15 +137,18 @@ class ListSpec:
             for name, given in (("seed", self.seed), ("max_file_mb", self.max_file_mb)):
                 if given is not None:
                     raise UsageError(
-                        f"{setting(name)} needs {setting('target')} or {setting('holdout_share')}",
+                        f"{setting(name)} needs {setting('target')} or {setting('holdout_share')}"
+                        + (f" (or {setting('arms')})" if name == "seed" else ""),
                         hint=f"e.g. {setting('target')} klaviyo {setting('holdout_share')} 0.1 {setting('seed')} "
                         "spring-2025",
                     )
             return
         if not output or output == "-":
             raise UsageError(
-                f"{setting('target')} and {setting('holdout_share')} need -o FILE",
-                hint="They write several files beside it (control group, dropped rows, manifest).",
+                f"{setting('arms')} needs -o FILE"
+                if self.arms is not None and self.target is None
+                else f"{setting('target')} and {setting('holdout_share')} need -o FILE",
+                hint="They write several files beside it (control group or arms, dropped rows, manifest).",
             )
         kind = output_format(output, self.fmt)
         target = get_target(self.target) if self.target else None
@@ -155,17 +165,29 @@ class ListSpec:
                 raise ConfigError("max_file_mb", "must be > 0")
             if kind != "csv":
                 raise UsageError(f"{setting('max_file_mb')} splits CSV files only", hint="Use -o NAME.csv.")
+        self._check_split()
+
+    def _check_split(self) -> None:
+        """The holdout share or the arms (not both), and the seed they need."""
+        if self.holdout_share is not None and self.arms is not None:
+            raise UsageError(
+                f"{setting('holdout_share')} and {setting('arms')} cannot be used together",
+                hint=f"The arm named control is the control group: e.g. {setting('arms')} treatment,control "
+                f"{setting('arm_shares')} 0.9,0.1 holds out the same customers as {setting('holdout_share')} 0.1 "
+                "with the same seed.",
+            )
+        split = "holdout_share" if self.holdout_share is not None else "arms" if self.arms is not None else None
         if self.holdout_share is not None:
             check_share(self.holdout_share)
-            if self.seed is None or not str(self.seed).strip():
-                raise UsageError(
-                    f"{setting('holdout_share')} needs {setting('seed')}",
-                    hint=f"Any word or number, e.g. {setting('seed')} spring-2025: the same seed gives the same "
-                    "split; use a new one per campaign for a fresh control group.",
-                )
-        elif self.seed is not None:
+        if split is not None and (self.seed is None or not str(self.seed).strip()):
             raise UsageError(
-                f"{setting('seed')} needs {setting('holdout_share')}",
+                f"{setting(split)} needs {setting('seed')}",
+                hint=f"Any word or number, e.g. {setting('seed')} spring-2025: the same seed gives the same "
+                "split; use a new one per campaign for a fresh split.",
+            )
+        if split is None and self.seed is not None:
+            raise UsageError(
+                f"{setting('seed')} needs {setting('holdout_share')} (or {setting('arms')})",
                 hint=f"e.g. {setting('holdout_share')} 0.1 {setting('seed')} spring-2025",
             )
 
@@ -201,6 +223,8 @@ class ListReport:
     changes: int = 0
     changes_path: Path | None = None
     split: Split | None = None
+    arms: ArmSplit | None = None
+    arm_files: dict[str, list[WrittenFile]] = field(default_factory=dict)  # each arm's files, in the arms' order
     manifest: Path | None = None
     removed: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -279,28 +303,25 @@ def write_list(table: pl.DataFrame, output: str | Path, spec: ListSpec) -> ListR
         rows = rows.select(
             list_columns(rows.columns, tag=spec.tag, tag_value=spec.tag_value, value=spec.value, asked=spec.columns)
         )
-    control_rows = None
-    if spec.holdout_share is not None:
-        seed = str(spec.seed)
-        grouped = assign_groups(rows, share=spec.holdout_share, seed=seed, column="_group")
-        report.split = split_summary(grouped["_group"], share=spec.holdout_share, seed=seed)
-        control_rows = grouped.filter(pl.col("_group") == "control").drop("_group")
-        rows = grouped.filter(pl.col("_group") == "treatment").drop("_group")
+    frames, report.split, report.arms = split_list(
+        rows, path, holdout_share=spec.holdout_share, arms=spec.arms, seed=str(spec.seed)
+    )
     max_bytes = spec.max_bytes(target)
     with FileSet() as files:
         if dropped is not None:
             report.dropped_path = sibling(path, "dropped", ".csv")
             files.add_table(report.dropped_path, dropped)
         logs = []
-        frames = [(path, rows)] + ([(sibling(path, "control"), control_rows)] if control_rows is not None else [])
-        for where, frame in frames:
+        for name, where, frame in frames:
             out = frame
             if target is not None:
                 out, log = format_for_target(frame, target, tag=spec.tag, tag_value=spec.tag_value)
                 logs.append(log)
             written = _add_one(files, out, where, target=target, fmt=spec.fmt, max_bytes=max_bytes)
             report.columns = report.columns or out.columns
-            (report.treatment if where == path else report.control).extend(written)
+            (report.control if name == CONTROL else report.treatment).extend(written)
+            if report.arms is not None:
+                report.arm_files[name] = written
         log = pl.concat(logs) if logs else None
         if log is not None and log.height:
             report.changes, report.changes_path = log.height, sibling(path, "changes", ".csv")
@@ -355,7 +376,11 @@ def _manifest_text(path: Path, report: ListReport, max_bytes: int | None) -> str
         "cleaned_cells": report.changes,
         "max_file_bytes": max_bytes,
         "holdout": report.split.to_dict() if report.split else None,
+        "arms": None,
     }
+    if report.arms is not None:
+        files = {arm: [_relative(f.path, folder) for f in written] for arm, written in report.arm_files.items()}
+        manifest["arms"] = report.arms.to_dict(files)
     if target is not None:
         manifest["format"] = {
             "email_column": target.email_header,
