@@ -35,6 +35,7 @@ COMMAND_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "segment": ("transactions", ()),
     "cltv": ("transactions", ()),
     "second-purchase": ("transactions", ()),
+    "next-order": ("transactions", ()),
     "retention": ("transactions", ()),
     "churn": ("transactions", ()),
     "nps": ("surveys", ("transactions",)),
