@@ -94,7 +94,9 @@ def test_the_lists_are_an_input_kind(shop):
         ("C4", "control", "B"),
     ]
     assert "customers" not in inputs.tables and inputs.loaded is None  # no stage 1: the activity and the plans
-    assert inputs.tables["last"]["last"][0] == date(2024, 3, 20) and inputs.activity.height == 9
+    # each customer's last line day (a per-customer plan, so that it runs on Spark), the latest taken by uplift
+    assert inputs.tables["last"]["last"].max() == date(2024, 3, 20) and inputs.activity.height == 9
+    assert inputs.tables["last"].height == inputs.activity["customer_id"].n_unique()
     none = inputs_of(shop, lists_of(shop, by="none"))
     assert none.tables["lists"].columns == ["customer_id", "group"]
 

@@ -16,7 +16,7 @@ from loyalty_cli.io.readers import ReadOptions
 from loyalty_cli.spark import SparkSettings, load_transactions_spark, per_customer
 from loyalty_cli.stage1 import Loaded, load_transactions, shared_reads
 
-from .conftest import CDNOW, SAMPLE, assert_same_load, bad_sample, sample_lines, with_field, write_lines
+from .conftest import CDNOW, SAMPLE, assert_same_load, bad_sample, sample_lines, write_lines
 
 CDNOW_COLUMNS = ReadOptions(columns={"customer_id": "column_1", "order_date": "column_3", "amount": "column_5"})
 
@@ -96,16 +96,6 @@ def test_a_ragged_line_stops_with_the_same_error(spark_settings: SparkSettings, 
     polars, spark = errors(spark_settings, [str(path)], as_of=None, on_bad_rows="skip")
     assert polars == spark
     assert f"ragged.csv, line 4002: {fields} fields where the header has 10" in spark
-
-
-def test_a_line_break_inside_quotes_is_an_error_on_spark(spark_settings: SparkSettings, tmp_path: Path) -> None:
-    """The one export the Polars engine reads and Spark does not: Spark reads a CSV line by line."""
-    head, body = sample_lines()
-    body[50] = with_field(body[50], 4, '"Gift\nwrapped"')
-    path = write_lines(tmp_path / "quoted.csv", head, body)
-    load_transactions([str(path)], as_of=None)
-    with pytest.raises(DataError, match=r"quoted\.csv, line 52: a line break inside quotes"):
-        load_transactions_spark([str(path)], as_of=None, settings=spark_settings)
 
 
 def two_exports(folder: Path) -> list[str]:

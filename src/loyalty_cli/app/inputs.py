@@ -134,9 +134,10 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
         tables.update(loaded.lines)
         scans["transactions"] = loaded.scan
         rejects["transactions"] = _joined(loaded.rejects)
+    elif spec.transactions and spec.spark is not None:  # no stage 1: the plans only, run on Spark
+        found, scans["transactions"], rejects["transactions"] = _spark_plans(spec, messages)
+        tables.update(found)
     elif spec.transactions:  # no stage 1: the plans only
-        if spec.spark is not None:
-            messages.note("The transactions are read here, not on Spark: this command needs no customer summary")
         found, scans["transactions"], rejects["transactions"], passes = _plans(spec, "transactions", messages)
         tables.update(found)
     as_of = loaded.as_of if loaded is not None and loaded.as_of is not None else spec.as_of
@@ -211,10 +212,38 @@ def _partitioned_activity(spec: InputSpec, scan: Scan, passes: int) -> Parts:
 
 
 def _checked(spec: InputSpec, messages: Messages) -> Inputs:
-    """``check``: the one kind read for its plans, nothing else."""
+    """``check``: the one kind read for its plans, nothing else (transactions on Spark with ``spark``; the other
+    kinds are read here, as every command reads them)."""
     kind = str(spec.check)
-    found, scan, rejected, _ = _plans(spec, kind, messages)
+    if kind == "transactions" and spec.spark is not None:
+        found, scan, rejected = _spark_plans(spec, messages)
+    else:
+        found, scan, rejected, _ = _plans(spec, kind, messages)
     return Inputs(spec=spec, loaded=None, tables=found, scans={kind: scan}, rejects={kind: rejected}, as_of=spec.as_of)
+
+
+def _spark_plans(spec: InputSpec, messages: Messages) -> tuple[dict[str, pl.DataFrame], Scan, pl.DataFrame]:
+    """:func:`_plans` for the transactions on Spark: the activity table when asked and the ``lines`` plans
+    (per-customer plans only, see :func:`loyalty_cli.stage1.plans.per_customer`) of a load on Spark, whose customer
+    tables are left unused; said as :func:`_plans` says it. Under ``check`` every bad row is kept and lines
+    repeated across files are recorded in the scan, not raised."""
+    from loyalty_cli.spark import load_transactions_spark
+
+    checking = spec.check is not None
+    loaded = load_transactions_spark(
+        spec.transactions,
+        spec.options,
+        as_of=spec.as_of,
+        on_bad_rows="skip" if checking else spec.on_bad_rows,
+        activity=spec.activity,
+        lines=spec.lines,
+        on_scan=lambda scan: describe_scan(scan, messages),
+        settings=spec.spark,
+        **({"stop_on_overlap": False} if checking else {}),
+    )
+    note_left_out(loaded.scan, messages)
+    found = {**({"activity": loaded.activity} if loaded.activity is not None else {}), **loaded.lines}
+    return found, loaded.scan, _joined(loaded.rejects)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def map_tables(seg_map: SegmentMap) -> list[tuple[pl.DataFrame, str]]:
 def rules_kind(path: Path) -> str:
     """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle``, ``columns`` or
     ``pipeline``."""
+    from loyalty_cli.io.columns import ENGINE_KEYS
     from loyalty_cli.io.userfiles import read_toml
     from loyalty_cli.pipeline import TOP_KEYS
     from loyalty_cli.schema import TABLES
@@ -55,13 +56,13 @@ def rules_kind(path: Path) -> str:
         hint="Check the file name and the folder you run loyalty from. The shipped files are in rules/: "
         "rfm_grid.toml, rfm_tertiles.toml, rfm_r_fm.toml, churn.toml, lifecycle.toml, columns.toml.",
     )
-    if set(data) & TOP_KEYS:  # as_of, output_dir, inputs, steps: a pipeline, even with a misspelt key
+    if set(data) & (TOP_KEYS - set(ENGINE_KEYS)):  # as_of, output_dir, inputs, steps: a pipeline, even misspelt
         return "pipeline"
     if "lapsing" in data or "lapsed" in data:
         return "churn"
     if "rule" in data or "flag" in data:
         return "lifecycle"
-    if set(data) & set(TABLES):  # a mapping, even with a misspelt table (its check then names it)
+    if set(data) & {*TABLES, *ENGINE_KEYS}:  # a mapping, even with a misspelt table (its check then names it)
         return "columns"
     return "segments"
 

@@ -2,7 +2,8 @@
 
 The lists come from the inputs (``tables["lists"]``: :class:`loyalty_cli.app.inputs.CampaignLists`), the
 outcomes from the customer x day activity table over the window; the end of the data is the as-of date, or
-the day after the last valid transaction line (:data:`LINES`, collected in the same pass)."""
+the day after the last valid transaction line (:data:`LINES`: each customer's, collected in the same pass;
+the latest taken here)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from loyalty_cli.app.inputs import CampaignLists, Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, setting
 from loyalty_cli.metrics import uplift as m_uplift
+from loyalty_cli.stage1.plans import per_customer
 from loyalty_cli.words import count
 
 
-def _last_line_day(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """The day of the last valid line: the data ends the day after it when no as-of date is given."""
-    return rows.select(pl.col("order_date").max().dt.date().alias("last"))
+def _last_line_days(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each customer's day of their last valid line: the data ends the day after the latest of them when no
+    as-of date is given (per customer, so that the Spark engine runs it on buckets of customers)."""
+    return rows.group_by("customer_id").agg(pl.col("order_date").max().dt.date().alias("last"))
 
 
 #: the plans over the transaction lines uplift reads besides the activity table (``InputSpec.lines``)
-LINES = {"last": _last_line_day}
+LINES = {"last": per_customer(_last_line_days)}
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def _outcomes(
 def _end_of_data(inputs: Inputs, config: UpliftConfig) -> date:
     """The as-of date, or the day after the last transaction line; an error when the data has no line or ends
     before the campaign start."""
-    last_day = inputs.tables["last"]["last"][0]
+    last_day = inputs.tables["last"]["last"].max()
     if last_day is None:
         raise DataError(
             "No transactions in " + ", ".join(str(p) for p in inputs.scans["transactions"].paths[:3]),

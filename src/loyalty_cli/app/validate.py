@@ -14,7 +14,8 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, setting
-from loyalty_cli.stage1.customers import transaction_profile
+from loyalty_cli.stage1.customers import order_table
+from loyalty_cli.stage1.plans import per_customer
 from loyalty_cli.words import count
 
 #: the kinds of export validate checks, and the date column of each
@@ -37,6 +38,46 @@ _FACT_LABELS = {
     "with_email": "with an email",
     "email_consent": "email consent",
 }
+
+
+def customer_profiles(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Each customer's part of the transaction profile, from their orders: lines, orders, purchase and return
+    orders, returned and net cents, whether they bought, first and last order. Every figure of the profile adds
+    up from these (:func:`transaction_profile`), so the Spark engine runs this on buckets of customers."""
+    orders = order_table(lines)
+    cents, returned = pl.col("value_cents"), pl.col("value_cents") < 0
+    return orders.group_by("customer_id").agg(
+        pl.col("lines").sum(),
+        pl.len().alias("orders"),
+        pl.col("is_purchase").sum().alias("purchase_orders"),
+        returned.sum().alias("return_orders"),
+        (-cents).filter(returned).cast(pl.Int128).sum().alias("returns_cents"),
+        cents.cast(pl.Int128).sum().alias("net_cents"),
+        pl.col("is_purchase").any().alias("bought"),
+        pl.col("order_date").min().alias("first"),
+        pl.col("order_date").max().alias("last"),
+    )
+
+
+def transaction_profile(customers: pl.DataFrame) -> pl.DataFrame:
+    """One row describing the valid transaction lines, from :func:`customer_profiles`: lines, orders,
+    purchases, returns, customers, dates, and the customers with no purchase (only returns: the customer
+    summary leaves them out) with their net value. Money is summed in cents, then divided once."""
+    bought = pl.col("bought")
+    return customers.select(
+        pl.col("lines").sum(),
+        pl.col("orders").sum(),
+        pl.col("purchase_orders").sum(),
+        pl.col("return_orders").sum(),
+        (pl.col("returns_cents").sum() / 100).alias("returns_value"),
+        (pl.col("net_cents").sum() / 100).alias("net_revenue"),
+        pl.len().alias("customers"),
+        bought.sum().alias("buying_customers"),
+        (~bought).sum().alias("no_purchase_customers"),
+        (pl.col("net_cents").filter(~bought).sum() / 100).alias("no_purchase_net"),
+        pl.col("first").min().dt.date().alias("first_date"),
+        pl.col("last").max().dt.date().alias("last_date"),
+    )
 
 
 def _survey_profile(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -64,9 +105,10 @@ def _contact_profile(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-#: one row describing the valid rows of each kind (``InputSpec.lines``: ``{"profile": ...}``)
+#: the plan over the valid rows of each kind (``InputSpec.lines``: ``{"profile": ...}``): one row describing
+#: them, or for transactions one row per customer (:func:`transaction_profile` adds them up)
 PROFILES: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
-    "transactions": transaction_profile,
+    "transactions": per_customer(customer_profiles),
     "surveys": _survey_profile,
     "contacts": _contact_profile,
 }
@@ -112,6 +154,8 @@ class ValidateResult:
 def validate(inputs: Inputs, config: ValidateConfig) -> ValidateResult:
     kind = config.kind
     scan, profile, rejected = inputs.scans[kind], inputs.tables["profile"], inputs.rejects[kind]
+    if kind == "transactions":
+        profile = transaction_profile(profile)
     notes = Messages()
     if kind == "transactions" and profile["no_purchase_customers"][0]:  # stage 1 keeps customers with a purchase
         n, net = int(profile["no_purchase_customers"][0]), float(profile["no_purchase_net"][0])

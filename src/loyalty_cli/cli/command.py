@@ -22,6 +22,7 @@ from loyalty_cli.cli.common import (
     check_bad_rows,
     load,
     rejects_path,
+    rejects_target,
     shown,
     to_date,
     write_rejects,
@@ -76,6 +77,8 @@ def execute(command: Command, options: Options, out: Output) -> list[Path]:
     spec = command.inputs(options, config, out)
     if "mapping" in options:  # the mapping the inputs are read with (rules/columns.toml when none was given)
         options = {**options, "mapping": spec.options.mapping_file}
+    if options.get("rejects") is not None:  # a cluster path needs the Spark engine: told before reading
+        options = {**options, "rejects": rejects_target(options["rejects"], spec)}
     with out.progress():  # on a terminal: a line saying what runs, and since when
         inputs = load(spec, out, what=command.reading)
         written = command.rejects(inputs, options, out) if spec.on_bad_rows == "skip" else []

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from loyalty_cli.app.inputs import Inputs, InputSpec
     from loyalty_cli.app.messages import Message
+    from loyalty_cli.app.rejects import ClusterPath
     from loyalty_cli.handoff.summary import Line
+    from loyalty_cli.io.columns import MappingFile
     from loyalty_cli.io.readers import ReadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,12 +109,13 @@ class TransactionColumns:
     decimal_comma: bool = False
     on_overlap: str = "error"
     memory_limit: str | None = None
-    engine: str = "polars"
+    engine: str | None = None  # None: not given (the mapping file's engine, else polars)
     spark_master: str | None = None
     spark_remote: str | None = None
 
     def engine_settings(self) -> dict[str, Any]:
-        """The :class:`InputSpec` fields of where stage 1 runs (see :func:`loyalty_cli.engines.engine_fields`)."""
+        """The :class:`InputSpec` fields of where stage 1 runs: these options over the settings at the top of the
+        mapping file (see :func:`loyalty_cli.engines.engine_fields`)."""
         from loyalty_cli.engines import engine_fields
 
         return engine_fields(
@@ -120,6 +123,7 @@ class TransactionColumns:
             memory_limit=self.memory_limit,
             spark_master=self.spark_master,
             spark_remote=self.spark_remote,
+            mapping=mapping_file(self.mapping),
         )
 
     def read_options(self, out: Output) -> ReadOptions:
@@ -201,10 +205,17 @@ def option_bundle(param: str, bundle: type, options: Sequence[tuple[str, Any]]) 
 transaction_columns = option_bundle("tx", TransactionColumns, _TRANSACTION_OPTIONS)
 
 
+def mapping_file(mapping: Path | MappingFile | None) -> Path | MappingFile | None:
+    """The mapping file the inputs are read with: the one given, else rules/columns.toml when there is one."""
+    if mapping is None and DEFAULT_MAPPING.is_file():
+        return DEFAULT_MAPPING
+    return mapping
+
+
 def read_options(
     *,
     columns: dict[str, str | None],
-    mapping: Path | None,
+    mapping: Path | MappingFile | None,
     date_format: str | None,
     delimiter: str | None,
     encoding: str,
@@ -217,9 +228,9 @@ def read_options(
 
     if on_overlap not in ON_OVERLAP:
         raise UsageError(f"--on-overlap must be error or keep-first, got {on_overlap!r}")
-    if mapping is None and DEFAULT_MAPPING.is_file():
-        mapping = DEFAULT_MAPPING
+    if mapping is None and mapping_file(None) is not None:
         out.note(f"Column mapping from {DEFAULT_MAPPING}")
+    mapping = mapping_file(mapping)
     if delimiter == "\\t":
         delimiter = "\t"
     return ReadOptions(
@@ -276,9 +287,19 @@ def load(spec: InputSpec, out: Output, *, what: str = "transactions") -> Inputs:
         return load_inputs(spec, Messages(listener=shown(out), on_phase=out.phase))
 
 
-def rejects_path(rejects: Path | None, output: str | None) -> Path:
+def rejects_target(rejects: str | Path | ClusterPath, spec: InputSpec) -> Path | ClusterPath:
+    """``--rejects`` as the library takes it, checked before anything is read: a local file, or a cluster path
+    that the run's Spark session writes (an error off the Spark engine; see :mod:`loyalty_cli.app.rejects`)."""
+    from loyalty_cli.app.rejects import rejects_target as resolve
+
+    return resolve(rejects, spec.spark)
+
+
+def rejects_path(rejects: str | Path | ClusterPath | None, output: str | None) -> Path | ClusterPath:
     if rejects is not None:
-        return rejects
+        from loyalty_cli.app.rejects import rejects_target as resolve
+
+        return resolve(rejects, None)  # a cluster path was made a ClusterPath by rejects_target, else is refused
     if output and output != "-":
         target = Path(output)
         return target.with_name(f"{target.stem}.rejects.csv")
@@ -304,19 +325,20 @@ def list_problems(table: pl.DataFrame, out: Output, *, always: bool = False) -> 
         out.note(f"  {words.count(count, 'more row')} with {reason} in {where}", force=always)
 
 
-def write_rejects(frames: Sequence[pl.DataFrame], path: Path, out: Output, *, describe: bool = True) -> None:
-    """Write every rejected row with its file, row number and reason (under --on-bad-rows skip)."""
-    import polars as pl
+def write_rejects(
+    frames: Sequence[pl.DataFrame], path: str | Path | ClusterPath, out: Output, *, describe: bool = True
+) -> None:
+    """Write every rejected row with its file, row number and reason (under --on-bad-rows skip): a local file,
+    or a cluster path through the run's Spark session (:func:`loyalty_cli.app.rejects.write_rejects`)."""
+    from loyalty_cli.app.rejects import write_rejects as write
 
-    from loyalty_cli.io.writers import write_table
-
-    found = [f for f in frames if f.height]
-    if not found:
+    written = write(frames, path)
+    if written is None:
         return
-    table = pl.concat(found, how="diagonal_relaxed")
-    write_table(table, path)
+    table = written.table
     out.warn(
-        f"{words.count(table.height, 'rejected row')} written to {path}" + (":" if describe and not out.quiet else "")
+        f"{words.count(table.height, 'rejected row')} written to {written.where}"
+        + (":" if describe and not out.quiet else "")
     )
     if describe:
         list_problems(table, out)

@@ -15,6 +15,8 @@ from loyalty_cli.errors import ExitCode
 if TYPE_CHECKING:
     from loyalty_cli.app.inputs import InputSpec
     from loyalty_cli.app.validate import ValidateConfig, ValidateResult
+    from loyalty_cli.io.readers import ReadOptions
+    from loyalty_cli.spark import SparkSettings
 
 
 VALIDATE_EXAMPLES = """
@@ -54,10 +56,14 @@ def validate(
     encoding: opt.Encoding = "utf-8",
     decimal_comma: opt.DecimalComma = False,
     on_overlap: opt.OnOverlap = "error",
+    engine: opt.Engine = None,
+    spark_master: opt.SparkMaster = None,
+    spark_remote: opt.SparkRemote = None,
 ) -> None:
     """Check an export without computing metrics: columns found, rows, customers, dates, orders vs lines,
     returns netted, every row that would be rejected, with why, and lines repeated across files. Exit code 1
-    when rows would be rejected or files overlap (unless --on-overlap keep-first)."""
+    when rows would be rejected or files overlap (unless --on-overlap keep-first). With --engine spark the
+    transactions are checked on Spark, with the same facts and rows."""
     command.execute(COMMAND, command.flat(locals()), Output(quiet=quiet))
 
 
@@ -90,7 +96,25 @@ def _inputs(options: command.Options, config: ValidateConfig, out: Output) -> In
         on_bad_rows="skip",
         check=config.kind,
         lines=config.lines,
+        spark=_spark(options, config, read),
     )
+
+
+def _spark(options: command.Options, config: ValidateConfig, read: ReadOptions) -> SparkSettings | None:
+    """Where the transactions are checked: on Spark with --engine spark (or the mapping file's engine); surveys
+    and contacts are read here, as every command reads them."""
+    from loyalty_cli.engines import engine_fields
+    from loyalty_cli.errors import UsageError
+
+    given = {name: options[name] for name in ("engine", "spark_master", "spark_remote")}
+    if config.kind != "transactions":
+        if given["engine"] == "spark" or given["spark_master"] or given["spark_remote"]:
+            raise UsageError(
+                f"--engine and the Spark options check transactions only, not {config.kind}",
+                hint=f"Leave them out: {config.kind} are read on this machine by every command.",
+            )
+        return None
+    return engine_fields(**given, mapping=read.mapping_file).get("spark")
 
 
 def _deliver(result: ValidateResult, options: command.Options, out: Output) -> list[Path]:
@@ -103,7 +127,7 @@ def _deliver(result: ValidateResult, options: command.Options, out: Output) -> l
         common.list_problems(result.rejected, out, always=True)
         if options["rejects"] is not None:
             common.write_rejects([result.rejected], options["rejects"], out, describe=False)
-            written.append(Path(options["rejects"]))
+            written.append(options["rejects"])  # a Path, or a cluster path (see command.execute)
     if not result.ok:
         raise typer.Exit(code=int(ExitCode.BAD_INPUT))
     return written

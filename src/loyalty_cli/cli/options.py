@@ -80,10 +80,12 @@ OnOverlap = Annotated[
     ),
 ]
 Rejects = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--rejects",
-        help="Where --on-bad-rows skip writes rejected rows (default: beside the output, or ./rejects.csv).",
+        metavar="PATH",
+        help="Where --on-bad-rows skip writes rejected rows (default: beside the output, or ./rejects.csv); with "
+        "--engine spark also a cluster path (s3a://, abfss://, gs://, hdfs://, file://).",
         rich_help_panel=COLUMNS,
     ),
 ]
@@ -161,20 +163,22 @@ MemoryLimit = Annotated[
         "--memory-limit",
         metavar="SIZE",
         help="Memory budget of reading the transactions (e.g. 1GB, 512MB; none: no budget). Beyond it they are "
-        "read in several passes over customer partitions, with the same results. Default: half the machine's "
-        "available memory.",
+        "read in several passes over customer partitions, with the same results. Default: the mapping file's "
+        "memory_limit, else half the machine's available memory.",
         rich_help_panel=ENGINE,
         show_default=False,
     ),
 ]
 Engine = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--engine",
         metavar="polars|spark",
         help="Where stage 1 (lines -> customers) runs: polars, in this process, or spark, for exports that "
-        "outgrow one machine (pip install 'loyalty-cli[spark]'; Java 17).",
+        "outgrow one machine (pip install 'loyalty-cli[spark]'; Java 17). Default: the mapping file's engine, "
+        "else polars.",
         rich_help_panel=ENGINE,
+        show_default=False,
     ),
 ]
 SparkMaster = Annotated[

@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loyalty_cli.errors import DataError, RulesError, setting
+from loyalty_cli.errors import ConfigError, DataError, RulesError, setting
 from loyalty_cli.io.overlap import ON_OVERLAP
 from loyalty_cli.io.userfiles import read_toml
+from loyalty_cli.memory import parse_memory_limit
 from loyalty_cli.schema import TABLES, Field, normalise_header
+from loyalty_cli.words import did_you_mean
 
 # Keys a mapping file may hold besides column names, per table, with an example of each.
 SETTING_EXAMPLES = {
@@ -29,6 +31,15 @@ SETTING_KEYS = set(SETTING_EXAMPLES)
 WHITESPACE_WORDS = ("whitespace", "space", "spaces")
 # Tables whose columns have no command-line options: they are mapped in the mapping file only.
 MAPPING_FILE_ONLY = ("members", "points")
+# Keys at the top of a mapping file, before its tables: where stage 1 runs (as in a pipeline file), with an
+# example of each.
+ENGINE_EXAMPLES = {
+    "engine": '"spark" (or "polars", the default)',
+    "spark_master": '"yarn" (or "local[*]", "spark://host:7077"), beside engine = "spark"',
+    "spark_remote": '"sc://host:15002" (a Spark Connect server), beside engine = "spark"',
+    "memory_limit": '"1GB" (or "512MB", "1.5GiB", "none")',
+}
+ENGINE_KEYS = tuple(ENGINE_EXAMPLES)
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class MappingFile:
     path: Path | None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> field -> header
     settings: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> setting -> value
+    # where stage 1 runs (keys of ENGINE_KEYS the file sets at its top, the values as written); the command line
+    # wins over them
+    engine: dict[str, str] = field(default_factory=dict)
 
 
 def load_mapping_file(path: Path | MappingFile | None) -> MappingFile:
@@ -64,15 +78,29 @@ def mapping_from_tables(data: dict[str, object], path: Path) -> MappingFile:
     every error), checked the same way."""
     columns: dict[str, dict[str, str]] = {}
     settings: dict[str, dict[str, object]] = {}
+    engine = engine_keys(data, path)
     for table, entries in data.items():
+        if table in ENGINE_KEYS:
+            continue
         if table not in TABLES:
-            raise RulesError(
-                f"{path}: unknown table [{table}]", hint=f"Tables are {', '.join(f'[{t}]' for t in TABLES)}."
-            )
+            tables = ", ".join(f"[{t}]" for t in TABLES)
+            if not isinstance(entries, dict):
+                raise RulesError(
+                    f"{path}: unknown key {table!r}",
+                    hint=f"{did_you_mean(table, ENGINE_KEYS)}Keys at the top of the file are "
+                    f"{', '.join(ENGINE_KEYS)}; tables are {tables}.",
+                )
+            raise RulesError(f"{path}: unknown table [{table}]", hint=f"Tables are {tables}.")
         if not isinstance(entries, dict):
             raise RulesError(f'{path}: [{table}] must be a table of field = "Header" lines')
         known = {f.name for f in TABLES[table]}
         for key, value in entries.items():
+            if key in ENGINE_KEYS:
+                raise RulesError(
+                    f"{path}: [{table}] {key}: where stage 1 runs is set at the top of the file, not in a table",
+                    hint=f"Move {key} = ... above the first [table] line (TOML puts the keys after a [table] line "
+                    "in that table).",
+                )
             if key in SETTING_KEYS:
                 settings.setdefault(table, {})[key] = check_setting(f"{path}: [{table}] {key}", key, value)
             elif key in known:
@@ -88,7 +116,50 @@ def mapping_from_tables(data: dict[str, object], path: Path) -> MappingFile:
                     f"{path}: [{table}] has unknown field {key!r}",
                     hint=f"Fields are {', '.join(sorted(known))}; settings are {', '.join(sorted(SETTING_KEYS))}.",
                 )
-    return MappingFile(path=path, columns=columns, settings=settings)
+    return MappingFile(path=path, columns=columns, settings=settings, engine=engine)
+
+
+def engine_keys(data: dict[str, object], path: Path) -> dict[str, str]:
+    """The top-level ``engine``, ``spark_master``, ``spark_remote`` and ``memory_limit`` of a mapping file, checked
+    as a pipeline file's (a Spark master or remote only beside ``engine = "spark"``, not both), the values as
+    written (a size in bytes as its digits); a bad one is a ``RulesError`` naming the file and the key."""
+    found: dict[str, str] = {}
+    for key in ENGINE_KEYS:
+        if key not in data:
+            continue
+        value, where, hint = data[key], f"{path}: {key}", f"e.g. {key} = {ENGINE_EXAMPLES[key]}."
+        if key == "memory_limit":
+            found[key] = _memory_limit(value, where, hint)
+            continue
+        if not (isinstance(value, str) and value.strip()):
+            raise RulesError(f"{where} must be text in quotes, got {value!r}", hint=hint)
+        if key == "engine" and value not in ("polars", "spark"):
+            raise RulesError(f"{where} must be polars or spark, got {value!r}", hint=hint)
+        if key == "spark_remote" and not value.startswith("sc://"):
+            raise RulesError(f"{where} must be a Spark Connect URL such as sc://host:15002, got {value!r}", hint=hint)
+        found[key] = value
+    for key in ("spark_master", "spark_remote"):
+        if key in found and found.get("engine") != "spark":
+            raise RulesError(
+                f'{path}: {key} needs engine = "spark" in the same file',
+                hint=f'Add engine = "spark" above {key}, or remove {key}.',
+            )
+    if "spark_master" in found and "spark_remote" in found:
+        raise RulesError(
+            f"{path}: spark_remote: give a Spark master or a Spark Connect remote, not both",
+            hint="Keep spark_master (local[*], yarn, spark://host:7077) or spark_remote (sc://host:15002).",
+        )
+    return found
+
+
+def _memory_limit(value: object, where: str, hint: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RulesError(f"{where} must be a size in quotes, got {value!r}", hint=hint)
+    try:
+        parse_memory_limit(value)
+    except ConfigError:
+        raise RulesError(f"{where} must be a size such as 1GB or none, got {value!r}", hint=hint) from None
+    return str(value)
 
 
 def check_setting(where: str, key: str, value: object) -> object:

@@ -162,7 +162,14 @@ class Finder:
                 frame.write_parquet(target)
             else:
                 table = self.spark.read.text(spark_path(uri)).limit(SAMPLE_LINES).toArrow()
-                lines = table.column("value").to_pylist()
+                try:
+                    lines = table.column("value").to_pylist()
+                except UnicodeDecodeError:
+                    raise DataError(
+                        f"{uri} is not valid UTF-8 text (in its first lines)",
+                        hint="The Spark engine reads remote CSV files as UTF-8 only: convert the export to UTF-8, or "
+                        f"read a local copy ({setting('encoding')} works there).",
+                    ) from None
                 target.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         return target
 
@@ -215,13 +222,15 @@ def spark_path(path: str) -> str:
 GZIP_RATIO = 5
 
 
-def estimate_lines(sources: Sequence[Source]) -> int:
+def estimate_lines(sources: Sequence[Source], heads: Sequence[bytes] | None = None) -> int:
     """About how many lines the files hold, without reading them: a Parquet file's row count (its footer, or its
-    size at its sample's bytes per row), a CSV's size at its first lines' bytes per line."""
+    size at its sample's bytes per row), a CSV's size at its first lines' bytes per line (``heads``: each file's
+    :func:`first_bytes`, when read already)."""
     import pyarrow.parquet as pq
 
+    heads = heads if heads is not None else first_bytes(sources)
     total = 0.0
-    for src in sources:
+    for src, head in zip(sources, heads, strict=True):
         remote = isinstance(src.path, RemotePath)
         size = src.path.stat().st_size if remote else os.path.getsize(src.scan_path)
         if src.format == "parquet":
@@ -230,10 +239,51 @@ def estimate_lines(sources: Sequence[Source]) -> int:
             continue
         if str(src.path).lower().endswith(".gz") or _gzipped(src.scan_path):
             size *= GZIP_RATIO
-        with open_bytes(src.scan_path) as fh:
-            head = fh.read(1 << 16)
         total += size / max(len(head) / max(head.count(b"\n"), 1), 1)
     return int(total)
+
+
+#: the first bytes of a CSV looked at (to estimate its lines, and for a line break inside quotes)
+HEAD_BYTES = 1 << 16
+
+
+def first_bytes(sources: Sequence[Source]) -> list[bytes]:
+    """The first :data:`HEAD_BYTES` of each CSV, decompressed (a remote file's: its sample's); nothing of a
+    Parquet file."""
+    heads = []
+    for src in sources:
+        if src.format != "csv":
+            heads.append(b"")
+            continue
+        with open_bytes(src.scan_path) as fh:
+            heads.append(fh.read(HEAD_BYTES))
+    return heads
+
+
+def quoted_breaks(sources: Sequence[Source], heads: Sequence[bytes] | None = None) -> frozenset[int]:
+    """The CSV files (indexes in ``sources``) whose first lines show a value with a line break inside quotes (a
+    line with an odd number of quotes): read whole from the start (:func:`loyalty_cli.spark.jobs.parse`)."""
+    heads = heads if heads is not None else first_bytes(sources)
+    found = set()
+    for i, (src, head) in enumerate(zip(sources, heads, strict=True)):
+        if src.format != "csv" or src.whitespace or b'"' not in head:
+            continue
+        if len(head) == HEAD_BYTES:
+            head = head[: head.rfind(b"\n") + 1]  # the last line may be cut
+        # the quotes and line breaks only, then quotes in pairs taken out: a quote left is a line's odd one
+        if b'"' in head.translate(None, _NOT_QUOTES).replace(b'""', b""):
+            found.add(i)
+    return frozenset(found)
+
+
+_NOT_QUOTES = bytes(b for b in range(256) if b not in b'"\n')
+
+
+def file_size(src: Source, located: Located) -> int:
+    """The bytes of the file Spark reads for ``src`` (a local file's: that file, e.g. its UTF-8 copy)."""
+    if isinstance(src.path, RemotePath):
+        return src.path.stat().st_size
+    return os.path.getsize(located.read_path(src))
 
 
 def _gzipped(path: Path) -> bool:

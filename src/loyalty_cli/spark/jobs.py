@@ -2,7 +2,9 @@
 
 1. **Parse**: Spark reads every file (a CSV as text lines, Parquet as its columns) with where each row came
    from; ``mapInArrow`` runs each file's Polars plan (:func:`.parse.parse_batches`): the valid lines, and the
-   side rows packed in a few values.
+   side rows packed in a few values. A CSV with a line break inside a quoted value is read whole instead
+   (``binaryFile``, a task per file: :func:`.parse.parse_files`): known from its first lines before the read
+   (:func:`.files.quoted_breaks`), or found by the read, which is then done again (:func:`parse`).
 2. **Buckets**: the parse, hash-partitioned by customer into buckets of about
    :attr:`SparkSettings.bucket_lines` lines (from the inputs' size), bucket ``i`` in partition ``i``, and
    persisted: the files are read once, and nothing is shuffled after.
@@ -27,18 +29,23 @@ import polars as pl
 from loyalty_cli.errors import DataError, LoyaltyError, setting
 from loyalty_cli.io.readers import TablePlan
 from loyalty_cli.io.sniff import check_gzip
-from loyalty_cli.spark.files import Located, RemotePath, spark_path
+from loyalty_cli.io.sources import Source
+from loyalty_cli.spark.files import Located, RemotePath, file_size, spark_path
 from loyalty_cli.spark.frames import conform, ddl, spark_schema, unpack_frames
 from loyalty_cli.spark.parse import (
     BLOCK,
     BLOCK_START,
+    CONTENT,
     LINE,
     PACKED,
     PATH,
+    PROBLEM,
+    QUOTED_BREAK,
     SIDE,
     TEXT,
     ParseJob,
     parse_batches,
+    parse_files,
     read_name,
 )
 from loyalty_cli.spark.session import keep_log
@@ -52,16 +59,25 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def parsed_rows(spark: SparkSession, planned: TablePlan, located: Located, job: ParseJob) -> DataFrame:
-    """Every file read by Spark and parsed by its Polars plan (rows of :attr:`ParseJob.schema`)."""
+def parsed_rows(
+    spark: SparkSession, planned: TablePlan, located: Located, job: ParseJob, whole: frozenset[int] = frozenset()
+) -> DataFrame:
+    """Every file read by Spark and parsed by its Polars plan (rows of :attr:`ParseJob.schema`); the CSV files
+    of ``whole`` (indexes in ``planned.files``) read whole, a task each."""
     from pyspark.sql import functions as F  # noqa: N812
 
     where = [F.col("_metadata.file_path").alias(PATH), F.col("_metadata.file_block_start").alias(BLOCK_START)]
     reads = []
-    text = [f.source for f in planned.files if f.source.format == "csv"]
+    text = [f.source for i, f in enumerate(planned.files) if f.source.format == "csv" and i not in whole]
     if text:
         read = spark.read.text([spark_path(located.read_path(s)) for s in text])
         reads.append(read.select(*where, F.col(TEXT)))
+    parsed = []
+    if whole:
+        files = [planned.files[i].source for i in sorted(whole)]
+        read = spark.read.format("binaryFile").load([spark_path(located.read_path(_held(s, located))) for s in files])
+        found = read.select(F.col("path").alias(PATH), F.col("content").alias(CONTENT))
+        parsed.append(found.mapInArrow(partial(parse_files, job=job), ddl(spark_schema(job.schema))))
     groups: dict[tuple[object, ...], list[int]] = {}  # Parquet files of the same columns are read together
     for i, file in enumerate(planned.files):
         if file.source.format == "parquet":
@@ -71,8 +87,51 @@ def parsed_rows(spark: SparkSession, planned: TablePlan, located: Located, job: 
         read = spark.read.parquet(*(spark_path(located.read_path(planned.files[i].source)) for i in members))
         reads.append(read.select(*where, *(F.col(_quoted(n)).alias(read_name(k)) for k, n in enumerate(names))))
     schema = ddl(spark_schema(job.schema))
-    parsed = [r.mapInArrow(partial(parse_batches, job=job), schema) for r in reads]
+    parsed += [r.mapInArrow(partial(parse_batches, job=job), schema) for r in reads]
     return reduce(lambda a, b: a.unionByName(b), parsed)
+
+
+#: the largest file Spark reads whole (``binaryFile`` holds a file in one value)
+WHOLE_LIMIT = (1 << 31) - 1
+
+
+def _held(src: Source, located: Located) -> Source:
+    """``src``, a CSV to read whole, if Spark can hold it in one value; else a :class:`DataError`."""
+    size = file_size(src, located)
+    if size > WHOLE_LIMIT:
+        raise DataError(
+            f"{src.path} has a line break inside a quoted value, and the Spark engine reads such a CSV whole: "
+            f"it is {size / (1 << 30):.1f} GB, over Spark's 2 GB for one value",
+            hint=f"Split the export into smaller files, remove the line breaks from its values, or read it with "
+            f"{setting('engine')} polars.",
+        )
+    return src
+
+
+def quoted_files(side: pl.DataFrame) -> frozenset[int]:
+    """The files (indexes) whose read, line by line, found a line break inside quotes."""
+    problems = side.filter((pl.col("_kind") == PROBLEM) & (pl.col("_problem") == QUOTED_BREAK))
+    return frozenset(int(i) for i in problems["_src"].unique())
+
+
+def parse(
+    spark: SparkSession, planned: TablePlan, located: Located, job: ParseJob, count: int, whole: frozenset[int]
+) -> tuple[Buckets, pl.DataFrame]:
+    """The files parsed into ``count`` buckets, and the side rows; a CSV read line by line that has a line break
+    inside quotes after all is read again, whole, with the others (the buckets are made again: their lines do
+    not say which file they came from). The caller unpersists the buckets."""
+    while True:
+        buckets = bucketed(parsed_rows(spark, planned, located, job, whole), count)
+        try:
+            side = side_rows(buckets, job)  # reads the files, once: the buckets are kept
+        except BaseException:
+            buckets.rows.unpersist()
+            raise
+        found = quoted_files(side) - whole
+        if not found:
+            return buckets, side
+        buckets.rows.unpersist()
+        whole = whole | found
 
 
 def collect(frame: DataFrame, schema: pl.Schema | None = None) -> pl.DataFrame:

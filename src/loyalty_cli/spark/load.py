@@ -7,9 +7,10 @@ expressions and checks); the executors run those plans on the rows Spark reads, 
 buckets of customers (see :mod:`loyalty_cli.spark.jobs`). Only customer-sized tables and the rejected rows
 come back to the driver.
 
-What differs from the Polars engine: a CSV is read line by line, so a value with a line break inside quotes
-is an error (it reads on the Polars engine); a remote CSV must be UTF-8; the tables come sorted by customer
-(the activity table by customer and day).
+What differs from the Polars engine: a remote CSV must be UTF-8; the tables come sorted by customer (the
+activity table by customer and day). A CSV is read line by line, in blocks, except one with a value broken
+over lines inside quotes: such a file is read whole, by one task (and at most 2 GB), as the Polars engine reads
+it; when the break is past the first 64 KB the read finds it and is done again.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from loyalty_cli.io.overlap import OverlapCheck, overlap_error
 from loyalty_cli.io.readers import REJECT_COLUMNS, ReadOptions, Scan, TablePlan, parse_frame, plan_table
 from loyalty_cli.io.sources import ragged_error, short_rows_error
 from loyalty_cli.io.validate import BadRows, problems_error, summarise_rejects
-from loyalty_cli.spark.files import Finder, RemotePath, estimate_lines, is_remote
-from loyalty_cli.spark.parse import BLOCK, PROBLEM, RAGGED, REJECT, ParseJob, file_key, raw_name
+from loyalty_cli.spark.files import Finder, RemotePath, estimate_lines, first_bytes, is_remote, quoted_breaks
+from loyalty_cli.spark.parse import BLOCK, PROBLEM, RAGGED, REJECT, UNREADABLE, ParseJob, file_key, raw_name
 from loyalty_cli.spark.session import SparkSettings, get_session, quiet
 from loyalty_cli.spark.summary import Overlaps, PerCustomer, SummaryJob
 from loyalty_cli.stage1.customers import _resolve_as_of
@@ -55,10 +56,12 @@ def load_transactions_spark(
     lines: Mapping[str, LinesPlan] | None = None,
     on_scan: Callable[[Scan], None] | None = None,
     settings: SparkSettings | None = None,
+    stop_on_overlap: bool = True,
 ) -> Loaded:
     """:func:`~loyalty_cli.stage1.load_transactions` on Spark (``settings``: where; default ``local[*]``).
     ``lines``: per-customer plans only (:func:`loyalty_cli.spark.per_customer`); rejected rows come with
-    their row numbers, as on the Polars engine."""
+    their row numbers, as on the Polars engine. Not ``stop_on_overlap``: lines repeated across files under the
+    error policy are recorded in the scan, not raised (``loyalty validate``)."""
     options = options or ReadOptions()
     settings = settings or SparkSettings()
     named = dict(lines or {})
@@ -78,7 +81,7 @@ def load_transactions_spark(
         if on_scan is not None:
             on_scan(scan)
         with quiet(), _spark_errors(planned, spark):
-            loaded = _run(spark, planned, finder, scan, on_bad_rows, keep_activity, named, settings)
+            loaded = _run(spark, planned, finder, scan, on_bad_rows, keep_activity, named, settings, stop_on_overlap)
     if cache is not None and key is not None:
         cache[key] = loaded
         if as_of is None and loaded.as_of is not None:  # the same data under its resolved as-of date
@@ -168,14 +171,16 @@ def _run(
     activity: bool,
     plans: Mapping[str, LinesPlan],
     settings: SparkSettings,
+    stop_on_overlap: bool = True,
 ) -> Loaded:
     from loyalty_cli.spark import jobs
 
     job = _parse_job(planned, finder)
-    count = jobs.bucket_count(estimate_lines(planned.sources), settings.bucket_lines)
-    buckets = jobs.bucketed(jobs.parsed_rows(spark, planned, finder.located, job), count)
+    heads = first_bytes(planned.sources)
+    count = jobs.bucket_count(estimate_lines(planned.sources, heads), settings.bucket_lines)
+    whole = quoted_breaks(planned.sources, heads)  # CSVs read whole: a line break inside quotes in the first lines
+    buckets, side = jobs.parse(spark, planned, finder.located, job, count, whole)
     try:
-        side = jobs.side_rows(buckets, job)  # reads the files, once: the buckets are kept
         offsets = jobs.block_offsets(side)
         _raise_unreadable(planned, side, offsets)
         if planned.cutoff is not None:
@@ -200,7 +205,7 @@ def _run(
     if scan.overlap is not None:
         scan.overlap.settle(_merged_repeats(results[-1]))
         results = results[:-1]
-        _raise_rows(scan, rejects, on_bad_rows)
+        _raise_rows(scan, rejects, on_bad_rows, stop_on_overlap)
     customers, no_purchase = results[0].sort(CUSTOMER_ORDER), _no_purchase(results[1])
     table = results[2].sort(ACTIVITY_ORDER) if activity else None
     found = results[3 if activity else 2 :]
@@ -287,16 +292,21 @@ def _raise_unreadable(planned: TablePlan, side: pl.DataFrame, offsets: dict[tupl
             hint=f"A value with the delimiter in it needs quotes; check the delimiter ({setting('delimiter')}) and "
             "that the export was not cut or joined.",
         )
+    # a file read whole (as the Polars engine reads it: its error, worded as there), or a line Polars could not read
+    whole = text.startswith(UNREADABLE)
+    where = f"{src.path}: {text[len(UNREADABLE) :]}" if whole else f"{src.path}, line {line}: {text}"
     raise DataError(
-        f"Could not read {src.path}, line {line}: {text}",
-        hint=f"Remove the line breaks from the values of the export, or read it with {setting('engine')} polars.",
+        f"Could not read {where}",
+        hint=f"Check the delimiter ({setting('delimiter')}), the encoding ({setting('encoding')}) and that every "
+        "line has the same number of fields.",
     )
 
 
-def _raise_rows(scan: Scan, rejects: pl.DataFrame, on_bad_rows: BadRows) -> None:
-    """The checks of the Polars engine, in its order: lines repeated across files (error policy), lines with
-    too few fields (local files: they are streamed), then bad rows (error policy)."""
-    if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "error":
+def _raise_rows(scan: Scan, rejects: pl.DataFrame, on_bad_rows: BadRows, stop_on_overlap: bool = True) -> None:
+    """The checks of the Polars engine, in its order: lines repeated across files (error policy, when
+    ``stop_on_overlap``), lines with too few fields (local files: they are streamed), then bad rows (error
+    policy)."""
+    if stop_on_overlap and scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "error":
         raise overlap_error(scan.overlap.found, scan.table)
     if rejects.height:
         local = [s for s in scan.sources if not isinstance(s.path, RemotePath)]

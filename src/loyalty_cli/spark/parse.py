@@ -11,19 +11,24 @@ stay narrow, and Spark moves one value instead of many wide rows). Side rows (:m
   its index in the block (``_line``): the driver makes the file's row number from them;
 - :data:`BLOCK`: one per block read, after the rows: its lines (``_line``), valid lines and rows left out;
 - :data:`PROBLEM`: a file that cannot be read as the Polars engine reads it (a line with more fields than
-  the header, a line break inside quotes), with the line's index in its block.
+  the header, a line break inside quotes: :data:`QUOTED_BREAK`), with the line's index in its block.
 
 A CSV's lines are parsed by Polars' own CSV reader, a batch at a time, with the file's header width, so a
-short line, a blank line, quotes and empty values read as they do on the Polars engine. Pure Polars (no
-pyspark here): the executors import it.
+short line, a blank line, quotes and empty values read as they do on the Polars engine. A CSV with a value
+broken over lines inside quotes is read whole instead (:func:`parse_files`, one task per file): the Polars
+engine's own scan of its bytes, rows numbered as there (records, not lines). Pure Polars (no pyspark here):
+the executors import it.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 import polars as pl
@@ -32,8 +37,8 @@ import pyarrow as pa
 from loyalty_cli.io.checks import C
 from loyalty_cli.io.columns import ColumnChoice
 from loyalty_cli.io.readers import FilePlan, parse_frame, rejected_rows
-from loyalty_cli.io.scanning import whitespace_fields
-from loyalty_cli.io.sources import Source
+from loyalty_cli.io.scanning import scan, whitespace_fields
+from loyalty_cli.io.sources import Source, first_ragged_line
 from loyalty_cli.spark.frames import conform, pack_frame, to_arrow
 
 LINE, SIDE, REJECT, BLOCK, PROBLEM = 0, 1, 2, 3, 4
@@ -50,10 +55,16 @@ RANK, PACKED = "_rank", "_side"
 #: side rows kept before they are sent (a task's rejected rows travel in pieces of about this many)
 SIDE_ROWS = 50_000
 REASONS = {"reject_reason": pl.String, "reject_column": pl.String, "reject_value": pl.String}
-#: the columns Spark's read hands over: the file (as Spark names it), the block, and the text line (CSV)
-PATH, BLOCK_START, TEXT = "_path", "_block", "value"
+#: the columns Spark's read hands over: the file (as Spark names it), the block, the text line (CSV), and a
+#: whole file's bytes (a CSV read whole)
+PATH, BLOCK_START, TEXT, CONTENT = "_path", "_block", "value", "content"
 #: the text of a PROBLEM row for a line with more fields than the header: ``fields:N``
 RAGGED = "fields:"
+#: the text of a PROBLEM row for a line break inside quotes, in a CSV read line by line: the file is read again
+#: whole (:func:`parse_files`)
+QUOTED_BREAK = "a line break inside quotes (the Spark engine reads a CSV line by line)"
+#: the start of the text of a PROBLEM row for a file read whole that Polars could not read: ``read:<error>``
+UNREADABLE = "read:"
 
 
 @dataclass(frozen=True)
@@ -126,28 +137,69 @@ def parse_batches(batches: Iterable[pa.RecordBatch], job: ParseJob) -> Iterator[
             count = blocks.setdefault((index, int(block)), [0, 0, 0])
             start = count[0]
             count[0] += part.height
-            found = _rows(job, index, int(block), start, part, raw_index, count)
-            if isinstance(found, Problem):
-                side.append(_problem(index, int(block), found))
-                continue
-            lines, rejected = found
-            if lines.height:
-                yield from to_arrow(conform(lines, schema)).to_batches()
-            if rejected.height:
-                side.append(rejected)
+            raw = _raw(job.files[index], int(block), start, part)
+            yield from _emit(_rows(job, index, int(block), raw, raw_index, count), index, int(block), side, schema)
         if sum(f.height for f in side) >= SIDE_ROWS:
             yield _packed(side, side_schema, schema)
             side = []
     if blocks:
-        side.append(
-            pl.DataFrame(
-                [(BLOCK, i, b, n, valid, later) for (i, b), (n, valid, later) in blocks.items()],
-                schema=["_kind", "_src", "_block", "_line", "_valid", "_later"],
-                orient="row",
-            )
-        )
+        side.append(_blocks(blocks))
     if side:
         yield _packed(side, side_schema, schema)
+
+
+def parse_files(batches: Iterable[pa.RecordBatch], job: ParseJob) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` over CSV files read whole (``binaryFile``: :data:`PATH` and :data:`CONTENT`, a file a row):
+    each read as the Polars engine reads it (:func:`_whole`), as one block; rows of :meth:`ParseJob.schema`."""
+    schema, side_schema = job.schema, job.side_schema
+    raw_index = {name: i for i, name in enumerate(job.raw)}
+    side: list[pl.DataFrame] = []
+    for batch in batches:
+        paths, contents = batch.column(PATH), batch.column(CONTENT)
+        for i in range(batch.num_rows):
+            path = str(paths[i].as_py())
+            index = job.keys.get(file_key(path))
+            if index is None:
+                side.append(_problem(-1, 0, Problem(0, f"Spark read a file that was not planned: {path}")))
+                continue
+            count = [0, 0, 0]
+            raw = _whole(job.files[index].source, contents[i].as_py())
+            if not isinstance(raw, Problem):
+                count[0] = raw.height + job.files[index].source.header_rows
+            yield from _emit(_rows(job, index, 0, raw, raw_index, count), index, 0, side, schema)
+            side.append(_blocks({(index, 0): count}))
+            if sum(f.height for f in side) >= SIDE_ROWS:
+                yield _packed(side, side_schema, schema)
+                side = []
+    if side:
+        yield _packed(side, side_schema, schema)
+
+
+def _emit(
+    found: tuple[pl.DataFrame, pl.DataFrame] | Problem,
+    index: int,
+    block: int,
+    side: list[pl.DataFrame],
+    schema: pl.Schema,
+) -> Iterator[pa.RecordBatch]:
+    """The valid lines of a piece as batches; its rejected rows, or its problem, kept in ``side``."""
+    if isinstance(found, Problem):
+        side.append(_problem(index, block, found))
+        return
+    lines, rejected = found
+    if lines.height:
+        yield from to_arrow(conform(lines, schema)).to_batches()
+    if rejected.height:
+        side.append(rejected)
+
+
+def _blocks(blocks: Mapping[tuple[int, int], list[int]]) -> pl.DataFrame:
+    """The BLOCK rows: per (file, block), its lines, valid lines and rows left out."""
+    return pl.DataFrame(
+        [(BLOCK, i, b, n, valid, later) for (i, b), (n, valid, later) in blocks.items()],
+        schema=["_kind", "_src", "_block", "_line", "_valid", "_later"],
+        orient="row",
+    )
 
 
 def _packed(side: list[pl.DataFrame], side_schema: pl.Schema, schema: pl.Schema) -> pa.RecordBatch:
@@ -167,15 +219,13 @@ def _rows(
     job: ParseJob,
     index: int,
     block: int,
-    start: int,
-    part: pl.DataFrame,
+    raw: pl.DataFrame | Problem,
     raw_index: Mapping[str, int],
     count: list[int],
 ) -> tuple[pl.DataFrame, pl.DataFrame] | Problem:
-    """The valid lines and the rejected rows of one piece of a block (``start``: its first line's index in the
-    block), counting valid lines and rows left out into ``count``; or the problem that stops the read."""
+    """The valid lines and the rejected rows of one piece of a block (``raw``: its rows as read, :func:`_raw`),
+    counting valid lines and rows left out into ``count``; or the problem that stops the read."""
     file = job.files[index]
-    raw = _raw(file, block, start, part)
     if isinstance(raw, Problem):
         return raw
     lf = parse_frame(raw.lazy(), file.plan)
@@ -228,12 +278,35 @@ def _raw(file: FilePlan, block: int, start: int, part: pl.DataFrame) -> pl.DataF
     data = lines[skip:]
     first = start + skip
     parsed = parse_lines(src, list(file.schema.names()), data)
-    if isinstance(parsed, Problem):
+    if isinstance(parsed, Problem) or parsed.height != len(data):
+        # a line with an odd number of quotes opens a value that goes on over the next line: the file is read
+        # again whole (a line break inside quotes is also why the rows and lines would not match)
+        odd = None if src.whitespace else next((i for i, line in enumerate(data) if line.count('"') % 2), None)
+        if odd is not None or not isinstance(parsed, Problem):
+            return Problem(first + (odd or 0), QUOTED_BREAK)
         return Problem(first + parsed.line, parsed.text)
-    if parsed.height != len(data):  # a quote left open: the first line with an odd number of quotes
-        odd = next((i for i, line in enumerate(data) if line.count('"') % 2), 0)
-        return Problem(first + odd, "a line break inside quotes (the Spark engine reads a CSV line by line)")
     return parsed.with_columns(pl.int_range(first, first + parsed.height, dtype=pl.Int64).alias("_row"))
+
+
+def _whole(src: Source, content: bytes) -> pl.DataFrame | Problem:
+    """A CSV file's bytes (gzip or not) read as the Polars engine reads the file (:func:`~loyalty_cli.io.scanning.
+    scan`), ``_row`` as in :func:`_raw` (its index among the file's records, the header's included): a value may
+    hold line breaks inside quotes, and rows are numbered by record, as there; or the problem that stops the read
+    (a line with more fields than the header, found as :func:`~loyalty_cli.io.sources.first_ragged_line` finds
+    it, or Polars' error)."""
+    data = gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content
+    with tempfile.TemporaryDirectory(prefix="loyalty-spark-") as folder:
+        path = Path(folder) / "whole.csv"
+        path.write_bytes(data)
+        local = replace(src, path=path, read_path=None)
+        try:
+            raw = scan(local).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            ragged = first_ragged_line(local)
+            if ragged is not None:
+                return Problem(ragged[0] - 1, f"{RAGGED}{ragged[1]}")
+            return Problem(0, UNREADABLE + (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    return raw.with_columns((pl.col("_row").cast(pl.Int64) - 1).alias("_row"))
 
 
 def parse_lines(src: Source, names: list[str], lines: list[str]) -> pl.DataFrame | Problem:

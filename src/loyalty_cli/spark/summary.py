@@ -24,26 +24,11 @@ from loyalty_cli.io.overlap import find_overlaps
 from loyalty_cli.spark.frames import pack_frame, unpack_frames
 from loyalty_cli.spark.parse import RANK
 from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.stage1.plans import LinesPlan, PerCustomer, per_customer
 
-LinesPlan = Callable[[pl.LazyFrame], pl.LazyFrame]
+__all__ = ["LinesPlan", "PerCustomer", "per_customer"]  # at home in stage1.plans; the Spark engine's words too
+
 BUCKET, TABLE = "_bucket", "_table"
-
-
-class PerCustomer:
-    """A ``lines`` plan whose rows for a customer depend only on that customer's lines (and which has no row
-    for a customer without lines), so that the Spark engine may run it on each bucket of customers and put
-    the results together. Other plans over all the lines are refused there."""
-
-    def __init__(self, plan: LinesPlan) -> None:
-        self.plan = plan
-
-    def __call__(self, lines: pl.LazyFrame) -> pl.LazyFrame:
-        return self.plan(lines)
-
-
-def per_customer(plan: LinesPlan) -> PerCustomer:
-    """Mark ``plan`` as per-customer (see :class:`PerCustomer`)."""
-    return plan if isinstance(plan, PerCustomer) else PerCustomer(plan)
 
 
 @dataclass(frozen=True)
