@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 import polars as pl
 
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, RulesError, UsageError, setting
-from loyalty_cli.metrics.rfm import RfmConfig, rfm_cut_points, rfm_scores, segment_summary
+from loyalty_cli.io.rows import Rows
+from loyalty_cli.metrics.rfm import RfmConfig, rfm_cell, rfm_cut_points, rfm_scores, segment_summary
 from loyalty_cli.rules.segments import SegmentMap, load_segment_rules
 from loyalty_cli.words import count, did_you_mean
 
@@ -63,11 +65,12 @@ class SegmentConfig:
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """``customers``: one row per customer (id, email, segment, its action, scores, the summary columns), in
-    segment order then by value; ``summary``: one row per segment; ``cut_points``: the scores' cut points;
-    ``value_column``: the column that ranks customers by value (for lists)."""
+    """``rows``: one row per customer (id, email, segment, its action, scores, the summary columns), in segment
+    order then by value, as the writers take it (a slice at a time: :mod:`loyalty_cli.io.rows`), and
+    :attr:`customers` the same in memory; ``summary``: one row per segment; ``cut_points``: the scores' cut
+    points; ``value_column``: the column that ranks customers by value (for lists)."""
 
-    customers: pl.DataFrame
+    rows: Rows
     summary: pl.DataFrame
     cut_points: pl.DataFrame
     as_of: date
@@ -76,10 +79,15 @@ class SegmentResult:
     source: str  # where the segment map came from
     messages: list[Message]
 
+    @cached_property
+    def customers(self) -> pl.DataFrame:
+        return self.rows.collect()
+
 
 def segment(inputs: Inputs, config: SegmentConfig, messages: Messages | None = None) -> SegmentResult:
     rfm, seg_map = config.rfm, config.segment_map
-    customers = seg_map.assign(rfm_scores(inputs.customers.lazy(), config=rfm)).collect()
+    # rfm_cell is text per customer: made a slice at a time when written (:func:`_customer_rows`), not held
+    customers = seg_map.assign(rfm_scores(inputs.customers.lazy(), config=rfm)).drop("rfm_cell").collect()
     as_of_day = customers["as_of"][0]
     messages = messages if messages is not None else Messages()
     messages.note(
@@ -90,11 +98,12 @@ def segment(inputs: Inputs, config: SegmentConfig, messages: Messages | None = N
     lazy = customers.lazy()
     summary = segment_summary(lazy, config=rfm, order=seg_map.names, actions=seg_map.actions).collect()
     cuts = rfm_cut_points(lazy, config=rfm).collect()
-    table = _customer_table(customers, rfm, seg_map)
+    rows = _customer_rows(customers, rfm, seg_map)
     if config.segments:
-        table = table.filter(pl.col("segment").is_in(list(config.segments)))
+        kept = customers["segment"].is_in(list(config.segments))
+        rows = replace(rows, order=rows.order.filter(kept.gather(rows.order)))
     return SegmentResult(
-        customers=table,
+        rows=rows,
         summary=summary,
         cut_points=cuts,
         as_of=as_of_day,
@@ -119,21 +128,33 @@ def empty_scores(cut_points: pl.DataFrame) -> list[str]:
     return notes
 
 
-def _customer_table(customers: pl.DataFrame, rfm: RfmConfig, seg_map: SegmentMap) -> pl.DataFrame:
+def _customer_rows(customers: pl.DataFrame, rfm: RfmConfig, seg_map: SegmentMap) -> Rows:
     """Sorted by segment in map order, then by value (highest first), then id; the segment as text with its
-    action (the tactic of the map) beside it."""
+    action (the tactic of the map) beside it, shaped a slice at a time when written."""
     first = ["customer_id", "email"] if "email" in customers.columns else ["customer_id"]
-    # The segment (an Enum) and the value's dense rank make one integer key: sorting 1M rows on (Enum, Float,
+    n = customers.height
+    # The segment's position and the value's dense rank make one integer key: sorting 1M rows on (Enum, Float,
     # String) took 0.6 s, (integer, String) takes 0.25 s, in the same order.
     value_rank = pl.col(rfm.column("m")).rank("dense", descending=True).cast(pl.UInt64)
-    order = pl.col("segment").to_physical().cast(pl.UInt64) * (1 << 32) + value_rank
-    return customers.sort(order, "customer_id").select(
-        *first,
-        pl.col("segment").cast(pl.String),
-        seg_map.action_of("segment").alias("segment_action"),
-        "r_score",
-        "f_score",
-        "m_score",
-        "rfm_cell",
-        pl.exclude(*first, "segment", "r_score", "f_score", "m_score", "rfm_cell"),
-    )
+    position = pl.col("segment").to_physical().cast(pl.UInt64)
+    if customers["customer_id"].is_sorted() and len(seg_map.names) * (n + 1) ** 2 < 2**64:
+        # Customers in id order (stage 1 in passes): a row's position is its id's rank, so the key holds the
+        # tie-break too, and 4.8M rows sort on integers alone (no strings: ~0.2 GB less at the peak)
+        key = (position * (n + 1) + value_rank) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
+        order = customers.select(key.arg_sort()).to_series()
+    else:
+        order = customers.select(pl.arg_sort_by(position * (1 << 32) + value_rank, "customer_id")).to_series()
+
+    def shape(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return rows.select(
+            *first,
+            pl.col("segment").cast(pl.String),
+            seg_map.action_of("segment").alias("segment_action"),
+            "r_score",
+            "f_score",
+            "m_score",
+            rfm_cell(rfm),
+            pl.exclude(*first, "segment", "r_score", "f_score", "m_score"),
+        )
+
+    return Rows(customers, order, shape)

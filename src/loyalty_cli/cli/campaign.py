@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from loyalty_cli.handoff.write import ListSpec
     from loyalty_cli.io.columns import MappingFile
+    from loyalty_cli.io.rows import Rows
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ListOptions:
 
     def write(
         self,
-        table: pl.DataFrame,
+        table: pl.DataFrame | Rows,
         output: str,
         *,
         fmt: str | None,
@@ -105,9 +106,13 @@ class ListOptions:
         describe = describe or (lambda n: words.count(n, "customer"))
         self.check(output, fmt)
         if self.target is None and self.holdout_share is None and self.arms is None:
-            written, removed, notes = write_plain_list(table, output, fmt=fmt)
+            written, removed, notes = write_plain_list(table, output, fmt=fmt)  # Rows: a slice at a time
             show_messages(plain_summary(written, table.height, removed, notes, describe=describe), out)
             return [written] if written else []
+        from loyalty_cli.io.rows import Rows
+
+        if isinstance(table, Rows):  # screened, split and formatted whole
+            table = table.collect()
         paths: list[Path] = []
         if contact_rows is None and self.contacts is not None:
             from loyalty_cli.app.inputs import InputSpec
@@ -157,7 +162,7 @@ def check_list_output(options: Mapping[str, Any], *, example: str) -> None:
     list_spec(options).check(options["output"], options["fmt"])
 
 
-def write_list(table: pl.DataFrame, options: Mapping[str, Any], out: Output, **how: Any) -> list[Path]:
+def write_list(table: pl.DataFrame | Rows, options: Mapping[str, Any], out: Output, **how: Any) -> list[Path]:
     """Write a command's customer list to its ``-o`` with its hand-off options (see :meth:`ListOptions.write`;
     ``how``: tag, tag_value, value, describe, contact_rows)."""
     return list_spec(options).write(

@@ -94,9 +94,7 @@ def _configure(options: command.Options) -> SegmentConfig:
 
 def _deliver(result: SegmentResult, options: command.Options, out: Output) -> list[Path]:
     output, cut_points = options["output"], options["cut_points"]
-    written = (
-        campaign.write_list(result.customers, options, out, tag="segment", value=result.value_column) if output else []
-    )
+    written = campaign.write_list(result.rows, options, out, tag="segment", value=result.value_column) if output else []
     written += command.write_file(result.cut_points, cut_points, "cut points", out)
     if not (output and out.quiet):
         _show(result, out, to_stderr=output == "-")

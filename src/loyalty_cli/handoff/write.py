@@ -50,6 +50,7 @@ from loyalty_cli.handoff.sets import set_members, sibling
 from loyalty_cli.handoff.targets import MB, Target, get_target
 from loyalty_cli.io.formulas import neutralise_formulas
 from loyalty_cli.io.precision import readable_numbers
+from loyalty_cli.io.rows import Rows
 from loyalty_cli.io.writers import FileSet, csv_ready, output_format
 from loyalty_cli.io.writers import write_table as _write_table
 
@@ -269,7 +270,7 @@ def _add_one(
 
 
 def write_plain_list(
-    table: pl.DataFrame, output: str | Path, *, fmt: str | None = None
+    table: pl.DataFrame | Rows, output: str | Path, *, fmt: str | None = None
 ) -> tuple[Path | None, list[Path], list[str]]:
     """A list without hand-off options: the table as it is (``-`` = stdout), and the files of an earlier set of
     the same name (:func:`set_members`: control group, parts, dropped rows, changes, manifest, as its manifest

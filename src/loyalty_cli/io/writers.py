@@ -37,6 +37,7 @@ from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.destinations import copy_aside, destination, file_mode
 from loyalty_cli.io.formulas import neutralise_formulas
 from loyalty_cli.io.precision import readable_numbers
+from loyalty_cli.io.rows import CHUNK_ROWS, Rows
 from loyalty_cli.io.tempfiles import TEMP_FILE, owner_tag, remove_stale, terminate_as_interrupt, write_error
 
 Format = Literal["csv", "parquet", "json", "xlsx"]
@@ -74,8 +75,14 @@ def csv_ready(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(cols) if cols else df
 
 
-def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO, name: str = "data") -> None:
-    """``df`` in ``fmt`` to ``fh``; ``name``: the sheet of an Excel file (the file's stem)."""
+def _serialise(df: pl.DataFrame | Rows, fmt: Format, fh: BinaryIO, name: str = "data") -> None:
+    """``df`` in ``fmt`` to ``fh``; ``name``: the sheet of an Excel file (the file's stem). A large
+    :class:`~loyalty_cli.io.rows.Rows` goes to CSV or Parquet a slice at a time."""
+    if isinstance(df, Rows):
+        if df.height > CHUNK_ROWS and fmt in ("csv", "parquet"):
+            _serialise_slices(df, fmt, fh)
+            return
+        df = df.collect()
     if fmt == "csv":
         neutralise_formulas(csv_ready(readable_numbers(df))).write_csv(fh)
     elif fmt == "parquet":
@@ -87,6 +94,25 @@ def _serialise(df: pl.DataFrame, fmt: Format, fh: BinaryIO, name: str = "data") 
     else:
         fh.write(readable_numbers(df).write_json().encode("utf-8"))
         fh.write(b"\n")
+
+
+def _serialise_slices(rows: Rows, fmt: Format, fh: BinaryIO) -> None:
+    """A CSV file as :func:`_serialise` writes the whole table, byte for byte (each value is formatted on its
+    own); a Parquet file with a row group per slice."""
+    if fmt == "csv":
+        for i, part in enumerate(rows.slices(CHUNK_ROWS)):
+            neutralise_formulas(csv_ready(readable_numbers(part))).write_csv(fh, include_header=i == 0)
+        return
+    import pyarrow.parquet as pq
+
+    writer = None
+    for part in rows.slices(CHUNK_ROWS):
+        table = part.to_arrow()
+        if writer is None:
+            writer = pq.ParquetWriter(fh, table.schema, compression="zstd")
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
 
 
 # --- writing: one file or a set of files, all or nothing ----------------------------------------------------
@@ -131,6 +157,13 @@ class _Sink:
     def writable(self) -> bool:
         return True
 
+    @property
+    def closed(self) -> bool:  # asked by pyarrow's Parquet writer
+        return False
+
+    def tell(self) -> int:
+        return self.size
+
 
 class FileSet:
     """Files written as one unit (a list, its control group, its manifest ...), all or nothing.
@@ -166,7 +199,7 @@ class FileSet:
         finally:
             self._guard.__exit__(None, None, None)
 
-    def add_table(self, path: str | Path, df: pl.DataFrame, *, fmt: str | None = None) -> Written:
+    def add_table(self, path: str | Path, df: pl.DataFrame | Rows, *, fmt: str | None = None) -> Written:
         kind = output_format(path, fmt)
         return self.add(path, lambda fh: _serialise(df, kind, fh, Path(path).stem))
 
@@ -306,7 +339,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     return Path(path)
 
 
-def write_table(df: pl.DataFrame, path: str | Path, *, fmt: str | None = None) -> Path | None:
+def write_table(df: pl.DataFrame | Rows, path: str | Path, *, fmt: str | None = None) -> Path | None:
     """Write ``df`` to ``path`` (``-`` = stdout). Returns the path written, or None for stdout."""
     kind = output_format(path, fmt)
     if str(path) == "-":

@@ -92,11 +92,14 @@ def _score(dim: str, config: RfmConfig) -> pl.Expr:
 def rfm_scores(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
     """Add ``r_score, f_score, m_score`` and ``rfm_cell`` (e.g. ``"545"``) to the customer summary."""
     scored = customers.with_columns(*(_score(d, config) for d in DIMENSIONS))
-    return scored.with_columns(
-        pl.concat_str(
-            [pl.col(f"{d}_score").cast(pl.String) for d in DIMENSIONS], separator="-" if config.bins == 10 else ""
-        ).alias("rfm_cell")
-    )
+    return scored.with_columns(rfm_cell(config))
+
+
+def rfm_cell(config: RfmConfig) -> pl.Expr:
+    """The scores as one text, ``rfm_cell`` (``"545"``; ``"10-4-5"`` for 10 bins)."""
+    return pl.concat_str(
+        [pl.col(f"{d}_score").cast(pl.String) for d in DIMENSIONS], separator="-" if config.bins == 10 else ""
+    ).alias("rfm_cell")
 
 
 def rfm_cut_points(scored: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFrame:
@@ -141,6 +144,14 @@ def rfm_thresholds(customers: pl.LazyFrame, *, config: RfmConfig) -> pl.LazyFram
     return pl.concat(rows)
 
 
+def _exact_sum(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A group's sum that is the same whatever order its rows come in, as a float: integers add up exactly
+    (the same value as the float sum of the sorted values, below 2^53); floats by :func:`_stable_sum`."""
+    if dtype.is_integer():
+        return pl.col(column).cast(pl.Int64).sum().cast(pl.Float64)
+    return _stable_sum(column)
+
+
 def _stable_sum(column: str) -> pl.Expr:
     """A group's float sum that is the same whatever order its rows come in: the values sorted, then added one
     after the other. Polars' own sum (and a sort before it, which the optimiser may drop) depends on the rows'
@@ -160,10 +171,18 @@ def segment_summary(
     (segment name -> the tactic for it) the segment's ``action`` last. Segments of the map that hold nobody are
     listed with 0 so the table always shows the whole map, in map order."""
     r, f, m = (config.column(d) for d in DIMENSIONS)
-    stats = segmented.group_by(pl.col("segment").cast(pl.String)).agg(
-        pl.len().alias("customers"),
-        _stable_sum("net_spend").alias("revenue"),
-        *((_stable_sum(c) / pl.len()).alias(f"mean_{c}") for c in (r, f, m)),
+    schema = segmented.collect_schema()
+    summed = dict.fromkeys(("net_spend", r, f, m))  # each column once (m is often net_spend)
+    # grouped by the segment itself (an Enum: no text per customer), named as text once per segment
+    stats = (
+        segmented.group_by("segment")
+        .agg(pl.len().alias("customers"), *(_exact_sum(c, schema[c]).alias(f"sum_{c}") for c in summed))
+        .select(
+            pl.col("segment").cast(pl.String),
+            "customers",
+            pl.col("sum_net_spend").alias("revenue"),
+            *((pl.col(f"sum_{c}") / pl.col("customers")).alias(f"mean_{c}") for c in (r, f, m)),
+        )
     )
     per_name: dict[str, list[str | None]] = {"segment": list(order)}
     if actions is not None:

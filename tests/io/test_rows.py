@@ -1,0 +1,86 @@
+"""Tables written a slice at a time (io/rows.py): the same CSV bytes as written whole, the same Parquet rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from loyalty_cli.cli import app
+from loyalty_cli.io import writers
+from loyalty_cli.io.rows import Rows
+from loyalty_cli.io.writers import write_table
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "transactions.csv"
+
+
+@pytest.fixture
+def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 3)
+    monkeypatch.setattr("loyalty_cli.io.rows.CHUNK_ROWS", 3)
+
+
+def _rows() -> Rows:
+    frame = pl.DataFrame(
+        {
+            "id": ["c5", "c4", "c3", "c2", "c1", "c0", "c9"],
+            "note": ["x", "=1+1", None, "@a", "b", "-3.50", "+c"],  # formula-like cells, cleaned in CSV
+            "spend": [1.234567, 2.0, 3.5, 4.255, 5.0, None, 7.125],
+            "n": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    order = pl.Series([6, 0, 1, 2, 3, 4, 5], dtype=pl.UInt32)
+    return Rows(frame, order, lambda rows: rows.with_columns((pl.col("n") * 10).alias("n10")))
+
+
+def test_rows_in_order_shaped() -> None:
+    whole = _rows().collect()
+    assert whole["id"].to_list() == ["c9", "c5", "c4", "c3", "c2", "c1", "c0"]
+    assert whole["n10"].to_list() == [70, 10, 20, 30, 40, 50, 60]
+    assert [s.height for s in _rows().slices(3)] == [3, 3, 1]
+
+
+def test_a_csv_in_slices_is_the_whole_table_byte_for_byte(small_slices: None, tmp_path: Path) -> None:
+    write_table(_rows(), tmp_path / "slices.csv")
+    write_table(_rows().collect(), tmp_path / "whole.csv")
+    assert (tmp_path / "slices.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert "'=1+1" in (tmp_path / "slices.csv").read_text()  # cleaned as the whole table is
+
+
+def test_a_parquet_in_slices_holds_the_same_rows(small_slices: None, tmp_path: Path) -> None:
+    write_table(_rows(), tmp_path / "slices.parquet")
+    assert_frame_equal(pl.read_parquet(tmp_path / "slices.parquet"), _rows().collect(), check_exact=True)
+
+
+@pytest.mark.parametrize("suffix", ["json", "xlsx"])
+def test_other_formats_and_small_tables_are_written_whole(tmp_path: Path, suffix: str) -> None:
+    write_table(_rows(), tmp_path / f"rows.{suffix}")
+    write_table(_rows().collect(), tmp_path / f"whole.{suffix}")
+    if suffix == "json":
+        assert (tmp_path / "rows.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    else:
+        assert (tmp_path / "rows.xlsx").stat().st_size > 0
+
+
+def test_segment_writes_the_same_files_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def run(name: str) -> Path:
+        target = tmp_path / name
+        result = CliRunner().invoke(app, ["segment", str(SAMPLE), "-o", str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        return target
+
+    whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 500)  # 3,000 customers: 6 slices
+    sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
+    assert sliced_csv.read_bytes() == whole_csv.read_bytes()
+    assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
+    assert pq_row_groups(sliced_parquet) == 6
+
+
+def pq_row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
