@@ -17,11 +17,6 @@ __version__ = "0.1.0"
 # machine: the CLV fit 7-13 s, 1.1 s with this). Read when NumPy loads, so set before anything imports it; the
 # same threads split the same sums, so the results do not change. A value in the environment wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-# Polars allocates with jemalloc, which keeps freed pages for 10 s by default: the next phase's peak came on top of
-# the last one's leftovers. Given back at once, `loyalty segment` on 10M Parquet lines peaked at 0.72 GB instead
-# of 1.03 GB in the same time (median of 3 alternated runs each, 15.5 s both). Read when Polars loads, so set
-# before anything imports it; a value in the environment wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 _LAZY = {
     "LoyaltyError": "loyalty_cli.errors",

@@ -6,6 +6,9 @@ that ``loyalty --help`` starts fast.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -81,4 +84,29 @@ app.add_typer(rules.rules_app, name="rules", rich_help_panel="Rules")
 
 
 def main() -> None:
+    budget_allocator(sys.argv[1:])
     app()
+
+
+#: jemalloc (Polars' allocator) giving freed pages back at once instead of after 10 s
+RETURN_AT_ONCE = "dirty_decay_ms:0,muzzy_decay_ms:0"
+
+
+def budget_allocator(argv: Sequence[str]) -> None:
+    """With a memory budget on the command line (``--memory-limit SIZE``, not ``none``), Polars' allocator gives
+    freed pages back at once, so that a phase's peak does not come on top of the last one's leftovers: 50M Parquet
+    lines with ``--memory-limit 1GB``, ``segment`` peaked at 901 MiB instead of 1035 MiB. It costs CPU (10M
+    lines: ~35% more user+sys time, page faults), so only when a budget is asked for. Read when Polars loads, so
+    set before any command runs; a value in the environment wins."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return
+        if arg.startswith("--memory-limit="):
+            value: str | None = arg.split("=", 1)[1]
+        elif arg == "--memory-limit":
+            value = argv[i + 1] if i + 1 < len(argv) else None
+        else:
+            continue
+        if value is not None and value.strip().lower() not in ("", "none"):
+            os.environ.setdefault("_RJEM_MALLOC_CONF", RETURN_AT_ONCE)
+        return
