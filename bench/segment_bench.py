@@ -12,6 +12,11 @@ both peaks by the same amount and shrink their ratio. The floor scans the file, 
 (min/max date, distinct days, summed amount) and writes Parquet; the *orders floor* does the same after
 first grouping the lines by customer and order, the least an exact summary needs (orders and their net
 values); `loyalty segment` does the full job (validation, orders, summary, scores, segments, output).
+
+`--against REV` also times `loyalty segment` of an earlier revision in the same run (checked out with
+`git worktree add --detach /tmp/compare-REV REV`, as bench/compare_outputs.py does, and run from its source
+with this environment's packages), in turn with the others, and reports the ratio: e.g. the Polars path
+before and after a change (issue 19: within 5%).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ orders.group_by("customer_id").agg(
 
 
 def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
-    """`rows` transaction lines: customers ~ rows/10, orders of 1-3 lines, a few returns."""
+    """`rows` transaction lines: customers ~ rows/10, orders of 1-3 lines, a few returns, a SKU per line."""
     import numpy as np
     import polars as pl
 
@@ -92,6 +97,12 @@ def generate(rows: int, seed: int = 1):  # -> pl.DataFrame
             "order_id": pl.Series(idx + 100_000).cast(pl.String),
             "order_date": pl.Series(order_time[idx].astype("datetime64[us]")),
             "amount": amount,
+            # for `loyalty products`: 3,000 SKUs, a few popular; from a stream of its own (the columns above are
+            # the same with or without it)
+            "sku": pl.Series((3000 * np.random.default_rng([seed, 2]).random(rows) ** 2.5).astype(np.int64))
+            .cast(pl.String)
+            .str.zfill(5)
+            .str.replace(r"^", "SKU"),
         }
     )
 
@@ -107,10 +118,10 @@ def write(rows: int, fmt: str, path: Path) -> None:
         data.with_columns(pl.col("order_date").dt.strftime("%Y-%m-%d %H:%M:%S")).write_csv(path)
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one whole process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -125,12 +136,14 @@ def main() -> None:
     parser.add_argument("--formats", default="parquet,csv")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--against", metavar="REV", help="also time `loyalty segment` at this git revision")
     parser.add_argument("--write", nargs=3, metavar=("ROWS", "FORMAT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:
         write(int(args.write[0]), args.write[1], Path(args.write[2]))
         return
     loyalty = shutil.which("loyalty") or sys.exit("install the project first: pip install -e .")
+    earlier = checkout_revision(args.against) if args.against else None
     results = []
     with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as tmp:
         folder = Path(tmp)
@@ -154,12 +167,15 @@ def main() -> None:
                     if fmt == "csv"
                     else [loyalty, "segment", str(src), "-o", str(folder / "segments.parquet"), "--quiet"]
                 )
+                before_cmd = [sys.executable, "-m", "loyalty_cli", *ours_cmd[1:]]
                 run(floor_cmd)  # warm the page cache
-                floor, orders, ours = [], [], []
+                floor, orders, ours, before = [], [], [], []
                 for _ in range(args.runs):
                     floor.append(run(floor_cmd))
                     orders.append(run(orders_cmd))
                     ours.append(run(ours_cmd))
+                    if earlier is not None:
+                        before.append(run(before_cmd, env={**os.environ, "PYTHONPATH": str(earlier / "src")}))
                 row = {
                     "rows": rows,
                     "format": fmt,
@@ -175,10 +191,37 @@ def main() -> None:
                 row["memory_ratio"] = round(row["loyalty_mb"] / row["floor_mb"], 2)
                 row["orders_time_ratio"] = round(row["orders_s"] / row["floor_s"], 2)
                 row["orders_memory_ratio"] = round(row["orders_mb"] / row["floor_mb"], 2)
+                row["loyalty_x_orders_time"] = round(row["loyalty_s"] / row["orders_s"], 2)
+                row["loyalty_x_orders_memory"] = round(row["loyalty_mb"] / row["orders_mb"], 2)
+                if before:
+                    row["against"] = args.against
+                    row["against_s"] = round(statistics.median(t for t, _ in before), 3)
+                    row["against_mb"] = round(statistics.median(m for _, m in before))
+                    row["x_against_time"] = round(row["loyalty_s"] / row["against_s"], 3)
+                    # each round's ratio, then their median: steadier than a ratio of medians when the load varies
+                    paired = [a[0] / b[0] for a, b in zip(ours, before, strict=True)]
+                    row["x_against_paired"] = round(statistics.median(paired), 3)
                 results.append(row)
                 print(json.dumps(row), flush=True)
                 src.unlink()
     print_results(results, args.json)
+
+
+def checkout_revision(rev: str) -> Path:
+    """`git worktree add --detach /tmp/compare-REV REV`, or the one already there at REV."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+    sha = git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    path = Path("/tmp") / ("compare-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in rev))
+    if path.exists():
+        if git("-C", str(path), "rev-parse", "HEAD") != sha:
+            sys.exit(f"{path} is not at {rev}: remove it (git worktree remove {path})")
+        return path
+    git("worktree", "add", "--detach", str(path), sha)
+    return path
 
 
 def print_results(results: list[dict], path: Path | None) -> None:
