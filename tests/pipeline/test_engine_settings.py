@@ -77,8 +77,8 @@ def test_a_memory_limit_gives_the_same_outputs_and_reaches_every_read(tmp_path, 
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "limited") == outputs(tmp_path / "plain")
     assert set(outputs(tmp_path / "plain")) == {"segments.csv", "retention.csv", "nps.json"}
-    # the run's first read, then segment's and retention's; nps has no memory limit of its own
-    assert limits == [2_000_000_000] * 3 + [None]
+    # the run's first read, then segment's, retention's and nps's (its transactions, for segments and stages)
+    assert limits == [2_000_000_000] * 4
 
 
 @pytest.mark.parametrize(
@@ -132,8 +132,8 @@ def test_engine_spark_reaches_each_step_and_the_first_read(tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     wanted = SparkSettings(master="local[2]")
     assert calls[0] == {"settings": wanted, "step": False}  # the run's first read
-    # segment and retention on Spark; nps reads no transactions of its own; "own" stays on Polars
-    assert calls[1:] == [{"settings": wanted, "step": True}] * 2
+    # segment, retention and nps (its transactions, for segments and stages) on Spark; "own" stays on Polars
+    assert calls[1:] == [{"settings": wanted, "step": True}] * 3
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["ok"] * 4
 
@@ -144,7 +144,7 @@ def test_a_steps_own_options_win(tmp_path):
     segment, retention, nps = pipeline.steps
     assert engine_values(pipeline, segment) == {"memory_limit": "2GB"}
     assert engine_values(pipeline, retention) == {}
-    assert engine_values(pipeline, nps) == {}
+    assert engine_values(pipeline, nps) == {"memory_limit": "2GB"}  # nps reads the transactions too
     found = step_values(pipeline, segment, as_of=None, output_dir=tmp_path, values={"output_dir": str(tmp_path)})
     assert found["memory_limit"] == "2GB"
 
@@ -162,4 +162,4 @@ def test_dry_run_shows_the_settings(tmp_path):
     segment = next(line for line in result.stdout.splitlines() if line.startswith("1. segment:"))
     assert "--memory-limit 2GB --engine spark --spark-remote sc://h:15002" in segment
     nps = next(line for line in result.stdout.splitlines() if line.startswith("3. nps:"))
-    assert "--engine" not in nps
+    assert "--memory-limit 2GB --engine spark --spark-remote sc://h:15002" in nps  # for its transactions

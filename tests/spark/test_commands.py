@@ -34,6 +34,16 @@ COMMANDS = {
     "second-purchase": ["second-purchase", str(SAMPLE), "-o", "out.csv", "--summary", "timing.csv"],
     "lifecycle": ["lifecycle", str(SAMPLE), "--contacts", str(DATA / "contacts.csv"), "-o", "out.csv"],
     "cltv": ["cltv", str(SAMPLE), "-o", "out.csv"],
+    "nps by segment and stage": [
+        "nps",
+        str(DATA / "surveys.csv"),
+        "--transactions",
+        str(SAMPLE),
+        "--by",
+        "stage",
+        "-o",
+        "out.csv",
+    ],
     "program": [
         "program",
         str(SAMPLE),

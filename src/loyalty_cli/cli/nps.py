@@ -139,6 +139,10 @@ def nps(
     delimiter: opt.Delimiter = None,
     encoding: opt.Encoding = "utf-8",
     on_overlap: opt.OnOverlap = "error",
+    memory_limit: opt.MemoryLimit = None,
+    engine: opt.Engine = None,
+    spark_master: opt.SparkMaster = None,
+    spark_remote: opt.SparkRemote = None,
 ) -> None:
     """NPS per survey type with its confidence interval and n, the 0-10 distribution, the trend with a test
     of each change, breakdowns (--by; RFM segments and lifecycle stages with --transactions) and closed-loop
@@ -188,6 +192,7 @@ def _inputs(options: command.Options, config: NpsCommandConfig, out: Output) -> 
 
     from loyalty_cli.app.inputs import InputSpec
     from loyalty_cli.app.nps import survey_check
+    from loyalty_cli.engines import engine_fields
     from loyalty_cli.io.readers import ReadOptions
 
     surveys = common.read_options(
@@ -210,6 +215,11 @@ def _inputs(options: command.Options, config: NpsCommandConfig, out: Output) -> 
         on_bad_rows=options["on_bad_rows"],
         activity=config.lifecycle is not None,
         need_customers=False,
+        # where the --transactions' stage 1 runs (the surveys are read here)
+        **engine_fields(
+            **{name: options[name] for name in ("engine", "memory_limit", "spark_master", "spark_remote")},
+            mapping=surveys.mapping_file,
+        ),
     )
 
 

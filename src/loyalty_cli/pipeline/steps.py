@@ -52,7 +52,8 @@ def engine_values(pipeline: Pipeline, step: Step) -> dict[str, str]:
     """The pipeline's engine settings a step takes: every one for a step that reads transactions, less those
     its own options set; its own engine, when it differs, drops the pipeline's Spark master and remote, and its
     own master or remote drops both of the pipeline's (they would conflict)."""
-    if COMMAND_INPUTS[step.command][0] != "transactions":
+    main, extras = COMMAND_INPUTS[step.command]
+    if "transactions" not in (main, *extras):  # nps reads them too: for its segments and stages
         return {}
     own = {key.replace("-", "_"): value for key, value in step.options.items()}
     taken = {key: value for key, value in pipeline.engine_options.items() if key not in own}
