@@ -1,15 +1,14 @@
 """Reading lists back, for ``loyalty uplift``.
 
 :func:`read_lists` reads any CSV/Parquet list with a customer id column (``customer_id``, Braze's ``external_id``,
-or a named one); :func:`read_groups` makes a campaign's treatment and control groups of them (two lists, one list
-with a group column, or the files of a manifest: :func:`manifest_files`, checked against the rows and hashes it
-records by :func:`check_manifest`). The manifest is the one :func:`loyalty_cli.handoff.write.write_list` writes.
+or a named one); :func:`read_groups` makes a campaign's treatment and control groups of them, or its test arms (two
+lists, one list with a group or arm column, each arm's files, or the files of a manifest: :func:`manifest_files` and
+:func:`manifest_arms`, checked against the rows and hashes it records by :func:`check_manifest`; those live in
+:mod:`loyalty_cli.handoff.manifests`). The manifest is the one :func:`loyalty_cli.handoff.write.write_list` writes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,31 @@ import polars as pl
 
 from loyalty_cli import words
 from loyalty_cli.errors import DataError, setting
+from loyalty_cli.handoff.arms import ARM_COLUMN
+from loyalty_cli.handoff.control import CONTROL as CONTROL_ARM
+from loyalty_cli.handoff.manifests import (  # re-exported: read back with the lists
+    ManifestFile,
+    check_manifest,
+    manifest_arms,
+    manifest_files,
+    read_manifest,
+)
 from loyalty_cli.io.parse import parse_id, parse_text
 from loyalty_cli.io.sniff import check_gzip
 from loyalty_cli.io.sources import Source, expand_inputs, inspect_source
 from loyalty_cli.schema import TRANSACTIONS, normalise_header
 
 ID_ALIASES = ("customerid", "externalid", *TRANSACTIONS[0].aliases)
+__all__ = [
+    "ListRead",
+    "ManifestFile",
+    "check_manifest",
+    "manifest_arms",
+    "manifest_files",
+    "read_groups",
+    "read_lists",
+    "read_manifest",
+]
 BY_CANDIDATES = (
     "segment",
     "loyalty_segment",
@@ -199,167 +217,44 @@ TREATMENT_WORDS = ("treatment", "treated", "test", "target", "campaign", "t")
 CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "c")
 
 
-@dataclass(frozen=True)
-class ManifestFile:
-    """A list file as its manifest records it (rows, bytes and sha256 may be missing in older manifests)."""
-
-    path: Path
-    rows: int | None
-    bytes: int | None
-    sha256: str | None
-
-
-def read_manifest(manifest: Path) -> tuple[list[ManifestFile], list[ManifestFile]]:
-    """The treatment and control files recorded in a list's manifest (paths relative to its folder)."""
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        files = data["files"]
-        treatment, control = (
-            [
-                ManifestFile(manifest.parent / f["path"], f.get("rows"), f.get("bytes"), f.get("sha256"))
-                for f in files[group]
-            ]
-            for group in ("treatment", "control")
-        )
-    except FileNotFoundError:
-        raise DataError(
-            f"File not found: {manifest}", hint="Pass the .manifest.json written beside the list."
-        ) from None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise DataError(
-            f"{manifest} is not a list manifest written by loyalty",
-            hint="Pass the .manifest.json written beside the list, or "
-            f"{setting('treatment')} and {setting('control')}.",
-        ) from None
-    if not control:
-        raise DataError(
-            f"The manifest {manifest} records no control group",
-            hint=f"Write the list with {setting('holdout_share')} and {setting('seed')}, or pass "
-            f"{setting('control')} FILE.",
-        )
-    return treatment, control
-
-
-def manifest_files(manifest: Path) -> tuple[list[str], list[str]]:
-    """The treatment and control files recorded in a list's manifest, as paths."""
-    treatment, control = read_manifest(manifest)
-    return [str(f.path) for f in treatment], [str(f.path) for f in control]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _count_rows(path: Path) -> int:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return int(pq.read_metadata(path).num_rows)
-    return int(pl.scan_csv(path, infer_schema=False, glob=False).select(pl.len()).collect().item())
-
-
-def check_manifest(manifest: Path) -> str:
-    """Check that the treatment and control files are those the manifest recorded: each file's size and SHA-256
-    (manifests written since hashes were added) and its row count. A file that differs is a :class:`DataError`
-    naming it (a list rewritten without its control group, a file edited or cut); returns a note saying what
-    was checked (for an older manifest without hashes: that the hash check was skipped)."""
-    treatment, control = read_manifest(manifest)
-    files = [*treatment, *control]
-    hint = (
-        "The lists and the manifest must come from one run: write the list again with "
-        f"{setting('holdout_share')} and {setting('seed')} (the same seed gives the same split), or compare the "
-        f"files as they are with {setting('treatment')} and {setting('control')}."
-    )
-    for f in files:
-        try:
-            size = f.path.stat().st_size
-        except OSError:
-            raise DataError(f"{f.path}, listed in the manifest {manifest}, is missing", hint=hint) from None
-        changed = f.bytes is not None and size != f.bytes
-        if not changed and f.sha256 is not None:
-            try:
-                changed = _sha256(f.path) != f.sha256
-            except OSError as exc:
-                raise DataError(f"Could not read {f.path}: {exc.strerror or exc}", hint=hint) from None
-        if changed:
-            raise DataError(
-                f"{f.path} has changed since the manifest {manifest} was written (its content does not match "
-                "the size and SHA-256 recorded there)",
-                hint=hint,
-            )
-        if f.rows is not None:
-            try:
-                rows = _count_rows(f.path)
-            except (pl.exceptions.PolarsError, OSError, ValueError):
-                continue  # read_lists says what is wrong with the file
-            if rows != f.rows:
-                raise DataError(
-                    f"{f.path} has {rows:,} {'row' if rows == 1 else 'rows'}, but the manifest {manifest} records "
-                    f"{f.rows:,}: the file has changed since the list was written",
-                    hint=hint,
-                )
-    if all(f.sha256 is not None for f in files):
-        return f"Checked the {words.count(len(files), 'list file')} against {manifest}: rows and SHA-256 match"
-    return (
-        f"The manifest {manifest} records no content hashes (an older version wrote it): the hash check was "
-        "skipped; row counts match"
-    )
-
-
 def read_groups(
     *,
     treatment: Sequence[str] | None = None,
     control: Sequence[str] | None = None,
     groups: Sequence[str] | None = None,
+    arms: Sequence[tuple[str, Sequence[str]]] | None = None,
     id_col: str | None = None,
     group_col: str = "group",
+    control_arm: str | None = None,
     by: str | None = None,
 ) -> tuple[pl.DataFrame, int]:
-    """The customers of a campaign: ``customer_id, group`` (``treatment`` or ``control``) and the segment
-    column when the lists have one (``by``: a column, ``none``, or None to find one), one row per customer;
-    and how many repeated rows were counted once. From two lists (``treatment``, ``control``) or one with a
-    group column (``groups``, words such as test or holdout accepted). A customer in both groups, an unknown
-    group word or an empty group is a :class:`DataError`."""
+    """The customers of a campaign: ``customer_id, group`` (``treatment`` or ``control``), with test arms also
+    ``arm`` (its name), and the segment column when the lists have one (``by``: a column, ``none``, or None to find
+    one), one row per customer; and how many repeated rows were counted once.
+
+    The lists are two (``treatment``, ``control``); or one with a group column (``groups``: words such as test or
+    holdout accepted); or one with an arm column (``groups`` whose ``group_col`` is ``arm``, or any column with
+    ``control_arm``): each value an arm, ``control_arm`` (default ``control``, in any case) the control group; or
+    each arm's files (``arms``: name and files, ``control_arm`` the control's name). Arms keep the order given (a
+    column's: the order they first appear in). A customer in two groups or arms, an unknown group word, a row
+    without an arm, no control arm or an empty group is a :class:`DataError`."""
     auto = by is None
     wanted_by = None if by in (None, "none") else by
-    if groups is not None:
+    if arms is not None:
+        rows = _arm_files(arms, control_arm or CONTROL_ARM, id_col=id_col, by=wanted_by, auto_by=auto)
+    elif groups is not None:
         read = read_lists(groups, id_col=id_col, group_col=group_col, by=wanted_by, auto_by=auto)
-        rows = read.rows
-        word = pl.col("group").str.to_lowercase()
-        rows = rows.with_columns(
-            pl.when(word.is_in(TREATMENT_WORDS))
-            .then(pl.lit("treatment"))
-            .when(word.is_in(CONTROL_WORDS))
-            .then(pl.lit("control"))
-            .alias("_g")
-        )
-        bad = rows.filter(pl.col("_g").is_null())
-        if bad.height:
-            values = bad["group"].unique(maintain_order=True).head(5).to_list()
-            raise DataError(
-                f"{words.count(bad.height, 'row')} of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
-                f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
-                hint="Values: treatment (or test, target) and control (or holdout).",
-            )
-        rows = rows.with_columns(pl.col("_g").alias("group")).drop("_g")
+        if control_arm is not None or normalise_header(group_col) == ARM_COLUMN:
+            rows = _arm_values(read, group_col, control_arm or CONTROL_ARM)
+        else:
+            rows = _group_words(read, group_col)
     else:
         t = read_lists(treatment or [], id_col=id_col, by=wanted_by, auto_by=auto)
         c = read_lists(control or [], id_col=id_col, by=wanted_by, auto_by=auto)
         by_col = t.by if t.by and c.by else None
         parts = [r.rows.with_columns(pl.lit(g).alias("group")) for r, g in ((t, "treatment"), (c, "control"))]
         rows = pl.concat([p.select("customer_id", "group", *([by_col] if by_col else [])) for p in parts])
-    both = rows.group_by("customer_id").agg(pl.col("group").n_unique().alias("n")).filter(pl.col("n") > 1)
-    if both.height:
-        shown = ", ".join(both.sort("customer_id")["customer_id"].head(5).to_list())
-        raise DataError(
-            f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
-            f"the control lists (e.g. {shown})",
-            hint="A customer is in one group only: check that the lists come from the same split.",
-        )
+    _one_group_each(rows)
     repeated = rows.height - rows["customer_id"].n_unique()
     if repeated:
         rows = rows.unique("customer_id", keep="first", maintain_order=True)
@@ -367,3 +262,97 @@ def read_groups(
         if not (rows["group"] == name).any():
             raise DataError(f"The {name} list has no customers", hint="Check the list files.")
     return rows, repeated
+
+
+def _group_words(read: ListRead, group_col: str) -> pl.DataFrame:
+    """A list's group column read as treatment or control by its words."""
+    word = pl.col("group").str.to_lowercase()
+    rows = read.rows.with_columns(
+        pl.when(word.is_in(TREATMENT_WORDS))
+        .then(pl.lit("treatment"))
+        .when(word.is_in(CONTROL_WORDS))
+        .then(pl.lit("control"))
+        .alias("_g")
+    )
+    bad = rows.filter(pl.col("_g").is_null())
+    if bad.height:
+        values = bad["group"].unique(maintain_order=True).head(5).to_list()
+        raise DataError(
+            f"{words.count(bad.height, 'row')} of {', '.join(map(str, read.paths[:3]))} have a {group_col!r} that "
+            f"is neither treatment nor control: {', '.join(repr(v) for v in values)}",
+            hint="Values: treatment (or test, target) and control (or holdout). For test arms (reward_a, reward_b, "
+            f"control) name the control arm with {setting('control_arm')}.",
+        )
+    return rows.with_columns(pl.col("_g").alias("group")).drop("_g")
+
+
+def _arm_values(read: ListRead, group_col: str, control_arm: str) -> pl.DataFrame:
+    """A list's arm column: each value an arm, ``control_arm`` (in any case) the control group."""
+    rows = read.rows.with_columns(pl.col("group").str.strip_chars().alias(ARM_COLUMN))
+    files = ", ".join(map(str, read.paths[:3]))
+    missing = rows.filter(pl.col(ARM_COLUMN).is_null() | (pl.col(ARM_COLUMN) == ""))
+    if missing.height:
+        raise DataError(
+            f"{words.count(missing.height, 'row')} of {files} have no {group_col!r}",
+            hint="Each customer of a test is in one arm: check the list files.",
+        )
+    is_control = pl.col(ARM_COLUMN).str.to_lowercase() == control_arm.lower()
+    rows = rows.with_columns(pl.when(is_control).then(pl.lit("control")).otherwise(pl.lit("treatment")).alias("group"))
+    if not (rows["group"] == "control").any():
+        found = rows[ARM_COLUMN].unique(maintain_order=True).head(5).to_list()
+        raise DataError(
+            f"No customer of {files} is in the control arm {control_arm!r} (the {group_col!r} values: "
+            f"{', '.join(repr(v) for v in found)})",
+            hint=f"Name the control arm with {setting('control_arm')}.",
+        )
+    return rows.select("customer_id", "group", ARM_COLUMN, *(["segment"] if "segment" in rows.columns else []))
+
+
+def _arm_files(
+    arms: Sequence[tuple[str, Sequence[str]]], control_arm: str, *, id_col: str | None, by: str | None, auto_by: bool
+) -> pl.DataFrame:
+    """Each arm's files read, the arm named ``control_arm`` (in any case) the control group."""
+    if not any(name.lower() == control_arm.lower() for name, _ in arms):
+        raise DataError(
+            f"None of the arms {', '.join(repr(n) for n, _ in arms)} is the control arm {control_arm!r}",
+            hint=f"Name the control arm with {setting('control_arm')}.",
+        )
+    reads = [(name, read_lists(files, id_col=id_col, by=by, auto_by=auto_by)) for name, files in arms]
+    by_col = "segment" if all(r.by for _, r in reads) else None
+    return pl.concat(
+        [
+            r.rows.select(
+                "customer_id",
+                pl.lit("control" if name.lower() == control_arm.lower() else "treatment").alias("group"),
+                pl.lit(name).alias(ARM_COLUMN),
+                *([by_col] if by_col else []),
+            )
+            for name, r in reads
+        ]
+    )
+
+
+def _one_group_each(rows: pl.DataFrame) -> None:
+    """A :class:`DataError` when a customer is in both groups, or in two arms."""
+    column = ARM_COLUMN if ARM_COLUMN in rows.columns else "group"
+    both = (
+        rows.group_by("customer_id")
+        .agg(pl.col(column).unique(maintain_order=True).alias("in"))
+        .filter(pl.col("in").list.len() > 1)
+        .sort("customer_id")
+    )
+    if not both.height:
+        return
+    shown = ", ".join(both["customer_id"].head(5).to_list())
+    if column == "group":
+        raise DataError(
+            f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in both the treatment and "
+            f"the control lists (e.g. {shown})",
+            hint="A customer is in one group only: check that the lists come from the same split.",
+        )
+    first = both.row(0, named=True)
+    raise DataError(
+        f"{both.height:,} customer{'s are' if both.height > 1 else ' is'} in more than one arm (e.g. "
+        f"{first['customer_id']}: {' and '.join(first['in'])})",
+        hint="A customer is in one arm only: check that the lists come from the same split.",
+    )
