@@ -20,7 +20,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "transactions.csv
 @pytest.fixture
 def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writers, "CHUNK_ROWS", 3)
-    monkeypatch.setattr("loyalty_cli.io.rows.CHUNK_ROWS", 3)
+    monkeypatch.setattr(writers, "WHOLE_ROWS", 3)
 
 
 def _rows() -> Rows:
@@ -74,6 +74,8 @@ def test_segment_writes_the_same_files_a_slice_at_a_time(monkeypatch: pytest.Mon
 
     whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
     monkeypatch.setattr(writers, "CHUNK_ROWS", 500)  # 3,000 customers: 6 slices
+    monkeypatch.setattr(writers, "WHOLE_ROWS", 500)
+    monkeypatch.setattr("loyalty_cli.app.segment.WHOLE_ROWS", 500)  # an order, not a sorted copy
     sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
     assert sliced_csv.read_bytes() == whole_csv.read_bytes()
     assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
@@ -84,3 +86,23 @@ def pq_row_groups(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).metadata.num_row_groups
+
+
+@pytest.mark.parametrize("in_id_order", [True, False])
+def test_the_three_ways_to_order_segment_rows_agree(monkeypatch: pytest.MonkeyPatch, in_id_order: bool) -> None:
+    """Sorted whole (small tables), by an integer key with the row as id rank (customers in id order, as stage 1
+    in passes gives them), or by the key and the id: the same rows in the same order."""
+    from loyalty_cli.app.inputs import InputSpec, load_inputs
+    from loyalty_cli.app.segment import SegmentConfig, segment
+
+    inputs = load_inputs(InputSpec(transactions=[str(SAMPLE)]))
+    if in_id_order:
+        inputs.tables["customers"] = inputs.customers.sort("customer_id")
+    assert inputs.customers["customer_id"].is_sorted() is in_id_order
+    whole = segment(inputs, SegmentConfig()).customers
+    monkeypatch.setattr("loyalty_cli.app.segment.WHOLE_ROWS", 10)
+    ordered = segment(inputs, SegmentConfig())
+    assert ordered.rows.order is not None
+    assert_frame_equal(ordered.customers, whole, check_exact=True)
+    picked = segment(inputs, SegmentConfig(segments=("Champions", "At Risk"))).customers
+    assert_frame_equal(picked, whole.filter(pl.col("segment").is_in(["Champions", "At Risk"])), check_exact=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
@@ -12,7 +12,7 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, RulesError, UsageError, setting
-from loyalty_cli.io.rows import Rows
+from loyalty_cli.io.rows import WHOLE_ROWS, Rows
 from loyalty_cli.metrics.rfm import RfmConfig, rfm_cell, rfm_cut_points, rfm_scores, segment_summary
 from loyalty_cli.rules.segments import SegmentMap, load_segment_rules
 from loyalty_cli.words import count, did_you_mean
@@ -98,10 +98,8 @@ def segment(inputs: Inputs, config: SegmentConfig, messages: Messages | None = N
     lazy = customers.lazy()
     summary = segment_summary(lazy, config=rfm, order=seg_map.names, actions=seg_map.actions).collect()
     cuts = rfm_cut_points(lazy, config=rfm).collect()
-    rows = _customer_rows(customers, rfm, seg_map)
-    if config.segments:
-        kept = customers["segment"].is_in(list(config.segments))
-        rows = replace(rows, order=rows.order.filter(kept.gather(rows.order)))
+    kept = customers.filter(pl.col("segment").is_in(list(config.segments))) if config.segments else customers
+    rows = _customer_rows(kept, rfm, seg_map)
     return SegmentResult(
         rows=rows,
         summary=summary,
@@ -137,13 +135,6 @@ def _customer_rows(customers: pl.DataFrame, rfm: RfmConfig, seg_map: SegmentMap)
     # String) took 0.6 s, (integer, String) takes 0.25 s, in the same order.
     value_rank = pl.col(rfm.column("m")).rank("dense", descending=True).cast(pl.UInt64)
     position = pl.col("segment").to_physical().cast(pl.UInt64)
-    if customers["customer_id"].is_sorted() and len(seg_map.names) * (n + 1) ** 2 < 2**64:
-        # Customers in id order (stage 1 in passes): a row's position is its id's rank, so the key holds the
-        # tie-break too, and 4.8M rows sort on integers alone (no strings: ~0.2 GB less at the peak)
-        key = (position * (n + 1) + value_rank) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
-        order = customers.select(key.arg_sort()).to_series()
-    else:
-        order = customers.select(pl.arg_sort_by(position * (1 << 32) + value_rank, "customer_id")).to_series()
 
     def shape(rows: pl.LazyFrame) -> pl.LazyFrame:
         return rows.select(
@@ -156,5 +147,15 @@ def _customer_rows(customers: pl.DataFrame, rfm: RfmConfig, seg_map: SegmentMap)
             rfm_cell(rfm),
             pl.exclude(*first, "segment", "r_score", "f_score", "m_score"),
         )
+
+    if n <= WHOLE_ROWS:  # written whole: one sort gathers every column (0.4 s less than an order and a gather)
+        return Rows(customers.sort(position * (1 << 32) + value_rank, "customer_id"), shape=shape)
+    if customers["customer_id"].is_sorted() and len(seg_map.names) * (n + 1) ** 2 < 2**64:
+        # Customers in id order (stage 1 in passes): a row's position is its id's rank, so the key holds the
+        # tie-break too, and 4.8M rows sort on integers alone (no strings: ~0.2 GB less at the peak)
+        key = (position * (n + 1) + value_rank) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
+        order = customers.select(key.arg_sort()).to_series()
+    else:
+        order = customers.select(pl.arg_sort_by(position * (1 << 32) + value_rank, "customer_id")).to_series()
 
     return Rows(customers, order, shape)

@@ -37,7 +37,7 @@ from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.destinations import copy_aside, destination, file_mode
 from loyalty_cli.io.formulas import neutralise_formulas
 from loyalty_cli.io.precision import readable_numbers
-from loyalty_cli.io.rows import CHUNK_ROWS, Rows
+from loyalty_cli.io.rows import CHUNK_ROWS, WHOLE_ROWS, Rows
 from loyalty_cli.io.tempfiles import TEMP_FILE, owner_tag, remove_stale, terminate_as_interrupt, write_error
 
 Format = Literal["csv", "parquet", "json", "xlsx"]
@@ -79,7 +79,7 @@ def _serialise(df: pl.DataFrame | Rows, fmt: Format, fh: BinaryIO, name: str = "
     """``df`` in ``fmt`` to ``fh``; ``name``: the sheet of an Excel file (the file's stem). A large
     :class:`~loyalty_cli.io.rows.Rows` goes to CSV or Parquet a slice at a time."""
     if isinstance(df, Rows):
-        if df.height > CHUNK_ROWS and fmt in ("csv", "parquet"):
+        if df.height > WHOLE_ROWS and fmt in ("csv", "parquet"):
             _serialise_slices(df, fmt, fh)
             return
         df = df.collect()
