@@ -44,6 +44,7 @@ def test_columns_and_dtypes(data: SampleData) -> None:
             "unit_price": pl.Float64,
             "amount": pl.Float64,
             "email": pl.String,
+            "product_name": pl.String,
         }
     )
     assert data.surveys.schema == pl.Schema(
@@ -68,6 +69,8 @@ def test_columns_and_dtypes(data: SampleData) -> None:
     tx = data.transactions
     assert set(tx["channel"].unique()) == {"web", "app", "store"}
     assert tx["category"].n_unique() == 6
+    names = tx.select("sku", "product_name", "category").unique()
+    assert names.height == tx["sku"].n_unique() == names["product_name"].n_unique()  # one name per SKU, all differ
     assert set(data.contacts["email_consent"].unique()) == {"yes", "no"}
     assert set(data.surveys["survey_type"].unique()) == {"relational", "transactional"}
 

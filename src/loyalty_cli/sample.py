@@ -11,7 +11,10 @@ Generative process (vectorised with NumPy; Polars only builds the text columns a
   and the first ``k`` of them are uniform order statistics, drawn from exponential spacings. Candidates
   are thinned by month (November and December keep the most) for mild seasonality.
 * Spend, Gamma-Gamma-like: order values ``~ Gamma(6, scale 1/nu)`` with ``nu ~ Gamma(3.5, scale 1/15)``
-  per customer. An order has 1-4 lines of distinct SKUs; quantities follow the order value and the price.
+  per customer. An order has 1-4 lines of distinct SKUs (each with its ``product_name``, from
+  ``PRODUCT_NAMES``, no random draw); quantities follow the order value and the price. Subscriptions (3 SKUs,
+  bought most often by the customers who favour them) come back about every four weeks, coffee and tea every
+  two months or so: the consumables of ``loyalty products``' replenishment cycle.
 * Returns: about 3% of orders get a return 3-30 days later and 1% are cancelled within a day, each a new
   order with a ``C``-prefixed id and negative quantities (UCI style). Events after ``end`` are dropped.
 * Surveys: about 30% of buyers answer 1-2 NPS surveys after a purchase; frequent, high-spending customers
@@ -57,6 +60,67 @@ CATALOG = (
     ("Tea", "TEA", 10, 8.5, 0.17, 1.0, 1.0),
 )
 CATEGORY_SHARE = np.array([c[4] for c in CATALOG]) / sum(c[4] for c in CATALOG)
+# Each SKU's name (the ``product_name`` column), in SKU order per category. Not drawn at random: a column added
+# after the others, that changes none of them (nor any figure the README quotes).
+PRODUCT_NAMES = {
+    "Accessories": (
+        "Ceramic mug",
+        "Travel tumbler",
+        "Milk frother",
+        "Paper filters 100",
+        "Reusable filter",
+        "Coffee scoop",
+        "Tea infuser",
+        "Storage canister",
+        "Cleaning tablets",
+        "Descaler",
+    ),
+    "Coffee": (
+        "House blend 250 g",
+        "House blend 1 kg",
+        "Espresso roast 250 g",
+        "Espresso roast 1 kg",
+        "Colombia Supremo 250 g",
+        "Ethiopia Yirgacheffe 250 g",
+        "Brazil Santos 250 g",
+        "Guatemala Antigua 250 g",
+        "Decaf blend 250 g",
+        "Kenya AA 250 g",
+        "Sumatra Mandheling 250 g",
+        "Cold brew blend 500 g",
+    ),
+    "Equipment": (
+        "Burr grinder",
+        "Pour-over kit",
+        "French press",
+        "Moka pot",
+        "Gooseneck kettle",
+        "Espresso machine",
+        "Scale and timer",
+        "Cold brew maker",
+    ),
+    "Gifts": (
+        "Gift card",
+        "Tasting box",
+        "Coffee lover's gift set",
+        "Tea lover's gift set",
+        "Advent calendar",
+        "Mug and beans set",
+    ),
+    "Subscriptions": ("Monthly coffee box", "Monthly tea box", "Espresso subscription"),
+    "Tea": (
+        "English breakfast 100 g",
+        "Earl Grey 100 g",
+        "Sencha green 100 g",
+        "Jasmine pearls 50 g",
+        "Chamomile 50 g",
+        "Peppermint 50 g",
+        "Rooibos 100 g",
+        "Chai masala 100 g",
+        "Darjeeling 100 g",
+        "Oolong 50 g",
+    ),
+}
 CHANNELS = ("web", "app", "store")
 SEASON = np.array([0.8, 0.75, 0.8, 0.8, 0.8, 0.75, 0.75, 0.75, 0.8, 0.85, 1.0, 1.0])  # kept share by month
 HOURS = np.array([1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 7, 7, 7, 8, 10, 12, 12, 10, 6, 3], float)
@@ -232,6 +296,7 @@ def _transactions(
     prices = np.round(np.maximum(np.round(prices), 1) - 0.01, 2)  # 11.99, 7.99, ...
     sku_names = pl.Series([f"{c[1]}-{i + 1:03d}" for c in CATALOG for i in range(c[2])])
     sku_category = pl.Series(np.repeat([c[0] for c in CATALOG], sizes))
+    sku_product = pl.Series([name for c in CATALOG for name in PRODUCT_NAMES[c[0]]])
     seconds = _seconds(rng, day)
     preferred = rng.choice(3, size=nu.size, p=[0.55, 0.25, 0.2])
     channel = np.where(rng.random(day.size) < 0.8, preferred[customer], rng.integers(0, 3, day.size))
@@ -267,6 +332,7 @@ def _transactions(
             "unit_price": unit_prices,
             "amount": (quantities * unit_prices).round(2),
             "email": contacts["email"].gather(owner),
+            "product_name": sku_product.gather(sku),  # last: added after the others, which it leaves as they were
         }
     )
 

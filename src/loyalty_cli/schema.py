@@ -133,6 +133,32 @@ TRANSACTIONS: tuple[Field, ...] = (
         description="product category (first-order category is kept per customer)",
     ),
     Field(
+        "product",
+        "text",
+        (
+            "sku",
+            "stockcode",
+            "productsku",
+            "variantsku",
+            "lineitemsku",
+            "itemsku",
+            "productcode",
+            "productid",
+            "itemcode",
+            "itemid",
+            "itemnumber",
+            "articlenumber",
+            "product",
+        ),
+        description="the product of each line, a SKU or product code; loyalty products needs it",
+    ),
+    Field(
+        "product_name",
+        "text",
+        ("productname", "description", "productdescription", "itemname", "lineitemname", "producttitle"),
+        description="the product's name, shown beside its code by loyalty products",
+    ),
+    Field(
         "channel",
         "text",
         ("channel", "saleschannel", "orderchannel", "source", "ordersource"),
@@ -359,4 +385,4 @@ TABLES: dict[str, tuple[Field, ...]] = {
 
 # Canonical transaction lines, as the readers hand them to metrics/.
 LINE_COLUMNS = ("customer_id", "order_date", "amount_cents", "order_key")
-OPTIONAL_LINE_COLUMNS = ("category", "channel", "email")
+OPTIONAL_LINE_COLUMNS = ("category", "product", "product_name", "channel", "email")

@@ -751,7 +751,7 @@ def test_json_log_errors_before_the_steps(tmp_path, held_lock):
 # --- bad rows in a pipeline: the hint names the pipeline file's key -------------------------------------------
 def test_bad_rows_hint_names_the_pipeline_key(tmp_path):
     bad = tmp_path / "orders.csv"
-    bad_line = "999999,C000001,2024-06-01 10:00:00,X,Y,web,1,ten,ten,\n"
+    bad_line = "999999,C000001,2024-06-01 10:00:00,X,Y,web,1,ten,ten,,\n"
     bad.write_text((SAMPLE / "transactions.csv").read_text() + bad_line)
     text = PIPELINE.replace('on_bad_rows = "skip"\n', "").replace(str(SAMPLE / "transactions.csv"), str(bad))
     pipeline = write(tmp_path, text)
@@ -893,7 +893,7 @@ def test_a_staged_path_that_resolves_outside_the_staging_folder_is_refused(tmp_p
 def test_an_input_failure_writes_the_summary_to_the_fixed_part_of_the_output_folder(tmp_path):
     bad = tmp_path / "orders.csv"
     text = (SAMPLE / "transactions.csv").read_text()
-    bad.write_text(text + "999999,C000001,not a date,X,Y,web,1,1.0,1.0,\n")
+    bad.write_text(text + "999999,C000001,not a date,X,Y,web,1,1.0,1.0,,\n")
     pipeline = write(tmp_path, _small(SEGMENTS_STEP, output_dir="out2/{as_of}", as_of="latest", transactions=bad))
     result = run(str(pipeline), "-q")
     assert result.exit_code == 1

@@ -66,6 +66,8 @@ def test_detect_online_retail_export():
         "order_id": "InvoiceNo",
         "quantity": "Quantity",
         "unit_price": "UnitPrice",
+        "product": "StockCode",
+        "product_name": "Description",
     }
     assert set(choice.how.values()) == {"detected"}
 

@@ -22,6 +22,7 @@ from loyalty_cli.cli import (
     next_order,
     nps,
     plan_test,
+    products,
     program,
     report,
     retention,
@@ -78,6 +79,7 @@ for function, examples, panel in (
     (uplift.uplift, uplift.EXAMPLES, "Analyse"),
     (plan_test.plan_test, plan_test.EXAMPLES, "Analyse"),
     (program.program, program.EXAMPLES, "Analyse"),
+    (products.products, products.EXAMPLES, "Analyse"),
 ):
     app.command(function.__name__.replace("_", "-"), epilog=examples, rich_help_panel=panel)(function)
 app.add_typer(rules.rules_app, name="rules", rich_help_panel="Rules")

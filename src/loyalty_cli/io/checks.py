@@ -75,6 +75,8 @@ _OUTPUT_ORDER = [
     "score",
     "order_id",
     "category",
+    "product",
+    "product_name",
     "channel",
     "comment",
     "survey_type",

@@ -206,16 +206,18 @@ def resolve_columns(
     options: Mapping[str, str | None],
     mapping_file: MappingFile,
     derived_ok: Mapping[str, Sequence[str]] | None = None,
+    required: Sequence[str] = (),
 ) -> ColumnChoice:
     """Pick the header for every field. ``derived_ok`` lists required fields that other fields can replace
-    (amount <- quantity x unit_price)."""
+    (amount <- quantity x unit_price); ``required``: optional fields the caller needs all the same (the product
+    of ``loyalty products``), missing as a required one is."""
     fields = TABLES[table]
     chosen, how = _named_columns(headers, fields, table, path, options, mapping_file)
     _detect_columns(headers, fields, path, chosen, how)
     if table in ("transactions", "contacts") and "customer_id" not in chosen and "email" in chosen:
         chosen["customer_id"] = chosen["email"]
         how["customer_id"] = "email as id"
-    _require_columns(headers, fields, table, path, chosen, derived_ok or {})
+    _require_columns(headers, fields, table, path, chosen, derived_ok or {}, required)
     ordered = {f.name: chosen[f.name] for f in fields if f.name in chosen}
     return ColumnChoice(columns=ordered, how={k: how[k] for k in ordered})
 
@@ -274,10 +276,12 @@ def _require_columns(
     path: Path,
     chosen: Mapping[str, str],
     derived_ok: Mapping[str, Sequence[str]],
+    required: Sequence[str] = (),
 ) -> None:
-    """The error for the first required field without a column (and that other columns cannot replace)."""
+    """The error for the first required field (or field of ``required``) without a column (and that other columns
+    cannot replace)."""
     for fld in fields:
-        if not fld.required or fld.name in chosen:
+        if not (fld.required or fld.name in required) or fld.name in chosen:
             continue
         if fld.name in derived_ok and all(f in chosen for f in derived_ok[fld.name]):
             continue

@@ -68,7 +68,7 @@ def _transactions(
     # Null cents: beyond Int64 altogether. The bound keeps every sum of fewer than 92 million lines exact.
     out_of_range = C("amount_cents").is_null() | ~C("amount_cents").is_between(-MAX_CENTS, MAX_CENTS)
     checks.append(Check(out_of_range, beyond("amount"), "amount"))
-    for name in ("category", "channel"):
+    for name in ("category", "product", "product_name", "channel"):
         if name in cols:
             out[name] = parse_text(cols[name])
     if "email" in cols:

@@ -44,6 +44,7 @@ class ReadOptions:
     cancel_prefix: str = "C"  # invoice numbers like C536379 are cancellations (UCI Online Retail)
     keep: tuple[str, ...] = ()  # more columns to carry along as text, by header (e.g. a region to group by)
     on_overlap: str = "error"  # lines repeated across files: error, or keep-first (see io/overlap.py)
+    require: tuple[str, ...] = ()  # optional fields the command cannot do without (e.g. product): missing is an error
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def plan_table(
         options=options.columns,
         mapping_file=mapping_file,
         derived_ok=DERIVED.get(table),
+        required=options.require,
     )
     schemas = _schemas(first, schema, filled, mapping)
     formats = date_formats(filled, schemas, mapping, DATE_FIELDS[table], options.date_format)
