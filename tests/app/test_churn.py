@@ -171,3 +171,23 @@ def test_ranked_by_a_model_on_the_sample():
     texts = [m.text for m in result.messages]
     assert texts[1].startswith("P(alive) from BG/NBD (bgnbd) fitted on 3,000 customers")
     assert texts[2].startswith("BG/NBD gives every one-time buyer P(alive) = 1") and setting("model") in texts[2]
+
+
+@pytest.mark.parametrize("config", [ChurnConfig(), ChurnConfig(period="week", top=2)], ids=["month", "week"])
+def test_the_summaries_only_list_is_narrow_in_the_same_order(config):
+    # the report's churn: no reasons nor the summary columns it does not show, the rows in the same order, so the
+    # summary (float sums over that order), the rates and the counts are the command's own
+    inputs = inputs_of(SAMPLE, None)
+    full, narrow = churn(inputs, config), churn(inputs, config, summaries_only=True)
+    assert narrow.ranked.columns == [
+        "customer_id",
+        "status",
+        "value_tier",
+        "value_rank",
+        "worth_costly_offer",
+        "ipt_days",
+        "net_spend",
+    ]
+    assert narrow.ranked.equals(full.ranked.select(narrow.ranked.columns))
+    assert narrow.summary.equals(full.summary) and narrow.rates.equals(full.rates) and narrow.counts == full.counts
+    assert narrow.messages == full.messages and "reason" in full.ranked.columns

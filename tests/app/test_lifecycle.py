@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
-from loyalty_cli.app.lifecycle import LifecycleConfig, lifecycle, stages
+from loyalty_cli.app.lifecycle import SUMMARY_COLUMNS, LifecycleConfig, lifecycle, stages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.metrics.lifecycle import NOT_BEFORE, NOT_NOW
 
@@ -176,6 +176,30 @@ def test_stages_with_the_defaults_is_what_nps_and_the_report_use(shop: Path) -> 
     assert staged.moves is None and staged.window.by is None
     assert staged.table.schema["stage"] == pl.Enum(LifecycleConfig().lifecycle_rules.stages)
     assert staged.table.height == 3 and staged.summary["customers"].sum() == 3
+
+
+def test_the_churn_commands_ranked_statuses_give_the_same_stages(shop: Path) -> None:
+    # the report hands the churn section's ranked statuses to the lifecycle (computed once): the same stages,
+    # summaries and flags as when the lifecycle ranks them itself
+    from loyalty_cli.app.churn import ChurnConfig, churn
+
+    inputs = inputs_of(shop)
+    config = config_of(shop)
+    ranked = churn(inputs, ChurnConfig()).ranked
+    own, shared = lifecycle(inputs, config), lifecycle(inputs, config, ranked=ranked)
+    assert shared.todo.equals(own.todo) and shared.summary.equals(own.summary) and shared.flags.equals(own.flags)
+    assert own.todo["churn_status"].drop_nulls().len() == own.facts.customers == 3
+    # the report's narrow table: the same summaries, flags and facts from the columns they read
+    narrow = lifecycle(
+        inputs, config, ranked=ranked.select("customer_id", "status", "value_tier", "ipt_days"), summaries_only=True
+    )
+    assert narrow.summary.equals(own.summary) and narrow.flags.equals(own.flags) and narrow.facts == own.facts
+    assert narrow.todo.columns == ["customer_id", *SUMMARY_COLUMNS]
+    assert narrow.todo.equals(own.todo.select(narrow.todo.columns))  # the same rows in the same order
+    # they are really used: other statuses give other stages
+    other = ranked.with_columns(pl.lit("lapsed").cast(ranked.schema["status"]).alias("status"))
+    moved = lifecycle(inputs, config, ranked=other).todo
+    assert moved["churn_status"].drop_nulls().to_list() == ["lapsed"] * 3
 
 
 def test_a_previous_snapshot_is_read_back_and_checked(shop: Path) -> None:

@@ -69,6 +69,17 @@ def test_the_sections_are_the_commands_own_results(inputs: Inputs, result: Repor
     assert result.totals["customers"] == stages.facts.customers == 79
 
 
+def test_the_per_customer_lists_are_not_kept(result: ReportResult) -> None:
+    # the page shows the churn and lifecycle summaries: their per-customer lists are emptied (columns kept), the
+    # counts and summaries stay
+    assert result.churn is not None and result.lifecycle is not None
+    assert result.churn.ranked.height == result.churn.customers.height == result.lifecycle.todo.height == 0
+    assert {"status", "value_tier", "net_spend"} <= set(result.churn.ranked.columns)  # no reasons: not shown
+    assert "stage" in result.lifecycle.todo.columns
+    assert sum(result.churn.counts.values()) == result.totals["customers"] == 79
+    assert result.lifecycle.summary["customers"].sum() > 79  # the customers and the contacts' prospects
+
+
 def test_the_key_numbers_are_counted_by_hand(tmp_path: Path) -> None:
     # a: 10.00 on two days (a repeat customer); b: 5.00 then a return of 2.00; c: only a return (in no table)
     (tmp_path / "tx.csv").write_text(

@@ -11,7 +11,15 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import RulesError, UsageError
-from loyalty_cli.metrics.churn import churn_status, model_predictions, rank_by_value, status_summary
+from loyalty_cli.metrics.churn import (
+    churn_status,
+    model_predictions,
+    purchase_days,
+    rank_by_value,
+    reason,
+    same_customer,
+    status_summary,
+)
 from loyalty_cli.metrics.churn_rates import churn_rates, churn_tables
 from loyalty_cli.rules.churn import load_churn_rules, parse_churn_rules
 from loyalty_cli.stage1.customers import customer_activity, customer_summary
@@ -382,6 +390,71 @@ def test_churn_tables_collects_the_status_once_and_matches_the_lazy_composition(
     plan = churn_rates(status, activity, period=period).explain()
     assert "own_ipt_days" not in plan and "population_ipt" not in plan
     assert rates["churned"].sum() > 0  # the fixture has churn to count
+
+
+def test_purchase_days_number_the_customers_in_order_and_sort_their_days():
+    # the days of purchases only (B's return day is not one), numbered by the customers' rows, sorted by both;
+    # a day before 1970 sorts before the later ones (the key holds negative days)
+    customers = pl.LazyFrame({"customer_id": ["B", "A"], "tier": ["x", "y"]})
+    activity = pl.LazyFrame(
+        {
+            "customer_id": ["A", "B", "A", "B", "Z", "A"],
+            "day": [
+                date(2024, 3, 1),
+                date(2024, 1, 9),
+                date(1969, 12, 30),
+                date(2024, 1, 2),
+                date(2024, 1, 1),
+                date(2024, 1, 5),
+            ],
+            "purchases": [1, 0, 2, 1, 1, 1],
+        }
+    )
+    got = purchase_days(customers, activity, keep=["customer_id", "tier"]).with_columns(
+        pl.col("_day").cast(pl.Date), same_customer(1).alias("prev"), same_customer(-1).alias("next")
+    )
+    assert got.collect().rows() == [
+        (0, date(2024, 1, 2), "B", "x", False, False),
+        (1, date(1969, 12, 30), "A", "y", False, True),
+        (1, date(2024, 1, 5), "A", "y", True, True),
+        (1, date(2024, 3, 1), "A", "y", True, False),
+    ]
+
+
+def test_status_and_rates_are_right_when_a_lazy_input_changes_its_row_order():
+    # the customers as a plan whose rows come in another order each time it runs (no common subplan kept):
+    # the numbers given to the customers must come with their own rows, not from another evaluation
+    tx = lines(SHOP)
+    customers = customer_summary(tx, as_of=AS_OF).sort(pl.int_range(pl.len()).shuffle())
+    activity = customer_activity(tx)
+    no_cache = pl.QueryOptFlags(comm_subplan_elim=False)
+    status = churn_status(customers, activity, rules=RULES)
+    for _ in range(3):
+        table = status.collect(optimizations=no_cache).sort("customer_id")
+        got = {r["customer_id"]: (r["status"], r["ipt_source"], r["ipt_days"]) for r in table.iter_rows(named=True)}
+        assert got == {k: v[:3] for k, v in EXPECTED.items()}
+        rates = churn_rates(status, activity).collect(optimizations=no_cache)
+        assert rates.equals(churn_rates(table, activity).collect())
+
+
+def test_the_reasons_written_after_sorting_are_the_statuss_own(monkeypatch):
+    # churn_tables without the reasons, ranked, then the reasons added (3 rows at a time: slices of 3, 3 and 2):
+    # the same rows as with them from the start
+    from loyalty_cli.metrics import churn as module
+
+    monkeypatch.setattr(module, "REASON_ROWS", 3)
+    tx = lines(SHOP)
+    customers, activity = customer_summary(tx, as_of=AS_OF).collect(), customer_activity(tx)
+    full, rates = churn_tables(customers, activity, rules=RULES)
+    bare, same_rates = churn_tables(customers, activity, rules=RULES, reasons=False)
+    assert "reason" not in bare.columns and rates.equals(same_rates)
+    ranked = module.with_reasons(rank_by_value(bare.lazy(), rules=RULES).collect(), RULES)
+    want = rank_by_value(full.lazy(), rules=RULES).collect()
+    assert ranked.columns[-1] == "reason" and ranked.select(want.columns).equals(want)
+    assert ranked["reason"].n_chunks() == 1
+    assert ranked.with_columns(reason(RULES).alias("again"))["again"].equals(ranked["reason"], check_names=False)
+    assert module.with_reasons(bare.head(0), RULES).columns[-1] == "reason"  # no customer: the column all the same
+    assert ranked.filter(pl.col("customer_id") == "U")["reason"].item().startswith("100 days since the last purchase")
 
 
 # ------------------------------------------------------------------------------------------------ models

@@ -344,8 +344,11 @@ VALUE_LINES = lines(
 )
 
 
-def test_first_year_value_from_the_activity_table():
-    value = first_year_value(customer_activity(VALUE_LINES)).collect().sort("customer_id")
+@pytest.mark.parametrize("with_summary", [False, True], ids=["window", "summary-first-purchase"])
+def test_first_year_value_from_the_activity_table(with_summary):
+    # the first purchase day found in the activity, or taken from the customer summary: the same table
+    summary = customer_summary(VALUE_LINES, as_of=VALUE_AS_OF) if with_summary else None
+    value = first_year_value(customer_activity(VALUE_LINES), customers=summary).collect().sort("customer_id")
     assert value.select("customer_id", "first_day_cents", "after_first_cents").rows() == [
         ("a", 10000, 6000),
         ("b", 4000, 1000),
@@ -356,6 +359,7 @@ def test_first_year_value_from_the_activity_table():
         ("h", 1000, 0),
         ("i", 1000, 0),
     ]
+    assert value["first_purchase"].to_list()[:2] == [date(2024, 1, 1), date(2024, 1, 1)]
 
 
 def test_value_by_bucket_hand_computed():

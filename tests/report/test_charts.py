@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loyalty_cli.cli import app
-from loyalty_cli.report.charts import render_chart, vega_lite
+from loyalty_cli.report.charts import render_chart, vega_lite, warm_up
 from loyalty_cli.report.format import Money, every_nth
 from loyalty_cli.report.header import files_read
 from loyalty_cli.report.nps import nps_domain
@@ -99,6 +99,29 @@ def test_every_chart_of_the_fixture_is_valid_vega_lite(fixture_charts: list[dict
     for spec in fixture_charts:
         vl = vega_lite(spec, validate=True)  # raises on a spec the schema refuses
         assert vl["title"]["text"], spec["id"]
+
+
+def test_the_specifications_are_those_altair_wrote() -> None:
+    # vega_lite writes the dicts itself (Altair took most of the drawing time): the same keys in the same order
+    # as Altair 6.3 wrote for these specs (golden/vega_lite.json, written by Altair), so vl-convert draws the
+    # same bytes; every chart kind and option: one series or two, intervals, a shade, a zero line, classes ...
+    import json
+
+    golden = json.loads((Path(__file__).parent / "golden" / "vega_lite.json").read_text(encoding="utf-8"))
+    assert len(golden) == 11
+    for chart in golden:
+        assert json.dumps(vega_lite(chart["spec"])) == json.dumps(chart["vega_lite"]), chart["spec"]["id"]
+
+
+def test_warm_up_starts_the_engine_once_and_changes_no_drawing() -> None:
+    from loyalty_cli.report import charts
+
+    before = str(render_chart(_heatmap("warm-a")))
+    warm_up()
+    warm_up()
+    assert len(charts._warming) == 1
+    charts._warming[0].join()
+    assert str(render_chart(_heatmap("warm-a"))) == before
 
 
 @pytest.fixture(scope="module")

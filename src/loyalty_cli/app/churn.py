@@ -13,7 +13,7 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
-from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_by_value, status_summary
+from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_by_value, status_summary, with_reasons
 from loyalty_cli.metrics.churn_rates import churn_tables
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
@@ -31,6 +31,8 @@ LIST_COLUMNS = (
     "predicted_value",
     "p_alive",
 )
+#: the status columns kept by ``churn(summaries_only=True)``: the summary's and the lifecycle's
+SUMMARY_COLUMNS = ("customer_id", "status", "net_spend", "ipt_days")
 #: the statuses whose most valuable customers are listed (win-back candidates)
 AT_RISK = ("lapsing", "lapsed")
 #: what the hint of :func:`check_ipt` suggests to a churn user
@@ -111,9 +113,14 @@ def check_ipt(inputs: Inputs, rules: ChurnRules, *, hint: str) -> None:
         )
 
 
-def churn(inputs: Inputs, config: ChurnConfig, messages: Messages | None = None) -> ChurnResult:
+def churn(
+    inputs: Inputs, config: ChurnConfig, messages: Messages | None = None, *, summaries_only: bool = False
+) -> ChurnResult:
     """The churn tables of ``inputs`` (customers and activity). ``messages``: where the notes go as they come
-    (a listener shows them before a failure of the model); the result holds them all the same."""
+    (a listener shows them before a failure of the model); the result holds them all the same.
+    ``summaries_only``: the ranked list holds only :data:`SUMMARY_COLUMNS` (and what ranking adds), without
+    reasons, for a caller that shows the summary and the rates (the report; 10M lines: ~1 s less): the same
+    order, so the same summary."""
     rules, period = config.rule_set, config.period
     messages = messages if messages is not None else Messages()
     check_ipt(
@@ -121,8 +128,9 @@ def churn(inputs: Inputs, config: ChurnConfig, messages: Messages | None = None)
         rules,
         hint=f"Use fixed thresholds instead: {FIXED_DAYS} in a copy of rules/churn.toml ({setting('rules')} FILE).",
     )
-    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates)
-    table, rates = churn_tables(inputs.customers.lazy(), inputs.activity.lazy(), rules=rules, period=period)  # type: ignore[arg-type]
+    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates); its
+    # reasons, the largest column, are written once the table is sorted
+    table, rates = churn_tables(inputs.customers, inputs.activity.lazy(), rules=rules, period=period, reasons=False)  # type: ignore[arg-type]
     as_of_day = table["as_of"][0]
     messages.note(
         f"As of {as_of_day} (data before that day); {count(table.height, 'customer')}; "
@@ -132,9 +140,15 @@ def churn(inputs: Inputs, config: ChurnConfig, messages: Messages | None = None)
     if config.model is not None:
         table = _with_predictions(table, inputs.activity, as_of_day, config, messages)
         value = "predicted_value" if config.rank_by == "predicted" else value
+    if summaries_only:
+        table = table.select(c for c in table.columns if c in SUMMARY_COLUMNS or c == value)
     ranked = rank_by_value(table.lazy(), rules=rules, value=value).collect()
+    del table  # the ranked copy holds it all
+    if not summaries_only:
+        ranked = with_reasons(ranked, rules)
     first = ["customer_id", "email"] if "email" in ranked.columns else ["customer_id"]
     lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
+    lead = [c for c in lead if c in ranked.columns]
     ranked = ranked.select(*lead, pl.exclude(*lead))
     counts = dict(ranked.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
     shown = [c for c in LIST_COLUMNS if c in ranked.columns]

@@ -17,6 +17,7 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.metrics import lifecycle as lc
+from loyalty_cli.metrics.churn import rank_by_value, status_of
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, Window
 from loyalty_cli.rules.churn import ChurnRules, load_churn_rules
 from loyalty_cli.rules.lifecycle import LifecycleRules, load_lifecycle_rules
@@ -24,6 +25,8 @@ from loyalty_cli.words import count, did_you_mean
 
 #: the inputs that make stages reachable, by setting
 OPTIONAL_INPUTS = ("surveys", "contacts", "previous")
+#: the columns of the to-do list that the summaries and :func:`facts` read (besides customer_id)
+SUMMARY_COLUMNS = ("stage", "rule_number", "net_spend", "flags", "window_source", "latest_nps", "previous_stage")
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,18 @@ def stages(
     scores: pl.DataFrame | None = None,
     contacts: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
+    ranked: pl.DataFrame | None = None,
+    summaries_only: bool = False,
 ) -> Stages:
     """Each customer's (and, with ``contacts``, each prospect's) stage as ``loyalty lifecycle`` gives it
     (``config``: the built-in rules and window when None); ``scores``: the latest NPS answer per respondent
     (:func:`~loyalty_cli.metrics.nps_lists.customer_scores`); ``previous``: a snapshot as
-    :func:`~loyalty_cli.metrics.lifecycle.check_previous` gives it. Rules whose conditions fail on the real
-    columns raise :class:`DataError`."""
+    :func:`~loyalty_cli.metrics.lifecycle.check_previous` gives it; ``ranked``: the churn status ranked by net
+    spend with ``config.churn`` (``loyalty churn``'s table without a model, :attr:`ChurnResult.ranked`, or its
+    columns customer_id, status, value_tier and ipt_days) when computed already; ``summaries_only``: the table
+    keeps only the columns the summaries and :func:`facts` read (:data:`SUMMARY_COLUMNS`), so the sort moves no
+    other (the report: 10M lines, ~100 MB less). Rules whose conditions fail on the real columns raise
+    :class:`DataError`."""
     config = config if config is not None else LifecycleConfig()
     rules = config.lifecycle_rules
     table = lc.lifecycle_stages(
@@ -118,7 +127,11 @@ def stages(
         scores=scores.lazy() if scores is not None else None,
         contacts=contacts.lazy() if contacts is not None else None,
         previous=previous.lazy() if previous is not None else None,
+        ranked=ranked.lazy() if ranked is not None else _ranked(customers, activity, config.churn),
     )
+    if summaries_only:
+        names = table.collect_schema().names()
+        table = table.select("customer_id", *(c for c in SUMMARY_COLUMNS if c in names))
     plans = [table, lc.stage_summary(table, rules=rules), lc.flag_summary(table, rules=rules)]
     if previous is not None:
         plans.append(lc.transitions(table, previous.lazy()))
@@ -136,6 +149,11 @@ def stages(
         moves=results[3] if previous is not None else None,
         window=lc.lifecycle_window(customers, config.second_purchase),
     )
+
+
+def _ranked(customers: pl.DataFrame, activity: pl.DataFrame, rules: ChurnRules) -> pl.LazyFrame:
+    """The churn status ranked by net spend, from the collected customer table (:func:`status_of`)."""
+    return rank_by_value(status_of(customers, activity.lazy(), rules=rules, reasons=False), rules=rules)
 
 
 @dataclass(frozen=True)
@@ -202,7 +220,17 @@ class LifecycleResult:
     messages: list[Message]
 
 
-def lifecycle(inputs: Inputs, config: LifecycleConfig, messages: Messages | None = None) -> LifecycleResult:
+def lifecycle(
+    inputs: Inputs,
+    config: LifecycleConfig,
+    messages: Messages | None = None,
+    *,
+    ranked: pl.DataFrame | None = None,
+    summaries_only: bool = False,
+) -> LifecycleResult:
+    """The command on ``inputs``; ``ranked``: the churn status already ranked by net spend with the same churn
+    rules (the report passes its churn section's), ``summaries_only``: a to-do list of the columns the summaries
+    read only (the report's, which shows the summaries): see :func:`stages`."""
     from loyalty_cli.app.churn import FIXED_DAYS, check_ipt
     from loyalty_cli.metrics.nps_lists import customer_scores
 
@@ -224,6 +252,8 @@ def lifecycle(inputs: Inputs, config: LifecycleConfig, messages: Messages | None
         scores=scores,
         contacts=contacts,
         previous=previous,
+        ranked=ranked,
+        summaries_only=summaries_only,
     )
     counted = facts(staged, inputs.customers, as_of=as_of, scores=scores, contacts=contacts, previous=previous)
     todo = staged.table.filter(pl.col("stage").is_in(config.stages)) if config.stages else staged.table

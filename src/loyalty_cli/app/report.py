@@ -13,6 +13,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 import polars as pl
 
@@ -34,6 +35,10 @@ from loyalty_cli.metrics.nps_lists import answer_counts
 from loyalty_cli.metrics.second_purchase import ALL
 from loyalty_cli.report.data import InputRead, ReportData, ReportSettings
 from loyalty_cli.rules.segments import load_segment_rules
+
+#: the columns of the churn statuses the lifecycle reads (:func:`~loyalty_cli.metrics.lifecycle.lifecycle_inputs`)
+LIFECYCLE_STATUS_COLUMNS = ("customer_id", "status", "value_tier", "ipt_days")
+T = TypeVar("T")
 
 #: an ISO 4217 currency code (any case: shown upper-cased)
 CURRENCY = re.compile(r"[A-Za-z]{3}")
@@ -114,7 +119,10 @@ class ReportResult:
     it could not be computed, the reason then in ``missing`` (by section: churn, clv, nps, lifecycle,
     program). ``contacts``: the contact counts (None without contacts); ``totals``: the key numbers of the
     whole data (as ``loyalty validate`` counts them) and of the customers with no purchase, in no table;
-    ``reads``: what each input read held, by kind; ``settings``: the rules and parameters used."""
+    ``reads``: what each input read held, by kind; ``settings``: the rules and parameters used. The per-customer
+    lists of churn and lifecycle (:attr:`ChurnResult.ranked` and ``customers``, :attr:`LifecycleResult.todo`)
+    are kept empty, with their columns: the page shows their summaries, and they are the largest tables of the
+    report, freed before the sections computed after them (:func:`_without_list`)."""
 
     as_of: date
     segment: SegmentResult
@@ -170,20 +178,31 @@ class ReportResult:
 
 def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     """Every section of the report on ``inputs`` (customers and activity, the other kinds read)."""
+    from loyalty_cli.report.charts import warm_up
+
     as_of = inputs.as_of
     assert as_of is not None
+    warm_up()  # the page will be drawn: the chart engine starts meanwhile, in the background
+    # the sections in the order that holds the least at once: the smaller results first, the churn statuses'
+    # list only until the lifecycle has read them
     segments = segment(inputs, config.segment)
+    kept = retention(inputs, config.retention)
+    timing = second_purchase(inputs, config.second_purchase)
     statuses, no_churn = _churn(inputs, config)
+    ranked = _statuses_for_lifecycle(statuses, config)
+    statuses = _without_list(statuses)  # before the sections computed after it
+    stages, no_stages = _lifecycle(inputs, config, ranked, no_churn)  # from the churn statuses
+    del ranked
+    stages = _without_list(stages)
     fit, no_clv = _cltv(inputs, config)
     answers, no_nps = _nps(inputs, config, segments.customers)
-    stages, no_stages = _lifecycle(inputs, config, no_churn)
     members, no_members = _program(inputs, config, fit, answers)
     missing = {"churn": no_churn, "clv": no_clv, "nps": no_nps, "lifecycle": no_stages, "program": no_members}
     return ReportResult(
         as_of=as_of,
         segment=segments,
-        retention=retention(inputs, config.retention),
-        second_purchase=second_purchase(inputs, config.second_purchase),
+        retention=kept,
+        second_purchase=timing,
         churn=statuses,
         cltv=fit,
         nps=answers,
@@ -198,6 +217,24 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     )
 
 
+def _without_list(result: T | None) -> T | None:
+    """A churn or lifecycle result without its per-customer list (empty, its columns kept): on 10M lines they held
+    ~400 MB that the sections computed later can use instead."""
+    if isinstance(result, ChurnResult):
+        return dataclasses.replace(result, ranked=result.ranked.clear(), customers=result.customers.clear())
+    if isinstance(result, LifecycleResult):
+        return dataclasses.replace(result, todo=result.todo.clear())  # type: ignore[return-value]
+    return result
+
+
+def _statuses_for_lifecycle(statuses: ChurnResult | None, config: ReportConfig) -> pl.DataFrame | None:
+    """The columns of the churn section's ranked statuses that the lifecycle reads, when they are what it would
+    compute (the same rules, ranked by net spend); else None (it ranks them itself)."""
+    if statuses is None or statuses.value_column != "net_spend" or statuses.rules != config.lifecycle.churn:
+        return None
+    return statuses.ranked.select(LIFECYCLE_STATUS_COLUMNS)
+
+
 def _churn(inputs: Inputs, config: ReportConfig) -> tuple[ChurnResult | None, str | None]:
     rules = config.churn.rule_set
     if lacks_ipt(inputs.customers, rules):
@@ -205,7 +242,7 @@ def _churn(inputs: Inputs, config: ReportConfig) -> tuple[ChurnResult | None, st
             "no customer bought on two different days, so there is no inter-purchase time for "
             f"the churn rules {rules.source}"
         )
-    return churn(inputs, config.churn), None
+    return churn(inputs, config.churn, summaries_only=True), None  # the page shows the summary and the rates
 
 
 def _cltv(inputs: Inputs, config: ReportConfig) -> tuple[CltvResult | None, str | None]:
@@ -239,12 +276,15 @@ def _nps_tables(summary: NpsSummary | None) -> dict[str, object]:
     }
 
 
-def _lifecycle(inputs: Inputs, config: ReportConfig, no_churn: str | None) -> tuple[LifecycleResult | None, str | None]:
-    """The stages as ``loyalty lifecycle`` assigns them (no previous snapshot in the report)."""
+def _lifecycle(
+    inputs: Inputs, config: ReportConfig, ranked: pl.DataFrame | None, no_churn: str | None
+) -> tuple[LifecycleResult | None, str | None]:
+    """The stages as ``loyalty lifecycle`` assigns them (no previous snapshot in the report), from the churn
+    section's statuses and value tiers when given (:func:`_statuses_for_lifecycle`: computed once)."""
     if no_churn is not None:
         return None, f"the stages start from the churn status, which is not available: {no_churn}"
     try:
-        return lifecycle(inputs, config.lifecycle), None
+        return lifecycle(inputs, config.lifecycle, ranked=ranked, summaries_only=True), None
     except DataError as exc:  # a condition that reads but fails on the real columns
         return None, exc.message[:1].lower() + exc.message[1:]
 

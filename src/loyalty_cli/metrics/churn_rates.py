@@ -8,25 +8,37 @@ from __future__ import annotations
 
 import polars as pl
 
-from loyalty_cli.metrics.churn import churn_status
+from loyalty_cli.metrics.churn import purchase_days, same_customer, status_of
 from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
 from loyalty_cli.rules.churn import ChurnRules
 
 
 def churn_tables(
-    customers: pl.LazyFrame, activity: pl.LazyFrame, *, rules: ChurnRules, period: Period = "month"
+    customers: pl.LazyFrame | pl.DataFrame,
+    activity: pl.LazyFrame,
+    *,
+    rules: ChurnRules,
+    period: Period = "month",
+    reasons: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The status table (:func:`churn_status`) and the churn rates (:func:`churn_rates`), each intermediate
-    computed once.
+    """The status table (:func:`~loyalty_cli.metrics.churn.churn_status`) and the churn rates
+    (:func:`churn_rates`), each intermediate computed once.
 
-    The status is collected first, then the rates' per-customer purchase periods, and the rates are derived
-    from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates' plan: the
-    lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and the
-    purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s)."""
+    The customers' purchase days are numbered and sorted once (:func:`~loyalty_cli.metrics.churn.purchase_days`,
+    on the collected customer table, so the numbers stay theirs), and serve both the inter-purchase times of the
+    status and the rates' purchase periods; the status is collected, then the purchase periods, and the rates
+    are derived from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates'
+    plan: the lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and
+    the purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s). ``reasons=False``: the status
+    without its ``reason`` column (:func:`~loyalty_cli.metrics.churn.reason` adds it, e.g. once sorted)."""
     period = check_period(period)
-    status = churn_status(customers, activity, rules=rules).collect()
-    segments = _purchase_periods(status, activity, period).collect()
-    return status, _rates(segments.lazy(), period).collect()
+    table = customers.collect() if isinstance(customers, pl.LazyFrame) else customers
+    days = purchase_days(table.lazy(), activity).collect()
+    status = status_of(table, activity, rules=rules, days=days.lazy(), keep=["_i"], reasons=reasons).collect()
+    thresholds = status.lazy().select("_i", *_thresholds(period))
+    dated = days.lazy().join(thresholds, on="_i", how="inner", maintain_order="left")  # still sorted
+    segments = _periods(dated, period).collect()
+    return status.drop("_i"), _rates(segments.lazy(), period).collect()
 
 
 def churn_rates(
@@ -50,39 +62,49 @@ def churn_rates(
     return _rates(_purchase_periods(status, activity, period), period)
 
 
+def _thresholds(period: Period) -> list[pl.Expr]:
+    """A customer's lapsed threshold and the period holding the as-of date (``now``), from the status."""
+    return [pl.col("lapsed_after_days"), period_index(pl.col("as_of"), period).alias("now")]
+
+
 def _purchase_periods(status: pl.DataFrame | pl.LazyFrame, activity: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """:func:`_periods` of the customers of ``status`` (read once: see :func:`purchase_days`)."""
+    base = status.lazy().select("customer_id", *_thresholds(period))
+    return _periods(purchase_days(base, activity, keep=["lapsed_after_days", "now"]), period)
+
+
+def _periods(days: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     """One row per customer (with a lapsed threshold) and period with a purchase: q, the period's last
     purchase day, m (the first boundary at which they are lapsed if they buy nothing more), the next purchase
-    period (q_next, m_next), end (q_next, or the period holding as_of) and whether q is their first."""
-    base = (
-        status.lazy()
-        .filter(pl.col("lapsed_after_days").is_not_null())
-        .select("customer_id", "lapsed_after_days", period_index(pl.col("as_of"), period).alias("now"))
-    )
-    day_no = pl.col("day").cast(pl.Int32)
+    period (q_next, m_next), end (q_next, or the period holding as_of) and whether q is their first.
+
+    From the customers' purchase days in order (:func:`~loyalty_cli.metrics.churn.purchase_days`, with each
+    customer's ``lapsed_after_days`` and ``now``): the last day of each run of one customer and period, and the
+    next run's values by shifting (windows over the customer id ordered by period cost several times as much)."""
+    q = pl.col("q")
+    next_run = same_customer(-1)
     return (
-        activity.lazy()
-        .filter(pl.col("purchases") > 0)
-        .join(base, on="customer_id", how="inner")
-        .group_by("customer_id", period_index(pl.col("day"), period).alias("q"))
-        .agg(day_no.max().alias("last_day"), pl.col("lapsed_after_days").first(), pl.col("now").first())
+        days.filter(pl.col("lapsed_after_days").is_not_null())  # whole customers: still sorted by customer
+        .with_columns(period_index(pl.col("_day").cast(pl.Date), period).alias("q"))
+        .filter(~(next_run & (q == q.shift(-1))))  # the period's last purchase day
         .with_columns(
             # first day lapsed: last + floor(threshold) + 1 (capped to stay a valid date)
             (
-                pl.col("last_day").cast(pl.Int64)
+                pl.col("_day").cast(pl.Int64)
                 + pl.col("lapsed_after_days").floor().clip(upper_bound=1e6).cast(pl.Int64)
                 + 1
             ).alias("lapse_day"),
         )
         .with_columns(
             (period_index((pl.col("lapse_day") - 1).cast(pl.Int32).cast(pl.Date), period) + 1).alias("m"),
-            pl.col("q").shift(-1).over("customer_id", order_by="q").alias("q_next"),
-            (pl.col("q") == pl.col("q").min().over("customer_id")).alias("first"),
+            pl.when(next_run).then(q.shift(-1)).alias("q_next"),
+            (~same_customer(1)).alias("first"),
         )
         .with_columns(
-            pl.col("m").shift(-1).over("customer_id", order_by="q").alias("m_next"),
+            pl.when(next_run).then(pl.col("m").shift(-1)).alias("m_next"),
             pl.coalesce("q_next", "now").alias("end"),
         )
+        .select("q", "m", "q_next", "first", "m_next", "end", "now")  # what the rates read
     )
 
 

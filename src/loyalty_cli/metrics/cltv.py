@@ -137,8 +137,9 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
     The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
     bought = pl.col("purchases") > 0
     purchase_day = pl.when(bought).then(pl.col("day"))
-    # days are unique per customer in the activity table, so the first purchase day's value is one .get()
-    # (a filter comparing each day with the group's minimum inside the aggregation is 2-3x slower)
+    # days are unique per customer in the activity table, so the first purchase day's value is the first after
+    # sorting by purchase day (a .get() of the arg_min took 1.6x as long, a filter comparing each day with the
+    # group's minimum inside the aggregation 2-3x)
     history = (
         activity.filter(pl.col("day") < before)
         .group_by("customer_id")
@@ -149,7 +150,7 @@ def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> 
             pl.col("purchases").sum().cast(pl.Int64).alias("orders"),
             pl.col("net_cents").sum().alias("_net"),
             pl.when(bought).then(pl.col("net_cents")).sum().alias("_purchase_net"),
-            pl.col("net_cents").get(purchase_day.arg_min()).alias("_first_net"),
+            pl.col("net_cents").sort_by(purchase_day, nulls_last=True).first().alias("_first_net"),
         )
         .filter(pl.col("purchase_days") > 0)
         .select(
@@ -251,7 +252,7 @@ def fit_cltv(
     horizon = config.horizon_units
     s = config.suffix
     # the purchase model's predictions depend on (x, t_x, T) only: once per distinct pattern
-    (xu, tu, Tu), inverse, _ = unique_rows(x, t_x, t_end)
+    (xu, tu, Tu), inverse, _ = unique_rows(x, t_x, t_end)  # also the CLV's (below)
     predictions = {
         "p_alive": purchase.p_alive(xu, tu, Tu)[inverse],
         f"p_no_purchase_{s}": purchase.probability_no_purchase(horizon, xu, tu, Tu)[inverse],
@@ -268,6 +269,7 @@ def fit_cltv(
             discount_monthly=config.discount_monthly,
             unit_days=config.unit_days,
             days_per_month=config.days_per_month,
+            patterns=((xu, tu, Tu), inverse),
         ),
     }
     unit = config.unit

@@ -71,6 +71,7 @@ def lifecycle_inputs(
     scores: pl.LazyFrame | None = None,
     contacts: pl.LazyFrame | None = None,
     previous: pl.LazyFrame | None = None,
+    ranked: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per customer (and per prospect: a contact with no purchase before ``as_of``) with every
     column of :data:`INPUTS`, plus ``customer_id, [email], first_purchase, last_purchase, window_source,
@@ -79,9 +80,13 @@ def lifecycle_inputs(
     ``window.by`` groups the second-purchase window (e.g. ``first_category``); ``scores`` is
     :func:`~loyalty_cli.metrics.nps_lists.customer_scores`; ``contacts`` has ``customer_id`` (+ ``email``,
     ``signed_up_at``: contacts who signed up on or after ``as_of`` are left out); ``previous`` has
-    ``customer_id, previous_stage, previous_as_of``."""
+    ``customer_id, previous_stage, previous_as_of``; ``ranked``: the churn status already ranked by net spend
+    with ``churn_rules`` (:func:`rank_by_value` of :func:`churn_status`, e.g. ``loyalty churn``'s table without
+    a model; only ``customer_id, status, value_tier, ipt_days`` are read), else computed here."""
     names = customers.collect_schema().names()
-    status = rank_by_value(churn_status(customers, activity, rules=churn_rules), rules=churn_rules).select(
+    if ranked is None:
+        ranked = rank_by_value(churn_status(customers, activity, rules=churn_rules), rules=churn_rules)
+    status = ranked.select(
         "customer_id",
         pl.col("status").cast(pl.String).alias("churn_status"),
         pl.col("value_tier").cast(pl.String),
@@ -224,9 +229,11 @@ def lifecycle_stages(
     scores: pl.LazyFrame | None = None,
     contacts: pl.LazyFrame | None = None,
     previous: pl.LazyFrame | None = None,
+    ranked: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """The to-do list as ``loyalty lifecycle`` gives it (:func:`lifecycle_table` of :func:`lifecycle_inputs`),
-    with the window of :func:`lifecycle_window`; the command, NPS by stage and the report all use it."""
+    with the window of :func:`lifecycle_window`; the command, NPS by stage and the report all use it (``ranked``:
+    the churn status ranked by value when computed already, see :func:`lifecycle_inputs`)."""
     inputs = lifecycle_inputs(
         customers,
         activity,
@@ -236,6 +243,7 @@ def lifecycle_stages(
         scores=scores,
         contacts=contacts,
         previous=previous,
+        ranked=ranked,
     )
     return lifecycle_table(inputs, rules=rules)
 

@@ -24,21 +24,29 @@ from loyalty_cli.metrics.second_purchase import (
 )
 
 
-def first_year_value(activity: pl.LazyFrame, *, days: int = VALUE_DAYS) -> pl.LazyFrame:
+def first_year_value(
+    activity: pl.LazyFrame, *, days: int = VALUE_DAYS, customers: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
     """Per customer with a purchase: ``customer_id, first_purchase, first_day_cents, after_first_cents``: the
     net value (returns included) of the first purchase day, and of the ``days`` days after it (day 1 to day
-    ``days`` included), from :func:`~loyalty_cli.stage1.customers.customer_activity`."""
+    ``days`` included), from :func:`~loyalty_cli.stage1.customers.customer_activity`. ``customers``: the
+    customer summary of the same lines, whose ``first_purchase`` is that first purchase day: joined to the
+    activity rather than found again by a window over every customer's days (10M lines: 2 s against 7 s)."""
     day = pl.col("day")
-    first = pl.when(pl.col("purchases") > 0).then(day).min().over("customer_id")
-    after = (day > pl.col("first_purchase")) & (day <= pl.col("first_purchase") + pl.duration(days=days))
+    first = pl.col("first_purchase")
+    if customers is None:
+        dated = activity.with_columns(
+            pl.when(pl.col("purchases") > 0).then(day).min().over("customer_id").alias("first_purchase")
+        )
+    else:
+        dated = activity.join(customers.select("customer_id", "first_purchase"), on="customer_id", how="inner")
     return (
-        activity.with_columns(first.alias("first_purchase"))
-        .filter(pl.col("first_purchase").is_not_null())
+        dated.filter(first.is_not_null() & (day <= first + pl.duration(days=days)))
         .group_by("customer_id")
         .agg(
-            pl.col("first_purchase").first(),
-            pl.col("net_cents").filter(day == pl.col("first_purchase")).sum().alias("first_day_cents"),
-            pl.col("net_cents").filter(after).sum().alias("after_first_cents"),
+            first.first(),
+            pl.when(day == first).then(pl.col("net_cents")).sum().alias("first_day_cents"),
+            pl.when(day > first).then(pl.col("net_cents")).sum().alias("after_first_cents"),
         )
     )
 
@@ -161,7 +169,7 @@ def second_purchase_tables(
         summary,
         repurchase_shares(customers, by=config.by, min_n=config.min_n),
         km_curve(customers, by=config.by),
-        value_by_bucket(customers, first_year_value(activity), by=config.by, min_n=config.min_n),
+        value_by_bucket(customers, first_year_value(activity, customers=customers), by=config.by, min_n=config.min_n),
         action_list(customers, summary, config=config),
         history_start(customers, min_n=config.min_n),
     ]

@@ -18,14 +18,41 @@ age at the last purchase, T = age at the end of the observation. Every failure i
 
 from __future__ import annotations
 
-from loyalty_cli.models.base import PurchaseModel
-from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
-from loyalty_cli.models.checks import check_rfm
-from loyalty_cli.models.clv import DAYS_PER_MONTH, discounted_clv, month_ends
-from loyalty_cli.models.fitting import MLEFit, compress, fit_mle
-from loyalty_cli.models.gamma_gamma import GammaGammaModel, SpendModel, fit_gamma_gamma
-from loyalty_cli.models.pnbd import ParetoNBDModel
-from loyalty_cli.models.purchase import MODEL_CLASSES, PURCHASE_MODELS, PurchaseModelName, fit_purchase_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from loyalty_cli.models.names import PURCHASE_MODELS, PurchaseModelName
+
+if TYPE_CHECKING:
+    from loyalty_cli.models.base import PurchaseModel
+    from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
+    from loyalty_cli.models.checks import check_rfm
+    from loyalty_cli.models.clv import DAYS_PER_MONTH, discounted_clv, month_ends
+    from loyalty_cli.models.fitting import MLEFit, compress, fit_mle
+    from loyalty_cli.models.gamma_gamma import GammaGammaModel, SpendModel, fit_gamma_gamma
+    from loyalty_cli.models.pnbd import ParetoNBDModel
+    from loyalty_cli.models.purchase import MODEL_CLASSES, fit_purchase_model
+
+#: where each name lives: imported on first use, so that the names of the models (:mod:`.names`) come without
+#: NumPy and SciPy (``loyalty churn`` checks its ``model`` setting and fits nothing without one)
+_LAZY = {
+    "DAYS_PER_MONTH": "clv",
+    "BGNBDModel": "bgnbd",
+    "GammaGammaModel": "gamma_gamma",
+    "MBGNBDModel": "bgnbd",
+    "MLEFit": "fitting",
+    "MODEL_CLASSES": "purchase",
+    "ParetoNBDModel": "pnbd",
+    "PurchaseModel": "base",
+    "SpendModel": "gamma_gamma",
+    "check_rfm": "checks",
+    "compress": "fitting",
+    "discounted_clv": "clv",
+    "fit_gamma_gamma": "gamma_gamma",
+    "fit_mle": "fitting",
+    "fit_purchase_model": "purchase",
+    "month_ends": "clv",
+}
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -47,3 +74,10 @@ __all__ = [
     "fit_purchase_model",
     "month_ends",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -22,6 +22,7 @@ a year whatever the unit; the published CDNOW CLVs (36.274, 8.345, 972.05) use m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +36,10 @@ from loyalty_cli.models.gamma_gamma import SpendModel
 __all__ = ["DAYS_PER_MONTH", "discounted_clv", "month_ends"]
 
 DAYS_PER_MONTH = 365.25 / 12
+
+
+#: patterns evaluated at a time by :func:`discounted_clv` (its arrays of months x patterns stay ~10 MB)
+PATTERN_BLOCK = 65_536
 
 
 def month_ends(months: float, *, unit_days: float, days_per_month: float = DAYS_PER_MONTH) -> NDArray[np.float64]:
@@ -64,9 +69,12 @@ def discounted_clv(
     discount_monthly: float = 0.01,
     unit_days: float,
     days_per_month: float = DAYS_PER_MONTH,
+    patterns: tuple[Sequence[NDArray[np.float64]], NDArray[np.intp]] | None = None,
 ) -> NDArray[np.float64]:
     """Discounted expected spend of each customer over the next ``months`` months (see module docstring; a
-    last partial month counts pro rata, discounted at its month)."""
+    last partial month counts pro rata, discounted at its month). ``patterns``: the distinct (frequency,
+    recency, T) and each customer's row among them (:func:`~loyalty_cli.models.fitting.unique_rows` of these
+    three), when the caller has them already."""
     if not (isinstance(discount_monthly, int | float) and math.isfinite(discount_monthly) and discount_monthly > -1.0):
         raise ModelError(
             f"discount_monthly must be a rate > -1, got {discount_monthly!r}.", hint="E.g. 0.01 for 1% a month."
@@ -75,9 +83,17 @@ def discounted_clv(
     x, t_x, t_end = check_rfm(frequency, recency, T)
     shape = x.shape
     expected_spend = spend.expected_spend(x, np.broadcast_to(np.asarray(monetary_value, dtype=np.float64), shape))
-    # the purchase curve only depends on (x, t_x, T): evaluate it once per distinct pattern
-    (xu, tu, Tu), inverse, _ = unique_rows(x.ravel(), t_x.ravel(), t_end.ravel())
-    cumulative = model.expected_purchases(t_k[:, None], xu, tu, Tu)
+    # the purchase curve only depends on (x, t_x, T): evaluate it once per distinct pattern, a block of patterns at
+    # a time (each value is computed alone, so the blocks give the same numbers; all at once, the model's
+    # intermediate month x pattern arrays took ~0.5 GB at a million patterns)
+    if patterns is None:
+        (xu, tu, Tu), inverse, _ = unique_rows(x.ravel(), t_x.ravel(), t_end.ravel())
+    else:
+        (xu, tu, Tu), inverse = patterns
+    cumulative = np.empty((t_k.size, xu.size), dtype=np.float64)
+    for start in range(0, xu.size, PATTERN_BLOCK):
+        block = slice(start, start + PATTERN_BLOCK)
+        cumulative[:, block] = model.expected_purchases(t_k[:, None], xu[block], tu[block], Tu[block])
     discount = (1.0 + float(discount_monthly)) ** -np.arange(1, t_k.size, dtype=np.float64)
     per_purchase = discount @ np.diff(cumulative, axis=0)
     return expected_spend * per_purchase[inverse].reshape(shape)

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from numpy.typing import ArrayLike
 
 from loyalty_cli.errors import ModelError
 from loyalty_cli.models.base import PurchaseModel
 from loyalty_cli.models.bgnbd import BGNBDModel, MBGNBDModel
+from loyalty_cli.models.names import PURCHASE_MODELS, PurchaseModelName
 from loyalty_cli.models.pnbd import ParetoNBDModel
 
 __all__ = ["MODEL_CLASSES", "PURCHASE_MODELS", "PurchaseModelName", "fit_purchase_model"]
 
-PurchaseModelName = Literal["bgnbd", "pnbd", "mbgnbd"]
-
+#: The class of each purchase model, by name (the names and their order: :data:`PURCHASE_MODELS`).
 MODEL_CLASSES: dict[str, type[PurchaseModel]] = {
     "bgnbd": BGNBDModel,
     "pnbd": ParetoNBDModel,
     "mbgnbd": MBGNBDModel,
 }
-
-#: Names accepted by :func:`fit_purchase_model`.
-PURCHASE_MODELS: tuple[str, ...] = tuple(MODEL_CLASSES)
 
 
 def fit_purchase_model(
