@@ -76,9 +76,9 @@ def _same(one: Loaded, many: Loaded) -> None:
     assert_frame_equal(one.customers.sort(CUSTOMER_ORDER), many.customers, check_exact=True)
     assert many.customers["customer_id"].is_sorted() and many.customers["customer_id"].is_unique().all()
     assert_frame_equal(one.no_purchase, many.no_purchase, check_exact=True)
-    if one.activity is not None or many.activity is not None:
-        assert one.activity is not None and many.activity is not None
-        assert_frame_equal(one.activity.sort(ACTIVITY_ORDER), many.activity, check_exact=True)
+    if one.activity is not None or many.activity_parts is not None:  # in passes: left in its parts, merged here
+        assert one.activity is not None and many.activity is None and many.activity_parts is not None
+        assert_frame_equal(one.activity.sort(ACTIVITY_ORDER), many.activity_table(), check_exact=True)
     assert len(one.rejects) == len(many.rejects)
     for a, b in zip(one.rejects, many.rejects, strict=True):  # in the files' order, both
         assert_frame_equal(a, b, check_exact=True)
@@ -227,7 +227,7 @@ def test_a_pipeline_shares_a_partitioned_read() -> None:
         again = load_transactions([SAMPLE], as_of=None)
         at_date = load_transactions([SAMPLE], as_of=first.as_of)
     assert first.passes == 3 and again is first and at_date is first
-    assert first.activity is not None and len(cache) == 2  # a pipeline keeps the activity table
+    assert first.activity_table() is not None and len(cache) == 2  # a pipeline keeps the activity table
 
 
 # --- through load_inputs and a command ---------------------------------------------------------------------
@@ -405,3 +405,79 @@ def test_the_estimate_grows_with_lines_the_activity_table_and_text_columns(tmp_p
     assert texts.one_pass == fp.fixed + texts.lines * (fp.per_line + 3 * fp.text_per_line)
     assert texts.pass_bytes(4) == fp.pass_fixed + -(-texts.lines * (fp.per_line + 3 * fp.text_per_line) // 4)
     assert texts.describe().startswith("about 16,")
+
+
+# --- the commands that read the activity table: in its parts, one at a time (issue 20) ----------------------
+
+ACTIVITY_COMMANDS = {
+    "retention": ["-o", "long.csv", "--wide", "wide.csv", "--cohorts", "cohorts.csv"],
+    "retention-week": ["--period", "week", "-o", "long.csv", "--wide", "wide.csv"],
+    "churn": ["-o", "status.csv", "--rates", "rates.csv"],
+    "churn-model": ["--model", "mbgnbd", "--rank-by", "predicted", "-o", "status.csv", "--rates", "rates.csv"],
+    "second-purchase": ["-o", "actions.csv", "--summary", "timing.csv"],
+    "second-purchase-by": ["--by", "first_category", "-o", "actions.csv", "--summary", "timing.csv"],
+    "lifecycle": ["-o", "todo.csv", "--summary", "stages.csv"],
+    "cltv": ["--holdout", "90", "-o", "clv.csv", "--tables", "checks"],
+}
+
+
+def _written(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _run_in(folder: Path, command: str, data: Path, *extra: str) -> str:
+    from typer.testing import CliRunner
+
+    from loyalty_cli.cli import app
+
+    folder.mkdir()
+    name = command.removesuffix("-by") if command.startswith("second") else command.split("-")[0]
+    args = [name, str(data)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(
+            app, [*args, *ACTIVITY_COMMANDS[command], *extra]
+        )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+#: the models do not fit the random shop (no repeat pattern): these run on the sample only
+MODEL_COMMANDS = ("churn-model", "cltv")
+
+
+@pytest.mark.parametrize(
+    ("command", "data"),
+    [(c, "sample") for c in ACTIVITY_COMMANDS] + [(c, "shop") for c in ACTIVITY_COMMANDS if c not in MODEL_COMMANDS],
+)
+def test_an_activity_command_writes_the_same_files_in_passes(
+    tmp_path: Path, tiny_footprint: Footprint, command: str, data: str
+) -> None:
+    """Every file the command writes is byte for byte the one-pass file when the activity table stays in its
+    parts (a tiny budget: several passes, each command reading one part at a time)."""
+    source = SAMPLE if data == "sample" else _shop(tmp_path / "shop.csv", customers=400, bad=False)
+    one = _run_in(tmp_path / "one", command, source)
+    many = _run_in(tmp_path / "many", command, source, "--memory-limit", "20kB")
+    assert "passes over customer partitions" in many and "passes over customer partitions" not in one
+    files = _written(tmp_path / "one")
+    assert len(files) >= 2 and all(files.values())
+    assert _written(tmp_path / "many") == files
+    # and what it shows (the tables on the terminal), but for the note of the passes and the folder's name
+    shown = [line for line in many.splitlines() if "passes over customer partitions" not in line]
+    assert "\n".join(shown).replace("/many/", "/one/") == one.rstrip("\n").replace("/many/", "/one/")
+
+
+def test_the_activity_parts_are_removed_with_the_inputs(tiny_footprint: Footprint) -> None:
+    import gc
+
+    inputs = load_inputs(InputSpec(transactions=[str(SAMPLE)], activity=True, memory_limit=20_000))
+    parts = inputs.loaded.activity_parts if inputs.loaded is not None else None
+    assert parts is not None and inputs.passes == len(parts.files) > 1
+    assert all(path.is_file() for path in parts.files)
+    one = load_inputs(InputSpec(transactions=[str(SAMPLE)], activity=True))
+    assert_frame_equal(one.activity.sort(ACTIVITY_ORDER), inputs.activity, check_exact=True)  # merged when asked
+    assert_frame_equal(one.activity.sort(ACTIVITY_ORDER), inputs.get("activity"), check_exact=True)  # type: ignore[arg-type]
+    folder = parts.folder
+    del inputs, parts
+    gc.collect()
+    assert not folder.exists()

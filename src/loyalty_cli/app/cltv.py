@@ -13,6 +13,7 @@ from loyalty_cli.durations import parse_days, parse_duration
 from loyalty_cli.errors import ConfigError, UsageError, setting
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon, fit_cltv_models
 from loyalty_cli.metrics.cltv_holdout import Holdout, holdout_check
+from loyalty_cli.stage1.activity_parts import first_day
 from loyalty_cli.words import count
 
 
@@ -104,9 +105,9 @@ class CltvResult:
 
 
 def cltv(inputs: Inputs, config: CltvSettings, messages: Messages | None = None) -> CltvResult:
-    activity, end = inputs.activity, inputs.as_of
+    activity, end = inputs.activity_parts, inputs.as_of  # in parts when read in passes: one part at a time
     assert end is not None
-    fit_end = config.fit_end(activity["day"].min(), end)  # type: ignore[arg-type]
+    fit_end = config.fit_end(first_day(activity), end)  # type: ignore[arg-type]
     models = config.models
     fit = fit_cltv_models(activity, models, before=fit_end).fitted()
     check = holdout_check(fit, activity, as_of=end) if config.checking else None

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from loyalty_cli.metrics.nps import NpsConfig
     from loyalty_cli.spark.session import SparkSettings
     from loyalty_cli.stage1 import Loaded
+    from loyalty_cli.stage1.activity_parts import Activity
     from loyalty_cli.stage1.partitioned import Parts
 
 #: the inputs besides the transactions, in the order they are read
@@ -106,9 +107,22 @@ class Inputs:
 
     @property
     def activity(self) -> pl.DataFrame:
+        """The whole activity table (read in passes: its parts merged, once, when first asked for)."""
+        if "activity" not in self.tables and self.loaded is not None and self.loaded.activity_parts is not None:
+            self.tables["activity"] = self.loaded.activity_parts.collect()
         return self.tables["activity"]
 
+    @property
+    def activity_parts(self) -> Activity:
+        """The activity table as the metrics take it without holding it whole: read in passes, its parts on disk
+        (:class:`~loyalty_cli.stage1.activity_parts.ActivityParts`), one read at a time; else the table."""
+        if self.loaded is not None and self.loaded.activity_parts is not None:
+            return self.loaded.activity_parts
+        return self.activity
+
     def get(self, kind: str) -> pl.DataFrame | None:
+        if kind == "activity" and self.loaded is not None and self.loaded.activity_parts is not None:
+            return self.activity
         return self.tables.get(kind)
 
 
@@ -394,7 +408,8 @@ def _scan_side(
     rows to collect, said and checked (:attr:`InputSpec.check_scan`) before any row is read."""
     from loyalty_cli.io import readers
 
-    default = ReadOptions(mapping_file=spec.options.mapping_file)
+    # the mapping file, and what to do with lines repeated across files (checked in a points ledger)
+    default = ReadOptions(mapping_file=spec.options.mapping_file, on_overlap=spec.options.on_overlap)
     scanned: dict[str, tuple[Scan, pl.LazyFrame]] = {}
     for kind in kinds:
         paths, options = spec.paths(kind), spec.side_options.get(kind, default)

@@ -264,7 +264,7 @@ def _stages(
     if life is None or loaded is None:
         return None
     rules, churn = life.lifecycle_rules, life.churn
-    as_of, activity = loaded.as_of, loaded.activity
+    as_of, activity = loaded.as_of, loaded.activity_source()
     if as_of is None or activity is None:  # nobody bought before the as-of date: every respondent (no purchase)
         return pl.DataFrame(schema={"customer_id": pl.String, "stage": pl.Enum(rules.stages)})
     rules_hint = f"Break NPS down by segment instead, or see `loyalty lifecycle {setting('churn_rules')}`."

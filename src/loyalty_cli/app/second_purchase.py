@@ -73,7 +73,7 @@ def second_purchase(
     said = messages if messages is not None else Messages()
     timing = dataclasses.replace(config.timing, by=group_by(config.by, customers.columns, said))
     summary, shares, curve, value, actions, history = pl.collect_all(
-        second_purchase_tables(customers.lazy(), inputs.activity.lazy(), config=timing)
+        second_purchase_tables(customers.lazy(), inputs.activity_parts, config=timing)
     )
     as_of: date = customers["as_of"][0]
     timing_notes(said, summary, shares, value, actions, config=timing, as_of=as_of)

@@ -35,6 +35,7 @@ from loyalty_cli.models import (
     fit_purchase_model,
 )
 from loyalty_cli.models.fitting import unique_rows
+from loyalty_cli.stage1.activity_parts import Activity, each_part, stacked
 from loyalty_cli.stage1.customers import btyd_columns
 
 Unit = Literal["day", "week"]
@@ -130,11 +131,21 @@ class CltvConfig:
         return self.horizon.suffix
 
 
-def calibration_summary(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
+def calibration_summary(activity: Activity, *, before: date, unit: Unit) -> pl.LazyFrame:
     """Per customer with a purchase before ``before``: history (first/last purchase, purchase days, orders,
     historical_value = net spend, returns included) and the BTYD inputs of :func:`btyd_summary` (frequency,
     recency, T in ``unit``s, monetary_value), with T running to the last observed day, ``before`` - 1 day.
-    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention)."""
+    The repeat spend is the net value of the repeat purchase days (per-day sums, lifetimes' convention).
+
+    The activity in parts (:mod:`loyalty_cli.stage1.activity_parts`) is summarised one part at a time, the
+    parts' customers stacked (collected; the fits do not depend on the order of the customers)."""
+    parts = each_part(activity)
+    if len(parts) > 1:
+        return stacked([_calibration(part, before=before, unit=unit).collect() for part in parts]).lazy()
+    return _calibration(parts[0], before=before, unit=unit)
+
+
+def _calibration(activity: pl.LazyFrame, *, before: date, unit: Unit) -> pl.LazyFrame:
     bought = pl.col("purchases") > 0
     purchase_day = pl.when(bought).then(pl.col("day"))
     # days are unique per customer in the activity table, so the first purchase day's value is the first after
@@ -330,13 +341,13 @@ class CltvModels:
         return self.fit
 
 
-def fit_cltv_models(activity: pl.DataFrame | pl.LazyFrame, config: CltvConfig, *, before: date) -> CltvModels:
+def fit_cltv_models(activity: Activity, config: CltvConfig, *, before: date) -> CltvModels:
     """The one composition of the CLV fit: the calibration summary of the customer x day ``activity`` before
     ``before`` (:func:`calibration_summary`), the purchase model fitted on it, then the spend model and the
     predictions (:func:`fit_cltv`). Raises :class:`DataError` when nobody bought before ``before`` and
     :class:`ModelError` when the purchase model cannot be fitted; a spend model that cannot be fitted is in
     the result (:attr:`CltvModels.spend_error`; :meth:`CltvModels.fitted` raises it)."""
-    summary = calibration_summary(activity.lazy(), before=before, unit=config.unit).collect()
+    summary = calibration_summary(activity, before=before, unit=config.unit).collect()
     if summary.is_empty():
         raise _nobody_before(before)
     x, t_x, t_end = (summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))

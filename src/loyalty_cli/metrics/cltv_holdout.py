@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from loyalty_cli.metrics.cltv import CltvFit
+from loyalty_cli.stage1.activity_parts import Activity, each_part, stacked, with_customers
 
 #: calibration frequency buckets of the holdout table: 0, 1, ..., 6 and "7+"
 FREQUENCY_BUCKETS = 7
@@ -31,8 +32,16 @@ class Holdout:
     tracking: pl.DataFrame
 
 
-def holdout_actuals(activity: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Per customer: purchase days and net value in [start, end); spend = mean of the per-day sums."""
+def holdout_actuals(activity: Activity, *, start: date, end: date) -> pl.LazyFrame:
+    """Per customer: purchase days and net value in [start, end); spend = mean of the per-day sums (the activity
+    in parts: one part at a time, the parts' customers stacked)."""
+    parts = each_part(activity)
+    if len(parts) > 1:
+        return stacked([_actuals(part, start=start, end=end).collect() for part in parts]).lazy()
+    return _actuals(parts[0], start=start, end=end)
+
+
+def _actuals(activity: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     days = activity.filter((pl.col("day") >= start) & (pl.col("day") < end) & (pl.col("purchases") > 0))
     return days.group_by("customer_id").agg(
         pl.len().cast(pl.Int64).alias("actual_purchases"),
@@ -41,7 +50,7 @@ def holdout_actuals(activity: pl.LazyFrame, *, start: date, end: date) -> pl.Laz
     )
 
 
-def _tracking(fit: CltvFit, activity: pl.DataFrame, *, start: date, end: date) -> pl.DataFrame:
+def _tracking(fit: CltvFit, activity: Activity, *, start: date, end: date) -> pl.DataFrame:
     """Weekly cumulative repeat purchase days of the calibration customers, actual and expected.
 
     Expected at day D is sum over customers of E[X(D - first purchase)] (the model's new-customer curve),
@@ -54,13 +63,17 @@ def _tracking(fit: CltvFit, activity: pl.DataFrame, *, start: date, end: date) -
     counts = np.bincount(first_idx, minlength=n_days + 1).astype(np.float64)
     curve = fit.purchase.expected_purchases_new(np.arange(n_days + 1) / fit.config.unit_days)
     expected = np.convolve(counts, curve)[: n_days + 1]
-    repeat_days = (
-        activity.join(firsts, on="customer_id", how="inner")
-        .filter((pl.col("purchases") > 0) & (pl.col("day") > pl.col("first_purchase")) & (pl.col("day") < end))
-        .select((pl.col("day") - pl.lit(origin)).dt.total_days().alias("d"))["d"]
-        .to_numpy()
-    )
-    actual_cum = np.cumsum(np.bincount(repeat_days, minlength=n_days + 1))  # repeat days on days <= d
+    repeats = np.zeros(n_days + 1, dtype=np.int64)  # repeat purchase days per day, counted part by part
+    for mine, part in with_customers(firsts.lazy(), activity):
+        repeat_days = (
+            part.join(mine, on="customer_id", how="inner")
+            .filter((pl.col("purchases") > 0) & (pl.col("day") > pl.col("first_purchase")) & (pl.col("day") < end))
+            .select((pl.col("day") - pl.lit(origin)).dt.total_days().alias("d"))
+            .collect()["d"]
+            .to_numpy()
+        )
+        repeats += np.bincount(repeat_days, minlength=n_days + 1)[: n_days + 1]
+    actual_cum = np.cumsum(repeats)  # repeat days on days <= d
     boundaries = np.arange(7, n_days + 1, 7)  # week ends (exclusive day index)
     if boundaries.size == 0 or boundaries[-1] != n_days:
         boundaries = np.append(boundaries, n_days)
@@ -76,7 +89,7 @@ def _tracking(fit: CltvFit, activity: pl.DataFrame, *, start: date, end: date) -
     )
 
 
-def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdout:
+def holdout_check(fit: CltvFit, activity: Activity, *, as_of: date) -> Holdout:
     """Compare the calibration fit's predictions for [fit.as_of, as_of) with what happened."""
     start = fit.as_of
     length = (as_of - start).days / fit.config.unit_days
@@ -84,7 +97,7 @@ def holdout_check(fit: CltvFit, activity: pl.DataFrame, *, as_of: date) -> Holdo
     x = c["frequency"].to_numpy().astype(np.float64)
     unit = fit.config.unit
     t_x, t_end = c[f"recency_{unit}s"].to_numpy(), c[f"T_{unit}s"].to_numpy()
-    actual = holdout_actuals(activity.lazy(), start=start, end=as_of).collect()
+    actual = holdout_actuals(activity, start=start, end=as_of).collect()
     per_customer = (
         c.select("customer_id", "frequency", "p_alive", "expected_spend")
         .with_columns(pl.Series("predicted_purchases", fit.purchase.expected_purchases(length, x, t_x, t_end)))

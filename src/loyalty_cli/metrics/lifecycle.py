@@ -34,6 +34,7 @@ from loyalty_cli.metrics.churn import churn_status, rank_by_value
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
 from loyalty_cli.rules.churn import ChurnRules
 from loyalty_cli.rules.lifecycle import TEXT_INPUTS, LifecycleRules
+from loyalty_cli.stage1.activity_parts import Activity
 
 NOT_BEFORE = "(not in previous)"  # transition matrix: customer absent from the previous snapshot
 NOT_NOW = "(not in this snapshot)"
@@ -63,7 +64,7 @@ def contacts_left_out(contacts: pl.DataFrame, customers: pl.DataFrame, *, as_of:
 
 def lifecycle_inputs(
     customers: pl.LazyFrame,
-    activity: pl.LazyFrame,
+    activity: Activity,
     *,
     as_of: date,
     churn_rules: ChurnRules,
@@ -220,7 +221,7 @@ def lifecycle_window(customers: pl.LazyFrame | pl.DataFrame, window: SecondPurch
 
 def lifecycle_stages(
     customers: pl.LazyFrame,
-    activity: pl.LazyFrame,
+    activity: Activity,
     *,
     as_of: date,
     rules: LifecycleRules,

@@ -42,6 +42,7 @@ import polars as pl
 
 from loyalty_cli.errors import ConfigError, UsageError
 from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
+from loyalty_cli.stage1.activity_parts import Activity, with_customers
 
 AVERAGE = "average"  # the cohort label of the pooled rows of the long table
 ALL = "all"  # the cohort label of the row of all customers in the cohort table
@@ -89,10 +90,11 @@ def _money(cents: pl.Expr) -> pl.Expr:
     return (cents / 100).round(2)
 
 
-def _cohorts(customers: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """customer_id, cohort (period index of the first purchase), now (of as_of), as_of."""
+def _cohorts(customers: pl.LazyFrame, period: Period, split: list[str]) -> pl.LazyFrame:
+    """customer_id, [the split column], cohort (period index of the first purchase), now (of as_of), as_of."""
     return customers.select(
         "customer_id",
+        *split,
         period_index(pl.col("first_purchase"), period).alias("cohort"),
         period_index(pl.col("as_of"), period).alias("now"),
         "as_of",
@@ -100,7 +102,12 @@ def _cohorts(customers: pl.LazyFrame, period: Period) -> pl.LazyFrame:
 
 
 def cohort_retention(
-    customers: pl.LazyFrame, activity: pl.LazyFrame, *, period: Period = "month", horizon: int | None = None
+    customers: pl.LazyFrame,
+    activity: Activity,
+    *,
+    period: Period = "month",
+    horizon: int | None = None,
+    by: str | None = None,
 ) -> pl.LazyFrame:
     """The long retention table: one row per cohort and period k, then the ``average`` rows.
 
@@ -109,11 +116,14 @@ def cohort_retention(
     the "within" window; default :data:`DEFAULT_HORIZON`), mature_within (period k + h - 1 is over),
     cohorts_within, active_within_customers, retention_within, revenue, revenue_retention,
     cumulative_revenue_per_customer, as_of. Every cohort has the same periods k = 0 .. K, where K is the last
-    mature period of the oldest cohort; cells that are not mature are null."""
+    mature period of the oldest cohort; cells that are not mature are null. ``by``: a column of ``customers``
+    that splits every cohort (and average) by its values: the group keys are (by, cohort), ``by`` comes first."""
     period = check_period(period)
     horizon = check_horizon(horizon, period)
-    cust = _cohorts(customers, period)
-    sizes = cust.group_by("cohort").agg(pl.len().alias("cohort_customers"), pl.col("now", "as_of").first())
+    split = [by] if by is not None else []
+    keys = [*split, "cohort"]
+    cust = _cohorts(customers, period, split)
+    sizes = cust.group_by(keys).agg(pl.len().alias("cohort_customers"), pl.col("now", "as_of").first())
     # every cohort gets k = 0 .. K (K = the oldest cohort's last mature period, at least 0)
     grid = (
         sizes.with_columns(
@@ -122,6 +132,85 @@ def cohort_retention(
         .explode("period")
         .with_columns(pl.col("period").cast(pl.Int32))
     )
+    # per part of the activity (its customers only: each customer is in one part), counts and cents added up
+    cells = _added([_cells(c, part, keys, period, horizon) for c, part in with_customers(cust, activity)], keys)
+    mature = (pl.col("cohort") + pl.col("period")) < pl.col("now")
+    mature_within = (pl.col("cohort") + pl.col("period") + (horizon - 1)) < pl.col("now")
+    in_cell = pl.when(mature)
+    table = (
+        grid.join(cells, on=[*keys, "period"], how="left")
+        .with_columns(
+            mature.alias("mature"),
+            mature_within.alias("mature_within"),
+            pl.col("active").fill_null(0),
+            pl.col("revenue_cents").fill_null(0),
+            (pl.col("starts").fill_null(0) - pl.col("active").fill_null(0))
+            .cum_sum()
+            .over(keys, order_by="period")
+            .alias("_within"),
+        )
+        .with_columns(
+            pl.col("revenue_cents").cum_sum().over(keys, order_by="period").alias("cumulative_cents"),
+            pl.col("revenue_cents").filter(pl.col("period") == 0).first().over(keys).alias("revenue0_cents"),
+        )
+        .with_columns(
+            *(
+                in_cell.then(pl.col(c)).alias(c)
+                for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")
+            ),
+            pl.when(mature_within).then(pl.col("_within") + pl.col("active")).alias("active_within"),
+            pl.col("cohort_customers").alias("within_customers"),
+        )
+    )
+    shaped = _shape(
+        table.with_columns(
+            pl.lit(1, dtype=pl.UInt32).alias("cohorts"), pl.lit(1, dtype=pl.UInt32).alias("cohorts_within")
+        ),
+        period,
+        horizon,
+        split,
+    )
+    pooled = (
+        table.filter(pl.col("mature"))
+        .group_by(*split, "period")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("cohort_customers").sum(),
+            *(pl.col(c).sum() for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")),
+        )
+    )
+    pooled_within = (
+        table.filter(pl.col("mature_within"))
+        .group_by(*split, "period")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("cohorts_within"),
+            pl.col("cohort_customers").sum().alias("within_customers"),
+            pl.col("active_within").sum(),
+        )
+    )
+    # an average row for every k (null where no cohort is mature yet)
+    average = (
+        table.select(*split, "period", "as_of")
+        .unique()
+        .join(pooled, on=[*split, "period"], how="left")
+        .join(pooled_within, on=[*split, "period"], how="left")
+        .with_columns(
+            pl.lit(None, dtype=pl.Int32).alias("cohort"),
+            (pl.col("cohorts").fill_null(0) > 0).alias("mature"),
+            (pl.col("cohorts_within").fill_null(0) > 0).alias("mature_within"),
+            pl.col("cohorts").fill_null(0),
+            pl.col("cohorts_within").fill_null(0),
+            pl.col("cohort_customers").fill_null(0),
+        )
+    )
+    return pl.concat([shaped, _shape(average, period, horizon, split)], how="vertical").sort(
+        *split, pl.col("cohort_start").is_null(), "cohort_start", "period"
+    )
+
+
+def _cells(cust: pl.LazyFrame, activity: pl.LazyFrame, keys: list[str], period: Period, horizon: int) -> pl.LazyFrame:
+    """The cells of ``activity``'s customers (``cust``: customer_id, the keys): ``keys, period, active,
+    revenue_cents, starts`` (whole numbers, which add up over customers: see :func:`_added`)."""
     # one pass over the activity (a row per customer and day), customers as row numbers (hashing string ids is
     # the cost): each purchase day knows the period of the customer's previous purchase day ("previous"), from
     # the days sorted by customer and day (one Int64 key; a window over the customer ordered by day cost twice
@@ -130,10 +219,10 @@ def cohort_retention(
     seen = bought_then.then(pl.col("cix")).forward_fill().shift(1)
     previous = pl.when(seen == pl.col("cix")).then(bought_then.then(pl.col("period")).forward_fill().shift(1))
     days = (
-        activity.join(cust.select("customer_id", "cohort").with_row_index("cix"), on="customer_id", how="inner")
+        activity.join(cust.select("customer_id", *keys).with_row_index("cix"), on="customer_id", how="inner")
         .select(
             "cix",
-            "cohort",
+            *keys,
             "day",
             (period_index(pl.col("day"), period) - pl.col("cohort")).alias("period"),
             (pl.col("purchases") > 0).alias("bought"),
@@ -153,10 +242,10 @@ def cohort_retention(
     lag = pl.col("period") - pl.max_horizontal(pl.col("previous").fill_null(-1) + 1, pl.col("period") - (horizon - 1))
     spans = pl.col("lag").is_not_null()
     cells = (
-        days.group_by("cohort", "period", pl.when(first).then(lag).alias("lag"))
+        days.group_by(*keys, "period", pl.when(first).then(lag).alias("lag"))
         .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("net_cents").sum().alias("revenue_cents"))
         .select(
-            "cohort",
+            *keys,
             pl.concat_list("period", pl.col("period") - pl.col("lag")).alias("period"),
             pl.concat_list(pl.when(spans).then("n").otherwise(0), pl.lit(0, dtype=pl.Int64)).alias("active"),
             pl.concat_list("revenue_cents", pl.lit(0, dtype=pl.Int64)).alias("revenue_cents"),
@@ -164,89 +253,28 @@ def cohort_retention(
         )
         .explode("period", "active", "revenue_cents", "starts")
         .drop_nulls("period")
-        .group_by("cohort", "period")
+        .group_by(*keys, "period")
         .agg(pl.col("active", "revenue_cents", "starts").sum())
     )
-    mature = (pl.col("cohort") + pl.col("period")) < pl.col("now")
-    mature_within = (pl.col("cohort") + pl.col("period") + (horizon - 1)) < pl.col("now")
-    in_cell = pl.when(mature)
-    table = (
-        grid.join(cells, on=["cohort", "period"], how="left")
-        .with_columns(
-            mature.alias("mature"),
-            mature_within.alias("mature_within"),
-            pl.col("active").fill_null(0),
-            pl.col("revenue_cents").fill_null(0),
-            (pl.col("starts").fill_null(0) - pl.col("active").fill_null(0))
-            .cum_sum()
-            .over("cohort", order_by="period")
-            .alias("_within"),
-        )
-        .with_columns(
-            pl.col("revenue_cents").cum_sum().over("cohort", order_by="period").alias("cumulative_cents"),
-            pl.col("revenue_cents").filter(pl.col("period") == 0).first().over("cohort").alias("revenue0_cents"),
-        )
-        .with_columns(
-            *(
-                in_cell.then(pl.col(c)).alias(c)
-                for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")
-            ),
-            pl.when(mature_within).then(pl.col("_within") + pl.col("active")).alias("active_within"),
-            pl.col("cohort_customers").alias("within_customers"),
-        )
-    )
-    shaped = _shape(
-        table.with_columns(
-            pl.lit(1, dtype=pl.UInt32).alias("cohorts"), pl.lit(1, dtype=pl.UInt32).alias("cohorts_within")
-        ),
-        period,
-        horizon,
-    )
-    pooled = (
-        table.filter(pl.col("mature"))
-        .group_by("period")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("cohorts"),
-            pl.col("cohort_customers").sum(),
-            *(pl.col(c).sum() for c in ("active", "revenue_cents", "cumulative_cents", "revenue0_cents")),
-        )
-    )
-    pooled_within = (
-        table.filter(pl.col("mature_within"))
-        .group_by("period")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("cohorts_within"),
-            pl.col("cohort_customers").sum().alias("within_customers"),
-            pl.col("active_within").sum(),
-        )
-    )
-    # an average row for every k (null where no cohort is mature yet)
-    average = (
-        table.select("period", "as_of")
-        .unique()
-        .join(pooled, on="period", how="left")
-        .join(pooled_within, on="period", how="left")
-        .with_columns(
-            pl.lit(None, dtype=pl.Int32).alias("cohort"),
-            (pl.col("cohorts").fill_null(0) > 0).alias("mature"),
-            (pl.col("cohorts_within").fill_null(0) > 0).alias("mature_within"),
-            pl.col("cohorts").fill_null(0),
-            pl.col("cohorts_within").fill_null(0),
-            pl.col("cohort_customers").fill_null(0),
-        )
-    )
-    return pl.concat([shaped, _shape(average, period, horizon)], how="vertical").sort(
-        pl.col("cohort_start").is_null(), "cohort_start", "period"
-    )
+    return cells
+
+
+def _added(parts: list[pl.LazyFrame], keys: list[str]) -> pl.LazyFrame:
+    """The cells of several parts of the customers, added up (exact: counts and cents); one part as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    found = pl.concat([part.collect() for part in parts], how="vertical")
+    return found.lazy().group_by(*keys, "period").agg(pl.col("active", "revenue_cents", "starts").sum())
 
 
 def _share(num: str, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
 
 
-def _shape(frame: pl.LazyFrame, period: Period, horizon: int) -> pl.LazyFrame:
+def _shape(frame: pl.LazyFrame, period: Period, horizon: int, split: list[str]) -> pl.LazyFrame:
     start = period_start(pl.col("cohort"), period)
     return frame.select(
+        *split,
         pl.when(pl.col("cohort").is_null())
         .then(pl.lit(AVERAGE))
         .otherwise(period_label(start, period))

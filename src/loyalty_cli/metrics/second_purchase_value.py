@@ -22,16 +22,25 @@ from loyalty_cli.metrics.second_purchase import (
     repurchase_shares,
     timing_summary,
 )
+from loyalty_cli.stage1.activity_parts import Activity, each_part, in_parts, stacked, with_customers
 
 
 def first_year_value(
-    activity: pl.LazyFrame, *, days: int = VALUE_DAYS, customers: pl.LazyFrame | None = None
+    activity: Activity, *, days: int = VALUE_DAYS, customers: pl.LazyFrame | None = None
 ) -> pl.LazyFrame:
     """Per customer with a purchase: ``customer_id, first_purchase, first_day_cents, after_first_cents``: the
     net value (returns included) of the first purchase day, and of the ``days`` days after it (day 1 to day
     ``days`` included), from :func:`~loyalty_cli.stage1.customers.customer_activity`. ``customers``: the
     customer summary of the same lines, whose ``first_purchase`` is that first purchase day: joined to the
-    activity rather than found again by a window over every customer's days (10M lines: 2 s against 7 s)."""
+    activity rather than found again by a window over every customer's days (10M lines: 2 s against 7 s). The
+    activity in parts (:mod:`loyalty_cli.stage1.activity_parts`): one part at a time (with its customers), the
+    parts' customers stacked, collected."""
+    if in_parts(activity):
+        pairs = (
+            with_customers(customers, activity) if customers is not None else [(None, p) for p in each_part(activity)]
+        )
+        return stacked([first_year_value(part, days=days, customers=mine).collect() for mine, part in pairs]).lazy()
+    activity = each_part(activity)[0]
     day = pl.col("day")
     first = pl.col("first_purchase")
     if customers is None:
@@ -67,22 +76,52 @@ def value_by_bucket(
     (``mean_spend_365d``, ``median_spend_365d``), the mean of the 365 days after the first purchase day alone
     (``mean_repeat_spend_365d``), and the total. ``value`` is :func:`first_year_value`. Means and medians
     are null below ``min_n`` customers. Every bucket is listed."""
-    gaps = _stacked(customers, by)
-    spend, repeat = pl.col("spend_cents"), pl.col("after_first_cents")
+    return _bucket_table(customers, _value_rows(customers, value, by), by=by, min_n=min_n)
+
+
+def _value_rows(customers: pl.LazyFrame, value: pl.LazyFrame, by: str | None) -> pl.LazyFrame:
+    """The rows :func:`value_by_bucket` counts, one per customer observed 365 days and group: ``group, bucket,
+    spend_cents, after_first_cents`` (whole cents: counted over parts of the customers, they add up)."""
     observed = (
-        gaps.filter(pl.col("observed_days") >= VALUE_DAYS)
+        _stacked(customers, by)
+        .filter(pl.col("observed_days") >= VALUE_DAYS)
         .join(value.select("customer_id", "first_day_cents", "after_first_cents"), on="customer_id", how="left")
         .with_columns(pl.col("first_day_cents", "after_first_cents").fill_null(0))
-        .with_columns((pl.col("first_day_cents") + repeat).alias("spend_cents"), _bucket().alias("bucket"))
     )
-    stats = observed.group_by("group", "bucket").agg(
+    return observed.select(
+        "group",
+        _bucket().alias("bucket"),
+        (pl.col("first_day_cents") + pl.col("after_first_cents")).alias("spend_cents"),
+        "after_first_cents",
+    )
+
+
+def _bucket_table(
+    customers: pl.LazyFrame,
+    observed: pl.LazyFrame,
+    *,
+    by: str | None,
+    min_n: int,
+    groups: pl.LazyFrame | None = None,
+    medians: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
+    """:func:`value_by_bucket` from its rows (:func:`_value_rows`): the means of whole cents are exact (below
+    2**53), so they do not depend on the order of the rows. ``groups``: every customer's group (``group``, unique)
+    and ``medians`` (:func:`_medians`) when found already, else from ``customers`` and ``observed``."""
+    groups = groups if groups is not None else _stacked(customers, by).select(pl.col("group").unique())
+    spend, repeat = pl.col("spend_cents"), pl.col("after_first_cents")
+    aggs = [
         pl.len().cast(pl.Int64).alias("customers"),
         (spend.mean() / 100).alias("mean_spend_365d"),
         (spend.median() / 100).alias("median_spend_365d"),
         (repeat.mean() / 100).alias("mean_repeat_spend_365d"),
         (spend.sum() / 100).alias("total_spend_365d"),
-    )
-    grid = gaps.select(pl.col("group").unique()).join(
+    ]
+    if medians is None:
+        stats = observed.group_by("group", "bucket").agg(aggs)
+    else:
+        stats = observed.group_by("group", "bucket").agg(*aggs[:2], *aggs[3:]).join(medians, on=["group", "bucket"])
+    grid = groups.join(
         pl.LazyFrame({"bucket": list(BUCKET_NAMES)}, schema={"bucket": pl.Enum(BUCKET_NAMES)}), how="cross"
     )
     n = pl.col("customers")
@@ -102,6 +141,22 @@ def value_by_bucket(
         )
         .sort(pl.col("group") != ALL, "group", "bucket")
     )
+
+
+def _medians(observed: pl.DataFrame) -> pl.LazyFrame:
+    """``group, bucket, median_spend_365d`` of collected rows (:func:`_value_rows`), one group and bucket at a
+    time: the group-by's median held several times the rows (4.2M rows of 50M lines: +300 MB at the peak; a sort
+    by group, bucket and spend +180 MB), these one copy of them. The same medians (one per group and bucket: a
+    loop over at most 6 buckets per group, not over rows)."""
+    rows = [
+        (group, bucket, part["spend_cents"].median())
+        for (group, bucket), part in observed.select("group", "bucket", "spend_cents")
+        .partition_by("group", "bucket", as_dict=True)
+        .items()
+    ]
+    schema = observed.select("group", "bucket").schema
+    frame = pl.DataFrame(rows, schema={**schema, "_median": pl.Float64}, orient="row")
+    return frame.lazy().select("group", "bucket", (pl.col("_median") / 100).alias("median_spend_365d"))
 
 
 def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: SecondPurchaseConfig) -> pl.LazyFrame:
@@ -159,17 +214,34 @@ def action_list(customers: pl.LazyFrame, summary: pl.LazyFrame, *, config: Secon
 
 
 def second_purchase_tables(
-    customers: pl.LazyFrame, activity: pl.LazyFrame, *, config: SecondPurchaseConfig
+    customers: pl.LazyFrame, activity: Activity, *, config: SecondPurchaseConfig
 ) -> list[pl.LazyFrame]:
     """The plans of ``loyalty second-purchase``, to collect together: the timing summary, the repurchase
     shares, the Kaplan-Meier curve, value by timing, the action list and whether the history starts before
-    the data (:func:`history_start`), in that order."""
+    the data (:func:`history_start`), in that order. The activity in parts is read one part at a time (value by
+    timing: each part's rows without customer ids, stacked; joined whole, the ids of 4.8M customers cost
+    ~0.5 GB more at the peak)."""
     summary = timing_summary(customers, config=config)
+    if in_parts(activity):  # each part's rows (its customers', without their ids) and groups, stacked
+        rows, groups = [], []
+        for mine, part in with_customers(customers, activity):
+            found = _value_rows(mine, first_year_value(part, customers=mine), config.by)
+            rows.append(found.collect())
+            groups.append(_stacked(mine, config.by).select(pl.col("group").unique()).collect())
+        found, groups = stacked(rows), stacked(groups).lazy().unique()
+        del rows
+        kept = {"groups": groups, "medians": _medians(found)}
+        value = _bucket_table(customers, found.lazy(), by=config.by, min_n=config.min_n, **kept)
+        value = value.collect().lazy()  # now: its rows are gone before the other plans run
+    else:
+        value = value_by_bucket(
+            customers, first_year_value(activity, customers=customers), by=config.by, min_n=config.min_n
+        )
     return [
         summary,
         repurchase_shares(customers, by=config.by, min_n=config.min_n),
         km_curve(customers, by=config.by),
-        value_by_bucket(customers, first_year_value(activity, customers=customers), by=config.by, min_n=config.min_n),
+        value,
         action_list(customers, summary, config=config),
         history_start(customers, min_n=config.min_n),
     ]

@@ -33,6 +33,7 @@ from loyalty_cli.io.readers import ReadOptions, Scan, read_transactions
 from loyalty_cli.io.sources import expand_inputs
 from loyalty_cli.io.validate import BadRows, collect_checked
 from loyalty_cli.memory import format_size
+from loyalty_cli.stage1.activity_parts import Activity, ActivityParts
 from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
 from loyalty_cli.stage1.partitioned import collect_partitioned
 from loyalty_cli.stage1.passes import estimate, plan_passes
@@ -54,6 +55,16 @@ class Loaded:
     lines: dict[str, pl.DataFrame] = field(default_factory=dict)
     passes: int = 1  # over customer partitions, for ``memory_limit`` (bytes; None: no budget)
     memory_limit: int | None = None
+    # in passes, the activity table left in its parts on disk (``activity`` is None then): see activity_parts
+    activity_parts: ActivityParts | None = None
+
+    def activity_table(self) -> pl.DataFrame | None:
+        """The whole activity table (its parts merged when it is in parts; None when not asked)."""
+        return self.activity_parts.collect() if self.activity_parts is not None else self.activity
+
+    def activity_source(self) -> Activity | None:
+        """The activity table as the metrics take it: its parts when in parts, else the table (None: not asked)."""
+        return self.activity_parts if self.activity_parts is not None else self.activity
 
     @property
     def as_of(self) -> date | None:
@@ -149,7 +160,8 @@ def load_transactions(
     ``memory_limit`` (bytes; None: no budget): stage 1 takes as many passes over customer partitions as the
     estimated working set needs (a budget none can meet is a ``ConfigError``); ``passes`` sets their number
     instead; ``on_pass(i, n)`` is told each one's start (see :func:`collect_partitioned`). The tables are the
-    same in one pass or several (in passes sorted by customer id, and day)."""
+    same in one pass or several (in passes sorted by customer id, and day), but in passes the activity table is
+    left in its parts on disk (:attr:`Loaded.activity_parts`: :meth:`Loaded.activity_table` merges them)."""
     options = options or ReadOptions()
     cache = _cache.get() if not lines else None
     key = _key(inputs, options, as_of, on_bad_rows) if cache is not None else None
@@ -171,11 +183,14 @@ def load_transactions(
             activity=keep_activity,
             lines=named,
             on_pass=on_pass,
+            keep_parts=True,
         )
         assert parts.customers is not None and parts.no_purchase is not None
         found = (parts.customers, parts.no_purchase, parts.activity, parts.lines, parts.rejects)
+        kept = parts.activity_parts
     else:
         found = _one_pass(scan, as_of=as_of, on_bad_rows=on_bad_rows, activity=keep_activity, lines=named)
+        kept = None
     customers, no_purchase, table, collected, rejects = found
     loaded = Loaded(
         scan=scan,
@@ -186,6 +201,7 @@ def load_transactions(
         lines=collected,
         passes=passes,
         memory_limit=memory_limit,
+        activity_parts=kept,
     )
     if cache is not None and key is not None:
         cache[key] = loaded

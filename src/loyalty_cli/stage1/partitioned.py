@@ -39,6 +39,7 @@ from loyalty_cli.io.readers import Scan
 from loyalty_cli.io.tempfiles import owned_workspace
 from loyalty_cli.io.validate import BadRows, collect_checked, raise_problems
 from loyalty_cli.memory import format_size
+from loyalty_cli.stage1.activity_parts import ActivityParts, part_of, parts_folder
 from loyalty_cli.stage1.customers import at_as_of, combined_no_purchase, customer_activity, summary_parts
 from loyalty_cli.stage1.passes import count_lines
 
@@ -59,13 +60,15 @@ Plan = Callable[[pl.LazyFrame], pl.LazyFrame]
 @dataclass(frozen=True)
 class Parts:
     """What the partitioned stage 1 collected: the customer summary and its no-purchase row (``summary``), the
-    activity table (``activity``; None for what was not asked), the ``lines`` plans and the rejected rows."""
+    activity table (``activity``, or ``activity_parts`` when kept in its parts; None for what was not asked), the
+    ``lines`` plans and the rejected rows."""
 
     customers: pl.DataFrame | None
     no_purchase: pl.DataFrame | None
     activity: pl.DataFrame | None
     lines: dict[str, pl.DataFrame]
     rejects: list[pl.DataFrame]
+    activity_parts: ActivityParts | None = None
 
 
 def collect_partitioned(
@@ -78,10 +81,33 @@ def collect_partitioned(
     activity: bool = False,
     lines: Mapping[str, Plan] | None = None,
     on_pass: Callable[[int, int], None] | None = None,
+    keep_parts: bool = False,
 ) -> Parts:
     """Stage 1 over ``scan`` in ``passes`` passes (see the top). ``on_pass(i, passes)`` is called before the read
-    that writes the partitions (``i`` = 0) and before each pass over one (1 to ``passes``)."""
+    that writes the partitions (``i`` = 0) and before each pass over one (1 to ``passes``). ``keep_parts``: the
+    activity table is left in its parts on disk (:class:`ActivityParts`, in a folder of its own, removed once it
+    is dropped), not merged."""
     named = dict(lines or {})
+    kept = parts_folder() if activity and keep_parts else None
+    try:
+        return _collect(scan, passes, as_of, on_bad_rows, summary, activity, named, on_pass, kept)
+    except BaseException:
+        if kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
+        raise
+
+
+def _collect(
+    scan: Scan,
+    passes: int,
+    as_of: date | None,
+    on_bad_rows: BadRows,
+    summary: bool,
+    activity: bool,
+    named: dict[str, Plan],
+    on_pass: Callable[[int, int], None] | None,
+    kept: Path | None,
+) -> Parts:
     check = scan.overlap if scan.overlap is not None and scan.overlap.tagged is not None else None  # per part
     with owned_workspace(SPILL_KIND, "the partitioned read") as tmp:
         folder = Path(tmp)
@@ -99,7 +125,7 @@ def collect_partitioned(
         for i, spill in enumerate(spills):
             if on_pass is not None:
                 on_pass(i + 1, passes)
-            out = _pass(spill, folder, i, check, as_of=as_of, summary=summary, activity=activity)
+            out = _pass(spill, folder, i, check, as_of=as_of, summary=summary, activity=activity, kept=kept)
             if summary:
                 no_purchase.append(out["no_purchase"])
                 ends.extend(d for d in out["end"]["as_of"] if d is not None)
@@ -111,13 +137,14 @@ def collect_partitioned(
             raise_problems([scan], rejects, on_bad_rows=on_bad_rows)  # only the repeats are left to raise
         end = as_of if as_of is not None else max(ends, default=None)
         customers = _merged(folder, "customers", passes, end if as_of is None else None) if summary else None
-        table = _merged(folder, "activity", passes, None) if activity else None
+        table = _merged(folder, "activity", passes, None) if activity and kept is None else None
     return Parts(
         customers=customers,
         no_purchase=combined_no_purchase(no_purchase) if summary else None,
         activity=table,
         lines=dict(zip(named, found, strict=True)),
         rejects=rejects,
+        activity_parts=_kept(kept, passes) if kept is not None else None,
     )
 
 
@@ -135,7 +162,7 @@ def _spill(
     are raised here."""
     rows = scan.rows if check is None else check.tagged
     assert rows is not None  # a check made per part has its tagged lines
-    keyed = rows.with_columns((pl.col("customer_id").hash(seed=0) % len(spills)).alias(_PART))
+    keyed = rows.with_columns(part_of(len(spills)).alias(_PART))
     sinks = [
         keyed.filter(pl.col(_PART) == i).drop(_PART).sink_parquet(path, compression=SPILL_COMPRESSION, lazy=True)
         for i, path in enumerate(spills)
@@ -160,9 +187,18 @@ def _raise_after_repeats(
 
 
 def _pass(
-    spill: Path, folder: Path, i: int, check: OverlapCheck | None, *, as_of: date | None, summary: bool, activity: bool
+    spill: Path,
+    folder: Path,
+    i: int,
+    check: OverlapCheck | None,
+    *,
+    as_of: date | None,
+    summary: bool,
+    activity: bool,
+    kept: Path | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Part ``i``'s tables: ``customers`` and ``activity`` written sorted into ``folder`` (:func:`_part_file`);
+    """Part ``i``'s tables: ``customers`` and ``activity`` written sorted into ``folder`` (the activity into
+    ``kept`` when given: :func:`_part_file`);
     returned the small ones: ``no_purchase``, ``end`` (its as-of date) and ``repeats`` (its check of lines repeated
     across files)."""
     lines = pl.scan_parquet(spill)
@@ -173,11 +209,16 @@ def _pass(
         customers, plans["no_purchase"], plans["end"] = summary_parts(lines, as_of=as_of)
         plans["customers"] = _sunk(customers.sort(CUSTOMER_ORDER), _part_file(folder, "customers", i))
     if activity:
-        plans["activity"] = _sunk(customer_activity(lines).sort(ACTIVITY_ORDER), _part_file(folder, "activity", i))
+        target = _part_file(kept or folder, "activity", i)
+        plans["activity"] = _sunk(customer_activity(lines).sort(ACTIVITY_ORDER), target)
     try:
         return dict(zip(plans, pl.collect_all(list(plans.values()), engine="streaming"), strict=True))
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _failed(folder, exc) from None
+
+
+def _kept(folder: Path, passes: int) -> ActivityParts:
+    return ActivityParts(folder, tuple(_part_file(folder, "activity", i) for i in range(passes)))
 
 
 def _sunk(table: pl.LazyFrame, path: Path) -> pl.LazyFrame:

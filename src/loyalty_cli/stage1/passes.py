@@ -18,9 +18,10 @@ The footprint was measured (peak RSS sampled per phase, Polars 2.1, 2 cores; the
   lines) for CSV, whatever the number of partitions;
 - peaks vary by up to 15% from run to run, and grow with the threads (more batches in flight).
 
-What is not in the estimate: the tables stage 1 returns (one row per customer, and per customer and day with the
-activity table: 4.8M customers of 50M lines merged at 700-830 MiB) are held whatever the passes, and stage 2
-works on them.
+What is not in the estimate: the customer table stage 1 returns (one row per customer: 4.8M customers of 50M
+lines merged at 700-830 MiB) is held whatever the passes, and stage 2 works on it. The activity table (one row per
+customer and day: ~24M rows, ~0.8 GB for 50M lines) is not merged in passes: it stays in its parts on disk and
+the commands read one part at a time (:mod:`loyalty_cli.stage1.activity_parts`).
 """
 
 from __future__ import annotations
