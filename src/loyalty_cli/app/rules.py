@@ -43,8 +43,8 @@ def map_tables(seg_map: SegmentMap) -> list[tuple[pl.DataFrame, str]]:
 
 
 def rules_kind(path: Path) -> str:
-    """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle``, ``columns`` or
-    ``pipeline``."""
+    """What a rules file is, from its content: ``segments``, ``churn``, ``lifecycle``, ``programme``, ``columns``
+    or ``pipeline``."""
     from loyalty_cli.io.columns import ENGINE_KEYS
     from loyalty_cli.io.userfiles import read_toml
     from loyalty_cli.pipeline import TOP_KEYS
@@ -62,6 +62,8 @@ def rules_kind(path: Path) -> str:
         return "churn"
     if "rule" in data or "flag" in data:
         return "lifecycle"
+    if "tier" in data or "expiry" in data or "near" in data:
+        return "programme"
     if set(data) & {*TABLES, *ENGINE_KEYS}:  # a mapping, even with a misspelt table (its check then names it)
         return "columns"
     return "segments"
@@ -84,6 +86,10 @@ def check_file(
     if kind == "lifecycle":
         load_lifecycle_rules(path)
         return kind, "lifecycle rules, every customer covered, every stage reachable"
+    if kind == "programme":
+        from loyalty_cli.rules.programme import load_programme_rules
+
+        return kind, f"programme rules: {load_programme_rules(path).describe()}"
     if kind == "columns":
         load_mapping_file(path)
         return kind, "column mapping"

@@ -24,6 +24,7 @@ from loyalty_cli.cli import (
     plan_test,
     products,
     program,
+    reminders,
     report,
     retention,
     rules,
@@ -80,6 +81,7 @@ for function, examples, panel in (
     (plan_test.plan_test, plan_test.EXAMPLES, "Analyse"),
     (program.program, program.EXAMPLES, "Analyse"),
     (products.products, products.EXAMPLES, "Analyse"),
+    (reminders.reminders, reminders.EXAMPLES, "Analyse"),
 ):
     app.command(function.__name__.replace("_", "-"), epilog=examples, rich_help_panel=panel)(function)
 app.add_typer(rules.rules_app, name="rules", rich_help_panel="Rules")

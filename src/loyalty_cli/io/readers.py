@@ -158,7 +158,8 @@ class TablePlan:
 
     @property
     def overlap_checked(self) -> bool:
-        """Whether lines repeated across the files are looked for (several files of transactions)."""
+        """Whether lines repeated across the files are looked for (several files of transactions or of a points
+        ledger)."""
         return len(self.files) > 1 and self.table in _OVERLAP_CHECKED
 
 
@@ -354,8 +355,10 @@ def rejected_rows(lf: pl.LazyFrame, src: Source, schema: pl.Schema, plan: Plan, 
 
 
 _FORMAT_HINT = "Use strftime codes, e.g. '%Y-%m-%d', '%d/%m/%Y %H:%M' or '%m/%d/%Y'."
-# Inputs whose lines repeated across files are an error (or left out): a repeated transaction is counted twice.
-_OVERLAP_CHECKED = ("transactions",)
+# Inputs whose lines repeated across files are an error (or left out): a repeated transaction is counted twice,
+# a repeated points ledger row summed twice into a balance. (Surveys are deduplicated by their own rule; members
+# and contacts come down to one row per customer.)
+_OVERLAP_CHECKED = ("transactions", "points")
 
 
 def read_transactions(
