@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
-from loyalty_cli.app.retention import RetentionConfig, retention
-from loyalty_cli.errors import ConfigError, setting
+from loyalty_cli.app.retention import RetentionConfig, retention, split_column
+from loyalty_cli.errors import ConfigError, DataError, setting
+from loyalty_cli.io.readers import ReadOptions
 
 AS_OF = date(2024, 4, 1)
 
@@ -129,3 +130,144 @@ def test_config_rejects_bad_settings(settings, name, text):
     assert caught.value.name == name
     assert caught.value.message.startswith(f"{setting(name)} {text}")
     assert "--" not in caught.value.message + (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("settings", "name", "text"),
+    [
+        ({"min_customers": 0}, "min_customers", "must be at least 1, got 0"),
+        ({"by": "customer_id"}, "by", "'customer_id' cannot split customers into groups"),
+        ({"by": "first_order_date"}, "by", "'first_order_date' cannot split customers into groups"),
+        ({"by": "first_"}, "by", "'first_' cannot split customers into groups"),
+    ],
+)
+def test_config_rejects_bad_splits(settings, name, text):
+    test_config_rejects_bad_settings(settings, name, text)
+
+
+def test_split_sources_and_what_they_read():
+    assert RetentionConfig().lines() == {} and not RetentionConfig().needs_members
+    for by in ("category", "first_category", "channel", "first_channel"):
+        assert RetentionConfig(by=by).lines() == {}  # the customer summary has them
+    assert RetentionConfig(by="member").needs_members and RetentionConfig(by="member").lines() == {}
+    assert list(RetentionConfig(by="first_product").lines()) == ["retention_split"]
+    assert list(RetentionConfig(by="product_name").lines()) == ["retention_split"]
+
+
+def test_split_by_channel_by_hand(tmp_path: Path):
+    # A and B web (January), C store (February): web's average k1 = 1/2 (A in Feb), store's = 1/1 (C in Mar)
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "customer_id,order_date,amount,channel\nA,2024-01-10,100,web\nA,2024-02-05,50,web\nA,2024-03-20,30,web\n"
+        "B,2024-01-20,200,web\nC,2024-02-14,80,store\nC,2024-03-01,40,store\n"
+    )
+    inputs = load_inputs(InputSpec(transactions=[str(path)], as_of=AS_OF, activity=True))
+    result = retention(inputs, RetentionConfig(by="channel", min_customers=1, show=("on",)))
+    split = result.split
+    assert split is not None and split.by == "first_channel" and split.min_customers == 1
+    assert split.sizes.select("split", "customers").rows() == [("web", 2), ("store", 1)]
+    matrix = split.matrices["on"]
+    assert matrix.columns == ["split", "group", "customers", "m0", "m1", "m2"]
+    assert matrix.rows() == [
+        ("web", "value", 2, 1.0, 0.5, 0.5),
+        ("store", "value", 1, 1.0, 1.0, None),
+        (None, "all", 3, 1.0, 2 / 3, 0.5),
+    ]
+    assert split.labelled("on").rows()[-1] == ("all", 3, 1.0, 2 / 3, 0.5)
+    # the files: each group's rows, then every customer's (the unsplit long table, group all)
+    assert result.table is split.long
+    assert split.long.select("split", "group").unique(maintain_order=True).rows() == [
+        ("web", "value"),
+        ("store", "value"),
+        (None, "all"),
+    ]
+    everyone = split.long.filter(pl.col("group") == "all").drop("by", "split", "group")
+    assert everyone.equals(result.long)
+    wide = result.wide()
+    assert wide.select("split", "group").unique(maintain_order=True).rows() == [
+        ("web", "value"),
+        ("store", "value"),
+        (None, "all"),
+    ]
+    assert any("Split by first_channel (channel means first_channel)" in m.text for m in result.messages)
+    # without a split, nothing changes: the long table is the one written
+    plain = retention(inputs, RetentionConfig(show=("on",)))
+    assert plain.split is None and plain.table is plain.long and plain.long.equals(result.long)
+
+
+def test_a_value_spelt_all_is_not_the_row_of_all_customers(tmp_path: Path):
+    # channels "all" (A, B) and "(other)" (C): three groups of values; the row of every customer apart
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "customer_id,order_date,amount,channel\nA,2024-01-10,100,all\nA,2024-02-05,50,all\n"
+        "B,2024-01-20,200,all\nC,2024-02-14,80,(other)\nC,2024-03-01,40,(other)\n"
+    )
+    inputs = load_inputs(InputSpec(transactions=[str(path)], as_of=AS_OF, activity=True))
+    result = retention(inputs, RetentionConfig(by="channel", min_customers=1, show=("on",)))
+    split = result.split
+    assert split is not None
+    assert split.matrices["on"].select("split", "group", "customers").rows() == [
+        ("all", "value", 2),
+        ("(other)", "value", 1),
+        (None, "all", 3),
+    ]
+    assert split.labelled("on")["first_channel"].to_list() == ['"all"', '"(other)"', "all"]
+    note = next(m.text for m in result.messages if m.text.startswith("Split by"))
+    assert note.endswith(
+        '; "all", "(other)" in double quotes: the data\'s own values, not the made-up groups (other), (missing), all'
+    )
+
+
+def test_warnings_mostly_missing_and_unused_minimum(tmp_path: Path):
+    # channel empty for B, C and D: 3 of 4 customers (75% > half) in (missing)
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "customer_id,order_date,amount,channel\nA,2024-01-10,100,web\nB,2024-01-20,200,\n"
+        "C,2024-02-14,80,\nD,2024-02-15,60,\n"
+    )
+    inputs = load_inputs(InputSpec(transactions=[str(path)], as_of=AS_OF, activity=True))
+    result = retention(inputs, RetentionConfig(by="channel", min_customers=1))
+    warnings = [m.text for m in result.messages if m.level == "warning"]
+    assert warnings == [
+        f"{setting('by')} channel: 3 customers of 4 (75%) have no value on their first purchase order ((missing)): "
+        "the split says little about them; check that the column is filled in"
+    ]
+    # half exactly is not more than half: A and B web, C and D without
+    half = tmp_path / "half.csv"
+    half.write_text(path.read_text().replace("B,2024-01-20,200,", "B,2024-01-20,200,web"))
+    inputs = load_inputs(InputSpec(transactions=[str(half)], as_of=AS_OF, activity=True))
+    assert not [m for m in retention(inputs, RetentionConfig(by="channel")).messages if m.level == "warning"]
+    # a minimum without a split is not used: said; the default (None) says nothing
+    unused = [m.text for m in retention(inputs, RetentionConfig(min_customers=5)).messages if m.level == "warning"]
+    assert unused == [
+        f"{setting('min_customers')} 5 is not used without {setting('by')}: it sizes the groups of a split"
+    ]
+    assert not [m for m in retention(inputs, RetentionConfig()).messages if m.level == "warning"]
+
+
+def test_a_nested_config_names_its_own_setting():
+    # the report's retention_by builds this config: its errors name that setting, not by
+    with pytest.raises(ConfigError) as caught:
+        RetentionConfig(by="order_id", by_setting="retention_by")
+    assert caught.value.name == "retention_by"
+    assert caught.value.message.startswith(f"{setting('retention_by')} 'order_id' cannot split")
+
+
+def test_a_split_column_the_reader_did_not_keep(tmp_path: Path):
+    # promo is in the file, but no mapping names it: read without keep, the split cannot find it and says how
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,order_date,amount,promo\nA,2024-01-10,100,P\n")
+    config = RetentionConfig(by="promo")
+    with pytest.raises(DataError) as caught:
+        load_inputs(InputSpec(transactions=[str(path)], as_of=AS_OF, activity=True, lines=config.lines()))
+    assert caught.value.message == f"{setting('by')} promo: the transactions have no promo column"
+    assert "column option" not in (caught.value.hint or "") and "ReadOptions.keep" in (caught.value.hint or "")
+    # kept (split_column names it), it splits
+    assert split_column("promo") == "promo" and split_column("first_promo") == "promo"
+    assert split_column("member") is None and split_column("first_category") is None
+    options = ReadOptions(keep=(split_column("promo"),))
+    inputs = load_inputs(
+        InputSpec(transactions=[str(path)], options=options, as_of=AS_OF, activity=True, lines=config.lines())
+    )
+    split = retention(inputs, config).split
+    assert split is not None and split.sizes.select("split", "group", "customers").rows() == [(None, "other", 1)]

@@ -303,3 +303,277 @@ def test_bad_data_and_missing_file():
     assert "Hint: " in result.stderr and not Path("out.csv").exists()
     result = run("missing.csv")
     assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+
+
+# ------------------------------------------------------------------------------ --by: retention by acquisition
+# As of 2024-04-01: January to March are over (m0, m1, m2).
+#   A  Jan: order 1 Tea 100 (web), Feb order 2 Coffee 50      first category Tea, member (enrolled 2023-12-01)
+#   B  Jan: order 3 Coffee 200 (web)                          Coffee
+#   C  Jan: order 4 Tea 80 (store), Mar order 5 Tea 40        Tea
+#   D  Feb: order 6 Tea 70 (app)                              Tea, enrols 2024-05-01: after as-of, not a member
+SPLIT_SHOP = (
+    "customer_id,order_id,order_date,amount,category,channel\n"
+    "A,1,2024-01-05,100,Tea,web\nA,2,2024-02-10,50,Coffee,store\nB,3,2024-01-20,200,Coffee,web\n"
+    "C,4,2024-01-03,80,Tea,store\nC,5,2024-03-02,40,Tea,store\nD,6,2024-02-03,70,Tea,app\n"
+)
+SPLIT_MEMBERS = "customer_id,enrolled_at\nA,2023-12-01\nD,2024-05-01\n"
+
+
+def split_shop() -> None:
+    Path("tx.csv").write_text(SPLIT_SHOP)
+    Path("members.csv").write_text(SPLIT_MEMBERS)
+
+
+def test_by_category_folds_small_groups_by_hand():
+    split_shop()
+    result = run("tx.csv", "--as-of", "2024-04-01", "--by", "category", "--min-customers", "2", "-o", "by.csv")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Split by first_category (category means first_category): the category of the first purchase order (its "
+        "largest line's; ties alphabetical); 1 group of 2 customers or more; 1 value with fewer folded into (other) "
+        "(1 customer): Coffee" in result.stderr
+    )
+    # Tea: January, February and average x 3 periods; (other) (Coffee, January only): January and average x 3;
+    # all customers: January, February and average x 3
+    assert (
+        "Wrote 24 rows (first_category x cohort x period, each group's average rows, then all customers') to by.csv"
+        in result.stderr
+    )
+    # Tea {A, C, D}: January {A, C}: m1 A, m2 C; February {D}: m1 nobody, m2 not over.
+    #   average: m0 3/3, m1 (1 + 0) / 3, m2 1/2 (January only). (other) = Coffee {B}: 1, 0, 0.
+    #   all {A, B, C, D}: m0 4/4, m1 (1 + 0) / 4, m2 1/3
+    # piped: the data values as they are, the made-up groups' split empty and their group named
+    assert "split\tgroup\tcustomers\tm0\tm1\tm2\n" in result.stdout
+    assert "\nTea\tvalue\t3\t1.0000\t0.3333\t0.5000\n" in result.stdout
+    assert "\n\tother\t1\t1.0000\t0.0000\t0.0000\n" in result.stdout
+    assert "\n\tall\t4\t1.0000\t0.2500\t0.3333\n" in result.stdout
+    long = pl.read_csv("by.csv")
+    assert long.columns[:4] == ["by", "split", "group", "cohort"]
+    # the baseline: every customer's rows, as without --by
+    whole = run("tx.csv", "--as-of", "2024-04-01", "-o", "whole.csv", "-q")
+    assert whole.exit_code == 0
+    everyone = long.filter(pl.col("group") == "all").drop("by", "split", "group")
+    assert everyone.equals(pl.read_csv("whole.csv"))
+    tea = long.filter((pl.col("split") == "Tea") & (pl.col("cohort") == "2024-01")).sort("period")
+    # revenue: m0 100 + 80 = 180, m1 A's Coffee 50, m2 C's 40 -> retention 50/180, 40/180; cumulative / 2
+    assert tea["revenue"].to_list() == [180.0, 50.0, 40.0]
+    assert tea["revenue_retention"].to_list() == pytest.approx([1.0, 50 / 180, 40 / 180], abs=1e-4)  # CSV: 4 places
+    assert tea["cumulative_revenue_per_customer"].to_list() == pytest.approx([90.0, 115.0, 135.0])
+
+
+def test_by_member_with_the_members_file():
+    split_shop()
+    args = ("tx.csv", "--as-of", "2024-04-01", "--by", "member", "--min-customers", "1", "--show", "counts")
+    result = run(*args, "--members", "members.csv", "--wide", "wide.csv")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Split by member: membership at the as-of date (members: enrolled before 2024-04-01; a correlation: "
+        "customers who keep buying are likelier to join, and loyalty program compares like for like); 2 groups of "
+        "1 customer or more" in result.stderr
+    )
+    # members {A}: January, m0 1, m1 1, m2 0; non-members {B, C} in January (m2: C) and {D} in February
+    assert "\nnon-members\tvalue\t3\t3\t0\t1\n" in result.stdout
+    assert "\nmembers\tvalue\t1\t1\t1\t0\n" in result.stdout
+    assert "\n\tall\t4\t4\t1\t1\n" in result.stdout
+    wide = pl.read_csv("wide.csv")
+    assert wide.columns[:7] == ["metric", "by", "split", "group", "cohort", "cohort_customers", "m0"]
+    retention = wide.filter(pl.col("metric") == "retention")
+    assert retention.select("split", "group").unique(maintain_order=True).rows() == [
+        ("non-members", "value"),
+        ("members", "value"),
+        (None, "all"),
+    ]
+    # the baseline rows: all customers' cohorts January {A, B, C}, February {D} and their average
+    assert retention.filter(pl.col("group") == "all").select("cohort", "cohort_customers").rows() == [
+        ("2024-01", 3),
+        ("2024-02", 1),
+        ("average", 4),
+    ]
+    # without the members file: a usage error before anything is read
+    missing = run(*args)
+    assert missing.exit_code == 2
+    assert "Error: --by member needs --members FILE" in missing.stderr
+
+
+def test_by_first_product_reads_the_first_order_and_draws(monkeypatch: pytest.MonkeyPatch):
+    from loyalty_cli.cli import console
+
+    monkeypatch.setattr(console, "_is_tty", lambda stream: True)
+    # product of the first order's largest line: A P2 (60 > 40), B P1; A comes back in February
+    Path("tx.csv").write_text(
+        "customer_id,order_id,order_date,sku,amount\nA,1,2024-01-05,P1,40\nA,1,2024-01-05,P2,60\n"
+        "A,2,2024-02-05,P1,10\nB,3,2024-01-09,P1,25\n"
+    )
+    result = run("tx.csv", "--as-of", "2024-03-01", "--by", "first_product", "--min-customers", "1", "--show", "counts")
+    assert result.exit_code == 0, result.stderr
+    assert "┃ first_product ┃ customers ┃ m0 ┃ m1 ┃" in result.stdout
+    assert "│ P1            │         1 │  1 │  0 │" in result.stdout
+    assert "│ P2            │         1 │  1 │  1 │" in result.stdout
+    assert "│ all           │         2 │  2 │  1 │" in result.stdout
+
+
+def test_by_a_column_no_reader_maps(monkeypatch: pytest.MonkeyPatch):
+    # promo of the first order's largest line: A SPRING (order 1: 60 > 40), B none (its only line has none),
+    # C SPRING; the reader maps no promo column: --by promo has it carried along
+    Path("tx.csv").write_text(
+        "customer_id,order_id,order_date,amount,promo\nA,1,2024-01-05,40,WINTER\nA,1,2024-01-05,60,SPRING\n"
+        "A,2,2024-02-05,10,\nB,3,2024-01-09,25,\nC,4,2024-01-20,30,SPRING\n"
+    )
+    result = run("tx.csv", "--as-of", "2024-03-01", "--by", "promo", "--min-customers", "1", "--show", "counts")
+    assert result.exit_code == 0, result.stderr
+    assert "Split by first_promo (promo means first_promo): the promo of the first purchase order" in result.stderr
+    # SPRING {A, C}: m0 2, m1 A; (missing) {B}; all 3
+    assert "\nSPRING\tvalue\t2\t2\t1\n" in result.stdout
+    assert "\n\tmissing\t1\t1\t0\n" in result.stdout
+    assert "\n\tall\t3\t3\t1\n" in result.stdout
+    # a column the file lacks: the reader says so, with the file's columns
+    missing = run("tx.csv", "--as-of", "2024-03-01", "--by", "coupon")
+    assert missing.exit_code == 1
+    assert "Error: No column 'coupon' in the transactions file tx.csv" in missing.stderr
+    assert "Hint: Columns in the file: 'customer_id', 'order_id', 'order_date', 'amount', 'promo'." in missing.stderr
+
+
+def test_by_the_header_of_a_mapped_column_on_the_sample():
+    # sku is the sample's product column (mapped as product): --by sku reads it by its header
+    by_sku = run(str(SAMPLE), "--by", "sku", "-o", "sku.parquet", "-q")
+    by_product = run(str(SAMPLE), "--by", "first_product", "-o", "product.parquet", "-q")
+    assert by_sku.exit_code == 0 and by_product.exit_code == 0, by_sku.stderr
+    sku, product = pl.read_parquet("sku.parquet"), pl.read_parquet("product.parquet")
+    assert sku["by"][0] == "first_sku" and product["by"][0] == "first_product"
+    assert sku.drop("by").equals(product.drop("by"))
+
+
+def test_values_spelt_like_the_made_up_groups_on_the_terminal(monkeypatch: pytest.MonkeyPatch):
+    from loyalty_cli.cli import console
+
+    # the reviewer's file: the sample with a channel spelt "all"; here a small one with all, (other) and
+    # (missing) as channels, and one customer without a channel (A, B all; C (other); D (missing); E none)
+    Path("tx.csv").write_text(
+        "customer_id,order_date,amount,channel\nA,2024-01-05,10,all\nA,2024-02-05,10,all\nB,2024-01-06,10,all\n"
+        "C,2024-01-07,10,(other)\nD,2024-01-08,10,(missing)\nE,2024-01-09,10,\n"
+    )
+    args = ("tx.csv", "--as-of", "2024-03-01", "--by", "channel", "--min-customers", "2", "--show", "counts")
+    piped = run(*args)
+    assert piped.exit_code == 0, piped.stderr
+    # piped: the values as they are (C's, D's and E's groups are below 2: folded into the made-up (other))
+    assert piped.stdout.count("\n\tall\t") == 1 and "\nall\tvalue\t2\t2\t1\n" in piped.stdout
+    assert "\n\tother\t3\t3\t0\n" in piped.stdout
+    assert (
+        'folded into (other) (3 customers): "(missing)", "(other)", (missing); "all", "(missing)", "(other)" in '
+        "double quotes: the data's own values, not the made-up groups (other), (missing), all" in piped.stderr
+    )
+    monkeypatch.setattr(console, "_is_tty", lambda stream: True)
+    drawn = run(*args)
+    assert drawn.exit_code == 0, drawn.stderr
+    assert '│ "all"         │         2 │  2 │  1 │' in drawn.stdout
+    assert "│ (other)       │         3 │  3 │  0 │" in drawn.stdout
+    assert "│ all           │         5 │  5 │  1 │" in drawn.stdout
+
+
+def test_by_splits_the_sample_and_adds_up():
+    whole = run(str(SAMPLE), "-o", "whole.parquet", "-q")
+    result = run(str(SAMPLE), "--by", "first_channel", "-o", "by.parquet", "--show", "on", "--show", "cumulative")
+    assert whole.exit_code == 0 and result.exit_code == 0, result.stderr
+    assert "Split by first_channel: the channel of the first purchase order" in result.stderr
+    assert "3 groups of 30 customers or more" in result.stderr
+    by, unsplit = pl.read_parquet("by.parquet"), pl.read_parquet("whole.parquet")
+    assert by["split"].unique(maintain_order=True).to_list() == ["web", "app", "store", None]
+    assert by.filter(pl.col("group") == "all").drop("by", "split", "group").equals(unsplit)
+    by = by.filter(pl.col("group") == "value")
+    cells = ["cohort", "period"]
+    summed = (
+        by.filter(pl.col("cohort") != "average")
+        .group_by(cells)
+        .agg(pl.col("cohort_customers", "active_customers", "active_within_customers").sum())
+    )
+    joined = unsplit.filter(pl.col("cohort") != "average").join(summed, on=cells, suffix="_by")
+    assert joined.height == 24 * 24
+    for name in ("cohort_customers", "active_customers", "active_within_customers"):
+        assert joined[name].fill_null(0).to_list() == joined[f"{name}_by"].to_list()
+    # the README's figures: month 1 of each channel's average cohort, and every customer's
+    assert "\nweb\tvalue\t1505\t1.0000\t0.2397\t" in result.stdout
+    assert "\napp\tvalue\t814\t1.0000\t0.2065\t" in result.stdout
+    assert "\nstore\tvalue\t681\t1.0000\t0.2172\t" in result.stdout
+    assert "\n\tall\t3000\t1.0000\t0.2256\t" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--by", "order_id"], 2, "Error: --by 'order_id' cannot split customers into groups"),
+        (["--by", "first_customer_id"], 2, "Error: --by 'first_customer_id' cannot split customers into groups"),
+        (["--min-customers", "0"], 2, "Error: --min-customers must be at least 1, got 0"),
+        (["--by", "country"], 1, "Error: No column 'country' in the transactions file tx.csv"),
+        (["--by", "first_channel"], 1, "Error: --by first_channel: the transactions have no channel column"),
+    ],
+)
+def test_by_bad_options(args, code, message):
+    Path("tx.csv").write_text("customer_id,order_date,amount\nA,2024-01-01,10\n")
+    result = run("tx.csv", *args, "--as-of", "2024-02-01", "-o", "out.csv")
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr
+    assert not Path("out.csv").exists()
+
+
+def test_pipeline_step_splits_by_member(tmp_path: Path):
+    split_shop()
+    Path("pipeline.toml").write_text(
+        'as_of = "2024-04-01"\noutput_dir = "out"\n\n[inputs.transactions]\npath = "tx.csv"\n\n'
+        '[inputs.members]\npath = "members.csv"\n\n'
+        '[[steps]]\ncommand = "retention"\noutput = "by_member.csv"\noptions = { by = "member", min_customers = 1 }\n'
+        '\n[[steps]]\ncommand = "retention"\nname = "plain"\noutput = "retention.csv"\n'
+    )
+    result = RUNNER.invoke(app, ["run", "pipeline.toml", "-q"])
+    assert result.exit_code == 0, result.output
+    split = pl.read_csv(tmp_path / "out" / "by_member.csv")
+    assert split["split"].unique(maintain_order=True).to_list() == ["non-members", "members", None]
+    assert "split" not in pl.read_csv(tmp_path / "out" / "retention.csv").columns
+
+
+def test_by_member_on_the_sample_gives_the_readme_figures():
+    members = ROOT / "sample_data" / "members.csv"
+    result = run(str(SAMPLE), "--by", "member", "--members", str(members), "-o", "by_member.parquet", "-q")
+    assert result.exit_code == 0, result.stderr
+    average = pl.read_parquet("by_member.parquet").filter(pl.col("cohort") == "average")
+
+    def at(split: str, period: int, name: str) -> float:
+        return average.filter((pl.col("split") == split) & (pl.col("period") == period))[name][0]
+
+    assert average.filter(pl.col("period") == 0)["split"].to_list() == ["non-members", "members", None]
+    cohorts = pl.read_parquet("by_member.parquet").filter(
+        (pl.col("cohort") != "average") & (pl.col("period") == 0) & (pl.col("group") == "value")
+    )
+    assert cohorts.group_by("split").agg(pl.col("cohort_customers").sum()).sort("split").rows() == [
+        ("members", 1175),
+        ("non-members", 1825),
+    ]
+    assert [round(at(s, 1, "retention"), 3) for s in ("members", "non-members")] == [0.325, 0.159]
+    assert [round(at(s, 6, "cumulative_revenue_per_customer"), 2) for s in ("members", "non-members")] == [
+        189.72,
+        132.86,
+    ]
+
+
+def test_options_a_run_without_the_split_ignores():
+    split_shop()
+    result = run("tx.csv", "--as-of", "2024-04-01", "--min-customers", "5", "--members", "members.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: --members is not used: it is read for --by member only" in result.stderr
+    assert "Warning: --min-customers 5 is not used without --by: it sizes the groups of a split" in result.stderr
+    by_channel = run("tx.csv", "--as-of", "2024-04-01", "--by", "channel", "--members", "members.csv", "-q")
+    assert by_channel.exit_code == 0 and "Warning: --members is not used" in by_channel.stderr
+    plain = run("tx.csv", "--as-of", "2024-04-01", "-q")
+    assert plain.exit_code == 0 and "Warning" not in plain.stderr
+
+
+def test_a_mostly_empty_split_column_is_warned_about():
+    # B, C and D have no channel: 3 of 4 customers (75%) in (missing)
+    Path("tx.csv").write_text(
+        SPLIT_SHOP.replace(",web\nC", ",\nC").replace(",store\nC", ",\nC").replace(",app\n", ",\n")
+    )
+    result = run("tx.csv", "--as-of", "2024-04-01", "--by", "channel", "--min-customers", "1", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Warning: --by channel: 3 customers of 4 (75%) have no value on their first purchase order ((missing)): "
+        "the split says little about them; check that the column is filled in" in result.stderr
+    )

@@ -1,17 +1,35 @@
 """``retention``: acquisition cohorts, customer and revenue retention per cohort and period (the long table),
-one row per cohort with the repeat purchase rate, and the cohort x period matrices asked for."""
+one row per cohort with the repeat purchase rate, and the cohort x period matrices asked for.
+
+``by``: also the same tables split by acquisition (:mod:`loyalty_cli.metrics.retention_splits`, where the
+definitions are): the category, channel or product of the first purchase order (``first_category``,
+``first_channel``, ``first_product``), the first order's value of another transactions column (``first_<column>``
+or the bare column, e.g. ``product_name``; ``category`` and ``channel`` mean ``first_category`` and
+``first_channel``), or membership of the programme at the as-of date (``member``: needs the members file, read
+as ``loyalty program`` reads it). First category and channel come from the customer summary (stage 1); another
+column's first-order value is read in the same pass as stage 1, by a per-customer plan over the lines. Values
+with fewer than ``min_customers`` customers are folded into one ``(other)`` group (named in a note), so the
+groups still add up to every customer. The tables hold a data value as it is in ``split`` and say in ``group``
+whether a row is a value or a made-up group (``other``, ``missing``, ``all``: every customer, the baseline), so a
+value spelt ``all`` or ``(other)`` is never taken for one.
+
+Warnings: a split column mostly empty (more than half the customers in ``(missing)``), and ``min_customers``
+given without ``by`` (unused). A members file without ``by`` member is not read: the front end that was given
+one says so (a pipeline gives its members to every step).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import polars as pl
 
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
-from loyalty_cli.errors import ConfigError, setting
+from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.metrics.retention import (
     ALL,
@@ -21,6 +39,28 @@ from loyalty_cli.metrics.retention import (
     repeat_rate,
     retention_wide,
     retention_wide_all,
+)
+from loyalty_cli.metrics.retention_splits import (
+    BY,
+    EVERYONE,
+    FOLDED,
+    GROUP,
+    LABELS,
+    MEMBER,
+    NO_VALUE,
+    NOT_SPLITS,
+    OTHER,
+    SPLIT,
+    SUMMARY_SPLITS,
+    VALUE,
+    first_order_values,
+    membership,
+    split_customers,
+    split_label,
+    split_matrix,
+    split_retention,
+    split_sizes,
+    split_wide,
 )
 from loyalty_cli.words import count
 
@@ -32,18 +72,72 @@ MATRICES = {
     "revenue": "revenue_retention",
     "cumulative": "cumulative_revenue_per_customer",
 }
+#: the ``lines`` plan (``Inputs.tables``) of the first order's value of the split column, when stage 1 lacks it
+SPLIT_LINES = "retention_split"
+#: split values with fewer customers are folded into (other) unless ``min_customers`` says otherwise
+DEFAULT_MIN_CUSTOMERS = 30
+#: more than this share of the customers in (missing): the split column is mostly empty (a warning)
+MOSTLY_MISSING = 0.5
+
+
+def split_source(by: str, *, name: str = "by") -> tuple[str, str]:
+    """Where the ``by`` split comes from and its column: (``member``, ``member``), (``summary``,
+    ``first_category``/``first_channel``: the customer summary has them), or (``lines``, ``first_<column>``: the
+    first purchase order's value of a transactions column, read from the lines). ``name``: the setting ``by``
+    comes from, for the error."""
+    if by == MEMBER:
+        return MEMBER, MEMBER
+    column = by.removeprefix("first_")
+    if not column.strip() or column in NOT_SPLITS:
+        raise ConfigError(
+            name,
+            f"{by!r} cannot split customers into groups",
+            hint="Use first_category, first_channel, first_product, member or another transactions column "
+            "(e.g. product_name).",
+        )
+    name = f"first_{column}"
+    return ("summary" if name in SUMMARY_SPLITS else "lines"), name
+
+
+def split_column(by: str) -> str | None:
+    """The transactions column (by its header) a ``by`` split reads from the lines, for the reader to carry along
+    (``ReadOptions.keep``; a column it maps is there anyway): None for a split without one (``member``, the
+    first category or channel, which stage 1 reads)."""
+    where, column = split_source(by)
+    return column.removeprefix("first_") if where == "lines" else None
+
+
+def _first_values(lines: pl.LazyFrame, *, column: str, by: str, name: str = "by") -> pl.LazyFrame:
+    """:func:`first_order_values` of ``column``, or a clear error (naming the split ``by``, of the setting
+    ``name``) when the transactions lack it."""
+    names = lines.collect_schema().names()
+    if column not in names:
+        usable = [n for n in names if n not in NOT_SPLITS]
+        raise DataError(
+            f"{setting(name)} {by}: the transactions have no {column} column",
+            hint=f"Their columns that can split: {', '.join(usable) or 'none'} (also first_category, first_channel "
+            "and member). A column no mapping names is read only when kept (ReadOptions.keep: split_column gives "
+            "it; the command line keeps it itself).",
+        )
+    return first_order_values(lines, column)
 
 
 @dataclass(frozen=True)
 class RetentionConfig:
     """``period``: cohort and period length; ``repeat_window``: days after the first purchase in which a second
     purchase day counts for the repeat purchase rate; ``horizon``: periods in the "within" window (None: the
-    period's default); ``show``: the matrices (:data:`MATRICES`) to return."""
+    period's default); ``show``: the matrices (:data:`MATRICES`) to return; ``by``: also split by acquisition
+    (see the top; None: no split); ``min_customers``: split values with fewer customers are folded into
+    ``(other)`` (None: 30; given without ``by``, a warning says it is unused); ``by_setting``: the name of the
+    setting ``by`` comes from, in messages (a report's ``retention_by``)."""
 
     period: str = "month"
     repeat_window: int = 90
     horizon: int | None = None
     show: Sequence[str] = ("on",)
+    by: str | None = None
+    min_customers: int | None = None
+    by_setting: str = field(default="by", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.period not in TABLE_PERIODS:
@@ -62,6 +156,57 @@ class RetentionConfig:
             )
         if unknown:
             raise ConfigError("show", f"{unknown[0]!r} is not a matrix", hint=f"Use {', '.join(MATRICES)}.")
+        if self.min_customers is not None and self.min_customers < 1:
+            raise ConfigError("min_customers", f"must be at least 1, got {self.min_customers}")
+        if self.by is not None:
+            split_source(self.by, name=self.by_setting)
+
+    @property
+    def folding(self) -> int:
+        """The minimum group size used (``min_customers``, 30 when not given)."""
+        return self.min_customers if self.min_customers is not None else DEFAULT_MIN_CUSTOMERS
+
+    @property
+    def needs_members(self) -> bool:
+        """The split needs the programme's members file (``by`` is ``member``)."""
+        return self.by == MEMBER
+
+    def lines(self) -> dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]]:
+        """The plans over the transaction lines (``InputSpec.lines``) the split needs: the first order's value of
+        its column when the customer summary lacks it (none otherwise)."""
+        from loyalty_cli.spark import per_customer
+
+        if self.by is None:
+            return {}
+        where, column = split_source(self.by)
+        if where != "lines":
+            return {}
+        first = partial(_first_values, column=column.removeprefix("first_"), by=self.by, name=self.by_setting)
+        return {SPLIT_LINES: per_customer(first)}
+
+
+@dataclass(frozen=True)
+class RetentionSplit:
+    """The retention tables split by acquisition. ``by``: the split column (``first_category``, ``member`` ...);
+    ``long``: :func:`~loyalty_cli.metrics.retention_splits.split_retention` (``by, split, group``, then the long
+    table's columns), then every customer's rows (the unsplit long table, ``group`` ``all``, ``split`` null);
+    ``sizes``: ``split, group, customers, values`` per group, in the order shown (``other`` last);
+    ``matrices``: per ``show`` matrix, the group x period matrix of each group's average rows (``split, group,
+    customers, m0 ...``), then the ``all`` row (every customer's average); ``min_customers``: the folding
+    threshold used."""
+
+    by: str
+    long: pl.DataFrame
+    sizes: pl.DataFrame
+    matrices: dict[str, pl.DataFrame]
+    min_customers: int
+
+    def labelled(self, name: str) -> pl.DataFrame:
+        """The ``name`` matrix with one label per row in place of ``split, group`` (for a display: a data value
+        spelt like a made-up group's label is quoted, see
+        :func:`~loyalty_cli.metrics.retention_splits.split_label`): ``<by>, customers, m0 ...``."""
+        matrix = self.matrices[name]
+        return matrix.select(split_label().alias(self.by), pl.exclude(SPLIT, GROUP))
 
 
 @dataclass(frozen=True)
@@ -81,6 +226,7 @@ class RetentionResult:
     horizon: int
     repeat_window: int
     messages: list[Message]
+    split: RetentionSplit | None = None
 
     @property
     def cohort_count(self) -> int:
@@ -94,8 +240,16 @@ class RetentionResult:
         return matrix.select(*matrix.columns[:2], rate.alias(f"repeat_{self.repeat_window}d"), *matrix.columns[2:])
 
     def wide(self) -> pl.DataFrame:
-        """Every metric of the long table as a cohort x period matrix, stacked (:func:`retention_wide_all`)."""
+        """Every metric of the long table as a cohort x period matrix, stacked (:func:`retention_wide_all`); with a
+        split, of the split long table, keyed by split and cohort."""
+        if self.split is not None:
+            return split_wide(self.split.long, period=self.period)
         return retention_wide_all(self.long, period=self.period)
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """The long table a front end writes: the split one with a split, else :attr:`long`."""
+        return self.split.long if self.split is not None else self.long
 
 
 def retention(inputs: Inputs, config: RetentionConfig, messages: Messages | None = None) -> RetentionResult:
@@ -107,7 +261,7 @@ def retention(inputs: Inputs, config: RetentionConfig, messages: Messages | None
     # The long table is collected first: built again inside one collect_all with the cohort table, its plan
     # was evaluated twice (1M lines: 27 s against 16 s before 'within'; collected first, the cohort table
     # takes under a second).
-    long = cohort_retention(customers, inputs.activity.lazy(), period=period, horizon=config.horizon).collect()
+    long = cohort_retention(customers, inputs.activity_parts, period=period, horizon=config.horizon).collect()
     repeat = repeat_rate(customers, window_days=config.repeat_window, period=period)
     cohorts = cohort_table(long.lazy(), repeat).collect()
     all_row = cohorts.row(cohorts.height - 1, named=True)
@@ -134,14 +288,135 @@ def retention(inputs: Inputs, config: RetentionConfig, messages: Messages | None
     )
     rates = dict(zip(cohorts["cohort"].to_list(), cohorts["repeat_rate"].to_list(), strict=True))
     rates[AVERAGE] = rates.pop(ALL, None)
+    matrices = {name: retention_wide(long, MATRICES[name], period=period) for name in config.show}
+    split = None
+    if config.by is not None:
+        split = _split(inputs, config, long, matrices, within, messages)
+    elif config.min_customers is not None:
+        messages.warn(
+            f"{setting('min_customers')} {config.min_customers} is not used without {setting('by')}: it sizes the "
+            "groups of a split"
+        )
     return RetentionResult(
         long=long,
         cohorts=cohorts,
-        matrices={name: retention_wide(long, MATRICES[name], period=period) for name in config.show},
+        matrices=matrices,
         repeat=rates,
         as_of=as_of_day,
         period=period,
         horizon=within,
         repeat_window=window,
         messages=messages.items,
+        split=split,
     )
+
+
+def _split(
+    inputs: Inputs,
+    config: RetentionConfig,
+    whole: pl.DataFrame,
+    matrices: dict[str, pl.DataFrame],
+    horizon: int,
+    messages: Messages,
+) -> RetentionSplit:
+    """The retention tables split by ``config.by`` (``whole``, ``matrices``: the unsplit ones, every customer's
+    rows: the ``all`` group), with a note on what the split is and what was folded, and a warning when most
+    customers have no value."""
+    assert config.by is not None
+    period: Period = config.period  # type: ignore[assignment]
+    where, column = split_source(config.by)
+    named = config.by_setting
+    customers = inputs.customers.lazy()
+    values = None
+    if where == MEMBER:
+        members = inputs.get("members")
+        if members is None:
+            raise UsageError(
+                f"{setting(named)} member needs the programme's members file",
+                hint=f"Give it with {setting('members')} FILE (customer_id, enrolled_at), as for loyalty program.",
+            )
+        assert inputs.as_of is not None
+        values = membership(customers, members.lazy(), as_of=inputs.as_of)
+    elif where == "lines":
+        values = inputs.tables[SPLIT_LINES].lazy()
+    elif column not in inputs.customers.columns:
+        plain = column.removeprefix("first_")
+        raise DataError(
+            f"{setting(named)} {config.by}: the transactions have no {plain} column",
+            hint=f"Name it with {setting(plain + '_col')} COLUMN (its value on the first order is used)."
+            if plain == "category"
+            else "Map a channel column in rules/columns.toml.",
+        )
+    split = split_customers(customers, column, min_customers=config.folding, values=values)
+    long, sizes, missing = pl.collect_all(
+        [
+            split_retention(split, inputs.activity_parts, by=column, period=period, horizon=horizon),
+            split_sizes(split),
+            split.select(pl.col("value").null_count().alias("missing")),
+        ]
+    )
+    everyone = whole.select(
+        pl.lit(column).alias(BY), pl.lit(None, dtype=pl.String).alias(SPLIT), pl.lit(EVERYONE).alias(GROUP), pl.all()
+    )
+    long = pl.concat([long, everyone], how="vertical_relaxed")
+    split_matrices = {}
+    for name, matrix in matrices.items():
+        periods = matrix.columns[2:]
+        overall = matrix.filter(pl.col("cohort") == AVERAGE).select(
+            pl.lit(None, dtype=pl.String).alias(SPLIT),
+            pl.lit(EVERYONE).alias(GROUP),
+            pl.lit(inputs.customers.height, dtype=pl.UInt32).alias("customers"),
+            *periods,
+        )
+        by_value = split_matrix(long, MATRICES[name], sizes, period=period)
+        split_matrices[name] = pl.concat([by_value, overall], how="vertical_relaxed")
+    messages.note(_split_note(config.by, column, sizes, config.folding, inputs.as_of))
+    without, everyone_count = int(missing["missing"][0]), inputs.customers.height
+    if everyone_count and without / everyone_count > MOSTLY_MISSING:
+        messages.warn(
+            f"{setting(named)} {config.by}: {count(without, 'customer')} of {everyone_count:,} "
+            f"({without / everyone_count:.0%}) have no value on their first purchase order ({LABELS[NO_VALUE]}): the "
+            "split says little about them; check that the column is filled in"
+        )
+    return RetentionSplit(by=column, long=long, sizes=sizes, matrices=split_matrices, min_customers=config.folding)
+
+
+def _shown(values: list[str | None]) -> list[str]:
+    """Data values as a note names them: as the tables' labels do (quoted when spelt like a made-up label), no
+    value as ``(missing)``."""
+    frame = pl.DataFrame({SPLIT: values}, schema={SPLIT: pl.String})
+    kind = pl.when(pl.col(SPLIT).is_null()).then(pl.lit(NO_VALUE)).otherwise(pl.lit(VALUE))
+    return frame.select(split_label(SPLIT, kind).alias(SPLIT))[SPLIT].to_list()
+
+
+def _split_note(by: str, column: str, sizes: pl.DataFrame, min_customers: int, as_of: date | None) -> str:
+    """What the split is, its groups, the values folded into ``(other)``, and the values spelt like a made-up
+    group's label (shown quoted)."""
+    if column == MEMBER:
+        what = (
+            f"membership at the as-of date (members: enrolled before {as_of}; a correlation: customers who keep "
+            "buying are likelier to join, and loyalty program compares like for like)"
+        )
+    else:
+        plain = column.removeprefix("first_")
+        what = f"the {plain} of the first purchase order (its largest line's; ties alphabetical)"
+    said = f"Split by {column}" + (f" ({by} means {column})" if by != column else "") + f": {what}; "
+    groups = sizes.filter(pl.col(GROUP) != FOLDED)
+    said += count(groups.height, "group") + f" of {count(min_customers, 'customer')} or more"
+    other = sizes.filter(pl.col(GROUP) == FOLDED)
+    if other.height:
+        folded = _shown(other["values"][0].to_list())
+        shown = ", ".join(folded[:5]) + (f" and {len(folded) - 5:,} more" if len(folded) > 5 else "")
+        said += (
+            f"; {count(len(folded), 'value')} with fewer folded into {OTHER} "
+            f"({count(other['customers'][0], 'customer')}): {shown}"
+        )
+    values = sizes.explode("values")["values"].drop_nulls()
+    clashing = values.filter(values.is_in(list(LABELS.values())) | values.str.starts_with('"')).to_list()
+    if clashing:
+        labels = ", ".join(LABELS.values())
+        said += (
+            f"; {', '.join(_shown(clashing))} in double quotes: the data's own "
+            f"{'value' if len(clashing) == 1 else 'values'}, not the made-up groups {labels}"
+        )
+    return said
