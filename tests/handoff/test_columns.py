@@ -6,7 +6,8 @@ import pytest
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import UsageError
-from loyalty_cli.handoff.columns import TEMPLATE_FIELDS, list_columns, parse_columns
+from loyalty_cli.handoff.columns import NEXT_ORDER_FIELDS, TEMPLATE_FIELDS, list_columns, parse_columns
+from loyalty_cli.metrics.next_order import DATE_COLUMNS
 
 SEGMENT = [
     "customer_id", "email", "segment", "segment_action", "r_score", "f_score", "m_score", "rfm_cell",
@@ -23,6 +24,15 @@ SECOND_PURCHASE = [
     "customer_id", "email", "first_purchase", "first_category", "first_channel", "days_since_first", "status",
     "nudge_date", "window_opens", "window_closes", "window_from_days", "window_to_days", "window_source", "orders",
     "net_spend", "returns_value",
+]  # fmt: skip
+PRODUCTS = [
+    "customer_id", "email", "next_product", "next_product_name", "last_product", "last_product_name",
+    "last_purchase", "next_rank", "next_customers", "next_share", "next_lift", "orders", "net_spend",
+]  # fmt: skip
+NEXT_ORDER = [
+    "customer_id", "email", "purchase_days", "first_purchase", "last_purchase", "days_since_last", "own_gap_days",
+    "shrunk_gap_days", "next_order_date", "contact_from", "contact_to", "p_alive", "expected_purchases_30d",
+    "net_spend", "as_of",
 ]  # fmt: skip
 NPS_WITHOUT_TRANSACTIONS = [
     "customer_id", "email", "latest_score", "nps_category", "responded_at", "survey_type", "touchpoint", "comment",
@@ -90,6 +100,51 @@ def test_a_value_that_names_no_column_is_refused(given):
 
 
 def test_every_kind_of_list_has_a_few_fields():
-    assert set(TEMPLATE_FIELDS) == {"segment", "status", "value_tier", "stage", "nps_category", "action"}
+    assert set(TEMPLATE_FIELDS) == {
+        "segment",
+        "status",
+        "value_tier",
+        "stage",
+        "nps_category",
+        "action",
+        "next_product",
+        "next_category",
+    }
     assert all(len(fields) <= 7 for fields in TEMPLATE_FIELDS.values())
     assert parse_columns(None) == ()
+
+
+def test_a_next_best_product_list_carries_the_names_a_template_fills_in_not_the_workings():
+    # loyalty products' list: the tag is the next product's code (Tags or loyalty_next_product), its name a field
+    got = list_columns(PRODUCTS, tag="next_product", value="net_spend")
+    assert got == [
+        "customer_id",
+        "email",
+        "next_product",
+        "next_product_name",
+        "last_product",
+        "last_product_name",
+        "last_purchase",
+        "orders",
+        "net_spend",
+    ]  # not next_rank, next_customers, next_share, next_lift (--columns adds them)
+    categories = [c.replace("product", "category") for c in PRODUCTS if not c.endswith("_name")]
+    got = list_columns(categories, tag="next_category", value="net_spend")
+    assert got == ["customer_id", "email", "next_category", "last_category", "last_purchase", "orders", "net_spend"]
+
+
+def test_the_next_order_dates_follow_the_template_fields_of_any_list_that_has_them():
+    assert NEXT_ORDER_FIELDS == DATE_COLUMNS  # the columns next-order, churn and lifecycle write
+    dates = ["next_order_date", "contact_from", "contact_to"]
+    # loyalty next-order (a fixed tag): its dates after second-purchase's fields that it has
+    got = list_columns(NEXT_ORDER, tag=None, tag_value="next order", value="net_spend")
+    assert got == ["customer_id", "email", "first_purchase", "net_spend", *dates]
+    # churn and lifecycle lists with the next-order setting: the dates last, before the columns asked for
+    churn = ["customer_id", "email", "status", "value_tier", "reason", "orders", "net_spend", "last_purchase", *dates]
+    got = list_columns(churn, tag="status", value="net_spend", asked=("reason",))
+    fields = ["value_tier", "last_purchase", "orders", "net_spend"]
+    assert got == ["customer_id", "email", "status", *fields, *dates, "reason"]
+    todo = [*SEGMENT[:2], "stage", "action", "theme", "flags", "value_tier", "orders", "net_spend", "as_of", *dates]
+    assert list_columns(todo, tag="stage", value="net_spend")[-4:] == ["as_of", *dates]
+    # without them (the setting off), nothing changes
+    assert list_columns(churn[:-3], tag="status", value="net_spend") == ["customer_id", "email", "status", *fields]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,6 +19,9 @@ from loyalty_cli.metrics.churn_rates import churn_tables
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
 from loyalty_cli.words import count, did_you_mean
+
+if TYPE_CHECKING:
+    from loyalty_cli.models import PurchaseModel
 
 #: the columns of the lists of lapsing and lapsed customers shown beside the summary (those present)
 LIST_COLUMNS = (
@@ -37,6 +41,8 @@ SUMMARY_COLUMNS = ("customer_id", "status", "net_spend", "ipt_days")
 AT_RISK = ("lapsing", "lapsed")
 #: what the hint of :func:`check_ipt` suggests to a churn user
 FIXED_DAYS = "[lapsing] days = 60 and [lapsed] days = 180"
+#: the BTYD model of the next-order dates when no model is chosen (``loyalty next-order``'s default)
+NEXT_ORDER_MODEL = "bgnbd"
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,9 @@ class ChurnConfig:
     """``rules``: a churn rules file (None: the built-in ``churn`` rules), loaded when built (:attr:`rule_set`);
     ``statuses``: keep only these statuses in :attr:`ChurnResult.customers`; ``model``: a BTYD model
     (bgnbd, mbgnbd, pnbd) for P(alive) and a 12-month predicted value; ``rank_by``: historical (net spend) or
-    predicted (needs ``model``); ``period``: of the churn rates; ``top``: customers per at-risk list."""
+    predicted (needs ``model``); ``period``: of the churn rates; ``top``: customers per at-risk list;
+    ``next_order``: the list also carries each repeat customer's next-order date and contact window
+    (:func:`with_next_order_dates`)."""
 
     rules: str | None = None
     statuses: Sequence[str] = ()
@@ -52,6 +60,7 @@ class ChurnConfig:
     rank_by: str = "historical"
     period: str = "month"
     top: int = 10
+    next_order: bool = False
     rule_set: ChurnRules = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,15 +139,15 @@ def churn(
     )
     # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates); its
     # reasons, the largest column, are written once the table is sorted
-    table, rates = churn_tables(inputs.customers, inputs.activity.lazy(), rules=rules, period=period, reasons=False)  # type: ignore[arg-type]
+    table, rates = churn_tables(inputs.customers, inputs.activity_parts, rules=rules, period=period, reasons=False)  # type: ignore[arg-type]
     as_of_day = table["as_of"][0]
     messages.note(
         f"As of {as_of_day} (data before that day); {count(table.height, 'customer')}; "
         f"rules {rules.source}: {rules.describe()}"
     )
-    value = "net_spend"
+    value, fitted = "net_spend", None
     if config.model is not None:
-        table = _with_predictions(table, inputs.activity, as_of_day, config, messages)
+        table, fitted = _with_predictions(table, inputs.activity_parts, as_of_day, config, messages)
         value = "predicted_value" if config.rank_by == "predicted" else value
     if summaries_only:
         table = table.select(c for c in table.columns if c in SUMMARY_COLUMNS or c == value)
@@ -157,9 +166,13 @@ def churn(
         for name in AT_RISK
         if config.top and counts.get(name)
     }
+    customers = ranked.filter(pl.col("status").is_in(list(config.statuses))) if config.statuses else ranked
+    if config.next_order:  # the list only: the summaries and the at-risk lists stay as they are
+        model = config.model or NEXT_ORDER_MODEL
+        customers = with_next_order_dates(customers, inputs.customers, model=model, fitted=fitted, messages=messages)
     return ChurnResult(
         ranked=ranked,
-        customers=ranked.filter(pl.col("status").is_in(list(config.statuses))) if config.statuses else ranked,
+        customers=customers,
         summary=status_summary(ranked.lazy()).collect(),
         rates=rates,
         as_of=as_of_day,
@@ -174,9 +187,10 @@ def churn(
 
 def _with_predictions(
     table: pl.DataFrame, activity: pl.DataFrame, as_of: date, config: ChurnConfig, messages: Messages
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, PurchaseModel]:
     """The status table with P(alive) and the predicted value of ``config.model``, and the notes saying what
-    they are; a spend model that cannot be fitted is a warning, or an error when ranking by predicted value."""
+    they are; a spend model that cannot be fitted is a warning, or an error when ranking by predicted value.
+    Also the purchase model fitted (in weeks, on every customer: what the next-order dates use)."""
     model = str(config.model)
     result = model_predictions(activity, as_of=as_of, model=model)
     table = table.join(result.predictions, on="customer_id", how="left")
@@ -198,4 +212,36 @@ def _with_predictions(
             raise DataError(
                 f"Cannot rank by predicted value: {result.note}", hint=f"Use {setting('rank_by')} historical."
             )
-    return table
+    return table, result.model  # type: ignore[return-value]
+
+
+def with_next_order_dates(
+    table: pl.DataFrame,
+    customers: pl.DataFrame,
+    *,
+    model: str = NEXT_ORDER_MODEL,
+    fitted: PurchaseModel | None = None,
+    messages: Messages,
+    others: tuple[str, ...] = ("one-time buyer",),
+) -> pl.DataFrame:
+    """``table`` (a list of customers: churn's or lifecycle's, in its order) with the next-order date and the
+    contact window of each repeat customer (next_order_date, contact_from, contact_to: ``loyalty next-order``'s
+    dates, from the BTYD ``model`` fitted on every customer of the summary ``customers``, or ``fitted``, that
+    model already fitted on them in weeks), empty for the others (``others``: who they are, as
+    :func:`~loyalty_cli.words.count` words them), and a note saying so. From the summary alone: no line is read
+    again. When the model cannot be fitted the columns are empty and ``messages`` get a warning
+    (:func:`~loyalty_cli.app.next_order.with_next_order`)."""
+    from loyalty_cli.app.next_order import with_next_order
+
+    said = len(messages.items)
+    if fitted is None:
+        messages.phase(f"Fitting the {model} model for the next-order dates")
+    dated = with_next_order(table, customers, model=model, fitted=fitted, messages=messages)
+    if len(messages.items) == said:  # fitted (else the warning says why the dates are empty)
+        n = int(dated["next_order_date"].is_not_null().sum())
+        messages.note(
+            f"Next-order dates from the {model} model, as next-order gives them (next_order_date: the median time "
+            "to the next order if still active; contact_from..contact_to: its 25th to 75th percentiles): "
+            f"{count(n, 'repeat customer')} dated, {count(dated.height - n, *others)} left empty"
+        )
+    return dated

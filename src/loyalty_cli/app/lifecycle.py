@@ -34,8 +34,10 @@ class LifecycleConfig:
     """``rules``/``churn_rules``: a lifecycle/churn rules file (None: the built-in ones); ``window`` and
     ``min_n``: the second-purchase window that separates new from one-time lapsing buyers; ``stages``: keep
     only these stages in the to-do list; ``surveys``, ``contacts``, ``previous``: whether those inputs are
-    given (a kept stage that cannot be reached without one is refused). Checked when built: the rules are
-    loaded then (:attr:`lifecycle_rules`, :attr:`churn`), before any data is read."""
+    given (a kept stage that cannot be reached without one is refused); ``next_order``: the to-do list also
+    carries each repeat customer's next-order date and contact window (BG/NBD, as ``loyalty next-order``).
+    Checked when built: the rules are loaded then (:attr:`lifecycle_rules`, :attr:`churn`), before any data is
+    read."""
 
     rules: str | None = None
     churn_rules: str | None = None
@@ -45,6 +47,7 @@ class LifecycleConfig:
     surveys: bool = False
     contacts: bool = False
     previous: bool = False
+    next_order: bool = False
     lifecycle_rules: LifecycleRules = field(init=False, repr=False, compare=False)
     churn: ChurnRules = field(init=False, repr=False, compare=False)
     second_purchase: SecondPurchaseConfig = field(init=False, repr=False, compare=False)
@@ -230,8 +233,9 @@ def lifecycle(
 ) -> LifecycleResult:
     """The command on ``inputs``; ``ranked``: the churn status already ranked by net spend with the same churn
     rules (the report passes its churn section's), ``summaries_only``: a to-do list of the columns the summaries
-    read only (the report's, which shows the summaries): see :func:`stages`."""
-    from loyalty_cli.app.churn import FIXED_DAYS, check_ipt
+    read only (the report's, which shows the summaries): see :func:`stages`. With ``config.next_order`` (and
+    not ``summaries_only``) the to-do list ends with next_order_date, contact_from and contact_to."""
+    from loyalty_cli.app.churn import FIXED_DAYS, check_ipt, with_next_order_dates
     from loyalty_cli.metrics.nps_lists import customer_scores
 
     as_of = inputs.as_of
@@ -246,7 +250,7 @@ def lifecycle(
     scores = customer_scores(responses.lazy()).collect() if responses is not None else None
     staged = stages(
         inputs.customers,
-        inputs.activity,
+        inputs.activity_parts,  # in parts when read in passes: read one part at a time
         as_of=as_of,
         config=config,
         scores=scores,
@@ -257,16 +261,25 @@ def lifecycle(
     )
     counted = facts(staged, inputs.customers, as_of=as_of, scores=scores, contacts=contacts, previous=previous)
     todo = staged.table.filter(pl.col("stage").is_in(config.stages)) if config.stages else staged.table
+    todo = todo.with_columns(pl.col("stage").cast(pl.String))
+    said = notes(counted, config, as_of=as_of, window=staged.window, messages=messages)
+    if config.next_order and not summaries_only:
+        others = (
+            ("one-time buyer or prospect", "one-time buyers and prospects")
+            if contacts is not None
+            else ("one-time buyer",)
+        )
+        todo = with_next_order_dates(todo, inputs.customers, messages=said, others=others)
     moves = staged.moves
     return LifecycleResult(
-        todo=todo.with_columns(pl.col("stage").cast(pl.String)),
+        todo=todo,
         summary=staged.summary,
         flags=staged.flags,
         transitions=lc.transition_matrix(moves, stages=config.lifecycle_rules.stages) if moves is not None else None,
         contacts=contacts,
         as_of=as_of,
         facts=counted,
-        messages=notes(counted, config, as_of=as_of, window=staged.window, messages=messages).items,
+        messages=said.items,
     )
 
 

@@ -23,6 +23,8 @@ Examples:
 
   loyalty churn exports/ --model pnbd --rank-by predicted --rates churn_by_month.csv
 
+  loyalty churn orders.csv --status lapsing --next-order --target klaviyo -o lapsing.csv
+
   loyalty churn orders.csv --rules my_churn.toml --period quarter --as-of 2024-07-01
 """
 
@@ -45,6 +47,11 @@ Examples:
     rank_by=opt.o(
         "Rank and tier customers by historical net spend or by predicted value (needs --model).", "historical|predicted"
     ),
+    next_order=opt.o(
+        "Also give each repeat customer in the -o list their next-order date and contact window (next_order_date, "
+        "contact_from, contact_to, as loyalty next-order gives them, from --model's fit, else BG/NBD); empty for "
+        "one-time buyers.",
+    ),
     period=opt.o("Churn rate per week, month or quarter.", "week|month|quarter"),
     rates=opt.o("Also write the churn rate per period here.", panel=opt.OUTPUT),
     top=opt.o("Customers shown per list on the terminal.", panel=opt.OUTPUT),
@@ -58,6 +65,7 @@ def churn(
     statuses: list[str] | None = None,
     model: str | None = None,
     rank_by: str = "historical",
+    next_order: bool = False,
     period: str = "month",
     rates: Path | None = None,
     top: int = 10,
@@ -77,9 +85,12 @@ def churn(
 
 def _configure(options: command.Options) -> ChurnConfig:
     from loyalty_cli.app.churn import ChurnConfig
+    from loyalty_cli.errors import UsageError
 
     config = command.config_of(ChurnConfig, options, statuses=tuple(options["statuses"] or ()))
     campaign.check_list_output(options, example="churn.parquet")
+    if options["next_order"] and not options["output"]:
+        raise UsageError("--next-order needs -o", hint="The dates go into the list: e.g. -o lapsing.csv.")
     common.check_table_path(options["rates"], "--rates")
     return config
 

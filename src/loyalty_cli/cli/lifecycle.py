@@ -27,6 +27,8 @@ Examples:
 
   loyalty lifecycle orders.csv --as-of 2024-07-01 -o last_month.parquet
 
+  loyalty lifecycle orders.csv --stage repeat --stage loyal --next-order -o cross_sell.csv
+
   loyalty lifecycle orders.csv --previous last_month.parquet -o this_month.parquet --transitions moves.csv
 """
 
@@ -73,6 +75,11 @@ Todo = Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help
         "WINDOW",
     ),
     min_n=opt.o("Categories with fewer repeaters use the window of all customers.", min=1),
+    next_order=opt.o(
+        "Also give each repeat customer in the -o list their next-order date and contact window (next_order_date, "
+        "contact_from, contact_to, as loyalty next-order gives them, BG/NBD); empty for one-time buyers and "
+        "prospects.",
+    ),
     summary=opt.o(
         "Also write the stage summary (customers, share, net spend, action per rule) here.", panel=opt.OUTPUT
     ),
@@ -93,6 +100,7 @@ def lifecycle(
     churn_rules: str | None = None,
     window: str = "p25-p75",
     min_n: int = 30,
+    next_order: bool = False,
     summary: Path | None = None,
     transitions: Path | None = None,
     lists: campaign.ListOptions = campaign.NO_LIST_OPTIONS,
@@ -123,6 +131,8 @@ def _configure(options: command.Options) -> LifecycleConfig:
     common.check_table_path(options["transitions"], "--transitions")
     if options["transitions"] is not None and options["previous"] is None:
         raise UsageError("--transitions needs --previous", hint="Pass an earlier lifecycle output with --previous.")
+    if options["next_order"] and not options["output"]:
+        raise UsageError("--next-order needs -o", hint="The dates go into the to-do list: e.g. -o todo.csv.")
     given = {name: bool(options[name]) for name in OPTIONAL_INPUTS}  # surveys, contacts, previous
     stages = tuple(options["stages"] or ())
     return command.config_of(LifecycleConfig, options, window=window, stages=stages, **given)

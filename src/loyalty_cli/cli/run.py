@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from loyalty_cli.cli.steps import Steps
+    from loyalty_cli.pipeline import Step
 
 EXAMPLES = """
 Examples:
@@ -159,17 +160,35 @@ def _dry_run(steps: Steps, log: _Log) -> None:
         settings = ", ".join(f"{key} = {json.dumps(value)}" for key, value in pipeline.engine_options.items())
         typer.echo(printable(f"engine: {settings} (for every step that reads transactions)"))
     for i, (step, found) in enumerate(plan(pipeline), start=1):
-        command, options = steps.options(step, found, mapping)
+        command, options = steps.options(step, _existing(step, found), mapping)
         command.configure(options)
         typer.echo(printable(f"{i}. {step.name}: loyalty {_command_line(step.command, found)}"))
     log.message("Dry run: the pipeline, its inputs, columns and rules are valid; nothing was run.")
+
+
+def _existing(step: Step, found: dict[str, object]) -> dict[str, object]:
+    """A step's option values without the files it reads from the output folder (:data:`~loyalty_cli.pipeline.
+    config.READ_OPTIONS`): earlier steps write them when the pipeline runs (the loader checked that one does), so a
+    dry run, which writes nothing, checks the step's other options only."""
+    from loyalty_cli.pipeline.config import READ_OPTIONS, listed
+    from loyalty_cli.pipeline.steps import PLAN_OUTPUT_DIR
+
+    kept = dict(found)
+    for key in READ_OPTIONS.get(step.command, ()):
+        if key in kept:
+            values = [v for v in listed(kept[key]) if not Path(str(v)).is_relative_to(PLAN_OUTPUT_DIR)]
+            if values:
+                kept[key] = values
+            else:
+                del kept[key]
+    return kept
 
 
 def _command_line(command: str, found: dict[str, object]) -> str:
     """The command line a person would type for a step, from its option values by option name."""
     from loyalty_cli.pipeline.config import listed
 
-    argv = [command, *map(str, listed(found["inputs"]))]
+    argv = [command, *map(str, listed(found.get("inputs", [])))]
     for key, value in found.items():
         if key != "inputs" and value is not False:
             flag = option_flag(key)

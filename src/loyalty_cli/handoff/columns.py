@@ -10,6 +10,8 @@ a template fills in, so a list written for a target carries, in this order:
 - the template fields of that kind of list (:data:`TEMPLATE_FIELDS`, by its tag: one per command), those the
   list has (:data:`VALUE` stands for the column whose highest value wins among duplicate emails: cltv's
   ``predicted_clv_12m``, named for its horizon);
+- the next-order date and contact window (:data:`NEXT_ORDER_FIELDS`), those the list has: ``next-order``'s
+  list, and ``churn``'s and ``lifecycle``'s when asked for them;
 - the columns asked for (the ``columns`` setting), in the order given; ``all``: every column, as the command
   wrote them. A name the list does not have is a :class:`UsageError` listing those it has.
 
@@ -38,9 +40,16 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
     "stage": ("action", "flags", "value_tier", "last_purchase", "orders", "net_spend", "as_of"),
     # loyalty nps --list
     "nps_category": ("latest_score", "responded_at", "segment", "last_purchase", "net_spend"),
-    # loyalty second-purchase (a fixed tag, in the column action)
+    # loyalty second-purchase and loyalty next-order (fixed tags, in the column action)
     "action": ("first_purchase", "first_category", "nudge_date", "window_closes", "net_spend"),
+    # loyalty products, its list of next best products (the tag is the product's code; its name is a field)
+    "next_product": ("next_product_name", "last_product", "last_product_name", "last_purchase", "orders", "net_spend"),
+    # the same list by category (the tag is the next best category)
+    "next_category": ("last_category", "last_purchase", "orders", "net_spend"),
 }
+#: the next-order date and the window to contact, after the template fields of any kind of list that has them
+#: (:data:`loyalty_cli.metrics.next_order.DATE_COLUMNS`)
+NEXT_ORDER_FIELDS = ("next_order_date", "contact_from", "contact_to")
 
 
 def parse_columns(given: Iterable[str] | None) -> tuple[str, ...]:
@@ -81,7 +90,7 @@ def list_columns(
             wanted.append(name)
         elif value is not None:
             wanted.append(value)
-    wanted += asked
+    wanted += [*NEXT_ORDER_FIELDS, *asked]
     chosen: list[str] = []
     for name in wanted:
         if name in columns and name not in chosen:

@@ -15,8 +15,8 @@ the pipeline file's folder, so a cron job can run it from anywhere::
     customer_id = "CustomerID"        # optional: column mapping and settings, as in rules/columns.toml
 
     [[steps]]
-    command = "segment"               # segment, cltv, nps, retention, churn, second-purchase, lifecycle,
-                                      # report, program
+    command = "segment"               # segment, cltv, nps, retention, churn, second-purchase, next-order,
+                                      # lifecycle, products, plan-test, report, program
     output = "segments.csv"           # in output_dir
     options = { rules = "rfm_grid", bins = 5 }   # the command's options, without the dashes
 

@@ -4,11 +4,12 @@ policy, placeholders, input paths)."""
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from loyalty_cli.errors import RulesError
 from loyalty_cli.io.columns import SETTING_KEYS
@@ -36,12 +37,15 @@ COMMAND_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cltv": ("transactions", ()),
     "second-purchase": ("transactions", ()),
     "next-order": ("transactions", ()),
-    "retention": ("transactions", ()),
+    "retention": ("transactions", ("members",)),  # members: read only for options.by = "member"
     "churn": ("transactions", ()),
     "nps": ("surveys", ("transactions",)),
     "lifecycle": ("transactions", ("surveys", "contacts")),
     "report": ("transactions", ("surveys", "contacts", "members", "points")),
     "program": ("transactions", ("members", "points", "surveys")),
+    "products": ("transactions", ()),
+    "plan-test": ("transactions", ()),
+    "reminders": ("", ("points", "members", "contacts")),  # no positional input: points and/or contacts
 }
 
 
@@ -52,11 +56,28 @@ RULES_OPTIONS: dict[str, dict[str, str]] = {
     "churn": {"rules": "churn"},
     "lifecycle": {"rules": "lifecycle", "churn_rules": "churn"},
     "report": {"rules": "segments", "churn_rules": "churn", "lifecycle_rules": "lifecycle"},
+    "reminders": {"rules": "programme"},
 }
 
 
 #: inputs a command cannot run without, beside its positional one
 REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
+
+
+#: extra inputs a step is given only when one of its options has a value: (command, input) -> (option, value)
+EXTRA_WHEN: dict[tuple[str, str], tuple[str, str]] = {("retention", "members"): ("by", "member")}
+
+
+#: options a command cannot run without (its required options), each with an example value for the hint
+REQUIRED_OPTIONS: dict[str, dict[str, str]] = {"plan-test": {"mde": '"0.05"'}}
+
+
+#: commands whose step must name its output, with an example name for the hint
+NEEDS_OUTPUT: dict[str, str] = {"report": "report.html"}
+
+
+#: options that read files beside the inputs: one in ``{output_dir}`` must be written by an earlier step
+READ_OPTIONS: dict[str, tuple[str, ...]] = {"plan-test": ("list",)}
 
 
 #: options the pipeline sets itself, as a pipeline file would name them
@@ -178,6 +199,7 @@ def load_pipeline(path: Path, commands: dict[str, set[str]], *, flag: Callable[[
                 "the name is used by an earlier step",
                 hint='Give each step a unique name = "...".',
             )
+        _check_reads(path, i, step, steps)
         steps.append(step)
     return Pipeline(
         path=path,
@@ -306,11 +328,17 @@ def _step(
     where = f"step {i} ({name})"
     _check_step_head(path, i, raw, commands, name)
     for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
-        if needed not in inputs:
+        if needed and needed not in inputs:
             raise _fail(path, where, f"{command} needs [inputs.{needed}]")
+    if command == "reminders" and not {"points", "contacts"} & set(inputs):
+        raise _fail(path, where, "reminders needs [inputs.points] or [inputs.contacts]")
     output = raw.get("output")
     if output is not None and not (isinstance(output, str) and output):
         raise _fail(path, f"{where} output", "expected a file name in quotes")
+    if output is None and command in NEEDS_OUTPUT:
+        raise _fail(
+            path, where, f"{command} needs an output", hint=f'Add output = "{NEEDS_OUTPUT[command]}" to the step.'
+        )
     if output is not None and _climbs_out(output):
         raise _fail(
             path,
@@ -323,7 +351,60 @@ def _step(
         raise _fail(path, f"{where} options", "expected a table, e.g. options = { bins = 4 }")
     for key, value in options.items():
         _check_option(path, f"{where} options.{key}", command, key, value, commands[command], flag)
+    given = {key.replace("-", "_") for key in options}
+    for key, example in REQUIRED_OPTIONS.get(command, {}).items():
+        if key not in given:
+            raise _fail(
+                path,
+                where,
+                f"{command} needs {flag(key)}",
+                hint=f"Add it to the step's options: options = {{ {key} = {example} }}.",
+            )
     return Step(name=name, command=command, output=output, options=options)
+
+
+def _check_reads(path: Path, i: int, step: Step, earlier: list[Step]) -> None:
+    """A file a step reads from ``{output_dir}`` (:data:`READ_OPTIONS`) is one an earlier step writes: its
+    output, a file beside it (``at_risk.control.csv`` beside ``at_risk.csv``) or a path in ``{output_dir}`` one
+    of its options names (or a file in that folder), placeholders filled alike."""
+    for key, value in step.options.items():
+        if key.replace("-", "_") not in READ_OPTIONS.get(step.command, ()):
+            continue
+        for item in listed(value):
+            if not (isinstance(item, str) and "{output_dir}" in item):
+                continue
+            wanted = _in_output_dir(item.split("{output_dir}", 1)[1])
+            if not any(_writes(s, wanted) for s in earlier):
+                raise _fail(
+                    path,
+                    f"step {i} ({step.name}) options.{key}",
+                    f"{item!r} is written by no earlier step",
+                    hint="A step reads a file of output_dir only after the step that writes it: put that step "
+                    'first (e.g. output = "at_risk.csv"), or name a file outside output_dir.',
+                )
+
+
+def _in_output_dir(relative: str) -> PurePosixPath:
+    """A path in the output folder as compared between steps: placeholders filled as :func:`_climbs_out` fills
+    them, normalised."""
+    filled = fill(relative, {"as_of": "2000-01-01", "date": "2000-01-01"}).replace("\\", "/")
+    return PurePosixPath(posixpath.normpath("/" + filled.lstrip("/")))
+
+
+def _writes(step: Step, wanted: PurePosixPath) -> bool:
+    """Whether ``step`` writes ``wanted`` (see :func:`_check_reads`); ``wanted`` may be a glob."""
+    written = [_in_output_dir(step.output)] if step.output else []
+    for value in step.options.values():
+        written += [
+            _in_output_dir(item.split("{output_dir}", 1)[1])
+            for item in listed(value)
+            if isinstance(item, str) and "{output_dir}" in item
+        ]
+    for path in written:
+        beside = path.parent / f"{path.stem}.*{path.suffix}"
+        if any(wanted.match(str(p)) or p.match(str(wanted)) for p in (path, beside)) or wanted.is_relative_to(path):
+            return True
+    return False
 
 
 def _check_step_head(path: Path, i: int, raw: dict[str, object], commands: dict[str, set[str]], name: object) -> None:
@@ -443,9 +524,11 @@ def check_rules(pipeline: Pipeline) -> list[str]:
     the checks each kind makes on load; the files checked, in step order."""
     from loyalty_cli.rules.churn import load_churn_rules
     from loyalty_cli.rules.lifecycle import load_lifecycle_rules
+    from loyalty_cli.rules.programme import load_programme_rules
     from loyalty_cli.rules.segments import load_segment_rules
 
     loaders = {"segments": load_segment_rules, "churn": load_churn_rules, "lifecycle": load_lifecycle_rules}
+    loaders["programme"] = load_programme_rules
     checked: list[str] = []
     for step in pipeline.steps:
         for option, kind in RULES_OPTIONS.get(step.command, {}).items():

@@ -8,7 +8,16 @@ from datetime import date
 from pathlib import Path
 
 from loyalty_cli.io.columns import MappingFile, mapping_from_tables
-from loyalty_cli.pipeline.config import COMMAND_INPUTS, Pipeline, Step, fill, input_paths, listed, local_file
+from loyalty_cli.pipeline.config import (
+    COMMAND_INPUTS,
+    EXTRA_WHEN,
+    Pipeline,
+    Step,
+    fill,
+    input_paths,
+    listed,
+    local_file,
+)
 from loyalty_cli.pipeline.staging import staged_path
 
 
@@ -30,8 +39,11 @@ def step_values(
         # a hand-off step takes the pipeline's contacts (emails and consent) unless it names its own: without
         # them its list would not be screened for consent
         extra = (*extra, "contacts")
-    found: dict[str, object] = {"inputs": input_paths(pipeline, positional)}
+    found: dict[str, object] = {"inputs": input_paths(pipeline, positional)} if positional else {}
     for kind in dict.fromkeys(extra):
+        option, wanted = EXTRA_WHEN.get((step.command, kind), (None, None))
+        if option is not None and step.options.get(option) != wanted:
+            continue  # e.g. the members for a retention split by membership only
         if kind in pipeline.inputs:
             found[kind] = input_paths(pipeline, kind)
     if step.output:
@@ -76,10 +88,14 @@ def _step_value(pipeline: Pipeline, item: object, values: dict[str, str]) -> obj
     return local_file(pipeline, text)
 
 
+#: the output folder as a dry run's plan names it
+PLAN_OUTPUT_DIR = Path("<output_dir>")
+
+
 def plan(pipeline: Pipeline) -> Iterator[tuple[Step, dict[str, object]]]:
     """Each step with its option values as a dry run shows them (see :func:`step_values`): the as-of date the
-    file fixes (none for latest and today), the outputs in a folder named ``<output_dir>``."""
-    out_dir = Path("<output_dir>")
+    file fixes (none for latest and today), the outputs in a folder named ``<output_dir>`` (:data:`PLAN_OUTPUT_DIR`)."""
+    out_dir = PLAN_OUTPUT_DIR
     values = {"as_of": pipeline.as_of, "date": date.today().isoformat(), "output_dir": str(out_dir)}
     for step in pipeline.steps:
         yield step, step_values(pipeline, step, as_of=pipeline.fixed_as_of, output_dir=out_dir, values=values)
