@@ -3,6 +3,7 @@ the shared inputs, and the reason instead of the tables where a section cannot b
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from loyalty_cli.app.cltv import CltvSettings, cltv
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, lifecycle
 from loyalty_cli.app.report import ReportConfig, ReportResult, report
+from loyalty_cli.app.report_products import product_lines
 from loyalty_cli.app.retention import RetentionConfig, retention
 from loyalty_cli.app.segment import SegmentConfig, segment
 from loyalty_cli.errors import ConfigError, RulesError, setting
@@ -29,18 +31,20 @@ def inputs() -> Inputs:
         **{kind: [str(DATA / f"{kind}.csv")] for kind in SIDES},
         as_of=date(2025, 1, 1),
         activity=True,
+        lines=product_lines(),
     )
     return load_inputs(spec)
 
 
 @pytest.fixture(scope="module")
 def result(inputs: Inputs) -> ReportResult:
-    return report(inputs, ReportConfig(min_n=5))
+    return report(inputs, ReportConfig(min_n=5, products=True))
 
 
 def test_every_section_is_there(result: ReportResult) -> None:
     assert result.missing == {}
     assert None not in (result.churn, result.cltv, result.nps, result.lifecycle, result.program, result.contacts)
+    assert result.due is not None and result.products is not None
     assert list(result.reads) == ["transactions", *SIDES]
     context = build_context(result.data, result.settings, ReportMeta(inputs=()))
     assert [s["id"] for s in context["sections"] if s["available"]] == [
@@ -50,6 +54,8 @@ def test_every_section_is_there(result: ReportResult) -> None:
         "churn",
         "clv",
         "second-purchase",
+        "next-order",
+        "products",
         "lifecycle",
         "program",
     ]
@@ -67,6 +73,23 @@ def test_the_sections_are_the_commands_own_results(inputs: Inputs, result: Repor
     assert result.lifecycle is not None and result.lifecycle.summary.equals(stages.summary)
     # the 79 customers of the fixture, as the lifecycle counts them beside its prospects
     assert result.totals["customers"] == stages.facts.customers == 79
+
+
+def test_products_and_due_dates_are_the_commands_own(inputs: Inputs, result: ReportResult) -> None:
+    from loyalty_cli.app.next_order import NextOrderSettings, next_order
+    from loyalty_cli.app.products import ProductsConfig, products
+
+    # the product lines were read with stage 1, then let go (line-sized)
+    assert not {"product_lines", "product_names", "product_categories"} & set(inputs.tables)
+    assert result.products is not None and result.due is not None
+    fresh = load_inputs(dataclasses.replace(inputs.spec, lines=product_lines()))
+    command = products(fresh, ProductsConfig(top=3, min_n=5, min_support=5))
+    assert command.cycle is not None and command.pairs is not None
+    assert result.products.cycle["item"].to_list() == command.cycle["product"].head(10).to_list()
+    assert result.products.pairs_found == command.pairs.height
+    due = {row["within_days"]: row["due"] for row in next_order(inputs, NextOrderSettings()).due.iter_rows(named=True)}
+    assert (result.due.overview["due_7d"], result.due.overview["due_30d"]) == (due[7], due[30])
+    assert result.due.shared  # the CLV section's fit, not fitted again
 
 
 def test_the_per_customer_lists_are_not_kept(result: ReportResult) -> None:
@@ -97,8 +120,14 @@ def test_the_key_numbers_are_counted_by_hand(tmp_path: Path) -> None:
         "no_purchase_return_orders": 1,
     }
     assert found.data.tables_cents == 1300
-    # one repeat customer: nothing for the CLV model, and no NPS nor programme without their inputs
-    assert set(found.missing) == {"clv"} and found.missing["clv"].startswith("the CLV model could not be fitted")
+    # one repeat customer: nothing for the CLV model nor the next-order dates; no product lines read; and no NPS
+    # nor programme without their inputs
+    assert set(found.missing) == {"clv", "due", "products"}
+    assert found.missing["clv"].startswith("the CLV model could not be fitted")
+    assert (
+        found.missing["products"] == f"left out unless asked for ({setting('products')}: it reads every line's product)"
+    )
+    assert found.missing["due"].startswith("no next-order dates: only 1 customer bought on two different days")
     assert found.nps is None and found.program is None and found.contacts is None
 
 
@@ -133,3 +162,12 @@ def test_the_rules_are_loaded_when_the_config_is_built(tmp_path: Path) -> None:
     config = ReportConfig(rules="rfm_tertiles")
     assert config.segment.rfm.bins == config.settings().rfm.bins == 3
     assert config.settings().segments is config.segment.segment_map
+
+
+def test_the_products_section_is_asked_for(inputs: Inputs) -> None:
+    # the same inputs (their product lines read): without the setting the products are not computed
+    found = report(inputs, ReportConfig(min_n=5))
+    assert found.products is None
+    assert found.missing == {
+        "products": f"left out unless asked for ({setting('products')}: it reads every line's product)"
+    }

@@ -20,12 +20,20 @@ from typer.testing import CliRunner
 
 from loyalty_cli.app.inputs import InputSpec, load_inputs
 from loyalty_cli.app.report import ReportConfig, report
+from loyalty_cli.app.report_products import product_lines
 from loyalty_cli.cli import app
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import SETTING_OPEN, setting
 from loyalty_cli.io.readers import ReadOptions
 from loyalty_cli.report import FileInfo, InputInfo, ReportMeta, build_context, worded
+from loyalty_cli.report.data import ReportData, ReportSettings
+from loyalty_cli.report.due_data import DueData
+from loyalty_cli.report.next_order import due_section
+from loyalty_cli.report.product_data import ProductsData
+from loyalty_cli.report.products import products_section
+from loyalty_cli.rules.churn import load_churn_rules
 from loyalty_cli.rules.lifecycle import builtin_lifecycle_text
+from loyalty_cli.rules.segments import load_segment_rules
 from loyalty_cli.stage1 import load_transactions
 
 DATA = Path(__file__).parent / "data"
@@ -36,7 +44,7 @@ XSS = "<script>alert(1)</script>"
 
 def small_config() -> ReportConfig:
     """Thresholds lowered so that the 80-customer fixture fills every section."""
-    return ReportConfig(min_n=5)
+    return ReportConfig(min_n=5, products=True)  # every section, the products too
 
 
 def context_for(
@@ -57,6 +65,7 @@ def context_for(
         as_of=as_of,
         activity=True,
         survey_config=config.nps,
+        lines=product_lines(),  # as the command reads them: the products section
         **{
             kind: [str(path)] if path is not None else []
             for kind, path in (("surveys", surveys), ("contacts", contacts), ("members", members), ("points", points))
@@ -101,9 +110,20 @@ def test_context_matches_golden_file(fixture_context: dict) -> None:
 def test_context_has_every_section_and_chart(fixture_context: dict) -> None:
     context = fixture_context
     ids = [s["id"] for s in context["sections"]]
-    assert ids == ["segments", "nps", "retention", "churn", "clv", "second-purchase", "lifecycle", "program"]
+    assert ids == [
+        "segments",
+        "nps",
+        "retention",
+        "churn",
+        "clv",
+        "second-purchase",
+        "next-order",
+        "products",
+        "lifecycle",
+        "program",
+    ]
     assert all(s["available"] for s in context["sections"])
-    assert {"lifecycle-stages", "program-members"} <= set(context["charts"])
+    assert {"lifecycle-stages", "program-members", "next-order-weeks", "products-first"} <= set(context["charts"])
     assert len(context["charts"]) == len(set(context["charts"])) >= 11
     assert [k["label"] for k in context["key_numbers"]][-1] == "Members"
 
@@ -215,6 +235,7 @@ FULL = (
     str(DATA / "points.csv"),
     "--as-of",
     "2025-01-01",
+    "--products",
 )
 
 
@@ -248,6 +269,8 @@ def test_cli_report_sections_and_size(sample_page: tuple[Path, str]) -> None:
         "churn",
         "clv",
         "second-purchase",
+        "next-order",
+        "products",
         "lifecycle",
         "program",
         "files",
@@ -483,3 +506,176 @@ def test_customers_left_out_are_listed_beside_rejected_rows(tmp_path: Path) -> N
         "1 row rejected: missing customer id (column CustomerID)",
         "1 customer with no purchase, only returns, left out: -20.40 (2 return or cancellation orders)",
     ]
+
+
+# ------------------------------------------------------------------------------------------- products, due dates
+def test_product_codes_names_and_categories_are_escaped(tmp_path: Path) -> None:
+    # every line's product name a script, one product code and one category markup: in tables and chart labels
+    tx = pl.read_csv(DATA / "transactions.csv", infer_schema=False).with_columns(
+        pl.lit(XSS).alias("product_name"),
+        pl.col("sku").replace("COF-003", "<i>COF-003</i>"),
+        pl.col("category").replace("Coffee", "<script>alert(2)</script>"),
+    )
+    tx.write_csv(tmp_path / "tx.csv")
+    _, html = run_report(tmp_path, str(tmp_path / "tx.csv"), "--as-of", "2025-01-01", "--products")
+    section = html[html.index('<section id="products">') : html.index('<section id="lifecycle">')]
+    assert "<script" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (&lt;i&gt;COF-003&lt;/i&gt;)" in section  # the cycle table
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in section  # the first category, in the table and the chart
+    assert 'data-chart="products-first"' in section
+
+
+def test_no_product_column_is_one_note(tmp_path: Path) -> None:
+    tx = pl.read_csv(DATA / "transactions.csv", infer_schema=False).drop("sku")
+    tx.write_csv(tmp_path / "tx.csv")
+    out = tmp_path / "report.html"
+    args = ["report", str(tmp_path / "tx.csv"), "--as-of", "2025-01-01", "--products", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    note = "Products: not available: the transactions have no product column"
+    assert [line for line in result.output.splitlines() if line.startswith("Products")] == [
+        f"{note} (a SKU or product code such as sku or StockCode; name it in the [transactions] table of the "
+        "mapping file, --mapping)"
+    ]
+    html = out.read_text(encoding="utf-8")
+    assert f'<p class="missing">{note}' in html
+    assert '<section id="next-order">' in html and 'data-chart="next-order-weeks"' in html
+
+
+def test_products_are_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        app, ["report", str(DATA / "transactions.csv"), "--as-of", "2025-01-01", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    note = "Products: not available: left out unless asked for (--products: it reads every line's product)"
+    assert note in result.output.splitlines()
+    assert f'<p class="missing">{note}'.replace("'", "&#39;") in out.read_text(encoding="utf-8")
+
+
+def test_due_section_by_hand() -> None:
+    weeks = pl.DataFrame(
+        {"week": [0, 1, 2], "week_start": [AS_OF, date(2025, 1, 8), date(2025, 1, 15)], "customers": [3, 0, 5]}
+    )
+    due = DueData(
+        overview={"repeat_customers": 200, "likely_active": 150, "due_7d": 10, "due_30d": 60, "overdue": 25},
+        weeks=weeks,
+        one_time=300,
+        model="BG/NBD",
+        fitted_on=500,
+        typical_gap_days=45.25,
+        min_p_alive=0.5,
+        shared=True,
+    )
+    settings = ReportSettings(segments=load_segment_rules(None), churn=load_churn_rules(None))
+    empty = pl.DataFrame()
+    section = due_section(ReportData(AS_OF, 500, 0, 0, 0, empty, empty, empty, {}, due=due), settings)
+    assert section["intro"][0] == (
+        "Of the 200 repeat customers, 150 are likely still buying (P(alive) >= 0.5). Due within 7 days: 10; within 30 "
+        "days: 60; overdue (longer since their last purchase than their usual gap): 25."
+    )
+    rows = section["tables"][0]["rows"]
+    # shares of the 200 repeat customers: 10 -> 5.0%, 60 -> 30.0%, 25 -> 12.5%, 150 -> 75.0%, 200 - 150 -> 25.0%
+    assert [row[1:] for row in rows] == [
+        ["10", "5.0%"],
+        ["60", "30.0%"],
+        ["25", "12.5%"],
+        ["150", "75.0%"],
+        ["50", "25.0%"],
+        ["200", "100.0%"],
+    ]
+    chart = section["charts"][0]
+    assert chart["labels"] == ["01 Jan", "08 Jan", "later"] and chart["values"] == [3.0, 0.0, 5.0]
+    assert "the CLV section's BG/NBD fit on 500 customers (one purchase every 45.2 days" in section["notes"][0]
+    missing = due_section(ReportData(AS_OF, 0, 0, 0, 0, empty, empty, empty, {}, due_missing="why not"), settings)
+    assert missing["missing"] == "When customers are due: not available: why not" and not missing["available"]
+
+
+def test_products_section_by_hand() -> None:
+    first = pl.DataFrame(
+        {
+            "item": ["(all)", "P1"],
+            "name": [None, "Green tea"],
+            "customers": [40, 25],
+            "share": [1.0, 0.625],
+            "observed_365d": [0, 0],
+            "repurchased_365d": [0, 0],
+            "repurchase_rate_365d": [None, None],
+            "repurchase_rate_low": [None, None],
+            "repurchase_rate_high": [None, None],
+            "mean_value_365d": [None, None],
+            "mean_value_low": [None, None],
+            "mean_value_high": [None, None],
+        },
+        schema_overrides={c: pl.Float64 for c in ("repurchase_rate_365d", "mean_value_365d")},
+    )
+    nexts = pl.DataFrame(
+        {
+            "first_item": ["P1", "P1"],
+            "first_name": ["Green tea", "Green tea"],
+            "rank": [1, 2],
+            "item": ["P2", "P3"],
+            "name": [None, "Mug <b>"],
+            "customers": [4, 2],
+            "repeaters": [8, 8],
+            "share": [0.5, 0.25],
+            "lift": [1.25, 0.8],
+        }
+    )
+    cycle = pl.DataFrame(
+        {
+            "item": ["P3"],
+            "name": ["Mug <b>"],
+            "buyers": [10],
+            "repeat_customers": [4],
+            "repeat_share": [0.4],
+            "gap_p25_days": [20.0],
+            "gap_median_days": [30.5],
+            "gap_p75_days": [41.25],
+        }
+    )
+    pairs = pl.DataFrame(
+        schema={
+            **{c: pl.String for c in ("item_a", "name_a", "item_b", "name_b")},
+            "orders": pl.Int64,
+            **{c: pl.Float64 for c in ("share_of_orders", "confidence_ab", "confidence_ba", "lift")},
+        }
+    )
+    found = ProductsData(
+        level="product",
+        first=first,
+        first_items=3,
+        first_products=3,
+        next=nexts,
+        pairs=pairs,
+        pairs_found=0,
+        cycle=cycle,
+        counts={"customers": 40, "orders": 55, "items": 3, "no_item_lines": 2, "observed_365d": 0},
+        min_n=30,
+        min_support=30,
+        confidence=0.95,
+        leading=1,
+    )
+    empty = pl.DataFrame()
+    data = ReportData(AS_OF, 40, 0, 0, 0, empty, empty, empty, {}, products=found)
+    section = products_section(data, ReportSettings(segments=load_segment_rules(None), churn=load_churn_rules(None)))
+    assert section["intro"] == [
+        "40 customers with a purchase bought 3 products in 55 purchase orders. 2 lines without a product count in "
+        "order values only.",
+        "No customer's first 365 days are over by the as-of date yet: the repurchase rate and the 365-day value are "
+        "empty.",
+        "No two products were bought together in 30 orders or more.",
+    ]
+    assert section["charts"] == []  # no rate to draw
+    first_table, next_table, cycle_table = section["tables"]
+    assert first_table["title"] == "Repurchase and 365-day value by first product (the top 1 of 3 first products)"
+    assert first_table["rows"] == [
+        ["all customers", "40", "100.0%", "0", "", "", "", ""],
+        ["Green tea (P1)", "25", "62.5%", "0", "", "", "", ""],
+    ]
+    # the first product named once, on its first row
+    assert next_table["rows"] == [
+        ["Green tea (P1)", "8", "P2", "4", "50.0%", "1.25"],
+        ["", "", "Mug <b> (P3)", "2", "25.0%", "0.80"],
+    ]
+    assert cycle_table["rows"] == [["Mug <b> (P3)", "10", "4", "40.0%", "30", "20 to 41"]]

@@ -21,12 +21,15 @@ from loyalty_cli.app.churn import ChurnConfig, ChurnResult, churn
 from loyalty_cli.app.cltv import CltvResult, CltvSettings, cltv
 from loyalty_cli.app.inputs import SIDE_KINDS, Inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, LifecycleResult, lifecycle
+from loyalty_cli.app.next_order import NextOrderSettings
 from loyalty_cli.app.nps_summary import NpsSummary, nps_summary
 from loyalty_cli.app.program import ProgramConfig, ProgramResult, program
+from loyalty_cli.app.report_next_order import due_data
+from loyalty_cli.app.report_products import ProductSettings, products_data, release_product_lines
 from loyalty_cli.app.retention import MATRICES, RetentionConfig, RetentionResult, retention
 from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings, second_purchase
 from loyalty_cli.app.segment import SegmentConfig, SegmentResult, segment
-from loyalty_cli.errors import ConfigError, DataError, ModelError
+from loyalty_cli.errors import ConfigError, DataError, ModelError, setting
 from loyalty_cli.metrics import periods
 from loyalty_cli.metrics.churn import lacks_ipt
 from loyalty_cli.metrics.lifecycle import known_contacts
@@ -34,6 +37,8 @@ from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.metrics.nps_lists import answer_counts
 from loyalty_cli.metrics.second_purchase import ALL
 from loyalty_cli.report.data import InputRead, ReportData, ReportSettings
+from loyalty_cli.report.due_data import DueData
+from loyalty_cli.report.product_data import ProductsData
 from loyalty_cli.rules.segments import load_segment_rules
 
 #: the columns of the churn statuses the lifecycle reads (:func:`~loyalty_cli.metrics.lifecycle.lifecycle_inputs`)
@@ -52,8 +57,11 @@ class ReportConfig:
     and the churn rates; ``repeat_window``: days after the first purchase for the repeat purchase rate;
     ``min_n``: NPS groups, second-purchase windows and numbers from fewer answers or customers are left
     empty; ``top``: rows of the top-customer and comment tables; ``currency``: an ISO 4217 code (``EUR``)
-    shown on money (None: plain numbers). Checked when built: each section's config is built then (its rules
-    loaded), before any data is read."""
+    shown on money (None: plain numbers); ``retention_by``: also the retention section split by acquisition
+    (:class:`RetentionConfig`'s ``by``; groups of fewer than ``min_n`` customers folded into ``(other)``);
+    ``products``: also the products section (it needs the transactions' product lines, line-sized: at 10M lines
+    ~1.5 GB more at the peak). Checked when built: each section's config is built then (its rules loaded),
+    before any data is read."""
 
     rules: str | None = None
     churn_rules: str | None = None
@@ -64,6 +72,8 @@ class ReportConfig:
     min_n: int = 30
     top: int = 10
     currency: str | None = None
+    retention_by: str | None = None
+    products: bool = False
     segment: SegmentConfig = field(init=False, repr=False, compare=False)
     churn: ChurnConfig = field(init=False, repr=False, compare=False)
     lifecycle: LifecycleConfig = field(init=False, repr=False, compare=False)
@@ -87,7 +97,14 @@ class ReportConfig:
             "churn": ChurnConfig(rules=self.churn_rules, period=self.period),
             "lifecycle": LifecycleConfig(rules=self.lifecycle_rules, churn_rules=self.churn_rules, min_n=self.min_n),
             "program": ProgramConfig(point_value=self.point_value, detail=False),
-            "retention": RetentionConfig(period=self.period, repeat_window=self.repeat_window, show=("on", "revenue")),
+            "retention": RetentionConfig(
+                period=self.period,
+                repeat_window=self.repeat_window,
+                show=("on", "revenue"),
+                by=self.retention_by,
+                min_customers=self.min_n if self.retention_by is not None else None,
+                by_setting="retention_by",  # its errors name the report's setting
+            ),
             "second_purchase": SecondPurchaseSettings(min_n=self.min_n),
             "nps": NpsConfig(min_n=self.min_n),
             "cltv": CltvSettings(),
@@ -117,8 +134,8 @@ class ReportConfig:
 class ReportResult:
     """Each section's result from its command's application function; None when its input was not given or
     it could not be computed, the reason then in ``missing`` (by section: churn, clv, nps, lifecycle,
-    program). ``contacts``: the contact counts (None without contacts); ``totals``: the key numbers of the
-    whole data (as ``loyalty validate`` counts them) and of the customers with no purchase, in no table;
+    program, due, products). ``contacts``: the contact counts (None without contacts); ``totals``: the key
+    numbers of the whole data (as ``loyalty validate`` counts them) and of the customers with no purchase, in no table;
     ``reads``: what each input read held, by kind; ``settings``: the rules and parameters used. The per-customer
     lists of churn and lifecycle (:attr:`ChurnResult.ranked` and ``customers``, :attr:`LifecycleResult.todo`)
     are kept empty, with their columns: the page shows their summaries, and they are the largest tables of the
@@ -139,6 +156,8 @@ class ReportResult:
     reads: dict[str, InputRead]
     settings: ReportSettings
     recent: pl.DataFrame | None = None
+    due: DueData | None = None  # when the repeat customers are due (None: missing says why)
+    products: ProductsData | None = None  # the products tables (None: missing says why)
 
     @property
     def data(self) -> ReportData:
@@ -173,6 +192,11 @@ class ReportResult:
             program_points=members.points if members is not None else False,
             program_missing=self.missing.get("program"),
             recent=self.recent,
+            due=self.due,
+            due_missing=self.missing.get("due"),
+            products=self.products,
+            products_missing=self.missing.get("products"),
+            retention_split=kept.split.long if kept.split is not None else None,
         )
 
 
@@ -184,7 +208,12 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     assert as_of is not None
     warm_up()  # the page will be drawn: the chart engine starts meanwhile, in the background
     # the sections in the order that holds the least at once: the smaller results first, the churn statuses'
-    # list only until the lifecycle has read them
+    # list only until the lifecycle has read them; the products first, from their lines (line-sized), while the
+    # stage-1 tables are all that is held besides them
+    goods, no_products = None, f"left out unless asked for ({setting('products')}: it reads every line's product)"
+    if config.products:
+        goods, no_products = products_data(inputs, ProductSettings(rows=config.top, min_n=config.min_n))
+        release_product_lines(inputs)  # line-sized: not held through the sections after it
     segments = segment(inputs, config.segment)
     kept = retention(inputs, config.retention)
     timing = second_purchase(inputs, config.second_purchase)
@@ -195,9 +224,11 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     del ranked
     stages = _without_list(stages)
     fit, no_clv = _cltv(inputs, config)
+    due, no_due = due_data(inputs, NextOrderSettings(), fit)  # the CLV section's purchase model, when the same
     answers, no_nps = _nps(inputs, config, segments.customers)
     members, no_members = _program(inputs, config, fit, answers)
     missing = {"churn": no_churn, "clv": no_clv, "nps": no_nps, "lifecycle": no_stages, "program": no_members}
+    missing |= {"due": no_due, "products": no_products}
     return ReportResult(
         as_of=as_of,
         segment=segments,
@@ -214,6 +245,8 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
         reads=_reads(inputs),
         settings=config.settings(),
         recent=recent_periods(inputs, config.retention.period),
+        due=due,
+        products=goods,
     )
 
 

@@ -3,6 +3,7 @@
 The template only loops and prints; it decides nothing. The summary (:mod:`~loyalty_cli.report.summary`) and the
 table of contents come first. Each section is built by its own module
 (:mod:`~loyalty_cli.report.sections`, :mod:`~loyalty_cli.report.nps`, :mod:`~loyalty_cli.report.value`,
+:mod:`~loyalty_cli.report.next_order`, :mod:`~loyalty_cli.report.products`,
 :mod:`~loyalty_cli.report.lifecycle`, :mod:`~loyalty_cli.report.program`), the top of the page by
 :mod:`~loyalty_cli.report.header`. The same :class:`ReportData` always gives the same context (sorted, fixed
 float formats, no clock), which is what the golden-file test compares.
@@ -15,7 +16,9 @@ from typing import Any
 from loyalty_cli.report.data import ReportData, ReportMeta, ReportSettings
 from loyalty_cli.report.header import contacts_note, header, key_numbers
 from loyalty_cli.report.lifecycle import lifecycle_section
+from loyalty_cli.report.next_order import due_section
 from loyalty_cli.report.nps import nps_section
+from loyalty_cli.report.products import products_section
 from loyalty_cli.report.program import program_section
 from loyalty_cli.report.sections import churn_section, retention_section, segments_section
 from loyalty_cli.report.summary import summary
@@ -33,6 +36,8 @@ def build_context(data: ReportData, settings: ReportSettings, meta: ReportMeta) 
         churn_section(data, settings),
         clv_section(data, settings),
         second_purchase_section(data, settings),
+        due_section(data, settings),
+        products_section(data, settings),
         lifecycle_section(data, settings),
         program_section(data, settings),
     ]

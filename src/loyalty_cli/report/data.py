@@ -15,7 +15,9 @@ from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.metrics.program import ProgramConfig
 from loyalty_cli.metrics.rfm import RfmConfig
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig
+from loyalty_cli.report.due_data import DueData
 from loyalty_cli.report.format import Money
+from loyalty_cli.report.product_data import ProductsData
 from loyalty_cli.rules.churn import ChurnRules
 from loyalty_cli.rules.lifecycle import LifecycleRules, load_lifecycle_rules
 from loyalty_cli.rules.segments import SegmentMap
@@ -84,6 +86,13 @@ class ReportData:
     program: pl.DataFrame | None = None  # the long table of ``loyalty program`` (section, metric, group, ...)
     program_points: bool = False  # a points ledger was given
     program_missing: str | None = None
+    due: DueData | None = None  # when the repeat customers are due (``loyalty next-order``'s dates, summed up)
+    due_missing: str | None = None
+    products: ProductsData | None = None  # ``loyalty products``'s tables, their top rows
+    products_missing: str | None = None
+    # the retention long table split by acquisition (``by, split``, then the long table's columns), with the
+    # report's ``retention_by`` (None without one)
+    retention_split: pl.DataFrame | None = None
     # the last two complete periods before the as-of date (the summary): one row each, the latest last
     # (:func:`loyalty_cli.app.report.recent_periods`); None when the data does not cover one whole period
     recent: pl.DataFrame | None = None

@@ -181,6 +181,10 @@ def retention_section(data: ReportData, settings: ReportSettings) -> dict[str, A
             [True] * 7,
         )
     )
+    if data.retention_split is not None:  # the report's retention_by
+        from loyalty_cli.report.retention_split import retention_split_table
+
+        tables.append(retention_split_table(data, settings))
     all_row = data.cohorts.filter(pl.col("cohort") == "all").row(0, named=True)
     rate = all_row["repeat_rate"]
     intro = [
