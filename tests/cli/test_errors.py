@@ -721,6 +721,18 @@ def test_parquet_dates_of_another_type_are_refused(values: list, dtype: str) -> 
         )
 
 
+def test_a_side_inputs_bad_date_type_points_to_the_mapping_file() -> None:
+    import polars as pl
+
+    # the points ledger's date as numbers: reminders and program have no --date-col, the mapping file maps it
+    pl.DataFrame({"customer_id": ["A"], "at": [20240105.5], "points": [10], "type": ["earn"]}).write_parquet(
+        "p.parquet"
+    )
+    error, hint = error_and_hint(run("reminders", "--points", "p.parquet", "--as-of", "2025-01-01"))
+    assert error == "Error: Column 'at' of p.parquet holds numbers (Float64), not dates"
+    assert hint.endswith("or map the date column (e.g. [points] in the mapping file, --mapping).")
+
+
 def test_a_long_line_without_a_line_break() -> None:
     write(ORDERS, "customer_id," + "x" * (10 * 1024 * 1024))
     write("surveys.csv", "customer_id," + "x" * (300 * 1024))

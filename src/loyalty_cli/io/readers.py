@@ -199,7 +199,7 @@ def plan_table(
         required=options.require,
     )
     schemas = _schemas(first, schema, filled, mapping)
-    formats = date_formats(filled, schemas, mapping, DATE_FIELDS[table], options.date_format)
+    formats = date_formats(filled, schemas, mapping, DATE_FIELDS[table], options.date_format, table)
     if "amount" not in mapping.columns and table == "transactions":
         notes.append(f"amount = {mapping.columns['quantity']!r} x {mapping.columns['unit_price']!r}")
     if table == "contacts" and "email_consent" not in mapping.columns:

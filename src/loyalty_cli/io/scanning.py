@@ -120,10 +120,13 @@ def date_formats(
     mapping: ColumnChoice,
     date_fields: Sequence[str],
     given: str | None,
+    table: str = "transactions",
 ) -> dict[str, str]:
-    """The format for each text date column: the one given, or detected from a sample across files (only
-    the files that hold it as text: a folder may mix Parquet and CSV)."""
+    """The format for each text date column of ``table``: the one given, or detected from a sample across files
+    (only the files that hold it as text: a folder may mix Parquet and CSV)."""
     formats: dict[str, str] = {}
+    # the transactions' date has a column option; the other inputs' dates are mapped in the mapping file only
+    remap = setting("date_col") if table == "transactions" else f"[{table}] in the mapping file, {setting('mapping')}"
     for name in date_fields:
         header = mapping.columns.get(name)
         if header is None:
@@ -134,7 +137,7 @@ def date_formats(
                 raise DataError(
                     f"Column {header!r} of {s.path} holds {problem}, not dates",
                     hint="Export it as dates or as text such as 2024-01-05 (whole numbers such as 20240105 in an "
-                    f"integer column are read as yyyymmdd), or map the date column (e.g. {setting('date_col')}).",
+                    f"integer column are read as yyyymmdd), or map the date column (e.g. {remap}).",
                 )
         text = [s for s in sources if not is_temporal(schemas[s.path][header])]  # text or whole numbers
         if not text:
