@@ -106,3 +106,25 @@ def test_the_three_ways_to_order_segment_rows_agree(monkeypatch: pytest.MonkeyPa
     assert_frame_equal(ordered.customers, whole, check_exact=True)
     picked = segment(inputs, SegmentConfig(segments=("Champions", "At Risk"))).customers
     assert_frame_equal(picked, whole.filter(pl.col("segment").is_in(["Champions", "At Risk"])), check_exact=True)
+
+
+@pytest.mark.parametrize("statuses", [(), ("--status", "lapsing", "--status", "lapsed")])
+def test_churn_writes_the_same_files_a_slice_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, statuses: tuple[str, ...]
+) -> None:
+    # churn's ranked rows are an order over the unsorted table and their reasons are made per slice: the files
+    # are those of one whole write
+    def run(name: str) -> Path:
+        target = tmp_path / name
+        result = CliRunner().invoke(app, ["churn", str(SAMPLE), *statuses, "-o", str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        return target
+
+    whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 400)
+    monkeypatch.setattr(writers, "WHOLE_ROWS", 400)
+    sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
+    assert sliced_csv.read_bytes() == whole_csv.read_bytes()
+    assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
+    rows = pl.read_parquet(whole_parquet).height
+    assert rows > 400 and pq_row_groups(sliced_parquet) == -(-rows // 400)

@@ -4,9 +4,11 @@ model."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -14,7 +16,8 @@ import polars as pl
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
-from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_by_value, status_summary, with_reasons
+from loyalty_cli.io.rows import Rows
+from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_in_place, status_summary, with_reasons
 from loyalty_cli.metrics.churn_rates import churn_tables
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
@@ -90,15 +93,16 @@ class ChurnConfig:
 
 @dataclass(frozen=True)
 class ChurnResult:
-    """``ranked``: one row per customer (id, email, status, value tier and rank, worth_costly_offer, reason,
-    the numbers behind the status, with the model's columns), by status then value; ``customers``: the same,
-    only the chosen statuses (the list to hand off); ``summary``: one row per status; ``rates``: the churn
-    rate per ``period``; ``value_column``: what ranks customers (net_spend or predicted_value); ``at_risk``:
-    the ``top`` most valuable lapsing and lapsed customers (:data:`LIST_COLUMNS`), for statuses that have any;
-    ``counts``: customers per status."""
+    """``rows``: one row per customer (id, email, status, value tier and rank, worth_costly_offer, reason,
+    the numbers behind the status, with the model's columns), by status then value, as the writers take it (a
+    slice at a time: :mod:`loyalty_cli.io.rows`), and :attr:`ranked` the same in memory; ``chosen``: the same,
+    only the chosen statuses (the list to hand off), and :attr:`customers` in memory; ``summary``: one row per
+    status; ``rates``: the churn rate per ``period``; ``value_column``: what ranks customers (net_spend or
+    predicted_value); ``at_risk``: the ``top`` most valuable lapsing and lapsed customers (:data:`LIST_COLUMNS`),
+    for statuses that have any; ``counts``: customers per status."""
 
-    ranked: pl.DataFrame
-    customers: pl.DataFrame
+    rows: Rows
+    chosen: Rows
     summary: pl.DataFrame
     rates: pl.DataFrame
     as_of: date
@@ -108,6 +112,19 @@ class ChurnResult:
     counts: dict[str, int]
     rules: ChurnRules
     messages: list[Message]
+
+    @cached_property
+    def ranked(self) -> pl.DataFrame:
+        return self.rows.collect()
+
+    @cached_property
+    def customers(self) -> pl.DataFrame:
+        return self.chosen.collect()
+
+    def without_list(self) -> ChurnResult:
+        """The same result without its per-customer rows (none, their columns kept)."""
+        rows, chosen = (Rows(r.frame.clear(), None, r.shape) for r in (self.rows, self.chosen))
+        return dataclasses.replace(self, rows=rows, chosen=chosen)
 
 
 def check_ipt(inputs: Inputs, rules: ChurnRules, *, hint: str) -> None:
@@ -151,29 +168,32 @@ def churn(
         value = "predicted_value" if config.rank_by == "predicted" else value
     if summaries_only:
         table = table.select(c for c in table.columns if c in SUMMARY_COLUMNS or c == value)
-    ranked = rank_by_value(table.lazy(), rules=rules, value=value).collect()
-    del table  # the ranked copy holds it all
-    if not summaries_only:
-        ranked = with_reasons(ranked, rules)
-    first = ["customer_id", "email"] if "email" in ranked.columns else ["customer_id"]
-    lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
-    lead = [c for c in lead if c in ranked.columns]
-    ranked = ranked.select(*lead, pl.exclude(*lead))
-    counts = dict(ranked.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
-    shown = [c for c in LIST_COLUMNS if c in ranked.columns]
+    # ranked where the rows are, with their order: no sorted copy of the table; the writers gather it a slice at a
+    # time, and the reasons, the largest column, are written then (:func:`_shape`)
+    table, order = rank_in_place(table, rules=rules, value=value)
+    shape = _shape(table.columns, rules, reasons=not summaries_only)
+    counts = dict(table.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
+    shown = [c for c in LIST_COLUMNS if c in table.columns]
     at_risk = {
-        name: ranked.filter(pl.col("status") == name).head(config.top).select(shown)
+        name: table.filter((pl.col("status") == name) & (pl.col("value_rank") <= config.top))
+        .sort("value_rank")
+        .select(shown)
         for name in AT_RISK
         if config.top and counts.get(name)
     }
-    customers = ranked.filter(pl.col("status").is_in(list(config.statuses))) if config.statuses else ranked
+    rows = Rows(table, order, shape)
+    chosen = rows
+    if config.statuses:
+        kept = table.select(pl.col("status").gather(order).is_in(list(config.statuses))).to_series()
+        chosen = Rows(table, order.filter(kept), shape)
     if config.next_order:  # the list only: the summaries and the at-risk lists stay as they are
         model = config.model or NEXT_ORDER_MODEL
-        customers = with_next_order_dates(customers, inputs.customers, model=model, fitted=fitted, messages=messages)
+        dated = with_next_order_dates(chosen.collect(), inputs.customers, model=model, fitted=fitted, messages=messages)
+        chosen = Rows(dated)
     return ChurnResult(
-        ranked=ranked,
-        customers=customers,
-        summary=status_summary(ranked.lazy()).collect(),
+        rows=rows,
+        chosen=chosen,
+        summary=status_summary(table.lazy()).collect(),
         rates=rates,
         as_of=as_of_day,
         period=period,  # type: ignore[arg-type]
@@ -183,6 +203,21 @@ def churn(
         rules=rules,
         messages=messages.items,
     )
+
+
+def _shape(columns: Sequence[str], rules: ChurnRules, *, reasons: bool) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """How the ranked rows are written: with their reasons (``reasons``; made for the rows at hand, in slices:
+    :func:`~loyalty_cli.metrics.churn.with_reasons`), the identity and status columns first."""
+    first = ["customer_id", "email"] if "email" in columns else ["customer_id"]
+    lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
+    lead = [c for c in lead if c in columns or (c == "reason" and reasons)]
+
+    def shape(part: pl.LazyFrame) -> pl.LazyFrame:
+        if reasons:
+            part = with_reasons(part.collect(), rules).lazy()
+        return part.select(*lead, pl.exclude(*lead))
+
+    return shape
 
 
 def _with_predictions(

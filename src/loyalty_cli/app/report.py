@@ -254,7 +254,7 @@ def _without_list(result: T | None) -> T | None:
     """A churn or lifecycle result without its per-customer list (empty, its columns kept): on 10M lines they held
     ~400 MB that the sections computed later can use instead."""
     if isinstance(result, ChurnResult):
-        return dataclasses.replace(result, ranked=result.ranked.clear(), customers=result.customers.clear())
+        return result.without_list()
     if isinstance(result, LifecycleResult):
         return dataclasses.replace(result, todo=result.todo.clear())  # type: ignore[return-value]
     return result

@@ -98,7 +98,8 @@ def _configure(options: command.Options) -> ChurnConfig:
 def _deliver(result: ChurnResult, options: command.Options, out: Output) -> list[Path]:
     # options["mapping"]: the mapping the transactions were read with (execute sets it), for a --contacts file
     output = options["output"]
-    written = campaign.write_list(result.customers, options, out, tag="status", value="net_spend") if output else []
+    # result.chosen: the ranked rows gathered, shaped and written a slice at a time (no sorted copy in memory)
+    written = campaign.write_list(result.chosen, options, out, tag="status", value="net_spend") if output else []
     written += command.write_file(result.rates, options["rates"], f"the churn rate per {result.period}", out)
     if not (output and out.quiet):
         _show(result, out, to_stderr=output == "-")
