@@ -174,7 +174,13 @@ def reminders(inputs: Inputs, config: RemindersConfig, messages: Messages | None
     people = None  # the members enrolled before the as-of date: every list keeps them only
     anniversary_of = ANNIVERSARY_OF["members" if members is not None else "contacts"]
     if members is not None:
-        people = member_table(members.lazy(), as_of=as_of).select("customer_id", pl.col("enrolled").alias(_ENROLLED))
+        # collected once: every list, note and check below reads it
+        people = (
+            member_table(members.lazy(), as_of=as_of)
+            .select("customer_id", pl.col("enrolled").alias(_ENROLLED))
+            .collect()
+            .lazy()
+        )
         said.note(
             f"With the members: every list is of members enrolled before {as_of}, and the anniversaries are of "
             "their enrolment (enrolled_at)"
@@ -185,15 +191,19 @@ def reminders(inputs: Inputs, config: RemindersConfig, messages: Messages | None
         _note_repeated_rows(points, said)
         if people is not None:
             _note_outside(points, people, "of the ledger", said)
-            ledger = ledger.join(people, on="customer_id", how="semi")
+            ledger = ledger.join(people, on="customer_id", how="semi").collect().lazy()  # the lists and notes share it
         if POINTS_EXPIRING in kinds:
             made[POINTS_EXPIRING] = points_expiry.expiring_points(
                 ledger, as_of=as_of, within_days=config.days[POINTS_EXPIRING], expiry=rules.expiry
             )
             _note_overdue(ledger, as_of, rules, said)
         if NEAR_TIER in kinds:
-            progress = tier_progress.tier_progress(
-                tier_progress.earned_points(ledger, as_of=as_of, people=people), tiers=rules.tiers
+            progress = (  # collected once: the list and the check of the members' tiers read it
+                tier_progress.tier_progress(
+                    tier_progress.earned_points(ledger, as_of=as_of, people=people), tiers=rules.tiers
+                )
+                .collect()
+                .lazy()
             )
             made[NEAR_TIER] = tier_progress.near_tier(progress, near=rules.near)
             if members is not None:

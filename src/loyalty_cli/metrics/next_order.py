@@ -206,11 +206,17 @@ def next_order_table(
     ).sort("next_order_date", "customer_id")
 
 
+def window_opens(within_days: int) -> pl.Expr:
+    """Whether a customer's contact window opens within ``within_days`` days of the as-of date (by as_of +
+    within_days - 1): the "due" rule of :func:`due`, :func:`due_counts` and the report."""
+    return pl.col("contact_from") <= pl.col("as_of") + pl.duration(days=within_days - 1)
+
+
 def due(table: pl.LazyFrame, *, within_days: int, min_p_alive: float = 0.0) -> pl.LazyFrame:
     """The customers of :func:`next_order_table` due within ``within_days`` days: the contact window opens by
     as_of + within_days - 1 (P(next order within them | active) >= 25%) and P(alive) >= ``min_p_alive`` (when
     the table has it)."""
-    opens = pl.col("contact_from") <= pl.col("as_of") + pl.duration(days=within_days - 1)
+    opens = window_opens(within_days)
     alive = pl.col("p_alive") >= min_p_alive if "p_alive" in table.collect_schema().names() else pl.lit(True)
     return table.filter(opens & alive)
 
@@ -223,8 +229,8 @@ def due_counts(table: pl.LazyFrame, *, days: tuple[int, ...] = (7, 14, 30), min_
     rows = [
         table.select(
             pl.lit(n, dtype=pl.Int64).alias("within_days"),
-            (pl.col("contact_from") <= pl.col("as_of") + pl.duration(days=n - 1)).sum().alias("window_opens"),
-            ((pl.col("contact_from") <= pl.col("as_of") + pl.duration(days=n - 1)) & alive).sum().alias("due"),
+            window_opens(n).sum().alias("window_opens"),
+            (window_opens(n) & alive).sum().alias("due"),
         )
         for n in days
     ]

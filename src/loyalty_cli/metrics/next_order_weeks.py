@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from loyalty_cli.metrics.next_order import window_opens
+
 #: the P(alive) a customer needs to be counted as due (as ``loyalty next-order``'s default)
 MIN_P_ALIVE = 0.5
 #: the weeks shown one by one (13: a quarter); the later dates are one row
@@ -35,7 +37,7 @@ def due_overview(
     """One row: ``repeat_customers`` (the rows of the next-order table, which has ``p_alive``), ``likely_active``
     (P(alive) >= ``min_p_alive``), ``due_<n>d`` for each of ``days`` and ``overdue`` (see the top)."""
     alive = _alive(min_p_alive)
-    opens = [(pl.col("contact_from") <= pl.col("as_of") + pl.duration(days=n - 1)) & alive for n in days]
+    opens = [window_opens(n) & alive for n in days]
     overdue = alive & (pl.col("days_since_last").cast(pl.Float64) > pl.col("shrunk_gap_days"))
     return table.select(
         pl.len().cast(pl.Int64).alias("repeat_customers"),

@@ -12,30 +12,19 @@ from __future__ import annotations
 
 import polars as pl
 
-SCHEMA = {"product": pl.String, "category": pl.String, "lines": pl.Int64}
+from loyalty_cli.metrics.products import item_names, name_table
 
 
 def item_categories(lines: pl.LazyFrame) -> pl.LazyFrame:
     """``product, category, lines`` over the valid transaction lines with both (no rows without both columns)."""
-    names = lines.collect_schema().names()
-    if "product" not in names or "category" not in names:
-        return pl.LazyFrame(schema=SCHEMA)
-    return (
-        lines.filter(pl.col("product").is_not_null() & pl.col("category").is_not_null())
-        .group_by("product", "category")
-        .agg(pl.len().cast(pl.Int64).alias("lines"))
-    )
+    return item_names(lines, column="category")
 
 
 def category_table(categories: pl.LazyFrame) -> pl.LazyFrame:
     """``product, category``: the category most lines give each product (ties: the alphabetically first), from
     :func:`item_categories` (also several of its tables, summed)."""
-    return (
-        categories.group_by("product", "category")
-        .agg(pl.col("lines").sum())
-        .sort("product", "lines", "category", descending=[False, True, False])
-        .group_by("product", maintain_order=True)
-        .agg(pl.col("category").first())
+    return name_table(categories, column="category").select(
+        pl.col("item").alias("product"), pl.col("name").alias("category")
     )
 
 

@@ -89,14 +89,15 @@ def item_lines(lines: pl.LazyFrame, *, level: Level = "product") -> pl.LazyFrame
     return lines.select(CUSTOMER, key.hash().alias(ORDER), pl.col(level).alias("item"), "order_date", "amount_cents")
 
 
-def item_names(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """``product, product_name, lines``: how many lines give each product each name (over all the lines: not a
-    per-customer plan; no rows without a product name column). :func:`name_table` picks one name per product."""
-    if "product_name" not in lines.collect_schema().names():
-        return pl.LazyFrame(schema={"product": pl.String, "product_name": pl.String, "lines": pl.Int64})
+def item_names(lines: pl.LazyFrame, column: str = "product_name") -> pl.LazyFrame:
+    """``product, <column>, lines``: how many lines give each product each name (``column``: or e.g. each
+    category), over all the lines: not a per-customer plan; no rows without both columns. :func:`name_table`
+    picks one per product."""
+    if not {"product", column} <= set(lines.collect_schema().names()):
+        return pl.LazyFrame(schema={"product": pl.String, column: pl.String, "lines": pl.Int64})
     return (
-        lines.filter(pl.col("product").is_not_null() & pl.col("product_name").is_not_null())
-        .group_by("product", "product_name")
+        lines.filter(pl.col("product").is_not_null() & pl.col(column).is_not_null())
+        .group_by("product", column)
         .agg(pl.len().cast(pl.Int64).alias("lines"))
     )
 
@@ -111,16 +112,17 @@ def customer_ids(lines: pl.LazyFrame) -> pl.LazyFrame:
     return lines.group_by(CUSTOMER).agg(latest)
 
 
-def name_table(names: pl.LazyFrame) -> pl.LazyFrame:
-    """``item, name``: the name most lines give each product (ties: alphabetical), from :func:`item_names` (also
-    several of its tables, e.g. one per pass over customer partitions)."""
+def name_table(names: pl.LazyFrame, column: str = "product_name") -> pl.LazyFrame:
+    """``item, name``: the name (``column``: or e.g. the category) most lines give each product (ties:
+    alphabetical), from :func:`item_names` (also several of its tables, e.g. one per pass over customer
+    partitions)."""
     return (
-        names.group_by("product", "product_name")
+        names.group_by("product", column)
         .agg(pl.col("lines").sum())
-        .sort("product", "lines", "product_name", descending=[False, True, False])
+        .sort("product", "lines", column, descending=[False, True, False])
         .group_by("product", maintain_order=True)
-        .agg(pl.col("product_name").first())
-        .select(pl.col("product").alias("item"), pl.col("product_name").alias("name"))
+        .agg(pl.col(column).first())
+        .select(pl.col("product").alias("item"), pl.col(column).alias("name"))
     )
 
 

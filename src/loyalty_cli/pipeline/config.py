@@ -62,6 +62,8 @@ RULES_OPTIONS: dict[str, dict[str, str]] = {
 
 #: inputs a command cannot run without, beside its positional one
 REQUIRED_EXTRAS: dict[str, tuple[str, ...]] = {"program": ("members",)}
+#: inputs of which a command needs one at least (a command without a positional input)
+ONE_OF_INPUTS: dict[str, tuple[str, ...]] = {"reminders": ("points", "contacts")}
 
 
 #: extra inputs a step is given only when one of its options has a value: (command, input) -> (option, value)
@@ -330,8 +332,9 @@ def _step(
     for needed in (COMMAND_INPUTS[command][0], *REQUIRED_EXTRAS.get(command, ())):
         if needed and needed not in inputs:
             raise _fail(path, where, f"{command} needs [inputs.{needed}]")
-    if command == "reminders" and not {"points", "contacts"} & set(inputs):
-        raise _fail(path, where, "reminders needs [inputs.points] or [inputs.contacts]")
+    either = ONE_OF_INPUTS.get(command, ())
+    if either and not set(either) & set(inputs):
+        raise _fail(path, where, f"{command} needs " + " or ".join(f"[inputs.{kind}]" for kind in either))
     output = raw.get("output")
     if output is not None and not (isinstance(output, str) and output):
         raise _fail(path, f"{where} output", "expected a file name in quotes")
