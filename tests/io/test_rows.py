@@ -128,3 +128,49 @@ def test_churn_writes_the_same_files_a_slice_at_a_time(
     assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
     rows = pl.read_parquet(whole_parquet).height
     assert rows > 400 and pq_row_groups(sliced_parquet) == -(-rows // 400)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (),
+        ("--stage", "repeat", "--stage", "lapsed"),
+        ("--surveys", str(SAMPLE.with_name("surveys.csv")), "--contacts", str(SAMPLE.with_name("contacts.csv"))),
+    ],
+)
+def test_lifecycle_writes_the_same_files_a_slice_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    # the to-do list is an order over the unsorted inputs, its stages decided and its texts made a slice at a time:
+    # the files are those of one whole write
+    from loyalty_cli.metrics import lifecycle
+
+    def run(name: str) -> Path:
+        target = tmp_path / name
+        result = CliRunner().invoke(app, ["lifecycle", str(SAMPLE), *extra, "-o", str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        return target
+
+    whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 400)
+    monkeypatch.setattr(writers, "WHOLE_ROWS", 400)
+    monkeypatch.setattr(lifecycle, "DECIDE_ROWS", 333)
+    sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
+    assert sliced_csv.read_bytes() == whole_csv.read_bytes()
+    assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
+    rows = pl.read_parquet(whole_parquet).height
+    assert rows > 400 and pq_row_groups(sliced_parquet) == -(-rows // 400)
+
+
+def test_beside_cuts_new_columns_into_the_frames_chunks() -> None:
+    from loyalty_cli.io.rows import beside
+
+    # a table read in passes: one chunk per part (3 + 2 + 4 rows); a new column in one piece is cut alike
+    parts = [pl.DataFrame({"id": list("abc")}), pl.DataFrame({"id": list("de")}), pl.DataFrame({"id": list("fghi")})]
+    frame = pl.concat(parts, rechunk=False)
+    assert frame["id"].chunk_lengths() == [3, 2, 4]
+    other = pl.concat([pl.Series("t", list("ABCD")), pl.Series("t", list("EFGHI"))], rechunk=False)  # chunked 4 + 5
+    added = beside(frame, [pl.Series("n", range(9)), other])
+    assert added["n"].chunk_lengths() == added["t"].chunk_lengths() == [3, 2, 4]
+    assert added.to_dict(as_series=False) == {"id": list("abcdefghi"), "n": list(range(9)), "t": list("ABCDEFGHI")}
+    assert beside(frame.head(0), [pl.Series("n", [], dtype=pl.Int64)]).columns == ["id", "n"]

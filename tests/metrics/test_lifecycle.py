@@ -101,7 +101,7 @@ def staged(shop, **kwargs) -> pl.DataFrame:
     customers, activity = shop
     rules = load_lifecycle_rules()
     inputs = lifecycle_inputs(
-        customers.lazy(),
+        customers,
         activity.lazy(),
         as_of=AS_OF,
         churn_rules=load_churn_rules(),
@@ -372,7 +372,7 @@ def test_input_schema_is_what_lifecycle_inputs_gives(shop):
         {"scores": SCORES.lazy(), "contacts": CONTACTS.lazy(), "previous": PREVIOUS.lazy()},
     ):
         inputs = lifecycle_inputs(
-            customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW, **kwargs
+            customers, activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW, **kwargs
         )
         schema = inputs.collect_schema()
         assert {c: schema[c] for c in INPUT_SCHEMA} == INPUT_SCHEMA
@@ -413,9 +413,7 @@ def test_text_and_number_conditions_run_on_the_real_inputs(shop):
     customers, activity = shop
     text = HEAD + rule("big", "orders - 5 < 0 and lower(churn_status) = 'lapsed' and latest_nps is null")
     rules = parse_lifecycle_rules(text + rule("rest", "true"), source="my.toml")
-    inputs = lifecycle_inputs(
-        customers.lazy(), activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW
-    )
+    inputs = lifecycle_inputs(customers, activity.lazy(), as_of=AS_OF, churn_rules=load_churn_rules(), window=WINDOW)
     table = lifecycle_table(inputs, rules=rules).collect().sort("customer_id")
     lapsed = {c for c, (stage, _, _) in EXPECTED.items() if stage == "lapsed"}
     assert set(table.filter(pl.col("stage") == "big")["customer_id"]) == lapsed

@@ -7,21 +7,27 @@ transitions from a previous snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
+from loyalty_cli.io.rows import Rows
 from loyalty_cli.metrics import lifecycle as lc
-from loyalty_cli.metrics.churn import rank_by_value, status_of
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, Window
 from loyalty_cli.rules.churn import ChurnRules, load_churn_rules
 from loyalty_cli.rules.lifecycle import LifecycleRules, load_lifecycle_rules
 from loyalty_cli.words import count, did_you_mean
+
+if TYPE_CHECKING:
+    from loyalty_cli.stage1.activity_parts import Activity
 
 #: the inputs that make stages reachable, by setting
 OPTIONAL_INPUTS = ("surveys", "contacts", "previous")
@@ -85,21 +91,27 @@ class LifecycleConfig:
 
 @dataclass(frozen=True)
 class Stages:
-    """The stages of every customer and prospect: ``table`` (the to-do list, :func:`lc.lifecycle_table`;
-    ``stage`` an Enum in rule order), ``summary`` (one row per rule), ``flags`` (one row per flag),
-    ``moves`` (the long transitions from the previous snapshot, or None without one) and the second-purchase
-    ``window`` used."""
+    """The stages of every customer and prospect: ``rows`` (the to-do list, :func:`lc.lifecycle_table`, a slice
+    at a time as it is written; ``stage`` an Enum in rule order) and :attr:`table` the same in memory;
+    ``decided``: each person's id, net spend, stage, rule number and flags (not sorted); ``summary`` (one row per
+    rule), ``flags`` (one row per flag), ``moves`` (the long transitions from the previous snapshot, or None
+    without one) and the second-purchase ``window`` used."""
 
-    table: pl.DataFrame
+    rows: Rows
+    decided: pl.DataFrame
     summary: pl.DataFrame
     flags: pl.DataFrame
     moves: pl.DataFrame | None
     window: SecondPurchaseConfig
 
+    @cached_property
+    def table(self) -> pl.DataFrame:
+        return self.rows.collect()
+
 
 def stages(
     customers: pl.DataFrame,
-    activity: pl.DataFrame,
+    activity: Activity,
     *,
     as_of: date,
     config: LifecycleConfig | None = None,
@@ -115,48 +127,41 @@ def stages(
     :func:`~loyalty_cli.metrics.lifecycle.check_previous` gives it; ``ranked``: the churn status ranked by net
     spend with ``config.churn`` (``loyalty churn``'s table without a model, :attr:`ChurnResult.ranked`, or its
     columns customer_id, status, value_tier and ipt_days) when computed already; ``summaries_only``: the table
-    keeps only the columns the summaries and :func:`facts` read (:data:`SUMMARY_COLUMNS`), so the sort moves no
-    other (the report: 10M lines, ~100 MB less). Rules whose conditions fail on the real columns raise
-    :class:`DataError`."""
+    has only the columns the summaries and :func:`facts` read (:data:`SUMMARY_COLUMNS`). Rules whose conditions
+    fail on the real columns raise :class:`DataError`."""
     config = config if config is not None else LifecycleConfig()
-    rules = config.lifecycle_rules
-    table = lc.lifecycle_stages(
-        customers.lazy(),
-        activity.lazy(),
+    rules, window = config.lifecycle_rules, lc.lifecycle_window(customers, config.second_purchase)
+    inputs = lc.lifecycle_inputs(
+        customers,
+        activity,
         as_of=as_of,
-        rules=rules,
         churn_rules=config.churn,
-        window=config.second_purchase,
+        window=window,
         scores=scores.lazy() if scores is not None else None,
         contacts=contacts.lazy() if contacts is not None else None,
         previous=previous.lazy() if previous is not None else None,
-        ranked=ranked.lazy() if ranked is not None else _ranked(customers, activity, config.churn),
+        ranked=ranked.lazy() if ranked is not None else None,
     )
-    if summaries_only:
-        names = table.collect_schema().names()
-        table = table.select("customer_id", *(c for c in SUMMARY_COLUMNS if c in names))
-    plans = [table, lc.stage_summary(table, rules=rules), lc.flag_summary(table, rules=rules)]
-    if previous is not None:
-        plans.append(lc.transitions(table, previous.lazy()))
     try:
-        results = pl.collect_all(plans)
+        decided = lc.decide(inputs, rules=rules)
     except pl.exceptions.PolarsError as exc:  # a condition that reads but fails on the real columns
         raise DataError(
             f"The lifecycle rules {rules.source} cannot be applied: {str(exc).splitlines()[0]}",
             hint="Check the conditions against the columns listed in rules/lifecycle.toml.",
         ) from None
+    columns = ["customer_id", *(c for c in SUMMARY_COLUMNS if c in (*inputs.columns, *lc.ASSIGNED))]
+    plans = [lc.stage_summary(decided.lazy(), rules=rules), lc.flag_summary(decided.lazy(), rules=rules)]
+    if previous is not None:
+        plans.append(lc.transitions(decided.lazy(), previous.lazy()))
+    results = pl.collect_all(plans)
     return Stages(
-        table=results[0],
-        summary=results[1],
-        flags=results[2],
-        moves=results[3] if previous is not None else None,
-        window=lc.lifecycle_window(customers, config.second_purchase),
+        rows=lc.lifecycle_table(inputs, rules=rules, decided=decided, columns=columns if summaries_only else None),
+        decided=decided,
+        summary=results[0],
+        flags=results[1],
+        moves=results[2] if previous is not None else None,
+        window=window,
     )
-
-
-def _ranked(customers: pl.DataFrame, activity: pl.DataFrame, rules: ChurnRules) -> pl.LazyFrame:
-    """The churn status ranked by net spend, from the collected customer table (:func:`status_of`)."""
-    return rank_by_value(status_of(customers, activity.lazy(), rules=rules, reasons=False), rules=rules)
 
 
 @dataclass(frozen=True)
@@ -190,13 +195,13 @@ def facts(
     previous: pl.DataFrame | None = None,
 ) -> LifecycleFacts:
     """The :class:`LifecycleFacts` of ``staged``, from the inputs :func:`stages` was given."""
-    table = staged.table
+    table = staged.rows.frame  # every person's inputs, in no particular order
     return LifecycleFacts(
         people=table.height,
         customers=customers.height,
         prospects=table.height - customers.height if contacts is not None else None,
         window_by=staged.window.by,
-        window_sources=table.filter(pl.col("window_source").is_not_null())["window_source"].unique().sort().to_list(),
+        window_sources=table["window_source"].drop_nulls().unique().cast(pl.String).sort().to_list(),
         respondents=scores.height if scores is not None else None,
         nps_matched=table.filter(pl.col("latest_nps").is_not_null()).height if scores is not None else None,
         contacts_later=lc.contacts_left_out(contacts, customers, as_of=as_of) if contacts is not None else 0,
@@ -208,12 +213,13 @@ def facts(
 
 @dataclass(frozen=True)
 class LifecycleResult:
-    """``todo``: the to-do list to write (the kept stages; ``stage`` as text); ``summary``: one row per rule
+    """``rows``: the to-do list to write (the kept stages; ``stage`` as text), as the writers take it (a slice at a
+    time: :mod:`loyalty_cli.io.rows`), and :attr:`todo` the same in memory; ``summary``: one row per rule
     (stage, action, customers, shares, net spend); ``flags``: one row per flag; ``transitions``: the
     transition matrix (previous stage x stage; None without a previous snapshot); ``contacts``: the contact
     rows read (for the list hand-off's consent), ``facts``: what was counted."""
 
-    todo: pl.DataFrame
+    rows: Rows
     summary: pl.DataFrame
     flags: pl.DataFrame
     transitions: pl.DataFrame | None
@@ -221,6 +227,14 @@ class LifecycleResult:
     as_of: date
     facts: LifecycleFacts
     messages: list[Message]
+
+    @cached_property
+    def todo(self) -> pl.DataFrame:
+        return self.rows.collect()
+
+    def without_list(self) -> LifecycleResult:
+        """The same result without its to-do list (no rows, its columns kept)."""
+        return dataclasses.replace(self, rows=Rows(self.rows.frame.clear(), None, self.rows.shape))
 
 
 def lifecycle(
@@ -260,8 +274,7 @@ def lifecycle(
         summaries_only=summaries_only,
     )
     counted = facts(staged, inputs.customers, as_of=as_of, scores=scores, contacts=contacts, previous=previous)
-    todo = staged.table.filter(pl.col("stage").is_in(config.stages)) if config.stages else staged.table
-    todo = todo.with_columns(pl.col("stage").cast(pl.String))
+    rows = _as_written(staged, config.stages)
     said = notes(counted, config, as_of=as_of, window=staged.window, messages=messages)
     if config.next_order and not summaries_only:
         others = (
@@ -269,10 +282,10 @@ def lifecycle(
             if contacts is not None
             else ("one-time buyer",)
         )
-        todo = with_next_order_dates(todo, inputs.customers, messages=said, others=others)
+        rows = Rows(with_next_order_dates(rows.collect(), inputs.customers, messages=said, others=others))
     moves = staged.moves
     return LifecycleResult(
-        todo=todo,
+        rows=rows,
         summary=staged.summary,
         flags=staged.flags,
         transitions=lc.transition_matrix(moves, stages=config.lifecycle_rules.stages) if moves is not None else None,
@@ -281,6 +294,17 @@ def lifecycle(
         facts=counted,
         messages=said.items,
     )
+
+
+def _as_written(staged: Stages, kept: Sequence[str]) -> Rows:
+    """The to-do list as written: the rows of the ``kept`` stages only (all when none), ``stage`` as text."""
+    table, order = staged.rows, staged.rows.order
+    assert order is not None
+    if kept:
+        order = order.filter(staged.decided["stage"].is_in(kept).gather(order))
+    shape = table.shape
+    assert shape is not None
+    return Rows(table.frame, order, lambda part: shape(part).with_columns(pl.col("stage").cast(pl.String)))
 
 
 def notes(

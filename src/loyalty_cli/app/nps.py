@@ -273,7 +273,7 @@ def _stages(
     # Answers without a date (a survey with no date column) are not left out by any as-of date, as when read.
     before = pl.col("responded_at").is_null() | (pl.col("responded_at") < cutoff)
     scores = m.customer_scores(responses.lazy().filter(before)).collect()
-    table = stages(loaded.customers, activity, as_of=as_of, config=life, scores=scores).table
+    table = stages(loaded.customers, activity, as_of=as_of, config=life, scores=scores).decided
     messages.note(
         f"Lifecycle stages as `loyalty lifecycle` gives them as of {as_of} ({rules.source} and "
         f"{churn.source} rules); the latest answer before that day decides 'advocate' (active and 9-10), so "

@@ -151,7 +151,7 @@ def _deliver(result: LifecycleResult, options: command.Options, out: Output) -> 
     if output:
         contact_rows = result.contacts if options["target"] else None
         written = campaign.write_list(
-            result.todo,
+            result.rows,
             _lists(options),
             out,
             contact_rows=contact_rows,

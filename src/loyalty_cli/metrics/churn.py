@@ -294,7 +294,7 @@ def status_with_gaps(
     )
 
 
-def _value_tier(rules: ChurnRules, value: str) -> pl.Expr:
+def value_tier(rules: ChurnRules, value: str) -> pl.Expr:
     """value_tier: high/medium/low by quantiles of ``value`` over all customers (null without a value)."""
     v = pl.col(value)
     tier = (
@@ -323,7 +323,7 @@ def rank_by_value(status: pl.LazyFrame, *, rules: ChurnRules, value: str = "net_
     valuable within the status; ties by customer id) and worth_costly_offer (lapsing/lapsed customers only).
     Rows are sorted by status (active, lapsing, lapsed), then by rank."""
     return (
-        status.with_columns(_value_tier(rules, value))
+        status.with_columns(value_tier(rules, value))
         .sort("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
         .with_columns(
             pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("status").alias("value_rank"),
@@ -340,7 +340,7 @@ def rank_in_place(
     positions: ``table[order]`` is its table). A sorted copy of 4.8M customers was a second copy of every column
     (~0.5 GB); the order is 4 bytes a row, and a writer gathers the rows a slice at a time
     (:class:`~loyalty_cli.io.rows.Rows`)."""
-    tiered = status.with_columns(_value_tier(rules, value))
+    tiered = status.with_columns(value_tier(rules, value))
     n = tiered.height
     if tiered["customer_id"].is_sorted() and (len(STATUSES) + 1) * (n + 2) * (n + 1) < 2**64:
         # Customers in id order (stage 1 in passes): a row's position is its id's rank, so one integer key holds
