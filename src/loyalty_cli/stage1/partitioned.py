@@ -36,6 +36,7 @@ import polars as pl
 from loyalty_cli.errors import LoyaltyError
 from loyalty_cli.io.overlap import OverlapCheck, merged_summary
 from loyalty_cli.io.readers import Scan
+from loyalty_cli.io.rows import aligned
 from loyalty_cli.io.tempfiles import owned_workspace
 from loyalty_cli.io.validate import BadRows, collect_checked, raise_problems
 from loyalty_cli.memory import format_size
@@ -234,7 +235,9 @@ def _merged(folder: Path, name: str, passes: int, as_of: date | None) -> pl.Data
         frames = pairs + ([frames[-1]] if len(frames) % 2 else [])
     merged = at_as_of(frames[0], as_of) if as_of is not None else frames[0]
     try:
-        return merged.collect(engine="streaming")
+        # the as-of date comes in one piece beside the other columns' chunks: cut alike, or every eager step of
+        # stage 2 on the table would copy every column (io.rows.aligned)
+        return aligned(merged.collect(engine="streaming"))
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _failed(folder, exc) from None
 
