@@ -17,8 +17,15 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.io.rows import Rows
-from loyalty_cli.metrics.churn import lacks_ipt, model_predictions, rank_in_place, status_summary, with_reasons
-from loyalty_cli.metrics.churn_rates import churn_tables
+from loyalty_cli.metrics.churn import (
+    Statuses,
+    lacks_ipt,
+    model_predictions,
+    rank_in_place,
+    status_summary,
+    with_reasons,
+)
+from loyalty_cli.metrics.churn_rates import status_and_rates
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
 from loyalty_cli.words import count, did_you_mean
@@ -40,6 +47,8 @@ LIST_COLUMNS = (
 )
 #: the status columns kept by ``churn(summaries_only=True)``: the summary's and the lifecycle's
 SUMMARY_COLUMNS = ("customer_id", "status", "net_spend", "ipt_days")
+#: the columns of the narrow status table that its ``ipt_days`` is made from
+IPT_FROM = ("purchase_days", "own_ipt_days")
 #: the statuses whose most valuable customers are listed (win-back candidates)
 AT_RISK = ("lapsing", "lapsed")
 #: what the hint of :func:`check_ipt` suggests to a churn user
@@ -154,9 +163,10 @@ def churn(
         rules,
         hint=f"Use fixed thresholds instead: {FIXED_DAYS} in a copy of rules/churn.toml ({setting('rules')} FILE).",
     )
-    # the status is collected once and the rates derived from it (a lazy status is recomputed by the rates); its
-    # reasons, the largest column, are written once the table is sorted
-    table, rates = churn_tables(inputs.customers, inputs.activity_parts, rules=rules, period=period, reasons=False)  # type: ignore[arg-type]
+    # the status is collected once, narrow (its thresholds, IPT and reasons are made for the rows written), and the
+    # rates derived from it (a lazy status is recomputed by the rates)
+    statuses, rates = status_and_rates(inputs.customers, inputs.activity_parts, rules=rules, period=period)  # type: ignore[arg-type]
+    table = statuses.table
     as_of_day = table["as_of"][0]
     messages.note(
         f"As of {as_of_day} (data before that day); {count(table.height, 'customer')}; "
@@ -166,18 +176,23 @@ def churn(
     if config.model is not None:
         table, fitted = _with_predictions(table, inputs.activity_parts, as_of_day, config, messages)
         value = "predicted_value" if config.rank_by == "predicted" else value
-    if summaries_only:
-        table = table.select(c for c in table.columns if c in SUMMARY_COLUMNS or c == value)
+    columns = SUMMARY_COLUMNS if summaries_only else None
+    if summaries_only:  # and what the summary's columns are made from (Statuses.complete)
+        table = table.lazy().select(c for c in table.columns if c in (*SUMMARY_COLUMNS, *IPT_FROM, value)).collect()
     # ranked where the rows are, with their order: no sorted copy of the table; the writers gather it a slice at a
-    # time, and the reasons, the largest column, are written then (:func:`_shape`)
+    # time, and the status's other columns and reasons, the largest column, are made then (:func:`_shape`)
     table, order = rank_in_place(table, rules=rules, value=value)
-    shape = _shape(table.columns, rules, reasons=not summaries_only)
-    counts = dict(table.group_by(pl.col("status").cast(pl.String)).len().iter_rows())
-    shown = [c for c in LIST_COLUMNS if c in table.columns]
+    shape = _shape(statuses, table.columns, only=columns, reasons=not summaries_only)
+    counts = dict(table.lazy().group_by(pl.col("status").cast(pl.String)).len().collect().iter_rows())
+    written = shape(table.clear().lazy()).collect_schema().names()
+    shown = [c for c in LIST_COLUMNS if c in written]
     at_risk = {
-        name: table.filter((pl.col("status") == name) & (pl.col("value_rank") <= config.top))
-        .sort("value_rank")
+        name: statuses.complete(
+            table.lazy().filter((pl.col("status") == name) & (pl.col("value_rank") <= config.top)).sort("value_rank"),
+            columns=columns,
+        )
         .select(shown)
+        .collect()
         for name in AT_RISK
         if config.top and counts.get(name)
     }
@@ -205,16 +220,21 @@ def churn(
     )
 
 
-def _shape(columns: Sequence[str], rules: ChurnRules, *, reasons: bool) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
-    """How the ranked rows are written: with their reasons (``reasons``; made for the rows at hand, in slices:
-    :func:`~loyalty_cli.metrics.churn.with_reasons`), the identity and status columns first."""
+def _shape(
+    statuses: Statuses, columns: Sequence[str], *, reasons: bool, only: Sequence[str] | None = None
+) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """How the ranked rows (of ``statuses``' narrow table, with ``columns``) are written: with the status's other
+    columns (:meth:`~loyalty_cli.metrics.churn.Statuses.complete`; ``only``: just these of the status's) and their
+    reasons (``reasons``; made for the rows at hand, in slices: :func:`~loyalty_cli.metrics.churn.with_reasons`),
+    the identity and status columns first."""
     first = ["customer_id", "email"] if "email" in columns else ["customer_id"]
     lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
     lead = [c for c in lead if c in columns or (c == "reason" and reasons)]
 
     def shape(part: pl.LazyFrame) -> pl.LazyFrame:
+        part = statuses.complete(part, columns=only)
         if reasons:
-            part = with_reasons(part.collect(), rules).lazy()
+            part = with_reasons(part.collect(), statuses.rules).lazy()
         return part.select(*lead, pl.exclude(*lead))
 
     return shape

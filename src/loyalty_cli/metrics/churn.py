@@ -31,13 +31,14 @@ empty (use MBG/NBD or Pareto/NBD, or the rule, for them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
 from loyalty_cli.errors import ModelError
+from loyalty_cli.io.rows import aligned, beside
 from loyalty_cli.rules.churn import STATUSES, TIERS, ChurnRules, Threshold
 from loyalty_cli.stage1.activity_parts import Activity, each_part, in_parts, stacked, with_customers
 
@@ -59,11 +60,22 @@ def _text(value: pl.Expr) -> pl.Expr:
     return value.round(1).cast(pl.String).str.replace(r"\.0$", "")
 
 
-def _threshold_expr(rule: Threshold) -> pl.Expr:
+def _percentile_expr(rule: Threshold) -> pl.Expr:
+    """A ``percentile`` threshold: of the repeat customers' own IPT (one value for everyone)."""
+    return pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).quantile(rule.value / 100, "linear")
+
+
+def _population_expr() -> pl.Expr:
+    """The population IPT: the median of the repeat customers' own IPT."""
+    return pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).median()
+
+
+def _threshold_expr(rule: Threshold, constant: float | None = None, *, fixed: bool = False) -> pl.Expr:
+    """A threshold's days; ``fixed``: a percentile is ``constant`` (:class:`IptConstants`), not computed here."""
     if rule.kind == "days":
         return pl.lit(rule.value, dtype=pl.Float64)
     if rule.kind == "percentile":
-        return pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).quantile(rule.value / 100, "linear")
+        return pl.lit(constant, dtype=pl.Float64) if fixed else _percentile_expr(rule)
     days = rule.value * pl.col("ipt_days")
     if rule.min_days is not None or rule.max_days is not None:
         days = days.clip(rule.min_days, rule.max_days)
@@ -173,8 +185,8 @@ def status_of(
     # the customers' own IPT in their rows' order, beside their columns: not joined, which copied every column
     # (4.8M customers: ~0.5 GB)
     rows = pl.LazyFrame({"_i": pl.int_range(customers.height, dtype=pl.get_index_type(), eager=True)})
-    aligned = rows.join(own, on="_i", how="left", maintain_order="left").collect()["own_ipt_days"]
-    numbered = customers.lazy().with_row_index("_i").with_columns(aligned)
+    own_column = rows.join(own, on="_i", how="left", maintain_order="left").collect()["own_ipt_days"]
+    numbered = customers.lazy().with_row_index("_i").with_columns(own_column)
     return status_with_gaps(numbered, rules=rules, keep=keep, reasons=reasons)
 
 
@@ -236,26 +248,66 @@ def with_reasons(table: pl.DataFrame, rules: ChurnRules) -> pl.DataFrame:
     return table.with_columns(column.to_series())
 
 
-def status_with_gaps(
-    customers: pl.LazyFrame, *, rules: ChurnRules, keep: Sequence[str] = (), reasons: bool = True
-) -> pl.LazyFrame:
-    """:func:`churn_status` of customers that have their ``own_ipt_days`` (:func:`own_gaps`) already, with their
-    columns ``keep`` last; ``reasons=False``: without the ``reason`` column (:func:`reason` adds it)."""
-    names = customers.collect_schema().names()
+#: the columns of :func:`churn_status` after the leading ones (id, email, status, reason), in order
+STATUS_COLUMNS = (
+    "recency_days",
+    "gaps",
+    "own_ipt_days",
+    "ipt_days",
+    "ipt_source",
+    "lapsing_after_days",
+    "lapsed_after_days",
+    "orders",
+    "purchase_days",
+    "net_spend",
+    "repeat_spend",
+    "mean_order_value",
+    "first_purchase",
+    "last_purchase",
+    "as_of",
+)
+#: those made from the others and the :class:`IptConstants` (:meth:`Statuses.complete`)
+DERIVED_COLUMNS = ("gaps", "ipt_days", "ipt_source", "lapsing_after_days", "lapsed_after_days")
+
+
+@dataclass(frozen=True)
+class IptConstants:
+    """What a status takes from all customers at once: the population IPT and the thresholds that are a
+    percentile of the own IPTs (None for a threshold of another kind)."""
+
+    population_ipt: float | None
+    lapsing: float | None = None
+    lapsed: float | None = None
+
+
+def _with_ipt(frame: pl.LazyFrame, rules: ChurnRules, constants: IptConstants | None = None) -> pl.LazyFrame:
+    """``frame`` (customers with ``purchase_days`` and ``own_ipt_days``) with gaps, own_ipt_days (null without a
+    gap), population_ipt, ipt_days, ipt_source and both thresholds; the population IPT and percentiles from the
+    rows of ``frame``, or ``constants`` (computed over all customers: the same numbers for any of their rows)."""
     frame = (
-        customers.with_columns((pl.col("purchase_days").cast(pl.Int32) - 1).alias("gaps"))
+        frame.with_columns((pl.col("purchase_days").cast(pl.Int32) - 1).alias("gaps"))
         .with_columns(pl.when(pl.col("gaps") >= 1).then(pl.col("own_ipt_days")).alias("own_ipt_days"))
-        .with_columns(pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).median().alias("population_ipt"))
+        .with_columns(
+            (_population_expr() if constants is None else pl.lit(constants.population_ipt, dtype=pl.Float64)).alias(
+                "population_ipt"
+            )
+        )
     )
     own_enough = pl.col("gaps") >= rules.min_gaps
-    frame = frame.with_columns(
+    fixed = constants is not None
+    lapsing, lapsed = (constants.lapsing, constants.lapsed) if constants is not None else (None, None)
+    return frame.with_columns(
         pl.when(own_enough).then(pl.col("own_ipt_days")).otherwise(pl.col("population_ipt")).alias("ipt_days"),
         pl.when(own_enough).then(pl.lit("own")).otherwise(pl.lit("population")).alias("ipt_source"),
     ).with_columns(
         # rounded so that the status here and the replay in churn_rates agree exactly at a threshold
-        _threshold_expr(rules.lapsing).round(6).alias("lapsing_after_days"),
-        _threshold_expr(rules.lapsed).round(6).alias("lapsed_after_days"),
+        _threshold_expr(rules.lapsing, lapsing, fixed=fixed).round(6).alias("lapsing_after_days"),
+        _threshold_expr(rules.lapsed, lapsed, fixed=fixed).round(6).alias("lapsed_after_days"),
     )
+
+
+def _status_expr() -> pl.Expr:
+    """The status from recency_days and both thresholds (null without a threshold)."""
     days = pl.col("recency_days")
     status = (
         pl.when(pl.col("lapsed_after_days").is_null() | pl.col("lapsing_after_days").is_null())
@@ -266,32 +318,110 @@ def status_with_gaps(
         .then(pl.lit("lapsing"))
         .otherwise(pl.lit("active"))
     )
+    return status.cast(STATUS).alias("status")
+
+
+def status_with_gaps(
+    customers: pl.LazyFrame, *, rules: ChurnRules, keep: Sequence[str] = (), reasons: bool = True
+) -> pl.LazyFrame:
+    """:func:`churn_status` of customers that have their ``own_ipt_days`` (:func:`own_gaps`) already, with their
+    columns ``keep`` last; ``reasons=False``: without the ``reason`` column (:func:`reason` adds it)."""
+    names = customers.collect_schema().names()
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     return (
-        frame.with_columns(status.cast(STATUS).alias("status"))
+        _with_ipt(customers, rules)
+        .with_columns(_status_expr())
         .with_columns(*([reason(rules)] if reasons else []))
-        .select(
-            *leading,
-            "status",
-            *(["reason"] if reasons else []),
-            "recency_days",
-            "gaps",
-            "own_ipt_days",
-            "ipt_days",
-            "ipt_source",
-            "lapsing_after_days",
-            "lapsed_after_days",
-            "orders",
-            "purchase_days",
-            "net_spend",
-            "repeat_spend",
-            "mean_order_value",
-            "first_purchase",
-            "last_purchase",
-            "as_of",
-            *keep,
-        )
+        .select(*leading, "status", *(["reason"] if reasons else []), *STATUS_COLUMNS, *keep)
     )
+
+
+# ------------------------------------------------------------------------------------- the status, narrow
+#: rows whose statuses are computed at a time by :func:`narrow_status` (each slice's thresholds are ~40 bytes a
+#: row while they are compared)
+STATUS_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Statuses:
+    """The status table of :func:`churn_status` kept narrow, for a list of millions of customers: ``table``
+    holds, in the customers' rows, the customers' columns that the status shows (their own buffers, not copies),
+    ``own_ipt_days`` and ``status``; the other columns (:data:`DERIVED_COLUMNS`, the reason) are made from those
+    and ``constants`` by :meth:`complete` for the rows at hand, e.g. a slice being written. 4.8M customers: the
+    thresholds, IPT and its source were ~0.2 GB, copied again by every operation that aligned the columns."""
+
+    table: pl.DataFrame
+    rules: ChurnRules
+    constants: IptConstants
+
+    def complete(
+        self, part: pl.LazyFrame, *, reasons: bool = False, columns: Sequence[str] | None = None
+    ) -> pl.LazyFrame:
+        """``part`` (rows of :attr:`table`, maybe with more columns) with every column of :func:`churn_status`
+        in its order (``reasons``: with the reason; ``columns``: only these of them), its other columns last."""
+        names = part.collect_schema().names()
+        leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
+        known = {*leading, "status", "reason", *STATUS_COLUMNS}
+        wanted = [*leading, "status", *(["reason"] if reasons else []), *STATUS_COLUMNS]
+        return (
+            _with_ipt(part, self.rules, self.constants)
+            .with_columns(*([reason(self.rules)] if reasons else []))
+            .select(
+                *(c for c in wanted if columns is None or c in columns or c == "reason"),
+                *(c for c in names if c not in known),
+            )
+        )
+
+    def column(self, name: str) -> pl.Series:
+        """One column of :meth:`complete` for every customer (e.g. a threshold)."""
+        return self.complete(self.table.lazy()).select(name).collect().to_series()
+
+
+def narrow_status(customers: pl.DataFrame, own: pl.Series, *, rules: ChurnRules) -> Statuses:
+    """:class:`Statuses` of a collected customer table from their own IPT in its rows (``own``, e.g.
+    :func:`aligned_own`): the same statuses as :func:`status_of`, the constants computed over all customers, the
+    statuses a slice of rows at a time (:data:`STATUS_ROWS`)."""
+    names = customers.columns
+    leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
+    kept = [c for c in (*leading, *STATUS_COLUMNS) if c not in DERIVED_COLUMNS and c != "own_ipt_days"]
+    gaps = (pl.col("purchase_days").cast(pl.Int32) - 1).alias("gaps")
+    masked = pl.when(pl.col("gaps") >= 1).then(pl.col("own_ipt_days")).alias("own_ipt_days")
+    own_ipt = customers.lazy().select(gaps).with_columns(own.alias("own_ipt_days")).select(masked).collect().to_series()
+    percentiles = [
+        _percentile_expr(r) if r.kind == "percentile" else pl.lit(None, pl.Float64)
+        for r in (rules.lapsing, rules.lapsed)
+    ]
+    found = (
+        customers.lazy()
+        .select(gaps)
+        .with_columns(own_ipt)
+        .select(_population_expr(), *(p.alias(f"_{k}") for k, p in enumerate(percentiles)))
+        .collect()
+        .row(0)
+        if customers.height
+        else None
+    )
+    constants = IptConstants(*found) if found is not None else IptConstants(None, None, None)
+    # the customers' columns selected lazily: an eager select of columns cut differently copies them
+    narrow = beside(customers.lazy().select(kept).collect(), [own_ipt])
+    # the statuses a slice at a time: each slice's thresholds and IPTs exist only while it is compared
+    found_status = [
+        _with_ipt(narrow.lazy().slice(start, STATUS_ROWS), rules, constants).select(_status_expr()).collect()
+        for start in range(0, narrow.height, STATUS_ROWS)
+    ]
+    status = pl.concat(found_status).to_series().rechunk() if found_status else pl.Series("status", [], dtype=STATUS)
+    return Statuses(beside(narrow, [status]), rules, constants)
+
+
+def aligned_own(height: int, owns: Iterable[pl.DataFrame]) -> pl.Series:
+    """``own_ipt_days`` in the rows of a customer table of ``height`` rows, from :func:`own_gaps` of its customers
+    (``_i``, ``own_ipt_days``; e.g. of each part of the activity, as they come): set in place where each row's
+    number says, null for a customer with none. A join of the rows' numbers with them all took ~0.2 GB more at
+    4.8M customers."""
+    own = pl.repeat(None, height, dtype=pl.Float64, eager=True).alias("own_ipt_days")
+    for found in owns:
+        own.scatter(found["_i"], found["own_ipt_days"])
+    return own
 
 
 def value_tier(rules: ChurnRules, value: str) -> pl.Expr:
@@ -339,29 +469,38 @@ def rank_in_place(
     worth_costly_offer, its rows where they are, and the order that :func:`rank_by_value` gives them (row
     positions: ``table[order]`` is its table). A sorted copy of 4.8M customers was a second copy of every column
     (~0.5 GB); the order is 4 bytes a row, and a writer gathers the rows a slice at a time
-    (:class:`~loyalty_cli.io.rows.Rows`)."""
-    tiered = status.with_columns(value_tier(rules, value))
-    n = tiered.height
-    if tiered["customer_id"].is_sorted() and (len(STATUSES) + 1) * (n + 2) * (n + 1) < 2**64:
+    (:class:`~loyalty_cli.io.rows.Rows`). The new columns are computed lazily and put beside ``status``'s
+    (:func:`~loyalty_cli.io.rows.beside`): eager steps on a table whose columns are cut differently copied every
+    column (4.8M customers: ~0.4 GB)."""
+    tier = status.lazy().select(value_tier(rules, value)).collect().to_series()
+    tiered = status.lazy().with_columns(tier)
+    n = status.height
+    if status["customer_id"].is_sorted() and (len(STATUSES) + 1) * (n + 2) * (n + 1) < 2**64:
         # Customers in id order (stage 1 in passes): a row's position is its id's rank, so one integer key holds
         # the status, the value (dense rank, highest first, nulls last) and the tie-break: no strings sorted
         status_key = pl.col("status").to_physical().cast(pl.UInt64).fill_null(len(STATUSES))
         value_key = pl.col(value).rank("dense", descending=True).cast(pl.UInt64).fill_null(n + 1)
         key = (status_key * (n + 2) + value_key) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
-        order = tiered.select(key.arg_sort()).to_series()
+        order = tiered.select(key.arg_sort()).collect().to_series()
     else:
-        order = tiered.select(
-            pl.arg_sort_by("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
-        ).to_series()
+        order = (
+            tiered.select(
+                pl.arg_sort_by("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
+            )
+            .collect()
+            .to_series()
+        )
     place = pl.col("_place")  # each row's place in the order; a status's rows are consecutive there
-    ranked = (
-        tiered.with_columns(order.arg_sort().alias("_place"))
-        .with_columns(
+    found = (
+        tiered.select("status", "value_tier", order.arg_sort().alias("_place"))
+        .select(
             (place - place.min().over("status") + 1).cast(pl.UInt32).alias("value_rank"), _worth_costly_offer(rules)
         )
-        .drop("_place")
+        .collect()
     )
-    return ranked, order.alias("order")
+    if {"value_tier", *found.columns} & set(status.columns):  # replaced where they are, as with_columns does
+        return aligned(status.lazy().with_columns(tier, *found.get_columns()).collect()), order.alias("order")
+    return beside(status, [tier, *found.get_columns()]), order.alias("order")
 
 
 def status_summary(ranked: pl.LazyFrame) -> pl.LazyFrame:

@@ -6,12 +6,22 @@ new purchases change an IPT. Only periods that are over before the as-of date ar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
 
-from loyalty_cli.metrics.churn import each_part_days, own_gaps, purchase_days, same_customer, status_of
+from loyalty_cli.metrics.churn import (
+    Statuses,
+    aligned_own,
+    each_part_days,
+    narrow_status,
+    own_gaps,
+    purchase_days,
+    same_customer,
+)
 from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
 from loyalty_cli.rules.churn import ChurnRules
-from loyalty_cli.stage1.activity_parts import Activity, each_part, in_parts, stacked
+from loyalty_cli.stage1.activity_parts import Activity, in_parts
 
 
 def churn_tables(
@@ -23,49 +33,50 @@ def churn_tables(
     reasons: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The status table (:func:`~loyalty_cli.metrics.churn.churn_status`) and the churn rates
-    (:func:`churn_rates`), each intermediate computed once.
+    (:func:`churn_rates`), each intermediate computed once: :func:`status_and_rates`, the status completed.
+    ``reasons=False``: the status without its ``reason`` column (:func:`~loyalty_cli.metrics.churn.reason` adds
+    it, e.g. once sorted)."""
+    statuses, rates = status_and_rates(customers, activity, rules=rules, period=period)
+    return statuses.complete(statuses.table.lazy(), reasons=reasons).collect(), rates
 
-    The customers' purchase days are numbered and sorted once (:func:`~loyalty_cli.metrics.churn.purchase_days`,
-    on the collected customer table, so the numbers stay theirs), and serve both the inter-purchase times of the
-    status and the rates' purchase periods; the status is collected, then the purchase periods, and the rates
-    are derived from those frames. Given lazy inputs, Polars recomputes them in several branches of the rates'
-    plan: the lazy status (the optimised plan had 16 joins and 6 caches; 10M lines: 14.5 s against 6.0 s), and
-    the purchase periods once more (1M lines: 2.4 s for the rates against 1.3 s). ``reasons=False``: the status
-    without its ``reason`` column (:func:`~loyalty_cli.metrics.churn.reason` adds it, e.g. once sorted).
 
-    The activity in parts (:mod:`loyalty_cli.stage1.activity_parts`) is read one part at a time: each part's
-    purchase days give its customers' inter-purchase times, then, with the status's thresholds, its counts per
-    period, which add up over the parts (:func:`_in_parts`)."""
+def status_and_rates(
+    customers: pl.LazyFrame | pl.DataFrame, activity: Activity, *, rules: ChurnRules, period: Period = "month"
+) -> tuple[Statuses, pl.DataFrame]:
+    """The status table, narrow (:class:`~loyalty_cli.metrics.churn.Statuses`: its other columns are made for the
+    rows at hand), and the churn rates (:func:`churn_rates`).
+
+    The customers' purchase days are numbered and sorted (:func:`~loyalty_cli.metrics.churn.purchase_days`, on
+    the collected customer table, so the numbers stay theirs) and serve both the inter-purchase times of the
+    status and the rates' purchase periods; the rates are derived from frames collected once (given lazy
+    inputs, Polars recomputed them in several branches of the rates' plan: 10M lines, 14.5 s against 6.0 s).
+
+    The activity in parts (:mod:`loyalty_cli.stage1.activity_parts`) is read one part at a time, twice: each
+    part's purchase days give its customers' inter-purchase times (set in their rows), then the status of all customers,
+    then, each part read again, its customers' lapsed thresholds (gathered by their numbers, no join) and its
+    counts per period (:func:`_counts`), added up: whole numbers, so the rates are those of one table. One
+    part's days are held at a time (reading them twice is ~10% of the time; held, the days of 50M lines are
+    ~0.2 GB more at the peak). A single table's days are held and read once."""
     period = check_period(period)
     table = customers.collect() if isinstance(customers, pl.LazyFrame) else customers
-    if in_parts(activity):
-        return _in_parts(table, activity, rules=rules, period=period, reasons=reasons)
-    activity = each_part(activity)[0]
-    days = purchase_days(table.lazy(), activity).collect()
-    status = status_of(table, activity, rules=rules, days=days.lazy(), keep=["_i"], reasons=reasons).collect()
-    thresholds = status.lazy().select("_i", *_thresholds(period))
-    dated = days.lazy().join(thresholds, on="_i", how="inner", maintain_order="left")  # still sorted
-    segments = _periods(dated, period).collect()
-    return status.drop("_i"), _rates(segments.lazy(), period).collect()
+    held: list[pl.DataFrame] = []
 
+    def owns() -> Iterator[pl.DataFrame]:
+        for days in each_part_days(table, activity):
+            yield own_gaps(days.lazy(), how=rules.own_ipt).collect()
+            if not in_parts(activity):
+                held.append(days)
 
-def _in_parts(
-    table: pl.DataFrame, activity: Activity, *, rules: ChurnRules, period: Period, reasons: bool
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """:func:`churn_tables` part by part of the activity: each part's purchase days give its customers'
-    inter-purchase times (stacked), then the status of all customers, then, each part read again with the
-    status's thresholds, its counts per period (:func:`_counts`), added up: whole numbers, so the rates are those
-    of one table. One part's days are held at a time (reading them twice is ~10% of the time; held, the days of
-    50M lines are ~0.2 GB more at the peak)."""
-    own = stacked([own_gaps(days.lazy(), how=rules.own_ipt).collect() for days in each_part_days(table, activity)])
-    status = status_of(table, activity, rules=rules, own=own.lazy(), keep=["_i"], reasons=reasons).collect()
-    del own
-    thresholds = status.lazy().select("_i", *_thresholds(period))
+    statuses = narrow_status(table, aligned_own(table.height, owns()), rules=rules)
+    lapsed, as_of = statuses.column("lapsed_after_days"), statuses.table["as_of"]
     counts = []
-    for days in each_part_days(table, activity):
-        dated = days.lazy().join(thresholds, on="_i", how="inner", maintain_order="left")
+    for days in held or each_part_days(table, activity):
+        mine = days["_i"]
+        dated = days.hstack([lapsed.gather(mine), as_of.gather(mine)]).lazy()
+        dated = dated.with_columns(_thresholds(period)[1])
         counts.append(pl.collect_all(list(_counts(_periods(dated, period).collect().lazy()))))
-    return status.drop("_i"), _rates_of(*_added(counts), period).collect()
+    held.clear()
+    return statuses, _rates_of(*_added(counts), period).collect()
 
 
 def churn_rates(
