@@ -11,6 +11,7 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.durations import parse_days, parse_duration
 from loyalty_cli.errors import ConfigError, UsageError, setting
+from loyalty_cli.io.rows import Rows
 from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon, fit_cltv_models
 from loyalty_cli.metrics.cltv_holdout import Holdout, holdout_check
 from loyalty_cli.stage1.activity_parts import first_day
@@ -86,14 +87,16 @@ class CltvSettings:
 
 @dataclass(frozen=True)
 class CltvResult:
-    """``customers``: one row per customer, best predicted CLV first (with the holdout columns when checked);
-    ``fit``: the models; ``check``: the holdout check (None without one); ``tables``: the model and check tables
-    by file name; ``as_of``: the end of the data, ``fit.as_of`` that of the calibration period (both
-    exclusive); ``value_column``: the predicted CLV column (ranks lists); ``messages``: said before the
-    outputs are written; ``warnings``: the fits' doubts, said once after them; ``model_notes``: about the fit,
-    said with its parameters."""
+    """:attr:`rows`: one row per customer, best predicted CLV first (with the holdout columns when checked), as
+    the writers take it (a slice at a time: :mod:`loyalty_cli.io.rows`), :attr:`customers` the same in memory
+    (``checked``: that table with the holdout columns; None without a check: the fit's); ``fit``: the models;
+    ``check``: the holdout check (None without one); ``tables``: the model and check tables by file name;
+    ``as_of``: the end of the data, ``fit.as_of`` that of the calibration period (both exclusive);
+    ``value_column``: the predicted CLV column (ranks lists); ``messages``: said before the outputs are written;
+    ``warnings``: the fits' doubts, said once after them; ``model_notes``: about the fit, said with its
+    parameters."""
 
-    customers: pl.DataFrame
+    checked: pl.DataFrame | None
     fit: CltvFit
     check: Holdout | None
     tables: dict[str, pl.DataFrame]
@@ -102,6 +105,22 @@ class CltvResult:
     messages: list[Message]
     warnings: list[Message]
     model_notes: list[Message]
+
+    @property
+    def rows(self) -> Rows:
+        # without a check, the fit's rows: written a slice at a time from its order, no sorted copy in memory
+        return self.fit.rows if self.checked is None else Rows(self.checked)
+
+    @property
+    def customers(self) -> pl.DataFrame:
+        return self.fit.customers if self.checked is None else self.checked
+
+    def top(self, n: int) -> pl.DataFrame:
+        """The first ``n`` customers (all of them when fewer)."""
+        rows = self.rows
+        if rows.order is None:
+            return Rows(rows.frame.head(n), None, rows.shape).collect()
+        return Rows(rows.frame, rows.order.head(n), rows.shape).collect()
 
 
 def cltv(inputs: Inputs, config: CltvSettings, messages: Messages | None = None) -> CltvResult:
@@ -123,7 +142,7 @@ def cltv(inputs: Inputs, config: CltvSettings, messages: Messages | None = None)
     for warning in fit.warnings:
         doubts.warn(warning)
     return CltvResult(
-        customers=with_holdout(fit.customers, check),
+        checked=with_holdout(fit.customers, check) if check is not None else None,
         fit=fit,
         check=check,
         tables=check_tables(fit, check),

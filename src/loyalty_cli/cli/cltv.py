@@ -112,9 +112,7 @@ def _configure(options: command.Options) -> CltvSettings:
 def _deliver(result: CltvResult, options: command.Options, out: Output) -> list[Path]:
     output, folder = options["output"], options["tables"]
     written = (
-        campaign.write_list(result.customers, options, out, tag="value_tier", value=result.value_column)
-        if output
-        else []
+        campaign.write_list(result.rows, options, out, tag="value_tier", value=result.value_column) if output else []
     )
     if folder:
         from loyalty_cli.io.writers import write_table
@@ -133,7 +131,7 @@ def _deliver(result: CltvResult, options: command.Options, out: Output) -> list[
 def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None:
     import polars as pl
 
-    fit, table, check, s = result.fit, result.customers, result.check, result.fit.config.suffix
+    fit, check, s = result.fit, result.check, result.fit.config.suffix
     headers = {
         "customer_id": "customer",
         "value_tier": "tier",
@@ -155,9 +153,9 @@ def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None
     show(pl.DataFrame([fit.totals()]), title=f"Totals (as of {fit.as_of})")
     if top:
         columns = ["customer_id", "value_tier", f"predicted_clv_{s}", f"expected_purchases_{s}", "p_alive"]
-        shown = words.count(min(top, table.height), "customer")
+        shown = words.count(min(top, result.rows.height), "customer")
         show(
-            table.head(top).select(*columns, "expected_spend", "historical_value"),
+            result.top(top).select(*columns, "expected_spend", "historical_value"),
             title=f"Top {shown} by predicted {horizon.count}-{horizon.unit} CLV",
             formats={"p_alive": ".3f"},
             drop=("expected_spend", f"expected_purchases_{s}", "value_tier"),
@@ -188,7 +186,8 @@ def _show(result: CltvResult, top: int, out: Output, *, to_stderr: bool) -> None
 COMMAND = command.Command(
     name="cltv",
     configure=_configure,
-    inputs=lambda options, config, out: command.transaction_spec(options, out, activity=True),
+    # the activity only: stage 1's customer table is not held (the calibration summary is cltv's own)
+    inputs=lambda options, config, out: command.transaction_spec(options, out, activity=True, customers=False),
     compute=command.app_function("cltv"),
     deliver=_deliver,
 )
