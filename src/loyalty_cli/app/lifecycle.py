@@ -93,7 +93,7 @@ class LifecycleConfig:
 class Stages:
     """The stages of every customer and prospect: ``rows`` (the to-do list, :func:`lc.lifecycle_table`, a slice
     at a time as it is written; ``stage`` an Enum in rule order) and :attr:`table` the same in memory;
-    ``decided``: each person's id, net spend, stage, rule number and flags (not sorted); ``summary`` (one row per
+    ``decided``: each person's id, net spend and stage (not sorted); ``summary`` (one row per
     rule), ``flags`` (one row per flag), ``moves`` (the long transitions from the previous snapshot, or None
     without one) and the second-purchase ``window`` used."""
 
@@ -154,6 +154,7 @@ def stages(
     if previous is not None:
         plans.append(lc.transitions(decided.lazy(), previous.lazy()))
     results = pl.collect_all(plans)
+    decided = decided.select("customer_id", "net_spend", "stage")  # the rules and flags are summed up (4.8M: ~0.1 GB)
     return Stages(
         rows=lc.lifecycle_table(inputs, rules=rules, decided=decided, columns=columns if summaries_only else None),
         decided=decided,

@@ -31,7 +31,7 @@ import polars as pl
 from loyalty_cli import words
 from loyalty_cli.errors import DataError, setting
 from loyalty_cli.io.rows import Rows, beside
-from loyalty_cli.metrics.churn import status_of, value_tier
+from loyalty_cli.metrics.churn import STATUS, TIER, status_of, value_tier
 from loyalty_cli.metrics.second_purchase import ALL, SecondPurchaseConfig, group_column, second_purchase_windows
 from loyalty_cli.rules.churn import ChurnRules
 from loyalty_cli.rules.lifecycle import TEXT_INPUTS, LifecycleRules
@@ -132,8 +132,8 @@ def _status(
     """``churn_status, value_tier, ipt_days`` in the rows of ``customers``: from ``ranked`` (joined on the id), else
     computed (:func:`status_of`: in the customers' order, no join, no sort)."""
     columns = (
-        pl.col("status").cast(pl.String).alias("churn_status"),
-        pl.col("value_tier").cast(pl.String),
+        pl.col("status").cast(STATUS).alias("churn_status"),
+        pl.col("value_tier").cast(TIER),
         "ipt_days",
     )
     if ranked is None:
@@ -258,7 +258,7 @@ OUTPUT_COLUMNS = (
 
 
 #: the columns of :func:`lifecycle_inputs` held as an Enum (a few texts for every customer) and written as text
-ENUM_INPUTS = ("window_source",)
+ENUM_INPUTS = ("churn_status", "value_tier", "window_source")
 #: the columns :meth:`LifecycleRules.assign` adds
 ASSIGNED = ("stage", "action", "theme", "rule", "rule_number", "flags", "flag_actions")
 #: the rows whose stages are decided at a time: every condition holds row by row, so slices give the stages of the
@@ -266,12 +266,19 @@ ASSIGNED = ("stage", "action", "theme", "rule", "rule_number", "flags", "flag_ac
 DECIDE_ROWS = 524_288
 
 
+def as_text(inputs: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows of :func:`lifecycle_inputs` with the columns it holds as Enums (:data:`ENUM_INPUTS`) as text: the
+    conditions' inputs (:data:`~loyalty_cli.rules.lifecycle.INPUT_SCHEMA`) and the to-do list's columns."""
+    names = inputs.collect_schema().names()
+    return inputs.with_columns(pl.col(c).cast(pl.String) for c in ENUM_INPUTS if c in names)
+
+
 def decide(inputs: pl.DataFrame, *, rules: LifecycleRules) -> pl.DataFrame:
     """``customer_id, net_spend, stage, rule_number, flags`` of each row of :func:`lifecycle_inputs` (in its order;
     the first two are its columns): what the summaries and the to-do list's order read."""
 
     def part(frame: pl.LazyFrame) -> pl.DataFrame:
-        return rules.assign(frame).select("stage", "rule_number", "flags").collect()
+        return rules.assign(as_text(frame)).select("stage", "rule_number", "flags").collect()
 
     found = [part(inputs.lazy().slice(start, DECIDE_ROWS)) for start in range(0, inputs.height, DECIDE_ROWS)]
     columns = pl.concat(found).rechunk() if found else part(inputs.lazy().head(0))
@@ -290,15 +297,14 @@ def lifecycle_table(
     (:data:`OUTPUT_COLUMNS`); ``columns``: only these. Sorted by stage (rule order), net spend (largest first),
     customer id. The rows of ``inputs`` (:func:`lifecycle_inputs`) in that order, shaped a slice at a time as they
     are written (:class:`~loyalty_cli.io.rows.Rows`: the texts of 4.8M customers were ~1 GB); ``decided``: their
-    :func:`decide` when computed already."""
+    :func:`decide` when computed already (its customer_id, net_spend and stage at least)."""
     decided = decided if decided is not None else decide(inputs, rules=rules)
     names = [*inputs.columns, *ASSIGNED]
     if columns is None:
         leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
         columns = [*leading, *(c for c in OUTPUT_COLUMNS if c in names)]
     chosen = list(columns)
-    texts = [pl.col(c).cast(pl.String) for c in ENUM_INPUTS if c in chosen]
-    return Rows(inputs, todo_order(decided), lambda part: rules.assign(part).select(chosen).with_columns(texts))
+    return Rows(inputs, todo_order(decided), lambda part: rules.assign(as_text(part)).select(chosen))
 
 
 def todo_order(decided: pl.DataFrame) -> pl.Series:
