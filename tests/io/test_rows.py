@@ -174,3 +174,21 @@ def test_beside_cuts_new_columns_into_the_frames_chunks() -> None:
     assert added["n"].chunk_lengths() == added["t"].chunk_lengths() == [3, 2, 4]
     assert added.to_dict(as_series=False) == {"id": list("abcdefghi"), "n": list(range(9)), "t": list("ABCDEFGHI")}
     assert beside(frame.head(0), [pl.Series("n", [], dtype=pl.Int64)]).columns == ["id", "n"]
+
+
+@pytest.mark.parametrize("ids", [list("abcdef"), list("fedcba")])  # sorted (one integer key) or not (by columns)
+def test_order_by_group_then_value_largest_first_then_id_nulls_last(ids: list[str]) -> None:
+    from loyalty_cli.io.rows import order_by
+
+    frame = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "group": pl.Series(["y", "x", None, "x", "y", "x"], dtype=pl.Enum(["x", "y"])),
+            "value": [5.0, 1.0, 9.0, None, 5.0, 3.0],
+        }
+    )
+    # x (category 0) before y, null group last; within x: 3.0, 1.0, then the null value; within y: 5.0 twice, the
+    # smaller id first
+    ordered = frame[order_by(frame, "group", "value")]
+    expected = {"abcdef": ["f", "b", "d", "a", "e", "c"], "fedcba": ["a", "e", "c", "b", "f", "d"]}
+    assert ordered["customer_id"].to_list() == expected["".join(ids)]

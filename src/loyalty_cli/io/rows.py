@@ -80,3 +80,21 @@ def aligned(frame: pl.DataFrame) -> pl.DataFrame:
         return pl.concat([p if p.n_chunks() == 1 else p.rechunk() for p in pieces], rechunk=False)
 
     return pl.DataFrame([cut(c) for c in frame.get_columns()])
+
+
+def order_by(frame: pl.DataFrame, group: str, value: str) -> pl.Series:
+    """The positions of ``frame``'s rows sorted by ``group`` (an Enum: its categories' order), ``value`` (largest
+    first), then ``customer_id``; nulls last. When the ids come sorted (stage 1 in passes gives customers in id
+    order), a row's position is its id's rank, so one integer holds the group, the value's dense rank and the
+    tie-break, and no strings are sorted (4.8M customers: ~370 MB and seconds less than sorting by the columns)."""
+    n, dtype, ids = frame.height, frame.schema[group], frame["customer_id"]
+    assert isinstance(dtype, pl.Enum)
+    groups = len(dtype.categories)
+    if ids.is_sorted() and not ids.has_nulls() and (groups + 1) * (n + 2) * (n + 1) < 2**63:
+        group_key = pl.col(group).to_physical().cast(pl.UInt64).fill_null(groups)
+        value_key = pl.col(value).rank("dense", descending=True).cast(pl.UInt64).fill_null(n + 1)
+        key = (group_key * (n + 2) + value_key) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
+        return frame.select(key.arg_sort()).to_series()
+    return frame.select(
+        pl.arg_sort_by(group, value, "customer_id", descending=[False, True, False], nulls_last=True)
+    ).to_series()

@@ -38,7 +38,7 @@ from datetime import date
 import polars as pl
 
 from loyalty_cli.errors import ModelError
-from loyalty_cli.io.rows import aligned, beside
+from loyalty_cli.io.rows import aligned, beside, order_by
 from loyalty_cli.rules.churn import STATUSES, TIERS, ChurnRules, Threshold
 from loyalty_cli.stage1.activity_parts import Activity, each_part, in_parts, stacked, with_customers
 
@@ -474,22 +474,7 @@ def rank_in_place(
     column (4.8M customers: ~0.4 GB)."""
     tier = status.lazy().select(value_tier(rules, value)).collect().to_series()
     tiered = status.lazy().with_columns(tier)
-    n = status.height
-    if status["customer_id"].is_sorted() and (len(STATUSES) + 1) * (n + 2) * (n + 1) < 2**64:
-        # Customers in id order (stage 1 in passes): a row's position is its id's rank, so one integer key holds
-        # the status, the value (dense rank, highest first, nulls last) and the tie-break: no strings sorted
-        status_key = pl.col("status").to_physical().cast(pl.UInt64).fill_null(len(STATUSES))
-        value_key = pl.col(value).rank("dense", descending=True).cast(pl.UInt64).fill_null(n + 1)
-        key = (status_key * (n + 2) + value_key) * (n + 1) + pl.int_range(n, dtype=pl.UInt64)
-        order = tiered.select(key.arg_sort()).collect().to_series()
-    else:
-        order = (
-            tiered.select(
-                pl.arg_sort_by("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
-            )
-            .collect()
-            .to_series()
-        )
+    order = order_by(status, "status", value)  # by status, value (highest first), id
     place = pl.col("_place")  # each row's place in the order; a status's rows are consecutive there
     found = (
         tiered.select("status", "value_tier", order.arg_sort().alias("_place"))
