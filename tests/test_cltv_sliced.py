@@ -223,24 +223,6 @@ def test_nobody_before_the_as_of_date_is_still_an_error_without_the_table(tmp_pa
         load_inputs(InputSpec(transactions=[str(returns)], activity=True, customers=False))
 
 
-@pytest.fixture
-def tiny_footprint(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small files need passes (as in tests/test_partitioned.py): 1 kB fixed, 10 bytes a line, no floor."""
-    from loyalty_cli.stage1 import passes as passes_module
-    from loyalty_cli.stage1.passes import Footprint
-
-    tiny = Footprint(
-        fixed=1000,
-        per_line=10,
-        activity_per_line=10,
-        text_per_line=0,
-        pass_fixed=1000,
-        partitioned_read=0,
-        partitioned_read_csv=0,
-    )
-    monkeypatch.setattr(passes_module, "FOOTPRINT", tiny)
-
-
 @pytest.mark.parametrize("more", [(), ("--unit", "day", "--horizon", "39w")], ids=str)
 def test_cltv_in_passes_and_slices_writes_the_one_pass_files(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_footprint: None, more: tuple[str, ...]

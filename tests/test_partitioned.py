@@ -235,23 +235,6 @@ def test_a_pipeline_shares_a_partitioned_read() -> None:
 # --- through load_inputs and a command ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_footprint(monkeypatch: pytest.MonkeyPatch) -> Footprint:
-    """A footprint where small files need passes: 1 kB fixed, 10 bytes a line (20 with the activity table), no
-    floor."""
-    tiny = Footprint(
-        fixed=1000,
-        per_line=10,
-        activity_per_line=10,
-        text_per_line=0,
-        pass_fixed=1000,
-        partitioned_read=0,
-        partitioned_read_csv=0,
-    )
-    monkeypatch.setattr(passes_module, "FOOTPRINT", tiny)
-    return tiny
-
-
 def test_load_inputs_takes_passes_for_a_budget_and_says_so(tiny_footprint: Footprint) -> None:
     lines, _ = count_lines(read_transactions([SAMPLE]).sources)
     budget = 1000 + -(-20 * lines // 3)  # the lines' share of 3 passes fits, not that of 2

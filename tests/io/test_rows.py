@@ -108,26 +108,37 @@ def test_the_three_ways_to_order_segment_rows_agree(monkeypatch: pytest.MonkeyPa
     assert_frame_equal(picked, whole.filter(pl.col("segment").is_in(["Champions", "At Risk"])), check_exact=True)
 
 
-@pytest.mark.parametrize("statuses", [(), ("--status", "lapsing", "--status", "lapsed")])
-def test_churn_writes_the_same_files_a_slice_at_a_time(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, statuses: tuple[str, ...]
+def assert_sliced_files_are_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], **slices: tuple[object, str, int]
 ) -> None:
-    # churn's ranked rows are an order over the unsorted table and their reasons are made per slice: the files
-    # are those of one whole write
+    """``loyalty ARGS -o FILE`` writes the same CSV bytes and Parquet table with its list written 400 rows at a time
+    (a row group per slice) as whole; ``slices``: more (module, attribute, value) to make small the second time."""
+
     def run(name: str) -> Path:
         target = tmp_path / name
-        result = CliRunner().invoke(app, ["churn", str(SAMPLE), *statuses, "-o", str(target), "-q"])
+        result = CliRunner().invoke(app, [*args, "-o", str(target), "-q"])
         assert result.exit_code == 0, result.output
         return target
 
     whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
     monkeypatch.setattr(writers, "CHUNK_ROWS", 400)
     monkeypatch.setattr(writers, "WHOLE_ROWS", 400)
+    for module, attribute, value in slices.values():
+        monkeypatch.setattr(module, attribute, value)
     sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
     assert sliced_csv.read_bytes() == whole_csv.read_bytes()
     assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
     rows = pl.read_parquet(whole_parquet).height
     assert rows > 400 and pq_row_groups(sliced_parquet) == -(-rows // 400)
+
+
+@pytest.mark.parametrize("statuses", [(), ("--status", "lapsing", "--status", "lapsed")])
+def test_churn_writes_the_same_files_a_slice_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, statuses: tuple[str, ...]
+) -> None:
+    # churn's ranked rows are an order over the unsorted table and their reasons are made per slice: the files
+    # are those of one whole write
+    assert_sliced_files_are_whole(monkeypatch, tmp_path, ["churn", str(SAMPLE), *statuses])
 
 
 @pytest.mark.parametrize(
@@ -145,21 +156,8 @@ def test_lifecycle_writes_the_same_files_a_slice_at_a_time(
     # the files are those of one whole write
     from loyalty_cli.metrics import lifecycle
 
-    def run(name: str) -> Path:
-        target = tmp_path / name
-        result = CliRunner().invoke(app, ["lifecycle", str(SAMPLE), *extra, "-o", str(target), "-q"])
-        assert result.exit_code == 0, result.output
-        return target
-
-    whole_csv, whole_parquet = run("whole.csv"), run("whole.parquet")
-    monkeypatch.setattr(writers, "CHUNK_ROWS", 400)
-    monkeypatch.setattr(writers, "WHOLE_ROWS", 400)
-    monkeypatch.setattr(lifecycle, "DECIDE_ROWS", 333)
-    sliced_csv, sliced_parquet = run("sliced.csv"), run("sliced.parquet")
-    assert sliced_csv.read_bytes() == whole_csv.read_bytes()
-    assert_frame_equal(pl.read_parquet(sliced_parquet), pl.read_parquet(whole_parquet), check_exact=True)
-    rows = pl.read_parquet(whole_parquet).height
-    assert rows > 400 and pq_row_groups(sliced_parquet) == -(-rows // 400)
+    decide = (lifecycle, "DECIDE_ROWS", 333)
+    assert_sliced_files_are_whole(monkeypatch, tmp_path, ["lifecycle", str(SAMPLE), *extra], decide=decide)
 
 
 def test_beside_cuts_new_columns_into_the_frames_chunks() -> None:
