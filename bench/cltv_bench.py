@@ -24,7 +24,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
+from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary
+from loyalty_cli.metrics.cltv_fitting import fit_cltv
 from loyalty_cli.metrics.cltv_holdout import holdout_check
 
 START = date(2023, 1, 1)

@@ -18,16 +18,16 @@ from loyalty_cli.app.inputs import InputSpec, load_inputs
 from loyalty_cli.cli import app
 from loyalty_cli.io import writers
 from loyalty_cli.metrics import cltv as cltv_module
+from loyalty_cli.metrics import cltv_fitting
 from loyalty_cli.metrics.cltv import (
     VALUE_TIERS,
     CltvConfig,
     Horizon,
     calibration_summary,
-    fit_cltv,
-    fit_cltv_models,
     tier_index,
     value_tier,
 )
+from loyalty_cli.metrics.cltv_fitting import fit_cltv, fit_cltv_models
 from loyalty_cli.models import discounted_clv
 from loyalty_cli.stage1 import shared_reads
 
@@ -253,8 +253,8 @@ def test_the_summary_set_aside_comes_back_the_same(activity: pl.DataFrame, monke
     """The same summary (its order fixed), fitted with its ids and history on disk or in memory: the same fit."""
     config, before = CltvConfig(), date(2024, 10, 1)
     summary = calibration_summary(activity, before=before, unit="week").collect()
-    monkeypatch.setattr(cltv_module, "calibration_summary", lambda *a, **k: summary.lazy())
-    monkeypatch.setattr(cltv_module, "in_parts", lambda _: True)
+    monkeypatch.setattr(cltv_fitting, "calibration_summary", lambda *a, **k: summary.lazy())
+    monkeypatch.setattr(cltv_fitting, "in_parts", lambda _: True)
     models = fit_cltv_models(activity, config, before=before)
     assert_frame_equal(models.summary, summary, check_exact=True)
     assert_frame_equal(models.fitted().customers, fit_cltv(summary, config, as_of=before).customers, check_exact=True)
@@ -269,7 +269,7 @@ def test_a_full_disk_for_the_summary_set_aside_is_a_clear_error(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cltv_module, "in_parts", lambda _: True)
+    monkeypatch.setattr(cltv_fitting, "in_parts", lambda _: True)
     monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
     with pytest.raises(LoyaltyError, match="temporary folder .*No space left on device") as caught:
         fit_cltv_models(activity, CltvConfig(), before=date(2024, 10, 1))

@@ -11,7 +11,8 @@ import pytest
 from loyalty_cli.app.cltv import CltvSettings, check_tables, cltv, with_holdout
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.errors import ConfigError, ModelError, UsageError, setting
-from loyalty_cli.metrics.cltv import Horizon, fit_cltv_models
+from loyalty_cli.metrics.cltv import Horizon
+from loyalty_cli.metrics.cltv_fitting import fit_cltv_models
 
 AS_OF = date(2024, 7, 1)
 

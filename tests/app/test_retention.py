@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
-from loyalty_cli.app.retention import RetentionConfig, retention, split_column
+from loyalty_cli.app.retention import RetentionConfig, retention
+from loyalty_cli.app.retention_split import split_column
 from loyalty_cli.errors import ConfigError, DataError, setting
 from loyalty_cli.io.readers import ReadOptions
 

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import UsageError
-from loyalty_cli.metrics.cltv import CltvConfig, Horizon, calibration_summary, fit_cltv, value_tier
+from loyalty_cli.metrics.cltv import CltvConfig, Horizon, calibration_summary, value_tier
+from loyalty_cli.metrics.cltv_fitting import fit_cltv
 from loyalty_cli.metrics.cltv_holdout import holdout_actuals
 
 # customer x day activity (see customer_activity): purchases that day and the day's net value in cents
@@ -214,7 +215,7 @@ def _sample_activity(customers: int = 600) -> pl.LazyFrame:
 
 def test_fit_cltv_models_is_the_summary_and_the_fit():
     """The one composition: the same numbers as :func:`calibration_summary` + :func:`fit_cltv`."""
-    from loyalty_cli.metrics.cltv import fit_cltv_models
+    from loyalty_cli.metrics.cltv_fitting import fit_cltv_models
 
     act, before, config = _sample_activity(), date(2024, 7, 1), CltvConfig(model="mbgnbd")
     summary = calibration_summary(act, before=before, unit="week").collect()
@@ -229,7 +230,7 @@ def test_fit_cltv_models_is_the_summary_and_the_fit():
 def test_fit_cltv_models_keeps_the_purchase_model_when_the_spend_model_fails():
     """Repeat purchase days worth nothing: P(alive) can still be predicted, spend cannot."""
     from loyalty_cli.errors import DataError, ModelError, setting
-    from loyalty_cli.metrics.cltv import fit_cltv_models
+    from loyalty_cli.metrics.cltv_fitting import fit_cltv_models
 
     act = _sample_activity()
     first = pl.col("day") == pl.col("day").filter(pl.col("purchases") > 0).min().over("customer_id")

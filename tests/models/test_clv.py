@@ -180,7 +180,7 @@ def test_the_clv_is_the_same_whatever_the_block_of_patterns(monkeypatch, cdnow_e
     monkeypatch.setattr(clv, "PATTERN_BLOCK", 7)
     blocks = discounted_clv(*args, months=12.5, unit_days=7)
     assert np.array_equal(blocks, whole) and whole.sum() > 0
-    # the patterns given by a caller that has them (metrics/cltv.py): the same numbers
+    # the patterns given by a caller that has them (metrics/cltv_fitting.py): the same numbers
     from loyalty_cli.models.fitting import unique_rows
 
     columns, inverse, _ = unique_rows(*(np.asarray(c, dtype=np.float64) for c in (s.x, s.t_x, s.T)))

@@ -12,7 +12,8 @@ from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.durations import parse_days, parse_duration
 from loyalty_cli.errors import ConfigError, UsageError, setting
 from loyalty_cli.io.rows import Rows
-from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon, fit_cltv_models
+from loyalty_cli.metrics.cltv import CltvConfig, CltvFit, Horizon
+from loyalty_cli.metrics.cltv_fitting import fit_cltv_models
 from loyalty_cli.metrics.cltv_holdout import Holdout, holdout_check
 from loyalty_cli.stage1.activity_parts import first_day
 from loyalty_cli.words import count

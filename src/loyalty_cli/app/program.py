@@ -121,7 +121,8 @@ def program(
 def _predicted_clv(activity: pl.DataFrame, as_of: date, messages: Messages) -> tuple[pl.DataFrame | None, str | None]:
     """Every customer's predicted CLV (the ``cltv`` command's default models fitted on every customer) and its
     column, with a note on how it was made; (None, None) and a note on why when the models cannot be fitted."""
-    from loyalty_cli.metrics.cltv import CltvConfig, fit_cltv_models
+    from loyalty_cli.metrics.cltv import CltvConfig
+    from loyalty_cli.metrics.cltv_fitting import fit_cltv_models
 
     cltv = CltvConfig()
     try:

@@ -7,7 +7,8 @@ anniversary is the enrolment's (the members' ``enrolled_at``), not the contacts'
 birthdays and anniversaries are of every contact (sign-up anniversaries).
 
 The metrics are in :mod:`loyalty_cli.metrics.points_expiry`, :mod:`loyalty_cli.metrics.tier_progress` and
-:mod:`loyalty_cli.metrics.occasions`."""
+:mod:`loyalty_cli.metrics.occasions`; the as-of date and the checks and notes on the inputs in
+:mod:`loyalty_cli.app.reminders_checks`."""
 
 from __future__ import annotations
 
@@ -20,10 +21,18 @@ import polars as pl
 
 from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
+from loyalty_cli.app.reminders_checks import (
+    check_whole,
+    note_outside,
+    note_overdue,
+    note_repeated_rows,
+    note_tiers,
+    reminders_as_of,
+)
 from loyalty_cli.durations import parse_days
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.metrics import occasions, points_expiry, tier_progress
-from loyalty_cli.metrics.program import member_table, tiers_at
+from loyalty_cli.metrics.program import member_table
 from loyalty_cli.rules.programme import ProgrammeRules, load_programme_rules
 from loyalty_cli.words import count
 
@@ -167,7 +176,7 @@ def reminders(inputs: Inputs, config: RemindersConfig, messages: Messages | None
     points, members, contacts = inputs.get("points"), inputs.get("members"), inputs.get("contacts")
     given = {kind for kind in ("points", "members", "contacts") if inputs.get(kind) is not None}
     kinds = _available(config, given, contacts, inputs, said)
-    as_of = _as_of(inputs, said)
+    as_of = reminders_as_of(inputs, said)
     rules = config.programme
     said.note(f"Programme rules ({rules.source}): {rules.describe()}")
     made: dict[str, pl.LazyFrame] = {}
@@ -186,17 +195,17 @@ def reminders(inputs: Inputs, config: RemindersConfig, messages: Messages | None
             "their enrolment (enrolled_at)"
         )
     if points is not None:
-        _check_whole(points, rules)
+        check_whole(points, rules)
         ledger = points.lazy()
-        _note_repeated_rows(points, said)
+        note_repeated_rows(points, said)
         if people is not None:
-            _note_outside(points, people, "of the ledger", said)
+            note_outside(points, people, "of the ledger", said)
             ledger = ledger.join(people, on="customer_id", how="semi").collect().lazy()  # the lists and notes share it
         if POINTS_EXPIRING in kinds:
             made[POINTS_EXPIRING] = points_expiry.expiring_points(
                 ledger, as_of=as_of, within_days=config.days[POINTS_EXPIRING], expiry=rules.expiry
             )
-            _note_overdue(ledger, as_of, rules, said)
+            note_overdue(ledger, as_of, rules, said)
         if NEAR_TIER in kinds:
             progress = (  # collected once: the list and the check of the members' tiers read it
                 tier_progress.tier_progress(
@@ -207,11 +216,11 @@ def reminders(inputs: Inputs, config: RemindersConfig, messages: Messages | None
             )
             made[NEAR_TIER] = tier_progress.near_tier(progress, near=rules.near)
             if members is not None:
-                _note_tiers(progress, members, as_of, said)
+                note_tiers(progress, members, as_of, said)
     if contacts is not None and BIRTHDAY in kinds:
         lazy = contacts.lazy()
         if people is not None:
-            _note_outside(contacts, people, "of the contacts", said)
+            note_outside(contacts, people, "of the contacts", said)
             lazy = lazy.join(people, on="customer_id", how="semi")
         made[BIRTHDAY] = occasions.upcoming_birthdays(
             lazy, as_of=as_of, within_days=config.days[BIRTHDAY], age=config.age
@@ -293,81 +302,6 @@ def _available(
     return tuple(kept)
 
 
-def _as_of(inputs: Inputs, said: Messages) -> date:
-    """The as-of date given, else the day after the last date of the inputs (ledger rows, enrolments,
-    sign-ups), said."""
-    if inputs.as_of is not None:
-        said.note(f"As of {inputs.as_of} (data before that day; windows start the day after)")
-        return inputs.as_of
-    dates = [
-        frame[column].cast(pl.Date).max()
-        for kind, column in (("points", "at"), ("members", "enrolled_at"), ("contacts", "signed_up_at"))
-        if (frame := inputs.get(kind)) is not None and column in frame.columns
-    ]
-    latest = max((d for d in dates if d is not None), default=None)
-    if latest is None:
-        raise UsageError(
-            f"No as-of date: the inputs have no dates to take it from, give {setting('as_of')}",
-            hint=f"e.g. {setting('as_of')} {date.today()}: the lists start the day after it.",
-        )
-    as_of = latest + timedelta(days=1)  # type: ignore[operator]
-    said.note(
-        f"As of {as_of}: the day after the last date in the inputs ({latest}); {setting('as_of')} fixes it "
-        "(e.g. today's date in a nightly job)"
-    )
-    return as_of
-
-
-def _note_outside(table: pl.DataFrame, people: pl.LazyFrame, what: str, said: Messages) -> None:
-    """How many customers of ``table`` (the ledger, the contacts) are not among the members (left out)."""
-    outside = table.lazy().join(people, on="customer_id", how="anti").select(pl.col("customer_id").n_unique())
-    n = outside.collect().item()
-    if n:
-        said.note(f"{count(n, 'customer')} {what} not enrolled before the as-of date: left out of the lists")
-
-
-def _note_repeated_rows(points: pl.DataFrame, said: Messages) -> None:
-    """Rows of the ledger equal in every column read to another row (within one file: across files they are an
-    error, or left out under keep-first): counted each time, and said."""
-    n = points.height - points.n_unique()
-    if n:
-        said.note(
-            f"{count(n, 'row')} of the points ledger {'repeats' if n == 1 else 'repeat'} another row exactly "
-            f"({', '.join(points.columns)}): each is counted (two earnings at the same time are two rows); if the "
-            "export repeats rows, remove them"
-        )
-
-
-def _note_overdue(ledger: pl.LazyFrame, as_of: date, rules: ProgrammeRules, said: Messages) -> None:
-    overdue = points_expiry.overdue_points(ledger, as_of=as_of, expiry=rules.expiry).collect().row(0, named=True)
-    if overdue["today_customers"]:
-        said.note(
-            f"The points of {count(overdue['today_customers'], 'customer')} ({overdue['today_points']:,.10g}) "
-            f"expire on the as-of date {as_of} itself: not listed (the window starts the day after)"
-        )
-    if overdue["overdue_customers"]:
-        n = overdue["overdue_customers"]
-        said.warn(
-            f"{count(n, 'customer')} {'holds' if n == 1 else 'hold'} {overdue['overdue_points']:,.10g} points that "
-            f"expired by the rules before {as_of} with no expire row on the ledger: the ledger may follow other "
-            "rules, or be behind (not listed)"
-        )
-
-
-def _note_tiers(progress: pl.LazyFrame, members: pl.DataFrame, as_of: date, said: Messages) -> None:
-    """How many members' tier in the members file differs from the tier the rules give them."""
-    if "tier" not in members.columns:
-        return
-    stated = tiers_at(members.lazy(), as_of).rename({"tier": "_stated"})
-    differ = progress.join(stated, on="customer_id").filter(pl.col("tier") != pl.col("_stated"))
-    n = differ.select(pl.len()).collect().item()
-    if n:
-        said.warn(
-            f"The members file gives {count(n, 'member')} another tier than their lifetime points earn by the "
-            "rules: the lists use the rules' tiers (check the rules file's [[tier]] thresholds)"
-        )
-
-
 def _emails(contacts: pl.DataFrame | None) -> pl.LazyFrame | None:
     """``customer_id, email`` (the smallest per id) of the contacts, None without an email column."""
     if contacts is None or "email" not in contacts.columns:
@@ -401,23 +335,6 @@ def _point_types(rules: ProgrammeRules) -> Callable[[pl.DataFrame], list[pl.Expr
         return [pl.col(c).cast(kind) for c in (*POINT_COLUMNS, *THRESHOLD_COLUMNS) if c in frame.columns]
 
     return casts
-
-
-def _check_whole(points: pl.DataFrame, rules: ProgrammeRules) -> None:
-    """With whole points (the rules' default), a ledger row with a fraction of a point is an error: the lists'
-    points are integers, and rounding it would change a balance silently."""
-    if not rules.whole:
-        return
-    fractional = points.filter(pl.col("points").is_not_null() & (pl.col("points") != pl.col("points").round()))
-    if fractional.height:
-        first = fractional.row(0, named=True)
-        raise DataError(
-            f"points: {count(fractional.height, 'ledger row')} with a fraction of a point (e.g. customer "
-            f"{first['customer_id']}: {first['points']:g}), but the programme rules ({rules.source}) say points "
-            "are whole",
-            hint=f"If the programme has fractional points, set whole = false in the [points] table of a copy of the "
-            f"rules and pass it with {setting('rules')}.",
-        )
 
 
 def _window(kind: str, as_of: date, days: dict[str, int], rules: ProgrammeRules) -> str:

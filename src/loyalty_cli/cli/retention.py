@@ -156,7 +156,7 @@ def with_split_column(spec: InputSpec, config: RetentionConfig) -> InputSpec:
     the lines (the reader keeps only the columns it maps: ``--by promo`` needs ``promo`` kept)."""
     from dataclasses import replace
 
-    from loyalty_cli.app.retention import split_column
+    from loyalty_cli.app.retention_split import split_column
 
     column = split_column(config.by) if config.by is not None else None
     if column is None or column in spec.options.keep:

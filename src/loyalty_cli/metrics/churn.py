@@ -527,7 +527,8 @@ def model_predictions(activity: Activity, *, as_of: date, model: str) -> ModelRe
     Under BG/NBD, one-time buyers get no P(alive) (the model says 1 whatever their recency). When the spend
     model cannot be fitted, predicted_value is null and ``note`` says why. A purchase model that cannot be
     fitted raises :class:`~loyalty_cli.errors.ModelError`."""
-    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary, fit_cltv
+    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary
+    from loyalty_cli.metrics.cltv_fitting import fit_cltv
     from loyalty_cli.models import fit_purchase_model
 
     config = CltvConfig(model=model)  # an unknown model is a UsageError

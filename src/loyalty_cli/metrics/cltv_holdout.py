@@ -1,4 +1,4 @@
-"""The holdout check of the CLV models: calibration predictions (:func:`loyalty_cli.metrics.cltv.fit_cltv`)
+"""The holdout check of the CLV models: calibration predictions (:func:`loyalty_cli.metrics.cltv_fitting.fit_cltv`)
 against what happened in [calibration_as_of, as_of): per customer, by calibration frequency, and the
 tracking curve. The conventions are those of :mod:`loyalty_cli.metrics.cltv`.
 """

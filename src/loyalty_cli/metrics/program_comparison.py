@@ -181,7 +181,7 @@ def member_comparison(compared: pl.LazyFrame, *, config: ProgramConfig) -> pl.La
 def clv_comparison(
     compared: pl.LazyFrame, predictions: pl.LazyFrame, *, column: str, config: ProgramConfig
 ) -> pl.LazyFrame:
-    """Mean predicted CLV (``column`` of :func:`loyalty_cli.metrics.cltv.fit_cltv`'s customers) of members
+    """Mean predicted CLV (``column`` of :func:`loyalty_cli.metrics.cltv_fitting.fit_cltv`'s customers) of members
     and non-members, over every customer who bought (a forward look from as_of, not a window)."""
     joined = compared.select("customer_id", "group").join(
         predictions.select("customer_id", column), on="customer_id", how="inner"
@@ -272,7 +272,7 @@ def program_table(
     """The long table of ``loyalty program`` (:data:`COLUMNS`): enrolment and points, tiers, members vs
     non-members, their NPS (``responses``: :func:`loyalty_cli.metrics.nps.prepare_responses` rows; each
     respondent's latest answer, of :func:`headline_answers`) and mean predicted
-    CLV (column ``predicted`` of ``predictions``, :func:`loyalty_cli.metrics.cltv.fit_cltv`'s customers).
+    CLV (column ``predicted`` of ``predictions``, :func:`loyalty_cli.metrics.cltv_fitting.fit_cltv`'s customers).
     ``detail``: also enrolment by cohort, points by period and tier movement.
 
     The customers compared come out of joins and group-bys in no fixed order; they are put in order (an eager
