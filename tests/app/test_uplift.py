@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loyalty_cli.app.inputs import CampaignLists, Inputs, InputSpec, load_inputs
+from loyalty_cli.app.campaign_lists import CampaignLists
+from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.uplift import LINES, UpliftConfig, uplift
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from loyalty_cli.app.inputs import CampaignLists, InputSpec, load_inputs
+from loyalty_cli.app.campaign_lists import CampaignLists
+from loyalty_cli.app.inputs import InputSpec, load_inputs
 from loyalty_cli.app.uplift import LINES, UpliftConfig, uplift
 from loyalty_cli.app.uplift_cost import RewardCosts, parse_cost
 from loyalty_cli.errors import ConfigError, DataError, setting

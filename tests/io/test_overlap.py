@@ -12,7 +12,7 @@ import pytest
 
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, RulesError
-from loyalty_cli.io import readers
+from loyalty_cli.io import table_plans
 from loyalty_cli.io.readers import ReadOptions, read_transactions
 from loyalty_cli.io.validate import collect_checked
 from loyalty_cli.stage1 import load_transactions
@@ -150,7 +150,7 @@ def test_a_single_file_pays_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     both = read_transactions([day1, day2])
     assert both.overlap is not None
     checked = scan.rows.explain(), both.rows.explain()
-    monkeypatch.setattr(readers, "_OVERLAP_CHECKED", ())  # as before the check
+    monkeypatch.setattr(table_plans, "_OVERLAP_CHECKED", ())  # as before the check
     unchecked = read_transactions([day1]).rows.explain(), read_transactions([day1, day2]).rows.explain()
     assert checked[0] == unchecked[0]  # one file: the same plan
     assert checked[1] == unchecked[1]  # several files: the rows as before, the check beside them

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from loyalty_cli.cli.flags import render
 from loyalty_cli.errors import DataError, RulesError, UsageError
 from loyalty_cli.io.readers import (
-    REJECT_COLUMNS,
     ReadOptions,
     read_contacts,
     read_members,
@@ -25,6 +24,7 @@ from loyalty_cli.io.readers import (
     read_surveys,
     read_transactions,
 )
+from loyalty_cli.io.table_plans import REJECT_COLUMNS
 from loyalty_cli.io.validate import collect_checked
 
 HEADER = "customer_id,order_date,amount\n"

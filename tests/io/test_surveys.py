@@ -14,7 +14,8 @@ import pytest
 
 from loyalty_cli.errors import DataError
 from loyalty_cli.io.parse import parse_score, parse_survey_type
-from loyalty_cli.io.readers import REJECT_COLUMNS, ReadOptions, read_surveys
+from loyalty_cli.io.readers import ReadOptions, read_surveys
+from loyalty_cli.io.table_plans import REJECT_COLUMNS
 from loyalty_cli.io.validate import collect_checked
 
 QUESTION = "How likely are you to recommend us to a friend or colleague?"

@@ -4,6 +4,9 @@ Every command says what it reads in an :class:`InputSpec` (transactions through 
 members, points) and gets an :class:`Inputs`: the collected tables, the rejected rows per kind, the scans
 (how each file was read), the resolved as-of date as a value, and the notes, all as data. This is the seam
 where the compute engine is chosen: nothing outside it reads transaction lines.
+
+Here: the transactions, read through stage 1 (or for named plans only), on Polars or Spark. The other inputs
+are read in :mod:`loyalty_cli.app.side_inputs`, a campaign's lists in :mod:`loyalty_cli.app.campaign_lists`.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from loyalty_cli.app.campaign_lists import read_lists
 from loyalty_cli.app.messages import Messages
-from loyalty_cli.errors import DataError, UsageError, setting
+from loyalty_cli.app.side_inputs import (
+    describe_scan,
+    joined,
+    note_left_out,
+    read_previous,
+    read_sides,
+    scanned_first,
+)
+from loyalty_cli.errors import DataError, setting
 from loyalty_cli.io.readers import ReadOptions, Scan
-from loyalty_cli.words import count
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from loyalty_cli.app.campaign_lists import CampaignLists
     from loyalty_cli.io.validate import BadRows
     from loyalty_cli.metrics.nps import NpsConfig
     from loyalty_cli.spark.session import SparkSettings
@@ -140,9 +150,9 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
     rejects: dict[str, pl.DataFrame] = {}
     if spec.check is not None:
         return _checked(spec, messages)
-    tables.update(_lists(spec.lists, messages))
+    tables.update(read_lists(spec.lists, messages))
     side = [kind for kind in SIDE_KINDS if spec.paths(kind)]
-    scanned = _scanned_first(spec, side, messages)
+    scanned = scanned_first(spec, side, messages)
     loaded = _transactions(spec, messages) if spec.transactions and spec.summary else None
     passes = loaded.passes if loaded is not None else 1
     if loaded is not None:
@@ -152,7 +162,7 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
             tables["activity"] = loaded.activity
         tables.update(loaded.lines)
         scans["transactions"] = loaded.scan
-        rejects["transactions"] = _joined(loaded.rejects)
+        rejects["transactions"] = joined(loaded.rejects)
     elif spec.transactions and spec.spark is not None:  # no stage 1: the plans only, run on Spark
         found, scans["transactions"], rejects["transactions"] = _spark_plans(spec, messages)
         tables.update(found)
@@ -163,17 +173,12 @@ def load_inputs(spec: InputSpec, messages: Messages | None = None) -> Inputs:
     if loaded is not None and not spec.customers:  # let go of the customer table (a shared read keeps its own)
         loaded = replace(loaded, customers=loaded.customers.clear())
     if side:
-        read = _side(spec, side, as_of, messages, scanned)
+        read = read_sides(spec, side, as_of, messages, scanned)
         for kind, (rows, scan, rejected) in read.items():
             tables[kind], scans[kind], rejects[kind] = rows, scan, rejected
     if spec.previous is not None:
-        tables["previous"] = _previous(spec.previous, as_of)
+        tables["previous"] = read_previous(spec.previous, as_of)
     return Inputs(spec=spec, loaded=loaded, tables=tables, scans=scans, rejects=rejects, as_of=as_of, passes=passes)
-
-
-def _joined(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    found = [f for f in frames if f.height]
-    return pl.concat(found, how="diagonal_relaxed") if found else pl.DataFrame()
 
 
 def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl.DataFrame], Scan, pl.DataFrame, int]:
@@ -193,7 +198,7 @@ def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl
         parts = _partitioned_activity(spec, scan, passes)
         found = {**({"activity": parts.activity} if parts.activity is not None else {}), **parts.lines}
         note_left_out(scan, messages)
-        return found, scan, _joined(parts.rejects), passes
+        return found, scan, joined(parts.rejects), passes
     plans = {**({"activity": customer_activity} if spec.activity else {}), **spec.lines}
     results, rejected = collect_checked(
         [scan],
@@ -202,7 +207,7 @@ def _plans(spec: InputSpec, kind: str, messages: Messages) -> tuple[dict[str, pl
         stop_on_overlap=not checking,
     )
     note_left_out(scan, messages)
-    return dict(zip(plans, results, strict=True)), scan, _joined(rejected), passes
+    return dict(zip(plans, results, strict=True)), scan, joined(rejected), passes
 
 
 def _activity_passes(spec: InputSpec, scan: Scan, messages: Messages) -> int:
@@ -264,79 +269,7 @@ def _spark_plans(spec: InputSpec, messages: Messages) -> tuple[dict[str, pl.Data
     )
     note_left_out(loaded.scan, messages)
     found = {**({"activity": loaded.activity} if loaded.activity is not None else {}), **loaded.lines}
-    return found, loaded.scan, _joined(loaded.rejects)
-
-
-@dataclass(frozen=True)
-class CampaignLists:
-    """A campaign's lists (``InputSpec.lists``), given one of four ways: the ``treatment`` and ``control``
-    files, one list of both with a ``group_col`` column (``groups``; a column of arms when it is ``arm`` or
-    ``control_arm`` is given), each test arm's files (``arms``: name and files), or the ``manifest`` written with
-    a list (its files, or its arms when it records them, checked against it). ``control_arm``: the arm that is the
-    control group (None: ``control``). ``id_col``: the lists' customer id column (None: found); ``by``: their
-    segment column (None: found when they have one; ``none``: none). Checked when built."""
-
-    treatment: Sequence[str] = ()
-    control: Sequence[str] = ()
-    groups: Sequence[str] = ()
-    manifest: str | Path | None = None
-    arms: Sequence[tuple[str, Sequence[str]]] = ()
-    id_col: str | None = None
-    group_col: str = "group"
-    control_arm: str | None = None
-    by: str | None = None
-
-    def __post_init__(self) -> None:
-        given = bool(self.treatment or self.control) + bool(self.groups) + (self.manifest is not None)
-        if given + bool(self.arms) != 1:
-            raise UsageError(
-                f"Give the lists as {setting('treatment')} and {setting('control')}, or {setting('groups')}, or "
-                f"{setting('manifest')}, or {setting('arm')} per arm (one of them)",
-                hint=f"e.g. {setting('treatment')} at_risk.csv {setting('control')} at_risk.control.csv",
-            )
-        if not self.groups and self.manifest is None and not self.arms:
-            _both(self.treatment, self.control)
-
-
-def _both(treatment: Sequence[str], control: Sequence[str]) -> None:
-    if not treatment or not control:
-        raise UsageError(
-            f"{setting('treatment')} needs {setting('control')} (and the other way round)",
-            hint=f"The control list is the one written to NAME.control.csv by {setting('holdout_share')}.",
-        )
-
-
-def _lists(lists: CampaignLists | None, messages: Messages) -> dict[str, pl.DataFrame]:
-    """``lists``: ``customer_id, group`` (+ ``arm`` for test arms, + ``segment``), one row per customer of the
-    lists, each in one group and arm (nothing without lists)."""
-    from pathlib import Path
-
-    from loyalty_cli.handoff.readback import check_manifest, manifest_arms, manifest_files, read_groups
-
-    if lists is None:
-        return {}
-    treatment, control = list(lists.treatment), list(lists.control)
-    arms, control_arm = list(lists.arms) or None, lists.control_arm
-    if lists.manifest is not None:
-        treatment, control = manifest_files(Path(lists.manifest))
-        messages.note(check_manifest(Path(lists.manifest)))
-        _both(treatment, control)
-        recorded = manifest_arms(Path(lists.manifest))
-        if recorded is not None:
-            arms, control_arm = recorded
-    rows, repeated = read_groups(
-        treatment=treatment,
-        control=control,
-        groups=list(lists.groups) if lists.groups else None,
-        arms=arms,
-        id_col=lists.id_col,
-        group_col=lists.group_col,
-        control_arm=control_arm,
-        by=lists.by,
-    )
-    if repeated:
-        messages.note(f"{count(repeated, 'repeated row')} in the lists counted once")
-    return {"lists": rows}
+    return found, loaded.scan, joined(loaded.rejects)
 
 
 def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
@@ -374,112 +307,3 @@ def _transactions(spec: InputSpec, messages: Messages) -> Loaded:
             hint=f"Check {setting('as_of')}, the date and amount columns, and the rejects file if rows were skipped.",
         )
     return loaded
-
-
-def _side(
-    spec: InputSpec,
-    kinds: Sequence[str],
-    as_of: date | None,
-    messages: Messages,
-    scanned: dict[str, tuple[Scan, pl.LazyFrame]] | None = None,
-) -> dict[str, tuple[pl.DataFrame, Scan, pl.DataFrame]]:
-    """The other inputs, their columns detected or taken from the mapping file, read up to the as-of date
-    and collected in one pass. Survey rows come prepared (:func:`prepare_responses`). ``scanned``: the scans
-    made already (:attr:`InputSpec.sides_first`)."""
-    from loyalty_cli.io.validate import collect_checked
-
-    scanned = scanned if scanned is not None else _scan_side(spec, kinds, as_of, messages)
-    scans = {kind: scan for kind, (scan, _) in scanned.items()}
-    frames = [frame for _, frame in scanned.values()]
-    rows, rejected = collect_checked(list(scans.values()), frames, on_bad_rows=spec.on_bad_rows)
-    for scan in scans.values():
-        note_left_out(scan, messages)
-    return {
-        kind: (table, scan, _joined([bad]))
-        for (kind, scan), table, bad in zip(scans.items(), rows, rejected, strict=True)
-    }
-
-
-def _scanned_first(
-    spec: InputSpec, kinds: Sequence[str], messages: Messages
-) -> dict[str, tuple[Scan, pl.LazyFrame]] | None:
-    """The side kinds scanned before the transactions, up to the as-of date given (:attr:`InputSpec.sides_first`);
-    else None: they are scanned after the transactions, up to the transactions' as-of date."""
-    return _scan_side(spec, kinds, spec.as_of, messages) if kinds and spec.sides_first else None
-
-
-def _scan_side(
-    spec: InputSpec, kinds: Sequence[str], as_of: date | None, messages: Messages
-) -> dict[str, tuple[Scan, pl.LazyFrame]]:
-    """Each other input's scan (its read options: :attr:`InputSpec.side_options`, else the mapping file) and
-    rows to collect, said and checked (:attr:`InputSpec.check_scan`) before any row is read."""
-    from loyalty_cli.io import readers
-
-    # the mapping file, and what to do with lines repeated across files (checked in a points ledger)
-    default = ReadOptions(mapping_file=spec.options.mapping_file, on_overlap=spec.options.on_overlap)
-    scanned: dict[str, tuple[Scan, pl.LazyFrame]] = {}
-    for kind in kinds:
-        paths, options = spec.paths(kind), spec.side_options.get(kind, default)
-        if kind == "contacts":
-            scan = readers.read_contacts(paths, options)
-        else:
-            read = {"surveys": readers.read_surveys, "members": readers.read_members, "points": readers.read_points}
-            scan = read[kind](paths, options, as_of=as_of)
-        frame = scan.rows
-        if kind == "surveys":
-            from loyalty_cli.metrics.nps import NpsConfig, prepare_responses
-
-            frame = prepare_responses(frame, config=spec.survey_config or NpsConfig())
-        describe_scan(scan, messages)
-        if kind in spec.check_scan:
-            spec.check_scan[kind](scan, messages)
-        scanned[kind] = (scan, frame)
-    return scanned
-
-
-def _previous(path: str, as_of: date | None) -> pl.DataFrame:
-    """A previous lifecycle snapshot (an earlier ``loyalty lifecycle -o`` file, CSV, Parquet or JSON) as
-    ``customer_id, previous_stage, previous_as_of`` (:func:`~loyalty_cli.metrics.lifecycle.check_previous`)."""
-    from pathlib import Path
-
-    from loyalty_cli.errors import UsageError
-    from loyalty_cli.io.snapshots import read_snapshot
-    from loyalty_cli.metrics.lifecycle import check_previous
-
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(
-            f"Previous snapshot not found: {file}",
-            hint="Pass a file written by an earlier `loyalty lifecycle -o FILE`.",
-        )
-    try:
-        frame = read_snapshot(file, text=("customer_id", "stage"))
-    except UsageError as exc:
-        raise UsageError(f"{setting('previous')}: {exc.message}", hint=exc.hint) from None
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(
-            f"Could not read the previous snapshot {file}: {str(exc).splitlines()[0]}",
-            hint="Pass a file written by `loyalty lifecycle -o` (.csv, .parquet or .json).",
-        ) from None
-    return check_previous(frame, source=str(file), as_of=as_of)
-
-
-def describe_scan(scan: Scan, messages: Messages) -> None:
-    """How an input is read: its files, the column mapping, the date formats and the reader's notes."""
-    files = scan.paths
-    shown = str(files[0]) if len(files) == 1 else f"{count(len(files), 'file')} ({files[0]} ... {files[-1]})"
-    messages.note(f"Reading {scan.table} from {shown}")
-    messages.note("Columns: " + "; ".join(scan.mapping.describe()))
-    for name, fmt in scan.date_formats.items():
-        messages.note(f"Dates in {scan.mapping.columns[name]!r} read as {fmt}")
-    messages.notes(scan.notes)
-
-
-def note_left_out(scan: Scan, messages: Messages) -> None:
-    """After collecting: how many rows were dated on or after the as-of date (left out, not bad), and how many
-    lines repeated across files the keep-first overlap policy left out."""
-    from loyalty_cli.io.overlap import overlap_note
-
-    messages.notes([scan.left_out_note()])
-    if scan.overlap is not None and scan.overlap.found and scan.overlap.policy == "keep-first":
-        messages.note(overlap_note(scan.overlap.found, scan.table))

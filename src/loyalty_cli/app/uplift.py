@@ -1,6 +1,6 @@
 """``uplift``: did a campaign work? Treatment vs control over a window after the campaign start.
 
-The lists come from the inputs (``tables["lists"]``: :class:`loyalty_cli.app.inputs.CampaignLists`), the
+The lists come from the inputs (``tables["lists"]``: :class:`loyalty_cli.app.campaign_lists.CampaignLists`), the
 outcomes from the customer x day activity table over the window; the end of the data is the as-of date, or
 the day after the last valid transaction line (:data:`LINES`: each customer's, collected in the same pass;
 the latest taken here). Lists split into two or more treated arms give each arm against the control, with
@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from loyalty_cli.app.inputs import CampaignLists, Inputs
+from loyalty_cli.app.campaign_lists import CampaignLists
+from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.app.uplift_cost import RewardCosts
 from loyalty_cli.errors import ConfigError, DataError, setting

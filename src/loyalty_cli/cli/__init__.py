@@ -33,7 +33,7 @@ from loyalty_cli.cli import (
     segment,
     uplift,
 )
-from loyalty_cli.cli.console import HelpGroup
+from loyalty_cli.cli.help import HelpGroup
 
 app = typer.Typer(
     name="loyalty",

@@ -113,7 +113,7 @@ def uplift(
 
 
 def _configure(options: command.Options) -> UpliftConfig:
-    from loyalty_cli.app.inputs import CampaignLists
+    from loyalty_cli.app.campaign_lists import CampaignLists
     from loyalty_cli.app.uplift import UpliftConfig
     from loyalty_cli.app.uplift_cost import parse_cost
     from loyalty_cli.durations import parse_days

@@ -20,7 +20,8 @@ the pipeline file's folder, so a cron job can run it from anywhere::
     output = "segments.csv"           # in output_dir
     options = { rules = "rfm_grid", bins = 5 }   # the command's options, without the dashes
 
-The package: :mod:`~loyalty_cli.pipeline.config` (the file, loaded and checked), :mod:`~loyalty_cli.pipeline.steps`
+The package: :mod:`~loyalty_cli.pipeline.config` (what the file may say, and its values),
+:mod:`~loyalty_cli.pipeline.load` (the file, loaded and checked), :mod:`~loyalty_cli.pipeline.steps`
 (a step's options as its command takes them), :mod:`~loyalty_cli.pipeline.locks` (one run at a time) and
 :mod:`~loyalty_cli.pipeline.staging` (staging, then switching the outputs as a unit).
 """
@@ -39,14 +40,13 @@ from loyalty_cli.pipeline.config import (
     Pipeline,
     PipelineError,
     Step,
-    check_rules,
     fill,
     from_folder,
     input_paths,
-    load_pipeline,
     local_file,
     resolve_as_of,
 )
+from loyalty_cli.pipeline.load import check_rules, load_pipeline
 from loyalty_cli.pipeline.locks import BUSY, LockedError, output_lock_path, pipeline_lock
 from loyalty_cli.pipeline.staging import (
     check_publish,

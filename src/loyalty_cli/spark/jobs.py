@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from loyalty_cli.errors import DataError, LoyaltyError, setting
-from loyalty_cli.io.readers import TablePlan
 from loyalty_cli.io.sniff import check_gzip
 from loyalty_cli.io.sources import Source
+from loyalty_cli.io.table_plans import TablePlan
 from loyalty_cli.spark.files import Located, RemotePath, file_size, spark_path
 from loyalty_cli.spark.frames import conform, ddl, spark_schema, unpack_frames
 from loyalty_cli.spark.parse import (

@@ -27,8 +27,9 @@ import polars as pl
 from loyalty_cli.errors import DataError, UsageError, setting
 from loyalty_cli.io.checks import C
 from loyalty_cli.io.overlap import OverlapCheck, overlap_error
-from loyalty_cli.io.readers import REJECT_COLUMNS, ReadOptions, Scan, TablePlan, parse_frame, plan_table
+from loyalty_cli.io.readers import ReadOptions, Scan, plan_table
 from loyalty_cli.io.sources import ragged_error, short_rows_error
+from loyalty_cli.io.table_plans import REJECT_COLUMNS, TablePlan, parse_frame
 from loyalty_cli.io.validate import BadRows, problems_error, summarise_rejects
 from loyalty_cli.spark.files import Finder, RemotePath, estimate_lines, first_bytes, is_remote, quoted_breaks
 from loyalty_cli.spark.parse import BLOCK, PROBLEM, RAGGED, REJECT, UNREADABLE, ParseJob, file_key, raw_name

@@ -7,7 +7,7 @@ by ``_kind``: :data:`LINE`, a valid line in the canonical schema (rows dated on 
 only counted), or :data:`SIDE`, a few side rows packed in one value (``_side``: Arrow IPC; the lines' columns
 stay narrow, and Spark moves one value instead of many wide rows). Side rows (:meth:`ParseJob.side_schema`) are:
 
-- :data:`REJECT`: a rejected row, as :func:`loyalty_cli.io.readers.rejected_rows` words it, with its block and
+- :data:`REJECT`: a rejected row, as :func:`loyalty_cli.io.table_plans.rejected_rows` words it, with its block and
   its index in the block (``_line``): the driver makes the file's row number from them;
 - :data:`BLOCK`: one per block read, after the rows: its lines (``_line``), valid lines and rows left out;
 - :data:`PROBLEM`: a file that cannot be read as the Polars engine reads it (a line with more fields than
@@ -36,9 +36,9 @@ import pyarrow as pa
 
 from loyalty_cli.io.checks import C
 from loyalty_cli.io.columns import ColumnChoice
-from loyalty_cli.io.readers import FilePlan, parse_frame, rejected_rows
 from loyalty_cli.io.scanning import scan, whitespace_fields
 from loyalty_cli.io.sources import Source, first_ragged_line
+from loyalty_cli.io.table_plans import FilePlan, parse_frame, rejected_rows
 from loyalty_cli.spark.frames import conform, pack_frame, to_arrow
 
 LINE, SIDE, REJECT, BLOCK, PROBLEM = 0, 1, 2, 3, 4
