@@ -1050,3 +1050,18 @@ def test_dates_in_two_files_name_file_and_row(tmp_path):
         read_transactions([tmp_path / "a.csv", tmp_path / "b.csv"])
     assert f"(e.g. '2024-01-05' in {tmp_path / 'a.csv'} row 2)" in err.value.message
     assert f"(e.g. 'later' in {tmp_path / 'b.csv'} row 4)" in err.value.message
+
+
+def test_valid_and_rejected_rows_read_each_file_once(tmp_path):
+    """The valid rows, the rejected rows and the count of rows on or after the as-of date come from one parse of
+    each file: collected together, their plans scan it once (the rejected rows' plan used to read and check the
+    whole file again)."""
+    first = write(tmp_path / "a.csv", HEADER + "c1,2024-01-02,10.00\nc2,not a date,5.00\nc3,2024-03-01,7.50\n")
+    second = write(tmp_path / "b.csv", HEADER + "c4,2024-01-05,1.00\n")
+    scan = read_transactions([first, second], as_of=date(2024, 2, 1))
+    assert scan.later is not None
+    plan = pl.explain_all([scan.rows, scan.rejects, scan.later])
+    assert plan.count("SCAN [") == 2 and plan.count("a.csv]") == plan.count("b.csv]") == 1, plan
+    (rows, later), (rejects,) = collect_checked([scan], [scan.rows, scan.later], on_bad_rows="skip")
+    assert sorted(rows["customer_id"].to_list()) == ["c1", "c4"] and later.item() == 1
+    assert [(name, row) for name, row, *_ in rejected(rejects)] == [("a.csv", 3)]  # line 3, after the header

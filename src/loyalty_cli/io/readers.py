@@ -179,7 +179,10 @@ def read_table(
     row_parts, reject_parts, later_parts = [], [], []
     when, cutoff = planned.date_field, planned.cutoff
     for file in planned.files:
-        lf = parse_frame(scan(file.source), file.plan)
+        # one parse for every consumer: the valid rows, the rejected ones and the count of rows after the as-of
+        # date. Uncached, the rejected rows' plan read and checked the file again (10M lines: the customer
+        # summary 2.7 s and 5.5 s of CPU, against 2.35 s and 4.8 s; the peak memory the same)
+        lf = parse_frame(scan(file.source), file.plan).cache()
         valid = lf.filter(~pl.col("_bad"))
         if cutoff is not None:  # data after the as-of date is not in the data: left out and counted
             later_parts.append(valid.filter(C(when) >= cutoff).select(pl.len().alias("rows")))
