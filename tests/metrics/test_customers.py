@@ -16,6 +16,8 @@ from loyalty_cli.stage1.customers import (
     customer_activity,
     customer_summary,
     order_table,
+    stage1_plans,
+    summary_parts,
     summary_with_no_purchase,
     transaction_profile,
 )
@@ -186,6 +188,24 @@ def test_no_purchase_row_shares_the_summary_plan():
     summary_lf, left_lf = summary_with_no_purchase(lines(RETURNS_ONLY), as_of=None)
     plan = pl.explain_all([summary_lf, left_lf])
     assert "CACHE" in plan and plan.count("DF [") == 1, plan
+
+
+@pytest.mark.parametrize("as_of", [date(2024, 1, 15), None])
+def test_stage1_plans_are_the_tables_of_one_order_table(as_of):
+    """With the activity table, every stage-1 plan is built over one order table: collected together they read
+    the lines once (each plan used to group them into orders again), and they are the same tables as the
+    summary's and the activity's own plans."""
+    plans = stage1_plans(lines(RETURNS_ONLY), as_of=as_of, activity=True)
+    assert plans.activity is not None
+    plan = pl.explain_all(list(plans))
+    assert plan.count('DF ["customer_id"') == 1 and plan.count("AGGREGATE") == 3, plan  # orders, customers, days
+    found = pl.collect_all(list(plans))
+    alone = pl.collect_all([*summary_parts(lines(RETURNS_ONLY), as_of=as_of), customer_activity(lines(RETURNS_ONLY))])
+    for shared, own in zip(found, alone, strict=True):
+        assert shared.sort(shared.columns).equals(own.sort(own.columns))
+    assert found[3].height == 9  # A: 3 days, B, C, D: 2, E: 2
+    without = stage1_plans(lines(RETURNS_ONLY), as_of=as_of, activity=False)
+    assert without.activity is None and pl.collect_all(list(without[:3]))[0].equals(found[0], null_equal=True)
 
 
 def test_sums_beyond_int64_do_not_wrap_around():

@@ -23,7 +23,7 @@ import pyarrow as pa
 from loyalty_cli.io.overlap import find_overlaps
 from loyalty_cli.spark.frames import pack_frame, unpack_frames
 from loyalty_cli.spark.parse import RANK
-from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.stage1.customers import stage1_plans
 from loyalty_cli.stage1.plans import LinesPlan, PerCustomer, per_customer
 
 __all__ = ["LinesPlan", "PerCustomer", "per_customer"]  # at home in stage1.plans; the Spark engine's words too
@@ -62,9 +62,8 @@ class SummaryJob:
                 parts, paths, date_column=self.overlaps.date_column, policy=self.overlaps.policy
             )
             summary_of_repeats = check.summary
-        frames = list(summary_with_no_purchase(lines, as_of=self.as_of))
-        if self.activity:
-            frames.append(customer_activity(lines))
+        tables = stage1_plans(lines, as_of=self.as_of, activity=self.activity)
+        frames = [tables.summary, tables.no_purchase, *([tables.activity] if tables.activity is not None else [])]
         frames.extend(plan(lines) for plan in self.plans.values())
         if summary_of_repeats is not None:
             frames.append(summary_of_repeats)

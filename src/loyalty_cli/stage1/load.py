@@ -34,7 +34,7 @@ from loyalty_cli.io.sources import expand_inputs
 from loyalty_cli.io.validate import BadRows, collect_checked
 from loyalty_cli.memory import format_size
 from loyalty_cli.stage1.activity_parts import Activity, ActivityParts
-from loyalty_cli.stage1.customers import customer_activity, summary_with_no_purchase
+from loyalty_cli.stage1.customers import stage1_plans
 from loyalty_cli.stage1.partitioned import collect_partitioned
 from loyalty_cli.stage1.passes import estimate, plan_passes
 from loyalty_cli.words import count
@@ -132,9 +132,8 @@ def _one_pass(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, dict[str, pl.DataFrame], list[pl.DataFrame]]:
     """Stage 1 in one read, every table from one plan: the customers, the no-purchase row, the activity table
     (when asked), the ``lines`` plans and the rejected rows."""
-    frames = list(summary_with_no_purchase(scan.rows, as_of=as_of))  # one plan: the lines are read once
-    if activity:
-        frames.append(customer_activity(scan.rows))
+    plans = stage1_plans(scan.rows, as_of=as_of, activity=activity)  # one plan: the lines are read once
+    frames = [plans.summary, plans.no_purchase, *([plans.activity] if plans.activity is not None else [])]
     frames.extend(plan(scan.rows) for plan in lines.values())
     results, rejects = collect_checked([scan], frames, on_bad_rows=on_bad_rows)
     found = dict(zip(lines, results[3 if activity else 2 :], strict=True))

@@ -41,7 +41,7 @@ from loyalty_cli.io.tempfiles import owned_workspace
 from loyalty_cli.io.validate import BadRows, collect_checked, raise_problems
 from loyalty_cli.memory import format_size
 from loyalty_cli.stage1.activity_parts import ActivityParts, part_of, parts_folder
-from loyalty_cli.stage1.customers import at_as_of, combined_no_purchase, customer_activity, summary_parts
+from loyalty_cli.stage1.customers import at_as_of, combined_no_purchase, stage1_plans
 from loyalty_cli.stage1.passes import count_lines
 
 #: the temporary folders of the partitioned read: ``loyalty-spill-<host>-<pid>-<random>``
@@ -206,12 +206,13 @@ def _pass(
     plans: dict[str, pl.LazyFrame] = {}
     if check is not None:
         lines, plans["repeats"] = check.resolve(lines)
+    tables = stage1_plans(lines, as_of=as_of, activity=activity)
     if summary:
-        customers, plans["no_purchase"], plans["end"] = summary_parts(lines, as_of=as_of)
-        plans["customers"] = _sunk(customers.sort(CUSTOMER_ORDER), _part_file(folder, "customers", i))
-    if activity:
+        plans["no_purchase"], plans["end"] = tables.no_purchase, tables.end
+        plans["customers"] = _sunk(tables.summary.sort(CUSTOMER_ORDER), _part_file(folder, "customers", i))
+    if tables.activity is not None:
         target = _part_file(kept or folder, "activity", i)
-        plans["activity"] = _sunk(customer_activity(lines).sort(ACTIVITY_ORDER), target)
+        plans["activity"] = _sunk(tables.activity.sort(ACTIVITY_ORDER), target)
     try:
         return dict(zip(plans, pl.collect_all(list(plans.values()), engine="streaming"), strict=True))
     except (pl.exceptions.PolarsError, OSError) as exc:
