@@ -13,7 +13,7 @@ import pytest
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.lifecycle import SUMMARY_COLUMNS, LifecycleConfig, lifecycle, stages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
-from loyalty_cli.metrics.lifecycle import NOT_BEFORE, NOT_NOW
+from loyalty_cli.metrics.lifecycle_transitions import NOT_BEFORE, NOT_NOW
 
 AS_OF = date(2024, 7, 1)
 # Rules in order: prospect (a contact who never bought), back (other before, bought since), repeat (2+ orders),

@@ -15,7 +15,7 @@ from loyalty_cli.app.churn import ChurnConfig, churn
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, lifecycle
 from loyalty_cli.metrics import next_order as no
-from loyalty_cli.metrics.churn import ModelResult
+from loyalty_cli.metrics.churn_model import ModelResult
 from loyalty_cli.models import BGNBDModel
 
 AS_OF = date(2024, 4, 1)

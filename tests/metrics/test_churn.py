@@ -11,15 +11,9 @@ import polars as pl
 import pytest
 
 from loyalty_cli.errors import RulesError, UsageError
-from loyalty_cli.metrics.churn import (
-    churn_status,
-    model_predictions,
-    purchase_days,
-    rank_by_value,
-    reason,
-    same_customer,
-    status_summary,
-)
+from loyalty_cli.metrics.churn import churn_status, purchase_days, reason, same_customer
+from loyalty_cli.metrics.churn_model import model_predictions
+from loyalty_cli.metrics.churn_ranking import rank_by_value, status_summary
 from loyalty_cli.metrics.churn_rates import churn_rates, churn_tables
 from loyalty_cli.rules.churn import load_churn_rules, parse_churn_rules
 from loyalty_cli.stage1.customers import customer_activity, customer_summary

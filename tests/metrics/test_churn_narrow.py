@@ -16,17 +16,9 @@ from loyalty_cli.io import writers
 from loyalty_cli.io.rows import aligned
 from loyalty_cli.io.writers import write_table
 from loyalty_cli.metrics import churn as module
-from loyalty_cli.metrics.churn import (
-    Statuses,
-    aligned_own,
-    narrow_status,
-    own_gaps,
-    purchase_days,
-    rank_by_value,
-    rank_in_place,
-    status_of,
-    with_reasons,
-)
+from loyalty_cli.metrics.churn import own_gaps, purchase_days, status_of, with_reasons
+from loyalty_cli.metrics.churn_narrow import Statuses, aligned_own, narrow_status
+from loyalty_cli.metrics.churn_ranking import rank_by_value, rank_in_place
 from loyalty_cli.metrics.churn_rates import churn_tables, status_and_rates
 from loyalty_cli.rules.churn import load_churn_rules, parse_churn_rules
 from loyalty_cli.stage1.customers import customer_activity, customer_summary

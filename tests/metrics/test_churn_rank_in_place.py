@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from loyalty_cli.metrics.churn import STATUS, rank_by_value, rank_in_place
+from loyalty_cli.metrics.churn import STATUS
+from loyalty_cli.metrics.churn_ranking import rank_by_value, rank_in_place
 from loyalty_cli.rules.churn import load_churn_rules
 
 RULES = load_churn_rules(None)

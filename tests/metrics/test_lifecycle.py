@@ -11,15 +11,17 @@ import pytest
 
 from loyalty_cli.errors import DataError, RulesError
 from loyalty_cli.metrics.lifecycle import (
-    NOT_BEFORE,
-    NOT_NOW,
     as_text,
-    check_previous,
     contacts_left_out,
     flag_summary,
     lifecycle_inputs,
     lifecycle_table,
     stage_summary,
+)
+from loyalty_cli.metrics.lifecycle_transitions import (
+    NOT_BEFORE,
+    NOT_NOW,
+    check_previous,
     transition_matrix,
     transitions,
 )

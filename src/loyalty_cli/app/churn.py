@@ -17,14 +17,10 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.io.rows import Rows
-from loyalty_cli.metrics.churn import (
-    Statuses,
-    lacks_ipt,
-    model_predictions,
-    rank_in_place,
-    status_summary,
-    with_reasons,
-)
+from loyalty_cli.metrics.churn import lacks_ipt, with_reasons
+from loyalty_cli.metrics.churn_model import model_predictions
+from loyalty_cli.metrics.churn_narrow import Statuses
+from loyalty_cli.metrics.churn_ranking import rank_in_place, status_summary
 from loyalty_cli.metrics.churn_rates import status_and_rates
 from loyalty_cli.metrics.periods import TABLE_PERIODS, Period
 from loyalty_cli.rules.churn import STATUSES, ChurnRules, load_churn_rules
@@ -224,9 +220,9 @@ def _shape(
     statuses: Statuses, columns: Sequence[str], *, reasons: bool, only: Sequence[str] | None = None
 ) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
     """How the ranked rows (of ``statuses``' narrow table, with ``columns``) are written: with the status's other
-    columns (:meth:`~loyalty_cli.metrics.churn.Statuses.complete`; ``only``: just these of the status's) and their
-    reasons (``reasons``; made for the rows at hand, in slices: :func:`~loyalty_cli.metrics.churn.with_reasons`),
-    the identity and status columns first."""
+    columns (:meth:`~loyalty_cli.metrics.churn_narrow.Statuses.complete`; ``only``: just these of the status's)
+    and their reasons (``reasons``; made for the rows at hand, in slices:
+    :func:`~loyalty_cli.metrics.churn.with_reasons`), the identity and status columns first."""
     first = ["customer_id", "email"] if "email" in columns else ["customer_id"]
     lead = [*first, "status", "value_tier", "value_rank", "worth_costly_offer", "reason"]
     lead = [c for c in lead if c in columns or (c == "reason" and reasons)]

@@ -21,6 +21,7 @@ from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.errors import ConfigError, DataError, UsageError, setting
 from loyalty_cli.io.rows import Rows
 from loyalty_cli.metrics import lifecycle as lc
+from loyalty_cli.metrics.lifecycle_transitions import transition_matrix, transitions
 from loyalty_cli.metrics.second_purchase import SecondPurchaseConfig, Window
 from loyalty_cli.rules.churn import ChurnRules, load_churn_rules
 from loyalty_cli.rules.lifecycle import LifecycleRules, load_lifecycle_rules
@@ -124,8 +125,8 @@ def stages(
     """Each customer's (and, with ``contacts``, each prospect's) stage as ``loyalty lifecycle`` gives it
     (``config``: the built-in rules and window when None); ``scores``: the latest NPS answer per respondent
     (:func:`~loyalty_cli.metrics.nps_lists.customer_scores`); ``previous``: a snapshot as
-    :func:`~loyalty_cli.metrics.lifecycle.check_previous` gives it; ``ranked``: the churn status ranked by net
-    spend with ``config.churn`` (``loyalty churn``'s table without a model, :attr:`ChurnResult.ranked`, or its
+    :func:`~loyalty_cli.metrics.lifecycle_transitions.check_previous` gives it; ``ranked``: the churn status ranked
+    by net spend with ``config.churn`` (``loyalty churn``'s table without a model, :attr:`ChurnResult.ranked`, or its
     columns customer_id, status, value_tier and ipt_days) when computed already; ``summaries_only``: the table
     has only the columns the summaries and :func:`facts` read (:data:`SUMMARY_COLUMNS`). Rules whose conditions
     fail on the real columns raise :class:`DataError`."""
@@ -152,7 +153,7 @@ def stages(
     columns = ["customer_id", *(c for c in SUMMARY_COLUMNS if c in (*inputs.columns, *lc.ASSIGNED))]
     plans = [lc.stage_summary(decided.lazy(), rules=rules), lc.flag_summary(decided.lazy(), rules=rules)]
     if previous is not None:
-        plans.append(lc.transitions(decided.lazy(), previous.lazy()))
+        plans.append(transitions(decided.lazy(), previous.lazy()))
     results = pl.collect_all(plans)
     decided = decided.select("customer_id", "net_spend", "stage")  # the rules and flags are summed up (4.8M: ~0.1 GB)
     return Stages(
@@ -289,7 +290,7 @@ def lifecycle(
         rows=rows,
         summary=staged.summary,
         flags=staged.flags,
-        transitions=lc.transition_matrix(moves, stages=config.lifecycle_rules.stages) if moves is not None else None,
+        transitions=transition_matrix(moves, stages=config.lifecycle_rules.stages) if moves is not None else None,
         contacts=contacts,
         as_of=as_of,
         facts=counted,

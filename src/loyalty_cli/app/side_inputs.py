@@ -89,12 +89,13 @@ def _scan_side(
 
 def read_previous(path: str, as_of: date | None) -> pl.DataFrame:
     """A previous lifecycle snapshot (an earlier ``loyalty lifecycle -o`` file, CSV, Parquet or JSON) as
-    ``customer_id, previous_stage, previous_as_of`` (:func:`~loyalty_cli.metrics.lifecycle.check_previous`)."""
+    ``customer_id, previous_stage, previous_as_of``
+    (:func:`~loyalty_cli.metrics.lifecycle_transitions.check_previous`)."""
     from pathlib import Path
 
     from loyalty_cli.errors import UsageError
     from loyalty_cli.io.snapshots import read_snapshot
-    from loyalty_cli.metrics.lifecycle import check_previous
+    from loyalty_cli.metrics.lifecycle_transitions import check_previous
 
     file = Path(path)
     if not file.is_file():

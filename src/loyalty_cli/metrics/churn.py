@@ -18,32 +18,26 @@ Definitions (the README repeats them; thresholds live in ``rules/churn.toml``, r
 - ``lapsed``: days since the last purchase > the lapsed threshold; else ``lapsing``: > the lapsing
   threshold; else ``active``. Exactly at a threshold is not beyond it. The ``reason`` column says which
   numbers decided.
-- Value tiers rank customers by historical net spend (or predicted value): ``high`` at or above the
-  ``[value] high`` quantile of all customers (default 0.8), ``medium`` at or above the ``medium`` quantile
-  (0.5), else ``low`` (quantiles interpolate linearly; ties share a tier). Lapsing and lapsed customers in a
-  tier outside ``[value] costly_offer`` are marked as not worth a costly win-back offer.
 - Churn rate by period: :mod:`loyalty_cli.metrics.churn_rates`.
 
-Optional model-based P(alive) (:func:`model_predictions`): fitted by a BTYD model on the summary. BG/NBD
-gives every one-time buyer P(alive) = 1 however long ago they bought, so under BG/NBD their P(alive) is left
-empty (use MBG/NBD or Pareto/NBD, or the rule, for them).
+Here: the status of each customer (:func:`churn_status`, :func:`status_of`) and the purchase days and own
+IPT it is made from. Beside it: the status table kept narrow for millions of customers
+(:mod:`loyalty_cli.metrics.churn_narrow`), value tiers, ranking and the summary per status
+(:mod:`loyalty_cli.metrics.churn_ranking`), the model-based P(alive) and predicted value
+(:mod:`loyalty_cli.metrics.churn_model`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import polars as pl
 
-from loyalty_cli.errors import ModelError
-from loyalty_cli.io.rows import aligned, beside, order_by
-from loyalty_cli.rules.churn import STATUSES, TIERS, ChurnRules, Threshold
+from loyalty_cli.rules.churn import STATUSES, ChurnRules, Threshold
 from loyalty_cli.stage1.activity_parts import Activity, each_part, in_parts, stacked, with_customers
 
 STATUS = pl.Enum(list(STATUSES))
-TIER = pl.Enum(list(TIERS))
 
 
 def lacks_ipt(customers: pl.DataFrame, rules: ChurnRules) -> bool:
@@ -60,12 +54,12 @@ def _text(value: pl.Expr) -> pl.Expr:
     return value.round(1).cast(pl.String).str.replace(r"\.0$", "")
 
 
-def _percentile_expr(rule: Threshold) -> pl.Expr:
+def percentile_expr(rule: Threshold) -> pl.Expr:
     """A ``percentile`` threshold: of the repeat customers' own IPT (one value for everyone)."""
     return pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).quantile(rule.value / 100, "linear")
 
 
-def _population_expr() -> pl.Expr:
+def population_expr() -> pl.Expr:
     """The population IPT: the median of the repeat customers' own IPT."""
     return pl.col("own_ipt_days").filter(pl.col("gaps") >= 1).median()
 
@@ -75,7 +69,7 @@ def _threshold_expr(rule: Threshold, constant: float | None = None, *, fixed: bo
     if rule.kind == "days":
         return pl.lit(rule.value, dtype=pl.Float64)
     if rule.kind == "percentile":
-        return pl.lit(constant, dtype=pl.Float64) if fixed else _percentile_expr(rule)
+        return pl.lit(constant, dtype=pl.Float64) if fixed else percentile_expr(rule)
     days = rule.value * pl.col("ipt_days")
     if rule.min_days is not None or rule.max_days is not None:
         days = days.clip(rule.min_days, rule.max_days)
@@ -266,8 +260,6 @@ STATUS_COLUMNS = (
     "last_purchase",
     "as_of",
 )
-#: those made from the others and the :class:`IptConstants` (:meth:`Statuses.complete`)
-DERIVED_COLUMNS = ("gaps", "ipt_days", "ipt_source", "lapsing_after_days", "lapsed_after_days")
 
 
 @dataclass(frozen=True)
@@ -280,7 +272,7 @@ class IptConstants:
     lapsed: float | None = None
 
 
-def _with_ipt(frame: pl.LazyFrame, rules: ChurnRules, constants: IptConstants | None = None) -> pl.LazyFrame:
+def with_ipt(frame: pl.LazyFrame, rules: ChurnRules, constants: IptConstants | None = None) -> pl.LazyFrame:
     """``frame`` (customers with ``purchase_days`` and ``own_ipt_days``) with gaps, own_ipt_days (null without a
     gap), population_ipt, ipt_days, ipt_source and both thresholds; the population IPT and percentiles from the
     rows of ``frame``, or ``constants`` (computed over all customers: the same numbers for any of their rows)."""
@@ -288,7 +280,7 @@ def _with_ipt(frame: pl.LazyFrame, rules: ChurnRules, constants: IptConstants | 
         frame.with_columns((pl.col("purchase_days").cast(pl.Int32) - 1).alias("gaps"))
         .with_columns(pl.when(pl.col("gaps") >= 1).then(pl.col("own_ipt_days")).alias("own_ipt_days"))
         .with_columns(
-            (_population_expr() if constants is None else pl.lit(constants.population_ipt, dtype=pl.Float64)).alias(
+            (population_expr() if constants is None else pl.lit(constants.population_ipt, dtype=pl.Float64)).alias(
                 "population_ipt"
             )
         )
@@ -306,7 +298,7 @@ def _with_ipt(frame: pl.LazyFrame, rules: ChurnRules, constants: IptConstants | 
     )
 
 
-def _status_expr() -> pl.Expr:
+def status_expr() -> pl.Expr:
     """The status from recency_days and both thresholds (null without a threshold)."""
     days = pl.col("recency_days")
     status = (
@@ -329,237 +321,8 @@ def status_with_gaps(
     names = customers.collect_schema().names()
     leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
     return (
-        _with_ipt(customers, rules)
-        .with_columns(_status_expr())
+        with_ipt(customers, rules)
+        .with_columns(status_expr())
         .with_columns(*([reason(rules)] if reasons else []))
         .select(*leading, "status", *(["reason"] if reasons else []), *STATUS_COLUMNS, *keep)
     )
-
-
-# ------------------------------------------------------------------------------------- the status, narrow
-#: rows whose statuses are computed at a time by :func:`narrow_status` (each slice's thresholds are ~40 bytes a
-#: row while they are compared)
-STATUS_ROWS = 1_000_000
-
-
-@dataclass(frozen=True)
-class Statuses:
-    """The status table of :func:`churn_status` kept narrow, for a list of millions of customers: ``table``
-    holds, in the customers' rows, the customers' columns that the status shows (their own buffers, not copies),
-    ``own_ipt_days`` and ``status``; the other columns (:data:`DERIVED_COLUMNS`, the reason) are made from those
-    and ``constants`` by :meth:`complete` for the rows at hand, e.g. a slice being written. 4.8M customers: the
-    thresholds, IPT and its source were ~0.2 GB, copied again by every operation that aligned the columns."""
-
-    table: pl.DataFrame
-    rules: ChurnRules
-    constants: IptConstants
-
-    def complete(
-        self, part: pl.LazyFrame, *, reasons: bool = False, columns: Sequence[str] | None = None
-    ) -> pl.LazyFrame:
-        """``part`` (rows of :attr:`table`, maybe with more columns) with every column of :func:`churn_status`
-        in its order (``reasons``: with the reason; ``columns``: only these of them), its other columns last."""
-        names = part.collect_schema().names()
-        leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
-        known = {*leading, "status", "reason", *STATUS_COLUMNS}
-        wanted = [*leading, "status", *(["reason"] if reasons else []), *STATUS_COLUMNS]
-        return (
-            _with_ipt(part, self.rules, self.constants)
-            .with_columns(*([reason(self.rules)] if reasons else []))
-            .select(
-                *(c for c in wanted if columns is None or c in columns or c == "reason"),
-                *(c for c in names if c not in known),
-            )
-        )
-
-    def column(self, name: str) -> pl.Series:
-        """One column of :meth:`complete` for every customer (e.g. a threshold)."""
-        return self.complete(self.table.lazy()).select(name).collect().to_series()
-
-
-def narrow_status(customers: pl.DataFrame, own: pl.Series, *, rules: ChurnRules) -> Statuses:
-    """:class:`Statuses` of a collected customer table from their own IPT in its rows (``own``, e.g.
-    :func:`aligned_own`): the same statuses as :func:`status_of`, the constants computed over all customers, the
-    statuses a slice of rows at a time (:data:`STATUS_ROWS`)."""
-    names = customers.columns
-    leading = ["customer_id", "email"] if "email" in names else ["customer_id"]
-    kept = [c for c in (*leading, *STATUS_COLUMNS) if c not in DERIVED_COLUMNS and c != "own_ipt_days"]
-    gaps = (pl.col("purchase_days").cast(pl.Int32) - 1).alias("gaps")
-    masked = pl.when(pl.col("gaps") >= 1).then(pl.col("own_ipt_days")).alias("own_ipt_days")
-    own_ipt = customers.lazy().select(gaps).with_columns(own.alias("own_ipt_days")).select(masked).collect().to_series()
-    percentiles = [
-        _percentile_expr(r) if r.kind == "percentile" else pl.lit(None, pl.Float64)
-        for r in (rules.lapsing, rules.lapsed)
-    ]
-    found = (
-        customers.lazy()
-        .select(gaps)
-        .with_columns(own_ipt)
-        .select(_population_expr(), *(p.alias(f"_{k}") for k, p in enumerate(percentiles)))
-        .collect()
-        .row(0)
-        if customers.height
-        else None
-    )
-    constants = IptConstants(*found) if found is not None else IptConstants(None, None, None)
-    # the customers' columns selected lazily: an eager select of columns cut differently copies them
-    narrow = beside(customers.lazy().select(kept).collect(), [own_ipt])
-    # the statuses a slice at a time: each slice's thresholds and IPTs exist only while it is compared
-    found_status = [
-        _with_ipt(narrow.lazy().slice(start, STATUS_ROWS), rules, constants).select(_status_expr()).collect()
-        for start in range(0, narrow.height, STATUS_ROWS)
-    ]
-    status = pl.concat(found_status).to_series().rechunk() if found_status else pl.Series("status", [], dtype=STATUS)
-    return Statuses(beside(narrow, [status]), rules, constants)
-
-
-def aligned_own(height: int, owns: Iterable[pl.DataFrame]) -> pl.Series:
-    """``own_ipt_days`` in the rows of a customer table of ``height`` rows, from :func:`own_gaps` of its customers
-    (``_i``, ``own_ipt_days``; e.g. of each part of the activity, as they come): set in place where each row's
-    number says, null for a customer with none. A join of the rows' numbers with them all took ~0.2 GB more at
-    4.8M customers."""
-    own = pl.repeat(None, height, dtype=pl.Float64, eager=True).alias("own_ipt_days")
-    for found in owns:
-        own.scatter(found["_i"], found["own_ipt_days"])
-    return own
-
-
-def value_tier(rules: ChurnRules, value: str) -> pl.Expr:
-    """value_tier: high/medium/low by quantiles of ``value`` over all customers (null without a value)."""
-    v = pl.col(value)
-    tier = (
-        pl.when(v.is_null())
-        .then(None)
-        .when(v >= v.quantile(rules.high, "linear"))
-        .then(pl.lit("high"))
-        .when(v >= v.quantile(rules.medium, "linear"))
-        .then(pl.lit("medium"))
-        .otherwise(pl.lit("low"))
-    )
-    return tier.cast(TIER).alias("value_tier")
-
-
-def _worth_costly_offer(rules: ChurnRules) -> pl.Expr:
-    at_risk = pl.col("status").is_in(["lapsing", "lapsed"])
-    return (
-        pl.when(at_risk)
-        .then(pl.col("value_tier").cast(pl.String).is_in(list(rules.costly_offer)))
-        .alias("worth_costly_offer")
-    )
-
-
-def rank_by_value(status: pl.LazyFrame, *, rules: ChurnRules, value: str = "net_spend") -> pl.LazyFrame:
-    """Add value_tier (high/medium/low by quantiles of ``value`` over all customers), value_rank (1 = most
-    valuable within the status; ties by customer id) and worth_costly_offer (lapsing/lapsed customers only).
-    Rows are sorted by status (active, lapsing, lapsed), then by rank."""
-    return (
-        status.with_columns(value_tier(rules, value))
-        .sort("status", value, "customer_id", descending=[False, True, False], nulls_last=True)
-        .with_columns(
-            pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("status").alias("value_rank"),
-            _worth_costly_offer(rules),
-        )
-    )
-
-
-def rank_in_place(
-    status: pl.DataFrame, *, rules: ChurnRules, value: str = "net_spend"
-) -> tuple[pl.DataFrame, pl.Series]:
-    """:func:`rank_by_value` without sorting the table: ``status`` with the same value_tier, value_rank and
-    worth_costly_offer, its rows where they are, and the order that :func:`rank_by_value` gives them (row
-    positions: ``table[order]`` is its table). A sorted copy of 4.8M customers was a second copy of every column
-    (~0.5 GB); the order is 4 bytes a row, and a writer gathers the rows a slice at a time
-    (:class:`~loyalty_cli.io.rows.Rows`). The new columns are computed lazily and put beside ``status``'s
-    (:func:`~loyalty_cli.io.rows.beside`): eager steps on a table whose columns are cut differently copied every
-    column (4.8M customers: ~0.4 GB)."""
-    tier = status.lazy().select(value_tier(rules, value)).collect().to_series()
-    tiered = status.lazy().with_columns(tier)
-    order = order_by(status, "status", value)  # by status, value (highest first), id
-    place = pl.col("_place")  # each row's place in the order; a status's rows are consecutive there
-    found = (
-        tiered.select("status", "value_tier", order.arg_sort().alias("_place"))
-        .select(
-            (place - place.min().over("status") + 1).cast(pl.UInt32).alias("value_rank"), _worth_costly_offer(rules)
-        )
-        .collect()
-    )
-    if {"value_tier", *found.columns} & set(status.columns):  # replaced where they are, as with_columns does
-        return aligned(status.lazy().with_columns(tier, *found.get_columns()).collect()), order.alias("order")
-    return beside(status, [tier, *found.get_columns()]), order.alias("order")
-
-
-def status_summary(ranked: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per status: customers, their share, net spend (summed in whole cents: the same in any row order) and
-    its share, and how many are high value."""
-    return (
-        ranked.group_by("status")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("customers"),
-            # in whole cents: exact whatever the rows' order (the customers' order from one pass is not fixed)
-            ((pl.col("net_spend") * 100).round().cast(pl.Int64).sum() / 100).round(2).alias("net_spend"),
-            (pl.col("value_tier") == "high").sum().cast(pl.UInt32).alias("high_value"),
-            pl.col("worth_costly_offer").sum().cast(pl.UInt32).alias("worth_costly_offer"),
-        )
-        .with_columns(
-            (pl.col("customers") / pl.col("customers").sum()).alias("share_customers"),
-            (pl.col("net_spend") / pl.col("net_spend").sum()).alias("share_net_spend"),
-        )
-        .sort("status")
-        .select(
-            "status", "customers", "share_customers", "net_spend", "share_net_spend", "high_value", "worth_costly_offer"
-        )
-    )
-
-
-# -------------------------------------------------------------------------------------------------- models
-@dataclass(frozen=True)
-class ModelResult:
-    predictions: pl.DataFrame  # customer_id, p_alive, p_alive_model, predicted_value
-    model: object  # the fitted PurchaseModel
-    note: str | None  # e.g. why predicted value is missing
-
-
-def model_predictions(activity: Activity, *, as_of: date, model: str) -> ModelResult:
-    """P(alive) from a BTYD purchase model fitted on the customers' activity before ``as_of`` (in weeks), and
-    the predicted value: the discounted expected spend over the next 12 months (Gamma-Gamma spend, 1% a
-    month), as ``loyalty cltv`` computes them with its defaults (the same summary and fit).
-
-    Under BG/NBD, one-time buyers get no P(alive) (the model says 1 whatever their recency). When the spend
-    model cannot be fitted, predicted_value is null and ``note`` says why. A purchase model that cannot be
-    fitted raises :class:`~loyalty_cli.errors.ModelError`."""
-    from loyalty_cli.metrics.cltv import CltvConfig, calibration_summary
-    from loyalty_cli.metrics.cltv_fitting import fit_cltv
-    from loyalty_cli.models import fit_purchase_model
-
-    config = CltvConfig(model=model)  # an unknown model is a UsageError
-    summary = calibration_summary(activity, before=as_of, unit=config.unit).collect()
-    x, t_x, t_end = (summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
-    fitted = fit_purchase_model(
-        config.model,
-        x,
-        t_x,
-        t_end,  # type: ignore[arg-type]
-        penalizer=config.penalizer,
-    )  # a purchase model that cannot be fitted raises
-    note = None
-    try:
-        fit = fit_cltv(summary, config, as_of=as_of, purchase=fitted)
-        frame = fit.customers.select(
-            "customer_id",
-            "frequency",
-            "p_alive",
-            pl.col(f"predicted_clv_{config.suffix}").round(2).alias("predicted_value"),
-        )
-    except ModelError as exc:  # the spend model could not be fitted
-        note = f"no predicted value: the Gamma-Gamma spend model could not be fitted ({exc.message})"
-        frame = summary.select(
-            "customer_id",
-            "frequency",
-            pl.Series("p_alive", fitted.p_alive(x, t_x, t_end)),
-            pl.lit(None, dtype=pl.Float64).alias("predicted_value"),
-        )
-    frame = frame.with_columns(pl.lit(model).alias("p_alive_model"))
-    if model == "bgnbd":
-        frame = frame.with_columns(pl.when(pl.col("frequency") > 0).then(pl.col("p_alive")).alias("p_alive"))
-    frame = frame.select("customer_id", "frequency", "p_alive", "p_alive_model", "predicted_value")
-    return ModelResult(predictions=frame.drop("frequency"), model=fitted, note=note)

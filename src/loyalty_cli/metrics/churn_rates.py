@@ -10,15 +10,8 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from loyalty_cli.metrics.churn import (
-    Statuses,
-    aligned_own,
-    each_part_days,
-    narrow_status,
-    own_gaps,
-    purchase_days,
-    same_customer,
-)
+from loyalty_cli.metrics.churn import each_part_days, own_gaps, purchase_days, same_customer
+from loyalty_cli.metrics.churn_narrow import Statuses, aligned_own, narrow_status
 from loyalty_cli.metrics.periods import Period, check_period, period_index, period_label, period_start
 from loyalty_cli.rules.churn import ChurnRules
 from loyalty_cli.stage1.activity_parts import Activity, in_parts
@@ -43,8 +36,8 @@ def churn_tables(
 def status_and_rates(
     customers: pl.LazyFrame | pl.DataFrame, activity: Activity, *, rules: ChurnRules, period: Period = "month"
 ) -> tuple[Statuses, pl.DataFrame]:
-    """The status table, narrow (:class:`~loyalty_cli.metrics.churn.Statuses`: its other columns are made for the
-    rows at hand), and the churn rates (:func:`churn_rates`).
+    """The status table, narrow (:class:`~loyalty_cli.metrics.churn_narrow.Statuses`: its other columns are made
+    for the rows at hand), and the churn rates (:func:`churn_rates`).
 
     The customers' purchase days are numbered and sorted (:func:`~loyalty_cli.metrics.churn.purchase_days`, on
     the collected customer table, so the numbers stay theirs) and serve both the inter-purchase times of the
