@@ -92,6 +92,33 @@ def test_products_and_due_dates_are_the_commands_own(inputs: Inputs, result: Rep
     assert result.due.shared  # the CLV section's fit, not fitted again
 
 
+def test_the_clv_section_beside_the_others_is_the_one_after_them(inputs: Inputs, result: ReportResult) -> None:
+    # read in one pass, the CLV section is computed in a thread beside the other sections; read in passes (a
+    # memory budget), after them: the same report either way
+    assert inputs.passes == 1
+    after = report(dataclasses.replace(inputs, passes=2), ReportConfig(min_n=5, products=False))
+    assert result.cltv is not None and after.cltv is not None
+    assert result.cltv.fit.parameters().equals(after.cltv.fit.parameters())
+    assert result.cltv.fit.totals() == after.cltv.fit.totals()
+    assert result.cltv.fit.customers.equals(after.cltv.fit.customers)
+    assert result.due is not None and after.due is not None and result.due.overview == after.due.overview
+    assert result.data.churn_summary is not None and result.data.churn_summary.equals(after.data.churn_summary)
+    assert result.lifecycle is not None and after.lifecycle is not None
+    assert result.lifecycle.summary.equals(after.lifecycle.summary)
+
+
+def test_a_failing_section_beside_the_clv_fit_still_fails(inputs: Inputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an error in a section computed while the CLV fit runs in its thread is raised, once the thread is done
+    import loyalty_cli.app.report as app_report
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("retention broke")
+
+    monkeypatch.setattr(app_report, "retention", broken)
+    with pytest.raises(RuntimeError, match="retention broke"):
+        report(inputs, ReportConfig(min_n=5, products=False))
+
+
 def test_the_per_customer_lists_are_not_kept(result: ReportResult) -> None:
     # the page shows the churn and lifecycle summaries: their per-customer lists are emptied (columns kept), the
     # counts and summaries stay
