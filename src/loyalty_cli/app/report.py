@@ -20,20 +20,19 @@ import polars as pl
 
 from loyalty_cli.app.churn import ChurnConfig, ChurnResult, churn
 from loyalty_cli.app.cltv import CltvResult, CltvSettings, cltv
-from loyalty_cli.app.inputs import SIDE_KINDS, Inputs
+from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, LifecycleResult, lifecycle
 from loyalty_cli.app.next_order import NextOrderSettings
 from loyalty_cli.app.nps_summary import NpsSummary, nps_summary
 from loyalty_cli.app.program import ProgramConfig, ProgramResult, program
+from loyalty_cli.app.report_inputs import contacts_facts, data_totals, input_reads, recent_periods
 from loyalty_cli.app.report_next_order import due_data
 from loyalty_cli.app.report_products import ProductSettings, products_data, release_product_lines
 from loyalty_cli.app.retention import MATRICES, RetentionConfig, RetentionResult, retention
 from loyalty_cli.app.second_purchase import SecondPurchaseResult, SecondPurchaseSettings, second_purchase
 from loyalty_cli.app.segment import SegmentConfig, SegmentResult, segment
 from loyalty_cli.errors import ConfigError, DataError, ModelError, setting
-from loyalty_cli.metrics import periods
 from loyalty_cli.metrics.churn import lacks_ipt
-from loyalty_cli.metrics.lifecycle import known_contacts
 from loyalty_cli.metrics.nps import NpsConfig
 from loyalty_cli.metrics.nps_lists import answer_counts
 from loyalty_cli.metrics.second_purchase import ALL
@@ -250,10 +249,10 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
         nps=answers,
         lifecycle=stages,
         program=members,
-        contacts=_contacts(inputs, as_of),
-        totals=_totals(inputs),
+        contacts=contacts_facts(inputs, as_of),
+        totals=data_totals(inputs),
         missing={name: why for name, why in missing.items() if why is not None},
-        reads=_reads(inputs),
+        reads=input_reads(inputs),
         settings=config.settings(),
         recent=recent_periods(inputs, config.retention.period),
         due=due,
@@ -342,128 +341,3 @@ def _program(
     if answers is None:
         inputs = dataclasses.replace(inputs, tables={k: v for k, v in inputs.tables.items() if k != "surveys"})
     return program(inputs, config.program, clv=fit.fit if fit is not None else None), None
-
-
-def _contacts(inputs: Inputs, as_of: date) -> dict[str, int] | None:
-    """The contacts: rows, people, those with a purchase, prospects (as the lifecycle counts them: known on the
-    as-of date, no purchase before it) and, when known, those with email consent."""
-    contacts = inputs.get("contacts")
-    if contacts is None:
-        return None
-    buyers = inputs.customers.lazy().select("customer_id")
-    ids = contacts.select(pl.col("customer_id").unique())
-    known = known_contacts(contacts.lazy(), as_of=as_of).select(pl.col("customer_id").unique())
-    info = {
-        "rows": contacts.height,
-        "customers": ids.height,
-        "with_purchase": ids.join(buyers.collect(), on="customer_id", how="semi").height,
-        "prospects": known.join(buyers, on="customer_id", how="anti").collect().height,
-    }
-    if "email_consent" in contacts.columns:
-        consenting = contacts.filter(pl.col("email_consent").fill_null(False))
-        info["consent"] = consenting.select(pl.col("customer_id").n_unique()).item()
-    return info
-
-
-def _totals(inputs: Inputs) -> dict[str, int]:
-    """The customers, net revenue (cents), purchase and return orders of the whole data, and the customers with
-    orders but no purchase (only returns), whom stage 1 counted in the same read."""
-    customers = inputs.customers
-    revenue, purchases = inputs.activity.select(pl.col("net_cents").sum(), pl.col("purchases").sum()).row(0)
-    loaded = inputs.loaded
-    left = loaded.no_purchase if loaded is not None and loaded.no_purchase.height else None
-    left_returns = int(left["return_orders"][0]) if left is not None else 0
-    return {
-        "customers": customers.height,
-        "revenue_cents": int(revenue or 0),
-        "purchase_orders": int(purchases or 0),
-        "return_orders": int(customers["return_orders"].sum()) + left_returns,
-        "no_purchase_customers": int(left["customers"][0]) if left is not None else 0,
-        "no_purchase_cents": int(left["net_cents"][0] or 0) if left is not None else 0,
-        "no_purchase_return_orders": left_returns,
-    }
-
-
-def recent_periods(inputs: Inputs, period: str) -> pl.DataFrame | None:
-    """The last two complete periods before the as-of date, the latest last, for the report's summary: the
-    period's label, first day and the day after it, ``covered`` (the data starts on or before its first day;
-    else its figures are partial and nothing is compared with it), the customers with a purchase in it, the new
-    customers (their first purchase in it), purchase orders and net revenue in cents. None when the data does
-    not cover the latest one (or has no purchase)."""
-    activity, as_of = inputs.activity, inputs.as_of
-    first = activity["day"].min() if activity.height else None
-    if first is None or as_of is None:
-        return None
-    kind = periods.check_period(period)
-    now = pl.select(periods.period_index(pl.lit(as_of), kind)).item()
-    starts = pl.select(*(periods.period_start(pl.lit(now - k), kind).alias(f"p{k}") for k in (2, 1, 0))).row(0)
-    labels = pl.select(*(periods.period_label(pl.lit(d), kind).alias(f"p{i}") for i, d in enumerate(starts))).row(0)
-    buyers = inputs.customers.select("customer_id", pl.col("first_purchase").cast(pl.Date))
-    rows = []
-    for label, start, end in zip(labels, starts, starts[1:], strict=False):
-        days = activity.filter(pl.col("day").is_between(start, end, closed="left"))
-        rows.append(
-            {
-                "period": label,
-                "period_start": start,
-                "period_end": end,
-                "covered": first <= start,
-                "customers": days.filter(pl.col("purchases") > 0)["customer_id"].n_unique(),
-                "new_customers": buyers.filter(pl.col("first_purchase").is_between(start, end, closed="left")).height,
-                "purchase_orders": int(days["purchases"].sum()),
-                "net_cents": int(days["net_cents"].sum()),
-            }
-        )
-    return pl.DataFrame(rows) if rows[-1]["covered"] else None
-
-
-#: the date of each input's rows that the header shows as the range read
-DATE_COLUMNS = {"surveys": "responded_at", "contacts": "signed_up_at", "members": "enrolled_at", "points": "at"}
-
-
-def _dates(inputs: Inputs, kind: str) -> tuple[date | None, date | None]:
-    """The first and last day of an input's rows (the transactions: of the purchase and return days)."""
-    if kind == "transactions":
-        table, column = inputs.get("activity"), "day"
-    else:
-        table, column = inputs.get(kind), DATE_COLUMNS.get(kind, "")
-    if table is None or column not in table.columns or not table.height:
-        return None, None
-    day = pl.col(column).cast(pl.Date)
-    first, last = table.select(day.min().alias("first"), day.max().alias("last")).row(0)
-    return first, last
-
-
-def _reads(inputs: Inputs) -> dict[str, InputRead]:
-    """What each input read held: its files, rows and people, rejected rows and rows left out as dated on or
-    after the as-of date (the transactions: with stage 1's note on the customers with no purchase)."""
-    reads = {}
-    for kind in ("transactions", *SIDE_KINDS):
-        if kind not in inputs.scans:
-            continue
-        scan, rows = inputs.scans[kind], inputs.get(kind)
-        first, last = _dates(inputs, kind)
-        reads[kind] = InputRead(
-            kind,
-            tuple(str(p) for p in scan.paths),
-            rows=rows.height if rows is not None else 0,
-            people=rows["customer_id"].drop_nulls().n_unique() if rows is not None else 0,
-            rejected=_rejected(inputs.rejects.get(kind)),
-            left_out=scan.left_out[0] if scan.left_out else 0,
-            note=inputs.loaded.left_out_note() if kind == "transactions" and inputs.loaded is not None else None,
-            first=first,
-            last=last,
-        )
-    return reads
-
-
-def _rejected(rows: pl.DataFrame | None) -> tuple[tuple[str, str | None, int], ...]:
-    """The rejected rows per reason and column, the most first."""
-    if rows is None or not rows.height:
-        return ()
-    counts = (
-        rows.group_by("reject_reason", "reject_column")
-        .len()
-        .sort(["len", "reject_reason", "reject_column"], descending=[True, False, False], nulls_last=True)
-    )
-    return tuple(counts.iter_rows())

@@ -94,7 +94,7 @@ class ReportData:
     # report's ``retention_by`` (None without one)
     retention_split: pl.DataFrame | None = None
     # the last two complete periods before the as-of date (the summary): one row each, the latest last
-    # (:func:`loyalty_cli.app.report.recent_periods`); None when the data does not cover one whole period
+    # (:func:`loyalty_cli.app.report_inputs.recent_periods`); None when the data does not cover one whole period
     recent: pl.DataFrame | None = None
     # customers with orders but no purchase (only returns): in no table; revenue_cents includes their net value
     no_purchase_customers: int = 0
