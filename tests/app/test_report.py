@@ -4,6 +4,7 @@ the shared inputs, and the reason instead of the tables where a section cannot b
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -107,15 +108,41 @@ def test_the_clv_section_beside_the_others_is_the_one_after_them(inputs: Inputs,
     assert result.lifecycle.summary.equals(after.lifecycle.summary)
 
 
-def test_a_failing_section_beside_the_clv_fit_still_fails(inputs: Inputs, monkeypatch: pytest.MonkeyPatch) -> None:
-    # an error in a section computed while the CLV fit runs in its thread is raised, once the thread is done
+def test_a_failing_section_beside_the_clv_fit_fails_at_once(inputs: Inputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an error (or an interrupt) in a section computed while the CLV fit runs in its thread is raised at once, not
+    # after the fit: here the fit is held until the error has been raised
     import loyalty_cli.app.report as app_report
 
+    released, fit_started, fit_done = threading.Event(), threading.Event(), threading.Event()
+
+    def held_fit(*args: object) -> tuple[None, str]:
+        fit_started.set()
+        released.wait(timeout=10)
+        fit_done.set()
+        return None, "held"
+
     def broken(*args: object, **kwargs: object) -> None:
+        assert fit_started.wait(timeout=30)
         raise RuntimeError("retention broke")
 
+    monkeypatch.setattr(app_report, "_cltv", held_fit)
     monkeypatch.setattr(app_report, "retention", broken)
-    with pytest.raises(RuntimeError, match="retention broke"):
+    try:
+        with pytest.raises(RuntimeError, match="retention broke"):
+            report(inputs, ReportConfig(min_n=5, products=False))
+        assert not fit_done.is_set()  # the fit is still held: the error did not wait for it
+    finally:
+        released.set()
+
+
+def test_an_error_of_the_clv_fit_is_the_sections(inputs: Inputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loyalty_cli.app.report as app_report
+
+    def failing_fit(*args: object) -> None:
+        raise RuntimeError("the fit broke")
+
+    monkeypatch.setattr(app_report, "_cltv", failing_fit)
+    with pytest.raises(RuntimeError, match="the fit broke"):
         report(inputs, ReportConfig(min_n=5, products=False))
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -44,6 +46,7 @@ from loyalty_cli.rules.segments import load_segment_rules
 #: the columns of the churn statuses the lifecycle reads (:func:`~loyalty_cli.metrics.lifecycle.lifecycle_inputs`)
 LIFECYCLE_STATUS_COLUMNS = ("customer_id", "status", "value_tier", "ipt_days")
 T = TypeVar("T", ChurnResult, LifecycleResult)
+R = TypeVar("R")
 
 #: an ISO 4217 currency code (any case: shown upper-cased)
 CURRENCY = re.compile(r"[A-Za-z]{3}")
@@ -218,22 +221,17 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     # it is computed beside them (10M lines, 3 alternated runs: the report 20.3 -> 18.1 s, median on a busy machine;
     # the peak the same, in the drawing of the page); read in passes for a memory budget, after them, so that the
     # least is held at once.
-    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loyalty-clv") if inputs.passes == 1 else None
-    try:
-        clv = beside.submit(_cltv, inputs, config) if beside is not None else None
-        segments = segment(inputs, config.segment)
-        kept = retention(inputs, config.retention)
-        timing = second_purchase(inputs, config.second_purchase)
-        statuses, no_churn = _churn(inputs, config)
-        ranked = _statuses_for_lifecycle(statuses, config)
-        statuses = _without_list(statuses)  # before the sections computed after it
-        stages, no_stages = _lifecycle(inputs, config, ranked, no_churn)  # from the churn statuses
-        del ranked
-        stages = _without_list(stages)
-        fit, no_clv = clv.result() if clv is not None else _cltv(inputs, config)
-    finally:
-        if beside is not None:
-            beside.shutdown(wait=True, cancel_futures=True)
+    clv = _in_background(_cltv, inputs, config) if inputs.passes == 1 else None
+    segments = segment(inputs, config.segment)
+    kept = retention(inputs, config.retention)
+    timing = second_purchase(inputs, config.second_purchase)
+    statuses, no_churn = _churn(inputs, config)
+    ranked = _statuses_for_lifecycle(statuses, config)
+    statuses = _without_list(statuses)  # before the sections computed after it
+    stages, no_stages = _lifecycle(inputs, config, ranked, no_churn)  # from the churn statuses
+    del ranked
+    stages = _without_list(stages)
+    fit, no_clv = clv.result() if clv is not None else _cltv(inputs, config)
     due, no_due = due_data(inputs, NextOrderSettings(), fit)  # the CLV section's purchase model, when the same
     answers, no_nps = _nps(inputs, config, segments.customers)
     members, no_members = _program(inputs, config, fit, answers)
@@ -258,6 +256,22 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
         due=due,
         products=goods,
     )
+
+
+def _in_background(work: Callable[..., R], *args: object) -> Future[R]:
+    """``work(*args)`` started in a daemon thread: its result, or its exception, from the future. Daemon, so that
+    an interrupt or an error in the sections computed meanwhile ends the command at once, not after the work."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="loyalty-clv", daemon=True).start()
+    return future
 
 
 def _without_list(result: T | None) -> T | None:
