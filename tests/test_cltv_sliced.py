@@ -30,6 +30,7 @@ from loyalty_cli.metrics.cltv import (
 from loyalty_cli.metrics.cltv_fitting import fit_cltv, fit_cltv_models
 from loyalty_cli.models import discounted_clv
 from loyalty_cli.stage1 import shared_reads
+from loyalty_cli.stage1.activity_parts import stacked as stacked_parts
 
 SAMPLE = Path(__file__).parent.parent / "sample_data" / "transactions.csv"
 
@@ -156,7 +157,7 @@ def test_the_parts_are_stacked_a_column_at_a_time() -> None:
     ]
     expected = pl.concat(parts, how="vertical", rechunk=True)
     frames = list(parts)
-    stacked = cltv_module._stacked(frames)
+    stacked = stacked_parts(frames)
     assert_frame_equal(stacked, expected, check_exact=True)
     assert stacked.n_chunks("all") == [1, 1, 1]
     assert all(frame.width == 0 for frame in frames)  # let go of, column by column
