@@ -9,17 +9,21 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from polars.testing import assert_frame_equal
 
 from loyalty_cli.app.churn import ChurnConfig, churn
 from loyalty_cli.app.cltv import CltvSettings, cltv
 from loyalty_cli.app.inputs import Inputs, InputSpec, load_inputs
 from loyalty_cli.app.lifecycle import LifecycleConfig, lifecycle
 from loyalty_cli.app.report import ReportConfig, ReportResult, report
+from loyalty_cli.app.report_inputs import data_totals, input_reads, recent_periods
 from loyalty_cli.app.report_products import product_lines
 from loyalty_cli.app.retention import RetentionConfig, retention
 from loyalty_cli.app.segment import SegmentConfig, segment
 from loyalty_cli.errors import ConfigError, RulesError, setting
 from loyalty_cli.report import ReportMeta, build_context
+from loyalty_cli.stage1.activity_parts import ActivityParts
+from loyalty_cli.stage1.passes import Footprint
 
 DATA = Path(__file__).parent.parent / "report" / "data"
 SIDES = ("surveys", "contacts", "members", "points")
@@ -151,6 +155,8 @@ def test_the_per_customer_lists_are_not_kept(result: ReportResult) -> None:
     # counts and summaries stay
     assert result.churn is not None and result.lifecycle is not None
     assert result.churn.ranked.height == result.churn.customers.height == result.lifecycle.todo.height == 0
+    assert result.segment.rows.height == 0 and "segment" in result.segment.rows.frame.columns  # once NPS matched
+    assert result.nps is not None and result.nps.segments is not None and result.nps.segments.height > 0
     assert {"status", "value_tier", "net_spend"} <= set(result.churn.ranked.columns)  # no reasons: not shown
     assert "stage" in result.lifecycle.todo.columns
     assert sum(result.churn.counts.values()) == result.totals["customers"] == 79
@@ -225,3 +231,29 @@ def test_the_products_section_is_asked_for(inputs: Inputs) -> None:
     assert found.missing == {
         "products": f"left out unless asked for ({setting('products')}: it reads every line's product)"
     }
+
+
+def test_read_in_passes_the_totals_come_from_the_activity_parts_never_merged(
+    tiny_footprint: Footprint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read in passes (a memory budget), the activity table stays in its parts on disk (~24M rows at 50M lines): the
+    # totals, the last two periods and the days read are added up part by part (whole numbers: the same as from the
+    # whole table), and no section merges the parts. When the report merged them, it peaked at 4.2 GB on 50M lines
+    # under a 1 GB budget.
+    spec = InputSpec(transactions=[str(DATA / "transactions.csv")], as_of=date(2025, 1, 1), activity=True)
+    one = load_inputs(spec)
+    many = load_inputs(dataclasses.replace(spec, memory_limit=6_000))
+    assert many.passes > 1
+
+    def merged(self: ActivityParts) -> None:
+        raise AssertionError("the activity parts were merged")
+
+    monkeypatch.setattr(ActivityParts, "collect", merged)
+    assert data_totals(many) == data_totals(one)
+    periods = recent_periods(many, "month")
+    assert periods is not None and periods["customers"].sum() > 0
+    assert_frame_equal(periods, recent_periods(one, "month"), check_exact=True)  # type: ignore[arg-type]
+    assert input_reads(many) == input_reads(one)
+    assert input_reads(many)["transactions"].first is not None
+    found = report(many, ReportConfig(min_n=5))
+    assert found.totals == data_totals(one) and "activity" not in many.tables

@@ -140,9 +140,10 @@ class ReportResult:
     program, due, products). ``contacts``: the contact counts (None without contacts); ``totals``: the key
     numbers of the whole data (as ``loyalty validate`` counts them) and of the customers with no purchase, in no table;
     ``reads``: what each input read held, by kind; ``settings``: the rules and parameters used. The per-customer
-    lists of churn and lifecycle (:attr:`ChurnResult.ranked` and ``customers``, :attr:`LifecycleResult.todo`)
-    are kept empty, with their columns: the page shows their summaries, and they are the largest tables of the
-    report, freed before the sections computed after them (:func:`_without_list`)."""
+    lists of segment, churn and lifecycle (:attr:`SegmentResult.rows`, :attr:`ChurnResult.ranked` and
+    ``customers``, :attr:`LifecycleResult.todo`) are kept empty, with their columns: the page shows their
+    summaries, and they are the largest tables of the report, freed before the sections computed after them
+    (:func:`_without_list`; the segmented customers once the NPS section has matched its answers to them)."""
 
     as_of: date
     segment: SegmentResult
@@ -224,6 +225,8 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     # memory budget, after them, so that the least is held at once.
     clv = _in_background(_cltv_and_due, inputs, config) if inputs.passes == 1 else None
     segments = segment(inputs, config.segment)
+    answers, no_nps = _nps(inputs, config, segments)  # from the segmented customers, then let go of:
+    segments = segments.without_list()  # (4.8M customers: ~0.9 GB collected, the list ~0.4 GB held)
     kept = retention(inputs, config.retention)
     timing = second_purchase(inputs, config.second_purchase)
     statuses, no_churn = _churn(inputs, config)
@@ -233,7 +236,6 @@ def report(inputs: Inputs, config: ReportConfig) -> ReportResult:
     del ranked
     stages = _without_list(stages)
     (fit, no_clv), (due, no_due) = clv.result() if clv is not None else _cltv_and_due(inputs, config)
-    answers, no_nps = _nps(inputs, config, segments.customers)
     members, no_members = _program(inputs, config, fit, answers)
     missing = {"churn": no_churn, "clv": no_clv, "nps": no_nps, "lifecycle": no_stages, "program": no_members}
     missing |= {"due": no_due, "products": no_products}
@@ -313,13 +315,15 @@ def _cltv_and_due(
     return fit, due_data(inputs, NextOrderSettings(), fit[0])
 
 
-def _nps(inputs: Inputs, config: ReportConfig, customers: pl.DataFrame) -> tuple[NpsSummary | None, str | None]:
-    """The NPS tables of the answers matched to the segmented ``customers`` (None without surveys)."""
+def _nps(inputs: Inputs, config: ReportConfig, segments: SegmentResult) -> tuple[NpsSummary | None, str | None]:
+    """The NPS tables of the answers matched to the segmented customers (None without surveys: the customers'
+    list is then not collected)."""
     responses = inputs.get("surveys")
     if responses is None:
         return None, None
     if not answer_counts(responses)["counted"]:
         return None, "the surveys have no scored answer before the as-of date"
+    customers = segments.customers
     summary = nps_summary(responses, config=config.nps, customers=customers, as_of=inputs.as_of, comments=config.top)
     return summary, None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -82,6 +83,10 @@ class SegmentResult:
     @cached_property
     def customers(self) -> pl.DataFrame:
         return self.rows.collect()
+
+    def without_list(self) -> SegmentResult:
+        """The same result without its per-customer rows (none, their columns kept)."""
+        return dataclasses.replace(self, rows=Rows(self.rows.frame.clear(), None, self.rows.shape))
 
 
 def segment(inputs: Inputs, config: SegmentConfig, messages: Messages | None = None) -> SegmentResult:

@@ -39,6 +39,10 @@ class Rows:
         """The whole table, in memory."""
         return self._rows(0, self.height)
 
+    def head(self, rows: int) -> pl.DataFrame:
+        """The first ``rows`` rows (all when fewer), in memory."""
+        return self._rows(0, min(rows, self.height))
+
     def slices(self, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
         """The table ``rows`` rows at a time, in order (nothing for an empty table)."""
         for start in range(0, self.height, rows):

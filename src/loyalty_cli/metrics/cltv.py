@@ -188,6 +188,12 @@ def tier_index() -> pl.Expr:
     return _by_tier(lambda i: pl.lit(i, dtype=pl.UInt8))
 
 
+def tier_label(index: pl.Expr) -> pl.Expr:
+    """A tier's index (:func:`tier_index`) as its label in :data:`VALUE_TIERS` (``high``, ...), as text."""
+    labels = [label for label, _ in VALUE_TIERS]
+    return index.replace_strict(list(range(len(labels))), labels, return_dtype=pl.String)
+
+
 def _by_tier(value: Callable[[int], pl.Expr]) -> pl.Expr:
     share = (pl.int_range(pl.len()) + 1) / pl.len()
     expr = value(len(VALUE_TIERS) - 1)
@@ -227,6 +233,8 @@ class CltvFit:
         frame, order = self.rows.frame, self.rows.order
         if order is None:  # the table in memory (:attr:`customers`)
             return frame[name]
+        if name == "value_tier":  # as written: the label of the tier's index
+            return frame.select(tier_label(pl.col(TIER).gather(order)).alias(name)).to_series().rechunk()
         if name in self.per_pattern:
             rows = frame.get_column(PATTERN).gather(order).to_numpy()
             return pl.Series(name, self.per_pattern[name][rows])

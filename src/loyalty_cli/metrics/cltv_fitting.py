@@ -22,12 +22,12 @@ from loyalty_cli.io.tempfiles import owned_workspace
 from loyalty_cli.metrics.cltv import (
     PATTERN,
     TIER,
-    VALUE_TIERS,
     CltvConfig,
     CltvFit,
     Unit,
     calibration_summary,
     tier_index,
+    tier_label,
 )
 from loyalty_cli.models import PurchaseModel, discounted_clv, fit_gamma_gamma, fit_purchase_model
 from loyalty_cli.models.fitting import unique_rows
@@ -121,7 +121,6 @@ def _shape(
     patterned: list[str], s: str, unit: Unit, per_pattern: Mapping[str, NDArray[np.float64]]
 ) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
     """The predictions' columns, as written, of rows of the summary with their pattern, tier, CLV and spend."""
-    labels = [label for label, _ in VALUE_TIERS]
 
     def shape(part: pl.LazyFrame) -> pl.LazyFrame:
         rows = part.collect()
@@ -129,7 +128,7 @@ def _shape(
         rows = rows.with_columns(pl.Series(name, per_pattern[name][at]) for name in patterned)
         return rows.lazy().select(
             "customer_id",
-            pl.col(TIER).replace_strict(list(range(len(labels))), labels, return_dtype=pl.String).alias("value_tier"),
+            tier_label(pl.col(TIER)).alias("value_tier"),
             f"predicted_clv_{s}",
             f"expected_purchases_{s}",
             "p_alive",
