@@ -29,7 +29,7 @@ def due_data(
         fit = fit_next_order(customers, model=config.model, fitted=fitted, penalizer=config.penalizer)
     except ModelError as exc:
         return None, f"no next-order dates: {exc.message[:1].lower()}{exc.message[1:]}"
-    table = no.next_order_table(customers.lazy(), fit.prior, fit.predictions.lazy())
+    table = no.next_order_table(customers.lazy(), fit.prior, fit.predictions.lazy(), ordered=False)  # counts only
     overview, weeks = pl.collect_all(
         [due_overview(table, min_p_alive=config.min_p_alive), weekly_dates(table, min_p_alive=config.min_p_alive)]
     )

@@ -163,8 +163,11 @@ def next_order_table(
     customers: pl.LazyFrame,
     prior: RatePrior,
     predictions: pl.LazyFrame | None = None,
+    *,
+    ordered: bool = True,
 ) -> pl.LazyFrame:
-    """One row per repeat customer (purchase days >= 2), soonest next order first (then by id): customer_id,
+    """One row per repeat customer (purchase days >= 2), soonest next order first (then by id; ``ordered=False``:
+    in no order, for counts, which need no sort of every customer's row): customer_id,
     [email], purchase_days, first_purchase, last_purchase, days_since_last, own_gap_days, shrunk_gap_days,
     next_order_date, contact_from, contact_to, [p_alive, expected_purchases_30d: from ``predictions``, the
     :func:`model_columns` of the same customers], net_spend, as_of. Gaps in days, rounded to 0.1."""
@@ -189,7 +192,7 @@ def next_order_table(
         table = table.with_columns(_pattern_columns()).join(predictions, on=PATTERN, how="left")
         model = ["p_alive", "expected_purchases_30d"]
     lead = ["customer_id", "email"] if "email" in names else ["customer_id"]
-    return table.select(
+    table = table.select(
         *lead,
         "purchase_days",
         "first_purchase",
@@ -203,7 +206,8 @@ def next_order_table(
         *model,
         "net_spend",
         "as_of",
-    ).sort("next_order_date", "customer_id")
+    )
+    return table.sort("next_order_date", "customer_id") if ordered else table
 
 
 def window_opens(within_days: int) -> pl.Expr:
