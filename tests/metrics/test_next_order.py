@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from loyalty_cli.errors import ModelError
+from loyalty_cli.io.rows import Rows
 from loyalty_cli.metrics import next_order as no
 from loyalty_cli.models import BGNBDModel
 
@@ -45,6 +47,26 @@ def test_the_table_for_counts_is_the_same_rows_without_the_sort():
     unordered = no.next_order_table(CUSTOMERS.lazy(), PRIOR, ordered=False)
     assert "SORT" in ordered.explain() and "SORT" not in unordered.explain()
     assert unordered.collect().sort("next_order_date", "customer_id").equals(ordered.collect())
+
+
+@pytest.mark.parametrize("ids", ["sorted", "reversed"])
+def test_the_list_is_an_order_over_the_summary(ids: str) -> None:
+    # D and E are copies of A under other ids: the same dates, so the ids break the tie (A, D, E). The list is the
+    # summary's rows at the positions soonest_first gives, made a slice at a time: the sorted table's rows. With
+    # the ids in order (stage 1 in passes) the positions stand for the ids; in another order the ids are sorted.
+    a = CUSTOMERS.filter(pl.col("customer_id") == "A")
+    copies = [a.with_columns(pl.lit(name).alias("customer_id")) for name in ("D", "E")]
+    customers = pl.concat([CUSTOMERS, *copies])
+    customers = customers.sort("customer_id", descending=ids == "reversed")
+    table = no.next_order_table(customers.lazy(), PRIOR).collect()
+    assert table["customer_id"].to_list() == ["C", "A", "D", "E"]
+    read = no.table_inputs(customers)
+    assert read.columns == list(no.TABLE_INPUTS)
+    rows = Rows(read, no.soonest_first(read, PRIOR), lambda part: no.next_order_table(part, PRIOR))
+    assert rows.collect().equals(table)
+    assert [part.height for part in rows.slices(3)] == [3, 1] and rows.head(2).equals(table.head(2))
+    due = partial(no.due, within_days=14)  # C's window opens on 04-06, A's on 04-09: all four
+    assert no.soonest_first(read, PRIOR, keep=due).equals(no.soonest_first(read, PRIOR))
 
 
 def test_dates_and_gaps_by_hand():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property, partial
 
 import polars as pl
 
@@ -15,6 +16,7 @@ from loyalty_cli.app.inputs import Inputs
 from loyalty_cli.app.messages import Message, Messages
 from loyalty_cli.durations import parse_days
 from loyalty_cli.errors import ConfigError, ModelError, setting
+from loyalty_cli.io.rows import Rows
 from loyalty_cli.metrics import next_order as no
 from loyalty_cli.models import PURCHASE_MODELS, PurchaseModel
 from loyalty_cli.words import count
@@ -90,13 +92,14 @@ def fit_next_order(
 
 @dataclass(frozen=True)
 class NextOrderResult:
-    """``customers``: the list to write (every repeat customer, or those due within ``due_within`` days),
-    soonest first; ``everyone``: every repeat customer; ``parameters``: the model's; ``due``: customers whose
-    window opens within 7, 14 and 30 days, and of them those with P(alive) >= the floor; ``one_time``: one-time
-    buyers left out; ``messages``: the notes and warnings, in order."""
+    """``rows``: the list to write (every repeat customer, or those due within ``due_within`` days), soonest
+    first, as the writers take it (a slice at a time: :mod:`loyalty_cli.io.rows`), and :attr:`customers` the same
+    in memory; ``repeat``: every repeat customer (:attr:`everyone` in memory); ``parameters``: the model's;
+    ``due``: customers whose window opens within 7, 14 and 30 days, and of them those with P(alive) >= the floor;
+    ``one_time``: one-time buyers left out; ``messages``: the notes and warnings, in order."""
 
-    customers: pl.DataFrame
-    everyone: pl.DataFrame
+    rows: Rows
+    repeat: Rows
     parameters: pl.DataFrame
     due: pl.DataFrame
     fit: NextOrderFit
@@ -105,22 +108,39 @@ class NextOrderResult:
     settings: NextOrderSettings
     messages: list[Message]
 
+    @cached_property
+    def customers(self) -> pl.DataFrame:
+        return self.rows.collect()
+
+    @cached_property
+    def everyone(self) -> pl.DataFrame:
+        return self.repeat.collect()
+
 
 def next_order(inputs: Inputs, config: NextOrderSettings, messages: Messages | None = None) -> NextOrderResult:
     said = messages if messages is not None else Messages()
     customers = inputs.customers
     said.phase(f"Fitting the {config.model} model")
     fit = fit_next_order(customers, model=config.model, penalizer=config.penalizer)
-    table = no.next_order_table(customers.lazy(), fit.prior, fit.predictions.lazy())
-    within = config.due_within
-    chosen = table if within is None else no.due(table, within_days=within, min_p_alive=config.min_p_alive)  # type: ignore[arg-type]
-    everyone, listed, due = pl.collect_all(
-        [table, chosen, no.due_counts(table, days=DUE_COUNTS, min_p_alive=config.min_p_alive)]
-    )
+    prior, predictions, within = fit.prior, fit.predictions.lazy(), config.due_within
+    table = no.next_order_table(customers.lazy(), prior, predictions, ordered=False)
+    due = no.due_counts(table, days=DUE_COUNTS, min_p_alive=config.min_p_alive).collect()
+
+    def shape(part: pl.LazyFrame) -> pl.LazyFrame:  # the table's rows of a slice of customers, in its order
+        return no.next_order_table(part, prior, predictions)
+
+    # the list is an order over the customer summary (the columns the table reads), its rows made a slice at a
+    # time as they are written
+    read = no.table_inputs(customers)
+    everyone = Rows(read, no.soonest_first(read, prior), shape)
+    listed = everyone
+    if within is not None:
+        keep = partial(no.due, within_days=within, min_p_alive=config.min_p_alive)
+        listed = Rows(read, no.soonest_first(read, prior, predictions, keep=keep), shape)
     as_of: date = customers["as_of"][0]
     result = NextOrderResult(
-        customers=listed,
-        everyone=everyone,
+        rows=listed,
+        repeat=everyone,
         parameters=fit.parameters(),
         due=due,
         fit=fit,
@@ -137,7 +157,7 @@ def _notes(result: NextOrderResult, said: Messages) -> None:
     fit, config = result.fit, result.settings
     prior, label = fit.prior, fit.model.label
     said.note(
-        f"As of {result.as_of} (data before that day): {count(result.everyone.height, 'repeat customer')} dated; "
+        f"As of {result.as_of} (data before that day): {count(result.repeat.height, 'repeat customer')} dated; "
         f"{count(result.one_time, 'one-time buyer')} get no date (second-purchase times them)"
     )
     mean = (
@@ -161,7 +181,7 @@ def _notes(result: NextOrderResult, said: Messages) -> None:
     if config.due_within is not None:
         said.note(
             f"Due within {count(config.due_within, 'day')} (window opens by then, P(alive) >= "
-            f"{config.min_p_alive:g}): {count(result.customers.height, 'customer')}"
+            f"{config.min_p_alive:g}): {count(result.rows.height, 'customer')}"
         )
 
 

@@ -106,7 +106,7 @@ def _deliver(result: NextOrderResult, options: command.Options, out: Output) -> 
     if output:
         tag = TAGS[0] if due else TAGS[1]
         written = campaign.write_list(
-            result.customers, options, out, tag_value=tag, value="net_spend", describe=_described(due)
+            result.rows, options, out, tag_value=tag, value="net_spend", describe=_described(due)
         )
     written += command.write_file(result.parameters, options["parameters"], "the model's parameters", out)
     if not (output and out.quiet):
@@ -152,13 +152,12 @@ def _show(result: NextOrderResult, out: Output, *, top: int, to_stderr: bool) ->
         headers=HEADERS,
         to_stderr=to_stderr,
     )
-    if top and result.customers.height:
+    if top and result.rows.height:
         which = f"due within {settings.due_within} days" if settings.due_within is not None else "repeat customers"
-        rows = result.customers.head(top).select(SHOWN)
+        rows = result.rows.head(top).select(SHOWN)
         out.table(
             rows,
-            title=f"The {rows.height} soonest of {words.count(result.customers.height, 'customer')} ({which}); "
-            "gaps in days",
+            title=f"The {rows.height} soonest of {words.count(result.rows.height, 'customer')} ({which}); gaps in days",
             formats={
                 "p_alive": ".2f",
                 "own_gap_days": ",.1f",

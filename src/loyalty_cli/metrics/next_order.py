@@ -43,6 +43,7 @@ activity table. Method (the README's "Next order" section repeats it):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,9 +166,11 @@ def next_order_table(
     predictions: pl.LazyFrame | None = None,
     *,
     ordered: bool = True,
+    carry: Sequence[str] = (),
 ) -> pl.LazyFrame:
     """One row per repeat customer (purchase days >= 2), soonest next order first (then by id; ``ordered=False``:
-    in no order, for counts, which need no sort of every customer's row): customer_id,
+    in no order, for counts, which need no sort of every customer's row; ``carry``: columns of ``customers`` kept
+    at the end): customer_id,
     [email], purchase_days, first_purchase, last_purchase, days_since_last, own_gap_days, shrunk_gap_days,
     next_order_date, contact_from, contact_to, [p_alive, expected_purchases_30d: from ``predictions``, the
     :func:`model_columns` of the same customers], net_spend, as_of. Gaps in days, rounded to 0.1."""
@@ -206,8 +209,41 @@ def next_order_table(
         *model,
         "net_spend",
         "as_of",
+        *carry,
     )
     return table.sort("next_order_date", "customer_id") if ordered else table
+
+
+#: a customer's row in the customer summary (:func:`soonest_first`)
+ROW = "_row"
+#: the customer summary's columns that :func:`next_order_table` reads (and ``email``, when there)
+TABLE_INPUTS = ("customer_id", "purchase_days", "first_purchase", "last_purchase", "recency_days", "net_spend", "as_of")
+
+
+def table_inputs(customers: pl.DataFrame) -> pl.DataFrame:
+    """The columns of ``customers`` that :func:`next_order_table` reads (no copy): what a slice of its rows
+    gathers, not every column of the summary."""
+    return customers.select(c for c in (*TABLE_INPUTS, "email") if c in customers.columns)
+
+
+def soonest_first(
+    customers: pl.DataFrame,
+    prior: RatePrior,
+    predictions: pl.LazyFrame | None = None,
+    *,
+    keep: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+) -> pl.Series:
+    """The rows of ``customers`` that :func:`next_order_table` lists (those ``keep`` keeps, e.g. :func:`due`;
+    ``predictions`` when it reads them), in its order: their positions, soonest next order first, then by id.
+    The table is then made a slice at a time as it is written (:class:`~loyalty_cli.io.rows.Rows`), not sorted
+    whole (50M lines, 4.3M repeat customers, a 1 GB budget: the command's peak 1.38 -> 1.05 GB)."""
+    table = next_order_table(customers.lazy().with_row_index(ROW), prior, predictions, ordered=False, carry=[ROW])
+    if keep is not None:
+        table = keep(table)
+    ids = customers["customer_id"]
+    # customers in id order (stage 1 in passes): a row's position is its id's rank, and no strings are sorted
+    by_id = ROW if ids.is_sorted() and not ids.has_nulls() else "customer_id"
+    return table.sort("next_order_date", by_id).select(ROW).collect().to_series()
 
 
 def window_opens(within_days: int) -> pl.Expr:
