@@ -1,6 +1,7 @@
 """The pieces every reader's plan is built from: a check (a row fails it: the reason goes to the rejects), the
 plan (parsed columns, derived columns, checks), the wording of a rejected row's first failed check, and the
-checks shared by several kinds of export (the customer id, a required date, dates in the future)."""
+checks shared by several kinds of export (the customer id, a required date, dates in the future or placeholders from
+long ago)."""
 
 from __future__ import annotations
 
@@ -137,6 +138,26 @@ def not_future(field: str, words: str, src: Source, checks: list[Check]) -> None
     )
 
 
+# Dates on or before this day are placeholders for "no date", not events of a shop: 0001-01-01 (the least date
+# of .NET, Java and many databases), 1753-01-01 (SQL Server's), 1899-12-30 (day 0 of Excel and OLE dates),
+# 1900-01-01, 1970-01-01 (time 0 of Unix). Read as real, one would make customers 2,000 years old, cohorts
+# back to the year 1 and charts too wide to draw: they are bad rows, as dates in the future are.
+PLACEHOLDER_PAST = datetime(1970, 1, 1)
+
+
+def not_placeholder_past(field: str, words: str, checks: list[Check]) -> None:
+    """The check that the parsed date ``field`` is after :data:`PLACEHOLDER_PAST` (null dates pass: they have
+    their own checks)."""
+    limit = pl.lit(PLACEHOLDER_PAST + timedelta(days=1), dtype=pl.Datetime("us"))
+    checks.append(
+        Check(
+            (C(field).cast(pl.Datetime("us")) < limit).fill_null(False),
+            f"{words} on or before {PLACEHOLDER_PAST:%Y-%m-%d} (a placeholder for no date)",
+            field,
+        )
+    )
+
+
 def required_date(
     field: str,
     words: str,
@@ -149,14 +170,16 @@ def required_date(
     *,
     show_format: bool = True,
 ) -> None:
-    """Parse a required date column into ``out[field]`` with its three checks: missing, unparseable (with
-    the expected format when ``show_format``), and in the future (after the file was saved)."""
+    """Parse a required date column into ``out[field]`` with its checks: missing, unparseable (with
+    the expected format when ``show_format``), in the future (after the file was saved), and a placeholder from
+    before any shop's data (:data:`PLACEHOLDER_PAST`)."""
     fmt = formats.get(field)
     out[field] = parse_date(cols[field], schema[cols[field]], fmt)
     checks.append(Check(parse_text(cols[field]).is_null(), f"missing {words}", field, gate=False))
     expected = f" (expected {fmt})" if fmt and show_format else ""
     checks.append(Check(C(field).is_null(), f"unparseable {words}{expected}", field))
     not_future(field, words, src, checks)
+    not_placeholder_past(field, words, checks)
 
 
 def beyond(label: str) -> str:

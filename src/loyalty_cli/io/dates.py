@@ -62,6 +62,7 @@ def parse_date(col: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
 
 
 _DATE_FORMAT = setting("date_format")
+_TWO_DIGIT_YEAR = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{2}(?!\d)")
 
 
 def detect_date_format(values: Sequence[str], *, column: str, where: str, rows: Sequence[str] | None = None) -> str:
@@ -78,9 +79,12 @@ def detect_date_format(values: Sequence[str], *, column: str, where: str, rows: 
     labels = pl.Series(list(rows), dtype=pl.String).filter(filled) if rows is not None else None
     if sample.is_empty():
         return DATE_FORMATS[0]
+    # Every format tried spells the year %Y, which also reads one or two digits: '01/05/23' is not 23 May of
+    # the year 1, nor '05/01/23' 1 May 23 AD. A value without four digits in a row has no such year.
+    four_digits = sample.str.contains(r"\d{4}")
     readable: dict[str, pl.Series] = {}
     for fmt in DATE_FORMATS:
-        readable[fmt] = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null()
+        readable[fmt] = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null() & four_digits
         if readable[fmt].all():
             _refuse_ambiguous(sample, fmt, readable[fmt], column=column, where=where)
             return fmt
@@ -147,6 +151,12 @@ def _format_hint(sample: pl.Series, best: str, ok: pl.Series) -> str:
             "rejects the others as bad rows, naming their rows. Values in two formats need fixing in the export."
         )
     first = sample[0]
+    if two := _TWO_DIGIT_YEAR.match(first):
+        sep = two[1]
+        return (
+            f"Two-digit years are not guessed: give the format with {_DATE_FORMAT}, %y for the year, e.g. "
+            f"'%d{sep}%m{sep}%y' (day first) or '%m{sep}%d{sep}%y' (month first) for {first!r}, with %H:%M for a time."
+        )
     iso = re.match(r"(\d{4})([-/.])\d{1,2}\2\d{1,2}(?:([ T])\d{1,2}:\d{2}(:\d{2})?)?", first)
     if iso:
         fmt = f"%Y{iso[2]}%m{iso[2]}%d" + (f"{iso[3]}%H:%M" if iso[3] else "") + (":%S" if iso[4] else "")

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from loyalty_cli.io.checks import C, Check, Plan, beyond, not_future, required_date, required_id
+from loyalty_cli.io.checks import (
+    C,
+    Check,
+    Plan,
+    beyond,
+    not_future,
+    not_placeholder_past,
+    required_date,
+    required_id,
+)
 from loyalty_cli.io.columns import ColumnChoice
 from loyalty_cli.io.dates import parse_date
 from loyalty_cli.io.parse import (
@@ -135,6 +144,7 @@ def _contacts(
             )
     if "signed_up_at" in cols:  # not the birthday: some CRMs export the next one
         not_future("signed_up_at", "sign-up date", src, checks)
+        not_placeholder_past("signed_up_at", "sign-up date", checks)
     if "email_consent" in cols:
         # Not a check: a status that is not a clear yes (pending, cleaned, ...) or a word we do not know is no
         # consent (null when unknown), and the contact stays (its email, sign-up date). The value as written
@@ -217,6 +227,7 @@ def _members(
             )
         )
         not_future("tier_since", "tier date", src, checks)
+        not_placeholder_past("tier_since", "tier date", checks)
     if "channel" in cols:
         out["channel"] = parse_text(cols["channel"])
     return Plan(out, {}, checks)

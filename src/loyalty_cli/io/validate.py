@@ -40,6 +40,8 @@ _HINTS = {
     "Map the right column, or fix the export.",
     "in the future (more than a day after": "A date after the export was written is a typo or a placeholder "
     "(such as 2999-12-31): fix it in the export.",
+    "(a placeholder for no date)": "A date this old is what systems write for no date (0001-01-01, 1900-01-01, "
+    "Excel's 1899-12-30, 1970-01-01): fix it in the export.",
 }
 
 
@@ -171,8 +173,14 @@ def _collect(scans: Sequence[Scan], frames: Sequence[pl.LazyFrame], *, workspace
                         "and that the export was not cut or joined.",
                     ) from None
         names = ", ".join(str(p) for s in scans for p in s.paths[:3])
-        raise DataError(
-            f"Could not read {names}: {str(exc).splitlines()[0]}",
-            hint=f"Check the delimiter ({setting('delimiter')}), the encoding ({setting('encoding')}) and that every "
-            "line has the same number of fields.",
-        ) from None
+        if all(src.format == "parquet" for scan in scans for src in scan.sources):  # no delimiter, no lines
+            hint = (
+                "A column read holds values of a type that cannot be read (a list, a nested record, ...): export "
+                "it as text, numbers or dates, or map another column."
+            )
+        else:
+            hint = (
+                f"Check the delimiter ({setting('delimiter')}), the encoding ({setting('encoding')}) and that every "
+                "line has the same number of fields."
+            )
+        raise DataError(f"Could not read {names}: {str(exc).splitlines()[0]}", hint=hint) from None
