@@ -102,7 +102,9 @@ def _configure(options: command.Options) -> CltvSettings:
     from loyalty_cli.errors import UsageError
 
     # the durations as given ("39w", "26w"): the settings read them, the models' before the check's
-    config = command.config_of(CltvSettings, options, calibration_end=common.to_date(options["calibration_end"]))
+    config = command.config_of(
+        CltvSettings, options, calibration_end=common.to_date(options["calibration_end"], "--calibration-end")
+    )
     if options["top"] < 0:
         raise UsageError("--top must be >= 0")
     campaign.check_list_output(options, example="clv.parquet")

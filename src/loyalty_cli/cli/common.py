@@ -85,8 +85,22 @@ def check_table_path(path: Path | str | None, option: str) -> None:
         output_format(path)
 
 
-def to_date(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
+#: the latest date a date option takes: later ones are typos, and dates near 9999 leave no room for the
+#: horizons added to them (a traceback at 9999-12-31 before this)
+LATEST_DATE = date(2999, 12, 31)
+
+
+def to_date(value: datetime | date | None, flag: str = "--as-of") -> date | None:
+    """The day of a date option (``flag``), None when not given; after :data:`LATEST_DATE` a usage error."""
+    if value is None:
+        return None
+    day = value.date() if isinstance(value, datetime) else value
+    if day > LATEST_DATE:
+        raise UsageError(
+            f"{flag} {day}: expected a date up to {LATEST_DATE}",
+            hint=f"A date this far ahead is a typo: {flag} YYYY-MM-DD.",
+        )
+    return day
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def _configure(options: command.Options) -> PlanTestConfig:
         options,
         window=window,
         lists=audience,
-        baseline_start=common.to_date(options["baseline_start"]),
+        baseline_start=common.to_date(options["baseline_start"], "--baseline-start"),
     )
 
 

@@ -105,7 +105,7 @@ def _configure(options: command.Options) -> ProgramConfig:
     from loyalty_cli.app.program import ProgramConfig
 
     common.check_bad_rows(options["on_bad_rows"])
-    days = {name: common.to_date(options[name]) for name in ("tiers_from", "tiers_to")}
+    days = {name: common.to_date(options[name], "--" + name.replace("_", "-")) for name in ("tiers_from", "tiers_to")}
     config = command.config_of(ProgramConfig, options, **days)
     common.check_output(options["output"], options["fmt"], example="programme.csv")
     return config

@@ -128,7 +128,7 @@ def _configure(options: command.Options) -> UpliftConfig:
     return command.config_of(
         UpliftConfig,
         options,
-        start=common.to_date(options["start"]),
+        start=common.to_date(options["start"], "--start"),
         lists=lists,
         window=window,
         cost=parse_cost(options["cost"]),

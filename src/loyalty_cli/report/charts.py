@@ -38,6 +38,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from loyalty_cli.errors import LoyaltyError, setting
 from loyalty_cli.report.kinds import KINDS
 
 #: the fonts the charts name: vl-convert measures text with its bundled Liberation Sans; browsers draw it with
@@ -163,7 +164,15 @@ def render_chart(spec: Mapping[str, Any]) -> Markup:
     scale with the page (``width: 100%`` between :data:`MIN_SCALE` and :data:`MAX_SCALE` of its own size, its
     viewBox kept); its ids (a legend's gradient) named after the chart and numbered in order, so charts never
     share one and the same spec gives the same bytes whatever was drawn before it."""
-    svg = to_svg(vega_lite(spec))
+    try:
+        svg = to_svg(vega_lite(spec))
+    except ValueError as exc:  # vl-convert refused the chart (e.g. ~1,500 columns of a century's retention)
+        reason = next((line.strip() for line in str(exc).splitlines() if "Error" in line), type(exc).__name__)
+        raise LoyaltyError(
+            f"The report's chart {spec.get('title', spec['id'])!r} could not be drawn: {reason[:300]}",
+            hint=f"Check {setting('as_of')} and the dates of the data: a chart over decades of periods is too large to "
+            "draw.",
+        ) from None
     found = _ROOT.match(svg)
     if found is None:  # pragma: no cover - vl-convert's output changed: the pin in pyproject.toml says which
         raise ValueError("unexpected SVG from vl-convert: no root element with width, height and viewBox")
