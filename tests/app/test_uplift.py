@@ -185,6 +185,20 @@ def test_data_that_ends_before_the_start_is_an_error(shop):
     assert setting("start") in str(caught.value.hint)
 
 
+def test_data_that_starts_after_the_window_is_an_error(shop):
+    # the data starts on 2024-02-01 (T1's first order): a 10-day window from 2024-01-22 ends on 2024-01-31, so every
+    # outcome would be 0 (it exited 0 comparing 0 with 0); one from 2024-01-23 ends on its first day, and counts
+    inputs = inputs_of(shop, lists_of(shop))
+    with pytest.raises(DataError) as caught:
+        uplift(inputs, UpliftConfig(start=date(2024, 1, 22), window=10, lists=lists_of(shop)))
+    assert caught.value.message == (
+        "The transactions start on 2024-02-01, after the campaign window (2024-01-22 to 2024-01-31)"
+    )
+    assert setting("start") in str(caught.value.hint)
+    found = uplift(inputs, UpliftConfig(start=date(2024, 1, 23), window=10, lists=lists_of(shop)))
+    assert found.table.height > 0
+
+
 def test_lists_that_match_nobody_are_warned_about(shop):
     (shop / "t.csv").write_text("customer_id\nx1\nx2\n")
     (shop / "c.csv").write_text("customer_id\ny1\n")

@@ -22,6 +22,7 @@ from loyalty_cli.app.uplift_cost import RewardCosts
 from loyalty_cli.errors import ConfigError, DataError, setting
 from loyalty_cli.metrics import uplift as m_uplift
 from loyalty_cli.metrics import uplift_arms as m_arms
+from loyalty_cli.stage1.activity_parts import first_day
 from loyalty_cli.stage1.plans import per_customer
 from loyalty_cli.words import count
 
@@ -248,6 +249,14 @@ def _end_of_data(inputs: Inputs, config: UpliftConfig) -> date:
         raise DataError(
             f"The transactions end before the campaign start {config.start} (as of {end_of_data})",
             hint=f"Use an export that covers the days after the campaign start, or check {setting('start')}.",
+        )
+    first = first_day(inputs.activity_parts)
+    window_end = config.start + timedelta(days=config.window)  # the first day after the window
+    if first is not None and first >= window_end:  # every outcome would be 0: a comparison of nothing
+        raise DataError(
+            f"The transactions start on {first}, after the campaign window ({config.start} to "
+            f"{window_end - timedelta(days=1)})",
+            hint=f"Use an export that covers the campaign window, or check {setting('start')}.",
         )
     return end_of_data
 
