@@ -12,7 +12,7 @@ from loyalty_cli.app.inputs import SIDE_KINDS, Inputs
 from loyalty_cli.metrics import periods
 from loyalty_cli.metrics.lifecycle import known_contacts
 from loyalty_cli.report.data import InputRead
-from loyalty_cli.stage1.activity_parts import Activity, each_part, first_day
+from loyalty_cli.stage1.activity_parts import Activity, each_part
 
 
 def contacts_facts(inputs: Inputs, as_of: date) -> dict[str, int] | None:
@@ -40,9 +40,11 @@ def data_totals(inputs: Inputs) -> dict[str, int]:
     """The customers, net revenue (cents), purchase and return orders of the whole data, and the customers with
     orders but no purchase (only returns), whom stage 1 counted in the same read."""
     customers = inputs.customers
-    revenue, purchases = _summed(
-        inputs.activity_parts, [pl.col("net_cents").sum(), pl.col("purchases").cast(pl.Int64).sum()]
-    ).row(0)
+    revenue, purchases = (
+        _per_part(inputs.activity_parts, [pl.col("net_cents").sum(), pl.col("purchases").cast(pl.Int64).sum()])
+        .sum()
+        .row(0)
+    )
     loaded = inputs.loaded
     left = loaded.no_purchase if loaded is not None and loaded.no_purchase.height else None
     left_returns = int(left["return_orders"][0]) if left is not None else 0
@@ -57,13 +59,11 @@ def data_totals(inputs: Inputs) -> dict[str, int]:
     }
 
 
-def _summed(activity: Activity, sums: list[pl.Expr], keep: pl.Expr | None = None) -> pl.DataFrame:
-    """One row: whole-number ``sums`` over the activity table's rows (those ``keep`` holds), part by part when it
-    is in parts (read in passes: never merged, ~24M rows at 50M lines), then added up (exact: whole numbers; a
-    count of distinct customers adds up too, each customer being in one part)."""
-    parts = [part.filter(keep) if keep is not None else part for part in each_part(activity)]
-    found = pl.concat(pl.collect_all([part.select(sums) for part in parts]))
-    return found.select(pl.all().sum()) if found.height > 1 else found
+def _per_part(activity: Activity, aggregations: list[pl.Expr]) -> pl.DataFrame:
+    """One row per part of the activity table: ``aggregations`` over its rows, the parts read one at a time when
+    it is in parts (read in passes: never merged, ~24M rows at 50M lines). The caller adds them up: sums of whole
+    numbers are exact, and a count of distinct customers adds up too, each customer being in one part."""
+    return pl.concat(pl.collect_all([part.select(aggregations) for part in each_part(activity)]))
 
 
 def recent_periods(inputs: Inputs, period: str) -> pl.DataFrame | None:
@@ -72,36 +72,40 @@ def recent_periods(inputs: Inputs, period: str) -> pl.DataFrame | None:
     else its figures are partial and nothing is compared with it), the customers with a purchase in it, the new
     customers (their first purchase in it), purchase orders and net revenue in cents. None when the data does
     not cover the latest one (or has no purchase)."""
-    activity, as_of = inputs.activity_parts, inputs.as_of
-    first = first_day(activity)
-    if first is None or as_of is None:
+    as_of = inputs.as_of
+    if as_of is None:
         return None
     kind = periods.check_period(period)
     now = pl.select(periods.period_index(pl.lit(as_of), kind)).item()
     starts = pl.select(*(periods.period_start(pl.lit(now - k), kind).alias(f"p{k}") for k in (2, 1, 0))).row(0)
     labels = pl.select(*(periods.period_label(pl.lit(d), kind).alias(f"p{i}") for i, d in enumerate(starts))).row(0)
+    bounds = list(zip(starts, starts[1:], strict=False))
+    sums = []  # each period's customers with a purchase, purchase orders and net cents: one read of the activity
+    for k, (start, end) in enumerate(bounds):
+        within = pl.col("day").is_between(start, end, closed="left")
+        sums += [
+            pl.col("customer_id").filter(within & (pl.col("purchases") > 0)).n_unique().cast(pl.Int64).alias(f"c{k}"),
+            pl.col("purchases").filter(within).cast(pl.Int64).sum().alias(f"p{k}"),
+            pl.col("net_cents").filter(within).sum().alias(f"n{k}"),
+        ]
+    parts = _per_part(inputs.activity_parts, [pl.col("day").min().alias("first"), *sums])
+    found = parts.select(pl.col("first").min(), pl.exclude("first").sum()).row(0, named=True)
+    first = found["first"]
+    if first is None:
+        return None
     buyers = inputs.customers.select("customer_id", pl.col("first_purchase").cast(pl.Date))
     rows = []
-    for label, start, end in zip(labels, starts, starts[1:], strict=False):
-        customers, purchases, net_cents = _summed(
-            activity,
-            [
-                pl.col("customer_id").filter(pl.col("purchases") > 0).n_unique().cast(pl.Int64),
-                pl.col("purchases").cast(pl.Int64).sum(),
-                pl.col("net_cents").sum(),
-            ],
-            keep=pl.col("day").is_between(start, end, closed="left"),
-        ).row(0)
+    for k, (label, (start, end)) in enumerate(zip(labels, bounds, strict=False)):
         rows.append(
             {
                 "period": label,
                 "period_start": start,
                 "period_end": end,
                 "covered": first <= start,
-                "customers": customers,
+                "customers": found[f"c{k}"],
                 "new_customers": buyers.filter(pl.col("first_purchase").is_between(start, end, closed="left")).height,
-                "purchase_orders": int(purchases),
-                "net_cents": int(net_cents),
+                "purchase_orders": int(found[f"p{k}"]),
+                "net_cents": int(found[f"n{k}"]),
             }
         )
     return pl.DataFrame(rows) if rows[-1]["covered"] else None
@@ -116,7 +120,7 @@ def dates_read(inputs: Inputs, kind: str) -> tuple[date | None, date | None]:
     if kind == "transactions":
         if "activity" not in inputs.tables and (inputs.loaded is None or inputs.loaded.activity_parts is None):
             return None, None
-        days = pl.concat(pl.collect_all([p.select(DAYS) for p in each_part(inputs.activity_parts)]))
+        days = _per_part(inputs.activity_parts, [pl.col("day").min().alias("first"), pl.col("day").max().alias("last")])
         return days.select(pl.col("first").min(), pl.col("last").max()).row(0)  # type: ignore[return-value]
     table, column = inputs.get(kind), DATE_COLUMNS.get(kind, "")
     if table is None or column not in table.columns or not table.height:
@@ -124,10 +128,6 @@ def dates_read(inputs: Inputs, kind: str) -> tuple[date | None, date | None]:
     day = pl.col(column).cast(pl.Date)
     first, last = table.select(day.min().alias("first"), day.max().alias("last")).row(0)
     return first, last
-
-
-#: the first and the last day of the activity table (its parts' read one at a time: see :func:`_summed`)
-DAYS = [pl.col("day").min().alias("first"), pl.col("day").max().alias("last")]
 
 
 def input_reads(inputs: Inputs) -> dict[str, InputRead]:
